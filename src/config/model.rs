@@ -1,0 +1,208 @@
+//! The built, immutable configuration: what every other module reads.
+//!
+//! Nothing here derives `Deserialize`: the raw serde structs live in `raw.rs`
+//! and `build.rs` turns them into these types after filling defaults and
+//! checking cross-field rules. A `Config` that exists is a valid one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::http::Method;
+
+/// Default for the root and endpoint `timeout`, as in KrakenD.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from (for messages).
+    pub source: PathBuf,
+    pub name: Option<String>,
+    /// `port`, default 8080. Overridden by `run -p`.
+    pub port: u16,
+    /// `listen_ip`, default all interfaces.
+    pub listen_ip: std::net::IpAddr,
+    /// `debug_endpoint` (or `run -d`): serve `/__debug/`.
+    pub debug_endpoint: bool,
+    /// `echo_endpoint`: serve `/__echo/`.
+    pub echo_endpoint: bool,
+    /// `extra_config.router.return_error_msg`: a failing single backend's
+    /// error text becomes the 500 body.
+    pub return_error_msg: bool,
+    pub limits: ServerLimits,
+    pub endpoints: Vec<Endpoint>,
+    /// `extra_config` namespaces cuttle does not implement (root, endpoint
+    /// and backend levels, deduplicated, sorted). Warned about once at start.
+    pub unknown_namespaces: Vec<String>,
+}
+
+/// Connection-level limits and timeouts. KrakenD leaves most of these
+/// unlimited; at the edge every one of them must be finite.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// `read_header_timeout`: time allowed to receive a whole request head.
+    pub read_header_timeout: Duration,
+    /// `read_timeout`: time allowed to receive a whole request (head and body).
+    pub read_timeout: Duration,
+    /// `write_timeout`: time allowed to write a response.
+    pub write_timeout: Duration,
+    /// `idle_timeout`: how long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// `max_header_bytes`: the request line plus headers (beyond: 431, or 414 for the URI).
+    pub max_header_bytes: usize,
+    /// `max_uri_bytes` (cuttle): longest request target (beyond: 414).
+    pub max_uri_bytes: usize,
+    /// `max_body_bytes` (cuttle): largest request body accepted (beyond: 413).
+    pub max_body_bytes: usize,
+    /// `max_response_bytes` (cuttle): largest backend body buffered for
+    /// manipulation (beyond: the backend counts as failed).
+    pub max_response_bytes: usize,
+    /// `max_connections` (cuttle): client connections per worker.
+    pub max_connections_per_worker: usize,
+    /// `max_idle_connections_per_host`: idle keep-alive connections kept per
+    /// worker per backend host; this many are opened at start-up.
+    pub pool_size: usize,
+    /// `dialer_timeout`: connect timeout to backends.
+    pub connect_timeout: Duration,
+    /// `max_shutdown_wait_time`: how long in-flight requests may take after SIGTERM.
+    pub shutdown_wait: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            read_header_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_header_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            max_connections_per_worker: 10_000,
+            pool_size: 4,
+            connect_timeout: Duration::from_secs(3),
+            shutdown_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The `endpoint` path, e.g. `/users/{user}`.
+    pub path: String,
+    pub method: Method,
+    pub timeout: Duration,
+    /// Endpoint `cache_ttl`, falling back to the root one. `None`: no Cache-Control.
+    pub cache_ttl: Option<Duration>,
+    pub input_headers: Forward,
+    pub input_query_strings: Forward,
+    pub output_encoding: OutputEncoding,
+    pub backends: Vec<Backend>,
+    /// `concurrent_calls` (default 1): identical calls per backend, first good answer wins.
+    pub concurrent_calls: u32,
+    /// `extra_config.proxy.sequential`.
+    pub sequential: bool,
+    /// `extra_config.proxy.static`.
+    pub static_response: Option<StaticResponse>,
+    /// `extra_config.proxy.flatmap_filter` at endpoint level: applied after the merge.
+    pub flatmap: Vec<FlatmapOp>,
+}
+
+/// Which request headers or query strings reach the backends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forward {
+    None,
+    All,
+    /// Header names are stored lower-cased; query names as written.
+    Only(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// `url_pattern`, e.g. `/users/{user}?x={y}`.
+    pub url_pattern: String,
+    /// `host`: base URLs (`http://127.0.0.1:8081`), round-robin. No trailing slash.
+    pub hosts: Vec<String>,
+    /// `method`, default: the endpoint's.
+    pub method: Method,
+    pub encoding: BackendEncoding,
+    /// What to do with the decoded body, in KrakenD's order.
+    pub manipulation: ManipulationSpec,
+    /// `extra_config.backend/http.return_error_code`.
+    pub return_error_code: bool,
+    /// `extra_config.backend/http.return_error_details`: the name under which
+    /// a failure is reported as `error_<name>` in the response body.
+    pub return_error_details: Option<String>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// The per-backend manipulation settings as written in the config; the
+/// pipeline compiles them into its own fast form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ManipulationSpec {
+    /// `target`: dot path to extract before anything else.
+    pub target: Option<String>,
+    /// `allow`: dot paths to keep (wins over `deny` when both are set).
+    pub allow: Vec<String>,
+    /// `deny`: dot paths to drop.
+    pub deny: Vec<String>,
+    /// `mapping`: top-level renames, `from -> to`, sorted by `from`.
+    pub mapping: Vec<(String, String)>,
+    /// `group`: wrap the result under this key.
+    pub group: Option<String>,
+    /// `is_collection`: the backend answers with an array.
+    pub is_collection: bool,
+    /// `extra_config.proxy.flatmap_filter`.
+    pub flatmap: Vec<FlatmapOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlatmapOp {
+    Move { from: String, to: String },
+    Del { path: String },
+    Append { from: String, to: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendEncoding {
+    Json,
+    SafeJson,
+    String,
+    Xml,
+    NoOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputEncoding {
+    Json,
+    JsonCollection,
+    String,
+    Xml,
+    Yaml,
+    Negotiate,
+    NoOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticStrategy {
+    Always,
+    Success,
+    Errored,
+    Complete,
+    Incomplete,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticResponse {
+    pub strategy: StaticStrategy,
+    /// The `data` object, as compact JSON text (merged into the response).
+    pub data: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CircuitBreaker {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub max_errors: u32,
+    pub log_status_change: bool,
+}

@@ -1,0 +1,7 @@
+//! cuttle: a thread-per-core API gateway that serves KrakenD CE (v3) configurations.
+//!
+//! See ARCHITECTURE.md for the map of modules and the life of a request.
+
+pub mod config;
+pub mod http;
+pub mod pipeline;

@@ -1,0 +1,1 @@
+//! Response manipulation and merging: pure functions over decoded documents.
