@@ -3,5 +3,11 @@
 //! See ARCHITECTURE.md for the map of modules and the life of a request.
 
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod pipeline;
+pub mod proxy;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod upstream;

@@ -1,1 +1,119 @@
-fn main() {}
+//! The `cuttle` command: the words KrakenD users type (`run`, `check`,
+//! `version`) plus `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "cuttle", version, about = "A thread-per-core API gateway for KrakenD v3 configurations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The KrakenD configuration file.
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Listen on this port instead of the file's `port`.
+        #[arg(short = 'p', long = "port")]
+        port: Option<u16>,
+        /// Enable the /__debug/ endpoint and debug logging.
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+        /// How many of the allowed CPUs to run workers on (default: all).
+        #[arg(long = "cores")]
+        cores: Option<usize>,
+    },
+    /// Check a configuration file and exit (0 when valid).
+    Check {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Accepted for compatibility with `krakend check -d`.
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+    },
+    /// Print the version.
+    Version,
+    /// Start demo backends and the gateway on config/demo.json.
+    Demo {
+        #[arg(long = "cores")]
+        cores: Option<usize>,
+    },
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTTLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("cuttle {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Check { config, debug: _ } => match cuttle::config::load(&config) {
+            Ok(_) => {
+                println!("Syntax OK!");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config, port, debug, cores } => {
+            init_logging(debug);
+            let mut config = match cuttle::config::load(&config) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Some(port) = port {
+                config.port = port;
+            }
+            config.debug_endpoint |= debug;
+            start(config, cores)
+        }
+        Command::Demo { cores } => {
+            init_logging(false);
+            let config = match cuttle::demo::config() {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(e) = cuttle::demo::start_backend() {
+                eprintln!("cannot start the demo backend on {}: {e}", cuttle::demo::DEMO_BACKEND);
+                return ExitCode::FAILURE;
+            }
+            cuttle::demo::print_instructions(config.port);
+            start(config, cores)
+        }
+    }
+}
+
+fn start(config: cuttle::config::Config, cores: Option<usize>) -> ExitCode {
+    match cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cuttle: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Calling an endpoint's backends: all at once (or one after the other for
+//! `sequential`), under one deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::plan::EndpointPlan;
+use super::request::{ClientRequest, backend_target};
+use crate::pipeline::{Value, decode, lookup, scalar_text};
+use crate::upstream::{BackendError, Pools, Request, Response, fetch};
+
+/// One backend's answer, in arrival order.
+pub struct Outcome {
+    pub backend: usize,
+    pub result: Result<Response, BackendError>,
+}
+
+/// What every backend call of one request shares.
+pub struct CallContext<'a> {
+    pub plan: &'a EndpointPlan,
+    pub req: &'a ClientRequest<'a>,
+    pub pools: &'a Pools,
+    pub headers: &'a [u8],
+    pub max_body: usize,
+}
+
+async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
+    let plan = &ctx.plan.backends[backend];
+    let host = plan.pick_host();
+    let body = if plan.method == ctx.req.head.method { ctx.req.body } else { &[] };
+    let request = Request { method: plan.method, path_and_query: &target, headers: ctx.headers, body };
+    let mut scratch = Vec::new();
+    let result = fetch(ctx.pools, &plan.pools[host], &request, ctx.max_body, &mut scratch).await;
+    Outcome { backend, result }
+}
+
+/// `concurrent_calls`: the same call N times, the first good answer wins
+/// and the others are dropped (their connections closed, not pooled).
+async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
+    let n = ctx.plan.concurrent_calls as usize;
+    if n <= 1 {
+        return call(ctx, backend, target).await;
+    }
+    let mut set: Unordered<'_, Outcome> =
+        Unordered::new((0..n).map(|_| Box::pin(call(ctx, backend, target.clone())) as _).collect());
+    let mut last = None;
+    while let Some(outcome) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
+        if matches!(&outcome.result, Ok(r) if is_success(r.status)) {
+            return outcome;
+        }
+        last = Some(outcome);
+    }
+    last.unwrap_or(Outcome { backend, result: Err(BackendError::Timeout) })
+}
+
+/// KrakenD accepts 200 and 201 from a backend; anything else is an error.
+pub fn is_success(status: u16) -> bool {
+    status == 200 || status == 201
+}
+
+/// Calls every backend at once and returns the answers that arrived
+/// before `timeout`, in arrival order.
+pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
+    let backends = &ctx.plan.backends;
+    let mut futures = Vec::with_capacity(backends.len());
+    for (i, backend) in backends.iter().enumerate() {
+        let mut target = Vec::with_capacity(64);
+        backend_target(ctx.plan, backend, ctx.req, |_, _| {}, &mut target);
+        futures.push(Box::pin(call_concurrently(ctx, i, target)) as Pin<Box<dyn Future<Output = Outcome> + '_>>);
+    }
+    let mut set = Unordered::new(futures);
+    let mut outcomes = Vec::with_capacity(backends.len());
+    let mut timer = glommio::timer::Timer::new(timeout);
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            if Pin::new(&mut timer).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            set.poll_next(cx).map(Some)
+        })
+        .await;
+        match next {
+            Some(Some(outcome)) => outcomes.push(outcome),
+            // All answered, or the deadline fired: the rest are dropped here,
+            // which closes their connections instead of pooling them dirty.
+            Some(None) | None => return outcomes,
+        }
+    }
+}
+
+/// `proxy.sequential`: one backend after the other, each able to use
+/// `{respN_field}` values from the (manipulated) responses before it.
+/// Stops at the first failure. Returns the outcomes and the documents
+/// already decoded (sequential responses are decoded as they arrive).
+pub async fn sequential(ctx: &CallContext<'_>, timeout: Duration) -> (Vec<Outcome>, Vec<Value<'static>>) {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut outcomes = Vec::new();
+    let mut docs: Vec<Value<'static>> = Vec::new();
+    for (i, backend) in ctx.plan.backends.iter().enumerate() {
+        let mut target = Vec::with_capacity(64);
+        backend_target(ctx.plan, backend, ctx.req, |name, out| fill_from_responses(name, &docs, out), &mut target);
+        let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else { break };
+        let call = call(ctx, i, target);
+        let mut timer = glommio::timer::Timer::new(left);
+        let mut call = std::pin::pin!(call);
+        let outcome = std::future::poll_fn(|cx| {
+            if Pin::new(&mut timer).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            call.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        let Some(mut outcome) = outcome else { break };
+        let doc = match &mut outcome.result {
+            Ok(resp) if is_success(resp.status) => {
+                decode(backend.encoding, backend.is_collection, &mut resp.body)
+                    .map(|v| backend.manipulation.apply(v).into_static())
+                    .ok()
+            }
+            _ => None,
+        };
+        outcomes.push(outcome);
+        match doc {
+            Some(doc) => docs.push(doc),
+            None => break,
+        }
+    }
+    (outcomes, docs)
+}
+
+/// `resp0_foo.bar` -> field `foo.bar` of response 0.
+fn fill_from_responses(name: &str, docs: &[Value<'static>], out: &mut Vec<u8>) {
+    let Some(rest) = name.strip_prefix("resp") else { return };
+    let Some((index, path)) = rest.split_once('_') else { return };
+    let Ok(index) = index.parse::<usize>() else { return };
+    if let Some(value) = docs.get(index).and_then(|doc| lookup(doc, path)) {
+        scalar_text(value, out);
+    }
+}
+
+/// A set of futures polled together, yielding each output as it is ready
+/// (a minimal `FuturesUnordered`: the sets here hold a handful of calls).
+struct Unordered<'a, T> {
+    futures: Vec<Option<Pin<Box<dyn Future<Output = T> + 'a>>>>,
+    pending: usize,
+}
+
+impl<'a, T> Unordered<'a, T> {
+    fn new(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Self {
+        let pending = futures.len();
+        Unordered { futures: futures.into_iter().map(Some).collect(), pending }
+    }
+
+    /// `Ready(None)` once every future has completed.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.pending == 0 {
+            return Poll::Ready(None);
+        }
+        for slot in &mut self.futures {
+            if let Some(future) = slot {
+                if let Poll::Ready(out) = future.as_mut().poll(cx) {
+                    *slot = None;
+                    self.pending -= 1;
+                    return Poll::Ready(Some(out));
+                }
+            }
+        }
+        Poll::Pending
+    }
+}

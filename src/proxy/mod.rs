@@ -1,0 +1,39 @@
+//! KrakenD's proxy pipeline on top of `upstream` and `pipeline`: per
+//! endpoint, call the backends (at once, in sequence, or streamed for
+//! no-op), then merge, manipulate and encode what came back.
+//!
+//! Owns no sockets of its own: the connection driver hands it the client
+//! stream only for no-op streaming.
+
+mod fanout;
+mod noop;
+mod plan;
+mod request;
+mod respond;
+
+pub use fanout::{CallContext, Outcome, fan_out, sequential};
+pub use noop::{NoOpEnd, relay};
+pub use plan::{BackendPlan, EndpointPlan, PlanError, compile_endpoint};
+pub use request::{ClientRequest, USER_AGENT, backend_headers};
+pub use respond::{ResponseContext, finish, write_failure, write_merged};
+
+/// Runs a non-no-op endpoint and writes the whole response into `out`.
+pub async fn handle(
+    plan: &EndpointPlan,
+    req: &ClientRequest<'_>,
+    pools: &crate::upstream::Pools,
+    headers: &[u8],
+    max_body: usize,
+    ctx: &ResponseContext<'_>,
+    body: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    let call = CallContext { plan, req, pools, headers, max_body };
+    if plan.sequential && plan.backends.len() > 1 {
+        let (mut outcomes, docs) = sequential(&call, plan.timeout).await;
+        write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
+    } else {
+        let mut outcomes = fan_out(&call, plan.timeout).await;
+        write_merged(plan, &mut outcomes, None, ctx, body, out);
+    }
+}

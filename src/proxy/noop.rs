@@ -1,0 +1,113 @@
+//! `no-op` endpoints: the backend's status, headers and body go to the
+//! client unchanged, streamed as they arrive.
+
+use futures_lite::{AsyncWrite, AsyncWriteExt};
+
+use super::plan::EndpointPlan;
+use super::request::ClientRequest;
+use super::respond::{ResponseContext, write_failure};
+use crate::http::{ResponseBody, connection_names_header, is_hop_by_hop, write_header, write_status_line};
+use crate::upstream::{Pools, RelayError, Request, open};
+
+/// How a no-op exchange ended, for the connection driver.
+pub enum NoOpEnd {
+    /// The response was written whole; the connection may continue.
+    Done,
+    /// The response was cut short (backend broke mid-body, or the client
+    /// went away): the client connection must be closed.
+    Broken,
+}
+
+/// Proxies one request. `out` and `scratch` are the connection's buffers.
+pub async fn relay<W: AsyncWrite + Unpin>(
+    plan: &EndpointPlan,
+    req: &ClientRequest<'_>,
+    pools: &Pools,
+    headers: &[u8],
+    ctx: &ResponseContext<'_>,
+    client: &mut W,
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> NoOpEnd {
+    let backend = &plan.backends[0];
+    let mut target = Vec::with_capacity(64);
+    super::request::backend_target(plan, backend, req, |_, _| {}, &mut target);
+    let body = if backend.method == req.head.method { req.body } else { &[] };
+    let request = Request { method: backend.method, path_and_query: &target, headers, body };
+    let host = backend.pick_host();
+    let opened = {
+        let call = open(pools, &backend.pools[host], &request, scratch);
+        let mut call = std::pin::pin!(call);
+        let mut timer = glommio::timer::Timer::new(plan.timeout);
+        std::future::poll_fn(|cx| {
+            use std::future::Future;
+            if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
+                return std::task::Poll::Ready(Err(crate::upstream::BackendError::Timeout));
+            }
+            call.as_mut().poll(cx)
+        })
+        .await
+    };
+    let mut response = match opened {
+        Ok(response) => response,
+        Err(e) => {
+            write_failure(ctx, &e.to_string(), out);
+            return if client.write_all(out).await.is_ok() { NoOpEnd::Done } else { NoOpEnd::Broken };
+        }
+    };
+    let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
+    let head = &response.head;
+    let raw = response.conn.head_bytes();
+    write_status_line(out, head.status);
+    let connection = head.header(raw, "connection");
+    for h in &head.headers {
+        let name = h.name.of(raw);
+        if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"date")
+            || connection.is_some_and(|c| connection_names_header(c, name))
+        {
+            continue;
+        }
+        write_header(out, name, h.value.of(raw));
+    }
+    // KrakenD marks every no-op response as not completed: it cannot tell.
+    write_header(out, b"X-KrakenD-Completed", b"false");
+    write_header(out, b"Date", ctx.date);
+    match framing {
+        ResponseBody::Length(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            crate::http::write_content_length(out, n);
+        }
+        ResponseBody::Chunked | ResponseBody::UntilClose => {
+            write_header(out, b"Transfer-Encoding", b"chunked");
+        }
+        ResponseBody::Empty if !matches!(head.status, 204 | 304) => crate::http::write_content_length(out, 0),
+        ResponseBody::Empty => {}
+    }
+    if ctx.close {
+        write_header(out, b"Connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    let keep_alive = response.head.keep_alive;
+    response.conn.consume_head(&response.head);
+    if client.write_all(out).await.is_err() {
+        return NoOpEnd::Broken;
+    }
+    out.clear();
+    if ctx.head_only {
+        // The body is not wanted: the backend connection cannot be reused.
+        return NoOpEnd::Done;
+    }
+    match response.conn.relay_body(&framing, client, scratch).await {
+        Ok(()) => {
+            response.conn.finish(keep_alive);
+            NoOpEnd::Done
+        }
+        Err(RelayError::Backend(e)) => {
+            tracing::debug!("no-op backend broke mid-body: {e}");
+            NoOpEnd::Broken
+        }
+        Err(RelayError::Client) => NoOpEnd::Broken,
+    }
+}

@@ -1,0 +1,127 @@
+//! Endpoints compiled for one worker: templates parsed, manipulations
+//! compiled, pools looked up, constant header values formatted once.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::config::{
+    Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy,
+};
+use crate::http::Method;
+use crate::pipeline::{Flatmap, Manipulation, UrlTemplate, Value, parse_owned};
+use crate::upstream::{Pool, Pools, authority_of};
+
+pub struct EndpointPlan {
+    pub path: String,
+    pub method: Method,
+    pub timeout: std::time::Duration,
+    /// `Cache-Control` value for complete responses.
+    pub cache_control: Option<Box<[u8]>>,
+    pub input_headers: Forward,
+    pub input_query_strings: Forward,
+    pub output: OutputEncoding,
+    pub backends: Vec<BackendPlan>,
+    pub sequential: bool,
+    pub concurrent_calls: u32,
+    pub static_response: Option<(StaticStrategy, Value<'static>)>,
+    pub flatmap: Flatmap,
+    /// Placeholder names of the endpoint path, in order.
+    pub param_names: Vec<Box<str>>,
+}
+
+pub struct BackendPlan {
+    pub url: UrlTemplate,
+    pub method: Method,
+    pub encoding: BackendEncoding,
+    pub is_collection: bool,
+    pub manipulation: Manipulation,
+    pub return_error_code: bool,
+    pub return_error_details: Option<String>,
+    pub pools: Vec<Rc<Pool>>,
+    /// The `host` entries as written, parallel to `pools` (for error texts).
+    pub base_urls: Vec<String>,
+    next_host: Cell<usize>,
+}
+
+impl BackendPlan {
+    /// Round-robin over the backend's hosts; returns the index.
+    pub fn pick_host(&self) -> usize {
+        let i = self.next_host.get();
+        self.next_host.set((i + 1) % self.pools.len().max(1));
+        i % self.pools.len().max(1)
+    }
+}
+
+/// Why an endpoint could not be compiled (the config validation should
+/// have caught it; this is the last line of defence, reported at start-up).
+#[derive(Debug)]
+pub struct PlanError(pub String);
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn compile_endpoint(
+    index: usize,
+    endpoint: &Endpoint,
+    pools: &Pools,
+) -> Result<EndpointPlan, PlanError> {
+    let at = |what: &str, e: String| PlanError(format!("endpoints[{index}]{what}: {e}"));
+    let backends = endpoint
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(b, backend)| compile_backend(backend, pools).map_err(|e| at(&format!(".backend[{b}]"), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let static_response = match &endpoint.static_response {
+        Some(s) => Some((s.strategy, parse_owned(&s.data).map_err(|e| at(".extra_config.proxy.static.data", e.to_string()))?)),
+        None => None,
+    };
+    let param_names = endpoint
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .map(Box::from)
+        .collect();
+    Ok(EndpointPlan {
+        path: endpoint.path.clone(),
+        method: endpoint.method,
+        timeout: endpoint.timeout,
+        cache_control: endpoint
+            .cache_ttl
+            .map(|ttl| format!("public, max-age={}", ttl.as_secs()).into_bytes().into_boxed_slice()),
+        input_headers: endpoint.input_headers.clone(),
+        input_query_strings: endpoint.input_query_strings.clone(),
+        output: endpoint.output_encoding,
+        backends,
+        sequential: endpoint.sequential,
+        concurrent_calls: endpoint.concurrent_calls.max(1),
+        static_response,
+        flatmap: Flatmap::compile(&endpoint.flatmap).map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
+        param_names,
+    })
+}
+
+fn compile_backend(backend: &Backend, pools: &Pools) -> Result<BackendPlan, String> {
+    let url = UrlTemplate::compile(&backend.url_pattern)?;
+    let manipulation = Manipulation::compile(&backend.manipulation)?;
+    let mut backend_pools = Vec::with_capacity(backend.hosts.len());
+    for host in &backend.hosts {
+        let authority = authority_of(host);
+        backend_pools.push(pools.get(&authority).ok_or_else(|| format!("no pool for {authority}"))?);
+    }
+    Ok(BackendPlan {
+        url,
+        method: backend.method,
+        encoding: backend.encoding,
+        is_collection: backend.manipulation.is_collection,
+        manipulation,
+        return_error_code: backend.return_error_code,
+        return_error_details: backend.return_error_details.clone(),
+        pools: backend_pools,
+        base_urls: backend.hosts.clone(),
+        next_host: Cell::new(0),
+    })
+}

@@ -1,0 +1,132 @@
+//! What a backend receives: its URL (the url_pattern with the request's
+//! parameters, plus the query strings the endpoint lets through) and the
+//! headers the endpoint lets through.
+
+use std::net::IpAddr;
+
+use super::plan::{BackendPlan, EndpointPlan};
+use crate::config::{Forward, OutputEncoding};
+use crate::http::{RequestHead, connection_names_header, is_hop_by_hop, write_header};
+use crate::router::Params;
+
+/// The client's request as the proxy sees it: a parsed head over the
+/// connection's read buffer, the route's parameters, the body.
+pub struct ClientRequest<'a> {
+    pub buf: &'a [u8],
+    pub head: &'a RequestHead,
+    pub params: &'a Params,
+    pub body: &'a [u8],
+    pub peer: IpAddr,
+}
+
+impl<'a> ClientRequest<'a> {
+    pub fn path(&self) -> &'a [u8] {
+        self.head.path.of(self.buf)
+    }
+
+    pub fn query(&self) -> Option<&'a [u8]> {
+        self.head.query.map(|q| q.of(self.buf))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.head.header(self.buf, name)
+    }
+
+    /// The raw (still percent-encoded) value of the endpoint's placeholder `name`.
+    pub fn param(&self, plan: &EndpointPlan, name: &str) -> Option<&'a [u8]> {
+        let at = plan.param_names.iter().position(|n| &**n == name)?;
+        let &(start, end) = self.params.get(at)?;
+        self.path().get(start as usize..end as usize)
+    }
+}
+
+/// `User-Agent` sent when the client's own is not forwarded.
+pub const USER_AGENT: &str = concat!("cuttle/", env!("CARGO_PKG_VERSION"));
+
+/// Headers that never reach a backend from the client: framing and
+/// connection management, and those the gateway sets itself.
+fn gateway_owned(name: &[u8]) -> bool {
+    const OWNED: [&str; 5] =
+        ["host", "content-length", "expect", "x-forwarded-for", "x-forwarded-host"];
+    is_hop_by_hop(name) || OWNED.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Serialises the header lines every backend call of this request carries.
+pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut Vec<u8>) {
+    let connection = req.header("connection");
+    let mut forwarded_user_agent = false;
+    for h in &req.head.headers {
+        let name = h.name.of(req.buf);
+        if gateway_owned(name) || connection.is_some_and(|c| connection_names_header(c, name)) {
+            continue;
+        }
+        let wanted = name.eq_ignore_ascii_case(b"content-type")
+            || match &plan.input_headers {
+                Forward::All => true,
+                Forward::None => false,
+                Forward::Only(names) => names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+            };
+        // The gateway must read JSON bodies, so it asks for identity encoding;
+        // no-op endpoints pass the client's choice through with the body.
+        let decodes_body = plan.output != OutputEncoding::NoOp;
+        if !wanted || decodes_body && name.eq_ignore_ascii_case(b"accept-encoding") {
+            continue;
+        }
+        forwarded_user_agent |= name.eq_ignore_ascii_case(b"user-agent");
+        write_header(out, name, h.value.of(req.buf));
+    }
+    if forwarded_user_agent {
+        write_header(out, b"X-Forwarded-Via", USER_AGENT.as_bytes());
+    } else {
+        write_header(out, b"User-Agent", USER_AGENT.as_bytes());
+    }
+    let mut ip = [0u8; 64];
+    let ip_text = format_ip(req.peer, &mut ip);
+    write_header(out, b"X-Forwarded-For", ip_text);
+    if let Some(host) = req.head.host {
+        write_header(out, b"X-Forwarded-Host", host.of(req.buf));
+    }
+}
+
+fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut scratch[..]);
+    let _ = write!(cursor, "{ip}");
+    let len = cursor.position() as usize;
+    &scratch[..len]
+}
+
+/// Writes the backend's path and query: the url_pattern with placeholders
+/// filled by `value_of`, then the forwarded query strings.
+pub fn backend_target(
+    plan: &EndpointPlan,
+    backend: &BackendPlan,
+    req: &ClientRequest<'_>,
+    mut value_of: impl FnMut(&str, &mut Vec<u8>),
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    backend.url.render(out, |name, out| match req.param(plan, name) {
+        Some(value) => out.extend_from_slice(value),
+        None => value_of(name, out),
+    });
+    let Some(query) = req.query().filter(|q| !q.is_empty()) else { return };
+    let mut separator = if out.contains(&b'?') { b'&' } else { b'?' };
+    let mut push = |pair: &[u8], out: &mut Vec<u8>| {
+        out.push(separator);
+        out.extend_from_slice(pair);
+        separator = b'&';
+    };
+    match &plan.input_query_strings {
+        Forward::None => {}
+        Forward::All => push(query, out),
+        Forward::Only(names) => {
+            for pair in query.split(|&b| b == b'&') {
+                let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
+                if names.iter().any(|n| n.as_bytes() == key) {
+                    push(pair, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Start-up: which cores, locked memory, one pinned glommio executor per
+//! core, each with its own listener and its own copy of everything.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::time::Duration;
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::server::{Worker, backend_authorities, run_worker};
+use crate::upstream::resolve_all;
+
+/// How long start-up waits for backend names to resolve.
+const RESOLVE_LIMIT: Duration = Duration::from_secs(3);
+/// Locked memory glommio's io_uring rings need per executor, with room.
+const MEMLOCK_PER_WORKER: u64 = 16 * 1024 * 1024;
+
+pub struct RunOptions {
+    /// `--cores N`: how many of the allowed CPUs to use (default: all).
+    pub cores: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}. Is another cuttle or another server already using the port? Stop it or pick another port with -p")]
+    PortInUse { addr: SocketAddr, source: std::io::Error },
+    #[error("--cores {asked}: this process may only run on {allowed} CPU(s) ({cpus:?}); ask for at most {allowed}")]
+    TooManyCores { asked: usize, allowed: usize, cpus: Vec<usize> },
+    #[error("--cores must be at least 1")]
+    ZeroCores,
+    #[error("could not read the CPUs this process may run on (sched_getaffinity failed)")]
+    NoAffinity,
+    #[error(
+        "worker {worker} could not start an io_uring event loop on CPU {cpu}: {reason}. \
+         cuttle needs io_uring (Linux 5.8 or later, not blocked by seccomp: Docker's default profile blocks it, \
+         run the container with --security-opt seccomp=unconfined) and enough locked memory \
+         (raise it with `ulimit -l unlimited` or LimitMEMLOCK=infinity in the systemd unit)"
+    )]
+    Executor { worker: usize, cpu: usize, reason: String },
+    #[error("endpoint configuration: {0}")]
+    Plan(String),
+}
+
+/// The CPUs this process may run on (what taskset, cpusets or systemd's
+/// CPUAffinity= allow), in order.
+pub fn allowed_cpus() -> Result<Vec<usize>, StartError> {
+    let ids = core_affinity::get_core_ids().ok_or(StartError::NoAffinity)?;
+    Ok(ids.into_iter().map(|c| c.id).collect())
+}
+
+/// Raises RLIMIT_MEMLOCK towards what `workers` executors need, as far as
+/// the hard limit allows (root may raise the hard limit too).
+fn raise_memlock(workers: usize) {
+    let want = MEMLOCK_PER_WORKER.saturating_mul(workers as u64);
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own; the resource id is valid.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 || limit.rlim_cur >= want {
+        return;
+    }
+    let raised = libc::rlimit { rlim_cur: want, rlim_max: limit.rlim_max.max(want) };
+    // SAFETY: setrlimit only reads the struct; failure is reported by the return value.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) } != 0 {
+        let soft = libc::rlimit { rlim_cur: limit.rlim_max.min(want), rlim_max: limit.rlim_max };
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &soft) };
+    }
+}
+
+/// Checks the port is free and, for port 0, picks one. A plain bind (no
+/// SO_REUSEPORT) fails when another process holds the port, even if that
+/// process set SO_REUSEPORT: so a second cuttle on the same port fails here
+/// instead of silently sharing the traffic.
+fn claim_port(addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    let probe = StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })?;
+    let bound = probe.local_addr().map_err(|source| StartError::PortInUse { addr, source })?;
+    drop(probe);
+    Ok(bound)
+}
+
+/// Starts the workers and blocks until they stop.
+pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
+    let cpus = allowed_cpus()?;
+    let workers = match options.cores {
+        Some(0) => return Err(StartError::ZeroCores),
+        Some(n) if n > cpus.len() => {
+            return Err(StartError::TooManyCores { asked: n, allowed: cpus.len(), cpus });
+        }
+        Some(n) => n,
+        None => cpus.len(),
+    };
+    raise_memlock(workers);
+    if !config.unknown_namespaces.is_empty() {
+        tracing::warn!(
+            "extra_config namespaces cuttle does not implement (ignored): {}",
+            config.unknown_namespaces.join(", ")
+        );
+    }
+    let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
+    for (authority, addr) in &resolved {
+        if addr.is_none() {
+            tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
+        }
+    }
+    // Build one worker here first so a bad plan fails before any thread starts.
+    Worker::new(0, config.clone(), &resolved).map_err(|e| StartError::Plan(e.to_string()))?;
+    let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
+
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), StartError>>();
+    let mut handles = Vec::with_capacity(workers);
+    for (id, &cpu) in cpus.iter().take(workers).enumerate() {
+        let config = config.clone();
+        let resolved = resolved.clone();
+        let ready = ready_tx.clone();
+        let spawned = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("cuttle-w{id}"))
+            .spawn(move || async move {
+                let worker = match Worker::new(id, config, &resolved) {
+                    Ok(worker) => worker,
+                    Err(e) => {
+                        let _ = ready.send(Err(StartError::Plan(e.to_string())));
+                        return;
+                    }
+                };
+                let listener = match glommio::net::TcpListener::bind(addr) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        let source = std::io::Error::other(e.to_string());
+                        let _ = ready.send(Err(StartError::PortInUse { addr, source }));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                run_worker(worker, listener).await;
+            });
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(e) => return Err(StartError::Executor { worker: id, cpu, reason: e.to_string() }),
+        }
+    }
+    drop(ready_tx);
+    for _ in 0..workers {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(StartError::Executor {
+                    worker: 0,
+                    cpu: cpus[0],
+                    reason: "the executor thread exited during start-up".into(),
+                });
+            }
+        }
+    }
+    tracing::info!("listening on {addr} with {workers} worker(s) pinned to CPUs {:?}", &cpus[..workers]);
+    println!("cuttle listening on {addr} ({workers} workers)");
+    for handle in handles {
+        let _ = handle.join();
+    }
+    Ok(())
+}

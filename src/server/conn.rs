@@ -1,0 +1,303 @@
+//! The per-connection driver: read, parse, route, proxy, write, keep-alive.
+//!
+//! Requests on one connection are handled one after the other, so
+//! pipelined requests are answered in order. The head is parsed in place in
+//! the read buffer; spans index it until the request is answered, then the
+//! bytes of the next request (if any arrived) move to the front.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::builtin;
+use super::worker::Worker;
+use crate::config::OutputEncoding;
+use crate::http::{
+    BodyFraming, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead, parse_request,
+    write_error_response, write_header, write_status_line,
+};
+use crate::proxy::{self, ClientRequest, NoOpEnd, ResponseContext};
+use crate::router::{Params, RouteMatch};
+
+const INITIAL_READ_BUFFER: usize = 8 * 1024;
+
+/// Why a connection stops being served.
+enum Stop {
+    /// Closed by the peer, or timed out while idle: nothing to answer.
+    Quietly,
+    /// Answer with this status (and reason as the body), then close.
+    Reject(u16, &'static str),
+}
+
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// `rbuf[..end]` holds received bytes; a request head starts at 0.
+    rbuf: Vec<u8>,
+    end: usize,
+    out: Vec<u8>,
+    /// A chunked request body, decoded.
+    body: Vec<u8>,
+    /// The encoded response body, before it is copied behind the head.
+    response_body: Vec<u8>,
+    headers: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(worker.config.limits.write_timeout));
+    let mut conn = Connection {
+        stream,
+        peer,
+        rbuf: vec![0; INITIAL_READ_BUFFER],
+        end: 0,
+        out: Vec::with_capacity(INITIAL_READ_BUFFER),
+        body: Vec::new(),
+        response_body: Vec::new(),
+        headers: Vec::new(),
+        scratch: Vec::new(),
+    };
+    loop {
+        match conn.serve_one(&worker).await {
+            Ok(true) => continue,
+            Ok(false) | Err(Stop::Quietly) => return,
+            Err(Stop::Reject(status, reason)) => {
+                conn.out.clear();
+                write_error_response(&mut conn.out, status, reason.as_bytes(), true);
+                let _ = conn.stream.write_all(&conn.out).await;
+                return;
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Reads more bytes into `rbuf`, growing it up to `limit`, with the
+    /// read bounded by `deadline`. Returns the number of bytes read.
+    async fn fill(&mut self, limit: usize, deadline: Instant) -> Result<usize, ErrorKind> {
+        if self.end == self.rbuf.len() {
+            if self.rbuf.len() >= limit {
+                return Err(ErrorKind::OutOfMemory);
+            }
+            let grown = (self.rbuf.len() * 2).min(limit);
+            self.rbuf.resize(grown, 0);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut);
+        }
+        let _ = self.stream.set_read_timeout(Some(left));
+        match self.stream.read(&mut self.rbuf[self.end..]).await {
+            Ok(n) => {
+                self.end += n;
+                Ok(n)
+            }
+            Err(e) => Err(e.kind()),
+        }
+    }
+
+    /// Serves one request. `Ok(true)`: keep the connection for the next.
+    async fn serve_one(&mut self, worker: &Worker) -> Result<bool, Stop> {
+        let limits = &worker.config.limits;
+        let head_limits = HeadLimits {
+            max_head_bytes: limits.max_header_bytes,
+            max_uri_bytes: limits.max_uri_bytes,
+            ..HeadLimits::default()
+        };
+        // An idle keep-alive connection waits up to idle_timeout for the
+        // first byte; once a request has begun, its head must arrive within
+        // read_header_timeout and the whole request within read_timeout.
+        let mut started = (self.end > 0).then(Instant::now);
+        let idle_deadline = Instant::now() + limits.idle_timeout;
+        let head = loop {
+            if self.end > 0 {
+                match parse_request(&self.rbuf[..self.end], &head_limits) {
+                    Ok(Parse::Complete(head)) => break head,
+                    Ok(Parse::Partial) => {}
+                    Err(e) => return Err(Stop::Reject(e.status(), e.reason())),
+                }
+            }
+            let deadline = match started {
+                Some(t) => t + limits.read_header_timeout,
+                None => idle_deadline,
+            };
+            // One byte past the limit lets the parser say 431 or 414.
+            match self.fill(limits.max_header_bytes + 1, deadline).await {
+                Ok(0) => return Err(Stop::Quietly),
+                Ok(_) => {
+                    started.get_or_insert_with(Instant::now);
+                }
+                Err(ErrorKind::TimedOut) if started.is_some() => {
+                    return Err(Stop::Reject(408, "request timeout"));
+                }
+                Err(ErrorKind::OutOfMemory) => {
+                    return Err(Stop::Reject(431, "request header fields too large"));
+                }
+                Err(_) => return Err(Stop::Quietly),
+            }
+        };
+        let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
+        let (body_start, body_end, consumed) = self.read_body(&head, limits.max_body_bytes, request_deadline).await?;
+        let keep_alive = head.keep_alive;
+        let keep = self.respond(worker, &head, body_start, body_end).await && keep_alive;
+        // Move the next pipelined request (if it began to arrive) to the front.
+        self.rbuf.copy_within(consumed..self.end, 0);
+        self.end -= consumed;
+        Ok(keep)
+    }
+
+    /// Reads the body. Content-Length bodies stay in `rbuf` right after the
+    /// head; chunked ones are decoded into `self.body`. Returns where the
+    /// body lies (`usize::MAX` start: in `self.body`) and how many bytes of
+    /// `rbuf` the request used.
+    async fn read_body(
+        &mut self,
+        head: &RequestHead,
+        max_body: usize,
+        deadline: Instant,
+    ) -> Result<(usize, usize, usize), Stop> {
+        let head_len = head.head_len;
+        match head.body {
+            BodyFraming::None => Ok((head_len, head_len, head_len)),
+            BodyFraming::Length(len) => {
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > max_body {
+                    return Err(Stop::Reject(413, "request entity too large"));
+                }
+                let total = head_len + len;
+                if self.end < total {
+                    self.send_continue(head).await?;
+                    if self.rbuf.len() < total {
+                        self.rbuf.resize(total, 0);
+                    }
+                }
+                while self.end < total {
+                    self.read_more_body(total, deadline).await?;
+                }
+                Ok((head_len, total, total))
+            }
+            BodyFraming::Chunked => {
+                self.send_continue(head).await?;
+                self.body.clear();
+                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                let mut pos = head_len;
+                loop {
+                    let progress = decoder
+                        .decode(&self.rbuf[pos..self.end], Some(&mut self.body))
+                        .map_err(|_| Stop::Reject(400, "bad chunked encoding"))?;
+                    pos += progress.consumed;
+                    if self.body.len() > max_body {
+                        return Err(Stop::Reject(413, "request entity too large"));
+                    }
+                    if progress.done {
+                        return Ok((usize::MAX, 0, pos));
+                    }
+                    // Reclaim the space of chunks already decoded.
+                    self.rbuf.copy_within(pos..self.end, head_len);
+                    self.end -= pos - head_len;
+                    pos = head_len;
+                    let limit = (head_len + 64 * 1024).max(self.rbuf.len());
+                    self.read_more_body(limit, deadline).await?;
+                }
+            }
+        }
+    }
+
+    async fn read_more_body(&mut self, limit: usize, deadline: Instant) -> Result<(), Stop> {
+        match self.fill(limit, deadline).await {
+            Ok(0) => Err(Stop::Quietly),
+            Ok(_) => Ok(()),
+            Err(ErrorKind::TimedOut) => Err(Stop::Reject(408, "request timeout")),
+            Err(_) => Err(Stop::Quietly),
+        }
+    }
+
+    /// `Expect: 100-continue`: tell the client to send the body it holds back.
+    async fn send_continue(&mut self, head: &RequestHead) -> Result<(), Stop> {
+        if head.expect_continue && head.minor_version == 1 {
+            self.stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .map_err(|_| Stop::Quietly)?;
+        }
+        Ok(())
+    }
+
+    /// Routes and answers; false when the connection must close.
+    async fn respond(&mut self, worker: &Worker, head: &RequestHead, body_start: usize, body_end: usize) -> bool {
+        let Connection { stream, peer, rbuf, out, body, response_body, headers, scratch, .. } = self;
+        let buf = &rbuf[..];
+        let request_body: &[u8] = if body_start == usize::MAX { body } else { &buf[body_start..body_end] };
+        let path = head.path.of(buf);
+        let date = worker.date();
+        let ctx = ResponseContext {
+            accept: head.header(buf, "accept"),
+            date: &date,
+            head_only: head.method == crate::http::Method::Head,
+            close: !head.keep_alive,
+            return_error_msg: worker.config.return_error_msg,
+        };
+        out.clear();
+        if let Some(()) = builtin::answer(worker, head, buf, request_body, &ctx, out) {
+            return stream.write_all(out).await.is_ok();
+        }
+        let (endpoint, params): (usize, Params) = match worker.router.route(head.method, path) {
+            RouteMatch::Found { endpoint, params } => (endpoint, params),
+            RouteMatch::MethodNotAllowed => {
+                write_plain(out, 405, b"405 method not allowed", true, &ctx);
+                return stream.write_all(out).await.is_ok();
+            }
+            RouteMatch::NotFound { redirect: Some(location) } => {
+                write_redirect(out, head, buf, &location, &ctx);
+                return stream.write_all(out).await.is_ok();
+            }
+            RouteMatch::NotFound { redirect: None } => {
+                write_plain(out, 404, b"404 page not found", false, &ctx);
+                return stream.write_all(out).await.is_ok();
+            }
+        };
+        let plan = &worker.endpoints[endpoint];
+        let req = ClientRequest { buf, head, params: &params, body: request_body, peer: peer.ip() };
+        headers.clear();
+        proxy::backend_headers(plan, &req, headers);
+        if plan.output == OutputEncoding::NoOp {
+            return match proxy::relay(plan, &req, &worker.pools, headers, &ctx, stream, out, scratch).await {
+                NoOpEnd::Done => true,
+                NoOpEnd::Broken => false,
+            };
+        }
+        let max_body = worker.config.limits.max_response_bytes;
+        proxy::handle(plan, &req, &worker.pools, headers, max_body, &ctx, response_body, out).await;
+        stream.write_all(out).await.is_ok()
+    }
+}
+
+/// KrakenD's (gin's) plain-text router answers.
+fn write_plain(out: &mut Vec<u8>, status: u16, body: &[u8], completed_header: bool, ctx: &ResponseContext<'_>) {
+    write_status_line(out, status);
+    write_header(out, b"Content-Type", b"text/plain");
+    if completed_header {
+        write_header(out, b"X-KrakenD-Completed", b"false");
+    }
+    proxy::finish(ctx, body, out);
+}
+
+/// A path that differs from a route only by case or a trailing slash is
+/// redirected to it, as KrakenD's router does (301 for GET, 307 otherwise).
+fn write_redirect(out: &mut Vec<u8>, head: &RequestHead, buf: &[u8], location: &str, ctx: &ResponseContext<'_>) {
+    let get_like = matches!(head.method, crate::http::Method::Get | crate::http::Method::Head);
+    write_status_line(out, if get_like { 301 } else { 307 });
+    let mut target = location.as_bytes().to_vec();
+    if let Some(query) = head.query {
+        target.push(b'?');
+        target.extend_from_slice(query.of(buf));
+    }
+    write_header(out, b"Location", &target);
+    write_header(out, b"Content-Type", b"text/html; charset=utf-8");
+    proxy::finish(ctx, b"", out);
+}

@@ -1,0 +1,86 @@
+//! Everything one worker owns: its copy of the routes, its compiled
+//! endpoints, its backend pools, its clock string and its counters.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::config::Config;
+use crate::http::fmt_http_date;
+use crate::proxy::{EndpointPlan, PlanError, compile_endpoint};
+use crate::router::Router;
+use crate::upstream::{Pool, Pools, authority_of};
+
+pub struct Worker {
+    pub id: usize,
+    pub config: Config,
+    pub router: Router,
+    pub endpoints: Vec<EndpointPlan>,
+    pub pools: Pools,
+    /// IMF-fixdate of the current second, refreshed by a timer task.
+    date: RefCell<[u8; 29]>,
+    /// Client connections open on this worker.
+    pub connections: Cell<usize>,
+}
+
+impl Worker {
+    /// Builds the worker's tables. `resolved` maps every backend authority
+    /// to its address (resolved once, before the workers started).
+    pub fn new(
+        id: usize,
+        config: Config,
+        resolved: &[(String, Option<SocketAddr>)],
+    ) -> Result<Worker, PlanError> {
+        let mut pools = Pools::default();
+        for (authority, addr) in resolved {
+            pools.insert(Rc::new(Pool::new(
+                authority.as_str().into(),
+                *addr,
+                config.limits.pool_size,
+                config.limits.connect_timeout,
+            )));
+        }
+        let endpoints = config
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| compile_endpoint(i, e, &pools))
+            .collect::<Result<Vec<_>, _>>()?;
+        let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
+        Ok(Worker {
+            id,
+            config,
+            router,
+            endpoints,
+            pools,
+            date: RefCell::new(fmt_http_date(unix_now())),
+            connections: Cell::new(0),
+        })
+    }
+
+    pub fn date(&self) -> [u8; 29] {
+        *self.date.borrow()
+    }
+
+    pub fn refresh_date(&self) {
+        *self.date.borrow_mut() = fmt_http_date(unix_now());
+    }
+}
+
+/// Every backend authority a config names, deduplicated, in first-use order.
+pub fn backend_authorities(config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for host in config.endpoints.iter().flat_map(|e| &e.backends).flat_map(|b| &b.hosts) {
+        let authority = authority_of(host);
+        if !out.contains(&authority) {
+            out.push(authority);
+        }
+    }
+    out
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,261 @@
+//! One keep-alive connection to a backend and the framing of its responses.
+
+use std::rc::Rc;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::error::BackendError;
+use super::pool::Pool;
+use crate::http::{
+    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, parse_response,
+};
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Largest response head accepted from a backend.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+pub struct BackendConn {
+    stream: TcpStream,
+    /// `buf[start..end]` holds bytes read but not consumed yet.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    pool: Rc<Pool>,
+    /// Came from the idle list: the backend may have closed it meanwhile.
+    reused: bool,
+}
+
+impl BackendConn {
+    pub(super) fn new(stream: TcpStream, pool: Rc<Pool>) -> BackendConn {
+        pool.opened();
+        BackendConn { stream, buf: vec![0; READ_CHUNK], start: 0, end: 0, pool, reused: false }
+    }
+
+    pub(super) fn into_reused(mut self) -> BackendConn {
+        self.reused = true;
+        self
+    }
+
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    pub fn pool(&self) -> &Rc<Pool> {
+        &self.pool
+    }
+
+    pub async fn send(&mut self, request: &[u8]) -> Result<(), BackendError> {
+        self.stream.write_all(request).await.map_err(BackendError::io)
+    }
+
+    /// Reads more bytes; `Ok(0)` at end of stream.
+    async fn fill(&mut self) -> Result<usize, BackendError> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+        }
+        let n = self.stream.read(&mut self.buf[self.end..]).await.map_err(BackendError::io)?;
+        self.end += n;
+        Ok(n)
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Reads the response head, skipping interim 1xx responses. The head's
+    /// spans point into [`BackendConn::head_bytes`] until the next read.
+    pub async fn read_head(&mut self, method: Method) -> Result<ResponseHead, BackendError> {
+        let mut got_any = false;
+        loop {
+            match parse_response(self.pending(), method, MAX_RESPONSE_HEAD) {
+                Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
+                    self.start += head.head_len;
+                }
+                Ok(Parse::Complete(head)) => return Ok(head),
+                Ok(Parse::Partial) => {}
+                Err(e) => return Err(BackendError::BadResponse(e.to_string())),
+            }
+            if self.fill().await? == 0 {
+                return Err(if got_any || self.start != self.end {
+                    BackendError::BadResponse("connection closed in the response head".into())
+                } else {
+                    BackendError::ClosedBeforeResponse
+                });
+            }
+            got_any = true;
+        }
+    }
+
+    /// The bytes the last [`BackendConn::read_head`] parsed (its spans index this).
+    pub fn head_bytes(&self) -> &[u8] {
+        self.pending()
+    }
+
+    /// Marks the head as consumed; the body follows.
+    pub fn consume_head(&mut self, head: &ResponseHead) {
+        self.start += head.head_len;
+    }
+
+    /// Reads the whole (de-chunked) body into `out`, at most `max` bytes.
+    pub async fn read_body(
+        &mut self,
+        framing: &ResponseBody,
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        match *framing {
+            ResponseBody::Empty => Ok(()),
+            ResponseBody::Length(len) => {
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > max {
+                    return Err(BackendError::TooLarge(max));
+                }
+                out.reserve(len);
+                let mut left = len;
+                loop {
+                    let take = left.min(self.end - self.start);
+                    out.extend_from_slice(&self.buf[self.start..self.start + take]);
+                    self.start += take;
+                    left -= take;
+                    if left == 0 {
+                        return Ok(());
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(BackendError::BadResponse("body shorter than its Content-Length".into()));
+                    }
+                }
+            }
+            ResponseBody::Chunked => {
+                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                loop {
+                    let progress = decoder
+                        .decode(self.pending(), Some(out))
+                        .map_err(|e| BackendError::BadResponse(format!("chunked body: {e}")))?;
+                    self.start += progress.consumed;
+                    if out.len() > max {
+                        return Err(BackendError::TooLarge(max));
+                    }
+                    if progress.done {
+                        return Ok(());
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(BackendError::BadResponse("chunked body cut short".into()));
+                    }
+                }
+            }
+            ResponseBody::UntilClose => loop {
+                out.extend_from_slice(self.pending());
+                self.start = self.end;
+                if out.len() > max {
+                    return Err(BackendError::TooLarge(max));
+                }
+                if self.fill().await? == 0 {
+                    return Ok(());
+                }
+            },
+        }
+    }
+
+    /// Passes the body through to `sink` as it arrives, re-framed for the
+    /// client: Content-Length bodies as they are, chunked bodies with their
+    /// chunks, close-delimited bodies as chunks. `scratch` is reused.
+    pub async fn relay_body<W: futures_lite::AsyncWrite + Unpin>(
+        &mut self,
+        framing: &ResponseBody,
+        sink: &mut W,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), RelayError> {
+        match *framing {
+            ResponseBody::Empty => Ok(()),
+            ResponseBody::Length(len) => {
+                let mut left = len;
+                loop {
+                    let take = (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    if take > 0 {
+                        sink.write_all(&self.buf[self.start..self.start + take])
+                            .await
+                            .map_err(|_| RelayError::Client)?;
+                        self.start += take;
+                        left -= take as u64;
+                    }
+                    if left == 0 {
+                        return Ok(());
+                    }
+                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                        return Err(RelayError::Backend(BackendError::BadResponse(
+                            "body shorter than its Content-Length".into(),
+                        )));
+                    }
+                }
+            }
+            ResponseBody::Chunked => {
+                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                loop {
+                    let progress = decoder.decode(self.pending(), None).map_err(|e| {
+                        RelayError::Backend(BackendError::BadResponse(format!("chunked body: {e}")))
+                    })?;
+                    if progress.consumed > 0 {
+                        sink.write_all(&self.buf[self.start..self.start + progress.consumed])
+                            .await
+                            .map_err(|_| RelayError::Client)?;
+                        self.start += progress.consumed;
+                    }
+                    if progress.done {
+                        return Ok(());
+                    }
+                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                        return Err(RelayError::Backend(BackendError::BadResponse(
+                            "chunked body cut short".into(),
+                        )));
+                    }
+                }
+            }
+            ResponseBody::UntilClose => loop {
+                if self.start < self.end {
+                    scratch.clear();
+                    crate::http::encode_chunk(&self.buf[self.start..self.end], scratch);
+                    self.start = self.end;
+                    sink.write_all(scratch).await.map_err(|_| RelayError::Client)?;
+                }
+                if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                    sink.write_all(crate::http::LAST_CHUNK).await.map_err(|_| RelayError::Client)?;
+                    return Ok(());
+                }
+            },
+        }
+    }
+
+    /// Ends an exchange: a connection whose response was read completely
+    /// and that may be kept alive goes back to the pool; any other is closed.
+    pub fn finish(self, keep_alive: bool) {
+        if keep_alive && self.start == self.end {
+            let pool = self.pool.clone();
+            pool.checkin(self.into_reused());
+        }
+    }
+}
+
+impl Drop for BackendConn {
+    fn drop(&mut self) {
+        self.pool.closed();
+    }
+}
+
+/// Why relaying a body stopped early.
+#[derive(Debug)]
+pub enum RelayError {
+    Backend(BackendError),
+    /// The client went away; the backend connection must be dropped.
+    Client,
+}

@@ -1,0 +1,48 @@
+//! Why a backend call failed. The proxy maps these to client statuses in
+//! one place (`proxy::respond`).
+
+use std::fmt;
+use std::rc::Rc;
+
+#[derive(Debug, Clone)]
+pub enum BackendError {
+    /// The host name did not resolve at start-up.
+    Resolve(Rc<str>),
+    /// The TCP connection could not be opened (refused, unreachable, timed out).
+    Connect(Rc<str>, String),
+    /// Reading or writing the connection failed.
+    Io(String),
+    /// The backend closed a reused connection before answering: safe to retry.
+    ClosedBeforeResponse,
+    /// The response did not parse as HTTP/1.x or its framing was broken.
+    BadResponse(String),
+    /// The body was larger than the configured maximum.
+    TooLarge(usize),
+    /// The endpoint's timeout fired first.
+    Timeout,
+    /// More redirects than allowed, or a redirect the gateway cannot follow.
+    Redirect(String),
+}
+
+impl BackendError {
+    pub(crate) fn io(e: std::io::Error) -> BackendError {
+        BackendError::Io(e.to_string())
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Resolve(host) => write!(f, "lookup {host}: no such host"),
+            BackendError::Connect(host, e) => write!(f, "dial tcp {host}: {e}"),
+            BackendError::Io(e) => write!(f, "{e}"),
+            BackendError::ClosedBeforeResponse => f.write_str("EOF"),
+            BackendError::BadResponse(e) => write!(f, "malformed HTTP response: {e}"),
+            BackendError::TooLarge(max) => write!(f, "response body larger than {max} bytes"),
+            BackendError::Timeout => f.write_str("context deadline exceeded"),
+            BackendError::Redirect(e) => write!(f, "redirect: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}

@@ -1,0 +1,74 @@
+//! Name resolution, done once at start-up (as nginx does without a
+//! `resolver`): the event loops never block on DNS.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// `host:port` of a backend base URL such as `http://127.0.0.1:8081`
+/// (port 80 when absent).
+pub fn authority_of(base_url: &str) -> String {
+    let rest = base_url.strip_prefix("http://").unwrap_or(base_url);
+    let host = rest.split('/').next().unwrap_or(rest);
+    // The port starts after the host: past the `]` of an IPv6 literal.
+    let host_end = if host.starts_with('[') { host.find(']').map_or(host.len(), |i| i + 1) } else { host.find(':').unwrap_or(host.len()) };
+    if host[host_end..].starts_with(':') { host.to_string() } else { format!("{host}:80") }
+}
+
+/// Authority -> address, for every authority given.
+pub type Resolved = Vec<(String, Option<SocketAddr>)>;
+
+/// Resolves every authority in parallel, waiting at most `limit` in all;
+/// names that did not resolve in time map to `None` (their calls fail with
+/// a clear error instead of stalling start-up).
+pub fn resolve_all(authorities: &[String], limit: Duration) -> Resolved {
+    let (tx, rx) = mpsc::channel();
+    for (i, authority) in authorities.iter().enumerate() {
+        let tx = tx.clone();
+        let authority = authority.clone();
+        std::thread::spawn(move || {
+            let addr = authority.to_socket_addrs().ok().and_then(|mut addrs| {
+                let all: Vec<SocketAddr> = addrs.by_ref().collect();
+                // Prefer IPv4, as backends on "localhost" usually listen there.
+                all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
+            });
+            let _ = tx.send((i, addr));
+        });
+    }
+    drop(tx);
+    let mut out: Resolved = authorities.iter().map(|a| (a.clone(), None)).collect();
+    let deadline = Instant::now() + limit;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok((i, addr)) => out[i].1 = addr,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities() {
+        for (url, want) in [
+            ("http://127.0.0.1:8081", "127.0.0.1:8081"),
+            ("http://example.com", "example.com:80"),
+            ("http://example.com/", "example.com:80"),
+            ("http://localhost:9000/x", "localhost:9000"),
+            ("http://[::1]:8080", "[::1]:8080"),
+            ("http://[::1]", "[::1]:80"),
+        ] {
+            assert_eq!(authority_of(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn resolves_loopback_and_gives_up_on_garbage() {
+        let got = resolve_all(&["127.0.0.1:80".into(), "no such host!:1".into()], Duration::from_secs(2));
+        assert_eq!(got[0].1, Some("127.0.0.1:80".parse().unwrap()));
+        assert_eq!(got[1].1, None);
+    }
+}

@@ -1,0 +1,392 @@
+//! The integration harness: real backends on 127.0.0.1 ephemeral ports, the
+//! real `cuttle` binary, raw HTTP over real sockets.
+//!
+//! Test code is not the request path: it may share state between threads
+//! with a Mutex.
+#![allow(clippy::disallowed_types, dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A request as a backend received it.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == &name.to_ascii_lowercase()).map(|(_, v)| v.as_str())
+    }
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+/// What a backend answers.
+#[derive(Clone)]
+pub enum Reply {
+    /// Status, headers, body; framed with Content-Length.
+    Full(u16, Vec<(String, String)>, Vec<u8>),
+    /// Raw bytes written as they are, then the connection is closed.
+    Raw(Vec<u8>),
+    /// Wait, then answer.
+    Delayed(Duration, Box<Reply>),
+    /// Close the connection without answering.
+    Hangup,
+}
+
+pub fn json(status: u16, body: &str) -> Reply {
+    Reply::Full(status, vec![("Content-Type".into(), "application/json".into())], body.as_bytes().to_vec())
+}
+
+pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
+    Reply::Full(status, vec![("Content-Type".into(), content_type.into())], body.as_bytes().to_vec())
+}
+
+type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+/// A backend on an ephemeral port answering with `handler`, recording
+/// every request it received.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Backend {
+    pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let handler = handler.clone();
+                let record = record.clone();
+                std::thread::spawn(move || serve_backend(stream, &*handler, &record));
+            }
+        });
+        Backend { addr, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve_backend(stream: TcpStream, handler: &Handler, record: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let Some(seen) = read_request(&mut reader) else { return };
+        record.lock().unwrap().push(seen.clone());
+        let mut reply = handler(&seen);
+        loop {
+            match reply {
+                Reply::Delayed(d, next) => {
+                    std::thread::sleep(d);
+                    reply = *next;
+                }
+                Reply::Hangup => return,
+                Reply::Raw(bytes) => {
+                    let _ = writer.write_all(&bytes);
+                    return;
+                }
+                Reply::Full(status, headers, body) => {
+                    let mut out = format!("HTTP/1.1 {status} X\r\n");
+                    for (k, v) in headers {
+                        out.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+                    let mut bytes = out.into_bytes();
+                    if seen.method != "HEAD" {
+                        bytes.extend_from_slice(&body);
+                    }
+                    if writer.write_all(&bytes).is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let body = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let mut body = Vec::new();
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+        body
+    } else {
+        let len = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        body
+    };
+    Some(Seen { method, target, headers, body })
+}
+
+/// The gateway binary running a config.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Gateway {
+    /// Starts `cuttle run` on `config` (JSON text) with one worker on an
+    /// ephemeral port.
+    pub fn start(config: &str) -> Gateway {
+        Gateway::start_with(config, &["--cores", "1"])
+    }
+
+    pub fn start_with(config: &str, args: &[&str]) -> Gateway {
+        let dir = TempDir::new();
+        let path = dir.0.join("gateway.json");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+            .args(["run", "-c", path.to_str().unwrap(), "-p", "0"])
+            .args(args)
+            .env("CUTTLE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start cuttle");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("cuttle listening on ") {
+                        break rest.split_whitespace().next().unwrap().parse().unwrap();
+                    }
+                }
+                _ => panic!("cuttle exited before listening: {:?}", child.wait()),
+            }
+        };
+        // Keep draining stdout so the gateway never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Gateway { addr, child, _dir: dir }
+    }
+
+    /// Sends raw bytes on a new connection and reads one response.
+    pub fn raw(&self, request: &[u8]) -> Response {
+        let mut conn = Client::connect(self.addr);
+        conn.send(request);
+        conn.response().expect("a response")
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.raw(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client connection that can send several requests.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect to gateway");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Client { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Reads one response; `None` when the connection was closed first.
+    pub fn response(&mut self) -> Option<Response> {
+        self.response_to("GET")
+    }
+
+    /// Reads one response to a request with `method` (HEAD has no body).
+    pub fn response_to(&mut self, method: &str) -> Option<Response> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            self.reader.read_line(&mut h).ok()?;
+            let h = h.trim_end_matches(['\r', '\n']);
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':')?;
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        if status == 100 {
+            return self.response_to(method);
+        }
+        let get = |n: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let body = if method == "HEAD" || status == 204 || status == 304 {
+            Vec::new()
+        } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            let mut body = Vec::new();
+            loop {
+                let mut size = String::new();
+                self.reader.read_line(&mut size).ok()?;
+                let size = usize::from_str_radix(size.trim(), 16).ok()?;
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk).ok()?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+            body
+        } else if let Some(len) = get("content-length") {
+            let mut body = vec![0; len.parse().ok()?];
+            self.reader.read_exact(&mut body).ok()?;
+            body
+        } else {
+            let mut body = Vec::new();
+            self.reader.read_to_end(&mut body).ok()?;
+            body
+        };
+        Some(Response { status, headers, body })
+    }
+
+    /// One raw line (with its CRLF) from the connection.
+    pub fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.reader.read_line(&mut line);
+        line
+    }
+
+    /// True when the gateway closed the connection (reads EOF).
+    pub fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir()
+            .join(format!("cuttle-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A minimal KrakenD v3 config: `endpoints` is the JSON array text.
+pub fn config(endpoints: &str) -> String {
+    format!(r#"{{"version": 3, "timeout": "2s", "cache_ttl": "300s", "endpoints": {endpoints}}}"#)
+}
+
+/// Parses a query string into a map of lists (for assertions).
+pub fn query_map(target: &str) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    if let Some((_, q)) = target.split_once('?') {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            map.entry(k.into()).or_default().push(v.into());
+        }
+    }
+    map
+}

@@ -1,0 +1,300 @@
+//! The engine end to end: the real gateway binary, real backends on
+//! loopback, raw HTTP over real sockets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, Gateway, Reply, config, json, query_map, text};
+
+fn echo_backend() -> Backend {
+    Backend::start(|seen| {
+        let body = serde_json::json!({
+            "method": seen.method,
+            "path": seen.path(),
+            "query": query_map(&seen.target),
+            "body": String::from_utf8_lossy(&seen.body),
+        });
+        json(200, &body.to_string())
+    })
+}
+
+#[test]
+fn placeholders_headers_and_query_strings_are_filtered_as_configured() {
+    let backend = echo_backend();
+    let gw = Gateway::start(&config(&format!(
+        r#"[
+        {{"endpoint": "/some/{{foo}}/{{bar}}", "input_headers": ["Authorization", "X-Y-Z"],
+          "backend": [{{"host": ["{0}"], "url_pattern": "/pf/{{bar}}?foo={{foo}}"}}]}},
+        {{"endpoint": "/all/{{foo}}", "input_headers": ["*"], "input_query_strings": ["*"],
+          "backend": [{{"host": ["{0}"], "url_pattern": "/pf/{{foo}}"}}]}},
+        {{"endpoint": "/only/{{foo}}", "input_query_strings": ["a"],
+          "backend": [{{"host": ["{0}"], "url_pattern": "/pf/{{foo}}"}}]}}
+        ]"#,
+        backend.url()
+    )));
+
+    let r = gw.raw(b"GET /some/F/B?a=1&b=2 HTTP/1.1\r\nHost: gw.example:8080\r\nauthorization: bearer 1\r\nX-Y-Z: true\r\nA-B-C: ignore\r\nContent-Type: text/x\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["path"], "/pf/B");
+    assert_eq!(r.json()["query"], serde_json::json!({"foo": ["F"]}));
+    let seen = backend.requests().pop().unwrap();
+    assert_eq!(seen.header("authorization"), Some("bearer 1"));
+    assert_eq!(seen.header("x-y-z"), Some("true"));
+    assert_eq!(seen.header("a-b-c"), None, "not in input_headers");
+    assert_eq!(seen.header("content-type"), Some("text/x"), "Content-Type always passes");
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-forwarded-host"), Some("gw.example:8080"));
+
+    let r = gw.raw(b"GET /all/F?a=1&b=2&b=3 HTTP/1.1\r\nHost: h\r\nA-B-C: yes\r\n\r\n");
+    assert_eq!(r.json()["query"], serde_json::json!({"a": ["1"], "b": ["2", "3"]}));
+    assert_eq!(backend.requests().pop().unwrap().header("a-b-c"), Some("yes"));
+
+    let r = gw.raw(b"GET /only/F?a=1&b=2&b=3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.json()["query"], serde_json::json!({"a": ["1"]}));
+}
+
+#[test]
+fn json_responses_carry_krakend_headers_and_cache_control_only_when_complete() {
+    let backend = Backend::start(|seen| match seen.path() {
+        "/ok" => json(200, r#"{"b": 2, "a": "x<y"}"#),
+        "/created" => json(201, r#"{"made": true}"#),
+        "/missing" => text(404, "text/plain", "nope"),
+        _ => json(500, "{}"),
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "cache_ttl": "300s", "extra_config": {{"router": {{"return_error_msg": true}}}},
+            "endpoints": [
+              {{"endpoint": "/ok", "backend": [{{"host": ["{0}"], "url_pattern": "/ok"}}]}},
+              {{"endpoint": "/created", "backend": [{{"host": ["{0}"], "url_pattern": "/created"}}]}},
+              {{"endpoint": "/missing", "backend": [{{"host": ["{0}"], "url_pattern": "/missing"}}]}}
+            ]}}"#,
+        backend.url()
+    ));
+    let r = gw.get("/ok");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(r.header("x-krakend-completed"), Some("true"));
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(r.text(), r#"{"a":"x\u003cy","b":2}"#, "re-encoded like Go: sorted, HTML-escaped");
+
+    assert_eq!(gw.get("/created").status, 200);
+
+    let r = gw.get("/missing");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("x-krakend-completed"), Some("false"));
+    assert_eq!(r.header("cache-control"), None);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert!(r.text().starts_with("invalid status code 404"), "{}", r.text());
+}
+
+#[test]
+fn backend_failures_give_500_and_the_gateway_keeps_serving() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let slow = Backend::start(|_| Reply::Delayed(Duration::from_millis(800), Box::new(json(200, "{}"))));
+    let good = echo_backend();
+    let gw = Gateway::start(&config(&format!(
+        r#"[
+        {{"endpoint": "/refused", "backend": [{{"host": ["{closed_url}"], "url_pattern": "/"}}]}},
+        {{"endpoint": "/slow", "timeout": "200ms", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}},
+        {{"endpoint": "/good", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}
+        ]"#,
+        slow.url(),
+        good.url()
+    )));
+    let r = gw.get("/refused");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("x-krakend-completed"), Some("false"));
+    let started = std::time::Instant::now();
+    let r = gw.get("/slow");
+    assert_eq!(r.status, 500);
+    assert!(started.elapsed() < Duration::from_millis(700), "answered at the endpoint timeout");
+    assert_eq!(gw.get("/good").status, 200);
+}
+
+#[test]
+fn no_op_passes_status_headers_and_body_through() {
+    let backend = Backend::start(|seen| {
+        Reply::Full(
+            if seen.path() == "/teapot" { 418 } else { 200 },
+            vec![
+                ("Content-Type".into(), "application/x-custom".into()),
+                ("Set-Cookie".into(), "a=1".into()),
+                ("Set-Cookie".into(), "b=2".into()),
+                ("X-Backend".into(), "yes".into()),
+            ],
+            format!("raw body for {} {}", seen.method, seen.target).into_bytes(),
+        )
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[
+        {{"endpoint": "/raw/{{x}}", "method": "POST", "output_encoding": "no-op",
+          "backend": [{{"host": ["{0}"], "url_pattern": "/{{x}}", "encoding": "no-op"}}]}}
+        ]"#,
+        backend.url()
+    )));
+    let r = gw.raw(b"POST /raw/teapot HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(r.status, 418);
+    assert_eq!(r.header("content-type"), Some("application/x-custom"));
+    assert_eq!(r.header_all("set-cookie"), ["a=1", "b=2"]);
+    assert_eq!(r.header("x-backend"), Some("yes"));
+    assert_eq!(r.header("cache-control"), None);
+    assert_eq!(r.text(), "raw body for POST /teapot");
+    assert_eq!(backend.requests().pop().unwrap().body, b"hello");
+}
+
+#[test]
+fn router_answers_404_405_and_redirects_fixed_paths() {
+    let backend = echo_backend();
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/static", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    )));
+    let r = gw.get("/unknown");
+    assert_eq!((r.status, r.text().as_str()), (404, "404 page not found"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    let r = gw.raw(b"POST /static HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (405, "405 method not allowed"));
+    assert_eq!(r.header("x-krakend-completed"), Some("false"));
+    let r = gw.get("/StAtic?x=1");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/static?x=1"));
+}
+
+#[test]
+fn built_in_health_endpoint() {
+    let gw = Gateway::start(&config("[]"));
+    let r = gw.get("/__health");
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["status"], "ok");
+    assert!(body["agents"].is_object());
+    assert!(body["now"].is_string());
+}
+
+#[test]
+fn debug_and_echo_endpoints_when_enabled() {
+    let cfg = r#"{"version": 3, "echo_endpoint": true, "endpoints": []}"#;
+    let gw = Gateway::start_with(cfg, &["--cores", "1", "-d"]);
+    let r = gw.raw(b"PUT /__debug/anything HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), serde_json::json!({"message": "pong"}));
+    let r = gw.raw(b"GET /__echo/x?a=1 HTTP/1.1\r\nHost: h\r\nX-Hello: there\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["req_uri"], "/__echo/x?a=1");
+    assert_eq!(r.json()["headers"]["X-Hello"], serde_json::json!(["there"]));
+
+    let gw = Gateway::start(&config("[]"));
+    assert_eq!(gw.get("/__debug/").status, 404, "off without -d");
+}
+
+#[test]
+fn keep_alive_pipelining_and_head() {
+    let backend = echo_backend();
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/p/{{n}}", "backend": [{{"host": ["{}"], "url_pattern": "/n/{{n}}"}}]}}]"#,
+        backend.url()
+    )));
+    let mut c = gw.client();
+    // Three requests in one write: answered in order on one connection.
+    c.send(b"GET /p/1 HTTP/1.1\r\nHost: h\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: h\r\n\r\nGET /p/3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    for n in 1..=3 {
+        let r = c.response().unwrap();
+        assert_eq!(r.json()["path"], format!("/n/{n}"));
+    }
+    c.send(b"HEAD /p/4 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = c.response_to("HEAD").unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    assert!(r.header("content-length").is_some_and(|l| l != "0"));
+    c.send(b"GET /p/5 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response().unwrap().json()["path"], "/n/5");
+    assert!(c.is_closed());
+}
+
+#[test]
+fn request_bodies_content_length_chunked_and_expect_continue() {
+    let backend = echo_backend();
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/b", "method": "POST", "backend": [{{"host": ["{}"], "url_pattern": "/b"}}]}}]"#,
+        backend.url()
+    )));
+    let r = gw.raw(b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+    assert_eq!(r.json()["body"], "{\"a\":1}");
+    let r = gw.raw(b"POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+    assert_eq!(r.json()["body"], "abcdefg");
+
+    let mut c = gw.client();
+    c.send(b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(c.read_line(), "HTTP/1.1 100 Continue\r\n", "asked for the body");
+    assert_eq!(c.read_line(), "\r\n");
+    c.send(b"body");
+    let r = c.response().unwrap();
+    assert_eq!(r.json()["body"], "body");
+}
+
+#[test]
+fn malformed_requests_get_their_4xx_and_the_gateway_keeps_serving() {
+    let backend = echo_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"cuttle/server": {{"max_body_bytes": 16, "max_uri_bytes": 64}}}},
+            "max_header_bytes": 1024,
+            "endpoints": [{{"endpoint": "/b", "method": "POST", "backend": [{{"host": ["{}"], "url_pattern": "/b"}}]}}]}}"#,
+        backend.url()
+    ));
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(100));
+    let big_header = format!("GET /b HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "a".repeat(2000));
+    let rows: [(&[u8], u16); 6] = [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /b HTTP/1.1\r\n\r\n", 400),
+        (long_uri.as_bytes(), 414),
+        (big_header.as_bytes(), 431),
+        (b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n01234567890123456", 413),
+        (b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ];
+    for (request, status) in rows {
+        let mut c = gw.client();
+        c.send(request);
+        let r = c.response().expect("an answer");
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(request));
+        assert!(c.is_closed(), "closed after {status}");
+    }
+    assert!(backend.requests().is_empty(), "no rejected byte reached the backend");
+    let r = gw.raw(b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn follows_backend_redirects() {
+    let backend = Backend::start(|seen| match seen.path() {
+        "/old" => Reply::Full(301, vec![("Location".into(), "/new?x=1".into())], b"moved".to_vec()),
+        "/see-other" => Reply::Full(303, vec![("Location".into(), "/new".into())], Vec::new()),
+        _ => json(200, &format!(r#"{{"method": "{}", "target": "{}"}}"#, seen.method, seen.target)),
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/r", "backend": [{{"host": ["{0}"], "url_pattern": "/old"}}]}},
+            {{"endpoint": "/s", "method": "POST", "backend": [{{"host": ["{0}"], "url_pattern": "/see-other"}}]}}]"#,
+        backend.url()
+    )));
+    let r = gw.get("/r");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["target"], "/new?x=1");
+    let r = gw.raw(b"POST /s HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx");
+    assert_eq!(r.json()["method"], "GET", "303 turns POST into GET");
+}
+
+#[test]
+fn round_robin_over_hosts() {
+    let a = Backend::start(|_| json(200, r#"{"from": "a"}"#));
+    let b = Backend::start(|_| json(200, r#"{"from": "b"}"#));
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/rr", "backend": [{{"host": ["{}", "{}"], "url_pattern": "/"}}]}}]"#,
+        a.url(),
+        b.url()
+    )));
+    let froms: Vec<String> = (0..4).map(|_| gw.get("/rr").json()["from"].as_str().unwrap().to_string()).collect();
+    assert_eq!(froms.iter().filter(|f| *f == "a").count(), 2, "{froms:?}");
+    assert_eq!(froms.iter().filter(|f| *f == "b").count(), 2, "{froms:?}");
+}
