@@ -180,6 +180,9 @@ impl ChunkedDecoder {
             }
             (Size { digits: 0, .. }, _) => return Err(ChunkError::InvalidSize),
             (Size { value, .. }, b'\r') => SizeLf { value },
+            (Size { .. } | SizeWhitespace { .. } | Extension { .. }, b'\n') => {
+                return Err(ChunkError::BadLineEnding);
+            }
             (Size { value, .. } | SizeWhitespace { value }, b' ' | b'\t') => {
                 self.count_extension_byte()?;
                 SizeWhitespace { value }
@@ -279,3 +282,7 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
+
+#[cfg(test)]
+#[path = "chunked_tests.rs"]
+mod tests;

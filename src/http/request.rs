@@ -226,3 +226,7 @@ impl FieldSemantics {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
