@@ -154,7 +154,9 @@ fn build_endpoint(
     if raw_backends.is_empty() {
         return Err(Problem::new(
             format!("{at}.backend"),
-            format!("{method} {path} has no backend; add at least one, e.g. [{{\"url_pattern\": \"/\", \"host\": [\"http://127.0.0.1:8000\"]}}]"),
+            format!(
+                "{method} {path} has no backend; add at least one, e.g. [{{\"url_pattern\": \"/\", \"host\": [\"http://127.0.0.1:8000\"]}}]"
+            ),
         ));
     }
     if output_encoding == OutputEncoding::NoOp && raw_backends.len() > 1 {
@@ -267,7 +269,10 @@ fn build_backend(
     // KrakenD's CleanPath: a missing or relative url_pattern gets a leading '/'.
     let url_pattern = format!(
         "/{}",
-        raw.url_pattern.as_deref().unwrap_or_default().trim_start_matches('/')
+        raw.url_pattern
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/')
     );
     let scope = PlaceholderScope {
         endpoint_path: context.scope_path,
@@ -342,7 +347,9 @@ fn backend_encoding(
     if no_op_endpoint && encoding != BackendEncoding::NoOp {
         return Err(Problem::new(
             format!("{at}.encoding"),
-            format!("\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); set the backend \"encoding\" to \"no-op\" too, as KrakenD requires both"),
+            format!(
+                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); set the backend \"encoding\" to \"no-op\" too, as KrakenD requires both"
+            ),
         ));
     }
     Ok(encoding)

@@ -88,7 +88,10 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
 
 /// One `<number><unit>` component: its value in nanoseconds and what follows.
 fn parse_component(text: &[u8]) -> Result<(u64, &[u8]), DurationError> {
-    if !text.first().is_some_and(|c| *c == b'.' || c.is_ascii_digit()) {
+    if !text
+        .first()
+        .is_some_and(|c| *c == b'.' || c.is_ascii_digit())
+    {
         return Err(DurationError::ExpectedNumber);
     }
     let (whole, whole_len) = leading_int(text)?;

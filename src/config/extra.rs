@@ -146,7 +146,13 @@ pub fn backend(
                 note_ignored_keys(
                     CIRCUIT_BREAKER,
                     value,
-                    &["interval", "timeout", "max_errors", "log_status_change", "name"],
+                    &[
+                        "interval",
+                        "timeout",
+                        "max_errors",
+                        "log_status_change",
+                        "name",
+                    ],
                     unknown,
                 );
                 let raw: RawCircuitBreaker = decode(value, &at)?;
@@ -191,7 +197,9 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
             _ => {
                 return Err(Problem::new(
                     format!("{at}.type"),
-                    format!("\"{kind}\" is not a flatmap operation; write one of \"move\", \"del\", \"append\""),
+                    format!(
+                        "\"{kind}\" is not a flatmap operation; write one of \"move\", \"del\", \"append\""
+                    ),
                 ));
             }
         };

@@ -69,7 +69,10 @@ mod tests {
     #[test]
     fn refuses_what_cuttle_cannot_call() {
         let table = [
-            ("https://api.example.com", "https backends are not supported"),
+            (
+                "https://api.example.com",
+                "https backends are not supported",
+            ),
             ("ftp://x", "only http:// hosts"),
             ("http://x/api", "a path belongs in url_pattern"),
             ("http://", "is not a host"),

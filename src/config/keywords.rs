@@ -26,7 +26,10 @@ pub fn endpoint_method(text: &str) -> Result<Method, String> {
 pub fn backend_method(text: &str) -> Result<Method, String> {
     Method::from_bytes(text.to_ascii_uppercase().as_bytes()).ok_or_else(|| {
         let all: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).collect();
-        format!("\"{text}\" is not an HTTP method; write one of {}", all.join(", "))
+        format!(
+            "\"{text}\" is not an HTTP method; write one of {}",
+            all.join(", ")
+        )
     })
 }
 
@@ -83,7 +86,10 @@ fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
 }
 
 fn unknown_word<T>(text: &str, what: &str, table: &[(&str, T)]) -> String {
-    let names: Vec<String> = table.iter().map(|(name, _)| format!("\"{name}\"")).collect();
+    let names: Vec<String> = table
+        .iter()
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
     format!(
         "\"{text}\" is not a known {what}; write one of {}",
         names.join(", ")

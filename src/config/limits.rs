@@ -41,8 +41,16 @@ pub fn server_limits(
     if let Some(server) = server {
         let at = "extra_config.cuttle/server";
         let overrides = [
-            (server.max_body_bytes, "max_body_bytes", &mut limits.max_body_bytes),
-            (server.max_uri_bytes, "max_uri_bytes", &mut limits.max_uri_bytes),
+            (
+                server.max_body_bytes,
+                "max_body_bytes",
+                &mut limits.max_body_bytes,
+            ),
+            (
+                server.max_uri_bytes,
+                "max_uri_bytes",
+                &mut limits.max_uri_bytes,
+            ),
             (
                 server.max_response_bytes,
                 "max_response_bytes",

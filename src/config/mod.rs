@@ -17,6 +17,9 @@ mod model;
 mod raw;
 mod route;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 
 pub use error::ConfigError;

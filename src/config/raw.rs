@@ -21,6 +21,7 @@ use super::duration::{DurationError, parse_go_duration};
 pub type ExtraConfig = Map<String, Value>;
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub struct RawConfig {
     pub version: Option<i64>,
     pub name: Option<String>,
@@ -45,6 +46,7 @@ pub struct RawConfig {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "an endpoint object")]
 pub struct RawEndpoint {
     pub endpoint: Option<String>,
     pub method: Option<String>,
@@ -59,6 +61,7 @@ pub struct RawEndpoint {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a backend object")]
 pub struct RawBackend {
     pub url_pattern: Option<String>,
     pub host: Option<Vec<String>>,

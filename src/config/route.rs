@@ -102,7 +102,10 @@ pub fn check_url_placeholder(name: &str, scope: &PlaceholderScope<'_>) -> Result
     if scope.endpoint_params.contains(&name) {
         return Ok(());
     }
-    if name.strip_prefix("JWT.").is_some_and(|claim| !claim.is_empty()) {
+    if name
+        .strip_prefix("JWT.")
+        .is_some_and(|claim| !claim.is_empty())
+    {
         return Ok(());
     }
     if let Some(previous) = sequential_source(name) {
@@ -176,7 +179,10 @@ pub fn check_route_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
                 earlier.method, earlier.path
             )
         };
-        return Err(Problem::new(format!("endpoints[{index}].endpoint"), message));
+        return Err(Problem::new(
+            format!("endpoints[{index}].endpoint"),
+            message,
+        ));
     }
     Ok(())
 }
@@ -207,10 +213,7 @@ mod tests {
             endpoint_segments("/a/{id}/b.json"),
             Ok(vec![Literal("a"), Param("id"), Literal("b.json")])
         );
-        assert_eq!(
-            endpoint_segments("/{a-b_c.d}"),
-            Ok(vec![Param("a-b_c.d")])
-        );
+        assert_eq!(endpoint_segments("/{a-b_c.d}"), Ok(vec![Param("a-b_c.d")]));
     }
 
     #[test]
@@ -257,7 +260,11 @@ mod tests {
         assert!(check_url_placeholder("resp0_id", &scope(true, 1)).is_ok());
         assert!(check_url_placeholder("resp1_a.b", &scope(true, 2)).is_ok());
         let refused = [
-            ("ID", scope(false, 0), "is not a placeholder of the endpoint"),
+            (
+                "ID",
+                scope(false, 0),
+                "is not a placeholder of the endpoint",
+            ),
             ("JWT.", scope(false, 0), "is not a placeholder"),
             ("resp0_id", scope(false, 1), "needs \"extra_config\""),
             ("resp1_id", scope(true, 1), "has not answered yet"),
