@@ -169,6 +169,10 @@ pub enum BackendEncoding {
     SafeJson,
     String,
     Xml,
+    /// `rss`: KrakenD CE decodes RSS/Atom feeds into JSON (krakend-rss).
+    /// Added so that KrakenD CE's own test configuration loads; cuttle does
+    /// not decode feeds yet.
+    Rss,
     NoOp,
 }
 

@@ -1,7 +1,28 @@
 //! HTTP/1.1 protocol code without I/O: bytes in, bytes out.
 //!
-//! Knows nothing about sockets, routes, backends, JSON or the clock.
+//! Knows nothing about sockets, routes, backends, JSON or the clock. Parsing works on the
+//! connection's read buffer and returns [`Span`]s into it instead of copies.
 
+pub mod chunked;
+mod date;
+mod diagnose;
+mod fields;
 mod method;
+pub mod request;
+mod request_error;
+pub mod response;
+mod span;
+mod target;
+pub mod write;
 
+pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
+pub use date::fmt_http_date;
 pub use method::Method;
+pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, parse_request};
+pub use request_error::RequestError;
+pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
+pub use span::{Header, Parse, Span};
+pub use write::{
+    connection_names_header, is_hop_by_hop, reason_phrase, write_content_length,
+    write_error_response, write_header, write_status_line,
+};

@@ -1,0 +1,356 @@
+//! Raw file -> `Config`: KrakenD's defaults and inheritance (lura
+//! `config/config.go`), then the checks that make a built `Config` a valid one.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::{BuildResult, Problem};
+use super::extra::{self, Unknown};
+use super::host::clean_host;
+use super::keywords;
+use super::limits::server_limits;
+use super::model::{
+    Backend, BackendEncoding, Config, DEFAULT_TIMEOUT, Endpoint, Forward, ManipulationSpec,
+    OutputEncoding,
+};
+use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
+use super::route::{self, PlaceholderScope, Segment};
+use crate::http::Method;
+
+const DEFAULT_PORT: u16 = 8080;
+const SUPPORTED_VERSION: i64 = 3;
+
+/// What endpoints inherit from the top level of the file.
+struct Inherited {
+    timeout: Duration,
+    cache_ttl: Option<Duration>,
+    output_encoding: OutputEncoding,
+    hosts: Vec<String>,
+}
+
+pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
+    check_version(raw.version)?;
+    let mut unknown = Unknown::new();
+    let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
+    let limits = server_limits(&raw, root_extra.server.as_ref())?;
+    let inherited = Inherited {
+        timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),
+        cache_ttl: non_zero(raw.cache_ttl),
+        output_encoding: match raw.output_encoding.as_deref() {
+            None | Some("") => OutputEncoding::Json,
+            Some(text) => keywords::output_encoding(text)
+                .map_err(|message| Problem::new("output_encoding", message))?,
+        },
+        hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
+    };
+    let listen_ip = match raw.listen_ip.as_deref() {
+        None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Some(text) => text.parse().map_err(|_| {
+            Problem::new(
+                "listen_ip",
+                format!("\"{text}\" is not an IP address; write e.g. \"0.0.0.0\" (all interfaces) or \"127.0.0.1\""),
+            )
+        })?,
+    };
+    let endpoints = raw
+        .endpoints
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(index, endpoint)| build_endpoint(endpoint, index, &inherited, &mut unknown))
+        .collect::<BuildResult<Vec<_>>>()?;
+    route::check_route_clashes(&endpoints)?;
+    Ok(Config {
+        source: source.to_path_buf(),
+        name: raw.name,
+        // KrakenD: port 0 means the default.
+        port: raw.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT),
+        listen_ip,
+        debug_endpoint: raw.debug_endpoint.unwrap_or(false),
+        echo_endpoint: raw.echo_endpoint.unwrap_or(false),
+        return_error_msg: root_extra.return_error_msg,
+        limits,
+        endpoints,
+        unknown_namespaces: unknown.into_iter().collect(),
+    })
+}
+
+fn check_version(version: Option<i64>) -> BuildResult<()> {
+    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD 1.x) must be migrated first, e.g. with `krakend migrate`";
+    match version {
+        Some(SUPPORTED_VERSION) => Ok(()),
+        None => Err(Problem::new(
+            "version",
+            format!("missing; add \"version\": 3. {advice}"),
+        )),
+        Some(other) => Err(Problem::new(
+            "version",
+            format!("{other} is not supported; {advice}"),
+        )),
+    }
+}
+
+/// A zero duration means "not set" in KrakenD, so it falls back to the default.
+fn non_zero(value: Option<GoDuration>) -> Option<Duration> {
+    value.map(|GoDuration(d)| d).filter(|d| !d.is_zero())
+}
+
+fn clean_hosts(hosts: &[String], at: &str) -> BuildResult<Vec<String>> {
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            clean_host(host).map_err(|message| Problem::new(format!("{at}[{index}]"), message))
+        })
+        .collect()
+}
+
+fn build_endpoint(
+    raw: RawEndpoint,
+    index: usize,
+    inherited: &Inherited,
+    unknown: &mut Unknown,
+) -> BuildResult<Endpoint> {
+    let at = format!("endpoints[{index}]");
+    let path = raw.endpoint.ok_or_else(|| {
+        Problem::new(
+            format!("{at}.endpoint"),
+            "missing; every endpoint needs a path such as \"/users/{id}\"",
+        )
+    })?;
+    let segments = route::endpoint_segments(&path)
+        .map_err(|message| Problem::new(format!("{at}.endpoint"), message))?;
+    let params: Vec<&str> = segments
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Param(name) => Some(*name),
+            Segment::Literal(_) => None,
+        })
+        .collect();
+    let method = match raw.method.as_deref() {
+        None | Some("") => Method::Get,
+        Some(text) => keywords::endpoint_method(text)
+            .map_err(|message| Problem::new(format!("{at}.method"), message))?,
+    };
+    let output_encoding = match raw.output_encoding.as_deref() {
+        None | Some("") => inherited.output_encoding,
+        Some(text) => keywords::output_encoding(text)
+            .map_err(|message| Problem::new(format!("{at}.output_encoding"), message))?,
+    };
+    let concurrent_calls = match raw.concurrent_calls {
+        None => 1,
+        Some(0) => {
+            return Err(Problem::new(
+                format!("{at}.concurrent_calls"),
+                "0 calls would never answer; write 1 (the default) or more",
+            ));
+        }
+        Some(calls) => calls,
+    };
+    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+
+    let raw_backends = raw.backend.unwrap_or_default();
+    if raw_backends.is_empty() {
+        return Err(Problem::new(
+            format!("{at}.backend"),
+            format!(
+                "{method} {path} has no backend; add at least one, e.g. [{{\"url_pattern\": \"/\", \"host\": [\"http://127.0.0.1:8000\"]}}]"
+            ),
+        ));
+    }
+    if output_encoding == OutputEncoding::NoOp && raw_backends.len() > 1 {
+        return Err(Problem::new(
+            format!("{at}.output_encoding"),
+            format!(
+                "\"no-op\" passes one backend response through untouched, but {method} {path} has {} backends; keep one backend or use another output encoding",
+                raw_backends.len()
+            ),
+        ));
+    }
+    let context = BackendContext {
+        endpoint_at: &at,
+        endpoint_method: method,
+        endpoint_output: output_encoding,
+        scope_path: &path,
+        params: &params,
+        sequential: endpoint_extra.sequential,
+        inherited_hosts: &inherited.hosts,
+    };
+    let backends = raw_backends
+        .into_iter()
+        .enumerate()
+        .map(|(index, backend)| build_backend(backend, index, &context, unknown))
+        .collect::<BuildResult<Vec<_>>>()?;
+    check_aggregation_method(method, &path, &backends, endpoint_extra.sequential, &at)?;
+
+    Ok(Endpoint {
+        path: path.clone(),
+        method,
+        timeout: non_zero(raw.timeout).unwrap_or(inherited.timeout),
+        cache_ttl: non_zero(raw.cache_ttl).or(inherited.cache_ttl),
+        input_headers: forward(raw.input_headers, |name| name.to_ascii_lowercase()),
+        input_query_strings: forward(raw.input_query_strings, str::to_owned),
+        output_encoding,
+        backends,
+        concurrent_calls,
+        sequential: endpoint_extra.sequential,
+        static_response: endpoint_extra.static_response,
+        flatmap: endpoint_extra.flatmap,
+    })
+}
+
+/// `input_headers` / `input_query_strings`: absent or empty forwards none,
+/// `"*"` forwards all.
+fn forward(names: Option<Vec<String>>, normalize: impl Fn(&str) -> String) -> Forward {
+    let names = names.unwrap_or_default();
+    if names.is_empty() {
+        Forward::None
+    } else if names.iter().any(|name| name == "*") {
+        Forward::All
+    } else {
+        let mut kept: Vec<String> = Vec::with_capacity(names.len());
+        for name in names.iter().map(|name| normalize(name)) {
+            if !kept.contains(&name) {
+                kept.push(name);
+            }
+        }
+        Forward::Only(kept)
+    }
+}
+
+/// KrakenD's router skips (with only a log line) a non-GET endpoint with
+/// several backends unless it is sequential and only its last backend uses
+/// another method than GET (lura `router.IsValidSequentialEndpoint`).
+/// cuttle refuses the file instead of silently serving 404s.
+fn check_aggregation_method(
+    method: Method,
+    path: &str,
+    backends: &[Backend],
+    sequential: bool,
+    at: &str,
+) -> BuildResult<()> {
+    let Some((_, all_but_last)) = backends.split_last() else {
+        return Ok(());
+    };
+    if method == Method::Get || all_but_last.is_empty() {
+        return Ok(());
+    }
+    if sequential && all_but_last.iter().all(|b| b.method == Method::Get) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        at,
+        format!(
+            "{method} {path} has {} backends; KrakenD only serves a non-GET endpoint with several backends when it is sequential (\"extra_config\": {{\"proxy\": {{\"sequential\": true}}}}) and every backend but the last has \"method\": \"GET\"",
+            backends.len()
+        ),
+    ))
+}
+
+/// What a backend inherits from, and is checked against, its endpoint.
+struct BackendContext<'a> {
+    endpoint_at: &'a str,
+    endpoint_method: Method,
+    endpoint_output: OutputEncoding,
+    scope_path: &'a str,
+    params: &'a [&'a str],
+    sequential: bool,
+    inherited_hosts: &'a [String],
+}
+
+fn build_backend(
+    raw: RawBackend,
+    index: usize,
+    context: &BackendContext<'_>,
+    unknown: &mut Unknown,
+) -> BuildResult<Backend> {
+    let at = format!("{}.backend[{index}]", context.endpoint_at);
+    // KrakenD's CleanPath: a missing or relative url_pattern gets a leading '/'.
+    let url_pattern = format!(
+        "/{}",
+        raw.url_pattern
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+    );
+    let scope = PlaceholderScope {
+        endpoint_path: context.scope_path,
+        endpoint_params: context.params,
+        sequential: context.sequential,
+        backend_index: index,
+    };
+    for name in route::url_placeholders(&url_pattern) {
+        route::check_url_placeholder(name, &scope)
+            .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
+    }
+
+    let own_hosts = raw.host.unwrap_or_default();
+    let hosts = if own_hosts.is_empty() {
+        context.inherited_hosts.to_vec()
+    } else {
+        clean_hosts(&own_hosts, &format!("{at}.host"))?
+    };
+    if hosts.is_empty() {
+        return Err(Problem::new(
+            format!("{at}.host"),
+            "no host: write e.g. \"host\": [\"http://127.0.0.1:8000\"] here, or at the top level of the file for every backend without one",
+        ));
+    }
+
+    let method = match raw.method.as_deref() {
+        None | Some("") => context.endpoint_method,
+        Some(text) => keywords::backend_method(text)
+            .map_err(|message| Problem::new(format!("{at}.method"), message))?,
+    };
+    let encoding = backend_encoding(raw.encoding.as_deref(), context.endpoint_output, &at)?;
+    let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
+
+    Ok(Backend {
+        url_pattern,
+        hosts,
+        method,
+        encoding,
+        manipulation: ManipulationSpec {
+            target: raw.target.filter(|t| !t.is_empty()),
+            allow: raw.allow.unwrap_or_default(),
+            deny: raw.deny.unwrap_or_default(),
+            mapping: raw.mapping.unwrap_or_default().into_iter().collect(),
+            group: raw.group.filter(|g| !g.is_empty()),
+            is_collection: raw.is_collection.unwrap_or(false),
+            flatmap: extra.flatmap,
+        },
+        return_error_code: extra.return_error_code,
+        return_error_details: extra.return_error_details,
+        circuit_breaker: extra.circuit_breaker,
+    })
+}
+
+/// Default `json`. A `no-op` endpoint makes an unset backend encoding
+/// `no-op` (as current KrakenD does); an explicit different one is refused
+/// because the two settings contradict each other.
+fn backend_encoding(
+    text: Option<&str>,
+    endpoint_output: OutputEncoding,
+    at: &str,
+) -> BuildResult<BackendEncoding> {
+    let no_op_endpoint = endpoint_output == OutputEncoding::NoOp;
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(if no_op_endpoint {
+            BackendEncoding::NoOp
+        } else {
+            BackendEncoding::Json
+        });
+    };
+    let encoding = keywords::backend_encoding(text)
+        .map_err(|message| Problem::new(format!("{at}.encoding"), message))?;
+    if no_op_endpoint && encoding != BackendEncoding::NoOp {
+        return Err(Problem::new(
+            format!("{at}.encoding"),
+            format!(
+                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); set the backend \"encoding\" to \"no-op\" too, as KrakenD requires both"
+            ),
+        ));
+    }
+    Ok(encoding)
+}

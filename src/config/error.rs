@@ -1,0 +1,113 @@
+//! Why a configuration file was refused. Every message starts with the file,
+//! then says where (line and column, or the JSON path in KrakenD terms such as
+//! `endpoints[3].backend[0].url_pattern`) and what to write instead.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the configuration file: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Not JSON at all.
+    #[error("{}: line {line}, column {column}: invalid JSON: {message}", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// Valid JSON, but a value of the wrong type or syntax for its key.
+    #[error("{}: {at}: {message} (line {line}, column {column})", file.display())]
+    Value {
+        file: PathBuf,
+        at: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// Well-typed, but breaks a rule (missing value, conflict, unsupported...).
+    #[error("{}: {at}: {message}", file.display())]
+    Invalid {
+        file: PathBuf,
+        at: String,
+        message: String,
+    },
+}
+
+/// A rule broken while building: where (JSON path) and what to do about it.
+/// `parse` adds the file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub at: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(at: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            at: at.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type BuildResult<T> = Result<T, Problem>;
+
+impl ConfigError {
+    pub(super) fn from_problem(file: &Path, problem: Problem) -> ConfigError {
+        ConfigError::Invalid {
+            file: file.to_path_buf(),
+            at: problem.at,
+            message: problem.message,
+        }
+    }
+
+    /// Turns a serde_json failure (with the path where it happened) into
+    /// either a syntax error or a value error.
+    pub(super) fn from_json(
+        file: &Path,
+        error: serde_path_to_error::Error<serde_json::Error>,
+    ) -> ConfigError {
+        let at = json_path_text(&error.path().to_string());
+        let inner = error.into_inner();
+        let (line, column) = (inner.line(), inner.column());
+        let message = message_without_position(&inner);
+        match inner.classify() {
+            serde_json::error::Category::Data => ConfigError::Value {
+                file: file.to_path_buf(),
+                at,
+                line,
+                column,
+                message,
+            },
+            _ => ConfigError::Syntax {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+        }
+    }
+}
+
+/// serde_path_to_error writes the document root as `.`.
+pub(super) fn json_path_text(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        "top level".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn message_without_position(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}

@@ -1,0 +1,264 @@
+//! `extra_config` namespaces: the few cuttle implements are decoded into
+//! model values; every other namespace, and every key cuttle ignores inside
+//! the ones it implements (as `namespace.key`), is recorded so that start-up
+//! can warn about all of them once.
+
+use std::collections::BTreeSet;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::{BuildResult, Problem};
+use super::keywords;
+use super::model::{CircuitBreaker, FlatmapOp, StaticResponse};
+use super::raw::{
+    ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawProxy,
+    RawRouter,
+};
+
+/// Namespaces cuttle ignores, as found (a set: sorted, deduplicated).
+pub type Unknown = BTreeSet<String>;
+
+const ROUTER: &str = "router";
+const CUTTLE_SERVER: &str = "cuttle/server";
+const PROXY: &str = "proxy";
+const BACKEND_HTTP: &str = "backend/http";
+const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
+
+#[derive(Debug, Default)]
+pub struct RootExtra {
+    pub return_error_msg: bool,
+    pub server: Option<RawCuttleServer>,
+}
+
+#[derive(Debug, Default)]
+pub struct EndpointExtra {
+    pub sequential: bool,
+    pub static_response: Option<StaticResponse>,
+    pub flatmap: Vec<FlatmapOp>,
+}
+
+#[derive(Debug, Default)]
+pub struct BackendExtra {
+    pub flatmap: Vec<FlatmapOp>,
+    pub return_error_code: bool,
+    pub return_error_details: Option<String>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
+    let mut result = RootExtra::default();
+    for (namespace, value) in extra.into_iter().flatten() {
+        let at = namespace_path("extra_config", namespace);
+        match namespace.as_str() {
+            ROUTER => {
+                note_ignored_keys(ROUTER, value, &["return_error_msg"], unknown);
+                let router: RawRouter = decode(value, &at)?;
+                result.return_error_msg = router.return_error_msg.unwrap_or(false);
+            }
+            CUTTLE_SERVER => result.server = Some(decode(value, &at)?),
+            _ => {
+                unknown.insert(namespace.clone());
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// `at` is the endpoint's path, e.g. `endpoints[2]`.
+pub fn endpoint(
+    extra: Option<&ExtraConfig>,
+    at: &str,
+    unknown: &mut Unknown,
+) -> BuildResult<EndpointExtra> {
+    let mut result = EndpointExtra::default();
+    for (namespace, value) in extra.into_iter().flatten() {
+        let at = namespace_path(&format!("{at}.extra_config"), namespace);
+        if namespace != PROXY {
+            unknown.insert(namespace.clone());
+            continue;
+        }
+        note_ignored_keys(
+            PROXY,
+            value,
+            &["sequential", "static", "flatmap_filter"],
+            unknown,
+        );
+        let proxy: RawProxy = decode(value, &at)?;
+        result.sequential = proxy.sequential.unwrap_or(false);
+        if let Some(raw) = proxy.static_response {
+            let at = format!("{at}.static");
+            let strategy = raw
+                .strategy
+                .ok_or_else(|| {
+                    Problem::new(
+                        format!("{at}.strategy"),
+                        "missing; write one of \"always\", \"success\", \"errored\", \"complete\", \"incomplete\"",
+                    )
+                })
+                .and_then(|s| {
+                    keywords::static_strategy(&s)
+                        .map_err(|m| Problem::new(format!("{at}.strategy"), m))
+                })?;
+            let data = match raw.data {
+                Some(data @ Value::Object(_)) => data.to_string(),
+                _ => {
+                    return Err(Problem::new(
+                        format!("{at}.data"),
+                        "must be a JSON object to merge into the response, e.g. {\"status\": \"ok\"}",
+                    ));
+                }
+            };
+            result.static_response = Some(StaticResponse { strategy, data });
+        }
+        result.flatmap = flatmap(proxy.flatmap_filter, &at)?;
+    }
+    Ok(result)
+}
+
+/// `at` is the backend's path, e.g. `endpoints[2].backend[0]`.
+pub fn backend(
+    extra: Option<&ExtraConfig>,
+    at: &str,
+    unknown: &mut Unknown,
+) -> BuildResult<BackendExtra> {
+    let mut result = BackendExtra::default();
+    for (namespace, value) in extra.into_iter().flatten() {
+        let at = namespace_path(&format!("{at}.extra_config"), namespace);
+        match namespace.as_str() {
+            PROXY => {
+                note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
+                let proxy: RawProxy = decode(value, &at)?;
+                result.flatmap = flatmap(proxy.flatmap_filter, &at)?;
+            }
+            BACKEND_HTTP => {
+                note_ignored_keys(
+                    BACKEND_HTTP,
+                    value,
+                    &["return_error_code", "return_error_details"],
+                    unknown,
+                );
+                let http: RawBackendHttp = decode(value, &at)?;
+                result.return_error_code = http.return_error_code.unwrap_or(false);
+                result.return_error_details = http.return_error_details;
+            }
+            CIRCUIT_BREAKER => {
+                note_ignored_keys(
+                    CIRCUIT_BREAKER,
+                    value,
+                    &[
+                        "interval",
+                        "timeout",
+                        "max_errors",
+                        "log_status_change",
+                        "name",
+                    ],
+                    unknown,
+                );
+                let raw: RawCircuitBreaker = decode(value, &at)?;
+                result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
+            }
+            _ => {
+                unknown.insert(namespace.clone());
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn circuit_breaker(raw: RawCircuitBreaker, at: &str) -> BuildResult<CircuitBreaker> {
+    let required = |key: &str, example: &str| {
+        Problem::new(
+            format!("{at}.{key}"),
+            format!("missing; the circuit breaker needs \"{key}\", e.g. \"{key}\": {example}"),
+        )
+    };
+    let interval = raw.interval.ok_or_else(|| required("interval", "60"))?;
+    let timeout = raw.timeout.ok_or_else(|| required("timeout", "10"))?;
+    let max_errors = raw.max_errors.ok_or_else(|| required("max_errors", "5"))?;
+    Ok(CircuitBreaker {
+        interval: std::time::Duration::from_secs(interval.0),
+        timeout: std::time::Duration::from_secs(timeout.0),
+        max_errors,
+        log_status_change: raw.log_status_change.unwrap_or(false),
+    })
+}
+
+/// `flatmap_filter`: `at` is the `proxy` namespace's path.
+fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapOp>> {
+    let mut result = Vec::new();
+    for (index, op) in ops.into_iter().flatten().enumerate() {
+        let at = format!("{at}.flatmap_filter[{index}]");
+        let kind = op.kind.unwrap_or_default();
+        let mut args = op.args.unwrap_or_default().into_iter();
+        let wanted = match kind.as_str() {
+            "move" | "append" => 2,
+            "del" => 1,
+            _ => {
+                return Err(Problem::new(
+                    format!("{at}.type"),
+                    format!(
+                        "\"{kind}\" is not a flatmap operation; write one of \"move\", \"del\", \"append\""
+                    ),
+                ));
+            }
+        };
+        if args.len() != wanted {
+            let example = if wanted == 2 {
+                "[\"from.path\", \"to.path\"]"
+            } else {
+                "[\"a.*.path\"]"
+            };
+            return Err(Problem::new(
+                format!("{at}.args"),
+                format!(
+                    "\"{kind}\" takes {wanted} argument(s), got {}; e.g. \"args\": {example}",
+                    args.len()
+                ),
+            ));
+        }
+        // The count was checked just above, so these are present.
+        let first = args.next().unwrap_or_default();
+        let second = args.next().unwrap_or_default();
+        result.push(match kind.as_str() {
+            "move" => FlatmapOp::Move {
+                from: first,
+                to: second,
+            },
+            "append" => FlatmapOp::Append {
+                from: first,
+                to: second,
+            },
+            _ => FlatmapOp::Del { path: first },
+        });
+    }
+    Ok(result)
+}
+
+/// Decodes a namespace's settings, reporting type errors with their path.
+fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner_path = error.path().to_string();
+        let at = if inner_path == "." {
+            at.to_owned()
+        } else {
+            format!("{at}.{inner_path}")
+        };
+        Problem::new(at, error.into_inner().to_string())
+    })
+}
+
+/// Records keys of an implemented namespace that cuttle does not act on.
+fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
+    if let Value::Object(settings) = value {
+        for key in settings.keys() {
+            if !known.contains(&key.as_str()) {
+                unknown.insert(format!("{namespace}.{key}"));
+            }
+        }
+    }
+}
+
+fn namespace_path(parent: &str, namespace: &str) -> String {
+    format!("{parent}.{namespace}")
+}

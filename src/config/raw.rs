@@ -1,0 +1,207 @@
+//! Serde mirror of a KrakenD v3 JSON file: the only place that derives
+//! `Deserialize`.
+//!
+//! Every field is optional so that defaults and "missing" messages live in
+//! `build.rs`, and `null` means "absent" as it does in Go. Unknown keys are
+//! ignored, as KrakenD ignores them (`$schema`, `@comment`, features cuttle
+//! does not have). Durations are parsed here so that a bad one is reported
+//! with its line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_json::{Map, Value};
+
+use super::duration::{DurationError, parse_go_duration};
+
+/// `extra_config`: namespace -> settings, read by `extra.rs`.
+pub type ExtraConfig = Map<String, Value>;
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a JSON object")]
+pub struct RawConfig {
+    pub version: Option<i64>,
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    pub listen_ip: Option<String>,
+    pub host: Option<Vec<String>>,
+    pub timeout: Option<GoDuration>,
+    pub cache_ttl: Option<GoDuration>,
+    pub output_encoding: Option<String>,
+    pub debug_endpoint: Option<bool>,
+    pub echo_endpoint: Option<bool>,
+    pub read_timeout: Option<GoDuration>,
+    pub write_timeout: Option<GoDuration>,
+    pub idle_timeout: Option<GoDuration>,
+    pub read_header_timeout: Option<GoDuration>,
+    pub max_header_bytes: Option<u64>,
+    pub max_idle_connections_per_host: Option<u64>,
+    pub dialer_timeout: Option<GoDuration>,
+    pub max_shutdown_wait_time: Option<GoDuration>,
+    pub extra_config: Option<ExtraConfig>,
+    pub endpoints: Option<Vec<RawEndpoint>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an endpoint object")]
+pub struct RawEndpoint {
+    pub endpoint: Option<String>,
+    pub method: Option<String>,
+    pub backend: Option<Vec<RawBackend>>,
+    pub timeout: Option<GoDuration>,
+    pub cache_ttl: Option<GoDuration>,
+    pub input_headers: Option<Vec<String>>,
+    pub input_query_strings: Option<Vec<String>>,
+    pub output_encoding: Option<String>,
+    pub concurrent_calls: Option<u32>,
+    pub extra_config: Option<ExtraConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a backend object")]
+pub struct RawBackend {
+    pub url_pattern: Option<String>,
+    pub host: Option<Vec<String>>,
+    pub method: Option<String>,
+    pub encoding: Option<String>,
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+    pub mapping: Option<BTreeMap<String, String>>,
+    pub group: Option<String>,
+    pub target: Option<String>,
+    pub is_collection: Option<bool>,
+    pub extra_config: Option<ExtraConfig>,
+}
+
+// ---- extra_config namespaces cuttle implements (deserialized from a `Value`) ----
+
+/// Root `router`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawRouter {
+    pub return_error_msg: Option<bool>,
+}
+
+/// Root `cuttle/server`: cuttle's own namespace, so a typo is an error.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object", deny_unknown_fields)]
+pub struct RawCuttleServer {
+    pub max_body_bytes: Option<u64>,
+    pub max_uri_bytes: Option<u64>,
+    pub max_response_bytes: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub pool_size: Option<u64>,
+}
+
+/// `proxy`, at endpoint or backend level.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawProxy {
+    pub sequential: Option<bool>,
+    #[serde(rename = "static")]
+    pub static_response: Option<RawStatic>,
+    pub flatmap_filter: Option<Vec<RawFlatmapOp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"strategy\" and \"data\"")]
+pub struct RawStatic {
+    pub strategy: Option<String>,
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"type\" and \"args\"")]
+pub struct RawFlatmapOp {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub args: Option<Vec<String>>,
+}
+
+/// Backend `backend/http`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawBackendHttp {
+    pub return_error_code: Option<bool>,
+    pub return_error_details: Option<String>,
+}
+
+/// Backend `qos/circuit-breaker`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawCircuitBreaker {
+    pub interval: Option<Seconds>,
+    pub timeout: Option<Seconds>,
+    pub max_errors: Option<u32>,
+    pub log_status_change: Option<bool>,
+    /// Only a label for KrakenD's logs.
+    #[allow(dead_code)]
+    pub name: Option<String>,
+}
+
+// ---- value types with their own syntax ----
+
+/// A Go duration string (`"2s"`), already parsed and never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(GoDurationVisitor)
+    }
+}
+
+struct GoDurationVisitor;
+
+impl Visitor<'_> for GoDurationVisitor {
+    type Value = GoDuration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration string in Go syntax, e.g. \"15s\" or \"1500ms\"")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<GoDuration, E> {
+        match parse_go_duration(text) {
+            Ok(duration) => Ok(GoDuration(duration)),
+            Err(DurationError::Negative) => Err(E::custom(format_args!(
+                "\"{text}\" is negative; durations here are timeouts or TTLs, write zero or more, e.g. \"15s\""
+            ))),
+            Err(reason) => Err(E::custom(format_args!(
+                "\"{text}\" is not a duration ({reason}); write it in Go syntax, e.g. \"15s\" or \"1500ms\""
+            ))),
+        }
+    }
+}
+
+/// A whole number of seconds (`qos/circuit-breaker` uses these, not Go durations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub u64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_u64(SecondsVisitor)
+    }
+}
+
+struct SecondsVisitor;
+
+impl Visitor<'_> for SecondsVisitor {
+    type Value = Seconds;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number of seconds, e.g. 60")
+    }
+
+    fn visit_u64<E: de::Error>(self, seconds: u64) -> Result<Seconds, E> {
+        Ok(Seconds(seconds))
+    }
+
+    fn visit_i64<E: de::Error>(self, seconds: i64) -> Result<Seconds, E> {
+        u64::try_from(seconds)
+            .map(Seconds)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(seconds), &self))
+    }
+}

@@ -1,0 +1,280 @@
+//! Paths and placeholders: endpoint paths (`/users/{id}`), the placeholders a
+//! backend `url_pattern` may use, and routes a router could not tell apart.
+
+use std::collections::HashMap;
+
+use super::error::{BuildResult, Problem};
+use super::model::Endpoint;
+
+/// One `/`-separated piece of an endpoint path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment<'a> {
+    Literal(&'a str),
+    /// `{name}`: the name, without braces.
+    Param(&'a str),
+}
+
+/// Splits an endpoint path and checks it: it starts with `/`, placeholders
+/// are whole segments with distinct names, and it is not under `/__debug`
+/// (KrakenD refuses those: they belong to its debug endpoint).
+pub fn endpoint_segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!(
+            "\"{path}\" must start with \"/\"; write \"/{path}\""
+        ));
+    };
+    let mut segments = Vec::new();
+    for piece in rest.split('/') {
+        if piece == "__debug" {
+            return Err(format!(
+                "\"{path}\": paths under /__debug are reserved for the debug endpoint (KrakenD refuses them too); choose another path"
+            ));
+        }
+        let segment = match piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if is_endpoint_param_name(name) => Segment::Param(name),
+            _ if piece.contains(['{', '}']) => {
+                return Err(format!(
+                    "\"{path}\": \"{piece}\" is not a placeholder; a placeholder is a whole segment made of letters, digits, '_', '-' or '.', e.g. \"/users/{{id}}\""
+                ));
+            }
+            _ => Segment::Literal(piece),
+        };
+        if let Segment::Param(name) = segment
+            && segments.contains(&segment)
+        {
+            return Err(format!(
+                "\"{path}\": the placeholder {{{name}}} appears twice; give each placeholder its own name"
+            ));
+        }
+        segments.push(segment);
+    }
+    Ok(segments)
+}
+
+/// KrakenD: `/\{([a-zA-Z\-_0-9\.]+)\}`.
+fn is_endpoint_param_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+}
+
+/// KrakenD: `\{([\w\-\.:/]+)\}` (`:` and `/` for JWT claims that are URLs).
+/// Braces around anything else are left as literal text, as in KrakenD.
+fn is_url_placeholder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/'))
+}
+
+/// The placeholder names in a backend `url_pattern`, in order of appearance.
+pub fn url_placeholders(pattern: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if is_url_placeholder_name(&after[..close]) => {
+                names.push(&after[..close]);
+                rest = &after[close + 1..];
+            }
+            // Not a placeholder: keep looking from just after this '{'.
+            Some(_) => rest = after,
+            None => break,
+        }
+    }
+    names
+}
+
+/// What a backend's `url_pattern` placeholders may refer to.
+pub struct PlaceholderScope<'a> {
+    pub endpoint_path: &'a str,
+    pub endpoint_params: &'a [&'a str],
+    pub sequential: bool,
+    pub backend_index: usize,
+}
+
+/// Checks one placeholder: an endpoint parameter, `resp<N>_<field>` from an
+/// earlier backend of a sequential endpoint, or `JWT.<claim>` (filled by an
+/// auth component cuttle does not run yet; it stays empty until then).
+pub fn check_url_placeholder(name: &str, scope: &PlaceholderScope<'_>) -> Result<(), String> {
+    if scope.endpoint_params.contains(&name) {
+        return Ok(());
+    }
+    if name
+        .strip_prefix("JWT.")
+        .is_some_and(|claim| !claim.is_empty())
+    {
+        return Ok(());
+    }
+    if let Some(previous) = sequential_source(name) {
+        if !scope.sequential {
+            return Err(format!(
+                "{{{name}}} takes a value from an earlier backend's response, which needs \"extra_config\": {{\"proxy\": {{\"sequential\": true}}}} on the endpoint"
+            ));
+        }
+        return match previous {
+            Some(n) if n < scope.backend_index => Ok(()),
+            _ => Err(format!(
+                "{{{name}}} refers to a backend that has not answered yet: backend {} can only use resp0_.. to resp{}_..",
+                scope.backend_index,
+                scope.backend_index.saturating_sub(1)
+            )),
+        };
+    }
+    let known: Vec<String> = scope
+        .endpoint_params
+        .iter()
+        .map(|p| format!("{{{p}}}"))
+        .collect();
+    let known = if known.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("it has {}", known.join(", "))
+    };
+    Err(format!(
+        "{{{name}}} is not a placeholder of the endpoint \"{}\" ({known}); add it to the endpoint path or remove it here",
+        scope.endpoint_path
+    ))
+}
+
+/// For `resp<N>_<field>`: `Some(Some(N))`, or `Some(None)` when N does not
+/// fit; `None` when the name is not of that form.
+fn sequential_source(name: &str) -> Option<Option<usize>> {
+    let rest = name.strip_prefix("resp")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let field = rest[digits..].strip_prefix('_')?;
+    if digits == 0 || field.is_empty() {
+        return None;
+    }
+    Some(rest[..digits].parse().ok())
+}
+
+/// Refuses two endpoints with the same method and path (KrakenD's router
+/// panics at start-up) and two whose paths differ only in the names of
+/// placeholders at the same positions (`/a/{x}` and `/a/{y}`): a router
+/// cannot tell which one a request is for.
+///
+/// A placeholder and a literal at the same position (`/a/{x}` and `/a/new`)
+/// is fine: cuttle's router prefers the literal.
+pub fn check_route_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
+    // Key: method and the path with every placeholder name erased.
+    let mut seen: HashMap<(crate::http::Method, String), usize> = HashMap::new();
+    for (index, endpoint) in endpoints.iter().enumerate() {
+        let shape = route_shape(&endpoint.path);
+        let Some(&first) = seen.get(&(endpoint.method, shape.clone())) else {
+            seen.insert((endpoint.method, shape), index);
+            continue;
+        };
+        let earlier = &endpoints[first];
+        let route = format!("{} {}", endpoint.method, endpoint.path);
+        let message = if earlier.path == endpoint.path {
+            format!(
+                "{route} is defined twice, as endpoints[{first}] and endpoints[{index}]; KrakenD refuses to start with a duplicate route (its router panics): remove one or change its method"
+            )
+        } else {
+            format!(
+                "{route} clashes with endpoints[{first}] ({} {}): a router cannot tell them apart because only the placeholder names differ; use the same names in both, or different literal segments",
+                earlier.method, earlier.path
+            )
+        };
+        return Err(Problem::new(
+            format!("endpoints[{index}].endpoint"),
+            message,
+        ));
+    }
+    Ok(())
+}
+
+/// The path with placeholder names erased: `/a/{x}/b` -> `/a/{}/b`.
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|piece| {
+            if piece.starts_with('{') && piece.ends_with('}') {
+                "{}"
+            } else {
+                piece
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_endpoint_paths() {
+        use Segment::*;
+        assert_eq!(endpoint_segments("/"), Ok(vec![Literal("")]));
+        assert_eq!(
+            endpoint_segments("/a/{id}/b.json"),
+            Ok(vec![Literal("a"), Param("id"), Literal("b.json")])
+        );
+        assert_eq!(endpoint_segments("/{a-b_c.d}"), Ok(vec![Param("a-b_c.d")]));
+    }
+
+    #[test]
+    fn refuses_bad_endpoint_paths() {
+        let table = [
+            ("users", "must start with \"/\""),
+            ("", "must start with \"/\""),
+            ("/a/x{y}", "is not a placeholder"),
+            ("/a/{y}x", "is not a placeholder"),
+            ("/a/{}", "is not a placeholder"),
+            ("/a/{b c}", "is not a placeholder"),
+            ("/a/{x}/{x}", "appears twice"),
+            ("/__debug", "reserved for the debug endpoint"),
+            ("/api/__debug/x", "reserved for the debug endpoint"),
+        ];
+        for (path, expected) in table {
+            let error = endpoint_segments(path).expect_err(path);
+            assert!(error.contains(expected), "{path}: {error}");
+        }
+    }
+
+    #[test]
+    fn finds_url_placeholders_like_krakend() {
+        assert_eq!(
+            url_placeholders("/a/{x}?q={y}&z={JWT.http://e.com/c}"),
+            vec!["x", "y", "JWT.http://e.com/c"]
+        );
+        assert_eq!(url_placeholders("/a/{x y}/{z}"), vec!["z"]);
+        assert_eq!(url_placeholders("/a/{x{y}/{"), vec!["y"]);
+        assert_eq!(url_placeholders("/a/{}"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn checks_url_placeholders() {
+        let params = ["id"];
+        let scope = |sequential, backend_index| PlaceholderScope {
+            endpoint_path: "/a/{id}",
+            endpoint_params: &params,
+            sequential,
+            backend_index,
+        };
+        assert!(check_url_placeholder("id", &scope(false, 0)).is_ok());
+        assert!(check_url_placeholder("JWT.sub", &scope(false, 0)).is_ok());
+        assert!(check_url_placeholder("resp0_id", &scope(true, 1)).is_ok());
+        assert!(check_url_placeholder("resp1_a.b", &scope(true, 2)).is_ok());
+        let refused = [
+            (
+                "ID",
+                scope(false, 0),
+                "is not a placeholder of the endpoint",
+            ),
+            ("JWT.", scope(false, 0), "is not a placeholder"),
+            ("resp0_id", scope(false, 1), "needs \"extra_config\""),
+            ("resp1_id", scope(true, 1), "has not answered yet"),
+            ("resp0_id", scope(true, 0), "has not answered yet"),
+            ("resp99999999999999999999_x", scope(true, 1), "not answered"),
+            ("resp_x", scope(true, 1), "is not a placeholder"),
+        ];
+        for (name, scope, expected) in refused {
+            let error = check_url_placeholder(name, &scope).expect_err(name);
+            assert!(error.contains(expected), "{name}: {error}");
+        }
+    }
+}

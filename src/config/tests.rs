@@ -1,0 +1,910 @@
+//! Whole-file tests: configuration text in, `Config` fields or an error
+//! message out, all through `check`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::http::Method;
+
+/// What a case expects: a valid config satisfying the assertions, or an
+/// error whose message contains every listed fragment.
+enum Expect {
+    Valid(fn(&Config)),
+    Error(&'static [&'static str]),
+}
+use Expect::{Error, Valid};
+
+/// Parses `text` as `config/test.json` and checks the outcome.
+fn check(name: &str, text: &str, expect: Expect) {
+    let result = parse(text, Path::new("config/test.json"));
+    match (result, expect) {
+        (Ok(config), Valid(assertions)) => assertions(&config),
+        (Err(error), Error(fragments)) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with("config/test.json: "),
+                "{name}: the message must name the file: {message}"
+            );
+            for fragment in fragments {
+                assert!(
+                    message.contains(fragment),
+                    "{name}: expected {fragment:?} in: {message}"
+                );
+            }
+        }
+        (Ok(config), Error(fragments)) => {
+            panic!("{name}: expected an error with {fragments:?}, got {config:#?}")
+        }
+        (Err(error), Valid(_)) => panic!("{name}: expected a valid config, got: {error}"),
+    }
+}
+
+fn run(cases: &[(&str, String, Expect)]) {
+    for (name, text, expect) in cases {
+        let expect = match expect {
+            Valid(f) => Valid(*f),
+            Error(fragments) => Error(fragments),
+        };
+        check(name, text, expect);
+    }
+}
+
+/// A v3 file with a root host and the given endpoints (JSON objects).
+fn with_endpoints(endpoints: &str) -> String {
+    format!(r#"{{"version": 3, "host": ["http://127.0.0.1:8000"], "endpoints": [{endpoints}]}}"#)
+}
+
+/// A v3 file with one endpoint `/a` whose fields are `fields` plus one backend.
+fn endpoint_with(fields: &str) -> String {
+    with_endpoints(&format!(
+        r#"{{"endpoint": "/a", {fields} "backend": [{{"url_pattern": "/x"}}]}}"#
+    ))
+}
+
+/// A v3 file with one endpoint `/a` and one backend with extra `fields`.
+fn backend_with(fields: &str) -> String {
+    with_endpoints(&format!(
+        r#"{{"endpoint": "/a", "backend": [{{"url_pattern": "/x", {fields} "method": "GET"}}]}}"#
+    ))
+}
+
+/// A v3 file with extra root fields and one endpoint.
+fn root_with(fields: &str) -> String {
+    format!(
+        r#"{{"version": 3, {fields} "endpoints": [{{"endpoint": "/a", "backend": [{{"host": ["http://127.0.0.1:8000"]}}]}}]}}"#
+    )
+}
+
+fn first_backend(config: &Config) -> &Backend {
+    &config.endpoints[0].backends[0]
+}
+
+#[test]
+fn defaults() {
+    run(&[
+        (
+            "root defaults",
+            root_with(""),
+            Valid(|c| {
+                assert_eq!(c.port, 8080);
+                assert_eq!(c.listen_ip.to_string(), "0.0.0.0");
+                assert_eq!(c.name, None);
+                assert!(!c.debug_endpoint && !c.echo_endpoint && !c.return_error_msg);
+                assert!(c.unknown_namespaces.is_empty());
+                assert_eq!(c.source, Path::new("config/test.json"));
+                let d = ServerLimits::default();
+                let l = &c.limits;
+                assert_eq!(
+                    (
+                        l.read_header_timeout,
+                        l.read_timeout,
+                        l.write_timeout,
+                        l.idle_timeout
+                    ),
+                    (
+                        d.read_header_timeout,
+                        d.read_timeout,
+                        d.write_timeout,
+                        d.idle_timeout
+                    )
+                );
+                assert_eq!(
+                    (l.max_header_bytes, l.max_uri_bytes, l.max_body_bytes),
+                    (d.max_header_bytes, d.max_uri_bytes, d.max_body_bytes)
+                );
+                assert_eq!(
+                    (
+                        l.max_response_bytes,
+                        l.max_connections_per_worker,
+                        l.pool_size
+                    ),
+                    (
+                        d.max_response_bytes,
+                        d.max_connections_per_worker,
+                        d.pool_size
+                    )
+                );
+                assert_eq!(
+                    (l.connect_timeout, l.shutdown_wait),
+                    (d.connect_timeout, d.shutdown_wait)
+                );
+            }),
+        ),
+        (
+            "endpoint defaults",
+            root_with(""),
+            Valid(|c| {
+                let e = &c.endpoints[0];
+                assert_eq!(e.method, Method::Get);
+                assert_eq!(e.timeout, DEFAULT_TIMEOUT);
+                assert_eq!(e.cache_ttl, None);
+                assert_eq!(e.input_headers, Forward::None);
+                assert_eq!(e.input_query_strings, Forward::None);
+                assert_eq!(e.output_encoding, OutputEncoding::Json);
+                assert_eq!(e.concurrent_calls, 1);
+                assert!(!e.sequential && e.static_response.is_none() && e.flatmap.is_empty());
+            }),
+        ),
+        (
+            "backend defaults",
+            root_with(""),
+            Valid(|c| {
+                let b = first_backend(c);
+                assert_eq!(b.url_pattern, "/");
+                assert_eq!(b.hosts, ["http://127.0.0.1:8000"]);
+                assert_eq!(b.method, Method::Get);
+                assert_eq!(b.encoding, BackendEncoding::Json);
+                assert_eq!(b.manipulation, ManipulationSpec::default());
+                assert!(!b.return_error_code);
+                assert!(b.return_error_details.is_none() && b.circuit_breaker.is_none());
+            }),
+        ),
+        (
+            "endpoints inherit root timeout, cache_ttl and output_encoding",
+                r#"{"version": 3, "timeout": "3s", "cache_ttl": "1h", "output_encoding": "string", "host": ["http://h:1"],
+                    "endpoints": [{"endpoint": "/a", "backend": [{}]},
+                                  {"endpoint": "/b", "timeout": "0", "cache_ttl": "0s", "backend": [{}]},
+                                  {"endpoint": "/c", "timeout": "150us", "cache_ttl": "5m", "output_encoding": "xml", "backend": [{}]}]}"#
+            .to_owned(),
+            Valid(|c| {
+                let [a, b, e] = &c.endpoints[..] else {
+                    panic!()
+                };
+                assert_eq!(
+                    (a.timeout, a.cache_ttl),
+                    (Duration::from_secs(3), Some(Duration::from_secs(3600)))
+                );
+                assert_eq!(
+                    (b.timeout, b.cache_ttl),
+                    (Duration::from_secs(3), Some(Duration::from_secs(3600)))
+                );
+                assert_eq!(
+                    (e.timeout, e.cache_ttl),
+                    (Duration::from_micros(150), Some(Duration::from_secs(300)))
+                );
+                assert_eq!(a.output_encoding, OutputEncoding::String);
+                assert_eq!(e.output_encoding, OutputEncoding::Xml);
+            }),
+        ),
+        (
+            "root timeout 0 means the default",
+            root_with(r#""timeout": "0","#),
+            Valid(|c| assert_eq!(c.endpoints[0].timeout, DEFAULT_TIMEOUT)),
+        ),
+        (
+            "backend inherits endpoint method; host cleaned; own host wins over root",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "put", "backend": [{"host": ["http://b:9/", "c:10"]}]}"#,
+            ),
+            Valid(|c| {
+                let b = first_backend(c);
+                assert_eq!(c.endpoints[0].method, Method::Put);
+                assert_eq!(b.method, Method::Put);
+                assert_eq!(b.hosts, ["http://b:9", "http://c:10"]);
+            }),
+        ),
+        (
+            "url_pattern gets a leading slash like KrakenD",
+            with_endpoints(r#"{"endpoint": "/a", "backend": [{"url_pattern": "users"}]}"#),
+            Valid(|c| assert_eq!(first_backend(c).url_pattern, "/users")),
+        ),
+    ]);
+}
+
+#[test]
+fn root_settings() {
+    run(&[
+        (
+            "name, port, listen_ip, debug and echo",
+            root_with(
+                r#""name": "gw", "port": 9000, "listen_ip": "127.0.0.1", "debug_endpoint": true, "echo_endpoint": true,"#,
+            ),
+            Valid(|c| {
+                assert_eq!(c.name.as_deref(), Some("gw"));
+                assert_eq!(c.port, 9000);
+                assert_eq!(c.listen_ip.to_string(), "127.0.0.1");
+                assert!(c.debug_endpoint && c.echo_endpoint);
+            }),
+        ),
+        (
+            "port 0 is the default",
+            root_with(r#""port": 0,"#),
+            Valid(|c| assert_eq!(c.port, 8080)),
+        ),
+        (
+            "$schema, @comment and unknown keys are ignored",
+            root_with(
+                r#""$schema": "https://www.krakend.io/schema/v3.json", "@comment": "hi", "plugin": {}, "tls": {},"#,
+            ),
+            Valid(|c| assert!(c.unknown_namespaces.is_empty())),
+        ),
+        (
+            "router.return_error_msg",
+            root_with(r#""extra_config": {"router": {"return_error_msg": true}},"#),
+            Valid(|c| assert!(c.return_error_msg)),
+        ),
+        (
+            "server limits from root keys",
+            root_with(
+                r#""read_header_timeout": "200ms", "read_timeout": "1s", "write_timeout": "2s", "idle_timeout": "3s",
+                   "max_header_bytes": 1000, "max_idle_connections_per_host": 7, "dialer_timeout": "4s",
+                   "max_shutdown_wait_time": "5s","#,
+            ),
+            Valid(|c| {
+                let l = &c.limits;
+                assert_eq!(l.read_header_timeout, Duration::from_millis(200));
+                assert_eq!(l.read_timeout, Duration::from_secs(1));
+                assert_eq!(l.write_timeout, Duration::from_secs(2));
+                assert_eq!(l.idle_timeout, Duration::from_secs(3));
+                assert_eq!(l.max_header_bytes, 1000);
+                assert_eq!(l.pool_size, 7);
+                assert_eq!(l.connect_timeout, Duration::from_secs(4));
+                assert_eq!(l.shutdown_wait, Duration::from_secs(5));
+            }),
+        ),
+        (
+            "zero limits from the file mean the defaults, not unlimited",
+            root_with(
+                r#""read_timeout": "0s", "idle_timeout": "0", "max_header_bytes": 0, "max_idle_connections_per_host": 0,"#,
+            ),
+            Valid(|c| {
+                let d = ServerLimits::default();
+                assert_eq!(c.limits.read_timeout, d.read_timeout);
+                assert_eq!(c.limits.idle_timeout, d.idle_timeout);
+                assert_eq!(c.limits.max_header_bytes, d.max_header_bytes);
+                assert_eq!(c.limits.pool_size, d.pool_size);
+            }),
+        ),
+        (
+            "cuttle/server overrides, pool_size wins over max_idle_connections_per_host",
+            root_with(
+                r#""max_idle_connections_per_host": 7, "extra_config": {"cuttle/server": {"max_body_bytes": 1, "max_uri_bytes": 2,
+                   "max_response_bytes": 3, "max_connections": 4, "pool_size": 5}},"#,
+            ),
+            Valid(|c| {
+                let l = &c.limits;
+                assert_eq!(
+                    (
+                        l.max_body_bytes,
+                        l.max_uri_bytes,
+                        l.max_response_bytes,
+                        l.max_connections_per_worker,
+                        l.pool_size
+                    ),
+                    (1, 2, 3, 4, 5)
+                );
+                assert!(c.unknown_namespaces.is_empty());
+            }),
+        ),
+        (
+            "cuttle/server refuses 0",
+            root_with(r#""extra_config": {"cuttle/server": {"max_body_bytes": 0}},"#),
+            Error(&["extra_config.cuttle/server.max_body_bytes: must be at least 1"]),
+        ),
+        (
+            "cuttle/server refuses typos",
+            root_with(r#""extra_config": {"cuttle/server": {"max_body_byte": 10}},"#),
+            Error(&[
+                "extra_config.cuttle/server",
+                "unknown field `max_body_byte`",
+            ]),
+        ),
+        (
+            "bad listen_ip",
+            root_with(r#""listen_ip": "localhost","#),
+            Error(&["listen_ip: \"localhost\" is not an IP address"]),
+        ),
+        (
+            "bad port",
+            root_with(r#""port": 70000,"#),
+            Error(&[
+                "port: invalid value: integer `70000`, expected u16",
+                "(line 1, column",
+            ]),
+        ),
+    ]);
+}
+
+#[test]
+fn endpoint_settings() {
+    run(&[
+        (
+            "input headers lower-cased, query strings as written, * means all",
+            with_endpoints(
+                r#"{"endpoint": "/a", "input_headers": ["X-Foo", "Authorization", "x-foo"], "input_query_strings": ["Page", "q"], "backend": [{}]},
+                   {"endpoint": "/b", "input_headers": ["*"], "input_query_strings": ["a", "*"], "backend": [{}]},
+                   {"endpoint": "/c", "input_headers": [], "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                let [a, b, e] = &c.endpoints[..] else { panic!() };
+                assert_eq!(a.input_headers, Forward::Only(vec!["x-foo".into(), "authorization".into()]));
+                assert_eq!(a.input_query_strings, Forward::Only(vec!["Page".into(), "q".into()]));
+                assert_eq!((&b.input_headers, &b.input_query_strings), (&Forward::All, &Forward::All));
+                assert_eq!(e.input_headers, Forward::None);
+            }),
+        ),
+        (
+            "methods are upper-cased like KrakenD",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "post", "backend": [{}]},
+                   {"endpoint": "/a", "method": "Delete", "backend": [{"method": "get"}]},
+                   {"endpoint": "/a", "method": "PATCH", "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                let methods: Vec<Method> = c.endpoints.iter().map(|e| e.method).collect();
+                assert_eq!(methods, [Method::Post, Method::Delete, Method::Patch]);
+                assert_eq!(c.endpoints[1].backends[0].method, Method::Get);
+            }),
+        ),
+        (
+            "every output encoding",
+            with_endpoints(
+                r#"{"endpoint": "/1", "output_encoding": "json", "backend": [{}]},
+                   {"endpoint": "/2", "output_encoding": "json-collection", "backend": [{}]},
+                   {"endpoint": "/3", "output_encoding": "string", "backend": [{}]},
+                   {"endpoint": "/4", "output_encoding": "xml", "backend": [{}]},
+                   {"endpoint": "/5", "output_encoding": "yaml", "backend": [{}]},
+                   {"endpoint": "/6", "output_encoding": "negotiate", "backend": [{}]},
+                   {"endpoint": "/7", "output_encoding": "no-op", "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                use OutputEncoding::*;
+                let found: Vec<OutputEncoding> = c.endpoints.iter().map(|e| e.output_encoding).collect();
+                assert_eq!(found, [Json, JsonCollection, String, Xml, Yaml, Negotiate, NoOp]);
+                // A no-op endpoint makes an unset backend encoding no-op, as KrakenD does.
+                assert_eq!(c.endpoints[6].backends[0].encoding, BackendEncoding::NoOp);
+            }),
+        ),
+        (
+            "concurrent_calls",
+            endpoint_with(r#""concurrent_calls": 3,"#),
+            Valid(|c| assert_eq!(c.endpoints[0].concurrent_calls, 3)),
+        ),
+        (
+            "proxy: sequential, static and flatmap",
+            with_endpoints(
+                r#"{"endpoint": "/a/{id}", "extra_config": {"proxy": {"sequential": true,
+                      "static": {"strategy": "incomplete", "data": {"b": [1, 2], "a": {"x": null}}},
+                      "flatmap_filter": [{"type": "move", "args": ["a", "b"]}, {"type": "del", "args": ["c.*.d"]},
+                                         {"type": "append", "args": ["e", "f"]}]}},
+                    "backend": [{"url_pattern": "/u/{id}"}, {"url_pattern": "/v/{resp0_user.id}?x={id}"}]}"#,
+            ),
+            Valid(|c| {
+                let e = &c.endpoints[0];
+                assert!(e.sequential);
+                let s = e.static_response.as_ref().unwrap();
+                assert_eq!(s.strategy, StaticStrategy::Incomplete);
+                assert_eq!(s.data, r#"{"a":{"x":null},"b":[1,2]}"#);
+                assert_eq!(
+                    e.flatmap,
+                    [
+                        FlatmapOp::Move { from: "a".into(), to: "b".into() },
+                        FlatmapOp::Del { path: "c.*.d".into() },
+                        FlatmapOp::Append { from: "e".into(), to: "f".into() },
+                    ]
+                );
+            }),
+        ),
+        (
+            "every static strategy",
+            with_endpoints(
+                &["always", "success", "errored", "complete", "incomplete"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        format!(r#"{{"endpoint": "/{i}", "extra_config": {{"proxy": {{"static": {{"strategy": "{s}", "data": {{}}}}}}}}, "backend": [{{}}]}}"#)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Valid(|c| {
+                use StaticStrategy::*;
+                let found: Vec<StaticStrategy> =
+                    c.endpoints.iter().map(|e| e.static_response.as_ref().unwrap().strategy).collect();
+                assert_eq!(found, [Always, Success, Errored, Complete, Incomplete]);
+            }),
+        ),
+        (
+            "non-GET sequential endpoint whose earlier backends are GET",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "POST", "extra_config": {"proxy": {"sequential": true}},
+                    "backend": [{"method": "GET"}, {}]}"#,
+            ),
+            Valid(|c| assert_eq!(c.endpoints[0].backends[1].method, Method::Post)),
+        ),
+        (
+            "a placeholder and a literal at the same position are fine",
+            with_endpoints(
+                r#"{"endpoint": "/a/{x}", "backend": [{}]}, {"endpoint": "/a/new", "backend": [{}]},
+                   {"endpoint": "/a/{x}", "method": "POST", "backend": [{}]}, {"endpoint": "/a/{x}/", "backend": [{}]}"#,
+            ),
+            Valid(|c| assert_eq!(c.endpoints.len(), 4)),
+        ),
+    ]);
+}
+
+#[test]
+fn backend_settings() {
+    run(&[
+        (
+            "manipulation fields",
+            backend_with(
+                r#""allow": ["a", "b.c"], "deny": ["d"], "mapping": {"z": "y", "b": "a"}, "group": "g", "target": "data.items", "is_collection": true,"#,
+            ),
+            Valid(|c| {
+                let m = &first_backend(c).manipulation;
+                assert_eq!(m.allow, ["a", "b.c"]);
+                assert_eq!(m.deny, ["d"]);
+                assert_eq!(
+                    m.mapping,
+                    [
+                        ("b".to_owned(), "a".to_owned()),
+                        ("z".to_owned(), "y".to_owned())
+                    ]
+                );
+                assert_eq!(m.group.as_deref(), Some("g"));
+                assert_eq!(m.target.as_deref(), Some("data.items"));
+                assert!(m.is_collection);
+            }),
+        ),
+        (
+            "empty group and target mean none",
+            backend_with(r#""group": "", "target": "","#),
+            Valid(|c| {
+                let m = &first_backend(c).manipulation;
+                assert!(m.group.is_none() && m.target.is_none());
+            }),
+        ),
+        (
+            "every backend encoding, case-insensitive",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"encoding": "json"}, {"encoding": "safejson"}, {"encoding": "STRING"},
+                    {"encoding": "xml"}, {"encoding": "rss"}, {"encoding": "no-op"}]}"#,
+            ),
+            Valid(|c| {
+                use BackendEncoding::*;
+                let found: Vec<BackendEncoding> =
+                    c.endpoints[0].backends.iter().map(|b| b.encoding).collect();
+                assert_eq!(found, [Json, SafeJson, String, Xml, Rss, NoOp]);
+            }),
+        ),
+        (
+            "backend namespaces",
+            backend_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}]},
+                   "backend/http": {"return_error_code": true, "return_error_details": "backend_a"},
+                   "qos/circuit-breaker": {"interval": 60, "timeout": 10, "max_errors": 1, "log_status_change": true, "name": "cb"}},"#,
+            ),
+            Valid(|c| {
+                let b = first_backend(c);
+                assert_eq!(
+                    b.manipulation.flatmap,
+                    [FlatmapOp::Del { path: "a".into() }]
+                );
+                assert!(b.return_error_code);
+                assert_eq!(b.return_error_details.as_deref(), Some("backend_a"));
+                let cb = b.circuit_breaker.as_ref().unwrap();
+                assert_eq!(
+                    (cb.interval, cb.timeout),
+                    (Duration::from_secs(60), Duration::from_secs(10))
+                );
+                assert_eq!((cb.max_errors, cb.log_status_change), (1, true));
+                assert!(c.unknown_namespaces.is_empty());
+            }),
+        ),
+        (
+            "placeholders KrakenD fills: endpoint params, JWT claims",
+            with_endpoints(
+                r#"{"endpoint": "/a/{id}/{b-c}", "backend": [{"url_pattern": "/x/{b-c}/{JWT.sub}/{JWT.http://e.com/c}?id={id}&t={not a placeholder}"}]}"#,
+            ),
+            Valid(|c| assert_eq!(c.endpoints[0].backends.len(), 1)),
+        ),
+    ]);
+}
+
+#[test]
+fn unknown_namespaces_are_collected_sorted_and_deduplicated() {
+    check(
+        "namespaces",
+        &with_endpoints(
+            r#"{"endpoint": "/a", "extra_config": {"auth/validator": {}, "proxy": {"shadow": true}, "router": {}},
+                "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
+                            {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
+               {"endpoint": "/b", "extra_config": {"auth/validator": {}, "validation/cel": []}, "backend": [{}]}"#,
+        )
+        .replace(
+            r#""version": 3,"#,
+            r#""version": 3, "extra_config": {"security/cors": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
+        ),
+        Valid(|c| {
+            assert_eq!(
+                c.unknown_namespaces,
+                [
+                    "auth/validator",
+                    "backend/http.x",
+                    "modifier/lua-backend",
+                    "proxy.sequential",
+                    "proxy.shadow",
+                    "qos/http-cache",
+                    "router",
+                    "router.disable_access_log",
+                    "security/cors",
+                    "telemetry/logging",
+                    "validation/cel",
+                ]
+            );
+        }),
+    );
+}
+
+#[test]
+fn version_checks() {
+    run(&[
+        (
+            "missing version",
+            r#"{"endpoints": []}"#.to_owned(),
+            Error(&[
+                "config/test.json: version: missing",
+                "\"version\": 3",
+                "krakend migrate",
+            ]),
+        ),
+        (
+            "version 2",
+            r#"{"version": 2, "endpoints": []}"#.to_owned(),
+            Error(&[
+                "version: 2 is not supported",
+                "must be migrated",
+                "krakend migrate",
+            ]),
+        ),
+        (
+            "version 1",
+            r#"{"version": 1}"#.to_owned(),
+            Error(&["version: 1 is not supported"]),
+        ),
+        (
+            "no endpoints is valid",
+            r#"{"version": 3}"#.to_owned(),
+            Valid(|c| assert!(c.endpoints.is_empty())),
+        ),
+    ]);
+}
+
+#[test]
+fn endpoint_errors() {
+    run(&[
+        (
+            "missing endpoint path",
+            with_endpoints(r#"{"backend": [{}]}"#),
+            Error(&["endpoints[0].endpoint: missing"]),
+        ),
+        (
+            "path without leading slash",
+            with_endpoints(r#"{"endpoint": "a/b", "backend": [{}]}"#),
+            Error(&["endpoints[0].endpoint: \"a/b\" must start with \"/\"; write \"/a/b\""]),
+        ),
+        (
+            "placeholder not a whole segment",
+            with_endpoints(r#"{"endpoint": "/a/x{y}", "backend": [{}]}"#),
+            Error(&[
+                "endpoints[0].endpoint:",
+                "\"x{y}\" is not a placeholder",
+                "whole segment",
+            ]),
+        ),
+        (
+            "placeholder used twice",
+            with_endpoints(r#"{"endpoint": "/a/{y}/{y}", "backend": [{}]}"#),
+            Error(&["endpoints[0].endpoint:", "{y} appears twice"]),
+        ),
+        (
+            "debug path",
+            with_endpoints(r#"{"endpoint": "/__debug/x", "backend": [{}]}"#),
+            Error(&["reserved for the debug endpoint"]),
+        ),
+        (
+            "unsupported method",
+            endpoint_with(r#""method": "HEAD","#),
+            Error(&[
+                "endpoints[0].method: \"HEAD\" is not a method",
+                "GET, POST, PUT, PATCH, DELETE",
+            ]),
+        ),
+        (
+            "no backend",
+            with_endpoints(r#"{"endpoint": "/a", "backend": []}"#),
+            Error(&["endpoints[0].backend: GET /a has no backend"]),
+        ),
+        (
+            "backend missing entirely",
+            with_endpoints(r#"{"endpoint": "/a"}"#),
+            Error(&["endpoints[0].backend: GET /a has no backend"]),
+        ),
+        (
+            "concurrent_calls 0",
+            endpoint_with(r#""concurrent_calls": 0,"#),
+            Error(&["endpoints[0].concurrent_calls: 0 calls would never answer"]),
+        ),
+        (
+            "unknown output encoding",
+            endpoint_with(r#""output_encoding": "JSON","#),
+            Error(&[
+                "endpoints[0].output_encoding: \"JSON\" is not a known output encoding",
+                "\"json\", \"json-collection\", \"string\", \"xml\", \"yaml\", \"negotiate\", \"no-op\"",
+            ]),
+        ),
+        (
+            "unknown root output encoding",
+            root_with(r#""output_encoding": "html","#),
+            Error(&["output_encoding: \"html\" is not a known output encoding"]),
+        ),
+        (
+            "no-op with two backends",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{}, {}]}"#,
+            ),
+            Error(&["endpoints[0].output_encoding:", "has 2 backends"]),
+        ),
+        (
+            "no-op endpoint with a decoding backend",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"encoding": "json"}]}"#,
+            ),
+            Error(&[
+                "endpoints[0].backend[0].encoding:",
+                "set the backend \"encoding\" to \"no-op\"",
+            ]),
+        ),
+        (
+            "duplicate route",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{}]}, {"endpoint": "/b", "backend": [{}]}, {"endpoint": "/a", "method": "get", "backend": [{}]}"#,
+            ),
+            Error(&[
+                "endpoints[2].endpoint: GET /a is defined twice, as endpoints[0] and endpoints[2]",
+            ]),
+        ),
+        (
+            "placeholders named differently at the same position",
+            with_endpoints(
+                r#"{"endpoint": "/a/{x}/b", "backend": [{}]}, {"endpoint": "/a/{y}/b", "backend": [{}]}"#,
+            ),
+            Error(&[
+                "endpoints[1].endpoint: GET /a/{y}/b clashes with endpoints[0] (GET /a/{x}/b)",
+            ]),
+        ),
+        (
+            "non-GET aggregation without sequential",
+            with_endpoints(r#"{"endpoint": "/a", "method": "POST", "backend": [{}, {}]}"#),
+            Error(&["endpoints[0]: POST /a has 2 backends", "sequential"]),
+        ),
+        (
+            "non-GET sequential whose first backend is not GET",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "POST", "extra_config": {"proxy": {"sequential": true}}, "backend": [{}, {}]}"#,
+            ),
+            Error(&["endpoints[0]: POST /a has 2 backends"]),
+        ),
+        (
+            "static without data",
+            endpoint_with(r#""extra_config": {"proxy": {"static": {"strategy": "always"}}},"#),
+            Error(&["endpoints[0].extra_config.proxy.static.data: must be a JSON object"]),
+        ),
+        (
+            "static with an unknown strategy",
+            endpoint_with(
+                r#""extra_config": {"proxy": {"static": {"strategy": "never", "data": {}}}},"#,
+            ),
+            Error(&[
+                "endpoints[0].extra_config.proxy.static.strategy: \"never\" is not a known static strategy",
+            ]),
+        ),
+        (
+            "static strategy missing",
+            endpoint_with(r#""extra_config": {"proxy": {"static": {"data": {}}}},"#),
+            Error(&["endpoints[0].extra_config.proxy.static.strategy: missing"]),
+        ),
+        (
+            "sequential of the wrong type",
+            endpoint_with(r#""extra_config": {"proxy": {"sequential": "yes"}},"#),
+            Error(&[
+                "endpoints[0].extra_config.proxy.sequential: invalid type: string \"yes\", expected a boolean",
+            ]),
+        ),
+        (
+            "unknown flatmap type",
+            endpoint_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "copy", "args": ["a", "b"]}]}},"#,
+            ),
+            Error(&[
+                "endpoints[0].extra_config.proxy.flatmap_filter[0].type: \"copy\" is not a flatmap operation",
+            ]),
+        ),
+        (
+            "flatmap with the wrong number of args",
+            endpoint_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}, {"type": "move", "args": ["a"]}]}},"#,
+            ),
+            Error(&[
+                "endpoints[0].extra_config.proxy.flatmap_filter[1].args: \"move\" takes 2 argument(s), got 1",
+            ]),
+        ),
+    ]);
+}
+
+#[test]
+fn backend_errors() {
+    run(&[
+        (
+            "no host anywhere",
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"url_pattern": "/x"}]}]}"#.to_owned(),
+            Error(&["endpoints[0].backend[0].host: no host"]),
+        ),
+        (
+            "https host",
+            backend_with(r#""host": ["http://ok:1", "https://api.example.com"],"#),
+            Error(&["endpoints[0].backend[0].host[1]: \"https://api.example.com\": https backends are not supported by cuttle yet"]),
+        ),
+        (
+            "bad root host",
+            root_with(r#""host": ["http://a/b"],"#),
+            Error(&["host[0]: \"http://a/b\" is not a host"]),
+        ),
+        (
+            "placeholder missing from the endpoint",
+            with_endpoints(r#"{"endpoint": "/a/{id}", "backend": [{"url_pattern": "/x/{user}"}]}"#),
+            Error(&[
+                "endpoints[0].backend[0].url_pattern: {user} is not a placeholder of the endpoint \"/a/{id}\" (it has {id})",
+            ]),
+        ),
+        (
+            "resp placeholder without sequential",
+            with_endpoints(r#"{"endpoint": "/a", "backend": [{}, {"url_pattern": "/x/{resp0_id}"}]}"#),
+            Error(&["endpoints[0].backend[1].url_pattern: {resp0_id}", "\"sequential\": true"]),
+        ),
+        (
+            "resp placeholder from a later backend",
+            with_endpoints(
+                r#"{"endpoint": "/a", "extra_config": {"proxy": {"sequential": true}}, "backend": [{}, {"url_pattern": "/x/{resp1_id}"}]}"#,
+            ),
+            Error(&["endpoints[0].backend[1].url_pattern: {resp1_id} refers to a backend that has not answered yet"]),
+        ),
+        (
+            "unknown backend encoding",
+            backend_with(r#""encoding": "yaml","#),
+            Error(&["endpoints[0].backend[0].encoding: \"yaml\" is not a known backend encoding", "\"safejson\""]),
+        ),
+        (
+            "circuit breaker without max_errors",
+            backend_with(r#""extra_config": {"qos/circuit-breaker": {"interval": 60, "timeout": 10}},"#),
+            Error(&["endpoints[0].backend[0].extra_config.qos/circuit-breaker.max_errors: missing"]),
+        ),
+        (
+            "circuit breaker with a Go duration",
+            backend_with(r#""extra_config": {"qos/circuit-breaker": {"interval": "60s", "timeout": 10, "max_errors": 1}},"#),
+            Error(&[
+                "endpoints[0].backend[0].extra_config.qos/circuit-breaker.interval:",
+                "expected a whole number of seconds, e.g. 60",
+            ]),
+        ),
+        (
+            "backend/http of the wrong type",
+            backend_with(r#""extra_config": {"backend/http": true},"#),
+            Error(&["endpoints[0].backend[0].extra_config.backend/http: invalid type: boolean `true`, expected an object"]),
+        ),
+    ]);
+}
+
+#[test]
+fn unknown_backend_method_is_refused() {
+    check(
+        "unknown backend method",
+        &with_endpoints(r#"{"endpoint": "/a", "backend": [{"method": "BREW"}]}"#),
+        Error(&["endpoints[0].backend[0].method: \"BREW\" is not an HTTP method"]),
+    );
+}
+
+#[test]
+fn durations_report_path_line_and_column() {
+    run(&[
+        (
+            "endpoint timeout in words",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{}]}, {"endpoint": "/b", "backend": [{}]}, {"endpoint": "/c", "timeout": "15 seconds", "backend": [{}]}"#,
+            ),
+            Error(&[
+                r#"config/test.json: endpoints[2].timeout: "15 seconds" is not a duration"#,
+                r#"write it in Go syntax, e.g. "15s" or "1500ms""#,
+                "(line 1, column",
+            ]),
+        ),
+        (
+            "negative timeout",
+            root_with(r#""timeout": "-1s","#),
+            Error(&[r#"timeout: "-1s" is negative"#]),
+        ),
+        (
+            "number instead of a duration string",
+            root_with(r#""cache_ttl": 300,"#),
+            Error(&[
+                "cache_ttl: invalid type: integer `300`, expected a duration string in Go syntax",
+            ]),
+        ),
+        (
+            "unknown unit",
+            root_with(r#""read_timeout": "2d","#),
+            Error(&[r#"read_timeout: "2d" is not a duration (unknown unit "d""#]),
+        ),
+    ]);
+}
+
+#[test]
+fn json_errors_give_line_and_column() {
+    run(&[
+        (
+            "syntax error",
+            "{\n  \"version\": 3,\n  \"endpoints\": [\n    {\"endpoint\": \"/a\",}\n  ]\n}".to_owned(),
+            Error(&["config/test.json: line 4, column 23: invalid JSON: trailing comma"]),
+        ),
+        (
+            "truncated file",
+            "{\n  \"version\": 3,\n".to_owned(),
+            Error(&["config/test.json: line 3, column 0: invalid JSON: EOF while parsing"]),
+        ),
+        ("empty file", String::new(), Error(&["line 1, column 0: invalid JSON"])),
+        (
+            "text after the document",
+            "{\"version\": 3}\n{}".to_owned(),
+            Error(&["line 2, column 1: invalid JSON: unexpected text after the end"]),
+        ),
+        (
+            "wrong type deep inside, with its path",
+            "{\n \"version\": 3,\n \"endpoints\": [\n  {\"endpoint\": \"/a\", \"backend\": [{}]},\n  {\"endpoint\": \"/b\",\n   \"backend\": [{\"url_pattern\": 42}]}\n ]\n}".to_owned(),
+            Error(&[
+                "config/test.json: endpoints[1].backend[0].url_pattern: invalid type: integer `42`, expected a string (line 6, column 33)",
+            ]),
+        ),
+        (
+            "not an object",
+            "\"krakend\"".to_owned(),
+            Error(&["config/test.json: top level: invalid type: string \"krakend\", expected a JSON object"]),
+        ),
+        (
+            "version as a string",
+            r#"{"version": "3"}"#.to_owned(),
+            Error(&["version: invalid type: string \"3\", expected i64 (line 1, column 15)"]),
+        ),
+    ]);
+}
+
+#[test]
+fn load_names_an_unreadable_file() {
+    let error = load(Path::new("config/does-not-exist.json")).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("config/does-not-exist.json: cannot read the configuration file"),
+        "{message}"
+    );
+}

@@ -1,0 +1,221 @@
+//! Response heads from backends and how their bodies are delimited (RFC 9112 §6.3).
+
+use std::mem::MaybeUninit;
+
+use smallvec::SmallVec;
+
+use super::fields::{
+    Codings, classify_codings, is_field_value_byte, list_contains, list_elements,
+    parse_content_length, trim_ows,
+};
+use super::request::MAX_HEADER_CAPACITY;
+use super::span::find_header;
+use super::{Header, Method, Parse, Span};
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseBody {
+    /// No body: 1xx, 204, 304, any response to HEAD, 2xx to CONNECT.
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Neither chunked nor Content-Length: the body ends when the backend closes.
+    UntilClose,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub minor_version: u8,
+    pub headers: SmallVec<[Header; 32]>,
+    /// Bytes of the head including the final empty line.
+    pub head_len: usize,
+    pub body: ResponseBody,
+    /// False for `Connection: close`, HTTP/1.0 without `keep-alive`, and `UntilClose` bodies.
+    pub keep_alive: bool,
+}
+
+impl ResponseHead {
+    /// The first header named `name`, case-insensitive.
+    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        find_header(&self.headers, buf, name)
+    }
+
+    /// An interim 1xx response (e.g. `100 Continue`): skip `head_len` bytes and parse again.
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseError {
+    /// Not a valid status line / field section (httparse refused it, or a CTL in a value).
+    Malformed,
+    /// The head exceeds `max_head_bytes`.
+    HeadTooLarge,
+    /// More than `MAX_HEADER_CAPACITY` header fields.
+    TooManyHeaders,
+    /// Several Content-Length values that differ (RFC 9110 §8.6).
+    ConflictingContentLength,
+    /// Content-Length that is not `1*DIGIT` or overflows u64.
+    InvalidContentLength,
+    /// Both Content-Length and Transfer-Encoding: a response-splitting risk (RFC 9112 §6.3).
+    ContentLengthWithTransferEncoding,
+    /// A transfer coding other than `chunked`, which we cannot pass on or decode.
+    UnknownTransferCoding,
+    /// `chunked` twice, or Transfer-Encoding in an HTTP/1.0 response (RFC 9112 §6.1).
+    BadTransferEncoding,
+}
+
+impl std::fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid backend response head: {self:?}")
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+/// Parses a backend response head at the start of `buf`.
+///
+/// A 1xx response (`100 Continue`, `103 Early Hints`, ...) comes back as `Complete` with that
+/// status, `body: Empty` and its `head_len`: the caller skips `head_len` bytes and parses again
+/// for the final response (see [`ResponseHead::is_interim`]).
+pub fn parse_response(
+    buf: &[u8],
+    request_method: Method,
+    max_head_bytes: usize,
+) -> Result<Parse<ResponseHead>, ResponseError> {
+    let max_head = max_head_bytes.min(u32::MAX as usize);
+    let window = buf.get(..max_head).unwrap_or(buf);
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADER_CAPACITY];
+    let mut resp = httparse::Response::new(&mut []);
+    let head_len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, window, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= max_head => {
+            return Err(ResponseError::HeadTooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(Parse::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooManyHeaders),
+        Err(_) => return Err(ResponseError::Malformed),
+    };
+    let (Some(status), Some(minor_version)) = (resp.code, resp.version) else {
+        return Err(ResponseError::Malformed);
+    };
+    if status < 100 {
+        return Err(ResponseError::Malformed);
+    }
+
+    let mut headers = SmallVec::<[Header; 32]>::new();
+    for field in resp.headers.iter() {
+        let value = trim_ows(field.value);
+        if !value.iter().all(|&b| is_field_value_byte(b)) {
+            return Err(ResponseError::Malformed);
+        }
+        let (Some(name), Some(value)) = (
+            Span::within(buf, field.name.as_bytes()),
+            Span::within(buf, value),
+        ) else {
+            return Err(ResponseError::Malformed);
+        };
+        headers.push(Header { name, value });
+    }
+
+    let (close, keep_alive_token) = connection_tokens(buf, &headers);
+    let body = body_framing(buf, &headers, status, minor_version, request_method)?;
+    let tunnel = request_method == Method::Connect && (200..300).contains(&status);
+    let keep_alive = !close
+        && (minor_version == 1 || keep_alive_token)
+        && body != ResponseBody::UntilClose
+        && !tunnel;
+    Ok(Parse::Complete(ResponseHead {
+        status,
+        minor_version,
+        headers,
+        head_len,
+        body,
+        keep_alive,
+    }))
+}
+
+fn connection_tokens(buf: &[u8], headers: &[Header]) -> (bool, bool) {
+    values_of(buf, headers, b"connection").fold((false, false), |(close, keep), v| {
+        (
+            close || list_contains(v, b"close"),
+            keep || list_contains(v, b"keep-alive"),
+        )
+    })
+}
+
+fn values_of<'a>(
+    buf: &'a [u8],
+    headers: &'a [Header],
+    name: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .iter()
+        .filter(move |h| h.name.of(buf).eq_ignore_ascii_case(name))
+        .map(move |h| h.value.of(buf))
+}
+
+/// RFC 9112 §6.3, in its order of precedence.
+fn body_framing(
+    buf: &[u8],
+    headers: &[Header],
+    status: u16,
+    minor_version: u8,
+    request_method: Method,
+) -> Result<ResponseBody, ResponseError> {
+    let no_body = request_method == Method::Head
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+        || (request_method == Method::Connect && (200..300).contains(&status));
+    if no_body {
+        return Ok(ResponseBody::Empty);
+    }
+    let has_content_length = values_of(buf, headers, b"content-length").next().is_some();
+    if values_of(buf, headers, b"transfer-encoding")
+        .next()
+        .is_some()
+    {
+        if minor_version == 0 {
+            return Err(ResponseError::BadTransferEncoding);
+        }
+        if has_content_length {
+            return Err(ResponseError::ContentLengthWithTransferEncoding);
+        }
+        return match classify_codings(values_of(buf, headers, b"transfer-encoding")) {
+            Codings::Chunked => Ok(ResponseBody::Chunked),
+            Codings::ChunkedTwice => Err(ResponseError::BadTransferEncoding),
+            Codings::ChunkedNotLast | Codings::Unsupported => {
+                Err(ResponseError::UnknownTransferCoding)
+            }
+        };
+    }
+    if !has_content_length {
+        return Ok(ResponseBody::UntilClose);
+    }
+    content_length(values_of(buf, headers, b"content-length")).map(ResponseBody::Length)
+}
+
+/// Identical repeated values (`42, 42` or two fields) are tolerated, as RFC 9110 §8.6 allows.
+fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<u64, ResponseError> {
+    let mut length = None;
+    for value in values {
+        let mut elements = list_elements(value).peekable();
+        if elements.peek().is_none() {
+            return Err(ResponseError::InvalidContentLength);
+        }
+        for element in elements {
+            let parsed =
+                parse_content_length(element).ok_or(ResponseError::InvalidContentLength)?;
+            if length.is_some_and(|l| l != parsed) {
+                return Err(ResponseError::ConflictingContentLength);
+            }
+            length = Some(parsed);
+        }
+    }
+    length.ok_or(ResponseError::InvalidContentLength)
+}
