@@ -1,0 +1,205 @@
+//! Backend body bytes to a document, per the backend's `encoding`.
+//!
+//! Mirrors lura's decoders (`encoding/json.go`, `encoding/register.go`,
+//! `encoding/string.go`) and krakend-xml's (`xml.go`, mxj underneath).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::config::BackendEncoding;
+
+use super::{Value, new_object, xml_in};
+
+/// Why a backend body could not be decoded. KrakenD treats this as a failed
+/// backend; the text is what `return_error_msg` may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    reason: Cow<'static, str>,
+}
+
+impl DecodeError {
+    pub(crate) fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        DecodeError {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes a backend body, borrowing strings from `body` where possible
+/// (simd-json unescapes in place, hence `&mut`).
+///
+/// - `Json`: the root must be an object; with `is_collection` it must be an
+///   array (lura's `JSONCollectionDecoder` decodes into `[]interface{}`, so an
+///   object is an error there too). The `{"collection": [...]}` wrapping is
+///   left to [`Manipulation::apply`](super::Manipulation::apply).
+/// - `SafeJson`: anything; an array becomes `{"collection": [...]}` and a
+///   scalar `{"result": v}` (lura `SafeJSONDecoder`), whatever `is_collection`.
+/// - `String`: `{"content": "<body>"}`; invalid UTF-8 is replaced by U+FFFD
+///   (Go keeps the bytes, but then writes U+FFFD when rendering JSON anyway).
+/// - `Xml`: mxj's map form; with `is_collection` the whole map goes under
+///   `"collection"` (krakend-xml `CollectionDecoder` does exactly that, no array).
+/// - `NoOp`: not meant to be called; yields an empty object.
+pub fn decode<'a>(
+    encoding: BackendEncoding,
+    is_collection: bool,
+    body: &'a mut [u8],
+) -> Result<Value<'a>, DecodeError> {
+    match encoding {
+        BackendEncoding::Json => {
+            let value = parse_json(body)?;
+            match (&value, is_collection) {
+                (Value::Object(_), false) | (Value::Array(_), true) => Ok(value),
+                (other, false) => Err(unmarshal_error(other, "map[string]interface {}")),
+                (other, true) => Err(unmarshal_error(other, "[]interface {}")),
+            }
+        }
+        BackendEncoding::SafeJson => Ok(match parse_json(body)? {
+            object @ Value::Object(_) => object,
+            array @ Value::Array(_) => wrap("collection", array),
+            scalar => wrap("result", scalar),
+        }),
+        BackendEncoding::String => {
+            let text = match std::str::from_utf8(&*body) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => Cow::Owned(String::from_utf8_lossy(body).into_owned()),
+            };
+            Ok(wrap("content", Value::String(text)))
+        }
+        BackendEncoding::Xml => {
+            let value = xml_in::parse(&*body)?;
+            Ok(if is_collection {
+                wrap("collection", value)
+            } else {
+                value
+            })
+        }
+        BackendEncoding::NoOp => Ok(Value::Object(Box::new(new_object(0)))),
+        BackendEncoding::Rss => Err(DecodeError::new("the rss encoding is not supported by cuttle")),
+    }
+}
+
+/// Parses JSON text in place, with errors phrased like Go's decoder.
+pub(crate) fn parse_json(body: &mut [u8]) -> Result<Value<'_>, DecodeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        // What json.Decoder.Decode returns on an empty stream.
+        return Err(DecodeError::new("EOF"));
+    }
+    simd_json::to_borrowed_value(body).map_err(|e| DecodeError::new(e.to_string()))
+}
+
+fn unmarshal_error(value: &Value<'_>, go_type: &str) -> DecodeError {
+    let kind = match value {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Static(simd_json::StaticNode::Bool(_)) => "bool",
+        Value::Static(simd_json::StaticNode::Null) => "null",
+        Value::Static(_) => "number",
+    };
+    DecodeError::new(format!(
+        "json: cannot unmarshal {kind} into Go value of type {go_type}"
+    ))
+}
+
+/// `{key: value}`.
+pub(crate) fn wrap<'a>(key: &'static str, value: Value<'a>) -> Value<'a> {
+    let mut object = new_object(1);
+    object.insert(Cow::Borrowed(key), value);
+    Value::Object(Box::new(object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::testutil::to_json;
+
+    /// Decodes `body` and renders the result as compact sorted JSON, or
+    /// `ERR` when decoding fails.
+    fn check(encoding: BackendEncoding, is_collection: bool, body: &str, expected: &str) {
+        let mut bytes = body.as_bytes().to_vec();
+        let got = match decode(encoding, is_collection, &mut bytes) {
+            Ok(value) => to_json(&value),
+            Err(_) => "ERR".to_string(),
+        };
+        assert_eq!(got, expected, "decoding {body:?} as {encoding:?}");
+    }
+
+    #[test]
+    fn json() {
+        use BackendEncoding::Json;
+        let cases: &[(bool, &str, &str)] = &[
+            (false, r#"{"a":1,"b":"x"}"#, r#"{"a":1,"b":"x"}"#),
+            (false, r#"[1,2]"#, "ERR"),
+            (false, r#""text""#, "ERR"),
+            (false, r#"{"a":"#, "ERR"),
+            (false, "", "ERR"),
+            (false, "null", "ERR"),
+            (true, r#"[{"a":1}]"#, r#"[{"a":1}]"#),
+            (true, r#"{"a":1}"#, "ERR"),
+            (false, r#"{"a":"\u00e9\n"}"#, r#"{"a":"é\n"}"#),
+        ];
+        for (is_collection, body, expected) in cases {
+            check(Json, *is_collection, body, expected);
+        }
+    }
+
+    #[test]
+    fn safe_json() {
+        use BackendEncoding::SafeJson;
+        let cases: &[(&str, &str)] = &[
+            (r#"{"a":1}"#, r#"{"a":1}"#),
+            (r#"[1,2]"#, r#"{"collection":[1,2]}"#),
+            (r#""hi""#, r#"{"result":"hi"}"#),
+            ("true", r#"{"result":true}"#),
+            ("null", r#"{"result":null}"#),
+            ("42", r#"{"result":42}"#),
+            ("{", "ERR"),
+        ];
+        for (body, expected) in cases {
+            check(SafeJson, false, body, expected);
+            check(SafeJson, true, body, expected);
+        }
+    }
+
+    #[test]
+    fn string() {
+        check(
+            BackendEncoding::String,
+            false,
+            "plain <text>",
+            r#"{"content":"plain \u003ctext\u003e"}"#,
+        );
+        check(BackendEncoding::String, false, "", r#"{"content":""}"#);
+        let mut invalid = vec![b'a', 0xff];
+        let value = decode(BackendEncoding::String, false, &mut invalid).unwrap();
+        assert_eq!(to_json(&value), "{\"content\":\"a\u{fffd}\"}");
+    }
+
+    #[test]
+    fn xml_collection_wraps_the_whole_map() {
+        check(
+            BackendEncoding::Xml,
+            true,
+            "<a><b>1</b></a>",
+            r#"{"collection":{"a":{"b":"1"}}}"#,
+        );
+    }
+
+    #[test]
+    fn error_text_is_short() {
+        let mut body = br#"[1]"#.to_vec();
+        let err = decode(BackendEncoding::Json, false, &mut body).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+    }
+}

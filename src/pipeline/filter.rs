@@ -1,0 +1,122 @@
+//! `allow` and `deny`, compiled once, as lura's `proxy/formatter.go` applies
+//! them.
+//!
+//! - allow (`AllowlistPrune`): keeps a key when it is an allowed leaf, or when
+//!   it is an object whose own pruning keeps something; everything else goes.
+//!   Paths are built in config order, so `["a.b", "a"]` keeps all of `a` and
+//!   `["a", "a.b"]` keeps only `a.b` (lura's `buildDictPath` does the same).
+//! - deny (`newDenylistingFilter`): only two levels. `"a"` removes `a`;
+//!   `"a.b"` removes `b` inside the object `a` (an emptied `a` stays as
+//!   `{}`); anything past the second segment is ignored, so `"a.b.c"` removes
+//!   all of `a.b`, exactly as KrakenD does. A later plain `"a"` wins over
+//!   earlier `"a.x"` entries and vice versa, in config order.
+
+use super::{Object, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Filter {
+    Allow(Vec<(Box<str>, AllowNode)>),
+    Deny(Vec<(Box<str>, Vec<Box<str>>)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AllowNode {
+    Leaf,
+    Branch(Vec<(Box<str>, AllowNode)>),
+}
+
+impl Filter {
+    /// `None` when neither list has entries.
+    pub(crate) fn compile(allow: &[String], deny: &[String]) -> Result<Option<Filter>, String> {
+        if !allow.is_empty() {
+            let mut root = Vec::new();
+            for path in allow {
+                let segments = split_path("allow", path)?;
+                insert_allowed(&mut root, &segments);
+            }
+            return Ok(Some(Filter::Allow(root)));
+        }
+        if deny.is_empty() {
+            return Ok(None);
+        }
+        let mut denied: Vec<(Box<str>, Vec<Box<str>>)> = Vec::new();
+        for path in deny {
+            let segments = split_path("deny", path)?;
+            let position = denied.iter().position(|(k, _)| **k == *segments[0]);
+            match (segments.get(1), position) {
+                (Some(sub), Some(i)) => denied[i].1.push((*sub).into()),
+                (Some(sub), None) => denied.push((segments[0].into(), vec![(*sub).into()])),
+                (None, Some(i)) => denied[i].1.clear(),
+                (None, None) => denied.push((segments[0].into(), Vec::new())),
+            }
+        }
+        Ok(Some(Filter::Deny(denied)))
+    }
+
+    pub(crate) fn apply(&self, object: &mut Object<'_>) {
+        match self {
+            Filter::Allow(allowed) => {
+                prune(allowed, object);
+            }
+            Filter::Deny(denied) => {
+                for (key, subkeys) in denied {
+                    if subkeys.is_empty() {
+                        object.remove(key.as_ref());
+                    } else if let Some(Value::Object(inner)) = object.get_mut(key.as_ref()) {
+                        for sub in subkeys {
+                            inner.remove(sub.as_ref());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Splits a dot path, rejecting empty segments (`"a..b"`, `".a"`, `""`).
+pub(crate) fn split_path<'p>(what: &str, path: &'p str) -> Result<Vec<&'p str>, String> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(format!("{what}: invalid path {path:?} (empty segment)"));
+    }
+    Ok(segments)
+}
+
+fn insert_allowed(level: &mut Vec<(Box<str>, AllowNode)>, segments: &[&str]) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    let index = match level.iter().position(|(k, _)| **k == **first) {
+        Some(i) => i,
+        None => {
+            level.push(((*first).into(), AllowNode::Leaf));
+            level.len() - 1
+        }
+    };
+    let node = &mut level[index].1;
+    if rest.is_empty() {
+        *node = AllowNode::Leaf;
+        return;
+    }
+    if !matches!(node, AllowNode::Branch(_)) {
+        *node = AllowNode::Branch(Vec::new());
+    }
+    if let AllowNode::Branch(children) = node {
+        insert_allowed(children, rest);
+    }
+}
+
+/// Removes what is not allowed; true when nothing is left.
+fn prune(allowed: &[(Box<str>, AllowNode)], object: &mut Object<'_>) -> bool {
+    object.retain(
+        |key, value| match allowed.iter().find(|(k, _)| **k == **key) {
+            None => false,
+            Some((_, AllowNode::Leaf)) => true,
+            Some((_, AllowNode::Branch(children))) => match value {
+                Value::Object(inner) => !prune(children, inner),
+                _ => false,
+            },
+        },
+    );
+    object.is_empty()
+}
