@@ -285,6 +285,20 @@ fn build_backend(
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
     }
 
+    // With `"sd": "dns"` the hosts are SRV names, which would be misread
+    // as plain host names here.
+    if let Some(driver) = raw
+        .sd
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "static")
+    {
+        return Err(Problem::new(
+            format!("{at}.sd"),
+            format!(
+                "\"{driver}\" service discovery is not supported by cuttle; list the backend addresses in \"host\" and remove \"sd\""
+            ),
+        ));
+    }
     let own_hosts = raw.host.unwrap_or_default();
     let hosts = if own_hosts.is_empty() {
         context.inherited_hosts.to_vec()

@@ -73,6 +73,8 @@ pub struct RawBackend {
     pub group: Option<String>,
     pub target: Option<String>,
     pub is_collection: Option<bool>,
+    /// Service discovery driver: `static` (the default) or `dns` (SRV).
+    pub sd: Option<String>,
     pub extra_config: Option<ExtraConfig>,
 }
 
