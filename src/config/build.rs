@@ -77,7 +77,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {
-    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD 1.x) must be migrated first, e.g. with `krakend migrate`";
+    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD before 2.0) must be migrated first, e.g. with `krakend migrate`";
     match version {
         Some(SUPPORTED_VERSION) => Ok(()),
         None => Err(Problem::new(
@@ -362,7 +362,7 @@ fn backend_encoding(
         return Err(Problem::new(
             format!("{at}.encoding"),
             format!(
-                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); set the backend \"encoding\" to \"no-op\" too, as KrakenD requires both"
+                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); the two contradict each other: set the backend \"encoding\" to \"no-op\" too (KrakenD documents them together)"
             ),
         ));
     }

@@ -865,7 +865,7 @@ fn durations_report_path_line_and_column() {
         (
             "unknown unit",
             root_with(r#""read_timeout": "2d","#),
-            Error(&[r#"read_timeout: "2d" is not a duration (unknown unit "d""#]),
+            Error(&[r#"read_timeout: "2d" is not a duration: unknown unit "d""#]),
         ),
     ]);
 }
