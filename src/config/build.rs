@@ -77,7 +77,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {
-    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD 1.x) must be migrated first, e.g. with `krakend migrate`";
+    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD before 2.0) must be migrated first, e.g. with `krakend migrate`";
     match version {
         Some(SUPPORTED_VERSION) => Ok(()),
         None => Err(Problem::new(
@@ -285,6 +285,20 @@ fn build_backend(
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
     }
 
+    // With `"sd": "dns"` the hosts are SRV names, which would be misread
+    // as plain host names here.
+    if let Some(driver) = raw
+        .sd
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "static")
+    {
+        return Err(Problem::new(
+            format!("{at}.sd"),
+            format!(
+                "\"{driver}\" service discovery is not supported by cuttle; list the backend addresses in \"host\" and remove \"sd\""
+            ),
+        ));
+    }
     let own_hosts = raw.host.unwrap_or_default();
     let hosts = if own_hosts.is_empty() {
         context.inherited_hosts.to_vec()
@@ -348,7 +362,7 @@ fn backend_encoding(
         return Err(Problem::new(
             format!("{at}.encoding"),
             format!(
-                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); set the backend \"encoding\" to \"no-op\" too, as KrakenD requires both"
+                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); the two contradict each other: set the backend \"encoding\" to \"no-op\" too (KrakenD documents them together)"
             ),
         ));
     }

@@ -47,7 +47,7 @@ impl std::fmt::Display for DurationError {
             DurationError::MissingUnit => f.write_str("a number needs a unit"),
             DurationError::UnknownUnit(unit) => write!(
                 f,
-                "unknown unit \"{unit}\" (units: ns, us, \u{b5}s, ms, s, m, h)"
+                "unknown unit \"{unit}\" (valid units: ns, us, \u{b5}s, ms, s, m, h)"
             ),
             DurationError::Overflow => f.write_str("it is too large"),
             DurationError::Negative => f.write_str("it is negative"),

@@ -143,6 +143,7 @@ pub fn backend(
                 result.return_error_details = http.return_error_details;
             }
             CIRCUIT_BREAKER => {
+                // `name` is only a label in KrakenD's logs: nothing to warn about.
                 note_ignored_keys(
                     CIRCUIT_BREAKER,
                     value,

@@ -73,6 +73,8 @@ pub struct RawBackend {
     pub group: Option<String>,
     pub target: Option<String>,
     pub is_collection: Option<bool>,
+    /// Service discovery driver: `static` (the default) or `dns` (SRV).
+    pub sd: Option<String>,
     pub extra_config: Option<ExtraConfig>,
 }
 
@@ -137,9 +139,6 @@ pub struct RawCircuitBreaker {
     pub timeout: Option<Seconds>,
     pub max_errors: Option<u32>,
     pub log_status_change: Option<bool>,
-    /// Only a label for KrakenD's logs.
-    #[allow(dead_code)]
-    pub name: Option<String>,
 }
 
 // ---- value types with their own syntax ----
@@ -170,7 +169,7 @@ impl Visitor<'_> for GoDurationVisitor {
                 "\"{text}\" is negative; durations here are timeouts or TTLs, write zero or more, e.g. \"15s\""
             ))),
             Err(reason) => Err(E::custom(format_args!(
-                "\"{text}\" is not a duration ({reason}); write it in Go syntax, e.g. \"15s\" or \"1500ms\""
+                "\"{text}\" is not a duration: {reason}; write it in Go syntax, e.g. \"15s\" or \"1500ms\""
             ))),
         }
     }

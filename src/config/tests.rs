@@ -792,6 +792,16 @@ fn backend_errors() {
             Error(&["endpoints[0].backend[1].url_pattern: {resp1_id} refers to a backend that has not answered yet"]),
         ),
         (
+            "DNS SRV service discovery",
+            backend_with(r#""sd": "dns", "host": ["api.service.consul"],"#),
+            Error(&["endpoints[0].backend[0].sd: \"dns\" service discovery is not supported"]),
+        ),
+        (
+            "static service discovery is the default",
+            backend_with(r#""sd": "static","#),
+            Valid(|c| assert_eq!(first_backend(c).hosts, ["http://127.0.0.1:8000"])),
+        ),
+        (
             "unknown backend encoding",
             backend_with(r#""encoding": "yaml","#),
             Error(&["endpoints[0].backend[0].encoding: \"yaml\" is not a known backend encoding", "\"safejson\""]),
@@ -855,7 +865,7 @@ fn durations_report_path_line_and_column() {
         (
             "unknown unit",
             root_with(r#""read_timeout": "2d","#),
-            Error(&[r#"read_timeout: "2d" is not a duration (unknown unit "d""#]),
+            Error(&[r#"read_timeout: "2d" is not a duration: unknown unit "d""#]),
         ),
     ]);
 }
