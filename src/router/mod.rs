@@ -92,6 +92,9 @@ impl Router {
 
     /// Matches a raw request path (without the query).
     pub fn route(&self, method: Method, path: &[u8]) -> RouteMatch {
+        if path.first() != Some(&b'/') {
+            return RouteMatch::NotFound { redirect: None };
+        }
         let mut params = Params::new();
         if let Some(node) = descend(&self.root, path, 1, &mut params, false) {
             if let Some(endpoint) = endpoint_for(node, method) {
