@@ -101,10 +101,10 @@ pub fn encode(value: &Value<'_>, rendered: Rendered, out: &mut Vec<u8>) -> &'sta
         }
         Rendered::String => {
             // lura's stringRender: the "content" string, or nothing.
-            if let Value::Object(object) = value {
-                if let Some(Value::String(content)) = object.get("content") {
-                    out.extend_from_slice(content.as_bytes());
-                }
+            if let Value::Object(object) = value
+                && let Some(Value::String(content)) = object.get("content")
+            {
+                out.extend_from_slice(content.as_bytes());
             }
             "text/plain; charset=utf-8"
         }

@@ -245,10 +245,10 @@ fn move_values<'a>(root: &mut Value<'a>, from: &[Box<str>], to: &[Box<str>]) {
     let parents = candidates(root, prefix);
     if from.len() == to.len() {
         for parent in &parents {
-            if let Some(Value::Object(o)) = at_mut(root, parent) {
-                if let Some(v) = o.remove(&**last) {
-                    o.insert(Cow::Owned(to_last.to_string()), v);
-                }
+            if let Some(Value::Object(o)) = at_mut(root, parent)
+                && let Some(v) = o.remove(&**last)
+            {
+                o.insert(Cow::Owned(to_last.to_string()), v);
             }
         }
         return;
@@ -388,7 +388,7 @@ mod tests {
         let input = format!(r#"{{"collection":[{}]}}"#, items.join(","));
         let expected = format!(
             r#"{{"paths":[{}]}}"#,
-            vec![r#"{"url":"/collection/2"}"#; 10].join(",")
+            [r#"{"url":"/collection/2"}"#; 10].join(",")
         );
         check(
             &input,

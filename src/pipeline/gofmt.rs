@@ -140,7 +140,7 @@ pub(crate) fn g_float(f: f64, out: &mut Vec<u8>) {
     }
     let digits = Digits::of(f);
     let exp = digits.dp - 1;
-    if digits.nd != 0 && (exp < -4 || exp >= G_EXPONENT_LIMIT) {
+    if digits.nd != 0 && !(-4..G_EXPONENT_LIMIT).contains(&exp) {
         digits.write_e(out);
     } else {
         digits.write_f(out);
@@ -189,7 +189,7 @@ mod tests {
                 "1.7976931348623157e+308",
             ),
             (5e-324, "5e-324", "5e-324"),
-            (3.14159, "3.14159", "3.14159"),
+            (2.71, "2.71", "2.71"),
             (100000.0, "100000", "100000"),
             (1000000.0, "1000000", "1e+06"),
         ];

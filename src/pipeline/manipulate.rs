@@ -94,13 +94,13 @@ impl Manipulation {
         }
         if !self.flatmap.is_empty() {
             self.flatmap.apply(&mut value);
-        } else if let Value::Object(object) = &mut value {
-            if !object.is_empty() {
-                if let Some(filter) = &self.filter {
-                    filter.apply(object);
-                }
-                self.rename(object);
+        } else if let Value::Object(object) = &mut value
+            && !object.is_empty()
+        {
+            if let Some(filter) = &self.filter {
+                filter.apply(object);
             }
+            self.rename(object);
         }
         match &self.group {
             Some(group) => {

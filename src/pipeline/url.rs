@@ -92,9 +92,11 @@ mod tests {
         assert_eq!(got, expected, "{pattern}");
     }
 
+    type Case<'c> = (&'c str, &'c [(&'c str, &'c str)], &'c str);
+
     #[test]
     fn templates() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        let cases: &[Case<'_>] = &[
             ("/users/{user}", &[("user", "42")], "http://h/users/42"),
             (
                 "/users/{user}?x={y}",

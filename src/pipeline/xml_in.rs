@@ -128,8 +128,8 @@ impl<'a> Reader<'a> {
         let rest = self.rest();
         let end = if rest.starts_with("<?") {
             rest.find("?>").map(|i| i + 2)
-        } else if rest.starts_with("<!--") {
-            rest[4..].find("-->").map(|i| i + 4 + 3)
+        } else if let Some(comment) = rest.strip_prefix("<!--") {
+            comment.find("-->").map(|i| i + 4 + 3)
         } else if rest.starts_with("<!") && !rest.starts_with("<![CDATA[") {
             directive_end(rest)
         } else {

@@ -20,16 +20,15 @@ use super::{Value, gofmt, json_out::sorted_entries};
 const ROOT_TAG: &str = "doc";
 
 pub(crate) fn write_document(value: &Value<'_>, out: &mut Vec<u8>) {
-    if let Value::Object(object) = value {
-        if object.len() == 1 {
-            if let Some((key, inner)) = object.iter().next() {
-                let wrap = matches!(inner, Value::Array(items)
-                    if items.iter().any(|item| !matches!(item, Value::Object(_))));
-                if !wrap {
-                    write_element(key, inner, out);
-                    return;
-                }
-            }
+    if let Value::Object(object) = value
+        && object.len() == 1
+        && let Some((key, inner)) = object.iter().next()
+    {
+        let wrap = matches!(inner, Value::Array(items)
+            if items.iter().any(|item| !matches!(item, Value::Object(_))));
+        if !wrap {
+            write_element(key, inner, out);
+            return;
         }
     }
     write_element(ROOT_TAG, value, out);
@@ -62,12 +61,12 @@ fn write_element(key: &str, value: &Value<'_>, out: &mut Vec<u8>) {
                 return;
             }
             out.push(b'>');
-            if attributes + 1 == entries.len() {
-                if let Some(text) = object.get("#text") {
-                    scalar_text(text, out);
-                    close(key, out);
-                    return;
-                }
+            if attributes + 1 == entries.len()
+                && let Some(text) = object.get("#text")
+            {
+                scalar_text(text, out);
+                close(key, out);
+                return;
             }
             for (name, child) in entries.iter().filter(|(k, _)| !k.starts_with('-')) {
                 write_element(name, child, out);
