@@ -42,7 +42,11 @@ fn serve_demo_connection(stream: TcpStream) -> std::io::Result<()> {
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
         let mut content_length = 0usize;
         loop {
             let mut line = String::new();
@@ -52,10 +56,10 @@ fn serve_demo_connection(stream: TcpStream) -> std::io::Result<()> {
             if line == "\r\n" || line == "\n" {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    content_length = value.trim().parse().unwrap_or(0);
-                }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                content_length = value.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; content_length];
@@ -94,8 +98,12 @@ pub fn config() -> Result<crate::config::Config, crate::config::ConfigError> {
 
 pub fn print_instructions(port: u16) {
     println!("cuttle demo: backends on {DEMO_BACKEND}, gateway on 127.0.0.1:{port}. Try:");
-    println!("  curl -i http://127.0.0.1:{port}/users/1      # two backends merged, filtered and renamed");
+    println!(
+        "  curl -i http://127.0.0.1:{port}/users/1      # two backends merged, filtered and renamed"
+    );
     println!("  curl -i http://127.0.0.1:{port}/weather      # an XML backend served as JSON");
-    println!("  curl -i http://127.0.0.1:{port}/raw/users/1  # no-op: the backend's answer untouched");
+    println!(
+        "  curl -i http://127.0.0.1:{port}/raw/users/1  # no-op: the backend's answer untouched"
+    );
     println!("Ctrl-C stops it.");
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "cuttle", version, about = "A thread-per-core API gateway for KrakenD v3 configurations")]
+#[command(
+    name = "cuttle",
+    version,
+    about = "A thread-per-core API gateway for KrakenD v3 configurations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,7 +58,10 @@ fn init_logging(debug: bool) {
     let default = if debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUTTLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -74,7 +81,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config, port, debug, cores } => {
+        Command::Run {
+            config,
+            port,
+            debug,
+            cores,
+        } => {
             init_logging(debug);
             let mut config = match cuttle::config::load(&config) {
                 Ok(config) => config,
@@ -99,7 +111,10 @@ fn main() -> ExitCode {
                 }
             };
             if let Err(e) = cuttle::demo::start_backend() {
-                eprintln!("cannot start the demo backend on {}: {e}", cuttle::demo::DEMO_BACKEND);
+                eprintln!(
+                    "cannot start the demo backend on {}: {e}",
+                    cuttle::demo::DEMO_BACKEND
+                );
                 return ExitCode::FAILURE;
             }
             cuttle::demo::print_instructions(config.port);

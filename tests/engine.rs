@@ -42,13 +42,23 @@ fn placeholders_headers_and_query_strings_are_filtered_as_configured() {
     assert_eq!(seen.header("authorization"), Some("bearer 1"));
     assert_eq!(seen.header("x-y-z"), Some("true"));
     assert_eq!(seen.header("a-b-c"), None, "not in input_headers");
-    assert_eq!(seen.header("content-type"), Some("text/x"), "Content-Type always passes");
+    assert_eq!(
+        seen.header("content-type"),
+        Some("text/x"),
+        "Content-Type always passes"
+    );
     assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(seen.header("x-forwarded-host"), Some("gw.example:8080"));
 
     let r = gw.raw(b"GET /all/F?a=1&b=2&b=3 HTTP/1.1\r\nHost: h\r\nA-B-C: yes\r\n\r\n");
-    assert_eq!(r.json()["query"], serde_json::json!({"a": ["1"], "b": ["2", "3"]}));
-    assert_eq!(backend.requests().pop().unwrap().header("a-b-c"), Some("yes"));
+    assert_eq!(
+        r.json()["query"],
+        serde_json::json!({"a": ["1"], "b": ["2", "3"]})
+    );
+    assert_eq!(
+        backend.requests().pop().unwrap().header("a-b-c"),
+        Some("yes")
+    );
 
     let r = gw.raw(b"GET /only/F?a=1&b=2&b=3 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(r.json()["query"], serde_json::json!({"a": ["1"]}));
@@ -73,10 +83,17 @@ fn json_responses_carry_krakend_headers_and_cache_control_only_when_complete() {
     ));
     let r = gw.get("/ok");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(r.header("x-krakend-completed"), Some("true"));
     assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
-    assert_eq!(r.text(), r#"{"a":"x\u003cy","b":2}"#, "re-encoded like Go: sorted, HTML-escaped");
+    assert_eq!(
+        r.text(),
+        r#"{"a":"x\u003cy","b":2}"#,
+        "re-encoded like Go: sorted, HTML-escaped"
+    );
 
     assert_eq!(gw.get("/created").status, 200);
 
@@ -85,7 +102,11 @@ fn json_responses_carry_krakend_headers_and_cache_control_only_when_complete() {
     assert_eq!(r.header("x-krakend-completed"), Some("false"));
     assert_eq!(r.header("cache-control"), None);
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
-    assert!(r.text().starts_with("invalid status code 404"), "{}", r.text());
+    assert!(
+        r.text().starts_with("invalid status code 404"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
@@ -93,7 +114,8 @@ fn backend_failures_give_500_and_the_gateway_keeps_serving() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let slow = Backend::start(|_| Reply::Delayed(Duration::from_millis(800), Box::new(json(200, "{}"))));
+    let slow =
+        Backend::start(|_| Reply::Delayed(Duration::from_millis(800), Box::new(json(200, "{}"))));
     let good = echo_backend();
     let gw = Gateway::start(&config(&format!(
         r#"[
@@ -110,7 +132,10 @@ fn backend_failures_give_500_and_the_gateway_keeps_serving() {
     let started = std::time::Instant::now();
     let r = gw.get("/slow");
     assert_eq!(r.status, 500);
-    assert!(started.elapsed() < Duration::from_millis(700), "answered at the endpoint timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "answered at the endpoint timeout"
+    );
     assert_eq!(gw.get("/good").status, 200);
 }
 
@@ -156,7 +181,10 @@ fn router_answers_404_405_and_redirects_fixed_paths() {
     assert_eq!((r.status, r.text().as_str()), (404, "404 page not found"));
     assert_eq!(r.header("content-type"), Some("text/plain"));
     let r = gw.raw(b"POST /static HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!((r.status, r.text().as_str()), (405, "405 method not allowed"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (405, "405 method not allowed")
+    );
     assert_eq!(r.header("x-krakend-completed"), Some("false"));
     let r = gw.get("/StAtic?x=1");
     assert_eq!(r.status, 301);
@@ -228,7 +256,11 @@ fn request_bodies_content_length_chunked_and_expect_continue() {
 
     let mut c = gw.client();
     c.send(b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
-    assert_eq!(c.read_line(), "HTTP/1.1 100 Continue\r\n", "asked for the body");
+    assert_eq!(
+        c.read_line(),
+        "HTTP/1.1 100 Continue\r\n",
+        "asked for the body"
+    );
     assert_eq!(c.read_line(), "\r\n");
     c.send(b"body");
     let r = c.response().unwrap();
@@ -245,7 +277,10 @@ fn malformed_requests_get_their_4xx_and_the_gateway_keeps_serving() {
         backend.url()
     ));
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(100));
-    let big_header = format!("GET /b HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "a".repeat(2000));
+    let big_header = format!(
+        "GET /b HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
     let rows: [(&[u8], u16); 6] = [
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET /b HTTP/1.1\r\n\r\n", 400),
@@ -261,7 +296,10 @@ fn malformed_requests_get_their_4xx_and_the_gateway_keeps_serving() {
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(request));
         assert!(c.is_closed(), "closed after {status}");
     }
-    assert!(backend.requests().is_empty(), "no rejected byte reached the backend");
+    assert!(
+        backend.requests().is_empty(),
+        "no rejected byte reached the backend"
+    );
     let r = gw.raw(b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
     assert_eq!(r.status, 200);
 }
@@ -269,9 +307,19 @@ fn malformed_requests_get_their_4xx_and_the_gateway_keeps_serving() {
 #[test]
 fn follows_backend_redirects() {
     let backend = Backend::start(|seen| match seen.path() {
-        "/old" => Reply::Full(301, vec![("Location".into(), "/new?x=1".into())], b"moved".to_vec()),
+        "/old" => Reply::Full(
+            301,
+            vec![("Location".into(), "/new?x=1".into())],
+            b"moved".to_vec(),
+        ),
         "/see-other" => Reply::Full(303, vec![("Location".into(), "/new".into())], Vec::new()),
-        _ => json(200, &format!(r#"{{"method": "{}", "target": "{}"}}"#, seen.method, seen.target)),
+        _ => json(
+            200,
+            &format!(
+                r#"{{"method": "{}", "target": "{}"}}"#,
+                seen.method, seen.target
+            ),
+        ),
     });
     let gw = Gateway::start(&config(&format!(
         r#"[{{"endpoint": "/r", "backend": [{{"host": ["{0}"], "url_pattern": "/old"}}]}},
@@ -294,7 +342,9 @@ fn round_robin_over_hosts() {
         a.url(),
         b.url()
     )));
-    let froms: Vec<String> = (0..4).map(|_| gw.get("/rr").json()["from"].as_str().unwrap().to_string()).collect();
+    let froms: Vec<String> = (0..4)
+        .map(|_| gw.get("/rr").json()["from"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(froms.iter().filter(|f| *f == "a").count(), 2, "{froms:?}");
     assert_eq!(froms.iter().filter(|f| *f == "b").count(), 2, "{froms:?}");
 }

@@ -82,7 +82,9 @@ pub fn decode<'a>(
             })
         }
         BackendEncoding::NoOp => Ok(Value::Object(Box::new(new_object(0)))),
-        BackendEncoding::Rss => Err(DecodeError::new("the rss encoding is not supported by cuttle")),
+        BackendEncoding::Rss => Err(DecodeError::new(
+            "the rss encoding is not supported by cuttle",
+        )),
     }
 }
 

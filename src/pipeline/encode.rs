@@ -110,7 +110,7 @@ pub fn encode(value: &Value<'_>, rendered: Rendered, out: &mut Vec<u8>) -> &'sta
         }
         Rendered::Xml => {
             xml_out::write_document(value, out);
-            "application/xml; charset=utf-8"
+            "application/xml"
         }
         Rendered::Yaml => {
             yaml_out::write_document(value, out);
@@ -218,12 +218,7 @@ mod tests {
             "",
             "text/plain; charset=utf-8",
         );
-        check(
-            r#"{"a":1}"#,
-            Rendered::Xml,
-            "<a>1</a>",
-            "application/xml; charset=utf-8",
-        );
+        check(r#"{"a":1}"#, Rendered::Xml, "<a>1</a>", "application/xml");
         check(
             r#"{"a":1}"#,
             Rendered::Yaml,

@@ -41,7 +41,10 @@ impl UrlTemplate {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.into()));
         }
-        Ok(UrlTemplate { pattern: pattern.into(), parts })
+        Ok(UrlTemplate {
+            pattern: pattern.into(),
+            parts,
+        })
     }
 
     /// Placeholder names in order of appearance (repeats included).

@@ -29,10 +29,26 @@ pub struct CallContext<'a> {
 async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let plan = &ctx.plan.backends[backend];
     let host = plan.pick_host();
-    let body = if plan.method == ctx.req.head.method { ctx.req.body } else { &[] };
-    let request = Request { method: plan.method, path_and_query: &target, headers: ctx.headers, body };
+    let body = if plan.method == ctx.req.head.method {
+        ctx.req.body
+    } else {
+        &[]
+    };
+    let request = Request {
+        method: plan.method,
+        path_and_query: &target,
+        headers: ctx.headers,
+        body,
+    };
     let mut scratch = Vec::new();
-    let result = fetch(ctx.pools, &plan.pools[host], &request, ctx.max_body, &mut scratch).await;
+    let result = fetch(
+        ctx.pools,
+        &plan.pools[host],
+        &request,
+        ctx.max_body,
+        &mut scratch,
+    )
+    .await;
     Outcome { backend, result }
 }
 
@@ -43,8 +59,11 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
     if n <= 1 {
         return call(ctx, backend, target).await;
     }
-    let mut set: Unordered<'_, Outcome> =
-        Unordered::new((0..n).map(|_| Box::pin(call(ctx, backend, target.clone())) as _).collect());
+    let mut set: Unordered<'_, Outcome> = Unordered::new(
+        (0..n)
+            .map(|_| Box::pin(call(ctx, backend, target.clone())) as _)
+            .collect(),
+    );
     let mut last = None;
     while let Some(outcome) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
         if matches!(&outcome.result, Ok(r) if is_success(r.status)) {
@@ -52,7 +71,10 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
         }
         last = Some(outcome);
     }
-    last.unwrap_or(Outcome { backend, result: Err(BackendError::Timeout) })
+    last.unwrap_or(Outcome {
+        backend,
+        result: Err(BackendError::Timeout),
+    })
 }
 
 /// KrakenD accepts 200 and 201 from a backend; anything else is an error.
@@ -68,7 +90,8 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
     for (i, backend) in backends.iter().enumerate() {
         let mut target = Vec::with_capacity(64);
         backend_target(ctx.plan, backend, ctx.req, |_, _| {}, &mut target);
-        futures.push(Box::pin(call_concurrently(ctx, i, target)) as Pin<Box<dyn Future<Output = Outcome> + '_>>);
+        futures.push(Box::pin(call_concurrently(ctx, i, target))
+            as Pin<Box<dyn Future<Output = Outcome> + '_>>);
     }
     let mut set = Unordered::new(futures);
     let mut outcomes = Vec::with_capacity(backends.len());
@@ -94,14 +117,25 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
 /// `{respN_field}` values from the (manipulated) responses before it.
 /// Stops at the first failure. Returns the outcomes and the documents
 /// already decoded (sequential responses are decoded as they arrive).
-pub async fn sequential(ctx: &CallContext<'_>, timeout: Duration) -> (Vec<Outcome>, Vec<Value<'static>>) {
+pub async fn sequential(
+    ctx: &CallContext<'_>,
+    timeout: Duration,
+) -> (Vec<Outcome>, Vec<Value<'static>>) {
     let deadline = std::time::Instant::now() + timeout;
     let mut outcomes = Vec::new();
     let mut docs: Vec<Value<'static>> = Vec::new();
     for (i, backend) in ctx.plan.backends.iter().enumerate() {
         let mut target = Vec::with_capacity(64);
-        backend_target(ctx.plan, backend, ctx.req, |name, out| fill_from_responses(name, &docs, out), &mut target);
-        let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else { break };
+        backend_target(
+            ctx.plan,
+            backend,
+            ctx.req,
+            |name, out| fill_from_responses(name, &docs, out),
+            &mut target,
+        );
+        let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+            break;
+        };
         let call = call(ctx, i, target);
         let mut timer = glommio::timer::Timer::new(left);
         let mut call = std::pin::pin!(call);
@@ -132,9 +166,15 @@ pub async fn sequential(ctx: &CallContext<'_>, timeout: Duration) -> (Vec<Outcom
 
 /// `resp0_foo.bar` -> field `foo.bar` of response 0.
 fn fill_from_responses(name: &str, docs: &[Value<'static>], out: &mut Vec<u8>) {
-    let Some(rest) = name.strip_prefix("resp") else { return };
-    let Some((index, path)) = rest.split_once('_') else { return };
-    let Ok(index) = index.parse::<usize>() else { return };
+    let Some(rest) = name.strip_prefix("resp") else {
+        return;
+    };
+    let Some((index, path)) = rest.split_once('_') else {
+        return;
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return;
+    };
     if let Some(value) = docs.get(index).and_then(|doc| lookup(doc, path)) {
         scalar_text(value, out);
     }
@@ -150,7 +190,10 @@ struct Unordered<'a, T> {
 impl<'a, T> Unordered<'a, T> {
     fn new(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Self {
         let pending = futures.len();
-        Unordered { futures: futures.into_iter().map(Some).collect(), pending }
+        Unordered {
+            futures: futures.into_iter().map(Some).collect(),
+            pending,
+        }
     }
 
     /// `Ready(None)` once every future has completed.
@@ -159,12 +202,12 @@ impl<'a, T> Unordered<'a, T> {
             return Poll::Ready(None);
         }
         for slot in &mut self.futures {
-            if let Some(future) = slot {
-                if let Poll::Ready(out) = future.as_mut().poll(cx) {
-                    *slot = None;
-                    self.pending -= 1;
-                    return Poll::Ready(Some(out));
-                }
+            if let Some(future) = slot
+                && let Poll::Ready(out) = future.as_mut().poll(cx)
+            {
+                *slot = None;
+                self.pending -= 1;
+                return Poll::Ready(Some(out));
             }
         }
         Poll::Pending

@@ -18,22 +18,19 @@ pub use request::{ClientRequest, USER_AGENT, backend_headers};
 pub use respond::{ResponseContext, finish, write_failure, write_merged};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
+/// `body` is scratch space for the encoded body.
 pub async fn handle(
-    plan: &EndpointPlan,
-    req: &ClientRequest<'_>,
-    pools: &crate::upstream::Pools,
-    headers: &[u8],
-    max_body: usize,
+    call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) {
-    let call = CallContext { plan, req, pools, headers, max_body };
+    let plan = call.plan;
     if plan.sequential && plan.backends.len() > 1 {
-        let (mut outcomes, docs) = sequential(&call, plan.timeout).await;
+        let (mut outcomes, docs) = sequential(call, plan.timeout).await;
         write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
     } else {
-        let mut outcomes = fan_out(&call, plan.timeout).await;
+        let mut outcomes = fan_out(call, plan.timeout).await;
         write_merged(plan, &mut outcomes, None, ctx, body, out);
     }
 }

@@ -3,11 +3,12 @@
 
 use futures_lite::{AsyncWrite, AsyncWriteExt};
 
-use super::plan::EndpointPlan;
-use super::request::ClientRequest;
+use super::fanout::CallContext;
 use super::respond::{ResponseContext, write_failure};
-use crate::http::{ResponseBody, connection_names_header, is_hop_by_hop, write_header, write_status_line};
-use crate::upstream::{Pools, RelayError, Request, open};
+use crate::http::{
+    ResponseBody, connection_names_header, is_hop_by_hop, write_header, write_status_line,
+};
+use crate::upstream::{RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.
 pub enum NoOpEnd {
@@ -20,20 +21,33 @@ pub enum NoOpEnd {
 
 /// Proxies one request. `out` and `scratch` are the connection's buffers.
 pub async fn relay<W: AsyncWrite + Unpin>(
-    plan: &EndpointPlan,
-    req: &ClientRequest<'_>,
-    pools: &Pools,
-    headers: &[u8],
+    call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     client: &mut W,
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
 ) -> NoOpEnd {
+    let CallContext {
+        plan,
+        req,
+        pools,
+        headers,
+        ..
+    } = *call;
     let backend = &plan.backends[0];
     let mut target = Vec::with_capacity(64);
     super::request::backend_target(plan, backend, req, |_, _| {}, &mut target);
-    let body = if backend.method == req.head.method { req.body } else { &[] };
-    let request = Request { method: backend.method, path_and_query: &target, headers, body };
+    let body = if backend.method == req.head.method {
+        req.body
+    } else {
+        &[]
+    };
+    let request = Request {
+        method: backend.method,
+        path_and_query: &target,
+        headers,
+        body,
+    };
     let host = backend.pick_host();
     let opened = {
         let call = open(pools, &backend.pools[host], &request, scratch);
@@ -52,7 +66,11 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         Ok(response) => response,
         Err(e) => {
             write_failure(ctx, &e.to_string(), out);
-            return if client.write_all(out).await.is_ok() { NoOpEnd::Done } else { NoOpEnd::Broken };
+            return if client.write_all(out).await.is_ok() {
+                NoOpEnd::Done
+            } else {
+                NoOpEnd::Broken
+            };
         }
     };
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
@@ -82,7 +100,9 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         ResponseBody::Chunked | ResponseBody::UntilClose => {
             write_header(out, b"Transfer-Encoding", b"chunked");
         }
-        ResponseBody::Empty if !matches!(head.status, 204 | 304) => crate::http::write_content_length(out, 0),
+        ResponseBody::Empty if !matches!(head.status, 204 | 304) => {
+            crate::http::write_content_length(out, 0)
+        }
         ResponseBody::Empty => {}
     }
     if ctx.close {

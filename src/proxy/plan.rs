@@ -4,9 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::config::{
-    Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy,
-};
+use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, UrlTemplate, Value, parse_owned};
 use crate::upstream::{Pool, Pools, authority_of};
@@ -73,10 +71,16 @@ pub fn compile_endpoint(
         .backends
         .iter()
         .enumerate()
-        .map(|(b, backend)| compile_backend(backend, pools).map_err(|e| at(&format!(".backend[{b}]"), e)))
+        .map(|(b, backend)| {
+            compile_backend(backend, pools).map_err(|e| at(&format!(".backend[{b}]"), e))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let static_response = match &endpoint.static_response {
-        Some(s) => Some((s.strategy, parse_owned(&s.data).map_err(|e| at(".extra_config.proxy.static.data", e.to_string()))?)),
+        Some(s) => Some((
+            s.strategy,
+            parse_owned(&s.data)
+                .map_err(|e| at(".extra_config.proxy.static.data", e.to_string()))?,
+        )),
         None => None,
     };
     let param_names = endpoint
@@ -89,9 +93,11 @@ pub fn compile_endpoint(
         path: endpoint.path.clone(),
         method: endpoint.method,
         timeout: endpoint.timeout,
-        cache_control: endpoint
-            .cache_ttl
-            .map(|ttl| format!("public, max-age={}", ttl.as_secs()).into_bytes().into_boxed_slice()),
+        cache_control: endpoint.cache_ttl.map(|ttl| {
+            format!("public, max-age={}", ttl.as_secs())
+                .into_bytes()
+                .into_boxed_slice()
+        }),
         input_headers: endpoint.input_headers.clone(),
         input_query_strings: endpoint.input_query_strings.clone(),
         output: endpoint.output_encoding,
@@ -99,7 +105,8 @@ pub fn compile_endpoint(
         sequential: endpoint.sequential,
         concurrent_calls: endpoint.concurrent_calls.max(1),
         static_response,
-        flatmap: Flatmap::compile(&endpoint.flatmap).map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
+        flatmap: Flatmap::compile(&endpoint.flatmap)
+            .map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
         param_names,
     })
 }
@@ -110,7 +117,11 @@ fn compile_backend(backend: &Backend, pools: &Pools) -> Result<BackendPlan, Stri
     let mut backend_pools = Vec::with_capacity(backend.hosts.len());
     for host in &backend.hosts {
         let authority = authority_of(host);
-        backend_pools.push(pools.get(&authority).ok_or_else(|| format!("no pool for {authority}"))?);
+        backend_pools.push(
+            pools
+                .get(&authority)
+                .ok_or_else(|| format!("no pool for {authority}"))?,
+        );
     }
     Ok(BackendPlan {
         url,

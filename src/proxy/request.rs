@@ -40,21 +40,38 @@ impl<'a> ClientRequest<'a> {
     }
 }
 
-/// `User-Agent` sent when the client's own is not forwarded.
-pub const USER_AGENT: &str = concat!("cuttle/", env!("CARGO_PKG_VERSION"));
+/// `User-Agent` sent when the client's own is not forwarded (and
+/// `X-Forwarded-Via` when it is). KrakenD's own value, so that backends that
+/// key on it keep working when cuttle replaces KrakenD.
+pub const USER_AGENT: &str = "KrakenD Version 2.13.8";
 
 /// Headers that never reach a backend from the client: framing and
 /// connection management, and those the gateway sets itself.
 fn gateway_owned(name: &[u8]) -> bool {
-    const OWNED: [&str; 5] =
-        ["host", "content-length", "expect", "x-forwarded-for", "x-forwarded-host"];
-    is_hop_by_hop(name) || OWNED.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(name))
+    const OWNED: [&str; 5] = [
+        "host",
+        "content-length",
+        "expect",
+        "x-forwarded-for",
+        "x-forwarded-host",
+    ];
+    is_hop_by_hop(name)
+        || OWNED
+            .iter()
+            .any(|o| o.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Serialises the header lines every backend call of this request carries.
 pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut Vec<u8>) {
     let connection = req.header("connection");
     let mut forwarded_user_agent = false;
+    // The gateway reads the bodies it manipulates, so it chooses their coding
+    // (gzip, which upstream::fetch inflates, as Go's client does); no-op
+    // endpoints pass the client's Accept-Encoding through with the body.
+    let decodes_body = plan.output != OutputEncoding::NoOp;
+    if decodes_body {
+        write_header(out, b"Accept-Encoding", b"gzip");
+    }
     for h in &req.head.headers {
         let name = h.name.of(req.buf);
         if gateway_owned(name) || connection.is_some_and(|c| connection_names_header(c, name)) {
@@ -64,11 +81,10 @@ pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut V
             || match &plan.input_headers {
                 Forward::All => true,
                 Forward::None => false,
-                Forward::Only(names) => names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+                Forward::Only(names) => names
+                    .iter()
+                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
             };
-        // The gateway must read JSON bodies, so it asks for identity encoding;
-        // no-op endpoints pass the client's choice through with the body.
-        let decodes_body = plan.output != OutputEncoding::NoOp;
         if !wanted || decodes_body && name.eq_ignore_ascii_case(b"accept-encoding") {
             continue;
         }
@@ -106,11 +122,15 @@ pub fn backend_target(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    backend.url.render(out, |name, out| match req.param(plan, name) {
-        Some(value) => out.extend_from_slice(value),
-        None => value_of(name, out),
-    });
-    let Some(query) = req.query().filter(|q| !q.is_empty()) else { return };
+    backend
+        .url
+        .render(out, |name, out| match req.param(plan, name) {
+            Some(value) => out.extend_from_slice(value),
+            None => value_of(name, out),
+        });
+    let Some(query) = req.query().filter(|q| !q.is_empty()) else {
+        return;
+    };
     let mut separator = if out.contains(&b'?') { b'&' } else { b'?' };
     let mut push = |pair: &[u8], out: &mut Vec<u8>| {
         out.push(separator);

@@ -39,7 +39,11 @@ pub fn write_merged(
     out: &mut Vec<u8>,
 ) {
     let mut merged = Object::with_capacity(16);
-    let mut tally = Tally { ok: 0, failed: 0, first_error: None };
+    let mut tally = Tally {
+        ok: 0,
+        failed: 0,
+        first_error: None,
+    };
     let answered = outcomes.len();
     if let Some(docs) = decoded {
         tally.ok = docs.len();
@@ -57,7 +61,9 @@ pub fn write_merged(
         }
         for outcome in outcomes.iter_mut() {
             let backend = &plan.backends[outcome.backend];
-            let Ok(resp) = &mut outcome.result else { continue };
+            let Ok(resp) = &mut outcome.result else {
+                continue;
+            };
             if !is_success(resp.status) {
                 continue;
             }
@@ -77,7 +83,9 @@ pub fn write_merged(
     let unanswered = plan.backends.len().saturating_sub(answered);
     if unanswered > 0 {
         tally.failed += unanswered;
-        tally.first_error.get_or_insert_with(|| BackendError::Timeout.to_string());
+        tally
+            .first_error
+            .get_or_insert_with(|| BackendError::Timeout.to_string());
     }
     let complete = tally.failed == 0;
     let static_applied = apply_static(plan, complete, tally.ok, &mut merged);
@@ -92,32 +100,52 @@ pub fn write_merged(
     let content_type = encode(&value, rendered, body);
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
-    write_header(out, b"X-KrakenD-Completed", if complete { b"true" } else { b"false" });
-    if complete {
-        if let Some(cache) = &plan.cache_control {
-            write_header(out, b"Cache-Control", cache);
-        }
+    write_header(
+        out,
+        b"X-KrakenD-Completed",
+        if complete { b"true" } else { b"false" },
+    );
+    if complete && let Some(cache) = &plan.cache_control {
+        write_header(out, b"Cache-Control", cache);
     }
     finish(ctx, body, out);
 }
 
 /// Records a failed backend; with `return_error_details`, its status and
 /// body become `error_<name>` in the response (as KrakenD).
-fn note_failure(plan: &EndpointPlan, outcome: &Outcome, merged: &mut Object<'_>, tally: &mut Tally) {
+fn note_failure(
+    plan: &EndpointPlan,
+    outcome: &Outcome,
+    merged: &mut Object<'_>,
+    tally: &mut Tally,
+) {
     tally.failed += 1;
     let backend = &plan.backends[outcome.backend];
     let message = match &outcome.result {
         Ok(resp) => {
             if let Some(name) = &backend.return_error_details {
                 let mut detail = Object::with_capacity(3);
-                detail.insert(Cow::Borrowed("http_status_code"), Value::from(resp.status as u64));
-                let encoding = resp.content_type.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-                detail.insert(Cow::Borrowed("http_body_encoding"), Value::from(encoding.into_owned()));
+                detail.insert(
+                    Cow::Borrowed("http_status_code"),
+                    Value::from(resp.status as u64),
+                );
+                let encoding = resp
+                    .content_type
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                detail.insert(
+                    Cow::Borrowed("http_body_encoding"),
+                    Value::from(encoding.into_owned()),
+                );
                 detail.insert(
                     Cow::Borrowed("http_body"),
                     Value::from(String::from_utf8_lossy(&resp.body).into_owned()),
                 );
-                merged.insert(Cow::Owned(format!("error_{name}")), Value::Object(Box::new(detail)));
+                merged.insert(
+                    Cow::Owned(format!("error_{name}")),
+                    Value::Object(Box::new(detail)),
+                );
             }
             let base = backend.base_urls.first().map(String::as_str).unwrap_or("");
             format!(
@@ -136,7 +164,9 @@ fn note_failure(plan: &EndpointPlan, outcome: &Outcome, merged: &mut Object<'_>,
 
 /// `proxy.static`: merges the static data when its strategy matches.
 fn apply_static(plan: &EndpointPlan, complete: bool, ok: usize, merged: &mut Object<'_>) -> bool {
-    let Some((strategy, data)) = &plan.static_response else { return false };
+    let Some((strategy, data)) = &plan.static_response else {
+        return false;
+    };
     let errored = !complete;
     let applies = match strategy {
         StaticStrategy::Always => true,
@@ -157,7 +187,11 @@ pub fn write_failure(ctx: &ResponseContext<'_>, message: &str, out: &mut Vec<u8>
     write_status_line(out, 500);
     write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
     write_header(out, b"X-KrakenD-Completed", b"false");
-    let body = if ctx.return_error_msg { message.as_bytes() } else { b"" };
+    let body = if ctx.return_error_msg {
+        message.as_bytes()
+    } else {
+        b""
+    };
     finish(ctx, body, out);
 }
 

@@ -98,13 +98,18 @@ impl Router {
         let mut params = Params::new();
         if let Some(node) = descend(&self.root, path, 1, &mut params, false) {
             if let Some(endpoint) = endpoint_for(node, method) {
-                return RouteMatch::Found { endpoint: endpoint as usize, params };
+                return RouteMatch::Found {
+                    endpoint: endpoint as usize,
+                    params,
+                };
             }
             if node.endpoints.iter().any(Option::is_some) {
                 return RouteMatch::MethodNotAllowed;
             }
         }
-        RouteMatch::NotFound { redirect: self.fixed_path(method, path) }
+        RouteMatch::NotFound {
+            redirect: self.fixed_path(method, path),
+        }
     }
 
     /// A path that matches when compared case-insensitively or with the
@@ -126,7 +131,11 @@ impl Router {
 fn endpoint_for(node: &Node, method: Method) -> Option<u32> {
     node.endpoints[method.index()]
         // HEAD is served by the GET endpoint, without a body.
-        .or_else(|| (method == Method::Head).then(|| node.endpoints[Method::Get.index()]).flatten())
+        .or_else(|| {
+            (method == Method::Head)
+                .then(|| node.endpoints[Method::Get.index()])
+                .flatten()
+        })
 }
 
 /// Walks the tree from `path[from..]`; literals first, then the placeholder.
@@ -140,11 +149,18 @@ fn descend<'n>(
     if path.first() != Some(&b'/') {
         return None;
     }
-    let end = path[from..].iter().position(|&b| b == b'/').map_or(path.len(), |p| from + p);
+    let end = path[from..]
+        .iter()
+        .position(|&b| b == b'/')
+        .map_or(path.len(), |p| from + p);
     let segment = &path[from..end];
     let last = end == path.len();
     let next = |child: &'n Node, params: &mut Params| {
-        if last { Some(child) } else { descend(child, path, end + 1, params, case_insensitive) }
+        if last {
+            Some(child)
+        } else {
+            descend(child, path, end + 1, params, case_insensitive)
+        }
     };
     for (literal, child) in &node.literals {
         let equal = if case_insensitive {
@@ -154,24 +170,24 @@ fn descend<'n>(
         };
         if equal {
             let mark = params.len();
-            if let Some(found) = next(child, params) {
-                if found.endpoints.iter().any(Option::is_some) {
-                    return Some(found);
-                }
+            if let Some(found) = next(child, params)
+                && found.endpoints.iter().any(Option::is_some)
+            {
+                return Some(found);
             }
             params.truncate(mark);
         }
     }
-    if let Some(child) = &node.param {
-        if !segment.is_empty() {
-            params.push((from as u32, end as u32));
-            if let Some(found) = next(child, params) {
-                if found.endpoints.iter().any(Option::is_some) {
-                    return Some(found);
-                }
-            }
-            params.pop();
+    if let Some(child) = &node.param
+        && !segment.is_empty()
+    {
+        params.push((from as u32, end as u32));
+        if let Some(found) = next(child, params)
+            && found.endpoints.iter().any(Option::is_some)
+        {
+            return Some(found);
         }
+        params.pop();
     }
     None
 }
@@ -183,8 +199,10 @@ fn rebuild(root: &Node, path: &[u8]) -> String {
     let mut node = root;
     for segment in path[1..].split(|&b| b == b'/') {
         out.push('/');
-        if let Some((literal, child)) =
-            node.literals.iter().find(|(l, _)| l.as_bytes().eq_ignore_ascii_case(segment))
+        if let Some((literal, child)) = node
+            .literals
+            .iter()
+            .find(|(l, _)| l.as_bytes().eq_ignore_ascii_case(segment))
         {
             out.push_str(literal);
             node = child;
@@ -215,8 +233,10 @@ mod tests {
         let r = router();
         let have = match r.route(method, path.as_bytes()) {
             RouteMatch::Found { endpoint, params } => {
-                let values: Vec<&str> =
-                    params.iter().map(|&(s, e)| &path[s as usize..e as usize]).collect();
+                let values: Vec<&str> = params
+                    .iter()
+                    .map(|&(s, e)| &path[s as usize..e as usize])
+                    .collect();
                 format!("{endpoint} {}", values.join(","))
             }
             RouteMatch::MethodNotAllowed => "405".into(),

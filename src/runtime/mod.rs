@@ -22,10 +22,21 @@ pub struct RunOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on {addr}: {source}. Is another cuttle or another server already using the port? Stop it or pick another port with -p")]
-    PortInUse { addr: SocketAddr, source: std::io::Error },
-    #[error("--cores {asked}: this process may only run on {allowed} CPU(s) ({cpus:?}); ask for at most {allowed}")]
-    TooManyCores { asked: usize, allowed: usize, cpus: Vec<usize> },
+    #[error(
+        "cannot listen on {addr}: {source}. Is another cuttle or another server already using the port? Stop it or pick another port with -p"
+    )]
+    PortInUse {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "--cores {asked}: this process may only run on {allowed} CPU(s) ({cpus:?}); ask for at most {allowed}"
+    )]
+    TooManyCores {
+        asked: usize,
+        allowed: usize,
+        cpus: Vec<usize>,
+    },
     #[error("--cores must be at least 1")]
     ZeroCores,
     #[error("could not read the CPUs this process may run on (sched_getaffinity failed)")]
@@ -36,7 +47,11 @@ pub enum StartError {
          run the container with --security-opt seccomp=unconfined) and enough locked memory \
          (raise it with `ulimit -l unlimited` or LimitMEMLOCK=infinity in the systemd unit)"
     )]
-    Executor { worker: usize, cpu: usize, reason: String },
+    Executor {
+        worker: usize,
+        cpu: usize,
+        reason: String,
+    },
     #[error("endpoint configuration: {0}")]
     Plan(String),
 }
@@ -52,15 +67,24 @@ pub fn allowed_cpus() -> Result<Vec<usize>, StartError> {
 /// the hard limit allows (root may raise the hard limit too).
 fn raise_memlock(workers: usize) {
     let want = MEMLOCK_PER_WORKER.saturating_mul(workers as u64);
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we own; the resource id is valid.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 || limit.rlim_cur >= want {
         return;
     }
-    let raised = libc::rlimit { rlim_cur: want, rlim_max: limit.rlim_max.max(want) };
+    let raised = libc::rlimit {
+        rlim_cur: want,
+        rlim_max: limit.rlim_max.max(want),
+    };
     // SAFETY: setrlimit only reads the struct; failure is reported by the return value.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) } != 0 {
-        let soft = libc::rlimit { rlim_cur: limit.rlim_max.min(want), rlim_max: limit.rlim_max };
+        let soft = libc::rlimit {
+            rlim_cur: limit.rlim_max.min(want),
+            rlim_max: limit.rlim_max,
+        };
         // SAFETY: as above.
         unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &soft) };
     }
@@ -72,7 +96,9 @@ fn raise_memlock(workers: usize) {
 /// instead of silently sharing the traffic.
 fn claim_port(addr: SocketAddr) -> Result<SocketAddr, StartError> {
     let probe = StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })?;
-    let bound = probe.local_addr().map_err(|source| StartError::PortInUse { addr, source })?;
+    let bound = probe
+        .local_addr()
+        .map_err(|source| StartError::PortInUse { addr, source })?;
     drop(probe);
     Ok(bound)
 }
@@ -83,7 +109,11 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let workers = match options.cores {
         Some(0) => return Err(StartError::ZeroCores),
         Some(n) if n > cpus.len() => {
-            return Err(StartError::TooManyCores { asked: n, allowed: cpus.len(), cpus });
+            return Err(StartError::TooManyCores {
+                asked: n,
+                allowed: cpus.len(),
+                cpus,
+            });
         }
         Some(n) => n,
         None => cpus.len(),
@@ -134,7 +164,13 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             });
         match spawned {
             Ok(handle) => handles.push(handle),
-            Err(e) => return Err(StartError::Executor { worker: id, cpu, reason: e.to_string() }),
+            Err(e) => {
+                return Err(StartError::Executor {
+                    worker: id,
+                    cpu,
+                    reason: e.to_string(),
+                });
+            }
         }
     }
     drop(ready_tx);
@@ -151,7 +187,10 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             }
         }
     }
-    tracing::info!("listening on {addr} with {workers} worker(s) pinned to CPUs {:?}", &cpus[..workers]);
+    tracing::info!(
+        "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
+        &cpus[..workers]
+    );
     println!("cuttle listening on {addr} ({workers} workers)");
     for handle in handles {
         let _ = handle.join();

@@ -37,7 +37,8 @@ pub fn answer(
 
 /// `/__debug` and everything below `/__debug/`.
 fn under(path: &[u8], prefix: &[u8]) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -48,7 +49,9 @@ fn headers_map(head: &RequestHead, buf: &[u8]) -> Map<String, Value> {
     let mut headers = Map::new();
     for h in &head.headers {
         let name = canonical_header(&text(h.name.of(buf)));
-        let entry = headers.entry(name).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = headers
+            .entry(name)
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(values) = entry {
             values.push(Value::String(text(h.value.of(buf))));
         }
@@ -61,7 +64,9 @@ fn canonical_header(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase())
+            chars.next().map_or(String::new(), |c| {
+                c.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
         })
         .collect::<Vec<_>>()
         .join("-")
@@ -84,12 +89,18 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Value {
     let mut query_map = Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let entry = query_map.entry(k.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = query_map
+            .entry(k.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(values) = entry {
             values.push(Value::String(v.to_string()));
         }
     }
-    let uri = if head.query.is_some() { format!("{path}?{query}") } else { path.clone() };
+    let uri = if head.query.is_some() {
+        format!("{path}?{query}")
+    } else {
+        path.clone()
+    };
     json!({
         "req_uri": uri,
         "req_uri_details": {"user": "", "host": head.host.map(|h| text(h.of(buf))).unwrap_or_default(), "path": path, "query": query, "fragment": ""},
@@ -102,7 +113,9 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Value {
 
 /// The current time as Go's `time.Time.String()` prints it in UTC.
 fn go_time_now() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;

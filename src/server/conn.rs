@@ -20,7 +20,7 @@ use crate::http::{
     BodyFraming, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead, parse_request,
     write_error_response, write_header, write_status_line,
 };
-use crate::proxy::{self, ClientRequest, NoOpEnd, ResponseContext};
+use crate::proxy::{self, CallContext, ClientRequest, NoOpEnd, ResponseContext};
 use crate::router::{Params, RouteMatch};
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
@@ -142,7 +142,9 @@ impl Connection {
             }
         };
         let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
-        let (body_start, body_end, consumed) = self.read_body(&head, limits.max_body_bytes, request_deadline).await?;
+        let (body_start, body_end, consumed) = self
+            .read_body(&head, limits.max_body_bytes, request_deadline)
+            .await?;
         let keep_alive = head.keep_alive;
         let keep = self.respond(worker, &head, body_start, body_end).await && keep_alive;
         // Move the next pipelined request (if it began to arrive) to the front.
@@ -229,10 +231,30 @@ impl Connection {
     }
 
     /// Routes and answers; false when the connection must close.
-    async fn respond(&mut self, worker: &Worker, head: &RequestHead, body_start: usize, body_end: usize) -> bool {
-        let Connection { stream, peer, rbuf, out, body, response_body, headers, scratch, .. } = self;
+    async fn respond(
+        &mut self,
+        worker: &Worker,
+        head: &RequestHead,
+        body_start: usize,
+        body_end: usize,
+    ) -> bool {
+        let Connection {
+            stream,
+            peer,
+            rbuf,
+            out,
+            body,
+            response_body,
+            headers,
+            scratch,
+            ..
+        } = self;
         let buf = &rbuf[..];
-        let request_body: &[u8] = if body_start == usize::MAX { body } else { &buf[body_start..body_end] };
+        let request_body: &[u8] = if body_start == usize::MAX {
+            body
+        } else {
+            &buf[body_start..body_end]
+        };
         let path = head.path.of(buf);
         let date = worker.date();
         let ctx = ResponseContext {
@@ -252,7 +274,9 @@ impl Connection {
                 write_plain(out, 405, b"405 method not allowed", true, &ctx);
                 return stream.write_all(out).await.is_ok();
             }
-            RouteMatch::NotFound { redirect: Some(location) } => {
+            RouteMatch::NotFound {
+                redirect: Some(location),
+            } => {
                 write_redirect(out, head, buf, &location, &ctx);
                 return stream.write_all(out).await.is_ok();
             }
@@ -262,23 +286,41 @@ impl Connection {
             }
         };
         let plan = &worker.endpoints[endpoint];
-        let req = ClientRequest { buf, head, params: &params, body: request_body, peer: peer.ip() };
+        let req = ClientRequest {
+            buf,
+            head,
+            params: &params,
+            body: request_body,
+            peer: peer.ip(),
+        };
         headers.clear();
         proxy::backend_headers(plan, &req, headers);
+        let call = CallContext {
+            plan,
+            req: &req,
+            pools: &worker.pools,
+            headers,
+            max_body: worker.config.limits.max_response_bytes,
+        };
         if plan.output == OutputEncoding::NoOp {
-            return match proxy::relay(plan, &req, &worker.pools, headers, &ctx, stream, out, scratch).await {
+            return match proxy::relay(&call, &ctx, stream, out, scratch).await {
                 NoOpEnd::Done => true,
                 NoOpEnd::Broken => false,
             };
         }
-        let max_body = worker.config.limits.max_response_bytes;
-        proxy::handle(plan, &req, &worker.pools, headers, max_body, &ctx, response_body, out).await;
+        proxy::handle(&call, &ctx, response_body, out).await;
         stream.write_all(out).await.is_ok()
     }
 }
 
 /// KrakenD's (gin's) plain-text router answers.
-fn write_plain(out: &mut Vec<u8>, status: u16, body: &[u8], completed_header: bool, ctx: &ResponseContext<'_>) {
+fn write_plain(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    completed_header: bool,
+    ctx: &ResponseContext<'_>,
+) {
     write_status_line(out, status);
     write_header(out, b"Content-Type", b"text/plain");
     if completed_header {
@@ -289,8 +331,17 @@ fn write_plain(out: &mut Vec<u8>, status: u16, body: &[u8], completed_header: bo
 
 /// A path that differs from a route only by case or a trailing slash is
 /// redirected to it, as KrakenD's router does (301 for GET, 307 otherwise).
-fn write_redirect(out: &mut Vec<u8>, head: &RequestHead, buf: &[u8], location: &str, ctx: &ResponseContext<'_>) {
-    let get_like = matches!(head.method, crate::http::Method::Get | crate::http::Method::Head);
+fn write_redirect(
+    out: &mut Vec<u8>,
+    head: &RequestHead,
+    buf: &[u8],
+    location: &str,
+    ctx: &ResponseContext<'_>,
+) {
+    let get_like = matches!(
+        head.method,
+        crate::http::Method::Get | crate::http::Method::Head
+    );
     write_status_line(out, if get_like { 301 } else { 307 });
     let mut target = location.as_bytes().to_vec();
     if let Some(query) = head.query {

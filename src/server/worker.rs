@@ -70,7 +70,12 @@ impl Worker {
 /// Every backend authority a config names, deduplicated, in first-use order.
 pub fn backend_authorities(config: &Config) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for host in config.endpoints.iter().flat_map(|e| &e.backends).flat_map(|b| &b.hosts) {
+    for host in config
+        .endpoints
+        .iter()
+        .flat_map(|e| &e.backends)
+        .flat_map(|b| &b.hosts)
+    {
         let authority = authority_of(host);
         if !out.contains(&authority) {
             out.push(authority);

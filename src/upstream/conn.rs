@@ -29,7 +29,14 @@ pub struct BackendConn {
 impl BackendConn {
     pub(super) fn new(stream: TcpStream, pool: Rc<Pool>) -> BackendConn {
         pool.opened();
-        BackendConn { stream, buf: vec![0; READ_CHUNK], start: 0, end: 0, pool, reused: false }
+        BackendConn {
+            stream,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            pool,
+            reused: false,
+        }
     }
 
     pub(super) fn into_reused(mut self) -> BackendConn {
@@ -46,7 +53,10 @@ impl BackendConn {
     }
 
     pub async fn send(&mut self, request: &[u8]) -> Result<(), BackendError> {
-        self.stream.write_all(request).await.map_err(BackendError::io)
+        self.stream
+            .write_all(request)
+            .await
+            .map_err(BackendError::io)
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -64,7 +74,11 @@ impl BackendConn {
                 self.buf.resize(self.buf.len() * 2, 0);
             }
         }
-        let n = self.stream.read(&mut self.buf[self.end..]).await.map_err(BackendError::io)?;
+        let n = self
+            .stream
+            .read(&mut self.buf[self.end..])
+            .await
+            .map_err(BackendError::io)?;
         self.end += n;
         Ok(n)
     }
@@ -132,7 +146,9 @@ impl BackendConn {
                         return Ok(());
                     }
                     if self.fill().await? == 0 {
-                        return Err(BackendError::BadResponse("body shorter than its Content-Length".into()));
+                        return Err(BackendError::BadResponse(
+                            "body shorter than its Content-Length".into(),
+                        ));
                     }
                 }
             }
@@ -181,7 +197,8 @@ impl BackendConn {
             ResponseBody::Length(len) => {
                 let mut left = len;
                 loop {
-                    let take = (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let take =
+                        (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
                     if take > 0 {
                         sink.write_all(&self.buf[self.start..self.start + take])
                             .await
@@ -226,10 +243,14 @@ impl BackendConn {
                     scratch.clear();
                     crate::http::encode_chunk(&self.buf[self.start..self.end], scratch);
                     self.start = self.end;
-                    sink.write_all(scratch).await.map_err(|_| RelayError::Client)?;
+                    sink.write_all(scratch)
+                        .await
+                        .map_err(|_| RelayError::Client)?;
                 }
                 if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                    sink.write_all(crate::http::LAST_CHUNK).await.map_err(|_| RelayError::Client)?;
+                    sink.write_all(crate::http::LAST_CHUNK)
+                        .await
+                        .map_err(|_| RelayError::Client)?;
                     return Ok(());
                 }
             },

@@ -50,7 +50,9 @@ impl Pool {
 
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
-        let addr = self.addr.ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
+        let addr = self
+            .addr
+            .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
         let stream = TcpStream::connect_timeout(addr, self.connect_timeout)
             .await
             .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;

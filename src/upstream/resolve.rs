@@ -11,8 +11,16 @@ pub fn authority_of(base_url: &str) -> String {
     let rest = base_url.strip_prefix("http://").unwrap_or(base_url);
     let host = rest.split('/').next().unwrap_or(rest);
     // The port starts after the host: past the `]` of an IPv6 literal.
-    let host_end = if host.starts_with('[') { host.find(']').map_or(host.len(), |i| i + 1) } else { host.find(':').unwrap_or(host.len()) };
-    if host[host_end..].starts_with(':') { host.to_string() } else { format!("{host}:80") }
+    let host_end = if host.starts_with('[') {
+        host.find(']').map_or(host.len(), |i| i + 1)
+    } else {
+        host.find(':').unwrap_or(host.len())
+    };
+    if host[host_end..].starts_with(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    }
 }
 
 /// Authority -> address, for every authority given.
@@ -67,7 +75,10 @@ mod tests {
 
     #[test]
     fn resolves_loopback_and_gives_up_on_garbage() {
-        let got = resolve_all(&["127.0.0.1:80".into(), "no such host!:1".into()], Duration::from_secs(2));
+        let got = resolve_all(
+            &["127.0.0.1:80".into(), "no such host!:1".into()],
+            Duration::from_secs(2),
+        );
         assert_eq!(got[0].1, Some("127.0.0.1:80".parse().unwrap()));
         assert_eq!(got[1].1, None);
     }

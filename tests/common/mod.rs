@@ -24,7 +24,10 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == &name.to_ascii_lowercase()).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
     }
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -45,11 +48,19 @@ pub enum Reply {
 }
 
 pub fn json(status: u16, body: &str) -> Reply {
-    Reply::Full(status, vec![("Content-Type".into(), "application/json".into())], body.as_bytes().to_vec())
+    Reply::Full(
+        status,
+        vec![("Content-Type".into(), "application/json".into())],
+        body.as_bytes().to_vec(),
+    )
 }
 
 pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
-    Reply::Full(status, vec![("Content-Type".into(), content_type.into())], body.as_bytes().to_vec())
+    Reply::Full(
+        status,
+        vec![("Content-Type".into(), content_type.into())],
+        body.as_bytes().to_vec(),
+    )
 }
 
 type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
@@ -91,7 +102,9 @@ fn serve_backend(stream: TcpStream, handler: &Handler, record: &Mutex<Vec<Seen>>
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
-        let Some(seen) = read_request(&mut reader) else { return };
+        let Some(seen) = read_request(&mut reader) else {
+            return;
+        };
         record.lock().unwrap().push(seen.clone());
         let mut reply = handler(&seen);
         loop {
@@ -160,12 +173,19 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
         }
         body
     } else {
-        let len = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let len = get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
         body
     };
-    Some(Seen { method, target, headers, body })
+    Some(Seen {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
 
 /// The gateway binary running a config.
@@ -208,7 +228,11 @@ impl Gateway {
         };
         // Keep draining stdout so the gateway never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Gateway { addr, child, _dir: dir }
+        Gateway {
+            addr,
+            child,
+            _dir: dir,
+        }
     }
 
     /// Sends raw bytes on a new connection and reads one response.
@@ -231,7 +255,10 @@ impl Gateway {
     }
 
     pub fn signal(&self, signal: &str) {
-        Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
     }
 
     pub fn wait(&mut self) -> std::process::ExitStatus {
@@ -261,24 +288,37 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect to gateway");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Client { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -311,7 +351,12 @@ impl Client {
         if status == 100 {
             return self.response_to(method);
         }
-        let get = |n: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.clone())
+        };
         let body = if method == "HEAD" || status == 204 || status == 304 {
             Vec::new()
         } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -337,7 +382,11 @@ impl Client {
             self.reader.read_to_end(&mut body).ok()?;
             body
         };
-        Some(Response { status, headers, body })
+        Some(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// One raw line (with its CRLF) from the connection.
@@ -361,8 +410,11 @@ impl TempDir {
     pub fn new() -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir()
-            .join(format!("cuttle-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let dir = std::env::temp_dir().join(format!(
+            "cuttle-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }

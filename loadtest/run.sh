@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Side-by-side load test: cuttle (one worker) and nginx as a reverse proxy
+# (one worker process) in front of the same backend, in one run.
+#
+# Reports requests per second and the gateway's CPU time per request
+# (utime+stime of the gateway process over the run / requests served):
+# on a 2-core machine wrk is often the bottleneck, so CPU per request is the
+# honest figure. Layout: gateways pinned to CPU 0, backend and wrk to CPU 1.
+#
+#   bash loadtest/run.sh                 # 10 s per target, 32 connections
+#   DURATION=30 CONNS=64 bash loadtest/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+GATEWAY_CPU=${GATEWAY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BACKEND_PORT=9101
+NGINX_PORT=9102
+CUTTLE_PORT=9103
+
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+    else
+        echo "needs wrk and nginx (apt-get install nginx wrk)" >&2
+        exit 1
+    fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release -q
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The backend: nginx answering small JSON documents from memory.
+cat >"$work/backend.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/backend.pid;
+error_log $work/backend.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$BACKEND_PORT reuseport;
+        default_type application/json;
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
+        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
+    }
+}
+EOF
+
+# nginx as the reverse proxy under test: one worker, keep-alive upstream.
+cat >"$work/proxy.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/proxy.pid;
+error_log $work/proxy.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+
+# cuttle: a no-op endpoint, a json endpoint, a 3-backend aggregate.
+cat >"$work/cuttle.json" <<EOF
+{
+  "version": 3,
+  "port": $CUTTLE_PORT,
+  "timeout": "2s",
+  "extra_config": { "cuttle/server": { "pool_size": 64 } },
+  "endpoints": [
+    { "endpoint": "/noop", "output_encoding": "no-op",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
+    { "endpoint": "/json",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user" } ] },
+    { "endpoint": "/agg",
+      "backend": [
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "allow": ["id", "name", "company.name"] },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/posts", "is_collection": true, "mapping": { "collection": "posts" } },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/settings", "group": "settings" }
+      ] }
+  ]
+}
+EOF
+
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listening on port $1" >&2
+    exit 1
+}
+
+taskset -c "$LOAD_CPU" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
+pids+=($!)
+taskset -c "$GATEWAY_CPU" "$NGINX" -c "$work/proxy.conf" -g "error_log $work/proxy.err;" 2>/dev/null &
+pids+=($!)
+taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
+cuttle_pid=$!
+pids+=("$cuttle_pid")
+wait_port $BACKEND_PORT
+wait_port $NGINX_PORT
+wait_port $CUTTLE_PORT
+sleep 0.5
+nginx_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -n 1)
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+# measure NAME PID URL: prints one table row.
+measure() {
+    local name=$1 pid=$2 url=$3
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
+    local before after out requests rps errors
+    before=$(ticks "$pid")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
+    after=$(ticks "$pid")
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    awk -v n="$name" -v r="$requests" -v rps="$rps" -v t=$((after - before)) -v hz="$clk_tck" \
+        -v p50="$p50" -v p99="$p99" -v e="${errors:-0}" \
+        'BEGIN { printf "| %-28s | %9s | %8d | %9.1f | %7s | %7s | %s |\n", n, rps, r, t * 1e6 / hz / r, p50, p99, e }'
+}
+
+echo "load: wrk -t1 -c$CONNS -d${DURATION}s, gateway on CPU $GATEWAY_CPU, wrk and backend on CPU $LOAD_CPU, $(date -u +%F)"
+echo
+echo "| target                       |     req/s | requests | CPU µs/req |     p50 |     p99 | non-2xx |"
+echo "|------------------------------|-----------|----------|------------|---------|---------|---------|"
+measure "nginx proxy /user"          "$nginx_worker" "http://127.0.0.1:$NGINX_PORT/user"
+measure "cuttle no-op /noop"         "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/noop"
+measure "cuttle json /json"          "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/json"
+measure "cuttle 3-backend /agg"      "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/agg"
