@@ -4,11 +4,16 @@
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::resolve_all;
+
+mod signals;
 
 /// How long start-up waits for backend names to resolve.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(3);
@@ -135,12 +140,17 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     Worker::new(0, config.clone(), &resolved).map_err(|e| StartError::Plan(e.to_string()))?;
     let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
 
+    // Executor threads inherit this mask, so SIGTERM and SIGINT reach only
+    // the main thread's sigwait below.
+    let signals = signals::block_termination();
+    let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), StartError>>();
     let mut handles = Vec::with_capacity(workers);
     for (id, &cpu) in cpus.iter().take(workers).enumerate() {
         let config = config.clone();
         let resolved = resolved.clone();
         let ready = ready_tx.clone();
+        let stop = stop.clone();
         let spawned = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("cuttle-w{id}"))
             .spawn(move || async move {
@@ -160,7 +170,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                     }
                 };
                 let _ = ready.send(Ok(()));
-                run_worker(worker, listener).await;
+                run_worker(worker, listener, stop).await;
             });
         match spawned {
             Ok(handle) => handles.push(handle),
@@ -192,6 +202,18 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         &cpus[..workers]
     );
     println!("cuttle listening on {addr} ({workers} workers)");
+    let signal = signals::wait(&signals);
+    tracing::info!(
+        "{signal}: no longer accepting; finishing requests in flight (at most {:?})",
+        config.limits.shutdown_wait
+    );
+    stop.store(true, Ordering::Relaxed);
+    // A second signal means: stop now.
+    std::thread::spawn(move || {
+        let again = signals::wait(&signals);
+        tracing::warn!("{again} again: exiting without waiting");
+        std::process::exit(1);
+    });
     for handle in handles {
         let _ = handle.join();
     }

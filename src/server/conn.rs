@@ -127,7 +127,21 @@ impl Connection {
                 None => idle_deadline,
             };
             // One byte past the limit lets the parser say 431 or 414.
-            match self.fill(limits.max_header_bytes + 1, deadline).await {
+            let read = self.fill(limits.max_header_bytes + 1, deadline);
+            let read = if started.is_none() {
+                // Between requests, a graceful shutdown closes the connection at once.
+                if worker.drain.is_draining() {
+                    return Err(Stop::Quietly);
+                }
+                futures_lite::future::or(read, async {
+                    worker.drain.wait().await;
+                    Err(ErrorKind::Interrupted)
+                })
+                .await
+            } else {
+                read.await
+            };
+            match read {
                 Ok(0) => return Err(Stop::Quietly),
                 Ok(_) => {
                     started.get_or_insert_with(Instant::now);
@@ -145,8 +159,9 @@ impl Connection {
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
             .await?;
-        let keep_alive = head.keep_alive;
-        let keep = self.respond(worker, &head, body_start, body_end).await && keep_alive;
+        let keep = self.respond(worker, &head, body_start, body_end).await
+            && head.keep_alive
+            && !worker.drain.is_draining();
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
         self.end -= consumed;
@@ -261,7 +276,7 @@ impl Connection {
             accept: head.header(buf, "accept"),
             date: &date,
             head_only: head.method == crate::http::Method::Head,
-            close: !head.keep_alive,
+            close: !head.keep_alive || worker.drain.is_draining(),
             return_error_msg: worker.config.return_error_msg,
         };
         out.clear();

@@ -2,9 +2,12 @@
 
 mod builtin;
 mod conn;
+mod drain;
 mod worker;
 
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_lite::AsyncWriteExt;
@@ -13,8 +16,10 @@ use glommio::net::TcpListener;
 pub use worker::{Worker, backend_authorities};
 
 /// Runs one worker: pre-connects its backend pools and serves the
-/// connections its listener (SO_REUSEPORT, one per worker) accepts.
-pub async fn run_worker(worker: Worker, listener: TcpListener) {
+/// connections its listener (SO_REUSEPORT, one per worker) accepts, until
+/// `stop` is raised; then it stops accepting, lets the requests in flight
+/// finish (at most `max_shutdown_wait_time`) and returns.
+pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicBool>) {
     let worker = Rc::new(worker);
     for pool in worker.pools.iter() {
         glommio::spawn_local(pool.clone().warm_up()).detach();
@@ -27,10 +32,26 @@ pub async fn run_worker(worker: Worker, listener: TcpListener) {
         }
     })
     .detach();
+    // The stop flag is set by the main thread on a signal; checking it on a
+    // timer keeps cross-thread state off the request path.
+    let watcher = worker.clone();
+    glommio::spawn_local(async move {
+        while !stop.load(Ordering::Relaxed) {
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+        }
+        watcher.drain.start();
+    })
+    .detach();
     loop {
-        let stream = match listener.accept().await {
-            Ok(stream) => stream,
-            Err(e) => {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            worker.drain.wait().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => break,
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => {
                 tracing::warn!(worker = worker.id, "accept failed: {e}");
                 glommio::timer::sleep(Duration::from_millis(10)).await;
                 continue;
@@ -53,6 +74,18 @@ pub async fn run_worker(worker: Worker, listener: TcpListener) {
             w.connections.set(w.connections.get() - 1);
         })
         .detach();
+    }
+    drop(listener);
+    let deadline = std::time::Instant::now() + worker.config.limits.shutdown_wait;
+    while worker.connections.get() > 0 && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    if worker.connections.get() > 0 {
+        tracing::warn!(
+            worker = worker.id,
+            "max_shutdown_wait_time passed with {} connection(s) still busy",
+            worker.connections.get()
+        );
     }
 }
 

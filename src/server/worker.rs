@@ -21,6 +21,8 @@ pub struct Worker {
     date: RefCell<[u8; 29]>,
     /// Client connections open on this worker.
     pub connections: Cell<usize>,
+    /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
+    pub drain: super::drain::Drain,
 }
 
 impl Worker {
@@ -55,6 +57,7 @@ impl Worker {
             pools,
             date: RefCell::new(fmt_http_date(unix_now())),
             connections: Cell::new(0),
+            drain: Default::default(),
         })
     }
 

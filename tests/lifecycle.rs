@@ -1,0 +1,158 @@
+//! Start-up and shutdown: graceful drain on SIGTERM, a second instance on
+//! the same port fails loudly, bad configs are refused with a clear message.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Backend, Gateway, Reply, TempDir, config, json};
+
+#[test]
+fn sigterm_finishes_every_accepted_request_then_exits_zero() {
+    let backend = Backend::start(|_| {
+        Reply::Delayed(
+            Duration::from_millis(300),
+            Box::new(json(200, r#"{"ok": true}"#)),
+        )
+    });
+    let mut gw = Gateway::start_with(
+        &config(&format!(
+            r#"[{{"endpoint": "/slow", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+            backend.url()
+        )),
+        &["--cores", "2"],
+    );
+    let addr = gw.addr;
+    // 40 requests in flight on their own connections, plus keep-alive idlers.
+    let clients: Vec<_> = (0..40)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = common::Client::connect(addr);
+                c.send(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+                let status = c.response().map(|r| r.status);
+                (status, c.is_closed())
+            })
+        })
+        .collect();
+    let mut idle = common::Client::connect(addr);
+    std::thread::sleep(Duration::from_millis(100));
+    gw.signal("TERM");
+    let answers: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let failed = answers
+        .iter()
+        .filter(|(status, _)| *status != Some(200))
+        .count();
+    assert_eq!(failed, 0, "every accepted request is answered: {answers:?}");
+    assert!(
+        answers.iter().all(|(_, closed)| *closed),
+        "then the connection is closed"
+    );
+    assert!(idle.is_closed(), "an idle keep-alive connection is closed");
+    let started = Instant::now();
+    let status = gw.wait();
+    assert_eq!(status.code(), Some(0), "exit 0 after draining");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn a_second_instance_on_the_same_port_fails_loudly() {
+    let gw = Gateway::start(&config("[]"));
+    let dir = TempDir::new();
+    let path = dir.0.join("c.json");
+    std::fs::write(&path, config("[]")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args([
+            "run",
+            "-c",
+            path.to_str().unwrap(),
+            "-p",
+            &gw.addr.port().to_string(),
+            "--cores",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot listen on") && stderr.contains("another"),
+        "{stderr}"
+    );
+    assert_eq!(
+        gw.get("/__health").status,
+        200,
+        "the first one keeps serving"
+    );
+}
+
+#[test]
+fn check_reports_bad_configs_with_file_path_and_fix() {
+    let dir = TempDir::new();
+    let rows = [
+        (r#"{"version": 3, "endpoints": []}"#, 0, "Syntax OK!"),
+        (r#"{"version": 2, "endpoints": []}"#, 1, "version"),
+        ("{\"version\": 3,\n \"endpoints\": [}", 1, "line 2, column"),
+        (
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "timeout": "3 secs", "backend": [{"host": ["http://h"], "url_pattern": "/"}]}]}"#,
+            1,
+            r#"endpoints[0].timeout: "3 secs" is not a duration"#,
+        ),
+        (
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://h"], "url_pattern": "/{id}"}]}]}"#,
+            1,
+            "endpoints[0].backend[0].url_pattern",
+        ),
+    ];
+    for (i, (text, code, needle)) in rows.iter().enumerate() {
+        let path = dir.0.join(format!("c{i}.json"));
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+            .args(["check", "-c", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(*code), "{text}: {all}");
+        assert!(all.contains(needle), "{text}: {all}");
+        if *code == 1 {
+            assert!(
+                all.contains(path.to_str().unwrap()),
+                "names the file: {all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn version_and_too_many_cores() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("cuttle "));
+    let dir = TempDir::new();
+    let path = dir.0.join("c.json");
+    std::fs::write(&path, config("[]")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args([
+            "run",
+            "-c",
+            path.to_str().unwrap(),
+            "-p",
+            "0",
+            "--cores",
+            "999",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cores 999"));
+}
