@@ -111,15 +111,15 @@ pub async fn relay<W: AsyncWrite + Unpin>(
     out.extend_from_slice(b"\r\n");
     let keep_alive = response.head.keep_alive;
     response.conn.consume_head(&response.head);
-    if client.write_all(out).await.is_err() {
-        return NoOpEnd::Broken;
-    }
-    out.clear();
     if ctx.head_only {
         // The body is not wanted: the backend connection cannot be reused.
-        return NoOpEnd::Done;
+        return match client.write_all(out).await {
+            Ok(()) => NoOpEnd::Done,
+            Err(_) => NoOpEnd::Broken,
+        };
     }
-    match response.conn.relay_body(&framing, client, scratch).await {
+    // The head leaves with the first bytes of the body.
+    match response.conn.relay_body(&framing, client, out).await {
         Ok(()) => {
             response.conn.finish(keep_alive);
             NoOpEnd::Done

@@ -185,76 +185,66 @@ impl BackendConn {
 
     /// Passes the body through to `sink` as it arrives, re-framed for the
     /// client: Content-Length bodies as they are, chunked bodies with their
-    /// chunks, close-delimited bodies as chunks. `scratch` is reused.
+    /// chunks, close-delimited bodies as chunks. `pending` holds what must go
+    /// out first (the response head): it leaves in the same write as the
+    /// first part of the body, so a small response costs one write.
     pub async fn relay_body<W: futures_lite::AsyncWrite + Unpin>(
         &mut self,
         framing: &ResponseBody,
         sink: &mut W,
-        scratch: &mut Vec<u8>,
+        pending: &mut Vec<u8>,
     ) -> Result<(), RelayError> {
+        let cut_short = |what: &str| RelayError::Backend(BackendError::BadResponse(what.into()));
         match *framing {
-            ResponseBody::Empty => Ok(()),
+            ResponseBody::Empty => {}
             ResponseBody::Length(len) => {
                 let mut left = len;
                 loop {
                     let take =
                         (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
-                    if take > 0 {
-                        sink.write_all(&self.buf[self.start..self.start + take])
-                            .await
-                            .map_err(|_| RelayError::Client)?;
-                        self.start += take;
-                        left -= take as u64;
-                    }
+                    emit(sink, pending, &self.buf[self.start..self.start + take]).await?;
+                    self.start += take;
+                    left -= take as u64;
                     if left == 0 {
-                        return Ok(());
+                        break;
                     }
                     if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(RelayError::Backend(BackendError::BadResponse(
-                            "body shorter than its Content-Length".into(),
-                        )));
+                        return Err(cut_short("body shorter than its Content-Length"));
                     }
                 }
             }
             ResponseBody::Chunked => {
                 let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
                 loop {
-                    let progress = decoder.decode(self.pending(), None).map_err(|e| {
-                        RelayError::Backend(BackendError::BadResponse(format!("chunked body: {e}")))
-                    })?;
-                    if progress.consumed > 0 {
-                        sink.write_all(&self.buf[self.start..self.start + progress.consumed])
-                            .await
-                            .map_err(|_| RelayError::Client)?;
-                        self.start += progress.consumed;
-                    }
+                    let progress = decoder
+                        .decode(self.pending(), None)
+                        .map_err(|e| cut_short(&format!("chunked body: {e}")))?;
+                    emit(
+                        sink,
+                        pending,
+                        &self.buf[self.start..self.start + progress.consumed],
+                    )
+                    .await?;
+                    self.start += progress.consumed;
                     if progress.done {
-                        return Ok(());
+                        break;
                     }
                     if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(RelayError::Backend(BackendError::BadResponse(
-                            "chunked body cut short".into(),
-                        )));
+                        return Err(cut_short("chunked body cut short"));
                     }
                 }
             }
             ResponseBody::UntilClose => loop {
-                if self.start < self.end {
-                    scratch.clear();
-                    crate::http::encode_chunk(&self.buf[self.start..self.end], scratch);
-                    self.start = self.end;
-                    sink.write_all(scratch)
-                        .await
-                        .map_err(|_| RelayError::Client)?;
-                }
+                crate::http::encode_chunk(&self.buf[self.start..self.end], pending);
+                self.start = self.end;
                 if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                    sink.write_all(crate::http::LAST_CHUNK)
-                        .await
-                        .map_err(|_| RelayError::Client)?;
-                    return Ok(());
+                    pending.extend_from_slice(crate::http::LAST_CHUNK);
+                    break;
                 }
+                emit(sink, pending, &[]).await?;
             },
         }
+        emit(sink, pending, &[]).await
     }
 
     /// Ends an exchange: a connection whose response was read completely
@@ -265,6 +255,28 @@ impl BackendConn {
             pool.checkin(self.into_reused());
         }
     }
+}
+
+/// Writes `pending` followed by `data` (in one write when both are there),
+/// leaving `pending` empty.
+async fn emit<W: futures_lite::AsyncWrite + Unpin>(
+    sink: &mut W,
+    pending: &mut Vec<u8>,
+    data: &[u8],
+) -> Result<(), RelayError> {
+    let bytes: &[u8] = if pending.is_empty() {
+        data
+    } else {
+        pending.extend_from_slice(data);
+        pending
+    };
+    if !bytes.is_empty() {
+        sink.write_all(bytes)
+            .await
+            .map_err(|_| RelayError::Client)?;
+    }
+    pending.clear();
+    Ok(())
 }
 
 impl Drop for BackendConn {
