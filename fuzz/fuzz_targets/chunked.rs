@@ -4,23 +4,31 @@
 use cuttle::http::{ChunkError, ChunkLimits, ChunkedDecoder};
 use libfuzzer_sys::fuzz_target;
 
-/// Feeds the pieces in order; returns (result, bytes consumed in total, decoded output).
+/// Feeds the pieces in order; returns (result, bytes consumed in total or 0 on error, decoded output).
 fn feed(limits: ChunkLimits, pieces: &[&[u8]]) -> (Result<bool, ChunkError>, usize, Vec<u8>) {
     let mut decoder = ChunkedDecoder::new(limits);
     let mut framing = ChunkedDecoder::new(limits);
     let (mut out, mut consumed) = (Vec::new(), 0);
     for piece in pieces {
         let progress = decoder.decode(piece, Some(&mut out));
-        assert_eq!(progress, framing.decode(piece, None), "output must not change framing");
+        assert_eq!(
+            progress,
+            framing.decode(piece, None),
+            "output must not change framing"
+        );
         match progress {
-            Err(err) => return (Err(err), consumed, out),
+            Err(err) => return (Err(err), 0, out),
             Ok(p) => {
                 assert!(p.consumed <= piece.len());
                 consumed += p.consumed;
                 if p.done {
                     return (Ok(true), consumed, out);
                 }
-                assert_eq!(p.consumed, piece.len(), "unfinished decoders consume everything");
+                assert_eq!(
+                    p.consumed,
+                    piece.len(),
+                    "unfinished decoders consume everything"
+                );
             }
         }
     }
@@ -30,7 +38,10 @@ fn feed(limits: ChunkLimits, pieces: &[&[u8]]) -> (Result<bool, ChunkError>, usi
 fuzz_target!(|data: &[u8]| {
     // Two leading bytes choose the cut points; small limits keep the limit paths reachable.
     let [a, b, input @ ..] = data else { return };
-    let limits = ChunkLimits { max_chunk_ext_bytes: usize::from(*a & 0x1f), max_trailer_bytes: usize::from(*b & 0x3f) };
+    let limits = ChunkLimits {
+        max_chunk_ext_bytes: usize::from(*a & 0x1f),
+        max_trailer_bytes: usize::from(*b & 0x3f),
+    };
     let len = input.len().max(1);
     let (mut i, mut j) = (usize::from(*a) * 7 % len, usize::from(*b) * 13 % len);
     if i > j {

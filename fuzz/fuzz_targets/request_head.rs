@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let cut = usize::from(buf.first().copied().unwrap_or(0)) % head.head_len;
     let prefix = buf.get(..cut).expect("cut < head_len");
-    assert!(matches!(parse_request(prefix, &limits), Ok(Parse::Partial)), "prefix of {cut}");
+    assert!(
+        matches!(parse_request(prefix, &limits), Ok(Parse::Partial)),
+        "prefix of {cut}"
+    );
 });
 
 fn check_head(buf: &[u8], limits: &HeadLimits, head: &RequestHead) {

@@ -7,7 +7,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let [selector, buf @ ..] = data else { return };
     let method = Method::ALL[usize::from(*selector) % Method::ALL.len()];
-    let max_head = if selector & 0x80 != 0 { usize::from(*selector) } else { 64 * 1024 };
+    let max_head = if selector & 0x80 != 0 {
+        usize::from(*selector)
+    } else {
+        64 * 1024
+    };
     let Ok(Parse::Complete(head)) = parse_response(buf, method, max_head) else {
         return;
     };
@@ -24,5 +28,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(head.body, ResponseBody::Empty);
     }
     let exact = buf.get(..head.head_len).expect("head_len within buffer");
-    assert!(matches!(parse_response(exact, method, max_head), Ok(Parse::Complete(h)) if h.head_len == head.head_len));
+    assert!(
+        matches!(parse_response(exact, method, max_head), Ok(Parse::Complete(h)) if h.head_len == head.head_len)
+    );
 });
