@@ -77,12 +77,12 @@ fn classify_field_lines(head: &[u8]) -> RequestError {
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(head.len());
-    let mut lines = head
+    let lines = head
         .get(start..)
         .unwrap_or_default()
         .split(|&b| b == b'\n')
         .skip(1);
-    for line in lines.by_ref() {
+    for line in lines {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let [b' ' | b'\t', ..] = line {
             return RequestError::ObsFold;

@@ -61,6 +61,7 @@ fn request_rows() {
         (b"GET x/y HTTP/1.1\r\nHost: a\r\n\r\n", "400 InvalidTarget"),
         (b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", "400 InvalidTarget"),
         (b"CONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n", "400 InvalidTarget"),
+        (b"CONNECT /b HTTP/1.1\r\nHost: b:443\r\n\r\n", "400 InvalidTarget"),
         (b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS * 1.1 None host=a"),
         (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", "400 AsteriskFormNotOptions"),
         (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "400 BadRequestLine"),

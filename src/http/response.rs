@@ -219,3 +219,7 @@ fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<u64, Res
     }
     length.ok_or(ResponseError::InvalidContentLength)
 }
+
+#[cfg(test)]
+#[path = "response_tests.rs"]
+mod tests;

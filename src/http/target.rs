@@ -20,6 +20,10 @@ pub(crate) fn parse_target(
     if bytes.contains(&b'#') {
         return Err(RequestError::InvalidTarget);
     }
+    // CONNECT takes only authority-form (RFC 9112 §3.2.3), and we do not open tunnels.
+    if method == Method::Connect {
+        return Err(RequestError::InvalidTarget);
+    }
     match bytes {
         [b'/', ..] => Ok(origin_form(bytes, target, None)),
         b"*" if method == Method::Options => Ok(Target {

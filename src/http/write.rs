@@ -130,3 +130,112 @@ fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
     }
     out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn status_line_rows() {
+        let rows: &[(u16, &str)] = &[
+            (200, "HTTP/1.1 200 OK\r\n"),
+            (404, "HTTP/1.1 404 Not Found\r\n"),
+            (431, "HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            (505, "HTTP/1.1 505 HTTP Version Not Supported\r\n"),
+            (599, "HTTP/1.1 599 \r\n"),
+        ];
+        for (status, want) in rows {
+            assert_eq!(written(|o| write_status_line(o, *status)), *want);
+        }
+    }
+
+    #[test]
+    fn content_length_rows() {
+        let rows: &[(usize, &str)] = &[
+            (0, "Content-Length: 0\r\n"),
+            (7, "Content-Length: 7\r\n"),
+            (1234567890, "Content-Length: 1234567890\r\n"),
+            (usize::MAX, "Content-Length: 18446744073709551615\r\n"),
+        ];
+        for (len, want) in rows {
+            assert_eq!(written(|o| write_content_length(o, *len)), *want);
+        }
+        assert_eq!(written(|o| write_header(o, b"X-A", b"b c")), "X-A: b c\r\n");
+    }
+
+    #[test]
+    fn error_response_rows() {
+        let rows: &[(u16, &[u8], bool, &str)] = &[
+            (
+                400,
+                b"bad",
+                true,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                 Content-Length: 3\r\nConnection: close\r\n\r\nbad",
+            ),
+            (
+                404,
+                b"",
+                false,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\n\r\n",
+            ),
+        ];
+        for (status, body, close, want) in rows {
+            assert_eq!(
+                written(|o| write_error_response(o, *status, body, *close)),
+                *want
+            );
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_rows() {
+        let rows: &[(&[u8], bool)] = &[
+            (b"Connection", true),
+            (b"keep-alive", true),
+            (b"TE", true),
+            (b"Trailer", true),
+            (b"TRANSFER-ENCODING", true),
+            (b"Upgrade", true),
+            (b"Proxy-Connection", true),
+            (b"Proxy-Authenticate", true),
+            (b"proxy-authorization", true),
+            (b"Trailers", false),
+            (b"Content-Length", false),
+            (b"Authorization", false),
+            (b"", false),
+        ];
+        for (name, want) in rows {
+            assert_eq!(
+                is_hop_by_hop(name),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+        }
+    }
+
+    #[test]
+    fn connection_names_rows() {
+        let rows: &[(&[u8], &[u8], bool)] = &[
+            (b"close", b"Close", true),
+            (b"keep-alive, X-Secret", b"x-secret", true),
+            (b" ,X-A ,, x-b\t", b"X-B", true),
+            (b"X-Ab", b"X-A", false),
+            (b"", b"X-A", false),
+        ];
+        for (value, name, want) in rows {
+            assert_eq!(
+                connection_names_header(value, name),
+                *want,
+                "{value:?} {name:?}"
+            );
+        }
+    }
+}
