@@ -37,7 +37,14 @@ struct Tally {
     first_error: Option<String>,
     /// A non-2xx answer of a backend with `return_error_code`: its status,
     /// Content-Type and body.
-    status_error: Option<(u16, Option<Box<[u8]>>, Vec<u8>)>,
+    status_error: Option<StatusError>,
+}
+
+/// A backend's non-2xx answer kept for `return_error_code`.
+struct StatusError {
+    status: u16,
+    content_type: Option<Box<[u8]>>,
+    body: Vec<u8>,
 }
 
 /// Whether a backend's answer is one KrakenD takes: 200 and 201, or any
@@ -128,9 +135,9 @@ pub fn write_merged(
     if tally.ok == 0 && tally.detailed == 0 && !static_applied {
         // lura hands the router no response at all, only the error.
         if plan.backends.len() == 1
-            && let Some((status, content_type, error_body)) = tally.status_error.take()
+            && let Some(error) = tally.status_error.take()
         {
-            return write_status_error(ctx, status, content_type.as_deref(), &error_body, out);
+            return write_status_error(ctx, &error, out);
         }
         let message = tally.first_error.unwrap_or_default();
         return write_failure(ctx, &message, out);
@@ -203,11 +210,11 @@ fn note_failure(
             }
             tally.errors += 1;
             if backend.return_error_code && tally.status_error.is_none() {
-                tally.status_error = Some((
-                    resp.status,
-                    resp.content_type.take(),
-                    std::mem::take(&mut resp.body),
-                ));
+                tally.status_error = Some(StatusError {
+                    status: resp.status,
+                    content_type: resp.content_type.take(),
+                    body: std::mem::take(&mut resp.body),
+                });
             }
             let base = backend.base_urls.first().map(String::as_str).unwrap_or("");
             format!(
@@ -253,17 +260,17 @@ fn apply_static(plan: &EndpointPlan, tally: &Tally, merged: &mut Object<'_>) -> 
 /// `return_error_code` on an endpoint whose single backend answered a
 /// non-2xx: that status; the backend's body (and Content-Type) only with
 /// `router.return_error_msg`, else an empty body (lura `router/gin/endpoint.go`).
-fn write_status_error(
-    ctx: &ResponseContext<'_>,
-    status: u16,
-    content_type: Option<&[u8]>,
-    body: &[u8],
-    out: &mut Vec<u8>,
-) {
-    write_status_line(out, status);
-    let body = if ctx.return_error_msg { body } else { b"" };
+fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut Vec<u8>) {
+    write_status_line(out, error.status);
+    let body: &[u8] = if ctx.return_error_msg {
+        &error.body
+    } else {
+        b""
+    };
     if !body.is_empty() {
-        let content_type = content_type
+        let content_type = error
+            .content_type
+            .as_deref()
             .filter(|t| !t.is_empty())
             .unwrap_or(b"text/plain; charset=utf-8");
         write_header(out, b"Content-Type", content_type);
