@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::plan::EndpointPlan;
 use super::request::{ClientRequest, backend_target};
+use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode, lookup, scalar_text};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
@@ -148,7 +149,7 @@ pub async fn sequential(
         .await;
         let Some(mut outcome) = outcome else { break };
         let doc = match &mut outcome.result {
-            Ok(resp) if is_success(resp.status) => {
+            Ok(resp) if backend.encoding == BackendEncoding::NoOp || is_success(resp.status) => {
                 decode(backend.encoding, backend.is_collection, &mut resp.body)
                     .map(|v| backend.manipulation.apply(v).into_static())
                     .ok()

@@ -26,11 +26,24 @@ pub async fn handle(
     out: &mut Vec<u8>,
 ) {
     let plan = call.plan;
+    let timeout = merge_timeout(plan);
     if plan.sequential && plan.backends.len() > 1 {
-        let (mut outcomes, docs) = sequential(call, plan.timeout).await;
+        let (mut outcomes, docs) = sequential(call, timeout).await;
         write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
     } else {
-        let mut outcomes = fan_out(call, plan.timeout).await;
+        let mut outcomes = fan_out(call, timeout).await;
         write_merged(plan, &mut outcomes, None, ctx, body, out);
+    }
+}
+
+/// How long the backends of one request get. With several backends, lura's
+/// merge middleware gives them 85% of the endpoint timeout and answers with
+/// what arrived by then (`proxy/merging.go`, `serviceTimeout`); a single
+/// backend has the whole endpoint timeout.
+fn merge_timeout(plan: &EndpointPlan) -> std::time::Duration {
+    if plan.backends.len() > 1 {
+        plan.timeout * 85 / 100
+    } else {
+        plan.timeout
     }
 }

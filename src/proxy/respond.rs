@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use super::fanout::{Outcome, is_success};
 use super::plan::EndpointPlan;
-use crate::config::StaticStrategy;
+use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{write_content_length, write_header, write_status_line};
 use crate::pipeline::{Object, Value, decode, encode, merge_into, negotiate};
 use crate::upstream::BackendError;
@@ -20,11 +20,43 @@ pub struct ResponseContext<'a> {
     pub return_error_msg: bool,
 }
 
-/// How the backends fared.
+/// How the backends fared, in lura's terms.
 struct Tally {
+    /// Backends whose data was merged.
     ok: usize,
+    /// Backends that did not contribute their data (the response is
+    /// incomplete).
     failed: usize,
+    /// Failures that are errors for KrakenD: all of them except a status
+    /// failure shown with `return_error_details`, which lura turns into a
+    /// successful (but incomplete) part.
+    errors: usize,
+    /// Failures shown as `error_<name>` (they count as answers: with one of
+    /// them the endpoint answers 200, never 500).
+    detailed: usize,
     first_error: Option<String>,
+    /// A non-2xx answer of a backend with `return_error_code`: its status,
+    /// Content-Type and body.
+    status_error: Option<StatusError>,
+}
+
+/// A backend's non-2xx answer kept for `return_error_code`.
+struct StatusError {
+    status: u16,
+    content_type: Option<Box<[u8]>>,
+    body: Vec<u8>,
+}
+
+/// Whether a backend's answer is one KrakenD takes: 200 and 201, or any
+/// status for a `no-op` backend (lura's `NoOpHTTPStatusHandler`).
+fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
+    match &outcome.result {
+        Ok(resp) => {
+            plan.backends[outcome.backend].encoding == BackendEncoding::NoOp
+                || is_success(resp.status)
+        }
+        Err(_) => false,
+    }
 }
 
 /// Merges what arrived and writes the whole response into `out`.
@@ -42,31 +74,35 @@ pub fn write_merged(
     let mut tally = Tally {
         ok: 0,
         failed: 0,
+        errors: 0,
+        detailed: 0,
         first_error: None,
+        status_error: None,
     };
     let answered = outcomes.len();
+    let sequential = decoded.is_some();
     if let Some(docs) = decoded {
         tally.ok = docs.len();
         for doc in docs {
             merge_into(&mut merged, doc);
         }
-        for outcome in outcomes.iter().skip(tally.ok) {
+        for outcome in outcomes.iter_mut().skip(tally.ok) {
             note_failure(plan, outcome, &mut merged, &mut tally);
         }
     } else {
-        for outcome in outcomes.iter() {
-            if !matches!(&outcome.result, Ok(resp) if is_success(resp.status)) {
+        for outcome in outcomes.iter_mut() {
+            if !accepted(plan, outcome) {
                 note_failure(plan, outcome, &mut merged, &mut tally);
             }
         }
         for outcome in outcomes.iter_mut() {
+            if !accepted(plan, outcome) {
+                continue;
+            }
             let backend = &plan.backends[outcome.backend];
             let Ok(resp) = &mut outcome.result else {
                 continue;
             };
-            if !is_success(resp.status) {
-                continue;
-            }
             match decode(backend.encoding, backend.is_collection, &mut resp.body) {
                 Ok(value) => {
                     tally.ok += 1;
@@ -74,27 +110,43 @@ pub fn write_merged(
                 }
                 Err(e) => {
                     tally.failed += 1;
+                    tally.errors += 1;
                     tally.first_error.get_or_insert(e.to_string());
                 }
             }
         }
     }
-    // Backends that had not answered by the deadline.
+    // Backends that had not answered by the deadline (for sequential ones:
+    // the one running at the deadline and those never called).
     let unanswered = plan.backends.len().saturating_sub(answered);
     if unanswered > 0 {
         tally.failed += unanswered;
-        tally
-            .first_error
-            .get_or_insert_with(|| BackendError::Timeout.to_string());
+        // A sequential chain that stopped at a failure did not time out: the
+        // backends after it were never called, which is no error of theirs.
+        let timed_out = !sequential || tally.ok == answered;
+        if timed_out {
+            tally.errors += if sequential { 1 } else { unanswered };
+            tally
+                .first_error
+                .get_or_insert_with(|| BackendError::Timeout.to_string());
+        }
     }
-    let complete = tally.failed == 0;
-    let static_applied = apply_static(plan, complete, tally.ok, &mut merged);
-    if tally.ok == 0 && !static_applied && merged.is_empty() {
+    let static_applied = apply_static(plan, &tally, &mut merged);
+    if tally.ok == 0 && tally.detailed == 0 && !static_applied {
+        // lura hands the router no response at all, only the error.
+        if plan.backends.len() == 1
+            && let Some(error) = tally.status_error.take()
+        {
+            return write_status_error(ctx, &error, out);
+        }
         let message = tally.first_error.unwrap_or_default();
         return write_failure(ctx, &message, out);
     }
     let mut value = Value::Object(Box::new(merged));
     plan.flatmap.apply(&mut value);
+    // lura's router only calls a response complete when it carries data.
+    let has_data = matches!(&value, Value::Object(o) if !o.is_empty());
+    let complete = tally.failed == 0 && has_data;
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
     let content_type = encode(&value, rendered, body);
@@ -112,18 +164,21 @@ pub fn write_merged(
 }
 
 /// Records a failed backend; with `return_error_details`, its status and
-/// body become `error_<name>` in the response (as KrakenD).
+/// body become `error_<name>` in the response (as KrakenD); with
+/// `return_error_code`, its status, type and body are kept for the answer.
 fn note_failure(
     plan: &EndpointPlan,
-    outcome: &Outcome,
+    outcome: &mut Outcome,
     merged: &mut Object<'_>,
     tally: &mut Tally,
 ) {
     tally.failed += 1;
     let backend = &plan.backends[outcome.backend];
-    let message = match &outcome.result {
+    let message = match &mut outcome.result {
         Ok(resp) => {
             if let Some(name) = &backend.return_error_details {
+                // lura's HTTPResponseError: `http_body` and
+                // `http_body_encoding` are `omitempty`.
                 let mut detail = Object::with_capacity(3);
                 detail.insert(
                     Cow::Borrowed("http_status_code"),
@@ -134,18 +189,32 @@ fn note_failure(
                     .as_deref()
                     .map(String::from_utf8_lossy)
                     .unwrap_or_default();
-                detail.insert(
-                    Cow::Borrowed("http_body_encoding"),
-                    Value::from(encoding.into_owned()),
-                );
-                detail.insert(
-                    Cow::Borrowed("http_body"),
-                    Value::from(String::from_utf8_lossy(&resp.body).into_owned()),
-                );
+                if !encoding.is_empty() {
+                    detail.insert(
+                        Cow::Borrowed("http_body_encoding"),
+                        Value::from(encoding.into_owned()),
+                    );
+                }
+                if !resp.body.is_empty() {
+                    detail.insert(
+                        Cow::Borrowed("http_body"),
+                        Value::from(String::from_utf8_lossy(&resp.body).into_owned()),
+                    );
+                }
                 merged.insert(
                     Cow::Owned(format!("error_{name}")),
                     Value::Object(Box::new(detail)),
                 );
+                tally.detailed += 1;
+                return;
+            }
+            tally.errors += 1;
+            if backend.return_error_code && tally.status_error.is_none() {
+                tally.status_error = Some(StatusError {
+                    status: resp.status,
+                    content_type: resp.content_type.take(),
+                    body: std::mem::take(&mut resp.body),
+                });
             }
             let base = backend.base_urls.first().map(String::as_str).unwrap_or("");
             format!(
@@ -157,28 +226,57 @@ fn note_failure(
                 backend.url.pattern()
             )
         }
-        Err(e) => e.to_string(),
+        Err(e) => {
+            tally.errors += 1;
+            e.to_string()
+        }
     };
     tally.first_error.get_or_insert(message);
 }
 
-/// `proxy.static`: merges the static data when its strategy matches.
-fn apply_static(plan: &EndpointPlan, complete: bool, ok: usize, merged: &mut Object<'_>) -> bool {
+/// `proxy.static`: merges the static data when its strategy matches
+/// (lura `proxy/static.go`: "errored" means the proxy returned an error,
+/// "incomplete" that the response is missing or incomplete).
+fn apply_static(plan: &EndpointPlan, tally: &Tally, merged: &mut Object<'_>) -> bool {
     let Some((strategy, data)) = &plan.static_response else {
         return false;
     };
-    let errored = !complete;
+    let errored = tally.errors > 0;
+    let has_response = tally.ok > 0 || tally.detailed > 0;
+    let complete = has_response && tally.failed == 0;
     let applies = match strategy {
         StaticStrategy::Always => true,
         StaticStrategy::Success => !errored,
         StaticStrategy::Errored => errored,
-        StaticStrategy::Complete => complete && ok > 0,
+        StaticStrategy::Complete => !errored && complete,
         StaticStrategy::Incomplete => !complete,
     };
     if applies {
         merge_into(merged, data.clone());
     }
     applies
+}
+
+/// `return_error_code` on an endpoint whose single backend answered a
+/// non-2xx: that status; the backend's body (and Content-Type) only with
+/// `router.return_error_msg`, else an empty body (lura `router/gin/endpoint.go`).
+fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut Vec<u8>) {
+    write_status_line(out, error.status);
+    let body: &[u8] = if ctx.return_error_msg {
+        &error.body
+    } else {
+        b""
+    };
+    if !body.is_empty() {
+        let content_type = error
+            .content_type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .unwrap_or(b"text/plain; charset=utf-8");
+        write_header(out, b"Content-Type", content_type);
+    }
+    write_header(out, b"X-KrakenD-Completed", b"false");
+    finish(ctx, body, out);
 }
 
 /// 500 for an endpoint none of whose backends answered well: KrakenD's
