@@ -8,19 +8,21 @@ fn ip(text: &str) -> ClientId<'static> {
     ClientId::Ip(text.parse().unwrap())
 }
 
+/// name, strategy, header value, param value, expected.
+type Case = (
+    &'static str,
+    ClientStrategy,
+    Option<&'static [u8]>,
+    Option<&'static [u8]>,
+    Option<ClientId<'static>>,
+);
+
 #[test]
 fn keys_per_strategy() {
     let header_ip = ClientStrategy::Ip {
         header: Some("x-forwarded-for".into()),
     };
-    let cases: &[(
-        &str,
-        ClientStrategy,
-        Option<&[u8]>,
-        Option<&[u8]>,
-        Option<ClientId<'_>>,
-    )] = &[
-        // name, strategy, header value, param value, expected
+    let cases: &[Case] = &[
         (
             "peer ip",
             ClientStrategy::Ip { header: None },
