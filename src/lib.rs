@@ -7,6 +7,7 @@ pub mod demo;
 pub mod http;
 pub mod pipeline;
 pub mod proxy;
+pub mod qos;
 pub mod router;
 pub mod runtime;
 pub mod server;

@@ -11,8 +11,8 @@ use super::host::clean_host;
 use super::keywords;
 use super::limits::server_limits;
 use super::model::{
-    Backend, BackendEncoding, Config, DEFAULT_TIMEOUT, Endpoint, Forward, ManipulationSpec,
-    OutputEncoding,
+    Backend, BackendEncoding, ClientStrategy, Config, DEFAULT_TIMEOUT, Endpoint, Forward,
+    ManipulationSpec, OutputEncoding, RouterRateLimit,
 };
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
@@ -149,6 +149,7 @@ fn build_endpoint(
         Some(calls) => calls,
     };
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+    check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
     let raw_backends = raw.backend.unwrap_or_default();
     if raw_backends.is_empty() {
@@ -197,7 +198,38 @@ fn build_endpoint(
         sequential: endpoint_extra.sequential,
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
+        rate_limit: endpoint_extra.rate_limit,
     })
+}
+
+/// A `param` rate-limit strategy must name a placeholder of the endpoint:
+/// KrakenD would key every request on an empty value and answer 429 to all.
+fn check_client_param(
+    rate_limit: Option<&RouterRateLimit>,
+    params: &[&str],
+    path: &str,
+    at: &str,
+) -> BuildResult<()> {
+    let Some(ClientStrategy::Param(name)) = rate_limit
+        .and_then(|limit| limit.client.as_ref())
+        .map(|client| &client.strategy)
+    else {
+        return Ok(());
+    };
+    if params.contains(&name.as_str()) {
+        return Ok(());
+    }
+    let have = if params.is_empty() {
+        "it has none".to_owned()
+    } else {
+        format!("it has {{{}}}", params.join("}, {"))
+    };
+    Err(Problem::new(
+        format!("{at}.extra_config.qos/ratelimit/router.key"),
+        format!(
+            "\"{name}\" is not a placeholder of the endpoint \"{path}\" ({have}); write one of its placeholders, or use \"strategy\": \"ip\" or \"header\""
+        ),
+    ))
 }
 
 /// `input_headers` / `input_query_strings`: absent or empty forwards none,
@@ -337,6 +369,7 @@ fn build_backend(
         return_error_code: extra.return_error_code,
         return_error_details: extra.return_error_details,
         circuit_breaker: extra.circuit_breaker,
+        rate_limit: extra.rate_limit,
     })
 }
 

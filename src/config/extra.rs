@@ -10,10 +10,11 @@ use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
 use super::keywords;
-use super::model::{CircuitBreaker, FlatmapOp, StaticResponse};
+use super::model::{CircuitBreaker, FlatmapOp, ProxyRateLimit, RouterRateLimit, StaticResponse};
+use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawProxy,
-    RawRouter,
+    RawProxyRateLimit, RawRouter, RawRouterRateLimit,
 };
 
 /// Namespaces cuttle ignores, as found (a set: sorted, deduplicated).
@@ -24,6 +25,8 @@ const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
 const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
+const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
+const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 
 #[derive(Debug, Default)]
 pub struct RootExtra {
@@ -36,6 +39,7 @@ pub struct EndpointExtra {
     pub sequential: bool,
     pub static_response: Option<StaticResponse>,
     pub flatmap: Vec<FlatmapOp>,
+    pub rate_limit: Option<RouterRateLimit>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +48,7 @@ pub struct BackendExtra {
     pub return_error_code: bool,
     pub return_error_details: Option<String>,
     pub circuit_breaker: Option<CircuitBreaker>,
+    pub rate_limit: Option<ProxyRateLimit>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -74,6 +79,27 @@ pub fn endpoint(
     let mut result = EndpointExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
+        if namespace == ROUTER_RATELIMIT {
+            // `num_shards`, `cleanup_period` and `cleanup_threads` tune
+            // KrakenD's shared store; cuttle's per-worker maps have no use for them.
+            note_ignored_keys(
+                ROUTER_RATELIMIT,
+                value,
+                &[
+                    "max_rate",
+                    "capacity",
+                    "client_max_rate",
+                    "client_capacity",
+                    "every",
+                    "strategy",
+                    "key",
+                ],
+                unknown,
+            );
+            let raw: RawRouterRateLimit = decode(value, &at)?;
+            result.rate_limit = ratelimit::router(raw, &at)?;
+            continue;
+        }
         if namespace != PROXY {
             unknown.insert(namespace.clone());
             continue;
@@ -158,6 +184,16 @@ pub fn backend(
                 );
                 let raw: RawCircuitBreaker = decode(value, &at)?;
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
+            }
+            PROXY_RATELIMIT => {
+                note_ignored_keys(
+                    PROXY_RATELIMIT,
+                    value,
+                    &["max_rate", "capacity", "every"],
+                    unknown,
+                );
+                let raw: RawProxyRateLimit = decode(value, &at)?;
+                result.rate_limit = ratelimit::proxy(raw, &at)?;
             }
             _ => {
                 unknown.insert(namespace.clone());

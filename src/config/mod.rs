@@ -14,6 +14,7 @@ mod host;
 mod keywords;
 mod limits;
 mod model;
+mod ratelimit;
 mod raw;
 mod route;
 

@@ -106,6 +106,8 @@ pub struct Endpoint {
     pub static_response: Option<StaticResponse>,
     /// `extra_config.proxy.flatmap_filter` at endpoint level: applied after the merge.
     pub flatmap: Vec<FlatmapOp>,
+    /// `extra_config.qos/ratelimit/router`.
+    pub rate_limit: Option<RouterRateLimit>,
 }
 
 /// Which request headers or query strings reach the backends.
@@ -134,6 +136,8 @@ pub struct Backend {
     /// a failure is reported as `error_<name>` in the response body.
     pub return_error_details: Option<String>,
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// `extra_config.qos/ratelimit/proxy`.
+    pub rate_limit: Option<ProxyRateLimit>,
 }
 
 /// The per-backend manipulation settings as written in the config; the
@@ -209,4 +213,51 @@ pub struct CircuitBreaker {
     pub timeout: Duration,
     pub max_errors: u32,
     pub log_status_change: bool,
+}
+
+/// A token bucket as KrakenD configures it: `max_rate` tokens every `every`,
+/// holding at most `capacity`. Always enabled (a `max_rate` of 0 turns the
+/// limit off at build time, so no `RateSpec` is made for it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSpec {
+    /// Requests per `every`; positive, fractions allowed.
+    pub max_rate: f64,
+    /// The period of `max_rate` (default 1 s).
+    pub every: Duration,
+    /// Bucket size: the burst accepted at once (default: the rate per
+    /// second, rounded down, at least 1, as KrakenD computes it).
+    pub capacity: u64,
+}
+
+/// Endpoint `qos/ratelimit/router`: at least one of the two is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterRateLimit {
+    /// `max_rate`/`capacity`: all clients together; beyond it KrakenD answers 503.
+    pub endpoint: Option<RateSpec>,
+    /// `client_max_rate`/`client_capacity`: each client; beyond it, 429.
+    pub client: Option<ClientRateLimit>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRateLimit {
+    pub rate: RateSpec,
+    pub strategy: ClientStrategy,
+}
+
+/// `strategy` (with `key`): what identifies a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientStrategy {
+    /// `ip` (the default): the peer address, or the first address in the
+    /// header named by `key` when it holds a valid one.
+    Ip { header: Option<String> },
+    /// `header`: the value of this header (name stored lower-cased).
+    Header(String),
+    /// `param`: the value of this endpoint placeholder.
+    Param(String),
+}
+
+/// Backend `qos/ratelimit/proxy`: calls beyond it fail without reaching the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyRateLimit {
+    pub rate: RateSpec,
 }

@@ -141,6 +141,29 @@ pub struct RawCircuitBreaker {
     pub log_status_change: Option<bool>,
 }
 
+/// Endpoint `qos/ratelimit/router`. `num_shards`, `cleanup_period` and
+/// `cleanup_threads` tune KrakenD's shared store and mean nothing here.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawRouterRateLimit {
+    pub max_rate: Option<f64>,
+    pub capacity: Option<Count>,
+    pub client_max_rate: Option<f64>,
+    pub client_capacity: Option<Count>,
+    pub every: Option<GoDuration>,
+    pub strategy: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Backend `qos/ratelimit/proxy`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawProxyRateLimit {
+    pub max_rate: Option<f64>,
+    pub capacity: Option<Count>,
+    pub every: Option<GoDuration>,
+}
+
 // ---- value types with their own syntax ----
 
 /// A Go duration string (`"2s"`), already parsed and never negative.
@@ -202,5 +225,35 @@ impl Visitor<'_> for SecondsVisitor {
         u64::try_from(seconds)
             .map(Seconds)
             .map_err(|_| E::invalid_value(de::Unexpected::Signed(seconds), &self))
+    }
+}
+
+/// A whole number of requests (`capacity`, `client_capacity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub u64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_u64(CountVisitor)
+    }
+}
+
+struct CountVisitor;
+
+impl Visitor<'_> for CountVisitor {
+    type Value = Count;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number of requests, zero or more, e.g. 10")
+    }
+
+    fn visit_u64<E: de::Error>(self, count: u64) -> Result<Count, E> {
+        Ok(Count(count))
+    }
+
+    fn visit_i64<E: de::Error>(self, count: i64) -> Result<Count, E> {
+        u64::try_from(count)
+            .map(Count)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(count), &self))
     }
 }

@@ -918,3 +918,6 @@ fn load_names_an_unreadable_file() {
         "{message}"
     );
 }
+
+#[path = "ratelimit_tests.rs"]
+mod ratelimit;
