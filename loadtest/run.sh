@@ -30,7 +30,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release -q
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
 work=$(mktemp -d)
 pids=()
 cleanup() {
