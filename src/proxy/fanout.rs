@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::plan::EndpointPlan;
 use super::request::{ClientRequest, backend_target};
@@ -29,6 +29,19 @@ pub struct CallContext<'a> {
 
 async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let plan = &ctx.plan.backends[backend];
+    // The circuit breaker and the backend rate limit answer before any I/O.
+    let admitted = match plan
+        .guard
+        .as_ref()
+        .map(|g| g.admit(Instant::now()))
+        .transpose()
+    {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            let result = Err(BackendError::Refused(refused.message()));
+            return Outcome { backend, result };
+        }
+    };
     let host = plan.pick_host();
     let body = if plan.method == ctx.req.head.method {
         ctx.req.body
@@ -50,6 +63,17 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         &mut scratch,
     )
     .await;
+    if let Some(admitted) = admitted {
+        let good = match &result {
+            Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
+            Err(_) => false,
+        };
+        if good {
+            admitted.success(Instant::now());
+        } else {
+            admitted.failure(Instant::now());
+        }
+    }
     Outcome { backend, result }
 }
 

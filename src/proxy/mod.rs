@@ -13,7 +13,7 @@ mod respond;
 
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, relay};
-pub use plan::{BackendPlan, EndpointPlan, PlanError, compile_endpoint};
+pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 pub use request::{ClientRequest, USER_AGENT, backend_headers};
 pub use respond::{ResponseContext, finish, write_failure, write_merged};
 

@@ -1,6 +1,8 @@
 //! `no-op` endpoints: the backend's status, headers and body go to the
 //! client unchanged, streamed as they arrive.
 
+use std::time::Instant;
+
 use futures_lite::{AsyncWrite, AsyncWriteExt};
 
 use super::fanout::CallContext;
@@ -35,6 +37,21 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         ..
     } = *call;
     let backend = &plan.backends[0];
+    let admitted = match backend
+        .guard
+        .as_ref()
+        .map(|g| g.admit(Instant::now()))
+        .transpose()
+    {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            write_failure(ctx, refused.message(), out);
+            return match client.write_all(out).await {
+                Ok(()) => NoOpEnd::Done,
+                Err(_) => NoOpEnd::Broken,
+            };
+        }
+    };
     let mut target = Vec::with_capacity(64);
     super::request::backend_target(plan, backend, req, |_, _| {}, &mut target);
     let body = if backend.method == req.head.method {
@@ -62,6 +79,14 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         })
         .await
     };
+    // Any answer counts as a success for the breaker: no-op passes every status on.
+    if let Some(admitted) = admitted {
+        if opened.is_ok() {
+            admitted.success(Instant::now());
+        } else {
+            admitted.failure(Instant::now());
+        }
+    }
     let mut response = match opened {
         Ok(response) => response,
         Err(e) => {

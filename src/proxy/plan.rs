@@ -3,10 +3,12 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, UrlTemplate, Value, parse_owned};
+use crate::qos::{BackendGuard, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::upstream::{Pool, Pools, authority_of};
 
 pub struct EndpointPlan {
@@ -25,6 +27,8 @@ pub struct EndpointPlan {
     pub flatmap: Flatmap,
     /// Placeholder names of the endpoint path, in order.
     pub param_names: Vec<Box<str>>,
+    /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
+    pub limiter: Option<EndpointLimiter>,
 }
 
 pub struct BackendPlan {
@@ -39,6 +43,8 @@ pub struct BackendPlan {
     /// The `host` entries as written, parallel to `pools` (for error texts).
     pub base_urls: Vec<String>,
     next_host: Cell<usize>,
+    /// `qos/circuit-breaker` and `qos/ratelimit/proxy`, when configured.
+    pub guard: Option<BackendGuard>,
 }
 
 impl BackendPlan {
@@ -61,10 +67,19 @@ impl std::fmt::Display for PlanError {
     }
 }
 
+/// What a worker tells the compiler about itself.
+pub struct WorkerShare {
+    /// How many workers share endpoint- and backend-wide rates.
+    pub workers: usize,
+    /// The worker's start, the epoch of its limiters' clocks.
+    pub epoch: Instant,
+}
+
 pub fn compile_endpoint(
     index: usize,
     endpoint: &Endpoint,
     pools: &Pools,
+    share: &WorkerShare,
 ) -> Result<EndpointPlan, PlanError> {
     let at = |what: &str, e: String| PlanError(format!("endpoints[{index}]{what}: {e}"));
     let backends = endpoint
@@ -72,7 +87,12 @@ pub fn compile_endpoint(
         .iter()
         .enumerate()
         .map(|(b, backend)| {
-            compile_backend(backend, pools).map_err(|e| at(&format!(".backend[{b}]"), e))
+            let label = format!(
+                "{} {} -> {}",
+                endpoint.method, endpoint.path, backend.url_pattern
+            );
+            compile_backend(backend, pools, share, label)
+                .map_err(|e| at(&format!(".backend[{b}]"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let static_response = match &endpoint.static_response {
@@ -108,10 +128,18 @@ pub fn compile_endpoint(
         flatmap: Flatmap::compile(&endpoint.flatmap)
             .map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
         param_names,
+        limiter: endpoint.rate_limit.as_ref().map(|limit| {
+            EndpointLimiter::new(limit, share.workers, DEFAULT_MAX_CLIENTS, share.epoch)
+        }),
     })
 }
 
-fn compile_backend(backend: &Backend, pools: &Pools) -> Result<BackendPlan, String> {
+fn compile_backend(
+    backend: &Backend,
+    pools: &Pools,
+    share: &WorkerShare,
+    label: String,
+) -> Result<BackendPlan, String> {
     let url = UrlTemplate::compile(&backend.url_pattern)?;
     let manipulation = Manipulation::compile(&backend.manipulation)?;
     let mut backend_pools = Vec::with_capacity(backend.hosts.len());
@@ -134,5 +162,6 @@ fn compile_backend(backend: &Backend, pools: &Pools) -> Result<BackendPlan, Stri
         pools: backend_pools,
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
+        guard: BackendGuard::new(backend, share.workers, label, share.epoch),
     })
 }

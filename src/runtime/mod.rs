@@ -137,7 +137,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         }
     }
     // Build one worker here first so a bad plan fails before any thread starts.
-    Worker::new(0, config.clone(), &resolved).map_err(|e| StartError::Plan(e.to_string()))?;
+    Worker::new(0, workers, config.clone(), &resolved)
+        .map_err(|e| StartError::Plan(e.to_string()))?;
     let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
 
     // Executor threads inherit this mask, so SIGTERM and SIGINT reach only
@@ -154,7 +155,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         let spawned = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("cuttle-w{id}"))
             .spawn(move || async move {
-                let worker = match Worker::new(id, config, &resolved) {
+                let worker = match Worker::new(id, workers, config, &resolved) {
                     Ok(worker) => worker,
                     Err(e) => {
                         let _ = ready.send(Err(StartError::Plan(e.to_string())));

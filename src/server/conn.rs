@@ -21,6 +21,7 @@ use crate::http::{
     write_error_response, write_header, write_status_line,
 };
 use crate::proxy::{self, CallContext, ClientRequest, NoOpEnd, ResponseContext};
+use crate::qos;
 use crate::router::{Params, RouteMatch};
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
@@ -308,6 +309,22 @@ impl Connection {
             body: request_body,
             peer: peer.ip(),
         };
+        if let Some(limiter) = &plan.limiter {
+            let client = limiter.strategy().and_then(|strategy| {
+                qos::client_id(
+                    strategy,
+                    peer.ip(),
+                    |name| req.header(name),
+                    |name| req.param(plan, name),
+                )
+            });
+            if let Err(limited) = limiter.check(Instant::now(), client) {
+                // KrakenD answers a rate-limited request with an empty body.
+                write_status_line(out, limited.status());
+                proxy::finish(&ctx, b"", out);
+                return stream.write_all(out).await.is_ok();
+            }
+        }
         headers.clear();
         proxy::backend_headers(plan, &req, headers);
         let call = CallContext {

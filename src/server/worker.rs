@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::config::Config;
 use crate::http::fmt_http_date;
-use crate::proxy::{EndpointPlan, PlanError, compile_endpoint};
+use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::Router;
 use crate::upstream::{Pool, Pools, authority_of};
 
@@ -30,6 +30,7 @@ impl Worker {
     /// to its address (resolved once, before the workers started).
     pub fn new(
         id: usize,
+        workers: usize,
         config: Config,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
@@ -42,11 +43,15 @@ impl Worker {
                 config.limits.connect_timeout,
             )));
         }
+        let share = WorkerShare {
+            workers,
+            epoch: std::time::Instant::now(),
+        };
         let endpoints = config
             .endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| compile_endpoint(i, e, &pools))
+            .map(|(i, e)| compile_endpoint(i, e, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {

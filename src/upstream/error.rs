@@ -22,6 +22,9 @@ pub enum BackendError {
     Timeout,
     /// More redirects than allowed, or a redirect the gateway cannot follow.
     Redirect(String),
+    /// Not attempted: the circuit breaker is open or the backend's rate limit
+    /// is spent (KrakenD's message).
+    Refused(&'static str),
 }
 
 impl BackendError {
@@ -41,6 +44,7 @@ impl fmt::Display for BackendError {
             BackendError::TooLarge(max) => write!(f, "response body larger than {max} bytes"),
             BackendError::Timeout => f.write_str("context deadline exceeded"),
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
+            BackendError::Refused(why) => f.write_str(why),
         }
     }
 }
