@@ -1,6 +1,7 @@
 //! One keep-alive connection to a backend and the framing of its responses.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -257,10 +258,18 @@ impl BackendConn {
         }
     }
 
+    /// Bounds each read on this connection (`None`: unbounded). For bodies
+    /// read outside the endpoint's deadline (no-op streaming): a backend
+    /// that stops sending mid-body fails instead of holding the client.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        let _ = self.stream.set_read_timeout(timeout.filter(|t| !t.is_zero()));
+    }
+
     /// Ends an exchange: a connection whose response was read completely
     /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(self, keep_alive: bool) {
+    pub fn finish(mut self, keep_alive: bool) {
         if keep_alive && self.start == self.end {
+            self.set_read_timeout(None);
             let pool = self.pool.clone();
             pool.checkin(self.into_reused());
         }
