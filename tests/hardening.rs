@@ -1098,7 +1098,18 @@ fn greedy_client_that_never_reads_holds_bounded_memory() {
         "RSS grew from {before} KiB to {peak} KiB"
     );
     // The write timeout ends them; the gateway does not wait on them forever.
-    std::thread::sleep(WRITE_TIMEOUT + Duration::from_millis(500));
+    for stream in &mut greedy {
+        stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut sink = Vec::new();
+        let ended = match std::io::Read::read_to_end(stream, &mut sink) {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        assert!(ended, "a greedy connection is still open");
+    }
     assert_served(&gw, "after the greedy clients");
 }
 
@@ -1172,4 +1183,46 @@ fn thousand_slow_clients_do_not_starve_normal_requests() {
         assert!(matches!(s.peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
     }
     assert!(backend.requests().iter().all(|s| s.header("x-slow-0").is_none()));
+}
+
+/// A backend that sends an unsolicited second response after the first:
+/// the pooled connection must not hand those bytes to the next request.
+#[test]
+fn unsolicited_bytes_on_an_idle_backend_connection_are_not_a_response() {
+    let calls = Arc::new(AtomicU8::new(0));
+    let seen = calls.clone();
+    let backend = RawBackend::start(move |mut s| {
+        while read_head(&mut s).is_some() {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let body = format!(r#"{{"call": {n}}}"#);
+            let ok = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(ok.as_bytes()).is_err() {
+                return;
+            }
+            if n == 0 {
+                std::thread::sleep(Duration::from_millis(50));
+                let evil = r#"{"poisoned": true}"#;
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{evil}",
+                        evil.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+    });
+    let gw = Gateway::start(&failure_config(&[format!(
+        r#"{{"endpoint": "/p", "backend": [{{"host": ["{}"], "url_pattern": "/p"}}]}}"#,
+        backend.url()
+    )]));
+    for i in 0..4 {
+        let (r, _) = timed_get(gw.addr, "/p");
+        assert_eq!(r.status, 200, "#{i}: {}", r.text());
+        assert!(r.json().get("poisoned").is_none(), "#{i}: {}", r.text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

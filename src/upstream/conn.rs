@@ -45,6 +45,16 @@ impl BackendConn {
         self
     }
 
+    /// An idle connection with something to read (unsolicited bytes, end of
+    /// stream, an error) must not carry another exchange. One non-blocking
+    /// read attempt: it never waits.
+    pub(super) async fn is_stale(&mut self) -> bool {
+        let mut probe = [0u8; 1];
+        futures_lite::future::poll_once(self.stream.read(&mut probe))
+            .await
+            .is_some()
+    }
+
     pub fn is_reused(&self) -> bool {
         self.reused
     }
