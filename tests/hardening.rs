@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Backend, Client, Gateway, RawBackend, closed_port_url, json, read_head, rss_kib,
-    wait_for_data,
+    Backend, Client, Gateway, RawBackend, closed_port_url, json, read_head, rss_kib, wait_for_data,
 };
 
 // ---------------------------------------------------------------------------
@@ -104,12 +103,19 @@ fn check(gw: &Gateway, backend: &Backend, case: &Case) {
         );
     } else {
         client.send(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n");
-        let again = client.response().unwrap_or_else(|| panic!("{name}: closed"));
+        let again = client
+            .response()
+            .unwrap_or_else(|| panic!("{name}: closed"));
         assert_eq!(again.status, 200, "{name}: same connection, next request");
     }
     let seen = backend.requests();
     let want = before + usize::from(case.forwarded) + usize::from(!case.close);
-    assert_eq!(seen.len(), want, "{name}: backend saw {:#?}", &seen[before..]);
+    assert_eq!(
+        seen.len(),
+        want,
+        "{name}: backend saw {:#?}",
+        &seen[before..]
+    );
     assert!(
         seen.iter().all(|s| s.path() != SMUGGLED),
         "{name}: a smuggled request reached the backend"
@@ -388,8 +394,7 @@ const CASES: &[Case] = &[
 
 /// A chunk whose extension is longer than the decoder's limit (1 KiB).
 const fn concat_bytes_ext() -> &'static [u8] {
-    const HEAD: &[u8] =
-        b"POST /post HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=";
+    const HEAD: &[u8] = b"POST /post HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=";
     const EXT: [u8; 2048] = [b'a'; 2048];
     const TAIL: &[u8] = b"\r\nhello\r\n0\r\n\r\n";
     const LEN: usize = HEAD.len() + EXT.len() + TAIL.len();
@@ -459,7 +464,11 @@ fn hop_by_hop_headers_never_reach_the_backend() {
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         let seen = backend.requests().pop().unwrap();
         assert_eq!(seen.path(), path);
-        assert_eq!(seen.header("x-kept"), Some("yes"), "{path}: end-to-end header");
+        assert_eq!(
+            seen.header("x-kept"),
+            Some("yes"),
+            "{path}: end-to-end header"
+        );
         for name in [
             "connection",
             "keep-alive",
@@ -474,7 +483,10 @@ fn hop_by_hop_headers_never_reach_the_backend() {
             "x-second",
         ] {
             let value = seen.header(name);
-            assert!(value.is_none(), "{path}: {name}: {value:?} reached the backend");
+            assert!(
+                value.is_none(),
+                "{path}: {name}: {value:?} reached the backend"
+            );
         }
     }
 }
@@ -573,8 +585,7 @@ fn failing(kind: &str) -> String {
         },
         "huge-until-close" => |mut s| {
             if read_head(&mut s).is_some()
-                && s
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+                && s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
                     .is_ok()
             {
                 write_filler(&mut s, HUGE, false);
@@ -640,7 +651,12 @@ const FAILURES: &[&str] = &[
 ];
 
 fn healthy_backend() -> Backend {
-    Backend::start(|seen| json(200, &format!(r#"{{"healthy": true, "path": "{}"}}"#, seen.path())))
+    Backend::start(|seen| {
+        json(
+            200,
+            &format!(r#"{{"healthy": true, "path": "{}"}}"#, seen.path()),
+        )
+    })
 }
 
 /// Root keys shared by the failure configs: small pools, small limits.
@@ -676,7 +692,12 @@ fn with_interleaved_healthy<T: Send + 'static>(
     std::thread::sleep(Duration::from_millis(50));
     for _ in 0..3 {
         let (r, took) = timed_get(gw.addr, "/healthy");
-        assert_eq!(r.status, 200, "healthy endpoint during a failure: {}", r.text());
+        assert_eq!(
+            r.status,
+            200,
+            "healthy endpoint during a failure: {}",
+            r.text()
+        );
         assert!(
             took < Duration::from_millis(400),
             "healthy endpoint slowed down to {took:?}"
@@ -844,8 +865,9 @@ fn noop_backend_breaking_mid_body_closes_the_client_connection() {
     });
     let cut_chunked = RawBackend::start(|mut s| {
         if read_head(&mut s).is_some() {
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\nzz\r\n");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\nzz\r\n",
+            );
             hold(s);
         }
     });
@@ -952,7 +974,10 @@ fn expect_timeout_close(client: &mut Client, what: &str, start: Instant, limit: 
         got.is_empty() || text.starts_with("HTTP/1.1 408 "),
         "{what}: {text}"
     );
-    assert!(took >= limit - Duration::from_millis(50), "{what}: closed early, {took:?}");
+    assert!(
+        took >= limit - Duration::from_millis(50),
+        "{what}: closed early, {took:?}"
+    );
     assert!(took < limit + SLACK, "{what}: closed late, {took:?}");
 }
 
@@ -1045,7 +1070,10 @@ fn connections_beyond_max_connections_get_503_and_close() {
         let r = extra.response().expect("a 503, not a bare close");
         assert_eq!(r.status, 503, "#{attempt}");
         let mut rest = Vec::new();
-        assert!(extra.closed_within(Duration::from_secs(2), &mut rest), "#{attempt}");
+        assert!(
+            extra.closed_within(Duration::from_secs(2), &mut rest),
+            "#{attempt}"
+        );
         assert!(start.elapsed() < Duration::from_secs(1));
         // A client that sends its request at once gets the same.
         let mut eager = gw.client();
@@ -1075,7 +1103,9 @@ fn greedy_client_that_never_reads_holds_bounded_memory() {
     let mut greedy = Vec::new();
     for _ in 0..4 {
         let stream = TcpStream::connect(gw.addr).unwrap();
-        stream.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         greedy.push(stream);
     }
     let request = b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n".repeat(256);
@@ -1092,14 +1122,18 @@ fn greedy_client_that_never_reads_holds_bounded_memory() {
         assert_served(&gw, "during the greedy clients");
     }
     peak = peak.max(rss_kib(gw.pid()));
-    eprintln!("greedy clients: sent {sent} bytes of requests; RSS before {before} KiB, peak {peak} KiB");
+    eprintln!(
+        "greedy clients: sent {sent} bytes of requests; RSS before {before} KiB, peak {peak} KiB"
+    );
     assert!(
         peak < before + 64 * 1024,
         "RSS grew from {before} KiB to {peak} KiB"
     );
     // The write timeout ends them; the gateway does not wait on them forever.
     for stream in &mut greedy {
-        stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
         let mut sink = Vec::new();
         let ended = match std::io::Read::read_to_end(stream, &mut sink) {
             Ok(_) => true,
@@ -1140,7 +1174,10 @@ fn announced_body_sizes_do_not_reserve_memory() {
         after = after.max(rss_kib(gw.pid()));
     }
     eprintln!("20 announced 10 MB bodies: RSS {before} KiB -> {after} KiB");
-    assert!(after < before + 32 * 1024, "RSS {before} KiB -> {after} KiB");
+    assert!(
+        after < before + 32 * 1024,
+        "RSS {before} KiB -> {after} KiB"
+    );
     assert_eq!(gw.get("/__health").status, 200);
 }
 
@@ -1175,14 +1212,22 @@ fn thousand_slow_clients_do_not_starve_normal_requests() {
         }
         assert_served(&gw, &format!("round {round} with 1000 slow clients"));
     }
-    eprintln!("20 rounds of 1000 trickling clients took {:?}", start.elapsed());
+    eprintln!(
+        "20 rounds of 1000 trickling clients took {:?}",
+        start.elapsed()
+    );
     // Every slow client is still connected (none was answered or dropped).
     let mut probe = [0u8; 1];
     for s in &slow {
         s.set_nonblocking(true).unwrap();
         assert!(matches!(s.peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
     }
-    assert!(backend.requests().iter().all(|s| s.header("x-slow-0").is_none()));
+    assert!(
+        backend
+            .requests()
+            .iter()
+            .all(|s| s.header("x-slow-0").is_none())
+    );
 }
 
 /// A backend that sends an unsolicited second response after the first:

@@ -5,9 +5,7 @@ use futures_lite::{AsyncWrite, AsyncWriteExt};
 
 use super::fanout::CallContext;
 use super::respond::{ResponseContext, write_failure};
-use crate::http::{
-    ResponseBody, is_hop_by_hop, write_header, write_status_line,
-};
+use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
 use crate::upstream::{RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.

@@ -272,7 +272,9 @@ impl BackendConn {
     /// read outside the endpoint's deadline (no-op streaming): a backend
     /// that stops sending mid-body fails instead of holding the client.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        let _ = self.stream.set_read_timeout(timeout.filter(|t| !t.is_zero()));
+        let _ = self
+            .stream
+            .set_read_timeout(timeout.filter(|t| !t.is_zero()));
     }
 
     /// Ends an exchange: a connection whose response was read completely
