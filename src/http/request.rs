@@ -8,7 +8,7 @@ use super::diagnose::{diagnose, target_too_long_so_far};
 use super::fields::{
     Codings, classify_codings, is_field_value_byte, list_contains, parse_content_length, trim_ows,
 };
-use super::span::find_header;
+use super::span::{connection_lists, find_header};
 use super::target::parse_target;
 use super::{Header, Method, Parse, RequestError, Span};
 
@@ -68,6 +68,11 @@ impl RequestHead {
     /// The first header named `name`, case-insensitive.
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
         find_header(&self.headers, buf, name)
+    }
+
+    /// Is the field `name` listed in any `Connection` field (so hop-by-hop)?
+    pub fn connection_lists(&self, buf: &[u8], name: &[u8]) -> bool {
+        connection_lists(&self.headers, buf, name)
     }
 }
 

@@ -9,7 +9,7 @@ use super::fields::{
     parse_content_length, trim_ows,
 };
 use super::request::MAX_HEADER_CAPACITY;
-use super::span::find_header;
+use super::span::{connection_lists, find_header};
 use super::{Header, Method, Parse, Span};
 
 /// How the response body is delimited.
@@ -39,6 +39,11 @@ impl ResponseHead {
     /// The first header named `name`, case-insensitive.
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
         find_header(&self.headers, buf, name)
+    }
+
+    /// Is the field `name` listed in any `Connection` field (so hop-by-hop)?
+    pub fn connection_lists(&self, buf: &[u8], name: &[u8]) -> bool {
+        connection_lists(&self.headers, buf, name)
     }
 
     /// An interim 1xx response (e.g. `100 Continue`): skip `head_len` bytes and parse again.

@@ -70,6 +70,15 @@ pub(crate) fn find_header<'b>(headers: &[Header], buf: &'b [u8], name: &str) -> 
         .map(|h| h.value.of(buf))
 }
 
+/// Does any `Connection` field (there may be several) list `name`? Such fields are hop-by-hop
+/// (RFC 9110 §7.6.1).
+pub(crate) fn connection_lists(headers: &[Header], buf: &[u8], name: &[u8]) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.of(buf).eq_ignore_ascii_case(b"connection"))
+        .any(|h| super::fields::list_contains(h.value.of(buf), name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

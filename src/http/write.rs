@@ -96,7 +96,8 @@ pub fn write_error_response(out: &mut Vec<u8>, status: u16, body: &[u8], close: 
 }
 
 /// Fields that describe one connection and must not be forwarded (RFC 9110 §7.6.1), plus the
-/// legacy Proxy-Connection and the proxy authentication pair.
+/// legacy Proxy-Connection, the proxy authentication pair and any other `Proxy-*` field (they
+/// are meant for the proxy the client talks to, which is this gateway).
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
     const HOP_BY_HOP: [&[u8]; 9] = [
         b"connection",
@@ -110,6 +111,9 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
         b"proxy-authorization",
     ];
     HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
 }
 
 /// Does a `Connection` value list `name`? Such fields are hop-by-hop too (RFC 9110 §7.6.1).

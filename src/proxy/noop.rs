@@ -7,9 +7,7 @@ use futures_lite::{AsyncWrite, AsyncWriteExt};
 
 use super::fanout::CallContext;
 use super::respond::{ResponseContext, write_failure};
-use crate::http::{
-    ResponseBody, connection_names_header, is_hop_by_hop, write_header, write_status_line,
-};
+use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
 use crate::upstream::{RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.
@@ -102,13 +100,12 @@ pub async fn relay<W: AsyncWrite + Unpin>(
     let head = &response.head;
     let raw = response.conn.head_bytes();
     write_status_line(out, head.status);
-    let connection = head.header(raw, "connection");
     for h in &head.headers {
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"date")
-            || connection.is_some_and(|c| connection_names_header(c, name))
+            || head.connection_lists(raw, name)
         {
             continue;
         }
@@ -143,6 +140,8 @@ pub async fn relay<W: AsyncWrite + Unpin>(
             Err(_) => NoOpEnd::Broken,
         };
     }
+    // The body must keep moving: no read may wait longer than the timeout.
+    response.conn.set_read_timeout(Some(plan.timeout));
     // The head leaves with the first bytes of the body.
     match response.conn.relay_body(&framing, client, out).await {
         Ok(()) => {

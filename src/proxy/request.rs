@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::plan::{BackendPlan, EndpointPlan};
 use crate::config::{Forward, OutputEncoding};
-use crate::http::{RequestHead, connection_names_header, is_hop_by_hop, write_header};
+use crate::http::{RequestHead, is_hop_by_hop, write_header};
 use crate::router::Params;
 
 /// The client's request as the proxy sees it: a parsed head over the
@@ -63,7 +63,6 @@ fn gateway_owned(name: &[u8]) -> bool {
 
 /// Serialises the header lines every backend call of this request carries.
 pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut Vec<u8>) {
-    let connection = req.header("connection");
     let mut forwarded_user_agent = false;
     // The gateway reads the bodies it manipulates, so it chooses their coding
     // (gzip, which upstream::fetch inflates, as Go's client does); no-op
@@ -74,7 +73,7 @@ pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut V
     }
     for h in &req.head.headers {
         let name = h.name.of(req.buf);
-        if gateway_owned(name) || connection.is_some_and(|c| connection_names_header(c, name)) {
+        if gateway_owned(name) || req.head.connection_lists(req.buf, name) {
             continue;
         }
         let wanted = name.eq_ignore_ascii_case(b"content-type")

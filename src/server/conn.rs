@@ -25,6 +25,8 @@ use crate::qos;
 use crate::router::{Params, RouteMatch};
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
+/// Buffers that grew beyond this for one request are released after it.
+const KEEP_BUFFER: usize = 256 * 1024;
 
 /// Why a connection stops being served.
 enum Stop {
@@ -166,7 +168,27 @@ impl Connection {
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
         self.end -= consumed;
+        self.release_large_buffers();
         Ok(keep)
+    }
+
+    /// A large request or response must not pin its memory for the rest
+    /// of a keep-alive connection's life: back to the initial sizes.
+    fn release_large_buffers(&mut self) {
+        if self.rbuf.len() > KEEP_BUFFER && self.end <= INITIAL_READ_BUFFER {
+            self.rbuf.truncate(INITIAL_READ_BUFFER);
+            self.rbuf.shrink_to_fit();
+        }
+        for buf in [
+            &mut self.out,
+            &mut self.body,
+            &mut self.response_body,
+            &mut self.scratch,
+        ] {
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = Vec::new();
+            }
+        }
     }
 
     /// Reads the body. Content-Length bodies stay in `rbuf` right after the
@@ -190,10 +212,9 @@ impl Connection {
                 let total = head_len + len;
                 if self.end < total {
                     self.send_continue(head).await?;
-                    if self.rbuf.len() < total {
-                        self.rbuf.resize(total, 0);
-                    }
                 }
+                // `fill` grows the buffer as bytes arrive: a Content-Length
+                // alone must not make us set aside the memory it announces.
                 while self.end < total {
                     self.read_more_body(total, deadline).await?;
                 }

@@ -1,6 +1,7 @@
 //! One keep-alive connection to a backend and the framing of its responses.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -42,6 +43,16 @@ impl BackendConn {
     pub(super) fn into_reused(mut self) -> BackendConn {
         self.reused = true;
         self
+    }
+
+    /// An idle connection with something to read (unsolicited bytes, end of
+    /// stream, an error) must not carry another exchange. One non-blocking
+    /// read attempt: it never waits.
+    pub(super) async fn is_stale(&mut self) -> bool {
+        let mut probe = [0u8; 1];
+        futures_lite::future::poll_once(self.stream.read(&mut probe))
+            .await
+            .is_some()
     }
 
     pub fn is_reused(&self) -> bool {
@@ -247,10 +258,20 @@ impl BackendConn {
         emit(sink, pending, &[]).await
     }
 
+    /// Bounds each read on this connection (`None`: unbounded). For bodies
+    /// read outside the endpoint's deadline (no-op streaming): a backend
+    /// that stops sending mid-body fails instead of holding the client.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        let _ = self
+            .stream
+            .set_read_timeout(timeout.filter(|t| !t.is_zero()));
+    }
+
     /// Ends an exchange: a connection whose response was read completely
     /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(self, keep_alive: bool) {
+    pub fn finish(mut self, keep_alive: bool) {
         if keep_alive && self.start == self.end {
+            self.set_read_timeout(None);
             let pool = self.pool.clone();
             pool.checkin(self.into_reused());
         }

@@ -40,10 +40,17 @@ impl Pool {
         }
     }
 
-    /// An idle connection if there is one, else a fresh one.
+    /// An idle connection if there is one, else a fresh one. Idle
+    /// connections the backend closed, or wrote to unasked, are dropped:
+    /// bytes that arrived before the request can only poison its response.
     pub async fn checkout(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
-        if let Some(conn) = self.idle.borrow_mut().pop() {
-            return Ok(conn);
+        loop {
+            let Some(mut conn) = self.idle.borrow_mut().pop() else {
+                break;
+            };
+            if !conn.is_stale().await {
+                return Ok(conn);
+            }
         }
         self.connect().await
     }

@@ -442,3 +442,112 @@ pub fn query_map(target: &str) -> HashMap<String, Vec<String>> {
     }
     map
 }
+
+// ---------------------------------------------------------------------------
+// Hardening helpers (tests/hardening.rs): raw misbehaving backends, closed
+// ports, timing and memory probes. Kept apart from the helpers above.
+// ---------------------------------------------------------------------------
+
+/// A backend that hands each accepted connection to `handler` on its own
+/// thread: for servers that misbehave below the HTTP level (reset, stall,
+/// garbage). `conns` counts the connections accepted.
+pub struct RawBackend {
+    pub addr: SocketAddr,
+    pub conns: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RawBackend {
+    pub fn start(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> RawBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw backend");
+        let addr = listener.local_addr().unwrap();
+        let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = conns.clone();
+        let handler = Arc::new(handler);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let handler = handler.clone();
+                std::thread::spawn(move || handler(stream));
+            }
+        });
+        RawBackend { addr, conns }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Reads one request head (up to and including the empty line); `None` at
+/// end of stream. Bodies are not read (the raw backends only get GETs).
+pub fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+/// Waits until the peer sent something, without consuming it: closing the
+/// socket afterwards leaves unread data, so the kernel answers with a RST.
+pub fn wait_for_data(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.peek(&mut byte), Ok(n) if n > 0)
+}
+
+/// `http://127.0.0.1:PORT` where nothing listens (the port was just freed).
+pub fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// Resident set size of a process in KiB (`VmRSS` in /proc/PID/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+impl Client {
+    pub fn set_read_timeout(&self, timeout: Duration) {
+        self.writer.set_read_timeout(Some(timeout)).unwrap();
+    }
+
+    /// Like `send`, but a write error (the gateway closed) is `false`.
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.writer.write_all(bytes).is_ok()
+    }
+
+    /// Reads until end of stream or error; true when the stream ended
+    /// (EOF or reset) before `within`, false on timeout. Any bytes read are
+    /// appended to `into`.
+    pub fn closed_within(&mut self, within: Duration, into: &mut Vec<u8>) -> bool {
+        self.set_read_timeout(within);
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => into.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return false;
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+}
