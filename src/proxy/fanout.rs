@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::plan::EndpointPlan;
+use super::deadline::within;
+use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode, lookup, scalar_text};
@@ -29,17 +30,13 @@ pub struct CallContext<'a> {
 
 async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let plan = &ctx.plan.backends[backend];
-    // The circuit breaker and the backend rate limit answer before any I/O.
-    let admitted = match plan
-        .guard
-        .as_ref()
-        .map(|g| g.admit(Instant::now()))
-        .transpose()
-    {
+    let admitted = match plan.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            let result = Err(BackendError::Refused(refused.message()));
-            return Outcome { backend, result };
+            return Outcome {
+                backend,
+                result: Err(refused),
+            };
         }
     };
     let host = plan.pick_host();
@@ -63,17 +60,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         &mut scratch,
     )
     .await;
-    if let Some(admitted) = admitted {
-        let good = match &result {
-            Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
-            Err(_) => false,
-        };
-        if good {
-            admitted.success(Instant::now());
-        } else {
-            admitted.failure(Instant::now());
-        }
-    }
+    let good = match &result {
+        Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
+        Err(_) => false,
+    };
+    BackendPlan::record(admitted, good);
     Outcome { backend, result }
 }
 
@@ -161,17 +152,9 @@ pub async fn sequential(
         let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
             break;
         };
-        let call = call(ctx, i, target);
-        let mut timer = glommio::timer::Timer::new(left);
-        let mut call = std::pin::pin!(call);
-        let outcome = std::future::poll_fn(|cx| {
-            if Pin::new(&mut timer).poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            call.as_mut().poll(cx).map(Some)
-        })
-        .await;
-        let Some(mut outcome) = outcome else { break };
+        let Some(mut outcome) = within(left, call(ctx, i, target)).await else {
+            break;
+        };
         let doc = match &mut outcome.result {
             Ok(resp) if backend.encoding == BackendEncoding::NoOp || is_success(resp.status) => {
                 decode(backend.encoding, backend.is_collection, &mut resp.body)

@@ -1,14 +1,14 @@
 //! `no-op` endpoints: the backend's status, headers and body go to the
 //! client unchanged, streamed as they arrive.
 
-use std::time::Instant;
-
 use futures_lite::{AsyncWrite, AsyncWriteExt};
 
+use super::deadline::within;
 use super::fanout::CallContext;
+use super::plan::BackendPlan;
 use super::respond::{ResponseContext, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
-use crate::upstream::{RelayError, Request, open};
+use crate::upstream::{BackendError, RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.
 pub enum NoOpEnd {
@@ -35,15 +35,10 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         ..
     } = *call;
     let backend = &plan.backends[0];
-    let admitted = match backend
-        .guard
-        .as_ref()
-        .map(|g| g.admit(Instant::now()))
-        .transpose()
-    {
+    let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            write_failure(ctx, refused.message(), out);
+            write_failure(ctx, &refused.to_string(), out);
             return match client.write_all(out).await {
                 Ok(()) => NoOpEnd::Done,
                 Err(_) => NoOpEnd::Broken,
@@ -64,27 +59,12 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         body,
     };
     let host = backend.pick_host();
-    let opened = {
-        let call = open(pools, &backend.pools[host], &request, scratch);
-        let mut call = std::pin::pin!(call);
-        let mut timer = glommio::timer::Timer::new(plan.timeout);
-        std::future::poll_fn(|cx| {
-            use std::future::Future;
-            if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
-                return std::task::Poll::Ready(Err(crate::upstream::BackendError::Timeout));
-            }
-            call.as_mut().poll(cx)
-        })
+    let call = open(pools, &backend.pools[host], &request, scratch);
+    let opened = within(plan.timeout, call)
         .await
-    };
+        .unwrap_or(Err(BackendError::Timeout));
     // Any answer counts as a success for the breaker: no-op passes every status on.
-    if let Some(admitted) = admitted {
-        if opened.is_ok() {
-            admitted.success(Instant::now());
-        } else {
-            admitted.failure(Instant::now());
-        }
-    }
+    BackendPlan::record(admitted, opened.is_ok());
     let mut response = match opened {
         Ok(response) => response,
         Err(e) => {

@@ -8,8 +8,8 @@ use std::time::Instant;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, UrlTemplate, Value, parse_owned};
-use crate::qos::{BackendGuard, DEFAULT_MAX_CLIENTS, EndpointLimiter};
-use crate::upstream::{Pool, Pools, authority_of};
+use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
+use crate::upstream::{BackendError, Pool, Pools, authority_of};
 
 pub struct EndpointPlan {
     pub path: String,
@@ -48,6 +48,29 @@ pub struct BackendPlan {
 }
 
 impl BackendPlan {
+    /// Asks the circuit breaker and the backend rate limit (when configured)
+    /// before any I/O; `Err` is the failure to report instead of calling.
+    pub fn admit(&self) -> Result<Option<Call<'_>>, BackendError> {
+        match &self.guard {
+            None => Ok(None),
+            Some(guard) => guard
+                .admit(Instant::now())
+                .map(Some)
+                .map_err(|refused| BackendError::Refused(refused.message())),
+        }
+    }
+
+    /// Tells the breaker how an admitted call went.
+    pub fn record(admitted: Option<Call<'_>>, good: bool) {
+        if let Some(call) = admitted {
+            if good {
+                call.success(Instant::now());
+            } else {
+                call.failure(Instant::now());
+            }
+        }
+    }
+
     /// Round-robin over the backend's hosts; returns the index.
     pub fn pick_host(&self) -> usize {
         let i = self.next_host.get();
