@@ -16,7 +16,7 @@ pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 pub use request::{ClientRequest, USER_AGENT, backend_headers};
-pub use respond::{ResponseContext, finish, write_failure, write_merged};
+pub use respond::{ResponseContext, failure_status, finish, write_failure, write_merged};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
 /// `body` is scratch space for the encoded body.

@@ -6,7 +6,7 @@ use futures_lite::{AsyncWrite, AsyncWriteExt};
 use super::deadline::within;
 use super::fanout::CallContext;
 use super::plan::BackendPlan;
-use super::respond::{ResponseContext, write_failure};
+use super::respond::{ResponseContext, failure_status, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
 use crate::upstream::{BackendError, RelayError, Request, open};
 
@@ -38,7 +38,7 @@ pub async fn relay<W: AsyncWrite + Unpin>(
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            write_failure(ctx, &refused.to_string(), out);
+            write_failure(ctx, failure_status(&refused), &refused.to_string(), out);
             return match client.write_all(out).await {
                 Ok(()) => NoOpEnd::Done,
                 Err(_) => NoOpEnd::Broken,
@@ -68,7 +68,7 @@ pub async fn relay<W: AsyncWrite + Unpin>(
     let mut response = match opened {
         Ok(response) => response,
         Err(e) => {
-            write_failure(ctx, &e.to_string(), out);
+            write_failure(ctx, failure_status(&e), &e.to_string(), out);
             return if client.write_all(out).await.is_ok() {
                 NoOpEnd::Done
             } else {

@@ -35,6 +35,8 @@ struct Tally {
     /// them the endpoint answers 200, never 500).
     detailed: usize,
     first_error: Option<String>,
+    /// The status the first error maps to when nothing else is answered.
+    first_status: u16,
     /// A non-2xx answer of a backend with `return_error_code`: its status,
     /// Content-Type and body.
     status_error: Option<StatusError>,
@@ -77,6 +79,7 @@ pub fn write_merged(
         errors: 0,
         detailed: 0,
         first_error: None,
+        first_status: 500,
         status_error: None,
     };
     let answered = outcomes.len();
@@ -140,7 +143,7 @@ pub fn write_merged(
             return write_status_error(ctx, &error, out);
         }
         let message = tally.first_error.unwrap_or_default();
-        return write_failure(ctx, &message, out);
+        return write_failure(ctx, tally.first_status, &message, out);
     }
     let mut value = Value::Object(Box::new(merged));
     plan.flatmap.apply(&mut value);
@@ -228,6 +231,9 @@ fn note_failure(
         }
         Err(e) => {
             tally.errors += 1;
+            if tally.first_error.is_none() {
+                tally.first_status = failure_status(e);
+            }
             e.to_string()
         }
     };
@@ -279,10 +285,22 @@ fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut 
     finish(ctx, body, out);
 }
 
-/// 500 for an endpoint none of whose backends answered well: KrakenD's
-/// error text as the body with `router.return_error_msg`, else empty.
-pub fn write_failure(ctx: &ResponseContext<'_>, message: &str, out: &mut Vec<u8>) {
-    write_status_line(out, 500);
+/// The status of an endpoint whose only answer was this failure. KrakenD
+/// answers 500 to every backend failure; a backend whose response is not
+/// HTTP, has broken framing or is over `max_response_bytes` gets 502 Bad
+/// Gateway, which says where the fault is.
+pub fn failure_status(error: &BackendError) -> u16 {
+    match error {
+        BackendError::BadResponse(_) | BackendError::TooLarge(_) => 502,
+        _ => 500,
+    }
+}
+
+/// `status` (500 or 502) for an endpoint none of whose backends answered
+/// well: KrakenD's error text as the body with `router.return_error_msg`,
+/// else empty.
+pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out: &mut Vec<u8>) {
+    write_status_line(out, status);
     write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
     write_header(out, b"X-KrakenD-Completed", b"false");
     let body = if ctx.return_error_msg {
