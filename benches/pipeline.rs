@@ -231,9 +231,8 @@ fn bench_other_manipulations(c: &mut Criterion) {
         },
     ])
     .expect("bench flatmap is valid");
-    let wrapped = Manipulation::compile(&wrap)
-        .expect("valid")
-        .apply(collection.clone());
+    let wrap = Manipulation::compile(&wrap).expect("valid");
+    let wrapped = wrap.apply(collection.clone());
     c.bench_function("flatmap/move_del_move_10_items", |b| {
         b.iter_batched(
             || wrapped.clone(),
