@@ -15,21 +15,34 @@ use super::{Object, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Filter {
-    Allow(Vec<(Box<str>, AllowNode)>),
+    Allow(AllowLevel),
     Deny(Vec<(Box<str>, Vec<Box<str>>)>),
+}
+
+/// The allowed keys of one object level.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct AllowLevel {
+    /// Bit `min(len, 63)` is set for the length of every key here, so most
+    /// keys of a document are turned away by one AND, without comparing text.
+    lengths: u64,
+    keys: Vec<(Box<str>, AllowNode)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AllowNode {
     Leaf,
-    Branch(Vec<(Box<str>, AllowNode)>),
+    Branch(AllowLevel),
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl Filter {
     /// `None` when neither list has entries.
     pub(crate) fn compile(allow: &[String], deny: &[String]) -> Result<Option<Filter>, String> {
         if !allow.is_empty() {
-            let mut root = Vec::new();
+            let mut root = AllowLevel::default();
             for path in allow {
                 let segments = split_path("allow", path)?;
                 insert_allowed(&mut root, &segments);
@@ -82,24 +95,25 @@ pub(crate) fn split_path<'p>(what: &str, path: &'p str) -> Result<Vec<&'p str>, 
     Ok(segments)
 }
 
-fn insert_allowed(level: &mut Vec<(Box<str>, AllowNode)>, segments: &[&str]) {
+fn insert_allowed(level: &mut AllowLevel, segments: &[&str]) {
     let Some((first, rest)) = segments.split_first() else {
         return;
     };
-    let index = match level.iter().position(|(k, _)| **k == **first) {
+    let index = match level.keys.iter().position(|(k, _)| **k == **first) {
         Some(i) => i,
         None => {
-            level.push(((*first).into(), AllowNode::Leaf));
-            level.len() - 1
+            level.keys.push(((*first).into(), AllowNode::Leaf));
+            level.lengths |= length_bit(first.len());
+            level.keys.len() - 1
         }
     };
-    let node = &mut level[index].1;
+    let node = &mut level.keys[index].1;
     if rest.is_empty() {
         *node = AllowNode::Leaf;
         return;
     }
     if !matches!(node, AllowNode::Branch(_)) {
-        *node = AllowNode::Branch(Vec::new());
+        *node = AllowNode::Branch(AllowLevel::default());
     }
     if let AllowNode::Branch(children) = node {
         insert_allowed(children, rest);
@@ -107,16 +121,19 @@ fn insert_allowed(level: &mut Vec<(Box<str>, AllowNode)>, segments: &[&str]) {
 }
 
 /// Removes what is not allowed; true when nothing is left.
-fn prune(allowed: &[(Box<str>, AllowNode)], object: &mut Object<'_>) -> bool {
-    object.retain(
-        |key, value| match allowed.iter().find(|(k, _)| **k == **key) {
+fn prune(allowed: &AllowLevel, object: &mut Object<'_>) -> bool {
+    object.retain(|key, value| {
+        if allowed.lengths & length_bit(key.len()) == 0 {
+            return false;
+        }
+        match allowed.keys.iter().find(|(k, _)| **k == **key) {
             None => false,
             Some((_, AllowNode::Leaf)) => true,
             Some((_, AllowNode::Branch(children))) => match value {
                 Value::Object(inner) => !prune(children, inner),
                 _ => false,
             },
-        },
-    );
+        }
+    });
     object.is_empty()
 }

@@ -84,7 +84,9 @@ impl Manipulation {
             && self.flatmap.is_empty()
     }
 
-    pub fn apply<'a>(&self, value: Value<'a>) -> Value<'a> {
+    /// Applies the manipulation. Keys the result gains (`group`, `mapping`
+    /// targets) borrow from `self`, so no key is allocated.
+    pub fn apply<'a>(&'a self, value: Value<'a>) -> Value<'a> {
         let mut value = match value {
             array @ Value::Array(_) if self.is_collection => wrap("collection", array),
             other => other,
@@ -105,21 +107,28 @@ impl Manipulation {
         match &self.group {
             Some(group) => {
                 let mut wrapper = new_object(1);
-                wrapper.insert(Cow::Owned(group.to_string()), value);
+                wrapper.insert(Cow::Borrowed(&**group), value);
                 Value::Object(Box::new(wrapper))
             }
             None => value,
         }
     }
 
-    fn rename<'a>(&self, object: &mut Object<'a>) {
+    fn rename<'a>(&'a self, object: &mut Object<'a>) {
         for (from, to) in &self.mapping {
-            if let Some(v) = object.remove(&**from) {
+            if from == to {
                 // lura sets the new key and then deletes the old one, so a
                 // mapping onto itself drops the key; keep that behaviour.
-                if from != to {
-                    object.insert(Cow::Owned(to.to_string()), v);
-                }
+                object.remove(&**from);
+            } else if object.is_vec() && !object.contains_key(&**to) {
+                // Rename in place: no value moves, no allocation. Only in the
+                // vector backend: a hashed backend would keep the old hash.
+                let _ = object
+                    .raw_entry_mut()
+                    .from_key(&**from)
+                    .and_modify(|key, _| *key = Cow::Borrowed(&**to));
+            } else if let Some(v) = object.remove(&**from) {
+                object.insert(Cow::Borrowed(&**to), v);
             }
         }
     }

@@ -24,7 +24,8 @@ pub fn merge_into<'a>(acc: &mut Object<'a>, part: Value<'a>) {
             } else {
                 acc.reserve(object.len());
                 for (key, value) in object.into_iter() {
-                    acc.insert(key, value);
+                    // One search per key: replace in place or append.
+                    acc.raw_entry_mut().from_key(&*key).insert(key, value);
                 }
             }
         }
