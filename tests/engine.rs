@@ -348,3 +348,91 @@ fn round_robin_over_hosts() {
     assert_eq!(froms.iter().filter(|f| *f == "a").count(), 2, "{froms:?}");
     assert_eq!(froms.iter().filter(|f| *f == "b").count(), 2, "{froms:?}");
 }
+
+#[test]
+fn no_op_bodies_are_streamed_not_buffered() {
+    // 8 MiB through an endpoint whose buffered responses are capped at 1 MiB:
+    // only a streamed body can get through.
+    const SIZE: usize = 8 * 1024 * 1024;
+    let backend = common::RawBackend::start(|mut stream| {
+        use std::io::Write;
+        while common::read_head(&mut stream).is_some() {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {SIZE}\r\n\r\n"
+            );
+            let body = vec![b'x'; SIZE];
+            if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&body).is_err() {
+                return;
+            }
+        }
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"cuttle/server": {{"max_response_bytes": 1048576}}}},
+            "endpoints": [
+              {{"endpoint": "/big", "output_encoding": "no-op", "backend": [{{"host": ["{0}"], "url_pattern": "/", "encoding": "no-op"}}]}},
+              {{"endpoint": "/big-json", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}}
+            ]}}"#,
+        backend.url()
+    ));
+    let r = gw.get("/big");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), SIZE);
+    assert!(r.body.iter().all(|&b| b == b'x'));
+    assert_ne!(
+        gw.get("/big-json").status,
+        200,
+        "a decoded body over the cap is refused"
+    );
+}
+
+#[test]
+fn a_keep_alive_connection_the_backend_closed_is_replaced_transparently() {
+    // The backend promises keep-alive but closes after every response: the
+    // pooled connection is dead by the next request, which must still work.
+    let backend = common::RawBackend::start(|mut stream| {
+        use std::io::Write;
+        if common::read_head(&mut stream).is_some() {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"n\": true}");
+        }
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/flaky-keepalive", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    )));
+    for round in 0..5 {
+        let r = gw.get("/flaky-keepalive");
+        assert_eq!(r.status, 200, "round {round}: {}", r.text());
+        assert_eq!(r.json()["n"], true);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn gzip_backend_bodies_are_inflated_before_manipulation() {
+    use std::io::Write;
+    let backend = Backend::start(|seen| {
+        assert_eq!(
+            seen.header("accept-encoding"),
+            Some("gzip"),
+            "asked for gzip like Go's client"
+        );
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(br#"{"a": 1, "secret": "s"}"#).unwrap();
+        Reply::Full(
+            200,
+            vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Content-Encoding".into(), "gzip".into()),
+            ],
+            encoder.finish().unwrap(),
+        )
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/gz", "backend": [{{"host": ["{}"], "url_pattern": "/", "deny": ["secret"]}}]}}]"#,
+        backend.url()
+    )));
+    let r = gw.raw(b"GET /gz HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.json(), serde_json::json!({"a": 1}));
+}
