@@ -7,12 +7,13 @@
 # on a 2-core machine wrk is often the bottleneck, so CPU per request is the
 # honest figure. Layout: gateways pinned to CPU 0, backend and wrk to CPU 1.
 #
-#   bash loadtest/run.sh                 # 10 s per target, 32 connections
-#   DURATION=30 CONNS=64 bash loadtest/run.sh
+#   bash loadtest/run.sh                 # 3 rounds x 10 s per target, 32 connections
+#   DURATION=30 CONNS=64 ROUNDS=5 bash loadtest/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 GATEWAY_CPU=${GATEWAY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -129,29 +130,48 @@ nginx_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -n 1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 clk_tck=$(getconf CLK_TCK)
 
-# measure NAME PID URL: prints one table row.
+# measure PID URL: prints "requests rps cpu_us_per_request p50 p99 non2xx".
 measure() {
-    local name=$1 pid=$2 url=$3
+    local pid=$1 url=$2
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
-    local before after out requests rps errors
+    local before after out
     before=$(ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
     after=$(ticks "$pid")
-    requests=$(echo "$out" | awk '/requests in/ {print $1}')
-    rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    awk -v n="$name" -v r="$requests" -v rps="$rps" -v t=$((after - before)) -v hz="$clk_tck" \
-        -v p50="$p50" -v p99="$p99" -v e="${errors:-0}" \
-        'BEGIN { printf "| %-28s | %9s | %8d | %9.1f | %7s | %7s | %s |\n", n, rps, r, t * 1e6 / hz / r, p50, p99, e }'
+    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
+        /requests in/ { requests = $1 }
+        /Requests\/sec/ { rps = $2 }
+        /Non-2xx/ { errors = $NF }
+        $1 == "50%" { p50 = $2 }
+        $1 == "99%" { p99 = $2 }
+        END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
 }
 
-echo "load: wrk -t1 -c$CONNS -d${DURATION}s, gateway on CPU $GATEWAY_CPU, wrk and backend on CPU $LOAD_CPU, $(date -u +%F)"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+names=("nginx proxy /user" "cuttle no-op /noop" "cuttle json /json" "cuttle 3-backend /agg")
+target_pids=("$nginx_worker" "$cuttle_pid" "$cuttle_pid" "$cuttle_pid")
+urls=("http://127.0.0.1:$NGINX_PORT/user" "http://127.0.0.1:$CUTTLE_PORT/noop"
+      "http://127.0.0.1:$CUTTLE_PORT/json" "http://127.0.0.1:$CUTTLE_PORT/agg")
+results=$(mktemp)
+# Rounds interleave the targets, so a noisy neighbour hits all of them alike.
+for round in $(seq "$ROUNDS"); do
+    for i in "${!names[@]}"; do
+        echo "$i $(measure "${target_pids[$i]}" "${urls[$i]}")" >>"$results"
+    done
+done
+
+echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateway on CPU $GATEWAY_CPU, wrk and backend on CPU $LOAD_CPU, $(date -u +%F)"
 echo
-echo "| target                       |     req/s | requests | CPU µs/req |     p50 |     p99 | non-2xx |"
-echo "|------------------------------|-----------|----------|------------|---------|---------|---------|"
-measure "nginx proxy /user"          "$nginx_worker" "http://127.0.0.1:$NGINX_PORT/user"
-measure "cuttle no-op /noop"         "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/noop"
-measure "cuttle json /json"          "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/json"
-measure "cuttle 3-backend /agg"      "$cuttle_pid"   "http://127.0.0.1:$CUTTLE_PORT/agg"
+echo "| target                | median CPU µs/req | each round (µs/req) | median req/s | median p99 | non-2xx |"
+echo "|-----------------------|------------------:|---------------------|-------------:|-----------:|--------:|"
+for i in "${!names[@]}"; do
+    rows=$(awk -v i="$i" '$1 == i' "$results")
+    cpu=$(echo "$rows" | awk '{print $4}' | median)
+    each=$(echo "$rows" | awk '{print $4}' | paste -sd' ' -)
+    rps=$(echo "$rows" | awk '{print $3}' | median)
+    p99=$(echo "$rows" | awk '{print $6}' | sort -V | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    errors=$(echo "$rows" | awk '{ s += $7 } END { print s }')
+    printf "| %-21s | %17s | %-19s | %12s | %10s | %7s |\n" "${names[$i]}" "$cpu" "$each" "$rps" "$p99" "$errors"
+done
+rm -f "$results"
