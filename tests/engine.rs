@@ -436,3 +436,33 @@ fn gzip_backend_bodies_are_inflated_before_manipulation() {
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.json(), serde_json::json!({"a": 1}));
 }
+
+#[test]
+fn a_rejected_request_with_a_body_still_reads_its_error_response() {
+    // The client has already sent its body when the gateway refuses it:
+    // closing with that input unread would make the kernel answer with a
+    // reset, which can destroy the 413 before the client reads it. The
+    // gateway stops writing and drains instead, so the client sees the 413
+    // and then an orderly end of stream.
+    let backend = echo_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"cuttle/server": {{"max_body_bytes": 16}}}},
+            "endpoints": [{{"endpoint": "/b", "method": "POST", "backend": [{{"host": ["{}"], "url_pattern": "/b"}}]}}]}}"#,
+        backend.url()
+    ));
+    for _ in 0..10 {
+        let mut request = b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 30000\r\n\r\n".to_vec();
+        request.extend(std::iter::repeat_n(b'x', 30_000));
+        let mut c = gw.client();
+        let _ = c.try_send(&request);
+        std::thread::sleep(Duration::from_millis(20));
+        let r = c.response().expect("the 413 arrives instead of a reset");
+        assert_eq!(r.status, 413);
+        assert_eq!(
+            c.read_raw().map_err(|e| e.kind()),
+            Ok(0),
+            "an orderly close, not a reset"
+        );
+    }
+    assert!(backend.requests().is_empty());
+}

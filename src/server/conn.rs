@@ -72,7 +72,9 @@ pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
             Err(Stop::Reject(status, reason)) => {
                 conn.out.clear();
                 write_error_response(&mut conn.out, status, reason.as_bytes(), true);
-                let _ = conn.stream.write_all(&conn.out).await;
+                if conn.stream.write_all(&conn.out).await.is_ok() {
+                    close_after_error(&mut conn.stream).await;
+                }
                 return;
             }
         }
@@ -363,6 +365,27 @@ impl Connection {
         }
         proxy::handle(&call, &ctx, response_body, out).await;
         stream.write_all(out).await.is_ok()
+    }
+}
+
+/// Closes a connection whose client may still be sending (a rejected
+/// request's body, pipelined requests): closing with unread input makes the
+/// kernel send a reset, which can destroy the error response before the
+/// client reads it. So: stop writing (FIN), read and discard what is already
+/// coming for a short, bounded while, then close.
+pub async fn close_after_error(stream: &mut TcpStream) {
+    const DRAIN_BYTES: usize = 64 * 1024;
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    let _ = stream.set_read_timeout(Some(DRAIN_TIME));
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut sink = [0u8; 4096];
+    let mut left = DRAIN_BYTES;
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut sink).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
     }
 }
 

@@ -92,5 +92,7 @@ pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicB
 async fn refuse(mut stream: glommio::net::TcpStream) {
     let mut out = Vec::new();
     crate::http::write_error_response(&mut out, 503, b"too many connections", true);
-    let _ = stream.write_all(&out).await;
+    if stream.write_all(&out).await.is_ok() {
+        conn::close_after_error(&mut stream).await;
+    }
 }

@@ -396,6 +396,12 @@ impl Client {
         line
     }
 
+    /// One raw read: `Ok(0)` is an orderly close (FIN), `Err` e.g. a reset.
+    pub fn read_raw(&mut self) -> std::io::Result<usize> {
+        let mut byte = [0u8; 1];
+        self.reader.read(&mut byte)
+    }
+
     /// True when the gateway closed the connection (reads EOF).
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
