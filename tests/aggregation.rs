@@ -1079,6 +1079,29 @@ fn concurrent_calls_take_the_first_good_answer() {
 }
 
 #[test]
+fn concurrent_calls_get_75_percent_of_the_timeout() {
+    // Every call answers at 200 ms: inside a 250 ms timeout alone, but not
+    // inside the 187 ms lura gives concurrent calls.
+    let svc = Backend::start(|_| delayed(200, json(200, r#"{"late": true}"#)));
+    let gw = start(json!([
+        ep(
+            "/alone",
+            vec![be(&svc, "/", json!({}))],
+            json!({"timeout": "250ms"})
+        ),
+        ep(
+            "/concurrent",
+            vec![be(&svc, "/", json!({}))],
+            json!({"concurrent_calls": 2, "timeout": "250ms"})
+        ),
+    ]));
+    check(&gw, "/alone", 200, "true", json!({"late": true}));
+    let started = Instant::now();
+    assert_eq!(gw.get("/concurrent").status, 500);
+    assert!(started.elapsed() < ms(240), "cut at 75% of the timeout");
+}
+
+#[test]
 fn with_several_backends_the_merge_gets_85_percent_of_the_timeout() {
     let svc = Backend::start(|seen| match seen.path() {
         "/925" => delayed(925, json(200, r#"{"late": true}"#)),

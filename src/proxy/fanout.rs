@@ -69,7 +69,8 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
 }
 
 /// `concurrent_calls`: the same call N times, the first good answer wins
-/// and the others are dropped (their connections closed, not pooled).
+/// and the others are dropped (their connections closed, not pooled). As in
+/// lura's concurrent middleware, the calls get 75% of the endpoint timeout.
 async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let n = ctx.plan.concurrent_calls as usize;
     if n <= 1 {
@@ -80,17 +81,23 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
             .map(|_| Box::pin(call(ctx, backend, target.clone())) as _)
             .collect(),
     );
-    let mut last = None;
-    while let Some(outcome) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
-        if matches!(&outcome.result, Ok(r) if is_success(r.status)) {
-            return outcome;
+    let first_good = async {
+        let mut last = None;
+        while let Some(outcome) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
+            if matches!(&outcome.result, Ok(r) if is_success(r.status)) {
+                return Some(outcome);
+            }
+            last = Some(outcome);
         }
-        last = Some(outcome);
-    }
-    last.unwrap_or(Outcome {
-        backend,
-        result: Err(BackendError::Timeout),
-    })
+        last
+    };
+    within(ctx.plan.timeout * 3 / 4, first_good)
+        .await
+        .flatten()
+        .unwrap_or(Outcome {
+            backend,
+            result: Err(BackendError::Timeout),
+        })
 }
 
 /// KrakenD accepts 200 and 201 from a backend; anything else is an error.
