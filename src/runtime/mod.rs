@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::resolve_all;
 
+mod probe;
 mod signals;
 
 /// How long start-up waits for backend names to resolve.
@@ -57,6 +58,8 @@ pub enum StartError {
         cpu: usize,
         reason: String,
     },
+    #[error("cannot start: io_uring is not available: {reason}")]
+    IoUring { reason: String },
     #[error("endpoint configuration: {0}")]
     Plan(String),
 }
@@ -124,6 +127,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         None => cpus.len(),
     };
     raise_memlock(workers);
+    probe::io_uring_available().map_err(|reason| StartError::IoUring { reason })?;
     if !config.unknown_namespaces.is_empty() {
         tracing::warn!(
             "extra_config namespaces cuttle does not implement (ignored): {}",
