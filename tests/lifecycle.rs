@@ -91,6 +91,22 @@ fn a_second_instance_on_the_same_port_fails_loudly() {
 }
 
 #[test]
+fn restarts_on_the_same_port_while_closed_connections_linger() {
+    let mut gw = Gateway::start(&config("[]"));
+    let port = gw.addr.port().to_string();
+    // The gateway closes these itself, so their ends sit in TIME-WAIT.
+    for _ in 0..3 {
+        let reply = gw.raw(b"GET /__health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        assert_eq!(reply.status, 200);
+    }
+    gw.signal("TERM");
+    assert_eq!(gw.wait().code(), Some(0));
+    let again = Gateway::start_with(&config("[]"), &["--cores", "1", "-p", &port]);
+    assert_eq!(again.addr, gw.addr);
+    assert_eq!(again.get("/__health").status, 200);
+}
+
+#[test]
 fn check_reports_bad_configs_with_file_path_and_fix() {
     let dir = TempDir::new();
     let rows = [

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::resolve_all;
 
+mod listener;
 mod probe;
 mod signals;
 
@@ -166,10 +167,9 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                         return;
                     }
                 };
-                let listener = match glommio::net::TcpListener::bind(addr) {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        let source = std::io::Error::other(e.to_string());
+                let listener = match listener::reuseport_listener(addr) {
+                    Ok(listener) => listener::into_glommio(listener),
+                    Err(source) => {
                         let _ = ready.send(Err(StartError::PortInUse { addr, source }));
                         return;
                     }

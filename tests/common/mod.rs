@@ -207,7 +207,12 @@ impl Gateway {
         let path = dir.0.join("gateway.json");
         std::fs::write(&path, config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_cuttle"))
-            .args(["run", "-c", path.to_str().unwrap(), "-p", "0"])
+            .args(["run", "-c", path.to_str().unwrap()])
+            .args(if args.contains(&"-p") {
+                &[][..]
+            } else {
+                &["-p", "0"][..]
+            })
             .args(args)
             .env("CUTTLE_LOG", "warn")
             .stdout(Stdio::piped())
