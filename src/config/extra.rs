@@ -61,9 +61,9 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }
-            CUTTLE_SERVER => result.server = Some(decode(value, &at)?),
+            CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
             _ => {
-                unknown.insert(namespace.clone());
+                note_unknown(namespace, unknown);
             }
         }
     }
@@ -101,7 +101,7 @@ pub fn endpoint(
             continue;
         }
         if namespace != PROXY {
-            unknown.insert(namespace.clone());
+            note_unknown(namespace, unknown);
             continue;
         }
         note_ignored_keys(
@@ -196,7 +196,7 @@ pub fn backend(
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
             }
             _ => {
-                unknown.insert(namespace.clone());
+                note_unknown(namespace, unknown);
             }
         }
     }
@@ -285,11 +285,39 @@ fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     })
 }
 
+/// Records a namespace cuttle does not implement.
+fn note_unknown(namespace: &str, unknown: &mut Unknown) {
+    if !is_comment(namespace) {
+        unknown.insert(namespace.to_owned());
+    }
+}
+
+/// KrakenD configs annotate any object with `"@comment"` (or any key that
+/// starts with `@`); such keys are documentation, not settings to warn about.
+fn is_comment(key: &str) -> bool {
+    key.starts_with('@')
+}
+
+/// `cuttle/server` refuses unknown keys (a typo there is an error), but
+/// comments are welcome.
+fn without_comments(value: &Value) -> Value {
+    match value {
+        Value::Object(settings) => Value::Object(
+            settings
+                .iter()
+                .filter(|(key, _)| !is_comment(key))
+                .map(|(key, v)| (key.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Records keys of an implemented namespace that cuttle does not act on.
 fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
-            if !known.contains(&key.as_str()) {
+            if !known.contains(&key.as_str()) && !is_comment(key) {
                 unknown.insert(format!("{namespace}.{key}"));
             }
         }

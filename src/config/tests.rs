@@ -279,7 +279,7 @@ fn root_settings() {
         (
             "cuttle/server overrides, pool_size wins over max_idle_connections_per_host",
             root_with(
-                r#""max_idle_connections_per_host": 7, "extra_config": {"cuttle/server": {"max_body_bytes": 1, "max_uri_bytes": 2,
+                r#""max_idle_connections_per_host": 7, "extra_config": {"cuttle/server": {"@comment": "limits", "max_body_bytes": 1, "max_uri_bytes": 2,
                    "max_response_bytes": 3, "max_connections": 4, "pool_size": 5}},"#,
             ),
             Valid(|c| {
@@ -528,7 +528,7 @@ fn unknown_namespaces_are_collected_sorted_and_deduplicated() {
     check(
         "namespaces",
         &with_endpoints(
-            r#"{"endpoint": "/a", "extra_config": {"auth/validator": {}, "proxy": {"shadow": true}, "router": {}},
+            r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/validator": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
                 "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
                             {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
                {"endpoint": "/b", "extra_config": {"auth/validator": {}, "validation/cel": []}, "backend": [{}]}"#,
