@@ -408,6 +408,46 @@ fn a_keep_alive_connection_the_backend_closed_is_replaced_transparently() {
 }
 
 #[test]
+fn backend_connections_are_reused_under_concurrency_with_default_pool_settings() {
+    let backend = Backend::start(|_| {
+        Reply::Delayed(
+            Duration::from_millis(40),
+            Box::new(json(200, r#"{"ok": true}"#)),
+        )
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/slow", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    )));
+    let addr = gw.addr;
+    const CONCURRENT: usize = 16;
+    const ROUNDS: usize = 5;
+    for _ in 0..ROUNDS {
+        let calls: Vec<_> = (0..CONCURRENT)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut c = common::Client::connect(addr);
+                    c.send(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+                    c.response().map(|r| r.status)
+                })
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(call.join().unwrap(), Some(200));
+        }
+    }
+    // Each round needs up to 16 connections at once; kept idle between
+    // rounds (KrakenD keeps 250 per host), they are opened once, not per
+    // round. Only 4 kept would mean ~12 new connections every round.
+    let opened = backend.connections();
+    assert!(
+        opened <= CONCURRENT + 4,
+        "{opened} backend connections for {ROUNDS} rounds of {CONCURRENT}"
+    );
+    assert_eq!(backend.requests().len(), CONCURRENT * ROUNDS);
+}
+
+#[test]
 fn gzip_backend_bodies_are_inflated_before_manipulation() {
     use std::io::Write;
     let backend = Backend::start(|seen| {

@@ -29,9 +29,9 @@ pub fn server_limits(
             defaults.max_header_bytes,
             "max_header_bytes",
         )?,
-        pool_size: count_or_default(
+        max_idle_per_host: count_or_default(
             raw.max_idle_connections_per_host,
-            defaults.pool_size,
+            defaults.max_idle_per_host,
             "max_idle_connections_per_host",
         )?,
         connect_timeout: or_default(raw.dialer_timeout, defaults.connect_timeout),
@@ -61,8 +61,7 @@ pub fn server_limits(
                 "max_connections",
                 &mut limits.max_connections_per_worker,
             ),
-            // More specific than max_idle_connections_per_host, so it wins.
-            (server.pool_size, "pool_size", &mut limits.pool_size),
+            (server.pool_size, "pool_size", &mut limits.preconnect),
         ];
         for (value, key, field) in overrides {
             let Some(value) = value else { continue };

@@ -59,8 +59,12 @@ pub struct ServerLimits {
     /// `max_connections` (cuttle): client connections per worker.
     pub max_connections_per_worker: usize,
     /// `max_idle_connections_per_host`: idle keep-alive connections kept per
-    /// worker per backend host; this many are opened at start-up.
-    pub pool_size: usize,
+    /// backend host by the whole process (KrakenD's default, 250); each
+    /// worker keeps its share, see [`ServerLimits::idle_per_worker`].
+    pub max_idle_per_host: usize,
+    /// `cuttle/server.pool_size`: connections each worker opens to each
+    /// backend host at start-up (at most its idle share).
+    pub preconnect: usize,
     /// `dialer_timeout`: connect timeout to backends.
     pub connect_timeout: Duration,
     /// `max_shutdown_wait_time`: how long in-flight requests may take after SIGTERM.
@@ -79,10 +83,24 @@ impl Default for ServerLimits {
             max_body_bytes: 10 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             max_connections_per_worker: 10_000,
-            pool_size: 4,
+            max_idle_per_host: 250,
+            preconnect: 4,
             connect_timeout: Duration::from_secs(3),
             shutdown_wait: Duration::from_secs(10),
         }
+    }
+}
+
+impl ServerLimits {
+    /// One worker's share of `max_idle_per_host` (rounded up, at least 1):
+    /// the limit is per host for the process, as in KrakenD, not per core.
+    pub fn idle_per_worker(&self, workers: usize) -> usize {
+        self.max_idle_per_host.div_ceil(workers.max(1)).max(1)
+    }
+
+    /// Connections one worker opens per host at start-up.
+    pub fn preconnect_per_worker(&self, workers: usize) -> usize {
+        self.preconnect.min(self.idle_per_worker(workers))
     }
 }
 

@@ -117,12 +117,14 @@ fn defaults() {
                     (
                         l.max_response_bytes,
                         l.max_connections_per_worker,
-                        l.pool_size
+                        l.max_idle_per_host,
+                        l.preconnect
                     ),
                     (
                         d.max_response_bytes,
                         d.max_connections_per_worker,
-                        d.pool_size
+                        d.max_idle_per_host,
+                        d.preconnect
                     )
                 );
                 assert_eq!(
@@ -258,7 +260,7 @@ fn root_settings() {
                 assert_eq!(l.write_timeout, Duration::from_secs(2));
                 assert_eq!(l.idle_timeout, Duration::from_secs(3));
                 assert_eq!(l.max_header_bytes, 1000);
-                assert_eq!(l.pool_size, 7);
+                assert_eq!(l.max_idle_per_host, 7);
                 assert_eq!(l.connect_timeout, Duration::from_secs(4));
                 assert_eq!(l.shutdown_wait, Duration::from_secs(5));
             }),
@@ -273,11 +275,11 @@ fn root_settings() {
                 assert_eq!(c.limits.read_timeout, d.read_timeout);
                 assert_eq!(c.limits.idle_timeout, d.idle_timeout);
                 assert_eq!(c.limits.max_header_bytes, d.max_header_bytes);
-                assert_eq!(c.limits.pool_size, d.pool_size);
+                assert_eq!(c.limits.max_idle_per_host, d.max_idle_per_host);
             }),
         ),
         (
-            "cuttle/server overrides, pool_size wins over max_idle_connections_per_host",
+            "cuttle/server overrides; pool_size pre-connects within max_idle_connections_per_host",
             root_with(
                 r#""max_idle_connections_per_host": 7, "extra_config": {"cuttle/server": {"@comment": "limits", "max_body_bytes": 1, "max_uri_bytes": 2,
                    "max_response_bytes": 3, "max_connections": 4, "pool_size": 5}},"#,
@@ -290,10 +292,16 @@ fn root_settings() {
                         l.max_uri_bytes,
                         l.max_response_bytes,
                         l.max_connections_per_worker,
-                        l.pool_size
+                        l.preconnect,
+                        l.max_idle_per_host
                     ),
-                    (1, 2, 3, 4, 5)
+                    (1, 2, 3, 4, 5, 7)
                 );
+                // 7 idle per host for the process: 4 per worker of 2, so
+                // 4 of the 5 pre-connections; 1 per worker of 16.
+                assert_eq!((l.idle_per_worker(2), l.preconnect_per_worker(2)), (4, 4));
+                assert_eq!((l.idle_per_worker(16), l.preconnect_per_worker(16)), (1, 1));
+                assert_eq!((l.idle_per_worker(1), l.preconnect_per_worker(1)), (7, 5));
                 assert!(c.unknown_namespaces.is_empty());
             }),
         ),

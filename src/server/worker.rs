@@ -39,7 +39,8 @@ impl Worker {
             pools.insert(Rc::new(Pool::new(
                 authority.as_str().into(),
                 *addr,
-                config.limits.pool_size,
+                config.limits.idle_per_worker(workers),
+                config.limits.preconnect_per_worker(workers),
                 config.limits.connect_timeout,
             )));
         }

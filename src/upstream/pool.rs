@@ -17,7 +17,10 @@ pub struct Pool {
     /// Resolved once at start-up; `None` when the name did not resolve.
     addr: Option<SocketAddr>,
     idle: RefCell<Vec<BackendConn>>,
+    /// Idle connections kept; one finished beyond this is closed.
     max_idle: usize,
+    /// Connections opened by `warm_up`.
+    preconnect: usize,
     connect_timeout: Duration,
     /// Connections currently open to this host from this worker (idle or busy).
     open: Cell<usize>,
@@ -28,13 +31,15 @@ impl Pool {
         authority: Rc<str>,
         addr: Option<SocketAddr>,
         max_idle: usize,
+        preconnect: usize,
         connect_timeout: Duration,
     ) -> Pool {
         Pool {
             authority,
             addr,
-            idle: RefCell::new(Vec::with_capacity(max_idle)),
+            idle: RefCell::new(Vec::with_capacity(preconnect)),
             max_idle,
+            preconnect,
             connect_timeout,
             open: Cell::new(0),
         }
@@ -84,10 +89,10 @@ impl Pool {
         self.open.set(self.open.get().saturating_sub(1));
     }
 
-    /// Opens connections until `max_idle` are idle, stopping at the first
+    /// Opens connections until `preconnect` are idle, stopping at the first
     /// failure (a backend that is down at start-up is not an error).
     pub async fn warm_up(self: Rc<Self>) {
-        while self.idle.borrow().len() < self.max_idle {
+        while self.idle.borrow().len() < self.preconnect {
             match self.connect().await {
                 Ok(conn) => self.checkin(conn.into_reused()),
                 Err(e) => {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,6 +71,7 @@ type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 pub struct Backend {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -79,14 +81,26 @@ impl Backend {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let record = seen.clone();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 let record = record.clone();
                 std::thread::spawn(move || serve_backend(stream, &*handler, &record));
             }
         });
-        Backend { addr, seen }
+        Backend {
+            addr,
+            seen,
+            accepted,
+        }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
