@@ -41,9 +41,7 @@ pub fn reuseport_listener(addr: SocketAddr) -> io::Result<StdListener> {
     set_flag(&socket, libc::SO_REUSEPORT)?;
     bind(&socket, addr)?;
     // SAFETY: listen(2) on a descriptor we own; no pointers.
-    if unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) })?;
     Ok(StdListener::from(socket))
 }
 
@@ -68,11 +66,7 @@ fn set_flag(socket: &OwnedFd, option: libc::c_int) -> io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    check(rc)
 }
 
 fn bind(socket: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
@@ -115,6 +109,11 @@ fn bind(socket: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
             }
         }
     };
+    check(rc)
+}
+
+/// A libc call's 0-or-error result as `io::Result`.
+fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {
