@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::time::Duration;
 
 use common::{Backend, Gateway, Reply, config, json, query_map, text};
@@ -445,6 +446,66 @@ fn backend_connections_are_reused_under_concurrency_with_default_pool_settings()
         "{opened} backend connections for {ROUNDS} rounds of {CONCURRENT}"
     );
     assert_eq!(backend.requests().len(), CONCURRENT * ROUNDS);
+}
+
+/// Sockets of this machine in CLOSE-WAIT whose remote end is `port`
+/// (from /proc/net/tcp: the gateway's side of connections the peer closed).
+fn close_wait_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3 && fields[2].ends_with(&remote) && fields[3] == "08"
+        })
+        .count()
+}
+
+#[test]
+fn idle_backend_connections_the_backend_closed_are_swept() {
+    // Answers one request with keep-alive, then closes the connection, as a
+    // backend whose keep-alive timeout expired.
+    let backend = common::RawBackend::start(|mut stream| {
+        if common::read_head(&mut stream).is_some() {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/x", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    )));
+    let addr = gw.addr;
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = common::Client::connect(addr);
+                c.send(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+                c.response().map(|r| r.status)
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.join().unwrap(), Some(200));
+    }
+    let port = backend.addr.port();
+    // Half-closed by the backend at ~100 ms; swept within a second after.
+    std::thread::sleep(Duration::from_millis(300));
+    let held = close_wait_to(port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while close_wait_to(port) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        close_wait_to(port),
+        0,
+        "idle connections the backend closed are still held ({held} at 300 ms)"
+    );
+    assert_eq!(gw.get("/x").status, 200, "and a fresh connection serves");
 }
 
 #[test]

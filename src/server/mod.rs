@@ -15,6 +15,10 @@ use glommio::net::TcpListener;
 
 pub use worker::{Worker, backend_authorities};
 
+/// How often each worker drops the idle backend connections their backend
+/// closed (one non-blocking read per idle connection).
+const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Runs one worker: pre-connects its backend pools and serves the
 /// connections its listener (SO_REUSEPORT, one per worker) accepts, until
 /// `stop` is raised; then it stops accepting, lets the requests in flight
@@ -23,6 +27,14 @@ pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicB
     let worker = Rc::new(worker);
     for pool in worker.pools.iter() {
         glommio::spawn_local(pool.clone().warm_up()).detach();
+        let pool = pool.clone();
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(POOL_SWEEP_INTERVAL).await;
+                pool.sweep().await;
+            }
+        })
+        .detach();
     }
     let clock = worker.clone();
     glommio::spawn_local(async move {

@@ -103,6 +103,26 @@ impl Pool {
         }
     }
 
+    /// Drops idle connections the backend has closed (or written to
+    /// unasked). Checkouts take the most recently used connection, so
+    /// without this the least recently used ones of a large idle list would
+    /// sit half-closed (CLOSE-WAIT) after the backend's keep-alive timeout
+    /// until a burst reached them.
+    pub async fn sweep(&self) {
+        let idle = std::mem::take(&mut *self.idle.borrow_mut());
+        let mut kept = Vec::with_capacity(idle.len());
+        for mut conn in idle {
+            if !conn.is_stale().await {
+                kept.push(conn);
+            }
+        }
+        // Connections checked in while this ran go after the kept ones.
+        let mut current = self.idle.borrow_mut();
+        kept.append(&mut current);
+        kept.truncate(self.max_idle);
+        *current = kept;
+    }
+
     pub fn idle_count(&self) -> usize {
         self.idle.borrow().len()
     }
