@@ -21,25 +21,7 @@ BACKEND_PORT=9101
 NGINX_PORT=9102
 CUTTLE_PORT=9103
 
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
-    else
-        echo "needs wrk and nginx (apt-get install nginx wrk)" >&2
-        exit 1
-    fi
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source loadtest/common.sh
 
 # The backend: nginx answering small JSON documents from memory.
 cat >"$work/backend.conf" <<EOF
@@ -104,15 +86,6 @@ cat >"$work/cuttle.json" <<EOF
   ]
 }
 EOF
-
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listening on port $1" >&2
-    exit 1
-}
 
 taskset -c "$LOAD_CPU" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
 pids+=($!)

@@ -18,20 +18,7 @@ CONNS=${CONNS:-64}
 BACKEND_PORT=9111
 CUTTLE_PORT=9113
 
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source loadtest/common.sh
 
 cat >"$work/backend.conf" <<EOF
 worker_processes 1;
@@ -84,7 +71,7 @@ pids+=($!)
 target/release/cuttle run -c "$work/cuttle.json" --cores 2 >"$work/cuttle.log" 2>&1 &
 cuttle=$!
 pids+=("$cuttle")
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$CUTTLE_PORT") 2>/dev/null && break; sleep 0.1; done
+wait_port "$CUTTLE_PORT"
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$cuttle/status"; }
 echo "soak: ${SOAK_SECONDS}s, wrk -t2 -c$CONNS, mixed paths, cuttle --cores 2, $(date -u +%FT%TZ)"

@@ -1,0 +1,33 @@
+# Shared by run.sh and soak.sh (sourced from the repository root): tools,
+# the release build, a scratch directory and the processes to stop on exit.
+
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+    else
+        echo "needs wrk and nginx (apt-get install nginx wrk)" >&2
+        exit 1
+    fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q
+work=$(mktemp -d)
+# Background processes to kill on exit; callers append their PIDs.
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listening on port $1" >&2
+    exit 1
+}
