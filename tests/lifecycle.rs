@@ -8,6 +8,26 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, Gateway, Reply, TempDir, config, json};
 
+/// `cuttle run` on an empty config with `-p port --cores cores`, for runs
+/// expected to fail at start-up: waits for the exit.
+fn run_to_exit(port: &str, cores: &str) -> std::process::Output {
+    let dir = TempDir::new();
+    let path = dir.0.join("c.json");
+    std::fs::write(&path, config("[]")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args([
+            "run",
+            "-c",
+            path.to_str().unwrap(),
+            "-p",
+            port,
+            "--cores",
+            cores,
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn sigterm_finishes_every_accepted_request_then_exits_zero() {
     let backend = Backend::start(|_| {
@@ -62,21 +82,7 @@ fn sigterm_finishes_every_accepted_request_then_exits_zero() {
 #[test]
 fn a_second_instance_on_the_same_port_fails_loudly() {
     let gw = Gateway::start(&config("[]"));
-    let dir = TempDir::new();
-    let path = dir.0.join("c.json");
-    std::fs::write(&path, config("[]")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
-        .args([
-            "run",
-            "-c",
-            path.to_str().unwrap(),
-            "-p",
-            &gw.addr.port().to_string(),
-            "--cores",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let out = run_to_exit(&gw.addr.port().to_string(), "1");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -154,21 +160,7 @@ fn version_and_too_many_cores() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("cuttle "));
-    let dir = TempDir::new();
-    let path = dir.0.join("c.json");
-    std::fs::write(&path, config("[]")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
-        .args([
-            "run",
-            "-c",
-            path.to_str().unwrap(),
-            "-p",
-            "0",
-            "--cores",
-            "999",
-        ])
-        .output()
-        .unwrap();
+    let out = run_to_exit("0", "999");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cores 999"));
 }
