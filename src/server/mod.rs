@@ -27,15 +27,17 @@ pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicB
     let worker = Rc::new(worker);
     for pool in worker.pools.iter() {
         glommio::spawn_local(pool.clone().warm_up()).detach();
-        let pool = pool.clone();
-        glommio::spawn_local(async move {
-            loop {
-                glommio::timer::sleep(POOL_SWEEP_INTERVAL).await;
+    }
+    let sweeper = worker.clone();
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(POOL_SWEEP_INTERVAL).await;
+            for pool in sweeper.pools.iter() {
                 pool.sweep().await;
             }
-        })
-        .detach();
-    }
+        }
+    })
+    .detach();
     let clock = worker.clone();
     glommio::spawn_local(async move {
         loop {
