@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod qos;
 pub mod router;
+pub mod rt;
 pub mod runtime;
 pub mod server;
 pub mod upstream;

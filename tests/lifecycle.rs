@@ -164,3 +164,55 @@ fn version_and_too_many_cores() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cores 999"));
 }
+
+/// A panic while serving one connection (here the test-only trigger, which
+/// exists only in debug builds and is armed only by an environment
+/// variable) closes that connection, is logged once with the endpoint, and
+/// the worker goes on: other connections and new ones are served.
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_in_one_connection_closes_only_that_connection() {
+    let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let mut gw = Gateway::start_env(
+        &config(&format!(
+            r#"[{{"endpoint": "/boom", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}},
+                {{"endpoint": "/ok", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}}]"#,
+            backend.url()
+        )),
+        &["--cores", "1"],
+        &[("CUTTLE_TEST_PANIC_ENDPOINT", "/boom")],
+        true,
+    );
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+    // A keep-alive connection open on the same (only) worker before the panic.
+    let mut bystander = gw.client();
+    bystander.send(&get("/ok"));
+    assert_eq!(bystander.response().map(|r| r.status), Some(200));
+
+    let mut victim = gw.client();
+    victim.send(&get("/boom"));
+    assert!(
+        victim.response().is_none(),
+        "the panicking request gets no answer"
+    );
+    assert!(victim.is_closed());
+
+    assert_eq!(gw.get("/ok").status, 200, "a new connection is served");
+    bystander.send(&get("/ok"));
+    assert_eq!(bystander.response().map(|r| r.status), Some(200));
+    assert_eq!(gw.exited(), None, "the process goes on");
+
+    // The log is written asynchronously to the pipe: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut log = gw.log();
+    while !log.contains("/boom") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        log = gw.log();
+    }
+    assert_eq!(log.matches("test-only panic trigger").count(), 1, "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("test-only panic trigger"))
+        .unwrap();
+    assert!(line.contains("panicked serving /boom"), "{line}");
+}

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::deadline::within;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode, lookup, scalar_text};
+use crate::rt::within;
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
 /// One backend's answer, in arrival order.
@@ -118,22 +118,15 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
     }
     let mut set = Unordered::new(futures);
     let mut outcomes = Vec::with_capacity(backends.len());
-    let mut timer = glommio::timer::Timer::new(timeout);
-    loop {
-        let next = std::future::poll_fn(|cx| {
-            if Pin::new(&mut timer).poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            set.poll_next(cx).map(Some)
-        })
-        .await;
-        match next {
-            Some(Some(outcome)) => outcomes.push(outcome),
-            // All answered, or the deadline fired: the rest are dropped here,
-            // which closes their connections instead of pooling them dirty.
-            Some(None) | None => return outcomes,
+    let collect = async {
+        while let Some(outcome) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
+            outcomes.push(outcome);
         }
-    }
+    };
+    // All answered, or the deadline fired: the rest are dropped with `set`,
+    // which closes their connections instead of pooling them dirty.
+    let _ = within(timeout, collect).await;
+    outcomes
 }
 
 /// `proxy.sequential`: one backend after the other, each able to use

@@ -5,7 +5,6 @@
 //! Owns no sockets of its own: the connection driver hands it the client
 //! stream only for no-op streaming.
 
-mod deadline;
 mod fanout;
 mod noop;
 mod plan;

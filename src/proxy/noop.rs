@@ -1,13 +1,11 @@
 //! `no-op` endpoints: the backend's status, headers and body go to the
 //! client unchanged, streamed as they arrive.
 
-use futures_lite::{AsyncWrite, AsyncWriteExt};
-
-use super::deadline::within;
 use super::fanout::CallContext;
 use super::plan::BackendPlan;
 use super::respond::{ResponseContext, failure_status, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
+use crate::rt::{Stream, within};
 use crate::upstream::{BackendError, RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.
@@ -20,10 +18,10 @@ pub enum NoOpEnd {
 }
 
 /// Proxies one request. `out` and `scratch` are the connection's buffers.
-pub async fn relay<W: AsyncWrite + Unpin>(
+pub async fn relay(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
-    client: &mut W,
+    client: &mut Stream,
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
 ) -> NoOpEnd {

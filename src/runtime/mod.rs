@@ -1,5 +1,6 @@
-//! Start-up: which cores, locked memory, one pinned glommio executor per
-//! core, each with its own listener and its own copy of everything.
+//! Start-up: which cores, the port check, one pinned worker thread per
+//! core (each running its own event loop, see `crate::rt`), each with its
+//! own listener and its own copy of everything.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
@@ -7,20 +8,15 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use glommio::{LocalExecutorBuilder, Placement};
-
 use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::resolve_all;
 
 mod listener;
-mod probe;
 mod signals;
 
 /// How long start-up waits for backend names to resolve.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(3);
-/// Locked memory glommio's io_uring rings need per executor, with room.
-const MEMLOCK_PER_WORKER: u64 = 16 * 1024 * 1024;
 
 pub struct RunOptions {
     /// `--cores N`: how many of the allowed CPUs to use (default: all).
@@ -48,19 +44,12 @@ pub enum StartError {
     ZeroCores,
     #[error("could not read the CPUs this process may run on (sched_getaffinity failed)")]
     NoAffinity,
-    #[error(
-        "worker {worker} could not start an io_uring event loop on CPU {cpu}: {reason}. \
-         cuttle needs io_uring (Linux 5.8 or later, not blocked by seccomp: Docker's default profile blocks it, \
-         run the container with --security-opt seccomp=unconfined) and enough locked memory \
-         (raise it with `ulimit -l unlimited` or LimitMEMLOCK=infinity in the systemd unit)"
-    )]
+    #[error("worker {worker} could not start its event loop on CPU {cpu}: {reason}")]
     Executor {
         worker: usize,
         cpu: usize,
         reason: String,
     },
-    #[error("cannot start: io_uring is not available: {reason}")]
-    IoUring { reason: String },
     #[error("endpoint configuration: {0}")]
     Plan(String),
 }
@@ -70,33 +59,6 @@ pub enum StartError {
 pub fn allowed_cpus() -> Result<Vec<usize>, StartError> {
     let ids = core_affinity::get_core_ids().ok_or(StartError::NoAffinity)?;
     Ok(ids.into_iter().map(|c| c.id).collect())
-}
-
-/// Raises RLIMIT_MEMLOCK towards what `workers` executors need, as far as
-/// the hard limit allows (root may raise the hard limit too).
-fn raise_memlock(workers: usize) {
-    let want = MEMLOCK_PER_WORKER.saturating_mul(workers as u64);
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own; the resource id is valid.
-    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 || limit.rlim_cur >= want {
-        return;
-    }
-    let raised = libc::rlimit {
-        rlim_cur: want,
-        rlim_max: limit.rlim_max.max(want),
-    };
-    // SAFETY: setrlimit only reads the struct; failure is reported by the return value.
-    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) } != 0 {
-        let soft = libc::rlimit {
-            rlim_cur: limit.rlim_max.min(want),
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: as above.
-        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &soft) };
-    }
 }
 
 /// Checks the port is free and, for port 0, picks one. A plain bind (no
@@ -127,8 +89,6 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         Some(n) => n,
         None => cpus.len(),
     };
-    raise_memlock(workers);
-    probe::io_uring_available().map_err(|reason| StartError::IoUring { reason })?;
     if !config.unknown_namespaces.is_empty() {
         tracing::warn!(
             "extra_config namespaces cuttle does not implement (ignored): {}",
@@ -146,7 +106,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         .map_err(|e| StartError::Plan(e.to_string()))?;
     let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
 
-    // Executor threads inherit this mask, so SIGTERM and SIGINT reach only
+    crate::rt::install_panic_hook();
+    // Worker threads inherit this mask, so SIGTERM and SIGINT reach only
     // the main thread's sigwait below.
     let signals = signals::block_termination();
     let stop = Arc::new(AtomicBool::new(false));
@@ -157,25 +118,43 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         let resolved = resolved.clone();
         let ready = ready_tx.clone();
         let stop = stop.clone();
-        let spawned = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("cuttle-w{id}"))
-            .spawn(move || async move {
-                let worker = match Worker::new(id, workers, config, &resolved) {
-                    Ok(worker) => worker,
-                    Err(e) => {
-                        let _ = ready.send(Err(StartError::Plan(e.to_string())));
-                        return;
-                    }
-                };
-                let listener = match listener::reuseport_listener(addr) {
-                    Ok(listener) => listener::into_glommio(listener),
-                    Err(source) => {
-                        let _ = ready.send(Err(StartError::PortInUse { addr, source }));
-                        return;
-                    }
-                };
-                let _ = ready.send(Ok(()));
-                run_worker(worker, listener, stop).await;
+        let name = format!("cuttle-w{id}");
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                // Pinning can fail (a CPU taken away meanwhile); the worker
+                // still serves, unpinned.
+                if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+                    tracing::warn!("worker {id}: could not pin to CPU {cpu}");
+                }
+                let failed = ready.clone();
+                let ran = crate::rt::block_on_local(&name, async move {
+                    let worker = match Worker::new(id, workers, config, &resolved) {
+                        Ok(worker) => worker,
+                        Err(e) => {
+                            let _ = ready.send(Err(StartError::Plan(e.to_string())));
+                            return;
+                        }
+                    };
+                    let listener = match listener::reuseport_listener(addr)
+                        .and_then(crate::rt::Listener::from_std)
+                    {
+                        Ok(listener) => listener,
+                        Err(source) => {
+                            let _ = ready.send(Err(StartError::PortInUse { addr, source }));
+                            return;
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
+                    run_worker(worker, listener, stop).await;
+                });
+                if let Err(e) = ran {
+                    let _ = failed.send(Err(StartError::Executor {
+                        worker: id,
+                        cpu,
+                        reason: e.to_string(),
+                    }));
+                }
             });
         match spawned {
             Ok(handle) => handles.push(handle),
@@ -197,7 +176,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                 return Err(StartError::Executor {
                     worker: 0,
                     cpu: cpus[0],
-                    reason: "the executor thread exited during start-up".into(),
+                    reason: "the worker thread exited during start-up".into(),
                 });
             }
         }

@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
+use std::cell::Cell;
+
+use crate::rt::Stream;
 
 use super::builtin;
 use super::worker::Worker;
@@ -37,7 +38,7 @@ enum Stop {
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     /// `rbuf[..end]` holds received bytes; a request head starts at 0.
     rbuf: Vec<u8>,
@@ -51,9 +52,16 @@ struct Connection {
     scratch: Vec<u8>,
 }
 
-pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one client connection until it closes. `endpoint` tells, for the
+/// log line of a panic, which endpoint the current request was routed to.
+pub async fn serve(
+    worker: Rc<Worker>,
+    mut stream: Stream,
+    peer: SocketAddr,
+    endpoint: &Cell<Option<usize>>,
+) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(worker.config.limits.write_timeout));
+    stream.set_write_timeout(Some(worker.config.limits.write_timeout));
     let mut conn = Connection {
         stream,
         peer,
@@ -66,7 +74,8 @@ pub async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
         scratch: Vec::new(),
     };
     loop {
-        match conn.serve_one(&worker).await {
+        endpoint.set(None);
+        match conn.serve_one(&worker, endpoint).await {
             Ok(true) => continue,
             Ok(false) | Err(Stop::Quietly) => return,
             Err(Stop::Reject(status, reason)) => {
@@ -92,12 +101,14 @@ impl Connection {
             let grown = (self.rbuf.len() * 2).min(limit);
             self.rbuf.resize(grown, 0);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Err(ErrorKind::TimedOut);
         }
-        let _ = self.stream.set_read_timeout(Some(left));
-        match self.stream.read(&mut self.rbuf[self.end..]).await {
+        match self
+            .stream
+            .read_until(&mut self.rbuf[self.end..], deadline)
+            .await
+        {
             Ok(n) => {
                 self.end += n;
                 Ok(n)
@@ -107,7 +118,11 @@ impl Connection {
     }
 
     /// Serves one request. `Ok(true)`: keep the connection for the next.
-    async fn serve_one(&mut self, worker: &Worker) -> Result<bool, Stop> {
+    async fn serve_one(
+        &mut self,
+        worker: &Worker,
+        endpoint: &Cell<Option<usize>>,
+    ) -> Result<bool, Stop> {
         let limits = &worker.config.limits;
         let head_limits = HeadLimits {
             max_head_bytes: limits.max_header_bytes,
@@ -164,7 +179,9 @@ impl Connection {
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
             .await?;
-        let keep = self.respond(worker, &head, body_start, body_end).await
+        let keep = self
+            .respond(worker, &head, body_start, body_end, endpoint)
+            .await
             && head.keep_alive
             && !worker.drain.is_draining();
         // Move the next pipelined request (if it began to arrive) to the front.
@@ -276,6 +293,7 @@ impl Connection {
         head: &RequestHead,
         body_start: usize,
         body_end: usize,
+        current: &Cell<Option<usize>>,
     ) -> bool {
         let Connection {
             stream,
@@ -324,6 +342,9 @@ impl Connection {
                 return stream.write_all(out).await.is_ok();
             }
         };
+        current.set(Some(endpoint));
+        #[cfg(debug_assertions)]
+        worker.test_panic_trigger(endpoint);
         let plan = &worker.endpoints[endpoint];
         let req = ClientRequest {
             buf,
@@ -373,16 +394,15 @@ impl Connection {
 /// kernel send a reset, which can destroy the error response before the
 /// client reads it. So: stop writing (FIN), read and discard what is already
 /// coming for a short, bounded while, then close.
-pub async fn close_after_error(stream: &mut TcpStream) {
+pub async fn close_after_error(stream: &mut Stream) {
     const DRAIN_BYTES: usize = 64 * 1024;
     const DRAIN_TIME: std::time::Duration = std::time::Duration::from_millis(100);
-    let _ = stream.shutdown(std::net::Shutdown::Write).await;
-    let _ = stream.set_read_timeout(Some(DRAIN_TIME));
+    stream.shutdown_write();
     let deadline = Instant::now() + DRAIN_TIME;
     let mut sink = [0u8; 4096];
     let mut left = DRAIN_BYTES;
     while left > 0 && Instant::now() < deadline {
-        match stream.read(&mut sink).await {
+        match stream.read_until(&mut sink, deadline).await {
             Ok(0) | Err(_) => break,
             Ok(n) => left = left.saturating_sub(n),
         }

@@ -5,13 +5,13 @@ mod conn;
 mod drain;
 mod worker;
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_lite::AsyncWriteExt;
-use glommio::net::TcpListener;
+use crate::rt::{self, Listener, Stream};
 
 pub use worker::{Worker, backend_authorities};
 
@@ -23,76 +23,79 @@ const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// connections its listener (SO_REUSEPORT, one per worker) accepts, until
 /// `stop` is raised; then it stops accepting, lets the requests in flight
 /// finish (at most `max_shutdown_wait_time`) and returns.
-pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicBool>) {
+pub async fn run_worker(worker: Worker, listener: Listener, stop: Arc<AtomicBool>) {
     let worker = Rc::new(worker);
     for pool in worker.pools.iter() {
-        glommio::spawn_local(pool.clone().warm_up()).detach();
+        rt::spawn(pool.clone().warm_up());
     }
     let sweeper = worker.clone();
-    glommio::spawn_local(async move {
+    rt::spawn(async move {
         loop {
-            glommio::timer::sleep(POOL_SWEEP_INTERVAL).await;
+            rt::sleep(POOL_SWEEP_INTERVAL).await;
             for pool in sweeper.pools.iter() {
-                pool.sweep().await;
+                pool.sweep();
             }
         }
-    })
-    .detach();
+    });
     let clock = worker.clone();
-    glommio::spawn_local(async move {
+    rt::spawn(async move {
         loop {
-            glommio::timer::sleep(Duration::from_millis(500)).await;
+            rt::sleep(Duration::from_millis(500)).await;
             clock.refresh_date();
         }
-    })
-    .detach();
+    });
     // The stop flag is set by the main thread on a signal; checking it on a
     // timer keeps cross-thread state off the request path.
     let watcher = worker.clone();
-    glommio::spawn_local(async move {
+    rt::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
-            glommio::timer::sleep(Duration::from_millis(20)).await;
+            rt::sleep(Duration::from_millis(20)).await;
         }
         watcher.drain.start();
-    })
-    .detach();
+    });
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             worker.drain.wait().await;
             None
         })
         .await;
-        let stream = match accepted {
+        let (stream, peer) = match accepted {
             None => break,
-            Some(Ok(stream)) => stream,
+            Some(Ok(accepted)) => accepted,
             Some(Err(e)) => {
                 tracing::warn!(worker = worker.id, "accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                rt::sleep(Duration::from_millis(10)).await;
                 continue;
             }
-        };
-        let peer = match stream.peer_addr() {
-            Ok(peer) => peer,
-            Err(_) => continue,
         };
         let open = worker.connections.get();
         if open >= worker.config.limits.max_connections_per_worker {
             // Refuse cleanly rather than leave the client hanging.
-            glommio::spawn_local(refuse(stream)).detach();
+            rt::spawn(refuse(stream));
             continue;
         }
         worker.connections.set(open + 1);
         let w = worker.clone();
-        glommio::spawn_local(async move {
-            conn::serve(w.clone(), stream, peer).await;
+        rt::spawn(async move {
+            // A panic while serving closes this connection only; the
+            // endpoint it was serving goes into the log line.
+            let endpoint = Cell::new(None);
+            if let Err(panic) = rt::isolate(conn::serve(w.clone(), stream, peer, &endpoint)).await {
+                let what = endpoint.get().map_or("no endpoint yet", |i: usize| {
+                    w.config.endpoints[i].path.as_str()
+                });
+                tracing::error!(
+                    worker = w.id,
+                    "connection from {peer} panicked serving {what}: {panic}; connection closed"
+                );
+            }
             w.connections.set(w.connections.get() - 1);
-        })
-        .detach();
+        });
     }
     drop(listener);
     let deadline = std::time::Instant::now() + worker.config.limits.shutdown_wait;
     while worker.connections.get() > 0 && std::time::Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
+        rt::sleep(Duration::from_millis(10)).await;
     }
     if worker.connections.get() > 0 {
         tracing::warn!(
@@ -103,7 +106,7 @@ pub async fn run_worker(worker: Worker, listener: TcpListener, stop: Arc<AtomicB
     }
 }
 
-async fn refuse(mut stream: glommio::net::TcpStream) {
+async fn refuse(mut stream: Stream) {
     let mut out = Vec::new();
     crate::http::write_error_response(&mut out, 503, b"too many connections", true);
     if stream.write_all(&out).await.is_ok() {

@@ -23,6 +23,11 @@ pub struct Worker {
     pub connections: Cell<usize>,
     /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
     pub drain: super::drain::Drain,
+    /// Test builds only: the endpoint path named by
+    /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
+    /// [`Worker::test_panic_trigger`]).
+    #[cfg(debug_assertions)]
+    test_panic_endpoint: Option<String>,
 }
 
 impl Worker {
@@ -64,7 +69,23 @@ impl Worker {
             date: RefCell::new(fmt_http_date(unix_now())),
             connections: Cell::new(0),
             drain: Default::default(),
+            #[cfg(debug_assertions)]
+            test_panic_endpoint: std::env::var("CUTTLE_TEST_PANIC_ENDPOINT").ok(),
         })
+    }
+
+    /// A test hook for the tests of panic isolation, compiled only into
+    /// debug builds (those `cargo test` runs; release builds have no such
+    /// code) and armed only by the `CUTTLE_TEST_PANIC_ENDPOINT` environment
+    /// variable, never by a configuration file: a request routed to the
+    /// endpoint with that path panics in its connection task.
+    #[cfg(debug_assertions)]
+    pub fn test_panic_trigger(&self, endpoint: usize) {
+        if let Some(path) = &self.test_panic_endpoint
+            && self.config.endpoints[endpoint].path == *path
+        {
+            panic!("test-only panic trigger (CUTTLE_TEST_PANIC_ENDPOINT={path})");
+        }
     }
 
     pub fn date(&self) -> [u8; 29] {

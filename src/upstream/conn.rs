@@ -3,8 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
+use crate::rt::Stream;
 
 use super::error::BackendError;
 use super::pool::Pool;
@@ -17,7 +16,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 pub struct BackendConn {
-    stream: TcpStream,
+    stream: Stream,
+    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
+    read_timeout: Option<Duration>,
     /// `buf[start..end]` holds bytes read but not consumed yet.
     buf: Vec<u8>,
     start: usize,
@@ -28,10 +29,11 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
-    pub(super) fn new(stream: TcpStream, pool: Rc<Pool>) -> BackendConn {
+    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
         pool.opened();
         BackendConn {
             stream,
+            read_timeout: None,
             buf: vec![0; READ_CHUNK],
             start: 0,
             end: 0,
@@ -48,11 +50,8 @@ impl BackendConn {
     /// An idle connection with something to read (unsolicited bytes, end of
     /// stream, an error) must not carry another exchange. One non-blocking
     /// read attempt: it never waits.
-    pub(super) async fn is_stale(&mut self) -> bool {
-        let mut probe = [0u8; 1];
-        futures_lite::future::poll_once(self.stream.read(&mut probe))
-            .await
-            .is_some()
+    pub(super) fn is_stale(&self) -> bool {
+        self.stream.has_input()
     }
 
     pub fn is_reused(&self) -> bool {
@@ -87,7 +86,7 @@ impl BackendConn {
         }
         let n = self
             .stream
-            .read(&mut self.buf[self.end..])
+            .read_within(&mut self.buf[self.end..], self.read_timeout)
             .await
             .map_err(BackendError::io)?;
         self.end += n;
@@ -199,10 +198,10 @@ impl BackendConn {
     /// chunks, close-delimited bodies as chunks. `pending` holds what must go
     /// out first (the response head): it leaves in the same write as the
     /// first part of the body, so a small response costs one write.
-    pub async fn relay_body<W: futures_lite::AsyncWrite + Unpin>(
+    pub async fn relay_body(
         &mut self,
         framing: &ResponseBody,
-        sink: &mut W,
+        sink: &mut Stream,
         pending: &mut Vec<u8>,
     ) -> Result<(), RelayError> {
         let cut_short = |what: &str| RelayError::Backend(BackendError::BadResponse(what.into()));
@@ -262,9 +261,7 @@ impl BackendConn {
     /// read outside the endpoint's deadline (no-op streaming): a backend
     /// that stops sending mid-body fails instead of holding the client.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        let _ = self
-            .stream
-            .set_read_timeout(timeout.filter(|t| !t.is_zero()));
+        self.read_timeout = timeout.filter(|t| !t.is_zero());
     }
 
     /// Ends an exchange: a connection whose response was read completely
@@ -280,11 +277,7 @@ impl BackendConn {
 
 /// Writes `pending` followed by `data` (in one write when both are there),
 /// leaving `pending` empty.
-async fn emit<W: futures_lite::AsyncWrite + Unpin>(
-    sink: &mut W,
-    pending: &mut Vec<u8>,
-    data: &[u8],
-) -> Result<(), RelayError> {
+async fn emit(sink: &mut Stream, pending: &mut Vec<u8>, data: &[u8]) -> Result<(), RelayError> {
     let bytes: &[u8] = if pending.is_empty() {
         data
     } else {

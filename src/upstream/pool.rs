@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::net::TcpStream;
+use crate::rt::Stream;
 
 use super::conn::BackendConn;
 use super::error::BackendError;
@@ -50,10 +50,10 @@ impl Pool {
     /// bytes that arrived before the request can only poison its response.
     pub async fn checkout(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
         loop {
-            let Some(mut conn) = self.idle.borrow_mut().pop() else {
+            let Some(conn) = self.idle.borrow_mut().pop() else {
                 break;
             };
-            if !conn.is_stale().await {
+            if !conn.is_stale() {
                 return Ok(conn);
             }
         }
@@ -65,7 +65,7 @@ impl Pool {
         let addr = self
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
-        let stream = TcpStream::connect_timeout(addr, self.connect_timeout)
+        let stream = Stream::connect(addr, self.connect_timeout)
             .await
             .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;
         // Requests are written whole; Nagle would only add latency.
@@ -108,19 +108,8 @@ impl Pool {
     /// without this the least recently used ones of a large idle list would
     /// sit half-closed (CLOSE-WAIT) after the backend's keep-alive timeout
     /// until a burst reached them.
-    pub async fn sweep(&self) {
-        let idle = std::mem::take(&mut *self.idle.borrow_mut());
-        let mut kept = Vec::with_capacity(idle.len());
-        for mut conn in idle {
-            if !conn.is_stale().await {
-                kept.push(conn);
-            }
-        }
-        // Connections checked in while this ran go after the kept ones.
-        let mut current = self.idle.borrow_mut();
-        kept.append(&mut current);
-        kept.truncate(self.max_idle);
-        *current = kept;
+    pub fn sweep(&self) {
+        self.idle.borrow_mut().retain(|conn| !conn.is_stale());
     }
 
     pub fn idle_count(&self) -> usize {

@@ -206,6 +206,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
 pub struct Gateway {
     pub addr: SocketAddr,
     child: Child,
+    stdout: Arc<Mutex<String>>,
     _dir: TempDir,
 }
 
@@ -217,6 +218,18 @@ impl Gateway {
     }
 
     pub fn start_with(config: &str, args: &[&str]) -> Gateway {
+        Gateway::start_env(config, args, &[], false)
+    }
+
+    /// [`Gateway::start_with`] with extra environment variables; with
+    /// `log_to_file`, the gateway's stderr goes to a file read by
+    /// [`Gateway::log`] instead of the test's stderr.
+    pub fn start_env(
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_to_file: bool,
+    ) -> Gateway {
         let dir = TempDir::new();
         let path = dir.0.join("gateway.json");
         std::fs::write(&path, config).unwrap();
@@ -229,8 +242,13 @@ impl Gateway {
             })
             .args(args)
             .env("CUTTLE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log_to_file {
+                Stdio::from(std::fs::File::create(dir.0.join("stderr.log")).unwrap())
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("start cuttle");
         let stdout = child.stdout.take().unwrap();
@@ -245,11 +263,21 @@ impl Gateway {
                 _ => panic!("cuttle exited before listening: {:?}", child.wait()),
             }
         };
-        // Keep draining stdout so the gateway never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stdout (where the log goes) so the gateway never
+        // blocks on a full pipe; kept for `log`.
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let kept = stdout.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut kept = kept.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
         Gateway {
             addr,
             child,
+            stdout,
             _dir: dir,
         }
     }
@@ -271,6 +299,19 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What the gateway wrote so far: its stdout (the log), then its
+    /// stderr when started with `log_to_file`.
+    pub fn log(&self) -> String {
+        let mut all = self.stdout.lock().unwrap().clone();
+        all.push_str(&std::fs::read_to_string(self._dir.0.join("stderr.log")).unwrap_or_default());
+        all
+    }
+
+    /// `Some(status)` once the gateway has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     pub fn signal(&self, signal: &str) {

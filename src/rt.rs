@@ -1,0 +1,256 @@
+//! The runtime seam: the only module that names tokio.
+//!
+//! Everything else sees a worker's event loop through this small surface:
+//! running a worker's loop on the current thread ([`block_on_local`]),
+//! spawning `!Send` tasks on it ([`spawn`]), keeping a panic inside one
+//! connection ([`isolate`]), timers and deadlines ([`sleep`], [`within`],
+//! [`until`]) and the socket types ([`Listener`], [`Stream`]). Swapping the
+//! runtime means rewriting this file, not `proxy/`, `upstream/` or
+//! `server/`.
+//!
+//! Each worker thread runs one tokio `current_thread` runtime with a
+//! `LocalSet`: tasks never leave the thread (no work stealing), so the
+//! worker's state lives in `Rc`/`RefCell`/`Cell`. Socket timeouts are not
+//! socket options here: every bounded read or write is raced against a
+//! timer, and the timer is only armed when the operation has to wait.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use futures_lite::FutureExt;
+use tokio::io::AsyncWriteExt;
+
+thread_local! {
+    /// Set on worker threads: their panics are reported by whoever catches
+    /// them (once, with context), not by the default hook.
+    static WORKER_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The last panic's message and location on this thread, for the catcher.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs the process's panic hook: on worker threads a panic's message
+/// is kept for the code that catches it (which logs it once, with what was
+/// being served); elsewhere the default hook prints it as usual.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if WORKER_THREAD.with(Cell::get) {
+            let message = format!(
+                "{} at {}",
+                payload_text(info.payload()),
+                info.location()
+                    .map_or_else(|| "an unknown place".to_string(), |l| l.to_string())
+            );
+            LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
+        } else {
+            default(info);
+        }
+    }));
+}
+
+fn payload_text(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic"
+    }
+}
+
+/// The message of the panic just caught on this thread.
+fn take_panic(payload: &(dyn Any + Send)) -> String {
+    LAST_PANIC
+        .with(|last| last.borrow_mut().take())
+        .unwrap_or_else(|| payload_text(payload).to_string())
+}
+
+/// Runs one worker's event loop on this thread until `future` completes:
+/// a current-thread runtime (epoll and timers, nothing else) and a
+/// `LocalSet` for the worker's `!Send` tasks. Tasks still running when
+/// `future` returns are dropped with the runtime.
+///
+/// A panic that escapes a task (anything not inside [`isolate`]) ends the
+/// process with status 70: a worker that lost its accept loop or a
+/// background task must not serve on crippled; a supervisor restarts the
+/// whole process instead.
+pub fn block_on_local<F: Future>(name: &str, future: F) -> io::Result<F::Output> {
+    WORKER_THREAD.with(|w| w.set(true));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| local.block_on(&runtime, future))) {
+        Ok(out) => Ok(out),
+        Err(payload) => worker_died(name, &take_panic(&*payload)),
+    }
+}
+
+fn worker_died(name: &str, why: &str) -> ! {
+    tracing::error!("{name} died: {why}; exiting so that a supervisor restarts cuttle");
+    std::process::exit(70)
+}
+
+/// Spawns a task on this worker. It runs until it completes or the worker
+/// stops; a panic in it ends the process (see [`block_on_local`]).
+pub fn spawn<F: Future<Output = ()> + 'static>(future: F) {
+    tokio::task::spawn_local(async move {
+        if let Err(panic) = isolate(future).await {
+            let name = std::thread::current()
+                .name()
+                .unwrap_or("a worker thread")
+                .to_string();
+            worker_died(&name, &panic);
+        }
+    });
+}
+
+/// Runs `future`, turning a panic inside it into `Err(message)`: what the
+/// future owned is dropped (a connection is closed) and the task goes on.
+pub async fn isolate<F: Future>(future: F) -> Result<F::Output, String> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|payload| take_panic(&*payload))
+}
+
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
+/// `Some(output)` when `future` finishes within `limit`, else `None`; a
+/// future still running at the limit is dropped (its connections with it).
+pub async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    tokio::time::timeout(limit, future).await.ok()
+}
+
+/// `Some(output)` when `future` finishes before `deadline`, else `None`.
+pub async fn until<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    tokio::time::timeout_at(deadline.into(), future).await.ok()
+}
+
+/// A worker's listening socket.
+pub struct Listener(tokio::net::TcpListener);
+
+impl Listener {
+    /// Takes over a bound, listening socket (made non-blocking here). Must
+    /// be called on the worker's thread, inside [`block_on_local`].
+    pub fn from_std(listener: StdListener) -> io::Result<Listener> {
+        listener.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(listener).map(Listener)
+    }
+
+    pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
+        let (io, peer) = self.0.accept().await?;
+        Ok((
+            Stream {
+                io,
+                write_timeout: None,
+            },
+            peer,
+        ))
+    }
+}
+
+/// A TCP connection (client or backend) on this worker.
+pub struct Stream {
+    io: tokio::net::TcpStream,
+    /// Bounds every wait for the socket to take more bytes.
+    write_timeout: Option<Duration>,
+}
+
+impl Stream {
+    /// Connects within `limit`.
+    pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<Stream> {
+        let io = within(limit, tokio::net::TcpStream::connect(addr))
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        Ok(Stream {
+            io,
+            write_timeout: None,
+        })
+    }
+
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.io.set_nodelay(on)
+    }
+
+    /// Bounds how long one write may wait for the peer to take bytes
+    /// (`None`: unbounded); a write that waits longer fails with `TimedOut`.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout.filter(|t| !t.is_zero());
+    }
+
+    /// Reads what is there, waiting for at least one byte; `Ok(0)` at end
+    /// of stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        self.io.read(buf).await
+    }
+
+    /// [`Stream::read`], failing with `TimedOut` at `deadline`.
+    pub async fn read_until(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+        until(deadline, self.read(buf))
+            .await
+            .unwrap_or_else(timed_out)
+    }
+
+    /// [`Stream::read`], failing with `TimedOut` when no byte came within
+    /// `limit` (`None`: unbounded).
+    pub async fn read_within(
+        &mut self,
+        buf: &mut [u8],
+        limit: Option<Duration>,
+    ) -> io::Result<usize> {
+        match limit {
+            Some(limit) => within(limit, self.read(buf))
+                .await
+                .unwrap_or_else(timed_out),
+            None => self.read(buf).await,
+        }
+    }
+
+    /// Writes all of `buf`; each wait for the peer is bounded by the write
+    /// timeout.
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let written = match self.write_timeout {
+                Some(limit) => within(limit, self.io.write(buf))
+                    .await
+                    .unwrap_or_else(timed_out)?,
+                None => self.io.write(buf).await?,
+            };
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            buf = &buf[written..];
+        }
+        Ok(())
+    }
+
+    /// Stops writing (sends FIN); reading goes on.
+    pub fn shutdown_write(&self) {
+        let _ = socket2::SockRef::from(&self.io).shutdown(Shutdown::Write);
+    }
+
+    /// Whether the socket has anything to read (bytes, end of stream or an
+    /// error) right now; never waits and consumes nothing.
+    pub fn has_input(&self) -> bool {
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        // The socket is non-blocking: nothing to read is WouldBlock.
+        !matches!(
+            socket2::SockRef::from(&self.io).peek(&mut probe),
+            Err(ref e) if e.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+}
+
+fn timed_out<T>() -> io::Result<T> {
+    Err(io::ErrorKind::TimedOut.into())
+}
