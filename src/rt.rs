@@ -20,10 +20,11 @@ use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
-use tokio::io::AsyncWriteExt;
 
 thread_local! {
     /// Set on worker threads: their panics are reported by whoever catches
@@ -127,12 +128,84 @@ pub async fn sleep(duration: Duration) {
 /// `Some(output)` when `future` finishes within `limit`, else `None`; a
 /// future still running at the limit is dropped (its connections with it).
 pub async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
-    tokio::time::timeout(limit, future).await.ok()
+    until(Instant::now() + limit, future).await
 }
 
-/// `Some(output)` when `future` finishes before `deadline`, else `None`.
+/// `Some(output)` when `future` finishes before `deadline`, else `None`. The
+/// timer is made only if the future has to wait: a future that is ready at
+/// once costs none (and is never refused, even past the deadline).
 pub async fn until<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
-    tokio::time::timeout_at(deadline.into(), future).await.ok()
+    let mut future = std::pin::pin!(future);
+    let mut sleep = std::pin::pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if sleep.is_none() {
+            sleep.set(Some(tokio::time::sleep_until(deadline.into())));
+        }
+        match sleep.as_mut().as_pin_mut().map(|s| s.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A deadline reused for one connection's waits, one after the other.
+///
+/// A new timer per wait costs a timer-wheel insertion and removal (under
+/// the time driver's lock) whenever the wait is not over at once. This one
+/// is registered once; moving its deadline later, the usual case from one
+/// request to the next, only updates it in place, and the wheel catches up
+/// lazily. It is armed only when the future it bounds has to wait.
+pub struct Timer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Where an unarmed [`Timer`] points: further than any wait here.
+const FAR: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+
+impl Timer {
+    /// Must be called on a worker thread (inside [`block_on_local`]).
+    pub fn new() -> Timer {
+        Timer {
+            sleep: Box::pin(tokio::time::sleep(FAR)),
+        }
+    }
+
+    /// `Some(output)` when `future` finishes before `deadline`, else `None`
+    /// (the future is dropped). A future that is ready at once is never
+    /// refused, even past the deadline.
+    pub async fn until<F: Future>(&mut self, deadline: Instant, future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        let mut armed = false;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            if !armed {
+                self.sleep.as_mut().reset(deadline.into());
+                armed = true;
+            }
+            match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// [`Timer::until`] `limit` from now.
+    pub async fn within<F: Future>(&mut self, limit: Duration, future: F) -> Option<F::Output> {
+        self.until(Instant::now() + limit, future).await
+    }
+}
+
+impl Default for Timer {
+    fn default() -> Timer {
+        Timer::new()
+    }
 }
 
 /// A worker's listening socket.
@@ -152,6 +225,7 @@ impl Listener {
             Stream {
                 io,
                 write_timeout: None,
+                write_timer: None,
             },
             peer,
         ))
@@ -163,6 +237,8 @@ pub struct Stream {
     io: tokio::net::TcpStream,
     /// Bounds every wait for the socket to take more bytes.
     write_timeout: Option<Duration>,
+    /// Made on the first write that has to wait.
+    write_timer: Option<Timer>,
 }
 
 impl Stream {
@@ -174,6 +250,7 @@ impl Stream {
         Ok(Stream {
             io,
             write_timeout: None,
+            write_timer: None,
         })
     }
 
@@ -217,14 +294,21 @@ impl Stream {
     }
 
     /// Writes all of `buf`; each wait for the peer is bounded by the write
-    /// timeout.
+    /// timeout (a timer is armed only when a write has to wait).
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            let written = match self.write_timeout {
-                Some(limit) => within(limit, self.io.write(buf))
-                    .await
-                    .unwrap_or_else(timed_out)?,
-                None => self.io.write(buf).await?,
+            let written = match self.try_write_now(buf) {
+                Some(result) => result?,
+                None => match self.write_timeout {
+                    Some(limit) => {
+                        let timer = self.write_timer.get_or_insert_with(Timer::new);
+                        timer
+                            .within(limit, write_some(&self.io, buf))
+                            .await
+                            .unwrap_or_else(timed_out)?
+                    }
+                    None => write_some(&self.io, buf).await?,
+                },
             };
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
@@ -234,20 +318,40 @@ impl Stream {
         Ok(())
     }
 
+    /// One write attempt that never waits: `None` when the socket is full.
+    fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
+        match self.io.try_write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            result => Some(result),
+        }
+    }
+
     /// Stops writing (sends FIN); reading goes on.
     pub fn shutdown_write(&self) {
         let _ = socket2::SockRef::from(&self.io).shutdown(Shutdown::Write);
     }
 
     /// Whether the socket has anything to read (bytes, end of stream or an
-    /// error) right now; never waits and consumes nothing.
+    /// error) right now; never waits and consumes nothing. Costs no system
+    /// call while the runtime knows the socket is not readable (it learns of
+    /// new input from epoll; a short read or a `WouldBlock` clears it).
     pub fn has_input(&self) -> bool {
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        // The socket is non-blocking: nothing to read is WouldBlock.
-        !matches!(
-            socket2::SockRef::from(&self.io).peek(&mut probe),
-            Err(ref e) if e.kind() == io::ErrorKind::WouldBlock
-        )
+        let peeked = self.io.try_io(tokio::io::Interest::READABLE, || {
+            socket2::SockRef::from(&self.io).peek(&mut probe)
+        });
+        !matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// Waits until the socket takes some of `buf`.
+async fn write_some(io: &tokio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        io.writable().await?;
+        match io.try_write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode, lookup, scalar_text};
-use crate::rt::within;
+use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
 /// One backend's answer, in arrival order.
@@ -107,7 +107,7 @@ pub fn is_success(status: u16) -> bool {
 
 /// Calls every backend at once and returns the answers that arrived
 /// before `timeout`, in arrival order.
-pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
+pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration, timer: &mut Timer) -> Vec<Outcome> {
     let backends = &ctx.plan.backends;
     let mut futures = Vec::with_capacity(backends.len());
     for (i, backend) in backends.iter().enumerate() {
@@ -125,7 +125,7 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
     };
     // All answered, or the deadline fired: the rest are dropped with `set`,
     // which closes their connections instead of pooling them dirty.
-    let _ = within(timeout, collect).await;
+    let _ = timer.within(timeout, collect).await;
     outcomes
 }
 
@@ -136,6 +136,7 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration) -> Vec<Outcome> {
 pub async fn sequential(
     ctx: &CallContext<'_>,
     timeout: Duration,
+    timer: &mut Timer,
 ) -> (Vec<Outcome>, Vec<Value<'static>>) {
     let deadline = std::time::Instant::now() + timeout;
     let mut outcomes = Vec::new();
@@ -149,10 +150,10 @@ pub async fn sequential(
             |name, out| fill_from_responses(name, &docs, out),
             &mut target,
         );
-        let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+        if std::time::Instant::now() >= deadline {
             break;
-        };
-        let Some(mut outcome) = within(left, call(ctx, i, target)).await else {
+        }
+        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target)).await else {
             break;
         };
         let doc = match &mut outcome.result {

@@ -11,6 +11,8 @@ mod plan;
 mod request;
 mod respond;
 
+use crate::rt::Timer;
+
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
@@ -18,20 +20,22 @@ pub use request::{ClientRequest, USER_AGENT, backend_headers};
 pub use respond::{ResponseContext, failure_status, finish, write_failure, write_merged};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
-/// `body` is scratch space for the encoded body.
+/// `body` is scratch space for the encoded body; `timer` is the
+/// connection's, for the endpoint's deadline.
 pub async fn handle(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
+    timer: &mut Timer,
 ) {
     let plan = call.plan;
     let timeout = merge_timeout(plan);
     if plan.sequential && plan.backends.len() > 1 {
-        let (mut outcomes, docs) = sequential(call, timeout).await;
+        let (mut outcomes, docs) = sequential(call, timeout, timer).await;
         write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
     } else {
-        let mut outcomes = fan_out(call, timeout).await;
+        let mut outcomes = fan_out(call, timeout, timer).await;
         write_merged(plan, &mut outcomes, None, ctx, body, out);
     }
 }

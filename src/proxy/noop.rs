@@ -5,7 +5,7 @@ use super::fanout::CallContext;
 use super::plan::BackendPlan;
 use super::respond::{ResponseContext, failure_status, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
-use crate::rt::{Stream, within};
+use crate::rt::{Stream, Timer};
 use crate::upstream::{BackendError, RelayError, Request, open};
 
 /// How a no-op exchange ended, for the connection driver.
@@ -17,13 +17,15 @@ pub enum NoOpEnd {
     Broken,
 }
 
-/// Proxies one request. `out` and `scratch` are the connection's buffers.
+/// Proxies one request. `out` and `scratch` are the connection's buffers,
+/// `timer` its timer for the endpoint's deadline.
 pub async fn relay(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     client: &mut Stream,
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
+    timer: &mut Timer,
 ) -> NoOpEnd {
     let CallContext {
         plan,
@@ -57,8 +59,11 @@ pub async fn relay(
         body,
     };
     let host = backend.pick_host();
-    let call = open(pools, &backend.pools[host], &request, scratch);
-    let opened = within(plan.timeout, call)
+    // Pinned where it is, so the deadline wrapper moves a pointer, not the
+    // whole exchange's state.
+    let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));
+    let opened = timer
+        .within(plan.timeout, call)
         .await
         .unwrap_or(Err(BackendError::Timeout));
     // Any answer counts as a success for the breaker: no-op passes every status on.

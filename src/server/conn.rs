@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use std::cell::Cell;
 
-use crate::rt::Stream;
+use crate::rt::{Stream, Timer};
 
 use super::builtin;
 use super::worker::Worker;
@@ -50,6 +50,10 @@ struct Connection {
     response_body: Vec<u8>,
     headers: Vec<u8>,
     scratch: Vec<u8>,
+    /// Bounds the waits for the client's bytes (idle, head, body).
+    read_timer: Timer,
+    /// Bounds the backend calls of a request (the endpoint timeout).
+    backend_timer: Timer,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -72,6 +76,8 @@ pub async fn serve(
         response_body: Vec::new(),
         headers: Vec::new(),
         scratch: Vec::new(),
+        read_timer: Timer::new(),
+        backend_timer: Timer::new(),
     };
     loop {
         endpoint.set(None);
@@ -104,16 +110,14 @@ impl Connection {
         if Instant::now() >= deadline {
             return Err(ErrorKind::TimedOut);
         }
-        match self
-            .stream
-            .read_until(&mut self.rbuf[self.end..], deadline)
-            .await
-        {
-            Ok(n) => {
+        let read = self.stream.read(&mut self.rbuf[self.end..]);
+        match self.read_timer.until(deadline, read).await {
+            Some(Ok(n)) => {
                 self.end += n;
                 Ok(n)
             }
-            Err(e) => Err(e.kind()),
+            Some(Err(e)) => Err(e.kind()),
+            None => Err(ErrorKind::TimedOut),
         }
     }
 
@@ -304,6 +308,7 @@ impl Connection {
             response_body,
             headers,
             scratch,
+            backend_timer,
             ..
         } = self;
         let buf = &rbuf[..];
@@ -379,12 +384,12 @@ impl Connection {
             max_body: worker.config.limits.max_response_bytes,
         };
         if plan.output == OutputEncoding::NoOp {
-            return match proxy::relay(&call, &ctx, stream, out, scratch).await {
+            return match proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await {
                 NoOpEnd::Done => true,
                 NoOpEnd::Broken => false,
             };
         }
-        proxy::handle(&call, &ctx, response_body, out).await;
+        proxy::handle(&call, &ctx, response_body, out, backend_timer).await;
         stream.write_all(out).await.is_ok()
     }
 }
