@@ -31,3 +31,18 @@ wait_port() {
     echo "nothing listening on port $1" >&2
     exit 1
 }
+
+# build_at COMMIT: builds the release binary of an earlier commit (e.g. the
+# last one on glommio, to compare runtimes in one run) in a scratch worktree
+# under /tmp with its own target directory, once; prints the binary's path.
+# Needs the repository's history (a clone, not an exported tarball).
+build_at() {
+    local commit dir
+    commit=$(git rev-parse --short=12 "$1^{commit}")
+    dir=${BUILD_AT_DIR:-/tmp}/cuttle-at-$commit
+    if [ ! -x "$dir/target/release/cuttle" ]; then
+        [ -d "$dir/src" ] || git worktree add -f --detach "$dir" "$commit" >&2
+        (cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo build --release -q) >&2
+    fi
+    echo "$dir/target/release/cuttle"
+}

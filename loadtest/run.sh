@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side load test: cuttle (one worker) and nginx as a reverse proxy
-# (one worker process) in front of the same backend, in one run.
+# Side-by-side load test: cuttle (one worker), an earlier build of cuttle
+# (by default the last one on glommio, built from git history) and nginx as
+# a reverse proxy (one worker process) in front of the same backend, in one
+# run.
 #
 # Reports requests per second and the gateway's CPU time per request
 # (utime+stime of the gateway process over the run / requests served):
@@ -9,6 +11,11 @@
 #
 #   bash loadtest/run.sh                 # 3 rounds x 10 s per target, 32 connections
 #   DURATION=30 CONNS=64 ROUNDS=5 bash loadtest/run.sh
+#   BASELINE= bash loadtest/run.sh       # without the earlier build
+#   BASELINE=<commit> bash loadtest/run.sh
+#
+# The earlier build is made once in a scratch worktree under /tmp with its
+# own target directory (see build_at in common.sh); it needs the git history.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +27,15 @@ LOAD_CPU=${LOAD_CPU:-1}
 BACKEND_PORT=9101
 NGINX_PORT=9102
 CUTTLE_PORT=9103
+BASELINE_PORT=9104
+# The last commit on glommio (before the switch to tokio).
+BASELINE=${BASELINE-403dd7b}
 
 source loadtest/common.sh
+baseline_bin=
+if [ -n "$BASELINE" ]; then
+    baseline_bin=$(build_at "$BASELINE")
+fi
 
 # The backend: nginx answering small JSON documents from memory.
 cat >"$work/backend.conf" <<EOF
@@ -94,6 +108,13 @@ pids+=($!)
 taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
 cuttle_pid=$!
 pids+=("$cuttle_pid")
+if [ -n "$baseline_bin" ]; then
+    sed "s/\"port\": $CUTTLE_PORT/\"port\": $BASELINE_PORT/" "$work/cuttle.json" >"$work/baseline.json"
+    taskset -c "$GATEWAY_CPU" "$baseline_bin" run -c "$work/baseline.json" --cores 1 >"$work/baseline.log" 2>&1 &
+    baseline_pid=$!
+    pids+=("$baseline_pid")
+    wait_port $BASELINE_PORT
+fi
 wait_port $BACKEND_PORT
 wait_port $NGINX_PORT
 wait_port $CUTTLE_PORT
@@ -122,10 +143,24 @@ measure() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-names=("nginx proxy /user" "cuttle no-op /noop" "cuttle json /json" "cuttle 3-backend /agg")
-target_pids=("$nginx_worker" "$cuttle_pid" "$cuttle_pid" "$cuttle_pid")
-urls=("http://127.0.0.1:$NGINX_PORT/user" "http://127.0.0.1:$CUTTLE_PORT/noop"
-      "http://127.0.0.1:$CUTTLE_PORT/json" "http://127.0.0.1:$CUTTLE_PORT/agg")
+names=("nginx proxy /user")
+target_pids=("$nginx_worker")
+urls=("http://127.0.0.1:$NGINX_PORT/user")
+for path in noop json agg; do
+    case $path in
+        noop) label="no-op /noop" ;;
+        json) label="json /json" ;;
+        agg) label="3-backend /agg" ;;
+    esac
+    names+=("cuttle $label")
+    target_pids+=("$cuttle_pid")
+    urls+=("http://127.0.0.1:$CUTTLE_PORT/$path")
+    if [ -n "$baseline_bin" ]; then
+        names+=("$BASELINE $label")
+        target_pids+=("$baseline_pid")
+        urls+=("http://127.0.0.1:$BASELINE_PORT/$path")
+    fi
+done
 results=$(mktemp)
 # Rounds interleave the targets, so a noisy neighbour hits all of them alike.
 for round in $(seq "$ROUNDS"); do
@@ -135,9 +170,12 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateway on CPU $GATEWAY_CPU, wrk and backend on CPU $LOAD_CPU, $(date -u +%F)"
+echo "cuttle: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' + uncommitted changes')${baseline_bin:+, $BASELINE: $baseline_bin}"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| target                | median CPU µs/req | each round (µs/req) | median req/s | median p99 | non-2xx |"
-echo "|-----------------------|------------------:|---------------------|-------------:|-----------:|--------:|"
+echo "| target                 | median CPU µs/req | x nginx | each round (µs/req) | median req/s | median p99 | non-2xx |"
+echo "|------------------------|------------------:|--------:|---------------------|-------------:|-----------:|--------:|"
+nginx_cpu=$(awk '$1 == 0 {print $4}' "$results" | median)
 for i in "${!names[@]}"; do
     rows=$(awk -v i="$i" '$1 == i' "$results")
     cpu=$(echo "$rows" | awk '{print $4}' | median)
@@ -145,6 +183,7 @@ for i in "${!names[@]}"; do
     rps=$(echo "$rows" | awk '{print $3}' | median)
     p99=$(echo "$rows" | awk '{print $6}' | sort -V | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
     errors=$(echo "$rows" | awk '{ s += $7 } END { print s }')
-    printf "| %-21s | %17s | %-19s | %12s | %10s | %7s |\n" "${names[$i]}" "$cpu" "$each" "$rps" "$p99" "$errors"
+    ratio=$(awk -v c="$cpu" -v n="$nginx_cpu" 'BEGIN { printf "%.2f", c / n }')
+    printf "| %-22s | %17s | %7s | %-19s | %12s | %10s | %7s |\n" "${names[$i]}" "$cpu" "$ratio" "$each" "$rps" "$p99" "$errors"
 done
 rm -f "$results"
