@@ -104,6 +104,6 @@ set -- $after
 awk -v br="$b_rps" -v ar="$2" -v bm="$b_rss" -v am="$4" 'BEGIN {
     dr = (ar - br) / br * 100; dm = (am - bm) / bm * 100
     ok = (dr >= -10 && dm <= 10)
-    printf "\nafter vs before: req/s %+.1f%%, RSS %+.1f%%: %s\n", dr, dm, ok ? "within 10%" : "NOT within 10%"
+    printf "\nafter vs before: req/s %+.1f%%, RSS %+.1f%%: %s\n", dr, dm, ok ? "neither worse by more than 10%" : "WORSE by more than 10%"
     exit ok ? 0 : 1
 }'
