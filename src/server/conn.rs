@@ -332,6 +332,17 @@ impl Connection {
             body: request_body,
             peer: peer.ip(),
         };
+        if !proxy::params_fit_segments(plan, &req) {
+            // A dot segment or an encoded slash would move the backend path.
+            write_plain(
+                out,
+                400,
+                b"400 bad request: invalid path parameter",
+                false,
+                &ctx,
+            );
+            return stream.write_all(out).await.is_ok();
+        }
         if let Some(limiter) = &plan.limiter {
             let client = limiter.strategy().and_then(|strategy| {
                 qos::client_id(
