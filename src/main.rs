@@ -36,6 +36,8 @@ enum Command {
         /// How many of the allowed CPUs to run workers on (default: all).
         #[arg(long = "cores")]
         cores: Option<usize>,
+        #[command(flatten)]
+        strictness: Strictness,
     },
     /// Check a configuration file and exit (0 when valid).
     Check {
@@ -44,6 +46,8 @@ enum Command {
         /// Accepted for compatibility with `krakend check -d`.
         #[arg(short = 'd', long = "debug")]
         debug: bool,
+        #[command(flatten)]
+        strictness: Strictness,
     },
     /// Print the version.
     Version,
@@ -52,6 +56,28 @@ enum Command {
         #[arg(long = "cores")]
         cores: Option<usize>,
     },
+}
+
+#[derive(clap::Args)]
+struct Strictness {
+    /// Accept a file whose endpoints use settings cuttle does not implement
+    /// yet (auth/*, security/*, validation/*, modifier/*, plugin/*, other
+    /// backends, {JWT.*} placeholders, tls) and serve it without them. For
+    /// trying a KrakenD file; never in production.
+    #[arg(long = "ignore-unimplemented")]
+    ignore_unimplemented: bool,
+}
+
+impl Strictness {
+    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
+        let options = cuttle::config::LoadOptions {
+            ignore_unimplemented: self.ignore_unimplemented,
+        };
+        cuttle::config::load_with(path, options).map_err(|e| {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        })
+    }
 }
 
 fn init_logging(debug: bool) {
@@ -74,30 +100,42 @@ fn main() -> ExitCode {
             println!("cuttle {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Check { config, debug: _ } => match cuttle::config::load(&config) {
-            Ok(_) => {
+        Command::Check {
+            config,
+            debug: _,
+            strictness,
+        } => match strictness.load(&config) {
+            Ok(config) => {
+                for ignored in &config.unimplemented {
+                    eprintln!(
+                        "ignored (--ignore-unimplemented): {}: {}",
+                        ignored.at, ignored.message
+                    );
+                }
                 println!("Syntax OK!");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
+            Err(code) => code,
         },
         Command::Run {
             config,
             port,
             debug,
             cores,
+            strictness,
         } => {
             init_logging(debug);
-            let mut config = match cuttle::config::load(&config) {
+            let mut config = match strictness.load(&config) {
                 Ok(config) => config,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
+            for ignored in &config.unimplemented {
+                tracing::error!(
+                    "NOT ENFORCED (--ignore-unimplemented): {}: {}",
+                    ignored.at,
+                    ignored.message
+                );
+            }
             if let Some(port) = port {
                 config.port = port;
             }

@@ -33,6 +33,11 @@ pub struct Config {
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,
+    /// Settings that would guard an endpoint and that cuttle does not
+    /// implement (JSON path and what it is). Loading refuses the file when
+    /// there are any, unless told to ignore them; then they are logged at
+    /// error level at start-up.
+    pub unimplemented: Vec<super::Problem>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
