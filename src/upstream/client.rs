@@ -8,7 +8,7 @@ use super::Pools;
 use super::conn::BackendConn;
 use super::error::BackendError;
 use super::pool::Pool;
-use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
+use crate::http::{Method, ResponseHead, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
 const MAX_REDIRECTS: usize = 10;
@@ -42,33 +42,111 @@ fn serialise(
     authority: &str,
     referer: Option<(&str, &[u8])>,
     out: &mut Vec<u8>,
-) {
+) -> Result<(), BackendError> {
+    // The last line of defence: values are encoded before they get here, so
+    // a CR, LF, NUL or space in the target (or a bare CR/LF or NUL among the
+    // header lines) is a gateway bug, and must not become a second request.
+    if req.path_and_query.first() != Some(&b'/')
+        || req
+            .path_and_query
+            .iter()
+            .any(|&b| matches!(b, b'\r' | b'\n' | 0 | b' '))
+    {
+        return Err(unsafe_request("request target"));
+    }
+    if !are_header_lines(req.headers) {
+        return Err(unsafe_request("header lines"));
+    }
+    let host = host_header(authority);
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(req.path_and_query);
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(req.headers);
-    if let Some(referer) = referer {
+    if let Some((authority, path)) = referer {
         // Go's client names the page that redirected, as KrakenD's backends see it.
         out.extend_from_slice(b"Referer: http://");
-        out.extend_from_slice(referer.0.as_bytes());
-        out.extend_from_slice(referer.1);
+        out.extend_from_slice(host_header(authority).as_bytes());
+        out.extend_from_slice(path);
         out.extend_from_slice(b"\r\n");
     }
-    if !req.body.is_empty() {
-        // KrakenD streams request bodies, so backends see them chunked.
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-        encode_chunk(req.body, out);
-        out.extend_from_slice(LAST_CHUNK);
-    } else {
-        if matches!(req.method, Method::Post | Method::Put | Method::Patch) {
-            write_content_length(out, 0);
+    // The gateway holds the whole body, so its length is known: backends
+    // that cannot read chunked bodies (many WSGI servers) still get it.
+    if !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch) {
+        write_content_length(out, req.body.len());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(req.body);
+    Ok(())
+}
+
+fn unsafe_request(what: &'static str) -> BackendError {
+    tracing::error!("bug: a backend request's {what} held CR, LF, NUL or a space; not sent");
+    BackendError::Unsafe(what)
+}
+
+/// Whether `lines` is a run of complete `Name: value\r\n` lines: every CR
+/// followed by LF, every LF preceded by CR, no NUL, no empty line.
+fn are_header_lines(lines: &[u8]) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    lines.ends_with(b"\r\n")
+        && lines.split(|&b| b == b'\n').rev().skip(1).all(|line| {
+            line.len() > 1
+                && line.ends_with(b"\r")
+                && !line[..line.len() - 1].iter().any(|&b| b == b'\r' || b == 0)
+        })
+}
+
+/// `Host` omits the scheme's default port, as Go's client does.
+fn host_header(authority: &str) -> &str {
+    authority.strip_suffix(":80").unwrap_or(authority)
+}
+
+/// Headers that carry credentials: Go's client drops them on a redirect to
+/// another host (`shouldCopyHeaderOnRedirect`), and so does cuttle.
+const CREDENTIALS: [&[u8]; 5] = [
+    b"authorization",
+    b"proxy-authorization",
+    b"cookie",
+    b"cookie2",
+    b"www-authenticate",
+];
+
+/// Copies serialised header lines without those that carry credentials.
+fn without_credentials(lines: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let name = line.split(|&b| b == b':').next().unwrap_or(line);
+        if !CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            kept.extend_from_slice(line);
         }
-        out.extend_from_slice(b"\r\n");
     }
+    kept
+}
+
+/// The host of `host:port` (brackets of an IPv6 literal kept).
+fn host_of(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+        _ => authority,
+    }
+}
+
+/// Go's `isDomainOrSubdomain`: credentials may follow a redirect to the
+/// same host or to a subdomain of it (an IP address is nobody's subdomain).
+fn may_keep_credentials(initial: &str, next: &str) -> bool {
+    let (initial, next) = (host_of(initial), host_of(next));
+    next.eq_ignore_ascii_case(initial)
+        || next.len() > initial.len()
+            && next.as_bytes()[next.len() - initial.len() - 1] == b'.'
+            && next[next.len() - initial.len()..].eq_ignore_ascii_case(initial)
+            && !next.starts_with('[')
+            && next.parse::<std::net::IpAddr>().is_err()
 }
 
 /// Sends `req` and reads the response head, following redirects.
@@ -78,16 +156,20 @@ pub async fn open(
     req: &Request<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<OpenResponse, BackendError> {
+    let initial_authority = pool.authority.clone();
     let mut pool = pool.clone();
     let mut method = req.method;
     let mut path = std::borrow::Cow::Borrowed(req.path_and_query);
     let mut body = req.body;
     let mut referer: Option<(Rc<str>, Vec<u8>)> = None;
+    // Once dropped for another host, credentials stay dropped (as Go does
+    // since CVE-2024-45336), even if a later redirect comes back.
+    let mut headers = std::borrow::Cow::Borrowed(req.headers);
     for _ in 0..=MAX_REDIRECTS {
         let current = Request {
             method,
             path_and_query: &path,
-            headers: req.headers,
+            headers: &headers,
             body,
         };
         serialise(
@@ -95,7 +177,7 @@ pub async fn open(
             &pool.authority,
             referer.as_ref().map(|(a, p)| (&**a, &p[..])),
             scratch,
-        );
+        )?;
         let mut open = round_trip(&pool, method, scratch).await?;
         let status = open.head.status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
@@ -123,6 +205,11 @@ pub async fn open(
             method = Method::Get;
             body = &[];
         }
+        if matches!(headers, std::borrow::Cow::Borrowed(_))
+            && !may_keep_credentials(&initial_authority, &next_pool.authority)
+        {
+            headers = std::borrow::Cow::Owned(without_credentials(&headers));
+        }
         referer = Some((pool.authority.clone(), path.into_owned()));
         pool = next_pool;
         path = std::borrow::Cow::Owned(next_path);
@@ -132,8 +219,10 @@ pub async fn open(
     )))
 }
 
-/// Sends and reads a response head read on one connection; a reused
-/// connection that the backend had already closed is replaced once.
+/// Sends and reads a response head on one connection. A reused connection
+/// that the backend had already closed is replaced once, but only when
+/// sending again cannot do the work twice: the method is idempotent, or not
+/// one byte of the request was written (Go's client, and so KrakenD, the same).
 async fn round_trip(
     pool: &Rc<Pool>,
     method: Method,
@@ -142,7 +231,9 @@ async fn round_trip(
     let mut conn = pool.checkout().await?;
     match send_and_read_head(&mut conn, method, request).await {
         Ok(head) => Ok(OpenResponse { conn, head }),
-        Err(BackendError::ClosedBeforeResponse | BackendError::Io(_)) if conn.is_reused() => {
+        Err(BackendError::ClosedBeforeResponse | BackendError::Io(_))
+            if conn.is_reused() && (method.is_idempotent() || !conn.wrote_any()) =>
+        {
             drop(conn);
             let mut conn = pool.connect().await?;
             let head = send_and_read_head(&mut conn, method, request).await?;
@@ -242,4 +333,76 @@ fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, BackendError> {
         return Err(BackendError::TooLarge(max));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serialised(path: &[u8], headers: &[u8], body: &[u8]) -> Result<String, BackendError> {
+        let req = Request {
+            method: Method::Post,
+            path_and_query: path,
+            headers,
+            body,
+        };
+        let mut out = Vec::new();
+        serialise(&req, "example.com:80", None, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn requests_carry_content_length_and_no_default_port() {
+        assert_eq!(
+            serialised(b"/a?b=c", b"X: y\r\n", b"hello").unwrap(),
+            "POST /a?b=c HTTP/1.1\r\nHost: example.com\r\nX: y\r\nContent-Length: 5\r\n\r\nhello"
+        );
+        assert_eq!(host_header("[::1]:80"), "[::1]");
+        assert_eq!(host_header("h:8080"), "h:8080");
+    }
+
+    #[test]
+    fn nothing_that_ends_a_line_or_the_target_is_sent() {
+        for path in [&b"/a b"[..], b"/a\r\nX: y", b"/a\n", b"/a\0", b"a", b""] {
+            assert!(serialised(path, b"", b"").is_err(), "{path:?}");
+        }
+        for headers in [
+            &b"X: a\r\nY: b"[..],
+            b"X: a\nY: b\r\n",
+            b"X: a\rY: b\r\n",
+            b"X: a\r\n\r\nGET / HTTP/1.1\r\n",
+            b"X: \0\r\n",
+            b"\r\n",
+        ] {
+            assert!(serialised(b"/", headers, b"").is_err(), "{headers:?}");
+        }
+        assert!(serialised(b"/", b"X: a\r\nY: b\r\n", b"").is_ok());
+    }
+
+    #[test]
+    fn credentials_stay_with_their_host() {
+        let keeps = [
+            ("127.0.0.1:80", "127.0.0.1:9000", true),
+            ("api.example:80", "v2.api.example:80", true),
+            ("api.example:80", "API.example:8080", true),
+            ("127.0.0.1:80", "localhost:80", false),
+            ("api.example:80", "evilapi.example:80", false),
+            ("v2.api.example:80", "api.example:80", false),
+            ("0.1:80", "127.0.0.1:80", false),
+            ("[::1]:80", "[::2]:80", false),
+        ];
+        for (initial, next, expected) in keeps {
+            assert_eq!(
+                may_keep_credentials(initial, next),
+                expected,
+                "{initial} -> {next}"
+            );
+        }
+        assert_eq!(
+            without_credentials(
+                b"Authorization: a\r\nX-A: 1\r\ncookie: c\r\nProxy-Authorization: p\r\nX-B: 2\r\n"
+            ),
+            b"X-A: 1\r\nX-B: 2\r\n"
+        );
+    }
 }

@@ -25,6 +25,8 @@ pub struct BackendConn {
     pool: Rc<Pool>,
     /// Came from the idle list: the backend may have closed it meanwhile.
     reused: bool,
+    /// Some byte of the current exchange's request reached the socket.
+    wrote: bool,
 }
 
 impl BackendConn {
@@ -37,11 +39,13 @@ impl BackendConn {
             end: 0,
             pool,
             reused: false,
+            wrote: false,
         }
     }
 
     pub(super) fn into_reused(mut self) -> BackendConn {
         self.reused = true;
+        self.wrote = false;
         self
     }
 
@@ -63,11 +67,26 @@ impl BackendConn {
         &self.pool
     }
 
+    /// Whether any byte of the current request was written: a request
+    /// that was not may be sent again elsewhere whatever its method.
+    pub fn wrote_any(&self) -> bool {
+        self.wrote
+    }
+
     pub async fn send(&mut self, request: &[u8]) -> Result<(), BackendError> {
-        self.stream
-            .write_all(request)
-            .await
-            .map_err(BackendError::io)
+        let mut written = 0;
+        while written < request.len() {
+            match self.stream.write(&request[written..]).await {
+                Ok(0) => return Err(BackendError::Io("connection closed while sending".into())),
+                Ok(n) => {
+                    written += n;
+                    self.wrote = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BackendError::io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
