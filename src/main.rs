@@ -37,7 +37,7 @@ enum Command {
         #[arg(long = "cores")]
         cores: Option<usize>,
         #[command(flatten)]
-        strictness: Strictness,
+        load_flags: LoadFlags,
     },
     /// Check a configuration file and exit (0 when valid).
     Check {
@@ -47,7 +47,7 @@ enum Command {
         #[arg(short = 'd', long = "debug")]
         debug: bool,
         #[command(flatten)]
-        strictness: Strictness,
+        load_flags: LoadFlags,
     },
     /// Print the version.
     Version,
@@ -59,19 +59,26 @@ enum Command {
 }
 
 #[derive(clap::Args)]
-struct Strictness {
+struct LoadFlags {
     /// Accept a file whose endpoints use settings cuttle does not implement
     /// yet (auth/*, security/*, validation/*, modifier/*, plugin/*, other
     /// backends, {JWT.*} placeholders, tls) and serve it without them. For
     /// trying a KrakenD file; never in production.
     #[arg(long = "ignore-unimplemented")]
     ignore_unimplemented: bool,
+    /// Frame request bodies exactly as KrakenD does: with Content-Length
+    /// only when the client's Content-Length is among the endpoint's
+    /// input_headers, chunked otherwise. Default: always Content-Length,
+    /// which every backend reads.
+    #[arg(long = "krakend-body-framing")]
+    krakend_body_framing: bool,
 }
 
-impl Strictness {
+impl LoadFlags {
     fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
         let options = cuttle::config::LoadOptions {
             ignore_unimplemented: self.ignore_unimplemented,
+            krakend_body_framing: self.krakend_body_framing,
         };
         cuttle::config::load_with(path, options).map_err(|e| {
             eprintln!("{e}");
@@ -103,8 +110,8 @@ fn main() -> ExitCode {
         Command::Check {
             config,
             debug: _,
-            strictness,
-        } => match strictness.load(&config) {
+            load_flags,
+        } => match load_flags.load(&config) {
             Ok(config) => {
                 for ignored in &config.unimplemented {
                     eprintln!(
@@ -122,10 +129,10 @@ fn main() -> ExitCode {
             port,
             debug,
             cores,
-            strictness,
+            load_flags,
         } => {
             init_logging(debug);
-            let mut config = match strictness.load(&config) {
+            let mut config = match load_flags.load(&config) {
                 Ok(config) => config,
                 Err(code) => return code,
             };

@@ -325,6 +325,28 @@ fn request_bodies_reach_backends_with_content_length() {
 }
 
 #[test]
+fn krakend_body_framing_chunks_bodies_unless_content_length_is_forwarded() {
+    let backend = echo_backend();
+    let gw = Gateway::start_with(
+        &config(&format!(
+            r#"[{{"endpoint": "/chunked", "method": "POST", "input_headers": ["X-A"], "backend": [{{"host": ["{url}"], "url_pattern": "/in"}}]}},
+                {{"endpoint": "/length", "method": "POST", "input_headers": ["Content-Length"], "backend": [{{"host": ["{url}"], "url_pattern": "/in"}}]}}]"#,
+            url = backend.url()
+        )),
+        &["--cores", "1", "--krakend-body-framing"],
+    );
+    for path in ["/chunked", "/length"] {
+        let request = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(gw.raw(request.as_bytes()).status, 200);
+    }
+    let seen = backend.requests();
+    assert_eq!(seen[0].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(seen[0].header("content-length"), None);
+    assert_eq!(seen[1].header("content-length"), Some("5"));
+    assert!(seen.iter().all(|s| s.body == b"hello"));
+}
+
+#[test]
 fn host_omits_the_default_port() {
     // Needs port 80 on a loopback address (root, nothing else on port 80).
     let listener = match TcpListener::bind("127.0.0.3:80") {

@@ -210,6 +210,7 @@ fn build_endpoint(
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
         rate_limit: endpoint_extra.rate_limit,
+        chunked_request_body: false,
     })
 }
 

@@ -34,6 +34,10 @@ pub struct LoadOptions {
     /// and that cuttle does not implement (`--ignore-unimplemented`); they
     /// stay listed in `Config::unimplemented`.
     pub ignore_unimplemented: bool,
+    /// Frame request bodies as KrakenD does: `Content-Length` only when the
+    /// client's `Content-Length` header is among the endpoint's
+    /// `input_headers`, chunked otherwise (`--krakend-body-framing`).
+    pub krakend_body_framing: bool,
 }
 
 /// Reads and builds the configuration file at `path`, refusing settings
@@ -66,8 +70,13 @@ pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Con
         column: error.column(),
         message: "unexpected text after the end of the JSON document".to_owned(),
     })?;
-    let config =
+    let mut config =
         build::build(raw, source).map_err(|problem| ConfigError::from_problem(source, problem))?;
+    if options.krakend_body_framing {
+        for endpoint in &mut config.endpoints {
+            endpoint.chunked_request_body = !endpoint.input_headers.includes("content-length");
+        }
+    }
     if !options.ignore_unimplemented && !config.unimplemented.is_empty() {
         return Err(ConfigError::Unimplemented {
             file: source.to_path_buf(),

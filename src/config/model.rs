@@ -131,6 +131,10 @@ pub struct Endpoint {
     pub flatmap: Vec<FlatmapOp>,
     /// `extra_config.qos/ratelimit/router`.
     pub rate_limit: Option<RouterRateLimit>,
+    /// Send request bodies chunked (KrakenD's framing when the client's
+    /// `Content-Length` is not among the forwarded headers); only with
+    /// `run --krakend-body-framing`. Default: always `Content-Length`.
+    pub chunked_request_body: bool,
 }
 
 /// Which request headers or query strings reach the backends.
@@ -140,6 +144,17 @@ pub enum Forward {
     All,
     /// Header names are stored lower-cased; query names as written.
     Only(Vec<String>),
+}
+
+impl Forward {
+    /// Whether header `name` (lower-case) is forwarded.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Forward::None => false,
+            Forward::All => true,
+            Forward::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

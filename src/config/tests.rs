@@ -601,6 +601,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
 fn ignoring_unimplemented_guards_keeps_them_listed() {
     let options = LoadOptions {
         ignore_unimplemented: true,
+        ..LoadOptions::default()
     };
     let config = parse_with(&namespaces_file(), Path::new("config/test.json"), options)
         .expect("served when told to ignore what is unimplemented");

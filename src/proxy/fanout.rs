@@ -76,6 +76,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         path_and_query: &target,
         headers: ctx.headers,
         body,
+        chunked: ctx.plan.chunked_request_body,
     };
     let mut scratch = Vec::new();
     let result = fetch(

@@ -54,6 +54,7 @@ pub async fn relay<W: AsyncWrite + Unpin>(
         path_and_query: &target,
         headers,
         body,
+        chunked: plan.chunked_request_body,
     };
     let host = backend.pick_host();
     let call = open(pools, &backend.pools[host], &request, scratch);

@@ -32,6 +32,8 @@ pub struct EndpointPlan {
     pub segment_params: Vec<usize>,
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     pub limiter: Option<EndpointLimiter>,
+    /// Request bodies go chunked (`--krakend-body-framing`).
+    pub chunked_request_body: bool,
 }
 
 pub struct BackendPlan {
@@ -160,6 +162,7 @@ pub fn compile_endpoint(
             .map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
         param_names: param_names.into_iter().map(Box::from).collect(),
         segment_params,
+        chunked_request_body: endpoint.chunked_request_body,
         limiter: endpoint.rate_limit.as_ref().map(|limit| {
             EndpointLimiter::new(limit, share.workers, DEFAULT_MAX_CLIENTS, share.epoch)
         }),

@@ -8,7 +8,7 @@ use super::Pools;
 use super::conn::BackendConn;
 use super::error::BackendError;
 use super::pool::Pool;
-use crate::http::{Method, ResponseHead, write_content_length};
+use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
 const MAX_REDIRECTS: usize = 10;
@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub path_and_query: &'a [u8],
     pub headers: &'a [u8],
     pub body: &'a [u8],
+    /// Send a non-empty body chunked instead of with `Content-Length`.
+    pub chunked: bool,
 }
 
 /// A response read whole.
@@ -72,6 +74,12 @@ fn serialise(
         out.extend_from_slice(host_header(authority).as_bytes());
         out.extend_from_slice(path);
         out.extend_from_slice(b"\r\n");
+    }
+    if req.chunked && !req.body.is_empty() {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        encode_chunk(req.body, out);
+        out.extend_from_slice(LAST_CHUNK);
+        return Ok(());
     }
     // The gateway holds the whole body, so its length is known: backends
     // that cannot read chunked bodies (many WSGI servers) still get it.
@@ -171,6 +179,7 @@ pub async fn open(
             path_and_query: &path,
             headers: &headers,
             body,
+            chunked: req.chunked,
         };
         serialise(
             &current,
@@ -345,6 +354,7 @@ mod tests {
             path_and_query: path,
             headers,
             body,
+            chunked: false,
         };
         let mut out = Vec::new();
         serialise(&req, "example.com:80", None, &mut out)?;
