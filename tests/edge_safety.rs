@@ -422,6 +422,55 @@ fn unimplemented_guards_fail_closed_in_check_and_run() {
 }
 
 #[test]
+fn ignored_guards_are_logged_at_error_level_one_line_each() {
+    use std::io::BufRead;
+    let dir = TempDir::new();
+    let path = dir.0.join("guarded.json");
+    std::fs::write(&path, guarded_config("http://127.0.0.1:9")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args([
+            "run",
+            "-p",
+            "0",
+            "--cores",
+            "1",
+            "--ignore-unimplemented",
+            "-c",
+        ])
+        .arg(&path)
+        .env("CUTTLE_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut errors = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.contains("listening on") {
+            break;
+        }
+        if line.contains("ERROR") {
+            errors.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    for place in [
+        "extra_config.security/cors",
+        "endpoints[0].extra_config.auth/validator",
+        "endpoints[1].backend[0].url_pattern",
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.contains(place) && l.contains("NOT ENFORCED")),
+            "{place}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
 fn ignoring_unimplemented_guards_serves_but_never_fills_a_claim() {
     let backend = echo_backend();
     let gw = Gateway::start_with(
