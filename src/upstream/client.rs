@@ -271,13 +271,16 @@ fn resolve_location(
 ) -> Result<(Rc<Pool>, Vec<u8>), BackendError> {
     let text = std::str::from_utf8(location)
         .map_err(|_| BackendError::Redirect("Location is not UTF-8".into()))?;
+    // The fragment is for the browser; it never goes on the wire.
+    let text = text.split('#').next().unwrap_or_default();
     if let Some(rest) = text.strip_prefix("http://") {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let target = pools.get(authority).ok_or_else(|| {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let target = pools.get(&super::authority_of(authority)).ok_or_else(|| {
             BackendError::Redirect(format!("to {text}: not a backend host of this gateway"))
         })?;
         let path = if path.is_empty() { "/" } else { path };
-        return Ok((target, path.as_bytes().to_vec()));
+        return Ok((target, request_target(path)));
     }
     if text.contains("://") {
         return Err(BackendError::Redirect(format!(
@@ -285,7 +288,7 @@ fn resolve_location(
         )));
     }
     if text.starts_with('/') {
-        return Ok((pool.clone(), text.as_bytes().to_vec()));
+        return Ok((pool.clone(), request_target(text)));
     }
     // Relative reference: replace the last segment of the current path.
     let path_only = current_path.split(|&b| b == b'?').next().unwrap_or(b"/");
@@ -297,8 +300,23 @@ fn resolve_location(
     if out.is_empty() {
         out.push(b'/');
     }
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&request_target(text));
     Ok((pool.clone(), out))
+}
+
+/// A `Location` reference as request-target bytes: what may not stand in
+/// one (controls, space, DEL, non-ASCII) percent-encoded, as Go's URL
+/// parser re-encodes it, so a backend's header can never add a request.
+fn request_target(reference: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reference.len());
+    for &b in reference.as_bytes() {
+        if b > b' ' && b < 0x7f {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
 }
 
 /// Sends `req` and reads the whole response, de-chunked, at most `max_body` bytes.
@@ -387,6 +405,28 @@ mod tests {
             assert!(serialised(b"/", headers, b"").is_err(), "{headers:?}");
         }
         assert!(serialised(b"/", b"X: a\r\nY: b\r\n", b"").is_ok());
+    }
+
+    #[test]
+    fn redirect_targets_are_request_targets() {
+        assert_eq!(request_target("/a b\u{7f}é?x=1"), b"/a%20b%7F%C3%A9?x=1");
+        let pools = Pools::default();
+        let pool = Rc::new(Pool::new(
+            "h:80".into(),
+            None,
+            1,
+            0,
+            std::time::Duration::from_secs(1),
+        ));
+        let resolve = |location: &str| {
+            resolve_location(&pools, &pool, b"/dir/page?q=1", location.as_bytes())
+                .map(|(_, path)| String::from_utf8(path).unwrap())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(resolve("/x y#frag").unwrap(), "/x%20y");
+        assert_eq!(resolve("next?a=b").unwrap(), "/dir/next?a=b");
+        assert!(resolve("http://elsewhere/x").is_err());
+        assert!(resolve("https://h/x").is_err());
     }
 
     #[test]
