@@ -17,7 +17,7 @@ use super::builtin;
 use super::worker::Worker;
 use crate::config::OutputEncoding;
 use crate::http::{
-    BodyFraming, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead, parse_request,
+    BodyFraming, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead, RequestHeadReader,
     write_error_response, write_header, write_status_line,
 };
 use crate::proxy::{self, CallContext, ClientRequest, NoOpEnd, ResponseContext};
@@ -119,9 +119,12 @@ impl Connection {
         // read_header_timeout and the whole request within read_timeout.
         let mut started = (self.end > 0).then(Instant::now);
         let idle_deadline = Instant::now() + limits.idle_timeout;
+        // Looks only at the bytes that arrived since the last read; parses in full when the
+        // head is complete (and a few bounded times before, for early refusals).
+        let mut reader = RequestHeadReader::new();
         let head = loop {
             if self.end > 0 {
-                match parse_request(&self.rbuf[..self.end], &head_limits) {
+                match reader.poll(&self.rbuf[..self.end], &head_limits) {
                     Ok(Parse::Complete(head)) => break head,
                     Ok(Parse::Partial) => {}
                     Err(e) => return Err(Stop::Reject(e.status(), e.reason())),

@@ -9,7 +9,7 @@ use glommio::net::TcpStream;
 use super::error::BackendError;
 use super::pool::Pool;
 use crate::http::{
-    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, parse_response,
+    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, ResponseHeadReader,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -102,10 +102,14 @@ impl BackendConn {
     /// spans point into [`BackendConn::head_bytes`] until the next read.
     pub async fn read_head(&mut self, method: Method) -> Result<ResponseHead, BackendError> {
         let mut got_any = false;
+        // Scans only the bytes that arrived since the last read. Its offsets are relative to
+        // `pending()`, whose bytes `fill` may move but never changes.
+        let mut reader = ResponseHeadReader::new();
         loop {
-            match parse_response(self.pending(), method, MAX_RESPONSE_HEAD) {
+            match reader.poll(self.pending(), method, MAX_RESPONSE_HEAD) {
                 Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
                     self.start += head.head_len;
+                    reader = ResponseHeadReader::new();
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
