@@ -437,6 +437,71 @@ fn request_framing_table() {
     assert_eq!(bodies, vec![b"hello".to_vec(), b"hello".to_vec()]);
 }
 
+/// A chunk size that announces more than `max_body_bytes` (alone or with
+/// the chunks before it) is answered 413 as soon as its digits end. Before, the gateway
+/// waited for data it would refuse anyway, and a client that stalled got
+/// 408 after `read_timeout` (30 s).
+#[test]
+fn oversized_chunk_size_is_refused_with_413_at_once() {
+    let backend = recording_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s",
+            "extra_config": {{"cuttle/server": {{"max_body_bytes": 1024}}}},
+            "endpoints": [{{"endpoint": "/post", "method": "POST",
+              "backend": [{{"host": ["{}"], "url_pattern": "/post"}}]}}]}}"#,
+        backend.url()
+    ));
+    let head = "POST /post HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cases = [
+        ("one chunk of 1025 bytes", format!("{head}401\r\nab")),
+        (
+            "a size whose extension is still arriving",
+            format!("{head}fffff;name="),
+        ),
+        (
+            "512 bytes, then a chunk of 513",
+            format!("{head}200\r\n{}\r\n201\r\n", "x".repeat(512)),
+        ),
+    ];
+    for (what, request) in cases {
+        let mut client = gw.client();
+        // Well below read_timeout (30 s): an answer only after it fails here.
+        client.set_read_timeout(Duration::from_secs(5));
+        let start = Instant::now();
+        client.send(request.as_bytes());
+        // ... and stall: the rest of the body never comes.
+        let response = client
+            .response()
+            .unwrap_or_else(|| panic!("{what}: no answer within 5 s"));
+        assert_eq!(response.status, 413, "{what}: {}", response.text());
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}");
+        let mut extra = Vec::new();
+        assert!(
+            client.closed_within(Duration::from_secs(3), &mut extra),
+            "{what}: connection left open"
+        );
+    }
+    // Within the limit it still passes, in several chunks.
+    let mut client = gw.client();
+    client.send(
+        format!(
+            "{head}200\r\n{}\r\n200\r\n{}\r\n0\r\n\r\n",
+            "x".repeat(512),
+            "y".repeat(512)
+        )
+        .as_bytes(),
+    );
+    let response = client.response().expect("an answer");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let seen = backend.requests();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the backend saw only the request within the limit"
+    );
+    assert_eq!(seen[0].body.len(), 1024);
+}
+
 /// Headers that belong to one hop never reach a backend, whether the
 /// endpoint decodes the body or streams it (no-op).
 #[test]

@@ -9,7 +9,8 @@ use glommio::net::TcpStream;
 use super::error::BackendError;
 use super::pool::Pool;
 use crate::http::{
-    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, ResponseHeadReader,
+    ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
+    ResponseHeadReader,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -168,11 +169,18 @@ impl BackendConn {
                 }
             }
             ResponseBody::Chunked => {
-                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                let mut decoder = ChunkedDecoder::new(ChunkLimits {
+                    max_data_bytes: u64::try_from(max).unwrap_or(u64::MAX),
+                    ..ChunkLimits::default()
+                });
                 loop {
-                    let progress = decoder
-                        .decode(self.pending(), Some(out))
-                        .map_err(|e| BackendError::BadResponse(format!("chunked body: {e}")))?;
+                    let progress =
+                        decoder
+                            .decode(self.pending(), Some(out))
+                            .map_err(|e| match e {
+                                ChunkError::TooLarge => BackendError::TooLarge(max),
+                                e => BackendError::BadResponse(format!("chunked body: {e}")),
+                            })?;
                     self.start += progress.consumed;
                     if out.len() > max {
                         return Err(BackendError::TooLarge(max));
