@@ -1362,3 +1362,33 @@ fn unsolicited_bytes_on_an_idle_backend_connection_are_not_a_response() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A backend that sends an interim 1xx response and its final response in
+/// one write: the final head is already in the buffer and is read from
+/// there. (Before, the gateway waited for more bytes after skipping the
+/// interim head, so the call ran into the endpoint timeout: 500.)
+#[test]
+fn interim_and_final_backend_response_in_one_write() {
+    let backend = RawBackend::start(|mut s| {
+        while read_head(&mut s).is_some() {
+            let body = r#"{"ok": true}"#;
+            let both = format!(
+                "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+                 HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(both.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let gw = Gateway::start(&failure_config(&[format!(
+        r#"{{"endpoint": "/p", "backend": [{{"host": ["{}"], "url_pattern": "/p"}}]}}"#,
+        backend.url()
+    )]));
+    for i in 0..2 {
+        let (r, took) = timed_get(gw.addr, "/p");
+        assert_eq!(r.status, 200, "#{i} after {took:?}: {}", r.text());
+        assert_eq!(r.json()["ok"], true, "#{i}");
+    }
+}

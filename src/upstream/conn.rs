@@ -111,6 +111,8 @@ impl BackendConn {
                 Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
                     self.start += head.head_len;
                     reader = ResponseHeadReader::new();
+                    // The final head may have come in the same read.
+                    continue;
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
