@@ -146,6 +146,10 @@ fn a_56k_head_read_one_byte_at_a_time_costs_linear_work() {
     assert_eq!(reader.scanner().examined(), n as u64, "each byte once");
     // Parses at the first byte, the end of the request line, each doubling and the end.
     let parsed_bytes = reader.parsed_bytes();
+    eprintln!(
+        "{n}-byte head, 1-byte reads: scanned {}, parsed {parsed_bytes}",
+        reader.scanner().examined()
+    );
     assert!(
         parsed_bytes <= 3 * n as u64 + 64,
         "parsed {parsed_bytes} bytes for {n}"
