@@ -437,6 +437,45 @@ fn request_framing_table() {
     assert_eq!(bodies, vec![b"hello".to_vec(), b"hello".to_vec()]);
 }
 
+/// The head arrives in pieces (each write waits until the gateway read the
+/// one before): a terminator split across two reads still ends the head,
+/// and a bad request line or an overlong target is refused as soon as it is
+/// there, with the client then stalling, not after read_header_timeout.
+#[test]
+fn split_heads_are_served_and_bad_request_lines_refused_without_waiting() {
+    let backend = recording_backend();
+    let gw = framing_gateway(&backend);
+    let pause = || std::thread::sleep(Duration::from_millis(30));
+    for pieces in [
+        &[&b"GET /ok HTTP/1.1\r\nHost: a\r\n\r"[..], b"\n"][..],
+        &[b"GET /ok HTTP/1.1\r\nHost: a\r\n", b"\r\n"],
+        &[b"GET /ok HT", b"TP/1.1\r", b"\nHo", b"st: a\r\n\r", b"\n"],
+    ] {
+        let mut client = gw.client();
+        for piece in pieces {
+            client.send(piece);
+            pause();
+        }
+        let response = client.response().expect("an answer");
+        assert_eq!(response.status, 200, "{pieces:?}: {}", response.text());
+    }
+    let long_target = format!("GET /{}", "a".repeat(9000));
+    for (request, status) in [
+        (&b"GET /ok HTTP/9.9\r\n"[..], 505),
+        (b"GET /ok FTP/1.1\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
+        (long_target.as_bytes(), 414),
+    ] {
+        let mut client = gw.client();
+        // Well below read_header_timeout (10 s): a 408 fails here.
+        client.set_read_timeout(Duration::from_secs(5));
+        client.send(request);
+        let response = client.response().expect("an answer before the timeout");
+        assert_eq!(response.status, status, "{}", response.text());
+    }
+    assert!(backend.requests().iter().all(|s| s.path() == "/ok"));
+}
+
 /// A chunk size that announces more than `max_body_bytes` (alone or with
 /// the chunks before it) is answered 413 as soon as its digits end. Before, the gateway
 /// waited for data it would refuse anyway, and a client that stalled got
