@@ -40,7 +40,8 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use cuttle::config::{BackendEncoding, FlatmapOp, ManipulationSpec};
 use cuttle::pipeline::{
-    Flatmap, Manipulation, Object, Rendered, UrlTemplate, Value, decode, encode, merge_into,
+    Flatmap, Manipulation, Object, Rendered, Source, UrlTemplate, Value, decode, encode,
+    merge_into, percent_decode,
 };
 
 // The server's allocator (`src/main.rs`), so allocation costs are the real ones.
@@ -249,11 +250,17 @@ fn bench_other_manipulations(c: &mut Criterion) {
 }
 
 /// lura's request params in `BenchmarkRequestGeneratePath`.
-const PARAMS: [(&str, &[u8]); 3] = [("Supu", b"42"), ("Tupu", b"false"), ("Foo", b"bar")];
+const PARAM_NAMES: [&str; 3] = ["Supu", "Tupu", "Foo"];
+const PARAM_VALUES: [&[u8]; 3] = [b"42", b"false", b"bar"];
 
-fn write_param(name: &str, out: &mut Vec<u8>) {
-    if let Some((_, v)) = PARAMS.iter().find(|(n, _)| *n == name) {
-        out.extend_from_slice(v);
+/// Writes a value as the proxy does for a client parameter (decoded).
+fn write_param(source: &Source, out: &mut Vec<u8>) -> bool {
+    match source {
+        Source::Param(index) => {
+            percent_decode(PARAM_VALUES[*index], out);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -268,12 +275,12 @@ fn bench_url(c: &mut Criterion) {
         ("a_supu_foo_foo_b_c_tupu", "/a/{Supu}/foo/{Foo}/b?c={Tupu}"),
     ];
     for (name, pattern) in cases {
-        let template = UrlTemplate::compile(pattern).expect("valid");
+        let template = UrlTemplate::compile(pattern, &PARAM_NAMES).expect("valid");
         let mut out = Vec::with_capacity(256);
         c.bench_function(&format!("url/{name}"), |b| {
             b.iter(|| {
                 out.clear();
-                template.render(&mut out, write_param);
+                let _ = template.render(&mut out, write_param);
                 black_box(out.len())
             })
         });
@@ -292,7 +299,7 @@ fn bench_proxy_stack(c: &mut Criterion) {
         ..Default::default()
     })
     .expect("valid");
-    let template = UrlTemplate::compile("/a/{Tupu}").expect("valid");
+    let template = UrlTemplate::compile("/a/{Tupu}", &PARAM_NAMES).expect("valid");
     for (n, name) in [(1, "proxy_stack/1_backend"), (3, "proxy_stack/3_backends")] {
         let mut scratch: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(1024)).collect();
         let mut request_line = Vec::with_capacity(256);
@@ -301,7 +308,7 @@ fn bench_proxy_stack(c: &mut Criterion) {
             b.iter(|| {
                 for buffer in scratch.iter_mut() {
                     request_line.clear();
-                    template.render(&mut request_line, write_param);
+                    let _ = template.render(&mut request_line, write_param);
                     black_box(&request_line);
                     buffer.clear();
                     buffer.extend_from_slice(BODY);

@@ -36,6 +36,8 @@ enum Command {
         /// How many of the allowed CPUs to run workers on (default: all).
         #[arg(long = "cores")]
         cores: Option<usize>,
+        #[command(flatten)]
+        load_flags: LoadFlags,
     },
     /// Check a configuration file and exit (0 when valid).
     Check {
@@ -44,6 +46,8 @@ enum Command {
         /// Accepted for compatibility with `krakend check -d`.
         #[arg(short = 'd', long = "debug")]
         debug: bool,
+        #[command(flatten)]
+        load_flags: LoadFlags,
     },
     /// Print the version.
     Version,
@@ -52,6 +56,35 @@ enum Command {
         #[arg(long = "cores")]
         cores: Option<usize>,
     },
+}
+
+#[derive(clap::Args)]
+struct LoadFlags {
+    /// Accept a file whose endpoints use settings cuttle does not implement
+    /// yet (auth/*, security/*, validation/*, modifier/*, plugin/*, other
+    /// backends, {JWT.*} placeholders, tls) and serve it without them. For
+    /// trying a KrakenD file; never in production.
+    #[arg(long = "ignore-unimplemented")]
+    ignore_unimplemented: bool,
+    /// Frame request bodies exactly as KrakenD does: with Content-Length
+    /// only when the client's Content-Length is among the endpoint's
+    /// input_headers, chunked otherwise. Default: always Content-Length,
+    /// which every backend reads.
+    #[arg(long = "krakend-body-framing")]
+    krakend_body_framing: bool,
+}
+
+impl LoadFlags {
+    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
+        let options = cuttle::config::LoadOptions {
+            ignore_unimplemented: self.ignore_unimplemented,
+            krakend_body_framing: self.krakend_body_framing,
+        };
+        cuttle::config::load_with(path, options).map_err(|e| {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        })
+    }
 }
 
 fn init_logging(debug: bool) {
@@ -74,30 +107,42 @@ fn main() -> ExitCode {
             println!("cuttle {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Check { config, debug: _ } => match cuttle::config::load(&config) {
-            Ok(_) => {
+        Command::Check {
+            config,
+            debug: _,
+            load_flags,
+        } => match load_flags.load(&config) {
+            Ok(config) => {
+                for ignored in &config.unimplemented {
+                    eprintln!(
+                        "ignored (--ignore-unimplemented): {}: {}",
+                        ignored.at, ignored.message
+                    );
+                }
                 println!("Syntax OK!");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
+            Err(code) => code,
         },
         Command::Run {
             config,
             port,
             debug,
             cores,
+            load_flags,
         } => {
             init_logging(debug);
-            let mut config = match cuttle::config::load(&config) {
+            let mut config = match load_flags.load(&config) {
                 Ok(config) => config,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
+            for ignored in &config.unimplemented {
+                tracing::error!(
+                    "NOT ENFORCED (--ignore-unimplemented): {}: {}",
+                    ignored.at,
+                    ignored.message
+                );
+            }
             if let Some(port) = port {
                 config.port = port;
             }

@@ -297,25 +297,31 @@ impl Stream {
     /// timeout (a timer is armed only when a write has to wait).
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            let written = match self.try_write_now(buf) {
-                Some(result) => result?,
-                None => match self.write_timeout {
-                    Some(limit) => {
-                        let timer = self.write_timer.get_or_insert_with(Timer::new);
-                        timer
-                            .within(limit, write_some(&self.io, buf))
-                            .await
-                            .unwrap_or_else(timed_out)?
-                    }
-                    None => write_some(&self.io, buf).await?,
-                },
-            };
+            let written = self.write(buf).await?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             buf = &buf[written..];
         }
         Ok(())
+    }
+
+    /// Writes some of `buf`, waiting (at most the write timeout) until the
+    /// socket takes at least one byte; returns how many it took.
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(result) = self.try_write_now(buf) {
+            return result;
+        }
+        match self.write_timeout {
+            Some(limit) => {
+                let timer = self.write_timer.get_or_insert_with(Timer::new);
+                timer
+                    .within(limit, write_some(&self.io, buf))
+                    .await
+                    .unwrap_or_else(timed_out)
+            }
+            None => write_some(&self.io, buf).await,
+        }
     }
 
     /// One write attempt that never waits: `None` when the socket is full.

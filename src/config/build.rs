@@ -16,6 +16,7 @@ use super::model::{
 };
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
+use super::unimplemented;
 use crate::http::Method;
 
 const DEFAULT_PORT: u16 = 8080;
@@ -31,7 +32,10 @@ struct Inherited {
 
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     check_version(raw.version)?;
-    let mut unknown = Unknown::new();
+    let mut unknown = Unknown::default();
+    if raw.tls.as_ref().is_some_and(tls_enabled) {
+        unknown.unimplemented.push(unimplemented::tls());
+    }
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {
@@ -72,8 +76,15 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         return_error_msg: root_extra.return_error_msg,
         limits,
         endpoints,
-        unknown_namespaces: unknown.into_iter().collect(),
+        unknown_namespaces: unknown.ignored.into_iter().collect(),
+        unimplemented: unknown.unimplemented,
     })
+}
+
+/// KrakenD serves HTTPS when a `tls` section is present, unless it says
+/// `"disabled": true`.
+fn tls_enabled(tls: &serde_json::Value) -> bool {
+    tls.get("disabled").and_then(serde_json::Value::as_bool) != Some(true)
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {
@@ -199,6 +210,7 @@ fn build_endpoint(
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
         rate_limit: endpoint_extra.rate_limit,
+        chunked_request_body: false,
     })
 }
 
@@ -315,6 +327,11 @@ fn build_backend(
     for name in route::url_placeholders(&url_pattern) {
         route::check_url_placeholder(name, &scope)
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
+        if name.starts_with("JWT.") {
+            unknown
+                .unimplemented
+                .push(unimplemented::claim(format!("{at}.url_pattern"), name));
+        }
     }
 
     // With `"sd": "dns"` the hosts are SRV names, which would be misread

@@ -31,6 +31,18 @@ pub enum ConfigError {
         message: String,
     },
 
+    /// Settings that would guard an endpoint and that cuttle does not
+    /// implement: refused rather than served without them.
+    #[error(
+        "{}: {}cuttle refuses to serve this file rather than serve these endpoints unprotected: remove them, or start with --ignore-unimplemented to try the file without them (never in production)",
+        file.display(),
+        list(problems)
+    )]
+    Unimplemented {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+
     /// Well-typed, but breaks a rule (missing value, conflict, unsupported...).
     #[error("{}: {at}: {message}", file.display())]
     Invalid {
@@ -58,6 +70,15 @@ impl Problem {
 }
 
 pub type BuildResult<T> = Result<T, Problem>;
+
+/// `at: message` lines, one per problem, each ending with a newline.
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("\n  {}: {}", p.at, p.message))
+        .collect::<String>()
+        + "\n"
+}
 
 impl ConfigError {
     pub(super) fn from_problem(file: &Path, problem: Problem) -> ConfigError {

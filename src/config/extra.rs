@@ -1,7 +1,8 @@
 //! `extra_config` namespaces: the few cuttle implements are decoded into
-//! model values; every other namespace, and every key cuttle ignores inside
-//! the ones it implements (as `namespace.key`), is recorded so that start-up
-//! can warn about all of them once.
+//! model values. Namespaces that would guard an endpoint and are not
+//! implemented are recorded as refusals (`unimplemented`); every other
+//! namespace, and every key cuttle ignores inside the ones it implements (as
+//! `namespace.key`), is recorded so that start-up can warn about them once.
 
 use std::collections::BTreeSet;
 
@@ -16,9 +17,17 @@ use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawProxy,
     RawProxyRateLimit, RawRouter, RawRouterRateLimit,
 };
+use super::unimplemented;
 
-/// Namespaces cuttle ignores, as found (a set: sorted, deduplicated).
-pub type Unknown = BTreeSet<String>;
+/// What cuttle does not act on, as found while building.
+#[derive(Debug, Default)]
+pub struct Unknown {
+    /// Namespaces and keys cuttle ignores (sorted, deduplicated): warnings.
+    pub ignored: BTreeSet<String>,
+    /// Settings that would guard an endpoint and are not implemented:
+    /// refused unless the operator asks to ignore them.
+    pub unimplemented: Vec<Problem>,
+}
 
 const ROUTER: &str = "router";
 const CUTTLE_SERVER: &str = "cuttle/server";
@@ -62,9 +71,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
-            _ => {
-                note_unknown(namespace, unknown);
-            }
+            _ => note_unknown(namespace, at, unknown),
         }
     }
     Ok(result)
@@ -101,7 +108,7 @@ pub fn endpoint(
             continue;
         }
         if namespace != PROXY {
-            note_unknown(namespace, unknown);
+            note_unknown(namespace, at, unknown);
             continue;
         }
         note_ignored_keys(
@@ -195,9 +202,7 @@ pub fn backend(
                 let raw: RawProxyRateLimit = decode(value, &at)?;
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
             }
-            _ => {
-                note_unknown(namespace, unknown);
-            }
+            _ => note_unknown(namespace, at, unknown),
         }
     }
     Ok(result)
@@ -285,10 +290,18 @@ fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     })
 }
 
-/// Records a namespace cuttle does not implement.
-fn note_unknown(namespace: &str, unknown: &mut Unknown) {
-    if !is_comment(namespace) {
-        unknown.insert(namespace.to_owned());
+/// Records a namespace cuttle does not implement, found at `at`: a refusal
+/// when it would guard the endpoint, else a warning.
+fn note_unknown(namespace: &str, at: String, unknown: &mut Unknown) {
+    if is_comment(namespace) {
+        return;
+    }
+    if unimplemented::is_guarding(namespace) {
+        unknown
+            .unimplemented
+            .push(unimplemented::namespace(at, namespace));
+    } else {
+        unknown.ignored.insert(namespace.to_owned());
     }
 }
 
@@ -318,7 +331,7 @@ fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &m
     if let Value::Object(settings) = value {
         for key in settings.keys() {
             if !known.contains(&key.as_str()) && !is_comment(key) {
-                unknown.insert(format!("{namespace}.{key}"));
+                unknown.ignored.insert(format!("{namespace}.{key}"));
             }
         }
     }

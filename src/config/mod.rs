@@ -17,26 +17,49 @@ mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod unimplemented;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Problem};
 pub use model::*;
 
-/// Reads and builds the configuration file at `path`.
+/// How strictly to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Serve a file even when it uses settings that would guard an endpoint
+    /// and that cuttle does not implement (`--ignore-unimplemented`); they
+    /// stay listed in `Config::unimplemented`.
+    pub ignore_unimplemented: bool,
+    /// Frame request bodies as KrakenD does: `Content-Length` only when the
+    /// client's `Content-Length` header is among the endpoint's
+    /// `input_headers`, chunked otherwise (`--krakend-body-framing`).
+    pub krakend_body_framing: bool,
+}
+
+/// Reads and builds the configuration file at `path`, refusing settings
+/// that would guard an endpoint and that cuttle does not implement.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, LoadOptions::default())
+}
+
+pub fn load_with(path: &Path, options: LoadOptions) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path)
+    parse_with(&text, path, options)
 }
 
 /// Builds a configuration from JSON text; `source` names it in messages.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+    parse_with(text, source, LoadOptions::default())
+}
+
+pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Config, ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let raw: raw::RawConfig = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| ConfigError::from_json(source, error))?;
@@ -47,5 +70,18 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         column: error.column(),
         message: "unexpected text after the end of the JSON document".to_owned(),
     })?;
-    build::build(raw, source).map_err(|problem| ConfigError::from_problem(source, problem))
+    let mut config =
+        build::build(raw, source).map_err(|problem| ConfigError::from_problem(source, problem))?;
+    if options.krakend_body_framing {
+        for endpoint in &mut config.endpoints {
+            endpoint.chunked_request_body = !endpoint.input_headers.includes("content-length");
+        }
+    }
+    if !options.ignore_unimplemented && !config.unimplemented.is_empty() {
+        return Err(ConfigError::Unimplemented {
+            file: source.to_path_buf(),
+            problems: config.unimplemented,
+        });
+    }
+    Ok(config)
 }

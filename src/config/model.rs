@@ -33,6 +33,11 @@ pub struct Config {
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,
+    /// Settings that would guard an endpoint and that cuttle does not
+    /// implement (JSON path and what it is). Loading refuses the file when
+    /// there are any, unless told to ignore them; then they are logged at
+    /// error level at start-up.
+    pub unimplemented: Vec<super::Problem>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
@@ -126,6 +131,10 @@ pub struct Endpoint {
     pub flatmap: Vec<FlatmapOp>,
     /// `extra_config.qos/ratelimit/router`.
     pub rate_limit: Option<RouterRateLimit>,
+    /// Send request bodies chunked (KrakenD's framing when the client's
+    /// `Content-Length` is not among the forwarded headers); only with
+    /// `run --krakend-body-framing`. Default: always `Content-Length`.
+    pub chunked_request_body: bool,
 }
 
 /// Which request headers or query strings reach the backends.
@@ -135,6 +144,17 @@ pub enum Forward {
     All,
     /// Header names are stored lower-cased; query names as written.
     Only(Vec<String>),
+}
+
+impl Forward {
+    /// Whether header `name` (lower-case) is forwarded.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Forward::None => false,
+            Forward::All => true,
+            Forward::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -41,6 +41,8 @@ pub struct RawConfig {
     pub max_idle_connections_per_host: Option<u64>,
     pub dialer_timeout: Option<GoDuration>,
     pub max_shutdown_wait_time: Option<GoDuration>,
+    /// HTTPS at the edge: not implemented, so only checked for presence.
+    pub tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,
     pub endpoints: Option<Vec<RawEndpoint>>,
 }

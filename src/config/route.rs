@@ -59,32 +59,10 @@ fn is_endpoint_param_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
-/// KrakenD: `\{([\w\-\.:/]+)\}` (`:` and `/` for JWT claims that are URLs).
-/// Braces around anything else are left as literal text, as in KrakenD.
-fn is_url_placeholder_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/'))
-}
-
-/// The placeholder names in a backend `url_pattern`, in order of appearance.
+/// The placeholder names in a backend `url_pattern`, in order of appearance
+/// (KrakenD's rule, shared with the template compiler).
 pub fn url_placeholders(pattern: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut rest = pattern;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if is_url_placeholder_name(&after[..close]) => {
-                names.push(&after[..close]);
-                rest = &after[close + 1..];
-            }
-            // Not a placeholder: keep looking from just after this '{'.
-            Some(_) => rest = after,
-            None => break,
-        }
-    }
-    names
+    crate::pipeline::url_placeholder_names(pattern)
 }
 
 /// What a backend's `url_pattern` placeholders may refer to.

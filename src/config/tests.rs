@@ -237,7 +237,7 @@ fn root_settings() {
         (
             "$schema, @comment and unknown keys are ignored",
             root_with(
-                r#""$schema": "https://www.krakend.io/schema/v3.json", "@comment": "hi", "plugin": {}, "tls": {},"#,
+                r#""$schema": "https://www.krakend.io/schema/v3.json", "@comment": "hi", "plugin": {}, "tls": {"disabled": true},"#,
             ),
             Valid(|c| assert!(c.unknown_namespaces.is_empty())),
         ),
@@ -522,47 +522,111 @@ fn backend_settings() {
             }),
         ),
         (
-            "placeholders KrakenD fills: endpoint params, JWT claims",
+            "placeholders KrakenD fills: endpoint params",
             with_endpoints(
-                r#"{"endpoint": "/a/{id}/{b-c}", "backend": [{"url_pattern": "/x/{b-c}/{JWT.sub}/{JWT.http://e.com/c}?id={id}&t={not a placeholder}"}]}"#,
+                r#"{"endpoint": "/a/{id}/{b-c}", "backend": [{"url_pattern": "/x/{b-c}?id={id}&t={not a placeholder}"}]}"#,
             ),
             Valid(|c| assert_eq!(c.endpoints[0].backends.len(), 1)),
         ),
     ]);
 }
 
+/// Namespaces at every level: guarding ones cuttle does not implement,
+/// others it ignores, comments, and unknown keys inside implemented ones.
+fn namespaces_file() -> String {
+    with_endpoints(
+        r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/validator": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
+            "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
+                        {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
+           {"endpoint": "/b", "extra_config": {"auth/validator": {}, "validation/cel": []}, "backend": [{}]}"#,
+    )
+    .replace(
+        r#""version": 3,"#,
+        r#""version": 3, "extra_config": {"security/cors": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
+    )
+}
+
 #[test]
-fn unknown_namespaces_are_collected_sorted_and_deduplicated() {
+fn unimplemented_guards_are_refused_with_their_paths() {
     check(
-        "namespaces",
+        "guarding namespaces",
+        &namespaces_file(),
+        Error(&[
+            "extra_config.security/cors: \"security/cors\" is not implemented by cuttle yet",
+            "endpoints[0].extra_config.auth/validator: \"auth/validator\"",
+            "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
+            "endpoints[1].extra_config.auth/validator: ",
+            "endpoints[1].extra_config.validation/cel: ",
+            "--ignore-unimplemented",
+        ]),
+    );
+    let refused = |name: &str, text: &str, fragments: &'static [&'static str]| {
+        check(name, text, Error(fragments));
+    };
+    refused(
+        "JWT claim in a url_pattern",
         &with_endpoints(
-            r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/validator": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
-                "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
-                            {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
-               {"endpoint": "/b", "extra_config": {"auth/validator": {}, "validation/cel": []}, "backend": [{}]}"#,
-        )
-        .replace(
-            r#""version": 3,"#,
-            r#""version": 3, "extra_config": {"security/cors": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
+            r#"{"endpoint": "/users", "backend": [{"url_pattern": "/users/{JWT.sub}/orders"}]}"#,
         ),
-        Valid(|c| {
-            assert_eq!(
-                c.unknown_namespaces,
-                [
-                    "auth/validator",
-                    "backend/http.x",
-                    "modifier/lua-backend",
-                    "proxy.sequential",
-                    "proxy.shadow",
-                    "qos/http-cache",
-                    "router",
-                    "router.disable_access_log",
-                    "security/cors",
-                    "telemetry/logging",
-                    "validation/cel",
-                ]
-            );
-        }),
+        &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
+    );
+    refused(
+        "tls",
+        r#"{"version": 3, "tls": {"public_key": "a.pem", "private_key": "b.pem"}}"#,
+        &["tls: HTTPS is not implemented by cuttle yet"],
+    );
+    for namespace in [
+        "auth/api-keys",
+        "security/http",
+        "plugin/http-server",
+        "backend/grpc",
+        "backend/http/client",
+        "qos/ratelimit/tiered",
+    ] {
+        let text = with_endpoints(&format!(
+            r#"{{"endpoint": "/a", "backend": [{{"extra_config": {{"{namespace}": {{}}}}}}]}}"#
+        ));
+        let config = parse(&text, Path::new("config/test.json"));
+        let message = config.expect_err(namespace).to_string();
+        assert!(
+            message.contains(&format!(
+                "endpoints[0].backend[0].extra_config.{namespace}: \"{namespace}\" is not implemented"
+            )),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn ignoring_unimplemented_guards_keeps_them_listed() {
+    let options = LoadOptions {
+        ignore_unimplemented: true,
+        ..LoadOptions::default()
+    };
+    let config = parse_with(&namespaces_file(), Path::new("config/test.json"), options)
+        .expect("served when told to ignore what is unimplemented");
+    let refused: Vec<&str> = config.unimplemented.iter().map(|p| p.at.as_str()).collect();
+    assert_eq!(
+        refused,
+        [
+            "extra_config.security/cors",
+            "endpoints[0].extra_config.auth/validator",
+            "endpoints[0].backend[0].extra_config.modifier/lua-backend",
+            "endpoints[1].extra_config.auth/validator",
+            "endpoints[1].extra_config.validation/cel",
+        ]
+    );
+    assert_eq!(
+        config.unknown_namespaces,
+        [
+            "backend/http.x",
+            "proxy.sequential",
+            "proxy.shadow",
+            "qos/http-cache",
+            "router",
+            "router.disable_access_log",
+            "telemetry/logging",
+        ]
     );
 }
 

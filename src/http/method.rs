@@ -58,6 +58,20 @@ impl Method {
         }
     }
 
+    /// RFC 9110 §9.2.2: repeating the request has the same effect as
+    /// sending it once, so a request lost on a dead connection may be resent.
+    pub fn is_idempotent(self) -> bool {
+        matches!(
+            self,
+            Method::Get
+                | Method::Head
+                | Method::Options
+                | Method::Trace
+                | Method::Put
+                | Method::Delete
+        )
+    }
+
     /// Index into per-method tables.
     pub fn index(self) -> usize {
         self as usize

@@ -34,7 +34,10 @@ pub use flatmap::Flatmap;
 pub use manipulate::Manipulation;
 pub use merge::merge_into;
 pub use path::{lookup, parse_owned, scalar_text};
-pub use url::UrlTemplate;
+pub use url::{
+    Position, Refused, Source, UrlTemplate, is_one_segment, percent_decode,
+    placeholder_names as url_placeholder_names,
+};
 
 /// An empty object, with the hasher simd-json's objects use.
 pub(crate) fn new_object<'a>(capacity: usize) -> Object<'a> {

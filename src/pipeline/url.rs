@@ -1,10 +1,47 @@
-//! `url_pattern` templates (`/users/{user}?x={y}`), parsed once at start-up
-//! so that building a backend URL is a walk over literal and named parts.
+//! `url_pattern` templates (`/users/{user}?x={y}`), compiled once at start-up
+//! into typed parts, so that building a backend URL is a walk over literals
+//! and values, each value encoded for where it stands.
+//!
+//! A value (a client's path parameter, a `{respN_field}` from an earlier
+//! response, a JWT claim) is data: it can never end a path segment, start a
+//! query, add a query parameter or carry CR/LF/NUL onto the wire. In a path
+//! it must name one segment: `.`, `..`, or anything that decodes to a `/` or
+//! `\` is refused rather than guessed at, because backends differ on whether
+//! they decode `%2F` and `\` before routing.
+
+/// Where a placeholder's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The endpoint's path parameter with this index (in path order).
+    Param(usize),
+    /// `{respN_field}`: `field` (a dotted path) of backend N's response.
+    Response { backend: usize, field: Box<str> },
+    /// `{JWT.claim}`: filled by a JWT validator.
+    Claim(Box<str>),
+}
+
+/// Where in the URL a value lands, which decides how it is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Before the pattern's first `?`: one path segment.
+    Path,
+    /// After it: part of the query.
+    Query,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(Box<str>),
-    Placeholder(Box<str>),
+    Value { source: Source, position: Position },
+}
+
+/// Why a URL was not rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A value in a path position was a dot segment or held a `/` or `\`.
+    NotOneSegment(Source),
+    /// A placeholder had no value (a JWT claim without a validator).
+    Missing(Source),
 }
 
 /// A compiled `url_pattern`.
@@ -14,44 +51,94 @@ pub struct UrlTemplate {
     parts: Vec<Part>,
 }
 
+/// KrakenD's placeholder names: `\{([\w\-\.:/]+)\}` (`:` and `/` for JWT
+/// claims that are URLs). Braces around anything else are literal text.
+fn is_placeholder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/'))
+}
+
+/// The placeholders of `pattern` with their byte ranges (braces included),
+/// in order of appearance.
+fn find_placeholders(pattern: &str) -> Vec<(usize, usize, &str)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(open) = pattern[from..].find('{').map(|i| from + i) {
+        let after = open + 1;
+        match pattern[after..].find('}').map(|i| after + i) {
+            Some(close) if is_placeholder_name(&pattern[after..close]) => {
+                found.push((open, close + 1, &pattern[after..close]));
+                from = close + 1;
+            }
+            // Not a placeholder: keep looking from just after this '{'.
+            Some(_) => from = after,
+            None => break,
+        }
+    }
+    found
+}
+
+/// The placeholder names in a `url_pattern`, in order (repeats included).
+pub fn placeholder_names(pattern: &str) -> Vec<&str> {
+    find_placeholders(pattern)
+        .into_iter()
+        .map(|(_, _, name)| name)
+        .collect()
+}
+
+/// `resp<N>_<field>` -> `(N, field)`.
+fn response_source(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("resp")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let field = rest[digits..].strip_prefix('_')?;
+    if digits == 0 || field.is_empty() {
+        return None;
+    }
+    Some((rest[..digits].parse().ok()?, field))
+}
+
 impl UrlTemplate {
-    /// Splits `pattern` into literals and `{name}` placeholders. An unclosed
-    /// `{`, an empty `{}` or a `{` inside a name is an error; a lone `}` is
-    /// literal text.
-    pub fn compile(pattern: &str) -> Result<UrlTemplate, String> {
+    /// Compiles `pattern`; `params` are the endpoint's placeholder names in
+    /// path order. A placeholder that is neither a parameter, nor
+    /// `respN_field`, nor `JWT.claim` is an error (config validation reports
+    /// it first, with its JSON path).
+    pub fn compile(pattern: &str, params: &[&str]) -> Result<UrlTemplate, String> {
         let mut parts = Vec::new();
-        let mut rest = pattern;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].into()));
+        let mut literal_from = 0;
+        let mut position = Position::Path;
+        let push_literal = |text: &str, parts: &mut Vec<Part>, position: &mut Position| {
+            if text.contains('?') {
+                *position = Position::Query;
             }
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("url_pattern {pattern:?}: '{{' without a closing '}}'"))?;
-            let name = &after[..close];
-            if name.is_empty() || name.contains('{') {
+            if !text.is_empty() {
+                parts.push(Part::Literal(text.into()));
+            }
+        };
+        for (start, end, name) in find_placeholders(pattern) {
+            push_literal(&pattern[literal_from..start], &mut parts, &mut position);
+            let source = if let Some(index) = params.iter().position(|p| *p == name) {
+                Source::Param(index)
+            } else if let Some((backend, field)) = response_source(name) {
+                Source::Response {
+                    backend,
+                    field: field.into(),
+                }
+            } else if let Some(claim) = name.strip_prefix("JWT.").filter(|c| !c.is_empty()) {
+                Source::Claim(claim.into())
+            } else {
                 return Err(format!(
-                    "url_pattern {pattern:?}: invalid placeholder {{{name}}}"
+                    "url_pattern {pattern:?}: {{{name}}} is not a parameter of the endpoint"
                 ));
-            }
-            parts.push(Part::Placeholder(name.into()));
-            rest = &after[close + 1..];
+            };
+            parts.push(Part::Value { source, position });
+            literal_from = end;
         }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.into()));
-        }
+        push_literal(&pattern[literal_from..], &mut parts, &mut position);
         Ok(UrlTemplate {
             pattern: pattern.into(),
             parts,
-        })
-    }
-
-    /// Placeholder names in order of appearance (repeats included).
-    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|part| match part {
-            Part::Placeholder(name) => Some(&**name),
-            Part::Literal(_) => None,
         })
     }
 
@@ -60,76 +147,122 @@ impl UrlTemplate {
         &self.pattern
     }
 
-    /// Appends the URL to `out`: literals as written, each placeholder by
-    /// `write_value(name, out)`, which appends its raw (unescaped) value or
-    /// nothing when there is none. Writing instead of returning a slice lets
-    /// values come from request state or from earlier responses alike.
-    pub fn render(&self, out: &mut Vec<u8>, mut write_value: impl FnMut(&str, &mut Vec<u8>)) {
+    /// The endpoint parameters this template puts into a path segment.
+    pub fn path_params(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Value {
+                source: Source::Param(index),
+                position: Position::Path,
+            } => Some(*index),
+            _ => None,
+        })
+    }
+
+    /// Whether any value comes from a JWT claim.
+    pub fn uses_claims(&self) -> bool {
+        self.parts.iter().any(|part| {
+            matches!(
+                part,
+                Part::Value {
+                    source: Source::Claim(_),
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Appends the URL to `out`: literals as written, each value as
+    /// `value_of(source, buf)` appends it (its *decoded* bytes; returning
+    /// false means there is none), encoded for its position. On `Err`,
+    /// `out` holds a partial URL that must not be sent.
+    pub fn render(
+        &self,
+        out: &mut Vec<u8>,
+        mut value_of: impl FnMut(&Source, &mut Vec<u8>) -> bool,
+    ) -> Result<(), Refused> {
+        let mut value = Vec::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
-                Part::Placeholder(name) => write_value(name, out),
+                Part::Value { source, position } => {
+                    value.clear();
+                    let found = value_of(source, &mut value);
+                    if !found && matches!(source, Source::Claim(_)) {
+                        return Err(Refused::Missing(source.clone()));
+                    }
+                    match position {
+                        Position::Path => {
+                            if !is_one_segment(&value) {
+                                return Err(Refused::NotOneSegment(source.clone()));
+                            }
+                            encode(&value, PATH_SEGMENT, out);
+                        }
+                        Position::Query => encode(&value, QUERY_VALUE, out),
+                    }
+                }
             }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a decoded value can stand as one path segment: not `.` or `..`
+/// and without `/` or `\` (what backends treat as segment separators).
+pub fn is_one_segment(value: &[u8]) -> bool {
+    value != b"." && value != b".." && !value.iter().any(|&b| b == b'/' || b == b'\\')
+}
+
+/// Appends `raw` with `%XX` sequences decoded; a `%` not followed by two hex
+/// digits stays as it is (and is encoded again as `%25`).
+pub fn percent_decode(raw: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                raw.get(i + 1).and_then(|&b| hex(b)),
+                raw.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Bytes kept as they are, besides RFC 3986's unreserved `A-Za-z0-9-._~`.
+type Keep = &'static [u8];
+
+/// A path segment (RFC 3986 `pchar` without `;`, which some servers read as
+/// a parameter delimiter, as in `..;/`).
+const PATH_SEGMENT: Keep = b"!$&'()*+,=:@";
+/// A query name or value: nothing that separates or ends parameters
+/// (`&`, `=`, `;`, `+` read as space, `#`).
+const QUERY_VALUE: Keep = b"!$'()*,:@/?";
+
+fn encode(value: &[u8], keep: Keep, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in value {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
+        {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Compiles `pattern` and renders it with `values`; `ERR` on a compile error.
-    fn check(pattern: &str, values: &[(&str, &str)], expected: &str) {
-        let got = match UrlTemplate::compile(pattern) {
-            Ok(template) => {
-                let mut out = b"http://h".to_vec();
-                template.render(&mut out, |name, out| {
-                    if let Some((_, v)) = values.iter().find(|(n, _)| *n == name) {
-                        out.extend_from_slice(v.as_bytes());
-                    }
-                });
-                String::from_utf8(out).unwrap()
-            }
-            Err(_) => "ERR".to_string(),
-        };
-        assert_eq!(got, expected, "{pattern}");
-    }
-
-    type Case<'c> = (&'c str, &'c [(&'c str, &'c str)], &'c str);
-
-    #[test]
-    fn templates() {
-        let cases: &[Case<'_>] = &[
-            ("/users/{user}", &[("user", "42")], "http://h/users/42"),
-            (
-                "/users/{user}?x={y}",
-                &[("user", "a"), ("y", "b")],
-                "http://h/users/a?x=b",
-            ),
-            ("/{a}{b}", &[("a", "1"), ("b", "2")], "http://h/12"),
-            ("/static", &[], "http://h/static"),
-            ("", &[], "http://h"),
-            ("/{missing}/x", &[], "http://h//x"),
-            (
-                "/{resp0_foo}/{JWT.sub}",
-                &[("resp0_foo", "f"), ("JWT.sub", "s")],
-                "http://h/f/s",
-            ),
-            ("/a}b", &[], "http://h/a}b"),
-            ("/{a", &[], "ERR"),
-            ("/{}", &[], "ERR"),
-            ("/{a{b}", &[], "ERR"),
-        ];
-        for (pattern, values, expected) in cases {
-            check(pattern, values, expected);
-        }
-    }
-
-    #[test]
-    fn placeholders_in_order() {
-        let template =
-            UrlTemplate::compile("/{user}/x?a={y}&b={resp0_foo}&c={JWT.sub}&d={user}").unwrap();
-        let names: Vec<&str> = template.placeholders().collect();
-        assert_eq!(names, ["user", "y", "resp0_foo", "JWT.sub", "user"]);
-    }
-}
+#[path = "url_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use crate::config::BackendEncoding;
-use crate::pipeline::{Value, decode, lookup, scalar_text};
+use crate::pipeline::{Value, decode};
 use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
@@ -26,6 +26,32 @@ pub struct CallContext<'a> {
     pub pools: &'a Pools,
     pub headers: &'a [u8],
     pub max_body: usize,
+}
+
+/// Builds backend `backend`'s target; `Err` is the outcome to report instead
+/// of calling (a value that cannot be placed in its URL).
+fn target_of(
+    ctx: &CallContext<'_>,
+    backend: usize,
+    responses: &[Value<'static>],
+) -> Result<Vec<u8>, Outcome> {
+    let mut target = Vec::with_capacity(64);
+    match backend_target(
+        ctx.plan,
+        &ctx.plan.backends[backend],
+        ctx.req,
+        responses,
+        &mut target,
+    ) {
+        Ok(()) => Ok(target),
+        Err(refused) => {
+            tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
+            Err(Outcome {
+                backend,
+                result: Err(refused),
+            })
+        }
+    }
 }
 
 async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
@@ -50,6 +76,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         path_and_query: &target,
         headers: ctx.headers,
         body,
+        chunked: ctx.plan.chunked_request_body,
     };
     let mut scratch = Vec::new();
     let result = fetch(
@@ -110,11 +137,12 @@ pub fn is_success(status: u16) -> bool {
 pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration, timer: &mut Timer) -> Vec<Outcome> {
     let backends = &ctx.plan.backends;
     let mut futures = Vec::with_capacity(backends.len());
-    for (i, backend) in backends.iter().enumerate() {
-        let mut target = Vec::with_capacity(64);
-        backend_target(ctx.plan, backend, ctx.req, |_, _| {}, &mut target);
-        futures.push(Box::pin(call_concurrently(ctx, i, target))
-            as Pin<Box<dyn Future<Output = Outcome> + '_>>);
+    for i in 0..backends.len() {
+        futures.push(match target_of(ctx, i, &[]) {
+            Ok(target) => Box::pin(call_concurrently(ctx, i, target))
+                as Pin<Box<dyn Future<Output = Outcome> + '_>>,
+            Err(refused) => Box::pin(std::future::ready(refused)),
+        });
     }
     let mut set = Unordered::new(futures);
     let mut outcomes = Vec::with_capacity(backends.len());
@@ -142,14 +170,13 @@ pub async fn sequential(
     let mut outcomes = Vec::new();
     let mut docs: Vec<Value<'static>> = Vec::new();
     for (i, backend) in ctx.plan.backends.iter().enumerate() {
-        let mut target = Vec::with_capacity(64);
-        backend_target(
-            ctx.plan,
-            backend,
-            ctx.req,
-            |name, out| fill_from_responses(name, &docs, out),
-            &mut target,
-        );
+        let target = match target_of(ctx, i, &docs) {
+            Ok(target) => target,
+            Err(refused) => {
+                outcomes.push(refused);
+                break;
+            }
+        };
         if std::time::Instant::now() >= deadline {
             break;
         }
@@ -171,22 +198,6 @@ pub async fn sequential(
         }
     }
     (outcomes, docs)
-}
-
-/// `resp0_foo.bar` -> field `foo.bar` of response 0.
-fn fill_from_responses(name: &str, docs: &[Value<'static>], out: &mut Vec<u8>) {
-    let Some(rest) = name.strip_prefix("resp") else {
-        return;
-    };
-    let Some((index, path)) = rest.split_once('_') else {
-        return;
-    };
-    let Ok(index) = index.parse::<usize>() else {
-        return;
-    };
-    if let Some(value) = docs.get(index).and_then(|doc| lookup(doc, path)) {
-        scalar_text(value, out);
-    }
 }
 
 /// A set of futures polled together, yielding each output as it is ready

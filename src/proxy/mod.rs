@@ -16,7 +16,7 @@ use crate::rt::Timer;
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
-pub use request::{ClientRequest, USER_AGENT, backend_headers};
+pub use request::{ClientRequest, USER_AGENT, backend_headers, params_fit_segments};
 pub use respond::{ResponseContext, failure_status, finish, write_failure, write_merged};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.

@@ -35,18 +35,15 @@ pub async fn relay(
         ..
     } = *call;
     let backend = &plan.backends[0];
+    let mut target = Vec::with_capacity(64);
+    if let Err(refused) = super::request::backend_target(plan, backend, req, &[], &mut target) {
+        tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
+        return answer_failure(ctx, &refused, client, out).await;
+    }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
-        Err(refused) => {
-            write_failure(ctx, failure_status(&refused), &refused.to_string(), out);
-            return match client.write_all(out).await {
-                Ok(()) => NoOpEnd::Done,
-                Err(_) => NoOpEnd::Broken,
-            };
-        }
+        Err(refused) => return answer_failure(ctx, &refused, client, out).await,
     };
-    let mut target = Vec::with_capacity(64);
-    super::request::backend_target(plan, backend, req, |_, _| {}, &mut target);
     let body = if backend.method == req.head.method {
         req.body
     } else {
@@ -57,6 +54,7 @@ pub async fn relay(
         path_and_query: &target,
         headers,
         body,
+        chunked: plan.chunked_request_body,
     };
     let host = backend.pick_host();
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
@@ -70,14 +68,7 @@ pub async fn relay(
     BackendPlan::record(admitted, opened.is_ok());
     let mut response = match opened {
         Ok(response) => response,
-        Err(e) => {
-            write_failure(ctx, failure_status(&e), &e.to_string(), out);
-            return if client.write_all(out).await.is_ok() {
-                NoOpEnd::Done
-            } else {
-                NoOpEnd::Broken
-            };
-        }
+        Err(e) => return answer_failure(ctx, &e, client, out).await,
     };
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
     let head = &response.head;
@@ -136,5 +127,19 @@ pub async fn relay(
             NoOpEnd::Broken
         }
         Err(RelayError::Client) => NoOpEnd::Broken,
+    }
+}
+
+/// Answers with the failure status for `error` instead of a backend response.
+async fn answer_failure(
+    ctx: &ResponseContext<'_>,
+    error: &BackendError,
+    client: &mut Stream,
+    out: &mut Vec<u8>,
+) -> NoOpEnd {
+    write_failure(ctx, failure_status(error), &error.to_string(), out);
+    match client.write_all(out).await {
+        Ok(()) => NoOpEnd::Done,
+        Err(_) => NoOpEnd::Broken,
     }
 }

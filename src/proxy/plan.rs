@@ -27,8 +27,13 @@ pub struct EndpointPlan {
     pub flatmap: Flatmap,
     /// Placeholder names of the endpoint path, in order.
     pub param_names: Vec<Box<str>>,
+    /// Indices of the parameters some backend puts into a path segment
+    /// (each must decode to exactly one segment).
+    pub segment_params: Vec<usize>,
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     pub limiter: Option<EndpointLimiter>,
+    /// Request bodies go chunked (`--krakend-body-framing`).
+    pub chunked_request_body: bool,
 }
 
 pub struct BackendPlan {
@@ -105,6 +110,11 @@ pub fn compile_endpoint(
     share: &WorkerShare,
 ) -> Result<EndpointPlan, PlanError> {
     let at = |what: &str, e: String| PlanError(format!("endpoints[{index}]{what}: {e}"));
+    let param_names: Vec<&str> = endpoint
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .collect();
     let backends = endpoint
         .backends
         .iter()
@@ -114,7 +124,7 @@ pub fn compile_endpoint(
                 "{} {} -> {}",
                 endpoint.method, endpoint.path, backend.url_pattern
             );
-            compile_backend(backend, pools, share, label)
+            compile_backend(backend, &param_names, pools, share, label)
                 .map_err(|e| at(&format!(".backend[{b}]"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -126,12 +136,12 @@ pub fn compile_endpoint(
         )),
         None => None,
     };
-    let param_names = endpoint
-        .path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-        .map(Box::from)
+    let mut segment_params: Vec<usize> = backends
+        .iter()
+        .flat_map(|backend| backend.url.path_params())
         .collect();
+    segment_params.sort_unstable();
+    segment_params.dedup();
     Ok(EndpointPlan {
         path: endpoint.path.clone(),
         method: endpoint.method,
@@ -150,7 +160,9 @@ pub fn compile_endpoint(
         static_response,
         flatmap: Flatmap::compile(&endpoint.flatmap)
             .map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
-        param_names,
+        param_names: param_names.into_iter().map(Box::from).collect(),
+        segment_params,
+        chunked_request_body: endpoint.chunked_request_body,
         limiter: endpoint.rate_limit.as_ref().map(|limit| {
             EndpointLimiter::new(limit, share.workers, DEFAULT_MAX_CLIENTS, share.epoch)
         }),
@@ -159,11 +171,12 @@ pub fn compile_endpoint(
 
 fn compile_backend(
     backend: &Backend,
+    params: &[&str],
     pools: &Pools,
     share: &WorkerShare,
     label: String,
 ) -> Result<BackendPlan, String> {
-    let url = UrlTemplate::compile(&backend.url_pattern)?;
+    let url = UrlTemplate::compile(&backend.url_pattern, params)?;
     let manipulation = Manipulation::compile(&backend.manipulation)?;
     let mut backend_pools = Vec::with_capacity(backend.hosts.len());
     for host in &backend.hosts {

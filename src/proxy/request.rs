@@ -7,7 +7,11 @@ use std::net::IpAddr;
 use super::plan::{BackendPlan, EndpointPlan};
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header};
+use crate::pipeline::{
+    Refused, Source, Value, is_one_segment, lookup, percent_decode, scalar_text,
+};
 use crate::router::Params;
+use crate::upstream::BackendError;
 
 /// The client's request as the proxy sees it: a parsed head over the
 /// connection's read buffer, the route's parameters, the body.
@@ -111,24 +115,58 @@ fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {
     &scratch[..len]
 }
 
-/// Writes the backend's path and query: the url_pattern with placeholders
-/// filled by `value_of`, then the forwarded query strings.
+/// Whether every endpoint parameter that some backend puts into a path
+/// segment names exactly one segment once decoded (not `.` or `..`, no `/`
+/// or `\`). A request that fails this gets 400 and reaches no backend.
+pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool {
+    let mut decoded = Vec::new();
+    plan.segment_params.iter().all(|&index| {
+        decoded.clear();
+        let raw = req
+            .params
+            .get(index)
+            .and_then(|&(start, end)| req.path().get(start as usize..end as usize))
+            .unwrap_or_default();
+        percent_decode(raw, &mut decoded);
+        is_one_segment(&decoded)
+    })
+}
+
+/// Writes the backend's path and query: the url_pattern with each value
+/// encoded for its position (client parameters decoded first; `responses`
+/// are the documents of earlier backends, for `{respN_field}`), then the
+/// forwarded query strings. `Err` names the value that could not be placed;
+/// nothing may be sent then.
 pub fn backend_target(
     plan: &EndpointPlan,
     backend: &BackendPlan,
     req: &ClientRequest<'_>,
-    mut value_of: impl FnMut(&str, &mut Vec<u8>),
+    responses: &[Value<'static>],
     out: &mut Vec<u8>,
-) {
+) -> Result<(), BackendError> {
     out.clear();
     backend
         .url
-        .render(out, |name, out| match req.param(plan, name) {
-            Some(value) => out.extend_from_slice(value),
-            None => value_of(name, out),
-        });
+        .render(out, |source, value| match source {
+            Source::Param(index) => match req.params.get(*index) {
+                Some(&(start, end)) => {
+                    let raw = req.path().get(start as usize..end as usize);
+                    percent_decode(raw.unwrap_or_default(), value);
+                    true
+                }
+                None => false,
+            },
+            Source::Response { backend, field } => responses
+                .get(*backend)
+                .and_then(|doc| lookup(doc, field))
+                .is_some_and(|found| scalar_text(found, value)),
+            // No JWT validator yet: config refuses such templates unless
+            // told to ignore what is unimplemented, and then the call fails.
+            Source::Claim(_) => false,
+        })
+        .map_err(|refused| BackendError::BadValue(describe(plan, backend, &refused)))?;
     let Some(query) = req.query().filter(|q| !q.is_empty()) else {
-        return;
+        return Ok(());
     };
     let mut separator = if out.contains(&b'?') { b'&' } else { b'?' };
     let mut push = |pair: &[u8], out: &mut Vec<u8>| {
@@ -147,5 +185,31 @@ pub fn backend_target(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn describe(plan: &EndpointPlan, backend: &BackendPlan, refused: &Refused) -> String {
+    let pattern = backend.url.pattern();
+    match refused {
+        Refused::NotOneSegment(source) => format!(
+            "url_pattern {pattern}: the value of {} is not one path segment (a dot segment, or it holds '/' or '\\')",
+            name_of(plan, source)
+        ),
+        Refused::Missing(source) => format!(
+            "url_pattern {pattern}: {} has no value (cuttle does not validate JWTs yet)",
+            name_of(plan, source)
+        ),
+    }
+}
+
+fn name_of(plan: &EndpointPlan, source: &Source) -> String {
+    match source {
+        Source::Param(index) => match plan.param_names.get(*index) {
+            Some(name) => format!("{{{name}}}"),
+            None => format!("path parameter #{}", index + 1),
+        },
+        Source::Response { backend, field } => format!("{{resp{backend}_{field}}}"),
+        Source::Claim(claim) => format!("{{JWT.{claim}}}"),
     }
 }

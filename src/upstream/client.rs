@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub path_and_query: &'a [u8],
     pub headers: &'a [u8],
     pub body: &'a [u8],
+    /// Send a non-empty body chunked instead of with `Content-Length`.
+    pub chunked: bool,
 }
 
 /// A response read whole.
@@ -42,33 +44,117 @@ fn serialise(
     authority: &str,
     referer: Option<(&str, &[u8])>,
     out: &mut Vec<u8>,
-) {
+) -> Result<(), BackendError> {
+    // The last line of defence: values are encoded before they get here, so
+    // a CR, LF, NUL or space in the target (or a bare CR/LF or NUL among the
+    // header lines) is a gateway bug, and must not become a second request.
+    if req.path_and_query.first() != Some(&b'/')
+        || req
+            .path_and_query
+            .iter()
+            .any(|&b| matches!(b, b'\r' | b'\n' | 0 | b' '))
+    {
+        return Err(unsafe_request("request target"));
+    }
+    if !are_header_lines(req.headers) {
+        return Err(unsafe_request("header lines"));
+    }
+    let host = host_header(authority);
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(req.path_and_query);
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(req.headers);
-    if let Some(referer) = referer {
+    if let Some((authority, path)) = referer {
         // Go's client names the page that redirected, as KrakenD's backends see it.
         out.extend_from_slice(b"Referer: http://");
-        out.extend_from_slice(referer.0.as_bytes());
-        out.extend_from_slice(referer.1);
+        out.extend_from_slice(host_header(authority).as_bytes());
+        out.extend_from_slice(path);
         out.extend_from_slice(b"\r\n");
     }
-    if !req.body.is_empty() {
-        // KrakenD streams request bodies, so backends see them chunked.
+    if req.chunked && !req.body.is_empty() {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
         encode_chunk(req.body, out);
         out.extend_from_slice(LAST_CHUNK);
-    } else {
-        if matches!(req.method, Method::Post | Method::Put | Method::Patch) {
-            write_content_length(out, 0);
-        }
-        out.extend_from_slice(b"\r\n");
+        return Ok(());
     }
+    // The gateway holds the whole body, so its length is known: backends
+    // that cannot read chunked bodies (many WSGI servers) still get it.
+    if !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch) {
+        write_content_length(out, req.body.len());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(req.body);
+    Ok(())
+}
+
+fn unsafe_request(what: &'static str) -> BackendError {
+    tracing::error!("bug: a backend request's {what} held CR, LF, NUL or a space; not sent");
+    BackendError::Unsafe(what)
+}
+
+/// Whether `lines` is a run of complete `Name: value\r\n` lines: every CR
+/// followed by LF, every LF preceded by CR, no NUL, no empty line.
+fn are_header_lines(lines: &[u8]) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    lines.ends_with(b"\r\n")
+        && lines.split(|&b| b == b'\n').rev().skip(1).all(|line| {
+            line.len() > 1
+                && line.ends_with(b"\r")
+                && !line[..line.len() - 1].iter().any(|&b| b == b'\r' || b == 0)
+        })
+}
+
+/// `Host` omits the scheme's default port, as Go's client does.
+fn host_header(authority: &str) -> &str {
+    authority.strip_suffix(":80").unwrap_or(authority)
+}
+
+/// Headers that carry credentials: Go's client drops them on a redirect to
+/// another host (`shouldCopyHeaderOnRedirect`), and so does cuttle.
+const CREDENTIALS: [&[u8]; 5] = [
+    b"authorization",
+    b"proxy-authorization",
+    b"cookie",
+    b"cookie2",
+    b"www-authenticate",
+];
+
+/// Copies serialised header lines without those that carry credentials.
+fn without_credentials(lines: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let name = line.split(|&b| b == b':').next().unwrap_or(line);
+        if !CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            kept.extend_from_slice(line);
+        }
+    }
+    kept
+}
+
+/// The host of `host:port` (brackets of an IPv6 literal kept).
+fn host_of(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+        _ => authority,
+    }
+}
+
+/// Go's `isDomainOrSubdomain`: credentials may follow a redirect to the
+/// same host or to a subdomain of it (an IP address is nobody's subdomain).
+fn may_keep_credentials(initial: &str, next: &str) -> bool {
+    let (initial, next) = (host_of(initial), host_of(next));
+    next.eq_ignore_ascii_case(initial)
+        || next.len() > initial.len()
+            && next.as_bytes()[next.len() - initial.len() - 1] == b'.'
+            && next[next.len() - initial.len()..].eq_ignore_ascii_case(initial)
+            && !next.starts_with('[')
+            && next.parse::<std::net::IpAddr>().is_err()
 }
 
 /// Sends `req` and reads the response head, following redirects.
@@ -78,24 +164,29 @@ pub async fn open(
     req: &Request<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<OpenResponse, BackendError> {
+    let initial_authority = pool.authority.clone();
     let mut pool = pool.clone();
     let mut method = req.method;
     let mut path = std::borrow::Cow::Borrowed(req.path_and_query);
     let mut body = req.body;
     let mut referer: Option<(Rc<str>, Vec<u8>)> = None;
+    // Once dropped for another host, credentials stay dropped (as Go does
+    // since CVE-2024-45336), even if a later redirect comes back.
+    let mut headers = std::borrow::Cow::Borrowed(req.headers);
     for _ in 0..=MAX_REDIRECTS {
         let current = Request {
             method,
             path_and_query: &path,
-            headers: req.headers,
+            headers: &headers,
             body,
+            chunked: req.chunked,
         };
         serialise(
             &current,
             &pool.authority,
             referer.as_ref().map(|(a, p)| (&**a, &p[..])),
             scratch,
-        );
+        )?;
         let mut open = round_trip(&pool, method, scratch).await?;
         let status = open.head.status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
@@ -123,6 +214,11 @@ pub async fn open(
             method = Method::Get;
             body = &[];
         }
+        if matches!(headers, std::borrow::Cow::Borrowed(_))
+            && !may_keep_credentials(&initial_authority, &next_pool.authority)
+        {
+            headers = std::borrow::Cow::Owned(without_credentials(&headers));
+        }
         referer = Some((pool.authority.clone(), path.into_owned()));
         pool = next_pool;
         path = std::borrow::Cow::Owned(next_path);
@@ -132,8 +228,10 @@ pub async fn open(
     )))
 }
 
-/// Sends and reads a response head read on one connection; a reused
-/// connection that the backend had already closed is replaced once.
+/// Sends and reads a response head on one connection. A reused connection
+/// that the backend had already closed is replaced once, but only when
+/// sending again cannot do the work twice: the method is idempotent, or not
+/// one byte of the request was written (Go's client, and so KrakenD, the same).
 async fn round_trip(
     pool: &Rc<Pool>,
     method: Method,
@@ -142,7 +240,9 @@ async fn round_trip(
     let mut conn = pool.checkout().await?;
     match send_and_read_head(&mut conn, method, request).await {
         Ok(head) => Ok(OpenResponse { conn, head }),
-        Err(BackendError::ClosedBeforeResponse | BackendError::Io(_)) if conn.is_reused() => {
+        Err(BackendError::ClosedBeforeResponse | BackendError::Io(_))
+            if conn.is_reused() && (method.is_idempotent() || !conn.wrote_any()) =>
+        {
             drop(conn);
             let mut conn = pool.connect().await?;
             let head = send_and_read_head(&mut conn, method, request).await?;
@@ -171,13 +271,16 @@ fn resolve_location(
 ) -> Result<(Rc<Pool>, Vec<u8>), BackendError> {
     let text = std::str::from_utf8(location)
         .map_err(|_| BackendError::Redirect("Location is not UTF-8".into()))?;
+    // The fragment is for the browser; it never goes on the wire.
+    let text = text.split('#').next().unwrap_or_default();
     if let Some(rest) = text.strip_prefix("http://") {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let target = pools.get(authority).ok_or_else(|| {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let target = pools.get(&super::authority_of(authority)).ok_or_else(|| {
             BackendError::Redirect(format!("to {text}: not a backend host of this gateway"))
         })?;
         let path = if path.is_empty() { "/" } else { path };
-        return Ok((target, path.as_bytes().to_vec()));
+        return Ok((target, request_target(path)));
     }
     if text.contains("://") {
         return Err(BackendError::Redirect(format!(
@@ -185,7 +288,7 @@ fn resolve_location(
         )));
     }
     if text.starts_with('/') {
-        return Ok((pool.clone(), text.as_bytes().to_vec()));
+        return Ok((pool.clone(), request_target(text)));
     }
     // Relative reference: replace the last segment of the current path.
     let path_only = current_path.split(|&b| b == b'?').next().unwrap_or(b"/");
@@ -197,8 +300,23 @@ fn resolve_location(
     if out.is_empty() {
         out.push(b'/');
     }
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&request_target(text));
     Ok((pool.clone(), out))
+}
+
+/// A `Location` reference as request-target bytes: what may not stand in
+/// one (controls, space, DEL, non-ASCII) percent-encoded, as Go's URL
+/// parser re-encodes it, so a backend's header can never add a request.
+fn request_target(reference: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reference.len());
+    for &b in reference.as_bytes() {
+        if b > b' ' && b < 0x7f {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
 }
 
 /// Sends `req` and reads the whole response, de-chunked, at most `max_body` bytes.
@@ -242,4 +360,99 @@ fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, BackendError> {
         return Err(BackendError::TooLarge(max));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serialised(path: &[u8], headers: &[u8], body: &[u8]) -> Result<String, BackendError> {
+        let req = Request {
+            method: Method::Post,
+            path_and_query: path,
+            headers,
+            body,
+            chunked: false,
+        };
+        let mut out = Vec::new();
+        serialise(&req, "example.com:80", None, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn requests_carry_content_length_and_no_default_port() {
+        assert_eq!(
+            serialised(b"/a?b=c", b"X: y\r\n", b"hello").unwrap(),
+            "POST /a?b=c HTTP/1.1\r\nHost: example.com\r\nX: y\r\nContent-Length: 5\r\n\r\nhello"
+        );
+        assert_eq!(host_header("[::1]:80"), "[::1]");
+        assert_eq!(host_header("h:8080"), "h:8080");
+    }
+
+    #[test]
+    fn nothing_that_ends_a_line_or_the_target_is_sent() {
+        for path in [&b"/a b"[..], b"/a\r\nX: y", b"/a\n", b"/a\0", b"a", b""] {
+            assert!(serialised(path, b"", b"").is_err(), "{path:?}");
+        }
+        for headers in [
+            &b"X: a\r\nY: b"[..],
+            b"X: a\nY: b\r\n",
+            b"X: a\rY: b\r\n",
+            b"X: a\r\n\r\nGET / HTTP/1.1\r\n",
+            b"X: \0\r\n",
+            b"\r\n",
+        ] {
+            assert!(serialised(b"/", headers, b"").is_err(), "{headers:?}");
+        }
+        assert!(serialised(b"/", b"X: a\r\nY: b\r\n", b"").is_ok());
+    }
+
+    #[test]
+    fn redirect_targets_are_request_targets() {
+        assert_eq!(request_target("/a b\u{7f}é?x=1"), b"/a%20b%7F%C3%A9?x=1");
+        let pools = Pools::default();
+        let pool = Rc::new(Pool::new(
+            "h:80".into(),
+            None,
+            1,
+            0,
+            std::time::Duration::from_secs(1),
+        ));
+        let resolve = |location: &str| {
+            resolve_location(&pools, &pool, b"/dir/page?q=1", location.as_bytes())
+                .map(|(_, path)| String::from_utf8(path).unwrap())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(resolve("/x y#frag").unwrap(), "/x%20y");
+        assert_eq!(resolve("next?a=b").unwrap(), "/dir/next?a=b");
+        assert!(resolve("http://elsewhere/x").is_err());
+        assert!(resolve("https://h/x").is_err());
+    }
+
+    #[test]
+    fn credentials_stay_with_their_host() {
+        let keeps = [
+            ("127.0.0.1:80", "127.0.0.1:9000", true),
+            ("api.example:80", "v2.api.example:80", true),
+            ("api.example:80", "API.example:8080", true),
+            ("127.0.0.1:80", "localhost:80", false),
+            ("api.example:80", "evilapi.example:80", false),
+            ("v2.api.example:80", "api.example:80", false),
+            ("0.1:80", "127.0.0.1:80", false),
+            ("[::1]:80", "[::2]:80", false),
+        ];
+        for (initial, next, expected) in keeps {
+            assert_eq!(
+                may_keep_credentials(initial, next),
+                expected,
+                "{initial} -> {next}"
+            );
+        }
+        assert_eq!(
+            without_credentials(
+                b"Authorization: a\r\nX-A: 1\r\ncookie: c\r\nProxy-Authorization: p\r\nX-B: 2\r\n"
+            ),
+            b"X-A: 1\r\nX-B: 2\r\n"
+        );
+    }
 }

@@ -8,7 +8,8 @@ use crate::rt::Stream;
 use super::error::BackendError;
 use super::pool::Pool;
 use crate::http::{
-    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, parse_response,
+    ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
+    ResponseHeadReader,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -26,6 +27,8 @@ pub struct BackendConn {
     pool: Rc<Pool>,
     /// Came from the idle list: the backend may have closed it meanwhile.
     reused: bool,
+    /// Some byte of the current exchange's request reached the socket.
+    wrote: bool,
 }
 
 impl BackendConn {
@@ -39,11 +42,13 @@ impl BackendConn {
             end: 0,
             pool,
             reused: false,
+            wrote: false,
         }
     }
 
     pub(super) fn into_reused(mut self) -> BackendConn {
         self.reused = true;
+        self.wrote = false;
         self
     }
 
@@ -62,11 +67,26 @@ impl BackendConn {
         &self.pool
     }
 
+    /// Whether any byte of the current request was written: a request
+    /// that was not may be sent again elsewhere whatever its method.
+    pub fn wrote_any(&self) -> bool {
+        self.wrote
+    }
+
     pub async fn send(&mut self, request: &[u8]) -> Result<(), BackendError> {
-        self.stream
-            .write_all(request)
-            .await
-            .map_err(BackendError::io)
+        let mut written = 0;
+        while written < request.len() {
+            match self.stream.write(&request[written..]).await {
+                Ok(0) => return Err(BackendError::Io("connection closed while sending".into())),
+                Ok(n) => {
+                    written += n;
+                    self.wrote = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BackendError::io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
@@ -101,10 +121,16 @@ impl BackendConn {
     /// spans point into [`BackendConn::head_bytes`] until the next read.
     pub async fn read_head(&mut self, method: Method) -> Result<ResponseHead, BackendError> {
         let mut got_any = false;
+        // Scans only the bytes that arrived since the last read. Its offsets are relative to
+        // `pending()`, whose bytes `fill` may move but never changes.
+        let mut reader = ResponseHeadReader::new();
         loop {
-            match parse_response(self.pending(), method, MAX_RESPONSE_HEAD) {
+            match reader.poll(self.pending(), method, MAX_RESPONSE_HEAD) {
                 Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
                     self.start += head.head_len;
+                    reader = ResponseHeadReader::new();
+                    // The final head may have come in the same read.
+                    continue;
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
@@ -163,11 +189,18 @@ impl BackendConn {
                 }
             }
             ResponseBody::Chunked => {
-                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                let mut decoder = ChunkedDecoder::new(ChunkLimits {
+                    max_data_bytes: u64::try_from(max).unwrap_or(u64::MAX),
+                    ..ChunkLimits::default()
+                });
                 loop {
-                    let progress = decoder
-                        .decode(self.pending(), Some(out))
-                        .map_err(|e| BackendError::BadResponse(format!("chunked body: {e}")))?;
+                    let progress =
+                        decoder
+                            .decode(self.pending(), Some(out))
+                            .map_err(|e| match e {
+                                ChunkError::TooLarge => BackendError::TooLarge(max),
+                                e => BackendError::BadResponse(format!("chunked body: {e}")),
+                            })?;
                     self.start += progress.consumed;
                     if out.len() > max {
                         return Err(BackendError::TooLarge(max));

@@ -22,6 +22,12 @@ pub enum BackendError {
     Timeout,
     /// More redirects than allowed, or a redirect the gateway cannot follow.
     Redirect(String),
+    /// Not attempted: a value could not be placed in the backend URL (it
+    /// was not one path segment, or had no value).
+    BadValue(String),
+    /// Not sent: the serialised request would have carried CR, LF or NUL
+    /// where they change its syntax. A gateway bug if it ever happens.
+    Unsafe(&'static str),
     /// Not attempted: the circuit breaker is open or the backend's rate limit
     /// is spent (KrakenD's message).
     Refused(&'static str),
@@ -45,6 +51,8 @@ impl fmt::Display for BackendError {
             BackendError::Timeout => f.write_str("context deadline exceeded"),
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
             BackendError::Refused(why) => f.write_str(why),
+            BackendError::BadValue(why) => write!(f, "invalid backend URL: {why}"),
+            BackendError::Unsafe(what) => write!(f, "refused to send a request: {what}"),
         }
     }
 }

@@ -77,6 +77,15 @@ pub struct Backend {
 impl Backend {
     pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        Backend::serve(listener, handler)
+    }
+
+    /// A backend on a listener the test bound itself (another loopback
+    /// address, a fixed port).
+    pub fn serve(
+        listener: TcpListener,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Backend {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);

@@ -1,0 +1,59 @@
+//! Settings that decide who may call an endpoint or what reaches a backend,
+//! which cuttle does not implement yet. Serving a file without them would
+//! serve a protected endpoint to anyone, so they are refused (fail closed)
+//! unless the operator asks to ignore them (`--ignore-unimplemented`).
+//!
+//! One list: a component that lands moves its namespace out of it (by
+//! matching it in `extra.rs` before anything reaches `is_guarding`).
+
+use super::error::Problem;
+
+/// Namespace families that authenticate, authorise, validate, rewrite or
+/// reroute traffic. Others that cuttle does not know (`telemetry/*`,
+/// `documentation/*`, ...) only observe or annotate and stay warnings.
+const GUARDING_PREFIXES: [&str; 7] = [
+    "auth/",
+    "security/",
+    "validation/",
+    "modifier/",
+    "plugin/",
+    // Another protocol or client set-up for the backend (grpc, lambda,
+    // amqp, http/client TLS ...); `backend/http` itself is implemented.
+    "backend/",
+    // Rate limits other than the two implemented ones (tiered, redis...).
+    "qos/ratelimit/",
+];
+
+pub fn is_guarding(namespace: &str) -> bool {
+    GUARDING_PREFIXES
+        .iter()
+        .any(|prefix| namespace.starts_with(prefix))
+}
+
+/// The refusal for namespace `namespace` found at `at` (its JSON path).
+pub fn namespace(at: String, namespace: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "\"{namespace}\" is not implemented by cuttle yet, and it decides who may call or what reaches a backend"
+        ),
+    )
+}
+
+/// The refusal for a `{JWT.claim}` placeholder in `at` (a url_pattern).
+pub fn claim(at: String, placeholder: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "{{{placeholder}}} needs a validated JWT (\"auth/validator\"), which cuttle does not implement yet"
+        ),
+    )
+}
+
+/// The refusal for the root `tls` section (HTTPS at the edge).
+pub fn tls() -> Problem {
+    Problem::new(
+        "tls",
+        "HTTPS is not implemented by cuttle yet; serving this file would serve plain HTTP where TLS was configured",
+    )
+}
