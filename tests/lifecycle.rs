@@ -216,3 +216,34 @@ fn a_panic_in_one_connection_closes_only_that_connection() {
         .unwrap();
     assert!(line.contains("panicked serving /boom"), "{line}");
 }
+
+/// A panic outside any connection (here the accept loop's test-only
+/// trigger, debug builds only, armed by an environment variable) kills a
+/// worker: the process must not serve on with fewer workers but exit
+/// non-zero (70), so that a supervisor restarts it.
+#[cfg(debug_assertions)]
+#[test]
+fn a_worker_that_dies_ends_the_process_with_an_error() {
+    let mut gw = Gateway::start_env(
+        &config("[]"),
+        &["--cores", "1"],
+        &[("CUTTLE_TEST_PANIC_ACCEPT", "1")],
+        true,
+    );
+    let _conn = std::net::TcpStream::connect(gw.addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = gw.exited() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after a worker died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(70), "{}", gw.log());
+    let log = gw.log();
+    assert_eq!(log.matches("test-only panic trigger").count(), 1, "{log}");
+    assert!(log.contains("cuttle-w0 died"), "{log}");
+}

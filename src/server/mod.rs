@@ -61,7 +61,11 @@ pub async fn run_worker(worker: Worker, listener: Listener, stop: Arc<AtomicBool
         .await;
         let (stream, peer) = match accepted {
             None => break,
-            Some(Ok(accepted)) => accepted,
+            Some(Ok(accepted)) => {
+                #[cfg(debug_assertions)]
+                worker.test_panic_on_accept();
+                accepted
+            }
             Some(Err(e)) => {
                 tracing::warn!(worker = worker.id, "accept failed: {e}");
                 rt::sleep(Duration::from_millis(10)).await;

@@ -28,6 +28,10 @@ pub struct Worker {
     /// [`Worker::test_panic_trigger`]).
     #[cfg(debug_assertions)]
     test_panic_endpoint: Option<String>,
+    /// Test builds only: `CUTTLE_TEST_PANIC_ACCEPT` is set, so the accept
+    /// loop panics on its first connection (see [`Worker::test_panic_on_accept`]).
+    #[cfg(debug_assertions)]
+    test_panic_accept: bool,
 }
 
 impl Worker {
@@ -71,6 +75,8 @@ impl Worker {
             drain: Default::default(),
             #[cfg(debug_assertions)]
             test_panic_endpoint: std::env::var("CUTTLE_TEST_PANIC_ENDPOINT").ok(),
+            #[cfg(debug_assertions)]
+            test_panic_accept: std::env::var_os("CUTTLE_TEST_PANIC_ACCEPT").is_some(),
         })
     }
 
@@ -85,6 +91,16 @@ impl Worker {
             && self.config.endpoints[endpoint].path == *path
         {
             panic!("test-only panic trigger (CUTTLE_TEST_PANIC_ENDPOINT={path})");
+        }
+    }
+
+    /// The same kind of test hook (debug builds only, environment only) for
+    /// a panic outside any connection: with `CUTTLE_TEST_PANIC_ACCEPT` set,
+    /// the accept loop itself panics, which must end the process.
+    #[cfg(debug_assertions)]
+    pub fn test_panic_on_accept(&self) {
+        if self.test_panic_accept {
+            panic!("test-only panic trigger (CUTTLE_TEST_PANIC_ACCEPT)");
         }
     }
 
