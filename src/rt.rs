@@ -81,13 +81,22 @@ fn take_panic(payload: &(dyn Any + Send)) -> String {
 /// background task must not serve on crippled; a supervisor restarts the
 /// whole process instead.
 pub fn block_on_local<F: Future>(name: &str, future: F) -> io::Result<F::Output> {
-    WORKER_THREAD.with(|w| w.set(true));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()?;
-    let local = tokio::task::LocalSet::new();
-    match std::panic::catch_unwind(AssertUnwindSafe(|| local.block_on(&runtime, future))) {
+    // Panics from here on are caught below and logged there, once.
+    WORKER_THREAD.with(|w| w.set(true));
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let local = tokio::task::LocalSet::new();
+        let out = local.block_on(&runtime, future);
+        // Tasks still running (connections past the shutdown wait) are
+        // dropped here, inside the catch.
+        drop(local);
+        out
+    }));
+    WORKER_THREAD.with(|w| w.set(false));
+    match ran {
         Ok(out) => Ok(out),
         Err(payload) => worker_died(name, &take_panic(&*payload)),
     }
