@@ -28,6 +28,8 @@ struct Inherited {
     cache_ttl: Option<Duration>,
     output_encoding: OutputEncoding,
     hosts: Vec<String>,
+    /// Root `disable_rest`: placeholders may sit inside a segment.
+    disable_rest: bool,
 }
 
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
@@ -47,6 +49,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
                 .map_err(|message| Problem::new("output_encoding", message))?,
         },
         hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
+        disable_rest: raw.disable_rest.unwrap_or(false),
     };
     let listen_ip = match raw.listen_ip.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -130,15 +133,10 @@ fn build_endpoint(
             "missing; every endpoint needs a path such as \"/users/{id}\"",
         )
     })?;
-    let segments = route::endpoint_segments(&path)
+    let segments = route::endpoint_segments(&path, inherited.disable_rest)
         .map_err(|message| Problem::new(format!("{at}.endpoint"), message))?;
-    let params: Vec<&str> = segments
-        .iter()
-        .filter_map(|segment| match segment {
-            Segment::Param(name) => Some(*name),
-            Segment::Literal(_) => None,
-        })
-        .collect();
+    let params: Vec<&str> = segments.iter().filter_map(Segment::param).collect();
+    let wildcard = segments.last() == Some(&Segment::Wildcard);
     let method = match raw.method.as_deref() {
         None | Some("") => Method::Get,
         Some(text) => keywords::endpoint_method(text)
@@ -210,6 +208,8 @@ fn build_endpoint(
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
         rate_limit: endpoint_extra.rate_limit,
+        wildcard,
+        response: endpoint_extra.modifiers,
         chunked_request_body: false,
     })
 }
@@ -382,6 +382,7 @@ fn build_backend(
             group: raw.group.filter(|g| !g.is_empty()),
             is_collection: raw.is_collection.unwrap_or(false),
             flatmap: extra.flatmap,
+            modifiers: extra.modifiers,
         },
         return_error_code: extra.return_error_code,
         return_error_details: extra.return_error_details,

@@ -17,6 +17,7 @@ fn render(pattern: &str, values: &[(&str, &str)]) -> String {
             Source::Param(i) => PARAMS[*i].to_string(),
             Source::Response { backend, field } => format!("resp{backend}_{field}"),
             Source::Claim(claim) => format!("JWT.{claim}"),
+            Source::Remainder => "*".to_string(),
         };
         match values.iter().find(|(n, _)| *n == name) {
             Some((_, v)) => {
@@ -30,6 +31,59 @@ fn render(pattern: &str, values: &[(&str, &str)]) -> String {
         Ok(()) => String::from_utf8(out).unwrap(),
         Err(Refused::NotOneSegment(_)) => "REFUSED".into(),
         Err(Refused::Missing(_)) => "MISSING".into(),
+    }
+}
+
+/// A wildcard remainder (raw, as in the request path) after `pattern`.
+fn render_wildcard(pattern: &str, remainder: &str) -> String {
+    let template = UrlTemplate::compile_wildcard(pattern, &PARAMS).unwrap();
+    let mut out = Vec::new();
+    let result = template.render(&mut out, |source, buf| match source {
+        Source::Remainder => {
+            buf.extend_from_slice(remainder.as_bytes());
+            true
+        }
+        Source::Param(_) => {
+            buf.extend_from_slice(b"u 1");
+            true
+        }
+        _ => false,
+    });
+    match result {
+        Ok(()) => String::from_utf8(out).unwrap(),
+        Err(_) => "REFUSED".into(),
+    }
+}
+
+#[test]
+fn wildcard_remainders() {
+    let rows = [
+        ("/api", "a/b/c", "/api/a/b/c"),
+        ("/api/", "a", "/api/a"),
+        ("/", "a", "/a"),
+        ("/api", "", "/api/"),
+        ("/u/{user}?x=1", "a b/%C3%A9", "/u/u%201/a%20b/%C3%A9?x=1"),
+        ("/api", "a%3Fb/c%23d", "/api/a%3Fb/c%23d"),
+        ("/api", "a//b", "/api/a//b"),
+        ("/api", "x;/y", "/api/x%3B/y"),
+        ("/api", "a/../b", "REFUSED"),
+        ("/api", "a/%2e%2E/b", "REFUSED"),
+        ("/api", "./b", "REFUSED"),
+        ("/api", "a%2Fb", "REFUSED"),
+        ("/api", "a%5Cb", "REFUSED"),
+        ("/api", "..", "REFUSED"),
+    ];
+    for (pattern, remainder, want) in rows {
+        assert_eq!(
+            render_wildcard(pattern, remainder),
+            want,
+            "{pattern} + {remainder}"
+        );
+        assert_eq!(
+            remainder_fits(remainder.as_bytes()),
+            want != "REFUSED",
+            "{remainder}"
+        );
     }
 }
 
@@ -172,7 +226,7 @@ proptest! {
             let i = match source {
                 Source::Param(i) => *i,
                 Source::Response { backend, .. } => 3 - backend.min(&1),
-                Source::Claim(_) => 0,
+                Source::Claim(_) | Source::Remainder => 0,
             };
             // Client values arrive percent-encoded; response values raw.
             let mut raw = dots[i].as_bytes().to_vec();
