@@ -294,3 +294,59 @@ fn placeholders_inside_a_segment_without_disable_rest_are_refused() {
         "{stderr}"
     );
 }
+
+const FEED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0">
+ <channel>
+  <title>TV shows</title><link>http://localhost/</link><description>Schedule</description>
+  <language>en</language><lastBuildDate>Tue, 01 Dec 2026 08:00:00 GMT</lastBuildDate>
+  <item><title>Episode 1</title><link>http://localhost/1</link><guid>ep-1</guid>
+   <pubDate>Mon, 30 Nov 2026 20:00:00 +0000</pubDate><description>Pilot</description></item>
+  <item><title>Episode 2</title><link>http://localhost/2</link><guid>ep-2</guid></item>
+ </channel>
+</rss>"#;
+
+#[test]
+fn rss_feeds_from_a_local_backend() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/user/schedule/42.rss" => text(200, "application/rss+xml", FEED),
+        "/broken.rss" => text(200, "application/rss+xml", "<html>nope</html>"),
+        _ => text(404, "text/plain", "no"),
+    });
+    let host = json!([svc.url()]);
+    let gw = gateway(
+        json!({}),
+        json!([
+            {"endpoint": "/showrss/{id}", "backend": [
+                {"host": host, "url_pattern": "/user/schedule/{id}.rss", "encoding": "rss",
+                 "group": "schedule", "allow": ["items", "title"]}]},
+            {"endpoint": "/whole", "backend": [
+                {"host": host, "url_pattern": "/user/schedule/42.rss", "encoding": "rss"}]},
+            {"endpoint": "/broken", "backend": [
+                {"host": host, "url_pattern": "/broken.rss", "encoding": "rss"}]},
+        ]),
+    );
+    let r = gw.get("/showrss/42");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"schedule": {"title": "TV shows", "items": [
+            {"title": "Episode 1", "link": "http://localhost/1", "links": ["http://localhost/1"],
+             "guid": "ep-1", "description": "Pilot", "published": "Mon, 30 Nov 2026 20:00:00 +0000",
+             "publishedParsed": "2026-11-30T20:00:00Z"},
+            {"title": "Episode 2", "link": "http://localhost/2", "links": ["http://localhost/2"], "guid": "ep-2"}
+        ]}})
+    );
+    let whole = gw.get("/whole").json();
+    assert_eq!(whole["type"], "rss");
+    assert_eq!(whole["language"], "en");
+    assert_eq!(whole["description"], "Schedule");
+    assert_eq!(whole["updated"], "Tue, 01 Dec 2026 08:00:00 GMT");
+    assert_eq!(whole["author"], Value::Null);
+    assert_eq!(whole["custom"], Value::Null);
+    assert_eq!(
+        gw.get("/broken").status,
+        500,
+        "not a feed: the backend failed"
+    );
+}

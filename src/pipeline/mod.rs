@@ -16,6 +16,7 @@ mod manipulate;
 mod merge;
 mod modify;
 mod path;
+mod rss;
 mod url;
 mod xml_in;
 mod xml_out;
