@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
+use jmespath::ast::{Ast, Comparator};
 use regex::Regex;
 use simd_json::StaticNode;
 
@@ -51,7 +52,7 @@ impl PartialEq for Replacer {
     fn eq(&self, other: &Self) -> bool {
         self.path == other.path
             && match (&self.how, &other.how) {
-                (How::Literal(a, b), How::Literal(c, d)) => a == c && b == d,
+                (How::Literal(a, b), How::Literal(c, d)) => a.needle() == c.needle() && b == d,
                 (How::Regex(a, b), How::Regex(c, d)) => a.as_str() == c.as_str() && b == d,
                 _ => false,
             }
@@ -60,8 +61,9 @@ impl PartialEq for Replacer {
 
 #[derive(Clone, Debug)]
 enum How {
-    /// Every occurrence of the first string becomes the second.
-    Literal(Box<str>, Box<str>),
+    /// Every occurrence of the text becomes the second string (Go's
+    /// `strings.ReplaceAll`); the searcher is built once.
+    Literal(Box<memchr::memmem::Finder<'static>>, Box<str>),
     /// Every match becomes the template (`${1}` for groups), as Go's
     /// `Regexp.ReplaceAllString`.
     Regex(Regex, Box<str>),
@@ -115,8 +117,16 @@ impl Replacer {
             let regex = Regex::new(&spec.find)
                 .map_err(|e| format!("content-replacer {}: {e}", spec.path))?;
             How::Regex(regex, spec.replace.as_str().into())
+        } else if spec.find.is_empty() {
+            return Err(format!(
+                "content-replacer {}: an empty literal to find",
+                spec.path
+            ));
         } else {
-            How::Literal(spec.find.as_str().into(), spec.replace.as_str().into())
+            How::Literal(
+                Box::new(memchr::memmem::Finder::new(spec.find.as_bytes()).into_owned()),
+                spec.replace.as_str().into(),
+            )
         };
         Ok(Replacer {
             path: spec.path.split('.').map(Box::from).collect(),
@@ -147,11 +157,23 @@ impl Replacer {
             return;
         };
         let replaced = match &self.how {
-            How::Literal(find, replace) => {
-                if !text.contains(&**find) {
+            How::Literal(finder, replace) => {
+                // One pass: nothing is allocated unless the text occurs.
+                let Some(first) = finder.find(text.as_bytes()) else {
                     return;
+                };
+                let width = finder.needle().len();
+                let mut out = String::with_capacity(text.len() + replace.len());
+                out.push_str(&text[..first]);
+                out.push_str(replace);
+                let mut rest = &text[first + width..];
+                while let Some(at) = finder.find(rest.as_bytes()) {
+                    out.push_str(&rest[..at]);
+                    out.push_str(replace);
+                    rest = &rest[at + width..];
                 }
-                text.replace(&**find, replace)
+                out.push_str(rest);
+                out
             }
             How::Regex(regex, replace) => match regex.replace_all(text, &**replace) {
                 Cow::Borrowed(_) => return,
@@ -162,20 +184,338 @@ impl Replacer {
     }
 }
 
-/// Runs a compiled expression over a document: the document is converted
-/// to the crate's `Variable` tree, interpreted, and the result converted
-/// back. A runtime error (a function given the wrong type) gives `null`,
-/// as an expression that selects nothing does.
+/// Runs a compiled expression over a document, natively: fields, indexes,
+/// slices, projections, filters, multi-selects and comparisons walk the
+/// simd-json document itself (results borrow from it until the end), with
+/// the jmespath crate's semantics (its `interpreter.rs`, mirrored node by
+/// node). Only function calls go through the crate: their arguments are
+/// converted to its `Variable` tree, the crate's built-in is called, and
+/// its result converted back. A runtime error (a function given the wrong
+/// type) gives `null`, as an expression that selects nothing does.
 fn search(expression: &jmespath::Expression<'static>, value: &Value<'_>) -> Value<'static> {
-    let data = to_variable(value);
     let mut context = jmespath::Context::new(expression.as_str(), &jmespath::DEFAULT_RUNTIME);
-    match jmespath::interpret(&data, expression.as_ast(), &mut context) {
-        Ok(result) => from_variable(&result),
+    match eval(value, expression.as_ast(), &mut context) {
+        Ok(result) => result.into_owned().into_static(),
         Err(error) => {
             tracing::debug!("modifier/jmespath {}: {error}", expression.as_str());
-            Value::Static(StaticNode::Null)
+            NULL
         }
     }
+}
+
+const NULL: Value<'static> = Value::Static(StaticNode::Null);
+
+type Found<'v, 'a> = Result<Cow<'v, Value<'a>>, jmespath::JmespathError>;
+
+/// Evaluates `node` against the owned or borrowed result of an earlier step.
+fn eval_on<'v, 'a>(
+    data: Cow<'v, Value<'a>>,
+    node: &Ast,
+    ctx: &mut jmespath::Context<'_>,
+) -> Found<'v, 'a> {
+    match data {
+        Cow::Borrowed(data) => eval(data, node, ctx),
+        Cow::Owned(data) => Ok(Cow::Owned(eval(&data, node, ctx)?.into_owned())),
+    }
+}
+
+fn eval<'v, 'a>(data: &'v Value<'a>, node: &Ast, ctx: &mut jmespath::Context<'_>) -> Found<'v, 'a> {
+    Ok(match node {
+        Ast::Field { name, .. } => match data {
+            Value::Object(object) => object
+                .get(name.as_str())
+                .map_or(Cow::Owned(NULL), Cow::Borrowed),
+            _ => Cow::Owned(NULL),
+        },
+        Ast::Subexpr { lhs, rhs, .. } => {
+            let left = eval(data, lhs, ctx)?;
+            return eval_on(left, rhs, ctx);
+        }
+        Ast::Identity { .. } => Cow::Borrowed(data),
+        Ast::Literal { value, .. } => Cow::Owned(from_variable(value)),
+        Ast::Index { idx, .. } => match data {
+            Value::Array(items) => {
+                let at = if *idx >= 0 {
+                    usize::try_from(*idx).ok()
+                } else {
+                    let back = usize::try_from(idx.unsigned_abs())
+                        .unwrap_or(usize::MAX)
+                        .max(1);
+                    items.len().checked_sub(back)
+                };
+                at.and_then(|at| items.get(at))
+                    .map_or(Cow::Owned(NULL), Cow::Borrowed)
+            }
+            _ => Cow::Owned(NULL),
+        },
+        Ast::Or { lhs, rhs, .. } => {
+            let left = eval(data, lhs, ctx)?;
+            if truthy(&left) {
+                left
+            } else {
+                return eval(data, rhs, ctx);
+            }
+        }
+        Ast::And { lhs, rhs, .. } => {
+            let left = eval(data, lhs, ctx)?;
+            if truthy(&left) {
+                return eval(data, rhs, ctx);
+            }
+            left
+        }
+        Ast::Not { node, .. } => {
+            let value = eval(data, node, ctx)?;
+            Cow::Owned(Value::Static(StaticNode::Bool(!truthy(&value))))
+        }
+        Ast::Condition {
+            predicate, then, ..
+        } => {
+            if truthy(&*eval(data, predicate, ctx)?) {
+                return eval(data, then, ctx);
+            }
+            Cow::Owned(NULL)
+        }
+        Ast::Comparison {
+            comparator,
+            lhs,
+            rhs,
+            ..
+        } => {
+            let left = eval(data, lhs, ctx)?;
+            let right = eval(data, rhs, ctx)?;
+            Cow::Owned(
+                compare(comparator, &left, &right)
+                    .map_or(NULL, |b| Value::Static(StaticNode::Bool(b))),
+            )
+        }
+        Ast::ObjectValues { node, .. } => {
+            let subject = eval(data, node, ctx)?;
+            match subject {
+                Cow::Borrowed(Value::Object(object)) => {
+                    Cow::Owned(Value::Array(Box::new(object.values().cloned().collect())))
+                }
+                Cow::Owned(Value::Object(object)) => Cow::Owned(Value::Array(Box::new(
+                    object.into_iter().map(|(_, v)| v).collect(),
+                ))),
+                _ => Cow::Owned(NULL),
+            }
+        }
+        Ast::Projection { lhs, rhs, .. } => {
+            let left = eval(data, lhs, ctx)?;
+            let Value::Array(items) = &*left else {
+                return Ok(Cow::Owned(NULL));
+            };
+            let mut collected = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                let current = eval(item, rhs, ctx)?;
+                if !matches!(&*current, Value::Static(StaticNode::Null)) {
+                    collected.push(current.into_owned());
+                }
+            }
+            Cow::Owned(Value::Array(Box::new(collected)))
+        }
+        Ast::Flatten { node, .. } => {
+            let subject = eval(data, node, ctx)?;
+            let Value::Array(items) = &*subject else {
+                return Ok(Cow::Owned(NULL));
+            };
+            let mut collected = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                match item {
+                    Value::Array(inner) => collected.extend(inner.iter().cloned()),
+                    other => collected.push(other.clone()),
+                }
+            }
+            Cow::Owned(Value::Array(Box::new(collected)))
+        }
+        Ast::MultiList { elements, .. } => {
+            if matches!(data, Value::Static(StaticNode::Null)) {
+                return Ok(Cow::Owned(NULL));
+            }
+            let mut collected = Vec::with_capacity(elements.len());
+            for element in elements {
+                collected.push(eval(data, element, ctx)?.into_owned());
+            }
+            Cow::Owned(Value::Array(Box::new(collected)))
+        }
+        Ast::MultiHash { elements, .. } => {
+            if matches!(data, Value::Static(StaticNode::Null)) {
+                return Ok(Cow::Owned(NULL));
+            }
+            let mut object = new_object(elements.len());
+            for pair in elements {
+                let value = eval(data, &pair.value, ctx)?.into_owned();
+                object.insert(Cow::Owned(pair.key.clone()), value);
+            }
+            Cow::Owned(Value::Object(Box::new(object)))
+        }
+        Ast::Function { name, args, offset } => {
+            let mut values = Vec::with_capacity(args.len());
+            for arg in args {
+                values.push(match arg {
+                    Ast::Expref { ast, .. } => Rc::new(jmespath::Variable::Expref((**ast).clone())),
+                    other => to_variable(&*eval(data, other, ctx)?),
+                });
+            }
+            ctx.offset = *offset;
+            let function = ctx.runtime.get_function(name).ok_or_else(|| {
+                jmespath::JmespathError::from_ctx(
+                    ctx,
+                    jmespath::ErrorReason::Runtime(jmespath::RuntimeError::UnknownFunction(
+                        name.clone(),
+                    )),
+                )
+            })?;
+            Cow::Owned(from_variable(&*function.evaluate(&values, ctx)?))
+        }
+        // An expression reference outside a function: the crate yields an
+        // Expref variable, which renders as null.
+        Ast::Expref { .. } => Cow::Owned(NULL),
+        Ast::Slice {
+            start,
+            stop,
+            step,
+            offset,
+        } => {
+            if *step == 0 {
+                ctx.offset = *offset;
+                return Err(jmespath::JmespathError::from_ctx(
+                    ctx,
+                    jmespath::ErrorReason::Runtime(jmespath::RuntimeError::InvalidSlice),
+                ));
+            }
+            match data {
+                Value::Array(items) => {
+                    Cow::Owned(Value::Array(Box::new(slice(items, *start, *stop, *step))))
+                }
+                _ => Cow::Owned(NULL),
+            }
+        }
+    })
+}
+
+/// JMESPath truthiness: false, null, "", [] and {} are false.
+fn truthy(value: &Value<'_>) -> bool {
+    match value {
+        Value::Static(StaticNode::Bool(b)) => *b,
+        Value::Static(StaticNode::Null) => false,
+        Value::Static(_) => true,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(object) => !object.is_empty(),
+    }
+}
+
+fn number(value: &Value<'_>) -> Option<f64> {
+    match value {
+        Value::Static(StaticNode::I64(n)) => Some(*n as f64),
+        Value::Static(StaticNode::U64(n)) => Some(*n as f64),
+        Value::Static(StaticNode::F64(f)) => Some(*f),
+        _ => None,
+    }
+}
+
+/// The crate's `Variable::compare`: `==`/`!=` on any values, ordering on
+/// numbers only (anything else is null).
+fn compare(comparator: &Comparator, left: &Value<'_>, right: &Value<'_>) -> Option<bool> {
+    match comparator {
+        Comparator::Equal => Some(equal(left, right)),
+        Comparator::NotEqual => Some(!equal(left, right)),
+        ordering => {
+            let (a, b) = (number(left)?, number(right)?);
+            let order = a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Less);
+            Some(match ordering {
+                Comparator::LessThan => order.is_lt(),
+                Comparator::LessThanEqual => order.is_le(),
+                Comparator::GreaterThan => order.is_gt(),
+                _ => order.is_ge(),
+            })
+        }
+    }
+}
+
+/// The crate's `PartialEq for Variable`: same type, numbers compared as
+/// floats with a relative tolerance, arrays and objects deeply.
+fn equal(left: &Value<'_>, right: &Value<'_>) -> bool {
+    match (left, right) {
+        (Value::String(a), Value::String(b)) => a == b,
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| equal(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k.as_ref()).is_some_and(|w| equal(v, w)))
+        }
+        (Value::Static(StaticNode::Null), Value::Static(StaticNode::Null)) => true,
+        (Value::Static(StaticNode::Bool(a)), Value::Static(StaticNode::Bool(b))) => a == b,
+        _ => match (number(left), number(right)) {
+            (Some(a), Some(b)) => float_eq(a, b),
+            _ => false,
+        },
+    }
+}
+
+/// The crate's `float_eq`.
+fn float_eq(a: f64, b: f64) -> bool {
+    let diff = (a - b).abs();
+    if a == b {
+        true
+    } else if !a.is_normal() || !b.is_normal() {
+        diff < (f64::EPSILON * f64::MIN_POSITIVE)
+    } else {
+        diff / (a.abs() + b.abs()) < f64::EPSILON
+    }
+}
+
+/// The crate's array slicing.
+fn slice<'a>(
+    items: &[Value<'a>],
+    start: Option<i32>,
+    stop: Option<i32>,
+    step: i32,
+) -> Vec<Value<'a>> {
+    let len = i32::try_from(items.len()).unwrap_or(i32::MAX);
+    let mut result = Vec::new();
+    if len == 0 {
+        return result;
+    }
+    let adjust = |endpoint: i32| {
+        if endpoint < 0 {
+            let endpoint = endpoint + len;
+            if endpoint >= 0 {
+                endpoint
+            } else if step < 0 {
+                -1
+            } else {
+                0
+            }
+        } else if endpoint < len {
+            endpoint
+        } else if step < 0 {
+            len - 1
+        } else {
+            len
+        }
+    };
+    let a = match start {
+        Some(start) => adjust(start),
+        None if step < 0 => len - 1,
+        None => 0,
+    };
+    let b = match stop {
+        Some(stop) => adjust(stop),
+        None if step < 0 => -1,
+        None => len,
+    };
+    let mut i = a;
+    while (step > 0 && i < b) || (step < 0 && i > b) {
+        if let Some(item) = usize::try_from(i).ok().and_then(|i| items.get(i)) {
+            result.push(item.clone());
+        }
+        i += step;
+    }
+    result
 }
 
 fn to_variable(value: &Value<'_>) -> jmespath::Rcvar {
@@ -290,5 +630,52 @@ mod tests {
         for (expr, want) in rows {
             assert_eq!(run(spec(expr), doc), want, "{expr}");
         }
+    }
+
+    /// The JMESPath compliance suite (the copy shipped with the jmespath
+    /// crate: `JMESPATH_COMPLIANCE_DIR=~/.cargo/registry/src/*/jmespath-0.5.0/tests/compliance
+    /// cargo test --lib compliance -- --ignored`) through the native
+    /// interpreter: every case with a result must give that result.
+    #[test]
+    #[ignore = "needs JMESPATH_COMPLIANCE_DIR"]
+    fn compliance() {
+        let dir = std::env::var("JMESPATH_COMPLIANCE_DIR").expect("JMESPATH_COMPLIANCE_DIR");
+        let (mut passed, mut failed) = (0, Vec::new());
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let suites: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for suite in suites.as_array().unwrap() {
+                let given = json(&suite["given"].to_string());
+                for case in suite["cases"].as_array().unwrap() {
+                    let (Some(expr), Some(result)) =
+                        (case["expression"].as_str(), case.get("result"))
+                    else {
+                        continue;
+                    };
+                    let Ok(expression) = jmespath::compile(expr) else {
+                        failed.push(format!("{}: {expr}: does not compile", path.display()));
+                        continue;
+                    };
+                    let got = search(&expression, &given);
+                    if equal(&got, &json(&result.to_string())) {
+                        passed += 1;
+                    } else {
+                        failed.push(format!(
+                            "{}: {expr}: got {}, want {result}",
+                            path.display(),
+                            to_json(&got)
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(
+            failed.is_empty(),
+            "{passed} passed, {} failed:\n{}",
+            failed.len(),
+            failed.join("\n")
+        );
+        eprintln!("{passed} compliance cases passed");
     }
 }
