@@ -257,4 +257,50 @@ proptest! {
         prop_assert_eq!(query.matches('=').count(), literal('='));
         prop_assert_eq!(text.matches('?').count() >= 1, pattern.contains('?'));
     }
+
+    /// A wildcard remainder made of arbitrary raw segments (as a client may
+    /// send them, encoded dots and slashes included) never changes the URL
+    /// syntax: each of its segments stays one segment, no dot segment, no
+    /// query or fragment starts, nothing unsafe reaches the wire.
+    #[test]
+    fn no_wildcard_remainder_changes_the_url_syntax(
+        segments in proptest::collection::vec(
+            (prop_oneof![Just(""), Just("."), Just(".."), Just("%2e"), Just("%2F"), Just("%5c"), Just("%3F"), Just("%23")],
+             proptest::collection::vec(any::<u8>(), 0..6)),
+            1..5),
+    ) {
+        let template = UrlTemplate::compile_wildcard("/api/{user}?x=1", &PARAMS).unwrap();
+        let mut raw = Vec::new();
+        for (i, (prefix, bytes)) in segments.iter().enumerate() {
+            if i > 0 {
+                raw.push(b'/');
+            }
+            raw.extend_from_slice(prefix.as_bytes());
+            // Raw bytes as the client sent them, minus the separator.
+            raw.extend(bytes.iter().copied().filter(|&b| b != b'/'));
+        }
+        let mut out = Vec::new();
+        let result = template.render(&mut out, |source, buf| {
+            match source {
+                Source::Remainder => buf.extend_from_slice(&raw),
+                _ => buf.extend_from_slice(b"u"),
+            }
+            true
+        });
+        prop_assert_eq!(result.is_ok(), remainder_fits(&raw));
+        if result.is_err() {
+            return Ok(());
+        }
+        for forbidden in [b'\r', b'\n', 0, b' ', b'#', b'\\'] {
+            prop_assert!(!out.contains(&forbidden), "{:?} in {:?}", forbidden as char, String::from_utf8_lossy(&out));
+        }
+        let text = String::from_utf8(out).expect("encoded output is ASCII");
+        let (path, query) = text.split_once('?').expect("the pattern's query");
+        prop_assert_eq!(query, "x=1");
+        prop_assert_eq!(path.matches('/').count(), 2 + segments.len());
+        for segment in path.split('/') {
+            let d = decoded(segment);
+            prop_assert!(d != b"." && d != b"..", "dot segment in {}", text);
+        }
+    }
 }
