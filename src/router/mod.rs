@@ -513,4 +513,36 @@ mod tests {
         let names: Vec<&str> = r.param_names(2).iter().map(|n| &**n).collect();
         assert_eq!(names, ["user", "post"]);
     }
+
+    proptest::proptest! {
+        /// Any request path: no panic, and parameters are ranges of the path
+        /// in order, the wildcard remainder last and running to the end.
+        #[test]
+        fn any_path_routes_without_panicking(
+            path in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'/'), proptest::strategy::Just(b'.'),
+                proptest::strategy::Just(b'v'), proptest::strategy::Just(b'1'),
+                proptest::strategy::Just(b'f'), proptest::num::u8::ANY], 0..24),
+        ) {
+            let r = Router::new([
+                ("/v1/*", Method::Get),
+                ("/v1/{id}/*", Method::Get),
+                ("/f.{ext}", Method::Get),
+                ("/{a}/{b}", Method::Get),
+                ("/v1/v", Method::Get),
+            ]);
+            let mut path = path;
+            path.insert(0, b'/');
+            if let RouteMatch::Found { endpoint, params } = r.route(Method::Get, &path) {
+                let mut last = 0;
+                for &(start, end) in &params {
+                    proptest::prop_assert!(start as usize >= last && start <= end && end as usize <= path.len());
+                    last = end as usize;
+                }
+                if endpoint < 2 {
+                    proptest::prop_assert_eq!(params.last().map(|p| p.1 as usize), Some(path.len()));
+                }
+            }
+        }
+    }
 }
