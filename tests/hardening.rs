@@ -437,6 +437,110 @@ fn request_framing_table() {
     assert_eq!(bodies, vec![b"hello".to_vec(), b"hello".to_vec()]);
 }
 
+/// The head arrives in pieces (each write waits until the gateway read the
+/// one before): a terminator split across two reads still ends the head,
+/// and a bad request line or an overlong target is refused as soon as it is
+/// there, with the client then stalling, not after read_header_timeout.
+#[test]
+fn split_heads_are_served_and_bad_request_lines_refused_without_waiting() {
+    let backend = recording_backend();
+    let gw = framing_gateway(&backend);
+    let pause = || std::thread::sleep(Duration::from_millis(30));
+    for pieces in [
+        &[&b"GET /ok HTTP/1.1\r\nHost: a\r\n\r"[..], b"\n"][..],
+        &[b"GET /ok HTTP/1.1\r\nHost: a\r\n", b"\r\n"],
+        &[b"GET /ok HT", b"TP/1.1\r", b"\nHo", b"st: a\r\n\r", b"\n"],
+    ] {
+        let mut client = gw.client();
+        for piece in pieces {
+            client.send(piece);
+            pause();
+        }
+        let response = client.response().expect("an answer");
+        assert_eq!(response.status, 200, "{pieces:?}: {}", response.text());
+    }
+    let long_target = format!("GET /{}", "a".repeat(9000));
+    for (request, status) in [
+        (&b"GET /ok HTTP/9.9\r\n"[..], 505),
+        (b"GET /ok FTP/1.1\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
+        (long_target.as_bytes(), 414),
+    ] {
+        let mut client = gw.client();
+        // Well below read_header_timeout (10 s): a 408 fails here.
+        client.set_read_timeout(Duration::from_secs(5));
+        client.send(request);
+        let response = client.response().expect("an answer before the timeout");
+        assert_eq!(response.status, status, "{}", response.text());
+    }
+    assert!(backend.requests().iter().all(|s| s.path() == "/ok"));
+}
+
+/// A chunk size that announces more than `max_body_bytes` (alone or with
+/// the chunks before it) is answered 413 as soon as its digits end. Before, the gateway
+/// waited for data it would refuse anyway, and a client that stalled got
+/// 408 after `read_timeout` (30 s).
+#[test]
+fn oversized_chunk_size_is_refused_with_413_at_once() {
+    let backend = recording_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s",
+            "extra_config": {{"cuttle/server": {{"max_body_bytes": 1024}}}},
+            "endpoints": [{{"endpoint": "/post", "method": "POST",
+              "backend": [{{"host": ["{}"], "url_pattern": "/post"}}]}}]}}"#,
+        backend.url()
+    ));
+    let head = "POST /post HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cases = [
+        ("one chunk of 1025 bytes", format!("{head}401\r\nab")),
+        (
+            "a size whose extension is still arriving",
+            format!("{head}fffff;name="),
+        ),
+        (
+            "512 bytes, then a chunk of 513",
+            format!("{head}200\r\n{}\r\n201\r\n", "x".repeat(512)),
+        ),
+    ];
+    for (what, request) in cases {
+        let mut client = gw.client();
+        // Well below read_timeout (30 s): an answer only after it fails here.
+        client.set_read_timeout(Duration::from_secs(5));
+        let start = Instant::now();
+        client.send(request.as_bytes());
+        // ... and stall: the rest of the body never comes.
+        let response = client
+            .response()
+            .unwrap_or_else(|| panic!("{what}: no answer within 5 s"));
+        assert_eq!(response.status, 413, "{what}: {}", response.text());
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}");
+        let mut extra = Vec::new();
+        assert!(
+            client.closed_within(Duration::from_secs(3), &mut extra),
+            "{what}: connection left open"
+        );
+    }
+    // Within the limit it still passes, in several chunks.
+    let mut client = gw.client();
+    client.send(
+        format!(
+            "{head}200\r\n{}\r\n200\r\n{}\r\n0\r\n\r\n",
+            "x".repeat(512),
+            "y".repeat(512)
+        )
+        .as_bytes(),
+    );
+    let response = client.response().expect("an answer");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let seen = backend.requests();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the backend saw only the request within the limit"
+    );
+    assert_eq!(seen[0].body.len(), 1024);
+}
+
 /// Headers that belong to one hop never reach a backend, whether the
 /// endpoint decodes the body or streams it (no-op).
 #[test]
@@ -1295,5 +1399,35 @@ fn unsolicited_bytes_on_an_idle_backend_connection_are_not_a_response() {
         assert_eq!(r.status, 200, "#{i}: {}", r.text());
         assert!(r.json().get("poisoned").is_none(), "#{i}: {}", r.text());
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A backend that sends an interim 1xx response and its final response in
+/// one write: the final head is already in the buffer and is read from
+/// there. (Before, the gateway waited for more bytes after skipping the
+/// interim head, so the call ran into the endpoint timeout: 500.)
+#[test]
+fn interim_and_final_backend_response_in_one_write() {
+    let backend = RawBackend::start(|mut s| {
+        while read_head(&mut s).is_some() {
+            let body = r#"{"ok": true}"#;
+            let both = format!(
+                "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+                 HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(both.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let gw = Gateway::start(&failure_config(&[format!(
+        r#"{{"endpoint": "/p", "backend": [{{"host": ["{}"], "url_pattern": "/p"}}]}}"#,
+        backend.url()
+    )]));
+    for i in 0..2 {
+        let (r, took) = timed_get(gw.addr, "/p");
+        assert_eq!(r.status, 200, "#{i} after {took:?}: {}", r.text());
+        assert_eq!(r.json()["ok"], true, "#{i}");
     }
 }

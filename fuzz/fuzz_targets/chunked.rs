@@ -41,6 +41,11 @@ fuzz_target!(|data: &[u8]| {
     let limits = ChunkLimits {
         max_chunk_ext_bytes: usize::from(*a & 0x1f),
         max_trailer_bytes: usize::from(*b & 0x3f),
+        max_data_bytes: if *a & 0x80 != 0 {
+            u64::from(*b)
+        } else {
+            u64::MAX
+        },
     };
     let len = input.len().max(1);
     let (mut i, mut j) = (usize::from(*a) * 7 % len, usize::from(*b) * 13 % len);

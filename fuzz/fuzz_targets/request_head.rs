@@ -1,7 +1,11 @@
 //! Any bytes: parse_request never panics, and a Complete head is consistent with its buffer.
+//! The incremental reader (the head scanner) fed the same bytes in pieces gives what one parse of
+//! the whole gives, at a cost linear in the bytes.
 #![no_main]
 
-use cuttle::http::{HeadLimits, Parse, RequestHead, Span, parse_request};
+use cuttle::http::{
+    HeadLimits, Parse, RequestError, RequestHead, RequestHeadReader, Span, parse_request,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => (HeadLimits::default(), data),
     };
-    let Ok(Parse::Complete(head)) = parse_request(buf, &limits) else {
+    let whole = parse_request(buf, &limits);
+    check_incremental(buf, &limits, &whole);
+    let Ok(Parse::Complete(head)) = whole else {
         return;
     };
     check_head(buf, &limits, &head);
@@ -51,4 +57,68 @@ fn check_head(buf: &[u8], limits: &HeadLimits, head: &RequestHead) {
         assert!(!value.starts_with(b" ") && !value.ends_with(b" "));
         assert!(!value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0));
     }
+}
+
+/// Feeds `buf` to a [`RequestHeadReader`] in pieces, as a connection would after each read:
+/// whole, cut in two at a point the input chooses, in pieces whose sizes the bytes choose, and
+/// byte by byte. Each must end as the one-shot parse of the whole did: the same head, Partial,
+/// or an error (which, while the head has neither ended nor reached the limit, may still be
+/// waiting for the reader's next full parse).
+fn check_incremental(
+    buf: &[u8],
+    limits: &HeadLimits,
+    whole: &Result<Parse<RequestHead>, RequestError>,
+) {
+    let len = buf.len();
+    let cut = usize::from(buf.last().copied().unwrap_or(0)).wrapping_mul(257) % (len + 1);
+    let mut by_bytes = Vec::new();
+    let mut at = 0;
+    while at < len {
+        at += usize::from(buf.get(at).copied().unwrap_or(0) % 16) + 1;
+        by_bytes.push(at.min(len));
+    }
+    let every: Vec<usize> = (1..=len).collect();
+    for cuts in [vec![len], vec![cut, len], by_bytes, every] {
+        let mut reader = RequestHeadReader::new();
+        let mut result = Ok(Parse::Partial);
+        for &end in &cuts {
+            result = reader.poll(buf.get(..end).expect("cut within buffer"), limits);
+            if !matches!(result, Ok(Parse::Partial)) {
+                break;
+            }
+        }
+        match (whole, &result) {
+            (Ok(Parse::Complete(a)), Ok(Parse::Complete(b))) => {
+                assert_eq!(describe(buf, a), describe(buf, b), "cuts {cuts:?}");
+                assert_eq!(reader.scanner().end(), Some(a.head_len), "scanner end");
+            }
+            (Ok(Parse::Partial), Ok(Parse::Partial)) | (Err(_), Err(_)) => {}
+            // An error in a head that is still arriving waits for the next full parse (the
+            // end of the head, a doubling, the limit), so a reader may still say Partial then.
+            (Err(_), Ok(Parse::Partial))
+                if reader.scanner().end().is_none() && len < limits.max_head_bytes => {}
+            (a, b) => panic!("one parse: {a:?}, in pieces {cuts:?}: {b:?}"),
+        }
+        let window = len.min(limits.max_head_bytes) as u64;
+        assert!(reader.scanner().examined() <= window);
+        let parsed = reader.parsed_bytes();
+        assert!(parsed <= 4 * window.max(1), "parsed {parsed} of {len} bytes");
+    }
+}
+
+fn describe(buf: &[u8], h: &RequestHead) -> String {
+    let fields: Vec<(&[u8], &[u8])> =
+        h.headers.iter().map(|f| (f.name.of(buf), f.value.of(buf))).collect();
+    format!(
+        "{:?} {:?} {:?} {:?} {} {:?} {} {} {:?} {fields:?}",
+        h.method,
+        h.path.of(buf),
+        h.query.map(|q| q.of(buf)),
+        h.minor_version,
+        h.head_len,
+        h.body,
+        h.keep_alive,
+        h.expect_continue,
+        h.host.map(|s| s.of(buf)),
+    )
 }

@@ -14,6 +14,9 @@ pub struct ChunkLimits {
     pub max_chunk_ext_bytes: usize,
     /// Bytes of the trailer section, excluding the final empty line.
     pub max_trailer_bytes: usize,
+    /// Decoded data in the whole body: a chunk whose size would take the total beyond this is
+    /// refused as soon as its size is complete, before any of its data is awaited.
+    pub max_data_bytes: u64,
 }
 
 impl Default for ChunkLimits {
@@ -21,6 +24,7 @@ impl Default for ChunkLimits {
         ChunkLimits {
             max_chunk_ext_bytes: 1024,
             max_trailer_bytes: 8 * 1024,
+            max_data_bytes: u64::MAX,
         }
     }
 }
@@ -49,6 +53,8 @@ pub enum ChunkError {
     MissingCrlfAfterData,
     /// Trailer section longer than `max_trailer_bytes`.
     TrailerTooLong,
+    /// A chunk size that takes the body beyond `max_data_bytes`.
+    TooLarge,
     /// A trailer line that is not `token ":" value CRLF`.
     MalformedTrailer,
 }
@@ -99,6 +105,8 @@ pub struct ChunkedDecoder {
     state: State,
     extension_len: usize,
     trailer_len: usize,
+    /// The sizes of the chunks announced so far, summed.
+    announced: u64,
 }
 
 impl ChunkedDecoder {
@@ -111,6 +119,7 @@ impl ChunkedDecoder {
             },
             extension_len: 0,
             trailer_len: 0,
+            announced: 0,
         }
     }
 
@@ -179,15 +188,19 @@ impl ChunkedDecoder {
                 }
             }
             (Size { digits: 0, .. }, _) => return Err(ChunkError::InvalidSize),
-            (Size { value, .. }, b'\r') => SizeLf { value },
+            (Size { value, .. }, b'\r') => SizeLf {
+                value: self.check_size(value)?,
+            },
             (Size { .. } | SizeWhitespace { .. } | Extension { .. }, b'\n') => {
                 return Err(ChunkError::BadLineEnding);
             }
             (Size { value, .. } | SizeWhitespace { value }, b' ' | b'\t') => {
+                self.check_size(value)?;
                 self.count_extension_byte()?;
                 SizeWhitespace { value }
             }
             (Size { value, .. } | SizeWhitespace { value }, b';') => {
+                self.check_size(value)?;
                 self.count_extension_byte()?;
                 Extension { value }
             }
@@ -200,6 +213,7 @@ impl ChunkedDecoder {
             (Extension { .. }, _) => return Err(ChunkError::InvalidExtension),
             (SizeLf { value }, b'\n') => {
                 self.extension_len = 0;
+                self.announced = self.announced.saturating_add(value);
                 if value == 0 {
                     TrailerLineStart
                 } else {
@@ -231,6 +245,16 @@ impl ChunkedDecoder {
             (Data { .. } | Done, _) => state,
             (Failed(err), _) => return Err(err),
         })
+    }
+
+    /// A complete chunk size: refused at once when, with the chunks before it, it takes the
+    /// body beyond `max_data_bytes` (the client is not left waiting to send data that would
+    /// be refused anyway).
+    fn check_size(&self, value: u64) -> Result<u64, ChunkError> {
+        if value > self.limits.max_data_bytes.saturating_sub(self.announced) {
+            return Err(ChunkError::TooLarge);
+        }
+        Ok(value)
     }
 
     /// Counts one byte between the size digits and the CRLF of the current chunk.

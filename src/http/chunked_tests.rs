@@ -136,6 +136,7 @@ fn limit_rows() {
     let limits = ChunkLimits {
         max_chunk_ext_bytes: 4,
         max_trailer_bytes: 8,
+        ..ChunkLimits::default()
     };
     let rows: &[(&[u8], Outcome)] = &[
         (b"1;abc\r\nx\r\n0\r\n\r\n", Done(b"x", 15)),
@@ -159,9 +160,52 @@ fn limit_rows() {
     let zero = ChunkLimits {
         max_chunk_ext_bytes: 0,
         max_trailer_bytes: 0,
+        max_data_bytes: 0,
     };
-    check(zero, b"1\r\nx\r\n0\r\n\r\n", &Done(b"x", 11));
-    check(zero, b"1;\r\nx\r\n", &Fail(ChunkError::ExtensionTooLong));
+    check(zero, b"0\r\n\r\n", &Done(b"", 5));
+    check(zero, b"1\r\nx\r\n0\r\n\r\n", &Fail(ChunkError::TooLarge));
+    check(zero, b"0;\r\n\r\n", &Fail(ChunkError::ExtensionTooLong));
+}
+
+/// A chunk size that would take the body beyond `max_data_bytes` is refused as soon as its
+/// digits end (CR, whitespace or `;`), before its data would arrive.
+#[test]
+fn data_limit_rows() {
+    let limits = ChunkLimits {
+        max_data_bytes: 10,
+        ..ChunkLimits::default()
+    };
+    let rows: &[(&[u8], Outcome)] = &[
+        (b"a\r\n0123456789\r\n0\r\n\r\n", Done(b"0123456789", 20)),
+        (
+            b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n",
+            Done(b"helloworld", 25),
+        ),
+        (b"00000a\r\n", More(b"")),
+        // Still digits: it may yet be a malformed size (400), so not refused yet.
+        (b"ffffffffffffffff", More(b"")),
+        (b"10000000000000000\r\n", Fail(ChunkError::SizeTooLong)),
+        (b"b\r", Fail(ChunkError::TooLarge)),
+        (b"b\r\n0123456789a\r\n", Fail(ChunkError::TooLarge)),
+        (b"10;", Fail(ChunkError::TooLarge)),
+        (b"10 ", Fail(ChunkError::TooLarge)),
+        (b"ffffffffffffffff\r", Fail(ChunkError::TooLarge)),
+        // Cumulative: the sizes announced so far count.
+        (b"5\r\nhello\r\n6\r", Fail(ChunkError::TooLarge)),
+        (
+            b"5\r\nhello\r\n5\r\nworld\r\n1;x\r\n",
+            Fail(ChunkError::TooLarge),
+        ),
+    ];
+    for (input, want) in rows {
+        check(limits, input, want);
+    }
+    // Without a limit, sizes that sum beyond u64 are refused rather than overflowed.
+    check(ChunkLimits::default(), b"ffffffffffffffff\r\n", &More(b""));
+    let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+    let mut body = b"1\r\nx\r\n".to_vec();
+    body.extend_from_slice(b"ffffffffffffffff\r");
+    assert_eq!(decoder.decode(&body, None), Err(ChunkError::TooLarge));
 }
 
 #[test]

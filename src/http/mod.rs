@@ -7,6 +7,7 @@ pub mod chunked;
 mod date;
 mod diagnose;
 mod fields;
+pub mod head_scan;
 mod method;
 pub mod request;
 mod request_error;
@@ -17,6 +18,7 @@ pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
 pub use date::fmt_http_date;
+pub use head_scan::{HeadScanner, RequestHeadReader, ResponseHeadReader};
 pub use method::Method;
 pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, parse_request};
 pub use request_error::RequestError;

@@ -17,8 +17,8 @@ use super::builtin;
 use super::worker::Worker;
 use crate::config::OutputEncoding;
 use crate::http::{
-    BodyFraming, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead, parse_request,
-    write_error_response, write_header, write_status_line,
+    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead,
+    RequestHeadReader, write_error_response, write_header, write_status_line,
 };
 use crate::proxy::{self, CallContext, ClientRequest, NoOpEnd, ResponseContext};
 use crate::qos;
@@ -119,9 +119,12 @@ impl Connection {
         // read_header_timeout and the whole request within read_timeout.
         let mut started = (self.end > 0).then(Instant::now);
         let idle_deadline = Instant::now() + limits.idle_timeout;
+        // Looks only at the bytes that arrived since the last read; parses in full when the
+        // head is complete (and a few bounded times before, for early refusals).
+        let mut reader = RequestHeadReader::new();
         let head = loop {
             if self.end > 0 {
-                match parse_request(&self.rbuf[..self.end], &head_limits) {
+                match reader.poll(&self.rbuf[..self.end], &head_limits) {
                     Ok(Parse::Complete(head)) => break head,
                     Ok(Parse::Partial) => {}
                     Err(e) => return Err(Stop::Reject(e.status(), e.reason())),
@@ -225,12 +228,20 @@ impl Connection {
             BodyFraming::Chunked => {
                 self.send_continue(head).await?;
                 self.body.clear();
-                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                // A chunk size beyond the limit is refused as soon as the size is read,
+                // not after waiting for data that would be refused anyway.
+                let mut decoder = ChunkedDecoder::new(ChunkLimits {
+                    max_data_bytes: u64::try_from(max_body).unwrap_or(u64::MAX),
+                    ..ChunkLimits::default()
+                });
                 let mut pos = head_len;
                 loop {
                     let progress = decoder
                         .decode(&self.rbuf[pos..self.end], Some(&mut self.body))
-                        .map_err(|_| Stop::Reject(400, "bad chunked encoding"))?;
+                        .map_err(|e| match e {
+                            ChunkError::TooLarge => Stop::Reject(413, "request entity too large"),
+                            _ => Stop::Reject(400, "bad chunked encoding"),
+                        })?;
                     pos += progress.consumed;
                     if self.body.len() > max_body {
                         return Err(Stop::Reject(413, "request entity too large"));

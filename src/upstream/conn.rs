@@ -9,7 +9,8 @@ use glommio::net::TcpStream;
 use super::error::BackendError;
 use super::pool::Pool;
 use crate::http::{
-    ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead, parse_response,
+    ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
+    ResponseHeadReader,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -121,10 +122,16 @@ impl BackendConn {
     /// spans point into [`BackendConn::head_bytes`] until the next read.
     pub async fn read_head(&mut self, method: Method) -> Result<ResponseHead, BackendError> {
         let mut got_any = false;
+        // Scans only the bytes that arrived since the last read. Its offsets are relative to
+        // `pending()`, whose bytes `fill` may move but never changes.
+        let mut reader = ResponseHeadReader::new();
         loop {
-            match parse_response(self.pending(), method, MAX_RESPONSE_HEAD) {
+            match reader.poll(self.pending(), method, MAX_RESPONSE_HEAD) {
                 Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
                     self.start += head.head_len;
+                    reader = ResponseHeadReader::new();
+                    // The final head may have come in the same read.
+                    continue;
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
@@ -183,11 +190,18 @@ impl BackendConn {
                 }
             }
             ResponseBody::Chunked => {
-                let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                let mut decoder = ChunkedDecoder::new(ChunkLimits {
+                    max_data_bytes: u64::try_from(max).unwrap_or(u64::MAX),
+                    ..ChunkLimits::default()
+                });
                 loop {
-                    let progress = decoder
-                        .decode(self.pending(), Some(out))
-                        .map_err(|e| BackendError::BadResponse(format!("chunked body: {e}")))?;
+                    let progress =
+                        decoder
+                            .decode(self.pending(), Some(out))
+                            .map_err(|e| match e {
+                                ChunkError::TooLarge => BackendError::TooLarge(max),
+                                e => BackendError::BadResponse(format!("chunked body: {e}")),
+                            })?;
                     self.start += progress.consumed;
                     if out.len() > max {
                         return Err(BackendError::TooLarge(max));
