@@ -12,7 +12,7 @@ use super::keywords;
 use super::limits::server_limits;
 use super::model::{
     Backend, BackendEncoding, ClientStrategy, Config, DEFAULT_TIMEOUT, Endpoint, Forward,
-    ManipulationSpec, OutputEncoding, RouterRateLimit,
+    ManipulationSpec, OutputEncoding, ResponseModifiers, RouterRateLimit,
 };
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
@@ -158,6 +158,9 @@ fn build_endpoint(
         Some(calls) => calls,
     };
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+    if output_encoding == OutputEncoding::NoOp {
+        refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+    }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
     let raw_backends = raw.backend.unwrap_or_default();
@@ -212,6 +215,25 @@ fn build_endpoint(
         response: endpoint_extra.modifiers,
         chunked_request_body: false,
     })
+}
+
+/// `modifier/jmespath` and the content replacer work on a decoded
+/// response; a no-op body is passed through untouched, so they would be
+/// silently skipped.
+fn refuse_modifiers_on_no_op(modifiers: &ResponseModifiers, at: &str) -> BuildResult<()> {
+    let namespace = if modifiers.jmespath.is_some() {
+        "modifier/jmespath"
+    } else if !modifiers.replacements.is_empty() {
+        "plugin/req-resp-modifier"
+    } else {
+        return Ok(());
+    };
+    Err(Problem::new(
+        format!("{at}.extra_config.{namespace}"),
+        format!(
+            "\"{namespace}\" changes the response, but a \"no-op\" encoding passes it through untouched; remove one of the two"
+        ),
+    ))
 }
 
 /// A `param` rate-limit strategy must name a placeholder of the endpoint:
@@ -368,6 +390,9 @@ fn build_backend(
     };
     let encoding = backend_encoding(raw.encoding.as_deref(), context.endpoint_output, &at)?;
     let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
+    if encoding == BackendEncoding::NoOp {
+        refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+    }
 
     Ok(Backend {
         url_pattern,

@@ -1077,6 +1077,22 @@ fn enterprise_features_are_served_or_refused_with_their_paths() {
         ],
     );
     refused(
+        "a modifier on a no-op endpoint would be skipped",
+        with_endpoints(
+            r#"{"endpoint": "/a", "output_encoding": "no-op", "extra_config": {"modifier/jmespath": {"expr": "a"}}, "backend": [{}]}"#,
+        ),
+        &[
+            "endpoints[0].extra_config.modifier/jmespath: \"modifier/jmespath\" changes the response, but a \"no-op\" encoding",
+        ],
+    );
+    refused(
+        "a replacer on a no-op backend would be skipped",
+        with_endpoints(
+            r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"extra_config": {"plugin/req-resp-modifier": {"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}}}]}"#,
+        ),
+        &["endpoints[0].backend[0].extra_config.plugin/req-resp-modifier: "],
+    );
+    refused(
         "two wildcards for the same prefix",
         with_endpoints(
             r#"{"endpoint": "/v1/{a}/*", "backend": [{}]}, {"endpoint": "/v2/*", "backend": [{}]},
