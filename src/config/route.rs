@@ -225,6 +225,66 @@ pub fn check_route_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
             message,
         ));
     }
+    check_embedded_clashes(endpoints)
+}
+
+/// Two in-segment placeholders at the same position whose fixed texts have
+/// the same length and could both match one segment (`/a{x}` and `/{y}b`
+/// both match `/ab`): the router's "longest fixed text first" cannot choose.
+fn check_embedded_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
+    let parsed: Vec<(usize, Vec<Segment<'_>>)> = endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.path.contains('{'))
+        .filter_map(|(i, e)| Some((i, endpoint_segments(&e.path, true).ok()?)))
+        .filter(|(_, segments)| {
+            segments
+                .iter()
+                .any(|s| matches!(s, Segment::Embedded { .. }))
+        })
+        .collect();
+    for (n, (first, a)) in parsed.iter().enumerate() {
+        for (second, b) in &parsed[n + 1..] {
+            let (x, y) = (&endpoints[*first], &endpoints[*second]);
+            if x.method != y.method || a.len() != b.len() {
+                continue;
+            }
+            let mut differs = false;
+            let same_shape = a.iter().zip(b).all(|(p, q)| match (p, q) {
+                (Segment::Literal(l), Segment::Literal(m)) => l == m,
+                (Segment::Param(_), Segment::Param(_)) | (Segment::Wildcard, Segment::Wildcard) => {
+                    true
+                }
+                (
+                    Segment::Embedded {
+                        prefix: p1,
+                        suffix: s1,
+                        ..
+                    },
+                    Segment::Embedded {
+                        prefix: p2,
+                        suffix: s2,
+                        ..
+                    },
+                ) => {
+                    differs |= p1 != p2 || s1 != s2;
+                    p1.len() + s1.len() == p2.len() + s2.len()
+                        && (p1.starts_with(p2) || p2.starts_with(p1))
+                        && (s1.ends_with(s2) || s2.ends_with(s1))
+                }
+                _ => false,
+            });
+            if same_shape && differs {
+                return Err(Problem::new(
+                    format!("endpoints[{second}].endpoint"),
+                    format!(
+                        "{} {} clashes with endpoints[{first}] ({} {}): a segment can match both placeholders with the same length of fixed text, so a router cannot choose; change the fixed text of one",
+                        y.method, y.path, x.method, x.path
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

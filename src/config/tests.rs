@@ -1101,6 +1101,14 @@ fn enterprise_features_are_served_or_refused_with_their_paths() {
         &["endpoints[2].endpoint: GET /v1/{b}/* clashes with endpoints[0] (GET /v1/{a}/*)"],
     );
     refused(
+        "two in-segment placeholders a router cannot tell apart",
+        with_endpoints(
+            r#"{"endpoint": "/x/a{p}", "backend": [{}]}, {"endpoint": "/x/{q}b", "backend": [{}]}"#,
+        )
+        .replace(r#""version": 3,"#, r#""version": 3, "disable_rest": true,"#),
+        &["endpoints[1].endpoint: GET /x/{q}b clashes with endpoints[0] (GET /x/a{p})"],
+    );
+    refused(
         "in-segment placeholder without disable_rest",
         with_endpoints(r#"{"endpoint": "/file.{ext}", "backend": [{"url_pattern": "/f.{ext}"}]}"#),
         &["endpoints[0].endpoint:", "\"disable_rest\": true"],
@@ -1109,7 +1117,9 @@ fn enterprise_features_are_served_or_refused_with_their_paths() {
         "in-segment placeholder with disable_rest, wildcard, fast-json",
         &with_endpoints(
             r#"{"endpoint": "/file.{ext}", "output_encoding": "fast-json", "backend": [{"url_pattern": "/f.{ext}"}]},
-               {"endpoint": "/v1/*", "backend": [{"url_pattern": "/api"}]}"#,
+               {"endpoint": "/v1/*", "backend": [{"url_pattern": "/api"}]},
+               {"endpoint": "/file.{name}.json", "backend": [{}]}, {"endpoint": "/x{a}", "backend": [{}]},
+               {"endpoint": "/{b}y", "method": "POST", "backend": [{}]}"#,
         )
         .replace(r#""version": 3,"#, r#""version": 3, "disable_rest": true,"#),
         Valid(|config| {
