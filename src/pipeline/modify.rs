@@ -678,4 +678,100 @@ mod tests {
         );
         eprintln!("{passed} compliance cases passed");
     }
+
+    /// Any JSON value (as serde_json text).
+    fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            (-5i64..30).prop_map(serde_json::Value::from),
+            (-3.5f64..3.5).prop_map(serde_json::Value::from),
+            prop_oneof![Just("a"), Just("b"), Just(""), Just("x"), Just("ab")]
+                .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("a".to_string()),
+                        Just("b".to_string()),
+                        Just("x".to_string()),
+                        Just("c".to_string())
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const EXPRESSIONS: &[&str] = &[
+        "a",
+        "a.b",
+        "a[0]",
+        "a[-1]",
+        "[*].a",
+        "*.a",
+        "a[*].b",
+        "a[].b",
+        "a[]",
+        "a[?b > `1`]",
+        "a[?b == 'x'].c",
+        "a[?!b]",
+        "a || b",
+        "a && b",
+        "!a",
+        "a[1:3]",
+        "a[::-1]",
+        "a[-2:]",
+        "[a, b]",
+        "{k: a, l: b.c}",
+        "a.*",
+        "a | [0]",
+        "@",
+        "a[?@ > `0`]",
+        "a == b",
+        "a != `null`",
+        "a < b",
+        "a >= `1.5`",
+        "length(a)",
+        "keys(@)",
+        "sort(a)",
+        "max(a)",
+        "sum(a[?@ > `0`])",
+        "to_string(a)",
+        "type(a)",
+        "sort_by(a, &b)",
+        "map(&b, a)",
+        "contains(a, 'x')",
+        "join(',', a)",
+        "merge(a, b)",
+        "not_null(x, a, b)",
+        "values(a)",
+        "reverse(a)",
+        "a[?contains(@, 'a')]",
+        "a[*][0]",
+        "a[][]",
+        "*[?b]",
+    ];
+
+    proptest::proptest! {
+        /// cuttle's evaluator and the jmespath crate's agree on any
+        /// document; where the crate fails at run time, cuttle gives null.
+        #[test]
+        fn native_evaluation_agrees_with_the_crate(doc in any_json(), which in 0..EXPRESSIONS.len()) {
+            let expr = EXPRESSIONS[which];
+            let expression = jmespath::compile(expr).expect("valid expression");
+            let value = json(&doc.to_string());
+            let native = search(&expression, &value);
+            let want = match expression.search(&doc) {
+                Ok(result) => from_variable(&result),
+                Err(_) => NULL,
+            };
+            proptest::prop_assert!(equal(&native, &want), "{expr} on {doc}: cuttle {} crate {}", to_json(&native), to_json(&want));
+        }
+    }
 }
