@@ -414,6 +414,15 @@ fn rfc3339(text: &str) -> Option<String> {
     if !shape {
         return None;
     }
+    let field = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(99);
+    if !(1..=12).contains(&field(5..7))
+        || !(1..=31).contains(&field(8..10))
+        || field(11..13) > 23
+        || field(14..16) > 59
+        || field(17..19) > 60
+    {
+        return None;
+    }
     let zone = &text[19..];
     let zone = zone.strip_prefix('.').map_or(zone, |fraction| {
         let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
@@ -552,9 +561,58 @@ mod tests {
     }
 
     #[test]
+    fn dates() {
+        assert_eq!(
+            rfc3339("2026-11-30T10:00:00Z").as_deref(),
+            Some("2026-11-30T10:00:00Z")
+        );
+        assert_eq!(
+            rfc3339("2026-11-30T10:00:00.120+01:00").as_deref(),
+            Some("2026-11-30T10:00:00.12+01:00")
+        );
+        assert_eq!(rfc3339("2026-13-30T10:00:00Z"), None);
+        assert_eq!(rfc3339("2026-11-30 10:00"), None);
+        assert_eq!(
+            rfc822("Mon, 30 Nov 2026 10:00:00 GMT").as_deref(),
+            Some("2026-11-30T10:00:00Z")
+        );
+        assert_eq!(
+            rfc822("30 Nov 26 10:00 -0130").as_deref(),
+            Some("2026-11-30T10:00:00-01:30")
+        );
+        assert_eq!(rfc822("Mon, 30 Foo 2026 10:00:00 GMT"), None);
+        assert_eq!(rfc822("Mon, 30 Nov 2026 25:00:00 GMT"), None);
+    }
+
+    #[test]
     fn not_a_feed_is_an_error() {
         for body in ["<html><body/></html>", "not xml", "<rss version=\"2.0\"/>"] {
             assert!(decode(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Feed-like input assembled from fragments, and arbitrary bytes:
+        /// an error or a document, never a panic.
+        #[test]
+        fn any_input_decodes_or_fails_cleanly(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("<rss version=\"2.0\">"), proptest::strategy::Just("<channel>"),
+                proptest::strategy::Just("<item>"), proptest::strategy::Just("</item>"),
+                proptest::strategy::Just("<title>t</title>"), proptest::strategy::Just("<feed>"),
+                proptest::strategy::Just("<entry><link href=\"h\" rel=\"enclosure\"/></entry>"),
+                proptest::strategy::Just("<pubDate>Mon, 99 Foo 20 25:61 +99</pubDate>"),
+                proptest::strategy::Just("<updated>2026-13-45T99:99:99.Z</updated>"),
+                proptest::strategy::Just("<author>(a</author>"), proptest::strategy::Just("</channel></rss>"),
+                proptest::strategy::Just("</feed>"), proptest::strategy::Just("&amp;"), proptest::strategy::Just("\u{e9}"),
+            ], 0..12),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..16),
+        ) {
+            let text = pieces.concat();
+            let _ = decode(text.as_bytes());
+            let mut bytes = text.into_bytes();
+            bytes.extend_from_slice(&noise);
+            let _ = decode(&bytes);
         }
     }
 }
