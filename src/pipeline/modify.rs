@@ -775,3 +775,41 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod render_tests {
+    use super::super::{Rendered, encode};
+    use crate::pipeline::testutil::json;
+
+    /// A JMESPath result of any type renders in every output format.
+    #[test]
+    fn any_result_renders_in_every_format() {
+        for doc in [
+            r#"["Bill","Jessica"]"#,
+            r#""Bill""#,
+            "3",
+            "null",
+            "[]",
+            r#"[{"a":[1]}]"#,
+        ] {
+            let value = json(doc);
+            for rendered in [
+                Rendered::Json,
+                Rendered::JsonCollection,
+                Rendered::String,
+                Rendered::Xml,
+                Rendered::Yaml,
+            ] {
+                let mut out = Vec::new();
+                encode(&value, rendered, &mut out);
+                if rendered == Rendered::Json {
+                    let text = String::from_utf8(out).unwrap();
+                    assert_eq!(
+                        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                        serde_json::from_str::<serde_json::Value>(doc).unwrap()
+                    );
+                }
+            }
+        }
+    }
+}
