@@ -34,13 +34,22 @@
 //!   JSON decoding nor encoding) and times its middleware stack (load
 //!   balancer, concurrent-calls middleware, request builder, merge, static).
 //!   Neither side does network I/O.
+//! - **jmespath** (KrakenD Enterprise, no lura row): the compiled
+//!   `modifier/jmespath` expression on a decoded ~2 KB document, next to
+//!   decoding that document (copy into a scratch buffer + simd-json), the
+//!   issue's yardstick. The expression's cost includes converting the
+//!   document into the jmespath crate's tree and the result back.
+//! - **content_replacer** (KrakenD Enterprise): one replacement on one
+//!   field of a fresh copy (`iter_batched_ref`, as the manipulations).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use cuttle::config::{BackendEncoding, FlatmapOp, ManipulationSpec};
+use cuttle::config::{
+    BackendEncoding, FlatmapOp, ManipulationSpec, Replacement, ResponseModifiers,
+};
 use cuttle::pipeline::{
-    Flatmap, Manipulation, Object, Rendered, Source, UrlTemplate, Value, decode, encode,
+    Flatmap, Manipulation, Modifiers, Object, Rendered, Source, UrlTemplate, Value, decode, encode,
     merge_into, percent_decode,
 };
 
@@ -327,8 +336,114 @@ fn bench_proxy_stack(c: &mut Criterion) {
     }
 }
 
+/// About 2 KB: 24 students with a name, an age, an email and a city.
+fn students_body() -> Vec<u8> {
+    let students: Vec<String> = (0..24)
+        .map(|i| {
+            format!(
+                r#"{{"name":"Student {i}","age":{},"email":"s{i}@school.example","city":"Town"}}"#,
+                14 + i % 9
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"students":[{}],"school":"Example"}}"#,
+        students.join(",")
+    )
+    .into_bytes()
+}
+
+fn bench_jmespath(c: &mut Criterion) {
+    let body = students_body();
+    let modifiers = Modifiers::compile(&ResponseModifiers {
+        replacements: Vec::new(),
+        jmespath: Some("students[?age > `18`].name".into()),
+    })
+    .expect("valid");
+    let mut scratch = Vec::with_capacity(4096);
+    c.bench_function(&format!("jmespath/decode_{}_bytes", body.len()), |b| {
+        b.iter(|| {
+            scratch.clear();
+            scratch.extend_from_slice(&body);
+            let value = decode(BackendEncoding::Json, false, &mut scratch).expect("valid");
+            black_box(&value);
+        })
+    });
+    let input = doc(std::str::from_utf8(&body).expect("utf-8"));
+    c.bench_function(
+        &format!("jmespath/filter_project_{}_bytes", body.len()),
+        |b| {
+            b.iter_batched_ref(
+                || input.clone(),
+                |value| {
+                    let taken = std::mem::replace(value, Value::from(0u64));
+                    *value = modifiers.apply(taken);
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+}
+
+fn bench_content_replacer(c: &mut Criterion) {
+    let input = doc(
+        r#"{"message":"6 items left","data":{"credit_card":"1234567812345678","n":5},"other":"x"}"#,
+    );
+    let rows = [
+        (
+            "content_replacer/literal_root",
+            "message",
+            " items left",
+            "",
+            false,
+        ),
+        (
+            "content_replacer/literal_nested",
+            "data.credit_card",
+            "5678",
+            "XXXX",
+            false,
+        ),
+        (
+            "content_replacer/literal_no_match",
+            "message",
+            "absent",
+            "",
+            false,
+        ),
+        (
+            "content_replacer/regexp_nested",
+            "data.credit_card",
+            r"(^\d{4})(.*)",
+            "${1}-XXXX",
+            true,
+        ),
+    ];
+    for (name, path, find, replace, regexp) in rows {
+        let modifiers = Modifiers::compile(&ResponseModifiers {
+            replacements: vec![Replacement {
+                path: path.into(),
+                find: find.into(),
+                replace: replace.into(),
+                regexp,
+            }],
+            jmespath: None,
+        })
+        .expect("valid");
+        c.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || input.clone(),
+                |value| modifiers.replace(value),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+}
+
 criterion_group!(
     benches,
+    bench_jmespath,
+    bench_content_replacer,
     bench_merge,
     bench_allow_deny,
     bench_mapping,

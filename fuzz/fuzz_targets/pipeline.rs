@@ -1,10 +1,11 @@
 //! Any backend body through the whole response pipeline: decode with a
-//! data-chosen encoding, manipulate with a data-chosen spec, merge, flatmap,
+//! data-chosen encoding (rss included), manipulate with a data-chosen spec
+//! (content replacer and JMESPath included), merge, flatmap,
 //! encode in every output format. Never panics; the JSON output is always
 //! valid JSON.
 #![no_main]
 
-use cuttle::config::{BackendEncoding, FlatmapOp, ManipulationSpec};
+use cuttle::config::{BackendEncoding, FlatmapOp, ManipulationSpec, Replacement, ResponseModifiers};
 use cuttle::pipeline::{Flatmap, Manipulation, Object, Rendered, Value, decode, encode, merge_into};
 use libfuzzer_sys::fuzz_target;
 
@@ -14,8 +15,21 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 fn spec(selector: u8) -> ManipulationSpec {
     let mut spec = ManipulationSpec::default();
-    match selector % 8 {
+    match selector % 10 {
         0 => {}
+        8 => {
+            spec.modifiers = ResponseModifiers {
+                replacements: vec![
+                    Replacement { path: "a.b".into(), find: "x".into(), replace: "yy".into(), regexp: false },
+                    Replacement { path: "c".into(), find: "(.)(.)".into(), replace: "${2}${1}".into(), regexp: true },
+                ],
+                jmespath: None,
+            }
+        }
+        9 => {
+            spec.modifiers.jmespath =
+                Some("{a: a, n: length(@), s: sort(keys(@)), f: collection[?x > `1`] | [0:2], r: [*][0]}".into())
+        }
         1 => spec.allow = strings(&["a", "b.c", "d.e.f"]),
         2 => spec.deny = strings(&["a", "b.c", "collection"]),
         3 => spec.mapping = vec![("a".into(), "z".into()), ("b".into(), "a".into())],
@@ -40,10 +54,11 @@ fn spec(selector: u8) -> ManipulationSpec {
 
 fuzz_target!(|data: &[u8]| {
     let [encoding, selector, rest @ ..] = data else { return };
-    let encoding = match encoding % 4 {
+    let encoding = match encoding % 5 {
         0 => BackendEncoding::Json,
         1 => BackendEncoding::SafeJson,
         2 => BackendEncoding::String,
+        3 => BackendEncoding::Rss,
         _ => BackendEncoding::Xml,
     };
     let spec = spec(*selector);

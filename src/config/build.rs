@@ -12,7 +12,7 @@ use super::keywords;
 use super::limits::server_limits;
 use super::model::{
     Backend, BackendEncoding, ClientStrategy, Config, DEFAULT_TIMEOUT, Endpoint, Forward,
-    ManipulationSpec, OutputEncoding, RouterRateLimit,
+    ManipulationSpec, OutputEncoding, ResponseModifiers, RouterRateLimit,
 };
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
@@ -28,6 +28,8 @@ struct Inherited {
     cache_ttl: Option<Duration>,
     output_encoding: OutputEncoding,
     hosts: Vec<String>,
+    /// Root `disable_rest`: placeholders may sit inside a segment.
+    disable_rest: bool,
 }
 
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
@@ -47,6 +49,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
                 .map_err(|message| Problem::new("output_encoding", message))?,
         },
         hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
+        disable_rest: raw.disable_rest.unwrap_or(false),
     };
     let listen_ip = match raw.listen_ip.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -130,15 +133,10 @@ fn build_endpoint(
             "missing; every endpoint needs a path such as \"/users/{id}\"",
         )
     })?;
-    let segments = route::endpoint_segments(&path)
+    let segments = route::endpoint_segments(&path, inherited.disable_rest)
         .map_err(|message| Problem::new(format!("{at}.endpoint"), message))?;
-    let params: Vec<&str> = segments
-        .iter()
-        .filter_map(|segment| match segment {
-            Segment::Param(name) => Some(*name),
-            Segment::Literal(_) => None,
-        })
-        .collect();
+    let params: Vec<&str> = segments.iter().filter_map(Segment::param).collect();
+    let wildcard = segments.last() == Some(&Segment::Wildcard);
     let method = match raw.method.as_deref() {
         None | Some("") => Method::Get,
         Some(text) => keywords::endpoint_method(text)
@@ -160,6 +158,9 @@ fn build_endpoint(
         Some(calls) => calls,
     };
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+    if output_encoding == OutputEncoding::NoOp {
+        refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+    }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
     let raw_backends = raw.backend.unwrap_or_default();
@@ -210,8 +211,29 @@ fn build_endpoint(
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
         rate_limit: endpoint_extra.rate_limit,
+        wildcard,
+        response: endpoint_extra.modifiers,
         chunked_request_body: false,
     })
+}
+
+/// `modifier/jmespath` and the content replacer work on a decoded
+/// response; a no-op body is passed through untouched, so they would be
+/// silently skipped.
+fn refuse_modifiers_on_no_op(modifiers: &ResponseModifiers, at: &str) -> BuildResult<()> {
+    let namespace = if modifiers.jmespath.is_some() {
+        "modifier/jmespath"
+    } else if !modifiers.replacements.is_empty() {
+        "plugin/req-resp-modifier"
+    } else {
+        return Ok(());
+    };
+    Err(Problem::new(
+        format!("{at}.extra_config.{namespace}"),
+        format!(
+            "\"{namespace}\" changes the response, but a \"no-op\" encoding passes it through untouched; remove one of the two"
+        ),
+    ))
 }
 
 /// A `param` rate-limit strategy must name a placeholder of the endpoint:
@@ -368,6 +390,9 @@ fn build_backend(
     };
     let encoding = backend_encoding(raw.encoding.as_deref(), context.endpoint_output, &at)?;
     let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
+    if encoding == BackendEncoding::NoOp {
+        refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+    }
 
     Ok(Backend {
         url_pattern,
@@ -382,6 +407,7 @@ fn build_backend(
             group: raw.group.filter(|g| !g.is_empty()),
             is_collection: raw.is_collection.unwrap_or(false),
             flatmap: extra.flatmap,
+            modifiers: extra.modifiers,
         },
         return_error_code: extra.return_error_code,
         return_error_details: extra.return_error_details,

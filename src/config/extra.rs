@@ -11,11 +11,14 @@ use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
 use super::keywords;
-use super::model::{CircuitBreaker, FlatmapOp, ProxyRateLimit, RouterRateLimit, StaticResponse};
+use super::model::{
+    CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit,
+    StaticResponse,
+};
 use super::ratelimit;
 use super::raw::{
-    ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawProxy,
-    RawProxyRateLimit, RawRouter, RawRouterRateLimit,
+    ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
+    RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter, RawRouterRateLimit,
 };
 use super::unimplemented;
 
@@ -36,6 +39,9 @@ const BACKEND_HTTP: &str = "backend/http";
 const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
+const JMESPATH: &str = "modifier/jmespath";
+const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
+const CONTENT_REPLACER: &str = "content-replacer";
 
 #[derive(Debug, Default)]
 pub struct RootExtra {
@@ -49,6 +55,7 @@ pub struct EndpointExtra {
     pub static_response: Option<StaticResponse>,
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
+    pub modifiers: ResponseModifiers,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +65,7 @@ pub struct BackendExtra {
     pub return_error_details: Option<String>,
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
+    pub modifiers: ResponseModifiers,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -86,6 +94,9 @@ pub fn endpoint(
     let mut result = EndpointExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
+        if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
+            continue;
+        }
         if namespace == ROUTER_RATELIMIT {
             // `num_shards`, `cleanup_period` and `cleanup_threads` tune
             // KrakenD's shared store; cuttle's per-worker maps have no use for them.
@@ -158,6 +169,9 @@ pub fn backend(
     let mut result = BackendExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
+        if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
+            continue;
+        }
         match namespace.as_str() {
             PROXY => {
                 note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
@@ -206,6 +220,114 @@ pub fn backend(
         }
     }
     Ok(result)
+}
+
+/// `modifier/jmespath` and the content-replacer form of
+/// `plugin/req-resp-modifier` (KrakenD Enterprise), the same at endpoint and
+/// backend level. Returns false for any other namespace. A
+/// `plugin/req-resp-modifier` that names another plugin than
+/// `content-replacer` is left to `note_unknown` (refused: cuttle cannot
+/// run Go plugins).
+fn response_modifier(
+    namespace: &str,
+    value: &Value,
+    at: &str,
+    unknown: &mut Unknown,
+    modifiers: &mut ResponseModifiers,
+) -> BuildResult<bool> {
+    match namespace {
+        JMESPATH => {
+            note_ignored_keys(JMESPATH, value, &["expr"], unknown);
+            let raw: RawJmespath = decode(value, at)?;
+            let expr = raw.expr.filter(|e| !e.trim().is_empty()).ok_or_else(|| {
+                Problem::new(
+                    format!("{at}.expr"),
+                    "missing; write the JMESPath expression to apply, e.g. \"expr\": \"students[?age > `18`].name\"",
+                )
+            })?;
+            if let Err(error) = jmespath::compile(&expr) {
+                return Err(Problem::new(
+                    format!("{at}.expr"),
+                    format!(
+                        "not a valid JMESPath expression: {} at character {} (\"{}\" <- here); see https://jmespath.org/specification.html",
+                        error.reason,
+                        error.offset,
+                        expr.get(..error.offset).unwrap_or(&expr)
+                    ),
+                ));
+            }
+            modifiers.jmespath = Some(expr);
+            Ok(true)
+        }
+        REQ_RESP_MODIFIER => {
+            let raw: RawReqRespModifier = decode(value, at)?;
+            let names = raw.name.unwrap_or_default();
+            if names.is_empty() || names.iter().any(|name| name != CONTENT_REPLACER) {
+                // Another plugin: not implemented, and it may guard the endpoint.
+                note_unknown(namespace, at.to_owned(), unknown);
+                return Ok(true);
+            }
+            note_ignored_keys(
+                REQ_RESP_MODIFIER,
+                value,
+                &["name", CONTENT_REPLACER],
+                unknown,
+            );
+            let at = format!("{at}.{CONTENT_REPLACER}");
+            let entries = raw.content_replacer.ok_or_else(|| {
+                Problem::new(
+                    &at,
+                    "missing; \"name\": [\"content-replacer\"] needs a \"content-replacer\" object, e.g. {\"message\": {\"find\": \" items left\", \"replace\": \"\"}}",
+                )
+            })?;
+            for (path, entry) in entries.iter().filter(|(key, _)| !is_comment(key)) {
+                let at = format!("{at}.{path}");
+                modifiers.replacements.push(replacement(path, entry, &at)?);
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn replacement(path: &str, entry: &Value, at: &str) -> BuildResult<Replacement> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(Problem::new(
+            at,
+            "not a field path; write the field's name, with '.' between nested objects, e.g. \"data.credit_card\"",
+        ));
+    }
+    let raw: RawReplacement = decode(entry, at)?;
+    let required = |key: &str| {
+        Problem::new(
+            format!("{at}.{key}"),
+            format!(
+                "missing; each content replacement needs \"find\" and \"replace\" strings (\"{key}\" may be empty)"
+            ),
+        )
+    };
+    let find = raw.find.ok_or_else(|| required("find"))?;
+    let replace = raw.replace.ok_or_else(|| required("replace"))?;
+    let regexp = raw.regexp.unwrap_or(false);
+    if regexp {
+        regex::Regex::new(&find).map_err(|error| {
+            Problem::new(
+                format!("{at}.find"),
+                format!("not a valid regular expression (RE2 syntax, as in Go): {error}"),
+            )
+        })?;
+    } else if find.is_empty() {
+        return Err(Problem::new(
+            format!("{at}.find"),
+            "empty; an empty literal matches between every character; write the text to replace",
+        ));
+    }
+    Ok(Replacement {
+        path: path.to_owned(),
+        find,
+        replace,
+        regexp,
+    })
 }
 
 fn circuit_breaker(raw: RawCircuitBreaker, at: &str) -> BuildResult<CircuitBreaker> {

@@ -49,8 +49,12 @@ pub fn backend_encoding(text: &str) -> Result<BackendEncoding, String> {
         .ok_or_else(|| unknown_word(text, "backend encoding", &BACKEND_ENCODINGS))
 }
 
-const OUTPUT_ENCODINGS: [(&str, OutputEncoding); 7] = [
+/// `fast-json` is KrakenD Enterprise's faster JSON renderer; cuttle's
+/// `json` already streams the document out in one pass without
+/// reflection, so it is an alias of `json` (same bytes).
+const OUTPUT_ENCODINGS: [(&str, OutputEncoding); 8] = [
     ("json", OutputEncoding::Json),
+    ("fast-json", OutputEncoding::Json),
     ("json-collection", OutputEncoding::JsonCollection),
     ("string", OutputEncoding::String),
     ("xml", OutputEncoding::Xml),

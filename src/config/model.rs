@@ -131,6 +131,12 @@ pub struct Endpoint {
     pub flatmap: Vec<FlatmapOp>,
     /// `extra_config.qos/ratelimit/router`.
     pub rate_limit: Option<RouterRateLimit>,
+    /// The path ends in `/*`: every path under the prefix is served, and
+    /// the rest of the path is appended to each backend's url_pattern.
+    pub wildcard: bool,
+    /// `modifier/jmespath` and the content replacer at endpoint level:
+    /// applied to the merged response, before the output encoding.
+    pub response: ResponseModifiers,
     /// Send request bodies chunked (KrakenD's framing when the client's
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
@@ -196,6 +202,30 @@ pub struct ManipulationSpec {
     pub is_collection: bool,
     /// `extra_config.proxy.flatmap_filter`.
     pub flatmap: Vec<FlatmapOp>,
+    /// `modifier/jmespath` and the content replacer at backend level:
+    /// applied after everything above, before the merge.
+    pub modifiers: ResponseModifiers,
+}
+
+/// The KrakenD Enterprise response modifiers cuttle serves, as written.
+/// Applied in this order: content replacements, then the JMESPath expression.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseModifiers {
+    /// `plugin/req-resp-modifier` with `name: ["content-replacer"]`.
+    pub replacements: Vec<Replacement>,
+    /// `modifier/jmespath.expr` (checked to compile).
+    pub jmespath: Option<String>,
+}
+
+/// One `content-replacer` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// Dotted path of the string field (`data.credit_card`).
+    pub path: String,
+    pub find: String,
+    pub replace: String,
+    /// `find` is a regular expression (RE2 syntax) and `replace` may use `${1}`.
+    pub regexp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,9 +241,7 @@ pub enum BackendEncoding {
     SafeJson,
     String,
     Xml,
-    /// `rss`: KrakenD CE decodes RSS/Atom feeds into JSON (krakend-rss).
-    /// Added so that KrakenD CE's own test configuration loads; cuttle does
-    /// not decode feeds yet.
+    /// `rss`: RSS/Atom feeds decoded into krakend-rss's document shape.
     Rss,
     NoOp,
 }

@@ -41,6 +41,9 @@ pub struct RawConfig {
     pub max_idle_connections_per_host: Option<u64>,
     pub dialer_timeout: Option<GoDuration>,
     pub max_shutdown_wait_time: Option<GoDuration>,
+    /// Placeholders anywhere in an endpoint path (`/file.{ext}`), not only
+    /// as whole segments.
+    pub disable_rest: Option<bool>,
     /// HTTPS at the edge: not implemented, so only checked for presence.
     pub tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,
@@ -123,6 +126,31 @@ pub struct RawFlatmapOp {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub args: Option<Vec<String>>,
+}
+
+/// `modifier/jmespath`, at endpoint or backend level.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"expr\"")]
+pub struct RawJmespath {
+    pub expr: Option<String>,
+}
+
+/// `plugin/req-resp-modifier`: only its `content-replacer` is implemented.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"name\"")]
+pub struct RawReqRespModifier {
+    pub name: Option<Vec<String>>,
+    #[serde(rename = "content-replacer")]
+    pub content_replacer: Option<Map<String, Value>>,
+}
+
+/// One entry of `content-replacer`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"find\" and \"replace\"")]
+pub struct RawReplacement {
+    pub find: Option<String>,
+    pub replace: Option<String>,
+    pub regexp: Option<bool>,
 }
 
 /// Backend `backend/http`.

@@ -12,35 +12,70 @@ pub enum Segment<'a> {
     Literal(&'a str),
     /// `{name}`: the name, without braces.
     Param(&'a str),
+    /// `prefix{name}suffix` inside one segment (`file.{ext}`), only with
+    /// the root `"disable_rest": true`.
+    Embedded {
+        prefix: &'a str,
+        name: &'a str,
+        suffix: &'a str,
+    },
+    /// A final `*`: every path under the prefix (KrakenD Enterprise's
+    /// wildcard endpoints).
+    Wildcard,
+}
+
+impl<'a> Segment<'a> {
+    /// The placeholder name this segment binds, if any.
+    pub fn param(&self) -> Option<&'a str> {
+        match *self {
+            Segment::Param(name) | Segment::Embedded { name, .. } => Some(name),
+            Segment::Literal(_) | Segment::Wildcard => None,
+        }
+    }
 }
 
 /// Splits an endpoint path and checks it: it starts with `/`, placeholders
-/// are whole segments with distinct names, and it is not under `/__debug`
-/// (KrakenD refuses those: they belong to its debug endpoint).
-pub fn endpoint_segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
+/// are whole segments with distinct names (or, with `disable_rest`, one
+/// placeholder inside a segment), a `*` is only a whole last segment after
+/// at least one other, and it is not under `/__debug` (KrakenD refuses
+/// those: they belong to its debug endpoint).
+pub fn endpoint_segments(path: &str, disable_rest: bool) -> Result<Vec<Segment<'_>>, String> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(format!(
             "\"{path}\" must start with \"/\"; write \"/{path}\""
         ));
     };
+    let pieces: Vec<&str> = rest.split('/').collect();
     let mut segments = Vec::new();
-    for piece in rest.split('/') {
+    for (index, piece) in pieces.iter().copied().enumerate() {
         if piece == "__debug" {
             return Err(format!(
                 "\"{path}\": paths under /__debug are reserved for the debug endpoint (KrakenD refuses them too); choose another path"
             ));
         }
-        let segment = match piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if is_endpoint_param_name(name) => Segment::Param(name),
-            _ if piece.contains(['{', '}']) => {
+        let last = index + 1 == pieces.len();
+        let segment = if piece == "*" && last {
+            if index == 0 {
                 return Err(format!(
-                    "\"{path}\": \"{piece}\" is not a placeholder; a placeholder is a whole segment made of letters, digits, '_', '-' or '.', e.g. \"/users/{{id}}\""
+                    "\"{path}\": a wildcard at the root would answer every path (KrakenD Enterprise refuses it too); put it under a prefix, e.g. \"/v1/*\""
                 ));
             }
-            _ => Segment::Literal(piece),
+            Segment::Wildcard
+        } else if piece.contains('*') {
+            return Err(format!(
+                "\"{path}\": '*' is only allowed as the whole last segment (a wildcard endpoint such as \"/v1/*\")"
+            ));
+        } else {
+            match piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if is_endpoint_param_name(name) => Segment::Param(name),
+                _ if piece.contains(['{', '}']) => embedded(path, piece, disable_rest)?,
+                _ => Segment::Literal(piece),
+            }
         };
-        if let Segment::Param(name) = segment
-            && segments.contains(&segment)
+        if let Some(name) = segment.param()
+            && segments
+                .iter()
+                .any(|s: &Segment<'_>| s.param() == Some(name))
         {
             return Err(format!(
                 "\"{path}\": the placeholder {{{name}}} appears twice; give each placeholder its own name"
@@ -49,6 +84,34 @@ pub fn endpoint_segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
         segments.push(segment);
     }
     Ok(segments)
+}
+
+/// `prefix{name}suffix`: one placeholder inside a segment.
+fn embedded<'a>(path: &str, piece: &'a str, disable_rest: bool) -> Result<Segment<'a>, String> {
+    let whole = || {
+        format!(
+            "\"{path}\": \"{piece}\" is not a placeholder; a placeholder is a whole segment made of letters, digits, '_', '-' or '.', e.g. \"/users/{{id}}\""
+        )
+    };
+    let open = piece.find('{').ok_or_else(whole)?;
+    let close = piece[open..]
+        .find('}')
+        .map(|i| open + i)
+        .ok_or_else(whole)?;
+    let (prefix, name, suffix) = (&piece[..open], &piece[open + 1..close], &piece[close + 1..]);
+    if !is_endpoint_param_name(name) || prefix.contains(['{', '}']) || suffix.contains(['{', '}']) {
+        return Err(format!("{}; at most one placeholder per segment", whole()));
+    }
+    if !disable_rest {
+        return Err(format!(
+            "\"{path}\": the placeholder {{{name}}} is inside the segment \"{piece}\", which KrakenD only accepts with \"disable_rest\": true at the root of the file; add it, or make the placeholder a whole segment"
+        ));
+    }
+    Ok(Segment::Embedded {
+        prefix,
+        name,
+        suffix,
+    })
 }
 
 /// KrakenD: `/\{([a-zA-Z\-_0-9\.]+)\}`.
@@ -162,18 +225,77 @@ pub fn check_route_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
             message,
         ));
     }
+    check_embedded_clashes(endpoints)
+}
+
+/// Two in-segment placeholders at the same position whose fixed texts have
+/// the same length and could both match one segment (`/a{x}` and `/{y}b`
+/// both match `/ab`): the router's "longest fixed text first" cannot choose.
+fn check_embedded_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
+    let parsed: Vec<(usize, Vec<Segment<'_>>)> = endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.path.contains('{'))
+        .filter_map(|(i, e)| Some((i, endpoint_segments(&e.path, true).ok()?)))
+        .filter(|(_, segments)| {
+            segments
+                .iter()
+                .any(|s| matches!(s, Segment::Embedded { .. }))
+        })
+        .collect();
+    for (n, (first, a)) in parsed.iter().enumerate() {
+        for (second, b) in &parsed[n + 1..] {
+            let (x, y) = (&endpoints[*first], &endpoints[*second]);
+            if x.method != y.method || a.len() != b.len() {
+                continue;
+            }
+            let mut differs = false;
+            let same_shape = a.iter().zip(b).all(|(p, q)| match (p, q) {
+                (Segment::Literal(l), Segment::Literal(m)) => l == m,
+                (Segment::Param(_), Segment::Param(_)) | (Segment::Wildcard, Segment::Wildcard) => {
+                    true
+                }
+                (
+                    Segment::Embedded {
+                        prefix: p1,
+                        suffix: s1,
+                        ..
+                    },
+                    Segment::Embedded {
+                        prefix: p2,
+                        suffix: s2,
+                        ..
+                    },
+                ) => {
+                    differs |= p1 != p2 || s1 != s2;
+                    p1.len() + s1.len() == p2.len() + s2.len()
+                        && (p1.starts_with(p2) || p2.starts_with(p1))
+                        && (s1.ends_with(s2) || s2.ends_with(s1))
+                }
+                _ => false,
+            });
+            if same_shape && differs {
+                return Err(Problem::new(
+                    format!("endpoints[{second}].endpoint"),
+                    format!(
+                        "{} {} clashes with endpoints[{first}] ({} {}): a segment can match both placeholders with the same length of fixed text, so a router cannot choose; change the fixed text of one",
+                        y.method, y.path, x.method, x.path
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
-/// The path with placeholder names erased: `/a/{x}/b` -> `/a/{}/b`.
+/// The path with placeholder names erased: `/a/{x}/b.{y}` -> `/a/{}/b.{}`.
 fn route_shape(path: &str) -> String {
     path.split('/')
-        .map(|piece| {
-            if piece.starts_with('{') && piece.ends_with('}') {
-                "{}"
-            } else {
-                piece
+        .map(|piece| match (piece.find('{'), piece.rfind('}')) {
+            (Some(open), Some(close)) if open < close => {
+                format!("{}{{}}{}", &piece[..open], &piece[close + 1..])
             }
+            _ => piece.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -186,12 +308,35 @@ mod tests {
     #[test]
     fn splits_endpoint_paths() {
         use Segment::*;
-        assert_eq!(endpoint_segments("/"), Ok(vec![Literal("")]));
+        assert_eq!(endpoint_segments("/", false), Ok(vec![Literal("")]));
         assert_eq!(
-            endpoint_segments("/a/{id}/b.json"),
+            endpoint_segments("/a/{id}/b.json", false),
             Ok(vec![Literal("a"), Param("id"), Literal("b.json")])
         );
-        assert_eq!(endpoint_segments("/{a-b_c.d}"), Ok(vec![Param("a-b_c.d")]));
+        assert_eq!(
+            endpoint_segments("/{a-b_c.d}", false),
+            Ok(vec![Param("a-b_c.d")])
+        );
+        assert_eq!(
+            endpoint_segments("/v1/{id}/*", false),
+            Ok(vec![Literal("v1"), Param("id"), Wildcard])
+        );
+        assert_eq!(
+            endpoint_segments("/file.{ext}", true),
+            Ok(vec![Embedded {
+                prefix: "file.",
+                name: "ext",
+                suffix: ""
+            }])
+        );
+        assert_eq!(
+            endpoint_segments("/var{iable}x", true),
+            Ok(vec![Embedded {
+                prefix: "var",
+                name: "iable",
+                suffix: "x"
+            }])
+        );
     }
 
     #[test]
@@ -199,16 +344,27 @@ mod tests {
         let table = [
             ("users", "must start with \"/\""),
             ("", "must start with \"/\""),
-            ("/a/x{y}", "is not a placeholder"),
-            ("/a/{y}x", "is not a placeholder"),
+            ("/a/x{y}", "\"disable_rest\": true"),
+            ("/a/{y}x", "\"disable_rest\": true"),
             ("/a/{}", "is not a placeholder"),
             ("/a/{b c}", "is not a placeholder"),
             ("/a/{x}/{x}", "appears twice"),
             ("/__debug", "reserved for the debug endpoint"),
             ("/api/__debug/x", "reserved for the debug endpoint"),
+            ("/file.{ext}", "\"disable_rest\": true"),
+            ("/*", "at the root"),
+            ("/a/*/b", "only allowed as the whole last segment"),
+            ("/a*", "only allowed as the whole last segment"),
         ];
         for (path, expected) in table {
-            let error = endpoint_segments(path).expect_err(path);
+            let error = endpoint_segments(path, false).expect_err(path);
+            assert!(error.contains(expected), "{path}: {error}");
+        }
+        for (path, expected) in [
+            ("/a{x}{y}", "at most one placeholder"),
+            ("/a/{x}/b{x}", "appears twice"),
+        ] {
+            let error = endpoint_segments(path, true).expect_err(path);
             assert!(error.contains(expected), "{path}: {error}");
         }
     }

@@ -682,7 +682,7 @@ fn endpoint_errors() {
             with_endpoints(r#"{"endpoint": "/a/x{y}", "backend": [{}]}"#),
             Error(&[
                 "endpoints[0].endpoint:",
-                "\"x{y}\" is not a placeholder",
+                "is inside the segment \"x{y}\", which KrakenD only accepts with \"disable_rest\": true",
                 "whole segment",
             ]),
         ),
@@ -724,7 +724,7 @@ fn endpoint_errors() {
             endpoint_with(r#""output_encoding": "JSON","#),
             Error(&[
                 "endpoints[0].output_encoding: \"JSON\" is not a known output encoding",
-                "\"json\", \"json-collection\", \"string\", \"xml\", \"yaml\", \"negotiate\", \"no-op\"",
+                "\"json\", \"fast-json\", \"json-collection\", \"string\", \"xml\", \"yaml\", \"negotiate\", \"no-op\"",
             ]),
         ),
         (
@@ -993,3 +993,138 @@ fn load_names_an_unreadable_file() {
 
 #[path = "ratelimit_tests.rs"]
 mod ratelimit;
+
+#[test]
+fn enterprise_features_are_served_or_refused_with_their_paths() {
+    let ep = |extra: &str| {
+        with_endpoints(&format!(
+            r#"{{"endpoint": "/a", "extra_config": {extra}, "backend": [{{"extra_config": {extra}}}]}}"#
+        ))
+    };
+    check(
+        "jmespath and content replacer at both levels",
+        &ep(
+            r#"{"modifier/jmespath": {"expr": "students[?age > `18`].name"},
+                "plugin/req-resp-modifier": {"name": ["content-replacer"], "content-replacer": {
+                    "@comment": "x", "data.card": {"find": "(^\\d{4})(.*)", "replace": "${1}-XXXX", "regexp": true},
+                    "message": {"find": " items left", "replace": ""}}}}"#,
+        ),
+        Valid(|config| {
+            let endpoint = &config.endpoints[0];
+            assert!(
+                config.unimplemented.is_empty(),
+                "{:?}",
+                config.unimplemented
+            );
+            for modifiers in [
+                &endpoint.response,
+                &endpoint.backends[0].manipulation.modifiers,
+            ] {
+                assert_eq!(
+                    modifiers.jmespath.as_deref(),
+                    Some("students[?age > `18`].name")
+                );
+                let paths: Vec<&str> = modifiers
+                    .replacements
+                    .iter()
+                    .map(|r| r.path.as_str())
+                    .collect();
+                assert_eq!(paths, ["data.card", "message"]);
+                assert!(modifiers.replacements[0].regexp && !modifiers.replacements[1].regexp);
+            }
+        }),
+    );
+    let refused = |name: &str, text: String, fragments: &'static [&'static str]| {
+        check(name, &text, Error(fragments));
+    };
+    refused(
+        "bad JMESPath",
+        ep(r#"{"modifier/jmespath": {"expr": "students[?age > "}}"#),
+        &[
+            "endpoints[0].extra_config.modifier/jmespath.expr: not a valid JMESPath expression",
+            "at character",
+        ],
+    );
+    refused(
+        "missing expr",
+        ep(r#"{"modifier/jmespath": {}}"#),
+        &["endpoints[0].extra_config.modifier/jmespath.expr: missing"],
+    );
+    refused(
+        "bad regexp",
+        ep(
+            r#"{"plugin/req-resp-modifier": {"name": ["content-replacer"], "content-replacer": {"a.b": {"find": "(x", "replace": "", "regexp": true}}}}"#,
+        ),
+        &[
+            "endpoints[0].extra_config.plugin/req-resp-modifier.content-replacer.a.b.find: not a valid regular expression",
+        ],
+    );
+    refused(
+        "replacement without replace",
+        ep(
+            r#"{"plugin/req-resp-modifier": {"name": ["content-replacer"], "content-replacer": {"a": {"find": "x"}}}}"#,
+        ),
+        &["content-replacer.a.replace: missing"],
+    );
+    refused(
+        "another plugin stays refused",
+        ep(
+            r#"{"plugin/req-resp-modifier": {"name": ["content-replacer", "ip-filter"], "content-replacer": {}}}"#,
+        ),
+        &[
+            "endpoints[0].extra_config.plugin/req-resp-modifier: \"plugin/req-resp-modifier\" is not implemented",
+            "endpoints[0].backend[0].extra_config.plugin/req-resp-modifier: ",
+        ],
+    );
+    refused(
+        "a modifier on a no-op endpoint would be skipped",
+        with_endpoints(
+            r#"{"endpoint": "/a", "output_encoding": "no-op", "extra_config": {"modifier/jmespath": {"expr": "a"}}, "backend": [{}]}"#,
+        ),
+        &[
+            "endpoints[0].extra_config.modifier/jmespath: \"modifier/jmespath\" changes the response, but a \"no-op\" encoding",
+        ],
+    );
+    refused(
+        "a replacer on a no-op backend would be skipped",
+        with_endpoints(
+            r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"extra_config": {"plugin/req-resp-modifier": {"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}}}]}"#,
+        ),
+        &["endpoints[0].backend[0].extra_config.plugin/req-resp-modifier: "],
+    );
+    refused(
+        "two wildcards for the same prefix",
+        with_endpoints(
+            r#"{"endpoint": "/v1/{a}/*", "backend": [{}]}, {"endpoint": "/v2/*", "backend": [{}]},
+               {"endpoint": "/v1/{b}/*", "backend": [{}]}"#,
+        ),
+        &["endpoints[2].endpoint: GET /v1/{b}/* clashes with endpoints[0] (GET /v1/{a}/*)"],
+    );
+    refused(
+        "two in-segment placeholders a router cannot tell apart",
+        with_endpoints(
+            r#"{"endpoint": "/x/a{p}", "backend": [{}]}, {"endpoint": "/x/{q}b", "backend": [{}]}"#,
+        )
+        .replace(r#""version": 3,"#, r#""version": 3, "disable_rest": true,"#),
+        &["endpoints[1].endpoint: GET /x/{q}b clashes with endpoints[0] (GET /x/a{p})"],
+    );
+    refused(
+        "in-segment placeholder without disable_rest",
+        with_endpoints(r#"{"endpoint": "/file.{ext}", "backend": [{"url_pattern": "/f.{ext}"}]}"#),
+        &["endpoints[0].endpoint:", "\"disable_rest\": true"],
+    );
+    check(
+        "in-segment placeholder with disable_rest, wildcard, fast-json",
+        &with_endpoints(
+            r#"{"endpoint": "/file.{ext}", "output_encoding": "fast-json", "backend": [{"url_pattern": "/f.{ext}"}]},
+               {"endpoint": "/v1/*", "backend": [{"url_pattern": "/api"}]},
+               {"endpoint": "/file.{name}.json", "backend": [{}]}, {"endpoint": "/x{a}", "backend": [{}]},
+               {"endpoint": "/{b}y", "method": "POST", "backend": [{}]}"#,
+        )
+        .replace(r#""version": 3,"#, r#""version": 3, "disable_rest": true,"#),
+        Valid(|config| {
+            assert_eq!(config.endpoints[0].output_encoding, OutputEncoding::Json);
+            assert!(!config.endpoints[0].wildcard && config.endpoints[1].wildcard);
+        }),
+    );
+}

@@ -4,7 +4,10 @@
 //! unless the operator asks to ignore them (`--ignore-unimplemented`).
 //!
 //! One list: a component that lands moves its namespace out of it (by
-//! matching it in `extra.rs` before anything reaches `is_guarding`).
+//! matching it in `extra.rs` before anything reaches `is_guarding`), as
+//! `modifier/jmespath` and the content-replacer form of
+//! `plugin/req-resp-modifier` do; the rest of `modifier/` and `plugin/`
+//! stays here.
 
 use super::error::Problem;
 

@@ -46,6 +46,7 @@ impl std::error::Error for DecodeError {}
 ///   (Go keeps the bytes, but then writes U+FFFD when rendering JSON anyway).
 /// - `Xml`: mxj's map form; with `is_collection` the whole map goes under
 ///   `"collection"` (krakend-xml `CollectionDecoder` does exactly that, no array).
+/// - `Rss`: an RSS or Atom feed in krakend-rss's shape (see `rss.rs`).
 /// - `NoOp`: not meant to be called; yields an empty object.
 pub fn decode<'a>(
     encoding: BackendEncoding,
@@ -82,9 +83,8 @@ pub fn decode<'a>(
             })
         }
         BackendEncoding::NoOp => Ok(Value::Object(Box::new(new_object(0)))),
-        BackendEncoding::Rss => Err(DecodeError::new(
-            "the rss encoding is not supported by cuttle",
-        )),
+        // krakend-rss ignores `is_collection`.
+        BackendEncoding::Rss => super::rss::decode(body),
     }
 }
 

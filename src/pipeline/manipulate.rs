@@ -8,13 +8,18 @@
 //! 3. without `flatmap_filter`: `allow` (or else `deny`), then `mapping`;
 //!    with `flatmap_filter`: its operations instead — KrakenD's flatmap
 //!    formatter ignores `allow`, `deny` and `mapping`;
-//! 4. `group`: the result is wrapped under that key.
+//! 4. `group`: the result is wrapped under that key;
+//! 5. KrakenD Enterprise's content replacer, then `modifier/jmespath`
+//!    (whose result may be any JSON value; the merge puts an array under
+//!    `collection` and a scalar under `result`).
 
 use std::borrow::Cow;
 
 use crate::config::ManipulationSpec;
 
-use super::{Flatmap, Object, Value, decode::wrap, filter::Filter, filter::split_path, new_object};
+use super::{
+    Flatmap, Modifiers, Object, Value, decode::wrap, filter::Filter, filter::split_path, new_object,
+};
 
 /// A backend's compiled manipulation.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +31,7 @@ pub struct Manipulation {
     mapping: Vec<(Box<str>, Box<str>)>,
     group: Option<Box<str>>,
     flatmap: Flatmap,
+    modifiers: Modifiers,
 }
 
 impl Manipulation {
@@ -61,6 +67,7 @@ impl Manipulation {
             None
         };
         Ok(Manipulation {
+            modifiers: Modifiers::compile(&spec.modifiers)?,
             is_collection: spec.is_collection,
             target,
             filter,
@@ -82,6 +89,7 @@ impl Manipulation {
             && self.mapping.is_empty()
             && self.group.is_none()
             && self.flatmap.is_empty()
+            && self.modifiers.is_empty()
     }
 
     /// Applies the manipulation. Keys the result gains (`group`, `mapping`
@@ -104,13 +112,18 @@ impl Manipulation {
             }
             self.rename(object);
         }
-        match &self.group {
+        let value = match &self.group {
             Some(group) => {
                 let mut wrapper = new_object(1);
                 wrapper.insert(Cow::Borrowed(&**group), value);
                 Value::Object(Box::new(wrapper))
             }
             None => value,
+        };
+        if self.modifiers.is_empty() {
+            value
+        } else {
+            self.modifiers.apply(value)
         }
     }
 

@@ -14,7 +14,9 @@ mod gofmt;
 mod json_out;
 mod manipulate;
 mod merge;
+mod modify;
 mod path;
+mod rss;
 mod url;
 mod xml_in;
 mod xml_out;
@@ -33,10 +35,11 @@ pub use encode::{Rendered, encode, negotiate};
 pub use flatmap::Flatmap;
 pub use manipulate::Manipulation;
 pub use merge::merge_into;
+pub use modify::Modifiers;
 pub use path::{lookup, parse_owned, scalar_text};
 pub use url::{
     Position, Refused, Source, UrlTemplate, is_one_segment, percent_decode,
-    placeholder_names as url_placeholder_names,
+    placeholder_names as url_placeholder_names, remainder_fits,
 };
 
 /// An empty object, with the hasher simd-json's objects use.

@@ -18,6 +18,10 @@ pub enum Source {
     Response { backend: usize, field: Box<str> },
     /// `{JWT.claim}`: filled by a JWT validator.
     Claim(Box<str>),
+    /// The rest of the path under a wildcard endpoint (`/v1/*`), appended
+    /// to the url_pattern's path: each of its segments is decoded, checked
+    /// and encoded like a path value.
+    Remainder,
 }
 
 /// Where in the URL a value lands, which decides how it is encoded.
@@ -106,42 +110,81 @@ impl UrlTemplate {
     /// it first, with its JSON path).
     pub fn compile(pattern: &str, params: &[&str]) -> Result<UrlTemplate, String> {
         let mut parts = Vec::new();
-        let mut literal_from = 0;
-        let mut position = Position::Path;
-        let push_literal = |text: &str, parts: &mut Vec<Part>, position: &mut Position| {
-            if text.contains('?') {
-                *position = Position::Query;
-            }
-            if !text.is_empty() {
-                parts.push(Part::Literal(text.into()));
-            }
-        };
-        for (start, end, name) in find_placeholders(pattern) {
-            push_literal(&pattern[literal_from..start], &mut parts, &mut position);
-            let source = if let Some(index) = params.iter().position(|p| *p == name) {
-                Source::Param(index)
-            } else if let Some((backend, field)) = response_source(name) {
-                Source::Response {
-                    backend,
-                    field: field.into(),
-                }
-            } else if let Some(claim) = name.strip_prefix("JWT.").filter(|c| !c.is_empty()) {
-                Source::Claim(claim.into())
-            } else {
-                return Err(format!(
-                    "url_pattern {pattern:?}: {{{name}}} is not a parameter of the endpoint"
-                ));
-            };
-            parts.push(Part::Value { source, position });
-            literal_from = end;
-        }
-        push_literal(&pattern[literal_from..], &mut parts, &mut position);
+        compile_parts(pattern, pattern, params, Position::Path, &mut parts)?;
         Ok(UrlTemplate {
             pattern: pattern.into(),
             parts,
         })
     }
 
+    /// Like [`UrlTemplate::compile`], for a wildcard endpoint: the rest of
+    /// the request path goes after the pattern's path (a trailing `/` of
+    /// the pattern is not doubled), before its query.
+    pub fn compile_wildcard(pattern: &str, params: &[&str]) -> Result<UrlTemplate, String> {
+        let (path, query) = pattern.split_at(pattern.find('?').unwrap_or(pattern.len()));
+        let mut parts = Vec::new();
+        compile_parts(
+            pattern,
+            path.trim_end_matches('/'),
+            params,
+            Position::Path,
+            &mut parts,
+        )?;
+        parts.push(Part::Value {
+            source: Source::Remainder,
+            position: Position::Path,
+        });
+        compile_parts(pattern, query, params, Position::Query, &mut parts)?;
+        Ok(UrlTemplate {
+            pattern: pattern.into(),
+            parts,
+        })
+    }
+}
+
+/// Compiles `text` (a piece of `pattern`) into `parts`, starting at `position`.
+fn compile_parts(
+    pattern: &str,
+    text: &str,
+    params: &[&str],
+    mut position: Position,
+    parts: &mut Vec<Part>,
+) -> Result<(), String> {
+    let pattern_text = pattern;
+    let pattern = text;
+    let mut literal_from = 0;
+    let push_literal = |text: &str, parts: &mut Vec<Part>, position: &mut Position| {
+        if text.contains('?') {
+            *position = Position::Query;
+        }
+        if !text.is_empty() {
+            parts.push(Part::Literal(text.into()));
+        }
+    };
+    for (start, end, name) in find_placeholders(pattern) {
+        push_literal(&pattern[literal_from..start], parts, &mut position);
+        let source = if let Some(index) = params.iter().position(|p| *p == name) {
+            Source::Param(index)
+        } else if let Some((backend, field)) = response_source(name) {
+            Source::Response {
+                backend,
+                field: field.into(),
+            }
+        } else if let Some(claim) = name.strip_prefix("JWT.").filter(|c| !c.is_empty()) {
+            Source::Claim(claim.into())
+        } else {
+            return Err(format!(
+                "url_pattern {pattern_text:?}: {{{name}}} is not a parameter of the endpoint"
+            ));
+        };
+        parts.push(Part::Value { source, position });
+        literal_from = end;
+    }
+    push_literal(&pattern[literal_from..], parts, &mut position);
+    Ok(())
+}
+
+impl UrlTemplate {
     /// The pattern as written in the config (for error messages).
     pub fn pattern(&self) -> &str {
         &self.pattern
@@ -172,8 +215,9 @@ impl UrlTemplate {
     }
 
     /// Appends the URL to `out`: literals as written, each value as
-    /// `value_of(source, buf)` appends it (its *decoded* bytes; returning
-    /// false means there is none), encoded for its position. On `Err`,
+    /// `value_of(source, buf)` appends it (its *decoded* bytes, except for
+    /// [`Source::Remainder`], given raw; returning false means there is
+    /// none), encoded for its position. On `Err`,
     /// `out` holds a partial URL that must not be sent.
     pub fn render(
         &self,
@@ -191,6 +235,20 @@ impl UrlTemplate {
                         return Err(Refused::Missing(source.clone()));
                     }
                     match position {
+                        Position::Path if *source == Source::Remainder => {
+                            // Raw (still encoded) rest of the path: one
+                            // segment at a time.
+                            let mut decoded = Vec::new();
+                            for raw in value.split(|&b| b == b'/') {
+                                decoded.clear();
+                                percent_decode(raw, &mut decoded);
+                                if !is_one_segment(&decoded) {
+                                    return Err(Refused::NotOneSegment(Source::Remainder));
+                                }
+                                out.push(b'/');
+                                encode(&decoded, PATH_SEGMENT, out);
+                            }
+                        }
                         Position::Path => {
                             if !is_one_segment(&value) {
                                 return Err(Refused::NotOneSegment(source.clone()));
@@ -208,8 +266,22 @@ impl UrlTemplate {
 
 /// Whether a decoded value can stand as one path segment: not `.` or `..`
 /// and without `/` or `\` (what backends treat as segment separators).
+///
+/// The rest of a wildcard path passes this one segment at a time
+/// ([`remainder_fits`]).
 pub fn is_one_segment(value: &[u8]) -> bool {
     value != b"." && value != b".." && !value.iter().any(|&b| b == b'/' || b == b'\\')
+}
+
+/// Whether every segment of a wildcard remainder (raw, still encoded)
+/// decodes to one segment: no dot segments, no encoded `/` or `\`.
+pub fn remainder_fits(raw: &[u8]) -> bool {
+    let mut decoded = Vec::new();
+    raw.split(|&b| b == b'/').all(|segment| {
+        decoded.clear();
+        percent_decode(segment, &mut decoded);
+        is_one_segment(&decoded)
+    })
 }
 
 /// Appends `raw` with `%XX` sequences decoded; a `%` not followed by two hex

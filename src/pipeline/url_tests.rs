@@ -17,6 +17,7 @@ fn render(pattern: &str, values: &[(&str, &str)]) -> String {
             Source::Param(i) => PARAMS[*i].to_string(),
             Source::Response { backend, field } => format!("resp{backend}_{field}"),
             Source::Claim(claim) => format!("JWT.{claim}"),
+            Source::Remainder => "*".to_string(),
         };
         match values.iter().find(|(n, _)| *n == name) {
             Some((_, v)) => {
@@ -30,6 +31,59 @@ fn render(pattern: &str, values: &[(&str, &str)]) -> String {
         Ok(()) => String::from_utf8(out).unwrap(),
         Err(Refused::NotOneSegment(_)) => "REFUSED".into(),
         Err(Refused::Missing(_)) => "MISSING".into(),
+    }
+}
+
+/// A wildcard remainder (raw, as in the request path) after `pattern`.
+fn render_wildcard(pattern: &str, remainder: &str) -> String {
+    let template = UrlTemplate::compile_wildcard(pattern, &PARAMS).unwrap();
+    let mut out = Vec::new();
+    let result = template.render(&mut out, |source, buf| match source {
+        Source::Remainder => {
+            buf.extend_from_slice(remainder.as_bytes());
+            true
+        }
+        Source::Param(_) => {
+            buf.extend_from_slice(b"u 1");
+            true
+        }
+        _ => false,
+    });
+    match result {
+        Ok(()) => String::from_utf8(out).unwrap(),
+        Err(_) => "REFUSED".into(),
+    }
+}
+
+#[test]
+fn wildcard_remainders() {
+    let rows = [
+        ("/api", "a/b/c", "/api/a/b/c"),
+        ("/api/", "a", "/api/a"),
+        ("/", "a", "/a"),
+        ("/api", "", "/api/"),
+        ("/u/{user}?x=1", "a b/%C3%A9", "/u/u%201/a%20b/%C3%A9?x=1"),
+        ("/api", "a%3Fb/c%23d", "/api/a%3Fb/c%23d"),
+        ("/api", "a//b", "/api/a//b"),
+        ("/api", "x;/y", "/api/x%3B/y"),
+        ("/api", "a/../b", "REFUSED"),
+        ("/api", "a/%2e%2E/b", "REFUSED"),
+        ("/api", "./b", "REFUSED"),
+        ("/api", "a%2Fb", "REFUSED"),
+        ("/api", "a%5Cb", "REFUSED"),
+        ("/api", "..", "REFUSED"),
+    ];
+    for (pattern, remainder, want) in rows {
+        assert_eq!(
+            render_wildcard(pattern, remainder),
+            want,
+            "{pattern} + {remainder}"
+        );
+        assert_eq!(
+            remainder_fits(remainder.as_bytes()),
+            want != "REFUSED",
+            "{remainder}"
+        );
     }
 }
 
@@ -172,7 +226,7 @@ proptest! {
             let i = match source {
                 Source::Param(i) => *i,
                 Source::Response { backend, .. } => 3 - backend.min(&1),
-                Source::Claim(_) => 0,
+                Source::Claim(_) | Source::Remainder => 0,
             };
             // Client values arrive percent-encoded; response values raw.
             let mut raw = dots[i].as_bytes().to_vec();
@@ -202,5 +256,51 @@ proptest! {
         prop_assert_eq!(query.matches('&').count(), literal('&'));
         prop_assert_eq!(query.matches('=').count(), literal('='));
         prop_assert_eq!(text.matches('?').count() >= 1, pattern.contains('?'));
+    }
+
+    /// A wildcard remainder made of arbitrary raw segments (as a client may
+    /// send them, encoded dots and slashes included) never changes the URL
+    /// syntax: each of its segments stays one segment, no dot segment, no
+    /// query or fragment starts, nothing unsafe reaches the wire.
+    #[test]
+    fn no_wildcard_remainder_changes_the_url_syntax(
+        segments in proptest::collection::vec(
+            (prop_oneof![Just(""), Just("."), Just(".."), Just("%2e"), Just("%2F"), Just("%5c"), Just("%3F"), Just("%23")],
+             proptest::collection::vec(any::<u8>(), 0..6)),
+            1..5),
+    ) {
+        let template = UrlTemplate::compile_wildcard("/api/{user}?x=1", &PARAMS).unwrap();
+        let mut raw = Vec::new();
+        for (i, (prefix, bytes)) in segments.iter().enumerate() {
+            if i > 0 {
+                raw.push(b'/');
+            }
+            raw.extend_from_slice(prefix.as_bytes());
+            // Raw bytes as the client sent them, minus the separator.
+            raw.extend(bytes.iter().copied().filter(|&b| b != b'/'));
+        }
+        let mut out = Vec::new();
+        let result = template.render(&mut out, |source, buf| {
+            match source {
+                Source::Remainder => buf.extend_from_slice(&raw),
+                _ => buf.extend_from_slice(b"u"),
+            }
+            true
+        });
+        prop_assert_eq!(result.is_ok(), remainder_fits(&raw));
+        if result.is_err() {
+            return Ok(());
+        }
+        for forbidden in [b'\r', b'\n', 0, b' ', b'#', b'\\'] {
+            prop_assert!(!out.contains(&forbidden), "{:?} in {:?}", forbidden as char, String::from_utf8_lossy(&out));
+        }
+        let text = String::from_utf8(out).expect("encoded output is ASCII");
+        let (path, query) = text.split_once('?').expect("the pattern's query");
+        prop_assert_eq!(query, "x=1");
+        prop_assert_eq!(path.matches('/').count(), 2 + segments.len());
+        for segment in path.split('/') {
+            let d = decoded(segment);
+            prop_assert!(d != b"." && d != b"..", "dot segment in {}", text);
+        }
     }
 }

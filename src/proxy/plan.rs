@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
-use crate::pipeline::{Flatmap, Manipulation, UrlTemplate, Value, parse_owned};
+use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
 
@@ -25,11 +25,16 @@ pub struct EndpointPlan {
     pub concurrent_calls: u32,
     pub static_response: Option<(StaticStrategy, Value<'static>)>,
     pub flatmap: Flatmap,
+    /// Content replacer and `modifier/jmespath` on the merged response.
+    pub modifiers: Modifiers,
     /// Placeholder names of the endpoint path, in order.
     pub param_names: Vec<Box<str>>,
     /// Indices of the parameters some backend puts into a path segment
     /// (each must decode to exactly one segment).
     pub segment_params: Vec<usize>,
+    /// A wildcard endpoint (`/v1/*`): the last route parameter is the rest
+    /// of the path, appended to every backend's path.
+    pub wildcard: bool,
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     pub limiter: Option<EndpointLimiter>,
     /// Request bodies go chunked (`--krakend-body-framing`).
@@ -110,11 +115,7 @@ pub fn compile_endpoint(
     share: &WorkerShare,
 ) -> Result<EndpointPlan, PlanError> {
     let at = |what: &str, e: String| PlanError(format!("endpoints[{index}]{what}: {e}"));
-    let param_names: Vec<&str> = endpoint
-        .path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-        .collect();
+    let param_names: Vec<&str> = crate::router::endpoint_param_names(&endpoint.path);
     let backends = endpoint
         .backends
         .iter()
@@ -124,8 +125,15 @@ pub fn compile_endpoint(
                 "{} {} -> {}",
                 endpoint.method, endpoint.path, backend.url_pattern
             );
-            compile_backend(backend, &param_names, pools, share, label)
-                .map_err(|e| at(&format!(".backend[{b}]"), e))
+            compile_backend(
+                backend,
+                &param_names,
+                endpoint.wildcard,
+                pools,
+                share,
+                label,
+            )
+            .map_err(|e| at(&format!(".backend[{b}]"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let static_response = match &endpoint.static_response {
@@ -160,8 +168,10 @@ pub fn compile_endpoint(
         static_response,
         flatmap: Flatmap::compile(&endpoint.flatmap)
             .map_err(|e| at(".extra_config.proxy.flatmap_filter", e))?,
+        modifiers: Modifiers::compile(&endpoint.response).map_err(|e| at(".extra_config", e))?,
         param_names: param_names.into_iter().map(Box::from).collect(),
         segment_params,
+        wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
         limiter: endpoint.rate_limit.as_ref().map(|limit| {
             EndpointLimiter::new(limit, share.workers, DEFAULT_MAX_CLIENTS, share.epoch)
@@ -172,11 +182,16 @@ pub fn compile_endpoint(
 fn compile_backend(
     backend: &Backend,
     params: &[&str],
+    wildcard: bool,
     pools: &Pools,
     share: &WorkerShare,
     label: String,
 ) -> Result<BackendPlan, String> {
-    let url = UrlTemplate::compile(&backend.url_pattern, params)?;
+    let url = if wildcard {
+        UrlTemplate::compile_wildcard(&backend.url_pattern, params)?
+    } else {
+        UrlTemplate::compile(&backend.url_pattern, params)?
+    };
     let manipulation = Manipulation::compile(&backend.manipulation)?;
     let mut backend_pools = Vec::with_capacity(backend.hosts.len());
     for host in &backend.hosts {

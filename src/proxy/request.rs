@@ -8,7 +8,7 @@ use super::plan::{BackendPlan, EndpointPlan};
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header};
 use crate::pipeline::{
-    Refused, Source, Value, is_one_segment, lookup, percent_decode, scalar_text,
+    Refused, Source, Value, is_one_segment, lookup, percent_decode, remainder_fits, scalar_text,
 };
 use crate::router::Params;
 use crate::upstream::BackendError;
@@ -117,8 +117,12 @@ fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {
 
 /// Whether every endpoint parameter that some backend puts into a path
 /// segment names exactly one segment once decoded (not `.` or `..`, no `/`
-/// or `\`). A request that fails this gets 400 and reaches no backend.
+/// or `\`), and, for a wildcard endpoint, every segment of the rest of the
+/// path does too. A request that fails this gets 400 and reaches no backend.
 pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool {
+    if plan.wildcard && !remainder(plan, req).is_some_and(remainder_fits) {
+        return false;
+    }
     let mut decoded = Vec::new();
     plan.segment_params.iter().all(|&index| {
         decoded.clear();
@@ -130,6 +134,12 @@ pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool
         percent_decode(raw, &mut decoded);
         is_one_segment(&decoded)
     })
+}
+
+/// The raw rest of the path under a wildcard endpoint (the route's last parameter).
+fn remainder<'a>(plan: &EndpointPlan, req: &ClientRequest<'a>) -> Option<&'a [u8]> {
+    let &(start, end) = req.params.get(plan.param_names.len())?;
+    req.path().get(start as usize..end as usize)
 }
 
 /// Writes the backend's path and query: the url_pattern with each value
@@ -163,6 +173,14 @@ pub fn backend_target(
             // No JWT validator yet: config refuses such templates unless
             // told to ignore what is unimplemented, and then the call fails.
             Source::Claim(_) => false,
+            // Raw: the template checks and encodes it segment by segment.
+            Source::Remainder => match remainder(plan, req) {
+                Some(raw) => {
+                    value.extend_from_slice(raw);
+                    true
+                }
+                None => false,
+            },
         })
         .map_err(|refused| BackendError::BadValue(describe(plan, backend, &refused)))?;
     let Some(query) = req.query().filter(|q| !q.is_empty()) else {
@@ -211,5 +229,6 @@ fn name_of(plan: &EndpointPlan, source: &Source) -> String {
         },
         Source::Response { backend, field } => format!("{{resp{backend}_{field}}}"),
         Source::Claim(claim) => format!("{{JWT.{claim}}}"),
+        Source::Remainder => "the rest of the path (wildcard)".to_owned(),
     }
 }

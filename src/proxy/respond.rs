@@ -150,6 +150,11 @@ pub fn write_merged(
     // lura's router only calls a response complete when it carries data.
     let has_data = matches!(&value, Value::Object(o) if !o.is_empty());
     let complete = tally.failed == 0 && has_data;
+    // KrakenD Enterprise's modifiers: the expression's result (an array, a
+    // string...) is what the client gets, rendered as it is.
+    if !plan.modifiers.is_empty() {
+        value = plan.modifiers.apply(value);
+    }
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
     let content_type = encode(&value, rendered, body);

@@ -6,6 +6,13 @@
 //! the backend as written. A literal segment is preferred over a
 //! `{placeholder}` at the same position, so `/users/me` and `/users/{id}` can
 //! live side by side (KrakenD's router refuses that at start-up).
+//!
+//! Two KrakenD Enterprise forms: a placeholder inside a segment
+//! (`/file.{ext}`, with the root `disable_rest`), tried after the literals
+//! and before a whole-segment placeholder, longest fixed text first; and a
+//! final `/*` (wildcard endpoint), tried last, so explicit routes win and a
+//! longer wildcard prefix wins over a shorter one. The wildcard's remainder
+//! (the rest of the path, possibly empty) is the last entry of `params`.
 
 use smallvec::SmallVec;
 
@@ -27,12 +34,72 @@ pub enum RouteMatch {
 /// Path parameter values as `(start, end)` offsets into the matched path.
 pub type Params = SmallVec<[(u32, u32); 4]>;
 
+type PerMethod = [Option<u32>; Method::ALL.len()];
+
 #[derive(Default, Debug)]
 struct Node {
     literals: Vec<(Box<str>, Node)>,
+    /// `prefix{name}suffix` segments, longest `prefix + suffix` first.
+    embedded: Vec<(Box<str>, Box<str>, Node)>,
     param: Option<Box<Node>>,
     /// Endpoint index per method, for routes ending at this node.
-    endpoints: [Option<u32>; Method::ALL.len()],
+    endpoints: PerMethod,
+    /// Endpoint index per method, for `/*` routes whose prefix ends here.
+    wildcard: PerMethod,
+}
+
+impl Node {
+    fn has_wildcard(&self) -> bool {
+        self.wildcard.iter().any(Option::is_some)
+    }
+}
+
+/// Whether `table` serves `method` (any method when `None`).
+fn serves(table: &PerMethod, method: Option<Method>) -> bool {
+    match method {
+        Some(method) => endpoint_for(table, method).is_some(),
+        None => table.iter().any(Option::is_some),
+    }
+}
+
+/// How an endpoint path segment is matched.
+enum Piece<'a> {
+    Literal(&'a str),
+    Param(&'a str),
+    Embedded(&'a str, &'a str, &'a str),
+    Wildcard,
+}
+
+fn piece(segment: &str, last: bool) -> Piece<'_> {
+    if last && segment == "*" {
+        return Piece::Wildcard;
+    }
+    if let Some(name) = placeholder_name(segment) {
+        return Piece::Param(name);
+    }
+    match (segment.find('{'), segment.rfind('}')) {
+        (Some(open), Some(close)) if open < close => Piece::Embedded(
+            &segment[..open],
+            &segment[open + 1..close],
+            &segment[close + 1..],
+        ),
+        _ => Piece::Literal(segment),
+    }
+}
+
+/// The placeholder names of an endpoint path, in order (whole-segment and
+/// in-segment ones; the `/*` remainder has none).
+pub fn endpoint_param_names(path: &str) -> Vec<&str> {
+    let pieces: Vec<&str> = segments(path).collect();
+    let count = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, segment)| match piece(segment, i + 1 == count) {
+            Piece::Param(name) | Piece::Embedded(_, name, _) => Some(name),
+            Piece::Literal(_) | Piece::Wildcard => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -61,13 +128,43 @@ impl Router {
         for (index, (path, method)) in routes.into_iter().enumerate() {
             let mut node = &mut router.root;
             let mut names = Vec::new();
-            for segment in segments(path) {
-                node = match placeholder_name(segment) {
-                    Some(name) => {
+            let pieces: Vec<&str> = segments(path).collect();
+            let count = pieces.len();
+            let mut wildcard = false;
+            for (i, segment) in pieces.into_iter().enumerate() {
+                node = match piece(segment, i + 1 == count) {
+                    Piece::Wildcard => {
+                        wildcard = true;
+                        break;
+                    }
+                    Piece::Param(name) => {
                         names.push(name.into());
                         node.param.get_or_insert_with(Default::default)
                     }
-                    None => {
+                    Piece::Embedded(prefix, name, suffix) => {
+                        names.push(name.into());
+                        let at = match node
+                            .embedded
+                            .iter()
+                            .position(|(p, s, _)| &**p == prefix && &**s == suffix)
+                        {
+                            Some(at) => at,
+                            None => {
+                                node.embedded
+                                    .push((prefix.into(), suffix.into(), Node::default()));
+                                // Longest fixed text first: `/file.{x}.json`
+                                // before `/file.{x}`.
+                                node.embedded
+                                    .sort_by_key(|(p, s, _)| std::cmp::Reverse(p.len() + s.len()));
+                                node.embedded
+                                    .iter()
+                                    .position(|(p, s, _)| &**p == prefix && &**s == suffix)
+                                    .unwrap_or(0)
+                            }
+                        };
+                        &mut node.embedded[at].2
+                    }
+                    Piece::Literal(segment) => {
                         let at = match node.literals.iter().position(|(s, _)| &**s == segment) {
                             Some(at) => at,
                             None => {
@@ -79,7 +176,11 @@ impl Router {
                     }
                 };
             }
-            node.endpoints[method.index()] = Some(index as u32);
+            if wildcard {
+                node.wildcard[method.index()] = Some(index as u32);
+            } else {
+                node.endpoints[method.index()] = Some(index as u32);
+            }
             router.param_names.push(names);
         }
         router
@@ -96,16 +197,17 @@ impl Router {
             return RouteMatch::NotFound { redirect: None };
         }
         let mut params = Params::new();
-        if let Some(node) = descend(&self.root, path, 1, &mut params, false) {
-            if let Some(endpoint) = endpoint_for(node, method) {
-                return RouteMatch::Found {
-                    endpoint: endpoint as usize,
-                    params,
-                };
-            }
-            if node.endpoints.iter().any(Option::is_some) {
-                return RouteMatch::MethodNotAllowed;
-            }
+        if let Some(hit) = descend(&self.root, path, 1, &mut params, Some(method), false)
+            && let Some(endpoint) = endpoint_for(hit.table(), method)
+        {
+            return RouteMatch::Found {
+                endpoint: endpoint as usize,
+                params,
+            };
+        }
+        params.clear();
+        if descend(&self.root, path, 1, &mut params, None, false).is_some() {
+            return RouteMatch::MethodNotAllowed;
         }
         RouteMatch::NotFound {
             redirect: self.fixed_path(method, path),
@@ -122,30 +224,50 @@ impl Router {
         };
         [path, &toggled[..]].into_iter().find_map(|candidate| {
             let mut params = Params::new();
-            let node = descend(&self.root, candidate, 1, &mut params, true)?;
-            endpoint_for(node, method).map(|_| rebuild(&self.root, candidate))
+            let hit = descend(&self.root, candidate, 1, &mut params, Some(method), true)?;
+            endpoint_for(hit.table(), method).map(|_| rebuild(&self.root, candidate))
         })
     }
 }
 
-fn endpoint_for(node: &Node, method: Method) -> Option<u32> {
-    node.endpoints[method.index()]
+fn endpoint_for(table: &PerMethod, method: Method) -> Option<u32> {
+    table[method.index()]
         // HEAD is served by the GET endpoint, without a body.
         .or_else(|| {
             (method == Method::Head)
-                .then(|| node.endpoints[Method::Get.index()])
+                .then(|| table[Method::Get.index()])
                 .flatten()
         })
 }
 
-/// Walks the tree from `path[from..]`; literals first, then the placeholder.
+/// Where a path ended: at a node's own routes, or under its wildcard.
+struct Hit<'n> {
+    node: &'n Node,
+    wildcard: bool,
+}
+
+impl Hit<'_> {
+    fn table(&self) -> &PerMethod {
+        if self.wildcard {
+            &self.node.wildcard
+        } else {
+            &self.node.endpoints
+        }
+    }
+}
+
+/// Walks the tree from `path[from..]`; literals first, then in-segment
+/// placeholders, then the whole-segment placeholder, then a wildcard. Only
+/// routes for `method` count (any method when `None`), so that a route for
+/// another method on one branch does not hide this one's on another.
 fn descend<'n>(
     node: &'n Node,
     path: &[u8],
     from: usize,
     params: &mut Params,
+    method: Option<Method>,
     case_insensitive: bool,
-) -> Option<&'n Node> {
+) -> Option<Hit<'n>> {
     if path.first() != Some(&b'/') {
         return None;
     }
@@ -157,22 +279,39 @@ fn descend<'n>(
     let last = end == path.len();
     let next = |child: &'n Node, params: &mut Params| {
         if last {
-            Some(child)
+            serves(&child.endpoints, method).then_some(Hit {
+                node: child,
+                wildcard: false,
+            })
         } else {
-            descend(child, path, end + 1, params, case_insensitive)
+            descend(child, path, end + 1, params, method, case_insensitive)
+        }
+    };
+    let equal = |a: &[u8], b: &[u8]| {
+        if case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
         }
     };
     for (literal, child) in &node.literals {
-        let equal = if case_insensitive {
-            literal.as_bytes().eq_ignore_ascii_case(segment)
-        } else {
-            literal.as_bytes() == segment
-        };
-        if equal {
+        if equal(literal.as_bytes(), segment) {
             let mark = params.len();
-            if let Some(found) = next(child, params)
-                && found.endpoints.iter().any(Option::is_some)
-            {
+            if let Some(found) = next(child, params) {
+                return Some(found);
+            }
+            params.truncate(mark);
+        }
+    }
+    for (prefix, suffix, child) in &node.embedded {
+        let (p, s) = (prefix.len(), suffix.len());
+        if segment.len() > p + s
+            && equal(prefix.as_bytes(), &segment[..p])
+            && equal(suffix.as_bytes(), &segment[segment.len() - s..])
+        {
+            let mark = params.len();
+            params.push(((from + p) as u32, (end - s) as u32));
+            if let Some(found) = next(child, params) {
                 return Some(found);
             }
             params.truncate(mark);
@@ -182,12 +321,18 @@ fn descend<'n>(
         && !segment.is_empty()
     {
         params.push((from as u32, end as u32));
-        if let Some(found) = next(child, params)
-            && found.endpoints.iter().any(Option::is_some)
-        {
+        if let Some(found) = next(child, params) {
             return Some(found);
         }
         params.pop();
+    }
+    if serves(&node.wildcard, method) {
+        // The rest of the path, from this segment on (may be empty).
+        params.push((from as u32, path.len() as u32));
+        return Some(Hit {
+            node,
+            wildcard: true,
+        });
     }
     None
 }
@@ -197,6 +342,7 @@ fn descend<'n>(
 fn rebuild(root: &Node, path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len());
     let mut node = root;
+    let mut from = 1;
     for segment in path[1..].split(|&b| b == b'/') {
         out.push('/');
         if let Some((literal, child)) = node
@@ -206,10 +352,26 @@ fn rebuild(root: &Node, path: &[u8]) -> String {
         {
             out.push_str(literal);
             node = child;
+        } else if let Some((prefix, suffix, child)) = node.embedded.iter().find(|(p, s, _)| {
+            segment.len() > p.len() + s.len()
+                && p.as_bytes().eq_ignore_ascii_case(&segment[..p.len()])
+                && s.as_bytes()
+                    .eq_ignore_ascii_case(&segment[segment.len() - s.len()..])
+        }) {
+            out.push_str(prefix);
+            out.push_str(&String::from_utf8_lossy(
+                &segment[prefix.len()..segment.len() - suffix.len()],
+            ));
+            out.push_str(suffix);
+            node = child;
         } else if let Some(child) = &node.param {
             out.push_str(&String::from_utf8_lossy(segment));
             node = child;
+        } else if node.has_wildcard() {
+            out.push_str(&String::from_utf8_lossy(&path[from..]));
+            break;
         }
+        from += segment.len() + 1;
     }
     out
 }
@@ -271,10 +433,116 @@ mod tests {
         }
     }
 
+    fn check_with(r: &Router, method: Method, path: &str, want: &str) {
+        let have = match r.route(method, path.as_bytes()) {
+            RouteMatch::Found { endpoint, params } => {
+                let values: Vec<&str> = params
+                    .iter()
+                    .map(|&(s, e)| &path[s as usize..e as usize])
+                    .collect();
+                format!("{endpoint} [{}]", values.join(","))
+            }
+            RouteMatch::MethodNotAllowed => "405".into(),
+            RouteMatch::NotFound { redirect: Some(to) } => format!("-> {to}"),
+            RouteMatch::NotFound { redirect: None } => "404".into(),
+        };
+        assert_eq!(have, want, "{method} {path}");
+    }
+
+    #[test]
+    fn wildcards_come_last_and_the_longest_prefix_wins() {
+        let r = Router::new([
+            ("/v1/*", Method::Get),
+            ("/v1/users/*", Method::Get),
+            ("/v1/users/me", Method::Get),
+            ("/v1/{id}/*", Method::Post),
+            ("/v1/items/{id}", Method::Get),
+            ("/v2/{id}/*", Method::Get),
+        ]);
+        let rows = [
+            ("/v1/a", "0 [a]"),
+            ("/v1/a/b/c", "0 [a/b/c]"),
+            ("/v1/", "0 []"),
+            ("/v1/users/me", "2 []"),
+            ("/v1/users/you", "1 [you]"),
+            ("/v1/users/", "1 []"),
+            ("/v1/users", "0 [users]"),
+            ("/v1/items/7", "4 [7]"),
+            ("/v1/items/7/x", "0 [items/7/x]"),
+            ("/v1/a%2Fb/..", "0 [a%2Fb/..]"),
+            ("/v2/7/x/y", "5 [7,x/y]"),
+            ("/v2/7", "-> /v2/7/"),
+            ("/v1", "-> /v1/"),
+            ("/V1/Users/x", "-> /v1/users/x"),
+            ("/other", "404"),
+        ];
+        for (path, want) in rows {
+            check_with(&r, Method::Get, path, want);
+        }
+        check_with(&r, Method::Post, "/v1/7/x", "3 [7,x]");
+        check_with(&r, Method::Delete, "/v1/7/x", "405");
+        assert_eq!(r.param_names(5).len(), 1);
+    }
+
+    #[test]
+    fn placeholders_inside_a_segment() {
+        let r = Router::new([
+            ("/file.{ext}", Method::Get),
+            ("/file.{name}.json", Method::Get),
+            ("/var{iable}", Method::Get),
+            ("/file.txt", Method::Get),
+            ("/{any}", Method::Get),
+        ]);
+        let rows = [
+            ("/file.png", "0 [png]"),
+            ("/file.a.json", "1 [a]"),
+            ("/file.txt", "3 []"),
+            ("/file.", "4 [file.]"),
+            ("/variable", "2 [iable]"),
+            ("/var", "4 [var]"),
+        ];
+        for (path, want) in rows {
+            check_with(&r, Method::Get, path, want);
+        }
+        assert_eq!(endpoint_param_names("/a/{x}/file.{ext}/*"), ["x", "ext"]);
+    }
+
     #[test]
     fn param_names_follow_the_path() {
         let r = router();
         let names: Vec<&str> = r.param_names(2).iter().map(|n| &**n).collect();
         assert_eq!(names, ["user", "post"]);
+    }
+
+    proptest::proptest! {
+        /// Any request path: no panic, and parameters are ranges of the path
+        /// in order, the wildcard remainder last and running to the end.
+        #[test]
+        fn any_path_routes_without_panicking(
+            path in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'/'), proptest::strategy::Just(b'.'),
+                proptest::strategy::Just(b'v'), proptest::strategy::Just(b'1'),
+                proptest::strategy::Just(b'f'), proptest::num::u8::ANY], 0..24),
+        ) {
+            let r = Router::new([
+                ("/v1/*", Method::Get),
+                ("/v1/{id}/*", Method::Get),
+                ("/f.{ext}", Method::Get),
+                ("/{a}/{b}", Method::Get),
+                ("/v1/v", Method::Get),
+            ]);
+            let mut path = path;
+            path.insert(0, b'/');
+            if let RouteMatch::Found { endpoint, params } = r.route(Method::Get, &path) {
+                let mut last = 0;
+                for &(start, end) in &params {
+                    proptest::prop_assert!(start as usize >= last && start <= end && end as usize <= path.len());
+                    last = end as usize;
+                }
+                if endpoint < 2 {
+                    proptest::prop_assert_eq!(params.last().map(|p| p.1 as usize), Some(path.len()));
+                }
+            }
+        }
     }
 }
