@@ -434,8 +434,8 @@ fn compare(comparator: &Comparator, left: &Value<'_>, right: &Value<'_>) -> Opti
     }
 }
 
-/// The crate's `PartialEq for Variable`: same type, numbers compared as
-/// floats with a relative tolerance, arrays and objects deeply.
+/// JMESPath equality: same type, numbers by value (an integer equals the
+/// same float), arrays and objects deeply.
 fn equal(left: &Value<'_>, right: &Value<'_>) -> bool {
     match (left, right) {
         (Value::String(a), Value::String(b)) => a == b,
@@ -450,25 +450,16 @@ fn equal(left: &Value<'_>, right: &Value<'_>) -> bool {
         (Value::Static(StaticNode::Null), Value::Static(StaticNode::Null)) => true,
         (Value::Static(StaticNode::Bool(a)), Value::Static(StaticNode::Bool(b))) => a == b,
         _ => match (number(left), number(right)) {
-            (Some(a), Some(b)) => float_eq(a, b),
+            // Exact float64 equality, as go-jmespath (KrakenD EE) compares
+            // JSON numbers.
+            (Some(a), Some(b)) => a == b,
             _ => false,
         },
     }
 }
 
-/// The crate's `float_eq`.
-fn float_eq(a: f64, b: f64) -> bool {
-    let diff = (a - b).abs();
-    if a == b {
-        true
-    } else if !a.is_normal() || !b.is_normal() {
-        diff < (f64::EPSILON * f64::MIN_POSITIVE)
-    } else {
-        diff / (a.abs() + b.abs()) < f64::EPSILON
-    }
-}
-
-/// The crate's array slicing.
+/// Array slicing as the JMESPath specification defines it (negative ends
+/// count from the back, clamped to the array; a negative step walks back).
 fn slice<'a>(
     items: &[Value<'a>],
     start: Option<i32>,
