@@ -21,6 +21,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -230,20 +231,22 @@ impl Listener {
 
     pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
         let (io, peer) = self.0.accept().await?;
-        Ok((
-            Stream {
-                io,
-                write_timeout: None,
-                write_timer: None,
-            },
-            peer,
-        ))
+        Ok((Stream::new(Io::Plain(io)), peer))
     }
 }
 
-/// A TCP connection (client or backend) on this worker.
+/// What carries a [`Stream`]'s bytes: the socket itself, or TLS over it
+/// (a client's connection at an HTTPS port, or an `https://` backend).
+/// The connection drivers see only [`Stream`], whichever it is.
+enum Io {
+    Plain(tokio::net::TcpStream),
+    ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+    ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// A TCP connection (client or backend) on this worker, plain or TLS.
 pub struct Stream {
-    io: tokio::net::TcpStream,
+    io: Io,
     /// Bounds every wait for the socket to take more bytes.
     write_timeout: Option<Duration>,
     /// Made on the first write that has to wait.
@@ -251,20 +254,73 @@ pub struct Stream {
 }
 
 impl Stream {
+    fn new(io: Io) -> Stream {
+        Stream {
+            io,
+            write_timeout: None,
+            write_timer: None,
+        }
+    }
+
     /// Connects within `limit`.
     pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<Stream> {
         let io = within(limit, tokio::net::TcpStream::connect(addr))
             .await
             .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        Ok(Stream::new(Io::Plain(io)))
+    }
+
+    /// The server side of a TLS handshake on this accepted connection,
+    /// within `limit`; the result speaks plaintext over TLS.
+    pub async fn accept_tls(
+        self,
+        config: Arc<rustls::ServerConfig>,
+        limit: Duration,
+    ) -> io::Result<Stream> {
+        let Io::Plain(tcp) = self.io else {
+            return Err(io::Error::other("TLS over TLS"));
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+        let tls = within(limit, accept)
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         Ok(Stream {
-            io,
-            write_timeout: None,
-            write_timer: None,
+            io: Io::ServerTls(Box::new(tls)),
+            ..self
         })
     }
 
+    /// The client side of a TLS handshake with `name` (SNI and the name
+    /// the certificate must carry), within `limit`.
+    pub async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        limit: Duration,
+    ) -> io::Result<Stream> {
+        let Io::Plain(tcp) = self.io else {
+            return Err(io::Error::other("TLS over TLS"));
+        };
+        let connect = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+        let tls = within(limit, connect)
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        Ok(Stream {
+            io: Io::ClientTls(Box::new(tls)),
+            ..self
+        })
+    }
+
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        match &self.io {
+            Io::Plain(tcp) => tcp,
+            Io::ServerTls(tls) => tls.get_ref().0,
+            Io::ClientTls(tls) => tls.get_ref().0,
+        }
+    }
+
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.io.set_nodelay(on)
+        self.tcp().set_nodelay(on)
     }
 
     /// Bounds how long one write may wait for the peer to take bytes
@@ -277,7 +333,11 @@ impl Stream {
     /// of stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use tokio::io::AsyncReadExt;
-        self.io.read(buf).await
+        match &mut self.io {
+            Io::Plain(tcp) => tcp.read(buf).await,
+            Io::ServerTls(tls) => tls.read(buf).await,
+            Io::ClientTls(tls) => tls.read(buf).await,
+        }
     }
 
     /// [`Stream::read`], failing with `TimedOut` at `deadline`.
@@ -316,46 +376,78 @@ impl Stream {
     }
 
     /// Writes some of `buf`, waiting (at most the write timeout) until the
-    /// socket takes at least one byte; returns how many it took.
+    /// socket takes at least one byte; returns how many it took. Over TLS
+    /// all of `buf` is encrypted and sent (flushed) before it returns, and
+    /// the write timeout bounds the whole of it.
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(result) = self.try_write_now(buf) {
-            return result;
+        let limit = self.write_timeout;
+        let timer = &mut self.write_timer;
+        let tcp = match &mut self.io {
+            Io::Plain(tcp) => tcp,
+            Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+            Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+        };
+        match tcp.try_write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            result => return result,
         }
-        match self.write_timeout {
+        match limit {
             Some(limit) => {
-                let timer = self.write_timer.get_or_insert_with(Timer::new);
+                let timer = timer.get_or_insert_with(Timer::new);
                 timer
-                    .within(limit, write_some(&self.io, buf))
+                    .within(limit, write_some(tcp, buf))
                     .await
                     .unwrap_or_else(timed_out)
             }
-            None => write_some(&self.io, buf).await,
+            None => write_some(tcp, buf).await,
         }
     }
 
-    /// One write attempt that never waits: `None` when the socket is full.
-    fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
-        match self.io.try_write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            result => Some(result),
-        }
-    }
-
-    /// Stops writing (sends FIN); reading goes on.
+    /// Stops writing (sends FIN); reading goes on. Over TLS no
+    /// close_notify is sent: the HTTP framing already ended the response.
     pub fn shutdown_write(&self) {
-        let _ = socket2::SockRef::from(&self.io).shutdown(Shutdown::Write);
+        let _ = socket2::SockRef::from(self.tcp()).shutdown(Shutdown::Write);
     }
 
     /// Whether the socket has anything to read (bytes, end of stream or an
     /// error) right now; never waits and consumes nothing. Costs no system
     /// call while the runtime knows the socket is not readable (it learns of
     /// new input from epoll; a short read or a `WouldBlock` clears it).
+    /// Over TLS any record (a close_notify, an alert) counts as input.
     pub fn has_input(&self) -> bool {
+        let tcp = self.tcp();
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        let peeked = self.io.try_io(tokio::io::Interest::READABLE, || {
-            socket2::SockRef::from(&self.io).peek(&mut probe)
+        let peeked = tcp.try_io(tokio::io::Interest::READABLE, || {
+            socket2::SockRef::from(tcp).peek(&mut probe)
         });
         !matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// Encrypts and sends all of `buf` over a TLS stream, bounded as a whole
+/// by `limit`.
+async fn tls_write<S>(
+    tls: &mut S,
+    buf: &[u8],
+    limit: Option<Duration>,
+    timer: &mut Option<Timer>,
+) -> io::Result<usize>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let send = async {
+        tls.write_all(buf).await?;
+        tls.flush().await?;
+        Ok(buf.len())
+    };
+    match limit {
+        Some(limit) => timer
+            .get_or_insert_with(Timer::new)
+            .within(limit, send)
+            .await
+            .unwrap_or_else(timed_out),
+        None => send.await,
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Config {
     /// error text becomes the 500 body.
     pub return_error_msg: bool,
     pub limits: ServerLimits,
+    /// The root `tls` block, when enabled: the port speaks only TLS.
+    pub tls: Option<super::tls::ServerTlsSettings>,
+    /// The root `client_tls` block: how `https://` backends are called.
+    pub client_tls: super::tls::ClientTlsSettings,
     pub endpoints: Vec<Endpoint>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.

@@ -44,8 +44,10 @@ pub struct RawConfig {
     /// Placeholders anywhere in an endpoint path (`/file.{ext}`), not only
     /// as whole segments.
     pub disable_rest: Option<bool>,
-    /// HTTPS at the edge: not implemented, so only checked for presence.
+    /// HTTPS at the edge, read by `tls.rs`.
     pub tls: Option<Value>,
+    /// HTTPS to backends, read by `tls.rs`.
+    pub client_tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,
     pub endpoints: Option<Vec<RawEndpoint>>,
 }

@@ -572,8 +572,15 @@ fn unimplemented_guards_are_refused_with_their_paths() {
     );
     refused(
         "tls",
-        r#"{"version": 3, "tls": {"public_key": "a.pem", "private_key": "b.pem"}}"#,
-        &["tls: HTTPS is not implemented by cuttle yet"],
+        r#"{"version": 3, "tls": {"public_key": "a.pem", "private_key": "b.pem", "enable_mtls": true}}"#,
+        &[
+            "tls.enable_mtls: client certificates (mTLS) at the edge is not implemented by cuttle yet",
+        ],
+    );
+    refused(
+        "client_tls.client_certs",
+        r#"{"version": 3, "client_tls": {"client_certs": [{"certificate": "c.pem", "private_key": "k.pem"}]}}"#,
+        &["client_tls.client_certs: client certificates (mTLS) to backends is not implemented"],
     );
     for namespace in [
         "auth/api-keys",

@@ -1,0 +1,391 @@
+//! HTTPS at the edge and to backends: the real binary, real sockets,
+//! certificates made by each test (rcgen) under a private CA.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Backend, Gateway, TempDir, json};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A private certificate authority.
+struct Ca {
+    cert: rcgen::Certificate,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Ca {
+    fn new() -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "cuttle test CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca {
+            cert,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names`, valid until `not_after` (year), as PEM files in
+    /// `dir` named `stem.crt` / `stem.key`.
+    fn leaf(&self, dir: &Path, stem: &str, names: &[&str], not_after: i32) -> (PathBuf, PathBuf) {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(not_after, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let crt = dir.join(format!("{stem}.crt"));
+        let pem_key = dir.join(format!("{stem}.key"));
+        std::fs::write(&crt, cert.pem()).unwrap();
+        std::fs::write(&pem_key, key.serialize_pem()).unwrap();
+        (crt, pem_key)
+    }
+
+    fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.crt");
+        std::fs::write(&path, self.cert.pem()).unwrap();
+        path
+    }
+
+    fn client(&self, versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+/// A TLS connection to `addr` with SNI `name`.
+fn connect(config: &Arc<ClientConfig>, addr: SocketAddr, name: &str) -> std::io::Result<Tls> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let conn = ClientConnection::new(
+        config.clone(),
+        ServerName::try_from(name.to_string()).unwrap(),
+    )
+    .map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+fn peer_cert(tls: &Tls) -> CertificateDer<'static> {
+    tls.conn.peer_certificates().unwrap()[0]
+        .clone()
+        .into_owned()
+}
+
+/// One keep-alive GET; the response's body (Content-Length framing).
+fn get(tls: &mut Tls, path: &str) -> (u16, String) {
+    write!(tls, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    tls.flush().unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tls.read(&mut chunk).expect("read response");
+        assert!(
+            n > 0,
+            "closed before a response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                let status = head[9..12].parse().unwrap();
+                return (status, body[..len].to_string());
+            }
+        }
+    }
+}
+
+fn tls_config(keys: &[(PathBuf, PathBuf)], extra: &str, backend: &str) -> String {
+    let keys = keys
+        .iter()
+        .map(|(c, k)| {
+            format!(
+                r#"{{"public_key": "{}", "private_key": "{}"}}"#,
+                c.display(),
+                k.display()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        r#"{{"version": 3, "timeout": "2s", "tls": {{"keys": [{keys}] {extra}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{backend}"], "url_pattern": "/hello"}}]}}]}}"#
+    )
+}
+
+fn hello_backend() -> Backend {
+    Backend::start(|_| json(200, r#"{"hello": "tls"}"#))
+}
+
+#[test]
+fn https_serves_http1_over_tls13_only_and_refuses_tls12_by_default() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["localhost", "a.test"], 2090);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(&[pair], "", &backend.url()));
+
+    let client = ca.client(&[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let mut tls = connect(&client, gateway.addr, "a.test").expect("TLS 1.3 handshake");
+    assert_eq!(
+        tls.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    // HTTP/2 is not served: ALPN picks http/1.1 even when h2 is offered.
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(
+        get(&mut tls, "/hello"),
+        (200, r#"{"hello":"tls"}"#.to_string())
+    );
+    // Keep-alive over the same TLS connection.
+    assert_eq!(get(&mut tls, "/__health").0, 200);
+
+    let tls12_only = ca.client(&[&rustls::version::TLS12]);
+    assert!(
+        connect(&tls12_only, gateway.addr, "a.test").is_err(),
+        "TLS 1.2 must be refused by default"
+    );
+
+    // The port speaks only TLS: plain HTTP gets no HTTP answer.
+    let mut plain = TcpStream::connect(gateway.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(
+        !got.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+
+    // curl, verifying against the CA.
+    let ca_file = ca.write(&dir.0);
+    let out = Command::new("curl")
+        .args(["-sS", "--http1.1", "--cacert"])
+        .arg(&ca_file)
+        .arg(format!("https://localhost:{}/hello", gateway.addr.port()))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"hello":"tls"}"#);
+}
+
+#[test]
+fn tls12_is_accepted_with_min_version() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["a.test"], 2090);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(
+        &[pair],
+        r#", "min_version": "TLS12", "cipher_suites": [49195, 49199, 4865], "curve_preferences": [29, 23]"#,
+        &backend.url(),
+    ));
+    let tls12_only = ca.client(&[&rustls::version::TLS12]);
+    let mut tls = connect(&tls12_only, gateway.addr, "a.test").expect("TLS 1.2 accepted");
+    assert_eq!(
+        tls.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    assert_eq!(get(&mut tls, "/hello").0, 200);
+    let tls13 = ca.client(&[&rustls::version::TLS13]);
+    let mut tls = connect(&tls13, gateway.addr, "a.test").expect("TLS 1.3 still accepted");
+    assert_eq!(get(&mut tls, "/hello").0, 200);
+}
+
+#[test]
+fn sni_picks_between_two_certificates() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let a = ca.leaf(&dir.0, "a", &["a.test"], 2090);
+    let b = ca.leaf(&dir.0, "b", &["b.test", "*.b.test"], 2090);
+    let a_der = pem_der(&a.0);
+    let b_der = pem_der(&b.0);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(&[a, b], "", &backend.url()));
+    let client = ca.client(&[&rustls::version::TLS13]);
+    for (name, want) in [("a.test", &a_der), ("b.test", &b_der), ("x.b.test", &b_der)] {
+        let mut tls =
+            connect(&client, gateway.addr, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&peer_cert(&tls), want, "{name}");
+        assert_eq!(get(&mut tls, "/hello").0, 200);
+    }
+    // No match: the first certificate, which the client then refuses.
+    assert!(connect(&client, gateway.addr, "c.test").is_err());
+}
+
+fn pem_der(path: &Path) -> CertificateDer<'static> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(path).unwrap()
+}
+
+fn check(config: &str, dir: &Path) -> (bool, String) {
+    let path = dir.join("gateway.json");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn run_fails(config: &str, dir: &Path) -> String {
+    let path = dir.join("gateway.json");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["run", "-p", "0", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn bad_certificate_files_are_config_errors_naming_the_file() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let good = ca.leaf(&dir.0, "good", &["a.test"], 2090);
+    let other = ca.leaf(&dir.0, "other", &["a.test"], 2090);
+    let expired = ca.leaf(&dir.0, "expired", &["a.test"], 2021);
+    let missing = (good.0.clone(), dir.0.join("missing.key"));
+    let mismatched = (good.0.clone(), other.1.clone());
+    let cases = [
+        (missing, "missing.key", "cannot read the private key"),
+        (mismatched, "other.key", "does not match the certificate"),
+        (expired, "expired.crt", "expired"),
+    ];
+    let (ok, stderr) = check(&tls_config(&[good], "", "http://127.0.0.1:9"), &dir.0);
+    assert!(ok, "{stderr}");
+    for (pair, file, why) in cases {
+        let config = tls_config(&[pair], "", "http://127.0.0.1:9");
+        let (ok, stderr) = check(&config, &dir.0);
+        assert!(!ok, "{file}");
+        assert!(
+            stderr.contains(file) && stderr.contains(why),
+            "{file}: {stderr}"
+        );
+        let stderr = run_fails(&config, &dir.0);
+        assert!(
+            stderr.contains(file) && stderr.contains(why),
+            "run, {file}: {stderr}"
+        );
+    }
+    // An identifier rustls does not support lists the supported ones.
+    let config = tls_config(
+        &[ca.leaf(&dir.0, "c", &["a.test"], 2090)],
+        r#", "curve_preferences": [25]"#,
+        "http://127.0.0.1:9",
+    );
+    let (ok, stderr) = check(&config, &dir.0);
+    assert!(!ok);
+    assert!(
+        stderr.contains("tls.curve_preferences: 25 is not supported; supported: 29 (X25519)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sighup_reloads_certificates_for_new_connections_only() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let first = ca.leaf(&dir.0, "first", &["a.test"], 2090);
+    let first_der = pem_der(&first.0);
+    let (crt, key) = (dir.0.join("live.crt"), dir.0.join("live.key"));
+    std::fs::copy(&first.0, &crt).unwrap();
+    std::fs::copy(&first.1, &key).unwrap();
+    let backend = hello_backend();
+    let gateway = Gateway::start_env(
+        &tls_config(&[(crt.clone(), key.clone())], "", &backend.url()),
+        &["--cores", "2"],
+        &[("CUTTLE_LOG", "info")],
+        true,
+    );
+    let client = ca.client(&[&rustls::version::TLS13]);
+    let mut old = connect(&client, gateway.addr, "a.test").unwrap();
+    assert_eq!(peer_cert(&old), first_der);
+    assert_eq!(get(&mut old, "/hello").0, 200);
+
+    let second = ca.leaf(&dir.0, "second", &["a.test"], 2091);
+    let second_der = pem_der(&second.0);
+    std::fs::copy(&second.0, &crt).unwrap();
+    std::fs::copy(&second.1, &key).unwrap();
+    gateway.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let tls = connect(&client, gateway.addr, "a.test").unwrap();
+        if peer_cert(&tls) == second_der {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate was never served"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Every worker serves the new one (several connections land on both).
+    for _ in 0..8 {
+        let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
+        assert_eq!(peer_cert(&tls), second_der);
+        assert_eq!(get(&mut tls, "/hello").0, 200);
+    }
+    // The connection made before the reload goes on.
+    assert_eq!(get(&mut old, "/hello").0, 200);
+
+    // A failed reload keeps the certificates and says why.
+    std::fs::write(&key, "not a key").unwrap();
+    gateway.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
+    assert_eq!(peer_cert(&tls), second_der);
+    assert_eq!(get(&mut tls, "/hello").0, 200);
+    let log = gateway.log();
+    assert!(
+        log.contains("certificate reload failed") && log.contains("live.key"),
+        "{log}"
+    );
+}
