@@ -26,6 +26,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
+use tokio::io::AsyncRead;
 
 thread_local! {
     /// Set on worker threads: their panics are reported by whoever catches
@@ -409,18 +410,33 @@ impl Stream {
         let _ = socket2::SockRef::from(self.tcp()).shutdown(Shutdown::Write);
     }
 
-    /// Whether the socket has anything to read (bytes, end of stream or an
-    /// error) right now; never waits and consumes nothing. Costs no system
-    /// call while the runtime knows the socket is not readable (it learns of
-    /// new input from epoll; a short read or a `WouldBlock` clears it).
-    /// Over TLS any record (a close_notify, an alert) counts as input.
-    pub fn has_input(&self) -> bool {
+    /// Whether the connection has anything to read (bytes, end of stream
+    /// or an error) right now; never waits. Costs no system call while the
+    /// runtime knows the socket is not readable (it learns of new input
+    /// from epoll; a short read or a `WouldBlock` clears it). On a plain
+    /// socket nothing is consumed (a peek). Over TLS, records that carry no
+    /// data (a TLS 1.3 server's session tickets, sent after the handshake)
+    /// are taken in and do not count; data, a close_notify, an alert or the
+    /// end of the stream do (and a data byte may be consumed: the caller
+    /// drops such a connection).
+    pub fn has_input(&mut self) -> bool {
         let tcp = self.tcp();
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         let peeked = tcp.try_io(tokio::io::Interest::READABLE, || {
             socket2::SockRef::from(tcp).peek(&mut probe)
         });
-        !matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+        if matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock) {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = match &mut self.io {
+            Io::Plain(_) => return true,
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
+        };
+        polled.is_ready()
     }
 }
 

@@ -389,3 +389,141 @@ fn sighup_reloads_certificates_for_new_connections_only() {
         "{log}"
     );
 }
+
+/// A TLS backend on 127.0.0.1 serving `cert`/`key` and answering every
+/// request (keep-alive) with a small JSON document; counts connections.
+fn tls_backend(cert: &Path, key: &Path) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs = vec![pem_der(cert)];
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = StreamOwned::new(conn, tcp);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end + 4);
+                        let host = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Host: "))
+                            .unwrap_or("")
+                            .to_string();
+                        let body = format!(r#"{{"over": "tls", "host": "{host}"}}"#);
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if tls
+                            .write_all(reply.as_bytes())
+                            .and_then(|_| tls.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    match tls.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+fn backend_config(host: &str, client_tls: &str) -> String {
+    format!(
+        r#"{{"version": 3, "timeout": "2s", "client_tls": {client_tls},
+            "extra_config": {{"cuttle/server": {{"pool_size": 1}}}},
+            "endpoints": [{{"endpoint": "/remote", "backend": [{{"host": ["{host}"], "url_pattern": "/x"}}]}}]}}"#
+    )
+}
+
+#[test]
+fn https_backend_with_a_private_ca_is_verified_and_pooled() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let (addr, accepted) = tls_backend(&crt, &key);
+    let ca_file = ca.write(&dir.0);
+    let gateway = Gateway::start_env(
+        &backend_config(
+            &format!("https://localhost:{}", addr.port()),
+            &format!(r#"{{"ca_certs": ["{}"]}}"#, ca_file.display()),
+        ),
+        &["--cores", "1"],
+        &[],
+        true,
+    );
+    // Let the pre-connection (and the backend's session tickets) land first.
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let response = gateway.get("/remote");
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert_eq!(
+            response.json(),
+            serde_json::json!({"over": "tls", "host": format!("localhost:{}", addr.port())})
+        );
+    }
+    // The one pre-connected keep-alive TLS connection carries all five
+    // (the backend's session tickets on it do not make it look stale).
+    let opened = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        opened,
+        1,
+        "TLS connections for 5 requests: {}",
+        gateway.log()
+    );
+
+    // Without the CA (system roots only) the private certificate is refused.
+    let gateway = Gateway::start(&backend_config(
+        &format!("https://localhost:{}", addr.port()),
+        "{}",
+    ));
+    assert_eq!(gateway.get("/remote").status, 500);
+}
+
+#[test]
+fn https_backend_with_a_wrong_name_is_refused_unless_insecure_is_allowed() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["other.test"], 2090);
+    let (addr, _) = tls_backend(&crt, &key);
+    let ca_file = ca.write(&dir.0);
+    let host = format!("https://localhost:{}", addr.port());
+    let gateway = Gateway::start(&backend_config(
+        &host,
+        &format!(r#"{{"ca_certs": ["{}"]}}"#, ca_file.display()),
+    ));
+    assert_eq!(gateway.get("/remote").status, 500);
+    let gateway = Gateway::start_env(
+        &backend_config(&host, r#"{"allow_insecure_connections": true}"#),
+        &["--cores", "1"],
+        &[],
+        true,
+    );
+    let response = gateway.get("/remote");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(gateway.log().contains("NOT VERIFIED"), "{}", gateway.log());
+}

@@ -842,9 +842,9 @@ fn backend_errors() {
             Error(&["endpoints[0].backend[0].host: no host"]),
         ),
         (
-            "https host",
-            backend_with(r#""host": ["http://ok:1", "https://api.example.com"],"#),
-            Error(&["endpoints[0].backend[0].host[1]: \"https://api.example.com\": https backends are not supported by cuttle yet"]),
+            "unknown scheme",
+            backend_with(r#""host": ["http://ok:1", "ftp://api.example.com"],"#),
+            Error(&["endpoints[0].backend[0].host[1]: \"ftp://api.example.com\": only http:// and https:// hosts are supported"]),
         ),
         (
             "bad root host",

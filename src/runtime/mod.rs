@@ -97,6 +97,11 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             config.unknown_namespaces.join(", ")
         );
     }
+    if config.client_tls.allow_insecure_connections {
+        tracing::warn!(
+            "client_tls.allow_insecure_connections is on: the certificates of https:// backends are NOT VERIFIED; anyone on the path can read and change backend traffic"
+        );
+    }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     for (authority, addr) in &resolved {
         if addr.is_none() {
