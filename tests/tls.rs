@@ -173,6 +173,13 @@ fn https_serves_http1_over_tls13_only_and_refuses_tls12_by_default() {
     );
     // Keep-alive over the same TLS connection.
     assert_eq!(get(&mut tls, "/__health").0, 200);
+    // Session tickets are on: the next connection resumes.
+    let mut resumed = connect(&client, gateway.addr, "a.test").unwrap();
+    assert_eq!(
+        resumed.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    assert_eq!(get(&mut resumed, "/hello").0, 200);
 
     let tls12_only = ca.client(&[&rustls::version::TLS12]);
     assert!(

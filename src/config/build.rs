@@ -37,6 +37,11 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let mut unknown = Unknown::default();
     let tls = super::tls::server(raw.tls.as_ref(), &mut unknown.unimplemented)?;
     let client_tls = super::tls::client(raw.client_tls.as_ref(), &mut unknown.unimplemented)?;
+    if raw.use_h2c == Some(true) {
+        unknown
+            .unimplemented
+            .push(unimplemented::h2c("use_h2c".to_string()));
+    }
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {

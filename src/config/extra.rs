@@ -74,7 +74,12 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
         let at = namespace_path("extra_config", namespace);
         match namespace.as_str() {
             ROUTER => {
-                note_ignored_keys(ROUTER, value, &["return_error_msg"], unknown);
+                note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
+                if value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true) {
+                    unknown
+                        .unimplemented
+                        .push(super::unimplemented::h2c(format!("{at}.use_h2c")));
+                }
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }

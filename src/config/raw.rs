@@ -46,6 +46,8 @@ pub struct RawConfig {
     pub disable_rest: Option<bool>,
     /// HTTPS at the edge, read by `tls.rs`.
     pub tls: Option<Value>,
+    /// HTTP/2 in clear text (KrakenD's older root form): refused.
+    pub use_h2c: Option<bool>,
     /// HTTPS to backends, read by `tls.rs`.
     pub client_tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,

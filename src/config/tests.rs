@@ -578,6 +578,14 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         ],
     );
     refused(
+        "use_h2c",
+        r#"{"version": 3, "use_h2c": true, "extra_config": {"router": {"use_h2c": true}}}"#,
+        &[
+            "use_h2c: HTTP/2 (h2c) is not implemented",
+            "extra_config.router.use_h2c: HTTP/2 (h2c) is not implemented",
+        ],
+    );
+    refused(
         "client_tls.client_certs",
         r#"{"version": 3, "client_tls": {"client_certs": [{"certificate": "c.pem", "private_key": "k.pem"}]}}"#,
         &["client_tls.client_certs: client certificates (mTLS) to backends is not implemented"],
@@ -602,6 +610,51 @@ fn unimplemented_guards_are_refused_with_their_paths() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn tls_settings_are_checked() {
+    let tls = |extra: &str| {
+        format!(
+            r#"{{"version": 3, "tls": {{"public_key": "a.pem", "private_key": "b.pem"{extra}}}}}"#
+        )
+    };
+    run(&[
+        (
+            "unsupported cipher suite",
+            tls(r#", "cipher_suites": [4865, 5]"#),
+            Error(&[
+                "tls.cipher_suites: 5 is not supported; supported: 4866 (TLS13_AES_256_GCM_SHA384)",
+            ]),
+        ),
+        (
+            "TLS 1.1",
+            tls(r#", "min_version": "TLS11""#),
+            Error(&[
+                "tls.min_version: \"TLS11\" is not supported (cuttle speaks TLS 1.2 and 1.3 only)",
+            ]),
+        ),
+        (
+            "min above max",
+            tls(r#", "min_version": "TLS13", "max_version": "TLS12""#),
+            Error(&["tls.min_version: is above tls.max_version"]),
+        ),
+        (
+            "no key",
+            r#"{"version": 3, "tls": {"min_version": "TLS12"}}"#.to_owned(),
+            Error(&["tls: no certificate"]),
+        ),
+        (
+            "half a pair",
+            r#"{"version": 3, "tls": {"keys": [{"public_key": "a.pem"}]}}"#.to_owned(),
+            Error(&["tls.keys[0].private_key: missing"]),
+        ),
+        (
+            "files checked",
+            tls(""),
+            Error(&["tls: a.pem: cannot read the certificate"]),
+        ),
+    ]);
 }
 
 #[test]
