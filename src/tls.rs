@@ -74,7 +74,8 @@ impl ServerTls {
                 .collect();
         }
         let versions = versions(settings.min_version, settings.max_version);
-        let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+        let provider = Arc::new(provider);
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| {
                 Problem::new(
@@ -83,9 +84,26 @@ impl ServerTls {
                         "no usable combination of versions, cipher suites and curves: {e} (TLS 1.3 needs one of the suites 4865, 4866, 4867; TLS 1.2 one of the others)"
                     ),
                 )
-            })?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(keys));
+            })?;
+        let builder = match &settings.client_auth {
+            None => builder.with_no_client_auth(),
+            Some(auth) => {
+                let roots = roots(&auth.ca_certs, auth.disable_system_ca_pool, "tls.ca_certs")?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| {
+                    Problem::new(
+                        "tls.ca_certs",
+                        format!("cannot verify client certificates: {e}"),
+                    )
+                })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_cert_resolver(Arc::new(keys));
         config.ticketer = self.ticketer.clone();
         // HTTP/2 is not served: only HTTP/1.1 is offered by ALPN.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -237,6 +255,29 @@ pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, 
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The bundled Mozilla roots (unless `no_system`) plus the CA files named.
+fn roots(
+    ca_certs: &[std::path::PathBuf],
+    no_system: bool,
+    at: &str,
+) -> Result<RootCertStore, Problem> {
+    let mut roots = RootCertStore::empty();
+    if !no_system {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for path in ca_certs {
+        for cert in read_certs(path).map_err(|p| Problem::new(at, p.message))? {
+            roots.add(cert).map_err(|e| {
+                Problem::new(
+                    at,
+                    format!("{}: not a usable CA certificate: {e}", path.display()),
+                )
+            })?;
+        }
+    }
+    Ok(roots)
 }
 
 /// `allow_insecure_connections`: accepts any certificate (signatures on

@@ -53,6 +53,24 @@ impl Ca {
         (crt, pem_key)
     }
 
+    /// A client certificate (clientAuth) signed by this CA, for rustls.
+    fn client_cert(
+        &self,
+    ) -> (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "a client");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der());
+        (vec![cert.der().clone()], der.into())
+    }
+
     fn write(&self, dir: &Path) -> PathBuf {
         let path = dir.join("ca.crt");
         std::fs::write(&path, self.cert.pem()).unwrap();
@@ -533,4 +551,59 @@ fn https_backend_with_a_wrong_name_is_refused_unless_insecure_is_allowed() {
     let response = gateway.get("/remote");
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(gateway.log().contains("NOT VERIFIED"), "{}", gateway.log());
+}
+
+/// A GET that may fail anywhere (handshake, write, read): `Ok(status)`.
+fn try_get(config: &Arc<ClientConfig>, addr: SocketAddr) -> std::io::Result<u16> {
+    let mut tls = connect(config, addr, "a.test")?;
+    tls.write_all(b"GET /__health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    tls.flush()?;
+    let mut head = [0u8; 12];
+    tls.read_exact(&mut head)?;
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .map_err(std::io::Error::other)
+}
+
+#[test]
+fn mtls_accepts_a_client_certificate_from_the_ca_and_refuses_others() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["a.test"], 2090);
+    let ca_file = ca.write(&dir.0);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(
+        &[pair],
+        &format!(
+            r#", "enable_mtls": true, "disable_system_ca_pool": true, "ca_certs": ["{}"]"#,
+            ca_file.display()
+        ),
+        &backend.url(),
+    ));
+    let with_cert = |issuer: &Ca| {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert.der().clone()).unwrap();
+        let (certs, key) = issuer.client_cert();
+        Arc::new(
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_client_auth_cert(certs, key)
+                .unwrap(),
+        )
+    };
+    assert_eq!(try_get(&with_cert(&ca), gateway.addr).unwrap(), 200);
+    let without = ca.client(&[&rustls::version::TLS13]);
+    assert!(
+        try_get(&without, gateway.addr).is_err(),
+        "no client certificate"
+    );
+    let stranger = Ca::new();
+    assert!(
+        try_get(&with_cert(&stranger), gateway.addr).is_err(),
+        "a client certificate from another CA"
+    );
+    // The worker goes on serving.
+    assert_eq!(try_get(&with_cert(&ca), gateway.addr).unwrap(), 200);
 }

@@ -35,7 +35,7 @@ struct Inherited {
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     check_version(raw.version)?;
     let mut unknown = Unknown::default();
-    let tls = super::tls::server(raw.tls.as_ref(), &mut unknown.unimplemented)?;
+    let tls = super::tls::server(raw.tls.as_ref())?;
     let client_tls = super::tls::client(raw.client_tls.as_ref(), &mut unknown.unimplemented)?;
     if raw.use_h2c == Some(true) {
         unknown

@@ -571,13 +571,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
     );
     refused(
-        "tls",
-        r#"{"version": 3, "tls": {"public_key": "a.pem", "private_key": "b.pem", "enable_mtls": true}}"#,
-        &[
-            "tls.enable_mtls: client certificates (mTLS) at the edge is not implemented by cuttle yet",
-        ],
-    );
-    refused(
         "use_h2c",
         r#"{"version": 3, "use_h2c": true, "extra_config": {"router": {"use_h2c": true}}}"#,
         &[
@@ -648,6 +641,13 @@ fn tls_settings_are_checked() {
             "half a pair",
             r#"{"version": 3, "tls": {"keys": [{"public_key": "a.pem"}]}}"#.to_owned(),
             Error(&["tls.keys[0].private_key: missing"]),
+        ),
+        (
+            "mTLS without any CA",
+            tls(r#", "enable_mtls": true, "disable_system_ca_pool": true"#),
+            Error(&[
+                "tls.ca_certs: enable_mtls with disable_system_ca_pool needs the CA certificates",
+            ]),
         ),
         (
             "files checked",

@@ -35,6 +35,18 @@ pub struct ServerTlsSettings {
     pub cipher_suites: Option<Vec<u16>>,
     /// IANA (= Go `CurveID`) named group numbers; `None`: rustls' defaults.
     pub curve_preferences: Option<Vec<u16>>,
+    /// `enable_mtls`: every client must show a certificate signed by one of
+    /// these authorities.
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Client certificates at the edge (mTLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// `ca_certs`: PEM files of the authorities trusted for client certificates.
+    pub ca_certs: Vec<PathBuf>,
+    /// `disable_system_ca_pool`: trust only `ca_certs`, not the bundled roots.
+    pub disable_system_ca_pool: bool,
 }
 
 /// The root `client_tls` block: how cuttle calls `https://` backends.
@@ -75,11 +87,7 @@ fn listing(supported: &[(u16, String)]) -> String {
 }
 
 /// Reads the root `tls` block: `None` when absent or `"disabled": true`.
-/// Keys cuttle does not implement are pushed to `refused`.
-pub fn server(
-    tls: Option<&Value>,
-    refused: &mut Vec<Problem>,
-) -> BuildResult<Option<ServerTlsSettings>> {
+pub fn server(tls: Option<&Value>) -> BuildResult<Option<ServerTlsSettings>> {
     let Some(tls) = tls else { return Ok(None) };
     let Some(block) = tls.as_object() else {
         return Err(Problem::new("tls", "must be an object"));
@@ -93,29 +101,23 @@ pub fn server(
     {
         return Err(Problem::new("tls.disabled", "must be true or false"));
     }
-    // mTLS at the edge is not implemented: refused (fail closed).
-    if block.get("enable_mtls").and_then(Value::as_bool) == Some(true) {
-        refused.push(unimplemented::tls_key(
-            "tls.enable_mtls",
-            "client certificates (mTLS) at the edge",
-        ));
-    }
-    if block
-        .get("ca_certs")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-    {
-        refused.push(unimplemented::tls_key(
-            "tls.ca_certs",
-            "client certificate authorities (mTLS) at the edge",
-        ));
-    }
-    if block.get("disable_system_ca_pool").and_then(Value::as_bool) == Some(true) {
-        refused.push(unimplemented::tls_key(
-            "tls.disable_system_ca_pool",
-            "client certificate authorities (mTLS) at the edge",
-        ));
-    }
+    let client_auth = if block.get("enable_mtls").and_then(Value::as_bool) == Some(true) {
+        let ca_certs = paths(block.get("ca_certs"), "tls.ca_certs")?;
+        let disable_system_ca_pool =
+            block.get("disable_system_ca_pool").and_then(Value::as_bool) == Some(true);
+        if disable_system_ca_pool && ca_certs.is_empty() {
+            return Err(Problem::new(
+                "tls.ca_certs",
+                "enable_mtls with disable_system_ca_pool needs the CA certificates that sign client certificates here",
+            ));
+        }
+        Some(ClientAuth {
+            ca_certs,
+            disable_system_ca_pool,
+        })
+    } else {
+        None
+    };
     let mut keys = Vec::new();
     if let Some(list) = block.get("keys").filter(|v| !v.is_null()) {
         let Some(list) = list.as_array() else {
@@ -160,6 +162,7 @@ pub fn server(
         max_version,
         cipher_suites,
         curve_preferences,
+        client_auth,
     }))
 }
 
@@ -222,6 +225,21 @@ pub fn client(tls: Option<&Value>, refused: &mut Vec<Problem>) -> BuildResult<Cl
         ));
     }
     Ok(settings)
+}
+
+fn paths(value: Option<&Value>, at: &str) -> BuildResult<Vec<PathBuf>> {
+    let Some(list) = value.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let files = list
+        .as_array()
+        .filter(|a| a.iter().all(Value::is_string))
+        .ok_or_else(|| Problem::new(at, "must be a list of PEM file paths"))?;
+    Ok(files
+        .iter()
+        .filter_map(Value::as_str)
+        .map(PathBuf::from)
+        .collect())
 }
 
 fn key_pair(value: &Value, at: &str) -> BuildResult<KeyPair> {
