@@ -243,6 +243,9 @@ enum Io {
     Plain(tokio::net::TcpStream),
     ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+    /// One end of an in-memory pipe: an HTTP/2 stream handed to the
+    /// HTTP/1.1 driver (`server::h2`).
+    Memory(tokio::io::DuplexStream),
 }
 
 /// A TCP connection (client or backend) on this worker, plain or TLS.
@@ -312,16 +315,60 @@ impl Stream {
         })
     }
 
-    fn tcp(&self) -> &tokio::net::TcpStream {
+    /// Two streams connected to each other in memory, each buffering up
+    /// to `capacity` bytes.
+    pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
+        let (a, b) = tokio::io::duplex(capacity);
+        (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))
+    }
+
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
         match &self.io {
-            Io::Plain(tcp) => tcp,
-            Io::ServerTls(tls) => tls.get_ref().0,
-            Io::ClientTls(tls) => tls.get_ref().0,
+            Io::Plain(tcp) => Some(tcp),
+            Io::ServerTls(tls) => Some(tls.get_ref().0),
+            Io::ClientTls(tls) => Some(tls.get_ref().0),
+            Io::Memory(_) => None,
+        }
+    }
+
+    /// The protocol the client and server agreed on by ALPN, if any.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        match &self.io {
+            Io::ServerTls(tls) => tls.get_ref().1.alpn_protocol(),
+            _ => None,
+        }
+    }
+
+    /// Waits (within `limit`) until the first bytes a plain connection
+    /// received tell whether they start with `prefix`; consumes nothing.
+    /// `false` as soon as one byte differs, at end of stream or at the limit.
+    pub async fn starts_with(&self, prefix: &[u8], limit: Duration) -> bool {
+        let Io::Plain(tcp) = &self.io else {
+            return false;
+        };
+        let deadline = Instant::now() + limit;
+        let mut buf = vec![0u8; prefix.len()];
+        loop {
+            let n = match until(deadline, tcp.peek(&mut buf)).await {
+                Some(Ok(n)) if n > 0 => n,
+                _ => return false,
+            };
+            if buf[..n] != prefix[..n] {
+                return false;
+            }
+            if n == prefix.len() {
+                return true;
+            }
+            // Part of the prefix so far: wait for more.
+            sleep(Duration::from_millis(1)).await;
         }
     }
 
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.tcp().set_nodelay(on)
+        match self.tcp() {
+            Some(tcp) => tcp.set_nodelay(on),
+            None => Ok(()),
+        }
     }
 
     /// Bounds how long one write may wait for the peer to take bytes
@@ -338,6 +385,7 @@ impl Stream {
             Io::Plain(tcp) => tcp.read(buf).await,
             Io::ServerTls(tls) => tls.read(buf).await,
             Io::ClientTls(tls) => tls.read(buf).await,
+            Io::Memory(pipe) => pipe.read(buf).await,
         }
     }
 
@@ -387,6 +435,7 @@ impl Stream {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
             Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+            Io::Memory(pipe) => return tls_write(pipe, buf, limit, timer).await,
         };
         match tcp.try_write(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -404,10 +453,19 @@ impl Stream {
         }
     }
 
+    /// Ends the writing side in the stream's own way: a close_notify over
+    /// TLS, FIN on a socket, the end of an in-memory pipe.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        AsyncWriteExt::shutdown(self).await
+    }
+
     /// Stops writing (sends FIN); reading goes on. Over TLS no
     /// close_notify is sent: the HTTP framing already ended the response.
     pub fn shutdown_write(&self) {
-        let _ = socket2::SockRef::from(self.tcp()).shutdown(Shutdown::Write);
+        if let Some(tcp) = self.tcp() {
+            let _ = socket2::SockRef::from(tcp).shutdown(Shutdown::Write);
+        }
     }
 
     /// Whether the connection has anything to read (bytes, end of stream
@@ -420,7 +478,9 @@ impl Stream {
     /// end of the stream do (and a data byte may be consumed: the caller
     /// drops such a connection).
     pub fn has_input(&mut self) -> bool {
-        let tcp = self.tcp();
+        let Some(tcp) = self.tcp() else {
+            return false;
+        };
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         let peeked = tcp.try_io(tokio::io::Interest::READABLE, || {
             socket2::SockRef::from(tcp).peek(&mut probe)
@@ -432,7 +492,7 @@ impl Stream {
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let polled = match &mut self.io {
-            Io::Plain(_) => return true,
+            Io::Plain(_) | Io::Memory(_) => return true,
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
         };
@@ -440,8 +500,62 @@ impl Stream {
     }
 }
 
-/// Encrypts and sends all of `buf` over a TLS stream, bounded as a whole
-/// by `limit`.
+/// For protocol libraries (the h2 crate) that drive a stream themselves.
+/// Writes here are not bounded by the write timeout: the caller bounds
+/// the connection as a whole.
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Sends all of `buf` over a TLS stream (encrypted) or an in-memory pipe,
+/// flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(
     tls: &mut S,
     buf: &[u8],

@@ -105,8 +105,8 @@ impl ServerTls {
         };
         let mut config = builder.with_cert_resolver(Arc::new(keys));
         config.ticketer = self.ticketer.clone();
-        // HTTP/2 is not served: only HTTP/1.1 is offered by ALPN.
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/2 first, as browsers expect; HTTP/1.1 for the rest.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
 }

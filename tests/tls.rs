@@ -86,7 +86,7 @@ impl Ca {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(config)
     }
 }
@@ -183,7 +183,6 @@ fn https_serves_http1_over_tls13_only_and_refuses_tls12_by_default() {
         tls.conn.protocol_version(),
         Some(rustls::ProtocolVersion::TLSv1_3)
     );
-    // HTTP/2 is not served: ALPN picks http/1.1 even when h2 is offered.
     assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert_eq!(
         get(&mut tls, "/hello"),
@@ -606,4 +605,274 @@ fn mtls_accepts_a_client_certificate_from_the_ca_and_refuses_others() {
     );
     // The worker goes on serving.
     assert_eq!(try_get(&with_cert(&ca), gateway.addr).unwrap(), 200);
+}
+
+/// curl's answer as (HTTP version, status, body).
+fn curl(args: &[&str], url: &str) -> (String, String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "-w",
+            "\n%{http_version} %{http_code}",
+        ])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, last) = text.rsplit_once('\n').unwrap();
+    let (version, status) = last.split_once(' ').unwrap();
+    (version.to_string(), status.to_string(), body.to_string())
+}
+
+#[test]
+fn http2_by_alpn_with_curl_and_a_rust_client() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["localhost"], 2090);
+    let ca_file = ca.write(&dir.0);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(&[pair], "", &backend.url()));
+    let url = |path: &str| format!("https://localhost:{}{path}", gateway.addr.port());
+    let cacert = ca_file.to_str().unwrap();
+    assert_eq!(
+        curl(&["--http2", "--cacert", cacert], &url("/hello")),
+        ("2".into(), "200".into(), r#"{"hello":"tls"}"#.into())
+    );
+    assert_eq!(
+        curl(&["--http2", "--cacert", cacert], &url("/nope")).1,
+        "404"
+    );
+    assert_eq!(
+        curl(&["--http1.1", "--cacert", cacert], &url("/hello")).0,
+        "1.1"
+    );
+
+    // A Rust client (h2 over tokio-rustls): several streams on one connection.
+    let mut client = (*ca.client(&[&rustls::version::TLS13])).clone();
+    client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let client = Arc::new(client);
+    let addr = gateway.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client)
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (send, connection) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let mut out = Vec::new();
+        for path in ["/hello", "/__health", "/hello"] {
+            let request = http::Request::get(format!("https://localhost{path}"))
+                .body(())
+                .unwrap();
+            let (response, _) = send.send_request(request, true).unwrap();
+            let response = response.await.unwrap();
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                bytes.extend_from_slice(&chunk);
+            }
+            out.push((status, String::from_utf8(bytes).unwrap()));
+            send = send.ready().await.unwrap();
+        }
+        out
+    });
+    assert_eq!(statuses[0], (200, r#"{"hello":"tls"}"#.to_string()));
+    assert_eq!(statuses[1].0, 200);
+    assert_eq!(statuses[2], statuses[0]);
+}
+
+#[test]
+fn h2c_with_prior_knowledge_beside_http1() {
+    let backend = hello_backend();
+    let gateway = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        backend.url()
+    ));
+    let url = format!("http://127.0.0.1:{}/hello", gateway.addr.port());
+    assert_eq!(
+        curl(&["--http2-prior-knowledge"], &url),
+        ("2".into(), "200".into(), r#"{"hello":"tls"}"#.into())
+    );
+    assert_eq!(
+        curl(&["--http1.1"], &url),
+        ("1.1".into(), "200".into(), r#"{"hello":"tls"}"#.into())
+    );
+}
+
+#[test]
+fn malformed_http2_clients_are_answered_and_the_worker_keeps_serving() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["a.test"], 2090);
+    let backend = hello_backend();
+    let config = tls_config(&[pair], "", &backend.url()).replacen(
+        r#""version": 3,"#,
+        r#""version": 3, "max_header_bytes": 4096, "extra_config": {"cuttle/server": {"h2_max_concurrent_streams": 2}},"#,
+        1,
+    );
+    let gateway = Gateway::start(&config);
+    let mut client = (*ca.client(&[&rustls::version::TLS13])).clone();
+    client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let client = Arc::new(client);
+    // A bad preface after ALPN h2: GOAWAY(PROTOCOL_ERROR) or a close, never an answer.
+    let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"h2"[..]));
+    tls.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    tls.flush().unwrap();
+    let mut got = Vec::new();
+    let _ = tls.read_to_end(&mut got);
+    assert!(!got.windows(4).any(|w| w == b"HTTP"), "{got:?}");
+    eprintln!("bad preface answered with frames {:?}", frames(&got));
+    if let Some(goaway) = frames(&got).into_iter().find(|(kind, _, _)| *kind == 7) {
+        assert_eq!(&goaway.2[4..8], &[0, 0, 0, 1], "PROTOCOL_ERROR");
+    }
+
+    // A stream flood: a third open stream past the limit of 2 is refused
+    // with RST_STREAM(REFUSED_STREAM), or the connection with GOAWAY.
+    let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+    // :method GET, :scheme https, :path /, :authority "a"; no END_STREAM.
+    let block = [0x82, 0x87, 0x84, 0x01, 0x01, b'a'];
+    for id in [1u8, 3, 5, 7] {
+        out.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x4, 0, 0, 0, id]);
+        out.extend_from_slice(&block);
+    }
+    tls.write_all(&out).unwrap();
+    tls.flush().unwrap();
+    tls.sock
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let refused = loop {
+        let seen = frames(&got);
+        let refused = seen.iter().any(|(kind, stream, payload)| {
+            *kind == 3 && *stream >= 5 && payload == &[0, 0, 0, 7] || *kind == 7
+        });
+        if refused {
+            break true;
+        }
+        match tls.read(&mut chunk) {
+            Ok(0) | Err(_) => break false,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    };
+    assert!(
+        refused,
+        "streams past the limit were not refused: {:?}",
+        frames(&got)
+    );
+
+    // A header list past max_header_bytes: the stream is refused (431 or
+    // a reset), the connection and the worker go on.
+    let addr = gateway.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut alpn_client = (*client).clone();
+    alpn_client.alpn_protocols = vec![b"h2".to_vec()];
+    let alpn_client = Arc::new(alpn_client);
+    let (big, after) = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(alpn_client)
+            .connect(ServerName::try_from("a.test").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (send, connection) = h2::client::Builder::new()
+            .max_header_list_size(u32::MAX)
+            .handshake::<_, bytes::Bytes>(tls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let huge = "x".repeat(8 * 1024);
+        let request = http::Request::get("https://a.test/hello")
+            .header("x-big", huge)
+            .body(())
+            .unwrap();
+        let big = match send.send_request(request, true) {
+            Ok((response, _)) => match response.await {
+                Ok(response) => Ok(response.status().as_u16()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        let after = match send.ready().await {
+            Ok(mut send) => {
+                let request = http::Request::get("https://a.test/hello").body(()).unwrap();
+                match send.send_request(request, true) {
+                    Ok((response, _)) => response.await.map(|r| r.status().as_u16()).ok(),
+                    Err(_) => None,
+                }
+            }
+            Err(_) => None,
+        };
+        (big, after)
+    });
+    eprintln!("oversized header list: {big:?}; next stream: {after:?}");
+    assert!(
+        big == Ok(431)
+            || big.as_ref().is_err_and(|e| e.contains("reset")
+                || e.contains("REFUSED")
+                || e.contains("PROTOCOL")),
+        "an oversized header list: {big:?}"
+    );
+    assert_eq!(
+        after,
+        Some(200),
+        "the connection goes on after an oversized header list"
+    );
+    // The worker keeps serving.
+    assert_eq!(curl_status_h1(&ca, &dir.0, gateway.addr), "200");
+}
+
+fn curl_status_h1(ca: &Ca, dir: &Path, addr: SocketAddr) -> String {
+    let ca_file = ca.write(dir);
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--resolve"])
+        .arg(format!("a.test:{}:127.0.0.1", addr.port()))
+        .arg("--cacert")
+        .arg(&ca_file)
+        .arg(format!("https://a.test:{}/hello", addr.port()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// HTTP/2 frames in `bytes`: (type, stream, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len =
+            (usize::from(bytes[0]) << 16) | (usize::from(bytes[1]) << 8) | usize::from(bytes[2]);
+        if bytes.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([bytes[5] & 0x7f, bytes[6], bytes[7], bytes[8]]);
+        out.push((bytes[3], stream, bytes[9..9 + len].to_vec()));
+        bytes = &bytes[9 + len..];
+    }
+    out
 }

@@ -37,11 +37,6 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let mut unknown = Unknown::default();
     let tls = super::tls::server(raw.tls.as_ref())?;
     let client_tls = super::tls::client(raw.client_tls.as_ref(), &mut unknown.unimplemented)?;
-    if raw.use_h2c == Some(true) {
-        unknown
-            .unimplemented
-            .push(unimplemented::h2c("use_h2c".to_string()));
-    }
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {
@@ -82,6 +77,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
         return_error_msg: root_extra.return_error_msg,
         limits,
+        use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,
         client_tls,
         endpoints,

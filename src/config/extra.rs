@@ -46,6 +46,8 @@ const CONTENT_REPLACER: &str = "content-replacer";
 #[derive(Debug, Default)]
 pub struct RootExtra {
     pub return_error_msg: bool,
+    /// `router.use_h2c`.
+    pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
 }
 
@@ -75,11 +77,8 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
         match namespace.as_str() {
             ROUTER => {
                 note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
-                if value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true) {
-                    unknown
-                        .unimplemented
-                        .push(super::unimplemented::h2c(format!("{at}.use_h2c")));
-                }
+                result.use_h2c =
+                    value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }

@@ -46,7 +46,7 @@ pub struct RawConfig {
     pub disable_rest: Option<bool>,
     /// HTTPS at the edge, read by `tls.rs`.
     pub tls: Option<Value>,
-    /// HTTP/2 in clear text (KrakenD's older root form): refused.
+    /// HTTP/2 in clear text with prior knowledge (KrakenD's older root form).
     pub use_h2c: Option<bool>,
     /// HTTPS to backends, read by `tls.rs`.
     pub client_tls: Option<Value>,
@@ -105,6 +105,8 @@ pub struct RawCuttleServer {
     pub max_response_bytes: Option<u64>,
     pub max_connections: Option<u64>,
     pub pool_size: Option<u64>,
+    /// HTTP/2 streams one client connection may have open at once.
+    pub h2_max_concurrent_streams: Option<u64>,
 }
 
 /// `proxy`, at endpoint or backend level.

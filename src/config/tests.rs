@@ -571,14 +571,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
     );
     refused(
-        "use_h2c",
-        r#"{"version": 3, "use_h2c": true, "extra_config": {"router": {"use_h2c": true}}}"#,
-        &[
-            "use_h2c: HTTP/2 (h2c) is not implemented",
-            "extra_config.router.use_h2c: HTTP/2 (h2c) is not implemented",
-        ],
-    );
-    refused(
         "client_tls.client_certs",
         r#"{"version": 3, "client_tls": {"client_certs": [{"certificate": "c.pem", "private_key": "k.pem"}]}}"#,
         &["client_tls.client_certs: client certificates (mTLS) to backends is not implemented"],

@@ -61,12 +61,3 @@ pub fn tls_key(at: &str, what: &str) -> Problem {
         format!("{what} is not implemented by cuttle yet; serving this file would skip that check"),
     )
 }
-
-/// The refusal for `use_h2c` (HTTP/2 in clear text), at `at`: a client
-/// speaking HTTP/2 with prior knowledge would get no answer.
-pub fn h2c(at: String) -> Problem {
-    Problem::new(
-        at,
-        "HTTP/2 (h2c) is not implemented by cuttle yet; it serves HTTP/1.1 only",
-    )
-}

@@ -3,6 +3,7 @@
 mod builtin;
 mod conn;
 mod drain;
+mod h2;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -161,6 +162,25 @@ pub async fn run_worker(
                     }
                 }
             };
+            // HTTP/2: chosen by ALPN, or (use_h2c) by its preface in clear text.
+            let h2 = if stream.alpn_protocol().is_some() {
+                stream.alpn_protocol() == Some(b"h2")
+            } else {
+                w.config.use_h2c
+                    && stream
+                        .starts_with(h2::PREFACE, w.config.limits.read_header_timeout)
+                        .await
+            };
+            if h2 {
+                if let Err(panic) = rt::isolate(h2::serve(w.clone(), stream, peer)).await {
+                    tracing::error!(
+                        worker = w.id,
+                        "HTTP/2 connection from {peer} panicked: {panic}; connection closed"
+                    );
+                }
+                w.connections.set(w.connections.get() - 1);
+                return;
+            }
             // A panic while serving closes this connection only; the
             // endpoint it was serving goes into the log line.
             let endpoint = Cell::new(None);
