@@ -235,26 +235,42 @@ pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, 
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
             .with_no_client_auth()
     } else {
-        let mut roots = RootCertStore::empty();
-        if !settings.disable_system_ca_pool {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        for path in &settings.ca_certs {
-            for cert in
-                read_certs(path).map_err(|p| Problem::new("client_tls.ca_certs", p.message))?
-            {
-                roots.add(cert).map_err(|e| {
-                    Problem::new(
-                        "client_tls.ca_certs",
-                        format!("{}: not a usable CA certificate: {e}", path.display()),
-                    )
-                })?;
-            }
-        }
+        let roots = roots(
+            &settings.ca_certs,
+            settings.disable_system_ca_pool,
+            "client_tls.ca_certs",
+        )?;
         builder.with_root_certificates(roots).with_no_client_auth()
     };
+    if !settings.client_certs.is_empty() {
+        let keys = load_keys(&settings.client_certs)
+            .map_err(|p| Problem::new("client_tls.client_certs", p.message))?;
+        config.client_auth_cert_resolver = Arc::new(ClientKeys(keys));
+    }
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// `client_certs`: the first certificate whose key can sign with a scheme
+/// the backend accepts.
+#[derive(Debug)]
+struct ClientKeys(Vec<Arc<CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for ClientKeys {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.0
+            .iter()
+            .find(|key| key.key.choose_scheme(schemes).is_some())
+            .cloned()
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.0.is_empty()
+    }
 }
 
 /// The bundled Mozilla roots (unless `no_system`) plus the CA files named.

@@ -53,6 +53,18 @@ impl Ca {
         (crt, pem_key)
     }
 
+    /// A client certificate (clientAuth) signed by this CA, as PEM files.
+    fn client_cert_files(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (crt, pem_key) = (dir.join("client.crt"), dir.join("client.key"));
+        std::fs::write(&crt, cert.pem()).unwrap();
+        std::fs::write(&pem_key, key.serialize_pem()).unwrap();
+        (crt, pem_key)
+    }
+
     /// A client certificate (clientAuth) signed by this CA, for rustls.
     fn client_cert(
         &self,
@@ -417,19 +429,38 @@ fn sighup_reloads_certificates_for_new_connections_only() {
 /// A TLS backend on 127.0.0.1 serving `cert`/`key` and answering every
 /// request (keep-alive) with a small JSON document; counts connections.
 fn tls_backend(cert: &Path, key: &Path) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    tls_backend_with(cert, key, None)
+}
+
+/// [`tls_backend`], requiring a client certificate from `client_ca` if given.
+fn tls_backend_with(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Ca>,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
     let certs = vec![pem_der(cert)];
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap(),
-    );
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let config = match client_ca {
+        None => config.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            roots.add(ca.cert.der().clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::new(rustls::crypto::ring::default_provider()),
+            )
+            .build()
+            .unwrap();
+            config.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = Arc::new(config.with_single_cert(certs, key).unwrap());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -875,4 +906,33 @@ fn frames(mut bytes: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
         bytes = &bytes[9 + len..];
     }
     out
+}
+
+#[test]
+fn https_backend_asking_for_a_client_certificate_gets_client_certs() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let (addr, _) = tls_backend_with(&crt, &key, Some(&ca));
+    let ca_file = ca.write(&dir.0);
+    let host = format!("https://localhost:{}", addr.port());
+    // Without client_certs the backend refuses the handshake.
+    let gateway = Gateway::start(&backend_config(
+        &host,
+        &format!(r#"{{"ca_certs": ["{}"]}}"#, ca_file.display()),
+    ));
+    assert_eq!(gateway.get("/remote").status, 500);
+    // With a client certificate from the backend's CA it answers.
+    let (cert_file, key_file) = ca.client_cert_files(&dir.0);
+    let gateway = Gateway::start(&backend_config(
+        &host,
+        &format!(
+            r#"{{"ca_certs": ["{}"], "client_certs": [{{"certificate": "{}", "private_key": "{}"}}]}}"#,
+            ca_file.display(),
+            cert_file.display(),
+            key_file.display()
+        ),
+    ));
+    let response = gateway.get("/remote");
+    assert_eq!(response.status, 200, "{}", response.text());
 }

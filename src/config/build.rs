@@ -36,7 +36,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     check_version(raw.version)?;
     let mut unknown = Unknown::default();
     let tls = super::tls::server(raw.tls.as_ref())?;
-    let client_tls = super::tls::client(raw.client_tls.as_ref(), &mut unknown.unimplemented)?;
+    let client_tls = super::tls::client(raw.client_tls.as_ref())?;
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {

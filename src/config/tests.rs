@@ -570,11 +570,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         ),
         &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
     );
-    refused(
-        "client_tls.client_certs",
-        r#"{"version": 3, "client_tls": {"client_certs": [{"certificate": "c.pem", "private_key": "k.pem"}]}}"#,
-        &["client_tls.client_certs: client certificates (mTLS) to backends is not implemented"],
-    );
     for namespace in [
         "auth/api-keys",
         "security/http",

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
-use super::unimplemented;
 
 /// A TLS protocol version rustls speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,6 +57,9 @@ pub struct ClientTlsSettings {
     pub ca_certs: Vec<PathBuf>,
     /// `disable_system_ca_pool`: trust only `ca_certs`.
     pub disable_system_ca_pool: bool,
+    /// `client_certs`: certificates (with keys) shown to backends that ask
+    /// for one (mTLS); the first whose key suits the backend is used.
+    pub client_certs: Vec<KeyPair>,
     pub min_version: Option<TlsVersion>,
     pub max_version: Option<TlsVersion>,
 }
@@ -166,24 +168,38 @@ pub fn server(tls: Option<&Value>) -> BuildResult<Option<ServerTlsSettings>> {
     }))
 }
 
-/// Reads the root `client_tls` block. `client_certs` (mTLS to backends) is
-/// not implemented and pushed to `refused`.
-pub fn client(tls: Option<&Value>, refused: &mut Vec<Problem>) -> BuildResult<ClientTlsSettings> {
+/// Reads the root `client_tls` block.
+pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
     let Some(tls) = tls.filter(|v| !v.is_null()) else {
         return Ok(ClientTlsSettings::default());
     };
     let Some(block) = tls.as_object() else {
         return Err(Problem::new("client_tls", "must be an object"));
     };
-    if block
-        .get("client_certs")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-    {
-        refused.push(unimplemented::tls_key(
-            "client_tls.client_certs",
-            "client certificates (mTLS) to backends",
-        ));
+    let mut client_certs = Vec::new();
+    if let Some(list) = block.get("client_certs").filter(|v| !v.is_null()) {
+        let Some(list) = list.as_array() else {
+            return Err(Problem::new(
+                "client_tls.client_certs",
+                "must be a list of {\"certificate\": ..., \"private_key\": ...}",
+            ));
+        };
+        for (i, pair) in list.iter().enumerate() {
+            let at = format!("client_tls.client_certs[{i}]");
+            let path = |key: &str| -> BuildResult<PathBuf> {
+                match pair.get(key).and_then(Value::as_str) {
+                    Some(text) if !text.is_empty() => Ok(PathBuf::from(text)),
+                    _ => Err(Problem::new(
+                        format!("{at}.{key}"),
+                        "missing; write the path of a PEM file",
+                    )),
+                }
+            };
+            client_certs.push(KeyPair {
+                public_key: path("certificate")?,
+                private_key: path("private_key")?,
+            });
+        }
     }
     let flag = |key: &str| -> BuildResult<bool> {
         match block.get(key) {
@@ -213,6 +229,7 @@ pub fn client(tls: Option<&Value>, refused: &mut Vec<Problem>) -> BuildResult<Cl
         allow_insecure_connections: flag("allow_insecure_connections")?,
         ca_certs,
         disable_system_ca_pool: flag("disable_system_ca_pool")?,
+        client_certs,
         min_version: version(block.get("min_version"), "client_tls.min_version")?,
         max_version: version(block.get("max_version"), "client_tls.max_version")?,
     };

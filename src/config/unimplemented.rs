@@ -52,12 +52,3 @@ pub fn claim(at: String, placeholder: &str) -> Problem {
         ),
     )
 }
-
-/// The refusal for a `tls`/`client_tls` key cuttle does not implement
-/// (`at` is its JSON path, e.g. `tls.enable_mtls`).
-pub fn tls_key(at: &str, what: &str) -> Problem {
-    Problem::new(
-        at,
-        format!("{what} is not implemented by cuttle yet; serving this file would skip that check"),
-    )
-}
