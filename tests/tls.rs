@@ -735,7 +735,9 @@ fn http2_by_alpn_with_curl_and_a_rust_client() {
 fn h2c_with_prior_knowledge_beside_http1() {
     let backend = hello_backend();
     let gateway = Gateway::start(&format!(
-        r#"{{"version": 3, "use_h2c": true, "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        r#"{{"version": 3, "use_h2c": true, "extra_config": {{"cuttle/server": {{"max_body_bytes": 64}}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{0}"], "url_pattern": "/hello"}}]}},
+                          {{"endpoint": "/post", "method": "POST", "backend": [{{"host": ["{0}"], "url_pattern": "/hello"}}]}}]}}"#,
         backend.url()
     ));
     let url = format!("http://127.0.0.1:{}/hello", gateway.addr.port());
