@@ -12,4 +12,5 @@ pub mod router;
 pub mod rt;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod upstream;

@@ -62,7 +62,7 @@ enum Command {
 struct LoadFlags {
     /// Accept a file whose endpoints use settings cuttle does not implement
     /// yet (auth/*, security/*, validation/*, modifier/*, plugin/*, other
-    /// backends, {JWT.*} placeholders, tls) and serve it without them. For
+    /// backends, {JWT.*} placeholders) and serve it without them. For
     /// trying a KrakenD file; never in production.
     #[arg(long = "ignore-unimplemented")]
     ignore_unimplemented: bool,

@@ -21,10 +21,12 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
+use tokio::io::AsyncRead;
 
 thread_local! {
     /// Set on worker threads: their panics are reported by whoever catches
@@ -230,20 +232,25 @@ impl Listener {
 
     pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
         let (io, peer) = self.0.accept().await?;
-        Ok((
-            Stream {
-                io,
-                write_timeout: None,
-                write_timer: None,
-            },
-            peer,
-        ))
+        Ok((Stream::new(Io::Plain(io)), peer))
     }
 }
 
-/// A TCP connection (client or backend) on this worker.
+/// What carries a [`Stream`]'s bytes: the socket itself, or TLS over it
+/// (a client's connection at an HTTPS port, or an `https://` backend).
+/// The connection drivers see only [`Stream`], whichever it is.
+enum Io {
+    Plain(tokio::net::TcpStream),
+    ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+    ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+    /// One end of an in-memory pipe: an HTTP/2 stream handed to the
+    /// HTTP/1.1 driver (`server::h2`).
+    Memory(tokio::io::DuplexStream),
+}
+
+/// A TCP connection (client or backend) on this worker, plain or TLS.
 pub struct Stream {
-    io: tokio::net::TcpStream,
+    io: Io,
     /// Bounds every wait for the socket to take more bytes.
     write_timeout: Option<Duration>,
     /// Made on the first write that has to wait.
@@ -251,20 +258,117 @@ pub struct Stream {
 }
 
 impl Stream {
+    fn new(io: Io) -> Stream {
+        Stream {
+            io,
+            write_timeout: None,
+            write_timer: None,
+        }
+    }
+
     /// Connects within `limit`.
     pub async fn connect(addr: SocketAddr, limit: Duration) -> io::Result<Stream> {
         let io = within(limit, tokio::net::TcpStream::connect(addr))
             .await
             .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        Ok(Stream::new(Io::Plain(io)))
+    }
+
+    /// The server side of a TLS handshake on this accepted connection,
+    /// within `limit`; the result speaks plaintext over TLS.
+    pub async fn accept_tls(
+        self,
+        config: Arc<rustls::ServerConfig>,
+        limit: Duration,
+    ) -> io::Result<Stream> {
+        let Io::Plain(tcp) = self.io else {
+            return Err(io::Error::other("TLS over TLS"));
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+        let tls = within(limit, accept)
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         Ok(Stream {
-            io,
-            write_timeout: None,
-            write_timer: None,
+            io: Io::ServerTls(Box::new(tls)),
+            ..self
         })
     }
 
+    /// The client side of a TLS handshake with `name` (SNI and the name
+    /// the certificate must carry), within `limit`.
+    pub async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        limit: Duration,
+    ) -> io::Result<Stream> {
+        let Io::Plain(tcp) = self.io else {
+            return Err(io::Error::other("TLS over TLS"));
+        };
+        let connect = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+        let tls = within(limit, connect)
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        Ok(Stream {
+            io: Io::ClientTls(Box::new(tls)),
+            ..self
+        })
+    }
+
+    /// Two streams connected to each other in memory, each buffering up
+    /// to `capacity` bytes.
+    pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
+        let (a, b) = tokio::io::duplex(capacity);
+        (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))
+    }
+
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        match &self.io {
+            Io::Plain(tcp) => Some(tcp),
+            Io::ServerTls(tls) => Some(tls.get_ref().0),
+            Io::ClientTls(tls) => Some(tls.get_ref().0),
+            Io::Memory(_) => None,
+        }
+    }
+
+    /// The protocol the client and server agreed on by ALPN, if any.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        match &self.io {
+            Io::ServerTls(tls) => tls.get_ref().1.alpn_protocol(),
+            _ => None,
+        }
+    }
+
+    /// Waits (within `limit`) until the first bytes a plain connection
+    /// received tell whether they start with `prefix`; consumes nothing.
+    /// `false` as soon as one byte differs, at end of stream or at the limit.
+    pub async fn starts_with(&self, prefix: &[u8], limit: Duration) -> bool {
+        let Io::Plain(tcp) = &self.io else {
+            return false;
+        };
+        let deadline = Instant::now() + limit;
+        let mut buf = vec![0u8; prefix.len()];
+        loop {
+            let n = match until(deadline, tcp.peek(&mut buf)).await {
+                Some(Ok(n)) if n > 0 => n,
+                _ => return false,
+            };
+            if buf[..n] != prefix[..n] {
+                return false;
+            }
+            if n == prefix.len() {
+                return true;
+            }
+            // Part of the prefix so far: wait for more.
+            sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.io.set_nodelay(on)
+        match self.tcp() {
+            Some(tcp) => tcp.set_nodelay(on),
+            None => Ok(()),
+        }
     }
 
     /// Bounds how long one write may wait for the peer to take bytes
@@ -277,7 +381,12 @@ impl Stream {
     /// of stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use tokio::io::AsyncReadExt;
-        self.io.read(buf).await
+        match &mut self.io {
+            Io::Plain(tcp) => tcp.read(buf).await,
+            Io::ServerTls(tls) => tls.read(buf).await,
+            Io::ClientTls(tls) => tls.read(buf).await,
+            Io::Memory(pipe) => pipe.read(buf).await,
+        }
     }
 
     /// [`Stream::read`], failing with `TimedOut` at `deadline`.
@@ -316,46 +425,159 @@ impl Stream {
     }
 
     /// Writes some of `buf`, waiting (at most the write timeout) until the
-    /// socket takes at least one byte; returns how many it took.
+    /// socket takes at least one byte; returns how many it took. Over TLS
+    /// all of `buf` is encrypted and sent (flushed) before it returns, and
+    /// the write timeout bounds the whole of it.
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(result) = self.try_write_now(buf) {
-            return result;
+        let limit = self.write_timeout;
+        let timer = &mut self.write_timer;
+        let tcp = match &mut self.io {
+            Io::Plain(tcp) => tcp,
+            Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+            Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+            Io::Memory(pipe) => return tls_write(pipe, buf, limit, timer).await,
+        };
+        match tcp.try_write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            result => return result,
         }
-        match self.write_timeout {
+        match limit {
             Some(limit) => {
-                let timer = self.write_timer.get_or_insert_with(Timer::new);
+                let timer = timer.get_or_insert_with(Timer::new);
                 timer
-                    .within(limit, write_some(&self.io, buf))
+                    .within(limit, write_some(tcp, buf))
                     .await
                     .unwrap_or_else(timed_out)
             }
-            None => write_some(&self.io, buf).await,
+            None => write_some(tcp, buf).await,
         }
     }
 
-    /// One write attempt that never waits: `None` when the socket is full.
-    fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
-        match self.io.try_write(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            result => Some(result),
-        }
+    /// Ends the writing side in the stream's own way: a close_notify over
+    /// TLS, FIN on a socket, the end of an in-memory pipe.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        AsyncWriteExt::shutdown(self).await
     }
 
-    /// Stops writing (sends FIN); reading goes on.
+    /// Stops writing (sends FIN); reading goes on. Over TLS no
+    /// close_notify is sent: the HTTP framing already ended the response.
     pub fn shutdown_write(&self) {
-        let _ = socket2::SockRef::from(&self.io).shutdown(Shutdown::Write);
+        if let Some(tcp) = self.tcp() {
+            let _ = socket2::SockRef::from(tcp).shutdown(Shutdown::Write);
+        }
     }
 
-    /// Whether the socket has anything to read (bytes, end of stream or an
-    /// error) right now; never waits and consumes nothing. Costs no system
-    /// call while the runtime knows the socket is not readable (it learns of
-    /// new input from epoll; a short read or a `WouldBlock` clears it).
-    pub fn has_input(&self) -> bool {
+    /// Whether the connection has anything to read (bytes, end of stream
+    /// or an error) right now; never waits. Costs no system call while the
+    /// runtime knows the socket is not readable (it learns of new input
+    /// from epoll; a short read or a `WouldBlock` clears it). On a plain
+    /// socket nothing is consumed (a peek). Over TLS, records that carry no
+    /// data (a TLS 1.3 server's session tickets, sent after the handshake)
+    /// are taken in and do not count; data, a close_notify, an alert or the
+    /// end of the stream do (and a data byte may be consumed: the caller
+    /// drops such a connection).
+    pub fn has_input(&mut self) -> bool {
+        let Some(tcp) = self.tcp() else {
+            return false;
+        };
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        let peeked = self.io.try_io(tokio::io::Interest::READABLE, || {
-            socket2::SockRef::from(&self.io).peek(&mut probe)
+        let peeked = tcp.try_io(tokio::io::Interest::READABLE, || {
+            socket2::SockRef::from(tcp).peek(&mut probe)
         });
-        !matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+        if matches!(peeked, Err(ref e) if e.kind() == io::ErrorKind::WouldBlock) {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = match &mut self.io {
+            Io::Plain(_) | Io::Memory(_) => return true,
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
+        };
+        polled.is_ready()
+    }
+}
+
+/// For protocol libraries (the h2 crate) that drive a stream themselves.
+/// Writes here are not bounded by the write timeout: the caller bounds
+/// the connection as a whole.
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Sends all of `buf` over a TLS stream (encrypted) or an in-memory pipe,
+/// flushed, bounded as a whole by `limit`.
+async fn tls_write<S>(
+    tls: &mut S,
+    buf: &[u8],
+    limit: Option<Duration>,
+    timer: &mut Option<Timer>,
+) -> io::Result<usize>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let send = async {
+        tls.write_all(buf).await?;
+        tls.flush().await?;
+        Ok(buf.len())
+    };
+    match limit {
+        Some(limit) => timer
+            .get_or_insert_with(Timer::new)
+            .within(limit, send)
+            .await
+            .unwrap_or_else(timed_out),
+        None => send.await,
     }
 }
 

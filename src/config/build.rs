@@ -35,9 +35,8 @@ struct Inherited {
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     check_version(raw.version)?;
     let mut unknown = Unknown::default();
-    if raw.tls.as_ref().is_some_and(tls_enabled) {
-        unknown.unimplemented.push(unimplemented::tls());
-    }
+    let tls = super::tls::server(raw.tls.as_ref())?;
+    let client_tls = super::tls::client(raw.client_tls.as_ref())?;
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {
@@ -78,16 +77,13 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
         return_error_msg: root_extra.return_error_msg,
         limits,
+        use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
+        tls,
+        client_tls,
         endpoints,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
     })
-}
-
-/// KrakenD serves HTTPS when a `tls` section is present, unless it says
-/// `"disabled": true`.
-fn tls_enabled(tls: &serde_json::Value) -> bool {
-    tls.get("disabled").and_then(serde_json::Value::as_bool) != Some(true)
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {

@@ -46,6 +46,8 @@ const CONTENT_REPLACER: &str = "content-replacer";
 #[derive(Debug, Default)]
 pub struct RootExtra {
     pub return_error_msg: bool,
+    /// `router.use_h2c`.
+    pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
 }
 
@@ -74,7 +76,9 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
         let at = namespace_path("extra_config", namespace);
         match namespace.as_str() {
             ROUTER => {
-                note_ignored_keys(ROUTER, value, &["return_error_msg"], unknown);
+                note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
+                result.use_h2c =
+                    value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }

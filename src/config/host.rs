@@ -1,24 +1,22 @@
-//! Backend hosts: `http://name[:port]`, as KrakenD's host sanitizer accepts
-//! them (lura `config/uri.go`: `(https?://)?([a-zA-Z0-9\._\-]+)(:[0-9]{2,6})?/?`).
+//! Backend hosts: `http://name[:port]` or `https://name[:port]`, as
+//! KrakenD's host sanitizer accepts them (lura `config/uri.go`:
+//! `(https?://)?([a-zA-Z0-9\._\-]+)(:[0-9]{2,6})?/?`).
 //!
 //! Like KrakenD, a host without a scheme means `http://` and one trailing `/`
-//! is dropped. Unlike KrakenD, `https://` is refused: cuttle has no TLS
-//! client yet, and failing at start-up beats failing every request.
+//! is dropped.
 
-/// Returns the host in the form `http://name[:port]`, or what is wrong with it.
+/// Returns the host in the form `http(s)://name[:port]`, or what is wrong with it.
 pub fn clean_host(host: &str) -> Result<String, String> {
-    let authority = if let Some(rest) = host.strip_prefix("http://") {
-        rest
-    } else if host.starts_with("https://") {
-        return Err(format!(
-            "\"{host}\": https backends are not supported by cuttle yet; use an http:// host (for example behind a local TLS proxy)"
-        ));
+    let (scheme, authority) = if let Some(rest) = host.strip_prefix("http://") {
+        ("http", rest)
+    } else if let Some(rest) = host.strip_prefix("https://") {
+        ("https", rest)
     } else if host.contains("://") {
         return Err(format!(
-            "\"{host}\": only http:// hosts are supported, e.g. \"http://127.0.0.1:8000\""
+            "\"{host}\": only http:// and https:// hosts are supported, e.g. \"http://127.0.0.1:8000\""
         ));
     } else {
-        host
+        ("http", host)
     };
     let authority = authority.strip_suffix('/').unwrap_or(authority);
     let (name, port) = match authority.rsplit_once(':') {
@@ -35,10 +33,10 @@ pub fn clean_host(host: &str) -> Result<String, String> {
         ));
     }
     match port {
-        None => Ok(format!("http://{name}")),
+        None => Ok(format!("{scheme}://{name}")),
         Some(port) => match port.parse::<u16>() {
             Ok(number) if number > 0 && port.bytes().all(|c| c.is_ascii_digit()) => {
-                Ok(format!("http://{name}:{port}"))
+                Ok(format!("{scheme}://{name}:{port}"))
             }
             _ => Err(format!(
                 "\"{host}\": \"{port}\" is not a port; write a number from 1 to 65535, e.g. \"http://127.0.0.1:8000\""
@@ -60,6 +58,8 @@ mod tests {
             ("http://localhost", "http://localhost"),
             ("localhost:8080", "http://localhost:8080"),
             ("my_svc-1.internal:80", "http://my_svc-1.internal:80"),
+            ("https://api.example.com/", "https://api.example.com"),
+            ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
         ];
         for (input, expected) in table {
             assert_eq!(clean_host(input).as_deref(), Ok(expected), "{input}");
@@ -69,11 +69,8 @@ mod tests {
     #[test]
     fn refuses_what_cuttle_cannot_call() {
         let table = [
-            (
-                "https://api.example.com",
-                "https backends are not supported",
-            ),
-            ("ftp://x", "only http:// hosts"),
+            ("ftp://x", "only http:// and https:// hosts"),
+            ("https://x/api", "a path belongs in url_pattern"),
             ("http://x/api", "a path belongs in url_pattern"),
             ("http://", "is not a host"),
             ("", "is not a host"),

@@ -62,6 +62,11 @@ pub fn server_limits(
                 &mut limits.max_connections_per_worker,
             ),
             (server.pool_size, "pool_size", &mut limits.preconnect),
+            (
+                server.h2_max_concurrent_streams,
+                "h2_max_concurrent_streams",
+                &mut limits.h2_max_concurrent_streams,
+            ),
         ];
         for (value, key, field) in overrides {
             let Some(value) = value else { continue };

@@ -17,6 +17,7 @@ mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod tls;
 mod unimplemented;
 
 #[cfg(test)]
@@ -26,6 +27,10 @@ use std::path::Path;
 
 pub use error::{ConfigError, Problem};
 pub use model::*;
+pub use tls::{
+    ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
+    supported_curves,
+};
 
 /// How strictly to load.
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,5 +88,13 @@ pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Con
             problems: config.unimplemented,
         });
     }
+    // The files `tls` and `client_tls` name are read and checked now, so
+    // that `check` fails as `run` would.
+    if let Some(tls) = &config.tls {
+        crate::tls::ServerTls::new(tls)
+            .map_err(|problem| ConfigError::from_problem(source, problem))?;
+    }
+    crate::tls::client_config(&config.client_tls)
+        .map_err(|problem| ConfigError::from_problem(source, problem))?;
     Ok(config)
 }

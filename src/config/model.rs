@@ -29,6 +29,13 @@ pub struct Config {
     /// error text becomes the 500 body.
     pub return_error_msg: bool,
     pub limits: ServerLimits,
+    /// The root `tls` block, when enabled: the port speaks only TLS.
+    pub tls: Option<super::tls::ServerTlsSettings>,
+    /// `use_h2c` (root or `router`): the plain port also speaks HTTP/2 to
+    /// clients that start with its preface (prior knowledge).
+    pub use_h2c: bool,
+    /// The root `client_tls` block: how `https://` backends are called.
+    pub client_tls: super::tls::ClientTlsSettings,
     pub endpoints: Vec<Endpoint>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
@@ -70,6 +77,10 @@ pub struct ServerLimits {
     /// `cuttle/server.pool_size`: connections each worker opens to each
     /// backend host at start-up (at most its idle share).
     pub preconnect: usize,
+    /// `cuttle/server.h2_max_concurrent_streams`: HTTP/2 streams one client
+    /// connection may have open at once (default 100); more are refused
+    /// with RST_STREAM(REFUSED_STREAM).
+    pub h2_max_concurrent_streams: usize,
     /// `dialer_timeout`: connect timeout to backends.
     pub connect_timeout: Duration,
     /// `max_shutdown_wait_time`: how long in-flight requests may take after SIGTERM.
@@ -90,6 +101,7 @@ impl Default for ServerLimits {
             max_connections_per_worker: 10_000,
             max_idle_per_host: 250,
             preconnect: 4,
+            h2_max_concurrent_streams: 100,
             connect_timeout: Duration::from_secs(3),
             shutdown_wait: Duration::from_secs(10),
         }

@@ -44,8 +44,12 @@ pub struct RawConfig {
     /// Placeholders anywhere in an endpoint path (`/file.{ext}`), not only
     /// as whole segments.
     pub disable_rest: Option<bool>,
-    /// HTTPS at the edge: not implemented, so only checked for presence.
+    /// HTTPS at the edge, read by `tls.rs`.
     pub tls: Option<Value>,
+    /// HTTP/2 in clear text with prior knowledge (KrakenD's older root form).
+    pub use_h2c: Option<bool>,
+    /// HTTPS to backends, read by `tls.rs`.
+    pub client_tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,
     pub endpoints: Option<Vec<RawEndpoint>>,
 }
@@ -101,6 +105,8 @@ pub struct RawCuttleServer {
     pub max_response_bytes: Option<u64>,
     pub max_connections: Option<u64>,
     pub pool_size: Option<u64>,
+    /// HTTP/2 streams one client connection may have open at once.
+    pub h2_max_concurrent_streams: Option<u64>,
 }
 
 /// `proxy`, at endpoint or backend level.

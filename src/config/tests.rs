@@ -570,11 +570,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         ),
         &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
     );
-    refused(
-        "tls",
-        r#"{"version": 3, "tls": {"public_key": "a.pem", "private_key": "b.pem"}}"#,
-        &["tls: HTTPS is not implemented by cuttle yet"],
-    );
     for namespace in [
         "auth/api-keys",
         "security/http",
@@ -595,6 +590,58 @@ fn unimplemented_guards_are_refused_with_their_paths() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn tls_settings_are_checked() {
+    let tls = |extra: &str| {
+        format!(
+            r#"{{"version": 3, "tls": {{"public_key": "a.pem", "private_key": "b.pem"{extra}}}}}"#
+        )
+    };
+    run(&[
+        (
+            "unsupported cipher suite",
+            tls(r#", "cipher_suites": [4865, 5]"#),
+            Error(&[
+                "tls.cipher_suites: 5 is not supported; supported: 4866 (TLS13_AES_256_GCM_SHA384)",
+            ]),
+        ),
+        (
+            "TLS 1.1",
+            tls(r#", "min_version": "TLS11""#),
+            Error(&[
+                "tls.min_version: \"TLS11\" is not supported (cuttle speaks TLS 1.2 and 1.3 only)",
+            ]),
+        ),
+        (
+            "min above max",
+            tls(r#", "min_version": "TLS13", "max_version": "TLS12""#),
+            Error(&["tls.min_version: is above tls.max_version"]),
+        ),
+        (
+            "no key",
+            r#"{"version": 3, "tls": {"min_version": "TLS12"}}"#.to_owned(),
+            Error(&["tls: no certificate"]),
+        ),
+        (
+            "half a pair",
+            r#"{"version": 3, "tls": {"keys": [{"public_key": "a.pem"}]}}"#.to_owned(),
+            Error(&["tls.keys[0].private_key: missing"]),
+        ),
+        (
+            "mTLS without any CA",
+            tls(r#", "enable_mtls": true, "disable_system_ca_pool": true"#),
+            Error(&[
+                "tls.ca_certs: enable_mtls with disable_system_ca_pool needs the CA certificates",
+            ]),
+        ),
+        (
+            "files checked",
+            tls(""),
+            Error(&["tls: a.pem: cannot read the certificate"]),
+        ),
+    ]);
 }
 
 #[test]
@@ -835,9 +882,9 @@ fn backend_errors() {
             Error(&["endpoints[0].backend[0].host: no host"]),
         ),
         (
-            "https host",
-            backend_with(r#""host": ["http://ok:1", "https://api.example.com"],"#),
-            Error(&["endpoints[0].backend[0].host[1]: \"https://api.example.com\": https backends are not supported by cuttle yet"]),
+            "unknown scheme",
+            backend_with(r#""host": ["http://ok:1", "ftp://api.example.com"],"#),
+            Error(&["endpoints[0].backend[0].host[1]: \"ftp://api.example.com\": only http:// and https:// hosts are supported"]),
         ),
         (
             "bad root host",

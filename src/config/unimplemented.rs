@@ -52,11 +52,3 @@ pub fn claim(at: String, placeholder: &str) -> Problem {
         ),
     )
 }
-
-/// The refusal for the root `tls` section (HTTPS at the edge).
-pub fn tls() -> Problem {
-    Problem::new(
-        "tls",
-        "HTTPS is not implemented by cuttle yet; serving this file would serve plain HTTP where TLS was configured",
-    )
-}

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
@@ -50,6 +50,8 @@ pub enum StartError {
         cpu: usize,
         reason: String,
     },
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("endpoint configuration: {0}")]
     Plan(String),
 }
@@ -95,12 +97,23 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             config.unknown_namespaces.join(", ")
         );
     }
+    if config.client_tls.allow_insecure_connections {
+        tracing::warn!(
+            "client_tls.allow_insecure_connections is on: the certificates of https:// backends are NOT VERIFIED; anyone on the path can read and change backend traffic"
+        );
+    }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     for (authority, addr) in &resolved {
         if addr.is_none() {
             tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
         }
     }
+    let tls = match &config.tls {
+        Some(settings) => Some(Arc::new(
+            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
+        )),
+        None => None,
+    };
     // Build one worker here first so a bad plan fails before any thread starts.
     Worker::new(0, workers, config.clone(), &resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
@@ -111,6 +124,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     // the main thread's sigwait below.
     let signals = signals::block_termination();
     let stop = Arc::new(AtomicBool::new(false));
+    // Raised on each SIGHUP; every worker then rebuilds its TLS set-up.
+    let reloads = Arc::new(AtomicU64::new(0));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), StartError>>();
     let mut handles = Vec::with_capacity(workers);
     for (id, &cpu) in cpus.iter().take(workers).enumerate() {
@@ -118,6 +133,10 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         let resolved = resolved.clone();
         let ready = ready_tx.clone();
         let stop = stop.clone();
+        let edge_tls = tls.as_ref().map(|source| crate::server::EdgeTls {
+            source: source.clone(),
+            reloads: reloads.clone(),
+        });
         let name = format!("cuttle-w{id}");
         let spawned = std::thread::Builder::new()
             .name(name.clone())
@@ -145,8 +164,15 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                             return;
                         }
                     };
+                    let tls = match edge_tls.map(|tls| tls.start()).transpose() {
+                        Ok(tls) => tls,
+                        Err(problem) => {
+                            let _ = ready.send(Err(StartError::Tls(problem.message)));
+                            return;
+                        }
+                    };
                     let _ = ready.send(Ok(()));
-                    run_worker(worker, listener, stop).await;
+                    run_worker(worker, listener, stop, tls).await;
                 });
                 if let Err(e) = ran {
                     let _ = failed.send(Err(StartError::Executor {
@@ -185,8 +211,23 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
         &cpus[..workers]
     );
-    println!("cuttle listening on {addr} ({workers} workers)");
-    let signal = signals::wait(&signals);
+    println!(
+        "cuttle listening on {addr} ({workers} workers{})",
+        if tls.is_some() { ", TLS" } else { "" }
+    );
+    let signal = loop {
+        match signals::wait(&signals) {
+            "SIGHUP" => {
+                if tls.is_some() {
+                    tracing::info!("SIGHUP: every worker reloads the certificates");
+                    reloads.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tracing::info!("SIGHUP: no tls section, nothing to reload");
+                }
+            }
+            other => break other,
+        }
+    };
     tracing::info!(
         "{signal}: no longer accepting; finishing requests in flight (at most {:?})",
         config.limits.shutdown_wait
@@ -194,7 +235,12 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     stop.store(true, Ordering::Relaxed);
     // A second signal means: stop now.
     std::thread::spawn(move || {
-        let again = signals::wait(&signals);
+        let again = loop {
+            match signals::wait(&signals) {
+                "SIGHUP" => continue,
+                other => break other,
+            }
+        };
         tracing::warn!("{again} again: exiting without waiting");
         std::process::exit(1);
     });

@@ -1,6 +1,6 @@
-//! SIGTERM and SIGINT, received synchronously by the main thread.
+//! SIGTERM, SIGINT and SIGHUP, received synchronously by the main thread.
 
-/// Blocks SIGTERM and SIGINT in the calling thread (and in every thread it
+/// Blocks SIGTERM, SIGINT and SIGHUP (certificate reload) in the calling thread (and in every thread it
 /// spawns afterwards, which inherit the mask) and returns the set.
 pub fn block_termination() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
@@ -11,6 +11,7 @@ pub fn block_termination() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
     set
@@ -24,6 +25,7 @@ pub fn wait(set: &libc::sigset_t) -> &'static str {
     match signal {
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -3,17 +3,70 @@
 mod builtin;
 mod conn;
 mod drain;
+mod h2;
 mod worker;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::rt::{self, Listener, Stream};
 
 pub use worker::{Worker, backend_authorities};
+
+/// What a worker needs to serve TLS: where its configuration comes from
+/// (shared settings and session ticket key) and the count of reloads asked
+/// for (SIGHUP), which it watches.
+pub struct EdgeTls {
+    pub source: Arc<crate::tls::ServerTls>,
+    pub reloads: Arc<AtomicU64>,
+}
+
+/// A worker's TLS: its own server configuration, replaced on reload.
+pub struct WorkerTls {
+    edge: EdgeTls,
+    current: RefCell<Arc<rustls::ServerConfig>>,
+    seen: Cell<u64>,
+}
+
+impl EdgeTls {
+    /// Builds this worker's first server configuration (on its thread).
+    pub fn start(self) -> Result<WorkerTls, crate::config::Problem> {
+        let current = RefCell::new(self.source.config()?);
+        let seen = Cell::new(self.reloads.load(Ordering::Relaxed));
+        Ok(WorkerTls {
+            edge: self,
+            current,
+            seen,
+        })
+    }
+}
+
+impl WorkerTls {
+    /// On a new reload request, reads the certificates again; a failure
+    /// keeps the current ones and logs why. Connections already
+    /// established keep the configuration they were handshaken with.
+    fn reload_if_asked(&self, worker: usize) {
+        let asked = self.edge.reloads.load(Ordering::Relaxed);
+        if asked == self.seen.get() {
+            return;
+        }
+        self.seen.set(asked);
+        match self.edge.source.config() {
+            Ok(config) => {
+                *self.current.borrow_mut() = config;
+                tracing::info!(worker, "certificates reloaded");
+            }
+            Err(problem) => tracing::error!(
+                worker,
+                "certificate reload failed, still serving the previous certificates: {}",
+                problem.message
+            ),
+        }
+    }
+}
 
 /// How often each worker drops the idle backend connections their backend
 /// closed (one non-blocking read per idle connection).
@@ -23,8 +76,17 @@ const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// connections its listener (SO_REUSEPORT, one per worker) accepts, until
 /// `stop` is raised; then it stops accepting, lets the requests in flight
 /// finish (at most `max_shutdown_wait_time`) and returns.
-pub async fn run_worker(worker: Worker, listener: Listener, stop: Arc<AtomicBool>) {
+///
+/// With `tls`, the port speaks only TLS: every accepted connection is
+/// handshaken first, by the task that then serves it on this worker.
+pub async fn run_worker(
+    worker: Worker,
+    listener: Listener,
+    stop: Arc<AtomicBool>,
+    tls: Option<WorkerTls>,
+) {
     let worker = Rc::new(worker);
+    let tls = tls.map(Rc::new);
     for pool in worker.pools.iter() {
         rt::spawn(pool.clone().warm_up());
     }
@@ -47,9 +109,13 @@ pub async fn run_worker(worker: Worker, listener: Listener, stop: Arc<AtomicBool
     // The stop flag is set by the main thread on a signal; checking it on a
     // timer keeps cross-thread state off the request path.
     let watcher = worker.clone();
+    let reloader = tls.clone();
     rt::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
             rt::sleep(Duration::from_millis(20)).await;
+            if let Some(tls) = &reloader {
+                tls.reload_if_asked(watcher.id);
+            }
         }
         watcher.drain.start();
     });
@@ -80,7 +146,41 @@ pub async fn run_worker(worker: Worker, listener: Listener, stop: Arc<AtomicBool
         }
         worker.connections.set(open + 1);
         let w = worker.clone();
+        let tls = tls.as_ref().map(|tls| tls.current.borrow().clone());
         rt::spawn(async move {
+            let stream = match tls {
+                None => stream,
+                Some(config) => {
+                    let limit = w.config.limits.read_header_timeout;
+                    match stream.accept_tls(config, limit).await {
+                        Ok(stream) => stream,
+                        Err(e) => {
+                            tracing::debug!(worker = w.id, "TLS handshake with {peer} failed: {e}");
+                            w.connections.set(w.connections.get() - 1);
+                            return;
+                        }
+                    }
+                }
+            };
+            // HTTP/2: chosen by ALPN, or (use_h2c) by its preface in clear text.
+            let h2 = if stream.alpn_protocol().is_some() {
+                stream.alpn_protocol() == Some(b"h2")
+            } else {
+                w.config.use_h2c
+                    && stream
+                        .starts_with(h2::PREFACE, w.config.limits.read_header_timeout)
+                        .await
+            };
+            if h2 {
+                if let Err(panic) = rt::isolate(h2::serve(w.clone(), stream, peer)).await {
+                    tracing::error!(
+                        worker = w.id,
+                        "HTTP/2 connection from {peer} panicked: {panic}; connection closed"
+                    );
+                }
+                w.connections.set(w.connections.get() - 1);
+                return;
+            }
             // A panic while serving closes this connection only; the
             // endpoint it was serving goes into the log line.
             let endpoint = Cell::new(None);

@@ -44,6 +44,16 @@ impl Worker {
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
         let mut pools = Pools::default();
+        // This worker's own client configuration (and session cache) for
+        // its `https://` backends.
+        let client_tls = if resolved.iter().any(|(a, _)| a.starts_with("https://")) {
+            Some(
+                crate::tls::client_config(&config.client_tls)
+                    .map_err(|p| PlanError(format!("{}: {}", p.at, p.message)))?,
+            )
+        } else {
+            None
+        };
         for (authority, addr) in resolved {
             pools.insert(Rc::new(Pool::new(
                 authority.as_str().into(),
@@ -51,6 +61,7 @@ impl Worker {
                 config.limits.idle_per_worker(workers),
                 config.limits.preconnect_per_worker(workers),
                 config.limits.connect_timeout,
+                client_tls.as_ref(),
             )));
         }
         let share = WorkerShare {

@@ -70,7 +70,8 @@ fn serialise(
     out.extend_from_slice(req.headers);
     if let Some((authority, path)) = referer {
         // Go's client names the page that redirected, as KrakenD's backends see it.
-        out.extend_from_slice(b"Referer: http://");
+        out.extend_from_slice(b"Referer: ");
+        out.extend_from_slice(scheme_of(authority).as_bytes());
         out.extend_from_slice(host_header(authority).as_bytes());
         out.extend_from_slice(path);
         out.extend_from_slice(b"\r\n");
@@ -110,9 +111,22 @@ fn are_header_lines(lines: &[u8]) -> bool {
         })
 }
 
-/// `Host` omits the scheme's default port, as Go's client does.
+/// `Host` omits the scheme's default port, as Go's client does. `authority`
+/// is a pool key (`host:port`, or `https://host:port`).
 fn host_header(authority: &str) -> &str {
-    authority.strip_suffix(":80").unwrap_or(authority)
+    match authority.strip_prefix("https://") {
+        Some(tls) => tls.strip_suffix(":443").unwrap_or(tls),
+        None => authority.strip_suffix(":80").unwrap_or(authority),
+    }
+}
+
+/// The scheme of a pool key, for URLs rebuilt from it.
+fn scheme_of(authority: &str) -> &'static str {
+    if authority.starts_with("https://") {
+        "https://"
+    } else {
+        "http://"
+    }
 }
 
 /// Headers that carry credentials: Go's client drops them on a redirect to
@@ -137,8 +151,10 @@ fn without_credentials(lines: &[u8]) -> Vec<u8> {
     kept
 }
 
-/// The host of `host:port` (brackets of an IPv6 literal kept).
+/// The host of `host:port` or `https://host:port` (brackets of an IPv6
+/// literal kept).
 fn host_of(authority: &str) -> &str {
+    let authority = super::socket_authority(authority);
     match authority.rfind(':') {
         Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
         _ => authority,
@@ -273,10 +289,14 @@ fn resolve_location(
         .map_err(|_| BackendError::Redirect("Location is not UTF-8".into()))?;
     // The fragment is for the browser; it never goes on the wire.
     let text = text.split('#').next().unwrap_or_default();
-    if let Some(rest) = text.strip_prefix("http://") {
+    let absolute = [("http://", ""), ("https://", "https://")]
+        .into_iter()
+        .find_map(|(prefix, key)| text.strip_prefix(prefix).map(|rest| (key, rest)));
+    if let Some((key_scheme, rest)) = absolute {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        let target = pools.get(&super::authority_of(authority)).ok_or_else(|| {
+        let key = super::authority_of(&format!("{key_scheme}{authority}"));
+        let target = pools.get(&key).ok_or_else(|| {
             BackendError::Redirect(format!("to {text}: not a backend host of this gateway"))
         })?;
         let path = if path.is_empty() { "/" } else { path };
@@ -284,7 +304,7 @@ fn resolve_location(
     }
     if text.contains("://") {
         return Err(BackendError::Redirect(format!(
-            "to {text}: only http:// is supported"
+            "to {text}: only http:// and https:// are supported"
         )));
     }
     if text.starts_with('/') {
@@ -387,6 +407,9 @@ mod tests {
         );
         assert_eq!(host_header("[::1]:80"), "[::1]");
         assert_eq!(host_header("h:8080"), "h:8080");
+        assert_eq!(host_header("https://h:443"), "h");
+        assert_eq!(host_header("https://h:8443"), "h:8443");
+        assert_eq!(host_of("https://h:8443"), "h");
     }
 
     #[test]
@@ -417,6 +440,7 @@ mod tests {
             1,
             0,
             std::time::Duration::from_secs(1),
+            None,
         ));
         let resolve = |location: &str| {
             resolve_location(&pools, &pool, b"/dir/page?q=1", location.as_bytes())

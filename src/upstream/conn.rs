@@ -55,7 +55,7 @@ impl BackendConn {
     /// An idle connection with something to read (unsolicited bytes, end of
     /// stream, an error) must not carry another exchange. One non-blocking
     /// read attempt: it never waits.
-    pub(super) fn is_stale(&self) -> bool {
+    pub(super) fn is_stale(&mut self) -> bool {
         self.stream.has_input()
     }
 

@@ -14,7 +14,7 @@ pub use client::{OpenResponse, Request, Response, fetch, open};
 pub use conn::{BackendConn, RelayError};
 pub use error::BackendError;
 pub use pool::Pool;
-pub use resolve::{Resolved, authority_of, resolve_all};
+pub use resolve::{Resolved, authority_of, resolve_all, socket_authority};
 
 /// This worker's pools, one per backend `host:port`.
 #[derive(Default)]

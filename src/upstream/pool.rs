@@ -3,7 +3,10 @@
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::ServerName;
 
 use crate::rt::Stream;
 
@@ -12,8 +15,12 @@ use super::error::BackendError;
 
 /// One backend host as seen by one worker.
 pub struct Pool {
-    /// `host:port`, sent as the `Host` header.
+    /// `host:port`, sent as the `Host` header; `https://host:port` for a
+    /// TLS backend (see `authority_of`).
     pub authority: Rc<str>,
+    /// For an `https://` backend: the client configuration and the name
+    /// sent as SNI and verified in the certificate.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     /// Resolved once at start-up; `None` when the name did not resolve.
     addr: Option<SocketAddr>,
     idle: RefCell<Vec<BackendConn>>,
@@ -33,8 +40,19 @@ impl Pool {
         max_idle: usize,
         preconnect: usize,
         connect_timeout: Duration,
+        client_tls: Option<&Arc<rustls::ClientConfig>>,
     ) -> Pool {
+        let tls = authority.strip_prefix("https://").and_then(|host_port| {
+            let host = host_port
+                .rsplit_once(':')
+                .map_or(host_port, |(host, _)| host)
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let name = ServerName::try_from(host.to_string()).ok()?;
+            Some((client_tls?.clone(), name))
+        });
         Pool {
+            tls,
             authority,
             addr,
             idle: RefCell::new(Vec::with_capacity(preconnect)),
@@ -50,7 +68,7 @@ impl Pool {
     /// bytes that arrived before the request can only poison its response.
     pub async fn checkout(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
         loop {
-            let Some(conn) = self.idle.borrow_mut().pop() else {
+            let Some(mut conn) = self.idle.borrow_mut().pop() else {
                 break;
             };
             if !conn.is_stale() {
@@ -70,6 +88,19 @@ impl Pool {
             .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;
         // Requests are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
+        let stream = match &self.tls {
+            None if self.authority.starts_with("https://") => {
+                return Err(BackendError::Connect(
+                    self.authority.clone(),
+                    "not a name TLS can verify".into(),
+                ));
+            }
+            None => stream,
+            Some((config, name)) => stream
+                .connect_tls(config.clone(), name.clone(), self.connect_timeout)
+                .await
+                .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
+        };
         Ok(BackendConn::new(stream, self.clone()))
     }
 
@@ -109,7 +140,7 @@ impl Pool {
     /// sit half-closed (CLOSE-WAIT) after the backend's keep-alive timeout
     /// until a burst reached them.
     pub fn sweep(&self) {
-        self.idle.borrow_mut().retain(|conn| !conn.is_stale());
+        self.idle.borrow_mut().retain_mut(|conn| !conn.is_stale());
     }
 
     pub fn idle_count(&self) -> usize {

@@ -5,9 +5,18 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// `host:port` of a backend base URL such as `http://127.0.0.1:8081`
-/// (port 80 when absent).
+/// The pool key of a backend base URL: `host:port` of an `http://` URL
+/// such as `http://127.0.0.1:8081` (port 80 when absent), and
+/// `https://host:port` of an `https://` one (port 443 when absent).
 pub fn authority_of(base_url: &str) -> String {
+    if let Some(rest) = base_url.strip_prefix("https://") {
+        let plain = authority_of(rest);
+        let host = plain.strip_suffix(":80").filter(|_| !has_port(rest));
+        return match host {
+            Some(host) => format!("https://{host}:443"),
+            None => format!("https://{plain}"),
+        };
+    }
     let rest = base_url.strip_prefix("http://").unwrap_or(base_url);
     let host = rest.split('/').next().unwrap_or(rest);
     // The port starts after the host: past the `]` of an IPv6 literal.
@@ -23,6 +32,20 @@ pub fn authority_of(base_url: &str) -> String {
     }
 }
 
+/// Whether the host part of `rest` (`host[:port][/...]`) names a port.
+fn has_port(rest: &str) -> bool {
+    let host = rest.split('/').next().unwrap_or(rest);
+    match host.rfind(':') {
+        Some(colon) => !host[colon..].contains(']'),
+        None => false,
+    }
+}
+
+/// Where a pool key connects: `host:port`, without the `https://` of a TLS one.
+pub fn socket_authority(key: &str) -> &str {
+    key.strip_prefix("https://").unwrap_or(key)
+}
+
 /// Authority -> address, for every authority given.
 pub type Resolved = Vec<(String, Option<SocketAddr>)>;
 
@@ -35,11 +58,14 @@ pub fn resolve_all(authorities: &[String], limit: Duration) -> Resolved {
         let tx = tx.clone();
         let authority = authority.clone();
         std::thread::spawn(move || {
-            let addr = authority.to_socket_addrs().ok().and_then(|mut addrs| {
-                let all: Vec<SocketAddr> = addrs.by_ref().collect();
-                // Prefer IPv4, as backends on "localhost" usually listen there.
-                all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
-            });
+            let addr = socket_authority(&authority)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| {
+                    let all: Vec<SocketAddr> = addrs.by_ref().collect();
+                    // Prefer IPv4, as backends on "localhost" usually listen there.
+                    all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
+                });
             let _ = tx.send((i, addr));
         });
     }
@@ -68,6 +94,10 @@ mod tests {
             ("http://localhost:9000/x", "localhost:9000"),
             ("http://[::1]:8080", "[::1]:8080"),
             ("http://[::1]", "[::1]:80"),
+            ("https://example.com", "https://example.com:443"),
+            ("https://example.com:80", "https://example.com:80"),
+            ("https://127.0.0.1:8443/", "https://127.0.0.1:8443"),
+            ("https://[::1]", "https://[::1]:443"),
         ] {
             assert_eq!(authority_of(url), want, "{url}");
         }

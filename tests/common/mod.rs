@@ -262,19 +262,23 @@ impl Gateway {
             .expect("start cuttle");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        // What is logged before the gateway listens is kept for `log` too.
+        let mut early = String::new();
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(rest) = line.strip_prefix("cuttle listening on ") {
                         break rest.split_whitespace().next().unwrap().parse().unwrap();
                     }
+                    early.push_str(&line);
+                    early.push('\n');
                 }
                 _ => panic!("cuttle exited before listening: {:?}", child.wait()),
             }
         };
         // Keep draining stdout (where the log goes) so the gateway never
         // blocks on a full pipe; kept for `log`.
-        let stdout = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(early));
         let kept = stdout.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {

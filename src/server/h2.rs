@@ -1,0 +1,272 @@
+//! HTTP/2 at the edge (ALPN `h2` over TLS, or prior knowledge in clear
+//! text with `use_h2c`), with the h2 crate.
+//!
+//! There is one request pipeline, the HTTP/1.1 connection driver
+//! (`server::conn`): each HTTP/2 stream is handed to it as one HTTP/1.1
+//! request over an in-memory pipe (`rt::Stream::memory_pair`), and the
+//! HTTP/1.1 response it writes is turned back into HTTP/2 frames. So
+//! routing, limits, timeouts, status mapping and the proxy pipeline are
+//! the same code for both protocols, at the price of one copy of each
+//! request and response. The h2 crate enforces the protocol: the preface,
+//! the header list size, the number of concurrent streams, flow control
+//! and the RST/GOAWAY answers to a misbehaving client.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::conn;
+use super::worker::Worker;
+use crate::rt::{self, Stream};
+
+/// The client connection preface that starts HTTP/2 with prior knowledge.
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Response headers that belong to an HTTP/1.1 connection, not to an
+/// HTTP/2 stream (RFC 9113 §8.2.2).
+const CONNECTION_HEADERS: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+];
+
+/// Serves one HTTP/2 connection until the client or the worker ends it.
+pub async fn serve(worker: Rc<Worker>, stream: Stream, peer: SocketAddr) {
+    let limits = &worker.config.limits;
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(u32::try_from(limits.h2_max_concurrent_streams).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_send_buffer_size(64 * 1024)
+        .handshake::<_, Bytes>(stream);
+    let mut connection = match rt::within(limits.read_header_timeout, handshake).await {
+        Some(Ok(connection)) => connection,
+        Some(Err(e)) => {
+            tracing::debug!(
+                worker = worker.id,
+                "HTTP/2 handshake with {peer} failed: {e}"
+            );
+            return;
+        }
+        None => return,
+    };
+    loop {
+        let next = rt::within(limits.idle_timeout, async {
+            futures_lite::future::or(connection.accept(), async {
+                worker.drain.wait().await;
+                None
+            })
+            .await
+        })
+        .await;
+        match next {
+            Some(Some(Ok((request, respond)))) => {
+                let worker = worker.clone();
+                rt::spawn(async move {
+                    let endpoint = Cell::new(None);
+                    let served = rt::isolate(serve_stream(
+                        worker.clone(),
+                        request,
+                        respond,
+                        peer,
+                        &endpoint,
+                    ))
+                    .await;
+                    if let Err(panic) = served {
+                        tracing::error!(
+                            worker = worker.id,
+                            "HTTP/2 stream from {peer} panicked: {panic}; stream reset"
+                        );
+                    }
+                });
+            }
+            Some(Some(Err(e))) => {
+                tracing::debug!(worker = worker.id, "HTTP/2 connection from {peer}: {e}");
+                break;
+            }
+            // Closed by the client, idle too long, or the worker drains.
+            Some(None) | None => {
+                connection.graceful_shutdown();
+                break;
+            }
+        }
+    }
+    // Let the streams in flight finish and the GOAWAY go out.
+    let _ = rt::within(
+        limits.shutdown_wait,
+        std::future::poll_fn(|cx| connection.poll_closed(cx)),
+    )
+    .await;
+}
+
+/// One stream: its request through the HTTP/1.1 driver, its response back.
+async fn serve_stream(
+    worker: Rc<Worker>,
+    request: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+    peer: SocketAddr,
+    endpoint: &Cell<Option<usize>>,
+) {
+    let limits = &worker.config.limits;
+    let (parts, mut body) = request.into_parts();
+    // The request as HTTP/1.1 bytes.
+    let mut raw = Vec::with_capacity(512);
+    raw.extend_from_slice(parts.method.as_str().as_bytes());
+    raw.push(b' ');
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    raw.extend_from_slice(target.as_bytes());
+    raw.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(authority) = parts.uri.authority() {
+        raw.extend_from_slice(b"Host: ");
+        raw.extend_from_slice(authority.as_str().as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &parts.headers {
+        let name = name.as_str();
+        if name == "host" && parts.uri.authority().is_some()
+            || CONNECTION_HEADERS.contains(&name)
+            || name == "content-length"
+        {
+            continue;
+        }
+        raw.extend_from_slice(name.as_bytes());
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value.as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    // The body, within the same limit as an HTTP/1.1 body.
+    let mut data = Vec::new();
+    let deadline = std::time::Instant::now() + limits.read_timeout;
+    while let Some(chunk) = rt::until(deadline, body.data()).await.unwrap_or(None) {
+        let Ok(chunk) = chunk else {
+            return;
+        };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        if data.len() + chunk.len() > limits.max_body_bytes {
+            let _ = send_plain(&mut respond, 413, "request entity too large");
+            return;
+        }
+        data.extend_from_slice(&chunk);
+    }
+    if !body.is_end_stream() {
+        let _ = send_plain(&mut respond, 408, "request timeout");
+        return;
+    }
+    let has_body = !data.is_empty()
+        || !matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::DELETE
+        );
+    if has_body {
+        raw.extend_from_slice(b"Content-Length: ");
+        raw.extend_from_slice(itoa::Buffer::new().format(data.len()).as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(&data);
+    drop(data);
+
+    // The HTTP/1.1 driver serves it on the other end of a pipe.
+    let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
+    let driver = conn::serve(worker.clone(), theirs, peer, endpoint);
+    let exchange = async {
+        if ours.write_all(&raw).await.is_err() {
+            return None;
+        }
+        // The end of the pipe ends the driver's connection after this one
+        // request (its next read sees the end of the stream).
+        let _ = ours.shutdown().await;
+        let mut response = Vec::with_capacity(4096);
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            match ours.read(&mut chunk).await {
+                Ok(0) => return Some(response),
+                Ok(n) => response.extend_from_slice(&chunk[..n]),
+                Err(_) => return None,
+            }
+        }
+    };
+    let (_, response) = futures_lite::future::zip(driver, exchange).await;
+    let is_head = parts.method == http::Method::HEAD;
+    match response.as_deref().and_then(|r| to_h2(r, is_head)) {
+        Some((head, body)) => {
+            let end = body.is_empty();
+            let Ok(mut send) = respond.send_response(head, end) else {
+                return;
+            };
+            if !end {
+                let _ = send.send_data(body, true);
+            }
+        }
+        None => {
+            let _ = send_plain(&mut respond, 500, "internal server error");
+        }
+    }
+}
+
+fn send_plain(
+    respond: &mut h2::server::SendResponse<Bytes>,
+    status: u16,
+    text: &'static str,
+) -> Result<(), h2::Error> {
+    let response = http::Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(())
+        .map_err(|_| h2::Reason::INTERNAL_ERROR)?;
+    let mut send = respond.send_response(response, false)?;
+    send.send_data(Bytes::from_static(text.as_bytes()), true)
+}
+
+/// An HTTP/1.1 response (whole, as the driver wrote it before closing)
+/// as an HTTP/2 head and body.
+fn to_h2(raw: &[u8], is_head: bool) -> Option<(http::Response<()>, Bytes)> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_len = match parsed.parse(raw).ok()? {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return None,
+    };
+    let mut builder = http::Response::builder().status(parsed.code?);
+    let mut chunked = false;
+    let mut length = None;
+    for header in parsed.headers.iter() {
+        let name = header.name.to_ascii_lowercase();
+        if name == "transfer-encoding" {
+            chunked = header.value.eq_ignore_ascii_case(b"chunked");
+        }
+        if name == "content-length" {
+            length = std::str::from_utf8(header.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok();
+        }
+        if CONNECTION_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        builder = builder.header(name, header.value);
+    }
+    let rest = &raw[head_len..];
+    let body = if is_head {
+        Vec::new()
+    } else if chunked {
+        let mut body = Vec::new();
+        let mut decoder = crate::http::ChunkedDecoder::new(crate::http::ChunkLimits {
+            max_data_bytes: u64::MAX,
+            ..crate::http::ChunkLimits::default()
+        });
+        decoder.decode(rest, Some(&mut body)).ok()?;
+        body
+    } else {
+        match length {
+            Some(len) => rest.get(..len)?.to_vec(),
+            None => rest.to_vec(),
+        }
+    };
+    Some((builder.body(()).ok()?, Bytes::from(body)))
+}
