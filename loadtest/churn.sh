@@ -25,22 +25,6 @@ CUTTLE_PORT=9123
 source loadtest/common.sh
 CUTTLE_BIN=${CUTTLE_BIN:-target/release/cuttle}
 
-cat >"$work/backend.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/backend.pid;
-error_log $work/backend.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT;
-        default_type application/json;
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-    }
-}
-CONF
 cat >"$work/cuttle.json" <<CONF
 {
   "version": 3,
@@ -53,8 +37,10 @@ cat >"$work/cuttle.json" <<CONF
 }
 CONF
 
-taskset -c "$LOAD_CPU" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
-pids+=($!)
+start_backend 1 "" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
+LOCATIONS
+)" "$LOAD_CPU"
 taskset -c "$GATEWAY_CPU" "$CUTTLE_BIN" run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
 cuttle_pid=$!
 pids+=("$cuttle_pid")

@@ -1,5 +1,6 @@
-# Shared by run.sh and soak.sh (sourced from the repository root): tools,
-# the release build, a scratch directory and the processes to stop on exit.
+# Shared by the load tests (sourced from the repository root): tools, the
+# release build, a scratch directory, the processes to stop on exit, and the
+# nginx backend they all proxy to.
 
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
@@ -45,4 +46,34 @@ build_at() {
         (cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo build --release -q) >&2
     fi
     echo "$dir/target/release/cuttle"
+}
+
+# start_backend WORKERS LISTEN_OPTIONS LOCATIONS [CPU]: nginx answering from
+# memory on 127.0.0.1:$BACKEND_PORT (LISTEN_OPTIONS e.g. "reuseport";
+# LOCATIONS its `location` lines), pinned to CPU when one is given; its PID
+# joins the processes stopped on exit.
+start_backend() {
+    local workers=$1 listen_options=$2 locations=$3 cpu=${4:-}
+    cat >"$work/backend.conf" <<CONF
+worker_processes $workers;
+daemon off;
+pid $work/backend.pid;
+error_log $work/backend.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$BACKEND_PORT${listen_options:+ $listen_options};
+        default_type application/json;
+$locations
+    }
+}
+CONF
+    if [ -n "$cpu" ]; then
+        taskset -c "$cpu" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
+    else
+        "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
+    fi
+    pids+=($!)
 }

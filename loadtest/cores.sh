@@ -22,22 +22,6 @@ CUTTLE_PORT=9143
 
 source loadtest/common.sh
 
-cat >"$work/backend.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/backend.pid;
-error_log $work/backend.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT reuseport;
-        default_type application/json;
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-    }
-}
-CONF
 cat >"$work/cuttle.json" <<CONF
 {
   "version": 3,
@@ -49,8 +33,10 @@ cat >"$work/cuttle.json" <<CONF
   ]
 }
 CONF
-"$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
-pids+=($!)
+start_backend auto "reuseport" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
+LOCATIONS
+)"
 wait_port $BACKEND_PORT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -37,26 +37,6 @@ if [ -n "$BASELINE" ]; then
     baseline_bin=$(build_at "$BASELINE")
 fi
 
-# The backend: nginx answering small JSON documents from memory.
-cat >"$work/backend.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/backend.pid;
-error_log $work/backend.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT reuseport;
-        default_type application/json;
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
-        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
-        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
-    }
-}
-EOF
-
 # nginx as the reverse proxy under test: one worker, keep-alive upstream.
 cat >"$work/proxy.conf" <<EOF
 worker_processes 1;
@@ -101,8 +81,12 @@ cat >"$work/cuttle.json" <<EOF
 }
 EOF
 
-taskset -c "$LOAD_CPU" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
-pids+=($!)
+start_backend 1 "reuseport" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
+        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
+LOCATIONS
+)" "$LOAD_CPU"
 taskset -c "$GATEWAY_CPU" "$NGINX" -c "$work/proxy.conf" -g "error_log $work/proxy.err;" 2>/dev/null &
 pids+=($!)
 taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &

@@ -20,24 +20,6 @@ CUTTLE_PORT=9113
 
 source loadtest/common.sh
 
-cat >"$work/backend.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/backend.pid;
-error_log $work/backend.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT;
-        default_type application/json;
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"}}'; }
-        location = /posts { return 200 '[{"id":1,"title":"Notes"},{"id":2,"title":"Sketch"}]'; }
-        location = /fail { return 503 'down'; }
-    }
-}
-EOF
 cat >"$work/cuttle.json" <<EOF
 {
   "version": 3,
@@ -66,8 +48,12 @@ request = function()
 end
 EOF
 
-"$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
-pids+=($!)
+start_backend 1 "" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"}}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes"},{"id":2,"title":"Sketch"}]'; }
+        location = /fail { return 503 'down'; }
+LOCATIONS
+)"
 target/release/cuttle run -c "$work/cuttle.json" --cores 2 >"$work/cuttle.log" 2>&1 &
 cuttle=$!
 pids+=("$cuttle")

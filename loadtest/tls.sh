@@ -32,22 +32,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
 
-cat >"$work/backend.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/backend.pid;
-error_log $work/backend.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$BACKEND_PORT;
-        default_type application/json;
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-    }
-}
-CONF
 cat >"$work/edge.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -86,8 +70,10 @@ cat >"$work/cuttle.json" <<CONF
 }
 CONF
 
-taskset -c "$LOAD_CPU" "$NGINX" -c "$work/backend.conf" -g "error_log $work/backend.err;" 2>/dev/null &
-pids+=($!)
+start_backend 1 "" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
+LOCATIONS
+)" "$LOAD_CPU"
 wait_port $BACKEND_PORT
 clk_tck=$(getconf CLK_TCK)
 
