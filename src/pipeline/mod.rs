@@ -38,7 +38,7 @@ pub use merge::merge_into;
 pub use modify::Modifiers;
 pub use path::{lookup, parse_owned, scalar_text};
 pub use url::{
-    Position, Refused, Source, UrlTemplate, is_one_segment, percent_decode,
+    Position, Refused, Source, UrlTemplate, percent_decode,
     placeholder_names as url_placeholder_names, remainder_fits,
 };
 

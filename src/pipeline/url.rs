@@ -273,35 +273,49 @@ pub fn is_one_segment(value: &[u8]) -> bool {
     value != b"." && value != b".." && !value.iter().any(|&b| b == b'/' || b == b'\\')
 }
 
-/// Whether every segment of a wildcard remainder (raw, still encoded)
-/// decodes to one segment: no dot segments, no encoded `/` or `\`.
+/// Whether every `/`-separated segment of raw (still encoded) path text
+/// decodes to one segment, as [`is_one_segment`] judges it: no dot
+/// segments, no encoded `/` or `\`. For a wildcard remainder, and for a
+/// client's path parameter (one raw segment). Decodes on the fly: nothing
+/// is allocated.
 pub fn remainder_fits(raw: &[u8]) -> bool {
-    let mut decoded = Vec::new();
     raw.split(|&b| b == b'/').all(|segment| {
-        decoded.clear();
-        percent_decode(segment, &mut decoded);
-        is_one_segment(&decoded)
+        let (mut len, mut dots) = (0, 0);
+        for b in decoded(segment) {
+            if b == b'/' || b == b'\\' {
+                return false;
+            }
+            len += 1;
+            dots += usize::from(b == b'.');
+        }
+        !(1..=2).contains(&len) || dots != len
     })
 }
 
 /// Appends `raw` with `%XX` sequences decoded; a `%` not followed by two hex
 /// digits stays as it is (and is encoded again as `%25`).
 pub fn percent_decode(raw: &[u8], out: &mut Vec<u8>) {
+    out.extend(decoded(raw));
+}
+
+/// The bytes of `raw` with `%XX` sequences decoded.
+fn decoded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%'
+    std::iter::from_fn(move || {
+        let b = *raw.get(i)?;
+        if b == b'%'
             && let (Some(hi), Some(lo)) = (
                 raw.get(i + 1).and_then(|&b| hex(b)),
                 raw.get(i + 2).and_then(|&b| hex(b)),
             )
         {
-            out.push(hi << 4 | lo);
             i += 3;
+            Some(hi << 4 | lo)
         } else {
-            out.push(raw[i]);
             i += 1;
+            Some(b)
         }
-    }
+    })
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -304,3 +304,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn raw_segments_are_judged_as_decoded() {
+    for fits in [
+        "a",
+        "",
+        "...",
+        ".a",
+        "%2e%2e%2e",
+        "%zz",
+        "a%20b",
+        "a/b",
+        "x/.../y",
+    ] {
+        assert!(remainder_fits(fits.as_bytes()), "{fits}");
+    }
+    for refused in [
+        ".", "..", "%2e", "%2E%2e", ".%2e", "a%2Fb", "a%2fb", "a\\b", "a%5cb", "x/../y", "x/%2e",
+    ] {
+        assert!(!remainder_fits(refused.as_bytes()), "{refused}");
+    }
+}

@@ -8,7 +8,7 @@ use super::plan::{BackendPlan, EndpointPlan};
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header};
 use crate::pipeline::{
-    Refused, Source, Value, is_one_segment, lookup, percent_decode, remainder_fits, scalar_text,
+    Refused, Source, Value, lookup, percent_decode, remainder_fits, scalar_text,
 };
 use crate::router::Params;
 use crate::upstream::BackendError;
@@ -123,16 +123,15 @@ pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool
     if plan.wildcard && !remainder(plan, req).is_some_and(remainder_fits) {
         return false;
     }
-    let mut decoded = Vec::new();
+    // A parameter is one raw segment of the path: the remainder's check
+    // applies to it as it is.
     plan.segment_params.iter().all(|&index| {
-        decoded.clear();
         let raw = req
             .params
             .get(index)
             .and_then(|&(start, end)| req.path().get(start as usize..end as usize))
             .unwrap_or_default();
-        percent_decode(raw, &mut decoded);
-        is_one_segment(&decoded)
+        remainder_fits(raw)
     })
 }
 
