@@ -25,22 +25,9 @@ CUTTLE_PORT=9123
 source loadtest/common.sh
 CUTTLE_BIN=${CUTTLE_BIN:-target/release/cuttle}
 
-cat >"$work/cuttle.json" <<CONF
-{
-  "version": 3,
-  "port": $CUTTLE_PORT,
-  "timeout": "2s",
-  "endpoints": [
-    { "endpoint": "/noop", "output_encoding": "no-op",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] }
-  ]
-}
-CONF
+write_noop_config
 
-start_backend 1 "" "$(cat <<'LOCATIONS'
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-LOCATIONS
-)" "$LOAD_CPU"
+start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
 taskset -c "$GATEWAY_CPU" "$CUTTLE_BIN" run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
 cuttle_pid=$!
 pids+=("$cuttle_pid")

@@ -77,3 +77,24 @@ CONF
     fi
     pids+=($!)
 }
+
+# The one small JSON document the single-endpoint load tests proxy.
+SMALL_USER_LOCATION="        location = /user { return 200 '{\"id\":1,\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}'; }"
+
+# write_noop_config [ROOT_JSON]: $work/cuttle.json with one no-op endpoint
+# /noop in front of /user on the backend, on $CUTTLE_PORT; ROOT_JSON adds
+# root keys (e.g. a "tls" block, ending with a comma).
+write_noop_config() {
+    cat >"$work/cuttle.json" <<CONF
+{
+  "version": 3,
+  "port": $CUTTLE_PORT,
+  "timeout": "2s",${1:+
+  $1}
+  "endpoints": [
+    { "endpoint": "/noop", "output_encoding": "no-op",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] }
+  ]
+}
+CONF
+}

@@ -22,21 +22,8 @@ CUTTLE_PORT=9143
 
 source loadtest/common.sh
 
-cat >"$work/cuttle.json" <<CONF
-{
-  "version": 3,
-  "port": $CUTTLE_PORT,
-  "timeout": "2s",
-  "endpoints": [
-    { "endpoint": "/noop", "output_encoding": "no-op",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] }
-  ]
-}
-CONF
-start_backend auto "reuseport" "$(cat <<'LOCATIONS'
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-LOCATIONS
-)"
+write_noop_config
+start_backend auto "reuseport" "$SMALL_USER_LOCATION"
 wait_port $BACKEND_PORT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

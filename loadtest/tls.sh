@@ -57,23 +57,9 @@ http {
     }
 }
 CONF
-cat >"$work/cuttle.json" <<CONF
-{
-  "version": 3,
-  "port": $CUTTLE_PORT,
-  "timeout": "2s",
-  "tls": { "keys": [ { "public_key": "$work/cert.pem", "private_key": "$work/key.pem" } ] },
-  "endpoints": [
-    { "endpoint": "/noop", "output_encoding": "no-op",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] }
-  ]
-}
-CONF
+write_noop_config "\"tls\": { \"keys\": [ { \"public_key\": \"$work/cert.pem\", \"private_key\": \"$work/key.pem\" } ] },"
 
-start_backend 1 "" "$(cat <<'LOCATIONS'
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com"}'; }
-LOCATIONS
-)" "$LOAD_CPU"
+start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
 wait_port $BACKEND_PORT
 clk_tck=$(getconf CLK_TCK)
 
