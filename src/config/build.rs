@@ -81,6 +81,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         tls,
         client_tls,
         endpoints,
+        telemetry: root_extra.telemetry,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
     })

@@ -49,6 +49,8 @@ pub struct RootExtra {
     /// `router.use_h2c`.
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
+    /// `telemetry/opentelemetry`.
+    pub telemetry: Option<super::telemetry::Telemetry>,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +85,14 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            super::telemetry::NAMESPACE => {
+                result.telemetry = Some(super::telemetry::build(
+                    value,
+                    &at,
+                    decode,
+                    &mut unknown.ignored,
+                )?);
+            }
             _ => note_unknown(namespace, at, unknown),
         }
     }

@@ -37,6 +37,8 @@ pub struct Config {
     /// The root `client_tls` block: how `https://` backends are called.
     pub client_tls: super::tls::ClientTlsSettings,
     pub endpoints: Vec<Endpoint>,
+    /// `telemetry/opentelemetry`: metrics and where they are served.
+    pub telemetry: Option<super::telemetry::Telemetry>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,

@@ -26,6 +26,9 @@ pub struct CallContext<'a> {
     pub pools: &'a Pools,
     pub headers: &'a [u8],
     pub max_body: usize,
+    /// This worker's metrics, when on, and the endpoint's index in them.
+    pub metrics: Option<&'a crate::metrics::Recorder>,
+    pub endpoint: usize,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -66,6 +69,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         }
     };
     let host = plan.pick_host();
+    let meter = ctx
+        .metrics
+        .and_then(|m| m.backend_call(ctx.endpoint, backend, host));
     let body = if plan.method == ctx.req.head.method {
         ctx.req.body
     } else {
@@ -91,6 +97,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,
     };
+    if let Some(meter) = meter {
+        meter.finish(&result, good, plan.method == crate::http::Method::Head);
+    }
     BackendPlan::record(admitted, good);
     Outcome { backend, result }
 }

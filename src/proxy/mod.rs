@@ -17,7 +17,7 @@ pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 pub use request::{ClientRequest, USER_AGENT, backend_headers, params_fit_segments};
-pub use respond::{ResponseContext, failure_status, finish, write_failure, write_merged};
+pub use respond::{Merged, ResponseContext, failure_status, finish, write_failure, write_merged};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
 /// `body` is scratch space for the encoded body; `timer` is the
@@ -30,13 +30,22 @@ pub async fn handle(
     timer: &mut Timer,
 ) {
     let plan = call.plan;
+    let started = std::time::Instant::now();
     let timeout = merge_timeout(plan);
-    if plan.sequential && plan.backends.len() > 1 {
+    let merged = if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs) = sequential(call, timeout, timer).await;
-        write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
+        write_merged(plan, &mut outcomes, Some(docs), ctx, body, out)
     } else {
         let mut outcomes = fan_out(call, timeout, timer).await;
-        write_merged(plan, &mut outcomes, None, ctx, body, out);
+        write_merged(plan, &mut outcomes, None, ctx, body, out)
+    };
+    if let Some(metrics) = call.metrics {
+        let outcome = crate::metrics::StageOutcome {
+            error: merged.error,
+            canceled: false,
+            complete: merged.complete,
+        };
+        metrics.proxy(call.endpoint, started.elapsed(), outcome);
     }
 }
 

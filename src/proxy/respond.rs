@@ -61,8 +61,17 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
     }
 }
 
-/// Merges what arrived and writes the whole response into `out`.
-/// `decoded` holds documents already decoded (sequential endpoints);
+/// How a merged response turned out, in krakend-otel's proxy-stage terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    /// Every backend answered with data (`X-KrakenD-Completed: true`).
+    pub complete: bool,
+    /// Some backend failed (lura hands the router an error).
+    pub error: bool,
+}
+
+/// Merges what arrived and writes the whole response into `out`; says
+/// whether it is complete and whether a backend failed. `decoded` holds documents already decoded (sequential endpoints);
 /// otherwise each successful outcome is decoded here, borrowing its body.
 pub fn write_merged(
     plan: &EndpointPlan,
@@ -71,7 +80,7 @@ pub fn write_merged(
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
-) {
+) -> Merged {
     let mut merged = Object::with_capacity(16);
     let mut tally = Tally {
         ok: 0,
@@ -140,10 +149,12 @@ pub fn write_merged(
         if plan.backends.len() == 1
             && let Some(error) = tally.status_error.take()
         {
-            return write_status_error(ctx, &error, out);
+            write_status_error(ctx, &error, out);
+            return FAILED;
         }
         let message = tally.first_error.unwrap_or_default();
-        return write_failure(ctx, tally.first_status, &message, out);
+        write_failure(ctx, tally.first_status, &message, out);
+        return FAILED;
     }
     let mut value = Value::Object(Box::new(merged));
     plan.flatmap.apply(&mut value);
@@ -169,7 +180,16 @@ pub fn write_merged(
         write_header(out, b"Cache-Control", cache);
     }
     finish(ctx, body, out);
+    Merged {
+        complete,
+        error: tally.errors > 0,
+    }
 }
+
+const FAILED: Merged = Merged {
+    complete: false,
+    error: true,
+};
 
 /// Records a failed backend; with `return_error_details`, its status and
 /// body become `error_<name>` in the response (as KrakenD); with

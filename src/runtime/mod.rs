@@ -50,6 +50,10 @@ pub enum StartError {
         cpu: usize,
         reason: String,
     },
+    #[error(
+        "telemetry/opentelemetry exporter \"{name}\": port {port} is the gateway's own port; give the exporter another port (KrakenD's default is 9090)"
+    )]
+    MetricsPort { name: String, port: u16 },
     #[error("tls: {0}")]
     Tls(String),
     #[error("endpoint configuration: {0}")]
@@ -118,6 +122,19 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     Worker::new(0, workers, config.clone(), &resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
     let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
+    // Each Prometheus exporter's port, checked (and chosen, for port 0) the same way.
+    let mut metrics_ports = Vec::new();
+    for exporter in config.telemetry.iter().flat_map(|t| &t.exporters) {
+        let wanted = SocketAddr::new(exporter.listen_ip, exporter.port);
+        if exporter.port == addr.port() {
+            return Err(StartError::MetricsPort {
+                name: exporter.name.clone(),
+                port: exporter.port,
+            });
+        }
+        metrics_ports.push((claim_port(wanted)?, exporter.process_metrics));
+    }
+    let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only
@@ -137,6 +154,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             source: source.clone(),
             reloads: reloads.clone(),
         });
+        let metrics_ports = metrics_ports.clone();
+        let board = board.clone();
         let name = format!("cuttle-w{id}");
         let spawned = std::thread::Builder::new()
             .name(name.clone())
@@ -171,8 +190,25 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                             return;
                         }
                     };
+                    let metrics = match board {
+                        None => None,
+                        Some(board) => {
+                            let mut listeners = Vec::new();
+                            for (addr, process) in metrics_ports {
+                                match listener::reuseport_listener(addr) {
+                                    Ok(l) => listeners.push((l, process)),
+                                    Err(source) => {
+                                        let _ =
+                                            ready.send(Err(StartError::PortInUse { addr, source }));
+                                        return;
+                                    }
+                                }
+                            }
+                            Some(crate::server::MetricsExport { board, listeners })
+                        }
+                    };
                     let _ = ready.send(Ok(()));
-                    run_worker(worker, listener, stop, tls).await;
+                    run_worker(worker, listener, stop, tls, metrics).await;
                 });
                 if let Err(e) = ran {
                     let _ = failed.send(Err(StartError::Executor {
@@ -211,6 +247,10 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
         &cpus[..workers]
     );
+    for (metrics_addr, _) in &metrics_ports {
+        tracing::info!("metrics on http://{metrics_addr}/metrics");
+        println!("cuttle metrics on {metrics_addr}");
+    }
     println!(
         "cuttle listening on {addr} ({workers} workers{})",
         if tls.is_some() { ", TLS" } else { "" }

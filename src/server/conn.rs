@@ -404,6 +404,8 @@ impl Connection {
             pools: &worker.pools,
             headers,
             max_body: worker.config.limits.max_response_bytes,
+            metrics: worker.metrics.as_ref(),
+            endpoint,
         };
         if plan.output == OutputEncoding::NoOp {
             return match proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await {

@@ -23,6 +23,8 @@ pub struct Worker {
     pub connections: Cell<usize>,
     /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
     pub drain: super::drain::Drain,
+    /// This worker's metrics (`telemetry/opentelemetry`), when exported.
+    pub metrics: Option<crate::metrics::Recorder>,
     /// Test builds only: the endpoint path named by
     /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
     /// [`Worker::test_panic_trigger`]).
@@ -75,8 +77,10 @@ impl Worker {
             .map(|(i, e)| compile_endpoint(i, e, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
+        let metrics = crate::metrics::Recorder::new(&config);
         Ok(Worker {
             id,
+            metrics,
             config,
             router,
             endpoints,
