@@ -67,17 +67,20 @@ pub fn allowed_cpus() -> Result<Vec<usize>, StartError> {
     Ok(ids.into_iter().map(|c| c.id).collect())
 }
 
-/// Checks the port is free and, for port 0, picks one. A plain bind (no
+/// Checks the port is free and, for port 0, picks one (the caller holds
+/// the probe while it claims its other ports). A plain bind (no
 /// SO_REUSEPORT) fails when another process holds the port, even if that
 /// process set SO_REUSEPORT: so a second cuttle on the same port fails here
 /// instead of silently sharing the traffic.
-fn claim_port(addr: SocketAddr) -> Result<SocketAddr, StartError> {
-    let probe = StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })?;
-    let bound = probe
-        .local_addr()
-        .map_err(|source| StartError::PortInUse { addr, source })?;
-    drop(probe);
-    Ok(bound)
+fn claim_port(addr: SocketAddr) -> Result<StdListener, StartError> {
+    StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })
+}
+
+fn bound_addr(probe: &StdListener, asked: SocketAddr) -> Result<SocketAddr, StartError> {
+    probe.local_addr().map_err(|source| StartError::PortInUse {
+        addr: asked,
+        source,
+    })
 }
 
 /// Starts the workers and blocks until they stop.
@@ -121,8 +124,13 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     // Build one worker here first so a bad plan fails before any thread starts.
     Worker::new(0, workers, config.clone(), &resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
-    let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
-    // Each Prometheus exporter's port, checked (and chosen, for port 0) the same way.
+    let asked = SocketAddr::new(config.listen_ip, config.port);
+    let probe = claim_port(asked)?;
+    let addr = bound_addr(&probe, asked)?;
+    // Each Prometheus exporter's port, checked (and chosen, for port 0) the
+    // same way; the probes are held until all are bound, so that two
+    // ephemeral ports cannot come out the same.
+    let mut probes = vec![probe];
     let mut metrics_ports = Vec::new();
     for exporter in config.telemetry.iter().flat_map(|t| &t.exporters) {
         let wanted = SocketAddr::new(exporter.listen_ip, exporter.port);
@@ -132,8 +140,11 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                 port: exporter.port,
             });
         }
-        metrics_ports.push((claim_port(wanted)?, exporter.process_metrics));
+        let probe = claim_port(wanted)?;
+        metrics_ports.push((bound_addr(&probe, wanted)?, exporter.process_metrics));
+        probes.push(probe);
     }
+    drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
 
     crate::rt::install_panic_hook();

@@ -8,7 +8,7 @@
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::cell::Cell;
 
@@ -191,6 +191,20 @@ impl Connection {
             .await
             && head.keep_alive
             && !worker.drain.is_draining();
+        if let Some(metrics) = &worker.metrics {
+            // Until the observation seam lands: the status and body size
+            // are read back from the response written (not for no-op).
+            if let Some((status, bytes)) = written_status_and_body(&self.out) {
+                metrics.request(
+                    endpoint.get(),
+                    head.method,
+                    head.path.of(&self.rbuf),
+                    status,
+                    bytes,
+                    started.map_or(Duration::ZERO, |t| t.elapsed()),
+                );
+            }
+        }
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
         self.end -= consumed;
@@ -416,6 +430,12 @@ impl Connection {
         proxy::handle(&call, &ctx, response_body, out, backend_timer).await;
         stream.write_all(out).await.is_ok()
     }
+}
+
+fn written_status_and_body(out: &[u8]) -> Option<(u16, u64)> {
+    let status = std::str::from_utf8(out.get(9..12)?).ok()?.parse().ok()?;
+    let head = memchr::memmem::find(out, b"\r\n\r\n")? + 4;
+    Some((status, (out.len() - head) as u64))
 }
 
 /// Closes a connection whose client may still be sending (a rejected
