@@ -3,7 +3,9 @@
 mod builtin;
 mod conn;
 mod drain;
+mod edge;
 mod h2;
+mod observe;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -14,6 +16,8 @@ use std::time::Duration;
 
 use crate::rt::{self, Listener, Stream};
 
+pub use edge::{Edge, EdgeRequest, Screen};
+pub use observe::{Observed, Observer};
 pub use worker::{Worker, backend_authorities};
 
 /// What a worker needs to serve TLS: where its configuration comes from
@@ -79,13 +83,14 @@ pub struct MetricsExport {
 /// Starts the worker's metrics tasks: its publisher and its scrape
 /// listeners.
 fn start_metrics(worker: &Rc<Worker>, export: MetricsExport) {
-    if worker.metrics.is_none() {
+    if worker.observer.metrics.is_none() {
         return;
     }
     let w = worker.clone();
     rt::spawn(export.board.clone().publish(worker.id, move || {
         let open = w.connections.get() as u64;
-        w.metrics
+        w.observer
+            .metrics
             .as_ref()
             .map(|m| m.snapshot(open, rt::busy_time()))
             .unwrap_or_default()
@@ -172,7 +177,7 @@ pub async fn run_worker(
             Some(Ok(accepted)) => {
                 #[cfg(debug_assertions)]
                 worker.test_panic_on_accept();
-                if let Some(metrics) = &worker.metrics {
+                if let Some(metrics) = &worker.observer.metrics {
                     metrics.accepted();
                 }
                 accepted
@@ -229,7 +234,10 @@ pub async fn run_worker(
             // A panic while serving closes this connection only; the
             // endpoint it was serving goes into the log line.
             let endpoint = Cell::new(None);
-            if let Err(panic) = rt::isolate(conn::serve(w.clone(), stream, peer, &endpoint)).await {
+            let secure = stream.is_tls();
+            if let Err(panic) =
+                rt::isolate(conn::serve(w.clone(), stream, peer, secure, &endpoint)).await
+            {
                 let what = endpoint.get().map_or("no endpoint yet", |i: usize| {
                     w.config.endpoints[i].path.as_str()
                 });
