@@ -123,18 +123,20 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 paths=(noop json/7 agg)
 results=$(mktemp)
-# Rounds interleave off and on, so a noisy neighbour hits both alike.
+# Rounds interleave off and on, so a noisy neighbour hits both alike; the
+# order swaps every round, so neither always runs second.
 for round in $(seq "$ROUNDS"); do
     for path in "${paths[@]}"; do
-        echo "$path off $(measure "$off_pid" "http://127.0.0.1:$OFF_PORT/$path")" >>"$results"
-        echo "$path on $(measure "$on_pid" "http://127.0.0.1:$ON_PORT/$path")" >>"$results"
+        off_row() { echo "$path off $(measure "$off_pid" "http://127.0.0.1:$OFF_PORT/$path")" >>"$results"; }
+        on_row() { echo "$path on $(measure "$on_pid" "http://127.0.0.1:$ON_PORT/$path")" >>"$results"; }
+        if [ $((round % 2)) = 1 ]; then off_row; on_row; else on_row; off_row; fi
     done
 done
 
 echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateways on CPU $GATEWAY_CPU, wrk, backend and the 1/s scraper on CPU $LOAD_CPU, $(date -u +%F)"
 echo "cuttle: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' + uncommitted changes')"
-echo "ignored by this build (\"on\"): $(grep -o 'do not implement (ignored): .*' "$work/on.log" | head -n 1 | cut -d: -f2- || true)"
-echo "access log lines written by \"on\": $(grep -c . "$work/on.log" || true)"
+echo "ignored by this build (\"on\"): $(grep -o 'not implement (ignored): .*' "$work/on.log" | head -n 1 | cut -d: -f2- || true)"
+echo "log lines written by \"on\" (access log included): $(grep -c . "$work/on.log" || true)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s |"

@@ -92,13 +92,15 @@ impl Recorder {
             .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
     }
 
-    /// Starts measuring one backend call; the meter records it when
-    /// finished, or as canceled / timed out when dropped unfinished.
+    /// Starts measuring one backend call, begun at `started`; the meter
+    /// records it when finished, or as canceled / timed out when dropped
+    /// unfinished.
     pub fn backend_call(
         &self,
         endpoint: usize,
         backend: usize,
         host: usize,
+        started: Instant,
     ) -> Option<CallMeter<'_>> {
         if !self.layers.backend() || self.skipped_endpoints[endpoint] {
             return None;
@@ -108,7 +110,7 @@ impl Recorder {
             endpoint,
             backend,
             host,
-            started: Instant::now(),
+            started,
             done: false,
         })
     }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
@@ -32,6 +32,9 @@ pub struct CallContext<'a> {
     /// This worker's metrics, when on, and the endpoint's index in them.
     pub metrics: Option<&'a crate::metrics::Recorder>,
     pub endpoint: usize,
+    /// When the proxy stage began: the start of the calls made at once
+    /// (one clock read for all of them).
+    pub started: Instant,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -60,7 +63,7 @@ fn target_of(
     }
 }
 
-async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
+async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: Instant) -> Outcome {
     let plan = &ctx.plan.backends[backend];
     let admitted = match plan.admit() {
         Ok(admitted) => admitted,
@@ -74,7 +77,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
     let host = plan.pick_host();
     let meter = ctx
         .metrics
-        .and_then(|m| m.backend_call(ctx.endpoint, backend, host));
+        .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
     let body = if plan.method == ctx.req.head.method {
         ctx.req.body
     } else {
@@ -113,11 +116,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
 async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let n = ctx.plan.concurrent_calls as usize;
     if n <= 1 {
-        return call(ctx, backend, target).await;
+        return call(ctx, backend, target, ctx.started).await;
     }
     let mut set: Unordered<'_, Outcome> = Unordered::new(
         (0..n)
-            .map(|_| Box::pin(call(ctx, backend, target.clone())) as _)
+            .map(|_| Box::pin(call(ctx, backend, target.clone(), ctx.started)) as _)
             .collect(),
     );
     let first_good = async {
@@ -192,7 +195,13 @@ pub async fn sequential(
         if std::time::Instant::now() >= deadline {
             break;
         }
-        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target)).await else {
+        // Later calls start later: their own clock read, when measured.
+        let started = if ctx.metrics.is_some() {
+            std::time::Instant::now()
+        } else {
+            ctx.started
+        };
+        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target, started)).await else {
             break;
         };
         let doc = match &mut outcome.result {

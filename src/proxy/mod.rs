@@ -35,7 +35,6 @@ pub async fn handle(
     timer: &mut Timer,
 ) -> bool {
     let plan = call.plan;
-    let started = std::time::Instant::now();
     let timeout = merge_timeout(plan);
     let complete = if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs) = sequential(call, timeout, timer).await;
@@ -52,7 +51,7 @@ pub async fn handle(
             canceled: false,
             complete,
         };
-        metrics.proxy(call.endpoint, started.elapsed(), outcome);
+        metrics.proxy(call.endpoint, call.started.elapsed(), outcome);
     }
     complete
 }

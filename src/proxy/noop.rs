@@ -43,10 +43,10 @@ pub async fn relay(
         headers,
         metrics,
         endpoint,
+        started,
         ..
     } = *call;
     let backend = &plan.backends[0];
-    let started = std::time::Instant::now();
     // The proxy stage ends when the backend's head is in (the body is
     // streamed after); lura's no-op response is complete when it came.
     let stage = |complete: bool| {
@@ -85,7 +85,7 @@ pub async fn relay(
         chunked: plan.chunked_request_body,
     };
     let host = backend.pick_host();
-    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host));
+    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host, std::time::Instant::now()));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
     // whole exchange's state.
     let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));

@@ -459,6 +459,7 @@ impl Connection {
             facts: &facts,
             metrics: worker.observer.metrics.as_ref(),
             endpoint,
+            started: input.now,
         };
         if plan.output == OutputEncoding::NoOp {
             let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;
