@@ -27,11 +27,11 @@ impl Claims {
     }
 
     pub fn object(&self) -> &Map<String, Value> {
-        match &self.value {
-            Value::Object(map) => map,
-            // `new` only makes objects.
-            _ => unreachable_object(),
-        }
+        // `new` only makes objects; the empty map only satisfies the type.
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        self.value
+            .as_object()
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
     }
 
     /// A claim by name: the whole name first (claim names may hold dots,
@@ -67,11 +67,6 @@ impl Claims {
     pub fn expiry(&self) -> Option<f64> {
         self.number("exp").ok().flatten()
     }
-}
-
-fn unreachable_object() -> &'static Map<String, Value> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(Map::new)
 }
 
 fn claim_name(name: &str) -> &'static str {
@@ -195,7 +190,11 @@ impl Rules {
                 Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
                 _ => Vec::new(),
             };
-            if !self.audience.iter().all(|want| held.contains(&want.as_str())) {
+            if !self
+                .audience
+                .iter()
+                .all(|want| held.contains(&want.as_str()))
+            {
                 return Err(Invalid::Audience);
             }
         }
@@ -311,10 +310,14 @@ mod tests {
             ..Rules::default()
         };
         let now = 1_000_000.0;
-        let ok = r#"{"iss": "https://idp", "aud": ["web", "api", "x"], "exp": 1000000, "nbf": 1000001}"#;
+        let ok =
+            r#"{"iss": "https://idp", "aud": ["web", "api", "x"], "exp": 1000000, "nbf": 1000001}"#;
         assert_eq!(rules.check(&claims(ok), now), Ok(()));
         let cases = [
-            (r#"{"iss": "other", "aud": ["web", "api"]}"#, Invalid::Issuer),
+            (
+                r#"{"iss": "other", "aud": ["web", "api"]}"#,
+                Invalid::Issuer,
+            ),
             (r#"{"aud": ["web", "api"]}"#, Invalid::Issuer),
             (r#"{"iss": "https://idp", "aud": "api"}"#, Invalid::Audience),
             (

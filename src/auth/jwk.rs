@@ -257,19 +257,24 @@ fn strip_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
+/// Reads an optional base64url member of the JWK being parsed.
+type OptionalMember<'a> = dyn Fn(&str) -> Result<Option<Vec<u8>>, String> + 'a;
+
 /// PKCS#1 `RSAPrivateKey` DER from the JWK's CRT parameters (ring reads
 /// RSA private keys only in DER).
 fn rsa_private_der(
     n: &[u8],
     e: &[u8],
     d: &[u8],
-    optional: &dyn Fn(&str) -> Result<Option<Vec<u8>>, String>,
+    optional: &OptionalMember<'_>,
 ) -> Result<Vec<u8>, String> {
     let mut parts = vec![vec![0u8], n.to_vec(), e.to_vec(), d.to_vec()];
     for name in ["p", "q", "dp", "dq", "qi"] {
-        parts.push(optional(name)?.ok_or_else(|| {
-            format!("an RSA private key needs \"{name}\" (the CRT parameters)")
-        })?);
+        parts.push(
+            optional(name)?.ok_or_else(|| {
+                format!("an RSA private key needs \"{name}\" (the CRT parameters)")
+            })?,
+        );
     }
     let mut body = Vec::new();
     for part in &parts {

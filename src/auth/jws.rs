@@ -37,7 +37,9 @@ pub enum Malformed {
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Malformed::NotThreeParts => f.write_str("not a compact JWS (three dot-separated parts)"),
+            Malformed::NotThreeParts => {
+                f.write_str("not a compact JWS (three dot-separated parts)")
+            }
             Malformed::NotBase64(part) => write!(f, "the {part} is not base64url"),
             Malformed::NotJsonObject(part) => write!(f, "the {part} is not a JSON object"),
             Malformed::UnknownAlg(alg) => write!(f, "algorithm \"{alg}\" is not accepted"),
@@ -144,7 +146,14 @@ pub fn verify(alg: Alg, key: &Material, input: &[u8], sig: &[u8]) -> bool {
                 .verify(input, sig)
                 .is_ok()
         }
-        (Alg::ES512, Material::Ec { crv: "P-521", point, .. }) => es512_verify(point, input, sig),
+        (
+            Alg::ES512,
+            Material::Ec {
+                crv: "P-521",
+                point,
+                ..
+            },
+        ) => es512_verify(point, input, sig),
         (Alg::EdDSA, Material::Ed25519 { x, .. }) => {
             signature::UnparsedPublicKey::new(&signature::ED25519, x)
                 .verify(input, sig)

@@ -144,21 +144,29 @@ impl KeyView {
 pub struct UrlSource {
     pub url: String,
     pub refresh: Duration,
+    /// `disable_jwk_security`: plain http allowed and, for https, the
+    /// server's certificate not verified (as KrakenD does).
+    pub insecure: bool,
     pub published: Arc<Published>,
 }
 
-/// Starts the one background thread that fetches every URL source. `tls`
-/// is the client configuration for `https://` URLs.
-pub fn start_fetcher(
-    sources: Vec<UrlSource>,
-    tls: Option<Arc<rustls::ClientConfig>>,
-) -> std::io::Result<()> {
+/// The TLS client configurations the fetcher uses for `https://` URLs.
+#[derive(Clone, Default)]
+pub struct FetchTls {
+    /// Verifying, per the root `client_tls` (CA files, system pool).
+    pub verified: Option<Arc<rustls::ClientConfig>>,
+    /// Not verifying, for sources with `disable_jwk_security`.
+    pub unverified: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// Starts the one background thread that fetches every URL source.
+pub fn start_fetcher(sources: Vec<UrlSource>, tls: FetchTls) -> std::io::Result<()> {
     if sources.is_empty() {
         return Ok(());
     }
     std::thread::Builder::new()
         .name("cuttle-jwk".into())
-        .spawn(move || fetch_forever(&sources, tls.as_ref()))?;
+        .spawn(move || fetch_forever(&sources, &tls))?;
     Ok(())
 }
 
@@ -168,7 +176,7 @@ struct Schedule {
     last_fetch: Option<Instant>,
 }
 
-fn fetch_forever(sources: &[UrlSource], tls: Option<&Arc<rustls::ClientConfig>>) {
+fn fetch_forever(sources: &[UrlSource], tls: &FetchTls) {
     let start = Instant::now();
     let mut schedule: Vec<Schedule> = sources
         .iter()
@@ -190,6 +198,11 @@ fn fetch_forever(sources: &[UrlSource], tls: Option<&Arc<rustls::ClientConfig>>)
             }
             source.published.nudged.store(false, Ordering::Relaxed);
             plan.last_fetch = Some(now);
+            let tls = if source.insecure {
+                tls.unverified.as_ref()
+            } else {
+                tls.verified.as_ref()
+            };
             match fetch::get(&source.url, tls).and_then(|body| KeySet::parse(&body)) {
                 Ok(set) => {
                     let keys = set.keys.len();
@@ -227,8 +240,10 @@ mod tests {
     use crate::auth::jwk::KeySet;
 
     fn set(kid: &str) -> KeySet {
-        KeySet::parse(format!(r#"{{"keys": [{{"kty": "oct", "k": "AAAA", "kid": "{kid}"}}]}}"#).as_bytes())
-            .unwrap()
+        KeySet::parse(
+            format!(r#"{{"keys": [{{"kty": "oct", "k": "AAAA", "kid": "{kid}"}}]}}"#).as_bytes(),
+        )
+        .unwrap()
     }
 
     #[test]

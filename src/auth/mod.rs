@@ -26,6 +26,7 @@ pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod sign;
+pub mod signer;
 pub mod validator;
 
 pub use alg::Alg;

@@ -56,7 +56,9 @@ impl SigningKey {
                 )
             }
             Material::Ec { crv, point, d } => {
-                let d = d.as_deref().ok_or("the EC key has no private part (\"d\")")?;
+                let d = d
+                    .as_deref()
+                    .ok_or("the EC key has no private part (\"d\")")?;
                 if Some(*crv) != alg.curve() {
                     return Err(format!("a {crv} key cannot sign {alg}"));
                 }
@@ -81,7 +83,9 @@ impl SigningKey {
                 }
             }
             Material::Ed25519 { x, d } => {
-                let d = d.as_deref().ok_or("the Ed25519 key has no private part (\"d\")")?;
+                let d = d
+                    .as_deref()
+                    .ok_or("the Ed25519 key has no private part (\"d\")")?;
                 Kind::Ed25519(
                     signature::Ed25519KeyPair::from_seed_and_public_key(d, x)
                         .map_err(|e| format!("unusable Ed25519 private key: {e}"))?,

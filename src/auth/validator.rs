@@ -85,7 +85,11 @@ impl JwtCheck {
 
     /// The token in `header` (its value; a `Bearer ` prefix of any case is
     /// dropped) or else in the `Cookie` header's value.
-    pub fn token<'r>(&self, header: Option<&'r [u8]>, cookies: Option<&'r [u8]>) -> Option<&'r str> {
+    pub fn token<'r>(
+        &self,
+        header: Option<&'r [u8]>,
+        cookies: Option<&'r [u8]>,
+    ) -> Option<&'r str> {
         if let Some(value) = header {
             let value = value.trim_ascii();
             let value = match value.get(..7) {
@@ -152,7 +156,12 @@ impl JwtCheck {
                 token.alg, validator.keys.origin
             )));
         };
-        if !jws::verify(token.alg, &key.material, token.signing_input, &token.signature) {
+        if !jws::verify(
+            token.alg,
+            &key.material,
+            token.signing_input,
+            &token.signature,
+        ) {
             return Err(unauthorized("bad signature".to_owned()));
         }
         let claims = Claims::new(token.claims);
