@@ -116,6 +116,11 @@ fn exchange(mut stream: impl Read + Write, request: &[u8]) -> Result<Vec<u8>, St
                 if raw.len() > MAX_RESPONSE_BYTES {
                     return Err(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
                 }
+                // A server may keep the connection open despite
+                // `Connection: close`: stop once the framing says so.
+                if framed_body(&raw, false).is_ok() {
+                    break;
+                }
             }
             // A TLS peer that closes without close_notify: what arrived is
             // checked against its framing below.
@@ -127,6 +132,11 @@ fn exchange(mut stream: impl Read + Write, request: &[u8]) -> Result<Vec<u8>, St
 }
 
 fn body_of(raw: &[u8]) -> Result<Vec<u8>, String> {
+    framed_body(raw, true)
+}
+
+/// The body of a complete response in `raw`; `at_end`: nothing more will arrive.
+fn framed_body(raw: &[u8], at_end: bool) -> Result<Vec<u8>, String> {
     let head = match parse_response(raw, Method::Get, 64 * 1024) {
         Ok(Parse::Complete(head)) => head,
         Ok(Parse::Partial) => return Err("the response ended inside its head".to_owned()),
@@ -142,6 +152,8 @@ fn body_of(raw: &[u8]) -> Result<Vec<u8>, String> {
             .get(..usize::try_from(n).unwrap_or(usize::MAX))
             .map(<[u8]>::to_vec)
             .ok_or_else(|| "the body is shorter than its Content-Length".to_owned()),
+        // Complete only at end of stream, which `exchange` sees itself.
+        ResponseBody::UntilClose if !at_end => Err("the body ends with the connection".to_owned()),
         ResponseBody::UntilClose => Ok(rest.to_vec()),
         ResponseBody::Chunked => {
             let mut out = Vec::new();
