@@ -22,6 +22,8 @@ mod tls;
 mod unimplemented;
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
