@@ -1,7 +1,8 @@
 //! A worker's cache of tokens it already verified, so a client that sends
 //! the same token again does not pay for the signature check again.
 //!
-//! Bounded (`capacity` entries; the oldest entry goes first), keyed by a
+//! Bounded (`capacity` entries of at most [`MAX_CACHED_TOKEN_BYTES`]; the
+//! oldest entry goes first; only tokens that passed every check get in), keyed by a
 //! hash of the token with the whole token compared on a hit. An entry
 //! remembers the validator that accepted the token, the key generation it
 //! was checked with and the claims. A hit is only used while that
@@ -17,6 +18,9 @@ use super::claims::Claims;
 
 /// Default number of tokens each worker remembers per endpoint.
 pub const DEFAULT_CAPACITY: usize = 1024;
+/// Longer tokens are verified every time: with the entry count this bounds
+/// the cache's memory (8 MiB per endpoint and worker at the default size).
+pub const MAX_CACHED_TOKEN_BYTES: usize = 8 * 1024;
 
 #[derive(Debug)]
 struct Entry {
@@ -82,7 +86,7 @@ impl TokenCache {
     }
 
     pub fn insert(&mut self, token: &str, validator: usize, generation: u64, claims: Rc<Claims>) {
-        if self.capacity == 0 {
+        if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
         let hash = self.hasher.hash_one(token);
@@ -136,6 +140,14 @@ mod tests {
             cache.remove(&format!("t{i}"));
         }
         assert!(cache.order.len() <= 4);
+    }
+
+    #[test]
+    fn long_tokens_are_not_cached() {
+        let mut cache = TokenCache::new(4);
+        let long = "x".repeat(MAX_CACHED_TOKEN_BYTES + 1);
+        cache.insert(&long, 0, 1, claims());
+        assert!(cache.get(&long).is_none());
     }
 
     #[test]

@@ -174,3 +174,75 @@ fn es512_verify(point: &[u8], input: &[u8], sig: &[u8]) -> bool {
     };
     key.verify(input, &sig).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let payload = part(r#"{"sub":"x"}"#);
+        let cases = [
+            ("a.b".to_owned(), Malformed::NotThreeParts),
+            ("a.b.c.d".to_owned(), Malformed::NotThreeParts),
+            (format!("!!.{payload}.AA"), Malformed::NotBase64("header")),
+            (
+                format!("{}.{payload}.AA", part("[]")),
+                Malformed::NotJsonObject("header"),
+            ),
+            (
+                format!("{}.{payload}.", part(r#"{"alg":"none"}"#)),
+                Malformed::UnknownAlg("none".into()),
+            ),
+            (
+                format!("{}.{payload}.AA", part(r#"{"alg":"HS256","crit":["x"]}"#)),
+                Malformed::Critical,
+            ),
+            (
+                format!("{}.{}.AA", part(r#"{"alg":"HS256"}"#), part("1")),
+                Malformed::NotJsonObject("payload"),
+            ),
+        ];
+        for (token, want) in cases {
+            assert_eq!(Token::parse(&token).unwrap_err(), want, "{token}");
+        }
+    }
+
+    #[test]
+    fn hmac_round_trip_and_family_mismatch() {
+        let key = Material::Oct(b"secret".to_vec());
+        let signer = super::super::sign::SigningKey::new(Alg::HS256, &key).unwrap();
+        let token = signer
+            .compact(br#"{"alg":"HS256","kid":"k"}"#, br#"{"sub":"x"}"#)
+            .unwrap();
+        let parsed = Token::parse(&token).unwrap();
+        assert_eq!(parsed.key_id(KeyIdStrategy::Kid), "k");
+        assert!(verify(
+            parsed.alg,
+            &key,
+            parsed.signing_input,
+            &parsed.signature
+        ));
+        assert!(!verify(
+            Alg::HS384,
+            &key,
+            parsed.signing_input,
+            &parsed.signature
+        ));
+        let rsa = Material::Rsa {
+            n: b"secret".to_vec(),
+            e: vec![1, 0, 1],
+            private_der: None,
+        };
+        assert!(!verify(
+            Alg::HS256,
+            &rsa,
+            parsed.signing_input,
+            &parsed.signature
+        ));
+    }
+}

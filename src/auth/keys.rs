@@ -93,7 +93,11 @@ impl Published {
 
     /// Asks the fetcher for an early refresh (rare: an unknown key id).
     pub fn nudge(&self) {
-        self.nudged.store(true, Ordering::Relaxed);
+        // Read first: a flood of unknown ids from many cores then only
+        // reads the flag's cache line until the fetcher clears it.
+        if !self.nudged.load(Ordering::Relaxed) {
+            self.nudged.store(true, Ordering::Relaxed);
+        }
     }
 }
 

@@ -110,6 +110,17 @@ fn validator_errors_name_the_place_and_the_fix() {
             &["auth/signer.keys_to_sign"],
         ),
     ];
+    let no_op = parse(
+        r#"{"version": 3, "host": ["http://h"], "endpoints": [{"endpoint": "/t", "output_encoding": "no-op", "backend": [{}],
+            "extra_config": {"auth/signer": {"alg": "HS256", "kid": "k", "jwk_url": "https://i/j", "keys_to_sign": ["t"]}}}]}"#,
+        Path::new("config/test.json"),
+    )
+    .expect_err("signer on no-op")
+    .to_string();
+    assert!(
+        no_op.contains("endpoints[0].extra_config.auth/signer"),
+        "{no_op}"
+    );
     for (extra, fragments) in cases {
         let message = error(extra);
         assert!(message.starts_with("config/test.json: "), "{message}");

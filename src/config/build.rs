@@ -162,6 +162,12 @@ fn build_endpoint(
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+        if endpoint_extra.signer.is_some() {
+            return Err(Problem::new(
+                format!("{at}.extra_config.auth/signer"),
+                "\"auth/signer\" rewrites the response, but a \"no-op\" encoding passes it through untouched; remove one of the two",
+            ));
+        }
     }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
