@@ -37,6 +37,7 @@ const CONNECTION_HEADERS: [&str; 6] = [
 
 /// Serves one HTTP/2 connection until the client or the worker ends it.
 pub async fn serve(worker: Rc<Worker>, stream: Stream, peer: SocketAddr) {
+    let secure = stream.is_tls();
     let limits = &worker.config.limits;
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(u32::try_from(limits.h2_max_concurrent_streams).unwrap_or(u32::MAX))
@@ -73,6 +74,7 @@ pub async fn serve(worker: Rc<Worker>, stream: Stream, peer: SocketAddr) {
                         request,
                         respond,
                         peer,
+                        secure,
                         &endpoint,
                     ))
                     .await;
@@ -109,6 +111,7 @@ async fn serve_stream(
     request: http::Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
     peer: SocketAddr,
+    secure: bool,
     endpoint: &Cell<Option<usize>>,
 ) {
     let limits = &worker.config.limits;
@@ -172,7 +175,7 @@ async fn serve_stream(
 
     // The HTTP/1.1 driver serves it on the other end of a pipe.
     let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
-    let driver = conn::serve(worker.clone(), theirs, peer, endpoint);
+    let driver = conn::serve(worker.clone(), theirs, peer, secure, endpoint);
     let exchange = async {
         if ours.write_all(&raw).await.is_err() {
             return None;
