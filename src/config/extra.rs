@@ -21,8 +21,8 @@ use super::raw::{
     RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
     RawRouterRateLimit,
 };
-use super::{logging, router_options};
 use super::unimplemented;
+use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
 #[derive(Debug, Default)]

@@ -87,9 +87,7 @@ pub fn build(raw: RawLogging, at: &str) -> BuildResult<Logging> {
         Some(text) => Some(level(text).ok_or_else(|| {
             Problem::new(
                 format!("{at}.level"),
-                format!(
-                    "\"{text}\" is not a level; write DEBUG, INFO, WARNING, ERROR or CRITICAL"
-                ),
+                format!("\"{text}\" is not a level; write DEBUG, INFO, WARNING, ERROR or CRITICAL"),
             )
         })?),
     };
@@ -130,7 +128,9 @@ pub fn build(raw: RawLogging, at: &str) -> BuildResult<Logging> {
         Some(other) => {
             return Err(Problem::new(
                 format!("{at}.format"),
-                format!("\"{other}\" is not a log format; write \"default\", \"logstash\" or \"custom\""),
+                format!(
+                    "\"{other}\" is not a log format; write \"default\", \"logstash\" or \"custom\""
+                ),
             ));
         }
     };
@@ -241,7 +241,11 @@ mod tests {
                 Piece::Text("!".into()),
             ]
         );
-        assert!(compile("%{shortfile} %{message}").unwrap_err().contains("shortfile"));
+        assert!(
+            compile("%{shortfile} %{message}")
+                .unwrap_err()
+                .contains("shortfile")
+        );
         assert!(compile("%{message").is_err());
         assert!(compile("%{level:5}").is_err());
     }

@@ -120,7 +120,9 @@ pub fn build(raw: &RawRouter, at: &str) -> BuildResult<RouterOptions> {
         if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
             return Err(Problem::new(
                 format!("{at}.health_path"),
-                format!("\"{path}\" is not a path; write one that starts with '/', e.g. \"/health\""),
+                format!(
+                    "\"{path}\" is not a path; write one that starts with '/', e.g. \"/health\""
+                ),
             ));
         }
         options.health_path = Some(path.to_owned());

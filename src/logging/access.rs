@@ -147,7 +147,10 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
     out.extend_from_slice(method);
-    out.extend(std::iter::repeat_n(b' ', 8usize.saturating_sub(method.len())));
+    out.extend(std::iter::repeat_n(
+        b' ',
+        8usize.saturating_sub(method.len()),
+    ));
     quoted(out, e.path);
     out.extend_from_slice(b" route=");
     out.extend_from_slice(e.route.unwrap_or("-").as_bytes());

@@ -27,7 +27,7 @@ const SYSLOG_SOCKET: &str = "/dev/log";
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Starts the writer thread and installs the application log. The level is
-/// `CUTTLE_LOG` (a tracing filter) if set, else DEBUG with `-d`, else the
+/// `CUTTLE_LOG` (a tracing filter) if set and not empty, else DEBUG with `-d`, else the
 /// file's `level`, else INFO.
 pub fn init(logging: &Logging, debug: bool) {
     let mut syslog_problem = None;
@@ -54,7 +54,11 @@ pub fn init(logging: &Logging, debug: bool) {
             Some(LogLevel::Error | LogLevel::Critical) => "error",
         }
     };
-    let filter = EnvFilter::try_from_env("CUTTLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = std::env::var("CUTTLE_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(app::AppLog::new(logging, syslog, tx))

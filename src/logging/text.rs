@@ -74,8 +74,8 @@ impl Utc {
     /// `Jan  2 15:04:05` (RFC 3164 syslog).
     pub fn write_syslog(&self, out: &mut Vec<u8>) {
         const MONTHS: [&[u8]; 12] = [
-            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct",
-            b"Nov", b"Dec",
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
         ];
         out.extend_from_slice(MONTHS[(self.month as usize).saturating_sub(1) % 12]);
         out.push(b' ');
@@ -222,7 +222,10 @@ mod tests {
         assert_eq!(out, br#""/a\"b\\c\x0a\xff""#);
         out.clear();
         json_string(&mut out, b"a\"\n\x01\xffz");
-        assert_eq!(String::from_utf8(out).unwrap(), "\"a\\\"\\n\\u0001\u{fffd}z\"");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\\"\\n\\u0001\u{fffd}z\""
+        );
     }
 
     #[test]

@@ -92,9 +92,21 @@ mod tests {
             // (peer, headers, client)
             ("10.0.0.2", "X-Forwarded-For: 1.2.3.4\r\n", "1.2.3.4"),
             // The client's own entries left of an untrusted hop are not believed.
-            ("10.0.0.2", "X-Forwarded-For: 6.6.6.6, 1.2.3.4\r\n", "1.2.3.4"),
-            ("10.0.0.2", "X-Forwarded-For: 1.2.3.4, 10.0.0.9\r\n", "1.2.3.4"),
-            ("10.0.0.2", "X-Forwarded-For: 10.0.0.8, 10.0.0.9\r\n", "10.0.0.8"),
+            (
+                "10.0.0.2",
+                "X-Forwarded-For: 6.6.6.6, 1.2.3.4\r\n",
+                "1.2.3.4",
+            ),
+            (
+                "10.0.0.2",
+                "X-Forwarded-For: 1.2.3.4, 10.0.0.9\r\n",
+                "1.2.3.4",
+            ),
+            (
+                "10.0.0.2",
+                "X-Forwarded-For: 10.0.0.8, 10.0.0.9\r\n",
+                "10.0.0.8",
+            ),
             // An untrusted peer's headers are ignored.
             ("8.8.8.8", "X-Forwarded-For: 1.2.3.4\r\n", "8.8.8.8"),
             // Garbage in the header: the next header, else the peer.

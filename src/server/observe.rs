@@ -45,7 +45,11 @@ impl Observer {
     pub fn new(config: &Config) -> Observer {
         Observer {
             access_log: AccessLog::new(config),
-            routes: config.endpoints.iter().map(|e| e.path.as_str().into()).collect(),
+            routes: config
+                .endpoints
+                .iter()
+                .map(|e| e.path.as_str().into())
+                .collect(),
         }
     }
 
