@@ -74,5 +74,8 @@ fn the_systemd_unit_waits_for_the_drain() {
         config.limits.shutdown_wait
     );
     let start = value("ExecStart")[0];
-    assert!(start.starts_with("/usr/local/bin/cuttle run -c /etc/cuttle/"), "{start}");
+    assert!(
+        start.starts_with("/usr/local/bin/cuttle run -c /etc/cuttle/"),
+        "{start}"
+    );
 }

@@ -345,3 +345,66 @@ fn a_stuck_log_output_does_not_slow_requests() {
     );
     drop(stdout);
 }
+
+#[test]
+fn syslog_gets_application_lines_and_a_missing_socket_is_reported() {
+    let dir = TempDir::new();
+    let socket_path = dir.0.join("log.sock");
+    let daemon = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let config = with_root(
+        r#""telemetry/logging": {"level": "INFO", "prefix": "[GW]", "syslog": true, "stdout": false, "syslog_facility": "local0"}"#,
+        "[]",
+    );
+    let gw = Gateway::start_env(
+        &config,
+        &["--cores", "1"],
+        &[
+            ("CUTTLE_LOG", ""),
+            ("CUTTLE_TEST_SYSLOG_SOCKET", socket_path.to_str().unwrap()),
+        ],
+        false,
+    );
+    let mut datagram = vec![0u8; 4096];
+    let mut seen = Vec::new();
+    while !seen.iter().any(|d: &String| d.contains("listening on")) {
+        let n = daemon
+            .recv(&mut datagram)
+            .unwrap_or_else(|e| panic!("no syslog datagram ({e}); got {seen:?}"));
+        seen.push(String::from_utf8_lossy(&datagram[..n]).into_owned());
+    }
+    let line = seen.iter().find(|d| d.contains("listening on")).unwrap();
+    // local0 (16) * 8 + info (6) = 134.
+    assert!(line.starts_with("<134>"), "{line}");
+    assert!(line.contains(" cuttle["), "{line}");
+    assert!(line.contains("[GW] "), "{line}");
+    assert!(
+        !gw.log().contains("▶ INFO listening"),
+        "stdout: false keeps application lines off standard output: {}",
+        gw.log()
+    );
+
+    let missing = dir.0.join("nobody-here.sock");
+    let gw = Gateway::start_env(
+        &with_root(
+            r#""telemetry/logging": {"level": "INFO", "syslog": true, "stdout": true}"#,
+            "[]",
+        ),
+        &["--cores", "1"],
+        &[
+            ("CUTTLE_LOG", ""),
+            ("CUTTLE_TEST_SYSLOG_SOCKET", missing.to_str().unwrap()),
+        ],
+        false,
+    );
+    let warned = lines_where(&gw, 1, |l| l.contains("cannot reach"));
+    assert!(
+        warned
+            .iter()
+            .any(|l| l.contains("WARNING") && l.contains("nobody-here.sock")),
+        "{}",
+        gw.log()
+    );
+}

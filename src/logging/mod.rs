@@ -32,7 +32,7 @@ const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 pub fn init(logging: &Logging, debug: bool) {
     let mut syslog_problem = None;
     let socket = match logging.syslog {
-        Some(_) => match sink::connect_syslog(SYSLOG_SOCKET) {
+        Some(_) => match sink::connect_syslog(&syslog_socket()) {
             Ok(socket) => Some(socket),
             Err(e) => {
                 syslog_problem = Some(e);
@@ -68,7 +68,8 @@ pub fn init(logging: &Logging, debug: bool) {
     }
     if let Some(e) = syslog_problem {
         tracing::warn!(
-            "telemetry/logging.syslog: cannot reach {SYSLOG_SOCKET} ({e}); application log lines are not sent to syslog"
+            "telemetry/logging.syslog: cannot reach {} ({e}); application log lines are not sent to syslog",
+            syslog_socket()
         );
     }
     let spawned = std::thread::Builder::new()
@@ -77,6 +78,17 @@ pub fn init(logging: &Logging, debug: bool) {
     if let Err(e) = spawned {
         tracing::warn!("cannot start the dropped-lines reporter: {e}");
     }
+}
+
+/// The syslog socket. Debug builds (the ones `cargo test` runs) take
+/// another path from `CUTTLE_TEST_SYSLOG_SOCKET`, so that a test can be the
+/// daemon; release builds have no such hook.
+fn syslog_socket() -> String {
+    #[cfg(debug_assertions)]
+    if let Ok(path) = std::env::var("CUTTLE_TEST_SYSLOG_SOCKET") {
+        return path;
+    }
+    SYSLOG_SOCKET.to_owned()
 }
 
 /// Writes what is still buffered (at most `limit` of waiting), then says
