@@ -14,10 +14,12 @@ mod extra;
 mod host;
 mod keywords;
 mod limits;
+mod logging;
 mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod router_options;
 mod tls;
 mod unimplemented;
 
@@ -29,7 +31,9 @@ mod tests;
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
+pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,
