@@ -41,6 +41,7 @@ pub async fn relay(
         req,
         pools,
         headers,
+        facts,
         metrics,
         endpoint,
         started,
@@ -60,7 +61,9 @@ pub async fn relay(
         }
     };
     let mut target = Vec::with_capacity(64);
-    if let Err(refused) = super::request::backend_target(plan, backend, req, &[], &mut target) {
+    if let Err(refused) =
+        super::request::backend_target(plan, backend, req, facts, &[], &mut target)
+    {
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         stage(false);
         return answer_failure(ctx, &refused, client, out).await;

@@ -6,6 +6,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
+use crate::auth::signer::JwtSigner;
+use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
@@ -41,6 +43,9 @@ pub struct EndpointPlan {
     pub before: Vec<Step>,
     /// Steps run on the merged document before it is encoded.
     pub after: Vec<ResponseStep>,
+    /// Client header names (lower-case) never forwarded because a step
+    /// sets them (`propagate_claims`).
+    pub replaced_headers: Vec<Box<[u8]>>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
 }
@@ -188,8 +193,25 @@ pub fn compile_endpoint(
                     share.epoch,
                 ))
             })
+            .chain(
+                endpoint
+                    .auth
+                    .iter()
+                    .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
+            )
             .collect(),
-        after: Vec::new(),
+        after: endpoint
+            .signer
+            .iter()
+            .map(|spec| ResponseStep::Sign(JwtSigner::new(spec.clone())))
+            .collect(),
+        replaced_headers: endpoint
+            .auth
+            .iter()
+            .flat_map(|spec| &spec.validators)
+            .flat_map(|v| &v.propagate)
+            .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
+            .collect(),
     })
 }
 
