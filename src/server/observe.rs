@@ -58,6 +58,8 @@ impl Observer {
     }
 
     pub fn observe(&self, request: &Observed<'_>) {
+        // One clock read serves the metrics and the log line.
+        let elapsed = request.started.elapsed();
         if let Some(metrics) = &self.metrics {
             metrics.request(
                 request.endpoint,
@@ -65,7 +67,7 @@ impl Observer {
                 request.path,
                 request.status,
                 request.body_bytes as u64,
-                request.started.elapsed(),
+                elapsed,
             );
         }
         if let Some(log) = &self.access_log {
@@ -78,7 +80,7 @@ impl Observer {
                     .map(|r| &**r),
                 status: request.status,
                 body_bytes: request.body_bytes,
-                started: request.started,
+                elapsed,
                 client: request.client,
                 completed: request.completed,
             });
