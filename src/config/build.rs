@@ -80,6 +80,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,
         client_tls,
+        security: root_extra.security,
         endpoints,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
@@ -209,6 +210,7 @@ fn build_endpoint(
         rate_limit: endpoint_extra.rate_limit,
         wildcard,
         response: endpoint_extra.modifiers,
+        bot_detector: endpoint_extra.bot_detector,
         chunked_request_body: false,
     })
 }

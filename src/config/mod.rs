@@ -17,6 +17,7 @@ mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod security;
 mod tls;
 mod unimplemented;
 
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Problem};
 pub use model::*;
+pub use security::whole_host_pattern;
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

@@ -542,7 +542,7 @@ fn namespaces_file() -> String {
     )
     .replace(
         r#""version": 3,"#,
-        r#""version": 3, "extra_config": {"security/cors": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
+        r#""version": 3, "extra_config": {"auth/api-keys": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
     )
 }
 
@@ -552,7 +552,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         "guarding namespaces",
         &namespaces_file(),
         Error(&[
-            "extra_config.security/cors: \"security/cors\" is not implemented by cuttle yet",
+            "extra_config.auth/api-keys: \"auth/api-keys\" is not implemented by cuttle yet",
             "endpoints[0].extra_config.auth/validator: \"auth/validator\"",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
             "endpoints[1].extra_config.auth/validator: ",
@@ -572,7 +572,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
     );
     for namespace in [
         "auth/api-keys",
-        "security/http",
+        "security/policies",
         "plugin/http-server",
         "backend/grpc",
         "backend/http/client",
@@ -656,7 +656,7 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
     assert_eq!(
         refused,
         [
-            "extra_config.security/cors",
+            "extra_config.auth/api-keys",
             "endpoints[0].extra_config.auth/validator",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend",
             "endpoints[1].extra_config.auth/validator",
