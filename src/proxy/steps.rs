@@ -19,6 +19,7 @@ use super::plan::EndpointPlan;
 use super::request::ClientRequest;
 use crate::pipeline::Value;
 use crate::qos::{self, EndpointLimiter};
+use crate::security::BotDetector;
 
 /// What one request's steps found out, for the steps after them and for
 /// the backend calls. Empty until a step needs to pass something on.
@@ -60,6 +61,8 @@ pub struct StepInput<'a> {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
+    BotDetector(BotDetector),
 }
 
 impl Step {
@@ -79,6 +82,13 @@ impl Step {
                     .check(input.now, client)
                     // KrakenD answers a rate-limited request with an empty body.
                     .map_err(|limited| Refusal::empty(limited.status()))
+            }
+            Step::BotDetector(detector) => {
+                if detector.is_bot(input.req.header("user-agent")) {
+                    tracing::debug!(peer = %input.req.peer, "bot rejected");
+                    return Err(Refusal::empty(403));
+                }
+                Ok(())
             }
         }
     }

@@ -83,7 +83,7 @@ impl Worker {
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {
             id,
-            edge: Edge::new(&config),
+            edge: Edge::new(&config)?,
             observer: Observer::new(&config),
             config,
             router,
