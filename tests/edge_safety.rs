@@ -377,7 +377,7 @@ fn guarded_config(backend: &str) -> String {
     ))
     .replacen(
         r#""version": 3,"#,
-        r#""version": 3, "extra_config": {"security/cors": {"allow_origins": ["https://a.example"]}},"#,
+        r#""version": 3, "extra_config": {"auth/api-keys": {"keys": []}},"#,
         1,
     )
 }
@@ -408,7 +408,7 @@ fn unimplemented_guards_fail_closed_in_check_and_run() {
         for expected in [
             "guarded.json",
             "endpoints[0].extra_config.auth/validator: \"auth/validator\" is not implemented",
-            "extra_config.security/cors: ",
+            "extra_config.auth/api-keys: ",
             "endpoints[1].backend[0].url_pattern: {JWT.sub}",
             "--ignore-unimplemented",
         ] {
@@ -461,7 +461,7 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
     let _ = child.wait();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     for place in [
-        "extra_config.security/cors",
+        "extra_config.auth/api-keys",
         "endpoints[0].extra_config.auth/validator",
         "endpoints[1].backend[0].url_pattern",
     ] {
