@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
@@ -43,6 +44,11 @@ const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
 const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
+const JWT_VALIDATOR: &str = "auth/validator";
+const JWT_SIGNER: &str = "auth/signer";
+/// KrakenD's service-level JWK cache settings: cuttle's one fetcher per
+/// URL already serves every endpoint, so there is nothing to set.
+const JOSE: &str = "auth/jose";
 
 #[derive(Debug, Default)]
 pub struct RootExtra {
@@ -61,6 +67,10 @@ pub struct EndpointExtra {
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
     pub bot_detector: Option<BotDetectorSettings>,
+    /// `auth/validator`.
+    pub auth: Option<crate::auth::validator::AuthSpec>,
+    /// `auth/signer`.
+    pub signer: Option<crate::auth::signer::SignerSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +101,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            JOSE => note_ignored_keys(JOSE, value, &[], unknown),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -102,6 +113,7 @@ pub fn endpoint(
     extra: Option<&ExtraConfig>,
     at: &str,
     unknown: &mut Unknown,
+    jwk: &mut JwkRegistry,
 ) -> BuildResult<EndpointExtra> {
     let mut result = EndpointExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
@@ -118,6 +130,14 @@ pub fn endpoint(
                 return Err(service_only(service, &at));
             }
             _ => {}
+        }
+        if namespace == JWT_VALIDATOR {
+            result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
+            continue;
+        }
+        if namespace == JWT_SIGNER {
+            result.signer = Some(auth::signer(value, &at, jwk, &mut unknown.ignored)?);
+            continue;
         }
         if namespace == ROUTER_RATELIMIT {
             // `num_shards`, `cleanup_period` and `cleanup_threads` tune

@@ -6,6 +6,7 @@
 //! column, or a path such as `endpoints[3].backend[0].url_pattern`) and what
 //! to write instead.
 
+mod auth;
 mod build;
 mod duration;
 mod error;
@@ -21,6 +22,8 @@ mod security;
 mod tls;
 mod unimplemented;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 

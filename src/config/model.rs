@@ -48,6 +48,9 @@ pub struct Config {
     /// there are any, unless told to ignore them; then they are logged at
     /// error level at start-up.
     pub unimplemented: Vec<super::Problem>,
+    /// Every `jwk_url` of the file, once each: what the JWK fetcher thread
+    /// keeps fresh (`crate::auth::keys::start_fetcher`).
+    pub jwk_sources: Vec<crate::auth::keys::UrlSource>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
@@ -158,6 +161,10 @@ pub struct Endpoint {
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
     pub chunked_request_body: bool,
+    /// `auth/validator`: the JWT checks run before any backend is called.
+    pub auth: Option<std::sync::Arc<crate::auth::validator::AuthSpec>>,
+    /// `auth/signer`: response objects replaced by signed tokens.
+    pub signer: Option<std::sync::Arc<crate::auth::signer::SignerSpec>>,
 }
 
 /// Which request headers or query strings reach the backends.

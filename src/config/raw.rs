@@ -249,6 +249,48 @@ pub struct RawBotDetector {
     pub empty_user_agent_is_bot: Option<bool>,
 }
 
+/// Endpoint `auth/validator` (one object; an array holds several).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtValidator {
+    pub alg: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub cache: Option<bool>,
+    pub cache_duration: Option<Seconds>,
+    pub disable_jwk_security: Option<bool>,
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub roles_key: Option<String>,
+    pub roles_key_is_nested: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub scopes_key: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub scopes_matcher: Option<String>,
+    pub cookie_key: Option<String>,
+    pub auth_header_name: Option<String>,
+    pub propagate_claims: Option<Vec<Vec<String>>>,
+    pub key_identify_strategy: Option<String>,
+    pub operation_debug: Option<bool>,
+    pub leeway: Option<GoDuration>,
+    /// cuttle: tokens each worker remembers as verified (0: none).
+    pub token_cache_size: Option<Count>,
+}
+
+/// Endpoint `auth/signer`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtSigner {
+    pub alg: Option<String>,
+    pub kid: Option<String>,
+    pub typ: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub disable_jwk_security: Option<bool>,
+    pub full: Option<bool>,
+    pub keys_to_sign: Option<Vec<String>>,
+}
+
 // ---- value types with their own syntax ----
 
 /// A Go duration string (`"2s"`), already parsed and never negative.

@@ -6,6 +6,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
+use crate::auth::signer::JwtSigner;
+use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
@@ -42,6 +44,9 @@ pub struct EndpointPlan {
     pub before: Vec<Step>,
     /// Steps run on the merged document before it is encoded.
     pub after: Vec<ResponseStep>,
+    /// Client header names (lower-case) never forwarded because a step
+    /// sets them (`propagate_claims`).
+    pub replaced_headers: Vec<Box<[u8]>>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
 }
@@ -179,7 +184,18 @@ pub fn compile_endpoint(
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
         before: before_steps(endpoint, share)?,
-        after: Vec::new(),
+        after: endpoint
+            .signer
+            .iter()
+            .map(|spec| ResponseStep::Sign(JwtSigner::new(spec.clone())))
+            .collect(),
+        replaced_headers: endpoint
+            .auth
+            .iter()
+            .flat_map(|spec| &spec.validators)
+            .flat_map(|v| &v.propagate)
+            .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
+            .collect(),
     })
 }
 
@@ -222,7 +238,8 @@ fn compile_backend(
 }
 
 /// The checks before the backends, in KrakenD's order: its bot detector
-/// wraps every other endpoint handler, so a bot spends no rate-limit token.
+/// wraps every other endpoint handler, so a bot spends no rate-limit token
+/// and no signature check; then the rate limit, then the JWT validator.
 fn before_steps(endpoint: &Endpoint, share: &WorkerShare) -> Result<Vec<Step>, PlanError> {
     let mut steps = Vec::new();
     if let Some(settings) = &endpoint.bot_detector {
@@ -242,5 +259,11 @@ fn before_steps(endpoint: &Endpoint, share: &WorkerShare) -> Result<Vec<Step>, P
             share.epoch,
         )));
     }
+    steps.extend(
+        endpoint
+            .auth
+            .iter()
+            .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
+    );
     Ok(steps)
 }
