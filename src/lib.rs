@@ -13,6 +13,7 @@ pub mod qos;
 pub mod router;
 pub mod rt;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod tls;
 pub mod upstream;

@@ -13,8 +13,8 @@ use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
-    CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit,
-    StaticResponse,
+    BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
+    RouterRateLimit, ServiceSecurity, StaticResponse,
 };
 use super::ratelimit;
 use super::raw::{
@@ -22,6 +22,7 @@ use super::raw::{
     RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
     RawRouterRateLimit,
 };
+use super::security;
 use super::unimplemented;
 use super::{logging, router_options};
 
@@ -76,6 +77,7 @@ pub struct RootExtra {
     pub server: Option<RawCuttleServer>,
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
+    pub security: ServiceSecurity,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +87,7 @@ pub struct EndpointExtra {
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
+    pub bot_detector: Option<BotDetectorSettings>,
     /// `auth/validator`.
     pub auth: Option<crate::auth::validator::AuthSpec>,
     /// `auth/signer`.
@@ -105,7 +108,12 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
     let mut result = RootExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path("extra_config", namespace);
-        match namespace.as_str() {
+        match security::canonical_namespace(namespace) {
+            security::CORS => result.security.cors = Some(security::cors(value, &at, unknown)?),
+            security::HTTP => result.security.http = Some(security::http(value, &at, unknown)?),
+            security::BOT_DETECTOR => {
+                result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+            }
             ROUTER => {
                 note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
@@ -152,6 +160,16 @@ pub fn endpoint(
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
+        }
+        match security::canonical_namespace(namespace) {
+            security::BOT_DETECTOR => {
+                result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+                continue;
+            }
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            _ => {}
         }
         if namespace == JWT_VALIDATOR {
             result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
@@ -235,6 +253,11 @@ pub fn backend(
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
+        }
+        if let service @ (security::CORS | security::HTTP) =
+            security::canonical_namespace(namespace)
+        {
+            return Err(service_only(service, &at));
         }
         match namespace.as_str() {
             PROXY => {
@@ -463,6 +486,17 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
     Ok(result)
 }
 
+/// `security/cors` and `security/http` act on every request before routing:
+/// KrakenD reads them only from the root `extra_config`.
+fn service_only(namespace: &str, at: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "\"{namespace}\" is a service setting and has no effect here; move it to the root \"extra_config\""
+        ),
+    )
+}
+
 /// Decodes a namespace's settings, reporting type errors with their path.
 pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
@@ -513,7 +547,12 @@ fn without_comments(value: &Value) -> Value {
 }
 
 /// Records keys of an implemented namespace that cuttle does not act on.
-fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
+pub(super) fn note_ignored_keys(
+    namespace: &str,
+    value: &Value,
+    known: &[&str],
+    unknown: &mut Unknown,
+) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
             if !known.contains(&key.as_str()) && !is_comment(key) {

@@ -20,6 +20,7 @@ mod ratelimit;
 mod raw;
 mod route;
 mod router_options;
+mod security;
 mod tls;
 mod unimplemented;
 
@@ -34,6 +35,7 @@ pub use error::{ConfigError, Problem};
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
+pub use security::whole_host_pattern;
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

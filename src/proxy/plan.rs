@@ -12,6 +12,7 @@ use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding,
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
+use crate::security::BotDetector;
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
 
 pub struct EndpointPlan {
@@ -182,24 +183,7 @@ pub fn compile_endpoint(
         segment_params,
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
-        before: endpoint
-            .rate_limit
-            .iter()
-            .map(|limit| {
-                Step::RateLimit(EndpointLimiter::new(
-                    limit,
-                    share.workers,
-                    DEFAULT_MAX_CLIENTS,
-                    share.epoch,
-                ))
-            })
-            .chain(
-                endpoint
-                    .auth
-                    .iter()
-                    .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
-            )
-            .collect(),
+        before: before_steps(endpoint, share)?,
         after: endpoint
             .signer
             .iter()
@@ -251,4 +235,35 @@ fn compile_backend(
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
     })
+}
+
+/// The checks before the backends, in KrakenD's order: its bot detector
+/// wraps every other endpoint handler, so a bot spends no rate-limit token
+/// and no signature check; then the rate limit, then the JWT validator.
+fn before_steps(endpoint: &Endpoint, share: &WorkerShare) -> Result<Vec<Step>, PlanError> {
+    let mut steps = Vec::new();
+    if let Some(settings) = &endpoint.bot_detector {
+        let detector = BotDetector::new(settings).map_err(|e| {
+            PlanError(format!(
+                "endpoint {}: security/bot-detector.patterns: {e}",
+                endpoint.path
+            ))
+        })?;
+        steps.push(Step::BotDetector(detector));
+    }
+    if let Some(limit) = &endpoint.rate_limit {
+        steps.push(Step::RateLimit(EndpointLimiter::new(
+            limit,
+            share.workers,
+            DEFAULT_MAX_CLIENTS,
+            share.epoch,
+        )));
+    }
+    steps.extend(
+        endpoint
+            .auth
+            .iter()
+            .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
+    );
+    Ok(steps)
 }

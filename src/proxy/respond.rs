@@ -343,6 +343,15 @@ pub fn write_refusal(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut Vec
     if refusal.completed_header {
         write_header(out, b"X-KrakenD-Completed", b"false");
     }
+    if refusal.status == 204 {
+        // RFC 9110 8.6: no Content-Length on a 204 (a CORS preflight's answer).
+        finish_head_lines(ctx, out);
+        if ctx.close {
+            write_header(out, b"Connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        return;
+    }
     finish(ctx, &refusal.body, out);
 }
 

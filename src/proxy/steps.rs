@@ -23,6 +23,7 @@ use crate::auth::signer::{JwtSigner, SignError};
 use crate::auth::validator::{Denial, JwtCheck, header_value};
 use crate::pipeline::Value;
 use crate::qos::{self, EndpointLimiter};
+use crate::security::BotDetector;
 
 /// What one request's steps found out, for the steps after them and for
 /// the backend calls.
@@ -72,6 +73,8 @@ pub struct StepInput<'a> {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
+    BotDetector(BotDetector),
     /// `auth/validator`: 401 without a valid token, 403 without the roles
     /// or scopes; the claims go into `RequestFacts::jwt`.
     Jwt(JwtCheck),
@@ -95,6 +98,13 @@ impl Step {
                     .check(input.now, client)
                     // KrakenD answers a rate-limited request with an empty body.
                     .map_err(|limited| Refusal::empty(limited.status()))
+            }
+            Step::BotDetector(detector) => {
+                if detector.is_bot(input.req.header("user-agent")) {
+                    tracing::debug!(peer = %input.req.peer, "bot rejected");
+                    return Err(Refusal::empty(403));
+                }
+                Ok(())
             }
         }
     }
