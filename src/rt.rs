@@ -331,6 +331,12 @@ impl Stream {
         }
     }
 
+    /// Whether this is the server side of a TLS connection (a client at an
+    /// HTTPS port).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io, Io::ServerTls(_))
+    }
+
     /// The protocol the client and server agreed on by ALPN, if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
         match &self.io {

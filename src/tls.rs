@@ -119,7 +119,9 @@ impl ResolvesServerCert for SniKeys {
     /// The first certificate valid for the SNI name, else the first one (as
     /// Go's `crypto/tls`, hence KrakenD, does).
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        if let Some(name) = hello.server_name()
+        // One certificate: served whatever the name (no parse per handshake).
+        if self.0.len() > 1
+            && let Some(name) = hello.server_name()
             && let Ok(name) = ServerName::try_from(name)
         {
             let matching = self.0.iter().find(|key| {

@@ -766,7 +766,7 @@ fn malformed_http2_clients_are_answered_and_the_worker_keeps_serving() {
     let mut client = (*ca.client(&[&rustls::version::TLS13])).clone();
     client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let client = Arc::new(client);
-    // A bad preface after ALPN h2: GOAWAY(PROTOCOL_ERROR) or a close, never an answer.
+    // A bad preface after ALPN h2: GOAWAY(PROTOCOL_ERROR), never an answer.
     let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
     assert_eq!(tls.conn.alpn_protocol(), Some(&b"h2"[..]));
     tls.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -776,9 +776,11 @@ fn malformed_http2_clients_are_answered_and_the_worker_keeps_serving() {
     let _ = tls.read_to_end(&mut got);
     assert!(!got.windows(4).any(|w| w == b"HTTP"), "{got:?}");
     eprintln!("bad preface answered with frames {:?}", frames(&got));
-    if let Some(goaway) = frames(&got).into_iter().find(|(kind, _, _)| *kind == 7) {
-        assert_eq!(&goaway.2[4..8], &[0, 0, 0, 1], "PROTOCOL_ERROR");
-    }
+    let goaway = frames(&got)
+        .into_iter()
+        .find(|(kind, _, _)| *kind == 7)
+        .expect("a GOAWAY frame");
+    assert_eq!(&goaway.2[4..8], &[0, 0, 0, 1], "PROTOCOL_ERROR");
 
     // A stream flood: a third open stream past the limit of 2 is refused
     // with RST_STREAM(REFUSED_STREAM), or the connection with GOAWAY.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
+use super::steps::RequestFacts;
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode};
 use crate::rt::{Timer, within};
@@ -26,6 +27,8 @@ pub struct CallContext<'a> {
     pub pools: &'a Pools,
     pub headers: &'a [u8],
     pub max_body: usize,
+    /// What the endpoint's steps found out about the request.
+    pub facts: &'a RequestFacts,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead

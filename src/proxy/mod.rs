@@ -10,33 +10,38 @@ mod noop;
 mod plan;
 mod request;
 mod respond;
+mod steps;
 
 use crate::rt::Timer;
 
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
-pub use noop::{NoOpEnd, relay};
+pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 pub use request::{ClientRequest, USER_AGENT, backend_headers, params_fit_segments};
-pub use respond::{ResponseContext, failure_status, finish, write_failure, write_merged};
+pub use respond::{
+    ResponseContext, failure_status, finish, write_failure, write_merged, write_refusal,
+};
+pub use steps::{Refusal, RequestFacts, ResponseStep, Step, StepInput, run_before};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
 /// `body` is scratch space for the encoded body; `timer` is the
-/// connection's, for the endpoint's deadline.
+/// connection's, for the endpoint's deadline. Returns whether the response
+/// is complete (`X-KrakenD-Completed`).
 pub async fn handle(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
     timer: &mut Timer,
-) {
+) -> bool {
     let plan = call.plan;
     let timeout = merge_timeout(plan);
     if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs) = sequential(call, timeout, timer).await;
-        write_merged(plan, &mut outcomes, Some(docs), ctx, body, out);
+        write_merged(call, &mut outcomes, Some(docs), ctx, body, out)
     } else {
         let mut outcomes = fan_out(call, timeout, timer).await;
-        write_merged(plan, &mut outcomes, None, ctx, body, out);
+        write_merged(call, &mut outcomes, None, ctx, body, out)
     }
 }
 

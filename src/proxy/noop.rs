@@ -3,7 +3,7 @@
 
 use super::fanout::CallContext;
 use super::plan::BackendPlan;
-use super::respond::{ResponseContext, failure_status, write_failure};
+use super::respond::{ResponseContext, failure_status, finish_head_lines, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
 use crate::rt::{Stream, Timer};
 use crate::upstream::{BackendError, RelayError, Request, open};
@@ -17,6 +17,15 @@ pub enum NoOpEnd {
     Broken,
 }
 
+/// How a no-op exchange went, for the connection driver and its observer.
+pub struct Relayed {
+    pub end: NoOpEnd,
+    pub status: u16,
+    /// The body's announced length (0 when chunked or until close: it is
+    /// streamed, not counted).
+    pub body_bytes: usize,
+}
+
 /// Proxies one request. `out` and `scratch` are the connection's buffers,
 /// `timer` its timer for the endpoint's deadline.
 pub async fn relay(
@@ -26,7 +35,7 @@ pub async fn relay(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
     timer: &mut Timer,
-) -> NoOpEnd {
+) -> Relayed {
     let CallContext {
         plan,
         req,
@@ -87,11 +96,14 @@ pub async fn relay(
     }
     // KrakenD marks every no-op response as not completed: it cannot tell.
     write_header(out, b"X-KrakenD-Completed", b"false");
-    write_header(out, b"Date", ctx.date);
+    finish_head_lines(ctx, out);
+    let status = head.status;
+    let mut body_bytes = 0;
     match framing {
         ResponseBody::Length(n) => {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
             crate::http::write_content_length(out, n);
+            body_bytes = n;
         }
         ResponseBody::Chunked | ResponseBody::UntilClose => {
             write_header(out, b"Transfer-Encoding", b"chunked");
@@ -107,27 +119,34 @@ pub async fn relay(
     out.extend_from_slice(b"\r\n");
     let keep_alive = response.head.keep_alive;
     response.conn.consume_head(&response.head);
+    let relayed = |end| Relayed {
+        end,
+        status,
+        body_bytes,
+    };
     if ctx.head_only {
         // The body is not wanted: the backend connection cannot be reused.
-        return match client.write_all(out).await {
+        return relayed(match client.write_all(out).await {
             Ok(()) => NoOpEnd::Done,
             Err(_) => NoOpEnd::Broken,
-        };
+        });
     }
     // The body must keep moving: no read may wait longer than the timeout.
     response.conn.set_read_timeout(Some(plan.timeout));
     // The head leaves with the first bytes of the body.
-    match response.conn.relay_body(&framing, client, out).await {
-        Ok(()) => {
-            response.conn.finish(keep_alive);
-            NoOpEnd::Done
-        }
-        Err(RelayError::Backend(e)) => {
-            tracing::debug!("no-op backend broke mid-body: {e}");
-            NoOpEnd::Broken
-        }
-        Err(RelayError::Client) => NoOpEnd::Broken,
-    }
+    relayed(
+        match response.conn.relay_body(&framing, client, out).await {
+            Ok(()) => {
+                response.conn.finish(keep_alive);
+                NoOpEnd::Done
+            }
+            Err(RelayError::Backend(e)) => {
+                tracing::debug!("no-op backend broke mid-body: {e}");
+                NoOpEnd::Broken
+            }
+            Err(RelayError::Client) => NoOpEnd::Broken,
+        },
+    )
 }
 
 /// Answers with the failure status for `error` instead of a backend response.
@@ -136,10 +155,21 @@ async fn answer_failure(
     error: &BackendError,
     client: &mut Stream,
     out: &mut Vec<u8>,
-) -> NoOpEnd {
-    write_failure(ctx, failure_status(error), &error.to_string(), out);
-    match client.write_all(out).await {
+) -> Relayed {
+    let status = failure_status(error);
+    write_failure(ctx, status, &error.to_string(), out);
+    let body_bytes = if ctx.return_error_msg {
+        error.to_string().len()
+    } else {
+        0
+    };
+    let end = match client.write_all(out).await {
         Ok(()) => NoOpEnd::Done,
         Err(_) => NoOpEnd::Broken,
+    };
+    Relayed {
+        end,
+        status,
+        body_bytes,
     }
 }

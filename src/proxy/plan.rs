@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::steps::{ResponseStep, Step};
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
@@ -35,8 +36,11 @@ pub struct EndpointPlan {
     /// A wildcard endpoint (`/v1/*`): the last route parameter is the rest
     /// of the path, appended to every backend's path.
     pub wildcard: bool,
-    /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
-    pub limiter: Option<EndpointLimiter>,
+    /// Checks run in order before any backend is called (the
+    /// `qos/ratelimit/router` limiter first).
+    pub before: Vec<Step>,
+    /// Steps run on the merged document before it is encoded.
+    pub after: Vec<ResponseStep>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
 }
@@ -173,9 +177,19 @@ pub fn compile_endpoint(
         segment_params,
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
-        limiter: endpoint.rate_limit.as_ref().map(|limit| {
-            EndpointLimiter::new(limit, share.workers, DEFAULT_MAX_CLIENTS, share.epoch)
-        }),
+        before: endpoint
+            .rate_limit
+            .iter()
+            .map(|limit| {
+                Step::RateLimit(EndpointLimiter::new(
+                    limit,
+                    share.workers,
+                    DEFAULT_MAX_CLIENTS,
+                    share.epoch,
+                ))
+            })
+            .collect(),
+        after: Vec::new(),
     })
 }
 

@@ -4,8 +4,9 @@
 
 use std::borrow::Cow;
 
-use super::fanout::{Outcome, is_success};
+use super::fanout::{CallContext, Outcome, is_success};
 use super::plan::EndpointPlan;
+use super::steps::Refusal;
 use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{write_content_length, write_header, write_status_line};
 use crate::pipeline::{Object, Value, decode, encode, merge_into, negotiate};
@@ -18,6 +19,9 @@ pub struct ResponseContext<'a> {
     pub head_only: bool,
     pub close: bool,
     pub return_error_msg: bool,
+    /// Header lines (`Name: value\r\n` each) the edge screen adds to this
+    /// response, whatever produces it; written by [`finish`].
+    pub decor: &'a [u8],
 }
 
 /// How the backends fared, in lura's terms.
@@ -64,14 +68,16 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
 /// Merges what arrived and writes the whole response into `out`.
 /// `decoded` holds documents already decoded (sequential endpoints);
 /// otherwise each successful outcome is decoded here, borrowing its body.
+/// Returns whether the response is complete.
 pub fn write_merged(
-    plan: &EndpointPlan,
+    call: &CallContext<'_>,
     outcomes: &mut [Outcome],
     decoded: Option<Vec<Value<'static>>>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
-) {
+) -> bool {
+    let plan = call.plan;
     let mut merged = Object::with_capacity(16);
     let mut tally = Tally {
         ok: 0,
@@ -140,10 +146,12 @@ pub fn write_merged(
         if plan.backends.len() == 1
             && let Some(error) = tally.status_error.take()
         {
-            return write_status_error(ctx, &error, out);
+            write_status_error(ctx, &error, out);
+            return false;
         }
         let message = tally.first_error.unwrap_or_default();
-        return write_failure(ctx, tally.first_status, &message, out);
+        write_failure(ctx, tally.first_status, &message, out);
+        return false;
     }
     let mut value = Value::Object(Box::new(merged));
     plan.flatmap.apply(&mut value);
@@ -154,6 +162,12 @@ pub fn write_merged(
     // string...) is what the client gets, rendered as it is.
     if !plan.modifiers.is_empty() {
         value = plan.modifiers.apply(value);
+    }
+    for step in &plan.after {
+        if let Err(refusal) = step.apply(&mut value, call.facts) {
+            write_refusal(ctx, &refusal, out);
+            return false;
+        }
     }
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
@@ -169,6 +183,7 @@ pub fn write_merged(
         write_header(out, b"Cache-Control", cache);
     }
     finish(ctx, body, out);
+    complete
 }
 
 /// Records a failed backend; with `return_error_details`, its status and
@@ -316,9 +331,24 @@ pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out:
     finish(ctx, body, out);
 }
 
-/// Date, Content-Length, Connection, the blank line, then the body (unless HEAD).
+/// A request a step refused: its status, its body if it has one.
+pub fn write_refusal(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut Vec<u8>) {
+    write_status_line(out, refusal.status);
+    if let Some(content_type) = refusal.content_type {
+        write_header(out, b"Content-Type", content_type);
+    }
+    if refusal.completed_header {
+        write_header(out, b"X-KrakenD-Completed", b"false");
+    }
+    finish(ctx, &refusal.body, out);
+}
+
+/// The one place every response head is finished: the edge screen's
+/// header lines, Date, Content-Length, Connection, the blank line, then
+/// the body (unless HEAD). (A no-op response, streamed, writes the same
+/// lines itself with [`finish_head_lines`].)
 pub fn finish(ctx: &ResponseContext<'_>, body: &[u8], out: &mut Vec<u8>) {
-    write_header(out, b"Date", ctx.date);
+    finish_head_lines(ctx, out);
     write_content_length(out, body.len());
     if ctx.close {
         write_header(out, b"Connection", b"close");
@@ -327,4 +357,11 @@ pub fn finish(ctx: &ResponseContext<'_>, body: &[u8], out: &mut Vec<u8>) {
     if !ctx.head_only {
         out.extend_from_slice(body);
     }
+}
+
+/// The lines every response carries whatever its framing: the edge
+/// screen's and Date.
+pub fn finish_head_lines(ctx: &ResponseContext<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(ctx.decor);
+    write_header(out, b"Date", ctx.date);
 }

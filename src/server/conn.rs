@@ -15,14 +15,17 @@ use std::cell::Cell;
 use crate::rt::{Stream, Timer};
 
 use super::builtin;
+use super::edge::{EdgeRequest, Screen};
+use super::observe::Observed;
 use super::worker::Worker;
 use crate::config::OutputEncoding;
 use crate::http::{
     BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead,
     RequestHeadReader, write_error_response, write_header, write_status_line,
 };
-use crate::proxy::{self, CallContext, ClientRequest, NoOpEnd, ResponseContext};
-use crate::qos;
+use crate::proxy::{
+    self, CallContext, ClientRequest, NoOpEnd, RequestFacts, ResponseContext, StepInput,
+};
 use crate::router::{Params, RouteMatch};
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
@@ -40,6 +43,8 @@ enum Stop {
 struct Connection {
     stream: Stream,
     peer: SocketAddr,
+    /// The client reached us over TLS.
+    secure: bool,
     /// `rbuf[..end]` holds received bytes; a request head starts at 0.
     rbuf: Vec<u8>,
     end: usize,
@@ -50,6 +55,8 @@ struct Connection {
     response_body: Vec<u8>,
     headers: Vec<u8>,
     scratch: Vec<u8>,
+    /// Header lines the edge screen adds to this request's response.
+    decor: Vec<u8>,
     /// Bounds the waits for the client's bytes (idle, head, body).
     read_timer: Timer,
     /// Bounds the backend calls of a request (the endpoint timeout).
@@ -62,6 +69,7 @@ pub async fn serve(
     worker: Rc<Worker>,
     mut stream: Stream,
     peer: SocketAddr,
+    secure: bool,
     endpoint: &Cell<Option<usize>>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -69,6 +77,7 @@ pub async fn serve(
     let mut conn = Connection {
         stream,
         peer,
+        secure,
         rbuf: vec![0; INITIAL_READ_BUFFER],
         end: 0,
         out: Vec::with_capacity(INITIAL_READ_BUFFER),
@@ -76,6 +85,7 @@ pub async fn serve(
         response_body: Vec::new(),
         headers: Vec::new(),
         scratch: Vec::new(),
+        decor: Vec::new(),
         read_timer: Timer::new(),
         backend_timer: Timer::new(),
     };
@@ -187,7 +197,13 @@ impl Connection {
             .read_body(&head, limits.max_body_bytes, request_deadline)
             .await?;
         let keep = self
-            .respond(worker, &head, body_start, body_end, endpoint)
+            .respond(
+                worker,
+                &head,
+                (body_start, body_end),
+                started.unwrap_or_else(Instant::now),
+                endpoint,
+            )
             .await
             && head.keep_alive
             && !worker.drain.is_draining();
@@ -301,24 +317,50 @@ impl Connection {
         Ok(())
     }
 
-    /// Routes and answers; false when the connection must close.
+    /// Screens, routes and answers, then reports the request to the
+    /// worker's observer; false when the connection must close.
     async fn respond(
         &mut self,
         worker: &Worker,
         head: &RequestHead,
-        body_start: usize,
-        body_end: usize,
+        body: (usize, usize),
+        started: Instant,
         current: &Cell<Option<usize>>,
     ) -> bool {
+        let answer = self.answer(worker, head, body, current).await;
+        let buf = &self.rbuf[..];
+        worker.observer.observe(&Observed {
+            endpoint: current.get(),
+            method: head.method,
+            path: head.path.of(buf),
+            status: answer.status,
+            body_bytes: answer.body_bytes,
+            started,
+            peer: self.peer,
+            completed: answer.completed,
+        });
+        answer.keep
+    }
+
+    /// Writes the response to one request.
+    async fn answer(
+        &mut self,
+        worker: &Worker,
+        head: &RequestHead,
+        (body_start, body_end): (usize, usize),
+        current: &Cell<Option<usize>>,
+    ) -> Answer {
         let Connection {
             stream,
             peer,
+            secure,
             rbuf,
             out,
             body,
             response_body,
             headers,
             scratch,
+            decor,
             backend_timer,
             ..
         } = self;
@@ -330,32 +372,47 @@ impl Connection {
         };
         let path = head.path.of(buf);
         let date = worker.date();
+        decor.clear();
+        let screen = worker.edge.screen(
+            &EdgeRequest {
+                head,
+                buf,
+                peer: *peer,
+                secure: *secure,
+            },
+            decor,
+        );
         let ctx = ResponseContext {
             accept: head.header(buf, "accept"),
             date: &date,
             head_only: head.method == crate::http::Method::Head,
             close: !head.keep_alive || worker.drain.is_draining(),
             return_error_msg: worker.config.return_error_msg,
+            decor,
         };
         out.clear();
+        if let Screen::Answer(refusal) = screen {
+            proxy::write_refusal(&ctx, &refusal, out);
+            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
+        }
         if let Some(()) = builtin::answer(worker, head, buf, request_body, &ctx, out) {
-            return stream.write_all(out).await.is_ok();
+            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
         }
         let (endpoint, params): (usize, Params) = match worker.router.route(head.method, path) {
             RouteMatch::Found { endpoint, params } => (endpoint, params),
             RouteMatch::MethodNotAllowed => {
                 write_plain(out, 405, b"405 method not allowed", true, &ctx);
-                return stream.write_all(out).await.is_ok();
+                return Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(false));
             }
             RouteMatch::NotFound {
                 redirect: Some(location),
             } => {
                 write_redirect(out, head, buf, &location, &ctx);
-                return stream.write_all(out).await.is_ok();
+                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
             RouteMatch::NotFound { redirect: None } => {
                 write_plain(out, 404, b"404 page not found", false, &ctx);
-                return stream.write_all(out).await.is_ok();
+                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
         };
         current.set(Some(endpoint));
@@ -378,23 +435,18 @@ impl Connection {
                 false,
                 &ctx,
             );
-            return stream.write_all(out).await.is_ok();
+            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
         }
-        if let Some(limiter) = &plan.limiter {
-            let client = limiter.strategy().and_then(|strategy| {
-                qos::client_id(
-                    strategy,
-                    peer.ip(),
-                    |name| req.header(name),
-                    |name| req.param(plan, name),
-                )
-            });
-            if let Err(limited) = limiter.check(Instant::now(), client) {
-                // KrakenD answers a rate-limited request with an empty body.
-                write_status_line(out, limited.status());
-                proxy::finish(&ctx, b"", out);
-                return stream.write_all(out).await.is_ok();
-            }
+        let mut facts = RequestFacts::default();
+        let input = StepInput {
+            plan,
+            req: &req,
+            now: Instant::now(),
+        };
+        if let Err(refusal) = proxy::run_before(&input, &mut facts) {
+            proxy::write_refusal(&ctx, &refusal, out);
+            let completed = refusal.completed_header.then_some(false);
+            return Answer::buffered(stream.write_all(out).await.is_ok(), out, completed);
         }
         headers.clear();
         proxy::backend_headers(plan, &req, headers);
@@ -404,15 +456,46 @@ impl Connection {
             pools: &worker.pools,
             headers,
             max_body: worker.config.limits.max_response_bytes,
+            facts: &facts,
         };
         if plan.output == OutputEncoding::NoOp {
-            return match proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await {
-                NoOpEnd::Done => true,
-                NoOpEnd::Broken => false,
+            let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;
+            return Answer {
+                keep: matches!(relayed.end, NoOpEnd::Done),
+                status: relayed.status,
+                body_bytes: relayed.body_bytes,
+                completed: Some(false),
             };
         }
-        proxy::handle(&call, &ctx, response_body, out, backend_timer).await;
-        stream.write_all(out).await.is_ok()
+        let completed = proxy::handle(&call, &ctx, response_body, out, backend_timer).await;
+        Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(completed))
+    }
+}
+
+/// How one request was answered, for the connection and the observer.
+struct Answer {
+    /// The response went out whole; the connection may go on.
+    keep: bool,
+    status: u16,
+    body_bytes: usize,
+    completed: Option<bool>,
+}
+
+impl Answer {
+    /// A response written whole into `out` (status line, head, body).
+    fn buffered(written: bool, out: &[u8], completed: Option<bool>) -> Answer {
+        let status = out
+            .get(9..12)
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0);
+        let head_end = memchr::memmem::find(out, b"\r\n\r\n").map_or(out.len(), |i| i + 4);
+        Answer {
+            keep: written,
+            status,
+            body_bytes: out.len() - head_end,
+            completed,
+        }
     }
 }
 

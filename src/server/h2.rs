@@ -35,24 +35,41 @@ const CONNECTION_HEADERS: [&str; 6] = [
     "te",
 ];
 
+/// A GOAWAY frame: length 8, type 7, no flags, stream 0; last stream 0,
+/// error code PROTOCOL_ERROR (1).
+const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
 /// Serves one HTTP/2 connection until the client or the worker ends it.
-pub async fn serve(worker: Rc<Worker>, stream: Stream, peer: SocketAddr) {
+pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: SocketAddr) {
+    let secure = stream.is_tls();
     let limits = &worker.config.limits;
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(u32::try_from(limits.h2_max_concurrent_streams).unwrap_or(u32::MAX))
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_send_buffer_size(64 * 1024)
-        .handshake::<_, Bytes>(stream);
-    let mut connection = match rt::within(limits.read_header_timeout, handshake).await {
+        .handshake::<_, Bytes>(&mut stream);
+    let shaken = rt::within(limits.read_header_timeout, handshake).await;
+    let mut connection = match shaken {
         Some(Ok(connection)) => connection,
-        Some(Err(e)) => {
-            tracing::debug!(
-                worker = worker.id,
-                "HTTP/2 handshake with {peer} failed: {e}"
-            );
+        failed => {
+            // A client that does not open with the connection preface gets
+            // GOAWAY(PROTOCOL_ERROR) (RFC 9113 3.4). The h2 crate decides on
+            // that GOAWAY (a local `GoAway` error) but cannot send it before
+            // the preface, so it is written here.
+            let mut refused_preface = false;
+            if let Some(Err(e)) = &failed {
+                tracing::debug!(
+                    worker = worker.id,
+                    "HTTP/2 handshake with {peer} failed: {e}"
+                );
+                refused_preface = e.reason() == Some(h2::Reason::PROTOCOL_ERROR) && !e.is_remote();
+            }
+            drop(failed);
+            if refused_preface {
+                let _ = stream.write_all(&GOAWAY_PROTOCOL_ERROR).await;
+            }
             return;
         }
-        None => return,
     };
     loop {
         let next = rt::within(limits.idle_timeout, async {
@@ -73,6 +90,7 @@ pub async fn serve(worker: Rc<Worker>, stream: Stream, peer: SocketAddr) {
                         request,
                         respond,
                         peer,
+                        secure,
                         &endpoint,
                     ))
                     .await;
@@ -109,6 +127,7 @@ async fn serve_stream(
     request: http::Request<h2::RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
     peer: SocketAddr,
+    secure: bool,
     endpoint: &Cell<Option<usize>>,
 ) {
     let limits = &worker.config.limits;
@@ -172,7 +191,7 @@ async fn serve_stream(
 
     // The HTTP/1.1 driver serves it on the other end of a pipe.
     let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
-    let driver = conn::serve(worker.clone(), theirs, peer, endpoint);
+    let driver = conn::serve(worker.clone(), theirs, peer, secure, endpoint);
     let exchange = async {
         if ours.write_all(&raw).await.is_err() {
             return None;

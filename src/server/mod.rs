@@ -3,7 +3,9 @@
 mod builtin;
 mod conn;
 mod drain;
+mod edge;
 mod h2;
+mod observe;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -14,6 +16,8 @@ use std::time::Duration;
 
 use crate::rt::{self, Listener, Stream};
 
+pub use edge::{Edge, EdgeRequest, Screen};
+pub use observe::{Observed, Observer};
 pub use worker::{Worker, backend_authorities};
 
 /// What a worker needs to serve TLS: where its configuration comes from
@@ -184,7 +188,10 @@ pub async fn run_worker(
             // A panic while serving closes this connection only; the
             // endpoint it was serving goes into the log line.
             let endpoint = Cell::new(None);
-            if let Err(panic) = rt::isolate(conn::serve(w.clone(), stream, peer, &endpoint)).await {
+            let secure = stream.is_tls();
+            if let Err(panic) =
+                rt::isolate(conn::serve(w.clone(), stream, peer, secure, &endpoint)).await
+            {
                 let what = endpoint.get().map_or("no endpoint yet", |i: usize| {
                     w.config.endpoints[i].path.as_str()
                 });

@@ -5,6 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+use super::edge::Edge;
+use super::observe::Observer;
 use crate::config::Config;
 use crate::http::fmt_http_date;
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
@@ -23,6 +25,10 @@ pub struct Worker {
     pub connections: Cell<usize>,
     /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
     pub drain: super::drain::Drain,
+    /// Service-level checks run before routing (CORS, security, bots).
+    pub edge: Edge,
+    /// Told about every answered request (metrics, access log).
+    pub observer: Observer,
     /// Test builds only: the endpoint path named by
     /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
     /// [`Worker::test_panic_trigger`]).
@@ -77,6 +83,8 @@ impl Worker {
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {
             id,
+            edge: Edge::new(&config),
+            observer: Observer::new(&config),
             config,
             router,
             endpoints,
