@@ -17,6 +17,7 @@ use super::model::{
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
 use super::unimplemented;
+use super::validation;
 use crate::http::Method;
 
 const DEFAULT_PORT: u16 = 8080;
@@ -156,6 +157,9 @@ fn build_endpoint(
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+        if endpoint_extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
     }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
@@ -209,6 +213,8 @@ fn build_endpoint(
         rate_limit: endpoint_extra.rate_limit,
         wildcard,
         response: endpoint_extra.modifiers,
+        cel: endpoint_extra.cel,
+        json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
     })
 }
@@ -388,6 +394,9 @@ fn build_backend(
     let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+        if extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
     }
 
     Ok(Backend {
@@ -409,6 +418,7 @@ fn build_backend(
         return_error_details: extra.return_error_details,
         circuit_breaker: extra.circuit_breaker,
         rate_limit: extra.rate_limit,
+        cel: extra.cel,
     })
 }
 

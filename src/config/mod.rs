@@ -19,6 +19,7 @@ mod raw;
 mod route;
 mod tls;
 mod unimplemented;
+mod validation;
 
 #[cfg(test)]
 mod tests;

@@ -149,6 +149,10 @@ pub struct Endpoint {
     /// `modifier/jmespath` and the content replacer at endpoint level:
     /// applied to the merged response, before the output encoding.
     pub response: ResponseModifiers,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
+    /// `validation/json-schema`: the schema the request body must match.
+    pub json_schema: Option<serde_json::Value>,
     /// Send request bodies chunked (KrakenD's framing when the client's
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
@@ -194,6 +198,8 @@ pub struct Backend {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `extra_config.qos/ratelimit/proxy`.
     pub rate_limit: Option<ProxyRateLimit>,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -6,11 +6,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
+use super::validate::{CelStep, SchemaStep};
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
+use crate::validation::BodySchema;
+use crate::validation::cel::{Checks, Side};
 
 pub struct EndpointPlan {
     pub path: String,
@@ -59,6 +62,8 @@ pub struct BackendPlan {
     next_host: Cell<usize>,
     /// `qos/circuit-breaker` and `qos/ratelimit/proxy`, when configured.
     pub guard: Option<BackendGuard>,
+    /// `validation/cel` at backend level.
+    pub cel: Option<Checks>,
 }
 
 impl BackendPlan {
@@ -110,6 +115,9 @@ pub struct WorkerShare {
     pub workers: usize,
     /// The worker's start, the epoch of its limiters' clocks.
     pub epoch: Instant,
+    /// `router.return_error_msg`: refusals of the validation steps carry
+    /// their text.
+    pub return_error_msg: bool,
 }
 
 pub fn compile_endpoint(
@@ -148,6 +156,7 @@ pub fn compile_endpoint(
         )),
         None => None,
     };
+    let (before, after) = compile_steps(endpoint, share).map_err(|e| at(".extra_config", e))?;
     let mut segment_params: Vec<usize> = backends
         .iter()
         .flat_map(|backend| backend.url.path_params())
@@ -177,20 +186,50 @@ pub fn compile_endpoint(
         segment_params,
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
-        before: endpoint
-            .rate_limit
-            .iter()
-            .map(|limit| {
-                Step::RateLimit(EndpointLimiter::new(
-                    limit,
-                    share.workers,
-                    DEFAULT_MAX_CLIENTS,
-                    share.epoch,
-                ))
-            })
-            .collect(),
-        after: Vec::new(),
+        before,
+        after,
     })
+}
+
+/// The steps before the backends, in KrakenD's order (the rate limit in
+/// the router, then krakend-cel's wrapper around krakend-jsonschema's),
+/// and after them.
+fn compile_steps(
+    endpoint: &Endpoint,
+    share: &WorkerShare,
+) -> Result<(Vec<Step>, Vec<ResponseStep>), String> {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    if let Some(limit) = &endpoint.rate_limit {
+        before.push(Step::RateLimit(EndpointLimiter::new(
+            limit,
+            share.workers,
+            DEFAULT_MAX_CLIENTS,
+            share.epoch,
+        )));
+    }
+    if !endpoint.cel.is_empty() {
+        let checks = Rc::new(Checks::compile(endpoint.cel.iter().map(String::as_str))?);
+        if checks.has(Side::Jwt) || checks.has(Side::Request) {
+            before.push(Step::Cel(CelStep::new(
+                Rc::clone(&checks),
+                share.return_error_msg,
+            )));
+        }
+        if checks.has(Side::Response) {
+            after.push(ResponseStep::Cel(CelStep::new(
+                checks,
+                share.return_error_msg,
+            )));
+        }
+    }
+    if let Some(schema) = &endpoint.json_schema {
+        before.push(Step::JsonSchema(SchemaStep::new(
+            BodySchema::compile(schema)?,
+            share.return_error_msg,
+        )));
+    }
+    Ok((before, after))
 }
 
 fn compile_backend(
@@ -228,5 +267,10 @@ fn compile_backend(
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
+        cel: if backend.cel.is_empty() {
+            None
+        } else {
+            Some(Checks::compile(backend.cel.iter().map(String::as_str))?)
+        },
     })
 }

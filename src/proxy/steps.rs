@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use super::plan::EndpointPlan;
 use super::request::ClientRequest;
+use super::validate::{CelStep, SchemaStep};
 use crate::pipeline::Value;
 use crate::qos::{self, EndpointLimiter};
 
@@ -60,10 +61,14 @@ pub struct StepInput<'a> {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `validation/cel`: the checks on the JWT claims and the request.
+    Cel(CelStep),
+    /// `validation/json-schema`: the request body.
+    JsonSchema(SchemaStep),
 }
 
 impl Step {
-    pub fn check(&self, input: &StepInput<'_>, _facts: &mut RequestFacts) -> Result<(), Refusal> {
+    pub fn check(&self, input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
         match self {
             Step::RateLimit(limiter) => {
                 let req = input.req;
@@ -80,16 +85,29 @@ impl Step {
                     // KrakenD answers a rate-limited request with an empty body.
                     .map_err(|limited| Refusal::empty(limited.status()))
             }
+            Step::Cel(cel) => cel.check(input.plan, input.req, facts),
+            Step::JsonSchema(schema) => schema.check(input.req),
         }
     }
 }
 
-/// A step run on the merged document, before it is encoded.
-pub enum ResponseStep {}
+/// A step run on the merged document, before it is encoded. `complete`
+/// says whether every backend contributed (`X-KrakenD-Completed`).
+pub enum ResponseStep {
+    /// `validation/cel`: the checks on the response (`resp_*`).
+    Cel(CelStep),
+}
 
 impl ResponseStep {
-    pub fn apply(&self, _doc: &mut Value<'_>, _facts: &RequestFacts) -> Result<(), Refusal> {
-        match *self {}
+    pub fn apply(
+        &self,
+        doc: &mut Value<'_>,
+        facts: &RequestFacts,
+        complete: bool,
+    ) -> Result<(), Refusal> {
+        match self {
+            ResponseStep::Cel(cel) => cel.check_response(doc, facts, complete),
+        }
     }
 }
 
