@@ -9,12 +9,14 @@
 //! KrakenD reports ("request aborted by evaluator #N") counts within the
 //! expression's side, as krakend-cel counts within its pre/post lists.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::types::{CelBool, CelString};
 use cel::objects::{Key, Map};
-use cel::{Context, Env, Program, Value};
+use cel::{Context, Env, ExecutionError, Program, Value};
 
 /// The variables an expression may name (krakend-cel's declarations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +124,7 @@ impl Check {
         if source.trim().is_empty() {
             return Err("empty; write a CEL expression that is true for the requests to let through, e.g. \"req_method == 'GET'\"".to_owned());
         }
+        // The standard macros; `environment` adds overloads, not syntax.
         let program = Program::compile(source)
             .map_err(|error| format!("not a valid CEL expression: {error}"))?;
         let mut free = Vec::new();
@@ -210,6 +213,50 @@ fn entry_identifiers(entry: &EntryExpr, bound: &mut Vec<String>, out: &mut Vec<S
     }
 }
 
+/// The standard library, with `matches` (RE2 syntax, as cel-go) compiling
+/// each pattern once per worker thread rather than on every evaluation, as
+/// the crate's own does (about 8 µs a call).
+fn environment() -> Env {
+    let mut env = Env::stdlib();
+    cel::add_overload!(env, fn matches: (CelString<'_>, CelString<'_>) -> Result<CelBool>, id = "matches")
+        .expect("the crate is built without its own `matches`");
+    cel::add_member_overload!(env, fn matches: (CelString<'_>, CelString<'_>) -> Result<CelBool>)
+        .expect("the crate is built without its own `matches`");
+    env
+}
+
+/// Patterns compiled on this thread; cleared when it holds too many (a
+/// pattern may come from request data).
+const MAX_PATTERNS: usize = 256;
+
+thread_local! {
+    static PATTERNS: RefCell<HashMap<std::string::String, Option<regex::Regex>>> =
+        RefCell::new(HashMap::new());
+}
+
+fn matches(this: &CelString<'_>, pattern: &CelString<'_>) -> Result<CelBool, ExecutionError> {
+    PATTERNS.with(|patterns| {
+        let mut patterns = patterns.borrow_mut();
+        if !patterns.contains_key(pattern.inner()) {
+            if patterns.len() >= MAX_PATTERNS {
+                patterns.clear();
+            }
+            let compiled = regex::RegexBuilder::new(pattern.inner())
+                .size_limit(1 << 20)
+                .build()
+                .ok();
+            patterns.insert(pattern.inner().to_owned(), compiled);
+        }
+        match patterns.get(pattern.inner()) {
+            Some(Some(regex)) => Ok(CelBool::from(regex.is_match(this.inner()))),
+            _ => Err(ExecutionError::function_error(
+                "matches",
+                format!("'{}' is not a valid regular expression", pattern.inner()),
+            )),
+        }
+    })
+}
+
 /// The checks of one endpoint or backend, split by side, in file order
 /// within each side.
 pub struct Checks {
@@ -247,7 +294,7 @@ impl Checks {
     /// Compiles expressions already validated by the config step.
     pub fn compile<'a>(sources: impl IntoIterator<Item = &'a str>) -> Result<Checks, String> {
         let mut checks = Checks {
-            env: Arc::new(Env::stdlib()),
+            env: Arc::new(environment()),
             jwt: Vec::new(),
             request: Vec::new(),
             response: Vec::new(),
@@ -464,6 +511,11 @@ mod tests {
             ("'::1' in req_headers['X-Forwarded-For']", true),
             ("req_params.Nick.matches('k.*')", true),
             ("req_params.Nick.startsWith('ra')", false),
+            (
+                "matches(req_params.Nick, '^k') && !req_params.Nick.matches('^K')",
+                true,
+            ),
+            ("req_params.Nick.matches('(k')", false),
             (
                 "'foo[]' in req_querystring && 'bar' in req_querystring['foo[]']",
                 true,
