@@ -410,3 +410,26 @@ fn bad_expressions_and_schemas_are_config_errors() {
     ));
     assert!(ok, "{text}");
 }
+
+#[test]
+fn no_op_endpoints_check_the_request_too() {
+    let svc = Backend::start(|_| common::text(200, "text/plain", "streamed"));
+    let gw = Gateway::start(&config(
+        true,
+        &format!(
+            r#"[{{"endpoint": "/raw/{{id}}", "output_encoding": "no-op",
+                  "extra_config": {{"validation/cel": [{{"check_expr": "req_params.Id != 'x'"}}]}},
+                  "backend": [{{"host": ["{}"], "url_pattern": "/r/{{id}}",
+                    "extra_config": {{"validation/cel": [{{"check_expr": "req_path == '/r/1'"}}]}}}}]}}]"#,
+            svc.url()
+        ),
+    ));
+    let ok = gw.get("/raw/1");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.text(), "streamed");
+    assert_refused(&gw.get("/raw/x"), 500, "request aborted by evaluator #0");
+    let skipped = gw.get("/raw/2");
+    assert_eq!(skipped.status, 500);
+    assert_eq!(skipped.text(), "request aborted by evaluator #0");
+    assert_eq!(svc.requests().len(), 1, "only /raw/1 reached the backend");
+}
