@@ -2,9 +2,11 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the life of a request.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod logging;
 pub mod pipeline;
 pub mod proxy;
 pub mod qos;

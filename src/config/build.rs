@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
+use super::auth::JwkRegistry;
 use super::error::{BuildResult, Problem};
 use super::extra::{self, Unknown};
 use super::host::clean_host;
@@ -60,12 +61,15 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
             )
         })?,
     };
+    let mut jwk = JwkRegistry::default();
     let endpoints = raw
         .endpoints
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, endpoint)| build_endpoint(endpoint, index, &inherited, &mut unknown))
+        .map(|(index, endpoint)| {
+            build_endpoint(endpoint, index, &inherited, &mut unknown, &mut jwk)
+        })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
     Ok(Config {
@@ -77,6 +81,8 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         debug_endpoint: raw.debug_endpoint.unwrap_or(false),
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
         return_error_msg: root_extra.return_error_msg,
+        router: root_extra.router,
+        logging: root_extra.logging,
         limits,
         use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,
@@ -84,6 +90,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         endpoints,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
+        jwk_sources: jwk.into_sources(),
     })
 }
 
@@ -122,6 +129,7 @@ fn build_endpoint(
     index: usize,
     inherited: &Inherited,
     unknown: &mut Unknown,
+    jwk: &mut JwkRegistry,
 ) -> BuildResult<Endpoint> {
     let at = format!("endpoints[{index}]");
     let path = raw.endpoint.ok_or_else(|| {
@@ -154,11 +162,17 @@ fn build_endpoint(
         }
         Some(calls) => calls,
     };
-    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
         if endpoint_extra.cel_checks_response {
             return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
+        if endpoint_extra.signer.is_some() {
+            return Err(Problem::new(
+                format!("{at}.extra_config.auth/signer"),
+                "\"auth/signer\" rewrites the response, but a \"no-op\" encoding passes it through untouched; remove one of the two",
+            ));
         }
     }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
@@ -189,6 +203,7 @@ fn build_endpoint(
         params: &params,
         sequential: endpoint_extra.sequential,
         inherited_hosts: &inherited.hosts,
+        has_validator: endpoint_extra.auth.is_some(),
     };
     let backends = raw_backends
         .into_iter()
@@ -216,6 +231,8 @@ fn build_endpoint(
         cel: endpoint_extra.cel,
         json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
+        auth: endpoint_extra.auth.map(std::sync::Arc::new),
+        signer: endpoint_extra.signer.map(std::sync::Arc::new),
     })
 }
 
@@ -325,6 +342,8 @@ struct BackendContext<'a> {
     params: &'a [&'a str],
     sequential: bool,
     inherited_hosts: &'a [String],
+    /// The endpoint has `auth/validator`: `{JWT.claim}` has a value.
+    has_validator: bool,
 }
 
 fn build_backend(
@@ -351,10 +370,8 @@ fn build_backend(
     for name in route::url_placeholders(&url_pattern) {
         route::check_url_placeholder(name, &scope)
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
-        if name.starts_with("JWT.") {
-            unknown
-                .unimplemented
-                .push(unimplemented::claim(format!("{at}.url_pattern"), name));
+        if name.starts_with("JWT.") && !context.has_validator {
+            return Err(unimplemented::claim(format!("{at}.url_pattern"), name));
         }
     }
 

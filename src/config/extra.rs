@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
@@ -18,10 +19,12 @@ use super::model::{
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
-    RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter, RawRouterRateLimit,
+    RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
+    RawRouterRateLimit,
 };
 use super::unimplemented;
 use super::validation;
+use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
 #[derive(Debug, Default)]
@@ -34,6 +37,7 @@ pub struct Unknown {
 }
 
 const ROUTER: &str = "router";
+const LOGGING: &str = "telemetry/logging";
 const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
@@ -43,6 +47,27 @@ const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
 const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
+const JWT_VALIDATOR: &str = "auth/validator";
+const JWT_SIGNER: &str = "auth/signer";
+/// KrakenD's service-level JWK cache settings: cuttle's one fetcher per
+/// URL already serves every endpoint, so there is nothing to set.
+const JOSE: &str = "auth/jose";
+
+/// The `router` keys cuttle acts on; others are listed as ignored.
+const ROUTER_KEYS: &[&str] = &[
+    "return_error_msg",
+    "use_h2c",
+    "health_path",
+    "disable_health",
+    "auto_options",
+    "hide_version_header",
+    "error_body",
+    "disable_access_log",
+    "logger_skip_paths",
+    "forwarded_by_client_ip",
+    "remote_ip_headers",
+    "trusted_proxies",
+];
 
 #[derive(Debug, Default)]
 pub struct RootExtra {
@@ -50,6 +75,8 @@ pub struct RootExtra {
     /// `router.use_h2c`.
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
+    pub router: router_options::RouterOptions,
+    pub logging: logging::Logging,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +91,10 @@ pub struct EndpointExtra {
     pub cel_checks_response: bool,
     /// `validation/json-schema`: the schema (already known to compile).
     pub json_schema: Option<Value>,
+    /// `auth/validator`.
+    pub auth: Option<crate::auth::validator::AuthSpec>,
+    /// `auth/signer`.
+    pub signer: Option<crate::auth::signer::SignerSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -85,13 +116,33 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
         let at = namespace_path("extra_config", namespace);
         match namespace.as_str() {
             ROUTER => {
-                note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
+                note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
                     value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
+                result.router = router_options::build(&router, &at)?;
+            }
+            LOGGING => {
+                note_ignored_keys(
+                    LOGGING,
+                    value,
+                    &[
+                        "level",
+                        "prefix",
+                        "stdout",
+                        "syslog",
+                        "syslog_facility",
+                        "format",
+                        "custom_format",
+                    ],
+                    unknown,
+                );
+                let raw: RawLogging = decode(value, &at)?;
+                result.logging = logging::build(raw, &at)?;
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            JOSE => note_ignored_keys(JOSE, value, &[], unknown),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -103,6 +154,7 @@ pub fn endpoint(
     extra: Option<&ExtraConfig>,
     at: &str,
     unknown: &mut Unknown,
+    jwk: &mut JwkRegistry,
 ) -> BuildResult<EndpointExtra> {
     let mut result = EndpointExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
@@ -116,6 +168,14 @@ pub fn endpoint(
         }
         if namespace == validation::JSON_SCHEMA {
             result.json_schema = Some(validation::json_schema(value, &at)?);
+            continue;
+        }
+        if namespace == JWT_VALIDATOR {
+            result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
+            continue;
+        }
+        if namespace == JWT_SIGNER {
+            result.signer = Some(auth::signer(value, &at, jwk, &mut unknown.ignored)?);
             continue;
         }
         if namespace == ROUTER_RATELIMIT {
@@ -424,7 +484,7 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
 }
 
 /// Decodes a namespace's settings, reporting type errors with their path.
-fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
+pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let inner_path = error.path().to_string();
         let at = if inner_path == "." {

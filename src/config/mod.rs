@@ -6,6 +6,7 @@
 //! column, or a path such as `endpoints[3].backend[0].url_pattern`) and what
 //! to write instead.
 
+mod auth;
 mod build;
 mod duration;
 mod error;
@@ -13,21 +14,27 @@ mod extra;
 mod host;
 mod keywords;
 mod limits;
+mod logging;
 mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod router_options;
 mod tls;
 mod unimplemented;
 mod validation;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
+pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

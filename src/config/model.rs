@@ -28,6 +28,11 @@ pub struct Config {
     /// `extra_config.router.return_error_msg`: a failing single backend's
     /// error text becomes the 500 body.
     pub return_error_msg: bool,
+    /// The other `extra_config.router` options (health path, OPTIONS,
+    /// version header, 404/405 bodies, access log, client address).
+    pub router: super::RouterOptions,
+    /// `extra_config.telemetry/logging`.
+    pub logging: super::Logging,
     pub limits: ServerLimits,
     /// The root `tls` block, when enabled: the port speaks only TLS.
     pub tls: Option<super::tls::ServerTlsSettings>,
@@ -45,6 +50,9 @@ pub struct Config {
     /// there are any, unless told to ignore them; then they are logged at
     /// error level at start-up.
     pub unimplemented: Vec<super::Problem>,
+    /// Every `jwk_url` of the file, once each: what the JWK fetcher thread
+    /// keeps fresh (`crate::auth::keys::start_fetcher`).
+    pub jwk_sources: Vec<crate::auth::keys::UrlSource>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
@@ -157,6 +165,10 @@ pub struct Endpoint {
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
     pub chunked_request_body: bool,
+    /// `auth/validator`: the JWT checks run before any backend is called.
+    pub auth: Option<std::sync::Arc<crate::auth::validator::AuthSpec>>,
+    /// `auth/signer`: response objects replaced by signed tokens.
+    pub signer: Option<std::sync::Arc<crate::auth::signer::SignerSpec>>,
 }
 
 /// Which request headers or query strings reach the backends.

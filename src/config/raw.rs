@@ -94,6 +94,30 @@ pub struct RawBackend {
 #[serde(expecting = "an object")]
 pub struct RawRouter {
     pub return_error_msg: Option<bool>,
+    pub health_path: Option<String>,
+    pub disable_health: Option<bool>,
+    pub auto_options: Option<bool>,
+    pub hide_version_header: Option<bool>,
+    /// `"404"` / `"405"` -> the JSON body to answer with.
+    pub error_body: Option<Map<String, Value>>,
+    pub disable_access_log: Option<bool>,
+    pub logger_skip_paths: Option<Vec<String>>,
+    pub forwarded_by_client_ip: Option<bool>,
+    pub remote_ip_headers: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Root `telemetry/logging`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawLogging {
+    pub level: Option<String>,
+    pub prefix: Option<String>,
+    pub stdout: Option<bool>,
+    pub syslog: Option<bool>,
+    pub syslog_facility: Option<String>,
+    pub format: Option<String>,
+    pub custom_format: Option<String>,
 }
 
 /// Root `cuttle/server`: cuttle's own namespace, so a typo is an error.
@@ -198,6 +222,48 @@ pub struct RawProxyRateLimit {
     pub max_rate: Option<f64>,
     pub capacity: Option<Count>,
     pub every: Option<GoDuration>,
+}
+
+/// Endpoint `auth/validator` (one object; an array holds several).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtValidator {
+    pub alg: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub cache: Option<bool>,
+    pub cache_duration: Option<Seconds>,
+    pub disable_jwk_security: Option<bool>,
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub roles_key: Option<String>,
+    pub roles_key_is_nested: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub scopes_key: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub scopes_matcher: Option<String>,
+    pub cookie_key: Option<String>,
+    pub auth_header_name: Option<String>,
+    pub propagate_claims: Option<Vec<Vec<String>>>,
+    pub key_identify_strategy: Option<String>,
+    pub operation_debug: Option<bool>,
+    pub leeway: Option<GoDuration>,
+    /// cuttle: tokens each worker remembers as verified (0: none).
+    pub token_cache_size: Option<Count>,
+}
+
+/// Endpoint `auth/signer`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtSigner {
+    pub alg: Option<String>,
+    pub kid: Option<String>,
+    pub typ: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub disable_jwk_security: Option<bool>,
+    pub full: Option<bool>,
+    pub keys_to_sign: Option<Vec<String>>,
 }
 
 // ---- value types with their own syntax ----

@@ -535,10 +535,10 @@ fn backend_settings() {
 /// others it ignores, comments, and unknown keys inside implemented ones.
 fn namespaces_file() -> String {
     with_endpoints(
-        r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/validator": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
+        r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
             "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
                         {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
-           {"endpoint": "/b", "extra_config": {"auth/validator": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
+           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
         r#""version": 3,"#,
@@ -553,9 +553,9 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         &namespaces_file(),
         Error(&[
             "extra_config.security/cors: \"security/cors\" is not implemented by cuttle yet",
-            "endpoints[0].extra_config.auth/validator: \"auth/validator\"",
+            "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\"",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
-            "endpoints[1].extra_config.auth/validator: ",
+            "endpoints[1].extra_config.auth/revoker: ",
             "endpoints[1].extra_config.validation/response-json-schema: ",
             "--ignore-unimplemented",
         ]),
@@ -568,7 +568,9 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         &with_endpoints(
             r#"{"endpoint": "/users", "backend": [{"url_pattern": "/users/{JWT.sub}/orders"}]}"#,
         ),
-        &["endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"],
+        &[
+            "endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT: add \"auth/validator\"",
+        ],
     );
     for namespace in [
         "auth/api-keys",
@@ -657,9 +659,9 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
         refused,
         [
             "extra_config.security/cors",
-            "endpoints[0].extra_config.auth/validator",
+            "endpoints[0].extra_config.auth/api-keys",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend",
-            "endpoints[1].extra_config.auth/validator",
+            "endpoints[1].extra_config.auth/revoker",
             "endpoints[1].extra_config.validation/response-json-schema",
         ]
     );
@@ -671,8 +673,6 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "proxy.shadow",
             "qos/http-cache",
             "router",
-            "router.disable_access_log",
-            "telemetry/logging",
         ]
     );
 }

@@ -41,11 +41,14 @@ pub async fn relay(
         req,
         pools,
         headers,
+        facts,
         ..
     } = *call;
     let backend = &plan.backends[0];
     let mut target = Vec::with_capacity(64);
-    if let Err(refused) = super::request::backend_target(plan, backend, req, &[], &mut target) {
+    if let Err(refused) =
+        super::request::backend_target(plan, backend, req, facts, &[], &mut target)
+    {
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         return answer_failure(ctx, &refused, client, out).await;
     }

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
 use super::validate::{CelStep, SchemaStep};
+use crate::auth::signer::JwtSigner;
+use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
@@ -44,6 +46,9 @@ pub struct EndpointPlan {
     pub before: Vec<Step>,
     /// Steps run on the merged document before it is encoded.
     pub after: Vec<ResponseStep>,
+    /// Client header names (lower-case) never forwarded because a step
+    /// sets them (`propagate_claims`).
+    pub replaced_headers: Vec<Box<[u8]>>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
 }
@@ -188,12 +193,20 @@ pub fn compile_endpoint(
         chunked_request_body: endpoint.chunked_request_body,
         before,
         after,
+        replaced_headers: endpoint
+            .auth
+            .iter()
+            .flat_map(|spec| &spec.validators)
+            .flat_map(|v| &v.propagate)
+            .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
+            .collect(),
     })
 }
 
-/// The steps before the backends, in KrakenD's order (the rate limit in
-/// the router, then krakend-cel's wrapper around krakend-jsonschema's),
-/// and after them.
+/// The steps before the backends, in KrakenD's order (the rate limit and
+/// the JWT validator in the router, then krakend-cel's wrapper around
+/// krakend-jsonschema's), and after them (CEL's response checks, then the
+/// signer).
 fn compile_steps(
     endpoint: &Endpoint,
     share: &WorkerShare,
@@ -207,6 +220,10 @@ fn compile_steps(
             DEFAULT_MAX_CLIENTS,
             share.epoch,
         )));
+    }
+    // The JWT validator sits in KrakenD's router, before the proxy pipe.
+    if let Some(spec) = &endpoint.auth {
+        before.push(Step::Jwt(JwtCheck::new(spec.clone())));
     }
     if !endpoint.cel.is_empty() {
         let checks = Rc::new(Checks::compile(endpoint.cel.iter().map(String::as_str))?);
@@ -228,6 +245,10 @@ fn compile_steps(
             BodySchema::compile(schema)?,
             share.return_error_msg,
         )));
+    }
+    // The signer wraps the whole pipe: it signs what the checks let out.
+    if let Some(spec) = &endpoint.signer {
+        after.push(ResponseStep::Sign(JwtSigner::new(spec.clone())));
     }
     Ok((before, after))
 }

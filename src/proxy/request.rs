@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use super::plan::{BackendPlan, EndpointPlan};
+use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header};
 use crate::pipeline::{
@@ -49,6 +50,9 @@ impl<'a> ClientRequest<'a> {
 /// key on it keep working when cuttle replaces KrakenD.
 pub const USER_AGENT: &str = "KrakenD Version 2.13.8";
 
+/// The KrakenD version cuttle answers as (in `X-Krakend` and [`USER_AGENT`]).
+pub const KRAKEND_VERSION: &str = "2.13.8";
+
 /// Headers that never reach a backend from the client: framing and
 /// connection management, and those the gateway sets itself.
 fn gateway_owned(name: &[u8]) -> bool {
@@ -66,7 +70,12 @@ fn gateway_owned(name: &[u8]) -> bool {
 }
 
 /// Serialises the header lines every backend call of this request carries.
-pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut Vec<u8>) {
+pub fn backend_headers(
+    plan: &EndpointPlan,
+    req: &ClientRequest<'_>,
+    facts: &RequestFacts,
+    out: &mut Vec<u8>,
+) {
     let mut forwarded_user_agent = false;
     // The gateway reads the bodies it manipulates, so it chooses their coding
     // (gzip, which upstream::fetch inflates, as Go's client does); no-op
@@ -90,6 +99,7 @@ pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut V
     if let Some(host) = req.head.host {
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
+    out.extend_from_slice(&facts.backend_headers);
 }
 
 /// The client's header fields (name, value) that reach the backends: the
@@ -102,7 +112,13 @@ pub fn forwarded_headers<'r>(
     let decodes_body = plan.output != OutputEncoding::NoOp;
     req.head.headers.iter().filter_map(move |h| {
         let name = h.name.of(req.buf);
-        if gateway_owned(name) || req.head.connection_lists(req.buf, name) {
+        if gateway_owned(name)
+            || req.head.connection_lists(req.buf, name)
+            || plan
+                .replaced_headers
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+        {
             return None;
         }
         let wanted = name.eq_ignore_ascii_case(b"content-type")
@@ -190,6 +206,7 @@ pub fn backend_target(
     plan: &EndpointPlan,
     backend: &BackendPlan,
     req: &ClientRequest<'_>,
+    facts: &RequestFacts,
     responses: &[Value<'static>],
     out: &mut Vec<u8>,
 ) -> Result<(), BackendError> {
@@ -209,9 +226,15 @@ pub fn backend_target(
                 .get(*backend)
                 .and_then(|doc| lookup(doc, field))
                 .is_some_and(|found| scalar_text(found, value)),
-            // No JWT validator yet: config refuses such templates unless
-            // told to ignore what is unimplemented, and then the call fails.
-            Source::Claim(_) => false,
+            // Config refuses `{JWT.*}` on endpoints without a validator; a
+            // claim the token lacks fails the call rather than render empty.
+            Source::Claim(claim) => match facts.jwt.as_deref().and_then(|c| c.get(claim)) {
+                Some(found) => {
+                    value.extend_from_slice(crate::auth::claims::claim_text(found).as_bytes());
+                    true
+                }
+                None => false,
+            },
             // Raw: the template checks and encodes it segment by segment.
             Source::Remainder => match remainder(plan, req) {
                 Some(raw) => {
@@ -254,7 +277,7 @@ fn describe(plan: &EndpointPlan, backend: &BackendPlan, refused: &Refused) -> St
             name_of(plan, source)
         ),
         Refused::Missing(source) => format!(
-            "url_pattern {pattern}: {} has no value (cuttle does not validate JWTs yet)",
+            "url_pattern {pattern}: {} has no value (the token has no such claim)",
             name_of(plan, source)
         ),
     }

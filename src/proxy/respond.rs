@@ -185,13 +185,16 @@ pub fn write_merged(
     let content_type = encode(&value, rendered, body);
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
-    write_header(
-        out,
-        b"X-KrakenD-Completed",
-        if complete { b"true" } else { b"false" },
-    );
-    if complete && let Some(cache) = &plan.cache_control {
-        write_header(out, b"Cache-Control", cache);
+    // krakend-jose's signer writes the response itself, without these two.
+    if !plan.after.iter().any(|step| step.replaces_headers()) {
+        write_header(
+            out,
+            b"X-KrakenD-Completed",
+            if complete { b"true" } else { b"false" },
+        );
+        if complete && let Some(cache) = &plan.cache_control {
+            write_header(out, b"Cache-Control", cache);
+        }
     }
     finish(ctx, body, out);
     complete

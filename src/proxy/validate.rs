@@ -22,10 +22,14 @@ use crate::validation::cel::{self, Bindings, Checks, Side, Var};
 
 const TEXT: &[u8] = b"text/plain; charset=utf-8";
 
-/// The verified JWT claims as CEL's `JWT`: an empty map until the JWT
-/// validator fills `RequestFacts` (so checks on claims fail closed).
-fn jwt_claims(_facts: &RequestFacts) -> ::cel::Value {
-    cel::empty_map()
+/// The verified JWT claims as CEL's `JWT`; without a validated token (no
+/// `auth/validator` on the endpoint) an empty map, so checks on claims
+/// fail closed.
+fn jwt_claims(facts: &RequestFacts) -> ::cel::Value {
+    match &facts.jwt {
+        Some(claims) => cel::json(claims.value()),
+        None => cel::empty_map(),
+    }
 }
 
 /// An endpoint's CEL checks: the JWT and request sides run as a step
@@ -198,6 +202,17 @@ impl Bindings for RequestBindings<'_> {
                         )
                     })
                     .collect();
+                // Claims propagated as headers by `auth/validator`.
+                for line in self.facts.backend_headers.split(|&b| b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if let Some(colon) = line.iter().position(|&b| b == b':') {
+                        let value = String::from_utf8_lossy(&line[colon + 1..]);
+                        headers.push((
+                            cel::canonical_header(&line[..colon]),
+                            vec![value.trim().to_owned()],
+                        ));
+                    }
+                }
                 // What lura's router adds to every proxied request.
                 let user_agent = if headers.iter().any(|(n, _)| n == "User-Agent") {
                     "X-Forwarded-Via"

@@ -443,6 +443,29 @@ pub fn document(value: &crate::pipeline::Value<'_>) -> Value {
     }
 }
 
+/// A JSON value (the JWT claims) as a CEL value.
+pub fn json(value: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(items) => Value::List(Arc::new(items.iter().map(json).collect())),
+        J::Object(object) => {
+            let map: HashMap<Key, Value> = object
+                .iter()
+                .map(|(k, v)| (Key::from(k.as_str()), json(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
 /// `now` as krakend-cel passes it: RFC 3339, UTC, whole seconds.
 pub fn now_text(now: std::time::SystemTime) -> Value {
     let secs = now
