@@ -3,6 +3,8 @@
 //! backends are (not) called.
 
 mod common;
+#[path = "common/jwt.rs"]
+mod jwt;
 
 use common::{Backend, Gateway, Response, json};
 
@@ -432,4 +434,56 @@ fn no_op_endpoints_check_the_request_too() {
     assert_eq!(skipped.status, 500);
     assert_eq!(skipped.text(), "request aborted by evaluator #0");
     assert_eq!(svc.requests().len(), 1, "only /raw/1 reached the backend");
+}
+
+#[test]
+fn cel_reads_the_verified_claims_and_the_propagated_headers() {
+    let key = jwt::generate(cuttle::auth::Alg::HS256, "k1");
+    let set = jwt::jwks(&[&key]);
+    let jwks = Backend::start(move |_| json(200, &set));
+    let svc = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let gw = Gateway::start(&config(
+        true,
+        &format!(
+            r#"[{{"endpoint": "/me", "input_headers": ["X-User"],
+                  "extra_config": {{
+                    "auth/validator": {{"alg": "HS256", "jwk_url": "{}/jwks", "disable_jwk_security": true,
+                                        "propagate_claims": [["sub", "X-User"]]}},
+                    "validation/cel": [{{"check_expr": "size(JWT.roles) > 1 && JWT.sub.startsWith('user-')"}},
+                                       {{"check_expr": "req_method == 'GET'"}}]}},
+                  "backend": [{{"host": ["{}"], "url_pattern": "/me",
+                    "extra_config": {{"validation/cel": [{{"check_expr": "req_headers['X-User'][0] == 'user-1'"}}]}}}}]}}]"#,
+            jwks.url(),
+            svc.url()
+        ),
+    ));
+    let call = |claims: serde_json::Value| {
+        let token = jwt::token(&key, &claims);
+        gw.raw(
+            format!("GET /me HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {token}\r\nX-User: forged\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    let exp = jwt::now() + 600;
+    // The JWK set is fetched in the background: wait for the first 200.
+    let start = std::time::Instant::now();
+    let ok = loop {
+        let resp = call(serde_json::json!({"sub": "user-1", "roles": ["a", "b"], "exp": exp}));
+        if resp.status == 200 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break resp;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(svc.requests()[0].header("x-user"), Some("user-1"));
+    // One role: the claims check fails as KrakenD's JWT rejecter does.
+    let one_role = call(serde_json::json!({"sub": "user-1", "roles": ["a"], "exp": exp}));
+    assert_eq!(one_role.status, 401);
+    assert!(one_role.body.is_empty());
+    // Another subject passes the endpoint checks but not the backend's,
+    // which sees the propagated claim, not the client's X-User.
+    let other = call(serde_json::json!({"sub": "user-2", "roles": ["a", "b"], "exp": exp}));
+    assert_eq!(other.status, 500);
+    assert_eq!(other.text(), "request aborted by evaluator #0");
+    assert_eq!(svc.requests().len(), 1);
 }
