@@ -14,6 +14,8 @@ pub mod qos;
 pub mod router;
 pub mod rt;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod tls;
 pub mod upstream;
+pub mod validation;

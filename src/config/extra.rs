@@ -13,8 +13,8 @@ use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
-    CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit,
-    StaticResponse,
+    BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
+    RouterRateLimit, ServiceSecurity, StaticResponse,
 };
 use super::ratelimit;
 use super::raw::{
@@ -22,7 +22,9 @@ use super::raw::{
     RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
     RawRouterRateLimit,
 };
+use super::security;
 use super::unimplemented;
+use super::validation;
 use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
@@ -78,6 +80,7 @@ pub struct RootExtra {
     pub telemetry: Option<super::telemetry::Telemetry>,
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
+    pub security: ServiceSecurity,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +90,12 @@ pub struct EndpointExtra {
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
+    pub bot_detector: Option<BotDetectorSettings>,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
+    /// `validation/json-schema`: the schema (already known to compile).
+    pub json_schema: Option<Value>,
     /// `auth/validator`.
     pub auth: Option<crate::auth::validator::AuthSpec>,
     /// `auth/signer`.
@@ -101,13 +110,21 @@ pub struct BackendExtra {
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
     pub modifiers: ResponseModifiers,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
     let mut result = RootExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path("extra_config", namespace);
-        match namespace.as_str() {
+        match security::canonical_namespace(namespace) {
+            security::CORS => result.security.cors = Some(security::cors(value, &at, unknown)?),
+            security::HTTP => result.security.http = Some(security::http(value, &at, unknown)?),
+            security::BOT_DETECTOR => {
+                result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+            }
             ROUTER => {
                 note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
@@ -162,6 +179,24 @@ pub fn endpoint(
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
+        }
+        if namespace == validation::CEL {
+            (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
+            continue;
+        }
+        if namespace == validation::JSON_SCHEMA {
+            result.json_schema = Some(validation::json_schema(value, &at)?);
+            continue;
+        }
+        match security::canonical_namespace(namespace) {
+            security::BOT_DETECTOR => {
+                result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+                continue;
+            }
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            _ => {}
         }
         if namespace == JWT_VALIDATOR {
             result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
@@ -246,6 +281,11 @@ pub fn backend(
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
+        if let service @ (security::CORS | security::HTTP) =
+            security::canonical_namespace(namespace)
+        {
+            return Err(service_only(service, &at));
+        }
         match namespace.as_str() {
             PROXY => {
                 note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
@@ -279,6 +319,9 @@ pub fn backend(
                 );
                 let raw: RawCircuitBreaker = decode(value, &at)?;
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
+            }
+            validation::CEL => {
+                (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(
@@ -473,6 +516,17 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
     Ok(result)
 }
 
+/// `security/cors` and `security/http` act on every request before routing:
+/// KrakenD reads them only from the root `extra_config`.
+fn service_only(namespace: &str, at: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "\"{namespace}\" is a service setting and has no effect here; move it to the root \"extra_config\""
+        ),
+    )
+}
+
 /// Decodes a namespace's settings, reporting type errors with their path.
 pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
@@ -523,7 +577,12 @@ fn without_comments(value: &Value) -> Value {
 }
 
 /// Records keys of an implemented namespace that cuttle does not act on.
-fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
+pub(super) fn note_ignored_keys(
+    namespace: &str,
+    value: &Value,
+    known: &[&str],
+    unknown: &mut Unknown,
+) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
             if !known.contains(&key.as_str()) && !is_comment(key) {

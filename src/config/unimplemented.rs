@@ -5,8 +5,10 @@
 //!
 //! One list: a component that lands moves its namespace out of it (by
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
-//! `modifier/jmespath` and the content-replacer form of
-//! `plugin/req-resp-modifier` do; the rest of `modifier/` and `plugin/`
+//! `modifier/jmespath`, the content-replacer form of
+//! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
+//! (endpoint level) do; the rest of `modifier/`, `plugin/` and
+//! `validation/` (e.g. KrakenD Enterprise's `validation/response-json-schema`)
 //! stays here.
 
 use super::error::Problem;

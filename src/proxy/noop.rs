@@ -68,6 +68,12 @@ pub async fn relay(
         stage(false);
         return answer_failure(ctx, &refused, client, out).await;
     }
+    if let Err(rejected) =
+        super::validate::check_backend_request(plan, backend, req, call.facts, &target)
+    {
+        let rejected = BackendError::Rejected(rejected);
+        return answer_failure(ctx, &rejected, client, out).await;
+    }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
@@ -125,6 +131,7 @@ pub async fn relay(
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
             || head.connection_lists(raw, name)
         {
