@@ -727,3 +727,53 @@ fn bad_security_settings_stop_the_start() {
         assert!(stderr.contains("bad.json"), "{stderr}");
     }
 }
+
+/// Over HTTP/2 (h2c with prior knowledge, through curl) the edge works
+/// the same: a preflight is a 204 with its lines, a simple request gets
+/// its CORS and security lines.
+#[test]
+fn preflight_and_header_lines_over_http2() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "extra_config": {{"security/cors": {{"allow_origins": ["https://a.example"]}},
+                              "security/http": {{"frame_deny": true}}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        backend.url()
+    ));
+    let url = format!("http://127.0.0.1:{}/hello", gw.addr.port());
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-i",
+                "--http2-prior-knowledge",
+                "-H",
+                "Origin: https://a.example",
+            ])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_lowercase()
+    };
+    let preflight = curl(&["-X", "OPTIONS", "-H", "Access-Control-Request-Method: GET"]);
+    assert!(preflight.starts_with("http/2 204"), "{preflight}");
+    assert!(
+        preflight.contains("\r\naccess-control-allow-origin: https://a.example\r\n"),
+        "{preflight}"
+    );
+    assert!(
+        preflight.contains("\r\naccess-control-allow-methods: get\r\n"),
+        "{preflight}"
+    );
+    let simple = curl(&[]);
+    assert!(simple.starts_with("http/2 200"), "{simple}");
+    assert!(
+        simple.contains("\r\naccess-control-allow-origin: https://a.example\r\n"),
+        "{simple}"
+    );
+    assert!(simple.contains("\r\nx-frame-options: deny\r\n"), "{simple}");
+    assert!(simple.contains("\r\nvary: origin\r\n"), "{simple}");
+    assert_eq!(backend.requests().len(), 1);
+}
