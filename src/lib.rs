@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod logging;
 pub mod pipeline;
 pub mod proxy;
 pub mod qos;

@@ -200,6 +200,8 @@ fn cors_simple_requests_from_allowed_and_refused_origins() {
         None,
         "max_age is for preflights"
     );
+    // Once, as lura's endpoint handler writes it (KrakenD's cors_5 spec checks it).
+    assert_eq!(r.header_all("X-KrakenD").len(), 1);
 
     // A refused origin is served, without the lines that would let a
     // browser hand the response to the page.

@@ -80,6 +80,8 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         debug_endpoint: raw.debug_endpoint.unwrap_or(false),
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
         return_error_msg: root_extra.return_error_msg,
+        router: root_extra.router,
+        logging: root_extra.logging,
         limits,
         use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,

@@ -19,10 +19,12 @@ use super::model::{
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
-    RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter, RawRouterRateLimit,
+    RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
+    RawRouterRateLimit,
 };
 use super::security;
 use super::unimplemented;
+use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
 #[derive(Debug, Default)]
@@ -35,6 +37,7 @@ pub struct Unknown {
 }
 
 const ROUTER: &str = "router";
+const LOGGING: &str = "telemetry/logging";
 const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
@@ -50,6 +53,22 @@ const JWT_SIGNER: &str = "auth/signer";
 /// URL already serves every endpoint, so there is nothing to set.
 const JOSE: &str = "auth/jose";
 
+/// The `router` keys cuttle acts on; others are listed as ignored.
+const ROUTER_KEYS: &[&str] = &[
+    "return_error_msg",
+    "use_h2c",
+    "health_path",
+    "disable_health",
+    "auto_options",
+    "hide_version_header",
+    "error_body",
+    "disable_access_log",
+    "logger_skip_paths",
+    "forwarded_by_client_ip",
+    "remote_ip_headers",
+    "trusted_proxies",
+];
+
 #[derive(Debug, Default)]
 pub struct RootExtra {
     pub return_error_msg: bool,
@@ -57,6 +76,8 @@ pub struct RootExtra {
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
     pub security: ServiceSecurity,
+    pub router: router_options::RouterOptions,
+    pub logging: logging::Logging,
 }
 
 #[derive(Debug, Default)]
@@ -94,11 +115,30 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
             }
             ROUTER => {
-                note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
+                note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
                     value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
+                result.router = router_options::build(&router, &at)?;
+            }
+            LOGGING => {
+                note_ignored_keys(
+                    LOGGING,
+                    value,
+                    &[
+                        "level",
+                        "prefix",
+                        "stdout",
+                        "syslog",
+                        "syslog_facility",
+                        "format",
+                        "custom_format",
+                    ],
+                    unknown,
+                );
+                let raw: RawLogging = decode(value, &at)?;
+                result.logging = logging::build(raw, &at)?;
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
             JOSE => note_ignored_keys(JOSE, value, &[], unknown),

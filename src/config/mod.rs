@@ -14,10 +14,12 @@ mod extra;
 mod host;
 mod keywords;
 mod limits;
+mod logging;
 mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod router_options;
 mod security;
 mod tls;
 mod unimplemented;
@@ -30,7 +32,9 @@ mod tests;
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
+pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,

@@ -28,6 +28,11 @@ pub struct Config {
     /// `extra_config.router.return_error_msg`: a failing single backend's
     /// error text becomes the 500 body.
     pub return_error_msg: bool,
+    /// The other `extra_config.router` options (health path, OPTIONS,
+    /// version header, 404/405 bodies, access log, client address).
+    pub router: super::RouterOptions,
+    /// `extra_config.telemetry/logging`.
+    pub logging: super::Logging,
     pub limits: ServerLimits,
     /// The root `tls` block, when enabled: the port speaks only TLS.
     pub tls: Option<super::tls::ServerTlsSettings>,

@@ -94,6 +94,30 @@ pub struct RawBackend {
 #[serde(expecting = "an object")]
 pub struct RawRouter {
     pub return_error_msg: Option<bool>,
+    pub health_path: Option<String>,
+    pub disable_health: Option<bool>,
+    pub auto_options: Option<bool>,
+    pub hide_version_header: Option<bool>,
+    /// `"404"` / `"405"` -> the JSON body to answer with.
+    pub error_body: Option<Map<String, Value>>,
+    pub disable_access_log: Option<bool>,
+    pub logger_skip_paths: Option<Vec<String>>,
+    pub forwarded_by_client_ip: Option<bool>,
+    pub remote_ip_headers: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Root `telemetry/logging`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawLogging {
+    pub level: Option<String>,
+    pub prefix: Option<String>,
+    pub stdout: Option<bool>,
+    pub syslog: Option<bool>,
+    pub syslog_facility: Option<String>,
+    pub format: Option<String>,
+    pub custom_format: Option<String>,
 }
 
 /// Root `cuttle/server`: cuttle's own namespace, so a typo is an error.

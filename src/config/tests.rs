@@ -673,8 +673,6 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "proxy.shadow",
             "qos/http-cache",
             "router",
-            "router.disable_access_log",
-            "telemetry/logging",
         ]
     );
 }

@@ -17,7 +17,9 @@ use crate::rt::Timer;
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
-pub use request::{ClientRequest, USER_AGENT, backend_headers, params_fit_segments};
+pub use request::{
+    ClientRequest, KRAKEND_VERSION, USER_AGENT, backend_headers, params_fit_segments,
+};
 pub use respond::{
     ResponseContext, failure_status, finish, write_failure, write_merged, write_refusal,
 };

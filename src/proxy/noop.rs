@@ -3,9 +3,7 @@
 
 use super::fanout::CallContext;
 use super::plan::BackendPlan;
-use super::respond::{
-    GATEWAY_HEADER, ResponseContext, failure_status, finish_head_lines, write_failure,
-};
+use super::respond::{ResponseContext, failure_status, finish_head_lines, write_failure};
 use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
 use crate::rt::{Stream, Timer};
 use crate::upstream::{BackendError, RelayError, Request, open};
@@ -92,7 +90,6 @@ pub async fn relay(
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
-            || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
             || head.connection_lists(raw, name)
         {
@@ -100,7 +97,6 @@ pub async fn relay(
         }
         write_header(out, name, h.value.of(raw));
     }
-    write_header(out, b"X-KrakenD", GATEWAY_HEADER);
     // KrakenD marks every no-op response as not completed: it cannot tell.
     write_header(out, b"X-KrakenD-Completed", b"false");
     finish_head_lines(ctx, out);

@@ -50,6 +50,9 @@ impl<'a> ClientRequest<'a> {
 /// key on it keep working when cuttle replaces KrakenD.
 pub const USER_AGENT: &str = "KrakenD Version 2.13.8";
 
+/// The KrakenD version cuttle answers as (in `X-Krakend` and [`USER_AGENT`]).
+pub const KRAKEND_VERSION: &str = "2.13.8";
+
 /// Headers that never reach a backend from the client: framing and
 /// connection management, and those the gateway sets itself.
 fn gateway_owned(name: &[u8]) -> bool {

@@ -12,10 +12,6 @@ use crate::http::{write_content_length, write_header, write_status_line};
 use crate::pipeline::{Object, Value, decode, encode, merge_into, negotiate};
 use crate::upstream::BackendError;
 
-/// lura's endpoint handler names the gateway on every response it writes
-/// (`X-KrakenD: Version 2.x`): the same header, naming cuttle.
-pub const GATEWAY_HEADER: &[u8] = concat!("Version cuttle-", env!("CARGO_PKG_VERSION")).as_bytes();
-
 /// Per-response facts the connection driver supplies.
 pub struct ResponseContext<'a> {
     pub accept: Option<&'a [u8]>,
@@ -178,7 +174,6 @@ pub fn write_merged(
     let content_type = encode(&value, rendered, body);
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
-    write_header(out, b"X-KrakenD", GATEWAY_HEADER);
     // krakend-jose's signer writes the response itself, without these two.
     if !plan.after.iter().any(|step| step.replaces_headers()) {
         write_header(
@@ -309,7 +304,6 @@ fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut 
             .unwrap_or(b"text/plain; charset=utf-8");
         write_header(out, b"Content-Type", content_type);
     }
-    write_header(out, b"X-KrakenD", GATEWAY_HEADER);
     write_header(out, b"X-KrakenD-Completed", b"false");
     finish(ctx, body, out);
 }
@@ -331,7 +325,6 @@ pub fn failure_status(error: &BackendError) -> u16 {
 pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out: &mut Vec<u8>) {
     write_status_line(out, status);
     write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
-    write_header(out, b"X-KrakenD", GATEWAY_HEADER);
     write_header(out, b"X-KrakenD-Completed", b"false");
     let body = if ctx.return_error_msg {
         message.as_bytes()

@@ -1,6 +1,7 @@
 //! The per-worker server: accept loop, connection drivers, built-ins.
 
 mod builtin;
+mod client_ip;
 mod conn;
 mod drain;
 mod edge;
@@ -101,6 +102,13 @@ pub async fn run_worker(
             for pool in sweeper.pools.iter() {
                 pool.sweep();
             }
+        }
+    });
+    let observer = worker.clone();
+    rt::spawn(async move {
+        loop {
+            rt::sleep(observe::OBSERVER_TICK).await;
+            observer.observer.tick();
         }
     });
     let clock = worker.clone();
@@ -208,6 +216,7 @@ pub async fn run_worker(
     while worker.connections.get() > 0 && std::time::Instant::now() < deadline {
         rt::sleep(Duration::from_millis(10)).await;
     }
+    worker.observer.tick();
     if worker.connections.get() > 0 {
         tracing::warn!(
             worker = worker.id,
