@@ -779,3 +779,24 @@ fn preflight_and_header_lines_over_http2() {
     assert!(simple.contains("\r\nvary: origin\r\n"), "{simple}");
     assert_eq!(backend.requests().len(), 1);
 }
+
+/// rs/cors sends `*` with credentials, which browsers refuse: served as
+/// KrakenD does, with a warning at start-up that says what to write.
+#[test]
+fn credentials_with_any_origin_are_warned_about() {
+    let backend = hello_backend();
+    let config = format!(
+        r#"{{"version": 3, "extra_config": {{"security/cors": {{"allow_credentials": true}}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        backend.url()
+    );
+    let gw = Gateway::start_env(&config, &["--cores", "1"], &[], true);
+    let r = send(&gw, "GET", "/hello", &["Origin: https://a.example"]);
+    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
+    let log = gw.log();
+    assert!(
+        log.contains("allow_credentials with \"*\" in allow_origins") && log.contains("WARN"),
+        "{log}"
+    );
+}
