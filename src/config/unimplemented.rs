@@ -7,7 +7,10 @@
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
 //! `modifier/jmespath` and the content-replacer form of
 //! `plugin/req-resp-modifier` do; the rest of `modifier/` and `plugin/`
-//! stays here.
+//! stays here. Likewise `security/cors`, `security/http` and
+//! `security/bot-detector` (and KrakenD's older names for them) are
+//! matched in `extra.rs`; other `security/` namespaces (`security/policies`,
+//! ...) stay refused.
 
 use super::error::Problem;
 
