@@ -75,9 +75,9 @@ pub struct RootExtra {
     /// `router.use_h2c`.
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
-    pub security: ServiceSecurity,
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
+    pub security: ServiceSecurity,
 }
 
 #[derive(Debug, Default)]

@@ -90,6 +90,7 @@ pub async fn relay(
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
             || head.connection_lists(raw, name)
         {
