@@ -371,9 +371,8 @@ fn host_omits_the_default_port() {
 /// A file whose endpoints use namespaces that guard them.
 fn guarded_config(backend: &str) -> String {
     config(&format!(
-        r#"[{{"endpoint": "/private", "extra_config": {{"auth/validator": {{"alg": "RS256", "jwk_url": "http://127.0.0.1:1/jwk"}}}},
-              "backend": [{{"host": ["{backend}"], "url_pattern": "/private"}}]}},
-            {{"endpoint": "/orders", "backend": [{{"host": ["{backend}"], "url_pattern": "/users/{{JWT.sub}}/orders"}}]}}]"#
+        r#"[{{"endpoint": "/private", "extra_config": {{"auth/api-keys": {{"roles": ["admin"]}}}},
+              "backend": [{{"host": ["{backend}"], "url_pattern": "/private"}}]}}]"#
     ))
     .replacen(
         r#""version": 3,"#,
@@ -407,9 +406,8 @@ fn unimplemented_guards_fail_closed_in_check_and_run() {
         );
         for expected in [
             "guarded.json",
-            "endpoints[0].extra_config.auth/validator: \"auth/validator\" is not implemented",
+            "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\" is not implemented",
             "extra_config.security/cors: ",
-            "endpoints[1].backend[0].url_pattern: {JWT.sub}",
             "--ignore-unimplemented",
         ] {
             assert!(
@@ -459,11 +457,10 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(errors.len(), 2, "{errors:#?}");
     for place in [
         "extra_config.security/cors",
-        "endpoints[0].extra_config.auth/validator",
-        "endpoints[1].backend[0].url_pattern",
+        "endpoints[0].extra_config.auth/api-keys",
     ] {
         assert!(
             errors
@@ -475,17 +472,27 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
 }
 
 #[test]
-fn ignoring_unimplemented_guards_serves_but_never_fills_a_claim() {
+fn ignoring_unimplemented_guards_serves_but_a_claim_needs_a_validator() {
     let backend = echo_backend();
     let gw = Gateway::start_with(
         &guarded_config(&backend.url()),
         &["--cores", "1", "--ignore-unimplemented"],
     );
-    // The operator asked for the validator to be ignored...
+    // The operator asked for the API-key check to be ignored.
     assert_eq!(gw.get("/private").status, 200);
-    // ...but a path built from a claim nobody validated is never sent.
-    let resp = gw.get("/orders");
-    assert_eq!(resp.status, 500);
+    // A path built from a claim nobody validates is a config error, which
+    // --ignore-unimplemented does not lift.
+    let claim = config(&format!(
+        r#"[{{"endpoint": "/orders", "backend": [{{"host": ["{}"], "url_pattern": "/users/{{JWT.sub}}/orders"}}]}}]"#,
+        backend.url()
+    ));
+    let out = cuttle(&["check", "--ignore-unimplemented"], &claim);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT: add \"auth/validator\""),
+        "{stderr}"
+    );
     let targets: Vec<String> = backend.requests().into_iter().map(|s| s.target).collect();
     assert_eq!(targets, ["/private"]);
 }
