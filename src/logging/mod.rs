@@ -91,6 +91,12 @@ fn syslog_socket() -> String {
     SYSLOG_SOCKET.to_owned()
 }
 
+/// Waits (at most `limit`) until the log lines handed over so far are
+/// written: before an exit that skips the orderly shutdown.
+pub fn flush(limit: Duration) {
+    sink::flush(limit);
+}
+
 /// Writes what is still buffered (at most `limit` of waiting), then says
 /// on standard error how many lines were dropped in all, if any. Called
 /// once the workers have stopped.
