@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the life of a request.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod qos;
 pub mod router;
 pub mod rt;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod tls;
 pub mod upstream;

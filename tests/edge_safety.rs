@@ -371,13 +371,12 @@ fn host_omits_the_default_port() {
 /// A file whose endpoints use namespaces that guard them.
 fn guarded_config(backend: &str) -> String {
     config(&format!(
-        r#"[{{"endpoint": "/private", "extra_config": {{"auth/validator": {{"alg": "RS256", "jwk_url": "http://127.0.0.1:1/jwk"}}}},
-              "backend": [{{"host": ["{backend}"], "url_pattern": "/private"}}]}},
-            {{"endpoint": "/orders", "backend": [{{"host": ["{backend}"], "url_pattern": "/users/{{JWT.sub}}/orders"}}]}}]"#
+        r#"[{{"endpoint": "/private", "extra_config": {{"auth/api-keys": {{"roles": ["admin"]}}}},
+              "backend": [{{"host": ["{backend}"], "url_pattern": "/private"}}]}}]"#
     ))
     .replacen(
         r#""version": 3,"#,
-        r#""version": 3, "extra_config": {"security/cors": {"allow_origins": ["https://a.example"]}},"#,
+        r#""version": 3, "extra_config": {"security/policies": {"req": {"policies": ["true"]}}},"#,
         1,
     )
 }
@@ -407,9 +406,8 @@ fn unimplemented_guards_fail_closed_in_check_and_run() {
         );
         for expected in [
             "guarded.json",
-            "endpoints[0].extra_config.auth/validator: \"auth/validator\" is not implemented",
-            "extra_config.security/cors: ",
-            "endpoints[1].backend[0].url_pattern: {JWT.sub}",
+            "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\" is not implemented",
+            "extra_config.security/policies: ",
             "--ignore-unimplemented",
         ] {
             assert!(
@@ -459,11 +457,10 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(errors.len(), 2, "{errors:#?}");
     for place in [
-        "extra_config.security/cors",
-        "endpoints[0].extra_config.auth/validator",
-        "endpoints[1].backend[0].url_pattern",
+        "extra_config.security/policies",
+        "endpoints[0].extra_config.auth/api-keys",
     ] {
         assert!(
             errors
@@ -475,17 +472,30 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
 }
 
 #[test]
-fn ignoring_unimplemented_guards_serves_but_never_fills_a_claim() {
+fn ignoring_unimplemented_guards_serves_them_unprotected() {
     let backend = echo_backend();
     let gw = Gateway::start_with(
         &guarded_config(&backend.url()),
         &["--cores", "1", "--ignore-unimplemented"],
     );
-    // The operator asked for the validator to be ignored...
+    // The operator asked for the API-key check to be ignored.
     assert_eq!(gw.get("/private").status, 200);
-    // ...but a path built from a claim nobody validated is never sent.
-    let resp = gw.get("/orders");
-    assert_eq!(resp.status, 500);
     let targets: Vec<String> = backend.requests().into_iter().map(|s| s.target).collect();
     assert_eq!(targets, ["/private"]);
+}
+
+#[test]
+fn a_claim_placeholder_without_a_validator_is_refused_even_when_ignoring() {
+    let file = config(
+        r#"[{"endpoint": "/orders", "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/users/{JWT.sub}/orders"}]}]"#,
+    );
+    for args in [&["check"][..], &["check", "--ignore-unimplemented"][..]] {
+        let out = cuttle(args, &file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted the file");
+        assert!(
+            stderr.contains("endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"),
+            "{stderr}"
+        );
+    }
 }

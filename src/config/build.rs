@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
+use super::auth::JwkRegistry;
 use super::error::{BuildResult, Problem};
 use super::extra::{self, Unknown};
 use super::host::clean_host;
@@ -59,12 +60,15 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
             )
         })?,
     };
+    let mut jwk = JwkRegistry::default();
     let endpoints = raw
         .endpoints
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, endpoint)| build_endpoint(endpoint, index, &inherited, &mut unknown))
+        .map(|(index, endpoint)| {
+            build_endpoint(endpoint, index, &inherited, &mut unknown, &mut jwk)
+        })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
@@ -83,9 +87,11 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,
         client_tls,
+        security: root_extra.security,
         endpoints,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
+        jwk_sources: jwk.into_sources(),
     })
 }
 
@@ -143,6 +149,7 @@ fn build_endpoint(
     index: usize,
     inherited: &Inherited,
     unknown: &mut Unknown,
+    jwk: &mut JwkRegistry,
 ) -> BuildResult<Endpoint> {
     let at = format!("endpoints[{index}]");
     let path = raw.endpoint.ok_or_else(|| {
@@ -175,9 +182,15 @@ fn build_endpoint(
         }
         Some(calls) => calls,
     };
-    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown)?;
+    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+        if endpoint_extra.signer.is_some() {
+            return Err(Problem::new(
+                format!("{at}.extra_config.auth/signer"),
+                "\"auth/signer\" rewrites the response, but a \"no-op\" encoding passes it through untouched; remove one of the two",
+            ));
+        }
     }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
@@ -207,6 +220,7 @@ fn build_endpoint(
         params: &params,
         sequential: endpoint_extra.sequential,
         inherited_hosts: &inherited.hosts,
+        has_validator: endpoint_extra.auth.is_some(),
     };
     let backends = raw_backends
         .into_iter()
@@ -231,7 +245,10 @@ fn build_endpoint(
         rate_limit: endpoint_extra.rate_limit,
         wildcard,
         response: endpoint_extra.modifiers,
+        bot_detector: endpoint_extra.bot_detector,
         chunked_request_body: false,
+        auth: endpoint_extra.auth.map(std::sync::Arc::new),
+        signer: endpoint_extra.signer.map(std::sync::Arc::new),
     })
 }
 
@@ -341,6 +358,8 @@ struct BackendContext<'a> {
     params: &'a [&'a str],
     sequential: bool,
     inherited_hosts: &'a [String],
+    /// The endpoint has `auth/validator`: `{JWT.claim}` has a value.
+    has_validator: bool,
 }
 
 fn build_backend(
@@ -367,10 +386,8 @@ fn build_backend(
     for name in route::url_placeholders(&url_pattern) {
         route::check_url_placeholder(name, &scope)
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
-        if name.starts_with("JWT.") {
-            unknown
-                .unimplemented
-                .push(unimplemented::claim(format!("{at}.url_pattern"), name));
+        if name.starts_with("JWT.") && !context.has_validator {
+            return Err(unimplemented::claim(format!("{at}.url_pattern"), name));
         }
     }
 

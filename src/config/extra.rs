@@ -9,11 +9,12 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
-    CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit,
-    StaticResponse,
+    BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
+    RouterRateLimit, ServiceSecurity, StaticResponse,
 };
 use super::ratelimit;
 use super::raw::{
@@ -21,6 +22,7 @@ use super::raw::{
     RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
     RawRouterRateLimit,
 };
+use super::security;
 use super::unimplemented;
 use super::{logging, router_options};
 
@@ -45,6 +47,11 @@ const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
 const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
+const JWT_VALIDATOR: &str = "auth/validator";
+const JWT_SIGNER: &str = "auth/signer";
+/// KrakenD's service-level JWK cache settings: cuttle's one fetcher per
+/// URL already serves every endpoint, so there is nothing to set.
+const JOSE: &str = "auth/jose";
 
 /// The `router` keys cuttle acts on; others are listed as ignored.
 const ROUTER_KEYS: &[&str] = &[
@@ -70,6 +77,7 @@ pub struct RootExtra {
     pub server: Option<RawCuttleServer>,
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
+    pub security: ServiceSecurity,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +87,11 @@ pub struct EndpointExtra {
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
+    pub bot_detector: Option<BotDetectorSettings>,
+    /// `auth/validator`.
+    pub auth: Option<crate::auth::validator::AuthSpec>,
+    /// `auth/signer`.
+    pub signer: Option<crate::auth::signer::SignerSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +108,12 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
     let mut result = RootExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path("extra_config", namespace);
-        match namespace.as_str() {
+        match security::canonical_namespace(namespace) {
+            security::CORS => result.security.cors = Some(security::cors(value, &at, unknown)?),
+            security::HTTP => result.security.http = Some(security::http(value, &at, unknown)?),
+            security::BOT_DETECTOR => {
+                result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+            }
             ROUTER => {
                 note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
@@ -123,6 +141,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.logging = logging::build(raw, &at)?;
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            JOSE => note_ignored_keys(JOSE, value, &[], unknown),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -134,11 +153,30 @@ pub fn endpoint(
     extra: Option<&ExtraConfig>,
     at: &str,
     unknown: &mut Unknown,
+    jwk: &mut JwkRegistry,
 ) -> BuildResult<EndpointExtra> {
     let mut result = EndpointExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
+            continue;
+        }
+        match security::canonical_namespace(namespace) {
+            security::BOT_DETECTOR => {
+                result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+                continue;
+            }
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            _ => {}
+        }
+        if namespace == JWT_VALIDATOR {
+            result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
+            continue;
+        }
+        if namespace == JWT_SIGNER {
+            result.signer = Some(auth::signer(value, &at, jwk, &mut unknown.ignored)?);
             continue;
         }
         if namespace == ROUTER_RATELIMIT {
@@ -215,6 +253,11 @@ pub fn backend(
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
+        }
+        if let service @ (security::CORS | security::HTTP) =
+            security::canonical_namespace(namespace)
+        {
+            return Err(service_only(service, &at));
         }
         match namespace.as_str() {
             PROXY => {
@@ -443,8 +486,19 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
     Ok(result)
 }
 
+/// `security/cors` and `security/http` act on every request before routing:
+/// KrakenD reads them only from the root `extra_config`.
+fn service_only(namespace: &str, at: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "\"{namespace}\" is a service setting and has no effect here; move it to the root \"extra_config\""
+        ),
+    )
+}
+
 /// Decodes a namespace's settings, reporting type errors with their path.
-fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
+pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let inner_path = error.path().to_string();
         let at = if inner_path == "." {
@@ -493,7 +547,12 @@ fn without_comments(value: &Value) -> Value {
 }
 
 /// Records keys of an implemented namespace that cuttle does not act on.
-fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
+pub(super) fn note_ignored_keys(
+    namespace: &str,
+    value: &Value,
+    known: &[&str],
+    unknown: &mut Unknown,
+) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
             if !known.contains(&key.as_str()) && !is_comment(key) {

@@ -6,6 +6,7 @@
 //! column, or a path such as `endpoints[3].backend[0].url_pattern`) and what
 //! to write instead.
 
+mod auth;
 mod build;
 mod duration;
 mod error;
@@ -19,9 +20,12 @@ mod ratelimit;
 mod raw;
 mod route;
 mod router_options;
+mod security;
 mod tls;
 mod unimplemented;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +35,7 @@ pub use error::{ConfigError, Problem};
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
+pub use security::whole_host_pattern;
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

@@ -224,6 +224,97 @@ pub struct RawProxyRateLimit {
     pub every: Option<GoDuration>,
 }
 
+/// Root `security/cors` (rs/cors options, as krakend-cors reads them).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawCors {
+    pub allow_origins: Option<Vec<String>>,
+    pub allow_methods: Option<Vec<String>>,
+    pub allow_headers: Option<Vec<String>>,
+    pub expose_headers: Option<Vec<String>>,
+    pub max_age: Option<GoDuration>,
+    pub allow_credentials: Option<bool>,
+    pub allow_private_network: Option<bool>,
+    pub options_passthrough: Option<bool>,
+    pub options_success_status: Option<u16>,
+    pub debug: Option<bool>,
+}
+
+/// Root `security/http` (unrolled/secure options, as krakend-httpsecure reads them).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawHttpSecurity {
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_hosts_are_regex: Option<bool>,
+    pub host_proxy_headers: Option<Vec<String>>,
+    pub sts_seconds: Option<Seconds>,
+    pub sts_include_subdomains: Option<bool>,
+    pub force_sts_header: Option<bool>,
+    pub frame_deny: Option<bool>,
+    pub custom_frame_options_value: Option<String>,
+    pub content_type_nosniff: Option<bool>,
+    pub browser_xss_filter: Option<bool>,
+    pub content_security_policy: Option<String>,
+    pub referrer_policy: Option<String>,
+    pub ssl_redirect: Option<bool>,
+    pub ssl_host: Option<String>,
+    pub ssl_proxy_headers: Option<BTreeMap<String, String>>,
+    pub is_development: Option<bool>,
+}
+
+/// `security/bot-detector`, at root or endpoint level.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawBotDetector {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+    pub patterns: Option<Vec<String>>,
+    pub cache_size: Option<u64>,
+    pub empty_user_agent_is_bot: Option<bool>,
+}
+
+/// Endpoint `auth/validator` (one object; an array holds several).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtValidator {
+    pub alg: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub cache: Option<bool>,
+    pub cache_duration: Option<Seconds>,
+    pub disable_jwk_security: Option<bool>,
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub roles_key: Option<String>,
+    pub roles_key_is_nested: Option<bool>,
+    pub roles: Option<Vec<String>>,
+    pub scopes_key: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub scopes_matcher: Option<String>,
+    pub cookie_key: Option<String>,
+    pub auth_header_name: Option<String>,
+    pub propagate_claims: Option<Vec<Vec<String>>>,
+    pub key_identify_strategy: Option<String>,
+    pub operation_debug: Option<bool>,
+    pub leeway: Option<GoDuration>,
+    /// cuttle: tokens each worker remembers as verified (0: none).
+    pub token_cache_size: Option<Count>,
+}
+
+/// Endpoint `auth/signer`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawJwtSigner {
+    pub alg: Option<String>,
+    pub kid: Option<String>,
+    pub typ: Option<String>,
+    pub jwk_url: Option<String>,
+    pub jwk_local_path: Option<String>,
+    pub disable_jwk_security: Option<bool>,
+    pub full: Option<bool>,
+    pub keys_to_sign: Option<Vec<String>>,
+}
+
 // ---- value types with their own syntax ----
 
 /// A Go duration string (`"2s"`), already parsed and never negative.

@@ -43,12 +43,13 @@ pub fn namespace(at: String, namespace: &str) -> Problem {
     )
 }
 
-/// The refusal for a `{JWT.claim}` placeholder in `at` (a url_pattern).
+/// The error for a `{JWT.claim}` placeholder in `at` (a url_pattern) of
+/// an endpoint without `auth/validator`: nothing would fill it.
 pub fn claim(at: String, placeholder: &str) -> Problem {
     Problem::new(
         at,
         format!(
-            "{{{placeholder}}} needs a validated JWT (\"auth/validator\"), which cuttle does not implement yet"
+            "{{{placeholder}}} needs a validated JWT: add \"auth/validator\" to this endpoint's extra_config, or remove the placeholder"
         ),
     )
 }

@@ -43,6 +43,7 @@ fn target_of(
         ctx.plan,
         &ctx.plan.backends[backend],
         ctx.req,
+        ctx.facts,
         responses,
         &mut target,
     ) {

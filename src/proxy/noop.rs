@@ -41,11 +41,14 @@ pub async fn relay(
         req,
         pools,
         headers,
+        facts,
         ..
     } = *call;
     let backend = &plan.backends[0];
     let mut target = Vec::with_capacity(64);
-    if let Err(refused) = super::request::backend_target(plan, backend, req, &[], &mut target) {
+    if let Err(refused) =
+        super::request::backend_target(plan, backend, req, facts, &[], &mut target)
+    {
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         return answer_failure(ctx, &refused, client, out).await;
     }
@@ -87,6 +90,7 @@ pub async fn relay(
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
             || head.connection_lists(raw, name)
         {

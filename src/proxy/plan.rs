@@ -6,10 +6,13 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
+use crate::auth::signer::JwtSigner;
+use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
+use crate::security::BotDetector;
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
 
 pub struct EndpointPlan {
@@ -41,6 +44,9 @@ pub struct EndpointPlan {
     pub before: Vec<Step>,
     /// Steps run on the merged document before it is encoded.
     pub after: Vec<ResponseStep>,
+    /// Client header names (lower-case) never forwarded because a step
+    /// sets them (`propagate_claims`).
+    pub replaced_headers: Vec<Box<[u8]>>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
 }
@@ -177,19 +183,19 @@ pub fn compile_endpoint(
         segment_params,
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
-        before: endpoint
-            .rate_limit
+        before: before_steps(endpoint, share)?,
+        after: endpoint
+            .signer
             .iter()
-            .map(|limit| {
-                Step::RateLimit(EndpointLimiter::new(
-                    limit,
-                    share.workers,
-                    DEFAULT_MAX_CLIENTS,
-                    share.epoch,
-                ))
-            })
+            .map(|spec| ResponseStep::Sign(JwtSigner::new(spec.clone())))
             .collect(),
-        after: Vec::new(),
+        replaced_headers: endpoint
+            .auth
+            .iter()
+            .flat_map(|spec| &spec.validators)
+            .flat_map(|v| &v.propagate)
+            .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
+            .collect(),
     })
 }
 
@@ -229,4 +235,35 @@ fn compile_backend(
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
     })
+}
+
+/// The checks before the backends, in KrakenD's order: its bot detector
+/// wraps every other endpoint handler, so a bot spends no rate-limit token
+/// and no signature check; then the rate limit, then the JWT validator.
+fn before_steps(endpoint: &Endpoint, share: &WorkerShare) -> Result<Vec<Step>, PlanError> {
+    let mut steps = Vec::new();
+    if let Some(settings) = &endpoint.bot_detector {
+        let detector = BotDetector::new(settings).map_err(|e| {
+            PlanError(format!(
+                "endpoint {}: security/bot-detector.patterns: {e}",
+                endpoint.path
+            ))
+        })?;
+        steps.push(Step::BotDetector(detector));
+    }
+    if let Some(limit) = &endpoint.rate_limit {
+        steps.push(Step::RateLimit(EndpointLimiter::new(
+            limit,
+            share.workers,
+            DEFAULT_MAX_CLIENTS,
+            share.epoch,
+        )));
+    }
+    steps.extend(
+        endpoint
+            .auth
+            .iter()
+            .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
+    );
+    Ok(steps)
 }

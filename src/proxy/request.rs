@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use super::plan::{BackendPlan, EndpointPlan};
+use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header};
 use crate::pipeline::{
@@ -69,7 +70,12 @@ fn gateway_owned(name: &[u8]) -> bool {
 }
 
 /// Serialises the header lines every backend call of this request carries.
-pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut Vec<u8>) {
+pub fn backend_headers(
+    plan: &EndpointPlan,
+    req: &ClientRequest<'_>,
+    facts: &RequestFacts,
+    out: &mut Vec<u8>,
+) {
     let mut forwarded_user_agent = false;
     // The gateway reads the bodies it manipulates, so it chooses their coding
     // (gzip, which upstream::fetch inflates, as Go's client does); no-op
@@ -80,7 +86,13 @@ pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut V
     }
     for h in &req.head.headers {
         let name = h.name.of(req.buf);
-        if gateway_owned(name) || req.head.connection_lists(req.buf, name) {
+        if gateway_owned(name)
+            || req.head.connection_lists(req.buf, name)
+            || plan
+                .replaced_headers
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         let wanted = name.eq_ignore_ascii_case(b"content-type")
@@ -108,6 +120,7 @@ pub fn backend_headers(plan: &EndpointPlan, req: &ClientRequest<'_>, out: &mut V
     if let Some(host) = req.head.host {
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
+    out.extend_from_slice(&facts.backend_headers);
 }
 
 fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {
@@ -153,6 +166,7 @@ pub fn backend_target(
     plan: &EndpointPlan,
     backend: &BackendPlan,
     req: &ClientRequest<'_>,
+    facts: &RequestFacts,
     responses: &[Value<'static>],
     out: &mut Vec<u8>,
 ) -> Result<(), BackendError> {
@@ -172,9 +186,15 @@ pub fn backend_target(
                 .get(*backend)
                 .and_then(|doc| lookup(doc, field))
                 .is_some_and(|found| scalar_text(found, value)),
-            // No JWT validator yet: config refuses such templates unless
-            // told to ignore what is unimplemented, and then the call fails.
-            Source::Claim(_) => false,
+            // Config refuses `{JWT.*}` on endpoints without a validator; a
+            // claim the token lacks fails the call rather than render empty.
+            Source::Claim(claim) => match facts.jwt.as_deref().and_then(|c| c.get(claim)) {
+                Some(found) => {
+                    value.extend_from_slice(crate::auth::claims::claim_text(found).as_bytes());
+                    true
+                }
+                None => false,
+            },
             // Raw: the template checks and encodes it segment by segment.
             Source::Remainder => match remainder(plan, req) {
                 Some(raw) => {
@@ -217,7 +237,7 @@ fn describe(plan: &EndpointPlan, backend: &BackendPlan, refused: &Refused) -> St
             name_of(plan, source)
         ),
         Refused::Missing(source) => format!(
-            "url_pattern {pattern}: {} has no value (cuttle does not validate JWTs yet)",
+            "url_pattern {pattern}: {} has no value (the token has no such claim)",
             name_of(plan, source)
         ),
     }

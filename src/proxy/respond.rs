@@ -174,13 +174,16 @@ pub fn write_merged(
     let content_type = encode(&value, rendered, body);
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
-    write_header(
-        out,
-        b"X-KrakenD-Completed",
-        if complete { b"true" } else { b"false" },
-    );
-    if complete && let Some(cache) = &plan.cache_control {
-        write_header(out, b"Cache-Control", cache);
+    // krakend-jose's signer writes the response itself, without these two.
+    if !plan.after.iter().any(|step| step.replaces_headers()) {
+        write_header(
+            out,
+            b"X-KrakenD-Completed",
+            if complete { b"true" } else { b"false" },
+        );
+        if complete && let Some(cache) = &plan.cache_control {
+            write_header(out, b"Cache-Control", cache);
+        }
     }
     finish(ctx, body, out);
     complete
@@ -339,6 +342,15 @@ pub fn write_refusal(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut Vec
     }
     if refusal.completed_header {
         write_header(out, b"X-KrakenD-Completed", b"false");
+    }
+    if refusal.status == 204 {
+        // RFC 9110 8.6: no Content-Length on a 204 (a CORS preflight's answer).
+        finish_head_lines(ctx, out);
+        if ctx.close {
+            write_header(out, b"Connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        return;
     }
     finish(ctx, &refusal.body, out);
 }

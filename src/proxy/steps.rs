@@ -13,17 +13,30 @@
 //! Steps are compiled once per worker from the configuration; running one
 //! allocates nothing unless it has to (a refusal's body).
 
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::plan::EndpointPlan;
 use super::request::ClientRequest;
+use crate::auth::Claims;
+use crate::auth::signer::{JwtSigner, SignError};
+use crate::auth::validator::{Denial, JwtCheck, header_value};
 use crate::pipeline::Value;
 use crate::qos::{self, EndpointLimiter};
+use crate::security::BotDetector;
 
 /// What one request's steps found out, for the steps after them and for
-/// the backend calls. Empty until a step needs to pass something on.
+/// the backend calls.
 #[derive(Default)]
-pub struct RequestFacts {}
+pub struct RequestFacts {
+    /// The claims of the token `auth/validator` accepted (see `crate::auth`
+    /// for how to read them: `Claims::value`, `Claims::get("a.b")`).
+    pub jwt: Option<Rc<Claims>>,
+    /// Header lines (`Name: value\r\n`) every backend call of this request
+    /// carries besides the forwarded ones (`propagate_claims`); the client's
+    /// headers of the same names are not forwarded (`EndpointPlan::replaced_headers`).
+    pub backend_headers: Vec<u8>,
+}
 
 /// A request that a step will not let through.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,11 +73,17 @@ pub struct StepInput<'a> {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
+    BotDetector(BotDetector),
+    /// `auth/validator`: 401 without a valid token, 403 without the roles
+    /// or scopes; the claims go into `RequestFacts::jwt`.
+    Jwt(JwtCheck),
 }
 
 impl Step {
-    pub fn check(&self, input: &StepInput<'_>, _facts: &mut RequestFacts) -> Result<(), Refusal> {
+    pub fn check(&self, input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
         match self {
+            Step::Jwt(check) => jwt(check, input, facts),
             Step::RateLimit(limiter) => {
                 let req = input.req;
                 let client = limiter.strategy().and_then(|strategy| {
@@ -80,16 +99,90 @@ impl Step {
                     // KrakenD answers a rate-limited request with an empty body.
                     .map_err(|limited| Refusal::empty(limited.status()))
             }
+            Step::BotDetector(detector) => {
+                if detector.is_bot(input.req.header("user-agent")) {
+                    tracing::debug!(peer = %input.req.peer, "bot rejected");
+                    return Err(Refusal::empty(403));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `auth/validator` on one request.
+fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
+    let (header, _) = check.sources();
+    let token = check.token(input.req.header(header), input.req.header("cookie"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let debug = |why: &dyn std::fmt::Display| {
+        if check.spec().validators.iter().any(|v| v.operation_debug) {
+            tracing::warn!(endpoint = %input.plan.path, "JWT refused: {why}");
+        }
+    };
+    match check.check(token, now) {
+        Ok((claims, index)) => {
+            let validator = &check.spec().validators[index];
+            for (claim, name) in &validator.propagate {
+                match header_value(&claims, claim) {
+                    Ok(Some(value)) => crate::http::write_header(
+                        &mut facts.backend_headers,
+                        name.as_bytes(),
+                        value.as_bytes(),
+                    ),
+                    Ok(None) => {}
+                    Err(why) => {
+                        debug(&why);
+                        return Err(Refusal::empty(401));
+                    }
+                }
+            }
+            facts.jwt = Some(claims);
+            Ok(())
+        }
+        Err(Denial::Unauthorized(why)) => {
+            debug(&why);
+            Err(Refusal::empty(401))
+        }
+        Err(Denial::Forbidden(which)) => {
+            debug(&format_args!("the token lacks the required {which:?}"));
+            Err(Refusal::empty(403))
         }
     }
 }
 
 /// A step run on the merged document, before it is encoded.
-pub enum ResponseStep {}
+pub enum ResponseStep {
+    /// `auth/signer`.
+    Sign(JwtSigner),
+}
 
 impl ResponseStep {
-    pub fn apply(&self, _doc: &mut Value<'_>, _facts: &RequestFacts) -> Result<(), Refusal> {
-        match *self {}
+    pub fn apply(&self, doc: &mut Value<'_>, _facts: &RequestFacts) -> Result<(), Refusal> {
+        match self {
+            ResponseStep::Sign(signer) => signer.apply(doc).map_err(|e| {
+                // KrakenD answers a signing failure with an empty 400; a key
+                // set that has not arrived yet is the gateway's fault: 503.
+                match e {
+                    SignError::NoKey(why) => {
+                        tracing::warn!("auth/signer: {why}");
+                        Refusal::empty(503)
+                    }
+                    SignError::Failed(why) => {
+                        tracing::warn!("auth/signer: {why}");
+                        Refusal::empty(400)
+                    }
+                }
+            }),
+        }
+    }
+
+    /// Whether the response is written as krakend-jose's signer writes it:
+    /// without `X-KrakenD-Completed` and `Cache-Control`.
+    pub fn replaces_headers(&self) -> bool {
+        matches!(self, ResponseStep::Sign(_))
     }
 }
 

@@ -76,6 +76,34 @@ fn claim_port(addr: SocketAddr) -> Result<SocketAddr, StartError> {
     Ok(bound)
 }
 
+/// Starts the one thread that keeps every `jwk_url` fresh (if any). It
+/// does not wait for the first fetch: a JWK server that is down does not
+/// stop start-up, its tokens are refused until the keys arrive.
+fn start_jwk_fetcher(config: &Config) -> Result<(), StartError> {
+    use crate::auth::keys::{FetchTls, start_fetcher};
+    let sources = &config.jwk_sources;
+    let https = |insecure: bool| {
+        sources
+            .iter()
+            .any(|s| s.insecure == insecure && s.url.starts_with("https://"))
+    };
+    let tls_error = |p: crate::config::Problem| StartError::Tls(format!("{}: {}", p.at, p.message));
+    let mut tls = FetchTls::default();
+    if https(false) {
+        tls.verified = Some(crate::tls::client_config(&config.client_tls).map_err(tls_error)?);
+    }
+    if https(true) {
+        tracing::warn!(
+            "disable_jwk_security is on for an https:// jwk_url: the JWK server's certificate is NOT VERIFIED (as in KrakenD)"
+        );
+        let mut settings = config.client_tls.clone();
+        settings.allow_insecure_connections = true;
+        tls.unverified = Some(crate::tls::client_config(&settings).map_err(tls_error)?);
+    }
+    start_fetcher(sources.clone(), tls)
+        .map_err(|e| StartError::Plan(format!("cannot start the JWK fetcher thread: {e}")))
+}
+
 /// Starts the workers and blocks until they stop.
 pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let cpus = allowed_cpus()?;
@@ -118,6 +146,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     Worker::new(0, workers, config.clone(), &resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
     let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
+    start_jwk_fetcher(&config)?;
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only

@@ -468,7 +468,7 @@ impl Connection {
             return Answer::buffered(stream.write_all(out).await.is_ok(), out, completed);
         }
         headers.clear();
-        proxy::backend_headers(plan, &req, headers);
+        proxy::backend_headers(plan, &req, &facts, headers);
         let call = CallContext {
             plan,
             req: &req,

@@ -86,7 +86,7 @@ impl Worker {
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {
             id,
-            edge: Edge::new(&config),
+            edge: Edge::new(&config)?,
             observer: Observer::new(&config),
             version_header: version_header(config.router.hide_version_header),
             config,

@@ -1,0 +1,438 @@
+//! `auth/validator` and `auth/signer` (KrakenD's krakend-jose) into the
+//! compiled specs `crate::auth` runs, with every key source of the file
+//! collected once ([`JwkRegistry`]): a `jwk_local_path` is read and parsed
+//! here (a bad file fails `check` and `run`), a `jwk_url` becomes one
+//! [`UrlSource`] for the fetcher thread however many endpoints name it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::{BuildResult, Problem};
+use super::raw::{GoDuration, RawJwtSigner, RawJwtValidator};
+use crate::auth::alg::Alg;
+use crate::auth::cache::DEFAULT_CAPACITY;
+use crate::auth::claims::{DEFAULT_LEEWAY, Rules};
+use crate::auth::jwk::{KeyIdStrategy, KeySet};
+use crate::auth::keys::{Published, UrlSource};
+use crate::auth::signer::SignerSpec;
+use crate::auth::validator::{AuthSpec, ValidatorSpec};
+
+/// KrakenD's `cache_duration` when `cache` is on and it is unset (15 min).
+pub const DEFAULT_CACHE_DURATION: Duration = Duration::from_secs(900);
+/// How often a `jwk_url` without `cache` is fetched again. KrakenD fetches
+/// it on every request then; cuttle refreshes in the background instead
+/// (and at once, at most every 10 s, when a token names an unknown key).
+pub const UNCACHED_REFRESH: Duration = Duration::from_secs(10);
+
+/// Settings of `auth/validator` cuttle acts on; the others are refused
+/// (they change which keys are trusted) or warned about.
+const VALIDATOR_KEYS: &[&str] = &[
+    "alg",
+    "jwk_url",
+    "jwk_local_path",
+    "cache",
+    "cache_duration",
+    "disable_jwk_security",
+    "issuer",
+    "audience",
+    "roles_key",
+    "roles_key_is_nested",
+    "roles",
+    "scopes_key",
+    "scopes",
+    "scopes_matcher",
+    "cookie_key",
+    "auth_header_name",
+    "propagate_claims",
+    "key_identify_strategy",
+    "operation_debug",
+    "leeway",
+    "token_cache_size",
+];
+const SIGNER_KEYS: &[&str] = &[
+    "alg",
+    "kid",
+    "typ",
+    "jwk_url",
+    "jwk_local_path",
+    "disable_jwk_security",
+    "full",
+    "keys_to_sign",
+];
+/// Settings that decide which keys are trusted or how they are read:
+/// refused rather than ignored.
+const REFUSED_KEYS: &[(&str, &str)] = &[
+    ("jwk_fingerprints", "certificate pinning of the JWK server"),
+    (
+        "jwk_local_ca",
+        "a CA file for the JWK server (use the root client_tls.ca_certs)",
+    ),
+    ("secret_url", "encrypted key files"),
+    ("cypher_key", "encrypted key files"),
+];
+
+/// Every key source of one configuration.
+#[derive(Debug, Default)]
+pub struct JwkRegistry {
+    urls: Vec<UrlSource>,
+    files: HashMap<String, Arc<Published>>,
+}
+
+impl JwkRegistry {
+    pub fn into_sources(self) -> Vec<UrlSource> {
+        self.urls
+    }
+
+    fn url(&mut self, url: &str, refresh: Duration, insecure: bool) -> Arc<Published> {
+        if let Some(source) = self
+            .urls
+            .iter_mut()
+            .find(|s| s.url == url && s.insecure == insecure)
+        {
+            source.refresh = source.refresh.min(refresh);
+            return source.published.clone();
+        }
+        let published = Arc::new(Published::empty(url));
+        self.urls.push(UrlSource {
+            url: url.to_owned(),
+            refresh,
+            insecure,
+            published: published.clone(),
+        });
+        published
+    }
+
+    fn file(&mut self, path: &str, at: &str) -> BuildResult<Arc<Published>> {
+        if let Some(found) = self.files.get(path) {
+            return Ok(found.clone());
+        }
+        let text = std::fs::read(path).map_err(|e| {
+            Problem::new(
+                at,
+                format!("cannot read the key file \"{path}\": {e}; write the path of a JWK set (JSON) file"),
+            )
+        })?;
+        let set = KeySet::parse(&text)
+            .map_err(|e| Problem::new(at, format!("\"{path}\" is not a usable JWK set: {e}")))?;
+        let published = Arc::new(Published::with(format!("file {path}"), set));
+        self.files.insert(path.to_owned(), published.clone());
+        Ok(published)
+    }
+
+    /// The key source of a validator or signer at `at`.
+    fn source(
+        &mut self,
+        url: Option<&str>,
+        local: Option<&str>,
+        refresh: Duration,
+        insecure: bool,
+        at: &str,
+    ) -> BuildResult<Arc<Published>> {
+        // KrakenD reads the file when both are set.
+        if let Some(path) = local.filter(|p| !p.is_empty()) {
+            return self.file(path, &format!("{at}.jwk_local_path"));
+        }
+        let Some(url) = url.filter(|u| !u.is_empty()) else {
+            return Err(Problem::new(
+                at,
+                "no keys: write \"jwk_url\" (the identity provider's JWK set, e.g. \"https://idp.example.com/.well-known/jwks.json\") or \"jwk_local_path\" (a JWK set file)",
+            ));
+        };
+        let parsed = crate::auth::fetch::Url::parse(url)
+            .map_err(|e| Problem::new(format!("{at}.jwk_url"), format!("\"{url}\": {e}")))?;
+        if !parsed.https && !insecure {
+            return Err(Problem::new(
+                format!("{at}.jwk_url"),
+                format!(
+                    "\"{url}\" is plain http: keys fetched over it can be replaced by anyone on the path; use https, or set \"disable_jwk_security\": true (as KrakenD requires)"
+                ),
+            ));
+        }
+        Ok(self.url(url, refresh, insecure))
+    }
+}
+
+/// `auth/validator` at `at`: one object, or an array of objects with
+/// distinct issuers.
+pub fn validator(
+    value: &Value,
+    at: &str,
+    registry: &mut JwkRegistry,
+    ignored: &mut std::collections::BTreeSet<String>,
+) -> BuildResult<AuthSpec> {
+    let objects: Vec<(String, &Value)> = match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}[{i}]"), v))
+            .collect(),
+        other => vec![(at.to_owned(), other)],
+    };
+    if objects.is_empty() {
+        return Err(Problem::new(
+            at,
+            "an empty list of validators would let nobody in; write one validator object, or several with distinct \"issuer\"s",
+        ));
+    }
+    let mut validators = Vec::with_capacity(objects.len());
+    let mut cache_size = None;
+    for (at, object) in &objects {
+        check_keys(object, VALIDATOR_KEYS, "auth/validator", at, ignored)?;
+        let raw: RawJwtValidator = super::extra::decode(object, at)?;
+        if let Some(size) = raw.token_cache_size {
+            let size = usize::try_from(size.0).unwrap_or(usize::MAX);
+            cache_size = Some(cache_size.map_or(size, |s: usize| s.max(size)));
+        }
+        validators.push(one_validator(raw, at, registry)?);
+    }
+    if validators.len() > 1 {
+        let mut seen: Vec<&str> = Vec::new();
+        for ((at, _), v) in objects.iter().zip(&validators) {
+            let Some(issuer) = v.rules.issuer.as_deref() else {
+                return Err(Problem::new(
+                    format!("{at}.issuer"),
+                    "missing; with several validators on one endpoint, each needs the \"issuer\" whose tokens it checks",
+                ));
+            };
+            if seen.contains(&issuer) {
+                return Err(Problem::new(
+                    format!("{at}.issuer"),
+                    format!(
+                        "\"{issuer}\" is the issuer of an earlier validator too; each validator of an endpoint needs its own issuer"
+                    ),
+                ));
+            }
+            seen.push(issuer);
+        }
+    }
+    Ok(AuthSpec {
+        validators,
+        cache_size: cache_size.unwrap_or(DEFAULT_CAPACITY),
+    })
+}
+
+fn one_validator(
+    raw: RawJwtValidator,
+    at: &str,
+    registry: &mut JwkRegistry,
+) -> BuildResult<ValidatorSpec> {
+    let alg = algorithm(raw.alg.as_deref(), at)?;
+    let refresh = if raw.cache == Some(true) {
+        match raw.cache_duration {
+            Some(s) if s.0 > 0 => Duration::from_secs(s.0),
+            _ => DEFAULT_CACHE_DURATION,
+        }
+    } else {
+        UNCACHED_REFRESH
+    };
+    let insecure = raw.disable_jwk_security == Some(true);
+    let keys = registry.source(
+        raw.jwk_url.as_deref(),
+        raw.jwk_local_path.as_deref(),
+        refresh,
+        insecure,
+        at,
+    )?;
+    let key_id = KeyIdStrategy::parse(raw.key_identify_strategy.as_deref().unwrap_or(""))
+        .ok_or_else(|| {
+            Problem::new(
+                format!("{at}.key_identify_strategy"),
+                "write one of \"kid\" (the default), \"x5t\", \"x5t#S256\", \"kid_x5t\"",
+            )
+        })?;
+    let scopes_all = match raw.scopes_matcher.as_deref() {
+        None | Some("") | Some("any") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(Problem::new(
+                format!("{at}.scopes_matcher"),
+                format!("\"{other}\" is not a matcher; write \"any\" (the default) or \"all\""),
+            ));
+        }
+    };
+    let roles_key = raw
+        .roles_key
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "roles".to_owned());
+    // KrakenD nests only a dotted key that is not a URL-like claim name.
+    let roles_nested = raw.roles_key_is_nested == Some(true)
+        && roles_key.contains('.')
+        && !roles_key.starts_with("http");
+    let leeway = match raw.leeway {
+        Some(GoDuration(d)) => d.max(DEFAULT_LEEWAY),
+        None => DEFAULT_LEEWAY,
+    };
+    let mut propagate = Vec::new();
+    for (i, pair) in raw
+        .propagate_claims
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let at = format!("{at}.propagate_claims[{i}]");
+        let [claim, header] = <[String; 2]>::try_from(pair).map_err(|_| {
+            Problem::new(
+                &at,
+                "write a [claim, header] pair, e.g. [\"sub\", \"x-user\"]",
+            )
+        })?;
+        if claim.is_empty() || !is_header_name(&header) {
+            return Err(Problem::new(
+                &at,
+                format!(
+                    "\"{header}\" is not a header name, or the claim is empty; write e.g. [\"sub\", \"x-user\"]"
+                ),
+            ));
+        }
+        if is_reserved_header(&header) {
+            return Err(Problem::new(
+                &at,
+                format!(
+                    "\"{header}\" is set by the gateway itself (framing, host, forwarding); pick another header name"
+                ),
+            ));
+        }
+        propagate.push((claim, header));
+    }
+    let header = raw
+        .auth_header_name
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "Authorization".to_owned());
+    if !is_header_name(&header) {
+        return Err(Problem::new(
+            format!("{at}.auth_header_name"),
+            format!("\"{header}\" is not a header name"),
+        ));
+    }
+    Ok(ValidatorSpec {
+        alg,
+        keys,
+        key_id,
+        rules: Rules {
+            issuer: raw.issuer.filter(|i| !i.is_empty()),
+            audience: raw.audience.unwrap_or_default(),
+            leeway,
+            roles_key,
+            roles_nested,
+            roles: raw.roles.unwrap_or_default(),
+            scopes_key: raw.scopes_key.filter(|k| !k.is_empty()),
+            scopes: raw.scopes.unwrap_or_default(),
+            scopes_all,
+        },
+        auth_header: header.to_ascii_lowercase(),
+        cookie_key: raw
+            .cookie_key
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "access_token".to_owned()),
+        propagate,
+        operation_debug: raw.operation_debug == Some(true),
+    })
+}
+
+/// `auth/signer` at `at`.
+pub fn signer(
+    value: &Value,
+    at: &str,
+    registry: &mut JwkRegistry,
+    ignored: &mut std::collections::BTreeSet<String>,
+) -> BuildResult<SignerSpec> {
+    check_keys(value, SIGNER_KEYS, "auth/signer", at, ignored)?;
+    let raw: RawJwtSigner = super::extra::decode(value, at)?;
+    let alg = algorithm(raw.alg.as_deref(), at)?;
+    let kid = raw.kid.filter(|k| !k.is_empty()).ok_or_else(|| {
+        Problem::new(
+            format!("{at}.kid"),
+            "missing; write the \"kid\" of the key in the JWK set to sign with",
+        )
+    })?;
+    let keys_to_sign = raw.keys_to_sign.unwrap_or_default();
+    if keys_to_sign.is_empty() {
+        return Err(Problem::new(
+            format!("{at}.keys_to_sign"),
+            "missing or empty; list the response keys whose objects become signed tokens, e.g. [\"access_token\"]",
+        ));
+    }
+    let keys = registry.source(
+        raw.jwk_url.as_deref(),
+        raw.jwk_local_path.as_deref(),
+        DEFAULT_CACHE_DURATION,
+        raw.disable_jwk_security == Some(true),
+        at,
+    )?;
+    Ok(SignerSpec {
+        alg,
+        kid,
+        typ: raw
+            .typ
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "JWT".to_owned()),
+        keys,
+        full: raw.full == Some(true),
+        keys_to_sign,
+    })
+}
+
+fn algorithm(text: Option<&str>, at: &str) -> BuildResult<Alg> {
+    // KrakenD's schema documents RS256 as the default.
+    let text = text.filter(|t| !t.is_empty()).unwrap_or("RS256");
+    Alg::parse(text).ok_or_else(|| {
+        Problem::new(
+            format!("{at}.alg"),
+            format!(
+                "\"{text}\" is not a supported algorithm; write one of {}",
+                Alg::names()
+            ),
+        )
+    })
+}
+
+fn check_keys(
+    value: &Value,
+    known: &[&str],
+    namespace: &str,
+    at: &str,
+    ignored: &mut std::collections::BTreeSet<String>,
+) -> BuildResult<()> {
+    let Value::Object(settings) = value else {
+        return Ok(());
+    };
+    for key in settings.keys() {
+        if let Some((_, what)) = REFUSED_KEYS.iter().find(|(k, _)| k == key) {
+            return Err(Problem::new(
+                format!("{at}.{key}"),
+                format!(
+                    "cuttle does not implement {what}; remove \"{key}\" (serving without it would trust keys the file does not mean to)"
+                ),
+            ));
+        }
+        if !known.contains(&key.as_str()) && !key.starts_with('@') {
+            ignored.insert(format!("{namespace}.{key}"));
+        }
+    }
+    Ok(())
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_reserved_header(name: &str) -> bool {
+    const RESERVED: [&str; 9] = [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "expect",
+        "te",
+        "upgrade",
+        "x-forwarded-for",
+        "x-forwarded-host",
+    ];
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
