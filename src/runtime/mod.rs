@@ -280,6 +280,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             }
         };
         tracing::warn!("{again} again: exiting without waiting");
+        crate::logging::flush(Duration::from_millis(200));
         std::process::exit(1);
     });
     for handle in handles {
