@@ -12,8 +12,11 @@
 //! - **cel/request_four_checks**: four checks naming params, headers,
 //!   query strings, method and path (`matches`, `in`, `int()`, `size`,
 //!   `startsWith`).
-//! - **cel/response_2KB**: one response check on a ~2 KB merged document:
-//!   converting the document to CEL values dominates.
+//! - **cel/response_2KB**: one response check on a ~2 KB merged document
+//!   reading `resp_data.items` (the twenty items): converting them to CEL
+//!   values dominates. **cel/response_2KB_one_field** reads only
+//!   `resp_data.total` (only that field is converted);
+//!   **cel/response_2KB_whole** reads `size(resp_data)` (all of it is).
 //! - **cel/compile_fixture**: parsing the two fixture expressions, paid
 //!   once per worker at start-up.
 
@@ -23,7 +26,9 @@ use cel::Value as Cel;
 use criterion::{Criterion, criterion_group, criterion_main};
 use cuttle::pipeline::parse_owned;
 use cuttle::validation::BodySchema;
-use cuttle::validation::cel::{Bindings, Checks, Side, Var, param_key, string_lists, strings};
+use cuttle::validation::cel::{
+    Bindings, Checks, DataUse, Side, Var, param_key, string_lists, strings,
+};
 
 const SCHEMA: &str = r#"{
   "$schema": "http://json-schema.org/draft-07/schema#",
@@ -100,6 +105,10 @@ impl Bindings for Request {
 struct Response<'a>(&'a cuttle::pipeline::Value<'a>);
 
 impl Bindings for Response<'_> {
+    fn data(&self, fields: &DataUse) -> Cel {
+        cuttle::validation::cel::document_fields(self.0, fields)
+    }
+
     fn value(&self, var: Var) -> Cel {
         match var {
             Var::RespData => cuttle::validation::cel::document(self.0),
@@ -142,6 +151,10 @@ fn bench_cel(c: &mut Criterion) {
     let doc = parse_owned(&document_2kb()).unwrap();
     let on_response = Checks::compile(["resp_completed && size(resp_data.items) == 20"]).unwrap();
     assert!(on_response.run(Side::Response, &Response(&doc)).is_ok());
+    let one_field = Checks::compile(["resp_data.total == 20"]).unwrap();
+    assert!(one_field.run(Side::Response, &Response(&doc)).is_ok());
+    let whole = Checks::compile(["size(resp_data) == 3"]).unwrap();
+    assert!(whole.run(Side::Response, &Response(&doc)).is_ok());
 
     let mut group = c.benchmark_group("cel");
     group.bench_function("request_fixture", |b| {
@@ -152,6 +165,12 @@ fn bench_cel(c: &mut Criterion) {
     });
     group.bench_function("response_2KB", |b| {
         b.iter(|| on_response.run(Side::Response, &Response(black_box(&doc))))
+    });
+    group.bench_function("response_2KB_one_field", |b| {
+        b.iter(|| one_field.run(Side::Response, &Response(black_box(&doc))))
+    });
+    group.bench_function("response_2KB_whole", |b| {
+        b.iter(|| whole.run(Side::Response, &Response(black_box(&doc))))
     });
     group.bench_function("compile_fixture", |b| {
         b.iter(|| Checks::compile(black_box(FIXTURE)))

@@ -106,8 +106,8 @@ pub fn block_on_local<F: Future>(name: &str, future: F) -> io::Result<F::Output>
 
 fn worker_died(name: &str, why: &str) -> ! {
     tracing::error!("{name} died: {why}; exiting so that a supervisor restarts cuttle");
-    // The log writer thread holds the line: let it out before exiting.
-    crate::logging::finish(Duration::from_secs(1));
+    // The log is written by a background thread: let it write this line.
+    crate::logging::flush(std::time::Duration::from_secs(1));
     std::process::exit(70)
 }
 

@@ -171,3 +171,31 @@ fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].header("x-forwarded-for"), Some("127.0.0.1"));
 }
+
+#[test]
+fn an_endpoint_on_the_health_path_is_refused() {
+    let dir = common::TempDir::new();
+    let path = dir.0.join("clash.json");
+    for (router, endpoint) in [
+        ("{}", "/__health"),
+        (r#"{"health_path": "/status"}"#, "/status"),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"version": 3, "extra_config": {{"router": {router}}}, "endpoints": [{{"endpoint": "{endpoint}", "backend": [{{"host": ["http://127.0.0.1:1"], "url_pattern": "/"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+            .args(["check", "-c", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{endpoint}");
+        assert!(
+            err.contains("clash.json: endpoints[0].endpoint: GET ") && err.contains("health"),
+            "{err}"
+        );
+    }
+}

@@ -72,6 +72,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
+    check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
     Ok(Config {
         source: source.to_path_buf(),
         name: raw.name,
@@ -94,6 +95,25 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         unimplemented: unknown.unimplemented,
         jwk_sources: jwk.into_sources(),
     })
+}
+
+/// The health endpoint is answered before routing: a GET endpoint on its
+/// path would never be reached (KrakenD refuses to start: gin panics on
+/// the duplicate route).
+fn check_health_path(endpoints: &[Endpoint], health: Option<&str>) -> BuildResult<()> {
+    let Some(health) = health else { return Ok(()) };
+    match endpoints
+        .iter()
+        .position(|e| e.path == health && e.method == Method::Get)
+    {
+        Some(index) => Err(Problem::new(
+            format!("endpoints[{index}].endpoint"),
+            format!(
+                "GET {health} is the health endpoint's path (extra_config.router.health_path, default /__health); move the endpoint, set another health_path or \"disable_health\": true"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {

@@ -281,10 +281,19 @@ pub fn backend(
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
-        if let service @ (security::CORS | security::HTTP) =
-            security::canonical_namespace(namespace)
-        {
-            return Err(service_only(service, &at));
+        match security::canonical_namespace(namespace) {
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            security::BOT_DETECTOR => {
+                // KrakenD checks the client's User-Agent for the service or
+                // an endpoint; a backend sees only the gateway's.
+                return Err(Problem::new(
+                    &at,
+                    "\"security/bot-detector\" checks the client's User-Agent and has no effect on a backend; move it to the endpoint's or the root \"extra_config\"",
+                ));
+            }
+            _ => {}
         }
         match namespace.as_str() {
             PROXY => {

@@ -1407,6 +1407,13 @@ fn security_settings_are_checked() {
             ]),
         ),
         (
+            "bot detector on a backend",
+            backend_with(r#""extra_config": {"security/bot-detector": {}},"#),
+            Error(&[
+                "endpoints[0].backend[0].extra_config.security/bot-detector: \"security/bot-detector\" checks the client's User-Agent",
+            ]),
+        ),
+        (
             "security/http on a backend",
             backend_with(r#""extra_config": {"security/http": {}},"#),
             Error(&[

@@ -21,7 +21,7 @@ use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use super::sink::{self, Batch};
-use super::text::{Utc, go_duration, json_string, quoted};
+use super::text::{Utc, json_escaped, json_string, quoted, write_go_duration};
 use crate::config::{Config, LogFormat};
 use crate::http::Method;
 
@@ -92,10 +92,7 @@ impl AccessLog {
         }
         let full = {
             let mut buf = self.buf.borrow_mut();
-            match &self.json {
-                None => write_text(&mut buf, entry),
-                Some(module) => write_json(&mut buf, entry, module),
-            }
+            write_line(&mut buf, entry, self.json.as_deref());
             buf.len() >= BATCH_BYTES
         };
         self.lines.set(self.lines.get() + 1);
@@ -132,6 +129,16 @@ impl AccessLog {
     }
 }
 
+/// Appends `entry`'s access log line to `out`: gin's text, or with
+/// `json_module` a logstash JSON object (what the worker's buffer gets;
+/// public for the benchmark).
+pub fn write_line(out: &mut Vec<u8>, entry: &Entry<'_>, json_module: Option<&str>) {
+    match json_module {
+        None => write_text(out, entry),
+        Some(module) => write_json(out, entry, module),
+    }
+}
+
 fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.extend_from_slice(b"[GIN] ");
     Utc::now().write_gin(out);
@@ -139,12 +146,13 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     let mut status = itoa::Buffer::new();
     out.extend_from_slice(status.format(e.status).as_bytes());
     out.extend_from_slice(b" | ");
-    pad_left(out, go_duration(e.elapsed).as_bytes(), 13);
+    let start = out.len();
+    write_go_duration(out, e.elapsed);
+    pad_start(out, start, 13);
     out.extend_from_slice(b" | ");
     let start = out.len();
     let _ = write!(out, "{}", e.client);
-    let short = 15usize.saturating_sub(out.len() - start);
-    out.splice(start..start, std::iter::repeat_n(b' ', short));
+    pad_start(out, start, 15);
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
     out.extend_from_slice(method);
@@ -171,14 +179,13 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     Utc::now().write_rfc3339(out, b"+00:00");
     out.extend_from_slice(b"\",\"@version\":1,\"level\":\"INFO\",\"module\":");
     json_string(out, module.as_bytes());
-    out.extend_from_slice(b",\"type\":\"access\",\"message\":");
-    let mut message = Vec::with_capacity(e.path.len() + 16);
-    message.extend_from_slice(e.method.as_str().as_bytes());
-    message.push(b' ');
-    message.extend_from_slice(e.path);
-    message.push(b' ');
-    message.extend_from_slice(n.format(e.status).as_bytes());
-    json_string(out, &message);
+    out.extend_from_slice(b",\"type\":\"access\",\"message\":\"");
+    out.extend_from_slice(e.method.as_str().as_bytes());
+    out.push(b' ');
+    json_escaped(out, e.path);
+    out.push(b' ');
+    out.extend_from_slice(n.format(e.status).as_bytes());
+    out.push(b'"');
     out.extend_from_slice(b",\"method\":\"");
     out.extend_from_slice(e.method.as_str().as_bytes());
     out.extend_from_slice(b"\",\"path\":");
@@ -204,11 +211,14 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     });
 }
 
-fn pad_left(out: &mut Vec<u8>, text: &[u8], width: usize) {
-    // Go pads by characters (runes): `µ` is two bytes but one column.
-    let columns = text.iter().filter(|b| (**b & 0xc0) != 0x80).count();
-    out.extend(std::iter::repeat_n(b' ', width.saturating_sub(columns)));
-    out.extend_from_slice(text);
+/// Right-aligns what was written since `start` in `width` columns, as
+/// Go's `%13v` does (it counts characters: `µ` is two bytes, one column).
+fn pad_start(out: &mut Vec<u8>, start: usize, width: usize) {
+    let columns = out[start..].iter().filter(|b| (**b & 0xc0) != 0x80).count();
+    let short = width.saturating_sub(columns);
+    if short > 0 {
+        out.splice(start..start, std::iter::repeat_n(b' ', short));
+    }
 }
 
 #[cfg(test)]

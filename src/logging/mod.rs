@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use access::{AccessLog, Entry};
+pub use access::{AccessLog, Entry, write_line as write_access_line};
 pub use text::go_duration;
 
 use crate::config::{LogLevel, Logging};
@@ -89,6 +89,12 @@ fn syslog_socket() -> String {
         return path;
     }
     SYSLOG_SOCKET.to_owned()
+}
+
+/// Waits (at most `limit`) until the log lines handed over so far are
+/// written: before an exit that skips the orderly shutdown.
+pub fn flush(limit: Duration) {
+    sink::flush(limit);
 }
 
 /// Writes what is still buffered (at most `limit` of waiting), then says

@@ -107,40 +107,65 @@ pub fn digits(out: &mut Vec<u8>, n: u64, width: usize) {
 /// A duration as Go's `time.Duration.String()` writes it (`4.529µs`,
 /// `1.134431ms`, `2.5s`, `1m2s`), which gin puts in its access log.
 pub fn go_duration(d: Duration) -> String {
+    let mut out = Vec::with_capacity(16);
+    write_go_duration(&mut out, d);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`go_duration`] appended to `out`, without allocating.
+pub fn write_go_duration(out: &mut Vec<u8>, d: Duration) {
     let nanos = d.as_nanos();
     if nanos == 0 {
-        return "0s".to_owned();
+        out.extend_from_slice(b"0s");
+        return;
     }
-    let fraction = |whole: u128, frac: u128, places: usize, unit: &str| {
-        let mut text = whole.to_string();
-        let frac = format!("{frac:0places$}");
-        let frac = frac.trim_end_matches('0');
-        if !frac.is_empty() {
-            text.push('.');
-            text.push_str(frac);
-        }
-        text + unit
-    };
     if nanos < 1_000 {
-        return format!("{nanos}ns");
+        digits(out, nanos as u64, 1);
+        out.extend_from_slice(b"ns");
+        return;
     }
     if nanos < 1_000_000 {
-        return fraction(nanos / 1_000, nanos % 1_000, 3, "µs");
+        fraction(out, (nanos / 1_000) as u64, (nanos % 1_000) as u64, 3);
+        out.extend_from_slice("µs".as_bytes());
+        return;
     }
     if nanos < 1_000_000_000 {
-        return fraction(nanos / 1_000_000, nanos % 1_000_000, 6, "ms");
+        fraction(
+            out,
+            (nanos / 1_000_000) as u64,
+            (nanos % 1_000_000) as u64,
+            6,
+        );
+        out.extend_from_slice(b"ms");
+        return;
     }
-    let secs = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
+    let secs = d.as_secs();
     let (hours, minutes, secs) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut text = String::new();
     if hours > 0 {
-        text.push_str(&format!("{hours}h"));
+        digits(out, hours, 1);
+        out.push(b'h');
     }
     if hours > 0 || minutes > 0 {
-        text.push_str(&format!("{minutes}m"));
+        digits(out, minutes, 1);
+        out.push(b'm');
     }
-    text + &fraction(secs, sub, 9, "s")
+    fraction(out, secs, u64::from(d.subsec_nanos()), 9);
+    out.push(b's');
+}
+
+/// `whole.frac` with `frac` zero-padded to `places` digits, trailing zeros
+/// (and a bare point) left out, as Go prints durations.
+fn fraction(out: &mut Vec<u8>, whole: u64, frac: u64, places: usize) {
+    digits(out, whole, 1);
+    if frac == 0 {
+        return;
+    }
+    out.push(b'.');
+    let start = out.len();
+    digits(out, frac, places);
+    while out.len() > start && out.last() == Some(&b'0') {
+        out.pop();
+    }
 }
 
 /// `text` between double quotes, with `"`, `\` and every byte outside
@@ -162,6 +187,20 @@ pub fn quoted(out: &mut Vec<u8>, text: &[u8]) {
 /// `text` as a JSON string; bytes that are not valid UTF-8 become U+FFFD.
 pub fn json_string(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
+    json_escaped(out, text);
+    out.push(b'"');
+}
+
+/// The inside of [`json_string`], without the quotes.
+pub fn json_escaped(out: &mut Vec<u8>, text: &[u8]) {
+    // Paths and names are nearly always plain ASCII: copy them whole.
+    if text
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.extend_from_slice(text);
+        return;
+    }
     for chunk in text.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -184,7 +223,6 @@ pub fn json_string(out: &mut Vec<u8>, text: &[u8]) {
             out.extend_from_slice("\u{fffd}".as_bytes());
         }
     }
-    out.push(b'"');
 }
 
 fn hex_escape(out: &mut Vec<u8>, lead: &[u8], b: u8) {

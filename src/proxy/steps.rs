@@ -120,7 +120,7 @@ impl Step {
 /// `auth/validator` on one request.
 fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
     let (header, _) = check.sources();
-    let token = check.token(input.req.header(header), input.req.header("cookie"));
+    let token = check.token(input.req.header(header), || input.req.header("cookie"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());

@@ -18,7 +18,7 @@ use super::request::{ClientRequest, USER_AGENT, forwarded_headers, forwarded_que
 use super::steps::{Refusal, RequestFacts};
 use crate::pipeline::{Value, percent_decode};
 use crate::validation::BodySchema;
-use crate::validation::cel::{self, Bindings, Checks, Side, Var};
+use crate::validation::cel::{self, Bindings, Checks, DataUse, Side, Var};
 
 const TEXT: &[u8] = b"text/plain; charset=utf-8";
 
@@ -253,6 +253,10 @@ struct ResponseBindings<'a, 'v> {
 }
 
 impl Bindings for ResponseBindings<'_, '_> {
+    fn data(&self, fields: &DataUse) -> ::cel::Value {
+        cel::document_fields(self.doc, fields)
+    }
+
     fn value(&self, var: Var) -> ::cel::Value {
         match var {
             Var::RespData => cel::document(self.doc),

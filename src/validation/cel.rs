@@ -116,6 +116,41 @@ pub enum Side {
 pub struct Check {
     program: Program,
     vars: Vars,
+    data: DataUse,
+}
+
+/// How an expression reads `resp_data`: only through `resp_data.field...`
+/// (and `has(resp_data.field)`), so only those fields of the document need
+/// converting, or as a whole (`size(resp_data)`, `'k' in resp_data`,
+/// `resp_data['k']`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum DataUse {
+    #[default]
+    Unused,
+    Fields(Vec<String>),
+    Whole,
+}
+
+impl DataUse {
+    fn field(&mut self, name: &str) {
+        match self {
+            DataUse::Whole => {}
+            DataUse::Fields(names) => {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            DataUse::Unused => *self = DataUse::Fields(vec![name.to_owned()]),
+        }
+    }
+
+    fn union(&mut self, other: &DataUse) {
+        match other {
+            DataUse::Unused => {}
+            DataUse::Whole => *self = DataUse::Whole,
+            DataUse::Fields(names) => names.iter().for_each(|n| self.field(n)),
+        }
+    }
 }
 
 impl Check {
@@ -128,7 +163,8 @@ impl Check {
         let program = Program::compile(source)
             .map_err(|error| format!("not a valid CEL expression: {error}"))?;
         let mut free = Vec::new();
-        free_identifiers(program.expression(), &mut Vec::new(), &mut free);
+        let mut data = DataUse::Unused;
+        free_identifiers(program.expression(), &mut Vec::new(), &mut free, &mut data);
         let mut vars = Vars::default();
         for name in &free {
             match Var::ALL.iter().find(|v| v.name() == name) {
@@ -150,65 +186,97 @@ impl Check {
             (false, false) if vars.contains(Var::Jwt) => Side::Jwt,
             (false, false) => Side::Request,
         };
-        Ok((Check { program, vars }, side))
+        Ok((
+            Check {
+                program,
+                vars,
+                data,
+            },
+            side,
+        ))
     }
 }
 
 /// Identifiers an expression reads that no comprehension (`exists`, `map`,
-/// `all`, ...) binds: its variables.
-fn free_identifiers(expr: &IdedExpr, bound: &mut Vec<String>, out: &mut Vec<String>) {
+/// `all`, ...) binds: its variables; and how it reads `resp_data`.
+fn free_identifiers(
+    expr: &IdedExpr,
+    bound: &mut Vec<String>,
+    out: &mut Vec<String>,
+    data: &mut DataUse,
+) {
+    let free = |name: &String, bound: &Vec<String>| !bound.contains(name);
     match &expr.expr {
         Expr::Ident(name) => {
-            if !bound.contains(name) && !out.contains(name) {
-                out.push(name.clone());
+            if free(name, bound) {
+                if name == Var::RespData.name() {
+                    // Read other than through a field selection.
+                    *data = DataUse::Whole;
+                }
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
             }
         }
+        Expr::Select(select) => match &select.operand.expr {
+            Expr::Ident(name) if name == Var::RespData.name() && free(name, bound) => {
+                data.field(&select.field);
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+            _ => free_identifiers(&select.operand, bound, out, data),
+        },
         Expr::Call(call) => {
             if let Some(target) = &call.target {
-                free_identifiers(target, bound, out);
+                free_identifiers(target, bound, out, data);
             }
             for arg in &call.args {
-                free_identifiers(arg, bound, out);
+                free_identifiers(arg, bound, out, data);
             }
         }
-        Expr::Select(select) => free_identifiers(&select.operand, bound, out),
         Expr::List(list) => {
             for element in &list.elements {
-                free_identifiers(element, bound, out);
+                free_identifiers(element, bound, out, data);
             }
         }
         Expr::Map(map) => {
             for entry in &map.entries {
-                entry_identifiers(&entry.expr, bound, out);
+                entry_identifiers(&entry.expr, bound, out, data);
             }
         }
         Expr::Struct(s) => {
             for entry in &s.entries {
-                entry_identifiers(&entry.expr, bound, out);
+                entry_identifiers(&entry.expr, bound, out, data);
             }
         }
         Expr::Comprehension(c) => {
-            free_identifiers(&c.iter_range, bound, out);
-            free_identifiers(&c.accu_init, bound, out);
+            free_identifiers(&c.iter_range, bound, out, data);
+            free_identifiers(&c.accu_init, bound, out, data);
             let depth = bound.len();
             bound.push(c.iter_var.clone());
             bound.extend(c.iter_var2.clone());
             bound.push(c.accu_var.clone());
-            free_identifiers(&c.loop_cond, bound, out);
-            free_identifiers(&c.loop_step, bound, out);
-            free_identifiers(&c.result, bound, out);
+            free_identifiers(&c.loop_cond, bound, out, data);
+            free_identifiers(&c.loop_step, bound, out, data);
+            free_identifiers(&c.result, bound, out, data);
             bound.truncate(depth);
         }
         Expr::Literal(_) | Expr::Unspecified => {}
     }
 }
 
-fn entry_identifiers(entry: &EntryExpr, bound: &mut Vec<String>, out: &mut Vec<String>) {
+fn entry_identifiers(
+    entry: &EntryExpr,
+    bound: &mut Vec<String>,
+    out: &mut Vec<String>,
+    data: &mut DataUse,
+) {
     match entry {
-        EntryExpr::StructField(field) => free_identifiers(&field.value, bound, out),
+        EntryExpr::StructField(field) => free_identifiers(&field.value, bound, out, data),
         EntryExpr::MapEntry(entry) => {
-            free_identifiers(&entry.key, bound, out);
-            free_identifiers(&entry.value, bound, out);
+            free_identifiers(&entry.key, bound, out, data);
+            free_identifiers(&entry.value, bound, out, data);
         }
     }
 }
@@ -268,6 +336,8 @@ pub struct Checks {
     jwt_vars: Vars,
     request_vars: Vars,
     response_vars: Vars,
+    /// How the response checks read `resp_data`, all together.
+    response_data: DataUse,
 }
 
 /// Which check failed: its side and its index within that side.
@@ -288,6 +358,12 @@ impl Failed {
 /// ones named are asked for.
 pub trait Bindings {
     fn value(&self, var: Var) -> Value;
+
+    /// `resp_data`, of which the checks read only `fields` when they say
+    /// which ([`DataUse::Fields`]); by default the whole of it.
+    fn data(&self, _fields: &DataUse) -> Value {
+        self.value(Var::RespData)
+    }
 }
 
 impl Checks {
@@ -301,6 +377,7 @@ impl Checks {
             jwt_vars: Vars::default(),
             request_vars: Vars::default(),
             response_vars: Vars::default(),
+            response_data: DataUse::Unused,
         };
         for source in sources {
             let (check, side) = Check::compile(source)?;
@@ -310,6 +387,9 @@ impl Checks {
                 Side::Response => (&mut checks.response, &mut checks.response_vars),
             };
             vars.0 |= check.vars.0;
+            if side == Side::Response {
+                checks.response_data.union(&check.data);
+            }
             list.push(check);
         }
         Ok(checks)
@@ -344,7 +424,12 @@ impl Checks {
         }
         let mut context = Context::with_env(Arc::clone(&self.env));
         for var in self.vars(side).iter() {
-            context.add_variable_from_value(var.name(), bindings.value(var));
+            let value = if var == Var::RespData {
+                bindings.data(&self.response_data)
+            } else {
+                bindings.value(var)
+            };
+            context.add_variable_from_value(var.name(), value);
         }
         for (index, check) in list.iter().enumerate() {
             if !matches!(check.program.execute(&context), Ok(Value::Bool(true))) {
@@ -440,6 +525,25 @@ pub fn document(value: &crate::pipeline::Value<'_>) -> Value {
                 .collect();
             Value::Map(Map { map: Arc::new(map) })
         }
+    }
+}
+
+/// The fields of a decoded document that checks read ([`DataUse`]), as a
+/// CEL map; the whole document when they read it whole.
+pub fn document_fields(value: &crate::pipeline::Value<'_>, fields: &DataUse) -> Value {
+    use simd_json::borrowed::Value as V;
+    match (fields, value) {
+        (DataUse::Fields(names), V::Object(object)) => {
+            let map: HashMap<Key, Value> = names
+                .iter()
+                .filter_map(|name| {
+                    let found = object.get(name.as_str())?;
+                    Some((Key::from(name.as_str()), document(found)))
+                })
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+        _ => document(value),
     }
 }
 
@@ -638,6 +742,38 @@ mod tests {
             let error = Check::compile(source).err().unwrap_or_default();
             assert!(error.contains(want), "{source}: {error}");
         }
+    }
+
+    #[test]
+    fn only_the_fields_checks_read_are_converted() {
+        let uses = |source: &str| Check::compile(source).unwrap().0.data;
+        let fields =
+            |names: &[&str]| DataUse::Fields(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            uses("has(resp_data.a.b) && resp_data.c == 1"),
+            fields(&["a", "c"])
+        );
+        assert_eq!(
+            uses("resp_data.items.exists(i, i.id == resp_data.x)"),
+            fields(&["items", "x"])
+        );
+        assert_eq!(uses("size(resp_data) > 0"), DataUse::Whole);
+        assert_eq!(uses("'a' in resp_data"), DataUse::Whole);
+        assert_eq!(uses("resp_data['a'] == 1"), DataUse::Whole);
+        assert_eq!(uses("resp_completed"), DataUse::Unused);
+        // A comprehension variable named like the document is not it.
+        assert_eq!(
+            uses("[{'x': 1}].all(resp_data, resp_data.x == 1) && resp_completed"),
+            DataUse::Unused
+        );
+        let body =
+            crate::pipeline::parse_owned(r#"{"a": {"b": 1}, "c": 1, "big": [1, 2, 3]}"#).unwrap();
+        let narrowed = document_fields(&body, &fields(&["a", "c", "missing"]));
+        let Value::Map(map) = &narrowed else {
+            panic!("{narrowed:?}")
+        };
+        assert_eq!(map.map.len(), 2);
+        assert_eq!(document_fields(&body, &DataUse::Whole), document(&body));
     }
 
     #[test]
