@@ -13,6 +13,7 @@
 #
 #   flock /tmp/loadtest.lock bash loadtest/observability.sh
 #   DURATION=10 ROUNDS=5 CONNS=32 flock /tmp/loadtest.lock bash loadtest/observability.sh
+#   ON=metrics bash loadtest/observability.sh   # "on" = metrics only (ON=log: access log only)
 #
 # Settings a build does not implement are warned about and ignored, so the
 # script runs on any build: on one without the access log, "on" means
@@ -23,6 +24,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
+ON=${ON:-both}
 GATEWAY_CPU=${GATEWAY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BACKEND_PORT=9111
@@ -33,19 +35,29 @@ METRICS_PORT=9114
 source loadtest/common.sh
 
 # write_config FILE PORT OBSERVED: one no-op, one json and one 3-backend
-# endpoint; OBSERVED=1 turns metrics and the access log on.
+# endpoint; OBSERVED=1 turns on what ON says.
 write_config() {
     local file=$1 port=$2 observed=$3 extra
-    if [ "$observed" = 1 ]; then
-        extra='"router": { "disable_access_log": false },
-    "telemetry/logging": { "level": "INFO", "stdout": true },
-    "telemetry/opentelemetry": {
-      "service_name": "cuttle",
+    local log='"router": { "disable_access_log": true },'
+    local metrics='"telemetry/opentelemetry": {
       "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] }
     },'
-    else
-        extra='"router": { "disable_access_log": true },'
+    if [ "$observed" = 1 ] && [ "$ON" != metrics ]; then
+        log='"router": { "disable_access_log": false },
+    "telemetry/logging": { "level": "INFO", "stdout": true },'
     fi
+    # "on" always runs the exporter; with ON=log it still answers the
+    # scrapes, with every layer off.
+    if [ "$observed" = 1 ] && [ "$ON" = log ]; then
+        metrics='"telemetry/opentelemetry": {
+      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] },
+      "layers": { "global": { "disable_metrics": true }, "proxy": { "disable_metrics": true },
+                  "backend": { "metrics": { "disable_stage": true, "round_trip": false, "read_payload": false } } }
+    },'
+    fi
+    [ "$observed" = 1 ] || metrics=
+    extra="$log
+    $metrics"
     cat >"$file" <<CONF
 {
   "version": 3,
@@ -133,6 +145,7 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+echo "on = $ON (both: metrics and access log; metrics; log)"
 echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateways on CPU $GATEWAY_CPU, wrk, backend and the 1/s scraper on CPU $LOAD_CPU, $(date -u +%F)"
 echo "cuttle: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' + uncommitted changes')"
 echo "ignored by this build (\"on\"): $(grep -o 'not implement (ignored): .*' "$work/on.log" | head -n 1 | cut -d: -f2- || true)"
