@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
 pub mod qos;

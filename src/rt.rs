@@ -221,6 +221,31 @@ impl Default for Timer {
     }
 }
 
+/// Wakes a task from another thread (the metrics scrape asks each worker
+/// for a snapshot this way). A wake with no task waiting is kept for the
+/// next wait.
+#[derive(Default)]
+pub struct Wake(tokio::sync::Notify);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    pub async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// How long this worker's event loop has spent running tasks (rather than
+/// waiting in epoll) since it started. The runtime measures it anyway,
+/// twice per wake-up; it is published when the loop parks.
+pub fn busy_time() -> Duration {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .worker_total_busy_duration(0)
+}
+
 /// A worker's listening socket.
 pub struct Listener(tokio::net::TcpListener);
 

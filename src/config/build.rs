@@ -90,6 +90,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         client_tls,
         security: root_extra.security,
         endpoints,
+        telemetry: root_extra.telemetry,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         jwk_sources: jwk.into_sources(),

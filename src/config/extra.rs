@@ -76,6 +76,8 @@ pub struct RootExtra {
     /// `router.use_h2c`.
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
+    /// `telemetry/opentelemetry`.
+    pub telemetry: Option<super::telemetry::Telemetry>,
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
     pub security: ServiceSecurity,
@@ -150,6 +152,14 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.logging = logging::build(raw, &at)?;
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            super::telemetry::NAMESPACE => {
+                result.telemetry = Some(super::telemetry::build(
+                    value,
+                    &at,
+                    decode,
+                    &mut unknown.ignored,
+                )?);
+            }
             JOSE => note_ignored_keys(JOSE, value, &[], unknown),
             _ => note_unknown(namespace, at, unknown),
         }

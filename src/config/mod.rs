@@ -21,6 +21,7 @@ mod raw;
 mod route;
 mod router_options;
 mod security;
+mod telemetry;
 mod tls;
 mod unimplemented;
 mod validation;
@@ -37,6 +38,7 @@ pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
+pub use telemetry::{MetricLayers, PrometheusExporter, Telemetry};
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

@@ -45,6 +45,8 @@ pub struct Config {
     /// `security/bot-detector`.
     pub security: ServiceSecurity,
     pub endpoints: Vec<Endpoint>,
+    /// `telemetry/opentelemetry`: metrics and where they are served.
+    pub telemetry: Option<super::telemetry::Telemetry>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,

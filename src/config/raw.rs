@@ -408,3 +408,62 @@ impl Visitor<'_> for CountVisitor {
             .map_err(|_| E::invalid_value(de::Unexpected::Signed(count), &self))
     }
 }
+
+// ---- `telemetry/opentelemetry` (read by `telemetry.rs`) ----
+
+/// Root `telemetry/opentelemetry`. Only the metric settings are decoded;
+/// the rest (traces, OTLP, attributes) is listed as ignored by `telemetry.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOpenTelemetry {
+    pub exporters: Option<RawOtelExporters>,
+    pub layers: Option<RawOtelLayers>,
+    pub skip_paths: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"prometheus\" and/or \"otlp\" lists")]
+pub struct RawOtelExporters {
+    pub prometheus: Option<Vec<RawPrometheusExporter>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an exporter object")]
+pub struct RawPrometheusExporter {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    /// KrakenD's documented key; `host` is what krakend-otel's struct reads.
+    pub listen_ip: Option<String>,
+    pub host: Option<String>,
+    pub process_metrics: Option<bool>,
+    pub disable_metrics: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"global\", \"proxy\" and \"backend\"")]
+pub struct RawOtelLayers {
+    pub global: Option<RawOtelSwitch>,
+    pub proxy: Option<RawOtelSwitch>,
+    pub backend: Option<RawOtelBackendLayer>,
+}
+
+/// `layers.global` and `layers.proxy`: only the metrics switch matters here.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOtelSwitch {
+    pub disable_metrics: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"metrics\" and \"traces\"")]
+pub struct RawOtelBackendLayer {
+    pub metrics: Option<RawOtelBackendMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOtelBackendMetrics {
+    pub disable_stage: Option<bool>,
+    pub round_trip: Option<bool>,
+    pub read_payload: Option<bool>,
+}

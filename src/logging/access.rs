@@ -18,7 +18,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
-use std::time::Instant;
+use std::time::Duration;
 
 use super::sink::{self, Batch};
 use super::text::{Utc, json_escaped, json_string, quoted, write_go_duration};
@@ -36,7 +36,8 @@ pub struct Entry<'a> {
     pub route: Option<&'a str>,
     pub status: u16,
     pub body_bytes: usize,
-    pub started: Instant,
+    /// From the request's first byte to the response written.
+    pub elapsed: Duration,
     pub client: IpAddr,
     pub completed: Option<bool>,
 }
@@ -146,7 +147,7 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.extend_from_slice(status.format(e.status).as_bytes());
     out.extend_from_slice(b" | ");
     let start = out.len();
-    write_go_duration(out, e.started.elapsed());
+    write_go_duration(out, e.elapsed);
     pad_start(out, start, 13);
     out.extend_from_slice(b" | ");
     let start = out.len();
@@ -199,7 +200,7 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     out.extend_from_slice(b",\"bytes\":");
     out.extend_from_slice(n.format(e.body_bytes).as_bytes());
     out.extend_from_slice(b",\"duration_us\":");
-    out.extend_from_slice(n.format(e.started.elapsed().as_micros()).as_bytes());
+    out.extend_from_slice(n.format(e.elapsed.as_micros()).as_bytes());
     out.extend_from_slice(b",\"client_ip\":\"");
     let _ = write!(out, "{}", e.client);
     out.extend_from_slice(b"\",\"completed\":");
@@ -231,7 +232,7 @@ mod tests {
             route: Some("/users/{id}"),
             status: 200,
             body_bytes: 52,
-            started: Instant::now(),
+            elapsed: Duration::from_micros(1134),
             client: "10.0.0.7".parse().unwrap(),
             completed: Some(true),
         }

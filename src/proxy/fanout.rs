@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
@@ -30,6 +30,12 @@ pub struct CallContext<'a> {
     pub max_body: usize,
     /// What the endpoint's steps found out about the request.
     pub facts: &'a RequestFacts,
+    /// This worker's metrics, when on, and the endpoint's index in them.
+    pub metrics: Option<&'a crate::metrics::Recorder>,
+    pub endpoint: usize,
+    /// When the proxy stage began: the start of the calls made at once
+    /// (one clock read for all of them).
+    pub started: Instant,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -72,7 +78,7 @@ fn target_of(
     }
 }
 
-async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
+async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: Instant) -> Outcome {
     let plan = &ctx.plan.backends[backend];
     let admitted = match plan.admit() {
         Ok(admitted) => admitted,
@@ -84,6 +90,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         }
     };
     let host = plan.pick_host();
+    let meter = ctx
+        .metrics
+        .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
     let body = if plan.method == ctx.req.head.method {
         ctx.req.body
     } else {
@@ -109,6 +118,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,
     };
+    if let Some(meter) = meter {
+        meter.finish(&result, good, plan.method == crate::http::Method::Head);
+    }
     BackendPlan::record(admitted, good);
     Outcome { backend, result }
 }
@@ -119,11 +131,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
 async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let n = ctx.plan.concurrent_calls as usize;
     if n <= 1 {
-        return call(ctx, backend, target).await;
+        return call(ctx, backend, target, ctx.started).await;
     }
     let mut set: Unordered<'_, Outcome> = Unordered::new(
         (0..n)
-            .map(|_| Box::pin(call(ctx, backend, target.clone())) as _)
+            .map(|_| Box::pin(call(ctx, backend, target.clone(), ctx.started)) as _)
             .collect(),
     );
     let first_good = async {
@@ -198,7 +210,13 @@ pub async fn sequential(
         if std::time::Instant::now() >= deadline {
             break;
         }
-        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target)).await else {
+        // Later calls start later: their own clock read, when measured.
+        let started = if ctx.metrics.is_some() {
+            std::time::Instant::now()
+        } else {
+            ctx.started
+        };
+        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target, started)).await else {
             break;
         };
         let doc = match &mut outcome.result {

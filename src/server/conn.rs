@@ -476,6 +476,9 @@ impl Connection {
             headers,
             max_body: worker.config.limits.max_response_bytes,
             facts: &facts,
+            metrics: worker.observer.metrics.as_ref(),
+            endpoint,
+            started: input.now,
         };
         if plan.output == OutputEncoding::NoOp {
             let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;

@@ -32,9 +32,12 @@ pub struct Observed<'a> {
     pub completed: Option<bool>,
 }
 
-/// Records answered requests: the access log.
+/// Records answered requests: metrics and the access log.
 #[derive(Default)]
 pub struct Observer {
+    /// Metrics (`telemetry/opentelemetry`), when exported; the proxy's
+    /// backend calls record into it too (`CallContext::metrics`).
+    pub metrics: Option<crate::metrics::Recorder>,
     /// `None` with `router.disable_access_log`.
     access_log: Option<AccessLog>,
     /// Each endpoint's pattern, by index, for the log lines.
@@ -44,6 +47,7 @@ pub struct Observer {
 impl Observer {
     pub fn new(config: &Config) -> Observer {
         Observer {
+            metrics: crate::metrics::Recorder::new(config),
             access_log: AccessLog::new(config),
             routes: config
                 .endpoints
@@ -54,6 +58,18 @@ impl Observer {
     }
 
     pub fn observe(&self, request: &Observed<'_>) {
+        // One clock read serves the metrics and the log line.
+        let elapsed = request.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.request(
+                request.endpoint,
+                request.method,
+                request.path,
+                request.status,
+                request.body_bytes as u64,
+                elapsed,
+            );
+        }
         if let Some(log) = &self.access_log {
             log.record(&Entry {
                 method: request.method,
@@ -64,7 +80,7 @@ impl Observer {
                     .map(|r| &**r),
                 status: request.status,
                 body_bytes: request.body_bytes,
-                started: request.started,
+                elapsed,
                 client: request.client,
                 completed: request.completed,
             });
