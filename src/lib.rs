@@ -17,3 +17,4 @@ pub mod security;
 pub mod server;
 pub mod tls;
 pub mod upstream;
+pub mod validation;

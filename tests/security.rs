@@ -200,6 +200,8 @@ fn cors_simple_requests_from_allowed_and_refused_origins() {
         None,
         "max_age is for preflights"
     );
+    // Once, as lura's endpoint handler writes it (KrakenD's cors_5 spec checks it).
+    assert_eq!(r.header_all("X-KrakenD").len(), 1);
 
     // A refused origin is served, without the lines that would let a
     // browser hand the response to the page.
@@ -726,4 +728,75 @@ fn bad_security_settings_stop_the_start() {
         assert!(stderr.contains(fragment), "{settings}: {stderr}");
         assert!(stderr.contains("bad.json"), "{stderr}");
     }
+}
+
+/// Over HTTP/2 (h2c with prior knowledge, through curl) the edge works
+/// the same: a preflight is a 204 with its lines, a simple request gets
+/// its CORS and security lines.
+#[test]
+fn preflight_and_header_lines_over_http2() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "extra_config": {{"security/cors": {{"allow_origins": ["https://a.example"]}},
+                              "security/http": {{"frame_deny": true}}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        backend.url()
+    ));
+    let url = format!("http://127.0.0.1:{}/hello", gw.addr.port());
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-i",
+                "--http2-prior-knowledge",
+                "-H",
+                "Origin: https://a.example",
+            ])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_lowercase()
+    };
+    let preflight = curl(&["-X", "OPTIONS", "-H", "Access-Control-Request-Method: GET"]);
+    assert!(preflight.starts_with("http/2 204"), "{preflight}");
+    assert!(
+        preflight.contains("\r\naccess-control-allow-origin: https://a.example\r\n"),
+        "{preflight}"
+    );
+    assert!(
+        preflight.contains("\r\naccess-control-allow-methods: get\r\n"),
+        "{preflight}"
+    );
+    let simple = curl(&[]);
+    assert!(simple.starts_with("http/2 200"), "{simple}");
+    assert!(
+        simple.contains("\r\naccess-control-allow-origin: https://a.example\r\n"),
+        "{simple}"
+    );
+    assert!(simple.contains("\r\nx-frame-options: deny\r\n"), "{simple}");
+    assert!(simple.contains("\r\nvary: origin\r\n"), "{simple}");
+    assert_eq!(backend.requests().len(), 1);
+}
+
+/// rs/cors sends `*` with credentials, which browsers refuse: served as
+/// KrakenD does, with a warning at start-up that says what to write.
+#[test]
+fn credentials_with_any_origin_are_warned_about() {
+    let backend = hello_backend();
+    let config = format!(
+        r#"{{"version": 3, "extra_config": {{"security/cors": {{"allow_credentials": true}}}},
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/hello"}}]}}]}}"#,
+        backend.url()
+    );
+    let gw = Gateway::start_env(&config, &["--cores", "1"], &[], true);
+    let r = send(&gw, "GET", "/hello", &["Origin: https://a.example"]);
+    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
+    let log = gw.log();
+    assert!(
+        log.contains("allow_credentials with \"*\" in allow_origins") && log.contains("WARN"),
+        "{log}"
+    );
 }

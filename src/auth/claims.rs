@@ -242,8 +242,7 @@ impl Rules {
         } else {
             claims.object().get(&self.roles_key)
         };
-        let held = words(held);
-        self.roles.iter().any(|want| held.contains(&want.as_str()))
+        self.roles.iter().any(|want| holds(held, want))
     }
 
     fn has_scopes(&self, claims: &Claims, key: &str) -> bool {
@@ -252,11 +251,10 @@ impl Rules {
         } else {
             claims.object().get(key)
         };
-        let held = words(held);
         if self.scopes_all {
-            self.scopes.iter().all(|want| held.contains(&want.as_str()))
+            self.scopes.iter().all(|want| holds(held, want))
         } else {
-            self.scopes.iter().any(|want| held.contains(&want.as_str()))
+            self.scopes.iter().any(|want| holds(held, want))
         }
     }
 }
@@ -266,13 +264,13 @@ fn nested<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
         .try_fold(value, |value, key| value.as_object()?.get(key))
 }
 
-/// A roles or scopes claim: an array of strings, or one string of
-/// space-separated words (OAuth's `scope`).
-fn words(value: Option<&Value>) -> Vec<&str> {
+/// Whether a roles or scopes claim (an array of strings, or one string of
+/// space-separated words, as OAuth's `scope`) holds `want`.
+fn holds(value: Option<&Value>, want: &str) -> bool {
     match value {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(text)) => text.split(' ').collect(),
-        _ => Vec::new(),
+        Some(Value::Array(items)) => items.iter().any(|item| item.as_str() == Some(want)),
+        Some(Value::String(text)) => text.split(' ').any(|word| word == want),
+        _ => false,
     }
 }
 

@@ -84,11 +84,11 @@ impl JwtCheck {
     }
 
     /// The token in `header` (its value; a `Bearer ` prefix of any case is
-    /// dropped) or else in the `Cookie` header's value.
+    /// dropped) or else in the `Cookie` header's value (looked up only then).
     pub fn token<'r>(
         &self,
         header: Option<&'r [u8]>,
-        cookies: Option<&'r [u8]>,
+        cookies: impl FnOnce() -> Option<&'r [u8]>,
     ) -> Option<&'r str> {
         if let Some(value) = header {
             let value = value.trim_ascii();
@@ -102,7 +102,7 @@ impl JwtCheck {
                 return std::str::from_utf8(value).ok();
             }
         }
-        cookie(cookies?, self.sources().1)
+        cookie(cookies()?, self.sources().1)
     }
 
     /// Checks `token` at `now` (seconds since the epoch). On success the

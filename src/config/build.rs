@@ -18,6 +18,7 @@ use super::model::{
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
 use super::unimplemented;
+use super::validation;
 use crate::http::Method;
 
 const DEFAULT_PORT: u16 = 8080;
@@ -185,6 +186,9 @@ fn build_endpoint(
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+        if endpoint_extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
         if endpoint_extra.signer.is_some() {
             return Err(Problem::new(
                 format!("{at}.extra_config.auth/signer"),
@@ -246,6 +250,8 @@ fn build_endpoint(
         wildcard,
         response: endpoint_extra.modifiers,
         bot_detector: endpoint_extra.bot_detector,
+        cel: endpoint_extra.cel,
+        json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
         auth: endpoint_extra.auth.map(std::sync::Arc::new),
         signer: endpoint_extra.signer.map(std::sync::Arc::new),
@@ -427,6 +433,9 @@ fn build_backend(
     let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+        if extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
     }
 
     Ok(Backend {
@@ -448,6 +457,7 @@ fn build_backend(
         return_error_details: extra.return_error_details,
         circuit_breaker: extra.circuit_breaker,
         rate_limit: extra.rate_limit,
+        cel: extra.cel,
     })
 }
 

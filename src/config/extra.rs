@@ -24,6 +24,7 @@ use super::raw::{
 };
 use super::security;
 use super::unimplemented;
+use super::validation;
 use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
@@ -88,6 +89,11 @@ pub struct EndpointExtra {
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
     pub bot_detector: Option<BotDetectorSettings>,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
+    /// `validation/json-schema`: the schema (already known to compile).
+    pub json_schema: Option<Value>,
     /// `auth/validator`.
     pub auth: Option<crate::auth::validator::AuthSpec>,
     /// `auth/signer`.
@@ -102,6 +108,9 @@ pub struct BackendExtra {
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
     pub modifiers: ResponseModifiers,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -159,6 +168,14 @@ pub fn endpoint(
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
+            continue;
+        }
+        if namespace == validation::CEL {
+            (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
+            continue;
+        }
+        if namespace == validation::JSON_SCHEMA {
+            result.json_schema = Some(validation::json_schema(value, &at)?);
             continue;
         }
         match security::canonical_namespace(namespace) {
@@ -254,10 +271,19 @@ pub fn backend(
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
-        if let service @ (security::CORS | security::HTTP) =
-            security::canonical_namespace(namespace)
-        {
-            return Err(service_only(service, &at));
+        match security::canonical_namespace(namespace) {
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            security::BOT_DETECTOR => {
+                // KrakenD checks the client's User-Agent for the service or
+                // an endpoint; a backend sees only the gateway's.
+                return Err(Problem::new(
+                    &at,
+                    "\"security/bot-detector\" checks the client's User-Agent and has no effect on a backend; move it to the endpoint's or the root \"extra_config\"",
+                ));
+            }
+            _ => {}
         }
         match namespace.as_str() {
             PROXY => {
@@ -292,6 +318,9 @@ pub fn backend(
                 );
                 let raw: RawCircuitBreaker = decode(value, &at)?;
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
+            }
+            validation::CEL => {
+                (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(

@@ -23,6 +23,7 @@ mod router_options;
 mod security;
 mod tls;
 mod unimplemented;
+mod validation;
 
 #[cfg(test)]
 mod auth_tests;

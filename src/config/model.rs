@@ -162,6 +162,10 @@ pub struct Endpoint {
     pub response: ResponseModifiers,
     /// `security/bot-detector` at endpoint level (after the service-level one).
     pub bot_detector: Option<BotDetectorSettings>,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
+    /// `validation/json-schema`: the schema the request body must match.
+    pub json_schema: Option<serde_json::Value>,
     /// Send request bodies chunked (KrakenD's framing when the client's
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
@@ -211,6 +215,8 @@ pub struct Backend {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `extra_config.qos/ratelimit/proxy`.
     pub rate_limit: Option<ProxyRateLimit>,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -538,7 +538,7 @@ fn namespaces_file() -> String {
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
             "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
                         {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
-           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/cel": []}, "backend": [{}]}"#,
+           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
         r#""version": 3,"#,
@@ -556,7 +556,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
             "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\"",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
             "endpoints[1].extra_config.auth/revoker: ",
-            "endpoints[1].extra_config.validation/cel: ",
+            "endpoints[1].extra_config.validation/response-json-schema: ",
             "--ignore-unimplemented",
         ]),
     );
@@ -662,7 +662,7 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "endpoints[0].extra_config.auth/api-keys",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend",
             "endpoints[1].extra_config.auth/revoker",
-            "endpoints[1].extra_config.validation/cel",
+            "endpoints[1].extra_config.validation/response-json-schema",
         ]
     );
     assert_eq!(
@@ -1313,6 +1313,13 @@ fn security_settings_are_checked() {
             Error(&[
                 "endpoints[0].extra_config.security/cors: \"security/cors\" is a service setting",
                 "root \"extra_config\"",
+            ]),
+        ),
+        (
+            "bot detector on a backend",
+            backend_with(r#""extra_config": {"security/bot-detector": {}},"#),
+            Error(&[
+                "endpoints[0].backend[0].extra_config.security/bot-detector: \"security/bot-detector\" checks the client's User-Agent",
             ]),
         ),
         (

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use super::steps::RequestFacts;
+use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode};
 use crate::rt::{Timer, within};
@@ -47,7 +48,20 @@ fn target_of(
         responses,
         &mut target,
     ) {
-        Ok(()) => Ok(target),
+        Ok(()) => match check_backend_request(
+            ctx.plan,
+            &ctx.plan.backends[backend],
+            ctx.req,
+            ctx.facts,
+            &target,
+        ) {
+            Ok(()) => Ok(target),
+            // A failed `validation/cel` check: not called, counted as failed.
+            Err(rejected) => Err(Outcome {
+                backend,
+                result: Err(BackendError::Rejected(rejected)),
+            }),
+        },
         Err(refused) => {
             tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
             Err(Outcome {
@@ -194,6 +208,16 @@ pub async fn sequential(
                     .ok()
             }
             _ => None,
+        };
+        // A failed response check drops the data and ends the chain like
+        // a failed call.
+        let doc = match doc.map(|doc| check_backend_response(backend, &doc).map(|()| doc)) {
+            Some(Err(rejected)) => {
+                outcome.result = Err(BackendError::Rejected(rejected));
+                None
+            }
+            Some(Ok(doc)) => Some(doc),
+            None => None,
         };
         outcomes.push(outcome);
         match doc {

@@ -11,6 +11,7 @@ mod plan;
 mod request;
 mod respond;
 mod steps;
+mod validate;
 
 use crate::rt::Timer;
 

@@ -52,6 +52,12 @@ pub async fn relay(
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         return answer_failure(ctx, &refused, client, out).await;
     }
+    if let Err(rejected) =
+        super::validate::check_backend_request(plan, backend, req, call.facts, &target)
+    {
+        let rejected = BackendError::Rejected(rejected);
+        return answer_failure(ctx, &rejected, client, out).await;
+    }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => return answer_failure(ctx, &refused, client, out).await,

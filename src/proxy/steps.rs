@@ -18,6 +18,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::plan::EndpointPlan;
 use super::request::ClientRequest;
+use super::validate::{CelStep, SchemaStep};
 use crate::auth::Claims;
 use crate::auth::signer::{JwtSigner, SignError};
 use crate::auth::validator::{Denial, JwtCheck, header_value};
@@ -78,6 +79,10 @@ pub enum Step {
     /// `auth/validator`: 401 without a valid token, 403 without the roles
     /// or scopes; the claims go into `RequestFacts::jwt`.
     Jwt(JwtCheck),
+    /// `validation/cel`: the checks on the JWT claims and the request.
+    Cel(CelStep),
+    /// `validation/json-schema`: the request body.
+    JsonSchema(SchemaStep),
 }
 
 impl Step {
@@ -106,6 +111,8 @@ impl Step {
                 }
                 Ok(())
             }
+            Step::Cel(cel) => cel.check(input.plan, input.req, facts),
+            Step::JsonSchema(schema) => schema.check(input.req),
         }
     }
 }
@@ -113,7 +120,7 @@ impl Step {
 /// `auth/validator` on one request.
 fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
     let (header, _) = check.sources();
-    let token = check.token(input.req.header(header), input.req.header("cookie"));
+    let token = check.token(input.req.header(header), || input.req.header("cookie"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -153,15 +160,24 @@ fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Res
     }
 }
 
-/// A step run on the merged document, before it is encoded.
+/// A step run on the merged document, before it is encoded. `complete`
+/// says whether every backend contributed (`X-KrakenD-Completed`).
 pub enum ResponseStep {
+    /// `validation/cel`: the checks on the response (`resp_*`).
+    Cel(CelStep),
     /// `auth/signer`.
     Sign(JwtSigner),
 }
 
 impl ResponseStep {
-    pub fn apply(&self, doc: &mut Value<'_>, _facts: &RequestFacts) -> Result<(), Refusal> {
+    pub fn apply(
+        &self,
+        doc: &mut Value<'_>,
+        facts: &RequestFacts,
+        complete: bool,
+    ) -> Result<(), Refusal> {
         match self {
+            ResponseStep::Cel(cel) => cel.check_response(doc, facts, complete),
             ResponseStep::Sign(signer) => signer.apply(doc).map_err(|e| {
                 // KrakenD answers a signing failure with an empty 400; a key
                 // set that has not arrived yet is the gateway's fault: 503.

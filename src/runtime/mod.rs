@@ -130,6 +130,15 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             "client_tls.allow_insecure_connections is on: the certificates of https:// backends are NOT VERIFIED; anyone on the path can read and change backend traffic"
         );
     }
+    if let Some(cors) = &config.security.cors
+        && cors.allow_credentials
+        && cors.allow_origins.iter().any(|o| o == "*")
+    {
+        // rs/cors does the same; browsers then refuse every credentialed call.
+        tracing::warn!(
+            "security/cors: allow_credentials with \"*\" in allow_origins sends \"Access-Control-Allow-Origin: *\", which browsers refuse for requests with credentials; list the origins instead"
+        );
+    }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     for (authority, addr) in &resolved {
         if addr.is_none() {

@@ -228,3 +228,47 @@ fn canonical_keys() {
     assert_eq!(canonical_header_key("x-request-ID"), "X-Request-Id");
     assert_eq!(canonical_header_key("etag"), "Etag");
 }
+
+/// Header values as the parser hands them over: any bytes but CR, LF, NUL.
+fn field_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        proptest::prelude::any::<u8>().prop_filter("no CR, LF, NUL", |b| !b"\r\n\0".contains(b)),
+        0..64,
+    )
+}
+
+use proptest::prelude::Strategy as _;
+
+proptest::proptest! {
+    /// Whatever the client sends, the decision never panics and `decor`
+    /// stays a list of `Name: value` lines.
+    #[test]
+    fn any_request_gives_well_formed_lines(
+        origin in field_value(),
+        method in field_value(),
+        headers in field_value(),
+        preflight in proptest::prelude::any::<bool>(),
+        listed in proptest::prelude::any::<bool>(),
+    ) {
+        let cors = Cors::new(&CorsSettings {
+            allow_origins: if listed { vec!["https://*.example.org".into(), "https://a.example".into()] } else { vec!["*".into()] },
+            ..settings()
+        });
+        let values = [headers.as_slice()];
+        let req = CorsRequest {
+            method: if preflight { Method::Options } else { Method::Get },
+            origin: Some(&origin),
+            request_method: Some(&method),
+            request_headers: &values,
+            request_private_network: false,
+        };
+        let mut decor = Vec::new();
+        cors.apply(&req, &mut decor);
+        proptest::prop_assert!(decor.ends_with(b"\r\n"));
+        for line in decor.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            proptest::prop_assert!(line.ends_with(b"\r"));
+            proptest::prop_assert!(line[..line.len() - 1].iter().all(|&b| b != b'\r'));
+            proptest::prop_assert!(line.windows(2).any(|w| w == b": "));
+        }
+    }
+}

@@ -76,6 +76,7 @@ impl Worker {
         let share = WorkerShare {
             workers,
             epoch: std::time::Instant::now(),
+            return_error_msg: config.return_error_msg,
         };
         let endpoints = config
             .endpoints
