@@ -440,6 +440,34 @@ fn bench_content_replacer(c: &mut Criterion) {
     }
 }
 
+/// One access log line, as a worker formats it per request (text and
+/// logstash JSON), into a reused buffer.
+fn bench_access_log(c: &mut Criterion) {
+    let entry = cuttle::logging::Entry {
+        method: cuttle::http::Method::Get,
+        path: b"/users/12345/orders",
+        route: Some("/users/{id}/orders"),
+        status: 200,
+        body_bytes: 1234,
+        elapsed: std::time::Duration::from_micros(1134),
+        client: "203.0.113.9".parse().unwrap(),
+        completed: Some(true),
+    };
+    for (name, module) in [
+        ("access_log/text_line", None),
+        ("access_log/json_line", Some("KRAKEND")),
+    ] {
+        let mut out = Vec::with_capacity(64 * 1024);
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                cuttle::logging::write_access_line(&mut out, &entry, module);
+                std::hint::black_box(out.len())
+            })
+        });
+    }
+}
+
 criterion_group!(
     benches,
     bench_jmespath,
@@ -450,6 +478,7 @@ criterion_group!(
     bench_grouping,
     bench_other_manipulations,
     bench_url,
-    bench_proxy_stack
+    bench_proxy_stack,
+    bench_access_log
 );
 criterion_main!(benches);

@@ -87,19 +87,6 @@ impl LoadFlags {
     }
 }
 
-fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTTLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colours only for a person at a terminal, not in log files.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(colours)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -131,11 +118,11 @@ fn main() -> ExitCode {
             cores,
             load_flags,
         } => {
-            init_logging(debug);
             let mut config = match load_flags.load(&config) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
+            cuttle::logging::init(&config.logging, debug);
             for ignored in &config.unimplemented {
                 tracing::error!(
                     "NOT ENFORCED (--ignore-unimplemented): {}: {}",
@@ -150,7 +137,6 @@ fn main() -> ExitCode {
             start(config, cores)
         }
         Command::Demo { cores } => {
-            init_logging(false);
             let config = match cuttle::demo::config() {
                 Ok(config) => config,
                 Err(e) => {
@@ -158,6 +144,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            cuttle::logging::init(&config.logging, false);
             if let Err(e) = cuttle::demo::start_backend() {
                 eprintln!(
                     "cannot start the demo backend on {}: {e}",
@@ -172,7 +159,10 @@ fn main() -> ExitCode {
 }
 
 fn start(config: cuttle::config::Config, cores: Option<usize>) -> ExitCode {
-    match cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores }) {
+    let ran = cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores });
+    // What the workers logged last, before the process exits.
+    cuttle::logging::finish(std::time::Duration::from_secs(1));
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cuttle: {e}");

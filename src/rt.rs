@@ -106,6 +106,8 @@ pub fn block_on_local<F: Future>(name: &str, future: F) -> io::Result<F::Output>
 
 fn worker_died(name: &str, why: &str) -> ! {
     tracing::error!("{name} died: {why}; exiting so that a supervisor restarts cuttle");
+    // The log is written by a background thread: let it write this line.
+    crate::logging::flush(std::time::Duration::from_secs(1));
     std::process::exit(70)
 }
 
@@ -217,6 +219,31 @@ impl Default for Timer {
     fn default() -> Timer {
         Timer::new()
     }
+}
+
+/// Wakes a task from another thread (the metrics scrape asks each worker
+/// for a snapshot this way). A wake with no task waiting is kept for the
+/// next wait.
+#[derive(Default)]
+pub struct Wake(tokio::sync::Notify);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    pub async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// How long this worker's event loop has spent running tasks (rather than
+/// waiting in epoll) since it started. The runtime measures it anyway,
+/// twice per wake-up; it is published when the loop parks.
+pub fn busy_time() -> Duration {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .worker_total_busy_duration(0)
 }
 
 /// A worker's listening socket.

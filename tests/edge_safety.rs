@@ -376,7 +376,7 @@ fn guarded_config(backend: &str) -> String {
     ))
     .replacen(
         r#""version": 3,"#,
-        r#""version": 3, "extra_config": {"security/cors": {"allow_origins": ["https://a.example"]}},"#,
+        r#""version": 3, "extra_config": {"security/policies": {"req": {"policies": ["true"]}}},"#,
         1,
     )
 }
@@ -407,7 +407,7 @@ fn unimplemented_guards_fail_closed_in_check_and_run() {
         for expected in [
             "guarded.json",
             "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\" is not implemented",
-            "extra_config.security/cors: ",
+            "extra_config.security/policies: ",
             "--ignore-unimplemented",
         ] {
             assert!(
@@ -459,7 +459,7 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
     let _ = child.wait();
     assert_eq!(errors.len(), 2, "{errors:#?}");
     for place in [
-        "extra_config.security/cors",
+        "extra_config.security/policies",
         "endpoints[0].extra_config.auth/api-keys",
     ] {
         assert!(
@@ -472,7 +472,7 @@ fn ignored_guards_are_logged_at_error_level_one_line_each() {
 }
 
 #[test]
-fn ignoring_unimplemented_guards_serves_but_a_claim_needs_a_validator() {
+fn ignoring_unimplemented_guards_serves_them_unprotected() {
     let backend = echo_backend();
     let gw = Gateway::start_with(
         &guarded_config(&backend.url()),
@@ -480,19 +480,22 @@ fn ignoring_unimplemented_guards_serves_but_a_claim_needs_a_validator() {
     );
     // The operator asked for the API-key check to be ignored.
     assert_eq!(gw.get("/private").status, 200);
-    // A path built from a claim nobody validates is a config error, which
-    // --ignore-unimplemented does not lift.
-    let claim = config(&format!(
-        r#"[{{"endpoint": "/orders", "backend": [{{"host": ["{}"], "url_pattern": "/users/{{JWT.sub}}/orders"}}]}}]"#,
-        backend.url()
-    ));
-    let out = cuttle(&["check", "--ignore-unimplemented"], &claim);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT: add \"auth/validator\""),
-        "{stderr}"
-    );
     let targets: Vec<String> = backend.requests().into_iter().map(|s| s.target).collect();
     assert_eq!(targets, ["/private"]);
+}
+
+#[test]
+fn a_claim_placeholder_without_a_validator_is_refused_even_when_ignoring() {
+    let file = config(
+        r#"[{"endpoint": "/orders", "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/users/{JWT.sub}/orders"}]}]"#,
+    );
+    for args in [&["check"][..], &["check", "--ignore-unimplemented"][..]] {
+        let out = cuttle(args, &file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted the file");
+        assert!(
+            stderr.contains("endpoints[0].backend[0].url_pattern: {JWT.sub} needs a validated JWT"),
+            "{stderr}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ use super::model::{
 use super::raw::{GoDuration, RawBackend, RawConfig, RawEndpoint};
 use super::route::{self, PlaceholderScope, Segment};
 use super::unimplemented;
+use super::validation;
 use crate::http::Method;
 
 const DEFAULT_PORT: u16 = 8080;
@@ -71,6 +72,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
+    check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
     Ok(Config {
         source: source.to_path_buf(),
         name: raw.name,
@@ -80,15 +82,38 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         debug_endpoint: raw.debug_endpoint.unwrap_or(false),
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
         return_error_msg: root_extra.return_error_msg,
+        router: root_extra.router,
+        logging: root_extra.logging,
         limits,
         use_h2c: raw.use_h2c == Some(true) || root_extra.use_h2c,
         tls,
         client_tls,
+        security: root_extra.security,
         endpoints,
+        telemetry: root_extra.telemetry,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         jwk_sources: jwk.into_sources(),
     })
+}
+
+/// The health endpoint is answered before routing: a GET endpoint on its
+/// path would never be reached (KrakenD refuses to start: gin panics on
+/// the duplicate route).
+fn check_health_path(endpoints: &[Endpoint], health: Option<&str>) -> BuildResult<()> {
+    let Some(health) = health else { return Ok(()) };
+    match endpoints
+        .iter()
+        .position(|e| e.path == health && e.method == Method::Get)
+    {
+        Some(index) => Err(Problem::new(
+            format!("endpoints[{index}].endpoint"),
+            format!(
+                "GET {health} is the health endpoint's path (extra_config.router.health_path, default /__health); move the endpoint, set another health_path or \"disable_health\": true"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_version(version: Option<i64>) -> BuildResult<()> {
@@ -162,6 +187,9 @@ fn build_endpoint(
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
+        if endpoint_extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
         if endpoint_extra.signer.is_some() {
             return Err(Problem::new(
                 format!("{at}.extra_config.auth/signer"),
@@ -222,6 +250,9 @@ fn build_endpoint(
         rate_limit: endpoint_extra.rate_limit,
         wildcard,
         response: endpoint_extra.modifiers,
+        bot_detector: endpoint_extra.bot_detector,
+        cel: endpoint_extra.cel,
+        json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
         auth: endpoint_extra.auth.map(std::sync::Arc::new),
         signer: endpoint_extra.signer.map(std::sync::Arc::new),
@@ -403,6 +434,9 @@ fn build_backend(
     let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+        if extra.cel_checks_response {
+            return Err(validation::refuse_response_cel_on_no_op(&at));
+        }
     }
 
     Ok(Backend {
@@ -424,6 +458,7 @@ fn build_backend(
         return_error_details: extra.return_error_details,
         circuit_breaker: extra.circuit_breaker,
         rate_limit: extra.rate_limit,
+        cel: extra.cel,
     })
 }
 

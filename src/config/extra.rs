@@ -13,15 +13,19 @@ use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
-    CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit,
-    StaticResponse,
+    BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
+    RouterRateLimit, ServiceSecurity, StaticResponse,
 };
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
-    RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter, RawRouterRateLimit,
+    RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
+    RawRouterRateLimit,
 };
+use super::security;
 use super::unimplemented;
+use super::validation;
+use super::{logging, router_options};
 
 /// What cuttle does not act on, as found while building.
 #[derive(Debug, Default)]
@@ -34,6 +38,7 @@ pub struct Unknown {
 }
 
 const ROUTER: &str = "router";
+const LOGGING: &str = "telemetry/logging";
 const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
@@ -49,12 +54,33 @@ const JWT_SIGNER: &str = "auth/signer";
 /// URL already serves every endpoint, so there is nothing to set.
 const JOSE: &str = "auth/jose";
 
+/// The `router` keys cuttle acts on; others are listed as ignored.
+const ROUTER_KEYS: &[&str] = &[
+    "return_error_msg",
+    "use_h2c",
+    "health_path",
+    "disable_health",
+    "auto_options",
+    "hide_version_header",
+    "error_body",
+    "disable_access_log",
+    "logger_skip_paths",
+    "forwarded_by_client_ip",
+    "remote_ip_headers",
+    "trusted_proxies",
+];
+
 #[derive(Debug, Default)]
 pub struct RootExtra {
     pub return_error_msg: bool,
     /// `router.use_h2c`.
     pub use_h2c: bool,
     pub server: Option<RawCuttleServer>,
+    /// `telemetry/opentelemetry`.
+    pub telemetry: Option<super::telemetry::Telemetry>,
+    pub router: router_options::RouterOptions,
+    pub logging: logging::Logging,
+    pub security: ServiceSecurity,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +90,12 @@ pub struct EndpointExtra {
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
+    pub bot_detector: Option<BotDetectorSettings>,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
+    /// `validation/json-schema`: the schema (already known to compile).
+    pub json_schema: Option<Value>,
     /// `auth/validator`.
     pub auth: Option<crate::auth::validator::AuthSpec>,
     /// `auth/signer`.
@@ -78,21 +110,56 @@ pub struct BackendExtra {
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
     pub modifiers: ResponseModifiers,
+    /// `validation/cel` check expressions, and whether one checks the response.
+    pub cel: Vec<String>,
+    pub cel_checks_response: bool,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
     let mut result = RootExtra::default();
     for (namespace, value) in extra.into_iter().flatten() {
         let at = namespace_path("extra_config", namespace);
-        match namespace.as_str() {
+        match security::canonical_namespace(namespace) {
+            security::CORS => result.security.cors = Some(security::cors(value, &at, unknown)?),
+            security::HTTP => result.security.http = Some(security::http(value, &at, unknown)?),
+            security::BOT_DETECTOR => {
+                result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+            }
             ROUTER => {
-                note_ignored_keys(ROUTER, value, &["return_error_msg", "use_h2c"], unknown);
+                note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
                 result.use_h2c =
                     value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
+                result.router = router_options::build(&router, &at)?;
+            }
+            LOGGING => {
+                note_ignored_keys(
+                    LOGGING,
+                    value,
+                    &[
+                        "level",
+                        "prefix",
+                        "stdout",
+                        "syslog",
+                        "syslog_facility",
+                        "format",
+                        "custom_format",
+                    ],
+                    unknown,
+                );
+                let raw: RawLogging = decode(value, &at)?;
+                result.logging = logging::build(raw, &at)?;
             }
             CUTTLE_SERVER => result.server = Some(decode(&without_comments(value), &at)?),
+            super::telemetry::NAMESPACE => {
+                result.telemetry = Some(super::telemetry::build(
+                    value,
+                    &at,
+                    decode,
+                    &mut unknown.ignored,
+                )?);
+            }
             JOSE => note_ignored_keys(JOSE, value, &[], unknown),
             _ => note_unknown(namespace, at, unknown),
         }
@@ -112,6 +179,24 @@ pub fn endpoint(
         let at = namespace_path(&format!("{at}.extra_config"), namespace);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
+        }
+        if namespace == validation::CEL {
+            (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
+            continue;
+        }
+        if namespace == validation::JSON_SCHEMA {
+            result.json_schema = Some(validation::json_schema(value, &at)?);
+            continue;
+        }
+        match security::canonical_namespace(namespace) {
+            security::BOT_DETECTOR => {
+                result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
+                continue;
+            }
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            _ => {}
         }
         if namespace == JWT_VALIDATOR {
             result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
@@ -196,6 +281,20 @@ pub fn backend(
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
+        match security::canonical_namespace(namespace) {
+            service @ (security::CORS | security::HTTP) => {
+                return Err(service_only(service, &at));
+            }
+            security::BOT_DETECTOR => {
+                // KrakenD checks the client's User-Agent for the service or
+                // an endpoint; a backend sees only the gateway's.
+                return Err(Problem::new(
+                    &at,
+                    "\"security/bot-detector\" checks the client's User-Agent and has no effect on a backend; move it to the endpoint's or the root \"extra_config\"",
+                ));
+            }
+            _ => {}
+        }
         match namespace.as_str() {
             PROXY => {
                 note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
@@ -229,6 +328,9 @@ pub fn backend(
                 );
                 let raw: RawCircuitBreaker = decode(value, &at)?;
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
+            }
+            validation::CEL => {
+                (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(
@@ -423,6 +525,17 @@ fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapO
     Ok(result)
 }
 
+/// `security/cors` and `security/http` act on every request before routing:
+/// KrakenD reads them only from the root `extra_config`.
+fn service_only(namespace: &str, at: &str) -> Problem {
+    Problem::new(
+        at,
+        format!(
+            "\"{namespace}\" is a service setting and has no effect here; move it to the root \"extra_config\""
+        ),
+    )
+}
+
 /// Decodes a namespace's settings, reporting type errors with their path.
 pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
@@ -473,7 +586,12 @@ fn without_comments(value: &Value) -> Value {
 }
 
 /// Records keys of an implemented namespace that cuttle does not act on.
-fn note_ignored_keys(namespace: &str, value: &Value, known: &[&str], unknown: &mut Unknown) {
+pub(super) fn note_ignored_keys(
+    namespace: &str,
+    value: &Value,
+    known: &[&str],
+    unknown: &mut Unknown,
+) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
             if !known.contains(&key.as_str()) && !is_comment(key) {

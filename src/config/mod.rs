@@ -14,12 +14,17 @@ mod extra;
 mod host;
 mod keywords;
 mod limits;
+mod logging;
 mod model;
 mod ratelimit;
 mod raw;
 mod route;
+mod router_options;
+mod security;
+mod telemetry;
 mod tls;
 mod unimplemented;
+mod validation;
 
 #[cfg(test)]
 mod auth_tests;
@@ -29,7 +34,11 @@ mod tests;
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
+pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
+pub use security::whole_host_pattern;
+pub use telemetry::{MetricLayers, PrometheusExporter, Telemetry};
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,

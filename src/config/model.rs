@@ -28,6 +28,11 @@ pub struct Config {
     /// `extra_config.router.return_error_msg`: a failing single backend's
     /// error text becomes the 500 body.
     pub return_error_msg: bool,
+    /// The other `extra_config.router` options (health path, OPTIONS,
+    /// version header, 404/405 bodies, access log, client address).
+    pub router: super::RouterOptions,
+    /// `extra_config.telemetry/logging`.
+    pub logging: super::Logging,
     pub limits: ServerLimits,
     /// The root `tls` block, when enabled: the port speaks only TLS.
     pub tls: Option<super::tls::ServerTlsSettings>,
@@ -36,7 +41,12 @@ pub struct Config {
     pub use_h2c: bool,
     /// The root `client_tls` block: how `https://` backends are called.
     pub client_tls: super::tls::ClientTlsSettings,
+    /// `security/cors`, `security/http` and the service-level
+    /// `security/bot-detector`.
+    pub security: ServiceSecurity,
     pub endpoints: Vec<Endpoint>,
+    /// `telemetry/opentelemetry`: metrics and where they are served.
+    pub telemetry: Option<super::telemetry::Telemetry>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,
@@ -152,6 +162,12 @@ pub struct Endpoint {
     /// `modifier/jmespath` and the content replacer at endpoint level:
     /// applied to the merged response, before the output encoding.
     pub response: ResponseModifiers,
+    /// `security/bot-detector` at endpoint level (after the service-level one).
+    pub bot_detector: Option<BotDetectorSettings>,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
+    /// `validation/json-schema`: the schema the request body must match.
+    pub json_schema: Option<serde_json::Value>,
     /// Send request bodies chunked (KrakenD's framing when the client's
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
@@ -201,6 +217,8 @@ pub struct Backend {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `extra_config.qos/ratelimit/proxy`.
     pub rate_limit: Option<ProxyRateLimit>,
+    /// `validation/cel`: check expressions, in file order.
+    pub cel: Vec<String>,
 }
 
 /// The per-backend manipulation settings as written in the config; the
@@ -345,4 +363,82 @@ pub enum ClientStrategy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyRateLimit {
     pub rate: RateSpec,
+}
+
+/// The service-level security namespaces (root `extra_config`), checked
+/// before built-ins and routing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSecurity {
+    /// `security/cors`.
+    pub cors: Option<CorsSettings>,
+    /// `security/http`.
+    pub http: Option<HttpSecuritySettings>,
+    /// `security/bot-detector` at root level: every request.
+    pub bot_detector: Option<BotDetectorSettings>,
+}
+
+/// `security/cors` with krakend-cors's defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorsSettings {
+    /// `allow_origins` (default `["*"]`): exact origins, `*`, or one `*`
+    /// wildcard inside an origin (`https://*.example.com`).
+    pub allow_origins: Vec<String>,
+    /// `allow_methods` (default GET, POST, HEAD), compared case-sensitively.
+    pub allow_methods: Vec<String>,
+    /// `allow_headers` (default `["*"]`); `Origin` is always allowed.
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    /// `max_age`, whole seconds; `None` sends no `Access-Control-Max-Age`.
+    pub max_age_seconds: Option<u64>,
+    pub allow_credentials: bool,
+    pub allow_private_network: bool,
+    /// Preflights go on to routing (with the CORS headers) instead of
+    /// being answered at the edge.
+    pub options_passthrough: bool,
+    /// Status of an answered preflight (default 204).
+    pub options_success_status: u16,
+    /// Log each CORS decision at debug level.
+    pub debug: bool,
+}
+
+/// `security/http` as unrolled/secure applies it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpSecuritySettings {
+    /// `allowed_hosts`; empty: any host.
+    pub allowed_hosts: Vec<String>,
+    /// `allowed_hosts_are_regex`: each entry is a whole-host regular expression.
+    pub allowed_hosts_are_regex: bool,
+    /// `host_proxy_headers`: headers (lower-cased) holding the host a proxy was asked for.
+    pub host_proxy_headers: Vec<String>,
+    pub sts_seconds: u64,
+    pub sts_include_subdomains: bool,
+    /// `force_sts_header`: send HSTS on plain HTTP too.
+    pub force_sts_header: bool,
+    pub frame_deny: bool,
+    pub custom_frame_options_value: Option<String>,
+    pub content_type_nosniff: bool,
+    pub browser_xss_filter: bool,
+    pub content_security_policy: Option<String>,
+    pub referrer_policy: Option<String>,
+    pub ssl_redirect: bool,
+    pub ssl_host: Option<String>,
+    /// `ssl_proxy_headers`: (name lower-cased, value) pairs that mark a
+    /// request a TLS-terminating proxy received over HTTPS.
+    pub ssl_proxy_headers: Vec<(String, String)>,
+    /// `is_development`: no host check, no HTTPS redirect, no HSTS.
+    pub is_development: bool,
+}
+
+/// `security/bot-detector`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BotDetectorSettings {
+    /// User-Agents (exact) never taken for bots; checked first.
+    pub allow: Vec<String>,
+    /// User-Agents (exact) always taken for bots.
+    pub deny: Vec<String>,
+    /// Regular expressions (RE2 syntax, unanchored), checked to compile.
+    pub patterns: Vec<String>,
+    /// Decisions remembered per worker (least recently used evicted); 0: none.
+    pub cache_size: usize,
+    pub empty_user_agent_is_bot: bool,
 }

@@ -94,6 +94,30 @@ pub struct RawBackend {
 #[serde(expecting = "an object")]
 pub struct RawRouter {
     pub return_error_msg: Option<bool>,
+    pub health_path: Option<String>,
+    pub disable_health: Option<bool>,
+    pub auto_options: Option<bool>,
+    pub hide_version_header: Option<bool>,
+    /// `"404"` / `"405"` -> the JSON body to answer with.
+    pub error_body: Option<Map<String, Value>>,
+    pub disable_access_log: Option<bool>,
+    pub logger_skip_paths: Option<Vec<String>>,
+    pub forwarded_by_client_ip: Option<bool>,
+    pub remote_ip_headers: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Root `telemetry/logging`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawLogging {
+    pub level: Option<String>,
+    pub prefix: Option<String>,
+    pub stdout: Option<bool>,
+    pub syslog: Option<bool>,
+    pub syslog_facility: Option<String>,
+    pub format: Option<String>,
+    pub custom_format: Option<String>,
 }
 
 /// Root `cuttle/server`: cuttle's own namespace, so a typo is an error.
@@ -198,6 +222,55 @@ pub struct RawProxyRateLimit {
     pub max_rate: Option<f64>,
     pub capacity: Option<Count>,
     pub every: Option<GoDuration>,
+}
+
+/// Root `security/cors` (rs/cors options, as krakend-cors reads them).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawCors {
+    pub allow_origins: Option<Vec<String>>,
+    pub allow_methods: Option<Vec<String>>,
+    pub allow_headers: Option<Vec<String>>,
+    pub expose_headers: Option<Vec<String>>,
+    pub max_age: Option<GoDuration>,
+    pub allow_credentials: Option<bool>,
+    pub allow_private_network: Option<bool>,
+    pub options_passthrough: Option<bool>,
+    pub options_success_status: Option<u16>,
+    pub debug: Option<bool>,
+}
+
+/// Root `security/http` (unrolled/secure options, as krakend-httpsecure reads them).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawHttpSecurity {
+    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_hosts_are_regex: Option<bool>,
+    pub host_proxy_headers: Option<Vec<String>>,
+    pub sts_seconds: Option<Seconds>,
+    pub sts_include_subdomains: Option<bool>,
+    pub force_sts_header: Option<bool>,
+    pub frame_deny: Option<bool>,
+    pub custom_frame_options_value: Option<String>,
+    pub content_type_nosniff: Option<bool>,
+    pub browser_xss_filter: Option<bool>,
+    pub content_security_policy: Option<String>,
+    pub referrer_policy: Option<String>,
+    pub ssl_redirect: Option<bool>,
+    pub ssl_host: Option<String>,
+    pub ssl_proxy_headers: Option<BTreeMap<String, String>>,
+    pub is_development: Option<bool>,
+}
+
+/// `security/bot-detector`, at root or endpoint level.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawBotDetector {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+    pub patterns: Option<Vec<String>>,
+    pub cache_size: Option<u64>,
+    pub empty_user_agent_is_bot: Option<bool>,
 }
 
 /// Endpoint `auth/validator` (one object; an array holds several).
@@ -334,4 +407,63 @@ impl Visitor<'_> for CountVisitor {
             .map(Count)
             .map_err(|_| E::invalid_value(de::Unexpected::Signed(count), &self))
     }
+}
+
+// ---- `telemetry/opentelemetry` (read by `telemetry.rs`) ----
+
+/// Root `telemetry/opentelemetry`. Only the metric settings are decoded;
+/// the rest (traces, OTLP, attributes) is listed as ignored by `telemetry.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOpenTelemetry {
+    pub exporters: Option<RawOtelExporters>,
+    pub layers: Option<RawOtelLayers>,
+    pub skip_paths: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"prometheus\" and/or \"otlp\" lists")]
+pub struct RawOtelExporters {
+    pub prometheus: Option<Vec<RawPrometheusExporter>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an exporter object")]
+pub struct RawPrometheusExporter {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    /// KrakenD's documented key; `host` is what krakend-otel's struct reads.
+    pub listen_ip: Option<String>,
+    pub host: Option<String>,
+    pub process_metrics: Option<bool>,
+    pub disable_metrics: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"global\", \"proxy\" and \"backend\"")]
+pub struct RawOtelLayers {
+    pub global: Option<RawOtelSwitch>,
+    pub proxy: Option<RawOtelSwitch>,
+    pub backend: Option<RawOtelBackendLayer>,
+}
+
+/// `layers.global` and `layers.proxy`: only the metrics switch matters here.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOtelSwitch {
+    pub disable_metrics: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"metrics\" and \"traces\"")]
+pub struct RawOtelBackendLayer {
+    pub metrics: Option<RawOtelBackendMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOtelBackendMetrics {
+    pub disable_stage: Option<bool>,
+    pub round_trip: Option<bool>,
+    pub read_payload: Option<bool>,
 }

@@ -538,11 +538,11 @@ fn namespaces_file() -> String {
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
             "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
                         {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
-           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/cel": []}, "backend": [{}]}"#,
+           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
         r#""version": 3,"#,
-        r#""version": 3, "extra_config": {"security/cors": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
+        r#""version": 3, "extra_config": {"auth/api-keys": {}, "telemetry/logging": {}, "router": {"return_error_msg": false, "disable_access_log": true}},"#,
     )
 }
 
@@ -552,11 +552,11 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         "guarding namespaces",
         &namespaces_file(),
         Error(&[
-            "extra_config.security/cors: \"security/cors\" is not implemented by cuttle yet",
+            "extra_config.auth/api-keys: \"auth/api-keys\" is not implemented by cuttle yet",
             "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\"",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
             "endpoints[1].extra_config.auth/revoker: ",
-            "endpoints[1].extra_config.validation/cel: ",
+            "endpoints[1].extra_config.validation/response-json-schema: ",
             "--ignore-unimplemented",
         ]),
     );
@@ -574,7 +574,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
     );
     for namespace in [
         "auth/api-keys",
-        "security/http",
+        "security/policies",
         "plugin/http-server",
         "backend/grpc",
         "backend/http/client",
@@ -658,11 +658,11 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
     assert_eq!(
         refused,
         [
-            "extra_config.security/cors",
+            "extra_config.auth/api-keys",
             "endpoints[0].extra_config.auth/api-keys",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend",
             "endpoints[1].extra_config.auth/revoker",
-            "endpoints[1].extra_config.validation/cel",
+            "endpoints[1].extra_config.validation/response-json-schema",
         ]
     );
     assert_eq!(
@@ -673,8 +673,6 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "proxy.shadow",
             "qos/http-cache",
             "router",
-            "router.disable_access_log",
-            "telemetry/logging",
         ]
     );
 }
@@ -1176,4 +1174,251 @@ fn enterprise_features_are_served_or_refused_with_their_paths() {
             assert!(!config.endpoints[0].wildcard && config.endpoints[1].wildcard);
         }),
     );
+}
+
+#[test]
+fn security_namespaces_fill_krakend_defaults() {
+    check(
+        "empty security namespaces",
+        &root_with(
+            r#""extra_config": {"security/cors": {}, "security/http": {}, "security/bot-detector": {}},"#,
+        ),
+        Valid(|config| {
+            let cors = config.security.cors.as_ref().unwrap();
+            assert_eq!(cors.allow_origins, ["*"]);
+            assert_eq!(cors.allow_methods, ["GET", "POST", "HEAD"]);
+            assert_eq!(cors.allow_headers, ["*"]);
+            assert_eq!(cors.max_age_seconds, None);
+            assert_eq!(cors.options_success_status, 204);
+            assert_eq!(
+                config.security.http.as_ref(),
+                Some(&HttpSecuritySettings::default())
+            );
+            assert_eq!(
+                config.security.bot_detector.as_ref(),
+                Some(&BotDetectorSettings::default())
+            );
+            assert!(config.unimplemented.is_empty());
+        }),
+    );
+    check(
+        "KrakenD's older names, and max_age in whole seconds",
+        &root_with(
+            r#""extra_config": {"github_com/devopsfaith/krakend-cors": {"max_age": "90500ms"},
+                "github_com/devopsfaith/krakend-httpsecure": {"ssl_proxy_headers": {"X-Forwarded-Proto": "https"}},
+                "github_com/devopsfaith/krakend-botdetector": {"deny": ["x"], "cache_size": 10}},"#,
+        ),
+        Valid(|config| {
+            assert_eq!(
+                config.security.cors.as_ref().unwrap().max_age_seconds,
+                Some(90)
+            );
+            assert_eq!(
+                config.security.http.as_ref().unwrap().ssl_proxy_headers,
+                [("x-forwarded-proto".to_owned(), "https".to_owned())]
+            );
+            let bots = config.security.bot_detector.as_ref().unwrap();
+            assert_eq!(
+                (bots.deny.as_slice(), bots.cache_size),
+                (&["x".to_owned()][..], 10)
+            );
+        }),
+    );
+    check(
+        "endpoint bot detector",
+        &endpoint_with(r#""extra_config": {"security/bot-detector": {"patterns": ["bot"]}},"#),
+        Valid(|config| {
+            assert_eq!(
+                config.endpoints[0].bot_detector.as_ref().unwrap().patterns,
+                ["bot"]
+            );
+        }),
+    );
+}
+
+#[test]
+fn security_settings_are_checked() {
+    let root = |settings: &str| root_with(&format!(r#""extra_config": {{{settings}}},"#));
+    run(&[
+        (
+            "two wildcards",
+            root(r#""security/cors": {"allow_origins": ["https://*.*.example.com"]}"#),
+            Error(&[
+                "extra_config.security/cors.allow_origins[0]: \"https://*.*.example.com\" has more than one '*'",
+            ]),
+        ),
+        (
+            "lower-case method",
+            root(r#""security/cors": {"allow_methods": ["get"]}"#),
+            Error(&[
+                "extra_config.security/cors.allow_methods[0]: \"get\" would never match",
+                "write \"GET\"",
+            ]),
+        ),
+        (
+            "header name",
+            root(r#""security/cors": {"allow_headers": ["X Bad"]}"#),
+            Error(&["extra_config.security/cors.allow_headers[0]: \"X Bad\" is not a header name"]),
+        ),
+        (
+            "preflight status",
+            root(r#""security/cors": {"options_success_status": 301}"#),
+            Error(&[
+                "extra_config.security/cors.options_success_status: 301 is not a success status",
+            ]),
+        ),
+        (
+            "duration",
+            root(r#""security/cors": {"max_age": "12"}"#),
+            Error(&[
+                "extra_config.security/cors.max_age",
+                "a number needs a unit",
+            ]),
+        ),
+        (
+            "host regex",
+            root(r#""security/http": {"allowed_hosts": ["(a"], "allowed_hosts_are_regex": true}"#),
+            Error(&["extra_config.security/http.allowed_hosts[0]: not a valid regular expression"]),
+        ),
+        (
+            "host with a path",
+            root(r#""security/http": {"allowed_hosts": ["a.com/x"]}"#),
+            Error(&["extra_config.security/http.allowed_hosts[0]: \"a.com/x\" is not a host"]),
+        ),
+        (
+            "ssl_host with a scheme",
+            root(r#""security/http": {"ssl_host": "https://a.com"}"#),
+            Error(&["extra_config.security/http.ssl_host: \"https://a.com\" is not a host"]),
+        ),
+        (
+            "header value with a line break",
+            root(r#""security/http": {"referrer_policy": "same-origin\nX-Evil: 1"}"#),
+            Error(&["extra_config.security/http.referrer_policy: holds a line break"]),
+        ),
+        (
+            "negative HSTS",
+            root(r#""security/http": {"sts_seconds": -1}"#),
+            Error(&["extra_config.security/http.sts_seconds"]),
+        ),
+        (
+            "bot pattern",
+            root(r#""security/bot-detector": {"patterns": ["ok", "[z-a]"]}"#),
+            Error(&[
+                "extra_config.security/bot-detector.patterns[1]: not a valid regular expression",
+            ]),
+        ),
+        (
+            "CORS on an endpoint",
+            endpoint_with(r#""extra_config": {"security/cors": {}},"#),
+            Error(&[
+                "endpoints[0].extra_config.security/cors: \"security/cors\" is a service setting",
+                "root \"extra_config\"",
+            ]),
+        ),
+        (
+            "bot detector on a backend",
+            backend_with(r#""extra_config": {"security/bot-detector": {}},"#),
+            Error(&[
+                "endpoints[0].backend[0].extra_config.security/bot-detector: \"security/bot-detector\" checks the client's User-Agent",
+            ]),
+        ),
+        (
+            "security/http on a backend",
+            backend_with(r#""extra_config": {"security/http": {}},"#),
+            Error(&[
+                "endpoints[0].backend[0].extra_config.security/http: \"security/http\" is a service setting",
+            ]),
+        ),
+    ]);
+}
+
+#[test]
+fn telemetry_opentelemetry() {
+    let otel = |body: &str| {
+        format!(
+            r#"{{"version": 3, "extra_config": {{"telemetry/opentelemetry": {body}}}, "endpoints": []}}"#
+        )
+    };
+    run(&[
+        (
+            "defaults",
+            otel(r#"{"service_name": "x", "exporters": {"prometheus": [{"name": "p"}]}}"#),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.exporters.len(), 1);
+                assert_eq!(t.exporters[0].port, 9090);
+                assert_eq!(t.exporters[0].listen_ip.to_string(), "0.0.0.0");
+                assert!(!t.exporters[0].process_metrics);
+                let l = t.layers;
+                assert!(l.global && l.proxy && l.backend_stage && l.round_trip && l.read_payload);
+                assert_eq!(
+                    t.skip_paths,
+                    ["/__health", "/__debug/", "/__echo/", "/__stats/"]
+                );
+                assert_eq!(
+                    c.unknown_namespaces,
+                    ["telemetry/opentelemetry.service_name"]
+                );
+            }),
+        ),
+        (
+            "switches, listen_ip, a disabled exporter, an ignored otlp one",
+            otel(
+                r#"{"exporters": {"prometheus": [
+                    {"name": "a", "port": 9191, "listen_ip": "127.0.0.1", "process_metrics": true, "go_metrics": true},
+                    {"name": "b", "port": 9192, "disable_metrics": true}],
+                    "otlp": [{"name": "o"}]},
+                  "layers": {"global": {"disable_metrics": true}, "proxy": {"disable_traces": true},
+                             "backend": {"metrics": {"read_payload": true, "detailed_connection": true}}},
+                  "skip_paths": [""]}"#,
+            ),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.exporters.len(), 1);
+                assert_eq!(t.exporters[0].port, 9191);
+                assert_eq!(t.exporters[0].listen_ip.to_string(), "127.0.0.1");
+                assert!(t.exporters[0].process_metrics);
+                let l = t.layers;
+                assert!(!l.global && l.proxy && l.backend_stage && !l.round_trip && l.read_payload);
+                assert_eq!(t.skip_paths, [""]);
+                assert_eq!(
+                    c.unknown_namespaces,
+                    [
+                        "telemetry/opentelemetry.exporters.otlp",
+                        "telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
+                        "telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
+                        "telemetry/opentelemetry.layers.proxy.disable_traces",
+                    ]
+                );
+            }),
+        ),
+        (
+            "bad listen_ip",
+            otel(r#"{"exporters": {"prometheus": [{"name": "p", "listen_ip": "localhost"}]}}"#),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.exporters.prometheus[0].listen_ip",
+                "\"localhost\" is not an IP address",
+            ]),
+        ),
+        (
+            "two exporters with one name",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p", "port": 1}, {"name": "p", "port": 2}]}}"#,
+            ),
+            Error(&["prometheus[1].name", "\"p\" names two exporters"]),
+        ),
+        (
+            "two exporters on one port",
+            otel(r#"{"exporters": {"prometheus": [{"name": "p"}, {"name": "q"}]}}"#),
+            Error(&[
+                "prometheus[1].port",
+                "port 9090 is already the port of exporter \"p\"",
+            ]),
+        ),
+        (
+            "wrong type",
+            otel(r#"{"exporters": {"prometheus": {"name": "p"}}}"#),
+            Error(&["telemetry/opentelemetry.exporters.prometheus"]),
+        ),
+    ]);
 }

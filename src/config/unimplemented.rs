@@ -5,9 +5,13 @@
 //!
 //! One list: a component that lands moves its namespace out of it (by
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
-//! `modifier/jmespath` and the content-replacer form of
-//! `plugin/req-resp-modifier` do; the rest of `modifier/` and `plugin/`
-//! stays here.
+//! `modifier/jmespath`, the content-replacer form of
+//! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
+//! (endpoint level), `security/cors`, `security/http` and
+//! `security/bot-detector` (and KrakenD's older names for them) do; the
+//! rest of `modifier/`, `plugin/`, `validation/` (e.g. KrakenD Enterprise's
+//! `validation/response-json-schema`) and `security/` (`security/policies`,
+//! ...) stays here.
 
 use super::error::Problem;
 

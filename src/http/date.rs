@@ -27,7 +27,7 @@ pub fn fmt_http_date(unix_secs: u64) -> [u8; 29] {
 }
 
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31): Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u32, u32) {
+pub fn civil_from_days(days: u64) -> (u64, u32, u32) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;

@@ -17,7 +17,7 @@ mod target;
 pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
-pub use date::fmt_http_date;
+pub use date::{civil_from_days, fmt_http_date};
 pub use head_scan::{HeadScanner, RequestHeadReader, ResponseHeadReader};
 pub use method::Method;
 pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, parse_request};

@@ -4,11 +4,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target};
 use super::steps::RequestFacts;
+use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::pipeline::{Value, decode};
 use crate::rt::{Timer, within};
@@ -29,6 +30,12 @@ pub struct CallContext<'a> {
     pub max_body: usize,
     /// What the endpoint's steps found out about the request.
     pub facts: &'a RequestFacts,
+    /// This worker's metrics, when on, and the endpoint's index in them.
+    pub metrics: Option<&'a crate::metrics::Recorder>,
+    pub endpoint: usize,
+    /// When the proxy stage began: the start of the calls made at once
+    /// (one clock read for all of them).
+    pub started: Instant,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -47,7 +54,20 @@ fn target_of(
         responses,
         &mut target,
     ) {
-        Ok(()) => Ok(target),
+        Ok(()) => match check_backend_request(
+            ctx.plan,
+            &ctx.plan.backends[backend],
+            ctx.req,
+            ctx.facts,
+            &target,
+        ) {
+            Ok(()) => Ok(target),
+            // A failed `validation/cel` check: not called, counted as failed.
+            Err(rejected) => Err(Outcome {
+                backend,
+                result: Err(BackendError::Rejected(rejected)),
+            }),
+        },
         Err(refused) => {
             tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
             Err(Outcome {
@@ -58,7 +78,7 @@ fn target_of(
     }
 }
 
-async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
+async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: Instant) -> Outcome {
     let plan = &ctx.plan.backends[backend];
     let admitted = match plan.admit() {
         Ok(admitted) => admitted,
@@ -70,6 +90,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         }
     };
     let host = plan.pick_host();
+    let meter = ctx
+        .metrics
+        .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
     let body = if plan.method == ctx.req.head.method {
         ctx.req.body
     } else {
@@ -95,6 +118,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,
     };
+    if let Some(meter) = meter {
+        meter.finish(&result, good, plan.method == crate::http::Method::Head);
+    }
     BackendPlan::record(admitted, good);
     Outcome { backend, result }
 }
@@ -105,11 +131,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome
 async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>) -> Outcome {
     let n = ctx.plan.concurrent_calls as usize;
     if n <= 1 {
-        return call(ctx, backend, target).await;
+        return call(ctx, backend, target, ctx.started).await;
     }
     let mut set: Unordered<'_, Outcome> = Unordered::new(
         (0..n)
-            .map(|_| Box::pin(call(ctx, backend, target.clone())) as _)
+            .map(|_| Box::pin(call(ctx, backend, target.clone(), ctx.started)) as _)
             .collect(),
     );
     let first_good = async {
@@ -184,7 +210,13 @@ pub async fn sequential(
         if std::time::Instant::now() >= deadline {
             break;
         }
-        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target)).await else {
+        // Later calls start later: their own clock read, when measured.
+        let started = if ctx.metrics.is_some() {
+            std::time::Instant::now()
+        } else {
+            ctx.started
+        };
+        let Some(mut outcome) = timer.until(deadline, call(ctx, i, target, started)).await else {
             break;
         };
         let doc = match &mut outcome.result {
@@ -194,6 +226,16 @@ pub async fn sequential(
                     .ok()
             }
             _ => None,
+        };
+        // A failed response check drops the data and ends the chain like
+        // a failed call.
+        let doc = match doc.map(|doc| check_backend_response(backend, &doc).map(|()| doc)) {
+            Some(Err(rejected)) => {
+                outcome.result = Err(BackendError::Rejected(rejected));
+                None
+            }
+            Some(Ok(doc)) => Some(doc),
+            None => None,
         };
         outcomes.push(outcome);
         match doc {

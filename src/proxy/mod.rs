@@ -11,13 +11,16 @@ mod plan;
 mod request;
 mod respond;
 mod steps;
+mod validate;
 
 use crate::rt::Timer;
 
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
-pub use request::{ClientRequest, USER_AGENT, backend_headers, params_fit_segments};
+pub use request::{
+    ClientRequest, KRAKEND_VERSION, USER_AGENT, backend_headers, params_fit_segments,
+};
 pub use respond::{
     ResponseContext, failure_status, finish, write_failure, write_merged, write_refusal,
 };
@@ -36,13 +39,24 @@ pub async fn handle(
 ) -> bool {
     let plan = call.plan;
     let timeout = merge_timeout(plan);
-    if plan.sequential && plan.backends.len() > 1 {
+    let complete = if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs) = sequential(call, timeout, timer).await;
         write_merged(call, &mut outcomes, Some(docs), ctx, body, out)
     } else {
         let mut outcomes = fan_out(call, timeout, timer).await;
         write_merged(call, &mut outcomes, None, ctx, body, out)
+    };
+    if let Some(metrics) = call.metrics {
+        // lura hands the router an error with every incomplete response
+        // (a failed or missing backend), none with a complete one.
+        let outcome = crate::metrics::StageOutcome {
+            error: !complete,
+            canceled: false,
+            complete,
+        };
+        metrics.proxy(call.endpoint, call.started.elapsed(), outcome);
     }
+    complete
 }
 
 /// How long the backends of one request get. With several backends, lura's

@@ -42,19 +42,44 @@ pub async fn relay(
         pools,
         headers,
         facts,
+        metrics,
+        endpoint,
+        started,
         ..
     } = *call;
     let backend = &plan.backends[0];
+    // The proxy stage ends when the backend's head is in (the body is
+    // streamed after); lura's no-op response is complete when it came.
+    let stage = |complete: bool| {
+        if let Some(m) = metrics {
+            let outcome = crate::metrics::StageOutcome {
+                error: !complete,
+                canceled: false,
+                complete,
+            };
+            m.proxy(endpoint, started.elapsed(), outcome);
+        }
+    };
     let mut target = Vec::with_capacity(64);
     if let Err(refused) =
         super::request::backend_target(plan, backend, req, facts, &[], &mut target)
     {
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
+        stage(false);
         return answer_failure(ctx, &refused, client, out).await;
+    }
+    if let Err(rejected) =
+        super::validate::check_backend_request(plan, backend, req, call.facts, &target)
+    {
+        let rejected = BackendError::Rejected(rejected);
+        return answer_failure(ctx, &rejected, client, out).await;
     }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
-        Err(refused) => return answer_failure(ctx, &refused, client, out).await,
+        Err(refused) => {
+            stage(false);
+            return answer_failure(ctx, &refused, client, out).await;
+        }
     };
     let body = if backend.method == req.head.method {
         req.body
@@ -69,6 +94,7 @@ pub async fn relay(
         chunked: plan.chunked_request_body,
     };
     let host = backend.pick_host();
+    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host, std::time::Instant::now()));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
     // whole exchange's state.
     let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));
@@ -78,6 +104,21 @@ pub async fn relay(
         .unwrap_or(Err(BackendError::Timeout));
     // Any answer counts as a success for the breaker: no-op passes every status on.
     BackendPlan::record(admitted, opened.is_ok());
+    if let Some(meter) = meter {
+        match &opened {
+            // The body is streamed: its size is what the head announces.
+            Ok(response) => meter.answered(
+                response.head.status,
+                match response.head.body {
+                    ResponseBody::Length(n) => Some(n),
+                    _ => None,
+                },
+                true,
+            ),
+            Err(e) => meter.failed(e),
+        }
+    }
+    stage(opened.is_ok());
     let mut response = match opened {
         Ok(response) => response,
         Err(e) => return answer_failure(ctx, &e, client, out).await,
@@ -90,6 +131,7 @@ pub async fn relay(
         let name = h.name.of(raw);
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
             || head.connection_lists(raw, name)
         {

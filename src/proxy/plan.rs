@@ -6,13 +6,17 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::steps::{ResponseStep, Step};
+use super::validate::{CelStep, SchemaStep};
 use crate::auth::signer::JwtSigner;
 use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
+use crate::security::BotDetector;
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
+use crate::validation::BodySchema;
+use crate::validation::cel::{Checks, Side};
 
 pub struct EndpointPlan {
     pub path: String,
@@ -64,6 +68,8 @@ pub struct BackendPlan {
     next_host: Cell<usize>,
     /// `qos/circuit-breaker` and `qos/ratelimit/proxy`, when configured.
     pub guard: Option<BackendGuard>,
+    /// `validation/cel` at backend level.
+    pub cel: Option<Checks>,
 }
 
 impl BackendPlan {
@@ -115,6 +121,9 @@ pub struct WorkerShare {
     pub workers: usize,
     /// The worker's start, the epoch of its limiters' clocks.
     pub epoch: Instant,
+    /// `router.return_error_msg`: refusals of the validation steps carry
+    /// their text.
+    pub return_error_msg: bool,
 }
 
 pub fn compile_endpoint(
@@ -153,6 +162,7 @@ pub fn compile_endpoint(
         )),
         None => None,
     };
+    let (before, after) = compile_steps(endpoint, share).map_err(|e| at(".extra_config", e))?;
     let mut segment_params: Vec<usize> = backends
         .iter()
         .flat_map(|backend| backend.url.path_params())
@@ -182,29 +192,8 @@ pub fn compile_endpoint(
         segment_params,
         wildcard: endpoint.wildcard,
         chunked_request_body: endpoint.chunked_request_body,
-        before: endpoint
-            .rate_limit
-            .iter()
-            .map(|limit| {
-                Step::RateLimit(EndpointLimiter::new(
-                    limit,
-                    share.workers,
-                    DEFAULT_MAX_CLIENTS,
-                    share.epoch,
-                ))
-            })
-            .chain(
-                endpoint
-                    .auth
-                    .iter()
-                    .map(|spec| Step::Jwt(JwtCheck::new(spec.clone()))),
-            )
-            .collect(),
-        after: endpoint
-            .signer
-            .iter()
-            .map(|spec| ResponseStep::Sign(JwtSigner::new(spec.clone())))
-            .collect(),
+        before,
+        after,
         replaced_headers: endpoint
             .auth
             .iter()
@@ -213,6 +202,63 @@ pub fn compile_endpoint(
             .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
             .collect(),
     })
+}
+
+/// The steps before the backends, in KrakenD's order (the rate limit and
+/// the JWT validator in the router, then krakend-cel's wrapper around
+/// krakend-jsonschema's), and after them (CEL's response checks, then the
+/// signer).
+fn compile_steps(
+    endpoint: &Endpoint,
+    share: &WorkerShare,
+) -> Result<(Vec<Step>, Vec<ResponseStep>), String> {
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    // KrakenD's bot detector wraps every other endpoint handler, so a bot
+    // spends no rate-limit token and no signature check.
+    if let Some(settings) = &endpoint.bot_detector {
+        let detector = BotDetector::new(settings)
+            .map_err(|e| format!(".security/bot-detector.patterns: {e}"))?;
+        before.push(Step::BotDetector(detector));
+    }
+    if let Some(limit) = &endpoint.rate_limit {
+        before.push(Step::RateLimit(EndpointLimiter::new(
+            limit,
+            share.workers,
+            DEFAULT_MAX_CLIENTS,
+            share.epoch,
+        )));
+    }
+    // The JWT validator sits in KrakenD's router, before the proxy pipe.
+    if let Some(spec) = &endpoint.auth {
+        before.push(Step::Jwt(JwtCheck::new(spec.clone())));
+    }
+    if !endpoint.cel.is_empty() {
+        let checks = Rc::new(Checks::compile(endpoint.cel.iter().map(String::as_str))?);
+        if checks.has(Side::Jwt) || checks.has(Side::Request) {
+            before.push(Step::Cel(CelStep::new(
+                Rc::clone(&checks),
+                share.return_error_msg,
+            )));
+        }
+        if checks.has(Side::Response) {
+            after.push(ResponseStep::Cel(CelStep::new(
+                checks,
+                share.return_error_msg,
+            )));
+        }
+    }
+    if let Some(schema) = &endpoint.json_schema {
+        before.push(Step::JsonSchema(SchemaStep::new(
+            BodySchema::compile(schema)?,
+            share.return_error_msg,
+        )));
+    }
+    // The signer wraps the whole pipe: it signs what the checks let out.
+    if let Some(spec) = &endpoint.signer {
+        after.push(ResponseStep::Sign(JwtSigner::new(spec.clone())));
+    }
+    Ok((before, after))
 }
 
 fn compile_backend(
@@ -250,5 +296,10 @@ fn compile_backend(
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
+        cel: if backend.cel.is_empty() {
+            None
+        } else {
+            Some(Checks::compile(backend.cel.iter().map(String::as_str))?)
+        },
     })
 }

@@ -50,6 +50,9 @@ impl<'a> ClientRequest<'a> {
 /// key on it keep working when cuttle replaces KrakenD.
 pub const USER_AGENT: &str = "KrakenD Version 2.13.8";
 
+/// The KrakenD version cuttle answers as (in `X-Krakend` and [`USER_AGENT`]).
+pub const KRAKEND_VERSION: &str = "2.13.8";
+
 /// Headers that never reach a backend from the client: framing and
 /// connection management, and those the gateway sets itself.
 fn gateway_owned(name: &[u8]) -> bool {
@@ -81,30 +84,9 @@ pub fn backend_headers(
     if decodes_body {
         write_header(out, b"Accept-Encoding", b"gzip");
     }
-    for h in &req.head.headers {
-        let name = h.name.of(req.buf);
-        if gateway_owned(name)
-            || req.head.connection_lists(req.buf, name)
-            || plan
-                .replaced_headers
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
-        let wanted = name.eq_ignore_ascii_case(b"content-type")
-            || match &plan.input_headers {
-                Forward::All => true,
-                Forward::None => false,
-                Forward::Only(names) => names
-                    .iter()
-                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
-            };
-        if !wanted || decodes_body && name.eq_ignore_ascii_case(b"accept-encoding") {
-            continue;
-        }
+    for (name, value) in forwarded_headers(plan, req) {
         forwarded_user_agent |= name.eq_ignore_ascii_case(b"user-agent");
-        write_header(out, name, h.value.of(req.buf));
+        write_header(out, name, value);
     }
     if forwarded_user_agent {
         write_header(out, b"X-Forwarded-Via", USER_AGENT.as_bytes());
@@ -118,6 +100,67 @@ pub fn backend_headers(
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
     out.extend_from_slice(&facts.backend_headers);
+}
+
+/// The client's header fields (name, value) that reach the backends: the
+/// endpoint's `input_headers` and Content-Type, less those the gateway
+/// owns (and Accept-Encoding when the gateway reads the body).
+pub fn forwarded_headers<'r>(
+    plan: &'r EndpointPlan,
+    req: &'r ClientRequest<'r>,
+) -> impl Iterator<Item = (&'r [u8], &'r [u8])> + 'r {
+    let decodes_body = plan.output != OutputEncoding::NoOp;
+    req.head.headers.iter().filter_map(move |h| {
+        let name = h.name.of(req.buf);
+        if gateway_owned(name)
+            || req.head.connection_lists(req.buf, name)
+            || plan
+                .replaced_headers
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+        {
+            return None;
+        }
+        let wanted = name.eq_ignore_ascii_case(b"content-type")
+            || match &plan.input_headers {
+                Forward::All => true,
+                Forward::None => false,
+                Forward::Only(names) => names
+                    .iter()
+                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+            };
+        if !wanted || decodes_body && name.eq_ignore_ascii_case(b"accept-encoding") {
+            return None;
+        }
+        Some((name, h.value.of(req.buf)))
+    })
+}
+
+/// The peer's address as `X-Forwarded-For` carries it.
+pub fn peer_text(req: &ClientRequest<'_>) -> String {
+    req.peer.to_string()
+}
+
+/// The query pairs (raw key, raw value) the endpoint lets through to the
+/// backends (`input_query_strings`).
+pub fn forwarded_query<'r>(
+    plan: &'r EndpointPlan,
+    req: &'r ClientRequest<'r>,
+) -> impl Iterator<Item = (&'r [u8], &'r [u8])> + 'r {
+    req.query()
+        .unwrap_or_default()
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut parts = pair.splitn(2, |&b| b == b'=');
+            let key = parts.next().unwrap_or_default();
+            (key, parts.next().unwrap_or_default())
+        })
+        .filter(move |(key, _)| match &plan.input_query_strings {
+            Forward::None => false,
+            Forward::All => true,
+            Forward::Only(names) => names.iter().any(|n| n.as_bytes() == *key),
+        })
 }
 
 fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {

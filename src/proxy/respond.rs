@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use super::fanout::{CallContext, Outcome, is_success};
 use super::plan::EndpointPlan;
 use super::steps::Refusal;
+use super::validate::check_backend_response;
 use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{write_content_length, write_header, write_status_line};
 use crate::pipeline::{Object, Value, decode, encode, merge_into, negotiate};
@@ -112,11 +113,21 @@ pub fn write_merged(
             let Ok(resp) = &mut outcome.result else {
                 continue;
             };
-            match decode(backend.encoding, backend.is_collection, &mut resp.body) {
-                Ok(value) => {
-                    tally.ok += 1;
-                    merge_into(&mut merged, backend.manipulation.apply(value));
-                }
+            match decode(backend.encoding, backend.is_collection, &mut resp.body)
+                .map(|value| backend.manipulation.apply(value))
+            {
+                Ok(value) => match check_backend_response(backend, &value) {
+                    Ok(()) => {
+                        tally.ok += 1;
+                        merge_into(&mut merged, value);
+                    }
+                    // A failed `validation/cel` check drops the backend's data.
+                    Err(rejected) => {
+                        tally.failed += 1;
+                        tally.errors += 1;
+                        tally.first_error.get_or_insert(rejected);
+                    }
+                },
                 Err(e) => {
                     tally.failed += 1;
                     tally.errors += 1;
@@ -164,7 +175,7 @@ pub fn write_merged(
         value = plan.modifiers.apply(value);
     }
     for step in &plan.after {
-        if let Err(refusal) = step.apply(&mut value, call.facts) {
+        if let Err(refusal) = step.apply(&mut value, call.facts, complete) {
             write_refusal(ctx, &refusal, out);
             return false;
         }
@@ -342,6 +353,15 @@ pub fn write_refusal(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut Vec
     }
     if refusal.completed_header {
         write_header(out, b"X-KrakenD-Completed", b"false");
+    }
+    if refusal.status == 204 {
+        // RFC 9110 8.6: no Content-Length on a 204 (a CORS preflight's answer).
+        finish_head_lines(ctx, out);
+        if ctx.close {
+            write_header(out, b"Connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+        return;
     }
     finish(ctx, &refusal.body, out);
 }

@@ -18,11 +18,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::plan::EndpointPlan;
 use super::request::ClientRequest;
+use super::validate::{CelStep, SchemaStep};
 use crate::auth::Claims;
 use crate::auth::signer::{JwtSigner, SignError};
 use crate::auth::validator::{Denial, JwtCheck, header_value};
 use crate::pipeline::Value;
 use crate::qos::{self, EndpointLimiter};
+use crate::security::BotDetector;
 
 /// What one request's steps found out, for the steps after them and for
 /// the backend calls.
@@ -72,9 +74,15 @@ pub struct StepInput<'a> {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
+    BotDetector(BotDetector),
     /// `auth/validator`: 401 without a valid token, 403 without the roles
     /// or scopes; the claims go into `RequestFacts::jwt`.
     Jwt(JwtCheck),
+    /// `validation/cel`: the checks on the JWT claims and the request.
+    Cel(CelStep),
+    /// `validation/json-schema`: the request body.
+    JsonSchema(SchemaStep),
 }
 
 impl Step {
@@ -96,6 +104,15 @@ impl Step {
                     // KrakenD answers a rate-limited request with an empty body.
                     .map_err(|limited| Refusal::empty(limited.status()))
             }
+            Step::BotDetector(detector) => {
+                if detector.is_bot(input.req.header("user-agent")) {
+                    tracing::debug!(peer = %input.req.peer, "bot rejected");
+                    return Err(Refusal::empty(403));
+                }
+                Ok(())
+            }
+            Step::Cel(cel) => cel.check(input.plan, input.req, facts),
+            Step::JsonSchema(schema) => schema.check(input.req),
         }
     }
 }
@@ -143,15 +160,24 @@ fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Res
     }
 }
 
-/// A step run on the merged document, before it is encoded.
+/// A step run on the merged document, before it is encoded. `complete`
+/// says whether every backend contributed (`X-KrakenD-Completed`).
 pub enum ResponseStep {
+    /// `validation/cel`: the checks on the response (`resp_*`).
+    Cel(CelStep),
     /// `auth/signer`.
     Sign(JwtSigner),
 }
 
 impl ResponseStep {
-    pub fn apply(&self, doc: &mut Value<'_>, _facts: &RequestFacts) -> Result<(), Refusal> {
+    pub fn apply(
+        &self,
+        doc: &mut Value<'_>,
+        facts: &RequestFacts,
+        complete: bool,
+    ) -> Result<(), Refusal> {
         match self {
+            ResponseStep::Cel(cel) => cel.check_response(doc, facts, complete),
             ResponseStep::Sign(signer) => signer.apply(doc).map_err(|e| {
                 // KrakenD answers a signing failure with an empty 400; a key
                 // set that has not arrived yet is the gateway's fault: 503.

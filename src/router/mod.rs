@@ -214,6 +214,23 @@ impl Router {
         }
     }
 
+    /// The methods that have a route for `path` (for `auto_options`' Allow),
+    /// in [`Method::ALL`]'s order. Allocates: not for every request.
+    pub fn allowed_methods(&self, path: &[u8]) -> Vec<Method> {
+        if path.first() != Some(&b'/') {
+            return Vec::new();
+        }
+        let mut params = Params::new();
+        Method::ALL
+            .into_iter()
+            .filter(|&method| {
+                params.clear();
+                descend(&self.root, path, 1, &mut params, Some(method), false)
+                    .is_some_and(|hit| hit.table()[method.index()].is_some())
+            })
+            .collect()
+    }
+
     /// A path that matches when compared case-insensitively or with the
     /// trailing slash toggled, rebuilt with the route's own literals.
     fn fixed_path(&self, method: Method, path: &[u8]) -> Option<String> {

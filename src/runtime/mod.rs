@@ -50,6 +50,10 @@ pub enum StartError {
         cpu: usize,
         reason: String,
     },
+    #[error(
+        "telemetry/opentelemetry exporter \"{name}\": port {port} is the gateway's own port; give the exporter another port (KrakenD's default is 9090)"
+    )]
+    MetricsPort { name: String, port: u16 },
     #[error("tls: {0}")]
     Tls(String),
     #[error("endpoint configuration: {0}")]
@@ -63,17 +67,20 @@ pub fn allowed_cpus() -> Result<Vec<usize>, StartError> {
     Ok(ids.into_iter().map(|c| c.id).collect())
 }
 
-/// Checks the port is free and, for port 0, picks one. A plain bind (no
+/// Checks the port is free and, for port 0, picks one (the caller holds
+/// the probe while it claims its other ports). A plain bind (no
 /// SO_REUSEPORT) fails when another process holds the port, even if that
 /// process set SO_REUSEPORT: so a second cuttle on the same port fails here
 /// instead of silently sharing the traffic.
-fn claim_port(addr: SocketAddr) -> Result<SocketAddr, StartError> {
-    let probe = StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })?;
-    let bound = probe
-        .local_addr()
-        .map_err(|source| StartError::PortInUse { addr, source })?;
-    drop(probe);
-    Ok(bound)
+fn claim_port(addr: SocketAddr) -> Result<StdListener, StartError> {
+    StdListener::bind(addr).map_err(|source| StartError::PortInUse { addr, source })
+}
+
+fn bound_addr(probe: &StdListener, asked: SocketAddr) -> Result<SocketAddr, StartError> {
+    probe.local_addr().map_err(|source| StartError::PortInUse {
+        addr: asked,
+        source,
+    })
 }
 
 /// Starts the one thread that keeps every `jwk_url` fresh (if any). It
@@ -130,6 +137,15 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             "client_tls.allow_insecure_connections is on: the certificates of https:// backends are NOT VERIFIED; anyone on the path can read and change backend traffic"
         );
     }
+    if let Some(cors) = &config.security.cors
+        && cors.allow_credentials
+        && cors.allow_origins.iter().any(|o| o == "*")
+    {
+        // rs/cors does the same; browsers then refuse every credentialed call.
+        tracing::warn!(
+            "security/cors: allow_credentials with \"*\" in allow_origins sends \"Access-Control-Allow-Origin: *\", which browsers refuse for requests with credentials; list the origins instead"
+        );
+    }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     for (authority, addr) in &resolved {
         if addr.is_none() {
@@ -145,7 +161,28 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     // Build one worker here first so a bad plan fails before any thread starts.
     Worker::new(0, workers, config.clone(), &resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
-    let addr = claim_port(SocketAddr::new(config.listen_ip, config.port))?;
+    let asked = SocketAddr::new(config.listen_ip, config.port);
+    let probe = claim_port(asked)?;
+    let addr = bound_addr(&probe, asked)?;
+    // Each Prometheus exporter's port, checked (and chosen, for port 0) the
+    // same way; the probes are held until all are bound, so that two
+    // ephemeral ports cannot come out the same.
+    let mut probes = vec![probe];
+    let mut metrics_ports = Vec::new();
+    for exporter in config.telemetry.iter().flat_map(|t| &t.exporters) {
+        let wanted = SocketAddr::new(exporter.listen_ip, exporter.port);
+        if exporter.port == addr.port() {
+            return Err(StartError::MetricsPort {
+                name: exporter.name.clone(),
+                port: exporter.port,
+            });
+        }
+        let probe = claim_port(wanted)?;
+        metrics_ports.push((bound_addr(&probe, wanted)?, exporter.process_metrics));
+        probes.push(probe);
+    }
+    drop(probes);
+    let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
     start_jwk_fetcher(&config)?;
 
     crate::rt::install_panic_hook();
@@ -166,6 +203,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             source: source.clone(),
             reloads: reloads.clone(),
         });
+        let metrics_ports = metrics_ports.clone();
+        let board = board.clone();
         let name = format!("cuttle-w{id}");
         let spawned = std::thread::Builder::new()
             .name(name.clone())
@@ -200,8 +239,25 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                             return;
                         }
                     };
+                    let metrics = match board {
+                        None => None,
+                        Some(board) => {
+                            let mut listeners = Vec::new();
+                            for (addr, process) in metrics_ports {
+                                match listener::reuseport_listener(addr) {
+                                    Ok(l) => listeners.push((l, process)),
+                                    Err(source) => {
+                                        let _ =
+                                            ready.send(Err(StartError::PortInUse { addr, source }));
+                                        return;
+                                    }
+                                }
+                            }
+                            Some(crate::server::MetricsExport { board, listeners })
+                        }
+                    };
                     let _ = ready.send(Ok(()));
-                    run_worker(worker, listener, stop, tls).await;
+                    run_worker(worker, listener, stop, tls, metrics).await;
                 });
                 if let Err(e) = ran {
                     let _ = failed.send(Err(StartError::Executor {
@@ -240,6 +296,10 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
         &cpus[..workers]
     );
+    for (metrics_addr, _) in &metrics_ports {
+        tracing::info!("metrics on http://{metrics_addr}/metrics");
+        println!("cuttle metrics on {metrics_addr}");
+    }
     println!(
         "cuttle listening on {addr} ({workers} workers{})",
         if tls.is_some() { ", TLS" } else { "" }
@@ -271,6 +331,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             }
         };
         tracing::warn!("{again} again: exiting without waiting");
+        crate::logging::flush(Duration::from_millis(200));
         std::process::exit(1);
     });
     for handle in handles {

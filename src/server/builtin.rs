@@ -1,4 +1,4 @@
-//! KrakenD's built-in endpoints: `/__health`, `/__debug/...` (with `-d`)
+//! KrakenD's built-in endpoints: `/__health` (or `router.health_path`), `/__debug/...` (with `-d`)
 //! and `/__echo/...` (with `echo_endpoint`). None is on the hot path, so
 //! they are written for clarity with serde_json.
 
@@ -18,7 +18,10 @@ pub fn answer(
     out: &mut Vec<u8>,
 ) -> Option<()> {
     let path = head.path.of(buf);
-    let json = if path == b"/__health" && matches!(head.method, Method::Get | Method::Head) {
+    let health = worker.config.router.health_path.as_deref();
+    let json = if health.is_some_and(|h| h.as_bytes() == path)
+        && matches!(head.method, Method::Get | Method::Head)
+    {
         json!({"agents": {}, "now": go_time_now(), "status": "ok"})
     } else if worker.config.debug_endpoint && under(path, b"/__debug") {
         log_debug_request(head, buf, body);

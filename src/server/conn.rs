@@ -6,7 +6,7 @@
 //! bytes of the next request (if any arrived) move to the front.
 
 use std::io::ErrorKind;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -15,12 +15,13 @@ use std::cell::Cell;
 use crate::rt::{Stream, Timer};
 
 use super::builtin;
+use super::client_ip::client_ip;
 use super::edge::{EdgeRequest, Screen};
 use super::observe::Observed;
 use super::worker::Worker;
 use crate::config::OutputEncoding;
 use crate::http::{
-    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, HeadLimits, Parse, RequestHead,
+    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, HeadLimits, Method, Parse, RequestHead,
     RequestHeadReader, write_error_response, write_header, write_status_line,
 };
 use crate::proxy::{
@@ -327,7 +328,13 @@ impl Connection {
         started: Instant,
         current: &Cell<Option<usize>>,
     ) -> bool {
-        let answer = self.answer(worker, head, body, current).await;
+        let client = client_ip(
+            worker.config.router.client_ip.as_ref(),
+            self.peer.ip(),
+            head,
+            &self.rbuf,
+        );
+        let answer = self.answer(worker, head, body, client, current).await;
         let buf = &self.rbuf[..];
         worker.observer.observe(&Observed {
             endpoint: current.get(),
@@ -337,6 +344,7 @@ impl Connection {
             body_bytes: answer.body_bytes,
             started,
             peer: self.peer,
+            client,
             completed: answer.completed,
         });
         answer.keep
@@ -348,6 +356,7 @@ impl Connection {
         worker: &Worker,
         head: &RequestHead,
         (body_start, body_end): (usize, usize),
+        client: IpAddr,
         current: &Cell<Option<usize>>,
     ) -> Answer {
         let Connection {
@@ -382,14 +391,7 @@ impl Connection {
             },
             decor,
         );
-        let ctx = ResponseContext {
-            accept: head.header(buf, "accept"),
-            date: &date,
-            head_only: head.method == crate::http::Method::Head,
-            close: !head.keep_alive || worker.drain.is_draining(),
-            return_error_msg: worker.config.return_error_msg,
-            decor,
-        };
+        let ctx = context(worker, head, buf, &date, decor);
         out.clear();
         if let Screen::Answer(refusal) = screen {
             proxy::write_refusal(&ctx, &refusal, out);
@@ -400,8 +402,19 @@ impl Connection {
         }
         let (endpoint, params): (usize, Params) = match worker.router.route(head.method, path) {
             RouteMatch::Found { endpoint, params } => (endpoint, params),
+            RouteMatch::MethodNotAllowed
+                if head.method == Method::Options && worker.config.router.auto_options =>
+            {
+                decor.extend_from_slice(&worker.version_header);
+                let ctx = context(worker, head, buf, &date, decor);
+                write_auto_options(out, &worker.router.allowed_methods(path), &ctx);
+                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
+            }
             RouteMatch::MethodNotAllowed => {
-                write_plain(out, 405, b"405 method not allowed", true, &ctx);
+                match &worker.config.router.error_body_405 {
+                    Some(body) => write_json(out, 405, body, true, &ctx),
+                    None => write_plain(out, 405, b"405 method not allowed", true, &ctx),
+                }
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(false));
             }
             RouteMatch::NotFound {
@@ -411,11 +424,17 @@ impl Connection {
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
             RouteMatch::NotFound { redirect: None } => {
-                write_plain(out, 404, b"404 page not found", false, &ctx);
+                match &worker.config.router.error_body_404 {
+                    Some(body) => write_json(out, 404, body, false, &ctx),
+                    None => write_plain(out, 404, b"404 page not found", false, &ctx),
+                }
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
         };
         current.set(Some(endpoint));
+        // KrakenD's endpoint handler names itself on every response.
+        decor.extend_from_slice(&worker.version_header);
+        let ctx = context(worker, head, buf, &date, decor);
         #[cfg(debug_assertions)]
         worker.test_panic_trigger(endpoint);
         let plan = &worker.endpoints[endpoint];
@@ -424,7 +443,7 @@ impl Connection {
             head,
             params: &params,
             body: request_body,
-            peer: peer.ip(),
+            peer: client,
         };
         if !proxy::params_fit_segments(plan, &req) {
             // A dot segment or an encoded slash would move the backend path.
@@ -457,6 +476,9 @@ impl Connection {
             headers,
             max_body: worker.config.limits.max_response_bytes,
             facts: &facts,
+            metrics: worker.observer.metrics.as_ref(),
+            endpoint,
+            started: input.now,
         };
         if plan.output == OutputEncoding::NoOp {
             let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;
@@ -517,6 +539,53 @@ pub async fn close_after_error(stream: &mut Stream) {
             Ok(n) => left = left.saturating_sub(n),
         }
     }
+}
+
+/// What every response to this request shares (and the edge's header lines).
+fn context<'a>(
+    worker: &Worker,
+    head: &RequestHead,
+    buf: &'a [u8],
+    date: &'a [u8],
+    decor: &'a [u8],
+) -> ResponseContext<'a> {
+    ResponseContext {
+        accept: head.header(buf, "accept"),
+        date,
+        head_only: head.method == Method::Head,
+        close: !head.keep_alive || worker.drain.is_draining(),
+        return_error_msg: worker.config.return_error_msg,
+        decor,
+    }
+}
+
+/// `router.auto_options`: an OPTIONS request to a path with routes for
+/// other methods gets 200 and the list of them, as KrakenD's router does.
+fn write_auto_options(out: &mut Vec<u8>, methods: &[Method], ctx: &ResponseContext<'_>) {
+    let allow = methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    write_status_line(out, 200);
+    write_header(out, b"Allow", allow.as_bytes());
+    proxy::finish(ctx, b"", out);
+}
+
+/// `router.error_body`: the operator's JSON for 404 or 405.
+fn write_json(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    completed_header: bool,
+    ctx: &ResponseContext<'_>,
+) {
+    write_status_line(out, status);
+    write_header(out, b"Content-Type", b"application/json; charset=utf-8");
+    if completed_header {
+        write_header(out, b"X-KrakenD-Completed", b"false");
+    }
+    proxy::finish(ctx, body, out);
 }
 
 /// KrakenD's (gin's) plain-text router answers.

@@ -1,6 +1,7 @@
 //! The per-worker server: accept loop, connection drivers, built-ins.
 
 mod builtin;
+mod client_ip;
 mod conn;
 mod drain;
 mod edge;
@@ -72,6 +73,45 @@ impl WorkerTls {
     }
 }
 
+/// A worker's part in exporting metrics: where it publishes its figures
+/// and its own listeners (SO_REUSEPORT) on the exporters' ports, each with
+/// whether that exporter adds `process_*`.
+pub struct MetricsExport {
+    pub board: Arc<crate::metrics::Board>,
+    pub listeners: Vec<(std::net::TcpListener, bool)>,
+}
+
+/// Starts the worker's metrics tasks: its publisher and its scrape
+/// listeners.
+fn start_metrics(worker: &Rc<Worker>, export: MetricsExport) {
+    if worker.observer.metrics.is_none() {
+        return;
+    }
+    let w = worker.clone();
+    rt::spawn(export.board.clone().publish(worker.id, move || {
+        let open = w.connections.get() as u64;
+        w.observer
+            .metrics
+            .as_ref()
+            .map(|m| m.snapshot(open, rt::busy_time()))
+            .unwrap_or_default()
+    }));
+    let scrapes = Rc::new(crate::metrics::Scrapes {
+        config: Rc::new(worker.config.clone()),
+        board: export.board,
+    });
+    for (listener, process_metrics) in export.listeners {
+        match Listener::from_std(listener) {
+            Ok(listener) => rt::spawn(crate::metrics::serve(
+                listener,
+                process_metrics,
+                scrapes.clone(),
+            )),
+            Err(e) => tracing::warn!(worker = worker.id, "metrics listener failed: {e}"),
+        }
+    }
+}
+
 /// How often each worker drops the idle backend connections their backend
 /// closed (one non-blocking read per idle connection).
 const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -88,8 +128,12 @@ pub async fn run_worker(
     listener: Listener,
     stop: Arc<AtomicBool>,
     tls: Option<WorkerTls>,
+    metrics: Option<MetricsExport>,
 ) {
     let worker = Rc::new(worker);
+    if let Some(export) = metrics {
+        start_metrics(&worker, export);
+    }
     let tls = tls.map(Rc::new);
     for pool in worker.pools.iter() {
         rt::spawn(pool.clone().warm_up());
@@ -101,6 +145,13 @@ pub async fn run_worker(
             for pool in sweeper.pools.iter() {
                 pool.sweep();
             }
+        }
+    });
+    let observer = worker.clone();
+    rt::spawn(async move {
+        loop {
+            rt::sleep(observe::OBSERVER_TICK).await;
+            observer.observer.tick();
         }
     });
     let clock = worker.clone();
@@ -134,6 +185,9 @@ pub async fn run_worker(
             Some(Ok(accepted)) => {
                 #[cfg(debug_assertions)]
                 worker.test_panic_on_accept();
+                if let Some(metrics) = &worker.observer.metrics {
+                    metrics.accepted();
+                }
                 accepted
             }
             Some(Err(e)) => {
@@ -208,6 +262,7 @@ pub async fn run_worker(
     while worker.connections.get() > 0 && std::time::Instant::now() < deadline {
         rt::sleep(Duration::from_millis(10)).await;
     }
+    worker.observer.tick();
     if worker.connections.get() > 0 {
         tracing::warn!(
             worker = worker.id,

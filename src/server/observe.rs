@@ -3,11 +3,12 @@
 //! metrics and the access log. It runs on the worker's thread, on the
 //! request path, so what it does must stay cheap and never wait.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::http::Method;
+use crate::logging::{AccessLog, Entry};
 
 /// One answered request.
 pub struct Observed<'a> {
@@ -24,18 +25,83 @@ pub struct Observed<'a> {
     pub body_bytes: usize,
     pub started: Instant,
     pub peer: SocketAddr,
+    /// The client's address: the peer's, or the one a trusted proxy named
+    /// (`router.forwarded_by_client_ip`).
+    pub client: IpAddr,
     /// `X-KrakenD-Completed`, when the response carries it.
     pub completed: Option<bool>,
 }
 
-/// Records answered requests. Nothing is recorded yet.
+/// Records answered requests: metrics and the access log.
 #[derive(Default)]
-pub struct Observer {}
+pub struct Observer {
+    /// Metrics (`telemetry/opentelemetry`), when exported; the proxy's
+    /// backend calls record into it too (`CallContext::metrics`).
+    pub metrics: Option<crate::metrics::Recorder>,
+    /// `None` with `router.disable_access_log`.
+    access_log: Option<AccessLog>,
+    /// Each endpoint's pattern, by index, for the log lines.
+    routes: Vec<Box<str>>,
+}
 
 impl Observer {
-    pub fn new(_config: &Config) -> Observer {
-        Observer {}
+    pub fn new(config: &Config) -> Observer {
+        Observer {
+            metrics: crate::metrics::Recorder::new(config),
+            access_log: AccessLog::new(config),
+            routes: config
+                .endpoints
+                .iter()
+                .map(|e| e.path.as_str().into())
+                .collect(),
+        }
     }
 
-    pub fn observe(&self, _request: &Observed<'_>) {}
+    pub fn observe(&self, request: &Observed<'_>) {
+        // One clock read serves the metrics and the log line.
+        let elapsed = request.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.request(
+                request.endpoint,
+                request.method,
+                request.path,
+                request.status,
+                request.body_bytes as u64,
+                elapsed,
+            );
+        }
+        if let Some(log) = &self.access_log {
+            log.record(&Entry {
+                method: request.method,
+                path: request.path,
+                route: request
+                    .endpoint
+                    .and_then(|i| self.routes.get(i))
+                    .map(|r| &**r),
+                status: request.status,
+                body_bytes: request.body_bytes,
+                elapsed,
+                client: request.client,
+                completed: request.completed,
+            });
+        }
+    }
+
+    /// The worker's periodic chores (every [`OBSERVER_TICK`]): hand the
+    /// buffered access log lines to the writer, publish the drop count.
+    pub fn tick(&self) {
+        if let Some(log) = &self.access_log {
+            log.flush();
+            log.report_drops();
+        }
+    }
+
+    /// Access log lines this worker dropped because the output was behind.
+    pub fn access_log_dropped(&self) -> u64 {
+        self.access_log.as_ref().map_or(0, AccessLog::dropped)
+    }
 }
+
+/// How often a worker flushes its access log buffer: the most a line
+/// waits before it is written on a quiet worker.
+pub const OBSERVER_TICK: std::time::Duration = std::time::Duration::from_millis(100);

@@ -29,6 +29,9 @@ pub struct Worker {
     pub edge: Edge,
     /// Told about every answered request (metrics, access log).
     pub observer: Observer,
+    /// `X-Krakend: Version ...\r\n`, the line KrakenD adds to every
+    /// endpoint's response (`Version undefined` with `hide_version_header`).
+    pub version_header: Box<[u8]>,
     /// Test builds only: the endpoint path named by
     /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
     /// [`Worker::test_panic_trigger`]).
@@ -73,6 +76,7 @@ impl Worker {
         let share = WorkerShare {
             workers,
             epoch: std::time::Instant::now(),
+            return_error_msg: config.return_error_msg,
         };
         let endpoints = config
             .endpoints
@@ -83,8 +87,9 @@ impl Worker {
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {
             id,
-            edge: Edge::new(&config),
+            edge: Edge::new(&config)?,
             observer: Observer::new(&config),
+            version_header: version_header(config.router.hide_version_header),
             config,
             router,
             endpoints,
@@ -130,6 +135,17 @@ impl Worker {
     pub fn refresh_date(&self) {
         *self.date.borrow_mut() = fmt_http_date(unix_now());
     }
+}
+
+fn version_header(hide: bool) -> Box<[u8]> {
+    let version = if hide {
+        "undefined"
+    } else {
+        crate::proxy::KRAKEND_VERSION
+    };
+    format!("X-Krakend: Version {version}\r\n")
+        .into_bytes()
+        .into_boxed_slice()
 }
 
 /// Every backend authority a config names, deduplicated, in first-use order.

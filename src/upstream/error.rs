@@ -31,6 +31,9 @@ pub enum BackendError {
     /// Not attempted: the circuit breaker is open or the backend's rate limit
     /// is spent (KrakenD's message).
     Refused(&'static str),
+    /// Not called, or its answer not used: one of the gateway's checks on
+    /// the call (`validation/cel`) failed; the text is KrakenD's.
+    Rejected(String),
 }
 
 impl BackendError {
@@ -51,6 +54,7 @@ impl fmt::Display for BackendError {
             BackendError::Timeout => f.write_str("context deadline exceeded"),
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
             BackendError::Refused(why) => f.write_str(why),
+            BackendError::Rejected(why) => f.write_str(why),
             BackendError::BadValue(why) => write!(f, "invalid backend URL: {why}"),
             BackendError::Unsafe(what) => write!(f, "refused to send a request: {what}"),
         }

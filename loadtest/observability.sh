@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# What observability costs: the same cuttle build twice, side by side in one
+# run, in front of the same backend: once with metrics and the access log
+# off, once with both on (a `telemetry/opentelemetry` Prometheus exporter
+# scraped once a second during the run, and `router.disable_access_log`
+# false with `telemetry/logging` to a file). Target: at most 5% more CPU
+# per request with both on (issue 12).
+#
+# Reports, per endpoint, the gateway's CPU time per request (utime+stime of
+# the process over the run / requests served) for both, and the ratio.
+# Layout as run.sh: both gateways pinned to CPU 0, backend, wrk and the
+# scraper to CPU 1.
+#
+#   flock /tmp/loadtest.lock bash loadtest/observability.sh
+#   DURATION=10 ROUNDS=5 CONNS=32 flock /tmp/loadtest.lock bash loadtest/observability.sh
+#
+# Settings a build does not implement are warned about and ignored, so the
+# script runs on any build: on one without the access log, "on" means
+# metrics only (the log line says which namespaces were ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-32}
+GATEWAY_CPU=${GATEWAY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BACKEND_PORT=9111
+OFF_PORT=9112
+ON_PORT=9113
+METRICS_PORT=9114
+
+source loadtest/common.sh
+
+# write_config FILE PORT OBSERVED: one no-op, one json and one 3-backend
+# endpoint; OBSERVED=1 turns metrics and the access log on.
+write_config() {
+    local file=$1 port=$2 observed=$3 extra
+    if [ "$observed" = 1 ]; then
+        extra='"router": { "disable_access_log": false },
+    "telemetry/logging": { "level": "INFO", "stdout": true },
+    "telemetry/opentelemetry": {
+      "service_name": "cuttle",
+      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] }
+    },'
+    else
+        extra='"router": { "disable_access_log": true },'
+    fi
+    cat >"$file" <<CONF
+{
+  "version": 3,
+  "port": $port,
+  "timeout": "2s",
+  "extra_config": {
+    $extra
+    "cuttle/server": { "pool_size": 64 }
+  },
+  "endpoints": [
+    { "endpoint": "/noop", "output_encoding": "no-op",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
+    { "endpoint": "/json/{id}",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user" } ] },
+    { "endpoint": "/agg",
+      "backend": [
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "allow": ["id", "name"] },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/posts", "is_collection": true, "mapping": { "collection": "posts" } },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/settings", "group": "settings" }
+      ] }
+  ]
+}
+CONF
+}
+write_config "$work/off.json" $OFF_PORT 0
+write_config "$work/on.json" $ON_PORT 1
+
+start_backend 1 "reuseport" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
+        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
+LOCATIONS
+)" "$LOAD_CPU"
+taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/off.json" --cores 1 >"$work/off.log" 2>&1 &
+off_pid=$!
+pids+=("$off_pid")
+taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/on.json" --cores 1 >"$work/on.log" 2>&1 &
+on_pid=$!
+pids+=("$on_pid")
+wait_port $BACKEND_PORT
+wait_port $OFF_PORT
+wait_port $ON_PORT
+wait_port $METRICS_PORT
+# A Prometheus-like scraper: once a second, as the test in tests/prometheus.rs.
+(
+    while true; do
+        curl -s -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics" || true
+        sleep 1
+    done
+) &
+scraper=$!
+taskset -pc "$LOAD_CPU" "$scraper" >/dev/null
+pids+=("$scraper")
+sleep 0.5
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+# measure PID URL: prints "requests rps cpu_us_per_request p99".
+measure() {
+    local pid=$1 url=$2
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
+    local before after out
+    before=$(ticks "$pid")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
+    after=$(ticks "$pid")
+    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
+        /requests in/ { requests = $1 }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "99%" { p99 = $2 }
+        END { printf "%d %.0f %.2f %s\n", requests, rps, t * 1e6 / hz / requests, p99 }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+paths=(noop json/7 agg)
+results=$(mktemp)
+# Rounds interleave off and on, so a noisy neighbour hits both alike; the
+# order swaps every round, so neither always runs second.
+for round in $(seq "$ROUNDS"); do
+    for path in "${paths[@]}"; do
+        off_row() { echo "$path off $(measure "$off_pid" "http://127.0.0.1:$OFF_PORT/$path")" >>"$results"; }
+        on_row() { echo "$path on $(measure "$on_pid" "http://127.0.0.1:$ON_PORT/$path")" >>"$results"; }
+        if [ $((round % 2)) = 1 ]; then off_row; on_row; else on_row; off_row; fi
+    done
+done
+
+echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateways on CPU $GATEWAY_CPU, wrk, backend and the 1/s scraper on CPU $LOAD_CPU, $(date -u +%F)"
+echo "cuttle: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' + uncommitted changes')"
+echo "ignored by this build (\"on\"): $(grep -o 'not implement (ignored): .*' "$work/on.log" | head -n 1 | cut -d: -f2- || true)"
+echo "log lines written by \"on\" (access log included): $(grep -c . "$work/on.log" || true)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s |"
+echo "|----------|----------------:|---------------:|---------:|------------|-----------|----------:|---------:|"
+for path in "${paths[@]}"; do
+    row() { awk -v p="$path" -v m="$1" '$1 == p && $2 == m'; }
+    off=$(row off <"$results" | awk '{print $5}' | median)
+    on=$(row on <"$results" | awk '{print $5}' | median)
+    off_each=$(row off <"$results" | awk '{print $5}' | paste -sd' ' -)
+    on_each=$(row on <"$results" | awk '{print $5}' | paste -sd' ' -)
+    off_rps=$(row off <"$results" | awk '{print $4}' | median)
+    on_rps=$(row on <"$results" | awk '{print $4}' | median)
+    ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
+    printf "| /%s | %s | %s | %s | %s | %s | %s | %s |\n" "$path" "$off" "$on" "$ratio" "$off_each" "$on_each" "$off_rps" "$on_rps"
+done
+rm -f "$results"

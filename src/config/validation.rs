@@ -1,0 +1,72 @@
+//! `validation/cel` and `validation/json-schema`: read from the file and
+//! compiled once here, so that a bad expression or schema stops start-up
+//! with its JSON path; each worker compiles its own copy again.
+
+use serde_json::Value;
+
+use super::error::{BuildResult, Problem};
+use crate::validation::BodySchema;
+use crate::validation::cel::{Check, Side};
+
+pub const CEL: &str = "validation/cel";
+pub const JSON_SCHEMA: &str = "validation/json-schema";
+
+/// An array of `{"check_expr": "..."}`; `at` is the namespace's path.
+/// Returns the expressions and whether any of them checks a response.
+pub fn cel(value: &Value, at: &str) -> BuildResult<(Vec<String>, bool)> {
+    let Value::Array(items) = value else {
+        return Err(Problem::new(
+            at,
+            "must be an array of checks, e.g. [{\"check_expr\": \"req_method == 'GET'\"}]",
+        ));
+    };
+    let mut expressions = Vec::with_capacity(items.len());
+    let mut checks_response = false;
+    for (index, item) in items.iter().enumerate() {
+        let at = format!("{at}[{index}]");
+        let Value::Object(fields) = item else {
+            return Err(Problem::new(
+                at,
+                "must be an object with \"check_expr\", e.g. {\"check_expr\": \"req_method == 'GET'\"}",
+            ));
+        };
+        for key in fields.keys() {
+            if key != "check_expr" && !key.starts_with('@') {
+                // krakend-cel reads `mod_expr` too but never runs it.
+                return Err(Problem::new(
+                    format!("{at}.{key}"),
+                    "not a CEL check setting; each check has only \"check_expr\"",
+                ));
+            }
+        }
+        let source = fields
+            .get("check_expr")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Problem::new(
+                    format!("{at}.check_expr"),
+                    "missing or not a string; write the CEL expression to check, e.g. \"int(req_params.Id) > 0\"",
+                )
+            })?;
+        let (_, side) =
+            Check::compile(source).map_err(|m| Problem::new(format!("{at}.check_expr"), m))?;
+        checks_response |= side == Side::Response;
+        expressions.push(source.to_owned());
+    }
+    Ok((expressions, checks_response))
+}
+
+/// The schema itself is the namespace's value.
+pub fn json_schema(value: &Value, at: &str) -> BuildResult<Value> {
+    BodySchema::compile(value).map_err(|m| Problem::new(at, m))?;
+    Ok(value.clone())
+}
+
+/// Response-side CEL needs a decoded response; a no-op one is streamed
+/// through untouched.
+pub fn refuse_response_cel_on_no_op(at: &str) -> Problem {
+    Problem::new(
+        format!("{at}.extra_config.{CEL}"),
+        "checks a response (resp_*), but a \"no-op\" encoding streams the response through unread; cuttle does not check no-op responses, so remove the check or the no-op encoding",
+    )
+}

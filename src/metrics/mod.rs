@@ -1,0 +1,25 @@
+//! Metrics (`telemetry/opentelemetry` with a Prometheus exporter): KrakenD's
+//! metric families, and each worker's own figures.
+//!
+//! - `recorder`: what a worker calls on the request path; plain numbers
+//!   behind a `RefCell`, nothing shared.
+//! - `figures`: the numbers, in a layout fixed by the configuration, so
+//!   workers' figures add up element by element.
+//! - `board`: where each worker publishes a copy of its figures (once a
+//!   second, or when a scrape asks) and where a scrape reads them.
+//! - `serve` and `render`: `GET /metrics` on the exporter's port, the
+//!   Prometheus text format with krakend-otel's names; `process`:
+//!   `process_*` from `/proc`.
+
+mod board;
+mod figures;
+mod histogram;
+mod process;
+mod recorder;
+mod render;
+mod serve;
+
+pub use board::Board;
+pub use figures::{Figures, StageOutcome};
+pub use recorder::{CallMeter, Recorder};
+pub use serve::{Scrapes, serve};

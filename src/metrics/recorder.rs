@@ -1,0 +1,269 @@
+//! The per-worker recording side: called on the request path, so it only
+//! adds to plain numbers behind a `RefCell` that nothing else on this
+//! thread holds across an `await`.
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use super::figures::{Figures, StageOutcome, client_series, server_series, stage_series};
+use super::histogram::{DURATION_BOUNDS, SIZE_BOUNDS};
+use crate::config::{Config, MetricLayers};
+use crate::http::Method;
+use crate::upstream::{BackendError, Response};
+
+pub struct Recorder {
+    layers: MetricLayers,
+    skip_paths: Vec<Box<[u8]>>,
+    /// Endpoints whose pattern is a skip path: no proxy or backend figures.
+    skipped_endpoints: Vec<bool>,
+    /// Per endpoint: its backends' time budget, below which a call dropped
+    /// unanswered was canceled rather than timed out (see [`CallMeter`]).
+    budgets: Vec<Duration>,
+    figures: RefCell<Figures>,
+    requests: Cell<u64>,
+    accepted: Cell<u64>,
+}
+
+impl Recorder {
+    /// `None` when the configuration asks for no metrics.
+    pub fn new(config: &Config) -> Option<Recorder> {
+        let telemetry = config.telemetry.as_ref()?;
+        if telemetry.exporters.is_empty() {
+            return None;
+        }
+        let skip_paths: Vec<Box<[u8]>> = telemetry
+            .skip_paths
+            .iter()
+            .map(|p| p.as_bytes().into())
+            .collect();
+        Some(Recorder {
+            layers: telemetry.layers,
+            skipped_endpoints: config
+                .endpoints
+                .iter()
+                .map(|e| telemetry.skip_paths.contains(&e.path))
+                .collect(),
+            skip_paths,
+            // The shortest budget any call of the endpoint gets:
+            // `concurrent_calls` give theirs 75% of the timeout.
+            budgets: config.endpoints.iter().map(|e| e.timeout * 3 / 4).collect(),
+            figures: RefCell::new(Figures::new(config)),
+            requests: Cell::new(0),
+            accepted: Cell::new(0),
+        })
+    }
+
+    pub fn accepted(&self) {
+        self.accepted.set(self.accepted.get() + 1);
+    }
+
+    /// One answered request (any kind: routed, built-in, refused).
+    pub fn request(
+        &self,
+        endpoint: Option<usize>,
+        method: Method,
+        path: &[u8],
+        status: u16,
+        bytes: u64,
+        elapsed: Duration,
+    ) {
+        self.requests.set(self.requests.get() + 1);
+        if !self.layers.global || self.skip_paths.iter().any(|p| **p == *path) {
+            return;
+        }
+        let mut figures = self.figures.borrow_mut();
+        let unrouted = figures.server.len() - 1;
+        let list = &mut figures.server[endpoint.unwrap_or(unrouted)];
+        let series = server_series(list, method, status);
+        series
+            .duration
+            .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
+        series.size.observe(SIZE_BOUNDS, bytes as f64);
+    }
+
+    /// The proxy stage of a routed request (backends, merge, encoding).
+    pub fn proxy(&self, endpoint: usize, elapsed: Duration, outcome: StageOutcome) {
+        if !self.layers.proxy || self.skipped_endpoints[endpoint] {
+            return;
+        }
+        let mut figures = self.figures.borrow_mut();
+        stage_series(&mut figures.proxy[endpoint], outcome)
+            .duration
+            .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
+    }
+
+    /// Starts measuring one backend call, begun at `started`; the meter
+    /// records it when finished, or as canceled / timed out when dropped
+    /// unfinished.
+    pub fn backend_call(
+        &self,
+        endpoint: usize,
+        backend: usize,
+        host: usize,
+        started: Instant,
+    ) -> Option<CallMeter<'_>> {
+        if !self.layers.backend() || self.skipped_endpoints[endpoint] {
+            return None;
+        }
+        Some(CallMeter {
+            recorder: self,
+            endpoint,
+            backend,
+            host,
+            started,
+            done: false,
+        })
+    }
+
+    /// A copy of the figures, with this worker's own.
+    pub fn snapshot(&self, open_connections: u64, busy: Duration) -> Figures {
+        let mut figures = self.figures.borrow().clone();
+        figures.worker.requests = self.requests.get();
+        figures.worker.accepted = self.accepted.get();
+        figures.worker.open_connections = open_connections;
+        figures.worker.busy_seconds = busy.as_secs_f64();
+        figures
+    }
+
+    fn record_call(&self, meter: &CallMeter<'_>, end: CallEnd) {
+        let elapsed = meter.started.elapsed().as_secs_f64();
+        let layers = self.layers;
+        let mut figures = self.figures.borrow_mut();
+        let backend = &mut figures.backends[meter.endpoint][meter.backend];
+        let (status, size, outcome) = match end {
+            CallEnd::Answered {
+                status,
+                bytes,
+                good,
+            } => (
+                status,
+                bytes,
+                StageOutcome {
+                    error: !good,
+                    canceled: false,
+                    complete: good,
+                },
+            ),
+            CallEnd::Failed { timed_out } => {
+                let host = &mut backend.hosts[meter.host];
+                host.failed += 1;
+                if timed_out {
+                    host.timed_out += 1;
+                }
+                (0, None, ERROR)
+            }
+            CallEnd::Canceled => {
+                backend.hosts[meter.host].canceled += 1;
+                (
+                    0,
+                    None,
+                    StageOutcome {
+                        error: false,
+                        canceled: true,
+                        complete: false,
+                    },
+                )
+            }
+        };
+        if layers.backend_stage {
+            stage_series(&mut backend.stage, outcome)
+                .duration
+                .observe(DURATION_BOUNDS, elapsed);
+        }
+        let host = &mut backend.hosts[meter.host];
+        if layers.round_trip || layers.read_payload {
+            let series = client_series(&mut host.calls, status);
+            series.started += 1;
+            if layers.round_trip {
+                series.duration.observe(DURATION_BOUNDS, elapsed);
+            }
+            if layers.read_payload
+                && let Some(bytes) = size
+            {
+                series.size.observe(SIZE_BOUNDS, bytes as f64);
+            }
+        }
+    }
+}
+
+const ERROR: StageOutcome = StageOutcome {
+    error: true,
+    canceled: false,
+    complete: false,
+};
+
+enum CallEnd {
+    Answered {
+        status: u16,
+        bytes: Option<u64>,
+        good: bool,
+    },
+    Failed {
+        timed_out: bool,
+    },
+    Canceled,
+}
+
+/// One backend call being measured.
+pub struct CallMeter<'a> {
+    recorder: &'a Recorder,
+    endpoint: usize,
+    backend: usize,
+    host: usize,
+    started: Instant,
+    done: bool,
+}
+
+impl CallMeter<'_> {
+    /// Records how the call ended; `good` is whether KrakenD takes the
+    /// answer (200/201, or any status for no-op), `head_only` that no body
+    /// was asked for.
+    pub fn finish(self, result: &Result<Response, BackendError>, good: bool, head_only: bool) {
+        match result {
+            Ok(resp) => self.answered(
+                resp.status,
+                (!head_only).then_some(resp.body.len() as u64),
+                good,
+            ),
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// The backend answered with `status`; `bytes`: its body's size, when known.
+    pub fn answered(mut self, status: u16, bytes: Option<u64>, good: bool) {
+        self.done = true;
+        let end = CallEnd::Answered {
+            status,
+            bytes,
+            good,
+        };
+        self.recorder.record_call(&self, end);
+    }
+
+    pub fn failed(mut self, error: &BackendError) {
+        self.done = true;
+        let end = CallEnd::Failed {
+            timed_out: matches!(error, BackendError::Timeout),
+        };
+        self.recorder.record_call(&self, end);
+    }
+}
+
+impl Drop for CallMeter<'_> {
+    /// A call dropped before it finished: the endpoint's deadline fired
+    /// (timed out) or another call won first (`concurrent_calls`: canceled).
+    /// The deadline is told apart by the time spent: at least the shortest
+    /// budget a call of this endpoint gets.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let budget = self.recorder.budgets[self.endpoint];
+        let end = if self.started.elapsed() >= budget {
+            CallEnd::Failed { timed_out: true }
+        } else {
+            CallEnd::Canceled
+        };
+        self.recorder.record_call(self, end);
+    }
+}

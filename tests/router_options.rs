@@ -1,0 +1,201 @@
+//! KrakenD's router options (`extra_config.router`) against the real
+//! gateway: health path, automatic OPTIONS, the version header, 404/405
+//! bodies and the client address behind trusted proxies.
+
+mod common;
+
+use common::{Backend, Gateway, json};
+
+fn gateway(router: &str, endpoints: &str) -> Gateway {
+    Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s", "extra_config": {{"router": {router}}}, "endpoints": {endpoints}}}"#
+    ))
+}
+
+fn one_endpoint(backend: &Backend, path: &str, method: &str, extra: &str) -> String {
+    format!(
+        r#"[{{"endpoint": "{path}", "method": "{method}", "extra_config": {{{extra}}}, "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    )
+}
+
+#[test]
+fn health_path_and_disable_health() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let moved = gateway(
+        r#"{"health_path": "/status"}"#,
+        &one_endpoint(&backend, "/a", "GET", ""),
+    );
+    let r = moved.get("/status");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    assert_eq!(moved.get("/__health").status, 404);
+
+    let off = gateway(
+        r#"{"disable_health": true}"#,
+        &one_endpoint(&backend, "/a", "GET", ""),
+    );
+    assert_eq!(off.get("/__health").status, 404);
+    let default = gateway("{}", &one_endpoint(&backend, "/a", "GET", ""));
+    assert_eq!(default.get("/__health").status, 200);
+}
+
+#[test]
+fn auto_options_lists_the_methods_of_a_path() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let endpoints = format!(
+        r#"[{{"endpoint": "/items/{{id}}", "method": "GET", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}},
+           {{"endpoint": "/items/{{id}}", "method": "DELETE", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    );
+    let on = gateway(r#"{"auto_options": true}"#, &endpoints);
+    let r = on.raw(b"OPTIONS /items/3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("GET, DELETE"));
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("X-Krakend"), Some("Version 2.13.8"));
+    let r = on.raw(b"OPTIONS /elsewhere HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 404, "only registered paths");
+    assert!(backend.requests().is_empty(), "answered by the gateway");
+
+    let off = gateway("{}", &endpoints);
+    let r = off.raw(b"OPTIONS /items/3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+fn version_header_is_kept_or_hidden() {
+    let backend = Backend::start(|_| json(200, r#"{"a": 1}"#));
+    let shown = gateway("{}", &one_endpoint(&backend, "/a", "GET", ""));
+    assert_eq!(shown.get("/a").header("X-Krakend"), Some("Version 2.13.8"));
+    assert_eq!(
+        shown.get("/missing").header("X-Krakend"),
+        None,
+        "as KrakenD: only endpoints name themselves"
+    );
+    let hidden = gateway(
+        r#"{"hide_version_header": true}"#,
+        &one_endpoint(&backend, "/a", "GET", ""),
+    );
+    let r = hidden.get("/a");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Krakend"), Some("Version undefined"));
+}
+
+#[test]
+fn error_bodies_for_404_and_405() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let gw = gateway(
+        r#"{"error_body": {"404": {"error": "no such route", "code": 404}, "405": {"error": "wrong method"}}}"#,
+        &one_endpoint(&backend, "/a", "GET", ""),
+    );
+    let r = gw.get("/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "no such route", "code": 404})
+    );
+    let r = gw.raw(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json(), serde_json::json!({"error": "wrong method"}));
+    assert_eq!(r.header("X-KrakenD-Completed"), Some("false"));
+    // Without the option, gin's plain texts.
+    let plain = gateway("{}", &one_endpoint(&backend, "/a", "GET", ""));
+    assert_eq!(plain.get("/nope").text(), "404 page not found");
+}
+
+fn get_from(gw: &Gateway, path: &str, forwarded: &str) -> u16 {
+    gw.raw(
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: {forwarded}\r\n\r\n")
+            .as_bytes(),
+    )
+    .status
+}
+
+const PER_CLIENT_IP: &str =
+    r#""qos/ratelimit/router": {"client_max_rate": 1, "every": "1m", "strategy": "ip"}"#;
+
+#[test]
+fn client_address_from_a_trusted_proxy() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let gw = gateway(
+        r#"{"forwarded_by_client_ip": true, "trusted_proxies": ["127.0.0.0/8"]}"#,
+        &one_endpoint(&backend, "/a", "GET", PER_CLIENT_IP),
+    );
+    // The tests' client (127.0.0.1) is the trusted load balancer: each
+    // forwarded client has its own rate limit and is named to the backend.
+    assert_eq!(get_from(&gw, "/a", "203.0.113.9"), 200);
+    assert_eq!(get_from(&gw, "/a", "198.51.100.4, 127.0.0.5"), 200);
+    assert_eq!(get_from(&gw, "/a", "203.0.113.9"), 429);
+    // A client's own claim left of the client hop is not believed.
+    assert_eq!(get_from(&gw, "/a", "192.0.2.1, 203.0.113.9"), 429);
+    let seen: Vec<String> = backend
+        .requests()
+        .iter()
+        .map(|s| s.header("x-forwarded-for").unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(seen, ["203.0.113.9", "198.51.100.4"]);
+    let log = gw.log();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut lines = Vec::new();
+    while lines.len() < 4 && std::time::Instant::now() < deadline {
+        lines = gw
+            .log()
+            .lines()
+            .filter(|l| l.starts_with("[GIN]"))
+            .map(str::to_owned)
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        lines[0].contains("|     203.0.113.9 | GET"),
+        "the access log names the client: {lines:#?} {log}"
+    );
+}
+
+#[test]
+fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let gw = gateway(
+        r#"{"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8"], "remote_ip_headers": ["X-Forwarded-For"]}"#,
+        &one_endpoint(&backend, "/a", "GET", PER_CLIENT_IP),
+    );
+    assert_eq!(get_from(&gw, "/a", "203.0.113.9"), 200);
+    // Another claimed address does not buy a new bucket: the peer is the client.
+    assert_eq!(get_from(&gw, "/a", "198.51.100.4"), 429);
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-forwarded-for"), Some("127.0.0.1"));
+}
+
+#[test]
+fn an_endpoint_on_the_health_path_is_refused() {
+    let dir = common::TempDir::new();
+    let path = dir.0.join("clash.json");
+    for (router, endpoint) in [
+        ("{}", "/__health"),
+        (r#"{"health_path": "/status"}"#, "/status"),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"version": 3, "extra_config": {{"router": {router}}}, "endpoints": [{{"endpoint": "{endpoint}", "backend": [{{"host": ["http://127.0.0.1:1"], "url_pattern": "/"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+            .args(["check", "-c", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{endpoint}");
+        assert!(
+            err.contains("clash.json: endpoints[0].endpoint: GET ") && err.contains("health"),
+            "{err}"
+        );
+    }
+}
