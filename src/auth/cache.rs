@@ -1,20 +1,23 @@
 //! A worker's cache of tokens it already verified, so a client that sends
-//! the same token again does not pay for the signature check again.
+//! the same token again does not pay for parsing, the signature check and
+//! the roles and scopes checks again.
 //!
 //! Bounded (`capacity` entries of at most [`MAX_CACHED_TOKEN_BYTES`]; the
 //! oldest entry goes first; only tokens that passed every check get in), keyed by a
 //! hash of the token with the whole token compared on a hit. An entry
 //! remembers the validator that accepted the token, the key generation it
-//! was checked with and the claims. A hit is only used while that
-//! validator's keys are still of the same generation (a rotation re-checks
-//! every token); the caller re-runs the time checks (`exp`, `nbf`, `iat`)
-//! on every hit, so an entry is never used past its `exp` or before its
-//! `nbf`, and an expired entry is dropped when met.
+//! was checked with, the claims, the time window in which the token is
+//! valid (from `nbf`/`iat`/`exp` and the leeway) and the roles/scopes
+//! verdict. A hit is only used while that validator's keys are still of the
+//! same generation (a rotation re-checks every token), and the caller
+//! compares the time with the window on every hit, so an entry is never
+//! used past its `exp` or before its `nbf`; an expired entry is dropped
+//! when met.
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use super::claims::Claims;
+use super::claims::{Claims, Forbidden};
 
 /// Default number of tokens each worker remembers per endpoint.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -25,9 +28,7 @@ pub const MAX_CACHED_TOKEN_BYTES: usize = 8 * 1024;
 #[derive(Debug)]
 struct Entry {
     token: Box<str>,
-    validator: usize,
-    generation: u64,
-    claims: Rc<Claims>,
+    verified: Verified,
 }
 
 #[derive(Debug)]
@@ -40,12 +41,19 @@ pub struct TokenCache {
     order: VecDeque<u64>,
 }
 
-/// What a hit gives back: which validator accepted the token, with which
-/// key generation, and its claims.
-pub struct Hit {
+/// What is remembered of a verified token.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The validator that accepted it.
     pub validator: usize,
+    /// The generation of that validator's keys when it was checked.
     pub generation: u64,
     pub claims: Rc<Claims>,
+    /// Seconds since the epoch between which it is valid (leeway included).
+    pub valid_from: f64,
+    pub valid_until: f64,
+    /// The roles and scopes check.
+    pub verdict: Result<(), Forbidden>,
 }
 
 impl TokenCache {
@@ -66,16 +74,12 @@ impl TokenCache {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, token: &str) -> Option<Hit> {
+    pub fn get(&self, token: &str) -> Option<&Verified> {
         if self.capacity == 0 {
             return None;
         }
         let entry = self.entries.get(&self.hasher.hash_one(token))?;
-        (*entry.token == *token).then(|| Hit {
-            validator: entry.validator,
-            generation: entry.generation,
-            claims: entry.claims.clone(),
-        })
+        (*entry.token == *token).then_some(&entry.verified)
     }
 
     pub fn remove(&mut self, token: &str) {
@@ -85,7 +89,7 @@ impl TokenCache {
         }
     }
 
-    pub fn insert(&mut self, token: &str, validator: usize, generation: u64, claims: Rc<Claims>) {
+    pub fn insert(&mut self, token: &str, verified: Verified) {
         if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
@@ -100,9 +104,7 @@ impl TokenCache {
         }
         let entry = Entry {
             token: token.into(),
-            validator,
-            generation,
-            claims,
+            verified,
         };
         if self.entries.insert(hash, entry).is_none() {
             self.order.push_back(hash);
@@ -119,16 +121,23 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn claims() -> Rc<Claims> {
-        Rc::new(Claims::new(serde_json::Map::new()))
+    fn verified(validator: usize, generation: u64) -> Verified {
+        Verified {
+            validator,
+            generation,
+            claims: Rc::new(Claims::new(serde_json::Map::new())),
+            valid_from: 0.0,
+            valid_until: f64::INFINITY,
+            verdict: Ok(()),
+        }
     }
 
     #[test]
     fn bounded_oldest_first() {
         let mut cache = TokenCache::new(2);
-        cache.insert("a", 0, 1, claims());
-        cache.insert("b", 0, 1, claims());
-        cache.insert("c", 1, 2, claims());
+        cache.insert("a", verified(0, 1));
+        cache.insert("b", verified(0, 1));
+        cache.insert("c", verified(1, 2));
         assert_eq!(cache.len(), 2);
         assert!(cache.get("a").is_none());
         let hit = cache.get("c").unwrap();
@@ -136,7 +145,7 @@ mod tests {
         cache.remove("b");
         assert!(cache.get("b").is_none());
         for i in 0..100 {
-            cache.insert(&format!("t{i}"), 0, 1, claims());
+            cache.insert(&format!("t{i}"), verified(0, 1));
             cache.remove(&format!("t{i}"));
         }
         assert!(cache.order.len() <= 4);
@@ -146,14 +155,14 @@ mod tests {
     fn long_tokens_are_not_cached() {
         let mut cache = TokenCache::new(4);
         let long = "x".repeat(MAX_CACHED_TOKEN_BYTES + 1);
-        cache.insert(&long, 0, 1, claims());
+        cache.insert(&long, verified(0, 1));
         assert!(cache.get(&long).is_none());
     }
 
     #[test]
     fn zero_capacity_caches_nothing() {
         let mut cache = TokenCache::new(0);
-        cache.insert("a", 0, 1, claims());
+        cache.insert("a", verified(0, 1));
         assert!(cache.get("a").is_none());
     }
 }

@@ -201,7 +201,23 @@ impl Rules {
         self.check_times(claims, now)
     }
 
-    /// Only the time checks: what a cached token must pass again.
+    /// The seconds since the epoch between which `check_times` passes (for
+    /// the verified-token cache); `None` if a time claim is not a number.
+    pub fn window(&self, claims: &Claims) -> Option<(f64, f64)> {
+        let leeway = self.leeway.as_secs_f64();
+        let from = [claims.number("nbf").ok()?, claims.number("iat").ok()?]
+            .into_iter()
+            .flatten()
+            .map(|t| t.trunc() - leeway)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let until = claims
+            .number("exp")
+            .ok()?
+            .map_or(f64::INFINITY, |t| t.trunc() + leeway);
+        Some((from, until))
+    }
+
+    /// Only the time checks.
     pub fn check_times(&self, claims: &Claims, now: f64) -> Result<(), Invalid> {
         let leeway = self.leeway.as_secs_f64();
         if let Some(nbf) = claims.number("nbf")?
@@ -338,6 +354,13 @@ mod tests {
         for (json, want) in cases {
             assert_eq!(rules.check(&claims(json), now), Err(want), "{json}");
         }
+        let window = rules.window(&claims(r#"{"nbf": 100, "iat": 90, "exp": 200.7}"#));
+        assert_eq!(window, Some((99.0, 201.0)));
+        assert_eq!(
+            rules.window(&claims("{}")),
+            Some((f64::NEG_INFINITY, f64::INFINITY))
+        );
+        assert_eq!(rules.window(&claims(r#"{"exp": "x"}"#)), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::alg::Alg;
-use super::cache::TokenCache;
+use super::cache::{TokenCache, Verified};
 use super::claims::{Claims, Forbidden, Rules};
 use super::jwk::KeyIdStrategy;
 use super::jws::{self, Token};
@@ -109,28 +109,26 @@ impl JwtCheck {
     /// verified claims and the index of the validator that accepted them.
     pub fn check(&self, token: Option<&str>, now: f64) -> Result<(Rc<Claims>, usize), Denial> {
         let token = token.ok_or_else(|| Denial::Unauthorized("no token".to_owned()))?;
-        let cached = self.cache.borrow().get(token);
-        let (claims, index) = match cached {
-            Some(hit) if self.views[hit.validator].keys().1 == hit.generation => {
-                let rules = &self.spec.validators[hit.validator].rules;
-                if let Err(why) = rules.check_times(&hit.claims, now) {
-                    self.cache.borrow_mut().remove(token);
-                    return Err(Denial::Unauthorized(why.to_string()));
-                }
-                (hit.claims, hit.validator)
+        let hit = self.cache.borrow().get(token).and_then(|hit| {
+            (self.views[hit.validator].keys().1 == hit.generation).then(|| hit.clone())
+        });
+        let verified = match hit {
+            Some(hit) if now < hit.valid_from || now > hit.valid_until => {
+                self.cache.borrow_mut().remove(token);
+                return Err(Denial::Unauthorized(
+                    "token expired or not valid yet (exp/nbf/iat)".to_owned(),
+                ));
             }
-            _ => self.verify(token, now)?,
+            Some(hit) => hit,
+            None => self.verify(token, now)?,
         };
-        let validator = &self.spec.validators[index];
-        validator
-            .rules
-            .authorize(&claims)
-            .map_err(Denial::Forbidden)?;
-        Ok((claims, index))
+        verified.verdict.map_err(Denial::Forbidden)?;
+        Ok((verified.claims, verified.validator))
     }
 
-    /// The full check: parse, pick the validator, verify, check claims.
-    fn verify(&self, text: &str, now: f64) -> Result<(Rc<Claims>, usize), Denial> {
+    /// The full check: parse, pick the validator, verify, check claims,
+    /// then remember the outcome (roles and scopes verdict included).
+    fn verify(&self, text: &str, now: f64) -> Result<Verified, Denial> {
         let unauthorized = |why: String| Denial::Unauthorized(why);
         let token = Token::parse(text).map_err(|e| unauthorized(e.to_string()))?;
         let index = self.pick(&token)?;
@@ -169,11 +167,21 @@ impl JwtCheck {
             .rules
             .check(&claims, now)
             .map_err(|why| unauthorized(why.to_string()))?;
-        let claims = Rc::new(claims);
-        self.cache
-            .borrow_mut()
-            .insert(text, index, generation, claims.clone());
-        Ok((claims, index))
+        // `check` passed, so the time claims are numbers.
+        let (valid_from, valid_until) = validator
+            .rules
+            .window(&claims)
+            .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
+        let verified = Verified {
+            validator: index,
+            generation,
+            verdict: validator.rules.authorize(&claims),
+            claims: Rc::new(claims),
+            valid_from,
+            valid_until,
+        };
+        self.cache.borrow_mut().insert(text, verified.clone());
+        Ok(verified)
     }
 
     /// One validator: it. Several: the one whose `issuer` is the token's `iss`.

@@ -1177,97 +1177,6 @@ fn enterprise_features_are_served_or_refused_with_their_paths() {
 }
 
 #[test]
-fn telemetry_opentelemetry() {
-    let otel = |body: &str| {
-        format!(
-            r#"{{"version": 3, "extra_config": {{"telemetry/opentelemetry": {body}}}, "endpoints": []}}"#
-        )
-    };
-    run(&[
-        (
-            "defaults",
-            otel(r#"{"service_name": "x", "exporters": {"prometheus": [{"name": "p"}]}}"#),
-            Valid(|c| {
-                let t = c.telemetry.as_ref().unwrap();
-                assert_eq!(t.exporters.len(), 1);
-                assert_eq!(t.exporters[0].port, 9090);
-                assert_eq!(t.exporters[0].listen_ip.to_string(), "0.0.0.0");
-                assert!(!t.exporters[0].process_metrics);
-                let l = t.layers;
-                assert!(l.global && l.proxy && l.backend_stage && l.round_trip && l.read_payload);
-                assert_eq!(
-                    t.skip_paths,
-                    ["/__health", "/__debug/", "/__echo/", "/__stats/"]
-                );
-                assert_eq!(
-                    c.unknown_namespaces,
-                    ["telemetry/opentelemetry.service_name"]
-                );
-            }),
-        ),
-        (
-            "switches, listen_ip, a disabled exporter, an ignored otlp one",
-            otel(
-                r#"{"exporters": {"prometheus": [
-                    {"name": "a", "port": 9191, "listen_ip": "127.0.0.1", "process_metrics": true, "go_metrics": true},
-                    {"name": "b", "port": 9192, "disable_metrics": true}],
-                    "otlp": [{"name": "o"}]},
-                  "layers": {"global": {"disable_metrics": true}, "proxy": {"disable_traces": true},
-                             "backend": {"metrics": {"read_payload": true, "detailed_connection": true}}},
-                  "skip_paths": [""]}"#,
-            ),
-            Valid(|c| {
-                let t = c.telemetry.as_ref().unwrap();
-                assert_eq!(t.exporters.len(), 1);
-                assert_eq!(t.exporters[0].port, 9191);
-                assert_eq!(t.exporters[0].listen_ip.to_string(), "127.0.0.1");
-                assert!(t.exporters[0].process_metrics);
-                let l = t.layers;
-                assert!(!l.global && l.proxy && l.backend_stage && !l.round_trip && l.read_payload);
-                assert_eq!(t.skip_paths, [""]);
-                assert_eq!(
-                    c.unknown_namespaces,
-                    [
-                        "telemetry/opentelemetry.exporters.otlp",
-                        "telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
-                        "telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
-                        "telemetry/opentelemetry.layers.proxy.disable_traces",
-                    ]
-                );
-            }),
-        ),
-        (
-            "bad listen_ip",
-            otel(r#"{"exporters": {"prometheus": [{"name": "p", "listen_ip": "localhost"}]}}"#),
-            Error(&[
-                "extra_config.telemetry/opentelemetry.exporters.prometheus[0].listen_ip",
-                "\"localhost\" is not an IP address",
-            ]),
-        ),
-        (
-            "two exporters with one name",
-            otel(
-                r#"{"exporters": {"prometheus": [{"name": "p", "port": 1}, {"name": "p", "port": 2}]}}"#,
-            ),
-            Error(&["prometheus[1].name", "\"p\" names two exporters"]),
-        ),
-        (
-            "two exporters on one port",
-            otel(r#"{"exporters": {"prometheus": [{"name": "p"}, {"name": "q"}]}}"#),
-            Error(&[
-                "prometheus[1].port",
-                "port 9090 is already the port of exporter \"p\"",
-            ]),
-        ),
-        (
-            "wrong type",
-            otel(r#"{"exporters": {"prometheus": {"name": "p"}}}"#),
-            Error(&["telemetry/opentelemetry.exporters.prometheus"]),
-        ),
-    ]);
-}
-
-#[test]
 fn security_namespaces_fill_krakend_defaults() {
     check(
         "empty security namespaces",
@@ -1419,6 +1328,97 @@ fn security_settings_are_checked() {
             Error(&[
                 "endpoints[0].backend[0].extra_config.security/http: \"security/http\" is a service setting",
             ]),
+        ),
+    ]);
+}
+
+#[test]
+fn telemetry_opentelemetry() {
+    let otel = |body: &str| {
+        format!(
+            r#"{{"version": 3, "extra_config": {{"telemetry/opentelemetry": {body}}}, "endpoints": []}}"#
+        )
+    };
+    run(&[
+        (
+            "defaults",
+            otel(r#"{"service_name": "x", "exporters": {"prometheus": [{"name": "p"}]}}"#),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.exporters.len(), 1);
+                assert_eq!(t.exporters[0].port, 9090);
+                assert_eq!(t.exporters[0].listen_ip.to_string(), "0.0.0.0");
+                assert!(!t.exporters[0].process_metrics);
+                let l = t.layers;
+                assert!(l.global && l.proxy && l.backend_stage && l.round_trip && l.read_payload);
+                assert_eq!(
+                    t.skip_paths,
+                    ["/__health", "/__debug/", "/__echo/", "/__stats/"]
+                );
+                assert_eq!(
+                    c.unknown_namespaces,
+                    ["telemetry/opentelemetry.service_name"]
+                );
+            }),
+        ),
+        (
+            "switches, listen_ip, a disabled exporter, an ignored otlp one",
+            otel(
+                r#"{"exporters": {"prometheus": [
+                    {"name": "a", "port": 9191, "listen_ip": "127.0.0.1", "process_metrics": true, "go_metrics": true},
+                    {"name": "b", "port": 9192, "disable_metrics": true}],
+                    "otlp": [{"name": "o"}]},
+                  "layers": {"global": {"disable_metrics": true}, "proxy": {"disable_traces": true},
+                             "backend": {"metrics": {"read_payload": true, "detailed_connection": true}}},
+                  "skip_paths": [""]}"#,
+            ),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.exporters.len(), 1);
+                assert_eq!(t.exporters[0].port, 9191);
+                assert_eq!(t.exporters[0].listen_ip.to_string(), "127.0.0.1");
+                assert!(t.exporters[0].process_metrics);
+                let l = t.layers;
+                assert!(!l.global && l.proxy && l.backend_stage && !l.round_trip && l.read_payload);
+                assert_eq!(t.skip_paths, [""]);
+                assert_eq!(
+                    c.unknown_namespaces,
+                    [
+                        "telemetry/opentelemetry.exporters.otlp",
+                        "telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
+                        "telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
+                        "telemetry/opentelemetry.layers.proxy.disable_traces",
+                    ]
+                );
+            }),
+        ),
+        (
+            "bad listen_ip",
+            otel(r#"{"exporters": {"prometheus": [{"name": "p", "listen_ip": "localhost"}]}}"#),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.exporters.prometheus[0].listen_ip",
+                "\"localhost\" is not an IP address",
+            ]),
+        ),
+        (
+            "two exporters with one name",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p", "port": 1}, {"name": "p", "port": 2}]}}"#,
+            ),
+            Error(&["prometheus[1].name", "\"p\" names two exporters"]),
+        ),
+        (
+            "two exporters on one port",
+            otel(r#"{"exporters": {"prometheus": [{"name": "p"}, {"name": "q"}]}}"#),
+            Error(&[
+                "prometheus[1].port",
+                "port 9090 is already the port of exporter \"p\"",
+            ]),
+        ),
+        (
+            "wrong type",
+            otel(r#"{"exporters": {"prometheus": {"name": "p"}}}"#),
+            Error(&["telemetry/opentelemetry.exporters.prometheus"]),
         ),
     ]);
 }
