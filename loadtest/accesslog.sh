@@ -42,8 +42,6 @@ done
 start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
 wait_port $BACKEND_PORT
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 results=$(mktemp)
 for round in $(seq "$ROUNDS"); do
     for endpoint in noop json; do
@@ -72,7 +70,6 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| endpoint | access log | req/s each round | median req/s | CPU µs/req each round | median CPU µs/req |"
 echo "|---|---|---|---:|---|---:|"
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for endpoint in noop json; do
     for mode in on off; do
         rows=$(awk -v e="$endpoint" -v m="$mode" '$1 == e && $2 == m' "$results")

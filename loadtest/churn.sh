@@ -37,15 +37,13 @@ sleep 0.5
 
 url="http://127.0.0.1:$CUTTLE_PORT/noop"
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$cuttle_pid/status"; }
-ticks() { awk '{print $14 + $15}' "/proc/$cuttle_pid/stat"; }
-clk_tck=$(getconf CLK_TCK)
 
 # keep_alive LABEL: one keep-alive run; prints "LABEL req/s cpu_us/req rss_kib".
 keep_alive() {
     local before after out
-    before=$(ticks)
+    before=$(ticks "$cuttle_pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${MEASURE_SECONDS}s" "$url")
-    after=$(ticks)
+    after=$(ticks "$cuttle_pid")
     echo "$out" | awk -v label="$1" -v t=$((after - before)) -v hz="$clk_tck" -v rss="$(rss_kib)" '
         /requests in/ { requests = $1 }
         /Requests\/sec/ { rps = $2 }

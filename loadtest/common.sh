@@ -98,3 +98,10 @@ write_noop_config() {
 }
 CONF
 }
+
+# ticks PID...: CPU time (user + system, in clock ticks) the processes used so far.
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+clk_tck=$(getconf CLK_TCK)
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -26,8 +26,6 @@ write_noop_config
 start_backend auto "reuseport" "$SMALL_USER_LOCATION"
 wait_port $BACKEND_PORT
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 url="http://127.0.0.1:$CUTTLE_PORT/noop"
 results=$(mktemp)
 for round in $(seq "$ROUNDS"); do
@@ -54,7 +52,6 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| --cores | req/s each round      | median req/s | median CPU µs/req | median p99 |"
 echo "|--------:|-----------------------|-------------:|------------------:|-----------:|"
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for n in $CORES; do
     rows=$(awk -v n="$n" '$1 == n' "$results")
     each=$(echo "$rows" | awk '{print $2}' | paste -sd' ' -)

@@ -76,8 +76,6 @@ CONF
 
 start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
 wait_port $BACKEND_PORT
-clk_tck=$(getconf CLK_TCK)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 taskset -c "$GATEWAY_CPU" "$CUTTLE_BIN" run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
 gateway=$!
@@ -123,7 +121,6 @@ done
 echo "no-op endpoints with and without auth/validator, one gateway worker on CPU $GATEWAY_CPU, nginx + wrk -t1 -c$CONNS -d${MEASURE_SECONDS}s on CPU $LOAD_CPU, $ROUNDS interleaved rounds, $(nproc) CPUs, $(date -u +%F), cuttle $(git rev-parse --short HEAD)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 base=$(awk '$1 == "noop" {print $3}' "$results" | median)
 base_token=$(awk '$1 == "noop+token" {print $3}' "$results" | median)
 echo "| endpoint | req/s each round | median req/s | median CPU µs/req | vs /noop | vs /noop+token | median p99 |"

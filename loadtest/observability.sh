@@ -113,8 +113,6 @@ taskset -pc "$LOAD_CPU" "$scraper" >/dev/null
 pids+=("$scraper")
 sleep 0.5
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 
 # measure PID URL: prints "requests rps cpu_us_per_request p99".
 measure() {
@@ -131,7 +129,6 @@ measure() {
         END { printf "%d %.0f %.2f %s\n", requests, rps, t * 1e6 / hz / requests, p99 }'
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 paths=(noop json/7 agg)
 results=$(mktemp)

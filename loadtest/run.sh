@@ -105,8 +105,6 @@ wait_port $CUTTLE_PORT
 sleep 0.5
 nginx_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -n 1)
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 
 # measure PID URL: prints "requests rps cpu_us_per_request p50 p99 non2xx".
 measure() {
@@ -125,7 +123,6 @@ measure() {
         END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 names=("nginx proxy /user")
 target_pids=("$nginx_worker")

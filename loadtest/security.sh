@@ -44,8 +44,6 @@ write_noop_config '"extra_config": {
   },'
 cp "$work/cuttle.json" "$work/secured.json"
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 url="http://127.0.0.1:$CUTTLE_PORT/noop"
 ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 results=$(mktemp)
@@ -78,7 +76,6 @@ echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| gateway | CPU µs/req each round | median CPU µs/req | median req/s | non-2xx |"
 echo "|---------|-----------------------|------------------:|-------------:|--------:|"
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for variant in plain secured; do
     rows=$(awk -v v="$variant" '$1 == v' "$results")
     each=$(echo "$rows" | awk '{print $3}' | paste -sd' ' -)

@@ -75,8 +75,6 @@ done = function(summary, latency, requests)
 end
 LUA
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-clk_tck=$(getconf CLK_TCK)
 url="http://127.0.0.1:$CUTTLE_PORT/$ENDPOINT"
 csv="$OUT/sweep.csv"
 rounds="$OUT/sweep-rounds.csv"

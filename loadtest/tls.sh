@@ -61,10 +61,8 @@ write_noop_config "\"tls\": { \"keys\": [ { \"public_key\": \"$work/cert.pem\", 
 
 start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
 wait_port $BACKEND_PORT
-clk_tck=$(getconf CLK_TCK)
 
 # ticks PID...: user + system CPU ticks of these processes so far.
-ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
 
 # measure NAME URL PID...: prints "NAME keepalive_rps cpu_us_per_req close_rps close_errors".
 measure() {

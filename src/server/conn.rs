@@ -572,22 +572,6 @@ fn write_auto_options(out: &mut Vec<u8>, methods: &[Method], ctx: &ResponseConte
     proxy::finish(ctx, b"", out);
 }
 
-/// `router.error_body`: the operator's JSON for 404 or 405.
-fn write_json(
-    out: &mut Vec<u8>,
-    status: u16,
-    body: &[u8],
-    completed_header: bool,
-    ctx: &ResponseContext<'_>,
-) {
-    write_status_line(out, status);
-    write_header(out, b"Content-Type", b"application/json; charset=utf-8");
-    if completed_header {
-        write_header(out, b"X-KrakenD-Completed", b"false");
-    }
-    proxy::finish(ctx, body, out);
-}
-
 /// KrakenD's (gin's) plain-text router answers.
 fn write_plain(
     out: &mut Vec<u8>,
@@ -596,8 +580,32 @@ fn write_plain(
     completed_header: bool,
     ctx: &ResponseContext<'_>,
 ) {
+    write_router_answer(out, status, b"text/plain", body, completed_header, ctx);
+}
+
+/// `router.error_body`: the operator's JSON for 404 or 405.
+fn write_json(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    completed_header: bool,
+    ctx: &ResponseContext<'_>,
+) {
+    let json = b"application/json; charset=utf-8";
+    write_router_answer(out, status, json, body, completed_header, ctx);
+}
+
+/// An answer of the router itself (404, 405, a refused parameter).
+fn write_router_answer(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type: &[u8],
+    body: &[u8],
+    completed_header: bool,
+    ctx: &ResponseContext<'_>,
+) {
     write_status_line(out, status);
-    write_header(out, b"Content-Type", b"text/plain");
+    write_header(out, b"Content-Type", content_type);
     if completed_header {
         write_header(out, b"X-KrakenD-Completed", b"false");
     }
