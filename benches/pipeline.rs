@@ -452,6 +452,7 @@ fn bench_access_log(c: &mut Criterion) {
         status: 200,
         body_bytes: 1234,
         elapsed: std::time::Duration::from_micros(1134),
+        time: std::time::SystemTime::now(),
         client: "203.0.113.9".parse().unwrap(),
         completed: Some(true),
     };
@@ -460,10 +461,11 @@ fn bench_access_log(c: &mut Criterion) {
         ("access_log/json_line", Some("KRAKEND")),
     ] {
         let mut out = Vec::with_capacity(64 * 1024);
+        let mut stamp = cuttle::logging::Stamp::default();
         c.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();
-                cuttle::logging::write_access_line(&mut out, &entry, module);
+                cuttle::logging::write_access_line(&mut out, &entry, module, &mut stamp);
                 std::hint::black_box(out.len())
             })
         });

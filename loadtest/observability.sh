@@ -14,6 +14,7 @@
 #   flock /tmp/loadtest.lock bash loadtest/observability.sh
 #   DURATION=10 ROUNDS=5 CONNS=32 flock /tmp/loadtest.lock bash loadtest/observability.sh
 #   ON=metrics bash loadtest/observability.sh   # "on" = metrics only (ON=log: access log only)
+#   LOG_OUT=/dev/null bash loadtest/observability.sh   # the access log to /dev/null, not a file
 #
 # Settings a build does not implement are warned about and ignored, so the
 # script runs on any build: on one without the access log, "on" means
@@ -94,7 +95,9 @@ LOCATIONS
 taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/off.json" --cores 1 >"$work/off.log" 2>&1 &
 off_pid=$!
 pids+=("$off_pid")
-taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/on.json" --cores 1 >"$work/on.log" 2>&1 &
+# LOG_OUT=/dev/null sends the "on" gateway's standard output (the access
+# log) there instead of a file, to tell the writer's file cost apart.
+taskset -c "$GATEWAY_CPU" target/release/cuttle run -c "$work/on.json" --cores 1 >"${LOG_OUT:-$work/on.log}" 2>&1 &
 on_pid=$!
 pids+=("$on_pid")
 wait_port $BACKEND_PORT
@@ -114,19 +117,31 @@ pids+=("$scraper")
 sleep 0.5
 
 
-# measure PID URL: prints "requests rps cpu_us_per_request p99".
+# writer_ticks PID: CPU time (clock ticks) of the process's log writer
+# thread (`cuttle-log`) so far; 0 when it has none.
+writer_ticks() {
+    local task
+    for task in /proc/"$1"/task/*; do
+        [ "$(cat "$task/comm" 2>/dev/null)" = cuttle-log ] && awk '{print $14 + $15}' "$task/stat"
+    done | awk '{s += $1} END {print s + 0}'
+}
+
+# measure PID URL: prints "requests rps cpu_us_per_request p99
+# writer_cpu_us_per_request".
 measure() {
     local pid=$1 url=$2
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
-    local before after out
+    local before after wbefore wafter out
     before=$(ticks "$pid")
+    wbefore=$(writer_ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
     after=$(ticks "$pid")
-    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
+    wafter=$(writer_ticks "$pid")
+    echo "$out" | awk -v t=$((after - before)) -v w=$((wafter - wbefore)) -v hz="$clk_tck" '
         /requests in/ { requests = $1 }
         /Requests\/sec/ { rps = $2 }
         $1 == "99%" { p99 = $2 }
-        END { printf "%d %.0f %.2f %s\n", requests, rps, t * 1e6 / hz / requests, p99 }'
+        END { printf "%d %.0f %.2f %s %.3f\n", requests, rps, t * 1e6 / hz / requests, p99, w * 1e6 / hz / requests }'
 }
 
 
@@ -149,8 +164,10 @@ echo "ignored by this build (\"on\"): $(grep -o 'not implement (ignored): .*' "$
 echo "log lines written by \"on\" (access log included): $(grep -c . "$work/on.log" || true)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s |"
-echo "|----------|----------------:|---------------:|---------:|------------|-----------|----------:|---------:|"
+echo "access log to: ${LOG_OUT:-a file}; \"on: writer\": the on gateway's log writer thread's share of its CPU µs/req"
+echo
+echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s | on: writer µs/req |"
+echo "|----------|----------------:|---------------:|---------:|------------|-----------|----------:|---------:|------------------:|"
 for path in "${paths[@]}"; do
     row() { awk -v p="$path" -v m="$1" '$1 == p && $2 == m'; }
     off=$(row off <"$results" | awk '{print $5}' | median)
@@ -159,7 +176,8 @@ for path in "${paths[@]}"; do
     on_each=$(row on <"$results" | awk '{print $5}' | paste -sd' ' -)
     off_rps=$(row off <"$results" | awk '{print $4}' | median)
     on_rps=$(row on <"$results" | awk '{print $4}' | median)
+    writer=$(row on <"$results" | awk '{print $7}' | median)
     ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
-    printf "| /%s | %s | %s | %s | %s | %s | %s | %s |\n" "$path" "$off" "$on" "$ratio" "$off_each" "$on_each" "$off_rps" "$on_rps"
+    printf "| /%s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$path" "$off" "$on" "$ratio" "$off_each" "$on_each" "$off_rps" "$on_rps" "$writer"
 done
 rm -f "$results"

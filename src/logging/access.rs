@@ -14,19 +14,23 @@
 //! carries keys and tokens.
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::SyncSender;
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::sink::{self, Batch};
-use super::text::{Utc, json_escaped, json_string, quoted, write_go_duration};
+use super::text::{
+    Stamp, WallClock, json_escaped, json_string, quoted, write_go_duration, write_ip,
+};
 use crate::config::{Config, LogFormat};
 use crate::http::Method;
 
 /// A batch is handed over once it holds this much (or on the next tick).
 const BATCH_BYTES: usize = 32 * 1024;
+/// Written buffers the writer hands back to a worker for reuse; when
+/// they are all out, a worker allocates a new one.
+const SPARE_BUFFERS: usize = 4;
 
 /// One answered request, as the access log needs it.
 pub struct Entry<'a> {
@@ -38,6 +42,8 @@ pub struct Entry<'a> {
     pub body_bytes: usize,
     /// From the request's first byte to the response written.
     pub elapsed: Duration,
+    /// When the response was written (the line's timestamp).
+    pub time: SystemTime,
     pub client: IpAddr,
     pub completed: Option<bool>,
 }
@@ -48,6 +54,12 @@ pub struct AccessLog {
     skip: Vec<Box<[u8]>>,
     tx: SyncSender<Batch>,
     buf: RefCell<Vec<u8>>,
+    /// Buffers the writer has written and handed back (`spare_tx` is the
+    /// writer's way back).
+    spare: Receiver<Vec<u8>>,
+    spare_tx: SyncSender<Vec<u8>>,
+    stamp: RefCell<Stamp>,
+    clock: WallClock,
     lines: Cell<u64>,
     /// Lines this worker dropped because the writer was behind.
     dropped: Cell<u64>,
@@ -63,7 +75,10 @@ impl AccessLog {
             return None;
         }
         let tx = sink::sender()?;
+        let (spare_tx, spare) = sync_channel(SPARE_BUFFERS);
         Some(AccessLog {
+            spare,
+            spare_tx,
             json: (config.logging.format == LogFormat::Logstash)
                 .then(|| config.logging.module.clone()),
             skip: config
@@ -74,6 +89,8 @@ impl AccessLog {
                 .collect(),
             tx,
             buf: RefCell::new(Vec::with_capacity(BATCH_BYTES + 1024)),
+            stamp: RefCell::new(Stamp::default()),
+            clock: WallClock::new(),
             lines: Cell::new(0),
             dropped: Cell::new(0),
             reported: Cell::new(0),
@@ -86,13 +103,25 @@ impl AccessLog {
         self.dropped.get()
     }
 
+    /// The wall-clock time at `instant`, a reading of this worker's
+    /// monotonic clock (no second clock read per line; see [`WallClock`]).
+    pub fn time_at(&self, instant: Instant) -> SystemTime {
+        self.clock.at(instant)
+    }
+
+    /// Whether requests for `path` are logged (`logger_skip_paths`).
+    pub fn logs(&self, path: &[u8]) -> bool {
+        !self.skip.iter().any(|p| **p == *path)
+    }
+
     pub fn record(&self, entry: &Entry<'_>) {
-        if self.skip.iter().any(|p| **p == *entry.path) {
+        if !self.logs(entry.path) {
             return;
         }
         let full = {
             let mut buf = self.buf.borrow_mut();
-            write_line(&mut buf, entry, self.json.as_deref());
+            let mut stamp = self.stamp.borrow_mut();
+            write_line(&mut buf, entry, self.json.as_deref(), &mut stamp);
             buf.len() >= BATCH_BYTES
         };
         self.lines.set(self.lines.get() + 1);
@@ -109,13 +138,26 @@ impl AccessLog {
         if lines == 0 {
             return;
         }
-        let batch = std::mem::replace(
-            &mut *self.buf.borrow_mut(),
-            Vec::with_capacity(BATCH_BYTES + 1024),
-        );
-        if !sink::offer(&self.tx, Batch::Access(batch)) {
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 1024));
+        let filled = std::mem::replace(&mut *self.buf.borrow_mut(), next);
+        let batch = Batch::Access {
+            lines: filled,
+            back: self.spare_tx.clone(),
+        };
+        if !sink::offer(&self.tx, batch) {
             self.dropped.set(self.dropped.get() + lines);
         }
+    }
+
+    /// The worker's tick: hands the buffered lines over, reports drops,
+    /// re-reads the wall clock.
+    pub fn tick(&self) {
+        self.flush();
+        self.report_drops();
+        self.clock.refresh();
     }
 
     /// Adds this worker's new drops to the process-wide count (read by the
@@ -131,28 +173,36 @@ impl AccessLog {
 
 /// Appends `entry`'s access log line to `out`: gin's text, or with
 /// `json_module` a logstash JSON object (what the worker's buffer gets;
-/// public for the benchmark).
-pub fn write_line(out: &mut Vec<u8>, entry: &Entry<'_>, json_module: Option<&str>) {
+/// public for the benchmark). `stamp` keeps the timestamp's text from one
+/// line to the next.
+pub fn write_line(
+    out: &mut Vec<u8>,
+    entry: &Entry<'_>,
+    json_module: Option<&str>,
+    stamp: &mut Stamp,
+) {
     match json_module {
-        None => write_text(out, entry),
-        Some(module) => write_json(out, entry, module),
+        None => write_text(out, entry, stamp),
+        Some(module) => write_json(out, entry, module, stamp),
     }
 }
 
-fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
+fn write_text(out: &mut Vec<u8>, e: &Entry<'_>, stamp: &mut Stamp) {
     out.extend_from_slice(b"[GIN] ");
-    Utc::now().write_gin(out);
+    stamp.write_gin(out, e.time);
     out.extend_from_slice(b" | ");
     let mut status = itoa::Buffer::new();
     out.extend_from_slice(status.format(e.status).as_bytes());
     out.extend_from_slice(b" | ");
     let start = out.len();
     write_go_duration(out, e.elapsed);
-    pad_start(out, start, 13);
+    // All ASCII but the `µ` of `µs`: two bytes, one column.
+    let columns = out.len() - start - usize::from(out.ends_with("µs".as_bytes()));
+    pad_start(out, start, columns, 13);
     out.extend_from_slice(b" | ");
     let start = out.len();
-    let _ = write!(out, "{}", e.client);
-    pad_start(out, start, 15);
+    write_ip(out, e.client);
+    pad_start(out, start, out.len() - start, 15);
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
     out.extend_from_slice(method);
@@ -173,10 +223,10 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     });
 }
 
-fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
+fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str, stamp: &mut Stamp) {
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(b"{\"@timestamp\":\"");
-    Utc::now().write_rfc3339(out, b"+00:00");
+    stamp.write_rfc3339(out, e.time, b"+00:00");
     out.extend_from_slice(b"\",\"@version\":1,\"level\":\"INFO\",\"module\":");
     json_string(out, module.as_bytes());
     out.extend_from_slice(b",\"type\":\"access\",\"message\":\"");
@@ -202,7 +252,7 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     out.extend_from_slice(b",\"duration_us\":");
     out.extend_from_slice(n.format(e.elapsed.as_micros()).as_bytes());
     out.extend_from_slice(b",\"client_ip\":\"");
-    let _ = write!(out, "{}", e.client);
+    write_ip(out, e.client);
     out.extend_from_slice(b"\",\"completed\":");
     out.extend_from_slice(match e.completed {
         Some(true) => b"true}\n".as_slice(),
@@ -211,19 +261,23 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     });
 }
 
-/// Right-aligns what was written since `start` in `width` columns, as
-/// Go's `%13v` does (it counts characters: `µ` is two bytes, one column).
-fn pad_start(out: &mut Vec<u8>, start: usize, width: usize) {
-    let columns = out[start..].iter().filter(|b| (**b & 0xc0) != 0x80).count();
+/// Right-aligns what was written since `start`, `columns` characters, in
+/// `width` columns, as Go's `%13v` does.
+fn pad_start(out: &mut Vec<u8>, start: usize, columns: usize, width: usize) {
+    let end = out.len();
     let short = width.saturating_sub(columns);
     if short > 0 {
-        out.splice(start..start, std::iter::repeat_n(b' ', short));
+        // Shift the text right and fill the gap: no `splice` iterator.
+        out.resize(end + short, b' ');
+        out.copy_within(start..end, start + short);
+        out[start..start + short].fill(b' ');
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn entry(path: &'static [u8]) -> Entry<'static> {
         Entry {
@@ -233,35 +287,64 @@ mod tests {
             status: 200,
             body_bytes: 52,
             elapsed: Duration::from_micros(1134),
+            // 2026-12-01 07:45:09.042 UTC
+            time: UNIX_EPOCH + Duration::from_millis(1_796_111_109_042),
             client: "10.0.0.7".parse().unwrap(),
             completed: Some(true),
         }
     }
 
+    fn text(entry: &Entry<'_>) -> String {
+        let mut out = Vec::new();
+        write_text(&mut out, entry, &mut Stamp::default());
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn text_line() {
-        let mut out = Vec::new();
-        write_text(&mut out, &entry(b"/users/7"));
-        let line = String::from_utf8(out).unwrap();
-        let (_, rest) = line.split_once(" | 200 | ").unwrap();
-        assert!(line.starts_with("[GIN] 20"), "{line}");
-        assert!(
-            rest.ends_with(
-                " |        10.0.0.7 | GET     \"/users/7\" route=/users/{id} bytes=52 completed=true\n"
-            ),
-            "{line}"
+        assert_eq!(
+            text(&entry(b"/users/7")),
+            "[GIN] 2026/12/01 - 07:45:09 | 200 |       1.134ms |        10.0.0.7 | GET     \"/users/7\" route=/users/{id} bytes=52 completed=true\n"
+        );
+    }
+
+    #[test]
+    fn text_columns_are_padded_as_go_pads_them() {
+        let mut e = entry(b"/");
+        // `µ` is two bytes and one column.
+        e.elapsed = Duration::from_nanos(4_529);
+        e.client = "203.0.113.255".parse().unwrap();
+        e.route = None;
+        e.completed = None;
+        assert_eq!(
+            text(&e),
+            "[GIN] 2026/12/01 - 07:45:09 | 200 |       4.529µs |   203.0.113.255 | GET     \"/\" route=- bytes=52 completed=-\n"
+        );
+        // Wider than the column: written whole, nothing padded.
+        e.elapsed = Duration::from_nanos(61_123_456_789);
+        e.client = "2001:db8::8a2e:370:7334".parse().unwrap();
+        assert_eq!(
+            text(&e),
+            "[GIN] 2026/12/01 - 07:45:09 | 200 | 1m1.123456789s | 2001:db8::8a2e:370:7334 | GET     \"/\" route=- bytes=52 completed=-\n"
         );
     }
 
     #[test]
     fn json_line_is_json() {
         let mut out = Vec::new();
-        write_json(&mut out, &entry(b"/users/\"7\xff"), "KRAKEND");
+        write_json(
+            &mut out,
+            &entry(b"/users/\"7\xff"),
+            "KRAKEND",
+            &mut Stamp::default(),
+        );
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["@timestamp"], "2026-12-01T07:45:09.042+00:00");
         assert_eq!(v["path"], "/users/\"7\u{fffd}");
         assert_eq!(v["route"], "/users/{id}");
         assert_eq!(v["status"], 200);
         assert_eq!(v["bytes"], 52);
+        assert_eq!(v["duration_us"], 1134);
         assert_eq!(v["client_ip"], "10.0.0.7");
         assert_eq!(v["completed"], true);
         assert_eq!(v["module"], "KRAKEND");

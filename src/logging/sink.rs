@@ -21,7 +21,13 @@ const CAPACITY: usize = 256;
 /// What the writer is handed.
 pub enum Batch {
     /// Access log lines: standard output only (as KrakenD's gin logger).
-    Access(Vec<u8>),
+    /// Once written, the emptied buffer goes back to the worker through
+    /// `back` (if it has room), so a worker fills the same few buffers,
+    /// warm in cache, instead of a new allocation per batch.
+    Access {
+        lines: Vec<u8>,
+        back: SyncSender<Vec<u8>>,
+    },
     /// One application log line, formatted for each place it goes to.
     App {
         stdout: Option<Vec<u8>>,
@@ -83,8 +89,10 @@ fn write_all(rx: Receiver<Batch>, syslog: Option<UnixDatagram>) {
     let stdout = std::io::stdout();
     for batch in rx {
         match batch {
-            Batch::Access(bytes) => {
-                let _ = stdout.lock().write_all(&bytes);
+            Batch::Access { mut lines, back } => {
+                let _ = stdout.lock().write_all(&lines);
+                lines.clear();
+                let _ = back.try_send(lines);
             }
             Batch::App {
                 stdout: line,

@@ -125,8 +125,8 @@ impl Recorder {
         figures
     }
 
-    fn record_call(&self, meter: &CallMeter<'_>, end: CallEnd) {
-        let elapsed = meter.started.elapsed().as_secs_f64();
+    fn record_call(&self, meter: &CallMeter<'_>, end: CallEnd, ended: Instant) {
+        let elapsed = ended.saturating_duration_since(meter.started).as_secs_f64();
         let layers = self.layers;
         let mut figures = self.figures.borrow_mut();
         let backend = &mut figures.backends[meter.endpoint][meter.backend];
@@ -230,22 +230,33 @@ impl CallMeter<'_> {
     }
 
     /// The backend answered with `status`; `bytes`: its body's size, when known.
-    pub fn answered(mut self, status: u16, bytes: Option<u64>, good: bool) {
+    pub fn answered(self, status: u16, bytes: Option<u64>, good: bool) {
+        self.answered_at(Instant::now(), status, bytes, good);
+    }
+
+    /// [`CallMeter::answered`], with the call's end read by the caller
+    /// (who needs the same reading for the proxy stage: one clock read).
+    pub fn answered_at(mut self, ended: Instant, status: u16, bytes: Option<u64>, good: bool) {
         self.done = true;
         let end = CallEnd::Answered {
             status,
             bytes,
             good,
         };
-        self.recorder.record_call(&self, end);
+        self.recorder.record_call(&self, end, ended);
     }
 
-    pub fn failed(mut self, error: &BackendError) {
+    pub fn failed(self, error: &BackendError) {
+        self.failed_at(Instant::now(), error);
+    }
+
+    /// [`CallMeter::failed`], with the call's end read by the caller.
+    pub fn failed_at(mut self, ended: Instant, error: &BackendError) {
         self.done = true;
         let end = CallEnd::Failed {
             timed_out: matches!(error, BackendError::Timeout),
         };
-        self.recorder.record_call(&self, end);
+        self.recorder.record_call(&self, end, ended);
     }
 }
 
@@ -259,11 +270,12 @@ impl Drop for CallMeter<'_> {
             return;
         }
         let budget = self.recorder.budgets[self.endpoint];
-        let end = if self.started.elapsed() >= budget {
+        let now = Instant::now();
+        let end = if now.saturating_duration_since(self.started) >= budget {
             CallEnd::Failed { timed_out: true }
         } else {
             CallEnd::Canceled
         };
-        self.recorder.record_call(self, end);
+        self.recorder.record_call(self, end, now);
     }
 }

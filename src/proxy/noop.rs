@@ -50,14 +50,16 @@ pub async fn relay(
     let backend = &plan.backends[0];
     // The proxy stage ends when the backend's head is in (the body is
     // streamed after); lura's no-op response is complete when it came.
-    let stage = |complete: bool| {
+    // `ended`: the clock reading the backend call's meter took, if any.
+    let stage = |complete: bool, ended: Option<std::time::Instant>| {
         if let Some(m) = metrics {
             let outcome = crate::metrics::StageOutcome {
                 error: !complete,
                 canceled: false,
                 complete,
             };
-            m.proxy(endpoint, started.elapsed(), outcome);
+            let ended = ended.unwrap_or_else(std::time::Instant::now);
+            m.proxy(endpoint, ended.saturating_duration_since(started), outcome);
         }
     };
     let mut target = Vec::with_capacity(64);
@@ -65,7 +67,7 @@ pub async fn relay(
         super::request::backend_target(plan, backend, req, facts, &[], &mut target)
     {
         tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
-        stage(false);
+        stage(false, None);
         return answer_failure(ctx, &refused, client, out).await;
     }
     if let Err(rejected) =
@@ -77,7 +79,7 @@ pub async fn relay(
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            stage(false);
+            stage(false, None);
             return answer_failure(ctx, &refused, client, out).await;
         }
     };
@@ -94,7 +96,9 @@ pub async fn relay(
         chunked: plan.chunked_request_body,
     };
     let host = backend.pick_host();
-    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host, std::time::Instant::now()));
+    // The call starts with the proxy stage, as a fan-out's calls do: the
+    // few steps between are not worth a clock read.
+    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host, started));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
     // whole exchange's state.
     let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));
@@ -104,10 +108,13 @@ pub async fn relay(
         .unwrap_or(Err(BackendError::Timeout));
     // Any answer counts as a success for the breaker: no-op passes every status on.
     BackendPlan::record(admitted, opened.is_ok());
-    if let Some(meter) = meter {
+    // One clock read ends both the call and the proxy stage.
+    let ended = meter.as_ref().map(|_| std::time::Instant::now());
+    if let (Some(meter), Some(ended)) = (meter, ended) {
         match &opened {
             // The body is streamed: its size is what the head announces.
-            Ok(response) => meter.answered(
+            Ok(response) => meter.answered_at(
+                ended,
                 response.head.status,
                 match response.head.body {
                     ResponseBody::Length(n) => Some(n),
@@ -115,10 +122,10 @@ pub async fn relay(
                 },
                 true,
             ),
-            Err(e) => meter.failed(e),
+            Err(e) => meter.failed_at(ended, e),
         }
     }
-    stage(opened.is_ok());
+    stage(opened.is_ok(), ended);
     let mut response = match opened {
         Ok(response) => response,
         Err(e) => return answer_failure(ctx, &e, client, out).await,

@@ -61,8 +61,10 @@ impl Observer {
         if self.metrics.is_none() && self.access_log.is_none() {
             return;
         }
-        // One clock read serves the metrics and the log line.
-        let elapsed = request.started.elapsed();
+        // One clock read serves the metrics and the log line (its time of
+        // day too: `AccessLog::time_at`).
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(request.started);
         if let Some(metrics) = &self.metrics {
             metrics.request(
                 request.endpoint,
@@ -75,6 +77,7 @@ impl Observer {
         }
         if let Some(log) = &self.access_log {
             log.record(&Entry {
+                time: log.time_at(now),
                 method: request.method,
                 path: request.path,
                 route: request
@@ -91,11 +94,11 @@ impl Observer {
     }
 
     /// The worker's periodic chores (every [`OBSERVER_TICK`]): hand the
-    /// buffered access log lines to the writer, publish the drop count.
+    /// buffered access log lines to the writer, publish the drop count,
+    /// re-read the wall clock the log lines' times are reckoned from.
     pub fn tick(&self) {
         if let Some(log) = &self.access_log {
-            log.flush();
-            log.report_drops();
+            log.tick();
         }
     }
 
