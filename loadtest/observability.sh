@@ -126,22 +126,27 @@ writer_ticks() {
     done | awk '{s += $1} END {print s + 0}'
 }
 
+# sys_ticks PID: kernel-mode CPU time (clock ticks) of the process so far.
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
+
 # measure PID URL: prints "requests rps cpu_us_per_request p99
-# writer_cpu_us_per_request".
+# writer_cpu_us_per_request sys_cpu_us_per_request".
 measure() {
     local pid=$1 url=$2
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
-    local before after wbefore wafter out
+    local before after wbefore wafter sbefore safter out
     before=$(ticks "$pid")
     wbefore=$(writer_ticks "$pid")
+    sbefore=$(sys_ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
     after=$(ticks "$pid")
     wafter=$(writer_ticks "$pid")
-    echo "$out" | awk -v t=$((after - before)) -v w=$((wafter - wbefore)) -v hz="$clk_tck" '
+    safter=$(sys_ticks "$pid")
+    echo "$out" | awk -v t=$((after - before)) -v w=$((wafter - wbefore)) -v s=$((safter - sbefore)) -v hz="$clk_tck" '
         /requests in/ { requests = $1 }
         /Requests\/sec/ { rps = $2 }
         $1 == "99%" { p99 = $2 }
-        END { printf "%d %.0f %.2f %s %.3f\n", requests, rps, t * 1e6 / hz / requests, p99, w * 1e6 / hz / requests }'
+        END { printf "%d %.0f %.2f %s %.3f %.2f\n", requests, rps, t * 1e6 / hz / requests, p99, w * 1e6 / hz / requests, s * 1e6 / hz / requests }'
 }
 
 
@@ -164,10 +169,10 @@ echo "ignored by this build (\"on\"): $(grep -o 'not implement (ignored): .*' "$
 echo "log lines written by \"on\" (access log included): $(grep -c . "$work/on.log" || true)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "access log to: ${LOG_OUT:-a file}; \"on: writer\": the on gateway's log writer thread's share of its CPU µs/req"
+echo "access log to: ${LOG_OUT:-a file}; \"on: writer\": the on gateway's log writer thread's share of its CPU µs/req; \"sys\": the kernel-mode part of CPU µs/req (medians)"
 echo
-echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s | on: writer µs/req |"
-echo "|----------|----------------:|---------------:|---------:|------------|-----------|----------:|---------:|------------------:|"
+echo "| endpoint | off: CPU µs/req | on: CPU µs/req | on / off | off rounds | on rounds | off req/s | on req/s | on: writer µs/req | off: sys | on: sys |"
+echo "|----------|----------------:|---------------:|---------:|------------|-----------|----------:|---------:|------------------:|---------:|--------:|"
 for path in "${paths[@]}"; do
     row() { awk -v p="$path" -v m="$1" '$1 == p && $2 == m'; }
     off=$(row off <"$results" | awk '{print $5}' | median)
@@ -177,7 +182,9 @@ for path in "${paths[@]}"; do
     off_rps=$(row off <"$results" | awk '{print $4}' | median)
     on_rps=$(row on <"$results" | awk '{print $4}' | median)
     writer=$(row on <"$results" | awk '{print $7}' | median)
+    off_sys=$(row off <"$results" | awk '{print $8}' | median)
+    on_sys=$(row on <"$results" | awk '{print $8}' | median)
     ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
-    printf "| /%s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$path" "$off" "$on" "$ratio" "$off_each" "$on_each" "$off_rps" "$on_rps" "$writer"
+    printf "| /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$path" "$off" "$on" "$ratio" "$off_each" "$on_each" "$off_rps" "$on_rps" "$writer" "$off_sys" "$on_sys"
 done
 rm -f "$results"
