@@ -20,11 +20,10 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::sink::{self, Batch};
-use super::text::{
-    Stamp, WallClock, json_escaped, json_string, quoted, write_go_duration, write_ip,
-};
+use super::text::{Stamp, WallClock, json_escaped, json_string, quoted, write_go_duration};
 use crate::config::{Config, LogFormat};
 use crate::http::Method;
+use crate::http::write_ip;
 
 /// A batch is handed over once it holds this much (or on the next tick).
 const BATCH_BYTES: usize = 32 * 1024;

@@ -1,10 +1,8 @@
 //! Small writers shared by the log formats: UTC timestamps, Go's duration
-//! text, IP addresses, quoted and JSON-escaped strings. They append to a
+//! text, quoted and JSON-escaped strings. They append to a
 //! buffer and allocate nothing else.
 
 use std::cell::Cell;
-use std::io::Write;
-use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::http::civil_from_days;
@@ -207,37 +205,6 @@ impl Stamp {
     }
 }
 
-/// `ip` as its usual text (`10.0.0.7`, `2001:db8::1`). IPv4, nearly every
-/// client, is written digit by digit: `Display` goes through the
-/// formatting machinery once per octet, about 20 times the work.
-pub fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, d] = v4.octets();
-            octet(out, a);
-            out.push(b'.');
-            octet(out, b);
-            out.push(b'.');
-            octet(out, c);
-            out.push(b'.');
-            octet(out, d);
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
-}
-
-fn octet(out: &mut Vec<u8>, n: u8) {
-    if n >= 100 {
-        out.push(b'0' + n / 100);
-    }
-    if n >= 10 {
-        out.push(b'0' + n / 10 % 10);
-    }
-    out.push(b'0' + n % 10);
-}
-
 /// `n` in decimal, zero-padded to at least `width` digits.
 pub fn digits(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut text = itoa::Buffer::new();
@@ -406,32 +373,6 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a\\\"\\n\\u0001\u{fffd}z\""
         );
-    }
-
-    #[test]
-    fn ip_addresses_as_display_writes_them() {
-        let cases = [
-            "0.0.0.0",
-            "10.0.0.7",
-            "203.0.113.9",
-            "255.255.255.255",
-            "100.20.3.199",
-            "::1",
-            "2001:db8::8a2e:370:7334",
-            "::ffff:10.0.0.1",
-        ];
-        for case in cases {
-            let ip: IpAddr = case.parse().unwrap();
-            let mut out = Vec::new();
-            write_ip(&mut out, ip);
-            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
-        }
-        for n in 0..=255u8 {
-            let ip = IpAddr::from([n, n, 0, 255 - n]);
-            let mut out = Vec::new();
-            write_ip(&mut out, ip);
-            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
-        }
     }
 
     #[test]
