@@ -23,9 +23,13 @@
 #   bash loadtest/tls.sh
 #   ROUNDS=5 MEASURE_SECONDS=5 SKIP_BUILD=1 bash loadtest/tls.sh
 #   CUTTLE_BIN=/path/to/other/cuttle SKIP_BUILD=1 bash loadtest/tls.sh
+#   BACKEND_CPU=0 SKIP_BUILD=1 bash loadtest/tls.sh
 #
-# The gateways under test on CPU $GATEWAY_CPU, the nginx backend and wrk on
-# CPU $LOAD_CPU.
+# The gateways under test on CPU $GATEWAY_CPU, wrk on CPU $LOAD_CPU, the
+# nginx backend on CPU $BACKEND_CPU (by default with wrk). On two CPUs the
+# load CPU (wrk and the backend) saturates first; BACKEND_CPU=0 moves the
+# backend onto the gateways' CPU so that wrk has a CPU of its own: a second
+# layout, where each gateway's CPU also serves the backend's share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +38,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 GATEWAY_CPU=${GATEWAY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+BACKEND_CPU=${BACKEND_CPU:-$LOAD_CPU}
 BACKEND_PORT=9161
 NGINX_PORT=9162
 CUTTLE_PORT=9163
@@ -72,7 +77,7 @@ http {
 CONF
 write_noop_config "\"tls\": { \"keys\": [ { \"public_key\": \"$work/cert.pem\", \"private_key\": \"$work/key.pem\" } ] },"
 
-start_backend 1 "" "$SMALL_USER_LOCATION" "$LOAD_CPU"
+start_backend 1 "" "$SMALL_USER_LOCATION" "$BACKEND_CPU"
 wait_port $BACKEND_PORT
 
 # cpu_busy CPU: busy and total jiffies of that CPU so far (from /proc/stat).
@@ -130,7 +135,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "wrk -t1 -c$CONNS -d${MEASURE_SECONDS}s over https (TLS 1.3, ECDSA P-256), keep-alive, then with -H 'Connection: close'; $ROUNDS interleaved rounds"
-echo "gateways on CPU $GATEWAY_CPU (one worker each), wrk and the nginx backend on CPU $LOAD_CPU; $CUTTLE_BIN; $(nginx -v 2>&1); $(date -u +%F)"
+echo "gateways on CPU $GATEWAY_CPU (one worker each), wrk on CPU $LOAD_CPU, the nginx backend on CPU $BACKEND_CPU; $CUTTLE_BIN; $(nginx -v 2>&1); $(date -u +%F)"
 echo
 header="| round | server | keep-alive req/s | CPU µs/req (keep-alive) | new TLS conn/s (Connection: close) | gateway CPU µs/new conn | gateway CPU busy % | load CPU busy % | gateway CPU µs/full handshake | errors |"
 rule="|------:|--------|-----------------:|------------------------:|-----------------------------------:|------------------------:|-------------------:|----------------:|------------------------------:|--------|"
