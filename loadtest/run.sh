@@ -9,6 +9,17 @@
 # on a 2-core machine wrk is often the bottleneck, so CPU per request is the
 # honest figure. Layout: gateways pinned to CPU 0, backend and wrk to CPU 1.
 #
+# Two readings of each target in every round:
+# - saturation: closed-loop wrk, CONNS connections sending back to back.
+#   Its latency is mostly time spent queued (about CONNS / throughput), so
+#   a target that spends more CPU per request shows a higher p99 here.
+# - fixed load: the same connections, each waiting PACE_MS after every
+#   response before sending the next request (a wrk Lua `delay()`: a closed
+#   loop with think time, not an open-loop generator), so every target gets
+#   about CONNS / PACE_MS requests per second, well below any of their
+#   saturation points: its p50/p99 are the time a request takes, not the
+#   queue in front of it.
+#
 #   bash loadtest/run.sh                 # 3 rounds x 10 s per target, 32 connections
 #   DURATION=30 CONNS=64 ROUNDS=5 bash loadtest/run.sh
 #   BASELINE= bash loadtest/run.sh       # without the earlier build
@@ -22,6 +33,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
+PACE_MS=${PACE_MS:-2}
+PACED_DURATION=${PACED_DURATION:-$DURATION}
 GATEWAY_CPU=${GATEWAY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BACKEND_PORT=9101
@@ -124,6 +137,25 @@ measure() {
 }
 
 
+# measure_paced PID URL: the same figures at a fixed offered load (see the top).
+cat >"$work/pace.lua" <<LUA
+function delay() return $PACE_MS end
+LUA
+measure_paced() {
+    local pid=$1 url=$2
+    local before after out
+    before=$(ticks "$pid")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${PACED_DURATION}s" --latency -s "$work/pace.lua" "$url")
+    after=$(ticks "$pid")
+    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
+        /requests in/ { requests = $1 }
+        /Requests\/sec/ { rps = $2 }
+        /Non-2xx/ { errors = $NF }
+        $1 == "50%" { p50 = $2 }
+        $1 == "99%" { p99 = $2 }
+        END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
+}
+
 names=("nginx proxy /user")
 target_pids=("$nginx_worker")
 urls=("http://127.0.0.1:$NGINX_PORT/user")
@@ -143,12 +175,21 @@ for path in noop json agg; do
     fi
 done
 results=$(mktemp)
+paced=$(mktemp)
 # Rounds interleave the targets, so a noisy neighbour hits all of them alike.
 for round in $(seq "$ROUNDS"); do
     for i in "${!names[@]}"; do
         echo "$i $(measure "${target_pids[$i]}" "${urls[$i]}")" >>"$results"
+        echo "$i $(measure_paced "${target_pids[$i]}" "${urls[$i]}")" >>"$paced"
     done
 done
+
+# median_latency: the median of wrk's latencies (with units) on stdin.
+median_latency() {
+    awk '{ v = $1; n = v + 0
+           if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+           print n }' | median | awk '{ printf "%.3fms", $1 }'
+}
 
 echo "load: wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds, gateway on CPU $GATEWAY_CPU, wrk and backend on CPU $LOAD_CPU, $(date -u +%F)"
 echo "cuttle: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' + uncommitted changes')${baseline_bin:+, $BASELINE: $baseline_bin}"
@@ -162,9 +203,25 @@ for i in "${!names[@]}"; do
     cpu=$(echo "$rows" | awk '{print $4}' | median)
     each=$(echo "$rows" | awk '{print $4}' | paste -sd' ' -)
     rps=$(echo "$rows" | awk '{print $3}' | median)
-    p99=$(echo "$rows" | awk '{print $6}' | sort -V | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    p99=$(echo "$rows" | awk '{print $6}' | median_latency)
     errors=$(echo "$rows" | awk '{ s += $7 } END { print s }')
     ratio=$(awk -v c="$cpu" -v n="$nginx_cpu" 'BEGIN { printf "%.2f", c / n }')
     printf "| %-22s | %17s | %7s | %-19s | %12s | %10s | %7s |\n" "${names[$i]}" "$cpu" "$ratio" "$each" "$rps" "$p99" "$errors"
 done
 rm -f "$results"
+
+echo
+echo "fixed load: each of the $CONNS connections waits ${PACE_MS} ms after every response (wrk Lua delay(), closed loop with think time), ${PACED_DURATION} s per round"
+echo
+echo "| target                 | median req/s | median p50 | median p99 | median CPU µs/req | non-2xx |"
+echo "|------------------------|-------------:|-----------:|-----------:|------------------:|--------:|"
+for i in "${!names[@]}"; do
+    rows=$(awk -v i="$i" '$1 == i' "$paced")
+    rps=$(echo "$rows" | awk '{print $3}' | median)
+    p50=$(echo "$rows" | awk '{print $5}' | median_latency)
+    p99=$(echo "$rows" | awk '{print $6}' | median_latency)
+    cpu=$(echo "$rows" | awk '{print $4}' | median)
+    errors=$(echo "$rows" | awk '{ s += $7 } END { print s }')
+    printf "| %-22s | %12s | %10s | %10s | %17s | %7s |\n" "${names[$i]}" "$rps" "$p50" "$p99" "$cpu" "$errors"
+done
+rm -f "$paced"

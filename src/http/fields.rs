@@ -82,9 +82,49 @@ pub(crate) fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 
+/// Whether every byte of `value` is a field-value byte ([`is_field_value_byte`]).
+///
+/// Eight bytes at a time: a word with no byte below 0x20 and none equal to
+/// 0x7F is all valid (bytes of 0x80 and above are obs-text, valid); a word
+/// that has one (often just an HTAB) is checked byte by byte.
+pub(crate) fn are_field_value_bytes(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when some byte of `x` is below `n` (n <= 0x80): a
+    // borrow starts only at such a byte.
+    let has_below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0;
+    let mut words = value.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_ne_bytes(bytes);
+        let suspect = has_below(x, 0x20) || has_below(x ^ (ONES * 0x7F), 1);
+        if suspect && !word.iter().all(|&b| is_field_value_byte(b)) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| is_field_value_byte(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_value_words_agree_with_bytes() {
+        // Every byte value, at every position of a word and in the tail.
+        for bad in 0..=255u8 {
+            for at in 0..19 {
+                let mut value = b"text/html; q=0.9 \xff\x80ab".to_vec();
+                value[at] = bad;
+                let want = value.iter().all(|&b| is_field_value_byte(b));
+                assert_eq!(are_field_value_bytes(&value), want, "{bad:#x} at {at}");
+            }
+        }
+        assert!(are_field_value_bytes(b""));
+        assert!(are_field_value_bytes(b"a\tb"));
+        assert!(!are_field_value_bytes(b"a\x7fb"));
+    }
 
     #[test]
     fn content_length_rows() {

@@ -6,7 +6,7 @@
 //! the full parse runs when the head is complete (plus a few bounded times before, see
 //! [`RequestHeadReader`]), and a terminator split across two reads is still found.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2, memchr3};
 
 use super::request::{HeadLimits, RequestHead, parse_request};
 use super::response::{ResponseError, ResponseHead, parse_response};
@@ -77,7 +77,22 @@ impl HeadScanner {
                 }
                 continue;
             }
-            let byte = rest.first().copied().unwrap_or_default();
+            if self.state == State::StartLine {
+                // Inside the start line only spaces (the first two) and the
+                // line's end matter: skip to the next one.
+                let skip = if self.second_space.is_some() {
+                    memchr2(b'\r', b'\n', rest)
+                } else {
+                    memchr3(b' ', b'\r', b'\n', rest)
+                }
+                .unwrap_or(rest.len());
+                self.examined += skip as u64;
+                self.pos += skip;
+                if skip == rest.len() {
+                    continue;
+                }
+            }
+            let byte = buf.get(self.pos).copied().unwrap_or_default();
             self.examined += 1;
             self.step(byte);
             self.pos += 1;

@@ -23,8 +23,8 @@ pub use method::Method;
 pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, parse_request};
 pub use request_error::RequestError;
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
-pub use span::{Header, Parse, Span};
+pub use span::{ConnectionListed, Header, Parse, Span};
 pub use write::{
     connection_names_header, is_hop_by_hop, reason_phrase, write_content_length,
-    write_error_response, write_header, write_status_line,
+    write_error_response, write_header, write_ip, write_status_line,
 };

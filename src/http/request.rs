@@ -6,9 +6,9 @@ use smallvec::SmallVec;
 
 use super::diagnose::{diagnose, target_too_long_so_far};
 use super::fields::{
-    Codings, classify_codings, is_field_value_byte, list_contains, parse_content_length, trim_ows,
+    Codings, are_field_value_bytes, classify_codings, list_contains, parse_content_length, trim_ows,
 };
-use super::span::{connection_lists, find_header};
+use super::span::{ConnectionListed, connection_lists, find_header};
 use super::target::parse_target;
 use super::{Header, Method, Parse, RequestError, Span};
 
@@ -74,6 +74,11 @@ impl RequestHead {
     pub fn connection_lists(&self, buf: &[u8], name: &[u8]) -> bool {
         connection_lists(&self.headers, buf, name)
     }
+
+    /// Every name the `Connection` fields list, to ask about many fields.
+    pub fn connection_listed<'b>(&self, buf: &'b [u8]) -> ConnectionListed<'b> {
+        ConnectionListed::of(&self.headers, buf)
+    }
 }
 
 /// Parses the request head at the start of `buf`. `Partial` means: read more and call again
@@ -122,7 +127,7 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
     for field in req.headers.iter() {
         let value = trim_ows(field.value);
         // httparse already refuses NUL/CR/LF; DEL and other CTLs are ours to refuse (RFC 9110 §5.5).
-        if !value.iter().all(|&b| is_field_value_byte(b)) {
+        if !are_field_value_bytes(value) {
             return Err(RequestError::InvalidHeaderValue);
         }
         let name = Span::within(buf, field.name.as_bytes());
@@ -156,7 +161,7 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
 }
 
 fn has_bare_lf(head: &[u8]) -> bool {
-    head.first() == Some(&b'\n') || head.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r')
+    memchr::memchr_iter(b'\n', head).any(|at| at == 0 || head[at - 1] != b'\r')
 }
 
 /// The fields that matter for framing and connection handling, gathered in one pass.

@@ -5,11 +5,11 @@ use std::mem::MaybeUninit;
 use smallvec::SmallVec;
 
 use super::fields::{
-    Codings, classify_codings, is_field_value_byte, list_contains, list_elements,
+    Codings, are_field_value_bytes, classify_codings, list_contains, list_elements,
     parse_content_length, trim_ows,
 };
 use super::request::MAX_HEADER_CAPACITY;
-use super::span::{connection_lists, find_header};
+use super::span::{ConnectionListed, connection_lists, find_header};
 use super::{Header, Method, Parse, Span};
 
 /// How the response body is delimited.
@@ -44,6 +44,11 @@ impl ResponseHead {
     /// Is the field `name` listed in any `Connection` field (so hop-by-hop)?
     pub fn connection_lists(&self, buf: &[u8], name: &[u8]) -> bool {
         connection_lists(&self.headers, buf, name)
+    }
+
+    /// Every name the `Connection` fields list, to ask about many fields.
+    pub fn connection_listed<'b>(&self, buf: &'b [u8]) -> ConnectionListed<'b> {
+        ConnectionListed::of(&self.headers, buf)
     }
 
     /// An interim 1xx response (e.g. `100 Continue`): skip `head_len` bytes and parse again.
@@ -113,11 +118,13 @@ pub fn parse_response(
     }
 
     let mut headers = SmallVec::<[Header; 32]>::new();
+    let mut framing = FramingFields::default();
     for field in resp.headers.iter() {
         let value = trim_ows(field.value);
-        if !value.iter().all(|&b| is_field_value_byte(b)) {
+        if !are_field_value_bytes(value) {
             return Err(ResponseError::Malformed);
         }
+        framing.note(field.name.as_bytes(), value);
         let (Some(name), Some(value)) = (
             Span::within(buf, field.name.as_bytes()),
             Span::within(buf, value),
@@ -127,8 +134,15 @@ pub fn parse_response(
         headers.push(Header { name, value });
     }
 
-    let (close, keep_alive_token) = connection_tokens(buf, &headers);
-    let body = body_framing(buf, &headers, status, minor_version, request_method)?;
+    let (close, keep_alive_token) = (framing.close, framing.keep_alive);
+    let body = body_framing(
+        buf,
+        &headers,
+        &framing,
+        status,
+        minor_version,
+        request_method,
+    )?;
     let tunnel = request_method == Method::Connect && (200..300).contains(&status);
     let keep_alive = !close
         && (minor_version == 1 || keep_alive_token)
@@ -144,13 +158,34 @@ pub fn parse_response(
     }))
 }
 
-fn connection_tokens(buf: &[u8], headers: &[Header]) -> (bool, bool) {
-    values_of(buf, headers, b"connection").fold((false, false), |(close, keep), v| {
-        (
-            close || list_contains(v, b"close"),
-            keep || list_contains(v, b"keep-alive"),
-        )
-    })
+/// What the fields that frame the body and manage the connection say,
+/// gathered in the one pass over the fields.
+#[derive(Default)]
+struct FramingFields {
+    close: bool,
+    keep_alive: bool,
+    /// The Content-Length values so far: `None` without any, else the
+    /// length they agree on or the first thing wrong with them (which
+    /// counts only if the body's framing comes to depend on it).
+    content_length: Option<Result<u64, ResponseError>>,
+    transfer_encoding: bool,
+}
+
+impl FramingFields {
+    fn note(&mut self, name: &[u8], value: &[u8]) {
+        if name.eq_ignore_ascii_case(b"connection") {
+            self.close |= list_contains(value, b"close");
+            self.keep_alive |= list_contains(value, b"keep-alive");
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            self.content_length = Some(match self.content_length {
+                None => add_content_length(None, value),
+                Some(Ok(length)) => add_content_length(Some(length), value),
+                Some(Err(e)) => Err(e),
+            });
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.transfer_encoding = true;
+        }
+    }
 }
 
 fn values_of<'a>(
@@ -168,6 +203,7 @@ fn values_of<'a>(
 fn body_framing(
     buf: &[u8],
     headers: &[Header],
+    fields: &FramingFields,
     status: u16,
     minor_version: u8,
     request_method: Method,
@@ -180,11 +216,8 @@ fn body_framing(
     if no_body {
         return Ok(ResponseBody::Empty);
     }
-    let has_content_length = values_of(buf, headers, b"content-length").next().is_some();
-    if values_of(buf, headers, b"transfer-encoding")
-        .next()
-        .is_some()
-    {
+    let has_content_length = fields.content_length.is_some();
+    if fields.transfer_encoding {
         if minor_version == 0 {
             return Err(ResponseError::BadTransferEncoding);
         }
@@ -199,27 +232,33 @@ fn body_framing(
             }
         };
     }
-    if !has_content_length {
-        return Ok(ResponseBody::UntilClose);
+    match fields.content_length {
+        None => Ok(ResponseBody::UntilClose),
+        Some(length) => length.map(ResponseBody::Length),
     }
-    content_length(values_of(buf, headers, b"content-length")).map(ResponseBody::Length)
 }
 
-/// Identical repeated values (`42, 42` or two fields) are tolerated, as RFC 9110 §8.6 allows.
-fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<u64, ResponseError> {
-    let mut length = None;
-    for value in values {
+/// One more Content-Length field value, after the `length` the earlier
+/// ones gave. Identical repeated values (`42, 42` or two fields) are
+/// tolerated, as RFC 9110 §8.6 allows.
+fn add_content_length(mut length: Option<u64>, value: &[u8]) -> Result<u64, ResponseError> {
+    let mut agree = |parsed: u64| {
+        if length.is_some_and(|l| l != parsed) {
+            return Err(ResponseError::ConflictingContentLength);
+        }
+        length = Some(parsed);
+        Ok(())
+    };
+    // Nearly always one field of plain digits: no list to split.
+    if let Some(parsed) = parse_content_length(value) {
+        agree(parsed)?;
+    } else {
         let mut elements = list_elements(value).peekable();
         if elements.peek().is_none() {
             return Err(ResponseError::InvalidContentLength);
         }
         for element in elements {
-            let parsed =
-                parse_content_length(element).ok_or(ResponseError::InvalidContentLength)?;
-            if length.is_some_and(|l| l != parsed) {
-                return Err(ResponseError::ConflictingContentLength);
-            }
-            length = Some(parsed);
+            agree(parse_content_length(element).ok_or(ResponseError::InvalidContentLength)?)?;
         }
     }
     length.ok_or(ResponseError::InvalidContentLength)

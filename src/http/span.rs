@@ -73,10 +73,33 @@ pub(crate) fn find_header<'b>(headers: &[Header], buf: &'b [u8], name: &str) -> 
 /// Does any `Connection` field (there may be several) list `name`? Such fields are hop-by-hop
 /// (RFC 9110 §7.6.1).
 pub(crate) fn connection_lists(headers: &[Header], buf: &[u8], name: &[u8]) -> bool {
-    headers
-        .iter()
-        .filter(|h| h.name.of(buf).eq_ignore_ascii_case(b"connection"))
-        .any(|h| super::fields::list_contains(h.value.of(buf), name))
+    ConnectionListed::of(headers, buf).contains(name)
+}
+
+/// The names every `Connection` field of a head lists, gathered once: a
+/// proxy asks about each field of the head in turn, and asking each time
+/// would walk all the fields again (quadratic in their number).
+pub struct ConnectionListed<'b>(smallvec::SmallVec<[&'b [u8]; 4]>);
+
+impl<'b> ConnectionListed<'b> {
+    pub(crate) fn of(headers: &[Header], buf: &'b [u8]) -> Self {
+        let mut names = smallvec::SmallVec::new();
+        for h in headers {
+            if h.name.of(buf).eq_ignore_ascii_case(b"connection") {
+                for name in super::fields::list_elements(h.value.of(buf)) {
+                    names.push(name);
+                }
+            }
+        }
+        ConnectionListed(names)
+    }
+
+    /// Is `name` listed (case-insensitive)?
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.0
+            .iter()
+            .any(|listed| listed.eq_ignore_ascii_case(name))
+    }
 }
 
 #[cfg(test)]

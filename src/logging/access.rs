@@ -14,7 +14,6 @@
 //! carries keys and tokens.
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
@@ -151,7 +150,7 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>) {
     pad_start(out, start, 13);
     out.extend_from_slice(b" | ");
     let start = out.len();
-    let _ = write!(out, "{}", e.client);
+    crate::http::write_ip(out, e.client);
     pad_start(out, start, 15);
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
@@ -202,7 +201,7 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str) {
     out.extend_from_slice(b",\"duration_us\":");
     out.extend_from_slice(n.format(e.elapsed.as_micros()).as_bytes());
     out.extend_from_slice(b",\"client_ip\":\"");
-    let _ = write!(out, "{}", e.client);
+    crate::http::write_ip(out, e.client);
     out.extend_from_slice(b"\",\"completed\":");
     out.extend_from_slice(match e.completed {
         Some(true) => b"true}\n".as_slice(),

@@ -62,8 +62,24 @@ pub(crate) fn write_static(node: StaticNode, out: &mut Vec<u8>) {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Whether an ASCII byte can be copied as-is inside a Go JSON string.
-const fn is_plain(b: u8) -> bool {
+const fn is_plain_byte(b: u8) -> bool {
     b >= 0x20 && b != b'"' && b != b'\\' && b != b'<' && b != b'>' && b != b'&' && b < 0x80
+}
+
+/// [`is_plain_byte`] for every byte, looked up instead of compared: strings
+/// are most of what a JSON body is made of.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_plain_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+fn is_plain(b: u8) -> bool {
+    PLAIN[b as usize]
 }
 
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {

@@ -4,7 +4,7 @@
 use super::fanout::CallContext;
 use super::plan::BackendPlan;
 use super::respond::{ResponseContext, failure_status, finish_head_lines, write_failure};
-use crate::http::{ResponseBody, is_hop_by_hop, write_header, write_status_line};
+use crate::http::{ResponseBody, ResponseHead, is_hop_by_hop, write_header, write_status_line};
 use crate::rt::{Stream, Timer};
 use crate::upstream::{BackendError, RelayError, Request, open};
 
@@ -127,18 +127,7 @@ pub async fn relay(
     let head = &response.head;
     let raw = response.conn.head_bytes();
     write_status_line(out, head.status);
-    for h in &head.headers {
-        let name = h.name.of(raw);
-        if is_hop_by_hop(name)
-            || name.eq_ignore_ascii_case(b"content-length")
-            || name.eq_ignore_ascii_case(b"x-krakend")
-            || name.eq_ignore_ascii_case(b"date")
-            || head.connection_lists(raw, name)
-        {
-            continue;
-        }
-        write_header(out, name, h.value.of(raw));
-    }
+    write_passed_headers(head, raw, out);
     // KrakenD marks every no-op response as not completed: it cannot tell.
     write_header(out, b"X-KrakenD-Completed", b"false");
     finish_head_lines(ctx, out);
@@ -192,6 +181,25 @@ pub async fn relay(
             Err(RelayError::Client) => NoOpEnd::Broken,
         },
     )
+}
+
+/// The backend's header lines the client gets: all but hop-by-hop ones
+/// (named by RFC 9110 or by the backend's `Connection`) and those the
+/// gateway writes itself.
+fn write_passed_headers(head: &ResponseHead, raw: &[u8], out: &mut Vec<u8>) {
+    let listed = head.connection_listed(raw);
+    for h in &head.headers {
+        let name = h.name.of(raw);
+        if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"x-krakend")
+            || name.eq_ignore_ascii_case(b"date")
+            || listed.contains(name)
+        {
+            continue;
+        }
+        write_header(out, name, h.value.of(raw));
+    }
 }
 
 /// Answers with the failure status for `error` instead of a backend response.

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
-use crate::http::{RequestHead, is_hop_by_hop, write_header};
+use crate::http::{RequestHead, is_hop_by_hop, write_header, write_ip};
 use crate::pipeline::{
     Refused, Source, Value, lookup, percent_decode, remainder_fits, scalar_text,
 };
@@ -93,9 +93,9 @@ pub fn backend_headers(
     } else {
         write_header(out, b"User-Agent", USER_AGENT.as_bytes());
     }
-    let mut ip = [0u8; 64];
-    let ip_text = format_ip(req.peer, &mut ip);
-    write_header(out, b"X-Forwarded-For", ip_text);
+    out.extend_from_slice(b"X-Forwarded-For: ");
+    write_ip(out, req.peer);
+    out.extend_from_slice(b"\r\n");
     if let Some(host) = req.head.host {
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
@@ -110,10 +110,11 @@ pub fn forwarded_headers<'r>(
     req: &'r ClientRequest<'r>,
 ) -> impl Iterator<Item = (&'r [u8], &'r [u8])> + 'r {
     let decodes_body = plan.output != OutputEncoding::NoOp;
+    let listed = req.head.connection_listed(req.buf);
     req.head.headers.iter().filter_map(move |h| {
         let name = h.name.of(req.buf);
         if gateway_owned(name)
-            || req.head.connection_lists(req.buf, name)
+            || listed.contains(name)
             || plan
                 .replaced_headers
                 .iter()
@@ -161,14 +162,6 @@ pub fn forwarded_query<'r>(
             Forward::All => true,
             Forward::Only(names) => names.iter().any(|n| n.as_bytes() == *key),
         })
-}
-
-fn format_ip(ip: IpAddr, scratch: &mut [u8; 64]) -> &[u8] {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut scratch[..]);
-    let _ = write!(cursor, "{ip}");
-    let len = cursor.position() as usize;
-    &scratch[..len]
 }
 
 /// Whether every endpoint parameter that some backend puts into a path

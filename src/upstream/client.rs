@@ -99,16 +99,22 @@ fn unsafe_request(what: &'static str) -> BackendError {
 
 /// Whether `lines` is a run of complete `Name: value\r\n` lines: every CR
 /// followed by LF, every LF preceded by CR, no NUL, no empty line.
+///
+/// One pass that jumps from one CR, LF or NUL to the next (memchr3): the
+/// lines are checked before every backend call, so this stays cheap.
 fn are_header_lines(lines: &[u8]) -> bool {
-    if lines.is_empty() {
-        return true;
+    let mut line_start = 0;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr3(b'\r', b'\n', 0, &lines[at..]) {
+        let cr = at + found;
+        // A NUL, a bare LF, an empty line, or a CR not followed by LF.
+        if lines[cr] != b'\r' || cr == line_start || lines.get(cr + 1) != Some(&b'\n') {
+            return false;
+        }
+        line_start = cr + 2;
+        at = line_start;
     }
-    lines.ends_with(b"\r\n")
-        && lines.split(|&b| b == b'\n').rev().skip(1).all(|line| {
-            line.len() > 1
-                && line.ends_with(b"\r")
-                && !line[..line.len() - 1].iter().any(|&b| b == b'\r' || b == 0)
-        })
+    at == lines.len()
 }
 
 /// `Host` omits the scheme's default port, as Go's client does. `authority`
