@@ -105,6 +105,15 @@ impl ServerTls {
         };
         let mut config = builder.with_cert_resolver(Arc::new(keys));
         config.ticketer = self.ticketer.clone();
+        // One ticket per handshake, full or resumed: a TLS 1.3 ticket is
+        // single-use and each resumed connection brings a fresh one, so one
+        // keeps a client resuming (OpenSSL, hence nginx, sends one on a
+        // resumption). rustls's default of two costs the server a ticket
+        // seal and the client a ticket to process on every connection
+        // (measured in tuning.md); a client that asks for more with RFC 9149
+        // `ticket_request` (e.g. to open parallel connections) gets up to two.
+        config.send_tls13_tickets = 1;
+        config.max_tls13_tickets = 2;
         // HTTP/2 first, as browsers expect; HTTP/1.1 for the rest.
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))

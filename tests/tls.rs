@@ -209,6 +209,16 @@ fn https_serves_http1_over_tls13_only_and_refuses_tls12_by_default() {
         Some(rustls::HandshakeKind::Resumed)
     );
     assert_eq!(get(&mut resumed, "/hello").0, 200);
+    // One single-use ticket per connection, full or resumed (it came before
+    // the response): enough for the next connection to resume again.
+    assert_eq!(tls.conn.tls13_tickets_received(), 1);
+    assert_eq!(resumed.conn.tls13_tickets_received(), 1);
+    let mut again = connect(&client, gateway.addr, "a.test").unwrap();
+    assert_eq!(
+        again.conn.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    assert_eq!(get(&mut again, "/hello").0, 200);
 
     let tls12_only = ca.client(&[&rustls::version::TLS12]);
     assert!(
