@@ -72,13 +72,18 @@ http {
 }
 EOF
 
-# cuttle: a no-op endpoint, a json endpoint, a 3-backend aggregate.
+# cuttle: a no-op endpoint, a json endpoint, a 3-backend aggregate. Its
+# access log is off, as nginx's above: this compares the proxies;
+# loadtest/observability.sh measures what the log and metrics add.
 cat >"$work/cuttle.json" <<EOF
 {
   "version": 3,
   "port": $CUTTLE_PORT,
   "timeout": "2s",
-  "extra_config": { "cuttle/server": { "pool_size": 64 } },
+  "extra_config": {
+    "cuttle/server": { "pool_size": 64 },
+    "router": { "disable_access_log": true }
+  },
   "endpoints": [
     { "endpoint": "/noop", "output_encoding": "no-op",
       "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
