@@ -124,7 +124,19 @@ sleep 0.5
 nginx_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -n 1)
 
 
-# measure PID URL: prints "requests rps cpu_us_per_request p50 p99 non2xx".
+# wrk_row TICKS: wrk --latency output on stdin, the gateway's CPU ticks over
+# the run; prints "requests rps cpu_us_per_request p50 p99 non2xx".
+wrk_row() {
+    awk -v t="$1" -v hz="$clk_tck" '
+        /requests in/ { requests = $1 }
+        /Requests\/sec/ { rps = $2 }
+        /Non-2xx/ { errors = $NF }
+        $1 == "50%" { p50 = $2 }
+        $1 == "99%" { p99 = $2 }
+        END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
+}
+
+# measure PID URL: wrk at saturation; prints what wrk_row does.
 measure() {
     local pid=$1 url=$2
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null # warm-up
@@ -132,13 +144,7 @@ measure() {
     before=$(ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$url")
     after=$(ticks "$pid")
-    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
-        /requests in/ { requests = $1 }
-        /Requests\/sec/ { rps = $2 }
-        /Non-2xx/ { errors = $NF }
-        $1 == "50%" { p50 = $2 }
-        $1 == "99%" { p99 = $2 }
-        END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
+    echo "$out" | wrk_row $((after - before))
 }
 
 
@@ -152,13 +158,7 @@ measure_paced() {
     before=$(ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${PACED_DURATION}s" --latency -s "$work/pace.lua" "$url")
     after=$(ticks "$pid")
-    echo "$out" | awk -v t=$((after - before)) -v hz="$clk_tck" '
-        /requests in/ { requests = $1 }
-        /Requests\/sec/ { rps = $2 }
-        /Non-2xx/ { errors = $NF }
-        $1 == "50%" { p50 = $2 }
-        $1 == "99%" { p99 = $2 }
-        END { printf "%d %.0f %.1f %s %s %d\n", requests, rps, t * 1e6 / hz / requests, p50, p99, errors }'
+    echo "$out" | wrk_row $((after - before))
 }
 
 names=("nginx proxy /user")
