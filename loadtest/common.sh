@@ -105,3 +105,54 @@ clk_tck=$(getconf CLK_TCK)
 
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# write_observability_config FILE PORT OBSERVED: observability.sh's gateway:
+# one no-op (/noop), one json (/json/{id}) and one 3-backend (/agg) endpoint
+# in front of $BACKEND_PORT; OBSERVED=1 turns on what ON says (both, the
+# default: metrics on $METRICS_PORT and the access log; metrics; log).
+write_observability_config() {
+    local file=$1 port=$2 observed=$3 extra
+    local log='"router": { "disable_access_log": true },'
+    local metrics='"telemetry/opentelemetry": {
+      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] }
+    },'
+    if [ "$observed" = 1 ] && [ "${ON:-both}" != metrics ]; then
+        log='"router": { "disable_access_log": false },
+    "telemetry/logging": { "level": "INFO", "stdout": true },'
+    fi
+    # "on" always runs the exporter; with ON=log it still answers the
+    # scrapes, with every layer off.
+    if [ "$observed" = 1 ] && [ "${ON:-both}" = log ]; then
+        metrics='"telemetry/opentelemetry": {
+      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] },
+      "layers": { "global": { "disable_metrics": true }, "proxy": { "disable_metrics": true },
+                  "backend": { "metrics": { "disable_stage": true, "round_trip": false, "read_payload": false } } }
+    },'
+    fi
+    [ "$observed" = 1 ] || metrics=
+    extra="$log
+    $metrics"
+    cat >"$file" <<CONF
+{
+  "version": 3,
+  "port": $port,
+  "timeout": "2s",
+  "extra_config": {
+    $extra
+    "cuttle/server": { "pool_size": 64 }
+  },
+  "endpoints": [
+    { "endpoint": "/noop", "output_encoding": "no-op",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
+    { "endpoint": "/json/{id}",
+      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user" } ] },
+    { "endpoint": "/agg",
+      "backend": [
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "allow": ["id", "name"] },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/posts", "is_collection": true, "mapping": { "collection": "posts" } },
+        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/settings", "group": "settings" }
+      ] }
+  ]
+}
+CONF
+}

@@ -35,56 +35,8 @@ METRICS_PORT=9114
 
 source loadtest/common.sh
 
-# write_config FILE PORT OBSERVED: one no-op, one json and one 3-backend
-# endpoint; OBSERVED=1 turns on what ON says.
-write_config() {
-    local file=$1 port=$2 observed=$3 extra
-    local log='"router": { "disable_access_log": true },'
-    local metrics='"telemetry/opentelemetry": {
-      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] }
-    },'
-    if [ "$observed" = 1 ] && [ "$ON" != metrics ]; then
-        log='"router": { "disable_access_log": false },
-    "telemetry/logging": { "level": "INFO", "stdout": true },'
-    fi
-    # "on" always runs the exporter; with ON=log it still answers the
-    # scrapes, with every layer off.
-    if [ "$observed" = 1 ] && [ "$ON" = log ]; then
-        metrics='"telemetry/opentelemetry": {
-      "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] },
-      "layers": { "global": { "disable_metrics": true }, "proxy": { "disable_metrics": true },
-                  "backend": { "metrics": { "disable_stage": true, "round_trip": false, "read_payload": false } } }
-    },'
-    fi
-    [ "$observed" = 1 ] || metrics=
-    extra="$log
-    $metrics"
-    cat >"$file" <<CONF
-{
-  "version": 3,
-  "port": $port,
-  "timeout": "2s",
-  "extra_config": {
-    $extra
-    "cuttle/server": { "pool_size": 64 }
-  },
-  "endpoints": [
-    { "endpoint": "/noop", "output_encoding": "no-op",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
-    { "endpoint": "/json/{id}",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user" } ] },
-    { "endpoint": "/agg",
-      "backend": [
-        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "allow": ["id", "name"] },
-        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/posts", "is_collection": true, "mapping": { "collection": "posts" } },
-        { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/settings", "group": "settings" }
-      ] }
-  ]
-}
-CONF
-}
-write_config "$work/off.json" $OFF_PORT 0
-write_config "$work/on.json" $ON_PORT 1
+write_observability_config "$work/off.json" $OFF_PORT 0
+write_observability_config "$work/on.json" $ON_PORT 1
 
 start_backend 1 "reuseport" "$(cat <<'LOCATIONS'
         location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }

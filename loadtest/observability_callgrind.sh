@@ -22,39 +22,13 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 source loadtest/common.sh
 out_dir=$(mktemp -d /tmp/observability-callgrind.XXXXXX)
 
-write_config() {
-    local file=$1 observed=$2 extra='"router": { "disable_access_log": true },'
-    if [ "$observed" = 1 ]; then
-        extra='"router": { "disable_access_log": false },
-    "telemetry/logging": { "level": "INFO", "stdout": true },
-    "telemetry/opentelemetry": { "exporters": { "prometheus": [ { "name": "local", "port": '$METRICS_PORT', "listen_ip": "127.0.0.1" } ] } },'
-    fi
-    cat >"$file" <<CONF
-{
-  "version": 3,
-  "port": $PORT,
-  "timeout": "2s",
-  "extra_config": {
-    $extra
-    "cuttle/server": { "pool_size": 64 }
-  },
-  "endpoints": [
-    { "endpoint": "/noop", "output_encoding": "no-op",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user", "encoding": "no-op" } ] },
-    { "endpoint": "/json/{id}",
-      "backend": [ { "host": ["http://127.0.0.1:$BACKEND_PORT"], "url_pattern": "/user" } ] }
-  ]
-}
-CONF
-}
-
 start_backend 1 "" "        location = /user { return 200 '{\"id\":1,\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"company\":{\"name\":\"Analytical\",\"city\":\"London\"},\"active\":true,\"score\":97.5}'; }" 1
 wait_port $BACKEND_PORT
 
 # profile NAME OBSERVED PATH: prints "NAME worker_instr/req writer_instr/req".
 profile() {
     local name=$1 observed=$2 path=$3 vg requests
-    write_config "$work/$name.json" "$observed"
+    write_observability_config "$work/$name.json" "$PORT" "$observed"
     taskset -c 0 valgrind --tool=callgrind --separate-threads=yes \
         --callgrind-out-file="$out_dir/$name.%p.out" \
         target/release/cuttle run -c "$work/$name.json" --cores 1 >"$work/$name.log" 2>&1 &
