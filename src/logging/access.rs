@@ -1,6 +1,14 @@
 //! The access log: one line per answered request, formatted by the worker
 //! into its own buffer and handed to the writer thread in batches.
 //!
+//! On the request path a worker only queues the request's plain values
+//! (and copies its path); the lines are formatted [`FORMAT_BATCH`] at a
+//! time. Formatting each line as its request ended ran the formatter's
+//! code between two requests' worth of request-path code, which evicted
+//! that code from the instruction cache (callgrind's cache simulation:
+//! ~280 more misses per json request with metrics and the log on); in a
+//! batch the formatter runs warm.
+//!
 //! The text form starts as gin's logger (KrakenD's access log) does, so
 //! tools that read KrakenD's lines read these:
 //!
@@ -27,6 +35,8 @@ use crate::http::write_ip;
 
 /// A batch is handed over once it holds this much (or on the next tick).
 const BATCH_BYTES: usize = 32 * 1024;
+/// Requests a worker queues before formatting their lines.
+const FORMAT_BATCH: usize = 64;
 /// Written buffers the writer hands back to a worker for reuse; when
 /// they are all out, a worker allocates a new one.
 const SPARE_BUFFERS: usize = 4;
@@ -47,10 +57,39 @@ pub struct Entry<'a> {
     pub completed: Option<bool>,
 }
 
+/// One answered request, as a worker reports it to its access log (the
+/// request path travels beside it).
+#[derive(Debug, Clone, Copy)]
+pub struct Answered {
+    /// The endpoint (index into the config's endpoints); `None` for
+    /// built-ins, 404s and requests refused before routing.
+    pub endpoint: Option<usize>,
+    pub method: Method,
+    pub status: u16,
+    pub body_bytes: usize,
+    /// From the request's first byte to the response written.
+    pub elapsed: Duration,
+    /// When the response was written: a reading of the monotonic clock.
+    pub at: Instant,
+    pub client: IpAddr,
+    pub completed: Option<bool>,
+}
+
+/// Requests queued for formatting: each with where its path ends in
+/// `paths` (it starts where the previous one's ends).
+#[derive(Default)]
+struct Queue {
+    requests: Vec<(Answered, usize)>,
+    paths: Vec<u8>,
+}
+
 /// One worker's access log.
 pub struct AccessLog {
     json: Option<String>,
     skip: Vec<Box<[u8]>>,
+    /// Each endpoint's pattern, by index (the lines' `route`).
+    routes: Vec<Box<str>>,
+    queue: RefCell<Queue>,
     tx: SyncSender<Batch>,
     buf: RefCell<Vec<u8>>,
     /// Buffers the writer has written and handed back (`spare_tx` is the
@@ -86,6 +125,15 @@ impl AccessLog {
                 .iter()
                 .map(|p| p.as_bytes().into())
                 .collect(),
+            routes: config
+                .endpoints
+                .iter()
+                .map(|e| e.path.as_str().into())
+                .collect(),
+            queue: RefCell::new(Queue {
+                requests: Vec::with_capacity(FORMAT_BATCH),
+                paths: Vec::with_capacity(FORMAT_BATCH * 32),
+            }),
             tx,
             buf: RefCell::new(Vec::with_capacity(BATCH_BYTES + 1024)),
             stamp: RefCell::new(Stamp::default()),
@@ -102,37 +150,81 @@ impl AccessLog {
         self.dropped.get()
     }
 
-    /// The wall-clock time at `instant`, a reading of this worker's
-    /// monotonic clock (no second clock read per line; see [`WallClock`]).
-    pub fn time_at(&self, instant: Instant) -> SystemTime {
-        self.clock.at(instant)
-    }
-
     /// Whether requests for `path` are logged (`logger_skip_paths`).
     pub fn logs(&self, path: &[u8]) -> bool {
         !self.skip.iter().any(|p| **p == *path)
     }
 
-    pub fn record(&self, entry: &Entry<'_>) {
-        if !self.logs(entry.path) {
+    /// Queues the line for `request` (to `path`); formats the queue once
+    /// it holds a batch.
+    pub fn record(&self, request: Answered, path: &[u8]) {
+        if !self.logs(path) {
             return;
         }
         let full = {
-            let mut buf = self.buf.borrow_mut();
-            let mut stamp = self.stamp.borrow_mut();
-            write_line(&mut buf, entry, self.json.as_deref(), &mut stamp);
-            buf.len() >= BATCH_BYTES
+            let mut queue = self.queue.borrow_mut();
+            queue.paths.extend_from_slice(path);
+            let end = queue.paths.len();
+            queue.requests.push((request, end));
+            queue.requests.len() >= FORMAT_BATCH
         };
-        self.lines.set(self.lines.get() + 1);
         if full {
-            self.flush();
+            self.format_queued();
         }
     }
 
-    /// Hands the buffered lines to the writer; if it is behind, they are
-    /// dropped and counted. Called when a batch is full, on the worker's
-    /// tick, and when the worker stops.
+    /// Formats the queued requests' lines into the batch buffer, handing
+    /// it to the writer whenever it fills. Out of line: it runs once per
+    /// batch, and inlined it would grow the request path's code.
+    #[inline(never)]
+    fn format_queued(&self) {
+        let mut queue = self.queue.borrow_mut();
+        let Queue { requests, paths } = &mut *queue;
+        let mut start = 0;
+        for (request, end) in requests.drain(..) {
+            let entry = Entry {
+                method: request.method,
+                path: &paths[start..end],
+                route: request
+                    .endpoint
+                    .and_then(|i| self.routes.get(i))
+                    .map(|r| &**r),
+                status: request.status,
+                body_bytes: request.body_bytes,
+                elapsed: request.elapsed,
+                time: self.clock.at(request.at),
+                client: request.client,
+                completed: request.completed,
+            };
+            start = end;
+            let full = {
+                let mut buf = self.buf.borrow_mut();
+                write_line(
+                    &mut buf,
+                    &entry,
+                    self.json.as_deref(),
+                    &mut self.stamp.borrow_mut(),
+                );
+                buf.len() >= BATCH_BYTES
+            };
+            self.lines.set(self.lines.get() + 1);
+            if full {
+                self.hand_over();
+            }
+        }
+        paths.clear();
+    }
+
+    /// Formats what is queued and hands the buffered lines to the writer.
+    /// Called on the worker's tick and when the worker stops.
     pub fn flush(&self) {
+        self.format_queued();
+        self.hand_over();
+    }
+
+    /// Hands the buffered lines to the writer; if it is behind, they are
+    /// dropped and counted.
+    fn hand_over(&self) {
         let lines = self.lines.replace(0);
         if lines == 0 {
             return;

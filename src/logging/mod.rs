@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use access::{AccessLog, Entry, write_line as write_access_line};
+pub use access::{AccessLog, Answered, Entry, write_line as write_access_line};
 pub use text::{Stamp, go_duration};
 
 use crate::config::{LogLevel, Logging};

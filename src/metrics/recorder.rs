@@ -1,11 +1,18 @@
-//! The per-worker recording side: called on the request path, so it only
-//! adds to plain numbers behind a `RefCell` that nothing else on this
-//! thread holds across an `await`.
+//! The per-worker recording side. On the request path it only appends a
+//! plain record to a short queue; the records are counted into the
+//! histograms in batches ([`DEFERRED_BATCH`] at a time, and before every
+//! snapshot). Measured with callgrind's cache simulation, counting each
+//! request as it ends added ~280 instruction-cache misses per json request
+//! (the recording code evicted the request path's own code); a batch runs
+//! the counting code once, warm, for many requests. The `RefCell`s are
+//! never held across an `await`.
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use super::figures::{Figures, StageOutcome, client_series, server_series, stage_series};
+use super::figures::{
+    BackendFigures, Figures, StageOutcome, client_series, server_series, stage_series,
+};
 use super::histogram::{DURATION_BOUNDS, SIZE_BOUNDS};
 use crate::config::{Config, MetricLayers};
 use crate::http::Method;
@@ -20,6 +27,8 @@ pub struct Recorder {
     /// unanswered was canceled rather than timed out (see [`CallMeter`]).
     budgets: Vec<Duration>,
     figures: RefCell<Figures>,
+    /// Recorded, not yet counted into `figures`.
+    deferred: RefCell<Vec<Event>>,
     requests: Cell<u64>,
     accepted: Cell<u64>,
 }
@@ -48,6 +57,7 @@ impl Recorder {
             // `concurrent_calls` give theirs 75% of the timeout.
             budgets: config.endpoints.iter().map(|e| e.timeout * 3 / 4).collect(),
             figures: RefCell::new(Figures::new(config)),
+            deferred: RefCell::new(Vec::with_capacity(DEFERRED_BATCH)),
             requests: Cell::new(0),
             accepted: Cell::new(0),
         })
@@ -71,14 +81,13 @@ impl Recorder {
         if !self.layers.global || self.skip_paths.iter().any(|p| **p == *path) {
             return;
         }
-        let mut figures = self.figures.borrow_mut();
-        let unrouted = figures.server.len() - 1;
-        let list = &mut figures.server[endpoint.unwrap_or(unrouted)];
-        let series = server_series(list, method, status);
-        series
-            .duration
-            .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
-        series.size.observe(SIZE_BOUNDS, bytes as f64);
+        self.defer(Event::Request {
+            endpoint,
+            method,
+            status,
+            bytes,
+            elapsed,
+        });
     }
 
     /// The proxy stage of a routed request (backends, merge, encoding).
@@ -86,10 +95,11 @@ impl Recorder {
         if !self.layers.proxy || self.skipped_endpoints[endpoint] {
             return;
         }
-        let mut figures = self.figures.borrow_mut();
-        stage_series(&mut figures.proxy[endpoint], outcome)
-            .duration
-            .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
+        self.defer(Event::Proxy {
+            endpoint,
+            elapsed,
+            outcome,
+        });
     }
 
     /// Starts measuring one backend call, begun at `started`; the meter
@@ -117,6 +127,7 @@ impl Recorder {
 
     /// A copy of the figures, with this worker's own.
     pub fn snapshot(&self, open_connections: u64, busy: Duration) -> Figures {
+        self.count_deferred();
         let mut figures = self.figures.borrow().clone();
         figures.worker.requests = self.requests.get();
         figures.worker.accepted = self.accepted.get();
@@ -126,62 +137,161 @@ impl Recorder {
     }
 
     fn record_call(&self, meter: &CallMeter<'_>, end: CallEnd, ended: Instant) {
-        let elapsed = ended.saturating_duration_since(meter.started).as_secs_f64();
-        let layers = self.layers;
-        let mut figures = self.figures.borrow_mut();
-        let backend = &mut figures.backends[meter.endpoint][meter.backend];
-        let (status, size, outcome) = match end {
-            CallEnd::Answered {
-                status,
-                bytes,
-                good,
-            } => (
-                status,
-                bytes,
-                StageOutcome {
-                    error: !good,
-                    canceled: false,
-                    complete: good,
-                },
-            ),
-            CallEnd::Failed { timed_out } => {
-                let host = &mut backend.hosts[meter.host];
-                host.failed += 1;
-                if timed_out {
-                    host.timed_out += 1;
-                }
-                (0, None, ERROR)
-            }
-            CallEnd::Canceled => {
-                backend.hosts[meter.host].canceled += 1;
-                (
-                    0,
-                    None,
-                    StageOutcome {
-                        error: false,
-                        canceled: true,
-                        complete: false,
-                    },
-                )
-            }
+        self.defer(Event::Call {
+            endpoint: meter.endpoint,
+            backend: meter.backend,
+            host: meter.host,
+            end,
+            elapsed: ended.saturating_duration_since(meter.started),
+        });
+    }
+
+    /// Queues `event`; counts the queue once it holds a batch.
+    fn defer(&self, event: Event) {
+        let full = {
+            let mut deferred = self.deferred.borrow_mut();
+            deferred.push(event);
+            deferred.len() >= DEFERRED_BATCH
         };
-        if layers.backend_stage {
-            stage_series(&mut backend.stage, outcome)
-                .duration
-                .observe(DURATION_BOUNDS, elapsed);
+        if full {
+            self.count_deferred();
         }
-        let host = &mut backend.hosts[meter.host];
-        if layers.round_trip || layers.read_payload {
-            let series = client_series(&mut host.calls, status);
-            series.started += 1;
-            if layers.round_trip {
-                series.duration.observe(DURATION_BOUNDS, elapsed);
+    }
+
+    /// Counts the queued records into the figures. Kept out of line: it
+    /// runs once per batch, and inlined into its callers it would grow
+    /// the request path's code.
+    #[inline(never)]
+    fn count_deferred(&self) {
+        let mut deferred = self.deferred.borrow_mut();
+        let mut figures = self.figures.borrow_mut();
+        for event in deferred.drain(..) {
+            match event {
+                Event::Request {
+                    endpoint,
+                    method,
+                    status,
+                    bytes,
+                    elapsed,
+                } => {
+                    let unrouted = figures.server.len() - 1;
+                    let list = &mut figures.server[endpoint.unwrap_or(unrouted)];
+                    let series = server_series(list, method, status);
+                    series
+                        .duration
+                        .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
+                    series.size.observe(SIZE_BOUNDS, bytes as f64);
+                }
+                Event::Proxy {
+                    endpoint,
+                    elapsed,
+                    outcome,
+                } => stage_series(&mut figures.proxy[endpoint], outcome)
+                    .duration
+                    .observe(DURATION_BOUNDS, elapsed.as_secs_f64()),
+                Event::Call {
+                    endpoint,
+                    backend,
+                    host,
+                    end,
+                    elapsed,
+                } => count_call(
+                    self.layers,
+                    &mut figures.backends[endpoint][backend],
+                    host,
+                    end,
+                    elapsed.as_secs_f64(),
+                ),
             }
-            if layers.read_payload
-                && let Some(bytes) = size
-            {
-                series.size.observe(SIZE_BOUNDS, bytes as f64);
+        }
+    }
+}
+
+/// How many records a worker queues before counting them.
+const DEFERRED_BATCH: usize = 64;
+
+/// One recorded event, not yet counted.
+enum Event {
+    Request {
+        endpoint: Option<usize>,
+        method: Method,
+        status: u16,
+        bytes: u64,
+        elapsed: Duration,
+    },
+    Proxy {
+        endpoint: usize,
+        elapsed: Duration,
+        outcome: StageOutcome,
+    },
+    Call {
+        endpoint: usize,
+        backend: usize,
+        host: usize,
+        end: CallEnd,
+        elapsed: Duration,
+    },
+}
+
+/// Counts one finished backend call into its backend's figures.
+fn count_call(
+    layers: MetricLayers,
+    backend: &mut BackendFigures,
+    host: usize,
+    end: CallEnd,
+    elapsed: f64,
+) {
+    let (status, size, outcome) = match end {
+        CallEnd::Answered {
+            status,
+            bytes,
+            good,
+        } => (
+            status,
+            bytes,
+            StageOutcome {
+                error: !good,
+                canceled: false,
+                complete: good,
+            },
+        ),
+        CallEnd::Failed { timed_out } => {
+            let host = &mut backend.hosts[host];
+            host.failed += 1;
+            if timed_out {
+                host.timed_out += 1;
             }
+            (0, None, ERROR)
+        }
+        CallEnd::Canceled => {
+            backend.hosts[host].canceled += 1;
+            (
+                0,
+                None,
+                StageOutcome {
+                    error: false,
+                    canceled: true,
+                    complete: false,
+                },
+            )
+        }
+    };
+    if layers.backend_stage {
+        stage_series(&mut backend.stage, outcome)
+            .duration
+            .observe(DURATION_BOUNDS, elapsed);
+    }
+    let host = &mut backend.hosts[host];
+    if layers.round_trip || layers.read_payload {
+        let series = client_series(&mut host.calls, status);
+        series.started += 1;
+        if layers.round_trip {
+            series.duration.observe(DURATION_BOUNDS, elapsed);
+        }
+        if layers.read_payload
+            && let Some(bytes) = size
+        {
+            series.size.observe(SIZE_BOUNDS, bytes as f64);
         }
     }
 }

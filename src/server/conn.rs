@@ -62,6 +62,9 @@ struct Connection {
     read_timer: Timer,
     /// Bounds the backend calls of a request (the endpoint timeout).
     backend_timer: Timer,
+    /// The observer's clock reading as the last response was done: the
+    /// next request's idle wait starts from it (one clock read less).
+    answered_at: Option<Instant>,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -89,6 +92,7 @@ pub async fn serve(
         decor: Vec::new(),
         read_timer: Timer::new(),
         backend_timer: Timer::new(),
+        answered_at: None,
     };
     loop {
         endpoint.set(None);
@@ -147,8 +151,9 @@ impl Connection {
         // An idle keep-alive connection waits up to idle_timeout for the
         // first byte; once a request has begun, its head must arrive within
         // read_header_timeout and the whole request within read_timeout.
-        let mut started = (self.end > 0).then(Instant::now);
-        let idle_deadline = Instant::now() + limits.idle_timeout;
+        let now = self.answered_at.take().unwrap_or_else(Instant::now);
+        let mut started = (self.end > 0).then_some(now);
+        let idle_deadline = now + limits.idle_timeout;
         // Looks only at the bytes that arrived since the last read; parses in full when the
         // head is complete (and a few bounded times before, for early refusals).
         let mut reader = RequestHeadReader::new();
@@ -336,7 +341,7 @@ impl Connection {
         );
         let answer = self.answer(worker, head, body, client, current).await;
         let buf = &self.rbuf[..];
-        worker.observer.observe(&Observed {
+        self.answered_at = worker.observer.observe(&Observed {
             endpoint: current.get(),
             method: head.method,
             path: head.path.of(buf),

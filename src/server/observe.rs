@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::http::Method;
-use crate::logging::{AccessLog, Entry};
+use crate::logging::{AccessLog, Answered};
 
 /// One answered request.
 pub struct Observed<'a> {
@@ -40,8 +40,6 @@ pub struct Observer {
     pub metrics: Option<crate::metrics::Recorder>,
     /// `None` with `router.disable_access_log`.
     access_log: Option<AccessLog>,
-    /// Each endpoint's pattern, by index, for the log lines.
-    routes: Vec<Box<str>>,
 }
 
 impl Observer {
@@ -49,20 +47,18 @@ impl Observer {
         Observer {
             metrics: crate::metrics::Recorder::new(config),
             access_log: AccessLog::new(config),
-            routes: config
-                .endpoints
-                .iter()
-                .map(|e| e.path.as_str().into())
-                .collect(),
         }
     }
 
-    pub fn observe(&self, request: &Observed<'_>) {
+    /// Records `request`; returns the clock reading it took (none when
+    /// nothing is recorded), which the connection reuses as the next
+    /// request's idle start instead of reading the clock again.
+    pub fn observe(&self, request: &Observed<'_>) -> Option<Instant> {
         if self.metrics.is_none() && self.access_log.is_none() {
-            return;
+            return None;
         }
         // One clock read serves the metrics and the log line (its time of
-        // day too: `AccessLog::time_at`).
+        // day too: `WallClock`).
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(request.started);
         if let Some(metrics) = &self.metrics {
@@ -76,21 +72,21 @@ impl Observer {
             );
         }
         if let Some(log) = &self.access_log {
-            log.record(&Entry {
-                time: log.time_at(now),
-                method: request.method,
-                path: request.path,
-                route: request
-                    .endpoint
-                    .and_then(|i| self.routes.get(i))
-                    .map(|r| &**r),
-                status: request.status,
-                body_bytes: request.body_bytes,
-                elapsed,
-                client: request.client,
-                completed: request.completed,
-            });
+            log.record(
+                Answered {
+                    endpoint: request.endpoint,
+                    method: request.method,
+                    status: request.status,
+                    body_bytes: request.body_bytes,
+                    elapsed,
+                    at: now,
+                    client: request.client,
+                    completed: request.completed,
+                },
+                request.path,
+            );
         }
+        Some(now)
     }
 
     /// The worker's periodic chores (every [`OBSERVER_TICK`]): hand the
