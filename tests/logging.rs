@@ -104,6 +104,47 @@ fn access_log_says_what_happened_to_each_request() {
     );
 }
 
+/// Lines are queued on the request path and formatted in batches: more
+/// requests than a batch, each to its own path and on one keep-alive
+/// connection, come out whole, once each and in order.
+#[test]
+fn batched_lines_keep_each_request_s_path_in_order() {
+    let ok = Backend::start(|_| json(200, r#"{"id": 7}"#));
+    let gw = Gateway::start(&with_root(
+        "",
+        &format!(
+            r#"[{{"endpoint": "/users/{{id}}", "backend": [{{"host": ["{}"], "url_pattern": "/u/{{id}}"}}]}}]"#,
+            ok.url()
+        ),
+    ));
+    let mut client = gw.client();
+    let count = 700;
+    for i in 0..count {
+        // Paths of different lengths, some percent-encoded.
+        let path = match i % 3 {
+            0 => format!("/users/{i}"),
+            1 => format!("/users/{}-{i}", "x".repeat(i % 40)),
+            _ => format!("/users/%22{i}"),
+        };
+        client.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(client.response().unwrap().status, 200, "{path}");
+    }
+    let lines = access_lines(&gw, count);
+    assert_eq!(lines.len(), count);
+    for (i, line) in lines.iter().enumerate() {
+        let path = match i % 3 {
+            0 => format!("/users/{i}"),
+            1 => format!("/users/{}-{i}", "x".repeat(i % 40)),
+            _ => format!("/users/%22{i}"),
+        };
+        let tail = format!("GET     \"{path}\" route=/users/{{id}} bytes=8 completed=true");
+        assert!(
+            line.ends_with(&tail),
+            "line {i}: {line}\nwanted the end: {tail}"
+        );
+    }
+}
+
 #[test]
 fn access_log_switches() {
     let ok = Backend::start(|_| json(200, r#"{"id": 7}"#));

@@ -25,6 +25,6 @@ pub use request_error::RequestError;
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
 pub use span::{ConnectionListed, Header, Parse, Span};
 pub use write::{
-    connection_names_header, is_hop_by_hop, reason_phrase, write_content_length,
+    connection_names_header, ipv4_text, is_hop_by_hop, reason_phrase, write_content_length,
     write_error_response, write_header, write_ip, write_status_line,
 };

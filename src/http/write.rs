@@ -90,25 +90,7 @@ pub fn write_content_length(out: &mut Vec<u8>, len: usize) {
 pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            // At most 15 bytes ("255.255.255.255"), assembled on the stack.
-            let mut text = [0u8; 15];
-            let mut len = 0;
-            let mut put = |b: u8| {
-                text[len] = b;
-                len += 1;
-            };
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    put(b'.');
-                }
-                if octet >= 100 {
-                    put(b'0' + octet / 100);
-                }
-                if octet >= 10 {
-                    put(b'0' + octet / 10 % 10);
-                }
-                put(b'0' + octet % 10);
-            }
+            let (text, len) = ipv4_text(v4);
             out.extend_from_slice(&text[..len]);
         }
         std::net::IpAddr::V6(_) => {
@@ -116,6 +98,30 @@ pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
             let _ = write!(out, "{ip}");
         }
     }
+}
+
+/// An IPv4 address in dotted decimal, assembled on the stack: the text
+/// and its length (at most 15 bytes, "255.255.255.255").
+pub fn ipv4_text(v4: std::net::Ipv4Addr) -> ([u8; 15], usize) {
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    let mut put = |b: u8| {
+        text[len] = b;
+        len += 1;
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            put(b'.');
+        }
+        if octet >= 100 {
+            put(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            put(b'0' + octet / 10 % 10);
+        }
+        put(b'0' + octet % 10);
+    }
+    (text, len)
 }
 
 /// A complete plain-text response: head and body, ready to send.

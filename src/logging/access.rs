@@ -31,12 +31,14 @@ use super::sink::{self, Batch};
 use super::text::{Stamp, WallClock, json_escaped, json_string, quoted, write_go_duration};
 use crate::config::{Config, LogFormat};
 use crate::http::Method;
-use crate::http::write_ip;
+use crate::http::{ipv4_text, write_ip};
 
 /// A batch is handed over once it holds this much (or on the next tick).
 const BATCH_BYTES: usize = 32 * 1024;
 /// Requests a worker queues before formatting their lines.
-const FORMAT_BATCH: usize = 64;
+const FORMAT_BATCH: usize = 256;
+/// ... or fewer, once their paths fill this much (long URIs).
+const QUEUED_PATH_BYTES: usize = 64 * 1024;
 /// Written buffers the writer hands back to a worker for reuse; when
 /// they are all out, a worker allocates a new one.
 const SPARE_BUFFERS: usize = 4;
@@ -166,7 +168,7 @@ impl AccessLog {
             queue.paths.extend_from_slice(path);
             let end = queue.paths.len();
             queue.requests.push((request, end));
-            queue.requests.len() >= FORMAT_BATCH
+            queue.requests.len() >= FORMAT_BATCH || end >= QUEUED_PATH_BYTES
         };
         if full {
             self.format_queued();
@@ -291,9 +293,19 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>, stamp: &mut Stamp) {
     let columns = out.len() - start - usize::from(out.ends_with("µs".as_bytes()));
     pad_start(out, start, columns, 13);
     out.extend_from_slice(b" | ");
-    let start = out.len();
-    write_ip(out, e.client);
-    pad_start(out, start, out.len() - start, 15);
+    match e.client {
+        // Its length is known before it is written: padded without moving it.
+        IpAddr::V4(v4) => {
+            let (text, len) = ipv4_text(v4);
+            out.extend_from_slice(&SPACES[..15 - len]);
+            out.extend_from_slice(&text[..len]);
+        }
+        IpAddr::V6(_) => {
+            let start = out.len();
+            write_ip(out, e.client);
+            pad_start(out, start, out.len() - start, 15);
+        }
+    }
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
     out.extend_from_slice(method);
@@ -351,6 +363,9 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str, stamp: &mut Stamp)
         None => b"null}\n",
     });
 }
+
+/// Spaces to pad a column with.
+const SPACES: [u8; 16] = [b' '; 16];
 
 /// Right-aligns what was written since `start`, `columns` characters, in
 /// `width` columns, as Go's `%13v` does.

@@ -282,6 +282,12 @@ fn fraction(out: &mut Vec<u8>, whole: u64, frac: u64, places: usize) {
 /// break a log line.
 pub fn quoted(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
+    // Paths are nearly always plain: copy them whole.
+    if is_plain(text) {
+        out.extend_from_slice(text);
+        out.push(b'"');
+        return;
+    }
     for &b in text {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -291,6 +297,13 @@ pub fn quoted(out: &mut Vec<u8>, text: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+/// Printable ASCII without `"` or `\`: written as it is by both
+/// [`quoted`] and [`json_escaped`].
+fn is_plain(text: &[u8]) -> bool {
+    text.iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// `text` as a JSON string; bytes that are not valid UTF-8 become U+FFFD.
@@ -303,10 +316,7 @@ pub fn json_string(out: &mut Vec<u8>, text: &[u8]) {
 /// The inside of [`json_string`], without the quotes.
 pub fn json_escaped(out: &mut Vec<u8>, text: &[u8]) {
     // Paths and names are nearly always plain ASCII: copy them whole.
-    if text
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if is_plain(text) {
         out.extend_from_slice(text);
         return;
     }
@@ -359,6 +369,25 @@ mod tests {
         ];
         for (d, want) in cases {
             assert_eq!(go_duration(d), want, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn plain_paths_are_copied_and_every_other_byte_escaped() {
+        let mut out = Vec::new();
+        quoted(&mut out, b"/users/7");
+        assert_eq!(out, b"\"/users/7\"");
+        // The whole-copy shortcut and the byte-by-byte rule agree on every byte.
+        for b in 0..=255u8 {
+            let mut out = Vec::new();
+            quoted(&mut out, &[b'/', b]);
+            let inner: Vec<u8> = match b {
+                b'"' => b"\\\"".to_vec(),
+                b'\\' => b"\\\\".to_vec(),
+                0x20..=0x7e => vec![b],
+                _ => format!("\\x{b:02x}").into_bytes(),
+            };
+            assert_eq!(out, [&b"\"/"[..], &inner, b"\""].concat(), "byte {b:#04x}");
         }
     }
 

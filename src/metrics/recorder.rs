@@ -208,7 +208,7 @@ impl Recorder {
 }
 
 /// How many records a worker queues before counting them.
-const DEFERRED_BATCH: usize = 64;
+const DEFERRED_BATCH: usize = 256;
 
 /// One recorded event, not yet counted.
 enum Event {
