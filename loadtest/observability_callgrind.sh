@@ -9,6 +9,7 @@
 # space only: the vDSO clock reads and the kernel are not counted.
 #
 #   SKIP_BUILD=1 flock /tmp/quiet.lock bash loadtest/observability_callgrind.sh
+#   CACHE_SIM=1 ...   # also simulate the caches: L1 instruction and data misses per request
 #   callgrind_annotate --inclusive=yes $DIR/on-noop.*.out.1-05   # per function (DIR is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ wait_port $BACKEND_PORT
 profile() {
     local name=$1 observed=$2 path=$3 vg requests
     write_observability_config "$work/$name.json" "$PORT" "$observed"
-    taskset -c 0 valgrind --tool=callgrind --separate-threads=yes \
+    taskset -c 0 valgrind --tool=callgrind --separate-threads=yes ${CACHE_SIM:+--cache-sim=yes} \
         --callgrind-out-file="$out_dir/$name.%p.out" \
         target/release/cuttle run -c "$work/$name.json" --cores 1 >"$work/$name.log" 2>&1 &
     vg=$!
@@ -44,9 +45,13 @@ profile() {
     # The dump's files, one per thread: the busiest is the worker, the one
     # named cuttle-log the writer (callgrind does not name threads: the
     # writer is the second busiest in "on", idle in "off").
-    local totals
-    totals=$(for f in "$out_dir/$name".*.out.1-*; do grep -m1 '^summary' "$f" | cut -d' ' -f2; done | sort -rn)
-    echo "$name $requests requests: worker $(echo "$totals" | sed -n 1p | awk -v n="$requests" '{ printf "%.0f", $1 / n }') instructions/request, next thread $(echo "$totals" | sed -n 2p | awk -v n="$requests" '{ printf "%.0f", $1 / n }')"
+    # With CACHE_SIM the summary's events are Ir Dr Dw I1mr D1mr D1mw ...
+    local totals misses=
+    totals=$(for f in "$out_dir/$name".*.out.1-*; do grep -m1 '^summary' "$f" | cut -d' ' -f2-; done | sort -rn)
+    if [ -n "${CACHE_SIM:-}" ]; then
+        misses=$(echo "$totals" | sed -n 1p | awk -v n="$requests" '{ printf ", L1 misses/request: instruction %.0f, data read %.0f, data write %.0f", $4 / n, $5 / n, $6 / n }')
+    fi
+    echo "$name $requests requests: worker $(echo "$totals" | sed -n 1p | awk -v n="$requests" '{ printf "%.0f", $1 / n }') instructions/request, next thread $(echo "$totals" | sed -n 2p | awk -v n="$requests" '{ printf "%.0f", $1 / n }')$misses"
 }
 
 for path in noop json/7; do

@@ -28,15 +28,14 @@ pub use steps::{Refusal, RequestFacts, ResponseStep, Step, StepInput, run_before
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
 /// `body` is scratch space for the encoded body; `timer` is the
-/// connection's, for the endpoint's deadline. Returns whether the response
-/// is complete (`X-KrakenD-Completed`).
+/// connection's, for the endpoint's deadline.
 pub async fn handle(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
     timer: &mut Timer,
-) -> bool {
+) -> Handled {
     let plan = call.plan;
     let timeout = merge_timeout(plan);
     let complete = if plan.sequential && plan.backends.len() > 1 {
@@ -46,6 +45,7 @@ pub async fn handle(
         let mut outcomes = fan_out(call, timeout, timer).await;
         write_merged(call, &mut outcomes, None, ctx, body, out)
     };
+    let mut ended = None;
     if let Some(metrics) = call.metrics {
         // lura hands the router an error with every incomplete response
         // (a failed or missing backend), none with a complete one.
@@ -54,9 +54,23 @@ pub async fn handle(
             canceled: false,
             complete,
         };
-        metrics.proxy(call.endpoint, call.started.elapsed(), outcome);
+        let now = std::time::Instant::now();
+        metrics.proxy(
+            call.endpoint,
+            now.saturating_duration_since(call.started),
+            outcome,
+        );
+        ended = Some(now);
     }
-    complete
+    Handled { complete, ended }
+}
+
+/// What [`handle`] did.
+pub struct Handled {
+    /// Whether the response is complete (`X-KrakenD-Completed`).
+    pub complete: bool,
+    /// The clock reading that ended the proxy stage, when metrics took one.
+    pub ended: Option<std::time::Instant>,
 }
 
 /// How long the backends of one request get. With several backends, lura's

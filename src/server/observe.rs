@@ -30,6 +30,9 @@ pub struct Observed<'a> {
     pub client: IpAddr,
     /// `X-KrakenD-Completed`, when the response carries it.
     pub completed: Option<bool>,
+    /// When the request ended, if the connection already read the clock
+    /// for it (else the observer reads it).
+    pub ended: Option<Instant>,
 }
 
 /// Records answered requests: metrics and the access log.
@@ -57,9 +60,9 @@ impl Observer {
         if self.metrics.is_none() && self.access_log.is_none() {
             return None;
         }
-        // One clock read serves the metrics and the log line (its time of
-        // day too: `WallClock`).
-        let now = Instant::now();
+        // One clock read (or the connection's) serves the metrics and the
+        // log line (its time of day too: `WallClock`).
+        let now = request.ended.unwrap_or_else(Instant::now);
         let elapsed = now.saturating_duration_since(request.started);
         if let Some(metrics) = &self.metrics {
             metrics.request(
