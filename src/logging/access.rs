@@ -69,9 +69,10 @@ pub struct Answered {
     pub method: Method,
     pub status: u16,
     pub body_bytes: usize,
-    /// From the request's first byte to the response written.
+    /// From the request's first byte to its end (the response written,
+    /// or for a small built one, ready: `Observed::ended`).
     pub elapsed: Duration,
-    /// When the response was written: a reading of the monotonic clock.
+    /// The request's end: a reading of the monotonic clock.
     pub at: Instant,
     pub client: IpAddr,
     pub completed: Option<bool>,
@@ -79,7 +80,6 @@ pub struct Answered {
 
 /// Requests queued for formatting: each with where its path ends in
 /// `paths` (it starts where the previous one's ends).
-#[derive(Default)]
 struct Queue {
     requests: Vec<(Answered, usize)>,
     paths: Vec<u8>,
