@@ -503,10 +503,11 @@ impl Connection {
             Some(handled.complete),
         );
         if out.len() <= ONE_WRITE_BYTES {
-            // Handed to the socket in one write that does not wait: the
-            // proxy stage's end reading also ends the request (one clock
-            // read less). KrakenD's server duration, too, ends before the
-            // final flush of its 4 KiB write buffer.
+            // A response this small leaves in one write, which waits only
+            // when the client stopped reading: the proxy stage's end
+            // reading also ends the request and starts the idle wait (one
+            // clock read less). KrakenD's server duration, too, ends
+            // before the final flush of its 4 KiB write buffer.
             answer.ended = handled.ended;
         }
         answer
