@@ -53,9 +53,10 @@ impl Observer {
         }
     }
 
-    /// Records `request`; returns the clock reading it took (none when
-    /// nothing is recorded), which the connection reuses as the next
-    /// request's idle start instead of reading the clock again.
+    /// Records `request`; returns the reading it ended at (its own clock
+    /// read, or `request.ended`; none when nothing is recorded), which the
+    /// connection reuses as the next request's idle start instead of
+    /// reading the clock again.
     pub fn observe(&self, request: &Observed<'_>) -> Option<Instant> {
         if self.metrics.is_none() && self.access_log.is_none() {
             return None;
