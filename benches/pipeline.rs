@@ -452,7 +452,7 @@ fn bench_access_log(c: &mut Criterion) {
         status: 200,
         body_bytes: 1234,
         elapsed: std::time::Duration::from_micros(1134),
-        time: std::time::SystemTime::now(),
+        at: std::time::Instant::now(),
         client: "203.0.113.9".parse().unwrap(),
         completed: Some(true),
     };

@@ -90,8 +90,8 @@ pub fn write_content_length(out: &mut Vec<u8>, len: usize) {
 pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let (text, len) = ipv4_text(v4);
-            out.extend_from_slice(&text[..len]);
+            let (text, start) = ipv4_text(v4);
+            out.extend_from_slice(&text[start..]);
         }
         std::net::IpAddr::V6(_) => {
             use std::io::Write;
@@ -100,29 +100,52 @@ pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     }
 }
 
-/// An IPv4 address in dotted decimal, assembled on the stack: the text
-/// and its length (at most 15 bytes, "255.255.255.255").
+/// An IPv4 address in dotted decimal, assembled on the stack from the
+/// right: the 15 bytes ("255.255.255.255" at most) are the address
+/// right-aligned in spaces (the access log's padded column), and the
+/// address itself starts at the returned index.
 pub fn ipv4_text(v4: std::net::Ipv4Addr) -> ([u8; 15], usize) {
-    let mut text = [0u8; 15];
-    let mut len = 0;
-    let mut put = |b: u8| {
-        text[len] = b;
-        len += 1;
-    };
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            put(b'.');
+    let mut text = [b' '; 15];
+    let mut end = text.len();
+    for (i, octet) in v4.octets().into_iter().rev().enumerate() {
+        let [a, b, c, len] = OCTETS[usize::from(octet)];
+        let len = usize::from(len);
+        // Three bytes, leading zeros included: the next octet's dot and
+        // digits (or the padding) overwrite the zeros.
+        text[end - 3..end].copy_from_slice(&[a, b, c]);
+        end -= len;
+        if i < 3 {
+            end -= 1;
+            text[end] = b'.';
         }
-        if octet >= 100 {
-            put(b'0' + octet / 100);
-        }
-        if octet >= 10 {
-            put(b'0' + octet / 10 % 10);
-        }
-        put(b'0' + octet % 10);
     }
-    (text, len)
+    // The first octet's leading zeros, if it has fewer than 3 digits.
+    text[..end].fill(b' ');
+    (text, end)
 }
+
+/// Each octet's digits right-aligned in three bytes, then their count.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut n = 0;
+    while n < 256 {
+        let len = if n >= 100 {
+            3
+        } else if n >= 10 {
+            2
+        } else {
+            1
+        };
+        table[n] = [
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+            len,
+        ];
+        n += 1;
+    }
+    table
+};
 
 /// A complete plain-text response: head and body, ready to send.
 pub fn write_error_response(out: &mut Vec<u8>, status: u16, body: &[u8], close: bool) {
@@ -194,6 +217,23 @@ mod tests {
         ] {
             let ip: std::net::IpAddr = ip.parse().unwrap();
             assert_eq!(written(|out| write_ip(out, ip)), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn ipv4_text_is_the_address_right_aligned_in_15_columns() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.0.0.7",
+            "100.10.1.0",
+            "9.99.199.255",
+            "255.255.255.255",
+        ] {
+            let v4: std::net::Ipv4Addr = ip.parse().unwrap();
+            let (text, start) = ipv4_text(v4);
+            assert_eq!(text, format!("{ip:>15}").as_bytes(), "{ip}");
+            assert_eq!(&text[start..], ip.as_bytes(), "{ip}");
         }
     }
 

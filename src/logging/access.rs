@@ -25,10 +25,10 @@ use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::sink::{self, Batch};
-use super::text::{Stamp, WallClock, json_escaped, json_string, quoted, write_go_duration};
+use super::text::{GoDuration, Stamp, json_escaped, json_string, quoted};
 use crate::config::{Config, LogFormat};
 use crate::http::Method;
 use crate::http::{ipv4_text, write_ip};
@@ -53,8 +53,9 @@ pub struct Entry<'a> {
     pub body_bytes: usize,
     /// From the request's first byte to the response written.
     pub elapsed: Duration,
-    /// When the response was written (the line's timestamp).
-    pub time: SystemTime,
+    /// When the request ended (the line's timestamp): a reading of the
+    /// monotonic clock, put in wall-clock time by the [`Stamp`].
+    pub at: Instant,
     pub client: IpAddr,
     pub completed: Option<bool>,
 }
@@ -99,7 +100,6 @@ pub struct AccessLog {
     spare: Receiver<Vec<u8>>,
     spare_tx: SyncSender<Vec<u8>>,
     stamp: RefCell<Stamp>,
-    clock: WallClock,
     lines: Cell<u64>,
     /// Lines this worker dropped because the writer was behind.
     dropped: Cell<u64>,
@@ -139,7 +139,6 @@ impl AccessLog {
             tx,
             buf: RefCell::new(Vec::with_capacity(BATCH_BYTES + 1024)),
             stamp: RefCell::new(Stamp::default()),
-            clock: WallClock::new(),
             lines: Cell::new(0),
             dropped: Cell::new(0),
             reported: Cell::new(0),
@@ -183,7 +182,7 @@ impl AccessLog {
         let mut queue = self.queue.borrow_mut();
         let Queue { requests, paths } = &mut *queue;
         let mut start = 0;
-        for (request, end) in requests.drain(..) {
+        for &(ref request, end) in requests.iter() {
             let entry = Entry {
                 method: request.method,
                 path: &paths[start..end],
@@ -194,7 +193,7 @@ impl AccessLog {
                 status: request.status,
                 body_bytes: request.body_bytes,
                 elapsed: request.elapsed,
-                time: self.clock.at(request.at),
+                at: request.at,
                 client: request.client,
                 completed: request.completed,
             };
@@ -214,6 +213,7 @@ impl AccessLog {
                 self.hand_over();
             }
         }
+        requests.clear();
         paths.clear();
     }
 
@@ -250,7 +250,7 @@ impl AccessLog {
     pub fn tick(&self) {
         self.flush();
         self.report_drops();
-        self.clock.refresh();
+        self.stamp.borrow_mut().refresh();
     }
 
     /// Adds this worker's new drops to the process-wide count (read by the
@@ -281,44 +281,40 @@ pub fn write_line(
 }
 
 fn write_text(out: &mut Vec<u8>, e: &Entry<'_>, stamp: &mut Stamp) {
+    let route = e.route.unwrap_or("-").as_bytes();
+    // Room for the whole line, so the appends below never reallocate.
+    out.reserve(160 + e.path.len() + route.len());
     out.extend_from_slice(b"[GIN] ");
-    stamp.write_gin(out, e.time);
+    stamp.write_gin(out, e.at);
     out.extend_from_slice(b" | ");
-    let mut status = itoa::Buffer::new();
-    out.extend_from_slice(status.format(e.status).as_bytes());
+    match e.status {
+        100..=999 => out.extend_from_slice(&three_digits(e.status)),
+        _ => out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes()),
+    }
     out.extend_from_slice(b" | ");
-    let start = out.len();
-    write_go_duration(out, e.elapsed);
-    // All ASCII but the `µ` of `µs`: two bytes, one column.
-    let columns = out.len() - start - usize::from(out.ends_with("µs".as_bytes()));
-    pad_start(out, start, columns, 13);
+    out.extend_from_slice(GoDuration::of(e.elapsed).padded(13));
     out.extend_from_slice(b" | ");
     match e.client {
-        // Its length is known before it is written: padded without moving it.
-        IpAddr::V4(v4) => {
-            let (text, len) = ipv4_text(v4);
-            out.extend_from_slice(&SPACES[..15 - len]);
-            out.extend_from_slice(&text[..len]);
-        }
+        // Assembled right-aligned in its 15 columns.
+        IpAddr::V4(v4) => out.extend_from_slice(&ipv4_text(v4).0),
         IpAddr::V6(_) => {
             let start = out.len();
             write_ip(out, e.client);
-            pad_start(out, start, out.len() - start, 15);
+            let columns = out.len() - start;
+            if columns < 15 {
+                out.splice(start..start, SPACES[..15 - columns].iter().copied());
+            }
         }
     }
     out.extend_from_slice(b" | ");
     let method = e.method.as_str().as_bytes();
     out.extend_from_slice(method);
-    out.extend(std::iter::repeat_n(
-        b' ',
-        8usize.saturating_sub(method.len()),
-    ));
+    out.extend_from_slice(&SPACES[..8usize.saturating_sub(method.len())]);
     quoted(out, e.path);
     out.extend_from_slice(b" route=");
-    out.extend_from_slice(e.route.unwrap_or("-").as_bytes());
+    out.extend_from_slice(route);
     out.extend_from_slice(b" bytes=");
-    let mut bytes = itoa::Buffer::new();
-    out.extend_from_slice(bytes.format(e.body_bytes).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(e.body_bytes).as_bytes());
     out.extend_from_slice(match e.completed {
         Some(true) => b" completed=true\n".as_slice(),
         Some(false) => b" completed=false\n",
@@ -326,10 +322,19 @@ fn write_text(out: &mut Vec<u8>, e: &Entry<'_>, stamp: &mut Stamp) {
     });
 }
 
+/// A status of three digits, as text.
+fn three_digits(status: u16) -> [u8; 3] {
+    [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
+}
+
 fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str, stamp: &mut Stamp) {
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(b"{\"@timestamp\":\"");
-    stamp.write_rfc3339(out, e.time, b"+00:00");
+    stamp.write_rfc3339(out, e.at, b"+00:00");
     out.extend_from_slice(b"\",\"@version\":1,\"level\":\"INFO\",\"module\":");
     json_string(out, module.as_bytes());
     out.extend_from_slice(b",\"type\":\"access\",\"message\":\"");
@@ -367,23 +372,19 @@ fn write_json(out: &mut Vec<u8>, e: &Entry<'_>, module: &str, stamp: &mut Stamp)
 /// Spaces to pad a column with.
 const SPACES: [u8; 16] = [b' '; 16];
 
-/// Right-aligns what was written since `start`, `columns` characters, in
-/// `width` columns, as Go's `%13v` does.
-fn pad_start(out: &mut Vec<u8>, start: usize, columns: usize, width: usize) {
-    let end = out.len();
-    let short = width.saturating_sub(columns);
-    if short > 0 {
-        // Shift the text right and fill the gap: no `splice` iterator.
-        out.resize(end + short, b' ');
-        out.copy_within(start..end, start + short);
-        out[start..start + short].fill(b' ');
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logging::text::WallClock;
     use std::time::UNIX_EPOCH;
+
+    /// A stamp on which `at` reads as 2026-12-01 07:45:09.042 UTC.
+    fn stamp_for(at: Instant) -> Stamp {
+        Stamp::new(WallClock::fixed(
+            at,
+            UNIX_EPOCH + Duration::from_millis(1_796_111_109_042),
+        ))
+    }
 
     fn entry(path: &'static [u8]) -> Entry<'static> {
         Entry {
@@ -393,8 +394,7 @@ mod tests {
             status: 200,
             body_bytes: 52,
             elapsed: Duration::from_micros(1134),
-            // 2026-12-01 07:45:09.042 UTC
-            time: UNIX_EPOCH + Duration::from_millis(1_796_111_109_042),
+            at: Instant::now(),
             client: "10.0.0.7".parse().unwrap(),
             completed: Some(true),
         }
@@ -402,7 +402,7 @@ mod tests {
 
     fn text(entry: &Entry<'_>) -> String {
         let mut out = Vec::new();
-        write_text(&mut out, entry, &mut Stamp::default());
+        write_text(&mut out, entry, &mut stamp_for(entry.at));
         String::from_utf8(out).unwrap()
     }
 
@@ -438,12 +438,8 @@ mod tests {
     #[test]
     fn json_line_is_json() {
         let mut out = Vec::new();
-        write_json(
-            &mut out,
-            &entry(b"/users/\"7\xff"),
-            "KRAKEND",
-            &mut Stamp::default(),
-        );
+        let e = entry(b"/users/\"7\xff");
+        write_json(&mut out, &e, "KRAKEND", &mut stamp_for(e.at));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["@timestamp"], "2026-12-01T07:45:09.042+00:00");
         assert_eq!(v["path"], "/users/\"7\u{fffd}");

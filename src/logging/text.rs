@@ -110,8 +110,14 @@ pub struct WallClock {
 
 impl WallClock {
     pub fn new() -> WallClock {
+        WallClock::fixed(Instant::now(), SystemTime::now())
+    }
+
+    /// A clock on which `mono` reads as `wall` (until refreshed): tests and
+    /// benchmarks use it to write known times.
+    pub fn fixed(mono: Instant, wall: SystemTime) -> WallClock {
         WallClock {
-            base: Cell::new((Instant::now(), SystemTime::now())),
+            base: Cell::new((mono, wall)),
         }
     }
 
@@ -140,10 +146,13 @@ impl Default for WallClock {
 /// A line's timestamp text up to the second, kept for the second it was
 /// made in: a worker writes thousands of lines a second with the same
 /// date and time, so it formats them once per second, not once per line.
-#[derive(Debug, Clone)]
+/// The second is kept as the span of monotonic readings it covers, so a
+/// line within it costs two comparisons, not a conversion to wall time.
 pub struct Stamp {
-    /// Seconds since the epoch the texts are for.
-    second: u64,
+    clock: WallClock,
+    /// The monotonic readings the texts are for, `[from, until)`; `None`
+    /// once the clock is refreshed (its base may have moved).
+    span: Option<(Instant, Instant)>,
     /// `2006/01/02 - 15:04:05` (gin's access log).
     gin: [u8; 21],
     /// `2006-01-02T15:04:05` (RFC 3339 up to the second).
@@ -152,24 +161,48 @@ pub struct Stamp {
 
 impl Default for Stamp {
     fn default() -> Stamp {
-        let mut stamp = Stamp {
-            second: 0,
-            gin: [0; 21],
-            iso: [0; 19],
-        };
-        stamp.set(0);
-        stamp
+        Stamp::new(WallClock::new())
     }
 }
 
 impl Stamp {
-    /// Brings the texts to `time`'s second; returns its milliseconds.
-    fn at(&mut self, time: SystemTime) -> u32 {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        if since.as_secs() != self.second {
-            self.set(since.as_secs());
+    /// Stamps readings of the monotonic clock with `clock`'s time of day.
+    pub fn new(clock: WallClock) -> Stamp {
+        Stamp {
+            clock,
+            span: None,
+            gin: [0; 21],
+            iso: [0; 19],
         }
-        since.subsec_millis()
+    }
+
+    /// Re-reads the wall clock (the worker's tick).
+    pub fn refresh(&mut self) {
+        self.clock.refresh();
+        self.span = None;
+    }
+
+    /// Brings the texts to the second `at` falls in; returns that second's
+    /// first reading.
+    fn bring_to(&mut self, at: Instant) -> Instant {
+        if let Some((from, until)) = self.span
+            && from <= at
+            && at < until
+        {
+            return from;
+        }
+        let since = self
+            .clock
+            .at(at)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        self.set(since.as_secs());
+        let into = Duration::from_nanos(since.subsec_nanos().into());
+        // Before the monotonic clock's origin (never, in practice): no span
+        // is kept and every line converts.
+        let from = at.checked_sub(into);
+        self.span = from.map(|from| (from, from + Duration::from_secs(1)));
+        from.unwrap_or(at)
     }
 
     fn set(&mut self, second: u64) {
@@ -186,18 +219,18 @@ impl Stamp {
         text.push(b'T');
         utc.write_clock(&mut text);
         self.iso.copy_from_slice(&text);
-        self.second = second;
     }
 
-    /// `2006/01/02 - 15:04:05`, as [`Utc::write_gin`].
-    pub fn write_gin(&mut self, out: &mut Vec<u8>, time: SystemTime) {
-        self.at(time);
+    /// `2006/01/02 - 15:04:05` at `at`, as [`Utc::write_gin`].
+    pub fn write_gin(&mut self, out: &mut Vec<u8>, at: Instant) {
+        self.bring_to(at);
         out.extend_from_slice(&self.gin);
     }
 
-    /// `2006-01-02T15:04:05.000` then `zone`, as [`Utc::write_rfc3339`].
-    pub fn write_rfc3339(&mut self, out: &mut Vec<u8>, time: SystemTime, zone: &[u8]) {
-        let millis = self.at(time);
+    /// `2006-01-02T15:04:05.000` at `at`, then `zone`, as [`Utc::write_rfc3339`].
+    pub fn write_rfc3339(&mut self, out: &mut Vec<u8>, at: Instant, zone: &[u8]) {
+        let from = self.bring_to(at);
+        let millis = at.saturating_duration_since(from).subsec_millis();
         out.extend_from_slice(&self.iso);
         out.push(b'.');
         digits(out, millis.into(), 3);
@@ -216,64 +249,115 @@ pub fn digits(out: &mut Vec<u8>, n: u64, width: usize) {
 /// A duration as Go's `time.Duration.String()` writes it (`4.529µs`,
 /// `1.134431ms`, `2.5s`, `1m2s`), which gin puts in its access log.
 pub fn go_duration(d: Duration) -> String {
-    let mut out = Vec::with_capacity(16);
-    write_go_duration(&mut out, d);
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8_lossy(GoDuration::of(d).text()).into_owned()
 }
 
-/// [`go_duration`] appended to `out`, without allocating.
-pub fn write_go_duration(out: &mut Vec<u8>, d: Duration) {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        out.extend_from_slice(b"0s");
-        return;
-    }
-    if nanos < 1_000 {
-        digits(out, nanos as u64, 1);
-        out.extend_from_slice(b"ns");
-        return;
-    }
-    if nanos < 1_000_000 {
-        fraction(out, (nanos / 1_000) as u64, (nanos % 1_000) as u64, 3);
-        out.extend_from_slice("µs".as_bytes());
-        return;
-    }
-    if nanos < 1_000_000_000 {
-        fraction(
-            out,
-            (nanos / 1_000_000) as u64,
-            (nanos % 1_000_000) as u64,
-            6,
-        );
-        out.extend_from_slice(b"ms");
-        return;
-    }
-    let secs = d.as_secs();
-    let (hours, minutes, secs) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if hours > 0 {
-        digits(out, hours, 1);
-        out.push(b'h');
-    }
-    if hours > 0 || minutes > 0 {
-        digits(out, minutes, 1);
-        out.push(b'm');
-    }
-    fraction(out, secs, u64::from(d.subsec_nanos()), 9);
-    out.push(b's');
+/// [`go_duration`]'s text assembled on the stack, right-aligned in a
+/// buffer of spaces, so that gin's padded column (`%13v`) is a slice of it.
+pub struct GoDuration {
+    buf: [u8; GoDuration::ROOM],
+    /// Where the text starts.
+    start: usize,
+    /// Whether it ends in `µs` (two bytes, one column).
+    micro: bool,
 }
 
-/// `whole.frac` with `frac` zero-padded to `places` digits, trailing zeros
-/// (and a bare point) left out, as Go prints durations.
-fn fraction(out: &mut Vec<u8>, whole: u64, frac: u64, places: usize) {
-    digits(out, whole, 1);
-    if frac == 0 {
-        return;
+impl GoDuration {
+    /// The longest text is 24 bytes (`2562047h47m16.854775807s`).
+    const ROOM: usize = 32;
+
+    pub fn of(d: Duration) -> GoDuration {
+        // Go's durations are 64-bit nanoseconds.
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let mut text = GoDuration {
+            buf: [b' '; GoDuration::ROOM],
+            start: GoDuration::ROOM,
+            micro: false,
+        };
+        if nanos == 0 {
+            text.push_front(b"0s");
+        } else if nanos < 1_000 {
+            text.push_front(b"ns");
+            text.number(nanos);
+        } else if nanos < 1_000_000 {
+            text.push_front("µs".as_bytes());
+            text.micro = true;
+            text.fixed(nanos, 3);
+        } else if nanos < 1_000_000_000 {
+            text.push_front(b"ms");
+            text.fixed(nanos, 6);
+        } else {
+            text.push_front(b"s");
+            let secs = text.fraction(nanos, 9);
+            text.number(secs % 60);
+            let minutes = secs / 60;
+            if minutes > 0 {
+                text.push_front(b"m");
+                text.number(minutes % 60);
+                let hours = minutes / 60;
+                if hours > 0 {
+                    text.push_front(b"h");
+                    text.number(hours);
+                }
+            }
+        }
+        text
     }
-    out.push(b'.');
-    let start = out.len();
-    digits(out, frac, places);
-    while out.len() > start && out.last() == Some(&b'0') {
-        out.pop();
+
+    pub fn text(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// The text right-aligned in `width` columns (at most 24), as Go's
+    /// `%13v` pads it; whole when it is wider.
+    pub fn padded(&self, width: usize) -> &[u8] {
+        let columns = GoDuration::ROOM - self.start - usize::from(self.micro);
+        let pad = width.saturating_sub(columns).min(self.start);
+        &self.buf[self.start - pad..]
+    }
+
+    fn push_front(&mut self, text: &[u8]) {
+        self.start -= text.len();
+        self.buf[self.start..self.start + text.len()].copy_from_slice(text);
+    }
+
+    /// `v` in decimal.
+    fn number(&mut self, mut v: u64) {
+        loop {
+            self.start -= 1;
+            self.buf[self.start] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+    }
+
+    /// `v`'s last `places` digits as a fraction (trailing zeros and a bare
+    /// point left out, as Go does); returns the digits before them.
+    fn fraction(&mut self, mut v: u64, places: u32) -> u64 {
+        let mut places = places;
+        while places > 0 && v.is_multiple_of(10) {
+            v /= 10;
+            places -= 1;
+        }
+        if places == 0 {
+            return v;
+        }
+        for _ in 0..places {
+            self.start -= 1;
+            self.buf[self.start] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.start -= 1;
+        self.buf[self.start] = b'.';
+        v
+    }
+
+    /// `whole.fraction` of `v` with `places` fraction digits.
+    fn fixed(&mut self, v: u64, places: u32) {
+        let whole = self.fraction(v, places);
+        self.number(whole);
     }
 }
 
@@ -366,6 +450,10 @@ mod tests {
             (Duration::from_millis(2_500), "2.5s"),
             (Duration::from_secs(62), "1m2s"),
             (Duration::from_secs(3_601), "1h0m1s"),
+            (Duration::from_nanos(1_000_000_001), "1.000000001s"),
+            (Duration::from_nanos(100_000), "100µs"),
+            (Duration::from_millis(10), "10ms"),
+            (Duration::from_secs(7_200), "2h0m0s"),
         ];
         for (d, want) in cases {
             assert_eq!(go_duration(d), want, "{d:?}");
@@ -406,10 +494,16 @@ mod tests {
 
     #[test]
     fn cached_stamps_match_fresh_ones() {
-        let mut stamp = Stamp::default();
-        // Across a second, a day and a year boundary, twice each.
+        let first = 1_796_111_109_042u64;
+        let mono = Instant::now();
+        let mut stamp = Stamp::new(WallClock::fixed(
+            mono,
+            UNIX_EPOCH + Duration::from_millis(first),
+        ));
+        // Across a second, a day and a year boundary, twice each, then
+        // back into a second already left.
         for ms in [
-            1_796_111_109_042u64,
+            first,
             1_796_111_109_999,
             1_796_111_110_000,
             1_796_111_110_001,
@@ -417,16 +511,38 @@ mod tests {
             1_798_761_600_000,
             1_796_111_109_500,
         ] {
+            let at = mono + Duration::from_millis(ms - first);
             let t = UNIX_EPOCH + Duration::from_millis(ms);
             let (mut cached, mut fresh) = (Vec::new(), Vec::new());
-            stamp.write_gin(&mut cached, t);
+            stamp.write_gin(&mut cached, at);
             cached.push(b'|');
-            stamp.write_rfc3339(&mut cached, t, b"+00:00");
+            stamp.write_rfc3339(&mut cached, at, b"+00:00");
             Utc::at(t).write_gin(&mut fresh);
             fresh.push(b'|');
             Utc::at(t).write_rfc3339(&mut fresh, b"+00:00");
             assert_eq!(cached, fresh, "{ms}");
         }
+    }
+
+    #[test]
+    fn go_durations_pad_to_a_column() {
+        let padded =
+            |d: Duration| String::from_utf8(GoDuration::of(d).padded(13).to_vec()).unwrap();
+        assert_eq!(padded(Duration::from_nanos(1_134_431)), "   1.134431ms");
+        // `µ` is two bytes and one column.
+        assert_eq!(padded(Duration::from_nanos(4_529)), "      4.529µs");
+        assert_eq!(padded(Duration::ZERO), "           0s");
+        // Wider than the column: whole, not cut.
+        assert_eq!(
+            padded(Duration::from_nanos(61_123_456_789)),
+            "1m1.123456789s"
+        );
+        // Go's largest duration, and Rust's beyond it, fit.
+        assert_eq!(
+            go_duration(Duration::from_nanos(i64::MAX as u64)),
+            "2562047h47m16.854775807s"
+        );
+        assert_eq!(go_duration(Duration::MAX).len(), 24);
     }
 
     #[test]
