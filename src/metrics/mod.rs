@@ -21,5 +21,5 @@ mod serve;
 
 pub use board::Board;
 pub use figures::{Figures, StageOutcome};
-pub use recorder::{CallMeter, Recorder};
+pub use recorder::{CallMeter, FinishedCall, Recorder};
 pub use serve::{Scrapes, serve};

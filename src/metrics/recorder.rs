@@ -146,6 +146,17 @@ impl Recorder {
         });
     }
 
+    /// Records `call` (see [`CallMeter::finish_later`]) as ended at `ended`.
+    pub fn call_ended(&self, call: FinishedCall, ended: Instant) {
+        self.defer(Event::Call {
+            endpoint: call.endpoint,
+            backend: call.backend,
+            host: call.host,
+            end: call.end,
+            elapsed: ended.saturating_duration_since(call.started),
+        });
+    }
+
     /// Queues `event`; counts the queue once it holds a batch.
     fn defer(&self, event: Event) {
         let full = {
@@ -302,6 +313,7 @@ const ERROR: StageOutcome = StageOutcome {
     complete: false,
 };
 
+#[derive(Debug, Clone, Copy)]
 enum CallEnd {
     Answered {
         status: u16,
@@ -312,6 +324,17 @@ enum CallEnd {
         timed_out: bool,
     },
     Canceled,
+}
+
+/// A backend call that has finished, waiting for the clock reading that
+/// ends it ([`Recorder::call_ended`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedCall {
+    endpoint: usize,
+    backend: usize,
+    host: usize,
+    started: Instant,
+    end: CallEnd,
 }
 
 /// One backend call being measured.
@@ -336,6 +359,34 @@ impl CallMeter<'_> {
                 good,
             ),
             Err(e) => self.failed(e),
+        }
+    }
+
+    /// [`CallMeter::finish`] without reading the clock: the caller records
+    /// the call with a later reading it takes anyway. An endpoint's lone
+    /// backend call ends with the proxy stage (one clock read for both).
+    pub fn finish_later(
+        mut self,
+        result: &Result<Response, BackendError>,
+        good: bool,
+        head_only: bool,
+    ) -> FinishedCall {
+        self.done = true;
+        FinishedCall {
+            endpoint: self.endpoint,
+            backend: self.backend,
+            host: self.host,
+            started: self.started,
+            end: match result {
+                Ok(resp) => CallEnd::Answered {
+                    status: resp.status,
+                    bytes: (!head_only).then_some(resp.body.len() as u64),
+                    good,
+                },
+                Err(e) => CallEnd::Failed {
+                    timed_out: matches!(e, BackendError::Timeout),
+                },
+            },
         }
     }
 

@@ -1,6 +1,7 @@
 //! Calling an endpoint's backends: all at once (or one after the other for
 //! `sequential`), under one deadline.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,6 +12,7 @@ use super::request::{ClientRequest, backend_target};
 use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
+use crate::metrics::FinishedCall;
 use crate::pipeline::{Value, decode};
 use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
@@ -36,6 +38,11 @@ pub struct CallContext<'a> {
     /// When the proxy stage began: the start of the calls made at once
     /// (one clock read for all of them).
     pub started: Instant,
+    /// An endpoint's lone backend call, measured, once it finished: it is
+    /// recorded with the proxy stage's end reading (one clock read for
+    /// both; the call's figures then include decoding its response, as
+    /// KrakenD's backend layer does, a few microseconds).
+    pub lone_call: Cell<Option<FinishedCall>>,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -121,7 +128,13 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         Err(_) => false,
     };
     if let Some(meter) = meter {
-        meter.finish(&result, good, plan.method == crate::http::Method::Head);
+        let head_only = plan.method == crate::http::Method::Head;
+        if ctx.plan.backends.len() == 1 && ctx.plan.concurrent_calls <= 1 {
+            ctx.lone_call
+                .set(Some(meter.finish_later(&result, good, head_only)));
+        } else {
+            meter.finish(&result, good, head_only);
+        }
     }
     BackendPlan::record(admitted, good);
     Outcome { backend, result }

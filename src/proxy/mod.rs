@@ -55,6 +55,9 @@ pub async fn handle(
             complete,
         };
         let now = std::time::Instant::now();
+        if let Some(lone) = call.lone_call.take() {
+            metrics.call_ended(lone, now);
+        }
         metrics.proxy(
             call.endpoint,
             now.saturating_duration_since(call.started),

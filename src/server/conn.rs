@@ -485,6 +485,7 @@ impl Connection {
             metrics: worker.observer.metrics.as_ref(),
             endpoint,
             started: input.now,
+            lone_call: std::cell::Cell::new(None),
         };
         if plan.output == OutputEncoding::NoOp {
             let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;
