@@ -10,6 +10,8 @@
 #
 #   SKIP_BUILD=1 flock /tmp/quiet.lock bash loadtest/observability_callgrind.sh
 #   CACHE_SIM=1 ...   # also simulate the caches: L1 instruction and data misses per request
+#   PATHS="agg" ...   # other endpoints (default: noop json/7)
+#   CUTTLE=/tmp/cuttle-old ...   # another build of the gateway
 #   callgrind_annotate --inclusive=yes $DIR/on-noop.*.out.1-05   # per function (DIR is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,12 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 source loadtest/common.sh
 out_dir=$(mktemp -d /tmp/observability-callgrind.XXXXXX)
 
-start_backend 1 "" "        location = /user { return 200 '{\"id\":1,\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"company\":{\"name\":\"Analytical\",\"city\":\"London\"},\"active\":true,\"score\":97.5}'; }" 1
+start_backend 1 "" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
+        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
+LOCATIONS
+)" 1
 wait_port $BACKEND_PORT
 
 # profile NAME OBSERVED PATH: prints "NAME worker_instr/req writer_instr/req".
@@ -32,7 +39,7 @@ profile() {
     write_observability_config "$work/$name.json" "$PORT" "$observed"
     taskset -c 0 valgrind --tool=callgrind --separate-threads=yes ${CACHE_SIM:+--cache-sim=yes} \
         --callgrind-out-file="$out_dir/$name.%p.out" \
-        target/release/cuttle run -c "$work/$name.json" --cores 1 >"$work/$name.log" 2>&1 &
+        "${CUTTLE:-target/release/cuttle}" run -c "$work/$name.json" --cores 1 >"$work/$name.log" 2>&1 &
     vg=$!
     for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
     taskset -c 1 wrk -t1 -c4 -d2s "http://127.0.0.1:$PORT/$path" >/dev/null
@@ -54,7 +61,7 @@ profile() {
     echo "$name $requests requests: worker $(echo "$totals" | sed -n 1p | awk -v n="$requests" '{ printf "%.0f", $1 / n }') instructions/request, next thread $(echo "$totals" | sed -n 2p | awk -v n="$requests" '{ printf "%.0f", $1 / n }')$misses"
 }
 
-for path in noop json/7; do
+for path in ${PATHS:-noop json/7}; do
     tag=${path%%/*}
     profile "off-$tag" 0 "$path"
     profile "on-$tag" 1 "$path"

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-/// Buffers in flight between the workers and the writer. With 32 KiB
-/// access log batches this holds at most a few MiB.
-const CAPACITY: usize = 256;
+/// Buffers in flight between the workers and the writer. With 128 KiB
+/// access log batches this holds at most 16 MiB.
+const CAPACITY: usize = 128;
 
 /// What the writer is handed.
 pub enum Batch {
