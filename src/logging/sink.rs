@@ -15,8 +15,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 /// Buffers in flight between the workers and the writer. With 128 KiB
-/// access log batches this holds at most 16 MiB.
-const CAPACITY: usize = 128;
+/// access log batches this holds at most 8 MiB.
+const CAPACITY: usize = 64;
 
 /// What the writer is handed.
 pub enum Batch {
