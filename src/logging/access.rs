@@ -34,10 +34,11 @@ use crate::http::Method;
 use crate::http::{ipv4_text, write_ip};
 
 /// A batch is handed over once it holds this much (or on the next tick).
-/// Each batch wakes the writer thread, which (on the worker's CPU) takes
-/// the CPU from the worker and leaves it with cold caches: with 32 KiB
-/// batches, 8 times per 1,000 json requests, and the worker's kernel
-/// time per request rose by ~0.4 µs; with 128 KiB, twice (tuning.md).
+/// Each batch wakes the writer thread, which, when it shares a busy
+/// worker's CPU, takes the CPU at once and leaves the worker cold
+/// caches: with 32 KiB batches 8 times per 1,000 json requests, with
+/// 128 KiB twice, and the cost of metrics and the log fell from +5.6-6.1%
+/// to +3.5-4.5% CPU per aggregate request (tuning.md).
 const BATCH_BYTES: usize = 128 * 1024;
 /// Requests a worker queues before formatting their lines.
 const FORMAT_BATCH: usize = 256;

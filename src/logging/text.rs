@@ -113,8 +113,8 @@ impl WallClock {
         WallClock::fixed(Instant::now(), SystemTime::now())
     }
 
-    /// A clock on which `mono` reads as `wall` (until refreshed): tests and
-    /// benchmarks use it to write known times.
+    /// A clock on which `mono` reads as `wall` (until refreshed): tests
+    /// use it to write known times.
     pub fn fixed(mono: Instant, wall: SystemTime) -> WallClock {
         WallClock {
             base: Cell::new((mono, wall)),
@@ -308,8 +308,8 @@ impl GoDuration {
         &self.buf[self.start..]
     }
 
-    /// The text right-aligned in `width` columns (at most 24), as Go's
-    /// `%13v` pads it; whole when it is wider.
+    /// The text right-aligned in `width` columns, as Go's `%13v` pads it;
+    /// whole when it is wider (and padded to at most 30 columns).
     pub fn padded(&self, width: usize) -> &[u8] {
         let columns = GoDuration::ROOM - self.start - usize::from(self.micro);
         let pad = width.saturating_sub(columns).min(self.start);

@@ -352,14 +352,8 @@ impl CallMeter<'_> {
     /// answer (200/201, or any status for no-op), `head_only` that no body
     /// was asked for.
     pub fn finish(self, result: &Result<Response, BackendError>, good: bool, head_only: bool) {
-        match result {
-            Ok(resp) => self.answered(
-                resp.status,
-                (!head_only).then_some(resp.body.len() as u64),
-                good,
-            ),
-            Err(e) => self.failed(e),
-        }
+        let recorder = self.recorder;
+        recorder.call_ended(self.finish_later(result, good, head_only), Instant::now());
     }
 
     /// [`CallMeter::finish`] without reading the clock: the caller records
@@ -407,11 +401,7 @@ impl CallMeter<'_> {
         self.recorder.record_call(&self, end, ended);
     }
 
-    pub fn failed(self, error: &BackendError) {
-        self.failed_at(Instant::now(), error);
-    }
-
-    /// [`CallMeter::failed`], with the call's end read by the caller.
+    /// The call failed with `error`, its end read by the caller.
     pub fn failed_at(mut self, ended: Instant, error: &BackendError) {
         self.done = true;
         let end = CallEnd::Failed {
