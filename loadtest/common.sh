@@ -156,3 +156,27 @@ write_observability_config() {
 }
 CONF
 }
+
+# start_observability_backend LISTEN_OPTIONS CPU: the backend of
+# write_observability_config's endpoints (/user, /posts, /settings).
+start_observability_backend() {
+    start_backend 1 "$1" "$(cat <<'LOCATIONS'
+        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
+        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
+        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
+LOCATIONS
+)" "$2"
+}
+
+# start_off_and_on BINARY CPU [ON_OUTPUT]: the gateway twice on CPU, with
+# $work/off.json and $work/on.json (write_observability_config), one
+# --cores 1 worker each; sets off_pid and on_pid. The "on" gateway's
+# standard output (its access log) goes to ON_OUTPUT ($work/on.log).
+start_off_and_on() {
+    taskset -c "$2" "$1" run -c "$work/off.json" --cores 1 >"$work/off.log" 2>&1 &
+    off_pid=$!
+    pids+=("$off_pid")
+    taskset -c "$2" "$1" run -c "$work/on.json" --cores 1 >"${3:-$work/on.log}" 2>&1 &
+    on_pid=$!
+    pids+=("$on_pid")
+}

@@ -25,12 +25,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 source loadtest/common.sh
 out_dir=$(mktemp -d /tmp/observability-callgrind.XXXXXX)
 
-start_backend 1 "" "$(cat <<'LOCATIONS'
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
-        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
-        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
-LOCATIONS
-)" 1
+start_observability_backend "" 1
 wait_port $BACKEND_PORT
 
 # profile NAME OBSERVED PATH: prints "NAME worker_instr/req writer_instr/req".

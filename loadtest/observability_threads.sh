@@ -27,18 +27,8 @@ cuttle=${CUTTLE:-target/release/cuttle}
 
 write_observability_config "$work/off.json" $OFF_PORT 0
 write_observability_config "$work/on.json" $ON_PORT 1
-start_backend 1 "reuseport" "$(cat <<'LOCATIONS'
-        location = /user { return 200 '{"id":1,"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Analytical","city":"London"},"active":true,"score":97.5}'; }
-        location = /posts { return 200 '[{"id":1,"title":"Notes","words":8000},{"id":2,"title":"Sketch","words":1200}]'; }
-        location = /settings { return 200 '{"theme":"dark","lang":"en","notifications":{"email":true,"sms":false}}'; }
-LOCATIONS
-)" 1
-taskset -c 0 "$cuttle" run -c "$work/off.json" --cores 1 >"$work/off.log" 2>&1 &
-off_pid=$!
-pids+=("$off_pid")
-taskset -c 0 "$cuttle" run -c "$work/on.json" --cores 1 >"$work/on.log" 2>&1 &
-on_pid=$!
-pids+=("$on_pid")
+start_observability_backend "reuseport" 1
+start_off_and_on "$cuttle" 0
 wait_port $BACKEND_PORT
 wait_port $OFF_PORT
 wait_port $ON_PORT
