@@ -136,17 +136,7 @@ impl Recorder {
         figures
     }
 
-    fn record_call(&self, meter: &CallMeter<'_>, end: CallEnd, ended: Instant) {
-        self.defer(Event::Call {
-            endpoint: meter.endpoint,
-            backend: meter.backend,
-            host: meter.host,
-            end,
-            elapsed: ended.saturating_duration_since(meter.started),
-        });
-    }
-
-    /// Records `call` (see [`CallMeter::finish_later`]) as ended at `ended`.
+    /// Records `call` as ended at `ended`.
     pub fn call_ended(&self, call: FinishedCall, ended: Instant) {
         self.defer(Event::Call {
             endpoint: call.endpoint,
@@ -326,6 +316,14 @@ enum CallEnd {
     Canceled,
 }
 
+impl CallEnd {
+    fn failed(error: &BackendError) -> CallEnd {
+        CallEnd::Failed {
+            timed_out: matches!(error, BackendError::Timeout),
+        }
+    }
+}
+
 /// A backend call that has finished, waiting for the clock reading that
 /// ends it ([`Recorder::call_ended`]).
 #[derive(Debug, Clone, Copy)]
@@ -365,22 +363,26 @@ impl CallMeter<'_> {
         good: bool,
         head_only: bool,
     ) -> FinishedCall {
+        self.ended_as(match result {
+            Ok(resp) => CallEnd::Answered {
+                status: resp.status,
+                bytes: (!head_only).then_some(resp.body.len() as u64),
+                good,
+            },
+            Err(e) => CallEnd::failed(e),
+        })
+    }
+
+    /// Marks the call ended as `end` (so dropping the meter records
+    /// nothing more) and returns its record.
+    fn ended_as(&mut self, end: CallEnd) -> FinishedCall {
         self.done = true;
         FinishedCall {
             endpoint: self.endpoint,
             backend: self.backend,
             host: self.host,
             started: self.started,
-            end: match result {
-                Ok(resp) => CallEnd::Answered {
-                    status: resp.status,
-                    bytes: (!head_only).then_some(resp.body.len() as u64),
-                    good,
-                },
-                Err(e) => CallEnd::Failed {
-                    timed_out: matches!(e, BackendError::Timeout),
-                },
-            },
+            end,
         }
     }
 
@@ -392,22 +394,18 @@ impl CallMeter<'_> {
     /// [`CallMeter::answered`], with the call's end read by the caller
     /// (who needs the same reading for the proxy stage: one clock read).
     pub fn answered_at(mut self, ended: Instant, status: u16, bytes: Option<u64>, good: bool) {
-        self.done = true;
-        let end = CallEnd::Answered {
+        let call = self.ended_as(CallEnd::Answered {
             status,
             bytes,
             good,
-        };
-        self.recorder.record_call(&self, end, ended);
+        });
+        self.recorder.call_ended(call, ended);
     }
 
     /// The call failed with `error`, its end read by the caller.
     pub fn failed_at(mut self, ended: Instant, error: &BackendError) {
-        self.done = true;
-        let end = CallEnd::Failed {
-            timed_out: matches!(error, BackendError::Timeout),
-        };
-        self.recorder.record_call(&self, end, ended);
+        let call = self.ended_as(CallEnd::failed(error));
+        self.recorder.call_ended(call, ended);
     }
 }
 
@@ -427,6 +425,7 @@ impl Drop for CallMeter<'_> {
         } else {
             CallEnd::Canceled
         };
-        self.recorder.record_call(self, end, now);
+        let call = self.ended_as(end);
+        self.recorder.call_ended(call, now);
     }
 }
