@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::alias;
 use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
@@ -117,9 +118,14 @@ pub struct BackendExtra {
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
     let mut result = RootExtra::default();
-    for (namespace, value) in extra.into_iter().flatten() {
-        let at = namespace_path("extra_config", namespace);
-        match security::canonical_namespace(namespace) {
+    for alias::Entry {
+        namespace,
+        written,
+        value,
+    } in resolve_aliases(extra, "extra_config", unknown)
+    {
+        let at = namespace_path("extra_config", written);
+        match namespace {
             security::CORS => result.security.cors = Some(security::cors(value, &at, unknown)?),
             security::HTTP => result.security.http = Some(security::http(value, &at, unknown)?),
             security::BOT_DETECTOR => {
@@ -175,8 +181,14 @@ pub fn endpoint(
     jwk: &mut JwkRegistry,
 ) -> BuildResult<EndpointExtra> {
     let mut result = EndpointExtra::default();
-    for (namespace, value) in extra.into_iter().flatten() {
-        let at = namespace_path(&format!("{at}.extra_config"), namespace);
+    let parent = format!("{at}.extra_config");
+    for alias::Entry {
+        namespace,
+        written,
+        value,
+    } in resolve_aliases(extra, &parent, unknown)
+    {
+        let at = namespace_path(&parent, written);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
@@ -188,7 +200,7 @@ pub fn endpoint(
             result.json_schema = Some(validation::json_schema(value, &at)?);
             continue;
         }
-        match security::canonical_namespace(namespace) {
+        match namespace {
             security::BOT_DETECTOR => {
                 result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
                 continue;
@@ -276,12 +288,18 @@ pub fn backend(
     unknown: &mut Unknown,
 ) -> BuildResult<BackendExtra> {
     let mut result = BackendExtra::default();
-    for (namespace, value) in extra.into_iter().flatten() {
-        let at = namespace_path(&format!("{at}.extra_config"), namespace);
+    let parent = format!("{at}.extra_config");
+    for alias::Entry {
+        namespace,
+        written,
+        value,
+    } in resolve_aliases(extra, &parent, unknown)
+    {
+        let at = namespace_path(&parent, written);
         if response_modifier(namespace, value, &at, unknown, &mut result.modifiers)? {
             continue;
         }
-        match security::canonical_namespace(namespace) {
+        match namespace {
             service @ (security::CORS | security::HTTP) => {
                 return Err(service_only(service, &at));
             }
@@ -295,7 +313,7 @@ pub fn backend(
             }
             _ => {}
         }
-        match namespace.as_str() {
+        match namespace {
             PROXY => {
                 note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
                 let proxy: RawProxy = decode(value, &at)?;
@@ -551,6 +569,20 @@ pub(super) fn decode<T: DeserializeOwned>(value: &Value, at: &str) -> BuildResul
 
 /// Records a namespace cuttle does not implement, found at `at`: a refusal
 /// when it would guard the endpoint, else a warning.
+/// The entries of one `extra_config` under the names KrakenD reads them as
+/// (`alias`): old names KrakenD CE no longer reads are recorded as refused,
+/// old names overridden by their current name as ignored.
+fn resolve_aliases<'a>(
+    extra: Option<&'a ExtraConfig>,
+    parent: &str,
+    unknown: &mut Unknown,
+) -> Vec<alias::Entry<'a>> {
+    let resolved = alias::entries(extra, parent);
+    unknown.ignored.extend(resolved.superseded);
+    unknown.unimplemented.extend(resolved.unread);
+    resolved.entries
+}
+
 fn note_unknown(namespace: &str, at: String, unknown: &mut Unknown) {
     if is_comment(namespace) {
         return;

@@ -6,6 +6,7 @@
 //! column, or a path such as `endpoints[3].backend[0].url_pattern`) and what
 //! to write instead.
 
+mod alias;
 mod auth;
 mod build;
 mod duration;

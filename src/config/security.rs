@@ -14,18 +14,6 @@ pub const CORS: &str = "security/cors";
 pub const HTTP: &str = "security/http";
 pub const BOT_DETECTOR: &str = "security/bot-detector";
 
-/// The names KrakenD CE still accepts for the same three components
-/// (its `cmd/krakend-ce` maps them onto the new ones). Without this a file
-/// written with them would only earn a warning and be served unprotected.
-pub fn canonical_namespace(namespace: &str) -> &str {
-    match namespace {
-        "github_com/devopsfaith/krakend-cors" => CORS,
-        "github_com/devopsfaith/krakend-httpsecure" => HTTP,
-        "github_com/devopsfaith/krakend-botdetector" => BOT_DETECTOR,
-        other => other,
-    }
-}
-
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
 ];

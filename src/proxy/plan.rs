@@ -42,8 +42,8 @@ pub struct EndpointPlan {
     /// A wildcard endpoint (`/v1/*`): the last route parameter is the rest
     /// of the path, appended to every backend's path.
     pub wildcard: bool,
-    /// Checks run in order before any backend is called (the
-    /// `qos/ratelimit/router` limiter first).
+    /// Checks run in order before any backend is called (KrakenD's order:
+    /// `compile_steps`).
     pub before: Vec<Step>,
     /// Steps run on the merged document before it is encoded.
     pub after: Vec<ResponseStep>,
@@ -70,6 +70,17 @@ pub struct BackendPlan {
     pub guard: Option<BackendGuard>,
     /// `validation/cel` at backend level.
     pub cel: Option<Checks>,
+}
+
+impl EndpointPlan {
+    /// Whether a step sets header `name` (any case) for the backends, so
+    /// the client's header of that name is neither forwarded nor read.
+    pub fn replaces_header(&self, name: impl AsRef<[u8]>) -> bool {
+        let name = name.as_ref();
+        self.replaced_headers
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+    }
 }
 
 impl BackendPlan {
@@ -204,10 +215,11 @@ pub fn compile_endpoint(
     })
 }
 
-/// The steps before the backends, in KrakenD's order (the rate limit and
-/// the JWT validator in the router, then krakend-cel's wrapper around
-/// krakend-jsonschema's), and after them (CEL's response checks, then the
-/// signer).
+/// The steps before the backends, in KrakenD's order (krakend-ce
+/// `handler_factory.go`, outermost first: bot detector, JWT validator with
+/// its CEL rejecter, rate limit, then the proxy pipe where krakend-cel wraps
+/// krakend-jsonschema), and after them (CEL's response checks, then the
+/// signer). ARCHITECTURE.md, "The order of handlers".
 fn compile_steps(
     endpoint: &Endpoint,
     share: &WorkerShare,
@@ -221,6 +233,25 @@ fn compile_steps(
             .map_err(|e| format!(".security/bot-detector.patterns: {e}"))?;
         before.push(Step::BotDetector(detector));
     }
+    // The validator wraps the rate limiter: a caller without a valid token
+    // spends nothing, and a limit keyed on a propagated claim counts per
+    // token holder.
+    if let Some(spec) = &endpoint.auth {
+        before.push(Step::Jwt(JwtCheck::new(spec.clone())));
+    }
+    let cel = if endpoint.cel.is_empty() {
+        None
+    } else {
+        Some(Rc::new(Checks::compile(
+            endpoint.cel.iter().map(String::as_str),
+        )?))
+    };
+    if let Some(checks) = cel.as_ref().filter(|c| c.has(Side::Jwt)) {
+        before.push(Step::CelJwt(CelStep::new(
+            Rc::clone(checks),
+            share.return_error_msg,
+        )));
+    }
     if let Some(limit) = &endpoint.rate_limit {
         before.push(Step::RateLimit(EndpointLimiter::new(
             limit,
@@ -229,13 +260,8 @@ fn compile_steps(
             share.epoch,
         )));
     }
-    // The JWT validator sits in KrakenD's router, before the proxy pipe.
-    if let Some(spec) = &endpoint.auth {
-        before.push(Step::Jwt(JwtCheck::new(spec.clone())));
-    }
-    if !endpoint.cel.is_empty() {
-        let checks = Rc::new(Checks::compile(endpoint.cel.iter().map(String::as_str))?);
-        if checks.has(Side::Jwt) || checks.has(Side::Request) {
+    if let Some(checks) = cel {
+        if checks.has(Side::Request) {
             before.push(Step::Cel(CelStep::new(
                 Rc::clone(&checks),
                 share.return_error_msg,

@@ -113,13 +113,7 @@ pub fn forwarded_headers<'r>(
     let listed = req.head.connection_listed(req.buf);
     req.head.headers.iter().filter_map(move |h| {
         let name = h.name.of(req.buf);
-        if gateway_owned(name)
-            || listed.contains(name)
-            || plan
-                .replaced_headers
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(name))
-        {
+        if gateway_owned(name) || listed.contains(name) || plan.replaces_header(name) {
             return None;
         }
         let wanted = name.eq_ignore_ascii_case(b"content-type")

@@ -1,8 +1,9 @@
 //! The compiled per-endpoint steps around the backend calls.
 //!
 //! An endpoint's plan holds an ordered list of [`Step`]s that run before
-//! any backend is called (rate limit, then the components that decide who
-//! may call: bot check, JWT, schema, CEL) and a list of [`ResponseStep`]s
+//! any backend is called, in KrakenD's order (ARCHITECTURE.md, "The order
+//! of handlers": bot check, JWT and its CEL claim checks, rate limit, CEL
+//! on the request, schema) and a list of [`ResponseStep`]s
 //! that run on the merged document before it is encoded (CEL on the
 //! response, signing). A step either lets the request go on, possibly
 //! recording what it learnt in the request's [`RequestFacts`] (the verified
@@ -37,6 +38,26 @@ pub struct RequestFacts {
     /// carries besides the forwarded ones (`propagate_claims`); the client's
     /// headers of the same names are not forwarded (`EndpointPlan::replaced_headers`).
     pub backend_headers: Vec<u8>,
+}
+
+impl RequestFacts {
+    /// The header lines in `backend_headers`, as (name, trimmed value).
+    pub fn propagated(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.backend_headers
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let colon = line.iter().position(|&b| b == b':')?;
+                Some((&line[..colon], line[colon + 1..].trim_ascii()))
+            })
+    }
+
+    /// What a step set for header `name` (any case), if anything.
+    pub fn propagated_header(&self, name: &str) -> Option<&[u8]> {
+        self.propagated()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
 }
 
 /// A request that a step will not let through.
@@ -79,7 +100,10 @@ pub enum Step {
     /// `auth/validator`: 401 without a valid token, 403 without the roles
     /// or scopes; the claims go into `RequestFacts::jwt`.
     Jwt(JwtCheck),
-    /// `validation/cel`: the checks on the JWT claims and the request.
+    /// `validation/cel`: the checks naming only `JWT` (krakend-jose's
+    /// rejecter, right after the validator: 401).
+    CelJwt(CelStep),
+    /// `validation/cel`: the checks on the request.
     Cel(CelStep),
     /// `validation/json-schema`: the request body.
     JsonSchema(SchemaStep),
@@ -91,11 +115,22 @@ impl Step {
             Step::Jwt(check) => jwt(check, input, facts),
             Step::RateLimit(limiter) => {
                 let req = input.req;
+                let facts = &*facts;
                 let client = limiter.strategy().and_then(|strategy| {
                     qos::client_id(
                         strategy,
                         req.peer,
-                        |name| req.header(name),
+                        // A header the validator sets (`propagate_claims`)
+                        // is read from the claim, never from the client: the
+                        // validator runs first, as in KrakenD, and the
+                        // client's header of that name is not forwarded.
+                        |name| {
+                            if input.plan.replaces_header(name) {
+                                facts.propagated_header(name)
+                            } else {
+                                req.header(name)
+                            }
+                        },
                         |name| req.param(input.plan, name),
                     )
                 });
@@ -111,6 +146,7 @@ impl Step {
                 }
                 Ok(())
             }
+            Step::CelJwt(cel) => cel.check_jwt(input.plan, input.req, facts),
             Step::Cel(cel) => cel.check(input.plan, input.req, facts),
             Step::JsonSchema(schema) => schema.check(input.req),
         }

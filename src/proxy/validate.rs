@@ -47,6 +47,28 @@ impl CelStep {
         }
     }
 
+    /// The checks naming only `JWT`, on the claims `auth/validator`
+    /// verified: krakend-jose runs them as its rejecter, inside the
+    /// validator and so before the rate limit.
+    pub fn check_jwt(
+        &self,
+        plan: &EndpointPlan,
+        req: &ClientRequest<'_>,
+        facts: &RequestFacts,
+    ) -> Result<(), Refusal> {
+        let bindings = RequestBindings {
+            plan,
+            req,
+            facts,
+            backend_path: None,
+        };
+        // KrakenD's JWT rejecter answers like a bad token.
+        self.checks
+            .run(Side::Jwt, &bindings)
+            .map_err(|_| Refusal::empty(401))
+    }
+
+    /// The checks on the request (`req_*`, `now`).
     pub fn check(
         &self,
         plan: &EndpointPlan,
@@ -59,10 +81,6 @@ impl CelStep {
             facts,
             backend_path: None,
         };
-        if self.checks.run(Side::Jwt, &bindings).is_err() {
-            // KrakenD's JWT rejecter answers like a bad token.
-            return Err(Refusal::empty(401));
-        }
         self.checks
             .run(Side::Request, &bindings)
             .map_err(|failed| error_refusal(500, failed.message(), self.return_error_msg))
@@ -203,15 +221,11 @@ impl Bindings for RequestBindings<'_> {
                     })
                     .collect();
                 // Claims propagated as headers by `auth/validator`.
-                for line in self.facts.backend_headers.split(|&b| b == b'\n') {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if let Some(colon) = line.iter().position(|&b| b == b':') {
-                        let value = String::from_utf8_lossy(&line[colon + 1..]);
-                        headers.push((
-                            cel::canonical_header(&line[..colon]),
-                            vec![value.trim().to_owned()],
-                        ));
-                    }
+                for (name, value) in self.facts.propagated() {
+                    headers.push((
+                        cel::canonical_header(name),
+                        vec![String::from_utf8_lossy(value).into_owned()],
+                    ));
                 }
                 // What lura's router adds to every proxied request.
                 let user_agent = if headers.iter().any(|(n, _)| n == "User-Agent") {
