@@ -75,16 +75,51 @@ struct LoadFlags {
 }
 
 impl LoadFlags {
-    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
-        let options = cuttle::config::LoadOptions {
+    fn options(&self) -> cuttle::config::LoadOptions {
+        cuttle::config::LoadOptions {
             ignore_unimplemented: self.ignore_unimplemented,
             krakend_body_framing: self.krakend_body_framing,
-        };
-        cuttle::config::load_with(path, options).map_err(|e| {
+        }
+    }
+
+    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
+        cuttle::config::load_with(path, self.options()).map_err(|e| {
             eprintln!("{e}");
             ExitCode::FAILURE
         })
     }
+
+    /// Reads `path` again for a reload (SIGHUP), with the same flags and
+    /// command-line overrides as at start-up.
+    fn reloader(
+        &self,
+        path: PathBuf,
+        port: Option<u16>,
+        debug: bool,
+    ) -> Box<dyn Fn() -> Result<cuttle::config::Config, String>> {
+        let options = self.options();
+        Box::new(move || {
+            let mut config =
+                cuttle::config::load_with(&path, options).map_err(|e| e.to_string())?;
+            apply_overrides(&mut config, port, debug);
+            for ignored in &config.unimplemented {
+                tracing::error!(
+                    "NOT ENFORCED (--ignore-unimplemented): {}: {}",
+                    ignored.at,
+                    ignored.message
+                );
+            }
+            Ok(config)
+        })
+    }
+}
+
+/// What the command line changes in a loaded configuration.
+fn apply_overrides(config: &mut cuttle::config::Config, port: Option<u16>, debug: bool) {
+    if let Some(port) = port {
+        config.port = port;
+    }
+    config.debug_endpoint |= debug;
 }
 
 fn main() -> ExitCode {
@@ -112,13 +147,13 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Run {
-            config,
+            config: config_path,
             port,
             debug,
             cores,
             load_flags,
         } => {
-            let mut config = match load_flags.load(&config) {
+            let mut config = match load_flags.load(&config_path) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
@@ -130,11 +165,9 @@ fn main() -> ExitCode {
                     ignored.message
                 );
             }
-            if let Some(port) = port {
-                config.port = port;
-            }
-            config.debug_endpoint |= debug;
-            start(config, cores)
+            apply_overrides(&mut config, port, debug);
+            let reload = load_flags.reloader(config_path, port, debug);
+            start(config, cores, Some(reload))
         }
         Command::Demo { cores } => {
             let config = match cuttle::demo::config() {
@@ -153,13 +186,17 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             cuttle::demo::print_instructions(config.port);
-            start(config, cores)
+            start(config, cores, None)
         }
     }
 }
 
-fn start(config: cuttle::config::Config, cores: Option<usize>) -> ExitCode {
-    let ran = cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores });
+fn start(
+    config: cuttle::config::Config,
+    cores: Option<usize>,
+    reload: Option<Box<dyn Fn() -> Result<cuttle::config::Config, String>>>,
+) -> ExitCode {
+    let ran = cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores, reload });
     // What the workers logged last, before the process exits.
     cuttle::logging::finish(std::time::Duration::from_secs(1));
     match ran {

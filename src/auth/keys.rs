@@ -163,15 +163,19 @@ pub struct FetchTls {
     pub unverified: Option<Arc<rustls::ClientConfig>>,
 }
 
-/// Starts the one background thread that fetches every URL source.
-pub fn start_fetcher(sources: Vec<UrlSource>, tls: FetchTls) -> std::io::Result<()> {
+/// Starts the one background thread that fetches every URL source of a
+/// configuration. Raising the returned flag ends it (a reloaded
+/// configuration has a fetcher of its own).
+pub fn start_fetcher(sources: Vec<UrlSource>, tls: FetchTls) -> std::io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
     if sources.is_empty() {
-        return Ok(());
+        return Ok(stop);
     }
+    let stopped = stop.clone();
     std::thread::Builder::new()
         .name("cuttle-jwk".into())
-        .spawn(move || fetch_forever(&sources, &tls))?;
-    Ok(())
+        .spawn(move || fetch_forever(&sources, &tls, &stopped))?;
+    Ok(stop)
 }
 
 struct Schedule {
@@ -180,7 +184,7 @@ struct Schedule {
     last_fetch: Option<Instant>,
 }
 
-fn fetch_forever(sources: &[UrlSource], tls: &FetchTls) {
+fn fetch_forever(sources: &[UrlSource], tls: &FetchTls, stop: &AtomicBool) {
     let start = Instant::now();
     let mut schedule: Vec<Schedule> = sources
         .iter()
@@ -190,7 +194,7 @@ fn fetch_forever(sources: &[UrlSource], tls: &FetchTls) {
             last_fetch: None,
         })
         .collect();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         for (source, plan) in sources.iter().zip(schedule.iter_mut()) {
             let nudged = source.published.nudged.load(Ordering::Relaxed)

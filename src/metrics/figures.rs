@@ -100,6 +100,16 @@ impl Figures {
         }
     }
 
+    /// Whether `other` counts the same endpoints, backends and hosts (the
+    /// same configuration, as far as its shape tells).
+    pub fn same_layout(&self, other: &Figures) -> bool {
+        self.server.len() == other.server.len()
+            && self.backends.len() == other.backends.len()
+            && self.backends.iter().zip(&other.backends).all(|(a, b)| {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.hosts.len() == b.hosts.len())
+            })
+    }
+
     /// Adds `other` (same configuration) into these figures; the worker
     /// figures are left alone.
     pub fn add(&mut self, other: &Figures) {

@@ -22,7 +22,8 @@ const MAX_HEAD: usize = 8 * 1024;
 
 /// What a worker needs to answer scrapes.
 pub struct Scrapes {
-    pub config: Rc<Config>,
+    /// The worker's configuration in service (it changes on reload).
+    pub config: Box<dyn Fn() -> Rc<Config>>,
     pub board: Arc<Board>,
 }
 
@@ -63,9 +64,12 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
         return reply(&mut stream, 405, b"405 method not allowed\n").await;
     }
     let collected = scrapes.board.collect().await;
-    let mut sum = Figures::new(&scrapes.config);
+    let config = (scrapes.config)();
+    let mut sum = Figures::new(&config);
     for (_, figures) in &collected {
-        if let Some(figures) = figures {
+        // Right after a reload, a worker that has not switched yet still
+        // publishes the previous layout: left out of this scrape.
+        if let Some(figures) = figures.as_deref().filter(|f| sum.same_layout(f)) {
             sum.add(figures);
         }
     }
@@ -79,19 +83,19 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
         })
         .collect();
     let mut text = String::with_capacity(64 * 1024);
-    let layers = scrapes
-        .config
-        .telemetry
-        .as_ref()
-        .map(|t| t.layers)
-        .unwrap_or(crate::config::MetricLayers {
-            global: false,
-            proxy: false,
-            backend_stage: false,
-            round_trip: false,
-            read_payload: false,
-        });
-    render(&scrapes.config, layers, &sum, &workers, &mut text);
+    let layers =
+        config
+            .telemetry
+            .as_ref()
+            .map(|t| t.layers)
+            .unwrap_or(crate::config::MetricLayers {
+                global: false,
+                proxy: false,
+                backend_stage: false,
+                round_trip: false,
+                read_payload: false,
+            });
+    render(&config, layers, &sum, &workers, &mut text);
     if process_metrics {
         super::process::render(&mut text);
     }

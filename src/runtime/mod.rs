@@ -21,6 +21,10 @@ const RESOLVE_LIMIT: Duration = Duration::from_secs(3);
 pub struct RunOptions {
     /// `--cores N`: how many of the allowed CPUs to use (default: all).
     pub cores: Option<usize>,
+    /// Reads and builds the configuration again (the file, with the same
+    /// command-line overrides) for a reload on SIGHUP; `None`: SIGHUP only
+    /// reloads the certificates.
+    pub reload: Option<Box<dyn Fn() -> Result<Config, String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +90,7 @@ fn bound_addr(probe: &StdListener, asked: SocketAddr) -> Result<SocketAddr, Star
 /// Starts the one thread that keeps every `jwk_url` fresh (if any). It
 /// does not wait for the first fetch: a JWK server that is down does not
 /// stop start-up, its tokens are refused until the keys arrive.
-fn start_jwk_fetcher(config: &Config) -> Result<(), StartError> {
+fn start_jwk_fetcher(config: &Config) -> Result<Arc<AtomicBool>, StartError> {
     use crate::auth::keys::{FetchTls, start_fetcher};
     let sources = &config.jwk_sources;
     let https = |insecure: bool| {
@@ -110,6 +114,73 @@ fn start_jwk_fetcher(config: &Config) -> Result<(), StartError> {
     start_fetcher(sources.clone(), tls)
         .map_err(|e| StartError::Plan(format!("cannot start the JWK fetcher thread: {e}")))
 }
+
+/// What the running process was started with, that a reload must match.
+struct Running {
+    config: Config,
+    addr: SocketAddr,
+    metrics_ports: Vec<SocketAddr>,
+    generation: u64,
+}
+
+/// A reloaded configuration, read, checked and built once here (as
+/// `run` does at start-up) before any worker sees it: `Err` says why it is
+/// not served. Returns it with its resolved backend hosts and the stop
+/// flag of its JWK fetcher (started, and its first fetch awaited briefly,
+/// so its validators have keys when the workers switch).
+fn reload_config(
+    reload: &dyn Fn() -> Result<Config, String>,
+    running: &Running,
+    workers: usize,
+) -> Result<((Config, crate::upstream::Resolved), Arc<AtomicBool>), String> {
+    let config = reload()?;
+    let old = &running.config;
+    let needs_restart = |what: &str| {
+        Err(format!(
+            "{what} changed; it is read once at start-up: restart cuttle to apply it"
+        ))
+    };
+    if SocketAddr::new(config.listen_ip, config.port) != SocketAddr::new(old.listen_ip, old.port) {
+        return needs_restart(&format!("the address to listen on ({})", running.addr));
+    }
+    if config.tls != old.tls {
+        return needs_restart("the \"tls\" section");
+    }
+    let ports = |c: &Config| -> Vec<(std::net::IpAddr, u16)> {
+        c.telemetry
+            .iter()
+            .flat_map(|t| &t.exporters)
+            .map(|e| (e.listen_ip, e.port))
+            .collect()
+    };
+    if ports(&config) != ports(old) {
+        return needs_restart(&format!(
+            "the metrics exporters (listening on {:?})",
+            running.metrics_ports
+        ));
+    }
+    if config.use_h2c != old.use_h2c {
+        return needs_restart("router.use_h2c");
+    }
+    let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
+    Worker::new(0, workers, config.clone(), &resolved).map_err(|e| e.to_string())?;
+    let fetcher = start_jwk_fetcher(&config).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + JWK_FIRST_FETCH_WAIT;
+    while config
+        .jwk_sources
+        .iter()
+        .any(|s| s.published.generation() == 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(((config, resolved), fetcher))
+}
+
+/// How long a reload waits for the first fetch of its JWK sets before the
+/// workers switch anyway (tokens are then refused until the keys arrive,
+/// as at start-up).
+const JWK_FIRST_FETCH_WAIT: Duration = Duration::from_secs(3);
 
 /// Starts the workers and blocks until they stop.
 pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
@@ -183,7 +254,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     }
     drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
-    start_jwk_fetcher(&config)?;
+    let mut jwk_fetcher = start_jwk_fetcher(&config)?;
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only
@@ -192,13 +263,18 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let stop = Arc::new(AtomicBool::new(false));
     // Raised on each SIGHUP; every worker then rebuilds its TLS set-up.
     let reloads = Arc::new(AtomicU64::new(0));
+    let configs: crate::server::Reloads = Arc::default();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), StartError>>();
     let mut handles = Vec::with_capacity(workers);
     for (id, &cpu) in cpus.iter().take(workers).enumerate() {
         let config = config.clone();
         let resolved = resolved.clone();
         let ready = ready_tx.clone();
-        let stop = stop.clone();
+        let control = crate::server::Control {
+            stop: stop.clone(),
+            reloads: options.reload.is_some().then(|| configs.clone()),
+            workers,
+        };
         let edge_tls = tls.as_ref().map(|source| crate::server::EdgeTls {
             source: source.clone(),
             reloads: reloads.clone(),
@@ -257,7 +333,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                         }
                     };
                     let _ = ready.send(Ok(()));
-                    run_worker(worker, listener, stop, tls, metrics).await;
+                    run_worker(worker, listener, control, tls, metrics).await;
                 });
                 if let Err(e) = ran {
                     let _ = failed.send(Err(StartError::Executor {
@@ -304,14 +380,40 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
         "cuttle listening on {addr} ({workers} workers{})",
         if tls.is_some() { ", TLS" } else { "" }
     );
+    let mut running = Running {
+        config: config.clone(),
+        addr,
+        metrics_ports: metrics_ports.iter().map(|(a, _)| *a).collect(),
+        generation: 0,
+    };
     let signal = loop {
         match signals::wait(&signals) {
             "SIGHUP" => {
                 if tls.is_some() {
                     tracing::info!("SIGHUP: every worker reloads the certificates");
                     reloads.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    tracing::info!("SIGHUP: no tls section, nothing to reload");
+                }
+                if let Some(reload) = &options.reload {
+                    match reload_config(reload, &running, workers) {
+                        Ok((next, fetcher)) => {
+                            jwk_fetcher.store(true, Ordering::Relaxed);
+                            jwk_fetcher = fetcher;
+                            running.generation += 1;
+                            running.config = next.0.clone();
+                            tracing::info!(
+                                "SIGHUP: configuration reload {} checked; every worker switches to it between requests",
+                                running.generation
+                            );
+                            configs.store(Some(Arc::new(crate::server::Reloaded {
+                                generation: running.generation,
+                                config: next.0,
+                                resolved: next.1,
+                            })));
+                        }
+                        Err(why) => tracing::error!(
+                            "SIGHUP: configuration reload failed, still serving the previous one: {why}"
+                        ),
+                    }
                 }
             }
             other => break other,

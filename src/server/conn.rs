@@ -7,13 +7,13 @@
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::rc::Rc;
 use std::time::Instant;
 
 use std::cell::Cell;
 
 use crate::rt::{Stream, Timer};
 
+use super::Current;
 use super::builtin;
 use super::client_ip::client_ip;
 use super::edge::{EdgeRequest, Screen};
@@ -70,14 +70,14 @@ struct Connection {
 /// Serves one client connection until it closes. `endpoint` tells, for the
 /// log line of a panic, which endpoint the current request was routed to.
 pub async fn serve(
-    worker: Rc<Worker>,
+    current: Current,
     mut stream: Stream,
     peer: SocketAddr,
     secure: bool,
     endpoint: &Cell<Option<usize>>,
 ) {
     let _ = stream.set_nodelay(true);
-    stream.set_write_timeout(Some(worker.config.limits.write_timeout));
+    stream.set_write_timeout(Some(current.borrow().config.limits.write_timeout));
     let mut conn = Connection {
         stream,
         peer,
@@ -96,7 +96,7 @@ pub async fn serve(
     };
     loop {
         endpoint.set(None);
-        match conn.serve_one(&worker, endpoint).await {
+        match conn.serve_one(&current, endpoint).await {
             Ok(true) => continue,
             Ok(false) | Err(Stop::Quietly) => return,
             Err(Stop::Reject(status, reason)) => {
@@ -137,12 +137,16 @@ impl Connection {
     }
 
     /// Serves one request. `Ok(true)`: keep the connection for the next.
+    /// The head is awaited under the limits of the configuration in service
+    /// then; the request is served by the one in service once its head has
+    /// arrived (a reload while the connection idled applies to it).
     async fn serve_one(
         &mut self,
-        worker: &Worker,
+        current: &Current,
         endpoint: &Cell<Option<usize>>,
     ) -> Result<bool, Stop> {
-        let limits = &worker.config.limits;
+        let waiting = current.borrow().clone();
+        let limits = &waiting.config.limits;
         let head_limits = HeadLimits {
             max_head_bytes: limits.max_header_bytes,
             max_uri_bytes: limits.max_uri_bytes,
@@ -173,11 +177,11 @@ impl Connection {
             let read = self.fill(limits.max_header_bytes + 1, deadline);
             let read = if started.is_none() {
                 // Between requests, a graceful shutdown closes the connection at once.
-                if worker.drain.is_draining() {
+                if waiting.drain.is_draining() {
                     return Err(Stop::Quietly);
                 }
                 futures_lite::future::or(read, async {
-                    worker.drain.wait().await;
+                    waiting.drain.wait().await;
                     Err(ErrorKind::Interrupted)
                 })
                 .await
@@ -198,6 +202,9 @@ impl Connection {
                 Err(_) => return Err(Stop::Quietly),
             }
         };
+        let serving = current.borrow().clone();
+        let worker = &*serving;
+        let limits = &worker.config.limits;
         let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)

@@ -11,12 +11,13 @@
 //! the header list size, the number of concurrent streams, flow control
 //! and the RST/GOAWAY answers to a misbehaving client.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::Current;
 use super::conn;
 use super::worker::Worker;
 use crate::rt::{self, Stream};
@@ -40,7 +41,8 @@ const CONNECTION_HEADERS: [&str; 6] = [
 const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// Serves one HTTP/2 connection until the client or the worker ends it.
-pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: SocketAddr) {
+pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
+    let worker = current.borrow().clone();
     let secure = stream.is_tls();
     let limits = &worker.config.limits;
     let handshake = h2::server::Builder::new()
@@ -82,7 +84,9 @@ pub async fn serve(worker: Rc<Worker>, mut stream: Stream, peer: SocketAddr) {
         .await;
         match next {
             Some(Some(Ok((request, respond)))) => {
-                let worker = worker.clone();
+                // Each stream is served by the configuration in service
+                // when it opened (a reload may have come since).
+                let worker = current.borrow().clone();
                 rt::spawn(async move {
                     let endpoint = Cell::new(None);
                     let served = rt::isolate(serve_stream(
@@ -191,7 +195,8 @@ async fn serve_stream(
 
     // The HTTP/1.1 driver serves it on the other end of a pipe.
     let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
-    let driver = conn::serve(worker.clone(), theirs, peer, secure, endpoint);
+    let one_request = Rc::new(RefCell::new(worker.clone()));
+    let driver = conn::serve(one_request, theirs, peer, secure, endpoint);
     let exchange = async {
         if ours.write_all(&raw).await.is_err() {
             return None;

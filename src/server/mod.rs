@@ -21,6 +21,23 @@ pub use edge::{Edge, EdgeRequest, Screen};
 pub use observe::{Observed, Observer};
 pub use worker::{Worker, backend_authorities};
 
+/// A worker's configuration in service: replaced between requests when a
+/// reload arrives. A request holds the `Rc<Worker>` it began with.
+pub type Current = Rc<RefCell<Rc<Worker>>>;
+
+/// A configuration the main thread has read, checked and built once on
+/// SIGHUP, for every worker to build its own tables from.
+pub struct Reloaded {
+    /// Grows with each successful reload (the start-up one is 0).
+    pub generation: u64,
+    pub config: crate::config::Config,
+    pub resolved: crate::upstream::Resolved,
+}
+
+/// Where the main thread publishes the newest [`Reloaded`] configuration;
+/// each worker's watcher task looks at it between its ticks.
+pub type Reloads = Arc<arc_swap::ArcSwapOption<Reloaded>>;
+
 /// What a worker needs to serve TLS: where its configuration comes from
 /// (shared settings and session ticket key) and the count of reloads asked
 /// for (SIGHUP), which it watches.
@@ -82,13 +99,17 @@ pub struct MetricsExport {
 }
 
 /// Starts the worker's metrics tasks: its publisher and its scrape
-/// listeners.
-fn start_metrics(worker: &Rc<Worker>, export: MetricsExport) {
+/// listeners. Both read the configuration in service: after a reload the
+/// figures start again from zero in the new layout (a counter reset, as
+/// after a restart).
+fn start_metrics(current: &Current, export: MetricsExport) {
+    let worker = current.borrow().clone();
     if worker.observer.metrics.is_none() {
         return;
     }
-    let w = worker.clone();
+    let publishing = current.clone();
     rt::spawn(export.board.clone().publish(worker.id, move || {
+        let w = publishing.borrow().clone();
         let open = w.connections.get() as u64;
         w.observer
             .metrics
@@ -96,8 +117,9 @@ fn start_metrics(worker: &Rc<Worker>, export: MetricsExport) {
             .map(|m| m.snapshot(open, rt::busy_time()))
             .unwrap_or_default()
     }));
+    let scraped = current.clone();
     let scrapes = Rc::new(crate::metrics::Scrapes {
-        config: Rc::new(worker.config.clone()),
+        config: Box::new(move || scraped.borrow().config.clone()),
         board: export.board,
     });
     for (listener, process_metrics) in export.listeners {
@@ -123,58 +145,76 @@ const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// With `tls`, the port speaks only TLS: every accepted connection is
 /// handshaken first, by the task that then serves it on this worker.
+/// What a worker watches besides its listener: the stop flag, and with a
+/// reloadable configuration, where reloads are published and how many
+/// workers share the process (for the pool sizes).
+pub struct Control {
+    pub stop: Arc<AtomicBool>,
+    pub reloads: Option<Reloads>,
+    pub workers: usize,
+}
+
 pub async fn run_worker(
     worker: Worker,
     listener: Listener,
-    stop: Arc<AtomicBool>,
+    control: Control,
     tls: Option<WorkerTls>,
     metrics: Option<MetricsExport>,
 ) {
-    let worker = Rc::new(worker);
+    let current: Current = Rc::new(RefCell::new(Rc::new(worker)));
     if let Some(export) = metrics {
-        start_metrics(&worker, export);
+        start_metrics(&current, export);
     }
     let tls = tls.map(Rc::new);
-    for pool in worker.pools.iter() {
+    for pool in current.borrow().pools.iter() {
         rt::spawn(pool.clone().warm_up());
     }
-    let sweeper = worker.clone();
+    let sweeper = current.clone();
     rt::spawn(async move {
         loop {
             rt::sleep(POOL_SWEEP_INTERVAL).await;
-            for pool in sweeper.pools.iter() {
+            for pool in sweeper.borrow().pools.iter() {
                 pool.sweep();
             }
         }
     });
-    let observer = worker.clone();
+    let observer = current.clone();
     rt::spawn(async move {
         loop {
             rt::sleep(observe::OBSERVER_TICK).await;
-            observer.observer.tick();
+            let worker = observer.borrow().clone();
+            worker.observer.tick();
         }
     });
-    let clock = worker.clone();
+    let clock = current.clone();
     rt::spawn(async move {
         loop {
             rt::sleep(Duration::from_millis(500)).await;
-            clock.refresh_date();
+            clock.borrow().refresh_date();
         }
     });
-    // The stop flag is set by the main thread on a signal; checking it on a
-    // timer keeps cross-thread state off the request path.
-    let watcher = worker.clone();
+    // The stop flag and reloads are set by the main thread; checking them
+    // on a timer keeps cross-thread state off the request path.
+    let watcher = current.clone();
     let reloader = tls.clone();
     rt::spawn(async move {
-        while !stop.load(Ordering::Relaxed) {
+        let mut generation = 0;
+        while !control.stop.load(Ordering::Relaxed) {
             rt::sleep(Duration::from_millis(20)).await;
             if let Some(tls) = &reloader {
-                tls.reload_if_asked(watcher.id);
+                tls.reload_if_asked(watcher.borrow().id);
+            }
+            if let Some(next) = control.reloads.as_ref().and_then(|r| r.load_full())
+                && next.generation > generation
+            {
+                generation = next.generation;
+                switch(&watcher, &next, control.workers);
             }
         }
-        watcher.drain.start();
+        watcher.borrow().drain.start();
     });
     loop {
+        let worker = current.borrow().clone();
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             worker.drain.wait().await;
             None
@@ -204,6 +244,7 @@ pub async fn run_worker(
         }
         worker.connections.set(open + 1);
         let w = worker.clone();
+        let current = current.clone();
         let tls = tls.as_ref().map(|tls| tls.current.borrow().clone());
         rt::spawn(async move {
             let stream = match tls {
@@ -230,7 +271,7 @@ pub async fn run_worker(
                         .await
             };
             if h2 {
-                if let Err(panic) = rt::isolate(h2::serve(w.clone(), stream, peer)).await {
+                if let Err(panic) = rt::isolate(h2::serve(current, stream, peer)).await {
                     tracing::error!(
                         worker = w.id,
                         "HTTP/2 connection from {peer} panicked: {panic}; connection closed"
@@ -244,7 +285,7 @@ pub async fn run_worker(
             let endpoint = Cell::new(None);
             let secure = stream.is_tls();
             if let Err(panic) =
-                rt::isolate(conn::serve(w.clone(), stream, peer, secure, &endpoint)).await
+                rt::isolate(conn::serve(current, stream, peer, secure, &endpoint)).await
             {
                 let what = endpoint.get().map_or("no endpoint yet", |i: usize| {
                     w.config.endpoints[i].path.as_str()
@@ -258,6 +299,7 @@ pub async fn run_worker(
         });
     }
     drop(listener);
+    let worker = current.borrow().clone();
     let deadline = std::time::Instant::now() + worker.config.limits.shutdown_wait;
     while worker.connections.get() > 0 && std::time::Instant::now() < deadline {
         rt::sleep(Duration::from_millis(10)).await;
@@ -269,6 +311,32 @@ pub async fn run_worker(
             "max_shutdown_wait_time passed with {} connection(s) still busy",
             worker.connections.get()
         );
+    }
+}
+
+/// Builds this worker's tables for a reloaded configuration and puts them
+/// in service; requests in flight finish on the previous ones. A failure
+/// (which the main thread's trial build makes unlikely) keeps the
+/// previous configuration.
+fn switch(current: &Current, next: &Reloaded, workers: usize) {
+    let previous = current.borrow().clone();
+    match previous.next(workers, next.config.clone(), &next.resolved) {
+        Ok(worker) => {
+            for pool in worker.new_pools(&previous) {
+                rt::spawn(pool.clone().warm_up());
+            }
+            *current.borrow_mut() = Rc::new(worker);
+            tracing::info!(
+                worker = previous.id,
+                "configuration reload {} in service",
+                next.generation
+            );
+        }
+        Err(e) => tracing::error!(
+            worker = previous.id,
+            "configuration reload {} failed on this worker, still serving the previous one: {e}",
+            next.generation
+        ),
     }
 }
 

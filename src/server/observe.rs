@@ -108,6 +108,14 @@ impl Observer {
     }
 }
 
+/// A reload replaces a worker's observer: the lines the old one still
+/// holds go out as it goes (after the last request that began on it).
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.tick();
+    }
+}
+
 /// How often a worker flushes its access log buffer: the most a line
 /// waits before it is written on a quiet worker.
 pub const OBSERVER_TICK: std::time::Duration = std::time::Duration::from_millis(100);

@@ -13,18 +13,24 @@ use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::Router;
 use crate::upstream::{Pool, Pools, authority_of};
 
+/// One worker's tables for one configuration: a reload (SIGHUP) builds the
+/// next generation on the worker's thread ([`Worker::next`]) and the
+/// worker switches to it between requests; a request in flight finishes on
+/// the generation it began with (it holds an `Rc`). The counters, the
+/// drain flag and the date string are the worker's, shared by every
+/// generation.
 pub struct Worker {
     pub id: usize,
-    pub config: Config,
+    pub config: Rc<Config>,
     pub router: Router,
     pub endpoints: Vec<EndpointPlan>,
     pub pools: Pools,
     /// IMF-fixdate of the current second, refreshed by a timer task.
-    date: RefCell<[u8; 29]>,
+    date: Rc<RefCell<[u8; 29]>>,
     /// Client connections open on this worker.
-    pub connections: Cell<usize>,
+    pub connections: Rc<Cell<usize>>,
     /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
-    pub drain: super::drain::Drain,
+    pub drain: Rc<super::drain::Drain>,
     /// Service-level checks run before routing (CORS, security, bots).
     pub edge: Edge,
     /// Told about every answered request (metrics, access log).
@@ -52,6 +58,39 @@ impl Worker {
         config: Config,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
+        Worker::build(id, workers, config, resolved, None)
+    }
+
+    /// The next generation for a reloaded `config`: this worker's counters,
+    /// drain flag and date; the backend pools of hosts whose address and
+    /// pool settings did not change (their idle connections stay open).
+    /// The pools it opens anew are listed by [`Worker::new_pools`].
+    pub fn next(
+        &self,
+        workers: usize,
+        config: Config,
+        resolved: &[(String, Option<SocketAddr>)],
+    ) -> Result<Worker, PlanError> {
+        Worker::build(self.id, workers, config, resolved, Some(self))
+    }
+
+    /// The pools of this generation that `previous` did not have.
+    pub fn new_pools<'a>(&'a self, previous: &'a Worker) -> impl Iterator<Item = &'a Rc<Pool>> {
+        self.pools.iter().filter(move |pool| {
+            previous
+                .pools
+                .get(&pool.authority)
+                .is_none_or(|old| !Rc::ptr_eq(&old, pool))
+        })
+    }
+
+    fn build(
+        id: usize,
+        workers: usize,
+        config: Config,
+        resolved: &[(String, Option<SocketAddr>)],
+        previous: Option<&Worker>,
+    ) -> Result<Worker, PlanError> {
         let mut pools = Pools::default();
         // This worker's own client configuration (and session cache) for
         // its `https://` backends.
@@ -63,15 +102,31 @@ impl Worker {
         } else {
             None
         };
+        let (max_idle, preconnect, connect_timeout) = (
+            config.limits.idle_per_worker(workers),
+            config.limits.preconnect_per_worker(workers),
+            config.limits.connect_timeout,
+        );
         for (authority, addr) in resolved {
-            pools.insert(Rc::new(Pool::new(
-                authority.as_str().into(),
-                *addr,
-                config.limits.idle_per_worker(workers),
-                config.limits.preconnect_per_worker(workers),
-                config.limits.connect_timeout,
-                client_tls.as_ref(),
-            )));
+            // A pool is kept only if nothing that built it changed (an
+            // https:// one also needs the same client_tls).
+            let kept = previous.and_then(|previous| {
+                let pool = previous.pools.get(authority)?;
+                let same_tls = !authority.starts_with("https://")
+                    || previous.config.client_tls == config.client_tls;
+                (same_tls && pool.same_as(*addr, max_idle, preconnect, connect_timeout))
+                    .then_some(pool)
+            });
+            pools.insert(kept.unwrap_or_else(|| {
+                Rc::new(Pool::new(
+                    authority.as_str().into(),
+                    *addr,
+                    max_idle,
+                    preconnect,
+                    connect_timeout,
+                    client_tls.as_ref(),
+                ))
+            }));
         }
         let share = WorkerShare {
             workers,
@@ -90,13 +145,16 @@ impl Worker {
             edge: Edge::new(&config)?,
             observer: Observer::new(&config),
             version_header: version_header(config.router.hide_version_header),
-            config,
+            config: Rc::new(config),
             router,
             endpoints,
             pools,
-            date: RefCell::new(fmt_http_date(unix_now())),
-            connections: Cell::new(0),
-            drain: Default::default(),
+            date: previous.map_or_else(
+                || Rc::new(RefCell::new(fmt_http_date(unix_now()))),
+                |p| p.date.clone(),
+            ),
+            connections: previous.map_or_else(Default::default, |p| p.connections.clone()),
+            drain: previous.map_or_else(Default::default, |p| p.drain.clone()),
             #[cfg(debug_assertions)]
             test_panic_endpoint: std::env::var("CUTTLE_TEST_PANIC_ENDPOINT").ok(),
             #[cfg(debug_assertions)]

@@ -63,6 +63,21 @@ impl Pool {
         }
     }
 
+    /// Whether a pool built with these settings would be this one, so a
+    /// reloaded configuration can keep it (and its open connections).
+    pub fn same_as(
+        &self,
+        addr: Option<SocketAddr>,
+        max_idle: usize,
+        preconnect: usize,
+        connect_timeout: Duration,
+    ) -> bool {
+        self.addr == addr
+            && self.max_idle == max_idle
+            && self.preconnect == preconnect
+            && self.connect_timeout == connect_timeout
+    }
+
     /// An idle connection if there is one, else a fresh one. Idle
     /// connections the backend closed, or wrote to unasked, are dropped:
     /// bytes that arrived before the request can only poison its response.

@@ -211,6 +211,17 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
     })
 }
 
+/// Waits until `check` holds, polling every 20 ms, and fails the test
+/// naming `what` if it does not within `limit`. For states the gateway
+/// reaches in the background (a reload, keys fetched): never a fixed sleep.
+pub fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The gateway binary running a config.
 pub struct Gateway {
     pub addr: SocketAddr,
@@ -320,6 +331,12 @@ impl Gateway {
         let mut all = self.stdout.lock().unwrap().clone();
         all.push_str(&std::fs::read_to_string(self._dir.0.join("stderr.log")).unwrap_or_default());
         all
+    }
+
+    /// The configuration file the gateway was started on (rewrite it, then
+    /// send SIGHUP, to reload).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.0.join("gateway.json")
     }
 
     /// `Some(status)` once the gateway has exited.
