@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, Gateway, json};
+use common::{Backend, Gateway, Response, Seen, json};
 use serde_json::{Value, json};
 
 fn start(endpoints: Value) -> Gateway {
@@ -26,6 +26,27 @@ fn ep(path: &str, backends: Vec<Value>, extra: Value) -> Value {
         e[k] = v.clone();
     }
     e
+}
+
+fn request(gw: &Gateway, method: &str, target: &str, headers: &str, body: &str) -> Response {
+    gw.raw(
+        format!(
+            "{method} {target} HTTP/1.1\r\nHost: h\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+/// The one request `backend` received whose path starts with `prefix`.
+fn seen_at(backend: &Backend, prefix: &str) -> Seen {
+    let mut seen: Vec<Seen> = backend
+        .requests()
+        .into_iter()
+        .filter(|s| s.path().starts_with(prefix))
+        .collect();
+    assert_eq!(seen.len(), 1, "requests to {prefix}: {seen:?}");
+    seen.remove(0)
 }
 
 /// lura `proxy/formatter.go` `newDenylistingFilter` (`buildDenyTree`,
@@ -57,4 +78,63 @@ fn deny_and_allow_with_three_segments() {
     );
     assert_eq!(gw.get("/allow").json(), json!({"p": {"q": {"r": 1}}}));
     assert_eq!(gw.get("/deny-short-wins").json(), json!({"u": 4}));
+}
+/// lura `proxy/http.go` `NewHTTPProxyDetailed` builds the backend request
+/// with `request.Body` whatever the backend's method; Go's client sends a
+/// non-empty body even with GET (`net/http` `probeRequestBody`). A
+/// sequential chain with a non-GET backend deep-clones the body for every
+/// call (`proxy/merging.go` `hasUnsafeBackends`, `CloneRequest`).
+#[test]
+fn the_body_reaches_backends_whose_method_differs_from_the_endpoints() {
+    let svc = Backend::start(|_| json(200, r#"{"ok":true}"#));
+    let gw = start(json!([
+        ep(
+            "/put",
+            vec![be(&svc, "/patch", json!({"method": "PATCH"}))],
+            json!({"method": "PUT"})
+        ),
+        ep(
+            "/post",
+            vec![
+                be(&svc, "/first-get", json!({"method": "GET", "group": "g"})),
+                be(&svc, "/then-post", json!({})),
+            ],
+            json!({"method": "POST", "extra_config": {"proxy": {"sequential": true}}})
+        ),
+    ]));
+    let body = r#"{"x":1}"#;
+    let r = request(
+        &gw,
+        "PUT",
+        "/put",
+        "Content-Type: application/json\r\n",
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let patch = seen_at(&svc, "/patch");
+    assert_eq!(patch.method, "PATCH");
+    assert_eq!(patch.body, body.as_bytes());
+    assert_eq!(patch.header("content-length"), Some("7"));
+
+    let r = request(&gw, "POST", "/post", "", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let get = seen_at(&svc, "/first-get");
+    assert_eq!(
+        (get.method.as_str(), get.body.as_slice()),
+        ("GET", body.as_bytes())
+    );
+    let post = seen_at(&svc, "/then-post");
+    assert_eq!(post.body, body.as_bytes());
+
+    // An empty body stays absent for GET, as Go's client leaves it.
+    let r = request(&gw, "POST", "/post", "", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let gets: Vec<Seen> = svc
+        .requests()
+        .into_iter()
+        .filter(|s| s.path() == "/first-get")
+        .collect();
+    assert_eq!(gets.len(), 2);
+    assert_eq!(gets[1].header("content-length"), None);
+    assert!(gets[1].body.is_empty());
 }

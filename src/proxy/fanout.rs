@@ -100,11 +100,10 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let meter = ctx
         .metrics
         .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
-    let body = if plan.method == ctx.req.head.method {
-        ctx.req.body
-    } else {
-        &[]
-    };
+    // lura hands every backend the client's body whatever its method
+    // (`proxy/http.go`, `NewHTTPProxyDetailed`); Go's client sends a
+    // non-empty one even with GET or HEAD.
+    let body = ctx.req.body;
     let request = Request {
         method: plan.method,
         path_and_query: &target,

@@ -83,11 +83,8 @@ pub async fn relay(
             return answer_failure(ctx, &refused, client, out).await;
         }
     };
-    let body = if backend.method == req.head.method {
-        req.body
-    } else {
-        &[]
-    };
+    // Whatever the backend's method, as in `fanout::call`.
+    let body = req.body;
     let request = Request {
         method: backend.method,
         path_and_query: &target,
