@@ -138,3 +138,87 @@ fn the_body_reaches_backends_whose_method_differs_from_the_endpoints() {
     assert_eq!(gets[1].header("content-length"), None);
     assert!(gets[1].body.is_empty());
 }
+/// lura `proxy/merging.go` `sequentialMerge`: an array value is passed on
+/// as its elements formatted with `%v` and joined with `,`. Each element is
+/// still data: the joined text is encoded for its position, and one that
+/// would split or climb the path is refused.
+#[test]
+fn sequential_array_values_are_joined_with_commas() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/first" => json(
+            200,
+            r#"{"array":["1","2"],"mixed":["x y",3,true],"slash":["a/b","c"],"dots":[".."],"next":"n"}"#,
+        ),
+        "/aaa/1,2" => json(200, r#"{"second":"s"}"#),
+        p if p.starts_with("/aaa/") => json(404, "{}"),
+        "/third/s" => json(200, r#"{"third":true}"#),
+        _ => json(200, &json!({"at": seen.target}).to_string()),
+    });
+    let gw = start(json!([
+        ep(
+            "/chain",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/aaa/{resp0_array}", json!({})),
+                be(&svc, "/third/{resp1_second}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+        ep(
+            "/encoded",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/m/{resp0_mixed}?ids={resp0_array}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+        ep(
+            "/slash",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/s/{resp0_slash}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+        ep(
+            "/dots",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/d/{resp0_dots}/x", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+    ]));
+
+    let r = gw.get("/chain");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("x-krakend-completed"),
+        Some("true"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.json()["third"], json!(true));
+    assert_eq!(seen_at(&svc, "/aaa/").target, "/aaa/1,2");
+
+    let r = gw.get("/encoded");
+    assert_eq!(
+        r.header("x-krakend-completed"),
+        Some("true"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.json()["at"], json!("/m/x%20y,3,true?ids=1,2"));
+
+    // A '/' inside an element never becomes a separator; a dot segment is
+    // refused: neither backend call is made.
+    for (path, prefix) in [("/slash", "/s/"), ("/dots", "/d/")] {
+        let r = gw.get(path);
+        assert_eq!(r.header("x-krakend-completed"), Some("false"), "{path}");
+        assert!(
+            svc.requests().iter().all(|s| !s.path().starts_with(prefix)),
+            "{path}: {:?}",
+            svc.requests()
+        );
+    }
+}

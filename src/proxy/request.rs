@@ -9,7 +9,7 @@ use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header, write_ip};
 use crate::pipeline::{
-    Refused, Source, Value, lookup, percent_decode, remainder_fits, scalar_text,
+    Refused, Source, Value, lookup, percent_decode, remainder_fits, sequential_text,
 };
 use crate::router::Params;
 use crate::upstream::BackendError;
@@ -215,10 +215,12 @@ pub fn backend_target(
                 }
                 None => false,
             },
+            // The joined text of an array is one value, checked and encoded
+            // for its position like any other.
             Source::Response { backend, field } => responses
                 .get(*backend)
                 .and_then(|doc| lookup(doc, field))
-                .is_some_and(|found| scalar_text(found, value)),
+                .is_some_and(|found| sequential_text(found, value)),
             // Config refuses `{JWT.*}` on endpoints without a validator; a
             // claim the token lacks fails the call rather than render empty.
             Source::Claim(claim) => match facts.jwt.as_deref().and_then(|c| c.get(claim)) {
