@@ -49,36 +49,137 @@ fn seen_at(backend: &Backend, prefix: &str) -> Seen {
     seen.remove(0)
 }
 
-/// lura `proxy/formatter.go` `newDenylistingFilter` (`buildDenyTree`,
-/// `recDelete`; `TestEntityFormatter_newDenyFilter`) and
-/// `newAllowlistingFilter`: paths of any depth.
-#[test]
-fn deny_and_allow_with_three_segments() {
-    let svc = Backend::start(|_| json(200, r#"{"p":{"q":{"r":1,"s":2},"t":3},"u":4}"#));
-    let gw = start(json!([
-        ep(
-            "/deny",
-            vec![be(&svc, "/", json!({"deny": ["p.q.r"]}))],
-            json!({})
-        ),
-        ep(
-            "/allow",
-            vec![be(&svc, "/", json!({"allow": ["p.q.r"]}))],
-            json!({})
-        ),
-        ep(
-            "/deny-short-wins",
-            vec![be(&svc, "/", json!({"deny": ["p", "p.q.r"]}))],
-            json!({})
-        ),
-    ]));
-    assert_eq!(
-        gw.get("/deny").json(),
-        json!({"p": {"q": {"s": 2}, "t": 3}, "u": 4})
-    );
-    assert_eq!(gw.get("/allow").json(), json!({"p": {"q": {"r": 1}}}));
-    assert_eq!(gw.get("/deny-short-wins").json(), json!({"u": 4}));
+fn query_keys(seen: &Seen) -> Vec<String> {
+    let mut keys: Vec<String> = common::query_map(&seen.target).into_keys().collect();
+    keys.sort();
+    keys
 }
+
+/// lura `proxy/headers_filter.go` and `proxy/query_strings_filter.go`
+/// (`NewFilterHeadersMiddleware`, `NewFilterQueryStringsMiddleware`, stacked
+/// per backend in `proxy/factory.go` `newStack`): a backend's own
+/// `input_headers` / `input_query_strings` keep, of what the endpoint lets
+/// through, only the names listed. The headers the router adds
+/// (`router/gin/endpoint.go` `NewRequest`: X-Forwarded-For/Host, User-Agent)
+/// are filtered too, so Go's client sends its own User-Agent.
+#[test]
+fn backend_input_headers_and_query_strings_filter_what_the_endpoint_passes() {
+    let svc = Backend::start(|_| json(200, "{}"));
+    let gw = start(json!([ep(
+        "/f",
+        vec![
+            be(
+                &svc,
+                "/own",
+                json!({"input_headers": ["x-a"], "input_query_strings": ["qa"], "group": "own"})
+            ),
+            be(
+                &svc,
+                "/gateway",
+                json!({"input_headers": ["X-B", "X-Forwarded-For", "User-Agent", "X-Not-Passed"],
+                       "input_query_strings": ["qb", "qc"], "group": "gateway"})
+            ),
+            be(&svc, "/inherits", json!({"group": "inherits"})),
+            // krakend-cel's backend layer sits inside lura's filters
+            // (krakend-ce `backend_factory.go`): its checks see the lists
+            // applied, or the backend is not called.
+            be(
+                &svc,
+                "/checked",
+                json!({"input_headers": ["X-A"], "input_query_strings": ["qa"], "group": "checked",
+                       "extra_config": {"validation/cel": [{"check_expr":
+                         "'X-A' in req_headers && !('X-B' in req_headers) && !('X-Forwarded-For' in req_headers) && 'qa' in req_querystring && !('qb' in req_querystring)"}]}})
+            ),
+        ],
+        json!({"input_headers": ["X-A", "X-B"], "input_query_strings": ["qa", "qb"]})
+    )]));
+    let r = request(
+        &gw,
+        "GET",
+        "/f?qa=1&qb=2&qc=3",
+        "X-A: a\r\nX-B: b\r\nX-C: c\r\nX-Not-Passed: n\r\n",
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let own = seen_at(&svc, "/own");
+    assert_eq!(own.header("x-a"), Some("a"));
+    assert_eq!(own.header("x-b"), None, "not in the backend's list");
+    assert_eq!(query_keys(&own), ["qa"]);
+    assert_eq!(own.header("x-forwarded-for"), None);
+    assert_eq!(own.header("x-forwarded-host"), None);
+    assert_eq!(own.header("user-agent"), Some("Go-http-client/1.1"));
+
+    let gateway = seen_at(&svc, "/gateway");
+    assert_eq!(gateway.header("x-a"), None);
+    assert_eq!(gateway.header("x-b"), Some("b"));
+    assert_eq!(
+        gateway.header("x-not-passed"),
+        None,
+        "the endpoint drops it"
+    );
+    assert_eq!(query_keys(&gateway), ["qb"], "qc: the endpoint drops it");
+    assert_eq!(gateway.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(gateway.header("user-agent"), Some("KrakenD Version 2.13.8"));
+
+    assert_eq!(seen_at(&svc, "/checked").header("x-a"), Some("a"));
+    assert_eq!(r.header("x-krakend-completed"), Some("true"));
+
+    let inherits = seen_at(&svc, "/inherits");
+    assert_eq!(
+        (inherits.header("x-a"), inherits.header("x-b")),
+        (Some("a"), Some("b"))
+    );
+    assert_eq!(inherits.header("x-c"), None);
+    assert_eq!(query_keys(&inherits), ["qa", "qb"]);
+    assert_eq!(inherits.header("x-forwarded-for"), Some("127.0.0.1"));
+}
+/// The same filter on a no-op endpoint's backend, and on the framing of
+/// `--krakend-body-framing`: lura sets the body's length only when the
+/// `Content-Length` header reaches the backend (`proxy/http.go`), which a
+/// backend's own list can prevent.
+#[test]
+fn backend_input_headers_apply_to_no_op_and_to_krakend_body_framing() {
+    let svc = Backend::start(|_| json(200, "{}"));
+    let endpoints = json!([
+        ep(
+            "/noop",
+            vec![be(&svc, "/noop", json!({"input_headers": ["X-A"]}))],
+            json!({"output_encoding": "no-op", "input_headers": ["X-A", "X-B"]})
+        ),
+        ep(
+            "/framing",
+            vec![
+                be(
+                    &svc,
+                    "/length",
+                    json!({"input_headers": ["Content-Length"], "method": "GET"})
+                ),
+                be(&svc, "/chunked", json!({"input_headers": ["X-A"]})),
+            ],
+            json!({"method": "POST", "input_headers": ["Content-Length", "X-A"],
+                   "extra_config": {"proxy": {"sequential": true}}})
+        ),
+    ]);
+    let gw = Gateway::start_with(
+        &json!({"version": 3, "timeout": "2s", "endpoints": endpoints}).to_string(),
+        &["--cores", "1", "--krakend-body-framing"],
+    );
+    let r = request(&gw, "GET", "/noop", "X-A: a\r\nX-B: b\r\n", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let noop = seen_at(&svc, "/noop");
+    assert_eq!((noop.header("x-a"), noop.header("x-b")), (Some("a"), None));
+
+    let r = request(&gw, "POST", "/framing", "X-A: a\r\n", "hello");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let length = seen_at(&svc, "/length");
+    assert_eq!(length.header("content-length"), Some("5"));
+    let chunked = seen_at(&svc, "/chunked");
+    assert_eq!(chunked.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(chunked.header("content-length"), None);
+    assert_eq!(chunked.body, b"hello");
+}
+
 /// lura `proxy/http.go` `NewHTTPProxyDetailed` builds the backend request
 /// with `request.Body` whatever the backend's method; Go's client sends a
 /// non-empty body even with GET (`net/http` `probeRequestBody`). A
@@ -221,4 +322,34 @@ fn sequential_array_values_are_joined_with_commas() {
             svc.requests()
         );
     }
+}
+/// lura `proxy/formatter.go` `newDenylistingFilter` (`buildDenyTree`,
+/// `recDelete`; `TestEntityFormatter_newDenyFilter`) and
+/// `newAllowlistingFilter`: paths of any depth.
+#[test]
+fn deny_and_allow_with_three_segments() {
+    let svc = Backend::start(|_| json(200, r#"{"p":{"q":{"r":1,"s":2},"t":3},"u":4}"#));
+    let gw = start(json!([
+        ep(
+            "/deny",
+            vec![be(&svc, "/", json!({"deny": ["p.q.r"]}))],
+            json!({})
+        ),
+        ep(
+            "/allow",
+            vec![be(&svc, "/", json!({"allow": ["p.q.r"]}))],
+            json!({})
+        ),
+        ep(
+            "/deny-short-wins",
+            vec![be(&svc, "/", json!({"deny": ["p", "p.q.r"]}))],
+            json!({})
+        ),
+    ]));
+    assert_eq!(
+        gw.get("/deny").json(),
+        json!({"p": {"q": {"s": 2}, "t": 3}, "u": 4})
+    );
+    assert_eq!(gw.get("/allow").json(), json!({"p": {"q": {"r": 1}}}));
+    assert_eq!(gw.get("/deny-short-wins").json(), json!({"u": 4}));
 }

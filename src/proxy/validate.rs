@@ -58,6 +58,7 @@ impl CelStep {
             req,
             facts,
             backend_path: None,
+            backend: None,
         };
         if self.checks.run(Side::Jwt, &bindings).is_err() {
             // KrakenD's JWT rejecter answers like a bad token.
@@ -145,6 +146,7 @@ pub fn check_backend_request(
         req,
         facts,
         backend_path: Some(path),
+        backend: Some(backend),
     };
     checks
         .run(Side::Request, &bindings)
@@ -176,6 +178,11 @@ struct RequestBindings<'a> {
     /// At backend level, the backend's path (lura builds it before the
     /// backend's checks run); at endpoint level the client's.
     backend_path: Option<&'a [u8]>,
+    /// At backend level, the backend: its own `input_headers` and
+    /// `input_query_strings` filter what its checks see (krakend-cel's
+    /// backend layer sits inside lura's filters, krakend-ce
+    /// `backend_factory.go`).
+    backend: Option<&'a BackendPlan>,
 }
 
 impl Bindings for RequestBindings<'_> {
@@ -202,17 +209,6 @@ impl Bindings for RequestBindings<'_> {
                         )
                     })
                     .collect();
-                // Claims propagated as headers by `auth/validator`.
-                for line in self.facts.backend_headers.split(|&b| b == b'\n') {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if let Some(colon) = line.iter().position(|&b| b == b':') {
-                        let value = String::from_utf8_lossy(&line[colon + 1..]);
-                        headers.push((
-                            cel::canonical_header(&line[..colon]),
-                            vec![value.trim().to_owned()],
-                        ));
-                    }
-                }
                 // What lura's router adds to every proxied request.
                 let user_agent = if headers.iter().any(|(n, _)| n == "User-Agent") {
                     "X-Forwarded-Via"
@@ -225,10 +221,30 @@ impl Bindings for RequestBindings<'_> {
                     let host = String::from_utf8_lossy(host.of(req.buf)).into_owned();
                     headers.push(("X-Forwarded-Host".to_owned(), vec![host]));
                 }
+                if let Some(names) = self.backend.and_then(|b| b.input_headers.as_ref()) {
+                    headers.retain(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)));
+                }
+                // Claims propagated as headers by `auth/validator` (sent to
+                // every backend, whatever the lists say).
+                for line in self.facts.backend_headers.split(|&b| b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if let Some(colon) = line.iter().position(|&b| b == b':') {
+                        let value = String::from_utf8_lossy(&line[colon + 1..]);
+                        headers.push((
+                            cel::canonical_header(&line[..colon]),
+                            vec![value.trim().to_owned()],
+                        ));
+                    }
+                }
                 cel::string_lists(headers)
             }
             Var::ReqQuerystring => cel::string_lists(
                 forwarded_query(plan, req)
+                    .filter(|(key, _)| {
+                        self.backend
+                            .and_then(|b| b.input_query_strings.as_ref())
+                            .is_none_or(|names| names.iter().any(|n| n.as_bytes() == *key))
+                    })
                     .map(|(key, value)| (form_text(key), vec![form_text(value)]))
                     .collect(),
             ),
