@@ -459,7 +459,24 @@ fn build_backend(
         circuit_breaker: extra.circuit_breaker,
         rate_limit: extra.rate_limit,
         cel: extra.cel,
+        input_headers: own_list(raw.input_headers, |name| name.to_ascii_lowercase()),
+        input_query_strings: own_list(raw.input_query_strings, str::to_owned),
+        chunked_request_body: false,
     })
+}
+
+/// A backend's own `input_headers` / `input_query_strings`: `None` when
+/// absent or empty (lura skips its filter when `len == 0`). Unlike the
+/// endpoint's, `"*"` is no wildcard: lura looks every listed name up in
+/// what the endpoint passed, and none is called `*`.
+fn own_list(names: Option<Vec<String>>, normalize: impl Fn(&str) -> String) -> Option<Vec<String>> {
+    let mut kept: Vec<String> = Vec::new();
+    for name in names.unwrap_or_default().iter().map(|name| normalize(name)) {
+        if !kept.contains(&name) {
+            kept.push(name);
+        }
+    }
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// Default `json`. A `no-op` endpoint makes an unset backend encoding

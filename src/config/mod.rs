@@ -93,6 +93,15 @@ pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Con
     if options.krakend_body_framing {
         for endpoint in &mut config.endpoints {
             endpoint.chunked_request_body = !endpoint.input_headers.includes("content-length");
+            // A backend's own list may drop the header again (lura filters
+            // it like any other).
+            for backend in &mut endpoint.backends {
+                backend.chunked_request_body = endpoint.chunked_request_body
+                    || backend
+                        .input_headers
+                        .as_ref()
+                        .is_some_and(|names| !names.iter().any(|n| n == "content-length"));
+            }
         }
     }
     if !options.ignore_unimplemented && !config.unimplemented.is_empty() {

@@ -219,6 +219,17 @@ pub struct Backend {
     pub rate_limit: Option<ProxyRateLimit>,
     /// `validation/cel`: check expressions, in file order.
     pub cel: Vec<String>,
+    /// The backend's own `input_headers` (lower-case), `None` when absent
+    /// or empty: of the headers the endpoint lets through and those the
+    /// gateway adds, only these reach it (lura `proxy/headers_filter.go`).
+    /// Names are matched as written: `"*"` is a name, as in lura.
+    pub input_headers: Option<Vec<String>>,
+    /// The backend's own `input_query_strings`, `None` when absent or
+    /// empty (lura `proxy/query_strings_filter.go`).
+    pub input_query_strings: Option<Vec<String>>,
+    /// Send request bodies chunked (`--krakend-body-framing`, when the
+    /// client's `Content-Length` does not reach this backend).
+    pub chunked_request_body: bool,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -82,6 +82,9 @@ pub struct RawBackend {
     pub group: Option<String>,
     pub target: Option<String>,
     pub is_collection: Option<bool>,
+    /// Of what the endpoint lets through, what reaches this backend.
+    pub input_headers: Option<Vec<String>>,
+    pub input_query_strings: Option<Vec<String>>,
     /// Service discovery driver: `static` (the default) or `dns` (SRV).
     pub sd: Option<String>,
     pub extra_config: Option<ExtraConfig>,

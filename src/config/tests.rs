@@ -456,6 +456,30 @@ fn endpoint_settings() {
 fn backend_settings() {
     run(&[
         (
+            "own input lists: headers lower-cased, queries as written, * is a name, empty is none",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [
+                     {"input_headers": ["X-A", "x-a", "*"], "input_query_strings": ["Q", "q"]},
+                     {"input_headers": [], "input_query_strings": []},
+                     {}]}"#,
+            ),
+            Valid(|c| {
+                let [own, empty, none] = &c.endpoints[0].backends[..] else {
+                    panic!()
+                };
+                assert_eq!(own.input_headers, Some(vec!["x-a".into(), "*".into()]));
+                assert_eq!(own.input_query_strings, Some(vec!["Q".into(), "q".into()]));
+                assert_eq!(
+                    (&empty.input_headers, &empty.input_query_strings),
+                    (&None, &None)
+                );
+                assert_eq!(
+                    (&none.input_headers, &none.input_query_strings),
+                    (&None, &None)
+                );
+            }),
+        ),
+        (
             "manipulation fields",
             backend_with(
                 r#""allow": ["a", "b.c"], "deny": ["d"], "mapping": {"z": "y", "b": "a"}, "group": "g", "target": "data.items", "is_collection": true,"#,

@@ -5,18 +5,32 @@
 //!   it is an object whose own pruning keeps something; everything else goes.
 //!   Paths are built in config order, so `["a.b", "a"]` keeps all of `a` and
 //!   `["a", "a.b"]` keeps only `a.b` (lura's `buildDictPath` does the same).
-//! - deny (`newDenylistingFilter`): only two levels. `"a"` removes `a`;
-//!   `"a.b"` removes `b` inside the object `a` (an emptied `a` stays as
-//!   `{}`); anything past the second segment is ignored, so `"a.b.c"` removes
-//!   all of `a.b`, exactly as KrakenD does. A later plain `"a"` wins over
-//!   earlier `"a.x"` entries and vice versa, in config order.
+//! - deny (`newDenylistingFilter`): a tree of any depth (`buildDenyTree`,
+//!   `recDelete`). `"a"` removes `a`; `"a.b.c"` removes `c` inside `a.b`
+//!   when both are objects (emptied objects stay as `{}`); arrays are not
+//!   entered. A shorter path wins over a longer one in either order:
+//!   `["a", "a.b"]` and `["a.b", "a"]` both remove all of `a`.
 
 use super::{Object, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Filter {
     Allow(AllowLevel),
-    Deny(Vec<(Box<str>, Vec<Box<str>>)>),
+    Deny(DenyLevel),
+}
+
+/// The denied keys of one object level.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct DenyLevel {
+    keys: Vec<(Box<str>, DenyNode)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum DenyNode {
+    /// Remove the key and everything under it.
+    Remove,
+    /// Look inside the object at this key.
+    Branch(DenyLevel),
 }
 
 /// The allowed keys of one object level.
@@ -52,16 +66,9 @@ impl Filter {
         if deny.is_empty() {
             return Ok(None);
         }
-        let mut denied: Vec<(Box<str>, Vec<Box<str>>)> = Vec::new();
+        let mut denied = DenyLevel::default();
         for path in deny {
-            let segments = split_path("deny", path)?;
-            let position = denied.iter().position(|(k, _)| **k == *segments[0]);
-            match (segments.get(1), position) {
-                (Some(sub), Some(i)) => denied[i].1.push((*sub).into()),
-                (Some(sub), None) => denied.push((segments[0].into(), vec![(*sub).into()])),
-                (None, Some(i)) => denied[i].1.clear(),
-                (None, None) => denied.push((segments[0].into(), Vec::new())),
-            }
+            insert_denied(&mut denied, &split_path("deny", path)?);
         }
         Ok(Some(Filter::Deny(denied)))
     }
@@ -71,17 +78,7 @@ impl Filter {
             Filter::Allow(allowed) => {
                 prune(allowed, object);
             }
-            Filter::Deny(denied) => {
-                for (key, subkeys) in denied {
-                    if subkeys.is_empty() {
-                        object.remove(key.as_ref());
-                    } else if let Some(Value::Object(inner)) = object.get_mut(key.as_ref()) {
-                        for sub in subkeys {
-                            inner.remove(sub.as_ref());
-                        }
-                    }
-                }
-            }
+            Filter::Deny(denied) => remove_denied(denied, object),
         }
     }
 }
@@ -117,6 +114,48 @@ fn insert_allowed(level: &mut AllowLevel, segments: &[&str]) {
     }
     if let AllowNode::Branch(children) = node {
         insert_allowed(children, rest);
+    }
+}
+
+/// lura's `buildDenyTree`: the last segment is removed whole; a path
+/// through a key already removed whole adds nothing.
+fn insert_denied(level: &mut DenyLevel, segments: &[&str]) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    let index = match level.keys.iter().position(|(k, _)| **k == **first) {
+        Some(i) => i,
+        None => {
+            let node = if rest.is_empty() {
+                DenyNode::Remove
+            } else {
+                DenyNode::Branch(DenyLevel::default())
+            };
+            level.keys.push(((*first).into(), node));
+            level.keys.len() - 1
+        }
+    };
+    let node = &mut level.keys[index].1;
+    if rest.is_empty() {
+        *node = DenyNode::Remove;
+    } else if let DenyNode::Branch(children) = node {
+        insert_denied(children, rest);
+    }
+}
+
+/// lura's `recDelete`: only objects are entered.
+fn remove_denied(denied: &DenyLevel, object: &mut Object<'_>) {
+    for (key, node) in &denied.keys {
+        match node {
+            DenyNode::Remove => {
+                object.remove(key.as_ref());
+            }
+            DenyNode::Branch(children) => {
+                if let Some(Value::Object(inner)) = object.get_mut(key.as_ref()) {
+                    remove_denied(children, inner);
+                }
+            }
+        }
     }
 }
 

@@ -247,6 +247,11 @@ mod tests {
             (&["f.x"], "{}"),
             (&["a.b", "a"], r#"{"a":{"b":1,"c":{"d":2,"e":3}}}"#),
             (&["a", "a.b"], r#"{"a":{"b":1}}"#),
+            (&["a.c.d"], r#"{"a":{"c":{"d":2}}}"#),
+            (&["a.c.d", "a.c.x.y"], r#"{"a":{"c":{"d":2}}}"#),
+            (&["a.c.d.x"], "{}"),
+            (&["a.c", "a.c.d"], r#"{"a":{"c":{"d":2}}}"#),
+            (&["a.c.d", "a.c"], r#"{"a":{"c":{"d":2,"e":3}}}"#),
         ];
         for (allow, expected) in cases {
             check(
@@ -277,13 +282,18 @@ mod tests {
             (&["a", "g"], r#"{"f":4}"#),
             (&["a.b"], r#"{"a":{"c":{"d":2,"e":3}},"f":4,"g":[1,2]}"#),
             (&["a.b", "a.c"], r#"{"a":{},"f":4,"g":[1,2]}"#),
-            (&["a.c.d"], r#"{"a":{"b":1},"f":4,"g":[1,2]}"#),
-            (&["f.x", "missing", "missing.x"], DOC),
-            (&["a.b", "a"], r#"{"f":4,"g":[1,2]}"#),
+            // Any depth (lura's deny tree): only `d` goes, not all of `c`.
+            (&["a.c.d"], r#"{"a":{"b":1,"c":{"e":3}},"f":4,"g":[1,2]}"#),
             (
-                &["a", "a.b"],
-                r#"{"a":{"c":{"d":2,"e":3}},"f":4,"g":[1,2]}"#,
+                &["a.c.d", "a.c.e"],
+                r#"{"a":{"b":1,"c":{}},"f":4,"g":[1,2]}"#,
             ),
+            (&["a.c.d.x", "a.b.x", "g.x"], DOC),
+            (&["f.x", "missing", "missing.x"], DOC),
+            // The shorter path wins in either order.
+            (&["a.b", "a"], r#"{"f":4,"g":[1,2]}"#),
+            (&["a", "a.b"], r#"{"f":4,"g":[1,2]}"#),
+            (&["a.c", "a.c.d"], r#"{"a":{"b":1},"f":4,"g":[1,2]}"#),
         ];
         for (deny, expected) in cases {
             check(
@@ -295,6 +305,27 @@ mod tests {
                 expected,
             );
         }
+    }
+
+    /// lura's `TestEntityFormatter_newDenyFilter` (proxy/formatter_test.go).
+    #[test]
+    fn deny_as_lura_tests_it() {
+        check(
+            r#"{"supu":42,"tupu":false,"foo":"bar","a":{"a":{"b":true,"c":42,"d":"tupu","deeper":{"a":{"aa":"x","bb":"y"},"b":{"aa":"x","bb":"y"}}},"b":true,"c":42,"d":"tupu"}}"#,
+            ManipulationSpec {
+                deny: strings(&[
+                    "supu",
+                    "a.b",
+                    "a.c",
+                    "foo.unknown",
+                    "a.a.b",
+                    "a.a.deeper.a.aa",
+                    "a.a.deeper.b.aa",
+                ]),
+                ..spec()
+            },
+            r#"{"a":{"a":{"c":42,"d":"tupu","deeper":{"a":{"bb":"y"},"b":{"bb":"y"}}},"d":"tupu"},"foo":"bar","tupu":false}"#,
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(crate) use json_out::write_value as write_json;
 pub use manipulate::Manipulation;
 pub use merge::merge_into;
 pub use modify::Modifiers;
-pub use path::{lookup, parse_owned, scalar_text};
+pub use path::{lookup, parse_owned, scalar_text, sequential_text};
 pub use url::{
     Position, Refused, Source, UrlTemplate, percent_decode,
     placeholder_names as url_placeholder_names, remainder_fits,

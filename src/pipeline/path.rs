@@ -41,6 +41,61 @@ pub fn scalar_text(value: &Value<'_>, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Appends a `{respN_field}` value the way lura's sequential proxy passes
+/// it on (`proxy/merging.go`, `sequentialMerge`): a scalar as
+/// [`scalar_text`]; an array as its elements formatted with Go's `%v`,
+/// joined with `,` (`["1","2"]` -> `1,2`; `[]` -> nothing). Returns false
+/// (and writes nothing) for null and objects.
+pub fn sequential_text(value: &Value<'_>, out: &mut Vec<u8>) -> bool {
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                go_text(item, out);
+            }
+            true
+        }
+        _ => scalar_text(value, out),
+    }
+}
+
+/// Go's `%v` of a value as lura decodes it (numbers as `json.Number`, so
+/// their text): `<nil>`, `[a b]`, `map[k:v k2:v2]` with sorted keys.
+fn go_text(value: &Value<'_>, out: &mut Vec<u8>) {
+    match value {
+        Value::Static(StaticNode::Null) => out.extend_from_slice(b"<nil>"),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                go_text(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(object) => {
+            let mut entries: Vec<_> = object.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.extend_from_slice(b"map[");
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(key.as_bytes());
+                out.push(b':');
+                go_text(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            scalar_text(scalar, out);
+        }
+    }
+}
+
 /// Parses JSON text into a document that owns its strings (for static data
 /// compiled once at start-up). Any JSON value is accepted.
 pub fn parse_owned(json_text: &str) -> Result<Value<'static>, DecodeError> {
@@ -98,6 +153,29 @@ mod tests {
             "neg",
             Some("-7"),
         );
+    }
+
+    #[test]
+    fn sequential_values_join_arrays_as_lura_does() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"["1","2"]"#, Some("1,2")),
+            (r#"["x y",3,2.5,true]"#, Some("x y,3,2.5,true")),
+            ("[]", Some("")),
+            (
+                r#"[null,[1,"a"],{"b":1,"a":[2]}]"#,
+                Some("<nil>,[1 a],map[a:[2] b:1]"),
+            ),
+            (r#""s""#, Some("s")),
+            ("7", Some("7")),
+            ("null", None),
+            (r#"{"a":1}"#, None),
+        ];
+        for (doc, expected) in cases {
+            let mut out = Vec::new();
+            let got =
+                sequential_text(&json(doc), &mut out).then(|| String::from_utf8(out).unwrap());
+            assert_eq!(got.as_deref(), *expected, "{doc}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::plan::{BackendPlan, EndpointPlan};
-use super::request::{ClientRequest, backend_target};
+use super::request::{ClientRequest, backend_target, headers_for};
 use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
@@ -100,21 +100,29 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let meter = ctx
         .metrics
         .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
-    let body = if plan.method == ctx.req.head.method {
-        ctx.req.body
-    } else {
-        &[]
-    };
+    // lura hands every backend the client's body whatever its method
+    // (`proxy/http.go`, `NewHTTPProxyDetailed`); Go's client sends a
+    // non-empty one even with GET or HEAD.
+    let body = ctx.req.body;
+    let mut own_headers = Vec::new();
+    let headers = headers_for(
+        ctx.plan,
+        plan,
+        ctx.req,
+        ctx.facts,
+        ctx.headers,
+        &mut own_headers,
+    );
     let request = Request {
         method: plan.method,
         path_and_query: &target,
-        headers: ctx.headers,
+        headers,
         body,
-        chunked: ctx.plan.chunked_request_body,
+        chunked: plan.chunked_request_body,
     };
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
-    let mut scratch = Vec::with_capacity(128 + target.len() + ctx.headers.len() + body.len());
+    let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
     let result = fetch(
         ctx.pools,
         &plan.pools[host],

@@ -83,17 +83,16 @@ pub async fn relay(
             return answer_failure(ctx, &refused, client, out).await;
         }
     };
-    let body = if backend.method == req.head.method {
-        req.body
-    } else {
-        &[]
-    };
+    // Whatever the backend's method, as in `fanout::call`.
+    let body = req.body;
+    let mut own_headers = Vec::new();
+    let headers = super::request::headers_for(plan, backend, req, facts, headers, &mut own_headers);
     let request = Request {
         method: backend.method,
         path_and_query: &target,
         headers,
         body,
-        chunked: plan.chunked_request_body,
+        chunked: backend.chunked_request_body,
     };
     let host = backend.pick_host();
     // The call starts with the proxy stage, as a fan-out's calls do: the

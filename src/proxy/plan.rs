@@ -50,8 +50,6 @@ pub struct EndpointPlan {
     /// Client header names (lower-case) never forwarded because a step
     /// sets them (`propagate_claims`).
     pub replaced_headers: Vec<Box<[u8]>>,
-    /// Request bodies go chunked (`--krakend-body-framing`).
-    pub chunked_request_body: bool,
 }
 
 pub struct BackendPlan {
@@ -70,6 +68,12 @@ pub struct BackendPlan {
     pub guard: Option<BackendGuard>,
     /// `validation/cel` at backend level.
     pub cel: Option<Checks>,
+    /// The backend's own `input_headers` (lower-case) and
+    /// `input_query_strings`: `None` sends what the endpoint lets through.
+    pub input_headers: Option<Vec<String>>,
+    pub input_query_strings: Option<Vec<String>>,
+    /// Request bodies go chunked (`--krakend-body-framing`).
+    pub chunked_request_body: bool,
 }
 
 impl EndpointPlan {
@@ -202,7 +206,6 @@ pub fn compile_endpoint(
         param_names: param_names.into_iter().map(Box::from).collect(),
         segment_params,
         wildcard: endpoint.wildcard,
-        chunked_request_body: endpoint.chunked_request_body,
         before,
         after,
         replaced_headers: endpoint
@@ -327,5 +330,8 @@ fn compile_backend(
         } else {
             Some(Checks::compile(backend.cel.iter().map(String::as_str))?)
         },
+        input_headers: backend.input_headers.clone(),
+        input_query_strings: backend.input_query_strings.clone(),
+        chunked_request_body: backend.chunked_request_body,
     })
 }

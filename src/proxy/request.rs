@@ -9,7 +9,7 @@ use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header, write_ip};
 use crate::pipeline::{
-    Refused, Source, Value, lookup, percent_decode, remainder_fits, scalar_text,
+    Refused, Source, Value, lookup, percent_decode, remainder_fits, sequential_text,
 };
 use crate::router::Params;
 use crate::upstream::BackendError;
@@ -69,14 +69,59 @@ fn gateway_owned(name: &[u8]) -> bool {
             .any(|o| o.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// Serialises the header lines every backend call of this request carries.
+/// Serialises the header lines every backend call of this request carries
+/// (those of a backend with its own `input_headers` are written by
+/// [`headers_for`]).
 pub fn backend_headers(
     plan: &EndpointPlan,
     req: &ClientRequest<'_>,
     facts: &RequestFacts,
     out: &mut Vec<u8>,
 ) {
-    let mut forwarded_user_agent = false;
+    write_headers(plan, req, facts, out, |_| true);
+}
+
+/// The header lines `backend` gets: the request's `shared` block, or for a
+/// backend with its own `input_headers` its own block, written into `own`.
+/// lura filters per backend what the endpoint's request carries, the
+/// headers its router adds included (`proxy/headers_filter.go`, stacked in
+/// `proxy/factory.go` `newStack`; the router's in `router/gin/endpoint.go`
+/// `NewRequest`): X-Forwarded-For/Host and KrakenD's User-Agent go only
+/// where listed, and without a User-Agent Go's client sends its own.
+pub fn headers_for<'h>(
+    plan: &EndpointPlan,
+    backend: &BackendPlan,
+    req: &ClientRequest<'_>,
+    facts: &RequestFacts,
+    shared: &'h [u8],
+    own: &'h mut Vec<u8>,
+) -> &'h [u8] {
+    let Some(names) = &backend.input_headers else {
+        return shared;
+    };
+    own.clear();
+    own.reserve(shared.len());
+    write_headers(plan, req, facts, own, |name| {
+        names
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+    });
+    own
+}
+
+/// `User-Agent` of Go's HTTP client, what a backend whose own
+/// `input_headers` leave KrakenD's out receives from KrakenD.
+const GO_USER_AGENT: &[u8] = b"Go-http-client/1.1";
+
+/// The header lines a backend gets, of those the endpoint passes and the
+/// gateway adds only the ones `keeps` (the shared block keeps all).
+fn write_headers(
+    plan: &EndpointPlan,
+    req: &ClientRequest<'_>,
+    facts: &RequestFacts,
+    out: &mut Vec<u8>,
+    keeps: impl Fn(&[u8]) -> bool,
+) {
     // The gateway reads the bodies it manipulates, so it chooses their coding
     // (gzip, which upstream::fetch inflates, as Go's client does); no-op
     // endpoints pass the client's Accept-Encoding through with the body.
@@ -84,19 +129,33 @@ pub fn backend_headers(
     if decodes_body {
         write_header(out, b"Accept-Encoding", b"gzip");
     }
+    let mut client_user_agent = false;
+    let mut user_agent = false;
     for (name, value) in forwarded_headers(plan, req) {
-        forwarded_user_agent |= name.eq_ignore_ascii_case(b"user-agent");
-        write_header(out, name, value);
+        let is_user_agent = name.eq_ignore_ascii_case(b"user-agent");
+        client_user_agent |= is_user_agent;
+        if keeps(name) {
+            user_agent |= is_user_agent;
+            write_header(out, name, value);
+        }
     }
-    if forwarded_user_agent {
-        write_header(out, b"X-Forwarded-Via", USER_AGENT.as_bytes());
-    } else {
+    if client_user_agent {
+        if keeps(b"x-forwarded-via") {
+            write_header(out, b"X-Forwarded-Via", USER_AGENT.as_bytes());
+        }
+    } else if keeps(b"user-agent") {
         write_header(out, b"User-Agent", USER_AGENT.as_bytes());
+        user_agent = true;
     }
-    out.extend_from_slice(b"X-Forwarded-For: ");
-    write_ip(out, req.peer);
-    out.extend_from_slice(b"\r\n");
-    if let Some(host) = req.head.host {
+    if !user_agent {
+        write_header(out, b"User-Agent", GO_USER_AGENT);
+    }
+    if keeps(b"x-forwarded-for") {
+        out.extend_from_slice(b"X-Forwarded-For: ");
+        write_ip(out, req.peer);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(host) = req.head.host.filter(|_| keeps(b"x-forwarded-host")) {
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
     out.extend_from_slice(&facts.backend_headers);
@@ -209,10 +268,12 @@ pub fn backend_target(
                 }
                 None => false,
             },
+            // The joined text of an array is one value, checked and encoded
+            // for its position like any other.
             Source::Response { backend, field } => responses
                 .get(*backend)
                 .and_then(|doc| lookup(doc, field))
-                .is_some_and(|found| scalar_text(found, value)),
+                .is_some_and(|found| sequential_text(found, value)),
             // Config refuses `{JWT.*}` on endpoints without a validator; a
             // claim the token lacks fails the call rather than render empty.
             Source::Claim(claim) => match facts.jwt.as_deref().and_then(|c| c.get(claim)) {
@@ -241,13 +302,21 @@ pub fn backend_target(
         out.extend_from_slice(pair);
         separator = b'&';
     };
-    match &plan.input_query_strings {
-        Forward::None => {}
-        Forward::All => push(query, out),
-        Forward::Only(names) => {
+    // A backend's own list keeps, of what the endpoint passes, the names
+    // it lists (lura `proxy/query_strings_filter.go`).
+    let own = backend.input_query_strings.as_deref();
+    match (&plan.input_query_strings, own) {
+        (Forward::None, _) => {}
+        (Forward::All, None) => push(query, out),
+        (endpoint, own) => {
             for pair in query.split(|&b| b == b'&') {
                 let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
-                if names.iter().any(|n| n.as_bytes() == key) {
+                let listed = |names: &[String]| names.iter().any(|n| n.as_bytes() == key);
+                let passes = match endpoint {
+                    Forward::Only(names) => listed(names),
+                    _ => true,
+                };
+                if passes && own.is_none_or(listed) {
                     push(pair, out);
                 }
             }

@@ -61,6 +61,7 @@ impl CelStep {
             req,
             facts,
             backend_path: None,
+            backend: None,
         };
         // KrakenD's JWT rejecter answers like a bad token.
         self.checks
@@ -80,6 +81,7 @@ impl CelStep {
             req,
             facts,
             backend_path: None,
+            backend: None,
         };
         self.checks
             .run(Side::Request, &bindings)
@@ -163,6 +165,7 @@ pub fn check_backend_request(
         req,
         facts,
         backend_path: Some(path),
+        backend: Some(backend),
     };
     checks
         .run(Side::Request, &bindings)
@@ -194,6 +197,11 @@ struct RequestBindings<'a> {
     /// At backend level, the backend's path (lura builds it before the
     /// backend's checks run); at endpoint level the client's.
     backend_path: Option<&'a [u8]>,
+    /// At backend level, the backend: its own `input_headers` and
+    /// `input_query_strings` filter what its checks see (krakend-cel's
+    /// backend layer sits inside lura's filters, krakend-ce
+    /// `backend_factory.go`).
+    backend: Option<&'a BackendPlan>,
 }
 
 impl Bindings for RequestBindings<'_> {
@@ -220,13 +228,6 @@ impl Bindings for RequestBindings<'_> {
                         )
                     })
                     .collect();
-                // Claims propagated as headers by `auth/validator`.
-                for (name, value) in self.facts.propagated() {
-                    headers.push((
-                        cel::canonical_header(name),
-                        vec![String::from_utf8_lossy(value).into_owned()],
-                    ));
-                }
                 // What lura's router adds to every proxied request.
                 let user_agent = if headers.iter().any(|(n, _)| n == "User-Agent") {
                     "X-Forwarded-Via"
@@ -239,10 +240,26 @@ impl Bindings for RequestBindings<'_> {
                     let host = String::from_utf8_lossy(host.of(req.buf)).into_owned();
                     headers.push(("X-Forwarded-Host".to_owned(), vec![host]));
                 }
+                if let Some(names) = self.backend.and_then(|b| b.input_headers.as_ref()) {
+                    headers.retain(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)));
+                }
+                // Claims propagated as headers by `auth/validator` (sent to
+                // every backend, whatever the lists say).
+                for (name, value) in self.facts.propagated() {
+                    headers.push((
+                        cel::canonical_header(name),
+                        vec![String::from_utf8_lossy(value).into_owned()],
+                    ));
+                }
                 cel::string_lists(headers)
             }
             Var::ReqQuerystring => cel::string_lists(
                 forwarded_query(plan, req)
+                    .filter(|(key, _)| {
+                        self.backend
+                            .and_then(|b| b.input_query_strings.as_ref())
+                            .is_none_or(|names| names.iter().any(|n| n.as_bytes() == *key))
+                    })
                     .map(|(key, value)| (form_text(key), vec![form_text(value)]))
                     .collect(),
             ),
