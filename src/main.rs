@@ -75,16 +75,44 @@ struct LoadFlags {
 }
 
 impl LoadFlags {
-    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
+    /// The file with the process's `KRAKEND_*` overrides, as KrakenD's
+    /// `run` and `check` read it: the one place the environment is read.
+    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Loaded, ExitCode> {
         let options = cuttle::config::LoadOptions {
             ignore_unimplemented: self.ignore_unimplemented,
             krakend_body_framing: self.krakend_body_framing,
         };
-        cuttle::config::load_with(path, options).map_err(|e| {
+        let env = cuttle::config::Environment::from_process();
+        cuttle::config::load_with_env(path, options, &env).map_err(|e| {
             eprintln!("{e}");
             ExitCode::FAILURE
         })
     }
+}
+
+/// The variables' names, never their values (they may be secrets).
+fn override_lines(overrides: &cuttle::config::Overrides) -> Vec<(bool, String)> {
+    let mut lines = Vec::new();
+    if !overrides.applied.is_empty() {
+        let names: Vec<&str> = overrides.applied.iter().map(|a| a.var.as_str()).collect();
+        lines.push((
+            true,
+            format!(
+                "configuration overridden by the environment: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    if !overrides.ignored.is_empty() {
+        lines.push((
+            false,
+            format!(
+                "ignored, as KrakenD ignores them (not a root key of the configuration; a nested key needs dots, e.g. KRAKEND_EXTRA_CONFIG.router.health_path): {}",
+                overrides.ignored.join(", ")
+            ),
+        ));
+    }
+    lines
 }
 
 fn main() -> ExitCode {
@@ -99,7 +127,10 @@ fn main() -> ExitCode {
             debug: _,
             load_flags,
         } => match load_flags.load(&config) {
-            Ok(config) => {
+            Ok(cuttle::config::Loaded { config, overrides }) => {
+                for (_, line) in override_lines(&overrides) {
+                    eprintln!("{line}");
+                }
                 for ignored in &config.unimplemented {
                     eprintln!(
                         "ignored (--ignore-unimplemented): {}: {}",
@@ -118,11 +149,18 @@ fn main() -> ExitCode {
             cores,
             load_flags,
         } => {
-            let mut config = match load_flags.load(&config) {
-                Ok(config) => config,
+            let (mut config, overrides) = match load_flags.load(&config) {
+                Ok(loaded) => (loaded.config, loaded.overrides),
                 Err(code) => return code,
             };
             cuttle::logging::init(&config.logging, debug);
+            for (applied, line) in override_lines(&overrides) {
+                if applied {
+                    tracing::info!("{line}");
+                } else {
+                    tracing::warn!("{line}");
+                }
+            }
             for ignored in &config.unimplemented {
                 tracing::error!(
                     "NOT ENFORCED (--ignore-unimplemented): {}: {}",
