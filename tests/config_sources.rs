@@ -79,6 +79,37 @@ fn krakend_port_moves_the_port_and_is_logged_by_name() {
 }
 
 #[test]
+fn a_dotted_name_reaches_a_nested_key_and_underscores_do_not() {
+    let backend = Backend::start(|_| json(200, r#"{"a": 1}"#));
+    let file = json_config(0, "2s", &backend.url());
+    let gw = Gateway::start_file(
+        "gateway.json",
+        &file,
+        &["--cores", "1", "-p", "0"],
+        &[("KRAKEND_EXTRA_CONFIG.router.health_path", "/up")],
+        false,
+    );
+    assert_eq!(gw.get("/up").status, 200);
+    assert_eq!(gw.get("/__health").status, 404);
+    drop(gw);
+    let gw = Gateway::start_file(
+        "gateway.json",
+        &file,
+        &["--cores", "1", "-p", "0"],
+        &[("KRAKEND_EXTRA_CONFIG_ROUTER_HEALTH_PATH", "/up")],
+        true,
+    );
+    assert_eq!(gw.get("/__health").status, 200);
+    assert_eq!(gw.get("/up").status, 404);
+    let log = gw.log();
+    assert!(
+        log.contains("ignored, as KrakenD ignores them")
+            && log.contains("KRAKEND_EXTRA_CONFIG_ROUTER_HEALTH_PATH"),
+        "{log}"
+    );
+}
+
+#[test]
 fn the_port_flag_wins_over_krakend_port() {
     // krakend-cobra's run: a non-zero -p replaces the parsed port.
     let backend = Backend::start(|_| json(200, r#"{"a": 1}"#));

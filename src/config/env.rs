@@ -18,7 +18,8 @@
 //!   `time.ParseDuration`, a list (`host`) holds the string as its one item
 //!   (no splitting on commas), and a string where an object or a list of
 //!   objects belongs (`endpoints`, `extra_config`, `tls`...) fails. Inside
-//!   `extra_config` (a `map[string]interface{}`) a value stays a string.
+//!   `extra_config` (a `map[string]interface{}`) a value stays a string;
+//!   inside `tls`, `client_tls` and `plugin` it takes the field's type.
 //!
 //! The process environment is read in one place (`main`); everything here
 //! takes an [`Environment`], so tests pass a map.
@@ -108,6 +109,9 @@ enum Kind {
     String,
     /// `[]string`: the value becomes a one-item list.
     StringList,
+    /// `[]uint16` (cipher suites, curves): a one-item list of
+    /// `strconv.ParseUint(s, 0, 16)`.
+    Uint16List,
     /// A struct, map or list of structs: a string there fails to decode.
     Structured,
 }
@@ -148,6 +152,27 @@ fn root_kind(key: &str) -> Option<Kind> {
         }
         _ => return None,
     })
+}
+
+/// The type of a dotted key below a root object: lura's `TLS`,
+/// `ClientTLS` and `Plugin` fields are typed; `extra_config` is a
+/// `map[string]interface{}`, so a value there stays text, as do keys the
+/// structs do not have (mapstructure drops them; so does cuttle's reader).
+fn nested_kind(path: &[&str]) -> Kind {
+    match path {
+        [
+            "tls",
+            "disabled" | "prefer_server_cipher_suites" | "enable_mtls" | "disable_system_ca_pool",
+        ]
+        | [
+            "client_tls",
+            "allow_insecure_connections" | "disable_system_ca_pool",
+        ] => Kind::Bool,
+        ["tls" | "client_tls", "ca_certs"] => Kind::StringList,
+        ["tls" | "client_tls", "curve_preferences" | "cipher_suites"] => Kind::Uint16List,
+        ["tls", "keys"] | ["client_tls", "client_certs"] => Kind::Structured,
+        _ => Kind::String,
+    }
 }
 
 /// An override cuttle cannot apply: the variable's name and why (never its
@@ -191,9 +216,7 @@ pub fn apply(document: &mut Value, env: &Environment) -> Result<Overrides, EnvPr
         let converted = if path.len() == 1 {
             convert(kind, &key, value).map_err(problem)?
         } else if kind == Kind::Structured {
-            // Below the root, cuttle keeps the text: extra_config is untyped
-            // in lura, and a typed block (tls) checks its own values.
-            Value::String(value.to_owned())
+            convert(nested_kind(&path), &key, value).map_err(problem)?
         } else {
             return Err(problem(format!(
                 "`{}` is a single value, it has no key `{}`: remove the variable or name the root key alone",
@@ -256,6 +279,13 @@ fn convert(kind: Kind, key: &str, text: &str) -> Result<Value, String> {
         },
         Kind::String => Ok(Value::String(text.to_owned())),
         Kind::StringList => Ok(Value::Array(vec![Value::String(text.to_owned())])),
+        Kind::Uint16List => parse_go_int(text)
+            .filter(|_| !text.starts_with(['+', '-']))
+            .and_then(|n| u16::try_from(n).ok())
+            .map(|n| Value::Array(vec![Value::Number(n.into())]))
+            .ok_or_else(|| {
+                format!("`{key}` takes one number from 0 to 65535 (a TLS cipher suite or curve ID)")
+            }),
         Kind::Structured => Err(format!(
             "`{key}` is an object or a list in KrakenD's configuration; a variable cannot replace it with text (KrakenD fails to decode it too): remove the variable"
         )),
@@ -396,6 +426,40 @@ mod tests {
             json!({"extra_config": {"router": {"auto_options": true, "health_path": "/up"},
                                     "telemetry/logging": {"level": "DEBUG"}}})
         );
+    }
+
+    #[test]
+    fn dotted_keys_below_tls_take_lura_types() {
+        let mut doc = json!({"tls": {"public_key": "a.pem"}});
+        applied(
+            &mut doc,
+            &[
+                ("KRAKEND_TLS.disabled", "true"),
+                ("KRAKEND_TLS.private_key", "k.pem"),
+                ("KRAKEND_TLS.cipher_suites", "0x1301"),
+                ("KRAKEND_CLIENT_TLS.ca_certs", "ca.pem"),
+                ("KRAKEND_CLIENT_TLS.allow_insecure_connections", "0"),
+                ("KRAKEND_PLUGIN.folder", "/p"),
+            ],
+        );
+        assert_eq!(
+            doc,
+            json!({"tls": {"public_key": "a.pem", "disabled": true, "private_key": "k.pem",
+                           "cipher_suites": [4865]},
+                   "client_tls": {"ca_certs": ["ca.pem"], "allow_insecure_connections": false},
+                   "plugin": {"folder": "/p"}})
+        );
+        for (var, value) in [
+            ("KRAKEND_TLS.cipher_suites", "70000"),
+            ("KRAKEND_TLS.cipher_suites", "-1"),
+            ("KRAKEND_TLS.enable_mtls", "maybe"),
+            ("KRAKEND_TLS.keys", "k"),
+        ] {
+            assert!(
+                apply(&mut json!({}), &env(&[(var, value)])).is_err(),
+                "{var}={value}"
+            );
+        }
     }
 
     #[test]
