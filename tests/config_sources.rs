@@ -269,4 +269,20 @@ fn check_applies_the_overrides_as_run_does() {
             "{var}: the value is not printed: {all}"
         );
     }
+    // Not UTF-8: refused by name rather than skipped.
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new();
+    let path = dir.0.join("c.json");
+    std::fs::write(&path, file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .env("KRAKEND_NAME", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("KRAKEND_NAME") && stderr.contains("not UTF-8"),
+        "{stderr}"
+    );
 }

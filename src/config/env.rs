@@ -36,15 +36,31 @@ pub const PREFIX: &str = "KRAKEND_";
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     vars: Vec<(String, String)>,
+    /// `KRAKEND_*` variables whose name or value is not UTF-8 (the name
+    /// made readable): refused rather than skipped, as KrakenD would use
+    /// their bytes.
+    not_utf8: Vec<String>,
 }
 
 impl Environment {
-    /// The process environment's `KRAKEND_*` variables (names or values that
-    /// are not UTF-8 are skipped: Go would read bytes nobody can type).
+    /// The process environment's `KRAKEND_*` variables.
     pub fn from_process() -> Environment {
-        Environment::from_pairs(std::env::vars_os().filter_map(|(name, value)| {
-            Some((name.into_string().ok()?, value.into_string().ok()?))
-        }))
+        let mut not_utf8 = Vec::new();
+        let mut env =
+            Environment::from_pairs(std::env::vars_os().filter_map(|(name, value)| {
+                match (name.to_str(), value.to_str()) {
+                    (Some(name), Some(value)) => Some((name.to_owned(), value.to_owned())),
+                    _ => {
+                        let name = name.to_string_lossy();
+                        if name.starts_with(PREFIX) {
+                            not_utf8.push(name.into_owned());
+                        }
+                        None
+                    }
+                }
+            }));
+        env.not_utf8 = not_utf8;
+        env
     }
 
     /// The `KRAKEND_*` pairs of `vars`; other names are dropped.
@@ -57,11 +73,12 @@ impl Environment {
                 .map(|(name, value)| (name.into(), value.into()))
                 .filter(|(name, _)| name.starts_with(PREFIX))
                 .collect(),
+            not_utf8: Vec::new(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vars.is_empty()
+        self.vars.is_empty() && self.not_utf8.is_empty()
     }
 }
 
@@ -186,6 +203,12 @@ pub struct EnvProblem {
 /// Applies `env` to the parsed file `document` (an object) in name order,
 /// so that a variable and a dotted child of it always meet the same way.
 pub fn apply(document: &mut Value, env: &Environment) -> Result<Overrides, EnvProblem> {
+    if let Some(var) = env.not_utf8.first() {
+        return Err(EnvProblem {
+            var: var.clone(),
+            message: "its name or value is not UTF-8 text: set it in UTF-8 or unset it".to_owned(),
+        });
+    }
     // koanf collects the variables in a map, so the last one of a name wins.
     let mut by_key: Vec<(String, &str, &str)> = Vec::new();
     for (var, value) in &env.vars {
