@@ -82,8 +82,11 @@ impl LoadFlags {
         }
     }
 
-    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Config, ExitCode> {
-        cuttle::config::load_with(path, self.options()).map_err(|e| {
+    /// The file with the process's `KRAKEND_*` overrides, as KrakenD's
+    /// `run` and `check` read it: the one place the environment is read.
+    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Loaded, ExitCode> {
+        let env = cuttle::config::Environment::from_process();
+        cuttle::config::load_with_env(path, self.options(), &env).map_err(|e| {
             eprintln!("{e}");
             ExitCode::FAILURE
         })
@@ -99,8 +102,10 @@ impl LoadFlags {
     ) -> Box<dyn Fn() -> Result<cuttle::config::Config, String>> {
         let options = self.options();
         Box::new(move || {
-            let mut config =
-                cuttle::config::load_with(&path, options).map_err(|e| e.to_string())?;
+            let env = cuttle::config::Environment::from_process();
+            let mut config = cuttle::config::load_with_env(&path, options, &env)
+                .map_err(|e| e.to_string())?
+                .config;
             apply_overrides(&mut config, port, debug);
             for ignored in &config.unimplemented {
                 tracing::error!(
@@ -122,6 +127,31 @@ fn apply_overrides(config: &mut cuttle::config::Config, port: Option<u16>, debug
     config.debug_endpoint |= debug;
 }
 
+/// The variables' names, never their values (they may be secrets).
+fn override_lines(overrides: &cuttle::config::Overrides) -> Vec<(bool, String)> {
+    let mut lines = Vec::new();
+    if !overrides.applied.is_empty() {
+        let names: Vec<&str> = overrides.applied.iter().map(|a| a.var.as_str()).collect();
+        lines.push((
+            true,
+            format!(
+                "configuration overridden by the environment: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    if !overrides.ignored.is_empty() {
+        lines.push((
+            false,
+            format!(
+                "ignored, as KrakenD ignores them (not a root key of the configuration; a nested key needs dots, e.g. KRAKEND_EXTRA_CONFIG.router.health_path): {}",
+                overrides.ignored.join(", ")
+            ),
+        ));
+    }
+    lines
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -134,7 +164,10 @@ fn main() -> ExitCode {
             debug: _,
             load_flags,
         } => match load_flags.load(&config) {
-            Ok(config) => {
+            Ok(cuttle::config::Loaded { config, overrides }) => {
+                for (_, line) in override_lines(&overrides) {
+                    eprintln!("{line}");
+                }
                 for ignored in &config.unimplemented {
                     eprintln!(
                         "ignored (--ignore-unimplemented): {}: {}",
@@ -153,11 +186,18 @@ fn main() -> ExitCode {
             cores,
             load_flags,
         } => {
-            let mut config = match load_flags.load(&config_path) {
-                Ok(config) => config,
+            let (mut config, overrides) = match load_flags.load(&config_path) {
+                Ok(loaded) => (loaded.config, loaded.overrides),
                 Err(code) => return code,
             };
             cuttle::logging::init(&config.logging, debug);
+            for (applied, line) in override_lines(&overrides) {
+                if applied {
+                    tracing::info!("{line}");
+                } else {
+                    tracing::warn!("{line}");
+                }
+            }
             for ignored in &config.unimplemented {
                 tracing::error!(
                     "NOT ENFORCED (--ignore-unimplemented): {}: {}",

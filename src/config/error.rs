@@ -12,10 +12,11 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
-    /// Not JSON at all.
-    #[error("{}: line {line}, column {column}: invalid JSON: {message}", file.display())]
+    /// Not JSON (or YAML, TOML: `format`) at all.
+    #[error("{}: line {line}, column {column}: invalid {format}: {message}", file.display())]
     Syntax {
         file: PathBuf,
+        format: &'static str,
         line: usize,
         column: usize,
         message: String,
@@ -88,33 +89,6 @@ impl ConfigError {
             message: problem.message,
         }
     }
-
-    /// Turns a serde_json failure (with the path where it happened) into
-    /// either a syntax error or a value error.
-    pub(super) fn from_json(
-        file: &Path,
-        error: serde_path_to_error::Error<serde_json::Error>,
-    ) -> ConfigError {
-        let at = json_path_text(&error.path().to_string());
-        let inner = error.into_inner();
-        let (line, column) = (inner.line(), inner.column());
-        let message = message_without_position(&inner);
-        match inner.classify() {
-            serde_json::error::Category::Data => ConfigError::Value {
-                file: file.to_path_buf(),
-                at,
-                line,
-                column,
-                message,
-            },
-            _ => ConfigError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            },
-        }
-    }
 }
 
 /// serde_path_to_error writes the document root as `.`.
@@ -124,11 +98,4 @@ pub(super) fn json_path_text(path: &str) -> String {
     } else {
         path.to_owned()
     }
-}
-
-/// serde_json appends " at line L column C"; we print the position ourselves.
-fn message_without_position(error: &serde_json::Error) -> String {
-    let full = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
 }

@@ -1,15 +1,18 @@
 //! Reading KrakenD v3 configuration files into an immutable [`Config`].
 //!
-//! Two layers and a validation step: `raw` mirrors the JSON with serde,
-//! `build` fills KrakenD's defaults and checks every rule, `model` is the
-//! result the rest of cuttle reads. Errors name the file, the place (line and
-//! column, or a path such as `endpoints[3].backend[0].url_pattern`) and what
-//! to write instead.
+//! Where it comes from: `source` reads JSON, YAML or TOML (by extension, as
+//! krakend-koanf) into one JSON value, and `env` lays the `KRAKEND_*`
+//! environment variables over it. Then two layers and a validation step:
+//! `raw` mirrors the JSON with serde, `build` fills KrakenD's defaults and
+//! checks every rule, `model` is the result the rest of cuttle reads. Errors
+//! name the file, the place (line and column, or a path such as
+//! `endpoints[3].backend[0].url_pattern`) and what to write instead.
 
 mod alias;
 mod auth;
 mod build;
 mod duration;
+mod env;
 mod error;
 mod extra;
 mod host;
@@ -22,6 +25,7 @@ mod raw;
 mod route;
 mod router_options;
 mod security;
+mod source;
 mod telemetry;
 mod tls;
 mod unimplemented;
@@ -34,6 +38,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
@@ -58,38 +63,71 @@ pub struct LoadOptions {
     pub krakend_body_framing: bool,
 }
 
+/// A configuration and what the environment changed in it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The `KRAKEND_*` variables applied and ignored (names only).
+    pub overrides: Overrides,
+}
+
 /// Reads and builds the configuration file at `path`, refusing settings
-/// that would guard an endpoint and that cuttle does not implement.
+/// that would guard an endpoint and that cuttle does not implement. The
+/// file alone: `KRAKEND_*` variables are applied by [`load_with_env`].
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     load_with(path, LoadOptions::default())
 }
 
 pub fn load_with(path: &Path, options: LoadOptions) -> Result<Config, ConfigError> {
+    load_with_env(path, options, &Environment::default()).map(|loaded| loaded.config)
+}
+
+/// What `cuttle run` and `cuttle check` load: the file, its format chosen
+/// by its extension, with `env`'s `KRAKEND_*` overrides laid over it.
+pub fn load_with_env(
+    path: &Path,
+    options: LoadOptions,
+    env: &Environment,
+) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
     })?;
-    parse_with(&text, path, options)
+    parse_with_env(&text, path, options, env)
 }
 
-/// Builds a configuration from JSON text; `source` names it in messages.
+/// Builds a configuration from text in the format `source`'s extension
+/// names (JSON unless `.yaml`, `.yml` or `.toml`); `source` names it in
+/// messages.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
     parse_with(text, source, LoadOptions::default())
 }
 
 pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Config, ConfigError> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let raw: raw::RawConfig = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| ConfigError::from_json(source, error))?;
-    // Trailing characters after the JSON document are a syntax error too.
-    deserializer.end().map_err(|error| ConfigError::Syntax {
+    parse_with_env(text, source, options, &Environment::default()).map(|loaded| loaded.config)
+}
+
+pub fn parse_with_env(
+    text: &str,
+    source: &Path,
+    options: LoadOptions,
+    env: &Environment,
+) -> Result<Loaded, ConfigError> {
+    let format = source::Format::of(source);
+    let mut document = source::parse_value(text, format, source)?;
+    let overrides = env::apply(&mut document, env).map_err(|problem| ConfigError::Invalid {
         file: source.to_path_buf(),
-        line: error.line(),
-        column: error.column(),
-        message: "unexpected text after the end of the JSON document".to_owned(),
+        at: format!("environment variable {}", problem.var),
+        message: problem.message,
     })?;
-    let mut config =
-        build::build(raw, source).map_err(|problem| ConfigError::from_problem(source, problem))?;
+    let raw: raw::RawConfig = serde_path_to_error::deserialize(document)
+        .map_err(|error| value_error(text, format, source, &overrides, error))?;
+    let mut config = build::build(raw, source).map_err(|mut problem| {
+        if let Some(var) = overrides.var_for(&problem.at) {
+            problem.at = format!("{} (set by the environment variable {var})", problem.at);
+        }
+        ConfigError::from_problem(source, problem)
+    })?;
     if options.krakend_body_framing {
         for endpoint in &mut config.endpoints {
             endpoint.chunked_request_body = !endpoint.input_headers.includes("content-length");
@@ -118,5 +156,40 @@ pub fn parse_with(text: &str, source: &Path, options: LoadOptions) -> Result<Con
     }
     crate::tls::client_config(&config.client_tls)
         .map_err(|problem| ConfigError::from_problem(source, problem))?;
-    Ok(config)
+    Ok(Loaded { config, overrides })
+}
+
+/// A value of the wrong type for its key: named with the variable that set
+/// it, or with its line and column in the file when the text locates it.
+fn value_error(
+    text: &str,
+    format: source::Format,
+    file: &Path,
+    overrides: &Overrides,
+    error: serde_path_to_error::Error<serde_json::Error>,
+) -> ConfigError {
+    let path = error.path().to_string();
+    let at = error::json_path_text(&path);
+    let message = error.into_inner().to_string();
+    if let Some(var) = overrides.var_for(&path) {
+        return ConfigError::Invalid {
+            file: file.to_path_buf(),
+            at: format!("{at} (set by the environment variable {var})"),
+            message,
+        };
+    }
+    match source::locate(text, format, &message) {
+        Some((line, column)) => ConfigError::Value {
+            file: file.to_path_buf(),
+            at,
+            line,
+            column,
+            message,
+        },
+        None => ConfigError::Invalid {
+            file: file.to_path_buf(),
+            at,
+            message,
+        },
+    }
 }

@@ -250,16 +250,31 @@ impl Gateway {
         env: &[(&str, &str)],
         log_to_file: bool,
     ) -> Gateway {
+        let port: &[&str] = if args.contains(&"-p") {
+            &[]
+        } else {
+            &["-p", "0"]
+        };
+        let args: Vec<&str> = port.iter().chain(args).copied().collect();
+        Gateway::start_file("gateway.json", config, &args, env, log_to_file)
+    }
+
+    /// Starts `cuttle run` on `config` written to a file named `file_name`
+    /// (its extension picks the format), with exactly `args` (no `-p 0`
+    /// added: the port is the file's or the environment's unless `args`
+    /// has `-p`) and `env` added to the environment.
+    pub fn start_file(
+        file_name: &str,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_to_file: bool,
+    ) -> Gateway {
         let dir = TempDir::new();
-        let path = dir.0.join("gateway.json");
+        let path = dir.0.join(file_name);
         std::fs::write(&path, config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_cuttle"))
             .args(["run", "-c", path.to_str().unwrap()])
-            .args(if args.contains(&"-p") {
-                &[][..]
-            } else {
-                &["-p", "0"][..]
-            })
             .args(args)
             .env("CUTTLE_LOG", "warn")
             .envs(env.iter().copied())
