@@ -1,0 +1,120 @@
+//! Defects from the adversarial review (tracker issue 22), each checked
+//! against the real gateway: token values quoted in the log, HTTP/2
+//! cookies joined, userinfo in Host refused, an unfinished HTTP/2 header
+//! block bounded by `read_header_timeout`.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+#[path = "common/jwt.rs"]
+mod jwt;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Gateway, TempDir, json};
+use cuttle::auth::Alg;
+use jwt::{forged, generate, now};
+use serde_json::json;
+
+fn hello_backend() -> Backend {
+    Backend::start(|_| json(200, r#"{"hello":"world"}"#))
+}
+
+/// Waits (at most 10 s) until the gateway's log holds `count` lines
+/// containing `what`; returns the log.
+fn log_with(gw: &Gateway, what: &str, count: usize) -> String {
+    let start = Instant::now();
+    loop {
+        let log = gw.log();
+        if log.lines().filter(|l| l.contains(what)).count() >= count {
+            return log;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{count} lines with {what:?} not logged:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// C. With `operation_debug`, a token's `alg` and `kid` (CR, LF, ESC in
+/// them) reach the log quoted, never as a forged line or a raw escape;
+/// the refusal is logged at ERROR, as krakend-jose's `logger.Error`.
+#[test]
+fn jwt_refusal_log_quotes_token_values() {
+    let dir = TempDir::new();
+    let key = generate(Alg::HS256, "sim");
+    let path = dir.0.join("keys.json");
+    std::fs::write(&path, json!({"keys": [key.public]}).to_string()).unwrap();
+    let backend = hello_backend();
+    let gw = Gateway::start(&common::config(&format!(
+        r#"[{{"endpoint": "/private", "backend": [{{"host": ["{}"], "url_pattern": "/"}}],
+             "extra_config": {{"auth/validator": {{"alg": "HS256", "jwk_local_path": "{}", "operation_debug": true}}}}}}]"#,
+        backend.url(),
+        path.display()
+    )));
+    let claims = json!({"sub": "u", "exp": now() + 600});
+    let bad_alg = forged(
+        &json!({"alg": "HS256\r\n[FORGED] alg line\u{1b}[31m", "typ": "JWT"}),
+        &claims,
+        b"sig",
+    );
+    let bad_kid = forged(
+        &json!({"alg": "HS256", "kid": "x\n[FORGED] kid line\u{1b}[2J", "typ": "JWT"}),
+        &claims,
+        b"sig",
+    );
+    for t in [&bad_alg, &bad_kid] {
+        let r = gw.raw(
+            format!("GET /private HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {t}\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let log = log_with(&gw, "JWT refused", 2);
+    assert!(
+        !log.lines().any(|l| l.starts_with("[FORGED]")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a raw ESC in the log:\n{log:?}");
+    assert!(
+        log.contains(r#"algorithm "HS256\x0d\x0a[FORGED] alg line\x1b[31m" is not accepted"#),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"with id "x\x0a[FORGED] kid line\x1b[2J""#),
+        "{log}"
+    );
+    for line in log.lines().filter(|l| l.contains("JWT refused")) {
+        assert!(line.contains(" ERROR "), "not at ERROR: {line}");
+    }
+    assert!(backend.requests().is_empty());
+}
+
+/// C. The `-d` debug endpoint logs the client's body quoted.
+#[test]
+fn debug_endpoint_log_quotes_the_body() {
+    let gw = Gateway::start_env(
+        r#"{"version": 3, "endpoints": []}"#,
+        &["--cores", "1", "-d"],
+        &[("CUTTLE_LOG", "debug")],
+        false,
+    );
+    let body = b"hi\r\n[FORGED] body line\x1b[0m";
+    let mut request = format!(
+        "PUT /__debug/x HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    assert_eq!(gw.raw(&request).status, 200);
+    let log = log_with(&gw, "debug endpoint", 1);
+    assert!(
+        !log.lines().any(|l| l.starts_with("[FORGED]")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a raw ESC in the log:\n{log:?}");
+    assert!(
+        log.contains(r#"body="hi\x0d\x0a[FORGED] body line\x1b[0m""#),
+        "{log}"
+    );
+}
