@@ -8,11 +8,12 @@ mod common;
 #[path = "common/jwt.rs"]
 mod jwt;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{Backend, Gateway, TempDir, json};
 use cuttle::auth::Alg;
-use jwt::{forged, generate, now};
+use jwt::{forged, generate, now, token};
 use serde_json::json;
 
 fn hello_backend() -> Backend {
@@ -34,6 +35,35 @@ fn log_with(gw: &Gateway, what: &str, count: usize) -> String {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// One request and its response over an h2c (prior knowledge) connection.
+fn h2_request(addr: SocketAddr, request: http::Request<()>) -> Result<(u16, Vec<u8>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let mut send = send.ready().await.map_err(|e| e.to_string())?;
+        let (response, _) = send
+            .send_request(request, true)
+            .map_err(|e| e.to_string())?;
+        let response = response.await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((status, bytes))
+    })
 }
 
 /// C. With `operation_debug`, a token's `alg` and `kid` (CR, LF, ESC in
@@ -117,4 +147,41 @@ fn debug_endpoint_log_quotes_the_body() {
         log.contains(r#"body="hi\x0d\x0a[FORGED] body line\x1b[0m""#),
         "{log}"
     );
+}
+
+/// D. Two `cookie` fields on one HTTP/2 request are one Cookie header
+/// (RFC 9113 §8.2.3): the JWT in the second is found with `cookie_key`,
+/// and the backend sees every cookie on one line.
+#[test]
+fn http2_cookie_fields_are_joined() {
+    let dir = TempDir::new();
+    let key = generate(Alg::HS256, "sim");
+    let path = dir.0.join("keys.json");
+    std::fs::write(&path, json!({"keys": [key.public]}).to_string()).unwrap();
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "endpoints": [{{"endpoint": "/private", "input_headers": ["Cookie"],
+              "backend": [{{"host": ["{}"], "url_pattern": "/"}}],
+              "extra_config": {{"auth/validator": {{"alg": "HS256", "jwk_local_path": "{}", "cookie_key": "session"}}}}}}]}}"#,
+        backend.url(),
+        path.display()
+    ));
+    let jwt = token(&key, &json!({"sub": "u", "exp": now() + 600}));
+    let request = http::Request::get(format!("http://127.0.0.1:{}/private", gw.addr.port()))
+        .header("cookie", "theme=dark")
+        .header("cookie", format!("session={jwt}"))
+        .body(())
+        .unwrap();
+    let (status, body) = h2_request(gw.addr, request).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 1);
+    let cookies: Vec<_> = seen[0]
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, [format!("theme=dark; session={jwt}")]);
 }

@@ -149,12 +149,27 @@ async fn serve_stream(
         if name == "host" && parts.uri.authority().is_some()
             || CONNECTION_HEADERS.contains(&name)
             || name == "content-length"
+            || name == "cookie"
         {
             continue;
         }
         raw.extend_from_slice(name.as_bytes());
         raw.extend_from_slice(b": ");
         raw.extend_from_slice(value.as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    // A client may split `cookie` into several fields for compression;
+    // they are joined with "; " into one before HTTP/1.1 (RFC 9113
+    // §8.2.3), so the JWT validator's `cookie_key` and the backends see
+    // every cookie.
+    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
+    if let Some(first) = cookies.next() {
+        raw.extend_from_slice(b"cookie: ");
+        raw.extend_from_slice(first.as_bytes());
+        for more in cookies {
+            raw.extend_from_slice(b"; ");
+            raw.extend_from_slice(more.as_bytes());
+        }
         raw.extend_from_slice(b"\r\n");
     }
     // The body, within the same limit as an HTTP/1.1 body.
