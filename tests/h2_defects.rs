@@ -185,3 +185,41 @@ fn http2_cookie_fields_are_joined() {
         .collect();
     assert_eq!(cookies, [format!("theme=dark; session={jwt}")]);
 }
+
+/// E. Userinfo in `Host` (HTTP/1.1) or `:authority` (HTTP/2) is a 400
+/// (RFC 9110 §4.2.4), never forwarded as X-Forwarded-Host.
+#[test]
+fn userinfo_in_host_or_authority_is_refused() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let r = gw.raw(b"GET /hello HTTP/1.1\r\nHost: user@evil:1\r\n\r\n");
+    assert_eq!(r.status, 400);
+    let r = gw.raw(b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 200, "a plain Host still works");
+
+    let request = http::Request::get(format!("http://user@evil:{}/hello", gw.addr.port()))
+        .body(())
+        .unwrap();
+    assert_eq!(
+        request.uri().authority().unwrap().as_str(),
+        format!("user@evil:{}", gw.addr.port())
+    );
+    let (status, _) = h2_request(gw.addr, request).unwrap();
+    assert_eq!(status, 400);
+    let request = http::Request::get(format!("http://h:{}/hello", gw.addr.port()))
+        .body(())
+        .unwrap();
+    assert_eq!(h2_request(gw.addr, request).unwrap().0, 200);
+
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 2, "only the plain requests reached the backend");
+    assert!(
+        seen.iter()
+            .all(|s| !s.header("x-forwarded-host").unwrap_or("").contains('@')),
+        "{seen:?}"
+    );
+}
