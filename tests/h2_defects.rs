@@ -8,7 +8,8 @@ mod common;
 #[path = "common/jwt.rs"]
 mod jwt;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{Backend, Gateway, TempDir, json};
@@ -222,4 +223,102 @@ fn userinfo_in_host_or_authority_is_refused() {
             .all(|s| !s.header("x-forwarded-host").unwrap_or("").contains('@')),
         "{seen:?}"
     );
+}
+
+/// HTTP/2 frames in `bytes`: (type, flags, stream, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len =
+            (usize::from(bytes[0]) << 16) | (usize::from(bytes[1]) << 8) | usize::from(bytes[2]);
+        if bytes.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([bytes[5] & 0x7f, bytes[6], bytes[7], bytes[8]]);
+        out.push((bytes[3], bytes[4], stream, bytes[9..9 + len].to_vec()));
+        bytes = &bytes[9 + len..];
+    }
+    out
+}
+
+/// F. A HEADERS frame without END_HEADERS (and no CONTINUATION) holds an
+/// HTTP/2 connection no longer than `read_header_timeout`: it gets a
+/// GOAWAY and is closed, long before `idle_timeout`. A connection whose
+/// header blocks complete is not affected, however long it stays open.
+#[test]
+fn unfinished_http2_header_block_is_bounded_by_read_header_timeout() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "read_header_timeout": "1s", "idle_timeout": "30s",
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let mut tcp = TcpStream::connect(gw.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(12))).unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+    // :method GET, :scheme http, :path / and no more: END_STREAM (0x1)
+    // without END_HEADERS (0x4), and no CONTINUATION after it.
+    let block = [0x82, 0x86, 0x84];
+    out.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x1, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    let sent = Instant::now();
+    tcp.write_all(&out).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = loop {
+        match tcp.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => break false,
+        }
+    };
+    let waited = sent.elapsed();
+    assert!(closed, "not closed within 12 s; got {:?}", frames(&got));
+    assert!(
+        waited < Duration::from_secs(6),
+        "closed after {waited:?}, not about read_header_timeout (1 s)"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
+    let seen = frames(&got);
+    let goaway = seen.iter().find(|f| f.0 == 7).expect("a GOAWAY");
+    assert_eq!(
+        &goaway.3[..4],
+        &[0, 0, 0, 0],
+        "no stream was served: {seen:?}"
+    );
+    assert!(backend.requests().is_empty());
+
+    // Complete requests on one connection, further apart than
+    // read_header_timeout: all served.
+    let addr = gw.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let mut statuses = Vec::new();
+        for round in 0..2 {
+            if round > 0 {
+                // Time passing, not synchronisation: the connection must
+                // outlive a read_header_timeout with no header block open.
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            let request = http::Request::get(format!("http://h:{}/hello", addr.port()))
+                .body(())
+                .unwrap();
+            let (response, _) = send.send_request(request, true).unwrap();
+            statuses.push(response.await.unwrap().status().as_u16());
+            send = send.ready().await.unwrap();
+        }
+        statuses
+    });
+    assert_eq!(statuses, [200, 200]);
 }
