@@ -587,6 +587,58 @@ impl tokio::io::AsyncWrite for Stream {
     }
 }
 
+/// A [`Stream`] whose reads are shown to `tap` (the bytes each read
+/// added) before the reader sees them: `server::h2` watches the frames the
+/// h2 crate reads to bound an unfinished header block, which the crate
+/// does not time.
+pub struct Tapped<'a, T: FnMut(&[u8])> {
+    stream: &'a mut Stream,
+    tap: T,
+}
+
+impl<'a, T: FnMut(&[u8])> Tapped<'a, T> {
+    pub fn new(stream: &'a mut Stream, tap: T) -> Tapped<'a, T> {
+        Tapped { stream, tap }
+    }
+}
+
+impl<T: FnMut(&[u8]) + Unpin> AsyncRead for Tapped<'_, T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut *this.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            (this.tap)(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<T: FnMut(&[u8]) + Unpin> tokio::io::AsyncWrite for Tapped<'_, T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
 /// Sends all of `buf` over a TLS stream (encrypted) or an in-memory pipe,
 /// flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(

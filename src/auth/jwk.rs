@@ -232,7 +232,13 @@ fn parse_key(entry: &Value) -> Result<Jwk, String> {
                 d: optional("d")?,
             }
         }
-        other => return Err(format!("unsupported key type \"{other}\"")),
+        // The JWK server's text, logged when no key is usable: quoted.
+        other => {
+            return Err(format!(
+                "unsupported key type {}",
+                crate::logging::Quoted(other.as_bytes())
+            ));
+        }
     };
     if text("use").is_some_and(|u| u != "sig") {
         return Err("not a signing key (\"use\" is not \"sig\")".to_owned());

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::alg::Alg;
 use super::jwk::{KeyIdStrategy, Material};
+use crate::logging::Quoted;
 
 /// A token taken apart, not yet trusted.
 #[derive(Debug)]
@@ -42,7 +43,10 @@ impl std::fmt::Display for Malformed {
             }
             Malformed::NotBase64(part) => write!(f, "the {part} is not base64url"),
             Malformed::NotJsonObject(part) => write!(f, "the {part} is not a JSON object"),
-            Malformed::UnknownAlg(alg) => write!(f, "algorithm \"{alg}\" is not accepted"),
+            // The token's own text: quoted for the log (operation_debug).
+            Malformed::UnknownAlg(alg) => {
+                write!(f, "algorithm {} is not accepted", Quoted(alg.as_bytes()))
+            }
             Malformed::Critical => f.write_str("the header has \"crit\" extensions"),
         }
     }
@@ -61,7 +65,8 @@ impl<'a> Token<'a> {
             Some(Value::String(name)) => {
                 Alg::parse(name).ok_or_else(|| Malformed::UnknownAlg(name.clone()))?
             }
-            other => return Err(Malformed::UnknownAlg(format!("{other:?}"))),
+            Some(other) => return Err(Malformed::UnknownAlg(other.to_string())),
+            None => return Err(Malformed::UnknownAlg(String::new())),
         };
         if header.contains_key("crit") {
             return Err(Malformed::Critical);

@@ -17,6 +17,7 @@ use super::claims::{Claims, Forbidden, Rules};
 use super::jwk::KeyIdStrategy;
 use super::jws::{self, Token};
 use super::keys::{KeyView, Published};
+use crate::logging::Quoted;
 
 /// One validator object of `auth/validator`.
 #[derive(Debug, Clone)]
@@ -150,8 +151,10 @@ impl JwtCheck {
         let Some(key) = keys.find(validator.key_id, &id, token.alg) else {
             validator.keys.nudge();
             return Err(unauthorized(format!(
-                "no {} key with id \"{id}\" in {}",
-                token.alg, validator.keys.origin
+                "no {} key with id {} in {}",
+                token.alg,
+                Quoted(id.as_bytes()),
+                validator.keys.origin
             )));
         };
         if !jws::verify(
@@ -194,7 +197,13 @@ impl JwtCheck {
             .validators
             .iter()
             .position(|v| v.rules.issuer.as_deref().is_some_and(|i| Some(i) == iss))
-            .ok_or_else(|| Denial::Unauthorized(format!("no validator for issuer {iss:?}")))
+            .ok_or_else(|| match iss {
+                Some(iss) => Denial::Unauthorized(format!(
+                    "no validator for issuer {}",
+                    Quoted(iss.as_bytes())
+                )),
+                None => Denial::Unauthorized("no validator for a token without iss".to_owned()),
+            })
     }
 }
 

@@ -145,6 +145,14 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
         (0 | 1, _) => target.authority.or(semantics.host),
         _ => return Err(RequestError::DuplicateHost),
     };
+    // A sender must not put userinfo in Host and a recipient should treat
+    // it as an error (RFC 9110 §4.2.4, RFC 9112 §3.2): `user@evil` would
+    // otherwise reach the backends as X-Forwarded-Host. Go's net/http (so
+    // KrakenD) answers 400 too: '@' is not in httpguts' `validHostByte`.
+    // An HTTP/2 `:authority` arrives here as Host too (`server::h2`).
+    if semantics.host.is_some_and(|h| h.of(buf).contains(&b'@')) {
+        return Err(RequestError::UserinfoInHost);
+    }
     let keep_alive = !semantics.close && (minor_version == 1 || semantics.keep_alive);
     Ok(Parse::Complete(RequestHead {
         method,

@@ -48,6 +48,8 @@ pub enum RequestError {
     MissingHost,
     /// More than one `Host` field (RFC 9112 §3.2).
     DuplicateHost,
+    /// `Host` with userinfo (`user@host`; RFC 9110 §4.2.4: an error).
+    UserinfoInHost,
 }
 
 impl RequestError {
@@ -73,7 +75,8 @@ impl RequestError {
             | TransferEncodingNotChunked
             | TransferEncodingInHttp10
             | MissingHost
-            | DuplicateHost => 400,
+            | DuplicateHost
+            | UserinfoInHost => 400,
         }
     }
 
@@ -103,6 +106,7 @@ impl RequestError {
             TransferEncodingInHttp10 => "Transfer-Encoding in HTTP/1.0 request",
             MissingHost => "missing Host header",
             DuplicateHost => "more than one Host header",
+            UserinfoInHost => "userinfo in Host header",
         }
     }
 }

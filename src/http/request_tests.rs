@@ -110,6 +110,9 @@ fn request_rows() {
         (b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", "400 DuplicateHost"),
         (b"GET / HTTP/1.1\r\nHOST:  \t a.b \t \r\n\r\n", "GET / 1.1 None host=a.b"),
         (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", "GET / 1.1 None host="),
+        (b"GET / HTTP/1.1\r\nHost: user@evil:1\r\n\r\n", "400 UserinfoInHost"),
+        (b"GET / HTTP/1.1\r\nHost: @a\r\n\r\n", "400 UserinfoInHost"),
+        (b"GET http://a/ HTTP/1.1\r\nHost: u@b\r\n\r\n", "400 UserinfoInHost"),
         // Content-Length (RFC 9112 §6.3, strict).
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", "POST / 1.1 Length(5) host=a"),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "POST / 1.1 Length(0) host=a"),

@@ -383,6 +383,20 @@ pub fn quoted(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
 }
 
+/// [`quoted`] for a `format!`/`tracing` argument: a value from a client,
+/// a token or a backend put into an application log line, so that it
+/// cannot end the line, forge the next one or send terminal escapes.
+pub struct Quoted<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Vec::with_capacity(self.0.len() + 2);
+        quoted(&mut out, self.0);
+        // `quoted` writes printable ASCII only.
+        f.write_str(std::str::from_utf8(&out).map_err(|_| std::fmt::Error)?)
+    }
+}
+
 /// Printable ASCII without `"` or `\`: written as it is by both
 /// [`quoted`] and [`json_escaped`].
 fn is_plain(text: &[u8]) -> bool {
@@ -484,6 +498,10 @@ mod tests {
         let mut out = Vec::new();
         quoted(&mut out, b"/a\"b\\c\n\xff");
         assert_eq!(out, br#""/a\"b\\c\x0a\xff""#);
+        assert_eq!(
+            Quoted(b"x\r\n[FORGED] \x1b[31m\"").to_string(),
+            r#""x\x0d\x0a[FORGED] \x1b[31m\"""#
+        );
         out.clear();
         json_string(&mut out, b"a\"\n\x01\xffz");
         assert_eq!(

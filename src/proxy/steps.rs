@@ -162,7 +162,9 @@ fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Res
         .map_or(0.0, |d| d.as_secs_f64());
     let debug = |why: &dyn std::fmt::Display| {
         if check.spec().validators.iter().any(|v| v.operation_debug) {
-            tracing::warn!(endpoint = %input.plan.path, "JWT refused: {why}");
+            // ERROR, as krakend-jose's `logger.Error` (gin/jose.go). `why`
+            // holds token values only through `logging::Quoted`.
+            tracing::error!(endpoint = %input.plan.path, "JWT refused: {why}");
         }
     };
     match check.check(token, now) {

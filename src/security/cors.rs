@@ -297,7 +297,7 @@ impl Cors {
 
     fn log(&self, what: &str, value: &[u8]) {
         if self.debug {
-            tracing::debug!(target: "cuttle::cors", value = %String::from_utf8_lossy(value), "{what}");
+            tracing::debug!(target: "cuttle::cors", value = %crate::logging::Quoted(value), "{what}");
         }
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::worker::Worker;
 use crate::http::{Method, RequestHead, write_header, write_status_line};
+use crate::logging::Quoted;
 use crate::proxy::{ResponseContext, finish};
 
 /// Answers a built-in path into `out`; `None` when the path is not one.
@@ -78,10 +79,11 @@ fn canonical_header(name: &str) -> String {
 fn log_debug_request(head: &RequestHead, buf: &[u8], body: &[u8]) {
     tracing::debug!(
         method = %head.method,
-        path = %text(head.path.of(buf)),
-        query = %head.query.map(|q| text(q.of(buf))).unwrap_or_default(),
+        // The client's bytes, quoted: a body may hold CR, LF or escapes.
+        path = %Quoted(head.path.of(buf)),
+        query = %Quoted(head.query.map_or(&[][..], |q| q.of(buf))),
         headers = ?headers_map(head, buf),
-        body = %text(body),
+        body = %Quoted(body),
         "debug endpoint"
     );
 }

@@ -14,6 +14,8 @@
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -40,16 +42,34 @@ const CONNECTION_HEADERS: [&str; 6] = [
 /// error code PROTOCOL_ERROR (1).
 const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
+/// What ends one wait of the connection loop. Lives for one turn of
+/// the loop; boxing the stream would allocate for every request.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Stream(
+        http::Request<h2::RecvStream>,
+        h2::server::SendResponse<Bytes>,
+    ),
+    Failed(h2::Error),
+    /// Closed by the client, or the worker drains.
+    End,
+    /// A header block open longer than `read_header_timeout`.
+    SlowHeaders,
+}
+
 /// Serves one HTTP/2 connection until the client or the worker ends it.
 pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
     let worker = current.borrow().clone();
     let secure = stream.is_tls();
     let limits = &worker.config.limits;
+    let open = Rc::new(OpenBlock::default());
+    let mut frames = FrameWatch::new(open.clone());
+    let watched = rt::Tapped::new(&mut stream, move |bytes: &[u8]| frames.feed(bytes));
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(u32::try_from(limits.h2_max_concurrent_streams).unwrap_or(u32::MAX))
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_send_buffer_size(64 * 1024)
-        .handshake::<_, Bytes>(&mut stream);
+        .handshake::<_, Bytes>(watched);
     let shaken = rt::within(limits.read_header_timeout, handshake).await;
     let mut connection = match shaken {
         Some(Ok(connection)) => connection,
@@ -74,16 +94,28 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
         }
     };
     loop {
-        let next = rt::within(limits.idle_timeout, async {
-            futures_lite::future::or(connection.accept(), async {
-                worker.drain.wait().await;
-                None
-            })
-            .await
-        })
+        let accepted = async {
+            match connection.accept().await {
+                Some(Ok((request, respond))) => Next::Stream(request, respond),
+                Some(Err(e)) => Next::Failed(e),
+                None => Next::End,
+            }
+        };
+        let drained = async {
+            worker.drain.wait().await;
+            Next::End
+        };
+        let slow = async {
+            open.overdue(limits.read_header_timeout).await;
+            Next::SlowHeaders
+        };
+        let next = rt::within(
+            limits.idle_timeout,
+            futures_lite::future::or(accepted, futures_lite::future::or(drained, slow)),
+        )
         .await;
         match next {
-            Some(Some(Ok((request, respond)))) => {
+            Some(Next::Stream(request, respond)) => {
                 // Each stream is served by the configuration in service
                 // when it opened (a reload may have come since).
                 let worker = current.borrow().clone();
@@ -106,12 +138,25 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
                     }
                 });
             }
-            Some(Some(Err(e))) => {
+            Some(Next::Failed(e)) => {
                 tracing::debug!(worker = worker.id, "HTTP/2 connection from {peer}: {e}");
                 break;
             }
+            // As HTTP/1.1 answers 408 to a head not read within
+            // `read_header_timeout`: the connection is closed, with a
+            // GOAWAY naming the last stream served (the unfinished one
+            // cannot be reset alone: its header block was begun, so HPACK
+            // state is mid-block).
+            Some(Next::SlowHeaders) => {
+                tracing::debug!(
+                    worker = worker.id,
+                    "HTTP/2 connection from {peer}: a header block not finished within read_header_timeout"
+                );
+                connection.abrupt_shutdown(h2::Reason::NO_ERROR);
+                break;
+            }
             // Closed by the client, idle too long, or the worker drains.
-            Some(None) | None => {
+            Some(Next::End) | None => {
                 connection.graceful_shutdown();
                 break;
             }
@@ -123,6 +168,133 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
         std::future::poll_fn(|cx| connection.poll_closed(cx)),
     )
     .await;
+}
+
+/// Whether a header block (HEADERS, then CONTINUATION until END_HEADERS)
+/// is open, and since when: shared by the [`FrameWatch`] that sees the
+/// bytes read and the connection loop that bounds it. The h2 crate
+/// returns a stream only once its header block is complete and has no
+/// timeout of its own for it, so without this a client could hold a
+/// connection with a HEADERS frame lacking END_HEADERS until
+/// `idle_timeout`.
+#[derive(Default)]
+struct OpenBlock {
+    since: Cell<Option<Instant>>,
+    /// The connection task, waiting for `since` to change.
+    waker: Cell<Option<Waker>>,
+}
+
+impl OpenBlock {
+    fn set(&self, since: Option<Instant>) {
+        self.since.set(since);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// `since` once it differs from `than` (`Pending` until then).
+    fn poll_changed(&self, than: Option<Instant>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        let now = self.since.get();
+        if now != than {
+            return Poll::Ready(now);
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+
+    /// Returns once one header block has stayed open for `limit`. In the
+    /// usual case a block arrives whole in one read and no timer is made.
+    async fn overdue(&self, limit: Duration) {
+        let mut since = None;
+        loop {
+            since = match since {
+                None => std::future::poll_fn(|cx| self.poll_changed(None, cx)).await,
+                // Until the deadline of the block open now, or until it
+                // closes (or, closed and another opened, its own deadline).
+                Some(at) => {
+                    let changed = std::future::poll_fn(|cx| self.poll_changed(Some(at), cx));
+                    match rt::until(at + limit, changed).await {
+                        Some(now) => now,
+                        None => return,
+                    }
+                }
+            };
+        }
+    }
+}
+
+/// Follows the frame boundaries in what the client sends (after the
+/// preface) to tell when a header block opens and closes. It reads only
+/// the 9-byte frame headers; payloads are skipped by length.
+struct FrameWatch {
+    open: Rc<OpenBlock>,
+    preface_left: usize,
+    head: [u8; 9],
+    head_len: usize,
+    payload_left: usize,
+    /// The current frame is part of a header block and carries END_HEADERS.
+    ends_block: bool,
+}
+
+impl FrameWatch {
+    fn new(open: Rc<OpenBlock>) -> FrameWatch {
+        FrameWatch {
+            open,
+            preface_left: PREFACE.len(),
+            head: [0; 9],
+            head_len: 0,
+            payload_left: 0,
+            ends_block: false,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.preface_left > 0 {
+                let n = self.preface_left.min(bytes.len());
+                self.preface_left -= n;
+                bytes = &bytes[n..];
+            } else if self.payload_left > 0 {
+                let n = self.payload_left.min(bytes.len());
+                self.payload_left -= n;
+                bytes = &bytes[n..];
+                if self.payload_left == 0 {
+                    self.frame_read();
+                }
+            } else {
+                let n = (9 - self.head_len).min(bytes.len());
+                self.head[self.head_len..self.head_len + n].copy_from_slice(&bytes[..n]);
+                self.head_len += n;
+                bytes = &bytes[n..];
+                if self.head_len == 9 {
+                    self.head_len = 0;
+                    self.frame_begins();
+                }
+            }
+        }
+    }
+
+    fn frame_begins(&mut self) {
+        let [l0, l1, l2, kind, flags, ..] = self.head;
+        let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+        // HEADERS (1) opens a block, CONTINUATION (9) goes on with it;
+        // END_HEADERS (0x4) closes it once the frame is read.
+        let in_block = kind == 1 || kind == 9;
+        if in_block && self.open.since.get().is_none() {
+            self.open.set(Some(Instant::now()));
+        }
+        self.ends_block = in_block && flags & 0x4 != 0;
+        self.payload_left = len;
+        if len == 0 {
+            self.frame_read();
+        }
+    }
+
+    fn frame_read(&mut self) {
+        if std::mem::take(&mut self.ends_block) {
+            self.open.set(None);
+        }
+    }
 }
 
 /// One stream: its request through the HTTP/1.1 driver, its response back.
@@ -153,12 +325,27 @@ async fn serve_stream(
         if name == "host" && parts.uri.authority().is_some()
             || CONNECTION_HEADERS.contains(&name)
             || name == "content-length"
+            || name == "cookie"
         {
             continue;
         }
         raw.extend_from_slice(name.as_bytes());
         raw.extend_from_slice(b": ");
         raw.extend_from_slice(value.as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    // A client may split `cookie` into several fields for compression;
+    // they are joined with "; " into one before HTTP/1.1 (RFC 9113
+    // §8.2.3), so the JWT validator's `cookie_key` and the backends see
+    // every cookie.
+    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
+    if let Some(first) = cookies.next() {
+        raw.extend_from_slice(b"cookie: ");
+        raw.extend_from_slice(first.as_bytes());
+        for more in cookies {
+            raw.extend_from_slice(b"; ");
+            raw.extend_from_slice(more.as_bytes());
+        }
         raw.extend_from_slice(b"\r\n");
     }
     // The body, within the same limit as an HTTP/1.1 body.
@@ -293,4 +480,66 @@ fn to_h2(raw: &[u8], is_head: bool) -> Option<(http::Response<()>, Bytes)> {
         }
     };
     Some((builder.body(()).ok()?, Bytes::from(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Whether a header block is open after each chunk, fed whole and
+    /// byte by byte.
+    fn open_after(chunks: &[Vec<u8>]) -> Vec<bool> {
+        let mut results = Vec::new();
+        for bytewise in [false, true] {
+            let open = Rc::new(OpenBlock::default());
+            let mut watch = FrameWatch::new(open.clone());
+            let mut seen = Vec::new();
+            for chunk in chunks {
+                if bytewise {
+                    chunk.iter().for_each(|b| watch.feed(&[*b]));
+                } else {
+                    watch.feed(chunk);
+                }
+                seen.push(open.since.get().is_some());
+            }
+            results.push(seen);
+        }
+        assert_eq!(results[0], results[1], "whole and byte by byte agree");
+        results.remove(0)
+    }
+
+    #[test]
+    fn header_blocks_open_and_close_at_frame_boundaries() {
+        let mut preface = PREFACE.to_vec();
+        preface.extend(frame(4, 0, &[])); // SETTINGS
+        let whole = frame(1, 0x4 | 0x1, &[0x82, 0x86, 0x84]);
+        let begun = frame(1, 0x1, &[0x82]);
+        let more = frame(9, 0, &[0x86]);
+        let last = frame(9, 0x4, &[0x84]);
+        let data = frame(0, 0x1, &[1; 300]);
+        // A HEADERS frame with END_HEADERS whose payload is still coming.
+        let partial = whole[..10].to_vec();
+        let rest = whole[10..].to_vec();
+        assert_eq!(
+            open_after(&[
+                preface,
+                whole.clone(),
+                begun,
+                more,
+                last,
+                data,
+                partial,
+                rest
+            ]),
+            [false, false, true, true, false, false, true, false]
+        );
+    }
 }

@@ -1,0 +1,324 @@
+//! Defects from the adversarial review (tracker issue 22), each checked
+//! against the real gateway: token values quoted in the log, HTTP/2
+//! cookies joined, userinfo in Host refused, an unfinished HTTP/2 header
+//! block bounded by `read_header_timeout`.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+#[path = "common/jwt.rs"]
+mod jwt;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{Backend, Gateway, TempDir, json};
+use cuttle::auth::Alg;
+use jwt::{forged, generate, now, token};
+use serde_json::json;
+
+fn hello_backend() -> Backend {
+    Backend::start(|_| json(200, r#"{"hello":"world"}"#))
+}
+
+/// Waits (at most 10 s) until the gateway's log holds `count` lines
+/// containing `what`; returns the log.
+fn log_with(gw: &Gateway, what: &str, count: usize) -> String {
+    let start = Instant::now();
+    loop {
+        let log = gw.log();
+        if log.lines().filter(|l| l.contains(what)).count() >= count {
+            return log;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{count} lines with {what:?} not logged:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One request and its response over an h2c (prior knowledge) connection.
+fn h2_request(addr: SocketAddr, request: http::Request<()>) -> Result<(u16, Vec<u8>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let mut send = send.ready().await.map_err(|e| e.to_string())?;
+        let (response, _) = send
+            .send_request(request, true)
+            .map_err(|e| e.to_string())?;
+        let response = response.await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((status, bytes))
+    })
+}
+
+/// C. With `operation_debug`, a token's `alg` and `kid` (CR, LF, ESC in
+/// them) reach the log quoted, never as a forged line or a raw escape;
+/// the refusal is logged at ERROR, as krakend-jose's `logger.Error`.
+#[test]
+fn jwt_refusal_log_quotes_token_values() {
+    let dir = TempDir::new();
+    let key = generate(Alg::HS256, "sim");
+    let path = dir.0.join("keys.json");
+    std::fs::write(&path, json!({"keys": [key.public]}).to_string()).unwrap();
+    let backend = hello_backend();
+    let gw = Gateway::start(&common::config(&format!(
+        r#"[{{"endpoint": "/private", "backend": [{{"host": ["{}"], "url_pattern": "/"}}],
+             "extra_config": {{"auth/validator": {{"alg": "HS256", "jwk_local_path": "{}", "operation_debug": true}}}}}}]"#,
+        backend.url(),
+        path.display()
+    )));
+    let claims = json!({"sub": "u", "exp": now() + 600});
+    let bad_alg = forged(
+        &json!({"alg": "HS256\r\n[FORGED] alg line\u{1b}[31m", "typ": "JWT"}),
+        &claims,
+        b"sig",
+    );
+    let bad_kid = forged(
+        &json!({"alg": "HS256", "kid": "x\n[FORGED] kid line\u{1b}[2J", "typ": "JWT"}),
+        &claims,
+        b"sig",
+    );
+    for t in [&bad_alg, &bad_kid] {
+        let r = gw.raw(
+            format!("GET /private HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {t}\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let log = log_with(&gw, "JWT refused", 2);
+    assert!(
+        !log.lines().any(|l| l.starts_with("[FORGED]")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a raw ESC in the log:\n{log:?}");
+    assert!(
+        log.contains(r#"algorithm "HS256\x0d\x0a[FORGED] alg line\x1b[31m" is not accepted"#),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"with id "x\x0a[FORGED] kid line\x1b[2J""#),
+        "{log}"
+    );
+    for line in log.lines().filter(|l| l.contains("JWT refused")) {
+        assert!(line.contains(" ERROR "), "not at ERROR: {line}");
+    }
+    assert!(backend.requests().is_empty());
+}
+
+/// C. The `-d` debug endpoint logs the client's body quoted.
+#[test]
+fn debug_endpoint_log_quotes_the_body() {
+    let gw = Gateway::start_env(
+        r#"{"version": 3, "endpoints": []}"#,
+        &["--cores", "1", "-d"],
+        &[("CUTTLE_LOG", "debug")],
+        false,
+    );
+    let body = b"hi\r\n[FORGED] body line\x1b[0m";
+    let mut request = format!(
+        "PUT /__debug/x HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    assert_eq!(gw.raw(&request).status, 200);
+    let log = log_with(&gw, "debug endpoint", 1);
+    assert!(
+        !log.lines().any(|l| l.starts_with("[FORGED]")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a raw ESC in the log:\n{log:?}");
+    assert!(
+        log.contains(r#"body="hi\x0d\x0a[FORGED] body line\x1b[0m""#),
+        "{log}"
+    );
+}
+
+/// D. Two `cookie` fields on one HTTP/2 request are one Cookie header
+/// (RFC 9113 §8.2.3): the JWT in the second is found with `cookie_key`,
+/// and the backend sees every cookie on one line.
+#[test]
+fn http2_cookie_fields_are_joined() {
+    let dir = TempDir::new();
+    let key = generate(Alg::HS256, "sim");
+    let path = dir.0.join("keys.json");
+    std::fs::write(&path, json!({"keys": [key.public]}).to_string()).unwrap();
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "endpoints": [{{"endpoint": "/private", "input_headers": ["Cookie"],
+              "backend": [{{"host": ["{}"], "url_pattern": "/"}}],
+              "extra_config": {{"auth/validator": {{"alg": "HS256", "jwk_local_path": "{}", "cookie_key": "session"}}}}}}]}}"#,
+        backend.url(),
+        path.display()
+    ));
+    let jwt = token(&key, &json!({"sub": "u", "exp": now() + 600}));
+    let request = http::Request::get(format!("http://127.0.0.1:{}/private", gw.addr.port()))
+        .header("cookie", "theme=dark")
+        .header("cookie", format!("session={jwt}"))
+        .body(())
+        .unwrap();
+    let (status, body) = h2_request(gw.addr, request).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 1);
+    let cookies: Vec<_> = seen[0]
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, [format!("theme=dark; session={jwt}")]);
+}
+
+/// E. Userinfo in `Host` (HTTP/1.1) or `:authority` (HTTP/2) is a 400
+/// (RFC 9110 §4.2.4), never forwarded as X-Forwarded-Host.
+#[test]
+fn userinfo_in_host_or_authority_is_refused() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true,
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let r = gw.raw(b"GET /hello HTTP/1.1\r\nHost: user@evil:1\r\n\r\n");
+    assert_eq!(r.status, 400);
+    let r = gw.raw(b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 200, "a plain Host still works");
+
+    let request = http::Request::get(format!("http://user@evil:{}/hello", gw.addr.port()))
+        .body(())
+        .unwrap();
+    assert_eq!(
+        request.uri().authority().unwrap().as_str(),
+        format!("user@evil:{}", gw.addr.port())
+    );
+    let (status, _) = h2_request(gw.addr, request).unwrap();
+    assert_eq!(status, 400);
+    let request = http::Request::get(format!("http://h:{}/hello", gw.addr.port()))
+        .body(())
+        .unwrap();
+    assert_eq!(h2_request(gw.addr, request).unwrap().0, 200);
+
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 2, "only the plain requests reached the backend");
+    assert!(
+        seen.iter()
+            .all(|s| !s.header("x-forwarded-host").unwrap_or("").contains('@')),
+        "{seen:?}"
+    );
+}
+
+/// HTTP/2 frames in `bytes`: (type, flags, stream, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len =
+            (usize::from(bytes[0]) << 16) | (usize::from(bytes[1]) << 8) | usize::from(bytes[2]);
+        if bytes.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([bytes[5] & 0x7f, bytes[6], bytes[7], bytes[8]]);
+        out.push((bytes[3], bytes[4], stream, bytes[9..9 + len].to_vec()));
+        bytes = &bytes[9 + len..];
+    }
+    out
+}
+
+/// F. A HEADERS frame without END_HEADERS (and no CONTINUATION) holds an
+/// HTTP/2 connection no longer than `read_header_timeout`: it gets a
+/// GOAWAY and is closed, long before `idle_timeout`. A connection whose
+/// header blocks complete is not affected, however long it stays open.
+#[test]
+fn unfinished_http2_header_block_is_bounded_by_read_header_timeout() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "read_header_timeout": "1s", "idle_timeout": "30s",
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let mut tcp = TcpStream::connect(gw.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(12))).unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+    // :method GET, :scheme http, :path / and no more: END_STREAM (0x1)
+    // without END_HEADERS (0x4), and no CONTINUATION after it.
+    let block = [0x82, 0x86, 0x84];
+    out.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x1, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    let sent = Instant::now();
+    tcp.write_all(&out).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = loop {
+        match tcp.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => break false,
+        }
+    };
+    let waited = sent.elapsed();
+    assert!(closed, "not closed within 12 s; got {:?}", frames(&got));
+    assert!(
+        waited < Duration::from_secs(6),
+        "closed after {waited:?}, not about read_header_timeout (1 s)"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
+    let seen = frames(&got);
+    let goaway = seen.iter().find(|f| f.0 == 7).expect("a GOAWAY");
+    assert_eq!(
+        &goaway.3[..4],
+        &[0, 0, 0, 0],
+        "no stream was served: {seen:?}"
+    );
+    assert!(backend.requests().is_empty());
+
+    // Complete requests on one connection, further apart than
+    // read_header_timeout: all served.
+    let addr = gw.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let mut statuses = Vec::new();
+        for round in 0..2 {
+            if round > 0 {
+                // Time passing, not synchronisation: the connection must
+                // outlive a read_header_timeout with no header block open.
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            let request = http::Request::get(format!("http://h:{}/hello", addr.port()))
+                .body(())
+                .unwrap();
+            let (response, _) = send.send_request(request, true).unwrap();
+            statuses.push(response.await.unwrap().status().as_u16());
+            send = send.ready().await.unwrap();
+        }
+        statuses
+    });
+    assert_eq!(statuses, [200, 200]);
+}
