@@ -219,6 +219,10 @@ pub struct Backend {
     pub rate_limit: Option<ProxyRateLimit>,
     /// `validation/cel`: check expressions, in file order.
     pub cel: Vec<String>,
+    /// `extra_config.proxy.shadow`: a shadow backend, with the time its
+    /// mirrored request may take (`shadow_timeout`, else the endpoint's).
+    /// Its answer is discarded (lura `proxy/shadow.go`).
+    pub shadow: Option<Duration>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -18,7 +18,8 @@ pub struct Worker {
     pub config: Config,
     pub router: Router,
     pub endpoints: Vec<EndpointPlan>,
-    pub pools: Pools,
+    /// Shared (`Rc`) with the shadow calls a request leaves running.
+    pub pools: Rc<Pools>,
     /// IMF-fixdate of the current second, refreshed by a timer task.
     date: RefCell<[u8; 29]>,
     /// Client connections open on this worker.
@@ -93,7 +94,7 @@ impl Worker {
             config,
             router,
             endpoints,
-            pools,
+            pools: Rc::new(pools),
             date: RefCell::new(fmt_http_date(unix_now())),
             connections: Cell::new(0),
             drain: Default::default(),
