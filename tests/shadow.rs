@@ -184,3 +184,24 @@ fn a_request_refused_before_the_backends_is_not_mirrored() {
         "only the admitted request is mirrored"
     );
 }
+
+#[test]
+fn concurrent_calls_send_the_shadow_as_many_copies() {
+    let main = main_backend();
+    // Answers after 100 ms: every copy is sent before the first answer
+    // cancels the others.
+    let shadow =
+        Backend::start(|_| Reply::Delayed(Duration::from_millis(100), Box::new(json(200, "{}"))));
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/s", "concurrent_calls": 3, "backend": [
+              {{"host": ["{}"], "url_pattern": "/x", "allow": ["a"]}},
+              {{"host": ["{}"], "url_pattern": "/shadowed", "extra_config": {{"proxy": {{"shadow": true}}}}}}]}}]"#,
+        main.url(),
+        shadow.url()
+    )));
+    let r = gw.get("/s");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), serde_json::json!({"a": 1}));
+    // lura copies `concurrent_calls` to every backend, shadows included.
+    assert_eq!(wait_for_requests(&shadow, 3).len(), 3);
+}

@@ -83,19 +83,29 @@ pub fn mirror(ctx: &CallContext<'_>) {
         body: ctx.req.body.into(),
         chunked: plan.chunked_request_body,
     });
-    let limit = plan.shadow_timeout;
+    // `concurrent_calls` applies to shadows too (lura copies it to every
+    // backend): N copies, the first good answer cancels the others, within
+    // 75% of the endpoint timeout (lura's concurrent middleware).
+    let copies = plan.concurrent_calls.max(1) as usize;
+    let limit = if copies > 1 {
+        plan.shadow_timeout.min(plan.timeout * 3 / 4)
+    } else {
+        plan.shadow_timeout
+    };
     let endpoint = plan.path.clone();
     crate::rt::spawn(async move {
         let all = async {
             if calls.len() == 1 {
                 let (backend, target) = &calls[0];
-                call(&mirrored, backend, target, limit).await;
+                call_copies(&mirrored, backend, target, limit, copies).await;
                 return;
             }
             let mut set = Unordered::new(
                 calls
                     .iter()
-                    .map(|(backend, target)| Box::pin(call(&mirrored, backend, target, limit)) as _)
+                    .map(|(backend, target)| {
+                        Box::pin(call_copies(&mirrored, backend, target, limit, copies)) as _
+                    })
                     .collect(),
             );
             while std::future::poll_fn(|cx| set.poll_next(cx)).await.is_some() {}
@@ -108,14 +118,40 @@ pub fn mirror(ctx: &CallContext<'_>) {
     });
 }
 
+/// `copies` concurrent calls of one shadow (`concurrent_calls`): the first
+/// good answer ends the others (dropped: their connections are closed).
+async fn call_copies(
+    mirrored: &Mirrored,
+    backend: &BackendPlan,
+    target: &[u8],
+    limit: Duration,
+    copies: usize,
+) {
+    if copies <= 1 {
+        call(mirrored, backend, target, limit).await;
+        return;
+    }
+    let mut set = Unordered::new(
+        (0..copies)
+            .map(|_| Box::pin(call(mirrored, backend, target, limit)) as _)
+            .collect(),
+    );
+    while let Some(good) = std::future::poll_fn(|cx| set.poll_next(cx)).await {
+        if good {
+            break;
+        }
+    }
+}
+
 /// One shadow call, at most `limit` long, measured like any backend call
 /// (under its own backend's series: `krakend_backend_shadow="true"`).
-async fn call(mirrored: &Mirrored, backend: &BackendPlan, target: &[u8], limit: Duration) {
+/// Returns whether the answer was good (as KrakenD takes it).
+async fn call(mirrored: &Mirrored, backend: &BackendPlan, target: &[u8], limit: Duration) -> bool {
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
             tracing::debug!("shadow backend not called: {refused}");
-            return;
+            return false;
         }
     };
     let host = backend.pick_host();
@@ -140,6 +176,7 @@ async fn call(mirrored: &Mirrored, backend: &BackendPlan, target: &[u8], limit: 
         tracing::debug!("shadow backend call failed: {e}");
     }
     BackendPlan::record(admitted, good);
+    good
 }
 
 /// Sends the request and reads the answer's head; its body is read and
