@@ -205,3 +205,32 @@ fn concurrent_calls_send_the_shadow_as_many_copies() {
     // lura copies `concurrent_calls` to every backend, shadows included.
     assert_eq!(wait_for_requests(&shadow, 3).len(), 3);
 }
+
+#[test]
+fn a_value_the_shadow_path_cannot_take_skips_the_shadow_only() {
+    let main = Backend::start(|_| json(200, r#"{"a": 1}"#));
+    let shadow = Backend::start(|_| json(200, "{}"));
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/s/{{id}}", "backend": [
+              {{"host": ["{}"], "url_pattern": "/x?id={{id}}"}},
+              {{"host": ["{}"], "url_pattern": "/sh/{{id}}", "extra_config": {{"proxy": {{"shadow": true}}}}}}]}}]"#,
+        main.url(),
+        shadow.url()
+    )));
+    // `..` fits the backend's query but would climb out of the shadow's path.
+    let mut client = gw.client();
+    client.send(b"GET /s/%2e%2e HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = client.response().expect("a response");
+    assert_eq!(r.status, 200, "the client is served: {}", r.text());
+    assert_eq!(r.json(), serde_json::json!({"a": 1}));
+    client.send(b"GET /s/7 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(client.response().expect("a response").status, 200);
+    let seen = wait_for_requests(&shadow, 1);
+    let targets: Vec<&str> = seen.iter().map(|s| s.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["/sh/7"],
+        "only the request whose value fits was mirrored"
+    );
+    assert_eq!(main.requests().len(), 2);
+}
