@@ -87,7 +87,7 @@ fn access_log_says_what_happened_to_each_request() {
         ),
         (
             "| 404 |",
-            "GET     \"/nowhere\" route=- bytes=18 completed=-",
+            "GET     \"/nowhere\" route=- bytes=18 completed=false",
         ),
     ];
     for (line, (status, tail)) in lines.iter().zip(expect) {

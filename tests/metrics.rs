@@ -458,3 +458,78 @@ fn an_exporter_on_the_gateway_port_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn shadow_calls_are_counted_under_their_labelled_backend() {
+    let backend = backend();
+    let shadow = |path: &str, timeout: &str| {
+        json!({"host": [backend.url()], "url_pattern": path,
+               "extra_config": {"proxy": {"shadow": true, "shadow_timeout": timeout}}})
+    };
+    let endpoints = json!([{"endpoint": "/mirrored", "backend": [
+        {"host": [backend.url()], "url_pattern": "/ok"},
+        shadow("/b", "1s"),
+        shadow("/slow", "200ms"),
+    ]}]);
+    let gw = Gateway::start(&config(telemetry(json!({})), endpoints));
+    let metrics = metrics_addr(&gw);
+    for _ in 0..2 {
+        let r = gw.get("/mirrored");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json(), json!({"a": 1}));
+    }
+    // The shadow calls end after the answers: poll until both are counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let m = loop {
+        let m = scrape(metrics);
+        let done = m.sum(
+            "http_client_request_timedout_count_total",
+            &[("http_route", "/slow")],
+        ) >= 2.0
+            && m.sum(
+                "http_client_request_started_count_total",
+                &[("http_route", "/b")],
+            ) >= 2.0;
+        if done || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let shadow_label = [("krakend_backend_shadow", "true")];
+    let with = |route: &'static str| [("http_route", route), shadow_label[0]];
+    assert_eq!(
+        m.sum("http_client_request_started_count_total", &with("/b")),
+        2.0,
+        "{}",
+        m.text
+    );
+    // The shadows' bound (lura: the longest `shadow_timeout`, 1 s) cuts
+    // the 1.5 s backend: timed out, not answered.
+    assert_eq!(
+        m.sum("http_client_request_timedout_count_total", &with("/slow")),
+        2.0,
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        m.sum("krakend_backend_duration_count", &with("/b")),
+        2.0,
+        "{}",
+        m.text
+    );
+    // The answering backend's series carry no shadow label.
+    assert_eq!(
+        m.count(
+            "http_client_request_started_count_total",
+            &[("http_route", "/ok"), shadow_label[0]]
+        ),
+        0
+    );
+    assert_eq!(
+        m.sum(
+            "http_client_request_started_count_total",
+            &[("http_route", "/ok")]
+        ),
+        2.0
+    );
+}

@@ -51,16 +51,98 @@ fn auto_options_lists_the_methods_of_a_path() {
     let on = gateway(r#"{"auto_options": true}"#, &endpoints);
     let r = on.raw(b"OPTIONS /items/3 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Allow"), Some("GET, DELETE"));
+    // lura's `registerOptionEndpoints` sorts the methods (`sort.Strings`).
+    assert_eq!(r.header("Allow"), Some("DELETE, GET"));
     assert!(r.body.is_empty());
     assert_eq!(r.header("X-Krakend"), Some("Version 2.13.8"));
     let r = on.raw(b"OPTIONS /elsewhere HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(r.status, 404, "only registered paths");
     assert!(backend.requests().is_empty(), "answered by the gateway");
 
+    // With auto_options, OPTIONS is a route of the path for a 405 too.
+    let r = on.raw(b"PUT /items/3 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, DELETE, OPTIONS"));
+
     let off = gateway("{}", &endpoints);
     let r = off.raw(b"OPTIONS /items/3 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, DELETE"));
+}
+
+#[test]
+fn auto_options_sorts_allow_alphabetically() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let route = |method: &str| {
+        format!(
+            r#"{{"endpoint": "/r", "method": "{method}", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}"#,
+            backend.url()
+        )
+    };
+    let endpoints = format!(
+        "[{}]",
+        ["PUT", "POST", "GET", "PATCH", "DELETE"]
+            .map(route)
+            .join(",")
+    );
+    let gw = gateway(r#"{"auto_options": true}"#, &endpoints);
+    let r = gw.raw(b"OPTIONS /r HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("DELETE, GET, PATCH, POST, PUT"));
+}
+
+/// krakend-ce's NoRoute/NoMethod handlers (`router_engine.go`,
+/// `defaultHandler`) add `X-Krakend` and `X-Krakend-Completed: false`;
+/// gin adds `Allow` to a 405, its methods in the order of gin's method
+/// trees (the health GET first, then the endpoints' methods in file order).
+#[test]
+fn not_found_and_method_not_allowed_carry_krakend_headers_and_allow() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let route = |method: &str, path: &str| {
+        format!(
+            r#"{{"endpoint": "{path}", "method": "{method}", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}"#,
+            backend.url()
+        )
+    };
+    let endpoints = format!(
+        "[{}, {}, {}, {}]",
+        route("POST", "/first"),
+        route("DELETE", "/r"),
+        route("PUT", "/r"),
+        route("GET", "/r"),
+    );
+    for (router, version) in [
+        ("{}", "Version 2.13.8"),
+        (r#"{"hide_version_header": true}"#, "Version undefined"),
+    ] {
+        let gw = gateway(router, &endpoints);
+        let r = gw.get("/missing");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.text(), "404 page not found");
+        assert_eq!(r.header("X-Krakend"), Some(version));
+        assert_eq!(r.header("X-KrakenD-Completed"), Some("false"));
+        assert_eq!(r.header("Allow"), None);
+
+        let r = gw.raw(b"PATCH /r HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(r.status, 405);
+        assert_eq!(r.text(), "405 method not allowed");
+        assert_eq!(r.header("X-Krakend"), Some(version));
+        assert_eq!(r.header("X-KrakenD-Completed"), Some("false"));
+        // gin's trees: GET (health), POST (/first), DELETE, PUT.
+        assert_eq!(r.header("Allow"), Some("GET, DELETE, PUT"));
+        let r = gw.raw(b"DELETE /r HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.status, 200, "the method is served");
+
+        // The health path is gin's GET route.
+        let r = gw.raw(b"POST /__health HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("Allow"), Some("GET"));
+        assert_eq!(r.header("X-Krakend"), Some(version));
+    }
+    // Without the health route, the trees start with the endpoints'.
+    let gw = gateway(r#"{"disable_health": true}"#, &endpoints);
+    let r = gw.raw(b"PATCH /r HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.header("Allow"), Some("DELETE, PUT, GET"));
 }
 
 #[test]
@@ -70,8 +152,8 @@ fn version_header_is_kept_or_hidden() {
     assert_eq!(shown.get("/a").header("X-Krakend"), Some("Version 2.13.8"));
     assert_eq!(
         shown.get("/missing").header("X-Krakend"),
-        None,
-        "as KrakenD: only endpoints name themselves"
+        Some("Version 2.13.8"),
+        "as krakend-ce's NoRoute handler"
     );
     let hidden = gateway(
         r#"{"hide_version_header": true}"#,
@@ -80,6 +162,10 @@ fn version_header_is_kept_or_hidden() {
     let r = hidden.get("/a");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("X-Krakend"), Some("Version undefined"));
+    assert_eq!(
+        hidden.get("/missing").header("X-Krakend"),
+        Some("Version undefined")
+    );
 }
 
 #[test]
@@ -99,10 +185,14 @@ fn error_bodies_for_404_and_405() {
         r.json(),
         serde_json::json!({"error": "no such route", "code": 404})
     );
+    assert_eq!(r.header("X-KrakenD-Completed"), Some("false"));
+    assert_eq!(r.header("X-Krakend"), Some("Version 2.13.8"));
     let r = gw.raw(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(r.status, 405);
     assert_eq!(r.json(), serde_json::json!({"error": "wrong method"}));
     assert_eq!(r.header("X-KrakenD-Completed"), Some("false"));
+    assert_eq!(r.header("Allow"), Some("GET"));
+    assert_eq!(r.header("X-Krakend"), Some("Version 2.13.8"));
     // Without the option, gin's plain texts.
     let plain = gateway("{}", &one_endpoint(&backend, "/a", "GET", ""));
     assert_eq!(plain.get("/nope").text(), "404 page not found");

@@ -208,15 +208,7 @@ fn build_endpoint(
             ),
         ));
     }
-    if output_encoding == OutputEncoding::NoOp && raw_backends.len() > 1 {
-        return Err(Problem::new(
-            format!("{at}.output_encoding"),
-            format!(
-                "\"no-op\" passes one backend response through untouched, but {method} {path} has {} backends; keep one backend or use another output encoding",
-                raw_backends.len()
-            ),
-        ));
-    }
+    let timeout = non_zero(raw.timeout).unwrap_or(inherited.timeout);
     let context = BackendContext {
         endpoint_at: &at,
         endpoint_method: method,
@@ -226,18 +218,47 @@ fn build_endpoint(
         sequential: endpoint_extra.sequential,
         inherited_hosts: &inherited.hosts,
         has_validator: endpoint_extra.auth.is_some(),
+        timeout,
     };
-    let backends = raw_backends
-        .into_iter()
-        .enumerate()
-        .map(|(index, backend)| build_backend(backend, index, &context, unknown))
-        .collect::<BuildResult<Vec<_>>>()?;
-    check_aggregation_method(method, &path, &backends, endpoint_extra.sequential, &at)?;
+    let mut backends: Vec<Backend> = Vec::with_capacity(raw_backends.len());
+    for (index, backend) in raw_backends.into_iter().enumerate() {
+        // Sequential `{respN_..}` count the backends that answer (lura's
+        // shadow factory hands the merger only those).
+        let answering = backends.iter().filter(|b| b.shadow.is_none()).count();
+        backends.push(build_backend(backend, index, answering, &context, unknown)?);
+    }
+    // Shadow backends are mirrored apart from the others (lura
+    // `proxy/shadow.go`): what follows counts only those that answer.
+    let answering: Vec<Backend> = backends
+        .iter()
+        .filter(|b| b.shadow.is_none())
+        .cloned()
+        .collect();
+    if answering.is_empty() {
+        // lura's default factory then fails with ErrNoBackends and the
+        // router registers a handler answering 500 to every request.
+        return Err(Problem::new(
+            format!("{at}.backend"),
+            format!(
+                "every backend of {method} {path} is a shadow (\"proxy\": {{\"shadow\": true}}), whose answers are discarded; KrakenD would answer every request with 500; keep at least one backend without \"shadow\""
+            ),
+        ));
+    }
+    if output_encoding == OutputEncoding::NoOp && answering.len() > 1 {
+        return Err(Problem::new(
+            format!("{at}.output_encoding"),
+            format!(
+                "\"no-op\" passes one backend response through untouched, but {method} {path} has {} backends; keep one backend or use another output encoding",
+                answering.len()
+            ),
+        ));
+    }
+    check_aggregation_method(method, &path, &answering, endpoint_extra.sequential, &at)?;
 
     Ok(Endpoint {
         path: path.clone(),
         method,
-        timeout: non_zero(raw.timeout).unwrap_or(inherited.timeout),
+        timeout,
         cache_ttl: non_zero(raw.cache_ttl).or(inherited.cache_ttl),
         input_headers: forward(raw.input_headers, |name| name.to_ascii_lowercase()),
         input_query_strings: forward(raw.input_query_strings, str::to_owned),
@@ -367,15 +388,20 @@ struct BackendContext<'a> {
     inherited_hosts: &'a [String],
     /// The endpoint has `auth/validator`: `{JWT.claim}` has a value.
     has_validator: bool,
+    /// The endpoint's timeout (a shadow backend's default bound).
+    timeout: Duration,
 }
 
+/// `answering`: how many backends before this one answer (are not shadows).
 fn build_backend(
     raw: RawBackend,
     index: usize,
+    answering: usize,
     context: &BackendContext<'_>,
     unknown: &mut Unknown,
 ) -> BuildResult<Backend> {
     let at = format!("{}.backend[{index}]", context.endpoint_at);
+    let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     // KrakenD's CleanPath: a missing or relative url_pattern gets a leading '/'.
     let url_pattern = format!(
         "/{}",
@@ -388,9 +414,17 @@ fn build_backend(
         endpoint_path: context.scope_path,
         endpoint_params: context.params,
         sequential: context.sequential,
-        backend_index: index,
+        backend_index: answering,
     };
     for name in route::url_placeholders(&url_pattern) {
+        if extra.shadow.is_some() && route::sequential_source(name).is_some() {
+            return Err(Problem::new(
+                format!("{at}.url_pattern"),
+                format!(
+                    "{{{name}}} takes a value from an earlier backend's response, but a shadow backend is called apart from the sequence, with the client's request only"
+                ),
+            ));
+        }
         route::check_url_placeholder(name, &scope)
             .map_err(|message| Problem::new(format!("{at}.url_pattern"), message))?;
         if name.starts_with("JWT.") && !context.has_validator {
@@ -431,7 +465,6 @@ fn build_backend(
             .map_err(|message| Problem::new(format!("{at}.method"), message))?,
     };
     let encoding = backend_encoding(raw.encoding.as_deref(), context.endpoint_output, &at)?;
-    let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
         if extra.cel_checks_response {
@@ -462,6 +495,7 @@ fn build_backend(
         input_headers: own_list(raw.input_headers, |name| name.to_ascii_lowercase()),
         input_query_strings: own_list(raw.input_query_strings, str::to_owned),
         chunked_request_body: false,
+        shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
     })
 }
 

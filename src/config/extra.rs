@@ -114,6 +114,8 @@ pub struct BackendExtra {
     /// `validation/cel` check expressions, and whether one checks the response.
     pub cel: Vec<String>,
     pub cel_checks_response: bool,
+    /// `proxy.shadow`: `Some(shadow_timeout)` for a shadow backend.
+    pub shadow: Option<Option<std::time::Duration>>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -315,9 +317,20 @@ pub fn backend(
         }
         match namespace {
             PROXY => {
-                note_ignored_keys(PROXY, value, &["flatmap_filter"], unknown);
                 let proxy: RawProxy = decode(value, &at)?;
+                // lura's shadowFactory reads `shadow_timeout` only on a
+                // backend whose `shadow` is true.
+                let shadow = proxy.shadow == Some(true);
+                let known: &[&str] = if shadow {
+                    &["flatmap_filter", "shadow", "shadow_timeout"]
+                } else {
+                    &["flatmap_filter", "shadow"]
+                };
+                note_ignored_keys(PROXY, value, known, unknown);
                 result.flatmap = flatmap(proxy.flatmap_filter, &at)?;
+                if shadow {
+                    result.shadow = Some(shadow_timeout(proxy.shadow_timeout, &at)?);
+                }
             }
             BACKEND_HTTP => {
                 note_ignored_keys(
@@ -490,6 +503,24 @@ fn circuit_breaker(raw: RawCircuitBreaker, at: &str) -> BuildResult<CircuitBreak
         max_errors,
         log_status_change: raw.log_status_change.unwrap_or(false),
     })
+}
+
+/// A shadow backend's own `shadow_timeout`; `None`: the endpoint's timeout
+/// (lura `isShadowBackend` falls back to the backend's timeout, which is the
+/// endpoint's). lura ignores an unparsable value; cuttle refuses it, and a
+/// zero, which would cancel every shadow request before it is sent.
+fn shadow_timeout(
+    raw: Option<super::raw::GoDuration>,
+    at: &str,
+) -> BuildResult<Option<std::time::Duration>> {
+    match raw {
+        None => Ok(None),
+        Some(super::raw::GoDuration(d)) if d.is_zero() => Err(Problem::new(
+            format!("{at}.shadow_timeout"),
+            "0 would cancel every shadow request before it is sent; write a duration such as \"2s\", or remove it to use the endpoint's timeout",
+        )),
+        Some(super::raw::GoDuration(d)) => Ok(Some(d)),
+    }
 }
 
 /// `flatmap_filter`: `at` is the `proxy` namespace's path.

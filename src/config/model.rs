@@ -230,6 +230,10 @@ pub struct Backend {
     /// Send request bodies chunked (`--krakend-body-framing`, when the
     /// client's `Content-Length` does not reach this backend).
     pub chunked_request_body: bool,
+    /// `extra_config.proxy.shadow`: a shadow backend, with the time its
+    /// mirrored request may take (`shadow_timeout`, else the endpoint's).
+    /// Its answer is discarded (lura `proxy/shadow.go`).
+    pub shadow: Option<Duration>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

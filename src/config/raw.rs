@@ -144,6 +144,9 @@ pub struct RawProxy {
     #[serde(rename = "static")]
     pub static_response: Option<RawStatic>,
     pub flatmap_filter: Option<Vec<RawFlatmapOp>>,
+    /// Backend level only (lura `proxy/shadow.go`).
+    pub shadow: Option<bool>,
+    pub shadow_timeout: Option<GoDuration>,
 }
 
 #[derive(Debug, Deserialize)]

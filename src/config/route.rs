@@ -182,7 +182,7 @@ pub fn check_url_placeholder(name: &str, scope: &PlaceholderScope<'_>) -> Result
 
 /// For `resp<N>_<field>`: `Some(Some(N))`, or `Some(None)` when N does not
 /// fit; `None` when the name is not of that form.
-fn sequential_source(name: &str) -> Option<Option<usize>> {
+pub fn sequential_source(name: &str) -> Option<Option<usize>> {
     let rest = name.strip_prefix("resp")?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let field = rest[digits..].strip_prefix('_')?;

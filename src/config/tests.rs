@@ -1446,3 +1446,95 @@ fn telemetry_opentelemetry() {
         ),
     ]);
 }
+
+#[test]
+fn shadow_backends() {
+    const SHADOW: &str = r#"{"proxy": {"shadow": true}}"#;
+    run(&[
+        (
+            "shadow with the endpoint's timeout, or its own",
+            with_endpoints(&format!(
+                r#"{{"endpoint": "/a", "timeout": "3s", "backend": [{{"url_pattern": "/x"}},
+                    {{"url_pattern": "/s1", "extra_config": {SHADOW}}},
+                    {{"url_pattern": "/s2", "extra_config": {{"proxy": {{"shadow": true, "shadow_timeout": "500ms"}}}}}},
+                    {{"url_pattern": "/n", "extra_config": {{"proxy": {{"shadow": false}}}}}}]}}"#
+            )),
+            Valid(|c| {
+                let b = &c.endpoints[0].backends;
+                assert_eq!(b[0].shadow, None);
+                assert_eq!(b[1].shadow, Some(Duration::from_secs(3)));
+                assert_eq!(b[2].shadow, Some(Duration::from_millis(500)));
+                assert_eq!(b[3].shadow, None);
+                assert!(
+                    c.unknown_namespaces.is_empty(),
+                    "{:?}",
+                    c.unknown_namespaces
+                );
+            }),
+        ),
+        (
+            "shadow_timeout without shadow is ignored (a warning)",
+            backend_with(r#""extra_config": {"proxy": {"shadow_timeout": "1s"}},"#),
+            Valid(|c| {
+                assert_eq!(first_backend(c).shadow, None);
+                assert!(
+                    c.unknown_namespaces
+                        .iter()
+                        .any(|n| n == "proxy.shadow_timeout")
+                );
+            }),
+        ),
+        (
+            "a shadow does not count as an aggregated backend",
+            with_endpoints(&format!(
+                r#"{{"endpoint": "/a", "method": "POST", "output_encoding": "no-op", "backend": [{{"url_pattern": "/x"}},
+                    {{"url_pattern": "/s", "extra_config": {SHADOW}}}]}}"#
+            )),
+            Valid(|c| assert_eq!(c.endpoints[0].backends.len(), 2)),
+        ),
+        (
+            "respN counts the backends that answer",
+            with_endpoints(&format!(
+                r#"{{"endpoint": "/a", "extra_config": {{"proxy": {{"sequential": true}}}}, "backend": [
+                    {{"url_pattern": "/s", "extra_config": {SHADOW}}},
+                    {{"url_pattern": "/x"}}, {{"url_pattern": "/y/{{resp0_id}}"}}]}}"#
+            )),
+            Valid(|c| assert_eq!(c.endpoints[0].backends.len(), 3)),
+        ),
+        (
+            "respN in a shadow",
+            with_endpoints(&format!(
+                r#"{{"endpoint": "/a", "extra_config": {{"proxy": {{"sequential": true}}}}, "backend": [
+                    {{"url_pattern": "/x"}}, {{"url_pattern": "/y/{{resp0_id}}", "extra_config": {SHADOW}}}]}}"#
+            )),
+            Error(&[
+                "endpoints[0].backend[1].url_pattern",
+                "{resp0_id}",
+                "shadow backend",
+            ]),
+        ),
+        (
+            "only shadows",
+            with_endpoints(&format!(
+                r#"{{"endpoint": "/a", "backend": [{{"url_pattern": "/s", "extra_config": {SHADOW}}}]}}"#
+            )),
+            Error(&[
+                "endpoints[0].backend",
+                "every backend of GET /a is a shadow",
+            ]),
+        ),
+        (
+            "zero shadow_timeout",
+            backend_with(r#""extra_config": {"proxy": {"shadow": true, "shadow_timeout": "0s"}},"#),
+            Error(&[
+                "backend[0].extra_config.proxy.shadow_timeout",
+                "0 would cancel",
+            ]),
+        ),
+        (
+            "shadow is a boolean",
+            backend_with(r#""extra_config": {"proxy": {"shadow": "true"}},"#),
+            Error(&["backend[0].extra_config.proxy.shadow"]),
+        ),
+    ]);
+}

@@ -205,6 +205,9 @@ fn render_backends(
     f: &mut Family<'_>,
 ) {
     // The labels every backend series carries, per endpoint and backend.
+    // A shadow backend's (lura `proxy/shadow.go`: mirrored, answer
+    // discarded) also say so, so that its calls are not read as the
+    // endpoint's own (a cuttle label; krakend-otel has none).
     let fixed: Vec<Vec<String>> = config
         .endpoints
         .iter()
@@ -215,11 +218,16 @@ fn render_backends(
                 .map(|b| {
                     let path = b.url_pattern.split('?').next().unwrap_or("");
                     format!(
-                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"",
+                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"{}",
                         b.method.as_str(),
                         escaped(&route_label(path, true)),
                         e.method.as_str(),
                         escaped(&endpoint_routes[i]),
+                        if b.shadow.is_some() {
+                            ",krakend_backend_shadow=\"true\""
+                        } else {
+                            ""
+                        },
                     )
                 })
                 .collect()

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,13 @@ pub struct Outcome {
 pub struct CallContext<'a> {
     pub plan: &'a EndpointPlan,
     pub req: &'a ClientRequest<'a>,
-    pub pools: &'a Pools,
+    pub pools: &'a Rc<Pools>,
     pub headers: &'a [u8],
     pub max_body: usize,
     /// What the endpoint's steps found out about the request.
     pub facts: &'a RequestFacts,
     /// This worker's metrics, when on, and the endpoint's index in them.
-    pub metrics: Option<&'a crate::metrics::Recorder>,
+    pub metrics: Option<&'a Rc<crate::metrics::Recorder>>,
     pub endpoint: usize,
     /// When the proxy stage began: the start of the calls made at once
     /// (one clock read for all of them).
@@ -99,7 +100,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let host = plan.pick_host();
     let meter = ctx
         .metrics
-        .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
+        .and_then(|m| m.backend_call(ctx.endpoint, plan.index, host, started));
     // lura hands every backend the client's body whatever its method
     // (`proxy/http.go`, `NewHTTPProxyDetailed`); Go's client sends a
     // non-empty one even with GET or HEAD.
@@ -283,13 +284,13 @@ pub async fn sequential(
 
 /// A set of futures polled together, yielding each output as it is ready
 /// (a minimal `FuturesUnordered`: the sets here hold a handful of calls).
-struct Unordered<'a, T> {
+pub(super) struct Unordered<'a, T> {
     futures: Vec<Option<Pin<Box<dyn Future<Output = T> + 'a>>>>,
     pending: usize,
 }
 
 impl<'a, T> Unordered<'a, T> {
-    fn new(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Self {
+    pub(super) fn new(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Self {
         let pending = futures.len();
         Unordered {
             futures: futures.into_iter().map(Some).collect(),
@@ -298,7 +299,7 @@ impl<'a, T> Unordered<'a, T> {
     }
 
     /// `Ready(None)` once every future has completed.
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    pub(super) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if self.pending == 0 {
             return Poll::Ready(None);
         }

@@ -10,6 +10,7 @@ mod noop;
 mod plan;
 mod request;
 mod respond;
+mod shadow;
 mod steps;
 mod validate;
 
@@ -37,6 +38,7 @@ pub async fn handle(
     timer: &mut Timer,
 ) -> Handled {
     let plan = call.plan;
+    shadow::mirror(call);
     let timeout = merge_timeout(plan);
     let complete = if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs) = sequential(call, timeout, timer).await;

@@ -47,6 +47,7 @@ pub async fn relay(
         started,
         ..
     } = *call;
+    super::shadow::mirror(call);
     let backend = &plan.backends[0];
     // The proxy stage ends when the backend's head is in (the body is
     // streamed after); lura's no-op response is complete when it came.
@@ -97,7 +98,7 @@ pub async fn relay(
     let host = backend.pick_host();
     // The call starts with the proxy stage, as a fan-out's calls do: the
     // few steps between are not worth a clock read.
-    let meter = metrics.and_then(|m| m.backend_call(endpoint, 0, host, started));
+    let meter = metrics.and_then(|m| m.backend_call(endpoint, backend.index, host, started));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
     // whole exchange's state.
     let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));

@@ -27,7 +27,13 @@ pub struct EndpointPlan {
     pub input_headers: Forward,
     pub input_query_strings: Forward,
     pub output: OutputEncoding,
+    /// The backends whose answers make the response (lura's shadow factory
+    /// hands the proxy only these).
     pub backends: Vec<BackendPlan>,
+    /// `proxy.shadow` backends: sent a copy of the request, answers discarded.
+    pub shadows: Vec<Rc<BackendPlan>>,
+    /// The bound of one request's shadow calls (see `shadow::bound`).
+    pub shadow_timeout: std::time::Duration,
     pub sequential: bool,
     pub concurrent_calls: u32,
     pub static_response: Option<(StaticStrategy, Value<'static>)>,
@@ -53,6 +59,9 @@ pub struct EndpointPlan {
 }
 
 pub struct BackendPlan {
+    /// Its index among the endpoint's configured backends (shadows
+    /// included), as the metrics are laid out.
+    pub index: usize,
     pub url: UrlTemplate,
     pub method: Method,
     pub encoding: BackendEncoding,
@@ -149,26 +158,30 @@ pub fn compile_endpoint(
 ) -> Result<EndpointPlan, PlanError> {
     let at = |what: &str, e: String| PlanError(format!("endpoints[{index}]{what}: {e}"));
     let param_names: Vec<&str> = crate::router::endpoint_param_names(&endpoint.path);
-    let backends = endpoint
-        .backends
-        .iter()
-        .enumerate()
-        .map(|(b, backend)| {
-            let label = format!(
-                "{} {} -> {}",
-                endpoint.method, endpoint.path, backend.url_pattern
-            );
-            compile_backend(
-                backend,
-                &param_names,
-                endpoint.wildcard,
-                pools,
-                share,
-                label,
-            )
-            .map_err(|e| at(&format!(".backend[{b}]"), e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut backends = Vec::with_capacity(endpoint.backends.len());
+    let mut shadows = Vec::new();
+    for (b, backend) in endpoint.backends.iter().enumerate() {
+        let label = format!(
+            "{} {} -> {}",
+            endpoint.method, endpoint.path, backend.url_pattern
+        );
+        let compiled = compile_backend(
+            b,
+            backend,
+            &param_names,
+            endpoint.wildcard,
+            pools,
+            share,
+            label,
+        )
+        .map_err(|e| at(&format!(".backend[{b}]"), e))?;
+        if backend.shadow.is_some() {
+            shadows.push(Rc::new(compiled));
+        } else {
+            backends.push(compiled);
+        }
+    }
+    let shadow_timeout = super::shadow::bound(endpoint);
     let static_response = match &endpoint.static_response {
         Some(s) => Some((
             s.strategy,
@@ -178,6 +191,8 @@ pub fn compile_endpoint(
         None => None,
     };
     let (before, after) = compile_steps(endpoint, share).map_err(|e| at(".extra_config", e))?;
+    // Shadows are left out: a request their URL cannot take is not
+    // mirrored (the template refuses the value), but still served.
     let mut segment_params: Vec<usize> = backends
         .iter()
         .flat_map(|backend| backend.url.path_params())
@@ -197,6 +212,8 @@ pub fn compile_endpoint(
         input_query_strings: endpoint.input_query_strings.clone(),
         output: endpoint.output_encoding,
         backends,
+        shadows,
+        shadow_timeout,
         sequential: endpoint.sequential,
         concurrent_calls: endpoint.concurrent_calls.max(1),
         static_response,
@@ -291,6 +308,7 @@ fn compile_steps(
 }
 
 fn compile_backend(
+    index: usize,
     backend: &Backend,
     params: &[&str],
     wildcard: bool,
@@ -314,6 +332,7 @@ fn compile_backend(
         );
     }
     Ok(BackendPlan {
+        index,
         url,
         method: backend.method,
         encoding: backend.encoding,

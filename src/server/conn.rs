@@ -423,25 +423,33 @@ impl Connection {
                 write_auto_options(out, &worker.router.allowed_methods(path), &ctx);
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
-            RouteMatch::MethodNotAllowed => {
-                match &worker.config.router.error_body_405 {
-                    Some(body) => write_json(out, 405, body, true, &ctx),
-                    None => write_plain(out, 405, b"405 method not allowed", true, &ctx),
-                }
-                return Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(false));
-            }
             RouteMatch::NotFound {
                 redirect: Some(location),
             } => {
                 write_redirect(out, head, buf, &location, &ctx);
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
-            RouteMatch::NotFound { redirect: None } => {
-                match &worker.config.router.error_body_404 {
-                    Some(body) => write_json(out, 404, body, false, &ctx),
-                    None => write_plain(out, 404, b"404 page not found", false, &ctx),
-                }
-                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
+            RouteMatch::MethodNotAllowed | RouteMatch::NotFound { redirect: None } => {
+                // krakend-ce's NoRoute and NoMethod handlers (`router_engine.go`,
+                // `defaultHandler`) name the gateway and call the response
+                // incomplete, with or without an `error_body`.
+                decor.extend_from_slice(&worker.version_header);
+                let ctx = context(worker, head, buf, &date, decor);
+                // gin's `serveError` (text) or krakend-ce's `jsonHandler`
+                // for a configured `error_body`.
+                let allow = worker.allow_for_405(head.method, path);
+                let router = &worker.config.router;
+                let (status, error_body, plain): (u16, _, &[u8]) = match allow {
+                    Some(_) => (405, &router.error_body_405, b"405 method not allowed"),
+                    None => (404, &router.error_body_404, b"404 page not found"),
+                };
+                let (content_type, body): (&[u8], &[u8]) = match error_body {
+                    Some(json) => (b"application/json; charset=utf-8", json),
+                    None => (b"text/plain", plain),
+                };
+                let allow = allow.as_deref();
+                write_router_answer(out, status, allow, content_type, body, true, &ctx);
+                return Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(false));
             }
         };
         current.set(Some(endpoint));
@@ -596,13 +604,12 @@ fn context<'a>(
 }
 
 /// `router.auto_options`: an OPTIONS request to a path with routes for
-/// other methods gets 200 and the list of them, as KrakenD's router does.
+/// other methods gets 200 and the list of them, as KrakenD's router does
+/// (lura `registerOptionEndpoints`: `sort.Strings`, so alphabetical).
 fn write_auto_options(out: &mut Vec<u8>, methods: &[Method], ctx: &ResponseContext<'_>) {
-    let allow = methods
-        .iter()
-        .map(|m| m.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    names.sort_unstable();
+    let allow = names.join(", ");
     write_status_line(out, 200);
     write_header(out, b"Allow", allow.as_bytes());
     proxy::finish(ctx, b"", out);
@@ -616,31 +623,32 @@ fn write_plain(
     completed_header: bool,
     ctx: &ResponseContext<'_>,
 ) {
-    write_router_answer(out, status, b"text/plain", body, completed_header, ctx);
+    write_router_answer(
+        out,
+        status,
+        None,
+        b"text/plain",
+        body,
+        completed_header,
+        ctx,
+    );
 }
 
-/// `router.error_body`: the operator's JSON for 404 or 405.
-fn write_json(
-    out: &mut Vec<u8>,
-    status: u16,
-    body: &[u8],
-    completed_header: bool,
-    ctx: &ResponseContext<'_>,
-) {
-    let json = b"application/json; charset=utf-8";
-    write_router_answer(out, status, json, body, completed_header, ctx);
-}
-
-/// An answer of the router itself (404, 405, a refused parameter).
+/// An answer of the router itself (404, 405, a refused parameter); `allow`
+/// is a 405's `Allow`.
 fn write_router_answer(
     out: &mut Vec<u8>,
     status: u16,
+    allow: Option<&str>,
     content_type: &[u8],
     body: &[u8],
     completed_header: bool,
     ctx: &ResponseContext<'_>,
 ) {
     write_status_line(out, status);
+    if let Some(allow) = allow {
+        write_header(out, b"Allow", allow.as_bytes());
+    }
     write_header(out, b"Content-Type", content_type);
     if completed_header {
         write_header(out, b"X-KrakenD-Completed", b"false");

@@ -40,7 +40,8 @@ pub struct Observed<'a> {
 pub struct Observer {
     /// Metrics (`telemetry/opentelemetry`), when exported; the proxy's
     /// backend calls record into it too (`CallContext::metrics`).
-    pub metrics: Option<crate::metrics::Recorder>,
+    /// Shared (`Rc`) with the shadow calls a request leaves running.
+    pub metrics: Option<std::rc::Rc<crate::metrics::Recorder>>,
     /// `None` with `router.disable_access_log`.
     access_log: Option<AccessLog>,
 }
@@ -48,7 +49,7 @@ pub struct Observer {
 impl Observer {
     pub fn new(config: &Config) -> Observer {
         Observer {
-            metrics: crate::metrics::Recorder::new(config),
+            metrics: crate::metrics::Recorder::new(config).map(std::rc::Rc::new),
             access_log: AccessLog::new(config),
         }
     }

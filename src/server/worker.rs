@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::edge::Edge;
 use super::observe::Observer;
 use crate::config::Config;
-use crate::http::fmt_http_date;
+use crate::http::{Method, fmt_http_date};
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::Router;
 use crate::upstream::{Pool, Pools, authority_of};
@@ -24,7 +24,8 @@ pub struct Worker {
     pub config: Rc<Config>,
     pub router: Router,
     pub endpoints: Vec<EndpointPlan>,
-    pub pools: Pools,
+    /// Shared (`Rc`) with the shadow calls a request leaves running.
+    pub pools: Rc<Pools>,
     /// IMF-fixdate of the current second, refreshed by a timer task.
     date: Rc<RefCell<[u8; 29]>>,
     /// Client connections open on this worker.
@@ -38,6 +39,9 @@ pub struct Worker {
     /// `X-Krakend: Version ...\r\n`, the line KrakenD adds to every
     /// endpoint's response (`Version undefined` with `hide_version_header`).
     pub version_header: Box<[u8]>,
+    /// The methods in the order gin's trees hold them (see
+    /// [`Worker::allow_for_405`]).
+    method_order: Vec<crate::http::Method>,
     /// Test builds only: the endpoint path named by
     /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
     /// [`Worker::test_panic_trigger`]).
@@ -145,10 +149,11 @@ impl Worker {
             edge: Edge::new(&config)?,
             observer: Observer::new(&config),
             version_header: version_header(config.router.hide_version_header),
+            method_order: method_order(&config),
             config: Rc::new(config),
             router,
             endpoints,
-            pools,
+            pools: Rc::new(pools),
             date: previous.map_or_else(
                 || Rc::new(RefCell::new(fmt_http_date(unix_now()))),
                 |p| p.date.clone(),
@@ -186,6 +191,33 @@ impl Worker {
         }
     }
 
+    /// The `Allow` value of a 405 to `method` on `path`, or `None` when no
+    /// other method has a route there (a 404). As gin's
+    /// `handleHTTPRequest` (v1.12.0, `HandleMethodNotAllowed`, which lura
+    /// turns on): every other method whose tree has a route for the path,
+    /// joined with ", " in the order of gin's method trees. The health
+    /// path is KrakenD's GET route, and with `auto_options` lura registers
+    /// OPTIONS on every endpoint path. Allocates: error path only.
+    pub fn allow_for_405(&self, method: Method, path: &[u8]) -> Option<String> {
+        let mut allowed = self.router.allowed_methods(path);
+        if self.config.router.auto_options && !allowed.is_empty() {
+            allowed.push(Method::Options);
+        }
+        if self.config.router.health_path.as_deref().map(str::as_bytes) == Some(path) {
+            allowed.push(Method::Get);
+        }
+        allowed.retain(|&m| m != method);
+        allowed.sort_by_key(|m| self.method_order.iter().position(|o| o == m));
+        allowed.dedup();
+        (!allowed.is_empty()).then(|| {
+            allowed
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     pub fn date(&self) -> [u8; 29] {
         *self.date.borrow()
     }
@@ -193,6 +225,34 @@ impl Worker {
     pub fn refresh_date(&self) {
         *self.date.borrow_mut() = fmt_http_date(unix_now());
     }
+}
+
+/// gin keeps one route tree per method, in the order a route of that
+/// method was first added: lura's health GET (`router/gin/engine.go`), then
+/// `/__debug/` and `/__echo/` with gin's `Any` (GET, POST, PUT, PATCH, HEAD,
+/// OPTIONS, DELETE, CONNECT, TRACE), then the endpoints in file order, then
+/// `auto_options`' OPTIONS (lura `router/gin/router.go`).
+fn method_order(config: &Config) -> Vec<Method> {
+    let mut order: Vec<Method> = Vec::with_capacity(Method::ALL.len());
+    let mut add = |m: Method| {
+        if !order.contains(&m) {
+            order.push(m);
+        }
+    };
+    if config.router.health_path.is_some() {
+        add(Method::Get);
+    }
+    if config.debug_endpoint || config.echo_endpoint {
+        use Method::*;
+        for m in [Get, Post, Put, Patch, Head, Options, Delete, Connect, Trace] {
+            add(m);
+        }
+    }
+    for endpoint in &config.endpoints {
+        add(endpoint.method);
+    }
+    add(Method::Options);
+    order
 }
 
 fn version_header(hide: bool) -> Box<[u8]> {
