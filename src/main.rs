@@ -106,6 +106,15 @@ fn main() -> ExitCode {
                         ignored.at, ignored.message
                     );
                 }
+                for skipped in &config.skipped_endpoints {
+                    eprintln!(
+                        "error: endpoint not served: {}: {}",
+                        skipped.at, skipped.message
+                    );
+                }
+                for warning in &config.warnings {
+                    eprintln!("warning: {}: {}", warning.at, warning.message);
+                }
                 println!("Syntax OK!");
                 ExitCode::SUCCESS
             }
@@ -129,6 +138,12 @@ fn main() -> ExitCode {
                     ignored.at,
                     ignored.message
                 );
+            }
+            for skipped in &config.skipped_endpoints {
+                tracing::error!("endpoint not served: {}: {}", skipped.at, skipped.message);
+            }
+            for warning in &config.warnings {
+                tracing::warn!("{}: {}", warning.at, warning.message);
             }
             if let Some(port) = port {
                 config.port = port;
