@@ -100,11 +100,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let meter = ctx
         .metrics
         .and_then(|m| m.backend_call(ctx.endpoint, backend, host, started));
-    let body = if plan.method == ctx.req.head.method {
-        ctx.req.body
-    } else {
-        &[]
-    };
+    let body = ctx.req.body_for(plan.method);
     let request = Request {
         method: plan.method,
         path_and_query: &target,

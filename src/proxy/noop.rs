@@ -83,11 +83,7 @@ pub async fn relay(
             return answer_failure(ctx, &refused, client, out).await;
         }
     };
-    let body = if backend.method == req.head.method {
-        req.body
-    } else {
-        &[]
-    };
+    let body = req.body_for(backend.method);
     let request = Request {
         method: backend.method,
         path_and_query: &target,
