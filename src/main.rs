@@ -115,6 +115,12 @@ fn main() -> ExitCode {
                 for warning in &config.warnings {
                     eprintln!("warning: {}: {}", warning.at, warning.message);
                 }
+                if !config.unknown_namespaces.is_empty() {
+                    eprintln!(
+                        "warning: extra_config namespaces cuttle does not implement (ignored): {}",
+                        config.unknown_namespaces.join(", ")
+                    );
+                }
                 println!("Syntax OK!");
                 ExitCode::SUCCESS
             }

@@ -229,7 +229,7 @@ fn loosely_typed_core_fields_load_and_serve() {
 fn unknown_encodings_are_read_as_json_with_a_warning() {
     let backend = Backend::start(|seen| json(200, &format!(r#"{{"from": "{}"}}"#, seen.path())));
     let config = file(
-        json!({"host": [backend.url()]}),
+        json!({"host": [backend.url()], "extra_config": {"telemetry/influx": {}}}),
         json!([
             {"endpoint": "/form", "output_encoding": "html",
              "backend": [{"url_pattern": "/form", "encoding": "form"}]},
@@ -264,7 +264,11 @@ fn unknown_encodings_are_read_as_json_with_a_warning() {
     assert!(
         stderr.contains(
             "warning: endpoints[0].backend[0].encoding: \"form\" is not a known backend encoding"
-        ) && stderr.contains("decoded as JSON"),
+        ) && stderr.contains("decoded as JSON")
+            && stderr.contains("warning: endpoints[0].output_encoding: \"html\" is not a known output encoding")
+            && stderr.contains(
+                "warning: extra_config namespaces cuttle does not implement (ignored): telemetry/influx"
+            ),
         "{stderr}"
     );
 }

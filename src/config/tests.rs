@@ -639,6 +639,32 @@ fn tls_settings_are_checked() {
             ]),
         ),
         (
+            "mTLS switched on by strings (lura's weak decoding): its CA rule applies",
+            tls(r#", "enable_mtls": "true", "disable_system_ca_pool": "1""#),
+            Error(&[
+                "tls.ca_certs: enable_mtls with disable_system_ca_pool needs the CA certificates",
+            ]),
+        ),
+        (
+            "a flag that is no boolean",
+            tls(r#", "enable_mtls": "yes""#),
+            Error(&["tls.enable_mtls: \"yes\" is not a boolean; write true or false"]),
+        ),
+        (
+            "disabled by a string",
+            r#"{"version": 3, "tls": {"disabled": "true"}, "client_tls": {"allow_insecure_connections": "0"}}"#
+                .to_owned(),
+            Valid(|c| {
+                assert!(c.tls.is_none());
+                assert!(!c.client_tls.allow_insecure_connections);
+            }),
+        ),
+        (
+            "one CA path stands for a list of one",
+            r#"{"version": 3, "client_tls": {"ca_certs": "ca.pem"}}"#.to_owned(),
+            Error(&["client_tls.ca_certs: ca.pem: cannot read the certificate"]),
+        ),
+        (
             "files checked",
             tls(""),
             Error(&["tls: a.pem: cannot read the certificate"]),

@@ -16,6 +16,11 @@
 //! - a string may be a boolean (`"1"`/`"0"`) or a number (`8080` is `"8080"`);
 //! - a list may be a single value (`"host": "http://a:8000"` is a list of one).
 //!
+//! The `tls` and `client_tls` blocks are lura structs too, read from JSON
+//! values by `tls.rs` with `value_bool` and `value_strings`: a string
+//! `"enable_mtls": "true"` must turn mTLS on, as in KrakenD, not be read
+//! as "not true".
+//!
 //! `extra_config` namespaces are not decoded this way: each component reads
 //! its own block with `encoding/json` or Go type assertions, neither of
 //! which converts types, so their raw structs stay strict.
@@ -31,6 +36,9 @@ use std::marker::PhantomData;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use serde_json::Value;
+
+use super::error::{BuildResult, Problem};
 use super::raw::GoDuration;
 
 pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -86,6 +94,27 @@ pub fn string_map<'de, D: Deserializer<'de>>(
 /// A Go duration string; a bare number only when it is 0 ("not set").
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GoDuration>, D::Error> {
     Ok(Option::<WeakDuration>::deserialize(d)?.map(|w| w.0))
+}
+
+/// The same rules for the lura blocks read as JSON values (`tls`,
+/// `client_tls`): a boolean, `false` when absent or null.
+pub fn value_bool(value: Option<&Value>, at: &str) -> BuildResult<bool> {
+    match value {
+        None => Ok(false),
+        Some(value) => bool(value)
+            .map(|b| b.unwrap_or(false))
+            .map_err(|error| Problem::new(at, error.to_string())),
+    }
+}
+
+/// A list of strings (or one string), empty when absent or null.
+pub fn value_strings(value: Option<&Value>, at: &str) -> BuildResult<Vec<String>> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(value) => strings(value)
+            .map(Option::unwrap_or_default)
+            .map_err(|error| Problem::new(at, error.to_string())),
+    }
 }
 
 /// The smallest and largest `i64` that fit `T`, for messages.
