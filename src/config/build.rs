@@ -133,7 +133,8 @@ fn check_health_path(endpoints: &[Endpoint], health: Option<&str>) -> BuildResul
     let Some(health) = health else { return Ok(()) };
     match endpoints
         .iter()
-        .position(|e| e.path == health && e.method == Method::Get)
+        .find(|e| e.path == health && e.method == Method::Get)
+        .map(|e| e.index)
     {
         Some(index) => Err(Problem::new(
             format!("endpoints[{index}].endpoint"),
@@ -302,6 +303,7 @@ fn build_endpoint(
         .collect::<BuildResult<Vec<_>>>()?;
 
     Ok(Endpoint {
+        index,
         path: path.clone(),
         method,
         timeout: non_zero(raw.timeout).unwrap_or(inherited.timeout),

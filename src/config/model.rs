@@ -145,6 +145,9 @@ impl ServerLimits {
 
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    /// Its position in the file's `endpoints`, for messages
+    /// (`endpoints[3]`): an endpoint not served leaves a gap.
+    pub index: usize,
     /// The `endpoint` path, e.g. `/users/{user}`.
     pub path: String,
     pub method: Method,

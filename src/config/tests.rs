@@ -1519,7 +1519,19 @@ fn krakend_tolerances() {
                 );
                 // Nothing of a skipped endpoint is built, not even what it would need refused.
                 assert!(c.unimplemented.is_empty());
+                assert_eq!(c.endpoints[0].index, 1);
             }),
+        ),
+        (
+            "messages name endpoints by their place in the file, skipped ones counted",
+            with_endpoints(
+                r#"{"endpoint": "/x", "method": "GETTT", "backend": [{}]},
+                   {"endpoint": "/a", "backend": [{}]},
+                   {"endpoint": "/a", "backend": [{}]}"#,
+            ),
+            Error(&[
+                "endpoints[2].endpoint: GET /a is defined twice, as endpoints[1] and endpoints[2]",
+            ]),
         ),
         (
             "non-GET endpoints with several non-GET backends, sequential or not",
