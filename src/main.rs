@@ -114,8 +114,20 @@ impl LoadFlags {
                     ignored.message
                 );
             }
+            log_skipped_and_warnings(&config);
             Ok(config)
         })
+    }
+}
+
+/// The endpoints KrakenD would skip (and so does cuttle) and what it
+/// tolerates with a warning, as `run` and a reload report them.
+fn log_skipped_and_warnings(config: &cuttle::config::Config) {
+    for skipped in &config.skipped_endpoints {
+        tracing::error!("endpoint not served: {}: {}", skipped.at, skipped.message);
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{}: {}", warning.at, warning.message);
     }
 }
 
@@ -174,6 +186,21 @@ fn main() -> ExitCode {
                         ignored.at, ignored.message
                     );
                 }
+                for skipped in &config.skipped_endpoints {
+                    eprintln!(
+                        "error: endpoint not served: {}: {}",
+                        skipped.at, skipped.message
+                    );
+                }
+                for warning in &config.warnings {
+                    eprintln!("warning: {}: {}", warning.at, warning.message);
+                }
+                if !config.unknown_namespaces.is_empty() {
+                    eprintln!(
+                        "warning: extra_config namespaces cuttle does not implement (ignored): {}",
+                        config.unknown_namespaces.join(", ")
+                    );
+                }
                 println!("Syntax OK!");
                 ExitCode::SUCCESS
             }
@@ -205,6 +232,7 @@ fn main() -> ExitCode {
                     ignored.message
                 );
             }
+            log_skipped_and_warnings(&config);
             apply_overrides(&mut config, port, debug);
             let reload = load_flags.reloader(config_path, port, debug);
             start(config, cores, Some(reload))

@@ -153,7 +153,7 @@ fn backend_input_headers_apply_to_no_op_and_to_krakend_body_framing() {
                 be(
                     &svc,
                     "/length",
-                    json!({"input_headers": ["Content-Length"], "method": "GET"})
+                    json!({"input_headers": ["Content-Length"], "method": "PUT"})
                 ),
                 be(&svc, "/chunked", json!({"input_headers": ["X-A"]})),
             ],
@@ -219,11 +219,14 @@ fn the_body_reaches_backends_whose_method_differs_from_the_endpoints() {
 
     let r = request(&gw, "POST", "/post", "", body);
     assert_eq!(r.status, 200, "{}", r.text());
+    // A GET backend gets no body (ARCHITECTURE.md: lura sends it; a
+    // backend that ignores a GET's body would read it as its next request).
     let get = seen_at(&svc, "/first-get");
     assert_eq!(
         (get.method.as_str(), get.body.as_slice()),
-        ("GET", body.as_bytes())
+        ("GET", &b""[..])
     );
+    assert_eq!(get.header("content-length"), None);
     let post = seen_at(&svc, "/then-post");
     assert_eq!(post.body, body.as_bytes());
 

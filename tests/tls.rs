@@ -648,6 +648,43 @@ fn mtls_accepts_a_client_certificate_from_the_ca_and_refuses_others() {
     assert_eq!(try_get(&with_cert(&ca), gateway.addr).unwrap(), 200);
 }
 
+/// KrakenD reads the `tls` block with mapstructure's weak typing, so
+/// `"enable_mtls": "true"` turns mTLS on there: it must here too, never
+/// be read as "not true" and serve without client certificates.
+#[test]
+fn mtls_switched_on_by_strings_as_krakend_reads_them() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let pair = ca.leaf(&dir.0, "a", &["a.test"], 2090);
+    let ca_file = ca.write(&dir.0);
+    let backend = hello_backend();
+    let gateway = Gateway::start(&tls_config(
+        &[pair],
+        &format!(
+            r#", "enable_mtls": "true", "disable_system_ca_pool": 1, "ca_certs": "{}""#,
+            ca_file.display()
+        ),
+        &backend.url(),
+    ));
+    let without = ca.client(&[&rustls::version::TLS13]);
+    assert!(
+        try_get(&without, gateway.addr).is_err(),
+        "no client certificate"
+    );
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).unwrap();
+    let (certs, key) = ca.client_cert();
+    let with_cert = Arc::new(
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)
+            .unwrap(),
+    );
+    assert_eq!(try_get(&with_cert, gateway.addr).unwrap(), 200);
+}
+
 /// curl's answer as (HTTP version, status, body).
 fn curl(args: &[&str], url: &str) -> (String, String, String) {
     let out = Command::new("curl")

@@ -28,7 +28,9 @@ const SUPPORTED_VERSION: i64 = 3;
 struct Inherited {
     timeout: Duration,
     cache_ttl: Option<Duration>,
-    output_encoding: OutputEncoding,
+    /// `None`: an encoding KrakenD does not know, which each endpoint
+    /// replaces with its fallback (`fallback_output`).
+    output_encoding: Option<OutputEncoding>,
     hosts: Vec<String>,
     /// Root `disable_rest`: placeholders may sit inside a segment.
     disable_rest: bool,
@@ -45,9 +47,8 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),
         cache_ttl: non_zero(raw.cache_ttl),
         output_encoding: match raw.output_encoding.as_deref() {
-            None | Some("") => OutputEncoding::Json,
-            Some(text) => keywords::output_encoding(text)
-                .map_err(|message| Problem::new("output_encoding", message))?,
+            None | Some("") => Some(OutputEncoding::Json),
+            Some(text) => known_output(text, "output_encoding", &mut unknown),
         },
         hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
         disable_rest: raw.disable_rest.unwrap_or(false),
@@ -67,8 +68,18 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, endpoint)| {
-            build_endpoint(endpoint, index, &inherited, &mut unknown, &mut jwk)
+        .filter_map(|(index, endpoint)| {
+            if let Some(skipped) = unserved(&endpoint, index) {
+                unknown.skipped.push(skipped);
+                return None;
+            }
+            Some(build_endpoint(
+                endpoint,
+                index,
+                &inherited,
+                &mut unknown,
+                &mut jwk,
+            ))
         })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
@@ -93,8 +104,26 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         telemetry: root_extra.telemetry,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
+        warnings: unknown.warnings,
+        skipped_endpoints: unknown.skipped,
         jwk_sources: jwk.into_sources(),
     })
+}
+
+/// An endpoint KrakenD does not serve, and starts without: one whose
+/// `method` its router has no route for (lura `router/gin/router.go`
+/// `registerKrakendEndpoint` logs "Unsupported method" and returns). It
+/// is not built at all, so nothing in it can leave anything unprotected.
+fn unserved(raw: &RawEndpoint, index: usize) -> Option<Problem> {
+    let text = raw.method.as_deref().filter(|m| !m.is_empty())?;
+    let message = keywords::endpoint_method(text).err()?;
+    let path = raw.endpoint.as_deref().unwrap_or_default();
+    Some(Problem::new(
+        format!("endpoints[{index}].method"),
+        format!(
+            "{message}; the endpoint \"{path}\" is not served (KrakenD logs the same error and starts without it)"
+        ),
+    ))
 }
 
 /// The health endpoint is answered before routing: a GET endpoint on its
@@ -104,7 +133,8 @@ fn check_health_path(endpoints: &[Endpoint], health: Option<&str>) -> BuildResul
     let Some(health) = health else { return Ok(()) };
     match endpoints
         .iter()
-        .position(|e| e.path == health && e.method == Method::Get)
+        .find(|e| e.path == health && e.method == Method::Get)
+        .map(|e| e.index)
     {
         Some(index) => Err(Problem::new(
             format!("endpoints[{index}].endpoint"),
@@ -116,18 +146,55 @@ fn check_health_path(endpoints: &[Endpoint], health: Option<&str>) -> BuildResul
     }
 }
 
+/// lura refuses any other version (`config.UnsupportedVersionError`,
+/// "unsupported version: 2 (want: 3)"); the message says what to do.
 fn check_version(version: Option<i64>) -> BuildResult<()> {
-    let advice = "cuttle reads KrakenD configuration version 3; files of version 1 or 2 (KrakenD before 2.0) must be migrated first, e.g. with `krakend migrate`";
+    let migrate = "a file of version 1 or 2 is in the format of KrakenD 0.x/1.x: migrate it with KrakenD's configuration migration tool (https://www.krakend.io/docs/configuration/migrating/); cuttle reads version 3 (KrakenD 2.x)";
     match version {
         Some(SUPPORTED_VERSION) => Ok(()),
         None => Err(Problem::new(
             "version",
-            format!("missing; add \"version\": 3. {advice}"),
+            format!(
+                "missing; add \"version\": 3 if the file is in KrakenD 2.x's format, else {migrate}"
+            ),
+        )),
+        Some(old @ (1 | 2)) => Err(Problem::new(
+            "version",
+            format!("{old} is not supported; {migrate}"),
         )),
         Some(other) => Err(Problem::new(
             "version",
-            format!("{other} is not supported; {advice}"),
+            format!(
+                "{other} is not supported; cuttle reads version 3 (KrakenD 2.x), the format KrakenD CE reads too"
+            ),
         )),
+    }
+}
+
+/// An output encoding, or `None` (with a warning) for one KrakenD does
+/// not know.
+fn known_output(text: &str, at: &str, unknown: &mut Unknown) -> Option<OutputEncoding> {
+    keywords::output_encoding(text)
+        .map_err(|message| {
+            unknown.warnings.push(Problem::new(
+                at,
+                format!("{message}; served as KrakenD does: with the encoding of the endpoint's only backend when it names an output encoding, else JSON"),
+            ));
+        })
+        .ok()
+}
+
+/// What KrakenD renders an endpoint with an unknown output encoding with
+/// (lura `router/gin/render.go` `getRender`): the render named by its only
+/// backend's `encoding` if there is one, else JSON.
+fn fallback_output(backends: &[RawBackend]) -> OutputEncoding {
+    match backends {
+        [only] => only
+            .encoding
+            .as_deref()
+            .and_then(|text| keywords::output_encoding(text).ok())
+            .unwrap_or(OutputEncoding::Json),
+        _ => OutputEncoding::Json,
     }
 }
 
@@ -154,12 +221,19 @@ fn build_endpoint(
     jwk: &mut JwkRegistry,
 ) -> BuildResult<Endpoint> {
     let at = format!("endpoints[{index}]");
-    let path = raw.endpoint.ok_or_else(|| {
-        Problem::new(
-            format!("{at}.endpoint"),
-            "missing; every endpoint needs a path such as \"/users/{id}\"",
-        )
-    })?;
+    // lura's `CleanPath` (`config/uri.go`): "/" + the path without one
+    // leading '/', so a missing path is "/" and "users" is "/users".
+    let path = match raw.endpoint {
+        None => {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.endpoint"),
+                "missing; served at \"/\" as KrakenD does; write the path, e.g. \"/users/{id}\"",
+            ));
+            "/".to_owned()
+        }
+        Some(path) if path.starts_with('/') => path,
+        Some(path) => format!("/{path}"),
+    };
     let segments = route::endpoint_segments(&path, inherited.disable_rest)
         .map_err(|message| Problem::new(format!("{at}.endpoint"), message))?;
     let params: Vec<&str> = segments.iter().filter_map(Segment::param).collect();
@@ -171,19 +245,14 @@ fn build_endpoint(
     };
     let output_encoding = match raw.output_encoding.as_deref() {
         None | Some("") => inherited.output_encoding,
-        Some(text) => keywords::output_encoding(text)
-            .map_err(|message| Problem::new(format!("{at}.output_encoding"), message))?,
-    };
-    let concurrent_calls = match raw.concurrent_calls {
-        None => 1,
-        Some(0) => {
-            return Err(Problem::new(
-                format!("{at}.concurrent_calls"),
-                "0 calls would never answer; write 1 (the default) or more",
-            ));
-        }
-        Some(calls) => calls,
-    };
+        Some(text) => known_output(text, &format!("{at}.output_encoding"), unknown),
+    }
+    .unwrap_or_else(|| fallback_output(raw.backend.as_deref().unwrap_or_default()));
+    // lura's `initEndpointDefaults`: 0 (or absent) is 1.
+    let concurrent_calls = raw
+        .concurrent_calls
+        .filter(|calls| *calls != 0)
+        .unwrap_or(1);
     let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
@@ -253,9 +322,11 @@ fn build_endpoint(
             ),
         ));
     }
-    check_aggregation_method(method, &path, &answering, endpoint_extra.sequential, &at)?;
+    // A non-GET endpoint may have several backends, sequential or not:
+    // lura's `IsValidSequentialEndpoint` has accepted it since 2023.
 
     Ok(Endpoint {
+        index,
         path: path.clone(),
         method,
         timeout,
@@ -348,35 +419,6 @@ fn forward(names: Option<Vec<String>>, normalize: impl Fn(&str) -> String) -> Fo
     }
 }
 
-/// KrakenD's router skips (with only a log line) a non-GET endpoint with
-/// several backends unless it is sequential and only its last backend uses
-/// another method than GET (lura `router.IsValidSequentialEndpoint`).
-/// cuttle refuses the file instead of silently serving 404s.
-fn check_aggregation_method(
-    method: Method,
-    path: &str,
-    backends: &[Backend],
-    sequential: bool,
-    at: &str,
-) -> BuildResult<()> {
-    let Some((_, all_but_last)) = backends.split_last() else {
-        return Ok(());
-    };
-    if method == Method::Get || all_but_last.is_empty() {
-        return Ok(());
-    }
-    if sequential && all_but_last.iter().all(|b| b.method == Method::Get) {
-        return Ok(());
-    }
-    Err(Problem::new(
-        at,
-        format!(
-            "{method} {path} has {} backends; KrakenD only serves a non-GET endpoint with several backends when it is sequential (\"extra_config\": {{\"proxy\": {{\"sequential\": true}}}}) and every backend but the last has \"method\": \"GET\"",
-            backends.len()
-        ),
-    ))
-}
-
 /// What a backend inherits from, and is checked against, its endpoint.
 struct BackendContext<'a> {
     endpoint_at: &'a str,
@@ -464,7 +506,12 @@ fn build_backend(
         Some(text) => keywords::backend_method(text)
             .map_err(|message| Problem::new(format!("{at}.method"), message))?,
     };
-    let encoding = backend_encoding(raw.encoding.as_deref(), context.endpoint_output, &at)?;
+    let encoding = backend_encoding(
+        raw.encoding.as_deref(),
+        context.endpoint_output,
+        &at,
+        unknown,
+    )?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
         if extra.cel_checks_response {
@@ -520,6 +567,7 @@ fn backend_encoding(
     text: Option<&str>,
     endpoint_output: OutputEncoding,
     at: &str,
+    unknown: &mut Unknown,
 ) -> BuildResult<BackendEncoding> {
     let no_op_endpoint = endpoint_output == OutputEncoding::NoOp;
     let Some(text) = text.filter(|t| !t.is_empty()) else {
@@ -529,8 +577,13 @@ fn backend_encoding(
             BackendEncoding::Json
         });
     };
-    let encoding = keywords::backend_encoding(text)
-        .map_err(|message| Problem::new(format!("{at}.encoding"), message))?;
+    let encoding = keywords::backend_encoding(text).unwrap_or_else(|message| {
+        unknown.warnings.push(Problem::new(
+            format!("{at}.encoding"),
+            format!("{message}; the response is decoded as JSON (as in KrakenD)"),
+        ));
+        BackendEncoding::Json
+    });
     if no_op_endpoint && encoding != BackendEncoding::NoOp {
         return Err(Problem::new(
             format!("{at}.encoding"),

@@ -15,13 +15,13 @@ use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
     BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
-    RouterRateLimit, ServiceSecurity, StaticResponse,
+    RouterRateLimit, ServiceSecurity, StaticResponse, StaticStrategy,
 };
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
     RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
-    RawRouterRateLimit,
+    RawRouterRateLimit, RawStatic,
 };
 use super::security;
 use super::unimplemented;
@@ -36,6 +36,11 @@ pub struct Unknown {
     /// Settings that would guard an endpoint and are not implemented:
     /// refused unless the operator asks to ignore them.
     pub unimplemented: Vec<Problem>,
+    /// Tolerated forms served as KrakenD serves them (`Config::warnings`).
+    pub warnings: Vec<Problem>,
+    /// Endpoints not served, as KrakenD does not serve them
+    /// (`Config::skipped_endpoints`).
+    pub skipped: Vec<Problem>,
 }
 
 const ROUTER: &str = "router";
@@ -254,33 +259,39 @@ pub fn endpoint(
         let proxy: RawProxy = decode(value, &at)?;
         result.sequential = proxy.sequential.unwrap_or(false);
         if let Some(raw) = proxy.static_response {
-            let at = format!("{at}.static");
-            let strategy = raw
-                .strategy
-                .ok_or_else(|| {
-                    Problem::new(
-                        format!("{at}.strategy"),
-                        "missing; write one of \"always\", \"success\", \"errored\", \"complete\", \"incomplete\"",
-                    )
-                })
-                .and_then(|s| {
-                    keywords::static_strategy(&s)
-                        .map_err(|m| Problem::new(format!("{at}.strategy"), m))
-                })?;
-            let data = match raw.data {
-                Some(data @ Value::Object(_)) => data.to_string(),
-                _ => {
-                    return Err(Problem::new(
-                        format!("{at}.data"),
-                        "must be a JSON object to merge into the response, e.g. {\"status\": \"ok\"}",
-                    ));
-                }
-            };
-            result.static_response = Some(StaticResponse { strategy, data });
+            result.static_response = static_response(raw, &format!("{at}.static"), unknown);
         }
-        result.flatmap = flatmap(proxy.flatmap_filter, &at)?;
+        result.flatmap = flatmap(proxy.flatmap_filter, &at, unknown)?;
     }
     Ok(result)
+}
+
+/// `proxy.static`, as lura's `getStaticMiddlewareCfg` (`proxy/static.go`)
+/// reads it: without `data` (or with a `data` that is not an object) the
+/// block is ignored; a missing or unknown `strategy` is `always` (its
+/// switch keeps the `always` matcher). Both are warned about.
+fn static_response(raw: RawStatic, at: &str, unknown: &mut Unknown) -> Option<StaticResponse> {
+    let data = match raw.data {
+        Some(data @ Value::Object(_)) => data.to_string(),
+        _ => {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.data"),
+                "no JSON object to merge into the response: the static block is ignored (as in KrakenD); write e.g. \"data\": {\"status\": \"ok\"}",
+            ));
+            return None;
+        }
+    };
+    let strategy = match raw.strategy.as_deref() {
+        None => StaticStrategy::Always,
+        Some(text) => keywords::static_strategy(text).unwrap_or_else(|message| {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.strategy"),
+                format!("{message}; served as \"always\" (as in KrakenD)"),
+            ));
+            StaticStrategy::Always
+        }),
+    };
+    Some(StaticResponse { strategy, data })
 }
 
 /// `at` is the backend's path, e.g. `endpoints[2].backend[0]`.
@@ -327,7 +338,7 @@ pub fn backend(
                     &["flatmap_filter", "shadow"]
                 };
                 note_ignored_keys(PROXY, value, known, unknown);
-                result.flatmap = flatmap(proxy.flatmap_filter, &at)?;
+                result.flatmap = flatmap(proxy.flatmap_filter, &at, unknown)?;
                 if shadow {
                     result.shadow = Some(shadow_timeout(proxy.shadow_timeout, &at)?);
                 }
@@ -523,53 +534,65 @@ fn shadow_timeout(
     }
 }
 
-/// `flatmap_filter`: `at` is the `proxy` namespace's path.
-fn flatmap(ops: Option<Vec<RawFlatmapOp>>, at: &str) -> BuildResult<Vec<FlatmapOp>> {
+/// `flatmap_filter`: `at` is the `proxy` namespace's path. As lura's
+/// `newFlatmapFormatter`/`processOps` (`proxy/formatter.go`): `del`
+/// deletes each of its `args` in turn, `move` and `append` use the first
+/// two and ignore the rest, and an operation of another `type` does
+/// nothing (each of these tolerances is warned about). `move`/`append`
+/// with fewer than two paths would panic on every request in lura, so
+/// they are refused.
+fn flatmap(
+    ops: Option<Vec<RawFlatmapOp>>,
+    at: &str,
+    unknown: &mut Unknown,
+) -> BuildResult<Vec<FlatmapOp>> {
     let mut result = Vec::new();
     for (index, op) in ops.into_iter().flatten().enumerate() {
         let at = format!("{at}.flatmap_filter[{index}]");
         let kind = op.kind.unwrap_or_default();
-        let mut args = op.args.unwrap_or_default().into_iter();
-        let wanted = match kind.as_str() {
-            "move" | "append" => 2,
-            "del" => 1,
-            _ => {
-                return Err(Problem::new(
-                    format!("{at}.type"),
-                    format!(
-                        "\"{kind}\" is not a flatmap operation; write one of \"move\", \"del\", \"append\""
-                    ),
-                ));
+        let args = op.args.unwrap_or_default();
+        match kind.as_str() {
+            "del" => {
+                if args.is_empty() {
+                    unknown.warnings.push(Problem::new(
+                        format!("{at}.args"),
+                        "\"del\" without paths deletes nothing (as in KrakenD); list the fields to delete, e.g. \"args\": [\"a.b\", \"c\"]",
+                    ));
+                }
+                result.extend(args.into_iter().map(|path| FlatmapOp::Del { path }));
             }
-        };
-        if args.len() != wanted {
-            let example = if wanted == 2 {
-                "[\"from.path\", \"to.path\"]"
-            } else {
-                "[\"a.*.path\"]"
-            };
-            return Err(Problem::new(
-                format!("{at}.args"),
+            "move" | "append" => {
+                let mut args = args.into_iter();
+                let (Some(from), Some(to)) = (args.next(), args.next()) else {
+                    return Err(Problem::new(
+                        format!("{at}.args"),
+                        format!(
+                            "\"{kind}\" takes 2 paths (from, to); e.g. \"args\": [\"from.path\", \"to.path\"]"
+                        ),
+                    ));
+                };
+                let extra = args.len();
+                if extra > 0 {
+                    unknown.warnings.push(Problem::new(
+                        format!("{at}.args"),
+                        format!(
+                            "\"{kind}\" uses its first 2 paths; the other {extra} are ignored (as in KrakenD)"
+                        ),
+                    ));
+                }
+                result.push(if kind == "move" {
+                    FlatmapOp::Move { from, to }
+                } else {
+                    FlatmapOp::Append { from, to }
+                });
+            }
+            _ => unknown.warnings.push(Problem::new(
+                format!("{at}.type"),
                 format!(
-                    "\"{kind}\" takes {wanted} argument(s), got {}; e.g. \"args\": {example}",
-                    args.len()
+                    "\"{kind}\" is not a flatmap operation; it does nothing (as in KrakenD). The operations are \"move\", \"del\", \"append\""
                 ),
-            ));
+            )),
         }
-        // The count was checked just above, so these are present.
-        let first = args.next().unwrap_or_default();
-        let second = args.next().unwrap_or_default();
-        result.push(match kind.as_str() {
-            "move" => FlatmapOp::Move {
-                from: first,
-                to: second,
-            },
-            "append" => FlatmapOp::Append {
-                from: first,
-                to: second,
-            },
-            _ => FlatmapOp::Del { path: first },
-        });
     }
     Ok(result)
 }

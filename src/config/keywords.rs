@@ -33,8 +33,11 @@ pub fn backend_method(text: &str) -> Result<Method, String> {
     })
 }
 
-const BACKEND_ENCODINGS: [(&str, BackendEncoding); 6] = [
+/// `fast-json` is KrakenD Enterprise's faster JSON decoder: the same
+/// document, so an alias of `json`.
+const BACKEND_ENCODINGS: [(&str, BackendEncoding); 7] = [
     ("json", BackendEncoding::Json),
+    ("fast-json", BackendEncoding::Json),
     ("safejson", BackendEncoding::SafeJson),
     ("string", BackendEncoding::String),
     ("xml", BackendEncoding::Xml),
@@ -42,7 +45,9 @@ const BACKEND_ENCODINGS: [(&str, BackendEncoding); 6] = [
     ("no-op", BackendEncoding::NoOp),
 ];
 
-/// KrakenD lower-cases backend encodings before looking them up.
+/// KrakenD lower-cases backend encodings before looking them up, and
+/// decodes an unknown one as JSON (lura `encoding.DecoderRegister.Get`):
+/// the caller does the same with a warning.
 pub fn backend_encoding(text: &str) -> Result<BackendEncoding, String> {
     let lower = text.to_ascii_lowercase();
     lookup(&BACKEND_ENCODINGS, &lower)
@@ -63,7 +68,9 @@ const OUTPUT_ENCODINGS: [(&str, OutputEncoding); 8] = [
     ("no-op", OutputEncoding::NoOp),
 ];
 
-/// KrakenD matches output encodings exactly (case-sensitive).
+/// KrakenD matches output encodings exactly (case-sensitive); an unknown
+/// one falls back (lura `router/gin/render.go` `getRender`): the caller
+/// does that with a warning.
 pub fn output_encoding(text: &str) -> Result<OutputEncoding, String> {
     lookup(&OUTPUT_ENCODINGS, text)
         .ok_or_else(|| unknown_word(text, "output encoding", &OUTPUT_ENCODINGS))

@@ -30,6 +30,7 @@ mod telemetry;
 mod tls;
 mod unimplemented;
 mod validation;
+mod weak;
 
 #[cfg(test)]
 mod auth_tests;

@@ -50,6 +50,15 @@ pub struct Config {
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels, deduplicated, sorted). Warned about once at start.
     pub unknown_namespaces: Vec<String>,
+    /// Forms KrakenD tolerates and cuttle serves as KrakenD does, but that
+    /// are probably not what was meant (an unknown encoding read as JSON, a
+    /// `static` block without data...): JSON path and what cuttle does.
+    /// `check` and `run` print them as warnings.
+    pub warnings: Vec<super::Problem>,
+    /// Endpoints KrakenD logs an error for and does not serve (an unknown
+    /// `method`): not served here either; `check` and `run` print each as
+    /// an error line naming it (JSON path and reason).
+    pub skipped_endpoints: Vec<super::Problem>,
     /// Settings that would guard an endpoint and that cuttle does not
     /// implement (JSON path and what it is). Loading refuses the file when
     /// there are any, unless told to ignore them; then they are logged at
@@ -136,6 +145,9 @@ impl ServerLimits {
 
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    /// Its position in the file's `endpoints`, for messages
+    /// (`endpoints[3]`): an endpoint not served leaves a gap.
+    pub index: usize,
     /// The `endpoint` path, e.g. `/users/{user}`.
     pub path: String,
     pub method: Method,

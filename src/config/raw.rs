@@ -2,7 +2,9 @@
 //! `Deserialize`.
 //!
 //! Every field is optional so that defaults and "missing" messages live in
-//! `build.rs`, and `null` means "absent" as it does in Go. Unknown keys are
+//! `build.rs`, and `null` means "absent" as it does in Go. lura's own
+//! fields (root, endpoint, backend) take loosely typed values as KrakenD's
+//! parser does (`weak.rs`); `extra_config` namespaces stay strictly typed. Unknown keys are
 //! ignored, as KrakenD ignores them (`$schema`, `@comment`, features cuttle
 //! does not have). Durations are parsed here so that a bad one is reported
 //! with its line and column.
@@ -16,6 +18,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
 use super::duration::{DurationError, parse_go_duration};
+use super::weak;
 
 /// `extra_config`: namespace -> settings, read by `extra.rs`.
 pub type ExtraConfig = Map<String, Value>;
@@ -23,48 +26,78 @@ pub type ExtraConfig = Map<String, Value>;
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a JSON object")]
 pub struct RawConfig {
+    #[serde(default, deserialize_with = "weak::int")]
     pub version: Option<i64>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "weak::int")]
     pub port: Option<u16>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub listen_ip: Option<String>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub host: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub cache_ttl: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub output_encoding: Option<String>,
+    #[serde(default, deserialize_with = "weak::bool")]
     pub debug_endpoint: Option<bool>,
+    #[serde(default, deserialize_with = "weak::bool")]
     pub echo_endpoint: Option<bool>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub read_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub write_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub idle_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub read_header_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::int")]
     pub max_header_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "weak::int")]
     pub max_idle_connections_per_host: Option<u64>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub dialer_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub max_shutdown_wait_time: Option<GoDuration>,
     /// Placeholders anywhere in an endpoint path (`/file.{ext}`), not only
     /// as whole segments.
+    #[serde(default, deserialize_with = "weak::bool")]
     pub disable_rest: Option<bool>,
     /// HTTPS at the edge, read by `tls.rs`.
     pub tls: Option<Value>,
     /// HTTP/2 in clear text with prior knowledge (KrakenD's older root form).
+    #[serde(default, deserialize_with = "weak::bool")]
     pub use_h2c: Option<bool>,
     /// HTTPS to backends, read by `tls.rs`.
     pub client_tls: Option<Value>,
     pub extra_config: Option<ExtraConfig>,
+    #[serde(default, deserialize_with = "weak::list")]
     pub endpoints: Option<Vec<RawEndpoint>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an endpoint object")]
 pub struct RawEndpoint {
+    #[serde(default, deserialize_with = "weak::string")]
     pub endpoint: Option<String>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub method: Option<String>,
+    #[serde(default, deserialize_with = "weak::list")]
     pub backend: Option<Vec<RawBackend>>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
     pub cache_ttl: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub input_headers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub input_query_strings: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub output_encoding: Option<String>,
+    #[serde(default, deserialize_with = "weak::int")]
     pub concurrent_calls: Option<u32>,
     pub extra_config: Option<ExtraConfig>,
 }
@@ -72,20 +105,31 @@ pub struct RawEndpoint {
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a backend object")]
 pub struct RawBackend {
+    #[serde(default, deserialize_with = "weak::string")]
     pub url_pattern: Option<String>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub host: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub method: Option<String>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub encoding: Option<String>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub allow: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::strings")]
     pub deny: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "weak::string_map")]
     pub mapping: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub group: Option<String>,
+    #[serde(default, deserialize_with = "weak::string")]
     pub target: Option<String>,
+    #[serde(default, deserialize_with = "weak::bool")]
     pub is_collection: Option<bool>,
     /// Of what the endpoint lets through, what reaches this backend.
     pub input_headers: Option<Vec<String>>,
     pub input_query_strings: Option<Vec<String>>,
     /// Service discovery driver: `static` (the default) or `dns` (SRV).
+    #[serde(default, deserialize_with = "weak::string")]
     pub sd: Option<String>,
     pub extra_config: Option<ExtraConfig>,
 }

@@ -202,13 +202,15 @@ pub fn sequential_source(name: &str) -> Option<Option<usize>> {
 pub fn check_route_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
     // Key: method and the path with every placeholder name erased.
     let mut seen: HashMap<(crate::http::Method, String), usize> = HashMap::new();
-    for (index, endpoint) in endpoints.iter().enumerate() {
+    for (position, endpoint) in endpoints.iter().enumerate() {
         let shape = route_shape(&endpoint.path);
-        let Some(&first) = seen.get(&(endpoint.method, shape.clone())) else {
-            seen.insert((endpoint.method, shape), index);
+        let Some(&earlier) = seen.get(&(endpoint.method, shape.clone())) else {
+            seen.insert((endpoint.method, shape), position);
             continue;
         };
-        let earlier = &endpoints[first];
+        let earlier = &endpoints[earlier];
+        // Positions in the file, which skipped endpoints leave gaps in.
+        let (first, index) = (earlier.index, endpoint.index);
         let route = format!("{} {}", endpoint.method, endpoint.path);
         let message = if earlier.path == endpoint.path {
             format!(
@@ -246,6 +248,7 @@ fn check_embedded_clashes(endpoints: &[Endpoint]) -> BuildResult<()> {
     for (n, (first, a)) in parsed.iter().enumerate() {
         for (second, b) in &parsed[n + 1..] {
             let (x, y) = (&endpoints[*first], &endpoints[*second]);
+            let (first, second) = (x.index, y.index);
             if x.method != y.method || a.len() != b.len() {
                 continue;
             }

@@ -327,7 +327,7 @@ fn root_settings() {
             "bad port",
             root_with(r#""port": 70000,"#),
             Error(&[
-                "port: invalid value: integer `70000`, expected u16",
+                "port: 70000 is out of range for this setting (0 to 65535)",
                 "(line 1, column",
             ]),
         ),
@@ -663,6 +663,32 @@ fn tls_settings_are_checked() {
             ]),
         ),
         (
+            "mTLS switched on by strings (lura's weak decoding): its CA rule applies",
+            tls(r#", "enable_mtls": "true", "disable_system_ca_pool": "1""#),
+            Error(&[
+                "tls.ca_certs: enable_mtls with disable_system_ca_pool needs the CA certificates",
+            ]),
+        ),
+        (
+            "a flag that is no boolean",
+            tls(r#", "enable_mtls": "yes""#),
+            Error(&["tls.enable_mtls: \"yes\" is not a boolean; write true or false"]),
+        ),
+        (
+            "disabled by a string",
+            r#"{"version": 3, "tls": {"disabled": "true"}, "client_tls": {"allow_insecure_connections": "0"}}"#
+                .to_owned(),
+            Valid(|c| {
+                assert!(c.tls.is_none());
+                assert!(!c.client_tls.allow_insecure_connections);
+            }),
+        ),
+        (
+            "one CA path stands for a list of one",
+            r#"{"version": 3, "client_tls": {"ca_certs": "ca.pem"}}"#.to_owned(),
+            Error(&["client_tls.ca_certs: ca.pem: cannot read the certificate"]),
+        ),
+        (
             "files checked",
             tls(""),
             Error(&["tls: a.pem: cannot read the certificate"]),
@@ -710,22 +736,29 @@ fn version_checks() {
             Error(&[
                 "config/test.json: version: missing",
                 "\"version\": 3",
-                "krakend migrate",
+                "migration tool",
             ]),
         ),
         (
-            "version 2",
+            "version 2: migrate",
             r#"{"version": 2, "endpoints": []}"#.to_owned(),
             Error(&[
                 "version: 2 is not supported",
-                "must be migrated",
-                "krakend migrate",
+                "KrakenD 0.x/1.x",
+                "migrate it with KrakenD's configuration migration tool",
+                "https://www.krakend.io/docs/configuration/migrating/",
+                "cuttle reads version 3",
             ]),
         ),
         (
             "version 1",
             r#"{"version": 1}"#.to_owned(),
-            Error(&["version: 1 is not supported"]),
+            Error(&["version: 1 is not supported", "migration tool"]),
+        ),
+        (
+            "version 4",
+            r#"{"version": 4}"#.to_owned(),
+            Error(&["version: 4 is not supported; cuttle reads version 3"]),
         ),
         (
             "no endpoints is valid",
@@ -738,16 +771,6 @@ fn version_checks() {
 #[test]
 fn endpoint_errors() {
     run(&[
-        (
-            "missing endpoint path",
-            with_endpoints(r#"{"backend": [{}]}"#),
-            Error(&["endpoints[0].endpoint: missing"]),
-        ),
-        (
-            "path without leading slash",
-            with_endpoints(r#"{"endpoint": "a/b", "backend": [{}]}"#),
-            Error(&["endpoints[0].endpoint: \"a/b\" must start with \"/\"; write \"/a/b\""]),
-        ),
         (
             "placeholder not a whole segment",
             with_endpoints(r#"{"endpoint": "/a/x{y}", "backend": [{}]}"#),
@@ -768,14 +791,6 @@ fn endpoint_errors() {
             Error(&["reserved for the debug endpoint"]),
         ),
         (
-            "unsupported method",
-            endpoint_with(r#""method": "HEAD","#),
-            Error(&[
-                "endpoints[0].method: \"HEAD\" is not a method",
-                "GET, POST, PUT, PATCH, DELETE",
-            ]),
-        ),
-        (
             "no backend",
             with_endpoints(r#"{"endpoint": "/a", "backend": []}"#),
             Error(&["endpoints[0].backend: GET /a has no backend"]),
@@ -784,24 +799,6 @@ fn endpoint_errors() {
             "backend missing entirely",
             with_endpoints(r#"{"endpoint": "/a"}"#),
             Error(&["endpoints[0].backend: GET /a has no backend"]),
-        ),
-        (
-            "concurrent_calls 0",
-            endpoint_with(r#""concurrent_calls": 0,"#),
-            Error(&["endpoints[0].concurrent_calls: 0 calls would never answer"]),
-        ),
-        (
-            "unknown output encoding",
-            endpoint_with(r#""output_encoding": "JSON","#),
-            Error(&[
-                "endpoints[0].output_encoding: \"JSON\" is not a known output encoding",
-                "\"json\", \"fast-json\", \"json-collection\", \"string\", \"xml\", \"yaml\", \"negotiate\", \"no-op\"",
-            ]),
-        ),
-        (
-            "unknown root output encoding",
-            root_with(r#""output_encoding": "html","#),
-            Error(&["output_encoding: \"html\" is not a known output encoding"]),
         ),
         (
             "no-op with two backends",
@@ -839,59 +836,10 @@ fn endpoint_errors() {
             ]),
         ),
         (
-            "non-GET aggregation without sequential",
-            with_endpoints(r#"{"endpoint": "/a", "method": "POST", "backend": [{}, {}]}"#),
-            Error(&["endpoints[0]: POST /a has 2 backends", "sequential"]),
-        ),
-        (
-            "non-GET sequential whose first backend is not GET",
-            with_endpoints(
-                r#"{"endpoint": "/a", "method": "POST", "extra_config": {"proxy": {"sequential": true}}, "backend": [{}, {}]}"#,
-            ),
-            Error(&["endpoints[0]: POST /a has 2 backends"]),
-        ),
-        (
-            "static without data",
-            endpoint_with(r#""extra_config": {"proxy": {"static": {"strategy": "always"}}},"#),
-            Error(&["endpoints[0].extra_config.proxy.static.data: must be a JSON object"]),
-        ),
-        (
-            "static with an unknown strategy",
-            endpoint_with(
-                r#""extra_config": {"proxy": {"static": {"strategy": "never", "data": {}}}},"#,
-            ),
-            Error(&[
-                "endpoints[0].extra_config.proxy.static.strategy: \"never\" is not a known static strategy",
-            ]),
-        ),
-        (
-            "static strategy missing",
-            endpoint_with(r#""extra_config": {"proxy": {"static": {"data": {}}}},"#),
-            Error(&["endpoints[0].extra_config.proxy.static.strategy: missing"]),
-        ),
-        (
             "sequential of the wrong type",
             endpoint_with(r#""extra_config": {"proxy": {"sequential": "yes"}},"#),
             Error(&[
                 "endpoints[0].extra_config.proxy.sequential: invalid type: string \"yes\", expected a boolean",
-            ]),
-        ),
-        (
-            "unknown flatmap type",
-            endpoint_with(
-                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "copy", "args": ["a", "b"]}]}},"#,
-            ),
-            Error(&[
-                "endpoints[0].extra_config.proxy.flatmap_filter[0].type: \"copy\" is not a flatmap operation",
-            ]),
-        ),
-        (
-            "flatmap with the wrong number of args",
-            endpoint_with(
-                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}, {"type": "move", "args": ["a"]}]}},"#,
-            ),
-            Error(&[
-                "endpoints[0].extra_config.proxy.flatmap_filter[1].args: \"move\" takes 2 argument(s), got 1",
             ]),
         ),
     ]);
@@ -943,11 +891,6 @@ fn backend_errors() {
             "static service discovery is the default",
             backend_with(r#""sd": "static","#),
             Valid(|c| assert_eq!(first_backend(c).hosts, ["http://127.0.0.1:8000"])),
-        ),
-        (
-            "unknown backend encoding",
-            backend_with(r#""encoding": "yaml","#),
-            Error(&["endpoints[0].backend[0].encoding: \"yaml\" is not a known backend encoding", "\"safejson\""]),
         ),
         (
             "circuit breaker without max_errors",
@@ -1002,7 +945,8 @@ fn durations_report_path_line_and_column() {
             "number instead of a duration string",
             root_with(r#""cache_ttl": 300,"#),
             Error(&[
-                "cache_ttl: invalid type: integer `300`, expected a duration string in Go syntax",
+                "cache_ttl: 300 has no unit: KrakenD reads a bare number as nanoseconds",
+                "write the duration as a string with its unit, e.g. \"300ms\" or \"300s\"",
             ]),
         ),
         (
@@ -1034,9 +978,9 @@ fn json_errors_give_line_and_column() {
         ),
         (
             "wrong type deep inside, with its path",
-            "{\n \"version\": 3,\n \"endpoints\": [\n  {\"endpoint\": \"/a\", \"backend\": [{}]},\n  {\"endpoint\": \"/b\",\n   \"backend\": [{\"url_pattern\": 42}]}\n ]\n}".to_owned(),
+            "{\n \"version\": 3,\n \"endpoints\": [\n  {\"endpoint\": \"/a\", \"backend\": [{}]},\n  {\"endpoint\": \"/b\",\n   \"backend\": [{\"url_pattern\": [42]}]}\n ]\n}".to_owned(),
             Error(&[
-                "config/test.json: endpoints[1].backend[0].url_pattern: invalid type: integer `42`, expected a string (line 6, column 33)",
+                "config/test.json: endpoints[1].backend[0].url_pattern: invalid type: sequence, expected a string (line 6, column 32)",
             ]),
         ),
         (
@@ -1045,9 +989,9 @@ fn json_errors_give_line_and_column() {
             Error(&["config/test.json: top level: invalid type: string \"krakend\", expected a JSON object"]),
         ),
         (
-            "version as a string",
-            r#"{"version": "3"}"#.to_owned(),
-            Error(&["version: invalid type: string \"3\", expected i64 (line 1, column 15)"]),
+            "version not a number",
+            r#"{"version": "three"}"#.to_owned(),
+            Error(&["version: \"three\" is not a whole number", "(line 1, column 19)"]),
         ),
     ]);
 }
@@ -1443,6 +1387,326 @@ fn telemetry_opentelemetry() {
             "wrong type",
             otel(r#"{"exporters": {"prometheus": {"name": "p"}}}"#),
             Error(&["telemetry/opentelemetry.exporters.prometheus"]),
+        ),
+    ]);
+}
+
+/// The JSON paths of `Config::warnings`.
+fn warned_at(config: &Config) -> Vec<&str> {
+    config.warnings.iter().map(|w| w.at.as_str()).collect()
+}
+
+/// Forms KrakenD loads and cuttle therefore loads too, each served as
+/// KrakenD serves it (lura's source cited next to each rule).
+#[test]
+fn krakend_tolerances() {
+    run(&[
+        (
+            "del with several args deletes each; move/append use their first two",
+            endpoint_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [
+                    {"type": "del", "args": ["a", "b.c", "d.*.e"]},
+                    {"type": "move", "args": ["f", "g", "h"]},
+                    {"type": "append", "args": ["i", "j"]}]}},"#,
+            ),
+            Valid(|c| {
+                assert_eq!(
+                    c.endpoints[0].flatmap,
+                    [
+                        FlatmapOp::Del { path: "a".into() },
+                        FlatmapOp::Del { path: "b.c".into() },
+                        FlatmapOp::Del {
+                            path: "d.*.e".into()
+                        },
+                        FlatmapOp::Move {
+                            from: "f".into(),
+                            to: "g".into()
+                        },
+                        FlatmapOp::Append {
+                            from: "i".into(),
+                            to: "j".into()
+                        },
+                    ]
+                );
+                assert_eq!(
+                    warned_at(c),
+                    ["endpoints[0].extra_config.proxy.flatmap_filter[1].args"]
+                );
+                assert!(c.warnings[0].message.contains("the other 1 are ignored"));
+            }),
+        ),
+        (
+            "backend del with several args, unknown type and empty del do nothing",
+            backend_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["x", "y"]},
+                    {"type": "copy", "args": ["a", "b"]}, {"type": "del", "args": []}]}},"#,
+            ),
+            Valid(|c| {
+                assert_eq!(
+                    first_backend(c).manipulation.flatmap,
+                    [
+                        FlatmapOp::Del { path: "x".into() },
+                        FlatmapOp::Del { path: "y".into() }
+                    ]
+                );
+                let at = "endpoints[0].backend[0].extra_config.proxy.flatmap_filter";
+                assert_eq!(
+                    warned_at(c),
+                    [format!("{at}[1].type"), format!("{at}[2].args")]
+                );
+                assert!(
+                    c.warnings[0]
+                        .message
+                        .contains("\"copy\" is not a flatmap operation; it does nothing")
+                );
+            }),
+        ),
+        (
+            "move with one path would panic in lura: refused",
+            endpoint_with(
+                r#""extra_config": {"proxy": {"flatmap_filter": [{"type": "move", "args": ["a"]}]}},"#,
+            ),
+            Error(&[
+                "endpoints[0].extra_config.proxy.flatmap_filter[0].args: \"move\" takes 2 paths (from, to)",
+            ]),
+        ),
+        (
+            "static without strategy is always; unknown strategy is always, warned",
+            with_endpoints(
+                r#"{"endpoint": "/a", "extra_config": {"proxy": {"static": {"data": {"x": 1}}}}, "backend": [{}]},
+                   {"endpoint": "/b", "extra_config": {"proxy": {"static": {"strategy": "never", "data": {}}}}, "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                for e in &c.endpoints {
+                    assert_eq!(
+                        e.static_response.as_ref().unwrap().strategy,
+                        StaticStrategy::Always
+                    );
+                }
+                assert_eq!(
+                    c.endpoints[0].static_response.as_ref().unwrap().data,
+                    r#"{"x":1}"#
+                );
+                assert_eq!(
+                    warned_at(c),
+                    ["endpoints[1].extra_config.proxy.static.strategy"]
+                );
+                assert!(c.warnings[0].message.contains("served as \"always\""));
+            }),
+        ),
+        (
+            "static without data (or with non-object data) is ignored, warned",
+            with_endpoints(
+                r#"{"endpoint": "/a", "extra_config": {"proxy": {"static": {"strategy": "always"}}}, "backend": [{}]},
+                   {"endpoint": "/b", "extra_config": {"proxy": {"static": {"data": [1]}}}, "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                assert!(c.endpoints.iter().all(|e| e.static_response.is_none()));
+                assert_eq!(
+                    warned_at(c),
+                    [
+                        "endpoints[0].extra_config.proxy.static.data",
+                        "endpoints[1].extra_config.proxy.static.data"
+                    ]
+                );
+            }),
+        ),
+        (
+            "endpoint paths get a leading slash; a missing one is /",
+            with_endpoints(
+                r#"{"endpoint": "a/{id}", "backend": [{"url_pattern": "/x/{id}"}]}, {"backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                let paths: Vec<&str> = c.endpoints.iter().map(|e| e.path.as_str()).collect();
+                assert_eq!(paths, ["/a/{id}", "/"]);
+                assert_eq!(warned_at(c), ["endpoints[1].endpoint"]);
+            }),
+        ),
+        (
+            "an unknown method skips that endpoint only, named",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "GETTT", "backend": [{}]},
+                   {"endpoint": "/b", "backend": [{}]},
+                   {"endpoint": "/c", "method": "HEAD", "extra_config": {"auth/api-keys": {}}, "backend": [{}]}"#,
+            ),
+            Valid(|c| {
+                let paths: Vec<&str> = c.endpoints.iter().map(|e| e.path.as_str()).collect();
+                assert_eq!(paths, ["/b"]);
+                let skipped: Vec<&str> =
+                    c.skipped_endpoints.iter().map(|p| p.at.as_str()).collect();
+                assert_eq!(skipped, ["endpoints[0].method", "endpoints[2].method"]);
+                let first = &c.skipped_endpoints[0].message;
+                assert!(
+                    first.contains("\"GETTT\" is not a method")
+                        && first.contains("\"/a\" is not served"),
+                    "{first}"
+                );
+                // Nothing of a skipped endpoint is built, not even what it would need refused.
+                assert!(c.unimplemented.is_empty());
+                assert_eq!(c.endpoints[0].index, 1);
+            }),
+        ),
+        (
+            "messages name endpoints by their place in the file, skipped ones counted",
+            with_endpoints(
+                r#"{"endpoint": "/x", "method": "GETTT", "backend": [{}]},
+                   {"endpoint": "/a", "backend": [{}]},
+                   {"endpoint": "/a", "backend": [{}]}"#,
+            ),
+            Error(&[
+                "endpoints[2].endpoint: GET /a is defined twice, as endpoints[1] and endpoints[2]",
+            ]),
+        ),
+        (
+            "non-GET endpoints with several non-GET backends, sequential or not",
+            with_endpoints(
+                r#"{"endpoint": "/a", "method": "POST", "backend": [{}, {}]},
+                   {"endpoint": "/b", "method": "PUT", "extra_config": {"proxy": {"sequential": true}}, "backend": [{"method": "POST"}, {}]}"#,
+            ),
+            Valid(|c| {
+                assert_eq!(c.endpoints[0].backends.len(), 2);
+                let methods: Vec<Method> =
+                    c.endpoints[1].backends.iter().map(|b| b.method).collect();
+                assert_eq!(methods, [Method::Post, Method::Put]);
+            }),
+        ),
+        (
+            "unknown backend encodings decode as JSON, warned; fast-json is json",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"encoding": "form"}, {"encoding": "fast-json"}, {"encoding": "YAML"}]}"#,
+            ),
+            Valid(|c| {
+                let found: Vec<BackendEncoding> =
+                    c.endpoints[0].backends.iter().map(|b| b.encoding).collect();
+                assert_eq!(found, [BackendEncoding::Json; 3]);
+                assert_eq!(
+                    warned_at(c),
+                    [
+                        "endpoints[0].backend[0].encoding",
+                        "endpoints[0].backend[2].encoding"
+                    ]
+                );
+                assert!(
+                    c.warnings[0]
+                        .message
+                        .contains("\"form\" is not a known backend encoding")
+                );
+                assert!(c.warnings[0].message.contains("decoded as JSON"));
+            }),
+        ),
+        (
+            "unknown output encodings fall back to the only backend's encoding, else JSON",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "JSON", "backend": [{}]},
+                   {"endpoint": "/b", "output_encoding": "html", "backend": [{"encoding": "xml"}]},
+                   {"endpoint": "/c", "output_encoding": "html", "backend": [{"encoding": "xml"}, {}]},
+                   {"endpoint": "/d", "output_encoding": "html", "backend": [{"encoding": "string"}]}"#,
+            ),
+            Valid(|c| {
+                use OutputEncoding::*;
+                let found: Vec<OutputEncoding> =
+                    c.endpoints.iter().map(|e| e.output_encoding).collect();
+                assert_eq!(found, [Json, Xml, Json, String]);
+                assert_eq!(c.warnings.len(), 4);
+                assert!(
+                    c.warnings[0]
+                        .message
+                        .contains("\"JSON\" is not a known output encoding")
+                );
+            }),
+        ),
+        (
+            "an unknown root output encoding falls back per endpoint",
+            root_with(r#""output_encoding": "html","#),
+            Valid(|c| {
+                assert_eq!(c.endpoints[0].output_encoding, OutputEncoding::Json);
+                assert_eq!(warned_at(c), ["output_encoding"]);
+            }),
+        ),
+        (
+            "concurrent_calls 0 is 1",
+            endpoint_with(r#""concurrent_calls": 0,"#),
+            Valid(|c| assert_eq!(c.endpoints[0].concurrent_calls, 1)),
+        ),
+    ]);
+}
+
+/// lura's own fields are decoded by krakend-koanf with mapstructure's
+/// `WeaklyTypedInput`; `extra_config` namespaces are not.
+#[test]
+fn loosely_typed_core_fields() {
+    run(&[
+        (
+            "strings, numbers and booleans converted as mapstructure does",
+            r#"{"version": "3", "port": "0x1F90", "debug_endpoint": "true", "echo_endpoint": 1,
+                "disable_rest": "T", "use_h2c": 0.0, "timeout": "3s", "cache_ttl": 0, "name": 42,
+                "max_header_bytes": 4096.9, "host": "http://h:1",
+                "endpoints": {"endpoint": "/a/{x}", "concurrent_calls": "2", "input_headers": "*",
+                    "input_query_strings": ["q", 7],
+                    "backend": {"url_pattern": 42, "is_collection": "1", "mapping": {"a": 1, "b": true},
+                                "allow": "x", "group": false}}}"#
+                .to_owned(),
+            Valid(|c| {
+                assert_eq!(c.port, 8080);
+                assert!(c.debug_endpoint && c.echo_endpoint && !c.use_h2c);
+                assert_eq!(c.name.as_deref(), Some("42"));
+                assert_eq!(c.limits.max_header_bytes, 4096);
+                let e = &c.endpoints[0];
+                assert_eq!(e.path, "/a/{x}");
+                assert_eq!((e.concurrent_calls, e.timeout), (2, Duration::from_secs(3)));
+                assert_eq!(e.cache_ttl, None);
+                assert_eq!(e.input_headers, Forward::All);
+                assert_eq!(e.input_query_strings, Forward::Only(vec!["q".into(), "7".into()]));
+                let b = &e.backends[0];
+                assert_eq!(b.url_pattern, "/42");
+                assert_eq!(b.hosts, ["http://h:1"]);
+                assert!(b.manipulation.is_collection);
+                assert_eq!(b.manipulation.allow, ["x"]);
+                assert_eq!(b.manipulation.group.as_deref(), Some("0"));
+                let mapping: Vec<(&str, &str)> =
+                    b.manipulation.mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                assert_eq!(mapping, [("a", "1"), ("b", "1")]);
+            }),
+        ),
+        (
+            "not a boolean",
+            root_with(r#""debug_endpoint": "yes","#),
+            Error(&["debug_endpoint: \"yes\" is not a boolean; write true or false", "(line 1, column"]),
+        ),
+        (
+            "not a whole number",
+            endpoint_with(r#""concurrent_calls": "two","#),
+            Error(&["endpoints[0].concurrent_calls: \"two\" is not a whole number"]),
+        ),
+        (
+            "a fraction in a string is not a whole number (ParseInt)",
+            endpoint_with(r#""concurrent_calls": "1.5","#),
+            Error(&["endpoints[0].concurrent_calls: \"1.5\" is not a whole number"]),
+        ),
+        (
+            "out of range",
+            root_with(r#""port": "-1","#),
+            Error(&["port: -1 is out of range for this setting (0 to 65535)"]),
+        ),
+        (
+            "an object is no string",
+            endpoint_with(r#""method": {"a": 1},"#),
+            Error(&["endpoints[0].method: invalid type: map, expected a string"]),
+        ),
+        (
+            "a duration number other than 0 is refused with the unit to write",
+            endpoint_with(r#""timeout": 1500,"#),
+            Error(&["endpoints[0].timeout: 1500 has no unit", "\"1500ms\""]),
+        ),
+        (
+            "an empty duration string is refused, as koanf's duration hook does",
+            endpoint_with(r#""timeout": "","#),
+            Error(&["endpoints[0].timeout: \"\" is not a duration: it is empty"]),
+        ),
+        (
+            "extra_config stays strict (json / type assertions in KrakenD)",
+            endpoint_with(r#""extra_config": {"proxy": {"sequential": "true"}},"#),
+            Error(&["endpoints[0].extra_config.proxy.sequential: invalid type: string \"true\", expected a boolean"]),
         ),
     ]);
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
+use super::weak;
 
 /// A TLS protocol version rustls speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,19 +95,16 @@ pub fn server(tls: Option<&Value>) -> BuildResult<Option<ServerTlsSettings>> {
     let Some(block) = tls.as_object() else {
         return Err(Problem::new("tls", "must be an object"));
     };
-    if block.get("disabled").and_then(Value::as_bool) == Some(true) {
+    // lura decodes this block with mapstructure's weak typing (`weak.rs`).
+    if weak::value_bool(block.get("disabled"), "tls.disabled")? {
         return Ok(None);
     }
-    if let Some(value) = block.get("disabled")
-        && !value.is_boolean()
-        && !value.is_null()
-    {
-        return Err(Problem::new("tls.disabled", "must be true or false"));
-    }
-    let client_auth = if block.get("enable_mtls").and_then(Value::as_bool) == Some(true) {
+    let client_auth = if weak::value_bool(block.get("enable_mtls"), "tls.enable_mtls")? {
         let ca_certs = paths(block.get("ca_certs"), "tls.ca_certs")?;
-        let disable_system_ca_pool =
-            block.get("disable_system_ca_pool").and_then(Value::as_bool) == Some(true);
+        let disable_system_ca_pool = weak::value_bool(
+            block.get("disable_system_ca_pool"),
+            "tls.disable_system_ca_pool",
+        )?;
         if disable_system_ca_pool && ca_certs.is_empty() {
             return Err(Problem::new(
                 "tls.ca_certs",
@@ -202,29 +200,9 @@ pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
         }
     }
     let flag = |key: &str| -> BuildResult<bool> {
-        match block.get(key) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(Problem::new(
-                format!("client_tls.{key}"),
-                "must be true or false",
-            )),
-        }
+        weak::value_bool(block.get(key), &format!("client_tls.{key}"))
     };
-    let mut ca_certs = Vec::new();
-    if let Some(list) = block.get("ca_certs").filter(|v| !v.is_null()) {
-        let files = list
-            .as_array()
-            .filter(|a| a.iter().all(Value::is_string))
-            .ok_or_else(|| {
-                Problem::new("client_tls.ca_certs", "must be a list of PEM file paths")
-            })?;
-        ca_certs = files
-            .iter()
-            .filter_map(Value::as_str)
-            .map(PathBuf::from)
-            .collect();
-    }
+    let ca_certs = paths(block.get("ca_certs"), "client_tls.ca_certs")?;
     let settings = ClientTlsSettings {
         allow_insecure_connections: flag("allow_insecure_connections")?,
         ca_certs,
@@ -244,17 +222,11 @@ pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
     Ok(settings)
 }
 
+/// A list of PEM file paths (one path alone is a list of one, as lura's
+/// weak decoding reads it).
 fn paths(value: Option<&Value>, at: &str) -> BuildResult<Vec<PathBuf>> {
-    let Some(list) = value.filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let files = list
-        .as_array()
-        .filter(|a| a.iter().all(Value::is_string))
-        .ok_or_else(|| Problem::new(at, "must be a list of PEM file paths"))?;
-    Ok(files
-        .iter()
-        .filter_map(Value::as_str)
+    Ok(weak::value_strings(value, at)?
+        .into_iter()
         .map(PathBuf::from)
         .collect())
 }

@@ -101,10 +101,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let meter = ctx
         .metrics
         .and_then(|m| m.backend_call(ctx.endpoint, plan.index, host, started));
-    // lura hands every backend the client's body whatever its method
-    // (`proxy/http.go`, `NewHTTPProxyDetailed`); Go's client sends a
-    // non-empty one even with GET or HEAD.
-    let body = ctx.req.body;
+    // Every backend but GET and HEAD ones gets the client's body, whatever
+    // its method (`ClientRequest::body_for`).
+    let body = ctx.req.body_for(plan.method);
     let mut own_headers = Vec::new();
     let headers = headers_for(
         ctx.plan,

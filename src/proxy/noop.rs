@@ -84,8 +84,8 @@ pub async fn relay(
             return answer_failure(ctx, &refused, client, out).await;
         }
     };
-    // Whatever the backend's method, as in `fanout::call`.
-    let body = req.body;
+    // As in `fanout::call`.
+    let body = req.body_for(backend.method);
     let mut own_headers = Vec::new();
     let headers = super::request::headers_for(plan, backend, req, facts, headers, &mut own_headers);
     let request = Request {

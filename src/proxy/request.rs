@@ -37,6 +37,22 @@ impl<'a> ClientRequest<'a> {
         self.head.header(self.buf, name)
     }
 
+    /// The body a backend called with `method` is sent. lura hands the
+    /// client's body to every backend whatever its method (`proxy/http.go`
+    /// `NewHTTPProxyDetailed`; a copy each, `CloneRequest`, when several
+    /// backends are not GET). cuttle does the same except for GET and HEAD
+    /// backends, which get none: many servers refuse a GET with a body,
+    /// and one that ignores its length would read the client's body as
+    /// the next request on the pooled connection (a smuggled request).
+    pub fn body_for(&self, method: crate::http::Method) -> &'a [u8] {
+        use crate::http::Method;
+        if matches!(method, Method::Get | Method::Head) {
+            &[]
+        } else {
+            self.body
+        }
+    }
+
     /// The raw (still percent-encoded) value of the endpoint's placeholder `name`.
     pub fn param(&self, plan: &EndpointPlan, name: &str) -> Option<&'a [u8]> {
         let at = plan.param_names.iter().position(|n| &**n == name)?;

@@ -15,7 +15,7 @@ use super::plan::BackendPlan;
 use super::request::{backend_target, headers_for};
 use super::validate::check_backend_request;
 use crate::config::{BackendEncoding, Endpoint};
-use crate::http::ResponseBody;
+use crate::http::{Method, ResponseBody};
 use crate::metrics::Recorder;
 use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
 
@@ -161,7 +161,12 @@ async fn call_copies(
 /// One shadow call, at most `limit` long, measured like any backend call
 /// (under its own backend's series: `krakend_backend_shadow="true"`).
 /// Returns whether the answer was good (as KrakenD takes it).
-async fn call(mirrored: &Mirrored, backend: &BackendPlan, target: &Target, limit: Duration) -> bool {
+async fn call(
+    mirrored: &Mirrored,
+    backend: &BackendPlan,
+    target: &Target,
+    limit: Duration,
+) -> bool {
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
@@ -203,9 +208,12 @@ async fn exchange(
     host: usize,
     target: &Target,
 ) -> Result<(u16, Option<u64>), BackendError> {
-    // The body goes where it goes for any backend call (`fanout::call`):
-    // whatever the backend's method, as lura does.
-    let body: &[u8] = &mirrored.body;
+    // The body goes where it goes for any backend call (`fanout::call`).
+    let body: &[u8] = if matches!(backend.method, Method::Get | Method::Head) {
+        &[]
+    } else {
+        &mirrored.body
+    };
     let request = Request {
         method: backend.method,
         path_and_query: &target.path,

@@ -140,8 +140,7 @@ impl Worker {
         let endpoints = config
             .endpoints
             .iter()
-            .enumerate()
-            .map(|(i, e)| compile_endpoint(i, e, &pools, &share))
+            .map(|e| compile_endpoint(e.index, e, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
         Ok(Worker {
