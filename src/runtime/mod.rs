@@ -111,6 +111,51 @@ fn start_jwk_fetcher(config: &Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Plan(format!("cannot start the JWK fetcher thread: {e}")))
 }
 
+/// Builds what `run` builds before it claims a port or starts a thread,
+/// so that a bad file fails here: the edge TLS set-up and one worker's
+/// tables (router, compiled endpoints with their CEL, JSON Schema,
+/// JMESPath and flatmap programs, pools, edge checks). `run` and
+/// `check -t` both call it, so they cannot disagree about a file.
+pub fn prepare(
+    config: &Config,
+    workers: usize,
+    resolved: &[(String, Option<SocketAddr>)],
+) -> Result<Option<Arc<crate::tls::ServerTls>>, StartError> {
+    let tls = match &config.tls {
+        Some(settings) => Some(Arc::new(
+            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
+        )),
+        None => None,
+    };
+    Worker::new(0, workers, config.clone(), resolved)
+        .map_err(|e| StartError::Plan(e.to_string()))?;
+    // An ephemeral gateway port (`-p 0`) is compared once bound, in `run`.
+    if let Some(exporter) = config
+        .telemetry
+        .iter()
+        .flat_map(|t| &t.exporters)
+        .find(|e| config.port != 0 && e.port == config.port)
+    {
+        return Err(StartError::MetricsPort {
+            name: exporter.name.clone(),
+            port: exporter.port,
+        });
+    }
+    Ok(tls)
+}
+
+/// `check -t`: [`prepare`] for as many workers as `run` would start,
+/// without resolving backend names (a name that does not resolve is only
+/// a warning for `run`), binding ports or starting threads.
+pub fn test_build(config: &Config) -> Result<(), StartError> {
+    let workers = allowed_cpus().map_or(1, |cpus| cpus.len().max(1));
+    let unresolved: Vec<(String, Option<SocketAddr>)> = backend_authorities(config)
+        .into_iter()
+        .map(|authority| (authority, None))
+        .collect();
+    prepare(config, workers, &unresolved).map(drop)
+}
+
 /// Starts the workers and blocks until they stop.
 pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let cpus = allowed_cpus()?;
@@ -128,7 +173,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     };
     if !config.unknown_namespaces.is_empty() {
         tracing::warn!(
-            "extra_config namespaces cuttle does not implement (ignored): {}",
+            "settings cuttle ignores (namespaces and keys it does not implement, keys KrakenD does not know): {}",
             config.unknown_namespaces.join(", ")
         );
     }
@@ -152,15 +197,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
         }
     }
-    let tls = match &config.tls {
-        Some(settings) => Some(Arc::new(
-            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
-        )),
-        None => None,
-    };
-    // Build one worker here first so a bad plan fails before any thread starts.
-    Worker::new(0, workers, config.clone(), &resolved)
-        .map_err(|e| StartError::Plan(e.to_string()))?;
+    let tls = prepare(&config, workers, &resolved)?;
     let asked = SocketAddr::new(config.listen_ip, config.port);
     let probe = claim_port(asked)?;
     let addr = bound_addr(&probe, asked)?;
