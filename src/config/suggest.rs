@@ -128,8 +128,17 @@ fn extra_config(object: &Map<String, Value>, parent: &str, found: &mut Findings)
                 Value::Array(_) => format!("{at}[{index}]"),
                 _ => at.clone(),
             };
+            // A plugin's settings sit under the plugin's own name.
+            let plugins: Vec<&str> = object
+                .get("name")
+                .and_then(Value::as_array)
+                .map(|names| names.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             for key in object.keys() {
-                if is_annotation(key) || known.contains(&key.as_str()) {
+                if is_annotation(key)
+                    || known.contains(&key.as_str())
+                    || (namespace == "plugin/req-resp-modifier" && plugins.contains(&key.as_str()))
+                {
                     continue;
                 }
                 // Unknown keys far from any are listed by extra.rs already.
@@ -587,6 +596,69 @@ const CUTTLE_SERVER: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lists are KrakenD's: with CUTTLE_KRAKEND_SCHEMA pointing at
+    /// krakend-schema's bundled `v2.13/krakend.json`, compare them (run it
+    /// after updating the lists for a new schema).
+    #[test]
+    fn the_lists_match_krakends_schema_when_available() {
+        let Some(path) = std::env::var_os("CUTTLE_KRAKEND_SCHEMA") else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        let defs = &schema["$defs"];
+        let def = |file: &str| &defs[format!("https://www.krakend.io/schema/v2.13/{file}")];
+        let names = |object: &Value| -> Vec<String> {
+            let mut keys: Vec<String> = object["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |list: &[&str]| {
+            let mut list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+            list.sort();
+            list
+        };
+        assert_eq!(names(&schema), sorted(ROOT_KEYS));
+        assert_eq!(names(def("endpoint.json")), sorted(ENDPOINT_KEYS));
+        assert_eq!(names(def("backend.json")), sorted(BACKEND_KEYS));
+        // The service list is behind one `$ref` in the bundled file.
+        let service = def("service_extra_config.json");
+        let service = match service["$ref"].as_str() {
+            Some(pointer) => schema.pointer(pointer.trim_start_matches('#')).unwrap(),
+            None => service,
+        };
+        let mut namespaces: Vec<String> = [
+            service,
+            def("endpoint_extra_config.json"),
+            def("backend_extra_config.json"),
+        ]
+        .into_iter()
+        .flat_map(names)
+        .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        assert_eq!(namespaces, sorted(NAMESPACES));
+    }
+
+    #[test]
+    fn a_plugins_settings_are_under_its_name() {
+        let doc: Value = serde_json::from_str(
+            r#"{"version": 3, "endpoints": [{"endpoint": "/a", "extra_config": {"plugin/req-resp-modifier":
+                {"name": ["content-replacer2"], "content-replacer2": {}, "nme": []}}}]}"#,
+        )
+        .unwrap();
+        let at: Vec<String> = check(&doc).misspelt.into_iter().map(|p| p.at).collect();
+        assert_eq!(
+            at,
+            ["endpoints[0].extra_config.plugin/req-resp-modifier.nme"]
+        );
+    }
 
     #[test]
     fn distances() {
