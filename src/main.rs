@@ -43,6 +43,7 @@ enum Command {
     /// check`; `check -tlc FILE` runs every check.
     #[command(alias = "validate")]
     Check {
+        /// The KrakenD configuration file.
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
         /// Print the configuration as cuttle understood it.
