@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules and the life of a request.
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod http;

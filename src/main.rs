@@ -39,13 +39,33 @@ enum Command {
         #[command(flatten)]
         load_flags: LoadFlags,
     },
-    /// Check a configuration file and exit (0 when valid).
+    /// Check a configuration file and exit (0 when valid), as `krakend
+    /// check`; `check -tlc FILE` runs every check.
+    #[command(alias = "validate")]
     Check {
+        /// The KrakenD configuration file.
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
-        /// Accepted for compatibility with `krakend check -d`.
-        #[arg(short = 'd', long = "debug")]
-        debug: bool,
+        /// Print the configuration as cuttle understood it.
+        #[arg(short = 'd', long = "debug", action = clap::ArgAction::Count)]
+        debug: u8,
+        /// Build everything `run` builds (routes, compiled endpoints, TLS),
+        /// without binding ports or starting workers.
+        #[arg(short = 't', long = "test-gin-routes")]
+        test_build: bool,
+        /// Indentation of the -d dump.
+        #[arg(short = 'i', long = "indent", default_value = "\t")]
+        indent: String,
+        /// Lint against KrakenD's JSON schema, read from CUTTLE_KRAKEND_SCHEMA
+        /// (cuttle never downloads it).
+        #[arg(short = 'l', long = "lint", group = "linting")]
+        lint: bool,
+        /// The same as -l: cuttle's lint never uses the network.
+        #[arg(short = 'n', long = "lint-no-network", group = "linting")]
+        lint_no_network: bool,
+        /// Lint against this schema file instead.
+        #[arg(short = 's', long = "lint-schema", group = "linting")]
+        lint_schema: Option<PathBuf>,
         #[command(flatten)]
         load_flags: LoadFlags,
     },
@@ -172,10 +192,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check {
-            config,
-            debug: _,
+            config: path,
+            debug,
+            test_build,
+            indent,
+            lint,
+            lint_no_network,
+            lint_schema,
             load_flags,
-        } => match load_flags.load(&config) {
+        } => match load_flags.load(&path) {
             Ok(cuttle::config::Loaded { config, overrides }) => {
                 for (_, line) in override_lines(&overrides) {
                     eprintln!("{line}");
@@ -197,12 +222,28 @@ fn main() -> ExitCode {
                 }
                 if !config.unknown_namespaces.is_empty() {
                     eprintln!(
-                        "warning: extra_config namespaces cuttle does not implement (ignored): {}",
+                        "warning: settings cuttle ignores: {}",
                         config.unknown_namespaces.join(", ")
                     );
                 }
-                println!("Syntax OK!");
-                ExitCode::SUCCESS
+                let options = cuttle::check::Options {
+                    test_build,
+                    lint: lint || lint_no_network || lint_schema.is_some(),
+                    lint_schema,
+                    debug,
+                    // `-i '\t'` as typed in a shell means a tab.
+                    indent: indent.replace("\\t", "\t"),
+                };
+                match cuttle::check::after_load(&config, &path, &options) {
+                    Ok(()) => {
+                        println!("Syntax OK!");
+                        ExitCode::SUCCESS
+                    }
+                    Err(message) => {
+                        eprintln!("{message}");
+                        ExitCode::FAILURE
+                    }
+                }
             }
             Err(code) => code,
         },

@@ -44,6 +44,17 @@ pub enum ConfigError {
         problems: Vec<Problem>,
     },
 
+    /// Keys or namespaces a slip away from one KrakenD knows (`suggest`).
+    #[error(
+        "{}: {}KrakenD would ignore these names and the settings under them; fix the spelling",
+        file.display(),
+        list(problems)
+    )]
+    Misspelt {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+
     /// Well-typed, but breaks a rule (missing value, conflict, unsupported...).
     #[error("{}: {at}: {message}", file.display())]
     Invalid {

@@ -18,6 +18,7 @@ mod extra;
 mod host;
 mod keywords;
 mod limits;
+pub mod lint;
 mod logging;
 mod model;
 mod ratelimit;
@@ -26,6 +27,7 @@ mod route;
 mod router_options;
 mod security;
 mod source;
+mod suggest;
 mod telemetry;
 mod tls;
 mod unimplemented;
@@ -121,6 +123,15 @@ pub fn parse_with_env(
         at: format!("environment variable {}", problem.var),
         message: problem.message,
     })?;
+    // Names a slip away from KrakenD's are refused before anything else
+    // (suggest.rs): the setting they meant would otherwise be dropped.
+    let names = suggest::check(&document);
+    if !names.misspelt.is_empty() {
+        return Err(ConfigError::Misspelt {
+            file: source.to_path_buf(),
+            problems: names.misspelt,
+        });
+    }
     let raw: raw::RawConfig = serde_path_to_error::deserialize(document)
         .map_err(|error| value_error(text, format, source, &overrides, error))?;
     let mut config = build::build(raw, source).map_err(|mut problem| {
@@ -129,6 +140,9 @@ pub fn parse_with_env(
         }
         ConfigError::from_problem(source, problem)
     })?;
+    config.unknown_namespaces.extend(names.unknown);
+    config.unknown_namespaces.sort();
+    config.unknown_namespaces.dedup();
     if options.krakend_body_framing {
         for endpoint in &mut config.endpoints {
             endpoint.chunked_request_body = !endpoint.input_headers.includes("content-length");

@@ -48,7 +48,10 @@ pub struct Config {
     /// `telemetry/opentelemetry`: metrics and where they are served.
     pub telemetry: Option<super::telemetry::Telemetry>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
-    /// and backend levels, deduplicated, sorted). Warned about once at start.
+    /// and backend levels), keys cuttle ignores inside the ones it does
+    /// (`namespace.key`), and keys of the root, endpoints and backends that
+    /// KrakenD does not know either (their paths, `suggest`); deduplicated,
+    /// sorted. Warned about once at start.
     pub unknown_namespaces: Vec<String>,
     /// Forms KrakenD tolerates and cuttle serves as KrakenD does, but that
     /// are probably not what was meant (an unknown encoding read as JSON, a

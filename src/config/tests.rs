@@ -314,9 +314,14 @@ fn root_settings() {
             "cuttle/server refuses typos",
             root_with(r#""extra_config": {"cuttle/server": {"max_body_byte": 10}},"#),
             Error(&[
-                "extra_config.cuttle/server",
-                "unknown field `max_body_byte`",
+                "extra_config.cuttle/server.max_body_byte",
+                "did you mean \"max_body_bytes\"?",
             ]),
+        ),
+        (
+            "cuttle/server refuses keys far from any too",
+            root_with(r#""extra_config": {"cuttle/server": {"bodies": 10}},"#),
+            Error(&["extra_config.cuttle/server", "unknown field `bodies`"]),
         ),
         (
             "bad listen_ip",

@@ -163,7 +163,7 @@ fn reload_config(
         return needs_restart("router.use_h2c");
     }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
-    Worker::new(0, workers, config.clone(), &resolved).map_err(|e| e.to_string())?;
+    prepare(&config, workers, &resolved).map_err(|e| e.to_string())?;
     let fetcher = start_jwk_fetcher(&config).map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + JWK_FIRST_FETCH_WAIT;
     while config
@@ -182,6 +182,51 @@ fn reload_config(
 /// as at start-up).
 const JWK_FIRST_FETCH_WAIT: Duration = Duration::from_secs(3);
 
+/// Builds what `run` builds before it claims a port or starts a thread,
+/// so that a bad file fails here: the edge TLS set-up and one worker's
+/// tables (router, compiled endpoints with their CEL, JSON Schema,
+/// JMESPath and flatmap programs, pools, edge checks). `run` and
+/// `check -t` both call it, so they cannot disagree about a file.
+pub fn prepare(
+    config: &Config,
+    workers: usize,
+    resolved: &[(String, Option<SocketAddr>)],
+) -> Result<Option<Arc<crate::tls::ServerTls>>, StartError> {
+    let tls = match &config.tls {
+        Some(settings) => Some(Arc::new(
+            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
+        )),
+        None => None,
+    };
+    Worker::new(0, workers, config.clone(), resolved)
+        .map_err(|e| StartError::Plan(e.to_string()))?;
+    // An ephemeral gateway port (`-p 0`) is compared once bound, in `run`.
+    if let Some(exporter) = config
+        .telemetry
+        .iter()
+        .flat_map(|t| &t.exporters)
+        .find(|e| config.port != 0 && e.port == config.port)
+    {
+        return Err(StartError::MetricsPort {
+            name: exporter.name.clone(),
+            port: exporter.port,
+        });
+    }
+    Ok(tls)
+}
+
+/// `check -t`: [`prepare`] for as many workers as `run` would start,
+/// without resolving backend names (a name that does not resolve is only
+/// a warning for `run`), binding ports or starting threads.
+pub fn test_build(config: &Config) -> Result<(), StartError> {
+    let workers = allowed_cpus().map_or(1, |cpus| cpus.len().max(1));
+    let unresolved: Vec<(String, Option<SocketAddr>)> = backend_authorities(config)
+        .into_iter()
+        .map(|authority| (authority, None))
+        .collect();
+    prepare(config, workers, &unresolved).map(drop)
+}
+
 /// Starts the workers and blocks until they stop.
 pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let cpus = allowed_cpus()?;
@@ -199,7 +244,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     };
     if !config.unknown_namespaces.is_empty() {
         tracing::warn!(
-            "extra_config namespaces cuttle does not implement (ignored): {}",
+            "settings cuttle ignores (namespaces and keys it does not implement, keys KrakenD does not know): {}",
             config.unknown_namespaces.join(", ")
         );
     }
@@ -223,15 +268,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
         }
     }
-    let tls = match &config.tls {
-        Some(settings) => Some(Arc::new(
-            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
-        )),
-        None => None,
-    };
-    // Build one worker here first so a bad plan fails before any thread starts.
-    Worker::new(0, workers, config.clone(), &resolved)
-        .map_err(|e| StartError::Plan(e.to_string()))?;
+    let tls = prepare(&config, workers, &resolved)?;
     let asked = SocketAddr::new(config.listen_ip, config.port);
     let probe = claim_port(asked)?;
     let addr = bound_addr(&probe, asked)?;
