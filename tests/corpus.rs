@@ -145,8 +145,17 @@ fn every_stored_file_checks_as_the_manifest_says() {
     );
 }
 
+/// A port free a moment ago, for a listener a file fixes (the same probe
+/// as tests/prometheus.rs).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
 /// `cuttle run` serves each stored accepted file: it starts on port 0
 /// (backends unreachable from here only warn) and answers `/__health`.
+/// A Prometheus exporter's fixed port is moved to a free one, so that
+/// parallel runs do not collide on it.
 #[test]
 fn accepted_stored_files_run() {
     let accepted: Vec<Row> = rows()
@@ -156,7 +165,14 @@ fn accepted_stored_files_run() {
     assert!(!accepted.is_empty());
     for row in accepted {
         let text = std::fs::read_to_string(corpus().join("files").join(&row.file)).unwrap();
-        let gateway = Gateway::start_with(&text, &["--cores", "1"]);
+        let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let exporters = config
+            .pointer_mut("/extra_config/telemetry~1opentelemetry/exporters/prometheus")
+            .and_then(|p| p.as_array_mut());
+        for exporter in exporters.into_iter().flatten() {
+            exporter["port"] = free_port().into();
+        }
+        let gateway = Gateway::start_with(&config.to_string(), &["--cores", "1"]);
         let health = gateway.get("/__health");
         assert_eq!(health.status, 200, "{}: {}", row.file, health.text());
         assert!(
@@ -239,7 +255,7 @@ Generated from `manifest.tsv` by `tests/corpus.rs` \
         "\n\nReasons: `go-plugin` (a custom Go plugin `.so`), `missing-component: <namespace>` \
 (a KrakenD CE component cuttle does not have yet), `enterprise: <namespace>` (KrakenD Enterprise only), \
 `invalid: <what>` (KrakenD refuses it or cannot serve it either), `deliberate: <what>` \
-(cuttle refuses on purpose what KrakenD would serve; ARCHITECTURE.md \"Decisions and deviations\"), \
+(cuttle refuses on purpose what KrakenD would start with; ARCHITECTURE.md \"Decisions and deviations\"), \
 `bug: <what>` (cuttle is wrong today). Only the first reason is listed; the note names others. \
 Stored files are copied unchanged under `files/` (named owner__repo__path), \
 with their repositories' licence texts under `licences/`. Files not stored (no licence found, or one that does not allow redistribution) keep their verdict \
