@@ -265,10 +265,10 @@ fn unknown_encodings_are_read_as_json_with_a_warning() {
         stderr.contains(
             "warning: endpoints[0].backend[0].encoding: \"form\" is not a known backend encoding"
         ) && stderr.contains("decoded as JSON")
-            && stderr.contains("warning: endpoints[0].output_encoding: \"html\" is not a known output encoding")
             && stderr.contains(
-                "warning: extra_config namespaces cuttle does not implement (ignored): telemetry/influx"
-            ),
+                "warning: endpoints[0].output_encoding: \"html\" is not a known output encoding"
+            )
+            && stderr.contains("warning: settings cuttle ignores: telemetry/influx"),
         "{stderr}"
     );
 }

@@ -132,6 +132,7 @@ pub fn parse_with_env(
             problems: names.misspelt,
         });
     }
+    let bare_durations = weak::bare_duration_numbers(&document);
     let raw: raw::RawConfig = serde_path_to_error::deserialize(document)
         .map_err(|error| value_error(text, format, source, &overrides, error))?;
     let mut config = build::build(raw, source).map_err(|mut problem| {
@@ -140,6 +141,7 @@ pub fn parse_with_env(
         }
         ConfigError::from_problem(source, problem)
     })?;
+    config.warnings.extend(bare_durations);
     config.unknown_namespaces.extend(names.unknown);
     config.unknown_namespaces.sort();
     config.unknown_namespaces.dedup();

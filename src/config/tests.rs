@@ -947,12 +947,26 @@ fn durations_report_path_line_and_column() {
             Error(&[r#"timeout: "-1s" is negative"#]),
         ),
         (
-            "number instead of a duration string",
+            "a number instead of a duration string is nanoseconds, with a warning",
             root_with(r#""cache_ttl": 300,"#),
-            Error(&[
-                "cache_ttl: 300 has no unit: KrakenD reads a bare number as nanoseconds",
-                "write the duration as a string with its unit, e.g. \"300ms\" or \"300s\"",
-            ]),
+            Valid(|c| {
+                let warning = c
+                    .warnings
+                    .iter()
+                    .find(|w| w.at == "cache_ttl")
+                    .expect("a warning for cache_ttl");
+                assert!(
+                    warning.message.contains("read as 300 nanoseconds")
+                        && warning.message.contains("\"300ms\""),
+                    "{}",
+                    warning.message
+                );
+            }),
+        ),
+        (
+            "a negative number is no duration",
+            root_with(r#""cache_ttl": -3,"#),
+            Error(&["cache_ttl: -3 is not a duration"]),
         ),
         (
             "unknown unit",
@@ -1699,9 +1713,16 @@ fn loosely_typed_core_fields() {
             Error(&["endpoints[0].method: invalid type: map, expected a string"]),
         ),
         (
-            "a duration number other than 0 is refused with the unit to write",
+            "a duration number is nanoseconds, as in KrakenD, with a warning",
             endpoint_with(r#""timeout": 1500,"#),
-            Error(&["endpoints[0].timeout: 1500 has no unit", "\"1500ms\""]),
+            Valid(|c| {
+                assert_eq!(c.endpoints[0].timeout, Duration::from_nanos(1500));
+                assert!(
+                    c.warnings
+                        .iter()
+                        .any(|w| w.at == "endpoints[0].timeout" && w.message.contains("1500 nanoseconds"))
+                );
+            }),
         ),
         (
             "an empty duration string is refused, as koanf's duration hook does",

@@ -344,13 +344,17 @@ impl<'de> Deserialize<'de> for WeakDuration {
 struct WeakDurationVisitor;
 
 impl WeakDurationVisitor {
-    fn number<E: de::Error>(text: impl fmt::Display, zero: bool) -> Result<GoDuration, E> {
-        if zero {
-            return Ok(GoDuration(std::time::Duration::ZERO));
-        }
-        Err(E::custom(format_args!(
-            "{text} has no unit: KrakenD reads a bare number as nanoseconds, which is never a useful timeout or TTL; write the duration as a string with its unit, e.g. \"{text}ms\" or \"{text}s\""
-        )))
+    /// KrakenD (mapstructure into a `time.Duration`) reads a bare number
+    /// as nanoseconds: so does cuttle, and `bare_duration_numbers` warns
+    /// about each one, since it is rarely what the author meant.
+    fn number<E: de::Error>(text: impl fmt::Display, nanos: Option<u64>) -> Result<GoDuration, E> {
+        nanos
+            .map(|n| GoDuration(std::time::Duration::from_nanos(n)))
+            .ok_or_else(|| {
+                E::custom(format_args!(
+                    "{text} is not a duration: write it as a string with its unit, e.g. \"{text}ms\" or \"{text}s\""
+                ))
+            })
     }
 }
 
@@ -366,16 +370,63 @@ impl Visitor<'_> for WeakDurationVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoDuration, E> {
-        Self::number(v, v == 0)
+        Self::number(v, u64::try_from(v).ok())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoDuration, E> {
-        Self::number(v, v == 0)
+        Self::number(v, Some(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoDuration, E> {
-        Self::number(v, v.trunc() == 0.0)
+        let whole = v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64;
+        Self::number(v, whole.then_some(v as u64))
     }
+}
+
+/// The duration keys of the root and of each endpoint that `raw.rs` reads
+/// with [`duration`].
+const ROOT_DURATIONS: [&str; 8] = [
+    "timeout",
+    "cache_ttl",
+    "read_timeout",
+    "write_timeout",
+    "idle_timeout",
+    "read_header_timeout",
+    "dialer_timeout",
+    "max_shutdown_wait_time",
+];
+const ENDPOINT_DURATIONS: [&str; 2] = ["timeout", "cache_ttl"];
+
+/// A warning for every duration written as a bare number other than 0,
+/// which KrakenD and cuttle read as nanoseconds (`"timeout": 3000` is
+/// 3 µs: every call times out).
+pub fn bare_duration_numbers(document: &serde_json::Value) -> Vec<Problem> {
+    let mut found = Vec::new();
+    let mut look = |object: &serde_json::Value, keys: &[&str], parent: &str| {
+        for key in keys {
+            if let Some(n) = object.get(*key).filter(|v| v.is_number())
+                && n.as_f64() != Some(0.0)
+            {
+                found.push(Problem::new(
+                    format!("{parent}{key}"),
+                    format!(
+                        "{n} has no unit: read as {n} nanoseconds, as KrakenD reads it; write the duration as a string with its unit, e.g. \"{n}ms\" or \"{n}s\""
+                    ),
+                ));
+            }
+        }
+    };
+    look(document, &ROOT_DURATIONS, "");
+    if let Some(endpoints) = document.get("endpoints").and_then(|e| e.as_array()) {
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            look(
+                endpoint,
+                &ENDPOINT_DURATIONS,
+                &format!("endpoints[{index}]."),
+            );
+        }
+    }
+    found
 }
 
 /// mapstructure's weak slices: a list, or a single value lifted into one.
