@@ -322,3 +322,97 @@ fn unfinished_http2_header_block_is_bounded_by_read_header_timeout() {
     });
     assert_eq!(statuses, [200, 200]);
 }
+
+/// A. Streams reset after they were accepted (50 HEADERS, 200 ms, then
+/// RST_STREAM(CANCEL) on all 50, again and again) stop their backend
+/// calls at once, and a connection that keeps doing it gets
+/// GOAWAY(ENHANCE_YOUR_CALM): the backend never sees the 2,000 calls.
+#[test]
+fn delayed_resets_stop_their_backend_calls_and_earn_a_goaway() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const ROUNDS: usize = 40;
+    const STREAMS: usize = 50;
+    // Each call waits up to 3 s for the gateway to close the connection
+    // (the call was dropped) before it would answer.
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (d, a) = (dropped.clone(), answered.clone());
+    let backend = common::RawBackend::start(move |mut stream| {
+        while common::read_head(&mut stream).is_some() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(3)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            match stream.read(&mut byte) {
+                Ok(0) => {
+                    d.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                _ => {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                    );
+                }
+            }
+        }
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "timeout": "10s",
+            "extra_config": {{"cuttle/server": {{"h2_max_concurrent_streams": {STREAMS}}}}},
+            "endpoints": [{{"endpoint": "/slow", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let addr = gw.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (rounds_done, goaway) = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut send, connection) = h2::client::handshake(tcp).await.unwrap();
+        let closed = tokio::spawn(connection);
+        for round in 0..ROUNDS {
+            let mut streams = Vec::new();
+            for _ in 0..STREAMS {
+                let request = http::Request::get(format!("http://{addr}/slow"))
+                    .body(())
+                    .unwrap();
+                let Ok(ready) = send.clone().ready().await else {
+                    return (round, closed.await.ok().and_then(Result::err));
+                };
+                send = ready;
+                match send.send_request(request, true) {
+                    Ok((response, stream)) => streams.push((response, stream)),
+                    Err(_) => return (round, closed.await.ok().and_then(Result::err)),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for (_, mut stream) in streams {
+                stream.send_reset(h2::Reason::CANCEL);
+            }
+        }
+        (ROUNDS, None)
+    });
+    let reason = goaway.as_ref().and_then(h2::Error::reason);
+    assert_eq!(
+        reason,
+        Some(h2::Reason::ENHANCE_YOUR_CALM),
+        "no GOAWAY after {rounds_done} rounds: {goaway:?}"
+    );
+    assert!(rounds_done < ROUNDS, "the client went on for every round");
+    let started = backend.conns.load(Ordering::SeqCst);
+    assert!(
+        started <= 5 * STREAMS,
+        "{started} backend calls for {rounds_done} rounds of {STREAMS} reset streams"
+    );
+    // Every call whose stream was reset is dropped by the gateway (the
+    // backend sees its connection closed), none answered for nobody.
+    common::eventually(
+        "the reset streams' calls are closed",
+        Duration::from_secs(10),
+        || dropped.load(Ordering::SeqCst) + answered.load(Ordering::SeqCst) >= started,
+    );
+    assert_eq!(answered.load(Ordering::SeqCst), 0);
+}

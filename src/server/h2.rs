@@ -71,6 +71,7 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
         .max_send_buffer_size(64 * 1024)
         .handshake::<_, Bytes>(watched);
     let shaken = rt::within(limits.read_header_timeout, handshake).await;
+    let resets = Rc::new(Resets::default());
     let mut connection = match shaken {
         Some(Ok(connection)) => connection,
         failed => {
@@ -116,9 +117,23 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
         .await;
         match next {
             Some(Next::Stream(request, respond)) => {
+                if resets.exceeded(limits.h2_max_concurrent_streams) {
+                    // Streams reset after they were accepted cost a backend
+                    // call each (CVE-2023-44487's delayed variant): past the
+                    // budget the client is told to go away.
+                    tracing::warn!(
+                        worker = worker.id,
+                        "HTTP/2 connection from {peer}: {} streams reset while being served; GOAWAY(ENHANCE_YOUR_CALM)",
+                        resets.reset.get()
+                    );
+                    connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    break;
+                }
+                resets.opened.set(resets.opened.get() + 1);
                 // Each stream is served by the configuration in service
                 // when it opened (a reload may have come since).
                 let worker = current.borrow().clone();
+                let resets = resets.clone();
                 rt::spawn(async move {
                     let endpoint = Cell::new(None);
                     let served = rt::isolate(serve_stream(
@@ -128,6 +143,7 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
                         peer,
                         secure,
                         &endpoint,
+                        &resets,
                     ))
                     .await;
                     if let Err(panic) = served {
@@ -298,6 +314,38 @@ impl FrameWatch {
 }
 
 /// One stream: its request through the HTTP/1.1 driver, its response back.
+/// The streams of one connection the client reset while cuttle was still
+/// serving them. Each such stream's work is dropped at once (its backend
+/// calls closed), and a connection that resets most of what it opens,
+/// beyond a budget, is sent GOAWAY: that is the delayed form of the rapid
+/// reset attack, which the h2 crate's own budget (streams reset before
+/// they are accepted) does not see.
+#[derive(Default)]
+struct Resets {
+    opened: Cell<u64>,
+    reset: Cell<u64>,
+}
+
+impl Resets {
+    /// More than twice the stream limit reset, and more than half of the
+    /// streams opened: a browser cancels some streams (a page left), an
+    /// attack cancels nearly all of them.
+    fn exceeded(&self, max_concurrent: usize) -> bool {
+        let reset = self.reset.get();
+        reset > 2 * max_concurrent.max(50) as u64 && reset * 2 > self.opened.get()
+    }
+}
+
+/// What became of a stream's request before its answer is sent.
+enum Outcome {
+    /// A refusal written by cuttle itself (413, 408).
+    Plain(u16, &'static str),
+    /// The HTTP/1.1 driver's response bytes (`None`: it failed).
+    Served(Option<Vec<u8>>),
+    /// The request body ended in an error: nothing to answer.
+    Gone,
+}
+
 async fn serve_stream(
     worker: Rc<Worker>,
     request: http::Request<h2::RecvStream>,
@@ -305,9 +353,63 @@ async fn serve_stream(
     peer: SocketAddr,
     secure: bool,
     endpoint: &Cell<Option<usize>>,
+    resets: &Resets,
 ) {
-    let limits = &worker.config.limits;
     let (parts, mut body) = request.into_parts();
+    let is_head = parts.method == http::Method::HEAD;
+    // The work is raced against the client's RST_STREAM: a reset stream's
+    // request (and its backend calls) is dropped at once, never finished
+    // for nobody.
+    let work = exchange_stream(&worker, &parts, &mut body, peer, secure, endpoint);
+    let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
+    let outcome = futures_lite::future::or(async { Some(work.await) }, async {
+        let _ = reset.await;
+        None
+    })
+    .await;
+    let Some(outcome) = outcome else {
+        resets.reset.set(resets.reset.get() + 1);
+        return;
+    };
+    let response = match outcome {
+        // The body ended in an error: the client reset the stream while
+        // sending it (or the connection failed).
+        Outcome::Gone => {
+            resets.reset.set(resets.reset.get() + 1);
+            return;
+        }
+        Outcome::Plain(status, text) => {
+            let _ = send_plain(&mut respond, status, text);
+            return;
+        }
+        Outcome::Served(response) => response,
+    };
+    match response.as_deref().and_then(|r| to_h2(r, is_head)) {
+        Some((head, body)) => {
+            let end = body.is_empty();
+            let Ok(mut send) = respond.send_response(head, end) else {
+                return;
+            };
+            if !end {
+                let _ = send.send_data(body, true);
+            }
+        }
+        None => {
+            let _ = send_plain(&mut respond, 500, "internal server error");
+        }
+    }
+}
+
+/// Reads a stream's request and serves it through the HTTP/1.1 driver.
+async fn exchange_stream(
+    worker: &Rc<Worker>,
+    parts: &http::request::Parts,
+    body: &mut h2::RecvStream,
+    peer: SocketAddr,
+    secure: bool,
+    endpoint: &Cell<Option<usize>>,
+) -> Outcome {
+    let limits = &worker.config.limits;
     // The request as HTTP/1.1 bytes.
     let mut raw = Vec::with_capacity(512);
     raw.extend_from_slice(parts.method.as_str().as_bytes());
@@ -353,18 +455,16 @@ async fn serve_stream(
     let deadline = std::time::Instant::now() + limits.read_timeout;
     while let Some(chunk) = rt::until(deadline, body.data()).await.unwrap_or(None) {
         let Ok(chunk) = chunk else {
-            return;
+            return Outcome::Gone;
         };
         let _ = body.flow_control().release_capacity(chunk.len());
         if data.len() + chunk.len() > limits.max_body_bytes {
-            let _ = send_plain(&mut respond, 413, "request entity too large");
-            return;
+            return Outcome::Plain(413, "request entity too large");
         }
         data.extend_from_slice(&chunk);
     }
     if !body.is_end_stream() {
-        let _ = send_plain(&mut respond, 408, "request timeout");
-        return;
+        return Outcome::Plain(408, "request timeout");
     }
     let has_body = !data.is_empty()
         || !matches!(
@@ -382,7 +482,7 @@ async fn serve_stream(
 
     // The HTTP/1.1 driver serves it on the other end of a pipe.
     let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
-    let one_request = Rc::new(RefCell::new(worker.clone()));
+    let one_request = Rc::new(RefCell::new(Rc::clone(worker)));
     let driver = conn::serve(one_request, theirs, peer, secure, endpoint);
     let exchange = async {
         if ours.write_all(&raw).await.is_err() {
@@ -402,21 +502,7 @@ async fn serve_stream(
         }
     };
     let (_, response) = futures_lite::future::zip(driver, exchange).await;
-    let is_head = parts.method == http::Method::HEAD;
-    match response.as_deref().and_then(|r| to_h2(r, is_head)) {
-        Some((head, body)) => {
-            let end = body.is_empty();
-            let Ok(mut send) = respond.send_response(head, end) else {
-                return;
-            };
-            if !end {
-                let _ = send.send_data(body, true);
-            }
-        }
-        None => {
-            let _ = send_plain(&mut respond, 500, "internal server error");
-        }
-    }
+    Outcome::Served(response)
 }
 
 fn send_plain(
