@@ -416,3 +416,104 @@ fn delayed_resets_stop_their_backend_calls_and_earn_a_goaway() {
     );
     assert_eq!(answered.load(Ordering::SeqCst), 0);
 }
+
+/// B. One connection cannot pin the gateway's memory: with a zero
+/// flow-control window and 100 GETs of a 5 MB answer never read, or 100
+/// streams each sending 9 MB of a body that never ends, the gateway holds
+/// at most its per-connection budget (16 MiB, ARCHITECTURE.md "HTTP/2")
+/// and the streams past it are refused or reset.
+#[test]
+fn zero_windows_and_unfinished_bodies_do_not_pin_memory() {
+    const STREAMS: usize = 100;
+    let big = vec![b'x'; 5 * 1024 * 1024];
+    let backend = Backend::start(move |_| {
+        common::Reply::Full(
+            200,
+            vec![("Content-Type".into(), "text/plain".into())],
+            big.clone(),
+        )
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "timeout": "20s", "write_timeout": "30s",
+            "extra_config": {{"cuttle/server": {{"h2_max_concurrent_streams": {STREAMS}, "max_body_bytes": 10485760}}}},
+            "endpoints": [
+              {{"endpoint": "/big", "output_encoding": "no-op", "backend": [{{"host": ["{b}"], "url_pattern": "/", "encoding": "no-op"}}]}},
+              {{"endpoint": "/upload", "method": "POST", "output_encoding": "no-op", "backend": [{{"host": ["{b}"], "url_pattern": "/", "encoding": "no-op"}}]}}]}}"#,
+        b = backend.url()
+    ));
+    let pid = gw.pid();
+    let before = common::rss_kib(pid);
+    let addr = gw.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let peak = runtime.block_on(async move {
+        let mut peak = 0;
+        // Zero window: nothing of the answers may be sent.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut send, connection) = h2::client::Builder::new()
+            .initial_window_size(0)
+            .handshake::<_, bytes::Bytes>(tcp)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let mut pending = Vec::new();
+        for _ in 0..STREAMS {
+            send = send.ready().await.unwrap();
+            let request = http::Request::get(format!("http://{addr}/big"))
+                .body(())
+                .unwrap();
+            pending.push(send.send_request(request, true).unwrap());
+        }
+        // Unfinished bodies on a second connection: 9 MB each, no end.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut upload, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut bodies = Vec::new();
+        for _ in 0..STREAMS {
+            upload = upload.ready().await.unwrap();
+            let request = http::Request::post(format!("http://{addr}/upload"))
+                .body(())
+                .unwrap();
+            let (response, stream) = upload.send_request(request, false).unwrap();
+            bodies.push((response, stream));
+        }
+        let piece = bytes::Bytes::from(vec![b'y'; 64 * 1024]);
+        for _ in 0..(9 * 1024 * 1024 / piece.len()) {
+            for (_, stream) in bodies.iter_mut() {
+                stream.reserve_capacity(piece.len());
+                // Whatever window the gateway gives; a refused stream errs.
+                let _ = stream.send_data(piece.clone(), false);
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            peak = peak.max(common::rss_kib(pid));
+        }
+        // Long enough for every backend answer to have arrived (the
+        // backend and the gateway are local): what is held stays held.
+        for _ in 0..150 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            peak = peak.max(common::rss_kib(pid));
+        }
+        drop(pending);
+        drop(bodies);
+        peak
+    });
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown < 128 * 1024,
+        "RSS grew by {} MiB (from {} MiB)",
+        grown / 1024,
+        before / 1024
+    );
+    // The gateway still serves.
+    let (status, body) = h2_request(
+        gw.addr,
+        http::Request::get(format!("http://{}/big", gw.addr))
+            .body(())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((status, body.len()), (200, 5 * 1024 * 1024));
+}

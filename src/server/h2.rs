@@ -324,6 +324,8 @@ impl FrameWatch {
 struct Resets {
     opened: Cell<u64>,
     reset: Cell<u64>,
+    /// Bytes the connection's streams hold (see [`Held`]).
+    held: Cell<usize>,
 }
 
 impl Resets {
@@ -333,6 +335,60 @@ impl Resets {
     fn exceeded(&self, max_concurrent: usize) -> bool {
         let reset = self.reset.get();
         reset > 2 * max_concurrent.max(50) as u64 && reset * 2 > self.opened.get()
+    }
+}
+
+/// Memory an HTTP/2 connection's streams may hold at once (request
+/// bodies read, responses not yet sent): without it one connection could
+/// pin gigabytes, by announcing a zero window and asking for large
+/// answers, or by sending 100 unfinished bodies.
+const CONNECTION_HELD_BYTES: usize = 16 * 1024 * 1024;
+/// The same for all of a worker's HTTP/2 connections together.
+const WORKER_HELD_BYTES: usize = 256 * 1024 * 1024;
+
+thread_local! {
+    /// Bytes this worker's HTTP/2 streams hold (one worker per thread).
+    static WORKER_HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// What one stream holds, counted against its connection's and its
+/// worker's budget; released when dropped.
+struct Held<'a> {
+    connection: &'a Cell<usize>,
+    bytes: usize,
+}
+
+impl<'a> Held<'a> {
+    fn new(connection: &'a Cell<usize>) -> Held<'a> {
+        Held {
+            connection,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `n` more bytes; false (nothing counted) past a budget.
+    fn grow(&mut self, n: usize) -> bool {
+        let fits = self.connection.get() + n <= CONNECTION_HELD_BYTES
+            && WORKER_HELD.with(|w| w.get() + n <= WORKER_HELD_BYTES);
+        if fits {
+            self.connection.set(self.connection.get() + n);
+            WORKER_HELD.with(|w| w.set(w.get() + n));
+            self.bytes += n;
+        }
+        fits
+    }
+
+    fn shrink(&mut self, n: usize) {
+        let n = n.min(self.bytes);
+        self.connection.set(self.connection.get() - n);
+        WORKER_HELD.with(|w| w.set(w.get() - n));
+        self.bytes -= n;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.shrink(self.bytes);
     }
 }
 
@@ -357,10 +413,14 @@ async fn serve_stream(
 ) {
     let (parts, mut body) = request.into_parts();
     let is_head = parts.method == http::Method::HEAD;
+    let write_timeout = worker.config.limits.write_timeout;
+    let mut held = Held::new(&resets.held);
     // The work is raced against the client's RST_STREAM: a reset stream's
     // request (and its backend calls) is dropped at once, never finished
     // for nobody.
-    let work = exchange_stream(&worker, &parts, &mut body, peer, secure, endpoint);
+    let work = exchange_stream(
+        &worker, &parts, &mut body, peer, secure, endpoint, &mut held,
+    );
     let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
     let outcome = futures_lite::future::or(async { Some(work.await) }, async {
         let _ = reset.await;
@@ -384,18 +444,53 @@ async fn serve_stream(
         }
         Outcome::Served(response) => response,
     };
-    match response.as_deref().and_then(|r| to_h2(r, is_head)) {
-        Some((head, body)) => {
-            let end = body.is_empty();
-            let Ok(mut send) = respond.send_response(head, end) else {
-                return;
-            };
-            if !end {
-                let _ = send.send_data(body, true);
+    let Some((head, body)) = response.and_then(|r| to_h2(r, is_head)) else {
+        let _ = send_plain(&mut respond, 500, "internal server error");
+        return;
+    };
+    let end = body.is_empty();
+    let Ok(send) = respond.send_response(head, end) else {
+        return;
+    };
+    if !end {
+        send_within_window(send, body, write_timeout, &mut held).await;
+    }
+}
+
+/// Sends `body` as the client's flow-control window allows, a piece at a
+/// time, releasing what went out from `held`. A client that opens no
+/// window for `write_timeout` gets RST_STREAM(CANCEL): the response is not
+/// kept for it (the h2 crate would otherwise queue all of it).
+async fn send_within_window(
+    mut send: h2::SendStream<Bytes>,
+    mut body: Bytes,
+    write_timeout: Duration,
+    held: &mut Held<'_>,
+) {
+    const PIECE: usize = 64 * 1024;
+    while !body.is_empty() {
+        send.reserve_capacity(body.len().min(PIECE));
+        let granted = rt::within(
+            write_timeout,
+            std::future::poll_fn(|cx| send.poll_capacity(cx)),
+        )
+        .await;
+        match granted {
+            Some(Some(Ok(0))) => continue,
+            Some(Some(Ok(n))) => {
+                let piece = body.split_to(n.min(body.len()));
+                let sent = piece.len();
+                if send.send_data(piece, body.is_empty()).is_err() {
+                    return;
+                }
+                held.shrink(sent);
             }
-        }
-        None => {
-            let _ = send_plain(&mut respond, 500, "internal server error");
+            // The stream or connection is gone.
+            Some(None) | Some(Some(Err(_))) => return,
+            None => {
+                send.send_reset(h2::Reason::CANCEL);
+                return;
+            }
         }
     }
 }
@@ -408,6 +503,7 @@ async fn exchange_stream(
     peer: SocketAddr,
     secure: bool,
     endpoint: &Cell<Option<usize>>,
+    held: &mut Held<'_>,
 ) -> Outcome {
     let limits = &worker.config.limits;
     // The request as HTTP/1.1 bytes.
@@ -461,6 +557,9 @@ async fn exchange_stream(
         if data.len() + chunk.len() > limits.max_body_bytes {
             return Outcome::Plain(413, "request entity too large");
         }
+        if !held.grow(chunk.len()) {
+            return Outcome::Plain(503, "too much buffered on this connection");
+        }
         data.extend_from_slice(&chunk);
     }
     if !body.is_end_stream() {
@@ -479,11 +578,13 @@ async fn exchange_stream(
     raw.extend_from_slice(b"\r\n");
     raw.extend_from_slice(&data);
     drop(data);
+    // The body now sits in `raw`, counted as held until the driver has it.
 
     // The HTTP/1.1 driver serves it on the other end of a pipe.
     let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
     let one_request = Rc::new(RefCell::new(Rc::clone(worker)));
-    let driver = conn::serve(one_request, theirs, peer, secure, endpoint);
+    // Boxed: the HTTP/1.1 driver is a large future, and this one nests it.
+    let driver = Box::pin(conn::serve(one_request, theirs, peer, secure, endpoint));
     let exchange = async {
         if ours.write_all(&raw).await.is_err() {
             return None;
@@ -496,13 +597,26 @@ async fn exchange_stream(
         loop {
             match ours.read(&mut chunk).await {
                 Ok(0) => return Some(response),
-                Ok(n) => response.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    // Past the connection's or the worker's budget the
+                    // answer is dropped (500) instead of held.
+                    if !held.grow(n) {
+                        return None;
+                    }
+                    response.extend_from_slice(&chunk[..n]);
+                }
                 Err(_) => return None,
             }
         }
     };
-    let (_, response) = futures_lite::future::zip(driver, exchange).await;
-    Outcome::Served(response)
+    // The exchange ends when the driver has written everything and closed
+    // its end of the pipe; if the exchange gives up first (the budget),
+    // the driver is dropped with it, and its backend call.
+    let driven = async {
+        driver.await;
+        std::future::pending::<Option<Vec<u8>>>().await
+    };
+    Outcome::Served(futures_lite::future::or(exchange, driven).await)
 }
 
 fn send_plain(
@@ -521,10 +635,10 @@ fn send_plain(
 
 /// An HTTP/1.1 response (whole, as the driver wrote it before closing)
 /// as an HTTP/2 head and body.
-fn to_h2(raw: &[u8], is_head: bool) -> Option<(http::Response<()>, Bytes)> {
+fn to_h2(raw: Vec<u8>, is_head: bool) -> Option<(http::Response<()>, Bytes)> {
     let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut parsed = httparse::Response::new(&mut headers);
-    let head_len = match parsed.parse(raw).ok()? {
+    let head_len = match parsed.parse(&raw).ok()? {
         httparse::Status::Complete(len) => len,
         httparse::Status::Partial => return None,
     };
@@ -548,24 +662,26 @@ fn to_h2(raw: &[u8], is_head: bool) -> Option<(http::Response<()>, Bytes)> {
         }
         builder = builder.header(name, header.value);
     }
-    let rest = &raw[head_len..];
+    let head = builder.body(()).ok()?;
     let body = if is_head {
-        Vec::new()
+        Bytes::new()
     } else if chunked {
         let mut body = Vec::new();
         let mut decoder = crate::http::ChunkedDecoder::new(crate::http::ChunkLimits {
             max_data_bytes: u64::MAX,
             ..crate::http::ChunkLimits::default()
         });
-        decoder.decode(rest, Some(&mut body)).ok()?;
-        body
+        decoder.decode(&raw[head_len..], Some(&mut body)).ok()?;
+        Bytes::from(body)
     } else {
-        match length {
-            Some(len) => rest.get(..len)?.to_vec(),
-            None => rest.to_vec(),
-        }
+        // The body is a slice of the buffer it arrived in: no copy.
+        let end = match length {
+            Some(len) => head_len.checked_add(len).filter(|&end| end <= raw.len())?,
+            None => raw.len(),
+        };
+        Bytes::from(raw).slice(head_len..end)
     };
-    Some((builder.body(()).ok()?, Bytes::from(body)))
+    Some((head, body))
 }
 
 #[cfg(test)]
