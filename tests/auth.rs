@@ -586,3 +586,72 @@ fn jwk_fetches_are_one_per_refresh_for_the_process() {
         "four endpoints, two workers, one URL: one fetch"
     );
 }
+
+/// The root `auth/validator` `shared_cache_duration` (krakend-jose's shared
+/// JWK cache): a caching validator keeps a URL's keys for the longer of
+/// its `cache_duration` and the shared one, so with 1 s and 1 h the set
+/// is fetched once however long the endpoint is used.
+#[test]
+fn shared_cache_duration_keeps_keys_beyond_the_endpoint_cache() {
+    let key = generate(Alg::HS256, "hs");
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = fetches.clone();
+    let set = jwks(&[&key]);
+    let server = Backend::start(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        json(200, &set)
+    });
+    let url = format!("{}/jwks", server.url());
+    let backend = echo_backend();
+    let config = format!(
+        r#"{{"version": 3, "timeout": "2s", "extra_config": {{"auth/validator": {{"shared_cache_duration": 3600}}}},
+            "endpoints": [{}]}}"#,
+        endpoint("/s", "/ok", &backend, &validator(Alg::HS256, &url, ""))
+    );
+    let gw = Gateway::start(&config);
+    let t = token(&key, &claims(json!({})));
+    eventually(&gw, "keys", Duration::from_secs(5), || {
+        get(&gw, "/s", &t).status == 200
+    });
+    // Three times the endpoint's own cache_duration (1 s).
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert_eq!(get(&gw, "/s", &t).status, 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "the shared cache (1 h) outlives the endpoint's (1 s)"
+    );
+}
+
+/// A validator without `jwk_url` or `jwk_local_path`: KrakenD starts and
+/// no token verifies (krakend-jose builds its JWK client on an empty URL).
+/// cuttle starts too, answers 401 to every request, never calls the
+/// backend, and says why at `check` and at start-up.
+#[test]
+fn a_validator_without_keys_refuses_every_request() {
+    let key = generate(Alg::HS256, "hs");
+    let backend = echo_backend();
+    let open = Backend::start(|_| json(200, "{}"));
+    let config = common::config(&format!(
+        r#"[{}, {{"endpoint": "/open", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        endpoint("/k", "/ok", &backend, r#"{"alg": "HS256", "cache": true}"#),
+        open.url()
+    ));
+    let gw = Gateway::start_env(&config, &["--cores", "1"], &[], true);
+    let t = token(&key, &claims(json!({})));
+    assert_eq!(get(&gw, "/k", &t).status, 401);
+    assert_eq!(gw.get("/k").status, 401);
+    assert_eq!(gw.get("/open").status, 200, "the rest is served");
+    assert!(backend.requests().is_empty());
+    let warning = "endpoints[0].extra_config.auth/validator: no \"jwk_url\" nor \"jwk_local_path\"";
+    assert!(gw.log().contains(warning), "{}", gw.log());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", gw.config_path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains(warning), "{err}");
+}

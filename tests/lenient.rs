@@ -319,3 +319,27 @@ fn another_version_says_what_it_needs() {
         );
     }
 }
+
+/// A decoding backend `encoding` under a `no-op` endpoint: lura makes the
+/// backend no-op (`config.go` `initBackendDefaults`), so the backend's
+/// answer passes through as it came, status, headers and body, and the
+/// file's `encoding` is reported as ignored.
+#[test]
+fn a_no_op_endpoint_passes_through_whatever_the_backend_encoding() {
+    let backend = Backend::start(|_| common::text(201, "text/plain", "not json at all"));
+    let config = file(
+        json!({}),
+        json!([{"endpoint": "/raw", "output_encoding": "no-op",
+                "backend": [{"host": [backend.url()], "url_pattern": "/r", "encoding": "json"}]}]),
+    );
+    let gw = start(&config);
+    let r = gw.get("/raw");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.text(), "not json at all");
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+    let warning = "endpoints[0].backend[0].encoding: \"json\" is ignored";
+    assert!(gw.log().contains(warning), "{}", gw.log());
+    let out = check(&config);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains(warning), "{err}");
+}

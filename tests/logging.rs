@@ -263,10 +263,6 @@ fn bad_logging_config_is_refused_with_its_path() {
             "extra_config.telemetry/logging.custom_format",
         ),
         (
-            r#""router": {"forwarded_by_client_ip": true}"#,
-            "extra_config.router.trusted_proxies",
-        ),
-        (
             r#""router": {"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/40"]}"#,
             "extra_config.router.trusted_proxies[0]",
         ),

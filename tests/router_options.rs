@@ -247,6 +247,39 @@ fn client_address_from_a_trusted_proxy() {
     );
 }
 
+/// `forwarded_by_client_ip` without `trusted_proxies`: KrakenD (gin)
+/// trusts every peer, so every hop of the header is a trusted proxy and
+/// the leftmost, whatever the client wrote, is the client. Served the
+/// same, with a warning from `check` and at start-up.
+#[test]
+fn without_trusted_proxies_every_peer_names_the_client() {
+    let backend = Backend::start(|_| json(200, "{}"));
+    let config = format!(
+        r#"{{"version": 3, "timeout": "2s", "extra_config": {{"router": {{"forwarded_by_client_ip": true}}}}, "endpoints": {}}}"#,
+        one_endpoint(&backend, "/a", "GET", PER_CLIENT_IP)
+    );
+    let gw = Gateway::start_env(&config, &["--cores", "1"], &[], true);
+    assert_eq!(get_from(&gw, "/a", "203.0.113.9"), 200);
+    assert_eq!(get_from(&gw, "/a", "203.0.113.9"), 429);
+    // The client picks a new bucket by naming another address first.
+    assert_eq!(get_from(&gw, "/a", "192.0.2.1, 203.0.113.9"), 200);
+    assert_eq!(gw.get("/a").status, 200, "no header: the peer");
+    let seen: Vec<String> = backend
+        .requests()
+        .iter()
+        .map(|s| s.header("x-forwarded-for").unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(seen, ["203.0.113.9", "192.0.2.1", "127.0.0.1"]);
+    let warning = "extra_config.router.trusted_proxies: every peer is trusted";
+    assert!(gw.log().contains(warning), "{}", gw.log());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", gw.config_path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains(warning), "{err}");
+}
+
 #[test]
 fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
     let backend = Backend::start(|_| json(200, "{}"));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
-use super::raw::{GoDuration, RawJwtSigner, RawJwtValidator};
+use super::raw::{GoDuration, RawJwtSigner, RawJwtValidator, RawSharedJwkCache};
 use crate::auth::alg::Alg;
 use crate::auth::cache::DEFAULT_CAPACITY;
 use crate::auth::claims::{DEFAULT_LEEWAY, Rules};
@@ -79,6 +79,8 @@ const REFUSED_KEYS: &[(&str, &str)] = &[
 pub struct JwkRegistry {
     urls: Vec<UrlSource>,
     files: HashMap<String, Arc<Published>>,
+    /// The root `auth/validator` `shared_cache_duration` ([`shared_cache`]).
+    pub shared_cache: Option<Duration>,
 }
 
 impl JwkRegistry {
@@ -155,13 +157,48 @@ impl JwkRegistry {
     }
 }
 
+/// The root `auth/validator`: krakend-jose's second-level JWK cache,
+/// which KrakenD CE sets up from `shared_cache_duration` alone (seconds;
+/// 0 or unset is 15 min: krakend-jose `key_cacher.go` `SetGlobalCacher`,
+/// called by krakend-ce `executor.go`). Validators with `cache` look a key
+/// up there once their own cache expired, so a key fetched from a URL is
+/// trusted for the longer of the two durations. cuttle already fetches
+/// each URL once for the process, so the setting becomes the refresh
+/// period of the URLs of caching validators when it is the longer one
+/// (`one_validator`). Unlike krakend-jose's cache, keyed by key id alone,
+/// a key is never lent to a validator of another URL.
+pub fn shared_cache(value: &Value, at: &str, warnings: &mut Vec<Problem>) -> BuildResult<Duration> {
+    if let Value::Object(settings) = value {
+        let others: Vec<&str> = settings
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "shared_cache_duration" && !k.starts_with('@'))
+            .collect();
+        if !others.is_empty() {
+            // A validator written here protects nothing, in KrakenD too.
+            warnings.push(Problem::new(
+                at,
+                format!(
+                    "{} ignored: at the root KrakenD reads only \"shared_cache_duration\"; a validator protects only the endpoints whose own extra_config has it",
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+    let raw: RawSharedJwkCache = super::extra::decode(value, at)?;
+    Ok(match raw.shared_cache_duration {
+        Some(s) if s.0 > 0 => Duration::from_secs(s.0),
+        _ => DEFAULT_CACHE_DURATION,
+    })
+}
+
 /// `auth/validator` at `at`: one object, or an array of objects with
 /// distinct issuers.
 pub fn validator(
     value: &Value,
     at: &str,
     registry: &mut JwkRegistry,
-    ignored: &mut std::collections::BTreeSet<String>,
+    unknown: &mut super::extra::Unknown,
 ) -> BuildResult<AuthSpec> {
     let objects: Vec<(String, &Value)> = match value {
         Value::Array(items) => items
@@ -180,13 +217,19 @@ pub fn validator(
     let mut validators = Vec::with_capacity(objects.len());
     let mut cache_size = None;
     for (at, object) in &objects {
-        check_keys(object, VALIDATOR_KEYS, "auth/validator", at, ignored)?;
+        check_keys(
+            object,
+            VALIDATOR_KEYS,
+            "auth/validator",
+            at,
+            &mut unknown.ignored,
+        )?;
         let raw: RawJwtValidator = super::extra::decode(object, at)?;
         if let Some(size) = raw.token_cache_size {
             let size = usize::try_from(size.0).unwrap_or(usize::MAX);
             cache_size = Some(cache_size.map_or(size, |s: usize| s.max(size)));
         }
-        validators.push(one_validator(raw, at, registry)?);
+        validators.push(one_validator(raw, at, registry, &mut unknown.warnings)?);
     }
     if validators.len() > 1 {
         let mut seen: Vec<&str> = Vec::new();
@@ -218,24 +261,39 @@ fn one_validator(
     raw: RawJwtValidator,
     at: &str,
     registry: &mut JwkRegistry,
+    warnings: &mut Vec<Problem>,
 ) -> BuildResult<ValidatorSpec> {
     let alg = algorithm(raw.alg.as_deref(), at)?;
     let refresh = if raw.cache == Some(true) {
-        match raw.cache_duration {
+        let own = match raw.cache_duration {
             Some(s) if s.0 > 0 => Duration::from_secs(s.0),
             _ => DEFAULT_CACHE_DURATION,
-        }
+        };
+        own.max(registry.shared_cache.unwrap_or_default())
     } else {
         UNCACHED_REFRESH
     };
     let insecure = raw.disable_jwk_security == Some(true);
-    let keys = registry.source(
-        raw.jwk_url.as_deref(),
-        raw.jwk_local_path.as_deref(),
-        refresh,
-        insecure,
-        at,
-    )?;
+    let keys = if is_unset(raw.jwk_url.as_deref()) && is_unset(raw.jwk_local_path.as_deref()) {
+        // krakend-jose's `SecretProvider` builds a JWK client on an empty
+        // URL (jwk.go): KrakenD starts and every token fails to verify.
+        // No key is ever published here, so every request gets 401.
+        warnings.push(Problem::new(
+            at,
+            "no \"jwk_url\" nor \"jwk_local_path\": no token can be verified, so every request to this endpoint is refused with 401 (as in KrakenD); write the identity provider's JWK set URL or a JWK set file",
+        ));
+        Arc::new(Published::empty(
+            "no key source (neither jwk_url nor jwk_local_path)",
+        ))
+    } else {
+        registry.source(
+            raw.jwk_url.as_deref(),
+            raw.jwk_local_path.as_deref(),
+            refresh,
+            insecure,
+            at,
+        )?
+    };
     let key_id = KeyIdStrategy::parse(raw.key_identify_strategy.as_deref().unwrap_or(""))
         .ok_or_else(|| {
             Problem::new(
@@ -413,6 +471,10 @@ fn check_keys(
         }
     }
     Ok(())
+}
+
+fn is_unset(text: Option<&str>) -> bool {
+    text.is_none_or(str::is_empty)
 }
 
 fn is_header_name(name: &str) -> bool {

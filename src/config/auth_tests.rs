@@ -57,10 +57,6 @@ fn validator_errors_name_the_place_and_the_fix() {
             &[".alg", "\"HS1\"", "ES512"],
         ),
         (
-            r#"{"auth/validator": {"alg": "HS256"}}"#,
-            &["no keys", "jwk_url"],
-        ),
-        (
             r#"{"auth/validator": {"jwk_local_path": "/nonexistent/keys.json"}}"#,
             &[".jwk_local_path", "cannot read"],
         ),

@@ -63,6 +63,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         })?,
     };
     let mut jwk = JwkRegistry::default();
+    jwk.shared_cache = root_extra.shared_jwk_cache;
     let endpoints = raw
         .endpoints
         .unwrap_or_default()
@@ -560,9 +561,8 @@ fn own_list(names: Option<Vec<String>>, normalize: impl Fn(&str) -> String) -> O
     (!kept.is_empty()).then_some(kept)
 }
 
-/// Default `json`. A `no-op` endpoint makes an unset backend encoding
-/// `no-op` (as current KrakenD does); an explicit different one is refused
-/// because the two settings contradict each other.
+/// Default `json`. A `no-op` endpoint makes the backend encoding `no-op`,
+/// with a warning when the file says otherwise (as KrakenD does).
 fn backend_encoding(
     text: Option<&str>,
     endpoint_output: OutputEncoding,
@@ -577,6 +577,19 @@ fn backend_encoding(
             BackendEncoding::Json
         });
     };
+    if no_op_endpoint {
+        // lura's `initBackendDefaults` (config/config.go) sets the backend
+        // encoding of a no-op endpoint to no-op, whatever the file says.
+        if keywords::backend_encoding(text) != Ok(BackendEncoding::NoOp) {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.encoding"),
+                format!(
+                    "\"{text}\" is ignored: the endpoint's output_encoding is \"no-op\", so the backend's response is passed through undecoded (as in KrakenD); set the backend \"encoding\" to \"no-op\" or remove it"
+                ),
+            ));
+        }
+        return Ok(BackendEncoding::NoOp);
+    }
     let encoding = keywords::backend_encoding(text).unwrap_or_else(|message| {
         unknown.warnings.push(Problem::new(
             format!("{at}.encoding"),
@@ -584,13 +597,5 @@ fn backend_encoding(
         ));
         BackendEncoding::Json
     });
-    if no_op_endpoint && encoding != BackendEncoding::NoOp {
-        return Err(Problem::new(
-            format!("{at}.encoding"),
-            format!(
-                "\"{text}\" decodes the response, but the endpoint's output_encoding is \"no-op\" (pass-through); the two contradict each other: set the backend \"encoding\" to \"no-op\" too (KrakenD documents them together)"
-            ),
-        ));
-    }
     Ok(encoding)
 }

@@ -56,8 +56,8 @@ const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
 const JWT_VALIDATOR: &str = "auth/validator";
 const JWT_SIGNER: &str = "auth/signer";
-/// KrakenD's service-level JWK cache settings: cuttle's one fetcher per
-/// URL already serves every endpoint, so there is nothing to set.
+/// The name of KrakenD's schema for the shared JWK cache, which KrakenD
+/// reads from the root `auth/validator` instead: accepted, ignored.
 const JOSE: &str = "auth/jose";
 
 /// The `router` keys cuttle acts on; others are listed as ignored.
@@ -87,6 +87,8 @@ pub struct RootExtra {
     pub router: router_options::RouterOptions,
     pub logging: logging::Logging,
     pub security: ServiceSecurity,
+    /// Root `auth/validator`: `shared_cache_duration` (`auth::shared_cache`).
+    pub shared_jwk_cache: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -144,7 +146,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                     value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
                 result.return_error_msg = router.return_error_msg.unwrap_or(false);
-                result.router = router_options::build(&router, &at)?;
+                result.router = router_options::build(&router, &at, &mut unknown.warnings)?;
             }
             LOGGING => {
                 note_ignored_keys(
@@ -174,6 +176,10 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 )?);
             }
             JOSE => note_ignored_keys(JOSE, value, &[], unknown),
+            JWT_VALIDATOR => {
+                result.shared_jwk_cache =
+                    Some(auth::shared_cache(value, &at, &mut unknown.warnings)?);
+            }
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -218,7 +224,7 @@ pub fn endpoint(
             _ => {}
         }
         if namespace == JWT_VALIDATOR {
-            result.auth = Some(auth::validator(value, &at, jwk, &mut unknown.ignored)?);
+            result.auth = Some(auth::validator(value, &at, jwk, unknown)?);
             continue;
         }
         if namespace == JWT_SIGNER {

@@ -323,6 +323,14 @@ pub struct RawBotDetector {
     pub empty_user_agent_is_bot: Option<bool>,
 }
 
+/// Root `auth/validator`: krakend-jose's shared JWK cache
+/// (`key_cacher.go` `serviceConfig`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawSharedJwkCache {
+    pub shared_cache_duration: Option<Seconds>,
+}
+
 /// Endpoint `auth/validator` (one object; an array holds several).
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an object")]

@@ -58,6 +58,16 @@ pub struct ClientIpRule {
     pub trusted: Vec<Cidr>,
 }
 
+/// gin's default trusted proxies, `0.0.0.0/0` and `::/0`.
+const ALL_V4: Cidr = Cidr {
+    network: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    prefix: 0,
+};
+const ALL_V6: Cidr = Cidr {
+    network: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    prefix: 0,
+};
+
 /// An address block (`10.0.0.0/8`, `2001:db8::/32`, or one address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -106,7 +116,9 @@ fn prefix_matches(net: &[u8], ip: &[u8], prefix: u8) -> bool {
     }
 }
 
-pub fn build(raw: &RawRouter, at: &str) -> BuildResult<RouterOptions> {
+/// `warnings`: settings served as KrakenD serves them but worth a word
+/// (`Config::warnings`).
+pub fn build(raw: &RawRouter, at: &str, warnings: &mut Vec<Problem>) -> BuildResult<RouterOptions> {
     let mut options = RouterOptions {
         hide_version_header: raw.hide_version_header.unwrap_or(false),
         auto_options: raw.auto_options.unwrap_or(false),
@@ -143,12 +155,16 @@ pub fn build(raw: &RawRouter, at: &str) -> BuildResult<RouterOptions> {
         }
     }
     if raw.forwarded_by_client_ip.unwrap_or(false) {
-        options.client_ip = Some(client_ip_rule(raw, at)?);
+        options.client_ip = Some(client_ip_rule(raw, at, warnings)?);
     }
     Ok(options)
 }
 
-fn client_ip_rule(raw: &RawRouter, at: &str) -> BuildResult<ClientIpRule> {
+fn client_ip_rule(
+    raw: &RawRouter,
+    at: &str,
+    warnings: &mut Vec<Problem>,
+) -> BuildResult<ClientIpRule> {
     let headers = match raw.remote_ip_headers.as_deref() {
         Some(names) if !names.is_empty() => names
             .iter()
@@ -157,15 +173,7 @@ fn client_ip_rule(raw: &RawRouter, at: &str) -> BuildResult<ClientIpRule> {
         _ => DEFAULT_REMOTE_IP_HEADERS.map(str::to_owned).to_vec(),
     };
     let listed = raw.trusted_proxies.as_deref().unwrap_or_default();
-    if listed.is_empty() {
-        // gin would trust every peer: any client could then pick the
-        // address its rate limit and log lines are keyed on.
-        return Err(Problem::new(
-            format!("{at}.trusted_proxies"),
-            "forwarded_by_client_ip needs the addresses of the proxies allowed to set the client address: list them as CIDRs, e.g. [\"10.0.0.0/8\"] (\"0.0.0.0/0\" and \"::/0\" trust every peer, gin's unsafe default)",
-        ));
-    }
-    let trusted = listed
+    let mut trusted = listed
         .iter()
         .enumerate()
         .map(|(i, text)| {
@@ -177,6 +185,18 @@ fn client_ip_rule(raw: &RawRouter, at: &str) -> BuildResult<ClientIpRule> {
             })
         })
         .collect::<BuildResult<Vec<_>>>()?;
+    if trusted.is_empty() {
+        // lura sets gin's trusted proxies only from a non-empty list
+        // (router/gin/engine.go); gin's own default trusts every peer
+        // (gin.go `defaultTrustedCIDRs`, v1.12.0 as krakend-ce pins).
+        trusted = vec![ALL_V4, ALL_V6];
+    }
+    if trusted.iter().any(|c| c.prefix == 0) {
+        warnings.push(Problem::new(
+            format!("{at}.trusted_proxies"),
+            "every peer is trusted to name the client (gin's default, as in KrakenD): any client can choose the address its rate limits (\"ip\" strategy), its access log line and the X-Forwarded-For sent to backends are keyed on; list only your load balancers, e.g. [\"10.0.0.0/8\"]",
+        ));
+    }
     Ok(ClientIpRule { headers, trusted })
 }
 

@@ -813,16 +813,6 @@ fn endpoint_errors() {
             Error(&["endpoints[0].output_encoding:", "has 2 backends"]),
         ),
         (
-            "no-op endpoint with a decoding backend",
-            with_endpoints(
-                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"encoding": "json"}]}"#,
-            ),
-            Error(&[
-                "endpoints[0].backend[0].encoding:",
-                "set the backend \"encoding\" to \"no-op\"",
-            ]),
-        ),
-        (
             "duplicate route",
             with_endpoints(
                 r#"{"endpoint": "/a", "backend": [{}]}, {"endpoint": "/b", "backend": [{}]}, {"endpoint": "/a", "method": "get", "backend": [{}]}"#,
@@ -1647,7 +1637,141 @@ fn krakend_tolerances() {
             endpoint_with(r#""concurrent_calls": 0,"#),
             Valid(|c| assert_eq!(c.endpoints[0].concurrent_calls, 1)),
         ),
+        (
+            "a no-op endpoint makes any backend encoding no-op (lura initBackendDefaults)",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"encoding": "json"}]},
+                   {"endpoint": "/b", "output_encoding": "no-op", "backend": [{"encoding": "form"}]},
+                   {"endpoint": "/c", "output_encoding": "no-op", "backend": [{"encoding": "NO-OP"}]}"#,
+            ),
+            Valid(|c| {
+                for e in &c.endpoints {
+                    assert_eq!(e.backends[0].encoding, BackendEncoding::NoOp);
+                }
+                assert_eq!(
+                    warned_at(c),
+                    [
+                        "endpoints[0].backend[0].encoding",
+                        "endpoints[1].backend[0].encoding"
+                    ]
+                );
+                assert!(c.warnings[0].message.contains("passed through"));
+            }),
+        ),
+        (
+            "forwarded_by_client_ip without trusted_proxies trusts every peer (gin)",
+            root_with(
+                r#""extra_config": {"router": {"forwarded_by_client_ip": true, "trusted_proxies": []}},"#,
+            ),
+            Valid(|c| {
+                let rule = c.router.client_ip.as_ref().unwrap();
+                assert!(["203.0.113.9", "2001:db8::1"].iter().all(|ip| {
+                    rule.trusted
+                        .iter()
+                        .any(|cidr| cidr.contains(ip.parse().unwrap()))
+                }));
+                assert_eq!(rule.headers, ["x-forwarded-for", "x-real-ip"]);
+                assert_eq!(warned_at(c), ["extra_config.router.trusted_proxies"]);
+                assert!(c.warnings[0].message.contains("any client can choose"));
+            }),
+        ),
+        (
+            "trusted_proxies of every address is warned about too",
+            root_with(
+                r#""extra_config": {"router": {"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8", "::/0"]}},"#,
+            ),
+            Valid(|c| assert_eq!(warned_at(c), ["extra_config.router.trusted_proxies"])),
+        ),
+        (
+            "trusted_proxies naming the load balancers: no warning",
+            root_with(
+                r#""extra_config": {"router": {"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8"]}},"#,
+            ),
+            Valid(|c| assert!(c.warnings.is_empty())),
+        ),
+        (
+            "a validator without keys is served, refusing every token",
+            endpoint_with(
+                r#""extra_config": {"auth/validator": {"alg": "RS256", "jwk_url": ""}},"#,
+            ),
+            Valid(|c| {
+                let auth = c.endpoints[0].auth.as_ref().unwrap();
+                assert!(auth.validators[0].keys.current().is_none());
+                assert!(c.jwk_sources.is_empty(), "nothing to fetch");
+                assert_eq!(warned_at(c), ["endpoints[0].extra_config.auth/validator"]);
+                assert!(c.warnings[0].message.contains("401"));
+            }),
+        ),
     ]);
+}
+
+/// The root `auth/validator`: krakend-jose's shared JWK cache.
+#[test]
+fn shared_jwk_cache() {
+    fn file(root: &str, validators: &[&str]) -> String {
+        let endpoints: Vec<String> = validators
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                format!(
+                    r#"{{"endpoint": "/e{i}", "backend": [{{"url_pattern": "/"}}],
+                        "extra_config": {{"auth/validator": {{"alg": "RS256", "jwk_url": "https://idp{i}.test/jwks"{v}}}}}}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"version": 3, "host": ["http://127.0.0.1:8000"], "extra_config": {{"auth/validator": {root}}}, "endpoints": [{}]}}"#,
+            endpoints.join(",")
+        )
+    }
+    fn refreshes(text: &str) -> (Vec<u64>, Vec<String>) {
+        let c = parse(text, Path::new("config/test.json")).unwrap();
+        (
+            c.jwk_sources.iter().map(|s| s.refresh.as_secs()).collect(),
+            c.warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.at, w.message))
+                .collect(),
+        )
+    }
+    let endpoints = [
+        r#", "cache": true, "cache_duration": 1"#,
+        r#", "cache": true, "cache_duration": 7200"#,
+        "",
+    ];
+    // The longer of the endpoint's and the shared duration, for caching
+    // validators only.
+    assert_eq!(
+        refreshes(&file(r#"{"shared_cache_duration": 3600}"#, &endpoints)),
+        (vec![3600, 7200, 10], vec![])
+    );
+    // 0 or unset: KrakenD's 15 minutes.
+    for root in [r#"{"shared_cache_duration": 0}"#, r#"{"@comment": "jwk"}"#] {
+        assert_eq!(refreshes(&file(root, &endpoints)).0, [900, 7200, 10]);
+    }
+    // Without it, each endpoint's own.
+    let no_root = file("{}", &endpoints).replace(r#""extra_config": {"auth/validator": {}}, "#, "");
+    assert_eq!(refreshes(&no_root).0, [1, 7200, 10]);
+    // A validator written at the root protects nothing, in KrakenD too.
+    let (_, warnings) = refreshes(&file(
+        r#"{"alg": "RS256", "jwk_url": "https://idp.test/jwks", "shared_cache_duration": 60}"#,
+        &[""],
+    ));
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("extra_config.auth/validator: alg, jwk_url ignored"),
+        "{warnings:?}"
+    );
+    let bad = parse(
+        &file(r#"{"shared_cache_duration": "1h"}"#, &[""]),
+        Path::new("config/test.json"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("extra_config.auth/validator.shared_cache_duration"),
+        "{bad}"
+    );
 }
 
 /// lura's own fields are decoded by krakend-koanf with mapstructure's
