@@ -1111,6 +1111,30 @@ fn expect_timeout_close(client: &mut Client, what: &str, start: Instant, limit: 
     assert!(took < limit + SLACK, "{what}: closed late, {took:?}");
 }
 
+/// Go's server reads a head with a limit of `MaxHeaderBytes + 4096` (net/http
+/// `initialReadLimitSize`, "bufio slop") and answers 431 only beyond it: a
+/// KrakenD file's `max_header_bytes` admits exactly those heads.
+#[test]
+fn max_header_bytes_allows_go_s_4096_bytes_of_slack() {
+    let backend = slow_client_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "max_header_bytes": 1024,
+            "endpoints": [{{"endpoint": "/ok", "backend": [{{"host": ["{}"], "url_pattern": "/ok"}}]}}]}}"#,
+        backend.url()
+    ));
+    let head = |total: usize| {
+        let fixed = "GET /ok HTTP/1.1\r\nHost: a\r\nX-Pad: \r\n\r\n".len();
+        format!(
+            "GET /ok HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n",
+            "p".repeat(total - fixed)
+        )
+    };
+    let at_limit = gw.raw(head(1024 + 4096).as_bytes());
+    assert_eq!(at_limit.status, 200, "a head of N + 4096 bytes is served");
+    let over = gw.raw(head(1024 + 4096 + 1).as_bytes());
+    assert_eq!(over.status, 431, "one byte more: 431");
+}
+
 #[test]
 fn slowloris_head_is_cut_at_read_header_timeout() {
     let backend = slow_client_backend();

@@ -243,7 +243,7 @@ pub fn endpoint(
                 unknown,
             );
             let raw: RawRouterRateLimit = decode(value, &at)?;
-            result.rate_limit = ratelimit::router(raw, &at)?;
+            result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
             continue;
         }
         if namespace != PROXY {

@@ -33,6 +33,14 @@ const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// Buffers that grew beyond this for one request are released after it.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// The head bytes a `max_header_bytes` of `configured` lets through: Go's
+/// server reads the head with a limit of `MaxHeaderBytes + 4096` ("bufio
+/// slop", net/http `Server.initialReadLimitSize`) and answers 431 only past
+/// that, so a KrakenD file's limit admits the same heads here.
+pub fn head_allowance(configured: usize) -> usize {
+    configured.saturating_add(4096)
+}
+
 /// Why a connection stops being served.
 enum Stop {
     /// Closed by the peer, or timed out while idle: nothing to answer.
@@ -147,8 +155,9 @@ impl Connection {
     ) -> Result<bool, Stop> {
         let waiting = current.borrow().clone();
         let limits = &waiting.config.limits;
+        let max_head = head_allowance(limits.max_header_bytes);
         let head_limits = HeadLimits {
-            max_head_bytes: limits.max_header_bytes,
+            max_head_bytes: max_head,
             max_uri_bytes: limits.max_uri_bytes,
             ..HeadLimits::default()
         };
@@ -174,7 +183,7 @@ impl Connection {
                 None => idle_deadline,
             };
             // One byte past the limit lets the parser say 431 or 414.
-            let read = self.fill(limits.max_header_bytes + 1, deadline);
+            let read = self.fill(max_head + 1, deadline);
             let read = if started.is_none() {
                 // Between requests, a graceful shutdown closes the connection at once.
                 if waiting.drain.is_draining() {
