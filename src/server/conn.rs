@@ -153,6 +153,9 @@ impl Connection {
         current: &Current,
         endpoint: &Cell<Option<usize>>,
     ) -> Result<bool, Stop> {
+        // A head's refusal (400, 408, 431) is bounded by the stall bound
+        // alone, not by the previous response's deadline.
+        self.stream.set_write_deadline(None);
         let waiting = current.borrow().clone();
         let limits = &waiting.config.limits;
         let max_head = head_allowance(limits.max_header_bytes);
@@ -214,6 +217,13 @@ impl Connection {
         let serving = current.borrow().clone();
         let worker = &*serving;
         let limits = &worker.config.limits;
+        // Go's server (net/http `conn.readRequest`) sets the write deadline
+        // to `WriteTimeout` from the moment the head has been read: the
+        // body, the backends and every byte of the response must fit in it,
+        // or the writes fail and the connection is closed.
+        if let Some(limit) = limits.write_deadline {
+            self.stream.set_write_deadline(Some(Instant::now() + limit));
+        }
         let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
