@@ -61,12 +61,32 @@ fn client_rate_limit_answers_429_per_client_key() {
 #[test]
 fn client_rate_limit_without_a_strategy_is_not_applied_and_is_reported() {
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
-    let gw = gateway(&format!(
+    let endpoints = format!(
         r#"[{{"endpoint": "/no-strategy", "extra_config": {{"qos/ratelimit/router":
               {{"client_max_rate": 1, "client_capacity": 1, "every": "1m"}}}},
              "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
         backend.url()
-    ));
+    );
+    // `check` accepts the file and says what it will not apply.
+    let dir = common::TempDir::new();
+    let file = dir.0.join("krakend.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"version": 3, "endpoints": {endpoints}}}"#),
+    )
+    .unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("endpoints[0].extra_config.qos/ratelimit/router.strategy")
+            && said.contains("NOT APPLIED"),
+        "{said}"
+    );
+    let gw = gateway(&endpoints);
     let statuses: Vec<u16> = (0..3).map(|_| gw.get("/no-strategy").status).collect();
     assert_eq!(statuses, [200, 200, 200], "KrakenD applies no client limit");
     common::eventually("the start-up warning", Duration::from_secs(5), || {
