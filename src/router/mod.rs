@@ -3,7 +3,9 @@
 //!
 //! Paths are matched segment by segment on the raw (still percent-encoded)
 //! request path, so `/a/b%2Fc` is two segments (gin splits the decoded
-//! path; a parameter holding `%2F` is refused by the proxy). A literal segment is preferred over a
+//! path; a parameter holding `%2F` is refused by the proxy); a literal
+//! segment also matches its percent-encoded spelling, as the decoded path
+//! gin matches would (`/st%61tic` is `/static`). A literal segment is preferred over a
 //! `{placeholder}` at the same position, so `/users/me` and `/users/{id}` can
 //! live side by side (KrakenD's router refuses that at start-up).
 //!
@@ -291,7 +293,7 @@ impl Router {
         if self.redirects.trailing_slash {
             let toggled = toggle_trailing_slash(path);
             if serves(&toggled, false) {
-                return Some(String::from_utf8_lossy(&toggled).into_owned());
+                return Some(rebuild(&self.root, &toggled));
             }
         }
         if self.redirects.fixed_path {
@@ -457,8 +459,14 @@ fn descend<'n>(
             a == b
         }
     };
+    // gin matches the path Go decoded once: a literal matches a segment
+    // that spells it with escapes (`st%61tic` is `static`).
+    let encoded = segment.contains(&b'%');
+    let literal_matches = |literal: &[u8]| {
+        equal(literal, segment) || (encoded && decoded_equal(literal, segment, case_insensitive))
+    };
     for (literal, child) in &node.literals {
-        if equal(literal.as_bytes(), segment) {
+        if literal_matches(literal.as_bytes()) {
             let mark = params.len();
             if let Some(found) = next(child, params) {
                 return Some(found);
@@ -500,6 +508,35 @@ fn descend<'n>(
     None
 }
 
+/// Whether `raw`, its `%XX` escapes decoded, is `literal` (ignoring ASCII
+/// case when asked). An escape that is not one stays as written.
+fn decoded_equal(literal: &[u8], raw: &[u8], case_insensitive: bool) -> bool {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut want = literal.iter();
+    let mut i = 0;
+    while i < raw.len() {
+        let byte = match (
+            raw[i],
+            raw.get(i + 1).copied().and_then(hex),
+            raw.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                i += 3;
+                hi << 4 | lo
+            }
+            (b, _, _) => {
+                i += 1;
+                b
+            }
+        };
+        match want.next() {
+            Some(&w) if w == byte || (case_insensitive && w.eq_ignore_ascii_case(&byte)) => {}
+            _ => return false,
+        }
+    }
+    want.next().is_none()
+}
+
 /// Rewrites `path` with the case of the route's literals (parameter values
 /// kept as sent).
 fn rebuild(root: &Node, path: &[u8]) -> String {
@@ -508,11 +545,9 @@ fn rebuild(root: &Node, path: &[u8]) -> String {
     let mut from = 1;
     for segment in path[1..].split(|&b| b == b'/') {
         out.push('/');
-        if let Some((literal, child)) = node
-            .literals
-            .iter()
-            .find(|(l, _)| l.as_bytes().eq_ignore_ascii_case(segment))
-        {
+        if let Some((literal, child)) = node.literals.iter().find(|(l, _)| {
+            l.as_bytes().eq_ignore_ascii_case(segment) || decoded_equal(l.as_bytes(), segment, true)
+        }) {
             out.push_str(literal);
             node = child;
         } else if let Some((prefix, suffix, child)) = node.embedded.iter().find(|(p, s, _)| {
@@ -588,6 +623,11 @@ mod tests {
             (Method::Get, "/StAtic", "-> /static"),
             (Method::Get, "/static/", "-> /static"),
             (Method::Get, "/USERS/Abc", "-> /users/Abc"),
+            (Method::Get, "/st%61tic", "4"),
+            (Method::Get, "/%75sers/me", "1"),
+            (Method::Get, "/ST%41TIC", "-> /static"),
+            (Method::Get, "/st%2561tic", "404"),
+            (Method::Get, "/st%61tic/", "-> /static"),
             (Method::Get, "", "404"),
             (Method::Get, "relative", "404"),
         ];
