@@ -280,6 +280,9 @@ pub struct Stream {
     io: Io,
     /// Bounds every wait for the socket to take more bytes.
     write_timeout: Option<Duration>,
+    /// No write may end after this (Go's `SetWriteDeadline`): a write
+    /// attempted later fails at once, one waiting is cut there.
+    write_deadline: Option<Instant>,
     /// Made on the first write that has to wait.
     write_timer: Option<Timer>,
 }
@@ -289,6 +292,7 @@ impl Stream {
         Stream {
             io,
             write_timeout: None,
+            write_deadline: None,
             write_timer: None,
         }
     }
@@ -410,6 +414,25 @@ impl Stream {
         self.write_timeout = timeout.filter(|t| !t.is_zero());
     }
 
+    /// Sets (or clears) the instant by which every write must be done;
+    /// past it writes fail with `TimedOut`, whether the peer reads or not.
+    pub fn set_write_deadline(&mut self, deadline: Option<Instant>) {
+        self.write_deadline = deadline;
+    }
+
+    /// The wait a write may make now: the write timeout, cut at the write
+    /// deadline. `Err` when the deadline has passed.
+    fn write_limit(&self) -> io::Result<Option<Duration>> {
+        let Some(deadline) = self.write_deadline else {
+            return Ok(self.write_timeout);
+        };
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "write deadline passed"))?;
+        Ok(Some(self.write_timeout.map_or(left, |t| t.min(left))))
+    }
+
     /// Reads what is there, waiting for at least one byte; `Ok(0)` at end
     /// of stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -462,7 +485,7 @@ impl Stream {
     /// all of `buf` is encrypted and sent (flushed) before it returns, and
     /// the write timeout bounds the whole of it.
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let limit = self.write_timeout;
+        let limit = self.write_limit()?;
         let timer = &mut self.write_timer;
         let tcp = match &mut self.io {
             Io::Plain(tcp) => tcp,

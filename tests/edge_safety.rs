@@ -54,7 +54,6 @@ fn path_parameters_that_leave_their_segment_get_400_and_reach_no_backend() {
         ("me@x.com", "/internal/me@x.com/profile"),
         ("...", "/internal/.../profile"),
         ("a;b", "/internal/a%3Bb/profile"),
-        ("%25zz", "/internal/%25zz/profile"),
         ("%0d%0aX:1", "/internal/%0D%0AX:1/profile"),
     ];
     for (value, seen) in cases {
@@ -79,7 +78,7 @@ fn a_parameter_in_a_query_stays_one_value() {
     assert_eq!(query.len(), 1, "{target}");
     // In a query, dots are only data.
     assert_eq!(gw.get("/search/..").json()["target"], "/s?q=..");
-    assert_eq!(gw.get("/search/a+b%23c").json()["target"], "/s?q=a%2Bb%23c");
+    assert_eq!(gw.get("/search/a+b%26c").json()["target"], "/s?q=a%2Bb%26c");
 }
 
 /// A sequential endpoint whose first backend answers with `id`, and whose

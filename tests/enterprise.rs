@@ -68,8 +68,9 @@ fn wildcards_match_every_path_under_their_prefix_and_explicit_routes_win() {
         ("/v1/users", "/api/users"),
         // Placeholders before the wildcard, the pattern's own query kept.
         ("/v2/9/x/y?q=1&drop=2", "/items/9/x/y?fixed=1&q=1"),
-        // Encoded characters stay encoded, each segment on its own.
-        ("/v1/a%20b/%C3%A9/c%3Fd%23e", "/api/a%20b/%C3%A9/c%3Fd%23e"),
+        // Encoded characters stay encoded, each segment on its own (an
+        // encoded `?` or `#` is lura's 400, below).
+        ("/v1/a%20b/%C3%A9/c", "/api/a%20b/%C3%A9/c"),
         ("/v1/x;y/%3b", "/api/x%3By/%3B"),
     ];
     for (path, want) in rows {
@@ -79,6 +80,7 @@ fn wildcards_match_every_path_under_their_prefix_and_explicit_routes_win() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["target"], "/post/anything/here");
     assert_eq!(gw.get("/v1").status, 301, "as KrakenD: redirect to /v1/");
+    assert_eq!(gw.get("/v1/c%3Fd").status, 400, "lura's paramChecker");
     assert_eq!(gw.get("/other/x").status, 404);
     assert_eq!(
         gw.raw(b"DELETE /v1/a HTTP/1.1\r\nHost: h\r\n\r\n").status,

@@ -1111,6 +1111,30 @@ fn expect_timeout_close(client: &mut Client, what: &str, start: Instant, limit: 
     assert!(took < limit + SLACK, "{what}: closed late, {took:?}");
 }
 
+/// Go's server reads a head with a limit of `MaxHeaderBytes + 4096` (net/http
+/// `initialReadLimitSize`, "bufio slop") and answers 431 only beyond it: a
+/// KrakenD file's `max_header_bytes` admits exactly those heads.
+#[test]
+fn max_header_bytes_allows_go_s_4096_bytes_of_slack() {
+    let backend = slow_client_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "max_header_bytes": 1024,
+            "endpoints": [{{"endpoint": "/ok", "backend": [{{"host": ["{}"], "url_pattern": "/ok"}}]}}]}}"#,
+        backend.url()
+    ));
+    let head = |total: usize| {
+        let fixed = "GET /ok HTTP/1.1\r\nHost: a\r\nX-Pad: \r\n\r\n".len();
+        format!(
+            "GET /ok HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n",
+            "p".repeat(total - fixed)
+        )
+    };
+    let at_limit = gw.raw(head(1024 + 4096).as_bytes());
+    assert_eq!(at_limit.status, 200, "a head of N + 4096 bytes is served");
+    let over = gw.raw(head(1024 + 4096 + 1).as_bytes());
+    assert_eq!(over.status, 431, "one byte more: 431");
+}
+
 #[test]
 fn slowloris_head_is_cut_at_read_header_timeout() {
     let backend = slow_client_backend();
@@ -1276,6 +1300,75 @@ fn greedy_client_that_never_reads_holds_bounded_memory() {
     }
     assert_served(&gw, "after the greedy clients");
 }
+
+/// Go's `WriteTimeout` (KrakenD's `write_timeout`, net/http
+/// `conn.readRequest`): the write deadline is set as the request head has
+/// been read, so the backends and every byte of the response must fit in
+/// it; a response not written by then is not sent and the connection is
+/// closed. Each request on a keep-alive connection gets its own.
+#[test]
+fn write_timeout_bounds_the_response_from_the_end_of_the_head() {
+    let backend = Backend::start(|seen| {
+        if seen.path() == "/slow" {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        json(200, r#"{"ok": true}"#)
+    });
+    // A no-op body that comes in two halves, 800 ms apart.
+    let streaming = RawBackend::start(|mut s| {
+        if read_head(&mut s).is_some()
+            && s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789")
+                .is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(800));
+            let _ = s.write_all(b"abcdefghij");
+        }
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "3s", "write_timeout": "400ms",
+            "endpoints": [
+              {{"endpoint": "/slow", "backend": [{{"host": ["{0}"], "url_pattern": "/slow"}}]}},
+              {{"endpoint": "/fast", "backend": [{{"host": ["{0}"], "url_pattern": "/fast"}}]}},
+              {{"endpoint": "/stream", "output_encoding": "no-op",
+                "backend": [{{"host": ["{1}"], "url_pattern": "/", "encoding": "no-op"}}]}}
+            ]}}"#,
+        backend.url(),
+        streaming.url()
+    ));
+    let mut slow = gw.client();
+    slow.send(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut got = Vec::new();
+    assert!(slow.closed_within(Duration::from_secs(3), &mut got));
+    assert!(
+        got.is_empty(),
+        "nothing is written past the deadline: {}",
+        String::from_utf8_lossy(&got)
+    );
+
+    // The deadline is per request: an idle gap longer than it between two
+    // quick requests on one connection changes nothing.
+    let mut client = gw.client();
+    for _ in 0..2 {
+        client.send(b"GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(client.response().map(|r| r.status), Some(200));
+        std::thread::sleep(WRITE_GAP);
+    }
+
+    // A streamed (no-op) body is cut at the deadline, as Go cuts it.
+    let mut stream = gw.client();
+    stream.send(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut got = Vec::new();
+    assert!(stream.closed_within(Duration::from_secs(3), &mut got));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.ends_with("0123456789"),
+        "the second half never came: {text}"
+    );
+}
+
+/// Longer than the 400 ms `write_timeout` above.
+const WRITE_GAP: Duration = Duration::from_millis(500);
 
 /// Content-Length promises memory the client has not sent: the gateway
 /// must not set aside the whole body before its bytes arrive.

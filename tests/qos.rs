@@ -55,6 +55,45 @@ fn client_rate_limit_answers_429_per_client_key() {
     assert_eq!(gw.get("/per-client").status, 429, "no key: 429, as KrakenD");
 }
 
+/// krakend-ratelimit v3 (`router/gin/gin.go`): a `client_max_rate`
+/// without a `strategy` is not applied ("Unknown strategy"); cuttle serves
+/// the endpoint the same way and says so at start-up.
+#[test]
+fn client_rate_limit_without_a_strategy_is_not_applied_and_is_reported() {
+    let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let endpoints = format!(
+        r#"[{{"endpoint": "/no-strategy", "extra_config": {{"qos/ratelimit/router":
+              {{"client_max_rate": 1, "client_capacity": 1, "every": "1m"}}}},
+             "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    );
+    // `check` accepts the file and says what it will not apply.
+    let dir = common::TempDir::new();
+    let file = dir.0.join("krakend.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"version": 3, "endpoints": {endpoints}}}"#),
+    )
+    .unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("endpoints[0].extra_config.qos/ratelimit/router.strategy")
+            && said.contains("NOT APPLIED"),
+        "{said}"
+    );
+    let gw = gateway(&endpoints);
+    let statuses: Vec<u16> = (0..3).map(|_| gw.get("/no-strategy").status).collect();
+    assert_eq!(statuses, [200, 200, 200], "KrakenD applies no client limit");
+    common::eventually("the start-up warning", Duration::from_secs(5), || {
+        gw.log().contains("qos/ratelimit/router.strategy") && gw.log().contains("NOT APPLIED")
+    });
+}
+
 #[test]
 fn backend_rate_limit_fails_the_call_without_reaching_the_backend() {
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));

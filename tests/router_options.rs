@@ -1,6 +1,7 @@
 //! KrakenD's router options (`extra_config.router`) against the real
 //! gateway: health path, automatic OPTIONS, the version header, 404/405
-//! bodies and the client address behind trusted proxies.
+//! bodies, the client address behind trusted proxies, and gin's path
+//! handling (redirects, 405, extra slashes, lura's encoded-parameter check).
 
 mod common;
 
@@ -321,4 +322,132 @@ fn an_endpoint_on_the_health_path_is_refused() {
             "{err}"
         );
     }
+}
+
+/// A backend answering with the target it was asked for.
+fn target_backend() -> Backend {
+    Backend::start(|seen| {
+        json(
+            200,
+            &serde_json::json!({ "target": seen.target }).to_string(),
+        )
+    })
+}
+
+/// lura's `paramChecker` (`router/gin/engine.go`): gin routes the path Go
+/// decoded once, and a parameter that still decodes (`%2541` arrives as
+/// `%41`), fails to (`%25zz` arrives as `%zz`) or holds `?`/`#` is 400
+/// with lura's message, before the endpoint's handler (no `X-Krakend`).
+/// `disable_path_decoding` turns the check off.
+#[test]
+fn encoded_path_parameters_get_400_unless_disable_path_decoding() {
+    let backend = target_backend();
+    let endpoints = format!(
+        r#"[{{"endpoint": "/u/{{id}}", "backend": [{{"host": ["{}"], "url_pattern": "/user/{{id}}"}}]}}]"#,
+        backend.url()
+    );
+    let gw = gateway("{}", &endpoints);
+    for (value, body) in [
+        ("%2541", "error: encoded url params"),
+        ("%253F", "error: encoded url params"),
+        ("a%3Fb", "error: encoded url params"),
+        ("a%23b", "error: encoded url params"),
+        ("%25zz", "error: invalid URL escape \"%zz\""),
+    ] {
+        let r = gw.get(&format!("/u/{value}"));
+        assert_eq!(r.status, 400, "/u/{value}");
+        assert_eq!(r.text(), body, "/u/{value}");
+        assert_eq!(r.header("X-Krakend"), None, "/u/{value}");
+    }
+    assert!(backend.requests().is_empty(), "{:?}", backend.requests());
+    // Encoded once is what gin sees decoded: served.
+    let r = gw.get("/u/%41");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["target"], "/user/A");
+
+    let off = gateway(r#"{"disable_path_decoding": true}"#, &endpoints);
+    let r = off.get("/u/%2541");
+    assert_eq!(r.status, 200);
+    // The value (`%41`) is data: encoded for its segment, never decoded again.
+    assert_eq!(r.json()["target"], "/user/%2541");
+}
+
+/// gin's `RedirectTrailingSlash` and `RedirectFixedPath` (both on in lura's
+/// engine) and their `disable_*` options: 301 for GET, 307 otherwise.
+#[test]
+fn trailing_slash_and_fixed_path_redirects_follow_their_options() {
+    let backend = target_backend();
+    let endpoints = format!(
+        r#"[{{"endpoint": "/items", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}},
+           {{"endpoint": "/items", "method": "POST", "backend": [{{"host": ["{0}"], "url_pattern": "/"}}]}}]"#,
+        backend.url()
+    );
+    let on = gateway("{}", &endpoints);
+    let r = on.get("/items/?a=1");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("Location"), Some("/items?a=1"));
+    // Go's `http.Redirect` body for a GET.
+    assert_eq!(
+        r.text(),
+        "<a href=\"/items?a=1\">Moved Permanently</a>.\n\n"
+    );
+    let r = on.raw(b"POST /items/ HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("Location"), Some("/items"));
+    assert!(r.body.is_empty(), "no body but for GET");
+    assert_eq!(on.get("/ITEMS").header("Location"), Some("/items"));
+    // gin matches the decoded path: an escaped literal is the literal.
+    assert_eq!(on.get("/it%65ms").status, 200);
+    assert_eq!(on.get("/it%65ms/").header("Location"), Some("/items"));
+    assert_eq!(on.get("/x/..//items").header("Location"), Some("/items"));
+
+    // Without the trailing-slash redirect, the fixed-path one (which
+    // toggles the slash too) still finds /items: gin does the same.
+    let no_slash = gateway(r#"{"disable_redirect_trailing_slash": true}"#, &endpoints);
+    assert_eq!(no_slash.get("/items/").status, 301);
+    let no_fix = gateway(r#"{"disable_redirect_fixed_path": true}"#, &endpoints);
+    assert_eq!(no_fix.get("/items/").status, 301);
+    assert_eq!(no_fix.get("/ITEMS").status, 404);
+    assert_eq!(no_fix.get("/x/..//items").status, 404);
+    let neither = gateway(
+        r#"{"disable_redirect_trailing_slash": true, "disable_redirect_fixed_path": true}"#,
+        &endpoints,
+    );
+    assert_eq!(neither.get("/items/").status, 404);
+    assert_eq!(backend.requests().len(), 1, "only /it%65ms");
+}
+
+/// gin's `HandleMethodNotAllowed` off (`disable_handle_method_not_allowed`):
+/// a path served for other methods is a plain 404.
+#[test]
+fn disable_handle_method_not_allowed_answers_404() {
+    let backend = target_backend();
+    let endpoints = one_endpoint(&backend, "/only-get", "GET", "");
+    let on = gateway("{}", &endpoints);
+    let r = on.raw(b"DELETE /only-get HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 405);
+    let off = gateway(r#"{"disable_handle_method_not_allowed": true}"#, &endpoints);
+    let r = off.raw(b"DELETE /only-get HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("Allow"), None);
+    assert_eq!(r.text(), "404 page not found");
+}
+
+/// gin's `RemoveExtraSlash`: the cleaned path is routed (and its
+/// parameters used); off by default, when `//` only finds a redirect.
+#[test]
+fn remove_extra_slash_routes_the_cleaned_path() {
+    let backend = target_backend();
+    let endpoints = format!(
+        r#"[{{"endpoint": "/a/{{id}}/b", "backend": [{{"host": ["{}"], "url_pattern": "/x/{{id}}"}}]}}]"#,
+        backend.url()
+    );
+    let on = gateway(r#"{"remove_extra_slash": true}"#, &endpoints);
+    let r = on.get("//a//7/./b");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["target"], "/x/7");
+    let off = gateway("{}", &endpoints);
+    assert_eq!(off.get("//a//7/./b").status, 301);
+    let off = gateway(r#"{"disable_redirect_fixed_path": true}"#, &endpoints);
+    assert_eq!(off.get("//a//7/./b").status, 404);
 }

@@ -74,6 +74,11 @@ const ROUTER_KEYS: &[&str] = &[
     "forwarded_by_client_ip",
     "remote_ip_headers",
     "trusted_proxies",
+    "disable_redirect_trailing_slash",
+    "disable_redirect_fixed_path",
+    "disable_handle_method_not_allowed",
+    "remove_extra_slash",
+    "disable_path_decoding",
 ];
 
 #[derive(Debug, Default)]
@@ -249,7 +254,7 @@ pub fn endpoint(
                 unknown,
             );
             let raw: RawRouterRateLimit = decode(value, &at)?;
-            result.rate_limit = ratelimit::router(raw, &at)?;
+            result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
             continue;
         }
         if namespace != PROXY {

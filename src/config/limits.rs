@@ -23,6 +23,10 @@ pub fn server_limits(
         read_header_timeout: or_default(raw.read_header_timeout, defaults.read_header_timeout),
         read_timeout: or_default(raw.read_timeout, defaults.read_timeout),
         write_timeout: or_default(raw.write_timeout, defaults.write_timeout),
+        write_deadline: raw
+            .write_timeout
+            .map(|GoDuration(d)| d)
+            .filter(|d| !d.is_zero()),
         idle_timeout: or_default(raw.idle_timeout, defaults.idle_timeout),
         max_header_bytes: count_or_default(
             raw.max_header_bytes,

@@ -80,8 +80,14 @@ pub struct ServerLimits {
     pub read_header_timeout: Duration,
     /// `read_timeout`: time allowed to receive a whole request (head and body).
     pub read_timeout: Duration,
-    /// `write_timeout`: time allowed to write a response.
+    /// How long one write may wait for the client to take bytes (a stall):
+    /// `write_timeout` when set, else 30 s (cuttle's; KrakenD has none).
     pub write_timeout: Duration,
+    /// `write_timeout` as Go's server means it (KrakenD's): the response
+    /// must be written whole within this time from the end of the request
+    /// head, or the connection is closed. `None` when the file sets none
+    /// (or 0): no bound on the whole response, only the stall bound.
+    pub write_deadline: Option<Duration>,
     /// `idle_timeout`: how long a keep-alive connection may wait for its next request.
     pub idle_timeout: Duration,
     /// `max_header_bytes`: the request line plus headers (beyond: 431, or 414 for the URI).
@@ -118,6 +124,7 @@ impl Default for ServerLimits {
             read_header_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            write_deadline: None,
             idle_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,

@@ -11,8 +11,13 @@ use super::raw::{Count, GoDuration, RawProxyRateLimit, RawRouterRateLimit};
 const ONE_SECOND: Duration = Duration::from_secs(1);
 
 /// `at` is the namespace's path. `None`: every rate is 0, which KrakenD
-/// treats as "no limit".
-pub fn router(raw: RawRouterRateLimit, at: &str) -> BuildResult<Option<RouterRateLimit>> {
+/// treats as "no limit". A `client_max_rate` KrakenD would not apply is
+/// reported in `warnings`.
+pub fn router(
+    raw: RawRouterRateLimit,
+    at: &str,
+    warnings: &mut Vec<Problem>,
+) -> BuildResult<Option<RouterRateLimit>> {
     if raw.max_rate.is_none() && raw.client_max_rate.is_none() {
         return Err(Problem::new(
             at,
@@ -31,6 +36,17 @@ pub fn router(raw: RawRouterRateLimit, at: &str) -> BuildResult<Option<RouterRat
         "client_max_rate",
     )? {
         None => None,
+        // krakend-ratelimit v3 (`router/gin/gin.go`, `applyClientRateLimit`;
+        // `TokenExtractorFromCfg` knows only ip, header and param) logs
+        // "Unknown strategy" and serves the endpoint without a client
+        // limit when `strategy` is absent or empty: so does cuttle, loudly.
+        Some(_) if raw.strategy.as_deref().is_none_or(str::is_empty) => {
+            warnings.push(Problem::new(
+                format!("{at}.strategy"),
+                "missing, so client_max_rate is NOT APPLIED (KrakenD applies no per-client limit without a strategy and logs \"Unknown strategy\"); write \"strategy\": \"ip\" to limit each client address, or \"header\"/\"param\" with a \"key\"",
+            ));
+            None
+        }
         Some(rate) => Some(ClientRateLimit {
             rate,
             strategy: strategy(raw.strategy.as_deref(), raw.key, at)?,
@@ -97,10 +113,10 @@ fn rate(
     }))
 }
 
-/// `strategy` (case-insensitive, default `ip`) and `key`.
+/// `strategy` (case-insensitive; present, see `router`) and `key`.
 fn strategy(strategy: Option<&str>, key: Option<String>, at: &str) -> BuildResult<ClientStrategy> {
     let key = key.filter(|k| !k.is_empty());
-    let written = strategy.unwrap_or("ip");
+    let written = strategy.unwrap_or_default();
     let needs_key = |example: &str| {
         Problem::new(
             format!("{at}.key"),
@@ -108,7 +124,7 @@ fn strategy(strategy: Option<&str>, key: Option<String>, at: &str) -> BuildResul
         )
     };
     match written.to_ascii_lowercase().as_str() {
-        "ip" | "" => Ok(ClientStrategy::Ip {
+        "ip" => Ok(ClientStrategy::Ip {
             header: key.map(|k| k.to_ascii_lowercase()),
         }),
         "header" => key

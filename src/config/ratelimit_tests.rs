@@ -57,7 +57,7 @@ fn router_settings() {
         ),
         (
             "capacity defaults to the rate per second, at least 1",
-            router(r#"{"max_rate": 120, "client_max_rate": 5, "every": "1m"}"#),
+            router(r#"{"max_rate": 120, "client_max_rate": 5, "every": "1m", "strategy": "ip"}"#),
             Valid(|c| {
                 let l = limit(c);
                 let endpoint = l.endpoint.as_ref().unwrap();
@@ -71,7 +71,7 @@ fn router_settings() {
         (
             "explicit capacities, fractional rate; capacity 0 is the default",
             router(
-                r#"{"max_rate": 0.5, "capacity": 0, "client_max_rate": 2.5, "client_capacity": 7}"#,
+                r#"{"max_rate": 0.5, "capacity": 0, "client_max_rate": 2.5, "client_capacity": 7, "strategy": "ip"}"#,
             ),
             Valid(|c| {
                 let l = limit(c);
@@ -91,15 +91,35 @@ fn router_settings() {
             Valid(|c| assert_eq!(limit(c).endpoint.as_ref().unwrap().every, SECOND)),
         ),
         (
-            "strategy defaults to ip",
+            "no strategy: no client limit, as krakend-ratelimit, and a warning",
             router(r#"{"client_max_rate": 5}"#),
             Valid(|c| {
-                let l = limit(c);
-                assert!(l.endpoint.is_none());
+                assert!(c.endpoints[0].rate_limit.is_none());
                 assert_eq!(
-                    l.client.as_ref().unwrap().strategy,
+                    warned_at(c),
+                    ["endpoints[0].extra_config.qos/ratelimit/router.strategy"]
+                );
+                assert!(c.warnings[0].message.contains("NOT APPLIED"));
+            }),
+        ),
+        (
+            "an empty strategy is no strategy; the endpoint limit stays",
+            router(r#"{"max_rate": 9, "client_max_rate": 5, "strategy": ""}"#),
+            Valid(|c| {
+                let l = limit(c);
+                assert!(l.endpoint.is_some() && l.client.is_none());
+                assert_eq!(c.warnings.len(), 1);
+            }),
+        ),
+        (
+            "ip strategy",
+            router(r#"{"client_max_rate": 5, "strategy": "ip"}"#),
+            Valid(|c| {
+                assert_eq!(
+                    limit(c).client.as_ref().unwrap().strategy,
                     ClientStrategy::Ip { header: None }
                 );
+                assert!(c.warnings.is_empty());
             }),
         ),
         (

@@ -152,6 +152,11 @@ pub struct RawRouter {
     pub forwarded_by_client_ip: Option<bool>,
     pub remote_ip_headers: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub disable_redirect_trailing_slash: Option<bool>,
+    pub disable_redirect_fixed_path: Option<bool>,
+    pub disable_handle_method_not_allowed: Option<bool>,
+    pub remove_extra_slash: Option<bool>,
+    pub disable_path_decoding: Option<bool>,
 }
 
 /// Root `telemetry/logging`.

@@ -33,6 +33,20 @@ pub struct RouterOptions {
     /// `forwarded_by_client_ip`: take the client's address from a header
     /// set by a trusted proxy.
     pub client_ip: Option<ClientIpRule>,
+    /// gin's `RedirectTrailingSlash` and `RedirectFixedPath`: on unless
+    /// `disable_redirect_trailing_slash` / `disable_redirect_fixed_path`
+    /// (lura `router/gin/engine.go` sets both before reading the options).
+    pub redirect_trailing_slash: bool,
+    pub redirect_fixed_path: bool,
+    /// gin's `HandleMethodNotAllowed` (lura: on unless
+    /// `disable_handle_method_not_allowed`): 405 with `Allow`, else 404.
+    pub method_not_allowed: bool,
+    /// gin's `RemoveExtraSlash` (`remove_extra_slash`, off by default):
+    /// routes the cleaned path (`//`, `.`, `..`).
+    pub remove_extra_slash: bool,
+    /// lura's `paramChecker` (on unless `disable_path_decoding`): a path
+    /// parameter the client encoded twice, or that holds `?`/`#`, is 400.
+    pub refuse_encoded_params: bool,
 }
 
 impl Default for RouterOptions {
@@ -46,6 +60,11 @@ impl Default for RouterOptions {
             access_log: true,
             logger_skip_paths: Vec::new(),
             client_ip: None,
+            redirect_trailing_slash: true,
+            redirect_fixed_path: true,
+            method_not_allowed: true,
+            remove_extra_slash: false,
+            refuse_encoded_params: true,
         }
     }
 }
@@ -124,6 +143,11 @@ pub fn build(raw: &RawRouter, at: &str, warnings: &mut Vec<Problem>) -> BuildRes
         auto_options: raw.auto_options.unwrap_or(false),
         access_log: !raw.disable_access_log.unwrap_or(false),
         logger_skip_paths: raw.logger_skip_paths.clone().unwrap_or_default(),
+        redirect_trailing_slash: !raw.disable_redirect_trailing_slash.unwrap_or(false),
+        redirect_fixed_path: !raw.disable_redirect_fixed_path.unwrap_or(false),
+        method_not_allowed: !raw.disable_handle_method_not_allowed.unwrap_or(false),
+        remove_extra_slash: raw.remove_extra_slash.unwrap_or(false),
+        refuse_encoded_params: !raw.disable_path_decoding.unwrap_or(false),
         ..RouterOptions::default()
     };
     if raw.disable_health.unwrap_or(false) {

@@ -113,6 +113,7 @@ fn defaults() {
                     (l.max_header_bytes, l.max_uri_bytes, l.max_body_bytes),
                     (d.max_header_bytes, d.max_uri_bytes, d.max_body_bytes)
                 );
+                assert_eq!(l.write_deadline, None, "as KrakenD: no total bound");
                 assert_eq!(
                     (
                         l.max_response_bytes,
@@ -258,6 +259,7 @@ fn root_settings() {
                 assert_eq!(l.read_header_timeout, Duration::from_millis(200));
                 assert_eq!(l.read_timeout, Duration::from_secs(1));
                 assert_eq!(l.write_timeout, Duration::from_secs(2));
+                assert_eq!(l.write_deadline, Some(Duration::from_secs(2)));
                 assert_eq!(l.idle_timeout, Duration::from_secs(3));
                 assert_eq!(l.max_header_bytes, 1000);
                 assert_eq!(l.max_idle_per_host, 7);

@@ -19,6 +19,9 @@ use crate::upstream::BackendError;
 pub struct ClientRequest<'a> {
     pub buf: &'a [u8],
     pub head: &'a RequestHead,
+    /// The path the router matched, which `params` index: the request's
+    /// own, or its cleaned form under `router.remove_extra_slash`.
+    pub routed: &'a [u8],
     pub params: &'a Params,
     pub body: &'a [u8],
     pub peer: IpAddr,
@@ -57,7 +60,7 @@ impl<'a> ClientRequest<'a> {
     pub fn param(&self, plan: &EndpointPlan, name: &str) -> Option<&'a [u8]> {
         let at = plan.param_names.iter().position(|n| &**n == name)?;
         let &(start, end) = self.params.get(at)?;
-        self.path().get(start as usize..end as usize)
+        self.routed.get(start as usize..end as usize)
     }
 }
 
@@ -247,7 +250,7 @@ pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool
         let raw = req
             .params
             .get(index)
-            .and_then(|&(start, end)| req.path().get(start as usize..end as usize))
+            .and_then(|&(start, end)| req.routed.get(start as usize..end as usize))
             .unwrap_or_default();
         remainder_fits(raw)
     })
@@ -256,7 +259,7 @@ pub fn params_fit_segments(plan: &EndpointPlan, req: &ClientRequest<'_>) -> bool
 /// The raw rest of the path under a wildcard endpoint (the route's last parameter).
 fn remainder<'a>(plan: &EndpointPlan, req: &ClientRequest<'a>) -> Option<&'a [u8]> {
     let &(start, end) = req.params.get(plan.param_names.len())?;
-    req.path().get(start as usize..end as usize)
+    req.routed.get(start as usize..end as usize)
 }
 
 /// Writes the backend's path and query: the url_pattern with each value
@@ -278,7 +281,7 @@ pub fn backend_target(
         .render(out, |source, value| match source {
             Source::Param(index) => match req.params.get(*index) {
                 Some(&(start, end)) => {
-                    let raw = req.path().get(start as usize..end as usize);
+                    let raw = req.routed.get(start as usize..end as usize);
                     percent_decode(raw.unwrap_or_default(), value);
                     true
                 }

@@ -2,8 +2,10 @@
 //! request without allocating.
 //!
 //! Paths are matched segment by segment on the raw (still percent-encoded)
-//! request path, so `/a/b%2Fc` is two segments and the encoded slash reaches
-//! the backend as written. A literal segment is preferred over a
+//! request path, so `/a/b%2Fc` is two segments (gin splits the decoded
+//! path; a parameter holding `%2F` is refused by the proxy); a literal
+//! segment also matches its percent-encoded spelling, as the decoded path
+//! gin matches would (`/st%61tic` is `/static`). A literal segment is preferred over a
 //! `{placeholder}` at the same position, so `/users/me` and `/users/{id}` can
 //! live side by side (KrakenD's router refuses that at start-up).
 //!
@@ -102,11 +104,33 @@ pub fn endpoint_param_names(path: &str) -> Vec<&str> {
         .collect()
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Router {
     root: Node,
     /// Placeholder names per endpoint, in path order.
     param_names: Vec<Vec<Box<str>>>,
+    redirects: Redirects,
+}
+
+/// Which near misses the router redirects (gin's `RedirectTrailingSlash`
+/// and `RedirectFixedPath`; lura's `router/gin/engine.go` turns both on
+/// unless `disable_redirect_trailing_slash` / `disable_redirect_fixed_path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// `/a/` to `/a` (or back) when only the other one has a route.
+    pub trailing_slash: bool,
+    /// The path cleaned (`//`, `.`, `..`) and compared without case, the
+    /// trailing slash toggled too.
+    pub fixed_path: bool,
+}
+
+impl Default for Redirects {
+    fn default() -> Redirects {
+        Redirects {
+            trailing_slash: true,
+            fixed_path: true,
+        }
+    }
 }
 
 /// A placeholder segment `{name}`.
@@ -124,7 +148,11 @@ impl Router {
     /// rejected by the config validation; a later duplicate replaces an
     /// earlier one.
     pub fn new<'a>(routes: impl IntoIterator<Item = (&'a str, Method)>) -> Router {
-        let mut router = Router::default();
+        let mut router = Router {
+            root: Node::default(),
+            param_names: Vec::new(),
+            redirects: Redirects::default(),
+        };
         for (index, (path, method)) in routes.into_iter().enumerate() {
             let mut node = &mut router.root;
             let mut names = Vec::new();
@@ -186,6 +214,12 @@ impl Router {
         router
     }
 
+    /// Sets which near misses are redirected (both, by default).
+    pub fn with_redirects(mut self, redirects: Redirects) -> Router {
+        self.redirects = redirects;
+        self
+    }
+
     /// The placeholder names of endpoint `endpoint`, in path order.
     pub fn param_names(&self, endpoint: usize) -> &[Box<str>] {
         &self.param_names[endpoint]
@@ -205,13 +239,16 @@ impl Router {
                 params,
             };
         }
+        // gin's `handleHTTPRequest`: the redirects (within the method's own
+        // routes) come before the search for another method's route.
+        if let Some(to) = self.redirect(method, path) {
+            return RouteMatch::NotFound { redirect: Some(to) };
+        }
         params.clear();
         if descend(&self.root, path, 1, &mut params, None, false).is_some() {
             return RouteMatch::MethodNotAllowed;
         }
-        RouteMatch::NotFound {
-            redirect: self.fixed_path(method, path),
-        }
+        RouteMatch::NotFound { redirect: None }
     }
 
     /// The methods that have a route for `path` (for `auto_options`' Allow),
@@ -231,20 +268,131 @@ impl Router {
             .collect()
     }
 
-    /// A path that matches when compared case-insensitively or with the
-    /// trailing slash toggled, rebuilt with the route's own literals.
-    fn fixed_path(&self, method: Method, path: &[u8]) -> Option<String> {
-        let toggled = match path.strip_suffix(b"/") {
-            Some(p) if !p.is_empty() => p.to_vec(),
-            Some(_) => Vec::new(),
-            None => [path, b"/"].concat(),
-        };
-        [path, &toggled[..]].into_iter().find_map(|candidate| {
+    /// Where gin would redirect a request that matched no route of its
+    /// method (never `/` nor CONNECT): with `trailing_slash`, the same path
+    /// with its trailing slash toggled; with `fixed_path`, the cleaned path
+    /// (then toggled) compared without case, rebuilt with the route's own
+    /// literals (gin `redirectTrailingSlash`, `redirectFixedPath`, which
+    /// passes `trailingSlash = true` to `findCaseInsensitivePath`).
+    fn redirect(&self, method: Method, path: &[u8]) -> Option<String> {
+        if path == b"/" || method == Method::Connect {
+            return None;
+        }
+        let serves = |candidate: &[u8], case_insensitive: bool| {
             let mut params = Params::new();
-            let hit = descend(&self.root, candidate, 1, &mut params, Some(method), true)?;
-            endpoint_for(hit.table(), method).map(|_| rebuild(&self.root, candidate))
-        })
+            descend(
+                &self.root,
+                candidate,
+                1,
+                &mut params,
+                Some(method),
+                case_insensitive,
+            )
+            .is_some_and(|hit| endpoint_for(hit.table(), method).is_some())
+        };
+        if self.redirects.trailing_slash {
+            let toggled = toggle_trailing_slash(path);
+            if serves(&toggled, false) {
+                return Some(rebuild(&self.root, &toggled));
+            }
+        }
+        if self.redirects.fixed_path {
+            let cleaned = clean_path(path);
+            let toggled = toggle_trailing_slash(&cleaned);
+            return [cleaned, toggled]
+                .into_iter()
+                .find(|candidate| serves(candidate, true))
+                .map(|candidate| rebuild(&self.root, &candidate));
+        }
+        None
     }
+}
+
+/// `path` with a trailing slash added, or removed (`/` stays `/`).
+fn toggle_trailing_slash(path: &[u8]) -> Vec<u8> {
+    match path.strip_suffix(b"/") {
+        Some(p) if !p.is_empty() => p.to_vec(),
+        Some(_) => b"/".to_vec(),
+        None => [path, b"/"].concat(),
+    }
+}
+
+/// Whether [`clean_path`] would leave `path` as it is.
+pub fn is_clean(path: &[u8]) -> bool {
+    let Some(mut rest) = path.strip_prefix(b"/") else {
+        return false;
+    };
+    loop {
+        match rest.iter().position(|&b| b == b'/') {
+            Some(end) => {
+                if matches!(&rest[..end], b"" | b"." | b"..") {
+                    return false;
+                }
+                rest = &rest[end + 1..];
+            }
+            None => return !matches!(rest, b"." | b".."),
+        }
+    }
+}
+
+/// gin's `cleanPath`: rooted, empty and `.` segments dropped, `..` removes
+/// the segment before it, a trailing slash kept. Works on the raw path, so
+/// an encoded dot (`%2e`) is not a dot here. Allocates: only for a path
+/// that is not clean (see [`is_clean`]) under `remove_extra_slash`, and for
+/// redirects.
+pub fn clean_path(path: &[u8]) -> Vec<u8> {
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for segment in path.split(|&b| b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            b".." => {
+                kept.pop();
+            }
+            _ => kept.push(segment),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for segment in &kept {
+        out.push(b'/');
+        out.extend_from_slice(segment);
+    }
+    // gin keeps a trailing slash, and makes a final `.` one ("/a/." is
+    // "/a/"); a final `..` leaves none.
+    let trailing = path.len() > 1 && (path.ends_with(b"/") || path.ends_with(b"/."));
+    if out.is_empty() || trailing {
+        out.push(b'/');
+    }
+    out
+}
+
+/// Why gin answers 400 for a path parameter (lura `router/gin/engine.go`
+/// `paramChecker`, on unless `disable_path_decoding`). gin routes the path
+/// Go already decoded once and checks each parameter value: decoding it
+/// again must change nothing and give no `?` or `#`. cuttle routes the raw
+/// path, so the value gin sees is `raw` decoded once: it is refused when it
+/// holds a `%` (the client encoded a `%`: `%2541`, `%25zz`) or a `?`/`#`
+/// (sent as `%3F`/`%23`). The text is lura's answer body.
+pub fn encoded_param(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'%') {
+        return None;
+    }
+    let mut value = Vec::with_capacity(raw.len());
+    crate::pipeline::percent_decode(raw, &mut value);
+    // Go's `url.PathUnescape` fails on the first bad escape.
+    let is_hex = |b: Option<&u8>| b.is_some_and(u8::is_ascii_hexdigit);
+    for (i, _) in value.iter().enumerate().filter(|(_, b)| **b == b'%') {
+        if !is_hex(value.get(i + 1)) || !is_hex(value.get(i + 2)) {
+            let bad = &value[i..(i + 3).min(value.len())];
+            return Some(format!(
+                "error: invalid URL escape \"{}\"",
+                bad.escape_ascii()
+            ));
+        }
+    }
+    value
+        .iter()
+        .any(|b| matches!(b, b'%' | b'?' | b'#'))
+        .then(|| "error: encoded url params".to_owned())
 }
 
 fn endpoint_for(table: &PerMethod, method: Method) -> Option<u32> {
@@ -311,8 +459,14 @@ fn descend<'n>(
             a == b
         }
     };
+    // gin matches the path Go decoded once: a literal matches a segment
+    // that spells it with escapes (`st%61tic` is `static`).
+    let encoded = segment.contains(&b'%');
+    let literal_matches = |literal: &[u8]| {
+        equal(literal, segment) || (encoded && decoded_equal(literal, segment, case_insensitive))
+    };
     for (literal, child) in &node.literals {
-        if equal(literal.as_bytes(), segment) {
+        if literal_matches(literal.as_bytes()) {
             let mark = params.len();
             if let Some(found) = next(child, params) {
                 return Some(found);
@@ -354,6 +508,35 @@ fn descend<'n>(
     None
 }
 
+/// Whether `raw`, its `%XX` escapes decoded, is `literal` (ignoring ASCII
+/// case when asked). An escape that is not one stays as written.
+fn decoded_equal(literal: &[u8], raw: &[u8], case_insensitive: bool) -> bool {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut want = literal.iter();
+    let mut i = 0;
+    while i < raw.len() {
+        let byte = match (
+            raw[i],
+            raw.get(i + 1).copied().and_then(hex),
+            raw.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                i += 3;
+                hi << 4 | lo
+            }
+            (b, _, _) => {
+                i += 1;
+                b
+            }
+        };
+        match want.next() {
+            Some(&w) if w == byte || (case_insensitive && w.eq_ignore_ascii_case(&byte)) => {}
+            _ => return false,
+        }
+    }
+    want.next().is_none()
+}
+
 /// Rewrites `path` with the case of the route's literals (parameter values
 /// kept as sent).
 fn rebuild(root: &Node, path: &[u8]) -> String {
@@ -362,11 +545,9 @@ fn rebuild(root: &Node, path: &[u8]) -> String {
     let mut from = 1;
     for segment in path[1..].split(|&b| b == b'/') {
         out.push('/');
-        if let Some((literal, child)) = node
-            .literals
-            .iter()
-            .find(|(l, _)| l.as_bytes().eq_ignore_ascii_case(segment))
-        {
+        if let Some((literal, child)) = node.literals.iter().find(|(l, _)| {
+            l.as_bytes().eq_ignore_ascii_case(segment) || decoded_equal(l.as_bytes(), segment, true)
+        }) {
             out.push_str(literal);
             node = child;
         } else if let Some((prefix, suffix, child)) = node.embedded.iter().find(|(p, s, _)| {
@@ -442,6 +623,11 @@ mod tests {
             (Method::Get, "/StAtic", "-> /static"),
             (Method::Get, "/static/", "-> /static"),
             (Method::Get, "/USERS/Abc", "-> /users/Abc"),
+            (Method::Get, "/st%61tic", "4"),
+            (Method::Get, "/%75sers/me", "1"),
+            (Method::Get, "/ST%41TIC", "-> /static"),
+            (Method::Get, "/st%2561tic", "404"),
+            (Method::Get, "/st%61tic/", "-> /static"),
             (Method::Get, "", "404"),
             (Method::Get, "relative", "404"),
         ];
@@ -522,6 +708,84 @@ mod tests {
             check_with(&r, Method::Get, path, want);
         }
         assert_eq!(endpoint_param_names("/a/{x}/file.{ext}/*"), ["x", "ext"]);
+    }
+
+    #[test]
+    fn redirects_follow_gin_s_options() {
+        let routes = [
+            ("/static", Method::Get),
+            ("/a/b", Method::Get),
+            ("/a/b", Method::Put),
+        ];
+        let on = Router::new(routes);
+        let rows = [
+            (Method::Get, "/static/", "-> /static"),
+            (Method::Get, "/Static", "-> /static"),
+            (Method::Get, "/a//b", "-> /a/b"),
+            (Method::Get, "/x/../a/./b", "-> /a/b"),
+            (Method::Post, "/a/b/", "404"),
+            (Method::Post, "/a/b", "405"),
+            (Method::Put, "/a/b/", "-> /a/b"),
+            (Method::Get, "/", "404"),
+        ];
+        for (method, path, want) in rows {
+            check_with(&on, method, path, &want.replace("[]", ""));
+        }
+        let no_slash = Router::new(routes).with_redirects(Redirects {
+            trailing_slash: false,
+            fixed_path: true,
+        });
+        // gin's fixed-path lookup toggles the slash too.
+        check_with(&no_slash, Method::Get, "/static/", "-> /static");
+        let no_fix = Router::new(routes).with_redirects(Redirects {
+            trailing_slash: true,
+            fixed_path: false,
+        });
+        check_with(&no_fix, Method::Get, "/static/", "-> /static");
+        check_with(&no_fix, Method::Get, "/Static", "404");
+        check_with(&no_fix, Method::Get, "/a//b", "404");
+        let none = Router::new(routes).with_redirects(Redirects {
+            trailing_slash: false,
+            fixed_path: false,
+        });
+        check_with(&none, Method::Get, "/static/", "404");
+    }
+
+    #[test]
+    fn clean_paths_as_gin() {
+        for (path, want) in [
+            ("/", "/"),
+            ("/a//b", "/a/b"),
+            ("//a/", "/a/"),
+            ("/a/./b/../c", "/a/c"),
+            ("/a/.", "/a/"),
+            ("/a/b/..", "/a"),
+            ("/../a", "/a"),
+            ("/a/%2e%2e/b", "/a/%2e%2e/b"),
+        ] {
+            assert_eq!(clean_path(path.as_bytes()), want.as_bytes(), "{path}");
+            assert_eq!(is_clean(path.as_bytes()), path == want, "{path}");
+        }
+    }
+
+    #[test]
+    fn encoded_params_as_lura_s_param_checker() {
+        let rows = [
+            ("abc", None),
+            ("%41", None),
+            ("a%20b", None),
+            ("%2541", Some("error: encoded url params")),
+            ("%253F", Some("error: encoded url params")),
+            ("%3F", Some("error: encoded url params")),
+            ("%23x", Some("error: encoded url params")),
+            ("%25zz", Some("error: invalid URL escape \"%zz\"")),
+            ("%zz", Some("error: invalid URL escape \"%zz\"")),
+            ("a%25", Some("error: invalid URL escape \"%\"")),
+            ("%2541%25z", Some("error: invalid URL escape \"%z\"")),
+        ];
+        for (raw, want) in rows {
+            assert_eq!(encoded_param(raw.as_bytes()).as_deref(), want, "{raw}");
+        }
     }
 
     #[test]

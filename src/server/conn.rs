@@ -33,6 +33,14 @@ const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// Buffers that grew beyond this for one request are released after it.
 const KEEP_BUFFER: usize = 256 * 1024;
 
+/// The head bytes a `max_header_bytes` of `configured` lets through: Go's
+/// server reads the head with a limit of `MaxHeaderBytes + 4096` ("bufio
+/// slop", net/http `Server.initialReadLimitSize`) and answers 431 only past
+/// that, so a KrakenD file's limit admits the same heads here.
+pub fn head_allowance(configured: usize) -> usize {
+    configured.saturating_add(4096)
+}
+
 /// Why a connection stops being served.
 enum Stop {
     /// Closed by the peer, or timed out while idle: nothing to answer.
@@ -145,10 +153,14 @@ impl Connection {
         current: &Current,
         endpoint: &Cell<Option<usize>>,
     ) -> Result<bool, Stop> {
+        // A head's refusal (400, 408, 431) is bounded by the stall bound
+        // alone, not by the previous response's deadline.
+        self.stream.set_write_deadline(None);
         let waiting = current.borrow().clone();
         let limits = &waiting.config.limits;
+        let max_head = head_allowance(limits.max_header_bytes);
         let head_limits = HeadLimits {
-            max_head_bytes: limits.max_header_bytes,
+            max_head_bytes: max_head,
             max_uri_bytes: limits.max_uri_bytes,
             ..HeadLimits::default()
         };
@@ -174,7 +186,7 @@ impl Connection {
                 None => idle_deadline,
             };
             // One byte past the limit lets the parser say 431 or 414.
-            let read = self.fill(limits.max_header_bytes + 1, deadline);
+            let read = self.fill(max_head + 1, deadline);
             let read = if started.is_none() {
                 // Between requests, a graceful shutdown closes the connection at once.
                 if waiting.drain.is_draining() {
@@ -205,6 +217,13 @@ impl Connection {
         let serving = current.borrow().clone();
         let worker = &*serving;
         let limits = &worker.config.limits;
+        // Go's server (net/http `conn.readRequest`) sets the write deadline
+        // to `WriteTimeout` from the moment the head has been read: the
+        // body, the backends and every byte of the response must fit in it,
+        // or the writes fail and the connection is closed.
+        if let Some(limit) = limits.write_deadline {
+            self.stream.set_write_deadline(Some(Instant::now() + limit));
+        }
         let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
@@ -413,14 +432,24 @@ impl Connection {
         if let Some(()) = builtin::answer(worker, head, buf, request_body, &ctx, out) {
             return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
         }
-        let (endpoint, params): (usize, Params) = match worker.router.route(head.method, path) {
+        let router = &worker.config.router;
+        // gin's `RemoveExtraSlash`: the cleaned path is routed, and the
+        // parameters are taken from it.
+        let cleaned;
+        let routed: &[u8] = if router.remove_extra_slash && !crate::router::is_clean(path) {
+            cleaned = crate::router::clean_path(path);
+            &cleaned
+        } else {
+            path
+        };
+        let (endpoint, params): (usize, Params) = match worker.router.route(head.method, routed) {
             RouteMatch::Found { endpoint, params } => (endpoint, params),
             RouteMatch::MethodNotAllowed
-                if head.method == Method::Options && worker.config.router.auto_options =>
+                if head.method == Method::Options && router.auto_options =>
             {
                 decor.extend_from_slice(&worker.version_header);
                 let ctx = context(worker, head, buf, &date, decor);
-                write_auto_options(out, &worker.router.allowed_methods(path), &ctx);
+                write_auto_options(out, &worker.router.allowed_methods(routed), &ctx);
                 return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
             }
             RouteMatch::NotFound {
@@ -436,9 +465,12 @@ impl Connection {
                 decor.extend_from_slice(&worker.version_header);
                 let ctx = context(worker, head, buf, &date, decor);
                 // gin's `serveError` (text) or krakend-ce's `jsonHandler`
-                // for a configured `error_body`.
-                let allow = worker.allow_for_405(head.method, path);
-                let router = &worker.config.router;
+                // for a configured `error_body`. Without gin's
+                // `HandleMethodNotAllowed` every miss is a 404.
+                let allow = router
+                    .method_not_allowed
+                    .then(|| worker.allow_for_405(head.method, routed))
+                    .flatten();
                 let (status, error_body, plain): (u16, _, &[u8]) = match allow {
                     Some(_) => (405, &router.error_body_405, b"405 method not allowed"),
                     None => (404, &router.error_body_404, b"404 page not found"),
@@ -453,6 +485,25 @@ impl Connection {
             }
         };
         current.set(Some(endpoint));
+        // lura's `paramChecker` runs before the endpoint handler: its 400
+        // has neither `X-Krakend` nor `X-KrakenD-Completed`, and its body
+        // is the error whatever `return_error_msg` says.
+        if router.refuse_encoded_params
+            && let Some(reason) = params.iter().find_map(|&(start, end)| {
+                crate::router::encoded_param(&routed[start as usize..end as usize])
+            })
+        {
+            write_router_answer(
+                out,
+                400,
+                None,
+                b"text/plain; charset=utf-8",
+                reason.as_bytes(),
+                false,
+                &ctx,
+            );
+            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
+        }
         // KrakenD's endpoint handler names itself on every response.
         decor.extend_from_slice(&worker.version_header);
         let ctx = context(worker, head, buf, &date, decor);
@@ -462,6 +513,7 @@ impl Connection {
         let req = ClientRequest {
             buf,
             head,
+            routed,
             params: &params,
             body: request_body,
             peer: client,
@@ -656,8 +708,10 @@ fn write_router_answer(
     proxy::finish(ctx, body, out);
 }
 
-/// A path that differs from a route only by case or a trailing slash is
-/// redirected to it, as KrakenD's router does (301 for GET, 307 otherwise).
+/// A path that differs from a route only by case, extra slashes or dots, or
+/// a trailing slash is redirected to it, as KrakenD's router does: 301 for
+/// GET, 307 otherwise, with the body Go's `http.Redirect` writes (a link,
+/// for GET only; a Content-Type for GET and HEAD).
 fn write_redirect(
     out: &mut Vec<u8>,
     head: &RequestHead,
@@ -665,17 +719,31 @@ fn write_redirect(
     location: &str,
     ctx: &ResponseContext<'_>,
 ) {
-    let get_like = matches!(
-        head.method,
-        crate::http::Method::Get | crate::http::Method::Head
-    );
-    write_status_line(out, if get_like { 301 } else { 307 });
+    let get = head.method == Method::Get;
+    write_status_line(out, if get { 301 } else { 307 });
     let mut target = location.as_bytes().to_vec();
     if let Some(query) = head.query {
         target.push(b'?');
         target.extend_from_slice(query.of(buf));
     }
     write_header(out, b"Location", &target);
-    write_header(out, b"Content-Type", b"text/html; charset=utf-8");
-    proxy::finish(ctx, b"", out);
+    if matches!(head.method, Method::Get | Method::Head) {
+        write_header(out, b"Content-Type", b"text/html; charset=utf-8");
+    }
+    let mut body = Vec::new();
+    if get {
+        body.extend_from_slice(b"<a href=\"");
+        for &b in &target {
+            match b {
+                b'&' => body.extend_from_slice(b"&amp;"),
+                b'<' => body.extend_from_slice(b"&lt;"),
+                b'>' => body.extend_from_slice(b"&gt;"),
+                b'"' => body.extend_from_slice(b"&#34;"),
+                b'\'' => body.extend_from_slice(b"&#39;"),
+                _ => body.push(b),
+            }
+        }
+        body.extend_from_slice(b"\">Moved Permanently</a>.\n\n");
+    }
+    proxy::finish(ctx, &body, out);
 }

@@ -67,7 +67,11 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
     let watched = rt::Tapped::new(&mut stream, move |bytes: &[u8]| frames.feed(bytes));
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(u32::try_from(limits.h2_max_concurrent_streams).unwrap_or(u32::MAX))
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // Go's HTTP/2 server pads the HTTP/1 limit for 10 fields of 32
+        // bytes' overhead each (x/net/http2 `maxHeaderListSize`).
+        .max_header_list_size(
+            u32::try_from(limits.max_header_bytes.saturating_add(320)).unwrap_or(u32::MAX),
+        )
         .max_send_buffer_size(64 * 1024)
         .handshake::<_, Bytes>(watched);
     let shaken = rt::within(limits.read_header_timeout, handshake).await;

@@ -10,7 +10,7 @@ use super::observe::Observer;
 use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
-use crate::router::Router;
+use crate::router::{Redirects, Router};
 use crate::upstream::{Pool, Pools, authority_of};
 
 /// One worker's tables for one configuration: a reload (SIGHUP) builds the
@@ -142,7 +142,11 @@ impl Worker {
             .iter()
             .map(|e| compile_endpoint(e.index, e, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
-        let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)));
+        let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)))
+            .with_redirects(Redirects {
+                trailing_slash: config.router.redirect_trailing_slash,
+                fixed_path: config.router.redirect_fixed_path,
+            });
         Ok(Worker {
             id,
             edge: Edge::new(&config)?,
