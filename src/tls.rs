@@ -233,6 +233,8 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
 /// The client side: how `https://` backends are called.
 pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, Problem> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // Without a `client_tls` block, Go's own client defaults (TLS 1.2 to
+    // 1.3); a block fills both (`config::tls::client`).
     let versions = versions(
         settings.min_version.unwrap_or(TlsVersion::Tls12),
         settings.max_version.unwrap_or(TlsVersion::Tls13),

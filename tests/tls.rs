@@ -448,13 +448,23 @@ fn tls_backend_with(
     key: &Path,
     client_ca: Option<&Ca>,
 ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    tls_backend_speaking(cert, key, client_ca, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`tls_backend_with`] speaking only the TLS `versions` given.
+fn tls_backend_speaking(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Ca>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
     let certs = vec![pem_der(cert)];
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap();
     let config = match client_ca {
         None => config.with_no_client_auth(),
@@ -567,6 +577,50 @@ fn https_backend_with_a_private_ca_is_verified_and_pooled() {
         "{}",
     ));
     assert_eq!(gateway.get("/remote").status, 500);
+}
+
+#[test]
+fn client_tls_defaults_to_tls13_as_krakend_and_honours_its_versions() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let ca_file = ca.write(&dir.0);
+    let (tls12, _) = tls_backend_speaking(&crt, &key, None, &[&rustls::version::TLS12]);
+    let (tls13, _) = tls_backend_speaking(&crt, &key, None, &[&rustls::version::TLS13]);
+    let status = |addr: SocketAddr, versions: &str| {
+        let gateway = Gateway::start(&backend_config(
+            &format!("https://localhost:{}", addr.port()),
+            &format!(r#"{{"ca_certs": ["{}"]{versions}}}"#, ca_file.display()),
+        ));
+        gateway.get("/remote").status
+    };
+    // lura's client TLS set-up reads an unset min_version as TLS 1.3: a
+    // TLS 1.2-only backend is refused...
+    assert_eq!(status(tls12, ""), 500);
+    assert_eq!(status(tls13, ""), 200);
+    // ...unless the block allows TLS 1.2.
+    assert_eq!(status(tls12, r#", "min_version": "TLS12""#), 200);
+    assert_eq!(status(tls13, r#", "min_version": "TLS12""#), 200);
+    // max_version caps it.
+    let both12 = r#", "min_version": "TLS12", "max_version": "TLS12""#;
+    assert_eq!(status(tls13, both12), 500);
+    assert_eq!(status(tls12, both12), 200);
+    // A max_version under the (default) minimum can never connect: refused.
+    let (ok, out) = check(
+        &backend_config(
+            "https://localhost:1",
+            &format!(
+                r#"{{"ca_certs": ["{}"], "max_version": "TLS12"}}"#,
+                ca_file.display()
+            ),
+        ),
+        &dir.0,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("client_tls.min_version: is TLS13 when not set"),
+        "{out}"
+    );
 }
 
 #[test]

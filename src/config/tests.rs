@@ -689,6 +689,27 @@ fn tls_settings_are_checked() {
             }),
         ),
         (
+            "client_tls versions: TLS 1.3 when the block leaves them out, Go's range without a block",
+            r#"{"version": 3, "client_tls": {"min_version": "TLS12"}}"#.to_owned(),
+            Valid(|c| {
+                assert_eq!(c.client_tls.min_version, Some(TlsVersion::Tls12));
+                assert_eq!(c.client_tls.max_version, Some(TlsVersion::Tls13));
+            }),
+        ),
+        (
+            "an empty client_tls block is TLS 1.3 only",
+            r#"{"version": 3, "client_tls": {}}"#.to_owned(),
+            Valid(|c| {
+                assert_eq!(c.client_tls.min_version, Some(TlsVersion::Tls13));
+                assert_eq!(c.client_tls.max_version, Some(TlsVersion::Tls13));
+            }),
+        ),
+        (
+            "no client_tls block",
+            r#"{"version": 3}"#.to_owned(),
+            Valid(|c| assert_eq!(c.client_tls.min_version, None)),
+        ),
+        (
             "one CA path stands for a list of one",
             r#"{"version": 3, "client_tls": {"ca_certs": "ca.pem"}}"#.to_owned(),
             Error(&["client_tls.ca_certs: ca.pem: cannot read the certificate"]),

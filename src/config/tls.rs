@@ -61,6 +61,8 @@ pub struct ClientTlsSettings {
     /// `client_certs`: certificates (with keys) shown to backends that ask
     /// for one (mTLS); the first whose key suits the backend is used.
     pub client_certs: Vec<KeyPair>,
+    /// Both TLS 1.3 when the block does not set them (lura's default);
+    /// `None` only without a block (Go's defaults: TLS 1.2 to 1.3).
     pub min_version: Option<TlsVersion>,
     pub max_version: Option<TlsVersion>,
 }
@@ -208,15 +210,29 @@ pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
         ca_certs,
         disable_system_ca_pool: flag("disable_system_ca_pool")?,
         client_certs,
-        min_version: version(block.get("min_version"), "client_tls.min_version")?,
-        max_version: version(block.get("max_version"), "client_tls.max_version")?,
+        // lura's `ParseClientTLSConfigWithLogger` (transport/http/server)
+        // turns an unset version into TLS 1.3 (`parseTLSVersion`), so a
+        // `client_tls` block means TLS 1.3 only unless it says otherwise.
+        // Without the block lura hands Go no TLS configuration at all and
+        // Go's defaults apply (TLS 1.2 to 1.3): `ClientTlsSettings::default()`.
+        min_version: Some(
+            version(block.get("min_version"), "client_tls.min_version")?
+                .unwrap_or(TlsVersion::Tls13),
+        ),
+        max_version: Some(
+            version(block.get("max_version"), "client_tls.max_version")?
+                .unwrap_or(TlsVersion::Tls13),
+        ),
     };
-    if let (Some(min), Some(max)) = (settings.min_version, settings.max_version)
-        && min > max
-    {
+    if settings.min_version > settings.max_version {
+        let unset = |key: &str| block.get(key).is_none_or(|v| v.is_null() || v == "");
         return Err(Problem::new(
             "client_tls.min_version",
-            "is above client_tls.max_version",
+            if unset("min_version") {
+                "is TLS13 when not set (KrakenD's default), above client_tls.max_version: add \"min_version\": \"TLS12\""
+            } else {
+                "is above client_tls.max_version"
+            },
         ));
     }
     Ok(settings)
