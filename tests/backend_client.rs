@@ -221,9 +221,11 @@ fn max_idle_connections_bounds_idle_connections_to_all_hosts_together() {
     assert_eq!(a.open() + b.open(), 2);
 }
 
-/// The kernel's keep-alive timer on the gateway's end of `peer`, in
-/// seconds, from /proc/net/tcp: `None` when no keep-alive timer runs.
-fn keep_alive_timer(peer: SocketAddr) -> Option<f64> {
+/// The kernel's timer on the gateway's end of `peer`, from /proc/net/tcp:
+/// its kind (`02` is the keep-alive timer, `00` none, `01` a
+/// retransmission one, briefly, after a write) and what is left of it in
+/// seconds (ticks of 1/100 s).
+fn socket_timer(peer: SocketAddr) -> (String, f64) {
     let SocketAddr::V4(peer) = peer else {
         panic!("IPv4 expected")
     };
@@ -237,15 +239,19 @@ fn keep_alive_timer(peer: SocketAddr) -> Option<f64> {
         .lines()
         .find(|line| line.split_whitespace().nth(1) == Some(local.as_str()))
         .unwrap_or_else(|| panic!("no socket {local} in /proc/net/tcp"));
-    // `tr:tm->when`: timer 2 is the keep-alive timer; ticks of 1/100 s.
     let timer = row.split_whitespace().nth(5).unwrap();
     let (kind, when) = timer.split_once(':').unwrap();
-    (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0)
+    (
+        kind.to_owned(),
+        u64::from_str_radix(when, 16).unwrap() as f64 / 100.0,
+    )
 }
 
 #[test]
 fn dialer_keep_alive_sets_tcp_keep_alive_on_backend_sockets() {
-    let timer_with = |root: &str| {
+    // Waits until the idle backend connection shows `kind` of timer and
+    // returns what is left of it.
+    let timer_with = |root: &str, kind: &str| {
         let backend = CountingBackend::start();
         let config = format!(
             r#"{{"version": 3, "timeout": "3s", {root}
@@ -256,17 +262,26 @@ fn dialer_keep_alive_sets_tcp_keep_alive_on_backend_sockets() {
         let gateway = Gateway::start(&config);
         assert_eq!(gateway.get("/x").status, 200);
         let peer = backend.peers.lock().unwrap()[0];
-        let timer = keep_alive_timer(peer);
+        let mut left = 0.0;
+        common::eventually(
+            &format!("timer {kind} on the idle backend socket ({root})"),
+            Duration::from_secs(3),
+            || {
+                let (found, secs) = socket_timer(peer);
+                left = secs;
+                found == kind
+            },
+        );
         drop(gateway);
-        timer
+        left
     };
     // Go's dialer default (KrakenD leaves `dialer_keep_alive` at 0): 15 s.
-    let default = timer_with("").expect("keep-alive on by default");
+    let default = timer_with("", "02");
     assert!(default > 7.0 && default <= 15.0, "{default}");
-    let set = timer_with(r#""dialer_keep_alive": "7s","#).expect("keep-alive on");
+    let set = timer_with(r#""dialer_keep_alive": "7s","#, "02");
     assert!(set > 1.0 && set <= 7.0, "{set}");
-    // Negative: off, as in Go.
-    assert_eq!(timer_with(r#""dialer_keep_alive": "-1s","#), None);
+    // Negative: off, as in Go: no timer at all on the idle socket.
+    timer_with(r#""dialer_keep_alive": "-1s","#, "00");
 }
 
 #[test]
