@@ -65,6 +65,12 @@ pub struct ClientTlsSettings {
     /// `None` only without a block (Go's defaults: TLS 1.2 to 1.3).
     pub min_version: Option<TlsVersion>,
     pub max_version: Option<TlsVersion>,
+    /// `cipher_suites`: the TLS 1.2 suites offered (Go's `CipherSuites`,
+    /// which leaves TLS 1.3's alone); `None`: all supported.
+    pub cipher_suites: Option<Vec<u16>>,
+    /// `curve_preferences`: the key exchange groups offered, in this
+    /// order; `None`: rustls' defaults.
+    pub curve_preferences: Option<Vec<u16>>,
 }
 
 /// The cipher suites cuttle's TLS library supports, by number and name.
@@ -205,7 +211,19 @@ pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
         weak::value_bool(block.get(key), &format!("client_tls.{key}"))
     };
     let ca_certs = paths(block.get("ca_certs"), "client_tls.ca_certs")?;
+    let cipher_suites = ids(
+        block.get("cipher_suites"),
+        "client_tls.cipher_suites",
+        &supported_cipher_suites(),
+    )?;
+    let curve_preferences = ids(
+        block.get("curve_preferences"),
+        "client_tls.curve_preferences",
+        &supported_curves(),
+    )?;
     let settings = ClientTlsSettings {
+        cipher_suites,
+        curve_preferences,
         allow_insecure_connections: flag("allow_insecure_connections")?,
         ca_certs,
         disable_system_ca_pool: flag("disable_system_ca_pool")?,
