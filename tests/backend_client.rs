@@ -448,4 +448,11 @@ fn enterprise_http_client_keys_are_refused_and_the_namespace_is_accepted() {
         text.contains("endpoints[0].backend[0].extra_config.backend/http/client.proxy_address"),
         "{text}"
     );
+    // Its keys are checked for spelling like those of the namespaces cuttle reads.
+    let (ok, text) = check(r#"{"send_body_on_redirct": true}"#);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("did you mean \"send_body_on_redirect\"?"),
+        "{text}"
+    );
 }
