@@ -408,6 +408,19 @@ impl Stream {
         }
     }
 
+    /// Turns on TCP keep-alive probes: the first after `period` idle, then
+    /// one every `period` (Go's `net.Dialer.KeepAlive` sets both).
+    pub fn set_tcp_keep_alive(&self, period: Duration) -> io::Result<()> {
+        match self.tcp() {
+            Some(tcp) => socket2::SockRef::from(tcp).set_tcp_keepalive(
+                &socket2::TcpKeepalive::new()
+                    .with_time(period)
+                    .with_interval(period),
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// Bounds how long one write may wait for the peer to take bytes
     /// (`None`: unbounded); a write that waits longer fails with `TimedOut`.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {

@@ -232,14 +232,40 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
 
 /// The client side: how `https://` backends are called.
 pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, Problem> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(ids) = &settings.cipher_suites {
+        // Go's `CipherSuites` (lura `parseCipherSuites`) chooses among the
+        // TLS 1.2 suites only: TLS 1.3's are not configurable in Go.
+        provider.cipher_suites.retain(|s| {
+            s.version() == &rustls::version::TLS13 || ids.contains(&u16::from(s.suite()))
+        });
+    }
+    if let Some(ids) = &settings.curve_preferences {
+        provider.kx_groups = ids
+            .iter()
+            .filter_map(|id| {
+                rustls::crypto::ring::ALL_KX_GROUPS
+                    .iter()
+                    .find(|g| u16::from(g.name()) == *id)
+                    .copied()
+            })
+            .collect();
+    }
+    let provider = Arc::new(provider);
+    // Without a `client_tls` block, Go's own client defaults (TLS 1.2 to
+    // 1.3); a block fills both (`config::tls::client`).
     let versions = versions(
         settings.min_version.unwrap_or(TlsVersion::Tls12),
         settings.max_version.unwrap_or(TlsVersion::Tls13),
     );
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| Problem::new("client_tls", e.to_string()))?;
+        .map_err(|e| {
+            Problem::new(
+                "client_tls.cipher_suites",
+                format!("no usable combination of versions, cipher suites and curves: {e}"),
+            )
+        })?;
     let mut config = if settings.allow_insecure_connections {
         builder
             .dangerous()

@@ -448,13 +448,35 @@ fn tls_backend_with(
     key: &Path,
     client_ca: Option<&Ca>,
 ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    tls_backend_speaking(cert, key, client_ca, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`tls_backend_with`] speaking only the TLS `versions` given.
+fn tls_backend_speaking(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Ca>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let provider = rustls::crypto::ring::default_provider();
+    tls_backend_full(cert, key, client_ca, versions, provider)
+}
+
+/// [`tls_backend_speaking`] with only `provider`'s suites and groups.
+fn tls_backend_full(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Ca>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    provider: rustls::crypto::CryptoProvider,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
     let certs = vec![pem_der(cert)];
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider);
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap();
     let config = match client_ca {
         None => config.with_no_client_auth(),
@@ -567,6 +589,100 @@ fn https_backend_with_a_private_ca_is_verified_and_pooled() {
         "{}",
     ));
     assert_eq!(gateway.get("/remote").status, 500);
+}
+
+#[test]
+fn client_tls_defaults_to_tls13_as_krakend_and_honours_its_versions() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let ca_file = ca.write(&dir.0);
+    let (tls12, _) = tls_backend_speaking(&crt, &key, None, &[&rustls::version::TLS12]);
+    let (tls13, _) = tls_backend_speaking(&crt, &key, None, &[&rustls::version::TLS13]);
+    let status = |addr: SocketAddr, versions: &str| {
+        let gateway = Gateway::start(&backend_config(
+            &format!("https://localhost:{}", addr.port()),
+            &format!(r#"{{"ca_certs": ["{}"]{versions}}}"#, ca_file.display()),
+        ));
+        gateway.get("/remote").status
+    };
+    // lura's client TLS set-up reads an unset min_version as TLS 1.3: a
+    // TLS 1.2-only backend is refused...
+    assert_eq!(status(tls12, ""), 500);
+    assert_eq!(status(tls13, ""), 200);
+    // ...unless the block allows TLS 1.2.
+    assert_eq!(status(tls12, r#", "min_version": "TLS12""#), 200);
+    assert_eq!(status(tls13, r#", "min_version": "TLS12""#), 200);
+    // max_version caps it.
+    let both12 = r#", "min_version": "TLS12", "max_version": "TLS12""#;
+    assert_eq!(status(tls13, both12), 500);
+    assert_eq!(status(tls12, both12), 200);
+    // A max_version under the (default) minimum can never connect: refused.
+    let (ok, out) = check(
+        &backend_config(
+            "https://localhost:1",
+            &format!(
+                r#"{{"ca_certs": ["{}"], "max_version": "TLS12"}}"#,
+                ca_file.display()
+            ),
+        ),
+        &dir.0,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("client_tls.min_version: is TLS13 when not set"),
+        "{out}"
+    );
+}
+
+#[test]
+fn client_tls_cipher_suites_and_curves_choose_what_is_offered() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let ca_file = ca.write(&dir.0);
+    // A TLS 1.2 backend with one ECDSA suite (rcgen's keys are P-256).
+    let mut one_suite = rustls::crypto::ring::default_provider();
+    one_suite
+        .cipher_suites
+        .retain(|s| u16::from(s.suite()) == 0xc02c);
+    let (tls12, _) = tls_backend_full(&crt, &key, None, &[&rustls::version::TLS12], one_suite);
+    // A TLS 1.3 backend with X25519 only.
+    let mut x25519 = rustls::crypto::ring::default_provider();
+    x25519.kx_groups.retain(|g| u16::from(g.name()) == 29);
+    let (tls13, _) = tls_backend_full(&crt, &key, None, &[&rustls::version::TLS13], x25519);
+    let status = |addr: SocketAddr, settings: &str| {
+        let gateway = Gateway::start(&backend_config(
+            &format!("https://localhost:{}", addr.port()),
+            &format!(r#"{{"ca_certs": ["{}"]{settings}}}"#, ca_file.display()),
+        ));
+        gateway.get("/remote").status
+    };
+    let tls12_with =
+        |suites: &str| format!(r#", "min_version": "TLS12", "cipher_suites": {suites}"#);
+    // 49195 (ECDHE-ECDSA AES-128-GCM) is not the backend's 49196.
+    assert_eq!(status(tls12, &tls12_with("[49195]")), 500);
+    assert_eq!(status(tls12, &tls12_with("[49195, 49196]")), 200);
+    // TLS 1.3 suites are not chosen by the list, as in Go.
+    assert_eq!(status(tls13, r#", "cipher_suites": [49195]"#), 200);
+    assert_eq!(status(tls13, r#", "curve_preferences": [23, 24]"#), 500);
+    assert_eq!(status(tls13, r#", "curve_preferences": [23, 29]"#), 200);
+    // A group the TLS library lacks (P-521) is named, not dropped.
+    let (ok, out) = check(
+        &backend_config(
+            "https://localhost:1",
+            &format!(
+                r#"{{"ca_certs": ["{}"], "curve_preferences": [25]}}"#,
+                ca_file.display()
+            ),
+        ),
+        &dir.0,
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("client_tls.curve_preferences: 25 is not supported"),
+        "{out}"
+    );
 }
 
 #[test]

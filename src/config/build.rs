@@ -43,6 +43,9 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let client_tls = super::tls::client(raw.client_tls.as_ref())?;
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
+    unknown
+        .warnings
+        .extend(super::limits::ignored_client_settings(&raw));
     let inherited = Inherited {
         timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),
         cache_ttl: non_zero(raw.cache_ttl),
@@ -544,6 +547,7 @@ fn build_backend(
         input_query_strings: own_list(raw.input_query_strings, str::to_owned),
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
+        send_body_on_redirect: extra.send_body_on_redirect,
     })
 }
 

@@ -290,7 +290,12 @@ fn convert(kind: Kind, key: &str, text: &str) -> Result<Value, String> {
         Kind::Bool => parse_go_bool(text).map(Value::Bool).ok_or_else(|| {
             format!("`{key}` takes a boolean: write true or false (or 1, 0, t, f, TRUE, FALSE)")
         }),
-        Kind::Duration => match parse_go_duration(text) {
+        // `dialer_keep_alive` may be negative (Go: keep-alive off).
+        Kind::Duration => match parse_go_duration(if key == "dialer_keep_alive" {
+            text.strip_prefix('-').unwrap_or(text)
+        } else {
+            text
+        }) {
             Ok(_) => Ok(Value::String(text.to_owned())),
             Err(reason) => Err(format!(
                 "`{key}` takes a duration in Go syntax such as \"15s\" or \"1500ms\", and this one {}",
@@ -483,6 +488,14 @@ mod tests {
                 "{var}={value}"
             );
         }
+    }
+
+    #[test]
+    fn only_dialer_keep_alive_may_be_negative() {
+        let mut doc = json!({});
+        applied(&mut doc, &[("KRAKEND_DIALER_KEEP_ALIVE", "-1s")]);
+        assert_eq!(doc, json!({"dialer_keep_alive": "-1s"}));
+        assert!(apply(&mut json!({}), &env(&[("KRAKEND_IDLE_TIMEOUT", "-1s")])).is_err());
     }
 
     #[test]

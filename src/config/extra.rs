@@ -19,9 +19,9 @@ use super::model::{
 };
 use super::ratelimit;
 use super::raw::{
-    ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawJmespath,
-    RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier, RawRouter,
-    RawRouterRateLimit, RawStatic,
+    ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawHttpClient,
+    RawJmespath, RawLogging, RawProxy, RawProxyRateLimit, RawReplacement, RawReqRespModifier,
+    RawRouter, RawRouterRateLimit, RawStatic,
 };
 use super::security;
 use super::unimplemented;
@@ -48,6 +48,11 @@ const LOGGING: &str = "telemetry/logging";
 const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
+const HTTP_CLIENT: &str = "backend/http/client";
+/// `backend/http/client` keys only KrakenD Enterprise reads: each changes
+/// where or how a backend is reached (its own TLS, an egress proxy, not
+/// following redirects), so they are refused rather than ignored.
+const HTTP_CLIENT_ENTERPRISE: [&str; 3] = ["client_tls", "proxy_address", "no_redirect"];
 const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
@@ -128,6 +133,8 @@ pub struct BackendExtra {
     pub cel_checks_response: bool,
     /// `proxy.shadow`: `Some(shadow_timeout)` for a shadow backend.
     pub shadow: Option<Option<std::time::Duration>>,
+    /// `backend/http/client.send_body_on_redirect`.
+    pub send_body_on_redirect: bool,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -364,6 +371,21 @@ pub fn backend(
                 let http: RawBackendHttp = decode(value, &at)?;
                 result.return_error_code = http.return_error_code.unwrap_or(false);
                 result.return_error_details = http.return_error_details;
+            }
+            HTTP_CLIENT => {
+                for key in HTTP_CLIENT_ENTERPRISE {
+                    if value.get(key).is_some() {
+                        unknown.unimplemented.push(Problem::new(
+                            format!("{at}.{key}"),
+                            "is KrakenD Enterprise's and not implemented by cuttle; it decides where or how this backend is reached",
+                        ));
+                    }
+                }
+                let mut known = vec!["send_body_on_redirect"];
+                known.extend(HTTP_CLIENT_ENTERPRISE);
+                note_ignored_keys(HTTP_CLIENT, value, &known, unknown);
+                let client: RawHttpClient = decode(value, &at)?;
+                result.send_body_on_redirect = client.send_body_on_redirect.unwrap_or(false);
             }
             CIRCUIT_BREAKER => {
                 // `name` is only a label in KrakenD's logs: nothing to warn about.

@@ -39,6 +39,19 @@ pub fn server_limits(
             "max_idle_connections_per_host",
         )?,
         connect_timeout: or_default(raw.dialer_timeout, defaults.connect_timeout),
+        max_idle_total: match raw.max_idle_connections {
+            None | Some(0) => None,
+            Some(n) => Some(to_usize(n, "max_idle_connections")?),
+        },
+        idle_connection_timeout: non_zero(raw.idle_connection_timeout),
+        response_header_timeout: non_zero(raw.response_header_timeout),
+        disable_keep_alives: raw.disable_keep_alives.unwrap_or(false),
+        disable_compression: raw.disable_compression.unwrap_or(false),
+        tcp_keep_alive: match raw.dialer_keep_alive {
+            Some((true, _)) => None,
+            Some((false, GoDuration(d))) if !d.is_zero() => Some(d),
+            _ => defaults.tcp_keep_alive,
+        },
         shutdown_wait: or_default(raw.max_shutdown_wait_time, defaults.shutdown_wait),
         ..defaults
     };
@@ -84,6 +97,29 @@ pub fn server_limits(
         }
     }
     Ok(limits)
+}
+
+/// The backend transport settings cuttle has nothing to do for: a warning
+/// each (JSON path and why), so that none is accepted in silence.
+pub fn ignored_client_settings(raw: &RawConfig) -> Vec<Problem> {
+    let mut found = Vec::new();
+    if non_zero(raw.expect_continue_timeout).is_some() {
+        found.push(Problem::new(
+            "expect_continue_timeout",
+            "ignored: cuttle never sends \"Expect: 100-continue\" to a backend (it has read the whole request body before calling and sends it with the head), so there is no answer to wait for",
+        ));
+    }
+    if non_zero(raw.dialer_fallback_delay).is_some() {
+        found.push(Problem::new(
+            "dialer_fallback_delay",
+            "ignored: cuttle resolves each backend name once at start-up and dials that one address, so there is no second address family to fall back to",
+        ));
+    }
+    found
+}
+
+fn non_zero(value: Option<GoDuration>) -> Option<Duration> {
+    value.map(|GoDuration(d)| d).filter(|d| !d.is_zero())
 }
 
 fn or_default(value: Option<GoDuration>, default: Duration) -> Duration {

@@ -12,6 +12,10 @@ use crate::http::Method;
 /// Default for the root and endpoint `timeout`, as in KrakenD.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Go's `net.Dialer` keep-alive period when `KeepAlive` is 0 (net/dial.go
+/// `defaultTCPKeepAliveIdle`), which KrakenD's `dialer_keep_alive` feeds.
+pub const DEFAULT_TCP_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this configuration was read from (for messages).
@@ -114,6 +118,25 @@ pub struct ServerLimits {
     pub h2_max_concurrent_streams: usize,
     /// `dialer_timeout`: connect timeout to backends.
     pub connect_timeout: Duration,
+    /// `max_idle_connections`: idle keep-alive connections kept to all
+    /// backend hosts together by the whole process (`None`: no limit, Go's
+    /// 0); each worker keeps its share, see [`ServerLimits::idle_total_per_worker`].
+    pub max_idle_total: Option<usize>,
+    /// `idle_connection_timeout`: an idle pooled backend connection is
+    /// closed after this long (`None`: kept until the backend closes it).
+    pub idle_connection_timeout: Option<Duration>,
+    /// `response_header_timeout`: how long a backend may take to start
+    /// its answer once the request is written (`None`: only the endpoint's
+    /// `timeout` bounds it).
+    pub response_header_timeout: Option<Duration>,
+    /// `disable_keep_alives`: one connection per backend call, closed after
+    /// it (`Connection: close`).
+    pub disable_keep_alives: bool,
+    /// `disable_compression`: do not ask backends for gzip.
+    pub disable_compression: bool,
+    /// `dialer_keep_alive`: TCP keep-alive probe interval on backend
+    /// sockets (Go's default 15 s; `None`: off, a negative value).
+    pub tcp_keep_alive: Option<Duration>,
     /// `max_shutdown_wait_time`: how long in-flight requests may take after SIGTERM.
     pub shutdown_wait: Duration,
 }
@@ -135,6 +158,12 @@ impl Default for ServerLimits {
             preconnect: 4,
             h2_max_concurrent_streams: 100,
             connect_timeout: Duration::from_secs(3),
+            max_idle_total: None,
+            idle_connection_timeout: None,
+            response_header_timeout: None,
+            disable_keep_alives: false,
+            disable_compression: false,
+            tcp_keep_alive: Some(DEFAULT_TCP_KEEP_ALIVE),
             shutdown_wait: Duration::from_secs(10),
         }
     }
@@ -147,9 +176,22 @@ impl ServerLimits {
         self.max_idle_per_host.div_ceil(workers.max(1)).max(1)
     }
 
-    /// Connections one worker opens per host at start-up.
+    /// Connections one worker opens per host at start-up: none when
+    /// connections are not kept alive (each call opens its own, as Go's
+    /// transport does with `DisableKeepAlives`).
     pub fn preconnect_per_worker(&self, workers: usize) -> usize {
+        if self.disable_keep_alives {
+            return 0;
+        }
         self.preconnect.min(self.idle_per_worker(workers))
+    }
+
+    /// One worker's share of `max_idle_total` (rounded up, at least 1), as
+    /// `max_idle_per_host` is shared: Go's `MaxIdleConns` bounds the whole
+    /// process, and cuttle's pools are per worker.
+    pub fn idle_total_per_worker(&self, workers: usize) -> Option<usize> {
+        self.max_idle_total
+            .map(|total| total.div_ceil(workers.max(1)).max(1))
     }
 }
 
@@ -256,6 +298,10 @@ pub struct Backend {
     /// mirrored request may take (`shadow_timeout`, else the endpoint's).
     /// Its answer is discarded (lura `proxy/shadow.go`).
     pub shadow: Option<Duration>,
+    /// `extra_config.backend/http/client.send_body_on_redirect`: follow a
+    /// 307/308 with the request body (without it a call with a body stops
+    /// at the 307/308, as Go's client does when it cannot replay a body).
+    pub send_body_on_redirect: bool,
 }
 
 /// The per-backend manipulation settings as written in the config; the

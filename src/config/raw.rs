@@ -60,6 +60,26 @@ pub struct RawConfig {
     pub max_idle_connections_per_host: Option<u64>,
     #[serde(default, deserialize_with = "weak::duration")]
     pub dialer_timeout: Option<GoDuration>,
+    /// The rest of lura's backend transport settings (`ServiceConfig`,
+    /// turned into Go's `http.Transport` by lura's
+    /// `transport/http/server/server.go` `NewTransport`).
+    #[serde(default, deserialize_with = "weak::duration")]
+    pub response_header_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::bool")]
+    pub disable_keep_alives: Option<bool>,
+    #[serde(default, deserialize_with = "weak::bool")]
+    pub disable_compression: Option<bool>,
+    #[serde(default, deserialize_with = "weak::duration")]
+    pub idle_connection_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::int")]
+    pub max_idle_connections: Option<u64>,
+    /// Go's `net.Dialer.KeepAlive`: a negative value turns probes off.
+    #[serde(default, deserialize_with = "weak::signed_duration")]
+    pub dialer_keep_alive: Option<(bool, GoDuration)>,
+    #[serde(default, deserialize_with = "weak::duration")]
+    pub expect_continue_timeout: Option<GoDuration>,
+    #[serde(default, deserialize_with = "weak::duration")]
+    pub dialer_fallback_delay: Option<GoDuration>,
     #[serde(default, deserialize_with = "weak::duration")]
     pub max_shutdown_wait_time: Option<GoDuration>,
     /// Placeholders anywhere in an endpoint path (`/file.{ext}`), not only
@@ -244,6 +264,14 @@ pub struct RawReplacement {
 pub struct RawBackendHttp {
     pub return_error_code: Option<bool>,
     pub return_error_details: Option<String>,
+}
+
+/// Backend `backend/http/client` (KrakenD CE reads `send_body_on_redirect`
+/// only: lura `proxy/http.go`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawHttpClient {
+    pub send_body_on_redirect: Option<bool>,
 }
 
 /// Backend `qos/circuit-breaker`.

@@ -174,6 +174,7 @@ fn namespace_keys(namespace: &str) -> Option<&'static [&'static str]> {
         "telemetry/opentelemetry" => TELEMETRY_OPENTELEMETRY,
         "proxy" => PROXY,
         "backend/http" => BACKEND_HTTP,
+        "backend/http/client" => BACKEND_HTTP_CLIENT,
         "qos/circuit-breaker" => QOS_CIRCUIT_BREAKER,
         "qos/ratelimit/router" => QOS_RATELIMIT_ROUTER,
         "qos/ratelimit/proxy" => QOS_RATELIMIT_PROXY,
@@ -500,6 +501,14 @@ const PROXY: &[&str] = &[
 ];
 
 const BACKEND_HTTP: &[&str] = &["return_error_code", "return_error_details"];
+
+/// krakend-schema `v2.13/backend/http_client.json`.
+const BACKEND_HTTP_CLIENT: &[&str] = &[
+    "client_tls",
+    "no_redirect",
+    "proxy_address",
+    "send_body_on_redirect",
+];
 
 const QOS_CIRCUIT_BREAKER: &[&str] = &[
     "interval",

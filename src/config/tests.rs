@@ -268,6 +268,41 @@ fn root_settings() {
             }),
         ),
         (
+            "backend transport settings (lura NewTransport)",
+            root_with(
+                r#""response_header_timeout": "500ms", "disable_keep_alives": "true", "disable_compression": true,
+                   "idle_connection_timeout": "9s", "max_idle_connections": 5, "dialer_keep_alive": "-1s","#,
+            ),
+            Valid(|c| {
+                let l = &c.limits;
+                assert_eq!(l.response_header_timeout, Some(Duration::from_millis(500)));
+                assert!(l.disable_keep_alives && l.disable_compression);
+                assert_eq!(l.idle_connection_timeout, Some(Duration::from_secs(9)));
+                assert_eq!(l.max_idle_total, Some(5));
+                // Shared out like max_idle_connections_per_host.
+                assert_eq!(l.idle_total_per_worker(2), Some(3));
+                assert_eq!(l.idle_total_per_worker(8), Some(1));
+                assert_eq!(l.tcp_keep_alive, None);
+                // No connection is pre-opened when none is kept alive.
+                assert_eq!(l.preconnect_per_worker(1), 0);
+                assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            }),
+        ),
+        (
+            "backend transport defaults: Go's",
+            root_with(r#""dialer_keep_alive": "0s", "max_idle_connections": 0,"#),
+            Valid(|c| {
+                let l = &c.limits;
+                assert_eq!(l.tcp_keep_alive, Some(Duration::from_secs(15)));
+                assert_eq!((l.max_idle_total, l.idle_total_per_worker(4)), (None, None));
+                assert_eq!(
+                    (l.response_header_timeout, l.idle_connection_timeout),
+                    (None, None)
+                );
+                assert!(!l.disable_keep_alives && !l.disable_compression);
+            }),
+        ),
+        (
             "zero limits from the file mean the defaults, not unlimited",
             root_with(
                 r#""read_timeout": "0s", "idle_timeout": "0", "max_header_bytes": 0, "max_idle_connections_per_host": 0,"#,
@@ -608,7 +643,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         "security/policies",
         "plugin/http-server",
         "backend/grpc",
-        "backend/http/client",
         "qos/ratelimit/tiered",
     ] {
         let text = with_endpoints(&format!(
@@ -689,6 +723,27 @@ fn tls_settings_are_checked() {
                 assert!(c.tls.is_none());
                 assert!(!c.client_tls.allow_insecure_connections);
             }),
+        ),
+        (
+            "client_tls versions: TLS 1.3 when the block leaves them out, Go's range without a block",
+            r#"{"version": 3, "client_tls": {"min_version": "TLS12"}}"#.to_owned(),
+            Valid(|c| {
+                assert_eq!(c.client_tls.min_version, Some(TlsVersion::Tls12));
+                assert_eq!(c.client_tls.max_version, Some(TlsVersion::Tls13));
+            }),
+        ),
+        (
+            "an empty client_tls block is TLS 1.3 only",
+            r#"{"version": 3, "client_tls": {}}"#.to_owned(),
+            Valid(|c| {
+                assert_eq!(c.client_tls.min_version, Some(TlsVersion::Tls13));
+                assert_eq!(c.client_tls.max_version, Some(TlsVersion::Tls13));
+            }),
+        ),
+        (
+            "no client_tls block",
+            r#"{"version": 3}"#.to_owned(),
+            Valid(|c| assert_eq!(c.client_tls.min_version, None)),
         ),
         (
             "one CA path stands for a list of one",

@@ -61,8 +61,16 @@ pub struct ClientTlsSettings {
     /// `client_certs`: certificates (with keys) shown to backends that ask
     /// for one (mTLS); the first whose key suits the backend is used.
     pub client_certs: Vec<KeyPair>,
+    /// Both TLS 1.3 when the block does not set them (lura's default);
+    /// `None` only without a block (Go's defaults: TLS 1.2 to 1.3).
     pub min_version: Option<TlsVersion>,
     pub max_version: Option<TlsVersion>,
+    /// `cipher_suites`: the TLS 1.2 suites offered (Go's `CipherSuites`,
+    /// which leaves TLS 1.3's alone); `None`: all supported.
+    pub cipher_suites: Option<Vec<u16>>,
+    /// `curve_preferences`: the key exchange groups offered, in this
+    /// order; `None`: rustls' defaults.
+    pub curve_preferences: Option<Vec<u16>>,
 }
 
 /// The cipher suites cuttle's TLS library supports, by number and name.
@@ -203,20 +211,46 @@ pub fn client(tls: Option<&Value>) -> BuildResult<ClientTlsSettings> {
         weak::value_bool(block.get(key), &format!("client_tls.{key}"))
     };
     let ca_certs = paths(block.get("ca_certs"), "client_tls.ca_certs")?;
+    let cipher_suites = ids(
+        block.get("cipher_suites"),
+        "client_tls.cipher_suites",
+        &supported_cipher_suites(),
+    )?;
+    let curve_preferences = ids(
+        block.get("curve_preferences"),
+        "client_tls.curve_preferences",
+        &supported_curves(),
+    )?;
     let settings = ClientTlsSettings {
+        cipher_suites,
+        curve_preferences,
         allow_insecure_connections: flag("allow_insecure_connections")?,
         ca_certs,
         disable_system_ca_pool: flag("disable_system_ca_pool")?,
         client_certs,
-        min_version: version(block.get("min_version"), "client_tls.min_version")?,
-        max_version: version(block.get("max_version"), "client_tls.max_version")?,
+        // lura's `ParseClientTLSConfigWithLogger` (transport/http/server)
+        // turns an unset version into TLS 1.3 (`parseTLSVersion`), so a
+        // `client_tls` block means TLS 1.3 only unless it says otherwise.
+        // Without the block lura hands Go no TLS configuration at all and
+        // Go's defaults apply (TLS 1.2 to 1.3): `ClientTlsSettings::default()`.
+        min_version: Some(
+            version(block.get("min_version"), "client_tls.min_version")?
+                .unwrap_or(TlsVersion::Tls13),
+        ),
+        max_version: Some(
+            version(block.get("max_version"), "client_tls.max_version")?
+                .unwrap_or(TlsVersion::Tls13),
+        ),
     };
-    if let (Some(min), Some(max)) = (settings.min_version, settings.max_version)
-        && min > max
-    {
+    if settings.min_version > settings.max_version {
+        let unset = |key: &str| block.get(key).is_none_or(|v| v.is_null() || v == "");
         return Err(Problem::new(
             "client_tls.min_version",
-            "is above client_tls.max_version",
+            if unset("min_version") {
+                "is TLS13 when not set (KrakenD's default), above client_tls.max_version: add \"min_version\": \"TLS12\""
+            } else {
+                "is above client_tls.max_version"
+            },
         ));
     }
     Ok(settings)

@@ -38,6 +38,7 @@ use serde::de::{self, Deserializer, Visitor};
 
 use serde_json::Value;
 
+use super::duration::parse_go_duration;
 use super::error::{BuildResult, Problem};
 use super::raw::GoDuration;
 
@@ -94,6 +95,24 @@ pub fn string_map<'de, D: Deserializer<'de>>(
 /// A Go duration string; a bare number only when it is 0 ("not set").
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GoDuration>, D::Error> {
     Ok(Option::<WeakDuration>::deserialize(d)?.map(|w| w.0))
+}
+
+/// A duration that may be negative (`dialer_keep_alive`, where Go reads a
+/// negative value as "off"): `(negative, magnitude)`.
+pub fn signed_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<(bool, GoDuration)>, D::Error> {
+    let Some(value) = Option::<Value>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(rest) = value.as_str().and_then(|text| text.strip_prefix('-')) {
+        return parse_go_duration(rest)
+            .map(|d| Some((!d.is_zero(), GoDuration(d))))
+            .map_err(de::Error::custom);
+    }
+    WeakDuration::deserialize(value)
+        .map(|w| Some((false, w.0)))
+        .map_err(de::Error::custom)
 }
 
 /// The same rules for the lura blocks read as JSON values (`tls`,
@@ -385,7 +404,7 @@ impl Visitor<'_> for WeakDurationVisitor {
 
 /// The duration keys of the root and of each endpoint that `raw.rs` reads
 /// with [`duration`].
-const ROOT_DURATIONS: [&str; 8] = [
+const ROOT_DURATIONS: [&str; 13] = [
     "timeout",
     "cache_ttl",
     "read_timeout",
@@ -394,6 +413,11 @@ const ROOT_DURATIONS: [&str; 8] = [
     "read_header_timeout",
     "dialer_timeout",
     "max_shutdown_wait_time",
+    "response_header_timeout",
+    "idle_connection_timeout",
+    "dialer_keep_alive",
+    "expect_continue_timeout",
+    "dialer_fallback_delay",
 ];
 const ENDPOINT_DURATIONS: [&str; 2] = ["timeout", "cache_ttl"];
 

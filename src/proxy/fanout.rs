@@ -119,6 +119,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         headers,
         body,
         chunked: plan.chunked_request_body,
+        body_on_redirect: plan.send_body_on_redirect,
     };
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.

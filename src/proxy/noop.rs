@@ -94,6 +94,7 @@ pub async fn relay(
         headers,
         body,
         chunked: backend.chunked_request_body,
+        body_on_redirect: backend.send_body_on_redirect,
     };
     let host = backend.pick_host();
     // The call starts with the proxy stage, as a fan-out's calls do: the

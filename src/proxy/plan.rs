@@ -27,6 +27,9 @@ pub struct EndpointPlan {
     pub input_headers: Forward,
     pub input_query_strings: Forward,
     pub output: OutputEncoding,
+    /// Backends are asked for gzip (`Accept-Encoding: gzip`) on the calls
+    /// whose bodies the gateway decodes: unless `disable_compression`.
+    pub ask_gzip: bool,
     /// The backends whose answers make the response (lura's shadow factory
     /// hands the proxy only these).
     pub backends: Vec<BackendPlan>,
@@ -83,6 +86,8 @@ pub struct BackendPlan {
     pub input_query_strings: Option<Vec<String>>,
     /// Request bodies go chunked (`--krakend-body-framing`).
     pub chunked_request_body: bool,
+    /// `backend/http/client.send_body_on_redirect`.
+    pub send_body_on_redirect: bool,
 }
 
 impl EndpointPlan {
@@ -148,6 +153,8 @@ pub struct WorkerShare {
     /// `router.return_error_msg`: refusals of the validation steps carry
     /// their text.
     pub return_error_msg: bool,
+    /// Root `disable_compression`.
+    pub disable_compression: bool,
 }
 
 pub fn compile_endpoint(
@@ -211,6 +218,7 @@ pub fn compile_endpoint(
         input_headers: endpoint.input_headers.clone(),
         input_query_strings: endpoint.input_query_strings.clone(),
         output: endpoint.output_encoding,
+        ask_gzip: endpoint.output_encoding != OutputEncoding::NoOp && !share.disable_compression,
         backends,
         shadows,
         shadow_timeout,
@@ -352,5 +360,6 @@ fn compile_backend(
         input_headers: backend.input_headers.clone(),
         input_query_strings: backend.input_query_strings.clone(),
         chunked_request_body: backend.chunked_request_body,
+        send_body_on_redirect: backend.send_body_on_redirect,
     })
 }

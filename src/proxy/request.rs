@@ -142,10 +142,10 @@ fn write_headers(
     keeps: impl Fn(&[u8]) -> bool,
 ) {
     // The gateway reads the bodies it manipulates, so it chooses their coding
-    // (gzip, which upstream::fetch inflates, as Go's client does); no-op
-    // endpoints pass the client's Accept-Encoding through with the body.
-    let decodes_body = plan.output != OutputEncoding::NoOp;
-    if decodes_body {
+    // (gzip, which upstream::fetch inflates, as Go's client does, unless
+    // `disable_compression`: Go's `DisableCompression`); no-op endpoints
+    // pass the client's Accept-Encoding through with the body.
+    if plan.ask_gzip {
         write_header(out, b"Accept-Encoding", b"gzip");
     }
     let mut client_user_agent = false;

@@ -220,6 +220,7 @@ async fn exchange(
         headers: target.own_headers.as_deref().unwrap_or(&mirrored.headers),
         body,
         chunked: backend.chunked_request_body,
+        body_on_redirect: backend.send_body_on_redirect,
     };
     let mut scratch =
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());

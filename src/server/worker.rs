@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
-use crate::upstream::{Pool, Pools, authority_of};
+use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
 
 /// One worker's tables for one configuration: a reload (SIGHUP) builds the
 /// next generation on the worker's thread ([`Worker::next`]) and the
@@ -106,11 +106,26 @@ impl Worker {
         } else {
             None
         };
-        let (max_idle, preconnect, connect_timeout) = (
-            config.limits.idle_per_worker(workers),
-            config.limits.preconnect_per_worker(workers),
-            config.limits.connect_timeout,
-        );
+        let limits = &config.limits;
+        let settings = PoolSettings {
+            max_idle: limits.idle_per_worker(workers),
+            preconnect: limits.preconnect_per_worker(workers),
+            connect_timeout: limits.connect_timeout,
+            idle_timeout: limits.idle_connection_timeout,
+            response_header_timeout: limits.response_header_timeout,
+            keep_alive: !limits.disable_keep_alives,
+            tcp_keep_alive: limits.tcp_keep_alive,
+            max_idle_total: limits.idle_total_per_worker(workers),
+        };
+        // One budget for all of this worker's pools, the previous
+        // generation's when its cap is unchanged (its kept pools count in it).
+        pools.budget = settings.max_idle_total.map(|cap| {
+            previous
+                .and_then(|p| p.pools.budget.clone())
+                .filter(|b| b.cap() == cap)
+                .unwrap_or_else(|| IdleBudget::new(cap))
+        });
+        let budget = pools.budget.clone();
         for (authority, addr) in resolved {
             // A pool is kept only if nothing that built it changed (an
             // https:// one also needs the same client_tls).
@@ -118,24 +133,23 @@ impl Worker {
                 let pool = previous.pools.get(authority)?;
                 let same_tls = !authority.starts_with("https://")
                     || previous.config.client_tls == config.client_tls;
-                (same_tls && pool.same_as(*addr, max_idle, preconnect, connect_timeout))
-                    .then_some(pool)
+                (same_tls && pool.same_as(*addr, &settings)).then_some(pool)
             });
             pools.insert(kept.unwrap_or_else(|| {
-                Rc::new(Pool::new(
+                Pool::new(
                     authority.as_str().into(),
                     *addr,
-                    max_idle,
-                    preconnect,
-                    connect_timeout,
+                    settings.clone(),
+                    budget.as_ref(),
                     client_tls.as_ref(),
-                ))
+                )
             }));
         }
         let share = WorkerShare {
             workers,
             epoch: std::time::Instant::now(),
             return_error_msg: config.return_error_msg,
+            disable_compression: config.limits.disable_compression,
         };
         let endpoints = config
             .endpoints

@@ -24,6 +24,10 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Send a non-empty body chunked instead of with `Content-Length`.
     pub chunked: bool,
+    /// `backend/http/client.send_body_on_redirect`: follow a 307 or 308
+    /// with the body. Without it a request with a body is not sent again:
+    /// the 307/308 is the answer.
+    pub body_on_redirect: bool,
 }
 
 /// A response read whole.
@@ -43,6 +47,7 @@ fn serialise(
     req: &Request<'_>,
     authority: &str,
     referer: Option<(&str, &[u8])>,
+    close: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), BackendError> {
     // The last line of defence: values are encoded before they get here, so
@@ -75,6 +80,10 @@ fn serialise(
         out.extend_from_slice(host_header(authority).as_bytes());
         out.extend_from_slice(path);
         out.extend_from_slice(b"\r\n");
+    }
+    if close {
+        // `disable_keep_alives`: Go's transport asks the backend to close too.
+        out.extend_from_slice(b"Connection: close\r\n");
     }
     if req.chunked && !req.body.is_empty() {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
@@ -202,16 +211,25 @@ pub async fn open(
             headers: &headers,
             body,
             chunked: req.chunked,
+            body_on_redirect: req.body_on_redirect,
         };
         serialise(
             &current,
             &pool.authority,
             referer.as_ref().map(|(a, p)| (&**a, &p[..])),
+            !pool.settings().keep_alive,
             scratch,
         )?;
         let mut open = round_trip(&pool, method, scratch).await?;
         let status = open.head.status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(open);
+        }
+        // Go's client (net/http `redirectBehavior`) follows a 307/308 with
+        // the same method and body only when it can replay the body, which
+        // lura lets it do with `send_body_on_redirect` (`proxy/http.go`
+        // `redirectPostReaderFactory`); otherwise the 307/308 is the answer.
+        if matches!(status, 307 | 308) && !body.is_empty() && !req.body_on_redirect {
             return Ok(open);
         }
         let Some(location) = open.head.header(open.conn.head_bytes(), "location") else {
@@ -229,11 +247,12 @@ pub async fn open(
             .await
             .is_ok();
         open.conn.finish(keep_alive && drained);
-        // RFC 9110 §15.4: 303 always, and 301/302 after a POST, become GET.
-        if status == 303 && method != Method::Head
-            || matches!(status, 301 | 302) && method == Method::Post
-        {
-            method = Method::Get;
+        // Go's `redirectBehavior`: a 301, 302 or 303 is followed without
+        // the body, as a GET unless the request was a GET or HEAD.
+        if matches!(status, 301..=303) {
+            if !matches!(method, Method::Get | Method::Head) {
+                method = Method::Get;
+            }
             body = &[];
         }
         if matches!(headers, std::borrow::Cow::Borrowed(_))
@@ -260,14 +279,14 @@ async fn round_trip(
     request: &[u8],
 ) -> Result<OpenResponse, BackendError> {
     let mut conn = pool.checkout().await?;
-    match send_and_read_head(&mut conn, method, request).await {
+    match send_and_read_head(&mut conn, method, request, pool).await {
         Ok(head) => Ok(OpenResponse { conn, head }),
         Err(BackendError::ClosedBeforeResponse | BackendError::Io(_))
             if conn.is_reused() && (method.is_idempotent() || !conn.wrote_any()) =>
         {
             drop(conn);
             let mut conn = pool.connect().await?;
-            let head = send_and_read_head(&mut conn, method, request).await?;
+            let head = send_and_read_head(&mut conn, method, request, pool).await?;
             Ok(OpenResponse { conn, head })
         }
         Err(e) => Err(e),
@@ -278,9 +297,17 @@ async fn send_and_read_head(
     conn: &mut BackendConn,
     method: Method,
     request: &[u8],
+    pool: &Pool,
 ) -> Result<ResponseHead, BackendError> {
     conn.send(request).await?;
-    conn.read_head(method).await
+    match pool.settings().response_header_timeout {
+        // Go's `ResponseHeaderTimeout`: from the end of the request to the
+        // end of the response head (interim 1xx answers included).
+        Some(limit) => crate::rt::within(limit, conn.read_head(method))
+            .await
+            .unwrap_or(Err(BackendError::HeaderTimeout)),
+        None => conn.read_head(method).await,
+    }
 }
 
 /// Where a `Location` points: the same host (relative or absolute path) or
@@ -399,9 +426,10 @@ mod tests {
             headers,
             body,
             chunked: false,
+            body_on_redirect: false,
         };
         let mut out = Vec::new();
-        serialise(&req, "example.com:80", None, &mut out)?;
+        serialise(&req, "example.com:80", None, false, &mut out)?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -440,14 +468,7 @@ mod tests {
     fn redirect_targets_are_request_targets() {
         assert_eq!(request_target("/a b\u{7f}é?x=1"), b"/a%20b%7F%C3%A9?x=1");
         let pools = Pools::default();
-        let pool = Rc::new(Pool::new(
-            "h:80".into(),
-            None,
-            1,
-            0,
-            std::time::Duration::from_secs(1),
-            None,
-        ));
+        let pool = Pool::new("h:80".into(), None, Default::default(), None, None);
         let resolve = |location: &str| {
             resolve_location(&pools, &pool, b"/dir/page?q=1", location.as_bytes())
                 .map(|(_, path)| String::from_utf8(path).unwrap())

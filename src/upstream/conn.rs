@@ -29,6 +29,9 @@ pub struct BackendConn {
     reused: bool,
     /// Some byte of the current exchange's request reached the socket.
     wrote: bool,
+    /// When it last went back to the pool (recorded only when a pool
+    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
+    idle_since: Option<std::time::Instant>,
 }
 
 impl BackendConn {
@@ -43,7 +46,17 @@ impl BackendConn {
             pool,
             reused: false,
             wrote: false,
+            idle_since: None,
         }
+    }
+
+    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
+        self.idle_since = Some(now);
+    }
+
+    /// When it went back to the pool (now if no setting asked to record it).
+    pub(super) fn idle_since(&self) -> std::time::Instant {
+        self.idle_since.unwrap_or_else(std::time::Instant::now)
     }
 
     pub(super) fn into_reused(mut self) -> BackendConn {

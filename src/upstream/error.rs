@@ -20,6 +20,8 @@ pub enum BackendError {
     TooLarge(usize),
     /// The endpoint's timeout fired first.
     Timeout,
+    /// `response_header_timeout` passed before the response head arrived.
+    HeaderTimeout,
     /// More redirects than allowed, or a redirect the gateway cannot follow.
     Redirect(String),
     /// Not attempted: a value could not be placed in the backend URL (it
@@ -52,6 +54,10 @@ impl fmt::Display for BackendError {
             BackendError::BadResponse(e) => write!(f, "malformed HTTP response: {e}"),
             BackendError::TooLarge(max) => write!(f, "response body larger than {max} bytes"),
             BackendError::Timeout => f.write_str("context deadline exceeded"),
+            // Go's transport's words (net/http `errTimeout`... awaiting headers).
+            BackendError::HeaderTimeout => {
+                f.write_str("net/http: timeout awaiting response headers")
+            }
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
             BackendError::Refused(why) => f.write_str(why),
             BackendError::Rejected(why) => f.write_str(why),

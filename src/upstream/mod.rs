@@ -13,13 +13,16 @@ use std::rc::Rc;
 pub use client::{OpenResponse, Request, Response, fetch, open};
 pub use conn::{BackendConn, RelayError};
 pub use error::BackendError;
-pub use pool::Pool;
+pub use pool::{IdleBudget, Pool, PoolSettings};
 pub use resolve::{Resolved, authority_of, resolve_all, socket_authority};
 
 /// This worker's pools, one per backend `host:port`.
 #[derive(Default)]
 pub struct Pools {
     by_authority: ahash::AHashMap<Rc<str>, Rc<Pool>>,
+    /// `max_idle_connections`: the idle connections of all these pools
+    /// together (kept across a reload that does not change it).
+    pub budget: Option<Rc<IdleBudget>>,
 }
 
 impl Pools {

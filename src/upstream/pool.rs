@@ -2,9 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
@@ -12,6 +12,107 @@ use crate::rt::Stream;
 
 use super::conn::BackendConn;
 use super::error::BackendError;
+
+/// How a worker's pool treats its connections: KrakenD's backend transport
+/// settings (lura `transport/http/server/server.go` `NewTransport`, Go's
+/// `http.Transport` and `net.Dialer`), with the process-wide numbers
+/// already divided into this worker's share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Idle connections kept (`max_idle_connections_per_host`, this
+    /// worker's share); one finished beyond this is closed.
+    pub max_idle: usize,
+    /// Connections opened by `warm_up` (`cuttle/server.pool_size`).
+    pub preconnect: usize,
+    /// `dialer_timeout`, also bounding the TLS handshake.
+    pub connect_timeout: Duration,
+    /// `idle_connection_timeout`: an idle connection older than this is
+    /// closed (by the sweeper) and never used.
+    pub idle_timeout: Option<Duration>,
+    /// `response_header_timeout`: the wait for a response head once the
+    /// request is written.
+    pub response_header_timeout: Option<Duration>,
+    /// `!disable_keep_alives`: connections go back to the pool after a call.
+    pub keep_alive: bool,
+    /// `dialer_keep_alive`: TCP keep-alive idle time and probe interval.
+    pub tcp_keep_alive: Option<Duration>,
+    /// `max_idle_connections`: this worker's share of the idle connections
+    /// kept to all hosts together (the pools share one [`IdleBudget`]).
+    pub max_idle_total: Option<usize>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        PoolSettings {
+            max_idle: 1,
+            preconnect: 0,
+            connect_timeout: Duration::from_secs(3),
+            idle_timeout: None,
+            response_header_timeout: None,
+            keep_alive: true,
+            tcp_keep_alive: None,
+            max_idle_total: None,
+        }
+    }
+}
+
+/// Go's `MaxIdleConns` for one worker: idle connections of all its pools
+/// together. At the cap, the connection idle the longest (whatever its
+/// host) is closed to make room, as Go's transport evicts its idle LRU's
+/// oldest (`net/http/transport.go` `tryPutIdleConn`).
+pub struct IdleBudget {
+    cap: usize,
+    count: Cell<usize>,
+    pools: RefCell<Vec<Weak<Pool>>>,
+}
+
+impl IdleBudget {
+    pub fn new(cap: usize) -> Rc<IdleBudget> {
+        Rc::new(IdleBudget {
+            cap,
+            count: Cell::new(0),
+            pools: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Makes `pool` one of those whose idle connections this budget counts.
+    pub fn register(&self, pool: &Rc<Pool>) {
+        let mut pools = self.pools.borrow_mut();
+        pools.retain(|p| p.strong_count() > 0);
+        if !pools
+            .iter()
+            .any(|p| std::ptr::eq(p.as_ptr(), Rc::as_ptr(pool)))
+        {
+            pools.push(Rc::downgrade(pool));
+        }
+    }
+
+    fn released(&self, n: usize) {
+        self.count.set(self.count.get().saturating_sub(n));
+    }
+
+    /// Closes the connection idle the longest among the pools, if any.
+    fn evict_oldest(&self) {
+        let pools: Vec<Rc<Pool>> = self
+            .pools
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let oldest = pools
+            .iter()
+            .filter_map(|pool| Some((pool.idle.borrow().first()?.idle_since(), pool)))
+            .min_by_key(|(since, _)| *since);
+        if let Some((_, pool)) = oldest {
+            drop(pool.idle.borrow_mut().remove(0));
+            self.released(1);
+        }
+    }
+}
 
 /// One backend host as seen by one worker.
 pub struct Pool {
@@ -23,25 +124,24 @@ pub struct Pool {
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     /// Resolved once at start-up; `None` when the name did not resolve.
     addr: Option<SocketAddr>,
+    /// Oldest first: checkouts take the last (most recently used).
     idle: RefCell<Vec<BackendConn>>,
-    /// Idle connections kept; one finished beyond this is closed.
-    max_idle: usize,
-    /// Connections opened by `warm_up`.
-    preconnect: usize,
-    connect_timeout: Duration,
+    settings: PoolSettings,
+    budget: Option<Rc<IdleBudget>>,
     /// Connections currently open to this host from this worker (idle or busy).
     open: Cell<usize>,
 }
 
 impl Pool {
+    /// A pool; with a `budget` (`max_idle_connections`) it is registered
+    /// in it.
     pub fn new(
         authority: Rc<str>,
         addr: Option<SocketAddr>,
-        max_idle: usize,
-        preconnect: usize,
-        connect_timeout: Duration,
+        settings: PoolSettings,
+        budget: Option<&Rc<IdleBudget>>,
         client_tls: Option<&Arc<rustls::ClientConfig>>,
-    ) -> Pool {
+    ) -> Rc<Pool> {
         let tls = authority.strip_prefix("https://").and_then(|host_port| {
             let host = host_port
                 .rsplit_once(':')
@@ -51,42 +151,51 @@ impl Pool {
             let name = ServerName::try_from(host.to_string()).ok()?;
             Some((client_tls?.clone(), name))
         });
-        Pool {
+        let pool = Rc::new(Pool {
             tls,
             authority,
             addr,
-            idle: RefCell::new(Vec::with_capacity(preconnect)),
-            max_idle,
-            preconnect,
-            connect_timeout,
+            idle: RefCell::new(Vec::with_capacity(settings.preconnect)),
+            settings,
+            budget: budget.cloned(),
             open: Cell::new(0),
+        });
+        if let Some(budget) = budget {
+            budget.register(&pool);
         }
+        pool
     }
 
     /// Whether a pool built with these settings would be this one, so a
     /// reloaded configuration can keep it (and its open connections).
-    pub fn same_as(
-        &self,
-        addr: Option<SocketAddr>,
-        max_idle: usize,
-        preconnect: usize,
-        connect_timeout: Duration,
-    ) -> bool {
-        self.addr == addr
-            && self.max_idle == max_idle
-            && self.preconnect == preconnect
-            && self.connect_timeout == connect_timeout
+    pub fn same_as(&self, addr: Option<SocketAddr>, settings: &PoolSettings) -> bool {
+        self.addr == addr && self.settings == *settings
+    }
+
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// Whether an idle connection has outlived `idle_connection_timeout`.
+    fn expired(&self, conn: &BackendConn, now: Instant) -> bool {
+        self.settings
+            .idle_timeout
+            .is_some_and(|limit| now.saturating_duration_since(conn.idle_since()) >= limit)
     }
 
     /// An idle connection if there is one, else a fresh one. Idle
     /// connections the backend closed, or wrote to unasked, are dropped:
     /// bytes that arrived before the request can only poison its response.
     pub async fn checkout(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
+        let now = self.settings.idle_timeout.map(|_| Instant::now());
         loop {
             let Some(mut conn) = self.idle.borrow_mut().pop() else {
                 break;
             };
-            if !conn.is_stale() {
+            if let Some(budget) = &self.budget {
+                budget.released(1);
+            }
+            if !now.is_some_and(|now| self.expired(&conn, now)) && !conn.is_stale() {
                 return Ok(conn);
             }
         }
@@ -98,11 +207,15 @@ impl Pool {
         let addr = self
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
-        let stream = Stream::connect(addr, self.connect_timeout)
+        let timeout = self.settings.connect_timeout;
+        let stream = Stream::connect(addr, timeout)
             .await
             .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;
         // Requests are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
+        if let Some(period) = self.settings.tcp_keep_alive {
+            let _ = stream.set_tcp_keep_alive(period);
+        }
         let stream = match &self.tls {
             None if self.authority.starts_with("https://") => {
                 return Err(BackendError::Connect(
@@ -112,7 +225,7 @@ impl Pool {
             }
             None => stream,
             Some((config, name)) => stream
-                .connect_tls(config.clone(), name.clone(), self.connect_timeout)
+                .connect_tls(config.clone(), name.clone(), timeout)
                 .await
                 .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
         };
@@ -120,11 +233,20 @@ impl Pool {
     }
 
     /// Puts a connection whose last exchange ended cleanly back in the pool.
-    pub(super) fn checkin(&self, conn: BackendConn) {
-        let mut idle = self.idle.borrow_mut();
-        if idle.len() < self.max_idle {
-            idle.push(conn);
+    pub(super) fn checkin(&self, mut conn: BackendConn) {
+        if !self.settings.keep_alive || self.idle.borrow().len() >= self.settings.max_idle {
+            return;
         }
+        if let Some(budget) = &self.budget {
+            if budget.count.get() >= budget.cap {
+                budget.evict_oldest();
+            }
+            budget.count.set(budget.count.get() + 1);
+        }
+        if self.budget.is_some() || self.settings.idle_timeout.is_some() {
+            conn.mark_idle(Instant::now());
+        }
+        self.idle.borrow_mut().push(conn);
     }
 
     pub(super) fn opened(&self) {
@@ -138,7 +260,10 @@ impl Pool {
     /// Opens connections until `preconnect` are idle, stopping at the first
     /// failure (a backend that is down at start-up is not an error).
     pub async fn warm_up(self: Rc<Self>) {
-        while self.idle.borrow().len() < self.preconnect {
+        // Pre-connected connections count in `max_idle_connections` like any
+        // idle one; warming up stops at the budget rather than evict.
+        let room = || self.budget.as_ref().is_none_or(|b| b.count.get() < b.cap);
+        while self.idle.borrow().len() < self.settings.preconnect && room() {
             match self.connect().await {
                 Ok(conn) => self.checkin(conn.into_reused()),
                 Err(e) => {
@@ -154,8 +279,15 @@ impl Pool {
     /// without this the least recently used ones of a large idle list would
     /// sit half-closed (CLOSE-WAIT) after the backend's keep-alive timeout
     /// until a burst reached them.
+    /// Also closes those idle longer than `idle_connection_timeout`.
     pub fn sweep(&self) {
-        self.idle.borrow_mut().retain_mut(|conn| !conn.is_stale());
+        let now = self.settings.idle_timeout.map(|_| Instant::now());
+        let mut idle = self.idle.borrow_mut();
+        let before = idle.len();
+        idle.retain_mut(|conn| !now.is_some_and(|now| self.expired(conn, now)) && !conn.is_stale());
+        if let Some(budget) = &self.budget {
+            budget.released(before - idle.len());
+        }
     }
 
     pub fn idle_count(&self) -> usize {
