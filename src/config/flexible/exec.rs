@@ -111,7 +111,8 @@ impl Exec<'_> {
                 Node::Template { line, name, pipe } => {
                     let data = match pipe {
                         Some(pipe) => self.pipeline(pipe, dot)?,
-                        None => Value::Null,
+                        // Go's zero reflect.Value: "no value".
+                        None => Value::Missing,
                     };
                     self.template(*line, name, data)?;
                 }

@@ -245,7 +245,8 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Ctx<'_>) -> Result<Value> {
                     args[0].type_name()
                 ));
             };
-            let path = ctx.partials.join(file);
+            // Go's path.Join keeps a leading / of `file` under the folder.
+            let path = ctx.partials.join(file.trim_start_matches('/'));
             match std::fs::read_to_string(&path) {
                 Ok(text) => Value::Str(text),
                 // KrakenD includes nothing for a file it cannot read; the

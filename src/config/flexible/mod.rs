@@ -217,7 +217,12 @@ fn settings(dir: &Path) -> Result<Value, ConfigError> {
         }
         let name = file_name(&file);
         let name = name.strip_suffix(".json").unwrap_or(&name).to_owned();
-        data.insert(name, Value::from_json(&json));
+        // A `null` file is a nil map in Go: its keys read as no value.
+        let value = match json {
+            serde_json::Value::Null => Value::Map(Default::default()),
+            json => Value::from_json(&json),
+        };
+        data.insert(name, value);
     }
     Ok(Value::Map(data))
 }

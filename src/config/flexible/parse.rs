@@ -76,6 +76,7 @@ pub fn parse(src: &str) -> Result<Parsed, ParseError> {
     let mut parser = Parser {
         tokens,
         at: 0,
+        ranges: 0,
         defines: Vec::new(),
     };
     let (body, end) = parser.list()?;
@@ -437,6 +438,8 @@ enum Stop {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// How many `{{range}}`s enclose the list being parsed.
+    ranges: usize,
     defines: Vec<(String, Vec<Node>)>,
 }
 
@@ -510,6 +513,9 @@ impl Parser {
                             self.at += 1;
                             nodes.push(self.define(line, true)?);
                         }
+                        Some(word @ ("break" | "continue")) if self.ranges == 0 => {
+                            return Err(err(line, format!("{{{{{word}}}}} outside {{{{range}}}}")));
+                        }
                         Some(word @ ("break" | "continue")) => {
                             let node = if word == "break" {
                                 Node::Break(line)
@@ -544,7 +550,12 @@ impl Parser {
         if pipe.cmds.is_empty() {
             return Err(err(line, format!("missing value for {word}")));
         }
-        let (list, end) = self.list()?;
+        // `{{break}}` belongs to the range's own list, not to its else.
+        let is_range = usize::from(word == "range");
+        self.ranges += is_range;
+        let listed = self.list();
+        self.ranges -= is_range;
+        let (list, end) = listed?;
         let otherwise = match end {
             Stop::Eof => {
                 return Err(err(
@@ -637,7 +648,11 @@ impl Parser {
             self.expect_close("{{define}}")?;
             None
         };
-        let (list, end) = self.list()?;
+        // A defined template is its own scope: no range around it.
+        let ranges = std::mem::take(&mut self.ranges);
+        let listed = self.list();
+        self.ranges = ranges;
+        let (list, end) = listed?;
         if !matches!(end, Stop::End(_)) {
             return Err(err(
                 line,

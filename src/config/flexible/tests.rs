@@ -185,14 +185,14 @@ fn renders_as_go_text_template() {
 fn templates_defines_and_includes() {
     let dir = crate::config::flexible::tests::temp_dir();
     std::fs::write(dir.join("headers.tmpl"), "\"input_headers\": [\"X\"]").unwrap();
-    let main = r#"{ {{ template "ep.tmpl" .service }}, {{ include "headers.tmpl" }}, {{ template "named" "z" }} }{{ define "named" }}<{{ . }}>{{ end }}"#;
+    let main = r#"{ {{ template "ep.tmpl" .service }}, {{ include "/headers.tmpl" }}, {{ template "named" "z" }}{{ template "named" }} }{{ define "named" }}<{{ . }}>{{ end }}"#;
     let others = [(
         "ep.tmpl",
         r#""name": "{{ .name }}", "root": "{{ $.name }}""#,
     )];
     assert_eq!(
         render_with(main, &others, SETTINGS, &dir).as_deref(),
-        Ok(r#"{ "name": "api", "root": "api", "input_headers": ["X"], <z> }"#)
+        Ok(r#"{ "name": "api", "root": "api", "input_headers": ["X"], <z><<no value>> }"#)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
