@@ -178,6 +178,19 @@ fn check_renders_the_playground() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Syntax OK!"), "{out}");
     assert!(out.contains("Port: 8080"), "{out}");
+    // -l lints the rendered text, not the template.
+    let schema = write(
+        &dir.0,
+        "schema.json",
+        r#"{"type": "object", "required": ["endpoints"], "properties": {"port": {"type": "integer"}}}"#,
+    );
+    let (code, out, err) = check(
+        &file,
+        &["-s", schema.to_str().unwrap()],
+        &playground_env(&dir.0),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Syntax OK!"), "{out}");
     // Without FC_ENABLE the template is read as JSON, as KrakenD reads it.
     let (code, _, err) = check(&file, &[], &[]);
     assert_eq!(code, 1);

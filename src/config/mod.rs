@@ -1,8 +1,9 @@
 //! Reading KrakenD v3 configuration files into an immutable [`Config`].
 //!
-//! Where it comes from: `source` reads JSON, YAML or TOML (by extension, as
-//! krakend-koanf) into one JSON value, and `env` lays the `KRAKEND_*`
-//! environment variables over it. Then two layers and a validation step:
+//! Where it comes from: with `FC_ENABLE`, `flexible` first renders the
+//! file as KrakenD's flexible configuration (a Go template); `source` reads
+//! JSON, YAML or TOML (by extension, as krakend-koanf) into one JSON value,
+//! and `env` lays the `KRAKEND_*` environment variables over it. Then two layers and a validation step:
 //! `raw` mirrors the JSON with serde, `build` fills KrakenD's defaults and
 //! checks every rule, `model` is the result the rest of cuttle reads. Errors
 //! name the file, the place (line and column, or a path such as
