@@ -77,6 +77,7 @@ pub fn parse(src: &str) -> Result<Parsed, ParseError> {
         tokens,
         at: 0,
         ranges: 0,
+        vars: vec!["$".to_owned()],
         defines: Vec::new(),
     };
     let (body, end) = parser.list()?;
@@ -440,6 +441,9 @@ struct Parser {
     at: usize,
     /// How many `{{range}}`s enclose the list being parsed.
     ranges: usize,
+    /// The variables in scope, checked where they are used, as Go's parser
+    /// does (`undefined variable`), even in a branch that never runs.
+    vars: Vec<String>,
     defines: Vec<(String, Vec<Node>)>,
 }
 
@@ -546,6 +550,14 @@ impl Parser {
 
     /// `{{if pipe}} list [{{else}} list | {{else if pipe}} ...] {{end}}`.
     fn control(&mut self, word: &str, line: usize) -> Result<Node, ParseError> {
+        // What the control declares lives to its `{{end}}`.
+        let mark = self.vars.len();
+        let control = self.control_in_scope(word, line);
+        self.vars.truncate(mark);
+        control
+    }
+
+    fn control_in_scope(&mut self, word: &str, line: usize) -> Result<Node, ParseError> {
         let pipe = self.pipeline(line, true, word == "range")?;
         if pipe.cmds.is_empty() {
             return Err(err(line, format!("missing value for {word}")));
@@ -650,8 +662,10 @@ impl Parser {
         };
         // A defined template is its own scope: no range around it.
         let ranges = std::mem::take(&mut self.ranges);
+        let vars = std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
         let listed = self.list();
         self.ranges = ranges;
+        self.vars = vars;
         let (list, end) = listed?;
         if !matches!(end, Stop::End(_)) {
             return Err(err(
@@ -729,6 +743,7 @@ impl Parser {
         let Some(Tok::Var(first)) = tok(self.at) else {
             return Ok(());
         };
+        let before = pipe.decl.len();
         match tok(self.at + 1) {
             Some(Tok::Declare) | Some(Tok::Assign) => {
                 pipe.assign = matches!(tok(self.at + 1), Some(Tok::Assign));
@@ -753,6 +768,16 @@ impl Parser {
             }
             _ => {}
         }
+        for name in pipe.decl[before..].iter().cloned() {
+            if !pipe.assign {
+                self.vars.push(name);
+            } else if !self.vars.contains(&name) {
+                return Err(err(
+                    pipe.line,
+                    format!("undefined variable \"{name}\": declare it first ({name} := ...)"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -767,6 +792,12 @@ impl Parser {
             Tok::Float(f) => Arg::Float(f),
             Tok::Field(name) => Arg::Field(self.chain(vec![name])),
             Tok::Var(name) => {
+                if !self.vars.contains(&name) {
+                    return Err(err(
+                        token.line,
+                        format!("undefined variable \"{name}\": declare it first ({name} := ...)"),
+                    ));
+                }
                 let chain = self.chain(Vec::new());
                 Arg::Var(name, chain)
             }
