@@ -309,3 +309,43 @@ fn fc_out_picks_the_format_and_env_reads_the_environment() {
         "{written}"
     );
 }
+
+#[test]
+fn settings_errors_name_the_settings_file() {
+    let dir = TempDir::new();
+    let main = write(
+        &dir.0,
+        "krakend.tmpl",
+        r#"{"version": 3, "port": {{ .service.port }}}"#,
+    );
+    let settings = write(
+        &dir.0,
+        "settings/service.json",
+        "{\"port\": 8080,\n \"x\": }",
+    );
+    let env = |folder: &str| {
+        vec![
+            ("FC_ENABLE", "1".to_owned()),
+            (
+                "FC_SETTINGS",
+                dir.0.join(folder).to_str().unwrap().to_owned(),
+            ),
+        ]
+    };
+    let (code, _, err) = check(&main, &[], &env("settings"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "{}: line 2, column 7: invalid JSON",
+            settings.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("a settings file of FC_SETTINGS"), "{err}");
+    let (code, _, err) = check(&main, &[], &env("nowhere"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("set FC_SETTINGS to a folder that exists"),
+        "{err}"
+    );
+}

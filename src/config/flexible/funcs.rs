@@ -12,8 +12,8 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::super::Environment;
 use super::value::Value;
+use crate::config::Environment;
 
 /// What `include` and `env` read.
 pub struct Ctx<'a> {
