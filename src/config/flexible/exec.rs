@@ -329,7 +329,12 @@ impl Exec<'_> {
                     } else {
                         path.clone()
                     };
-                    let hint = if path.starts_with('.') && !path[1..].contains('.') {
+                    // `.NAME` read from the settings themselves (dot is the
+                    // data of the main template): a settings file is missing.
+                    let from_settings =
+                        self.depth == 0 && self.vars.first().is_some_and(|(_, root)| root == from);
+                    let hint = if from_settings && path.starts_with('.') && !path[1..].contains('.')
+                    {
                         format!(
                             " (is there a settings file {}.json in FC_SETTINGS?)",
                             &path[1..]

@@ -251,6 +251,12 @@ fn errors_name_the_file_the_line_and_the_fix() {
 }
 
 #[test]
+fn the_settings_hint_is_given_only_for_the_settings_themselves() {
+    let got = render("{{ with .env }}{{ .nope.x }}{{ end }}", SETTINGS).unwrap_err();
+    assert_eq!(got, "main:1: .nope has no value, so it has no field x");
+}
+
+#[test]
 fn a_template_calling_itself_stops() {
     let got = render(
         r#"{{ define "a" }}{{ template "a" }}{{ end }}{{ template "a" }}"#,
