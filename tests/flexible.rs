@@ -49,16 +49,7 @@ fn playground_env(dir: &Path) -> Vec<(&'static str, String)> {
 /// calls its own debug endpoint there). The JWK URL goes to a closed
 /// local port, so nothing leaves the machine.
 fn point_at(dir: &Path, backend: &Backend) {
-    let env = dir.join("settings/dev/env.json");
-    let mut settings: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&env).unwrap()).unwrap();
-    for (key, value) in settings.as_object_mut().unwrap() {
-        if key.starts_with("host_") {
-            *value = backend.url().into();
-        }
-    }
-    settings["security"] = "https://127.0.0.1:1/certs".into();
-    std::fs::write(&env, settings.to_string()).unwrap();
+    point_at_settings(dir, backend);
     let template = dir.join("krakend-flexible-config.tmpl");
     let text = std::fs::read_to_string(&template).unwrap();
     assert!(text.contains("http://localhost:8080"));
@@ -67,6 +58,22 @@ fn point_at(dir: &Path, backend: &Backend) {
         text.replace("http://localhost:8080", &backend.url()),
     )
     .unwrap();
+}
+
+/// The playground's own dev settings with hosts pointed at `backend`.
+fn point_at_settings(dir: &Path, backend: &Backend) {
+    let env = dir.join("settings/dev/env.json");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/flexible/playground-community/settings/dev/env.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    for (key, value) in settings.as_object_mut().unwrap() {
+        if key.starts_with("host_") {
+            *value = backend.url().into();
+        }
+    }
+    settings["security"] = "https://127.0.0.1:1/certs".into();
+    std::fs::write(&env, settings.to_string()).unwrap();
 }
 
 fn start(dir: &Path) -> Gateway {
@@ -134,6 +141,17 @@ fn a_reload_renders_the_settings_again() {
     point_at(&dir.0, &backend);
     let gw = start(&dir.0);
     assert_eq!(gw.get("/d").status, 404);
+    // Settings that do not render keep the running configuration.
+    std::fs::write(dir.0.join("settings/dev/env.json"), "{\"port\": ").unwrap();
+    gw.signal("HUP");
+    eventually(
+        "the failed reload is logged",
+        Duration::from_secs(10),
+        || gw.log().contains("configuration reload failed"),
+    );
+    assert!(gw.log().contains("env.json"), "{}", gw.log());
+    assert_eq!(gw.get("/a").status, 200);
+    point_at_settings(&dir.0, &backend);
     std::fs::write(
         dir.0.join("settings/dev/loop_example.json"),
         r#"{"dummy": ["/a", "/d"]}"#,
