@@ -127,17 +127,26 @@ impl Exec<'_> {
         let pipe = &control.pipe;
         let mark = self.vars.len();
         let value = self.commands(pipe, dot)?;
-        let items: Vec<(Value, Value)> = match value {
-            Value::List(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| (Value::Int(i as i64), item))
-                .collect(),
-            Value::Map(map) => map.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
-            Value::Int(n) => (0..n.max(0))
-                .map(|i| (Value::Int(i), Value::Int(i)))
-                .collect(),
-            Value::Missing | Value::Null => Vec::new(),
+        // Lazily: `range 1000000` must not build a list first.
+        let (count, items): (usize, Box<dyn Iterator<Item = (Value, Value)>>) = match value {
+            Value::List(items) => (
+                items.len(),
+                Box::new(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, item)| (Value::Int(i as i64), item)),
+                ),
+            ),
+            Value::Map(map) => (
+                map.len(),
+                Box::new(map.into_iter().map(|(k, v)| (Value::Str(k), v))),
+            ),
+            Value::Int(n) => (
+                usize::try_from(n).unwrap_or(0),
+                Box::new((0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i)))),
+            ),
+            Value::Missing | Value::Null => (0, Box::new(std::iter::empty())),
             other => {
                 return Err(self.error(
                     pipe.line,
@@ -145,7 +154,7 @@ impl Exec<'_> {
                 ));
             }
         };
-        if items.is_empty() {
+        if count == 0 {
             if let Some(otherwise) = &control.otherwise {
                 self.walk(otherwise, dot)?;
             }
