@@ -22,13 +22,20 @@ pub struct Options {
     pub debug: u8,
     /// `-i`: the dump's indentation (KrakenD's default is a tab).
     pub indent: String,
+    /// A flexible configuration's rendered text, linted instead of the
+    /// template (krakend-cobra lints the parser's `LastSource`).
+    pub rendered: Option<String>,
 }
 
 /// Runs the checks that follow a successful load; `Err` is the text to
 /// print before exiting 1.
 pub fn after_load(config: &Config, file: &Path, options: &Options) -> Result<(), String> {
     if options.lint {
-        lint(file, options.lint_schema.as_deref())?;
+        lint(
+            file,
+            options.rendered.as_deref(),
+            options.lint_schema.as_deref(),
+        )?;
     }
     if options.debug > 0 {
         print!("{}", dump(config, &options.indent));
@@ -40,11 +47,14 @@ pub fn after_load(config: &Config, file: &Path, options: &Options) -> Result<(),
     Ok(())
 }
 
-fn lint(file: &Path, schema: Option<&Path>) -> Result<(), String> {
+fn lint(file: &Path, rendered: Option<&str>, schema: Option<&Path>) -> Result<(), String> {
     let failed = |e: String| format!("ERROR linting the configuration file:\t{e}");
     let schema = crate::config::lint::schema_path(schema).map_err(failed)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| failed(format!("{}: cannot be read: {e}", file.display())))?;
+    let text = match rendered {
+        Some(text) => text.to_owned(),
+        None => std::fs::read_to_string(file)
+            .map_err(|e| failed(format!("{}: cannot be read: {e}", file.display())))?,
+    };
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| failed(format!("{}: not JSON: {e}", file.display())))?;
     let problems = crate::config::lint::lint(&document, &schema).map_err(failed)?;

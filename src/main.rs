@@ -201,7 +201,11 @@ fn main() -> ExitCode {
             lint_schema,
             load_flags,
         } => match load_flags.load(&path) {
-            Ok(cuttle::config::Loaded { config, overrides }) => {
+            Ok(cuttle::config::Loaded {
+                config,
+                overrides,
+                rendered,
+            }) => {
                 for (_, line) in override_lines(&overrides) {
                     eprintln!("{line}");
                 }
@@ -233,6 +237,7 @@ fn main() -> ExitCode {
                     debug,
                     // `-i '\t'` as typed in a shell means a tab.
                     indent: indent.replace("\\t", "\t"),
+                    rendered,
                 };
                 match cuttle::check::after_load(&config, &path, &options) {
                     Ok(()) => {

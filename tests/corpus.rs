@@ -233,19 +233,27 @@ fn figure(rows: &[Row]) -> String {
         })
         .collect();
     let stored = rows.iter().filter(|r| r.stored).count();
-    let flexible = std::fs::read_to_string(corpus().join("flexible.tsv"))
-        .unwrap()
+    let flexible_text = std::fs::read_to_string(corpus().join("flexible.tsv")).unwrap();
+    let flexible: Vec<&str> = flexible_text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split('\t').nth(5).unwrap_or(""))
+        .collect();
+    let rendered = flexible
+        .iter()
+        .filter(|v| v.starts_with("loads") || v.starts_with("renders"))
         .count();
+    let loaded = flexible.iter().filter(|v| v.starts_with("loads")).count();
     format!(
         "{accepted} of {} real public KrakenD v3 configurations from {} repositories load; the rest are refused for: {}. \
 The list, with each file's source, commit, licence and verdict, is `tests/corpus/MANIFEST.md`; \
 `tests/corpus.rs` checks the {stored} stored there (permissive licences) again on every run. \
-{flexible} more need a template step first (flexible configuration, envsubst) and are listed apart.",
+{} more need a template step first (flexible configuration, envsubst) and are listed apart: \
+with `FC_ENABLE` and their repositories' settings, {rendered} of them render and {loaded} load.",
         rows.len(),
         repos.len(),
-        parts.join("; ")
+        parts.join("; "),
+        flexible.len()
     )
 }
 
@@ -284,7 +292,9 @@ from the run that recorded them (cuttle at the commit that last changed this fil
     let flexible = std::fs::read_to_string(corpus().join("flexible.tsv")).unwrap();
     out.push_str(
         "\n## Needs a template step first (not in the figures)\n\n\
-| repository | path | commit | licence | why |\n|---|---|---|---|---|\n",
+Tried with `FC_ENABLE` and the settings, partials and templates their repositories \
+hold (the last column; recorded by hand, files not stored unless their licence allows).\n\n\
+| repository | path | commit | licence | why | with FC_ENABLE |\n|---|---|---|---|---|---|\n",
     );
     for line in flexible
         .lines()
@@ -292,13 +302,14 @@ from the run that recorded them (cuttle at the commit that last changed this fil
     {
         let f: Vec<&str> = line.split('\t').collect();
         out.push_str(&format!(
-            "| [{repo}](https://github.com/{repo}) | [`{path}`](https://github.com/{repo}/blob/{commit}/{path}) | `{short}` | {licence} | {why} |\n",
+            "| [{repo}](https://github.com/{repo}) | [`{path}`](https://github.com/{repo}/blob/{commit}/{path}) | `{short}` | {licence} | {why} | {fc} |\n",
             repo = f[0],
             path = f[1],
             commit = f[2],
             short = &f[2][..10],
             licence = f[3],
             why = f[4],
+            fc = f.get(5).unwrap_or(&"").replace('|', "\\|"),
         ));
     }
     out

@@ -32,10 +32,13 @@ use super::duration::{DurationError, parse_go_duration};
 pub const PREFIX: &str = "KRAKEND_";
 
 /// `KRAKEND_*` variables, in the order given (later ones win on the same
-/// key, as later entries of `os.Environ` do in koanf's map).
+/// key, as later entries of `os.Environ` do in koanf's map), and the
+/// others, which the flexible configuration reads (`FC_*`, and any
+/// variable through the templates' `env` function).
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     vars: Vec<(String, String)>,
+    others: Others,
     /// `KRAKEND_*` variables whose name or value is not UTF-8 (the name
     /// made readable): refused rather than skipped, as KrakenD would use
     /// their bytes.
@@ -63,22 +66,52 @@ impl Environment {
         env
     }
 
-    /// The `KRAKEND_*` pairs of `vars`; other names are dropped.
+    /// The pairs of `vars`: `KRAKEND_*` ones override the file, all can
+    /// be read with [`Environment::var`].
     pub fn from_pairs<N: Into<String>, V: Into<String>>(
         vars: impl IntoIterator<Item = (N, V)>,
     ) -> Environment {
+        let (vars, others) = vars
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .partition(|(name, _): &(String, String)| name.starts_with(PREFIX));
         Environment {
-            vars: vars
-                .into_iter()
-                .map(|(name, value)| (name.into(), value.into()))
-                .filter(|(name, _)| name.starts_with(PREFIX))
-                .collect(),
+            vars,
+            others: Others(others),
             not_utf8: Vec::new(),
         }
     }
 
+    /// Whether no `KRAKEND_*` variable is set.
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty() && self.not_utf8.is_empty()
+    }
+
+    /// The value of the variable `name` (the last one of that name), as
+    /// Go's `os.Getenv` reads it; `None` when unset.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        let list = if name.starts_with(PREFIX) {
+            &self.vars
+        } else {
+            &self.others.0
+        };
+        list.iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Variables other than `KRAKEND_*`; printed by name only (their values
+/// may be secrets).
+#[derive(Clone, Default)]
+struct Others(Vec<(String, String)>);
+
+impl std::fmt::Debug for Others {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
     }
 }
 

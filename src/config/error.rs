@@ -22,6 +22,15 @@ pub enum ConfigError {
         message: String,
     },
 
+    /// A flexible configuration template (or one it calls) that does not
+    /// parse or render (`config::flexible`).
+    #[error("{}: line {line}: {message}", file.display())]
+    Template {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+
     /// Valid JSON, but a value of the wrong type or syntax for its key.
     #[error("{}: {at}: {message} (line {line}, column {column})", file.display())]
     Value {

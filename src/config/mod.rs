@@ -1,8 +1,9 @@
 //! Reading KrakenD v3 configuration files into an immutable [`Config`].
 //!
-//! Where it comes from: `source` reads JSON, YAML or TOML (by extension, as
-//! krakend-koanf) into one JSON value, and `env` lays the `KRAKEND_*`
-//! environment variables over it. Then two layers and a validation step:
+//! Where it comes from: with `FC_ENABLE`, `flexible` first renders the
+//! file as KrakenD's flexible configuration (a Go template); `source` reads
+//! JSON, YAML or TOML (by extension, as krakend-koanf) into one JSON value,
+//! and `env` lays the `KRAKEND_*` environment variables over it. Then two layers and a validation step:
 //! `raw` mirrors the JSON with serde, `build` fills KrakenD's defaults and
 //! checks every rule, `model` is the result the rest of cuttle reads. Errors
 //! name the file, the place (line and column, or a path such as
@@ -15,6 +16,7 @@ mod duration;
 mod env;
 mod error;
 mod extra;
+mod flexible;
 mod host;
 mod keywords;
 mod limits;
@@ -43,6 +45,7 @@ use std::path::Path;
 
 pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
+pub use flexible::FlexibleConfig;
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
@@ -72,6 +75,9 @@ pub struct Loaded {
     pub config: Config,
     /// The `KRAKEND_*` variables applied and ignored (names only).
     pub overrides: Overrides,
+    /// With `FC_ENABLE`, the text the template rendered (what was parsed,
+    /// and what `check -l` lints).
+    pub rendered: Option<String>,
 }
 
 /// Reads and builds the configuration file at `path`, refusing settings
@@ -86,7 +92,9 @@ pub fn load_with(path: &Path, options: LoadOptions) -> Result<Config, ConfigErro
 }
 
 /// What `cuttle run` and `cuttle check` load: the file, its format chosen
-/// by its extension, with `env`'s `KRAKEND_*` overrides laid over it.
+/// by its extension, with `env`'s `KRAKEND_*` overrides laid over it;
+/// with `FC_ENABLE`, the file is first rendered as KrakenD's flexible
+/// configuration (`flexible`).
 pub fn load_with_env(
     path: &Path,
     options: LoadOptions,
@@ -96,7 +104,19 @@ pub fn load_with_env(
         file: path.to_path_buf(),
         source,
     })?;
-    parse_with_env(&text, path, options, env)
+    let Some(fc) = FlexibleConfig::from_env(env) else {
+        return parse_with_env(&text, path, options, env);
+    };
+    let rendered = flexible::render(&text, path, &fc, env)?;
+    let mut loaded = parse_in(
+        &rendered.text,
+        &rendered.name,
+        rendered.format,
+        options,
+        env,
+    )?;
+    loaded.rendered = Some(rendered.text);
+    Ok(loaded)
 }
 
 /// Builds a configuration from text in the format `source`'s extension
@@ -116,7 +136,17 @@ pub fn parse_with_env(
     options: LoadOptions,
     env: &Environment,
 ) -> Result<Loaded, ConfigError> {
-    let format = source::Format::of(source);
+    parse_in(text, source, source::Format::of(source), options, env)
+}
+
+/// `text` read as `format`; `source` names it in messages.
+fn parse_in(
+    text: &str,
+    source: &Path,
+    format: source::Format,
+    options: LoadOptions,
+    env: &Environment,
+) -> Result<Loaded, ConfigError> {
     let mut document = source::parse_value(text, format, source)?;
     let overrides = env::apply(&mut document, env).map_err(|problem| ConfigError::Invalid {
         file: source.to_path_buf(),
@@ -173,7 +203,11 @@ pub fn parse_with_env(
     }
     crate::tls::client_config(&config.client_tls)
         .map_err(|problem| ConfigError::from_problem(source, problem))?;
-    Ok(Loaded { config, overrides })
+    Ok(Loaded {
+        config,
+        overrides,
+        rendered: None,
+    })
 }
 
 /// A value of the wrong type for its key: named with the variable that set
