@@ -41,7 +41,8 @@ impl std::error::Error for DecodeError {}
 ///   object is an error there too). The `{"collection": [...]}` wrapping is
 ///   left to [`Manipulation::apply`](super::Manipulation::apply).
 /// - `SafeJson`: anything; an array becomes `{"collection": [...]}` and a
-///   scalar `{"result": v}` (lura `SafeJSONDecoder`), whatever `is_collection`.
+///   scalar `{"content": v}` (lura `SafeJSONDecoder`, `encoding/encoding.go`;
+///   `result` until lura's 2022 commit 2439455), whatever `is_collection`.
 /// - `String`: `{"content": "<body>"}`; invalid UTF-8 is replaced by U+FFFD
 ///   (Go keeps the bytes, but then writes U+FFFD when rendering JSON anyway).
 /// - `Xml`: mxj's map form; with `is_collection` the whole map goes under
@@ -65,7 +66,7 @@ pub fn decode<'a>(
         BackendEncoding::SafeJson => Ok(match parse_json(body)? {
             object @ Value::Object(_) => object,
             array @ Value::Array(_) => wrap("collection", array),
-            scalar => wrap("result", scalar),
+            scalar => wrap("content", scalar),
         }),
         BackendEncoding::String => {
             let text = match std::str::from_utf8(&*body) {
@@ -181,10 +182,10 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (r#"{"a":1}"#, r#"{"a":1}"#),
             (r#"[1,2]"#, r#"{"collection":[1,2]}"#),
-            (r#""hi""#, r#"{"result":"hi"}"#),
-            ("true", r#"{"result":true}"#),
-            ("null", r#"{"result":null}"#),
-            ("42", r#"{"result":42}"#),
+            (r#""hi""#, r#"{"content":"hi"}"#),
+            ("true", r#"{"content":true}"#),
+            ("null", r#"{"content":null}"#),
+            ("42", r#"{"content":42}"#),
             ("{", "ERR"),
         ];
         for (body, expected) in cases {

@@ -33,7 +33,7 @@ pub type Object<'a> = simd_json::value::borrowed::Object<'a>;
 pub use decode::{DecodeError, decode};
 pub use encode::{Rendered, encode, negotiate};
 pub use flatmap::Flatmap;
-pub(crate) use json_out::write_value as write_json;
+pub(crate) use json_out::{ERROR_DETAIL_KEYS, write_value as write_json};
 pub use manipulate::Manipulation;
 pub use merge::merge_into;
 pub use modify::Modifiers;

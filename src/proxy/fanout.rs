@@ -22,6 +22,20 @@ use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 pub struct Outcome {
     pub backend: usize,
     pub result: Result<Response, BackendError>,
+    /// The host (index into the backend's hosts) and target the request
+    /// went to, when it was sent: a status error names that URL.
+    pub sent: Option<(usize, Vec<u8>)>,
+}
+
+impl Outcome {
+    /// A call that was not made.
+    fn not_sent(backend: usize, error: BackendError) -> Outcome {
+        Outcome {
+            backend,
+            result: Err(error),
+            sent: None,
+        }
+    }
 }
 
 /// What every backend call of one request shares.
@@ -71,17 +85,11 @@ fn target_of(
         ) {
             Ok(()) => Ok(target),
             // A failed `validation/cel` check: not called, counted as failed.
-            Err(rejected) => Err(Outcome {
-                backend,
-                result: Err(BackendError::Rejected(rejected)),
-            }),
+            Err(rejected) => Err(Outcome::not_sent(backend, BackendError::Rejected(rejected))),
         },
         Err(refused) => {
             tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
-            Err(Outcome {
-                backend,
-                result: Err(refused),
-            })
+            Err(Outcome::not_sent(backend, refused))
         }
     }
 }
@@ -91,10 +99,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let admitted = match plan.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            return Outcome {
-                backend,
-                result: Err(refused),
-            };
+            return Outcome::not_sent(backend, refused);
         }
     };
     let host = plan.pick_host();
@@ -145,7 +150,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         }
     }
     BackendPlan::record(admitted, good);
-    Outcome { backend, result }
+    Outcome {
+        backend,
+        result,
+        sent: Some((host, target)),
+    }
 }
 
 /// `concurrent_calls`: the same call N times, the first good answer wins
@@ -174,10 +183,7 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
     within(ctx.plan.timeout * 3 / 4, first_good)
         .await
         .flatten()
-        .unwrap_or(Outcome {
-            backend,
-            result: Err(BackendError::Timeout),
-        })
+        .unwrap_or(Outcome::not_sent(backend, BackendError::Timeout))
 }
 
 /// KrakenD accepts 200 and 201 from a backend; anything else is an error.
