@@ -152,6 +152,35 @@ fn failure_answers_name_the_url_requested() {
         ]
     );
 
+    // A body that is not JSON: Go's decoder's words (lura decodes with it).
+    let bad = Backend::start(|seen| match seen.path() {
+        "/html" => text(200, "text/html", "<html>down</html>"),
+        "/cut" => json(200, r#"{"a": [1,"#),
+        _ => Reply::Full(
+            200,
+            vec![("Content-Type".into(), "application/json".into())],
+            b"{\"name\": \"caf\xe9\"}".to_vec(),
+        ),
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"router": {{"return_error_msg": true}}}}, "endpoints": [
+            {{"endpoint": "/html", "backend": [{{"host": ["{0}"], "url_pattern": "/html"}}]}},
+            {{"endpoint": "/cut", "backend": [{{"host": ["{0}"], "url_pattern": "/cut"}}]}},
+            {{"endpoint": "/latin1", "backend": [{{"host": ["{0}"], "url_pattern": "/latin1"}}]}}]}}"#,
+        bad.url()
+    ));
+    let r = gw.get("/html");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        "invalid character '<' looking for beginning of value"
+    );
+    assert_eq!(gw.get("/cut").text(), "unexpected EOF");
+    // Bytes that are not UTF-8 in a string: Go's decoder makes them U+FFFD.
+    let r = gw.get("/latin1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "{\"name\":\"caf\u{fffd}\"}");
+
     let quiet = Gateway::start(&config(&endpoints));
     let r = quiet.get("/items/42");
     assert_eq!(r.status, 500);

@@ -95,15 +95,54 @@ pub(crate) fn parse_json(body: &mut [u8]) -> Result<Value<'_>, DecodeError> {
         // What json.Decoder.Decode returns on an empty stream.
         return Err(DecodeError::new("EOF"));
     }
-    let result = if body.len() <= REUSED_BUFFERS_MAX {
+    let raw: *mut [u8] = body;
+    // SAFETY: `raw` is `body`, borrowed for the lifetime of the result. The
+    // second reborrow below exists only once the first parse failed, and a
+    // failed parse returns an error that holds no reference into `body`
+    // (the borrow checker cannot see that a returned borrow ends on the
+    // `Err` path).
+    match simd_parse(unsafe { &mut *raw }) {
+        Ok(value) => Ok(value),
+        Err(refused) => go_fallback(unsafe { &mut *raw }, refused),
+    }
+}
+
+fn simd_parse(body: &mut [u8]) -> Result<Value<'_>, simd_json::Error> {
+    if body.len() <= REUSED_BUFFERS_MAX {
         PARSER_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
             Ok(mut buffers) => simd_json::to_borrowed_value_with_buffers(body, &mut buffers),
             Err(_) => simd_json::to_borrowed_value(body),
         })
     } else {
         simd_json::to_borrowed_value(body)
-    };
-    result.map_err(|e| DecodeError::new(e.to_string()))
+    }
+}
+
+/// A body simd-json refused, read as lura's `json.Decoder` reads it
+/// (`gojson`): its error text; or, when Go takes the body because only
+/// bytes that are not UTF-8 stood in simd-json's way, the first value with
+/// each such byte as U+FFFD (what Go's decoder puts in its strings).
+/// simd-json checks UTF-8 before it unescapes any string in place, so the
+/// bytes are then still as they arrived. Where Go would take a first
+/// value that is followed by more text, simd-json's own text is kept: the
+/// refused parse may have rewritten escaped strings in place.
+fn go_fallback(body: &mut [u8], refused: simd_json::Error) -> Result<Value<'_>, DecodeError> {
+    match super::gojson::scan(body) {
+        super::gojson::Scan::Error(text) => Err(DecodeError::new(text)),
+        super::gojson::Scan::Value(end) if std::str::from_utf8(body).is_err() => {
+            let mut repaired = Vec::with_capacity(end + 16);
+            for chunk in body[..end].utf8_chunks() {
+                repaired.extend_from_slice(chunk.valid().as_bytes());
+                for _ in chunk.invalid() {
+                    repaired.extend_from_slice("\u{fffd}".as_bytes());
+                }
+            }
+            simd_json::to_borrowed_value(&mut repaired)
+                .map(Value::into_static)
+                .map_err(|e| DecodeError::new(e.to_string()))
+        }
+        super::gojson::Scan::Value(_) => Err(DecodeError::new(refused.to_string())),
+    }
 }
 
 /// Bodies up to this size are parsed with the thread's reused parser
@@ -215,6 +254,31 @@ mod tests {
             true,
             "<a><b>1</b></a>",
             r#"{"collection":{"a":{"b":"1"}}}"#,
+        );
+    }
+
+    /// A body that is not JSON fails with Go's decoder's words; one whose
+    /// strings hold bytes that are not UTF-8 decodes as in Go.
+    #[test]
+    fn bad_bodies_as_go_reads_them() {
+        let text = |body: &[u8]| {
+            let mut body = body.to_vec();
+            decode(BackendEncoding::Json, false, &mut body)
+                .map(|v| to_json(&v))
+                .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(
+            text(b"<html>oops</html>"),
+            "invalid character '<' looking for beginning of value"
+        );
+        assert_eq!(text(br#"{"a":[1,"#), "unexpected EOF");
+        assert_eq!(
+            text(b"{\"a\":\"x\xe9\xffy\"}"),
+            "{\"a\":\"x\u{fffd}\u{fffd}y\"}"
+        );
+        assert_eq!(
+            text(b"[\"\xff\"]"),
+            "json: cannot unmarshal array into Go value of type map[string]interface {}"
         );
     }
 

@@ -11,6 +11,7 @@ mod encode;
 mod filter;
 mod flatmap;
 mod gofmt;
+mod gojson;
 mod json_out;
 mod manipulate;
 mod merge;
