@@ -1135,3 +1135,50 @@ fn with_several_backends_the_merge_gets_85_percent_of_the_timeout() {
     // A single backend has the whole endpoint timeout.
     check(&gw, "/single", 200, "true", json!({"late": true}));
 }
+
+/// lura decodes with `UseNumber` (`encoding/encoding.go`): a number is
+/// written back as the backend wrote it, in a merge and in a sequence.
+#[test]
+fn numbers_keep_the_backends_literals() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/prices" => json(
+            200,
+            r#"{"price": 4.20, "ratio": 1.0, "tiny": 1.0E-5, "huge": 1e+16, "big": 12345678901234567890, "n": 7, "half": 0.5}"#,
+        ),
+        "/first" => json(200, r#"{"id": 3, "weight": 2.50}"#),
+        "/second/3" => json(200, r#"{"neg": -0.0, "text": "1.0"}"#),
+        _ => json(404, "{}"),
+    });
+    let gw = start(json!([
+        ep("/prices", vec![be(&svc, "/prices", json!({}))], json!({})),
+        ep(
+            "/chain",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/second/{resp0_id}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+        ep(
+            "/safe",
+            vec![be(
+                &svc,
+                "/prices",
+                json!({"encoding": "safejson", "group": "p"})
+            )],
+            json!({})
+        ),
+    ]));
+    assert_eq!(
+        gw.get("/prices").text(),
+        r#"{"big":12345678901234567890,"half":0.5,"huge":1e+16,"n":7,"price":4.20,"ratio":1.0,"tiny":1.0E-5}"#
+    );
+    assert_eq!(
+        gw.get("/chain").text(),
+        r#"{"id":3,"neg":-0.0,"text":"1.0","weight":2.50}"#
+    );
+    assert_eq!(
+        gw.get("/safe").text(),
+        r#"{"p":{"big":12345678901234567890,"half":0.5,"huge":1e+16,"n":7,"price":4.20,"ratio":1.0,"tiny":1.0E-5}}"#
+    );
+}

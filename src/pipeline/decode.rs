@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::config::BackendEncoding;
 
-use super::{Value, new_object, xml_in};
+use super::{Literals, Value, new_object, xml_in};
 
 /// Why a backend body could not be decoded. KrakenD treats this as a failed
 /// backend; the text is what `return_error_msg` may show.
@@ -49,11 +49,18 @@ impl std::error::Error for DecodeError {}
 ///   `"collection"` (krakend-xml `CollectionDecoder` does exactly that, no array).
 /// - `Rss`: an RSS or Atom feed in krakend-rss's shape (see `rss.rs`).
 /// - `NoOp`: not meant to be called; yields an empty object.
+///
+/// JSON number literals the writer would not render as written go to
+/// `literals` (see `literals.rs`; lura keeps them with `UseNumber`).
 pub fn decode<'a>(
     encoding: BackendEncoding,
     is_collection: bool,
     body: &'a mut [u8],
+    literals: &mut Literals,
 ) -> Result<Value<'a>, DecodeError> {
+    if matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson) {
+        literals.collect(body);
+    }
     match encoding {
         BackendEncoding::Json => {
             let value = parse_json(body)?;
@@ -189,7 +196,12 @@ mod tests {
     /// `ERR` when decoding fails.
     fn check(encoding: BackendEncoding, is_collection: bool, body: &str, expected: &str) {
         let mut bytes = body.as_bytes().to_vec();
-        let got = match decode(encoding, is_collection, &mut bytes) {
+        let got = match decode(
+            encoding,
+            is_collection,
+            &mut bytes,
+            &mut Literals::default(),
+        ) {
             Ok(value) => to_json(&value),
             Err(_) => "ERR".to_string(),
         };
@@ -243,7 +255,13 @@ mod tests {
         );
         check(BackendEncoding::String, false, "", r#"{"content":""}"#);
         let mut invalid = vec![b'a', 0xff];
-        let value = decode(BackendEncoding::String, false, &mut invalid).unwrap();
+        let value = decode(
+            BackendEncoding::String,
+            false,
+            &mut invalid,
+            &mut Literals::default(),
+        )
+        .unwrap();
         assert_eq!(to_json(&value), "{\"content\":\"a\u{fffd}\"}");
     }
 
@@ -263,9 +281,14 @@ mod tests {
     fn bad_bodies_as_go_reads_them() {
         let text = |body: &[u8]| {
             let mut body = body.to_vec();
-            decode(BackendEncoding::Json, false, &mut body)
-                .map(|v| to_json(&v))
-                .unwrap_or_else(|e| e.to_string())
+            decode(
+                BackendEncoding::Json,
+                false,
+                &mut body,
+                &mut Literals::default(),
+            )
+            .map(|v| to_json(&v))
+            .unwrap_or_else(|e| e.to_string())
         };
         assert_eq!(
             text(b"<html>oops</html>"),
@@ -285,7 +308,13 @@ mod tests {
     #[test]
     fn error_text_is_short() {
         let mut body = br#"[1]"#.to_vec();
-        let err = decode(BackendEncoding::Json, false, &mut body).unwrap_err();
+        let err = decode(
+            BackendEncoding::Json,
+            false,
+            &mut body,
+            &mut Literals::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "json: cannot unmarshal array into Go value of type map[string]interface {}"

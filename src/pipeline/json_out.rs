@@ -74,7 +74,12 @@ pub(crate) fn write_static(node: StaticNode, out: &mut Vec<u8>) {
     match node {
         StaticNode::I64(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         StaticNode::U64(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-        StaticNode::F64(f) => gofmt::json_float(f, out),
+        StaticNode::F64(f) => {
+            // As the backend wrote it, when lura would keep its text.
+            if !super::literals::write_kept(f, out) {
+                gofmt::json_float(f, out)
+            }
+        }
         StaticNode::Bool(true) => out.extend_from_slice(b"true"),
         StaticNode::Bool(false) => out.extend_from_slice(b"false"),
         StaticNode::Null => out.extend_from_slice(b"null"),

@@ -14,7 +14,7 @@ use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
-use crate::pipeline::{Value, decode};
+use crate::pipeline::{Literals, Value, decode};
 use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
@@ -231,15 +231,17 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration, timer: &mut Timer
 /// `proxy.sequential`: one backend after the other, each able to use
 /// `{respN_field}` values from the (manipulated) responses before it.
 /// Stops at the first failure. Returns the outcomes and the documents
-/// already decoded (sequential responses are decoded as they arrive).
+/// already decoded (sequential responses are decoded as they arrive),
+/// with their number literals.
 pub async fn sequential(
     ctx: &CallContext<'_>,
     timeout: Duration,
     timer: &mut Timer,
-) -> (Vec<Outcome>, Vec<Value<'static>>) {
+) -> (Vec<Outcome>, Vec<Value<'static>>, Literals) {
     let deadline = std::time::Instant::now() + timeout;
     let mut outcomes = Vec::new();
     let mut docs: Vec<Value<'static>> = Vec::new();
+    let mut literals = Literals::default();
     for (i, backend) in ctx.plan.backends.iter().enumerate() {
         let target = match target_of(ctx, i, &docs) {
             Ok(target) => target,
@@ -262,9 +264,14 @@ pub async fn sequential(
         };
         let doc = match &mut outcome.result {
             Ok(resp) if backend.encoding == BackendEncoding::NoOp || is_success(resp.status) => {
-                decode(backend.encoding, backend.is_collection, &mut resp.body)
-                    .map(|v| backend.manipulation.apply(v).into_static())
-                    .ok()
+                decode(
+                    backend.encoding,
+                    backend.is_collection,
+                    &mut resp.body,
+                    &mut literals,
+                )
+                .map(|v| backend.manipulation.apply(v).into_static())
+                .ok()
             }
             _ => None,
         };
@@ -284,7 +291,7 @@ pub async fn sequential(
             None => break,
         }
     }
-    (outcomes, docs)
+    (outcomes, docs, literals)
 }
 
 /// A set of futures polled together, yielding each output as it is ready

@@ -10,7 +10,10 @@ use super::steps::Refusal;
 use super::validate::check_backend_response;
 use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{write_content_length, write_header, write_status_line};
-use crate::pipeline::{ERROR_DETAIL_KEYS, Object, Value, decode, encode, merge_into, negotiate};
+use crate::pipeline::{
+    ERROR_DETAIL_KEYS, Literals, Object, Value, decode, encode, merge_into, negotiate,
+    with_literals,
+};
 use crate::upstream::BackendError;
 
 /// Per-response facts the connection driver supplies.
@@ -77,11 +80,13 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
 /// Merges what arrived and writes the whole response into `out`.
 /// `decoded` holds documents already decoded (sequential endpoints);
 /// otherwise each successful outcome is decoded here, borrowing its body.
-/// Returns whether the response is complete.
+/// `literals`: number literals kept as written (those of `decoded`; the
+/// others are added here). Returns whether the response is complete.
 pub fn write_merged(
     call: &CallContext<'_>,
     outcomes: &mut [Outcome],
     decoded: Option<Vec<Value<'static>>>,
+    mut literals: Literals,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
@@ -118,8 +123,13 @@ pub fn write_merged(
             let Ok(resp) = &mut outcome.result else {
                 continue;
             };
-            match decode(backend.encoding, backend.is_collection, &mut resp.body)
-                .map(|value| backend.manipulation.apply(value))
+            match decode(
+                backend.encoding,
+                backend.is_collection,
+                &mut resp.body,
+                &mut literals,
+            )
+            .map(|value| backend.manipulation.apply(value))
             {
                 Ok(value) => match check_backend_response(backend, &value) {
                     Ok(()) => {
@@ -191,7 +201,7 @@ pub fn write_merged(
     }
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
-    let content_type = encode(&value, rendered, body);
+    let content_type = with_literals(&mut literals, || encode(&value, rendered, body));
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
     // krakend-jose's signer writes the response itself, without these two.
