@@ -87,10 +87,8 @@ fn target_of(
             // A failed `validation/cel` check: not called, counted as failed.
             Err(rejected) => Err(Outcome::not_sent(backend, BackendError::Rejected(rejected))),
         },
-        Err(refused) => {
-            tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
-            Err(Outcome::not_sent(backend, refused))
-        }
+        // Logged with the other failures (`respond::log_errors`).
+        Err(refused) => Err(Outcome::not_sent(backend, refused)),
     }
 }
 

@@ -69,7 +69,6 @@ pub async fn relay(
     if let Err(refused) =
         super::request::backend_target(plan, backend, req, facts, &[], &mut target)
     {
-        tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         stage(false, None);
         return answer_failure(plan, ctx, &refused, client, out).await;
     }
