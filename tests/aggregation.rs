@@ -1137,7 +1137,8 @@ fn with_several_backends_the_merge_gets_85_percent_of_the_timeout() {
 }
 
 /// lura decodes with `UseNumber` (`encoding/encoding.go`): a number is
-/// written back as the backend wrote it, in a merge and in a sequence.
+/// written back as the backend wrote it, in a merge and in a sequence, and
+/// a `{respN_field}` number goes on as written (`proxy/merging.go`).
 #[test]
 fn numbers_keep_the_backends_literals() {
     let svc = Backend::start(|seen| match seen.path() {
@@ -1147,6 +1148,7 @@ fn numbers_keep_the_backends_literals() {
         ),
         "/first" => json(200, r#"{"id": 3, "weight": 2.50}"#),
         "/second/3" => json(200, r#"{"neg": -0.0, "text": "1.0"}"#),
+        "/third/2.50" => json(200, r#"{"third": true}"#),
         _ => json(404, "{}"),
     });
     let gw = start(json!([
@@ -1156,6 +1158,7 @@ fn numbers_keep_the_backends_literals() {
             vec![
                 be(&svc, "/first", json!({})),
                 be(&svc, "/second/{resp0_id}", json!({})),
+                be(&svc, "/third/{resp0_weight}", json!({})),
             ],
             json!({"extra_config": {"proxy": {"sequential": true}}})
         ),
@@ -1175,7 +1178,7 @@ fn numbers_keep_the_backends_literals() {
     );
     assert_eq!(
         gw.get("/chain").text(),
-        r#"{"id":3,"neg":-0.0,"text":"1.0","weight":2.50}"#
+        r#"{"id":3,"neg":-0.0,"text":"1.0","third":true,"weight":2.50}"#
     );
     assert_eq!(
         gw.get("/safe").text(),

@@ -14,7 +14,7 @@ use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
-use crate::pipeline::{Literals, Value, decode};
+use crate::pipeline::{Literals, Value, decode, with_literals};
 use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
@@ -241,7 +241,8 @@ pub async fn sequential(
     let mut docs: Vec<Value<'static>> = Vec::new();
     let mut literals = Literals::default();
     for (i, backend) in ctx.plan.backends.iter().enumerate() {
-        let target = match target_of(ctx, i, &docs) {
+        // `{respN_field}` numbers go on as the backend wrote them.
+        let target = match with_literals(&mut literals, || target_of(ctx, i, &docs)) {
             Ok(target) => target,
             Err(refused) => {
                 outcomes.push(refused);
