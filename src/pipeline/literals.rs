@@ -9,9 +9,10 @@
 //! those whose text differs from how the writer renders their value are
 //! kept, keyed by the value's bits, and [`with_literals`] makes the JSON
 //! writer use them. The look costs two `memchr` passes over the body
-//! (a `.` after a digit, a sign after `e` or `E` after a digit); only a
-//! body where they find something is tokenised. Integers are read exactly
-//! by simd-json and need nothing.
+//! (a `.` after a digit, a sign after `e` or `E` after a digit) and a few
+//! bytes around each hit; only a body with a number Go would write
+//! differently (a trailing zero, an exponent, more than 15 digits) is
+//! tokenised. Integers are read exactly by simd-json and need nothing.
 //!
 //! Limits: an integer too large for 64 bits or an exponent beyond the
 //! `f64` range (`1e400`) still fails the body (simd-json refuses it);
@@ -91,13 +92,51 @@ impl Literals {
     }
 }
 
-/// Whether `body` may hold a number with a fraction (a `.` after a digit)
-/// or a signed exponent (`e+`/`e-` after a digit). Both are cheap SIMD
-/// searches; a string that looks so (`v1.2`) only costs the tokenising.
+/// Whether `body` may hold a number the writer would not render as
+/// written: a fraction that [`plain_fraction`] cannot vouch for, or a
+/// signed exponent (`e+`/`e-` after a digit). Both are found with SIMD
+/// searches and a look at a few bytes around each hit, so a body of
+/// ordinary numbers (`12`, `0.5`, `-45.6789`) is never tokenised; a string
+/// that looks like a number (`"10.0.0.1"`) only costs the tokenising.
 fn may_hold_floats(body: &[u8]) -> bool {
-    memchr::memchr_iter(b'.', body).any(|i| i > 0 && body[i - 1].is_ascii_digit())
+    memchr::memchr_iter(b'.', body)
+        .any(|i| i > 0 && body[i - 1].is_ascii_digit() && !plain_fraction(body, i))
         || memchr::memchr2_iter(b'+', b'-', body)
             .any(|i| i > 1 && matches!(body[i - 1], b'e' | b'E') && body[i - 2].is_ascii_digit())
+}
+
+/// Whether the number whose `.` is at `dot` is written exactly as Go's
+/// encoder writes its value: digits, a fraction without a trailing zero,
+/// no exponent, at most 15 significant digits (so no shorter text names
+/// the same `f64`, and this one does) and at least 1e-6 (below it Go
+/// writes an exponent).
+fn plain_fraction(body: &[u8], dot: usize) -> bool {
+    let whole_start = body[..dot]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let whole = &body[whole_start..dot];
+    let fraction_end = body[dot + 1..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .map_or(body.len(), |i| dot + 1 + i);
+    let fraction = &body[dot + 1..fraction_end];
+    if fraction.is_empty()
+        || fraction.last() == Some(&b'0')
+        || matches!(body.get(fraction_end), Some(b'e' | b'E'))
+    {
+        return false;
+    }
+    let significant = if whole == b"0" {
+        let zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+        if zeros >= 6 {
+            return false;
+        }
+        fraction.len() - zeros
+    } else {
+        whole.len() + fraction.len()
+    };
+    significant <= 15
 }
 
 /// The index after the string whose text starts at `i`.
@@ -187,12 +226,28 @@ mod tests {
     }
 
     #[test]
-    fn bodies_without_floats_are_not_tokenised() {
+    fn bodies_of_ordinary_numbers_are_not_tokenised() {
         assert!(!may_hold_floats(
             br#"{"id":12,"url":"example.com","d":"2024-01-02"}"#
         ));
-        assert!(may_hold_floats(br#"{"a":1.5}"#));
-        assert!(may_hold_floats(br#"{"a":1e-7}"#));
+        assert!(!may_hold_floats(
+            br#"{"a":1.5,"b":[-45.6789,0.000001,123456789.012345]}"#
+        ));
+        for suspect in [
+            &br#"{"a":1.50}"#[..],
+            br#"{"a":1.0}"#,
+            br#"{"a":1e-7}"#,
+            br#"{"a":1.5E3}"#,
+            br#"{"a":0.0000001}"#,
+            br#"{"a":3.1415926535897932}"#,
+            br#"{"a":1234567890.123456}"#,
+        ] {
+            assert!(
+                may_hold_floats(suspect),
+                "{}",
+                String::from_utf8_lossy(suspect)
+            );
+        }
         let mut literals = Literals::default();
         literals.collect(br#"{"a":1.5,"b":2}"#);
         assert!(literals.is_empty(), "1.5 is written as it came");
