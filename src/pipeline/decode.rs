@@ -58,9 +58,24 @@ pub fn decode<'a>(
     body: &'a mut [u8],
     literals: &mut Literals,
 ) -> Result<Value<'a>, DecodeError> {
+    // Looked for before the parse rewrites escaped strings in place; kept
+    // only from a body that decodes.
+    let mut found = Literals::default();
     if matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson) {
-        literals.collect(body);
+        found.collect(body);
     }
+    let decoded = decode_body(encoding, is_collection, body);
+    if decoded.is_ok() && !found.is_empty() {
+        literals.extend(found);
+    }
+    decoded
+}
+
+fn decode_body(
+    encoding: BackendEncoding,
+    is_collection: bool,
+    body: &mut [u8],
+) -> Result<Value<'_>, DecodeError> {
     match encoding {
         BackendEncoding::Json => {
             let value = parse_json(body)?;

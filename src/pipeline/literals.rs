@@ -58,7 +58,7 @@ impl Literals {
     }
 
     fn note(&mut self, literal: &[u8]) {
-        if !literal.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        if !literal.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) || !is_json_number(literal) {
             return;
         }
         let Some(value) = std::str::from_utf8(literal)
@@ -137,6 +137,39 @@ fn plain_fraction(body: &[u8], dot: usize) -> bool {
         whole.len() + fraction.len()
     };
     significant <= 15
+}
+
+/// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+/// (only such a text may be written back).
+fn is_json_number(text: &[u8]) -> bool {
+    fn digits(text: &[u8], i: &mut usize) -> usize {
+        let start = *i;
+        while *i < text.len() && text[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    }
+    let mut i = usize::from(text.first() == Some(&b'-'));
+    let whole = digits(text, &mut i);
+    if whole == 0 || (whole > 1 && text[i - whole] == b'0') {
+        return false;
+    }
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(text, &mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(text, &mut i) == 0 {
+            return false;
+        }
+    }
+    i == text.len()
 }
 
 /// The index after the string whose text starts at `i`.
@@ -222,6 +255,18 @@ mod tests {
         ];
         for (body, expected) in cases {
             assert_eq!(roundtrip(body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn only_json_numbers_are_kept() {
+        for good in ["1.0", "-0.50", "1e+16", "1.0E-5", "0.10"] {
+            assert!(is_json_number(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "1.", ".5", "01.0", "1e", "1e+", "1.0.0", "-", "1.0e5-3", "+1.0",
+        ] {
+            assert!(!is_json_number(bad.as_bytes()), "{bad}");
         }
     }
 
