@@ -49,8 +49,8 @@ use cuttle::config::{
     BackendEncoding, FlatmapOp, ManipulationSpec, Replacement, ResponseModifiers,
 };
 use cuttle::pipeline::{
-    Flatmap, Manipulation, Modifiers, Object, Rendered, Source, UrlTemplate, Value, decode, encode,
-    merge_into, percent_decode,
+    Flatmap, Literals, Manipulation, Modifiers, Object, Rendered, Source, UrlTemplate, Value,
+    decode, encode, merge_into, percent_decode,
 };
 
 // The server's allocator (`src/main.rs`), so allocation costs are the real ones.
@@ -324,7 +324,12 @@ fn bench_proxy_stack(c: &mut Criterion) {
                 }
                 let mut acc = Object::with_capacity_and_hasher(0, Default::default());
                 for buffer in scratch.iter_mut() {
-                    if let Ok(value) = decode(BackendEncoding::Json, false, buffer) {
+                    if let Ok(value) = decode(
+                        BackendEncoding::Json,
+                        false,
+                        buffer,
+                        &mut Literals::default(),
+                    ) {
                         merge_into(&mut acc, manipulation.apply(value));
                     }
                 }
@@ -365,7 +370,13 @@ fn bench_jmespath(c: &mut Criterion) {
         b.iter(|| {
             scratch.clear();
             scratch.extend_from_slice(&body);
-            let value = decode(BackendEncoding::Json, false, &mut scratch).expect("valid");
+            let value = decode(
+                BackendEncoding::Json,
+                false,
+                &mut scratch,
+                &mut Literals::default(),
+            )
+            .expect("valid");
             black_box(&value);
         })
     });

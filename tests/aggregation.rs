@@ -587,7 +587,7 @@ fn backend_encodings() {
             "/scalar",
             "safejson",
             200,
-            json!({"result": 42}),
+            json!({"content": 42}),
         ),
         (
             "string",
@@ -1023,6 +1023,12 @@ fn return_error_details_adds_an_error_object_per_failed_backend() {
         json!({"error_m": {"http_status_code": 404, "http_body": "404 page not found\n", "http_body_encoding": "text/plain"}}),
     );
     check(&gw, "/fine", 200, "true", json!({"ok": true}));
+    // lura's `HTTPResponseError` is a struct: Go writes its fields in their
+    // order, not sorted as a map's keys.
+    assert_eq!(
+        gw.get("/single").text(),
+        r#"{"error_m":{"http_status_code":404,"http_body":"404 page not found\n","http_body_encoding":"text/plain"}}"#
+    );
 }
 
 #[test]
@@ -1128,4 +1134,54 @@ fn with_several_backends_the_merge_gets_85_percent_of_the_timeout() {
     );
     // A single backend has the whole endpoint timeout.
     check(&gw, "/single", 200, "true", json!({"late": true}));
+}
+
+/// lura decodes with `UseNumber` (`encoding/encoding.go`): a number is
+/// written back as the backend wrote it, in a merge and in a sequence, and
+/// a `{respN_field}` number goes on as written (`proxy/merging.go`).
+#[test]
+fn numbers_keep_the_backends_literals() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/prices" => json(
+            200,
+            r#"{"price": 4.20, "ratio": 1.0, "tiny": 1.0E-5, "huge": 1e+16, "big": 12345678901234567890, "n": 7, "half": 0.5}"#,
+        ),
+        "/first" => json(200, r#"{"id": 3, "weight": 2.50}"#),
+        "/second/3" => json(200, r#"{"neg": -0.0, "text": "1.0"}"#),
+        "/third/2.50" => json(200, r#"{"third": true}"#),
+        _ => json(404, "{}"),
+    });
+    let gw = start(json!([
+        ep("/prices", vec![be(&svc, "/prices", json!({}))], json!({})),
+        ep(
+            "/chain",
+            vec![
+                be(&svc, "/first", json!({})),
+                be(&svc, "/second/{resp0_id}", json!({})),
+                be(&svc, "/third/{resp0_weight}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+        ep(
+            "/safe",
+            vec![be(
+                &svc,
+                "/prices",
+                json!({"encoding": "safejson", "group": "p"})
+            )],
+            json!({})
+        ),
+    ]));
+    assert_eq!(
+        gw.get("/prices").text(),
+        r#"{"big":12345678901234567890,"half":0.5,"huge":1e+16,"n":7,"price":4.20,"ratio":1.0,"tiny":1.0E-5}"#
+    );
+    assert_eq!(
+        gw.get("/chain").text(),
+        r#"{"id":3,"neg":-0.0,"text":"1.0","third":true,"weight":2.50}"#
+    );
+    assert_eq!(
+        gw.get("/safe").text(),
+        r#"{"p":{"big":12345678901234567890,"half":0.5,"huge":1e+16,"n":7,"price":4.20,"ratio":1.0,"tiny":1.0E-5}}"#
+    );
 }

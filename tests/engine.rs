@@ -110,6 +110,85 @@ fn json_responses_carry_krakend_headers_and_cache_control_only_when_complete() {
     );
 }
 
+/// lura's texts for a failed backend (`router.return_error_msg`): a status
+/// error names the backend's url_pattern as lura rewrites it and the URL
+/// actually requested (`transport/http/client/status.go`); several failed
+/// backends' texts come one per line (`proxy/merging.go`, `mergeError`).
+/// A 500 without a body has no Content-Type (Go sniffs one only from a
+/// body).
+#[test]
+fn failure_answers_name_the_url_requested() {
+    let backend = Backend::start(|_| text(404, "text/plain", "nope"));
+    let endpoints = format!(
+        r#"[{{"endpoint": "/items/{{id}}", "backend": [{{"host": ["{0}"], "url_pattern": "/v1/items/{{id}}"}}]}},
+            {{"endpoint": "/two/{{id}}", "backend": [{{"host": ["{0}"], "url_pattern": "/a/{{id}}"}}, {{"host": ["{0}"], "url_pattern": "/b"}}]}}]"#,
+        backend.url()
+    );
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"router": {{"return_error_msg": true}}}}, "endpoints": {endpoints}}}"#
+    ));
+    let r = gw.get("/items/42");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        format!(
+            "invalid status code 404 [GET /v1/items/{{{{.Id}}}}]: {}/v1/items/42",
+            backend.url()
+        )
+    );
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = gw.get("/two/7");
+    assert_eq!(r.status, 500);
+    let mut lines: Vec<String> = r.text().lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "invalid status code 404 [GET /a/{{{{.Id}}}}]: {}/a/7",
+                backend.url()
+            ),
+            format!("invalid status code 404 [GET /b]: {}/b", backend.url()),
+        ]
+    );
+
+    // A body that is not JSON: Go's decoder's words (lura decodes with it).
+    let bad = Backend::start(|seen| match seen.path() {
+        "/html" => text(200, "text/html", "<html>down</html>"),
+        "/cut" => json(200, r#"{"a": [1,"#),
+        _ => Reply::Full(
+            200,
+            vec![("Content-Type".into(), "application/json".into())],
+            b"{\"name\": \"caf\xe9\"}".to_vec(),
+        ),
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "extra_config": {{"router": {{"return_error_msg": true}}}}, "endpoints": [
+            {{"endpoint": "/html", "backend": [{{"host": ["{0}"], "url_pattern": "/html"}}]}},
+            {{"endpoint": "/cut", "backend": [{{"host": ["{0}"], "url_pattern": "/cut"}}]}},
+            {{"endpoint": "/latin1", "backend": [{{"host": ["{0}"], "url_pattern": "/latin1"}}]}}]}}"#,
+        bad.url()
+    ));
+    let r = gw.get("/html");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        "invalid character '<' looking for beginning of value"
+    );
+    assert_eq!(gw.get("/cut").text(), "unexpected EOF");
+    // Bytes that are not UTF-8 in a string: Go's decoder makes them U+FFFD.
+    let r = gw.get("/latin1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "{\"name\":\"caf\u{fffd}\"}");
+
+    let quiet = Gateway::start(&config(&endpoints));
+    let r = quiet.get("/items/42");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "");
+    assert_eq!(r.header("content-type"), None, "{:?}", r.headers);
+    assert_eq!(r.header("x-krakend-completed"), Some("false"));
+}
+
 #[test]
 fn backend_failures_give_500_and_the_gateway_keeps_serving() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

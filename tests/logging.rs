@@ -445,3 +445,100 @@ fn syslog_gets_application_lines_and_a_missing_socket_is_reported() {
         gw.log()
     );
 }
+
+/// lura's endpoint handler logs every failed backend call at ERROR
+/// (`router/gin/endpoint.go`): `[ENDPOINT: /route] <error>` for an
+/// endpoint's lone backend, `Error #i: ` before each error of a merge
+/// (`proxy/merging.go`). The texts hold backend values, escaped here.
+#[test]
+fn failed_backend_calls_are_logged_once_at_error() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/ok" => json(200, r#"{"ok": true}"#),
+        "/forged" => common::text(418, "text/plain", "no\r\n[FORGED] \u{1b}[31mred"),
+        _ => common::text(404, "text/plain", "nope"),
+    });
+    let closed = common::closed_port_url();
+    let gw = Gateway::start_env(
+        &with_root(
+            "",
+            &format!(
+                r#"[{{"endpoint": "/one/{{id}}", "backend": [{{"host": ["{svc}"], "url_pattern": "/missing/{{id}}"}}]}},
+                   {{"endpoint": "/two", "backend": [{{"host": ["{svc}"], "url_pattern": "/ok"}}, {{"host": ["{closed}"], "url_pattern": "/down"}}]}},
+                   {{"endpoint": "/code", "backend": [{{"host": ["{svc}"], "url_pattern": "/forged",
+                     "extra_config": {{"backend/http": {{"return_error_code": true}}}}}}]}},
+                   {{"endpoint": "/details", "backend": [{{"host": ["{svc}"], "url_pattern": "/missing",
+                     "extra_config": {{"backend/http": {{"return_error_details": "m"}}}}}}]}}]"#,
+                svc = svc.url()
+            ),
+        ),
+        &["--cores", "1"],
+        &[],
+        true,
+    );
+    assert_eq!(gw.get("/one/42").status, 500);
+    let one = lines_where(&gw, 1, |l| l.contains("[ENDPOINT: /one/:id]"));
+    assert_eq!(one.len(), 1, "{}", gw.log());
+    assert!(
+        one[0].ends_with(&format!(
+            " ▶ ERROR [ENDPOINT: /one/:id] invalid status code 404 [GET /missing/{{{{.Id}}}}]: {}/missing/42",
+            svc.url()
+        )),
+        "{}",
+        one[0]
+    );
+
+    assert_eq!(gw.get("/two").status, 200);
+    let two = lines_where(&gw, 1, |l| l.contains("[ENDPOINT: /two]"));
+    assert_eq!(two.len(), 1, "{}", gw.log());
+    assert!(
+        two[0].contains(" ▶ ERROR [ENDPOINT: /two] Error #0: ") && two[0].contains("refused"),
+        "{}",
+        two[0]
+    );
+
+    assert_eq!(gw.get("/code").status, 418);
+    let code = lines_where(&gw, 1, |l| l.contains("[ENDPOINT: /code]"));
+    assert_eq!(code.len(), 1, "{}", gw.log());
+    assert!(
+        code[0].ends_with(r"[ENDPOINT: /code] no\x0d\x0a[FORGED] \x1b[31mred"),
+        "{}",
+        code[0]
+    );
+    assert!(!gw.log().lines().any(|l| l.starts_with("[FORGED]")));
+
+    // A failure shown with return_error_details is no error for lura.
+    assert_eq!(gw.get("/details").status, 200);
+    assert_eq!(gw.get("/one/43").status, 500);
+    lines_where(&gw, 2, |l| l.contains("[ENDPOINT: /one/:id]"));
+    assert!(!gw.log().contains("[ENDPOINT: /details]"), "{}", gw.log());
+}
+
+/// krakend-circuitbreaker logs a state change with the breaker's `name`
+/// (gobreaker `Settings.Name`) when `log_status_change` is on.
+#[test]
+fn circuit_breaker_changes_are_logged_with_its_name() {
+    let svc = Backend::start(|_| common::text(500, "text/plain", "down"));
+    let gw = Gateway::start_env(
+        &with_root(
+            "",
+            &format!(
+                r#"[{{"endpoint": "/cb", "backend": [{{"host": ["{}"], "url_pattern": "/",
+                     "extra_config": {{"qos/circuit-breaker": {{"name": "users-cb", "interval": 60, "timeout": 10, "max_errors": 0, "log_status_change": true}}}}}}]}}]"#,
+                svc.url()
+            ),
+        ),
+        &["--cores", "1"],
+        &[],
+        true,
+    );
+    assert_eq!(gw.get("/cb").status, 500);
+    let changed = lines_where(&gw, 1, |l| l.contains("[CB]"));
+    assert_eq!(changed.len(), 1, "{}", gw.log());
+    assert!(
+        changed[0].ends_with(
+            " ▶ WARNING [CB] Circuit breaker named 'users-cb' went from 'closed' to 'open'"
+        ),
+        "{}",
+        changed[0]
+    );
+}

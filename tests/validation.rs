@@ -291,7 +291,11 @@ fn backend_checks_skip_the_call_or_drop_its_data() {
     // one is skipped too: nothing is left, so the endpoint fails.
     let neither = gw.get("/agg/7");
     assert_eq!(neither.status, 500);
-    assert_eq!(neither.text(), "request aborted by evaluator #0");
+    // Both backends' errors, one per line (lura's `mergeError`).
+    assert_eq!(
+        neither.text(),
+        "request aborted by evaluator #0\nrequest aborted by evaluator #0"
+    );
     assert_eq!(two.requests().len(), 3);
 
     let dropped = gw.get("/agg/8");

@@ -6,7 +6,9 @@
 #![no_main]
 
 use cuttle::config::{BackendEncoding, FlatmapOp, ManipulationSpec, Replacement, ResponseModifiers};
-use cuttle::pipeline::{Flatmap, Manipulation, Object, Rendered, Value, decode, encode, merge_into};
+use cuttle::pipeline::{
+    Flatmap, Literals, Manipulation, Object, Rendered, Value, decode, encode, merge_into, with_literals,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -68,8 +70,9 @@ fuzz_target!(|data: &[u8]| {
     let mut first = rest.to_vec();
     let mut second = rest.to_vec();
     let mut merged = Object::default();
+    let mut literals = Literals::default();
     for body in [&mut first, &mut second] {
-        if let Ok(value) = decode(encoding, spec.is_collection, body) {
+        if let Ok(value) = decode(encoding, spec.is_collection, body, &mut literals) {
             merge_into(&mut merged, manipulation.apply(value));
         }
     }
@@ -77,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     endpoint_flatmap.apply(&mut value);
     for rendered in [Rendered::Json, Rendered::JsonCollection, Rendered::String, Rendered::Xml, Rendered::Yaml] {
         let mut out = Vec::new();
-        encode(&value, rendered, &mut out);
+        with_literals(&mut literals, || encode(&value, rendered, &mut out));
         if rendered == Rendered::Json {
             assert!(
                 serde_json::from_slice::<serde_json::Value>(&out).is_ok(),

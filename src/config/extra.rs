@@ -388,7 +388,7 @@ pub fn backend(
                 result.send_body_on_redirect = client.send_body_on_redirect.unwrap_or(false);
             }
             CIRCUIT_BREAKER => {
-                // `name` is only a label in KrakenD's logs: nothing to warn about.
+                // `name` only labels the breaker's log lines.
                 note_ignored_keys(
                     CIRCUIT_BREAKER,
                     value,
@@ -546,6 +546,7 @@ fn circuit_breaker(raw: RawCircuitBreaker, at: &str) -> BuildResult<CircuitBreak
         timeout: std::time::Duration::from_secs(timeout.0),
         max_errors,
         log_status_change: raw.log_status_change.unwrap_or(false),
+        name: raw.name.unwrap_or_default(),
     })
 }
 

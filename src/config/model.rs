@@ -399,6 +399,8 @@ pub struct CircuitBreaker {
     pub timeout: Duration,
     pub max_errors: u32,
     pub log_status_change: bool,
+    /// Names the breaker in its `log_status_change` lines.
+    pub name: String,
 }
 
 /// A token bucket as KrakenD configures it: `max_rate` tokens every `every`,

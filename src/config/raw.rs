@@ -282,6 +282,7 @@ pub struct RawCircuitBreaker {
     pub timeout: Option<Seconds>,
     pub max_errors: Option<u32>,
     pub log_status_change: Option<bool>,
+    pub name: Option<String>,
 }
 
 /// Endpoint `qos/ratelimit/router`. `num_shards`, `cleanup_period` and

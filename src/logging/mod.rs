@@ -17,7 +17,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use access::{AccessLog, Answered, Entry, write_line as write_access_line};
-pub use text::{Quoted, Stamp, go_duration};
+pub use text::{Escaped, Quoted, Stamp, go_duration};
 
 use crate::config::{LogLevel, Logging};
 

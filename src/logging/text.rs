@@ -397,6 +397,35 @@ impl std::fmt::Display for Quoted<'_> {
     }
 }
 
+/// [`Quoted`] without the quotes, for a whole message that mixes the
+/// gateway's text with values from a backend or a client (a backend
+/// error's text in lura's layout): `\` and every byte outside printable
+/// ASCII are escaped (`\xNN`), so the message cannot end the line, forge
+/// the next one or send terminal escapes; plain text is left as it is.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self
+            .0
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+        {
+            // Printable ASCII: valid UTF-8.
+            return f.write_str(std::str::from_utf8(self.0).map_err(|_| std::fmt::Error)?);
+        }
+        let mut out = Vec::with_capacity(self.0.len() + 8);
+        for &b in self.0 {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x20..=0x7e => out.push(b),
+                _ => hex_escape(&mut out, b"\\x", b),
+            }
+        }
+        f.write_str(std::str::from_utf8(&out).map_err(|_| std::fmt::Error)?)
+    }
+}
+
 /// Printable ASCII without `"` or `\`: written as it is by both
 /// [`quoted`] and [`json_escaped`].
 fn is_plain(text: &[u8]) -> bool {
@@ -502,6 +531,11 @@ mod tests {
             Quoted(b"x\r\n[FORGED] \x1b[31m\"").to_string(),
             r#""x\x0d\x0a[FORGED] \x1b[31m\"""#
         );
+        assert_eq!(
+            Escaped(b"a \"b\"\r\n[FORGED] \x1b\\").to_string(),
+            r#"a "b"\x0d\x0a[FORGED] \x1b\\"#
+        );
+        assert_eq!(Escaped(b"plain: [x] /y").to_string(), "plain: [x] /y");
         out.clear();
         json_string(&mut out, b"a\"\n\x01\xffz");
         assert_eq!(

@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::config::BackendEncoding;
 
-use super::{Value, new_object, xml_in};
+use super::{Literals, Value, new_object, xml_in};
 
 /// Why a backend body could not be decoded. KrakenD treats this as a failed
 /// backend; the text is what `return_error_msg` may show.
@@ -41,18 +41,41 @@ impl std::error::Error for DecodeError {}
 ///   object is an error there too). The `{"collection": [...]}` wrapping is
 ///   left to [`Manipulation::apply`](super::Manipulation::apply).
 /// - `SafeJson`: anything; an array becomes `{"collection": [...]}` and a
-///   scalar `{"result": v}` (lura `SafeJSONDecoder`), whatever `is_collection`.
+///   scalar `{"content": v}` (lura `SafeJSONDecoder`, `encoding/encoding.go`;
+///   `result` until lura's 2022 commit 2439455), whatever `is_collection`.
 /// - `String`: `{"content": "<body>"}`; invalid UTF-8 is replaced by U+FFFD
 ///   (Go keeps the bytes, but then writes U+FFFD when rendering JSON anyway).
 /// - `Xml`: mxj's map form; with `is_collection` the whole map goes under
 ///   `"collection"` (krakend-xml `CollectionDecoder` does exactly that, no array).
 /// - `Rss`: an RSS or Atom feed in krakend-rss's shape (see `rss.rs`).
 /// - `NoOp`: not meant to be called; yields an empty object.
+///
+/// JSON number literals the writer would not render as written go to
+/// `literals` (see `literals.rs`; lura keeps them with `UseNumber`).
 pub fn decode<'a>(
     encoding: BackendEncoding,
     is_collection: bool,
     body: &'a mut [u8],
+    literals: &mut Literals,
 ) -> Result<Value<'a>, DecodeError> {
+    // Looked for before the parse rewrites escaped strings in place; kept
+    // only from a body that decodes.
+    let mut found = Literals::default();
+    if matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson) {
+        found.collect(body);
+    }
+    let decoded = decode_body(encoding, is_collection, body);
+    if decoded.is_ok() && !found.is_empty() {
+        literals.extend(found);
+    }
+    decoded
+}
+
+fn decode_body(
+    encoding: BackendEncoding,
+    is_collection: bool,
+    body: &mut [u8],
+) -> Result<Value<'_>, DecodeError> {
     match encoding {
         BackendEncoding::Json => {
             let value = parse_json(body)?;
@@ -65,7 +88,7 @@ pub fn decode<'a>(
         BackendEncoding::SafeJson => Ok(match parse_json(body)? {
             object @ Value::Object(_) => object,
             array @ Value::Array(_) => wrap("collection", array),
-            scalar => wrap("result", scalar),
+            scalar => wrap("content", scalar),
         }),
         BackendEncoding::String => {
             let text = match std::str::from_utf8(&*body) {
@@ -94,15 +117,54 @@ pub(crate) fn parse_json(body: &mut [u8]) -> Result<Value<'_>, DecodeError> {
         // What json.Decoder.Decode returns on an empty stream.
         return Err(DecodeError::new("EOF"));
     }
-    let result = if body.len() <= REUSED_BUFFERS_MAX {
+    let raw: *mut [u8] = body;
+    // SAFETY: `raw` is `body`, borrowed for the lifetime of the result. The
+    // second reborrow below exists only once the first parse failed, and a
+    // failed parse returns an error that holds no reference into `body`
+    // (the borrow checker cannot see that a returned borrow ends on the
+    // `Err` path).
+    match simd_parse(unsafe { &mut *raw }) {
+        Ok(value) => Ok(value),
+        Err(refused) => go_fallback(unsafe { &mut *raw }, refused),
+    }
+}
+
+fn simd_parse(body: &mut [u8]) -> Result<Value<'_>, simd_json::Error> {
+    if body.len() <= REUSED_BUFFERS_MAX {
         PARSER_BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
             Ok(mut buffers) => simd_json::to_borrowed_value_with_buffers(body, &mut buffers),
             Err(_) => simd_json::to_borrowed_value(body),
         })
     } else {
         simd_json::to_borrowed_value(body)
-    };
-    result.map_err(|e| DecodeError::new(e.to_string()))
+    }
+}
+
+/// A body simd-json refused, read as lura's `json.Decoder` reads it
+/// (`gojson`): its error text; or, when Go takes the body because only
+/// bytes that are not UTF-8 stood in simd-json's way, the first value with
+/// each such byte as U+FFFD (what Go's decoder puts in its strings).
+/// simd-json checks UTF-8 before it unescapes any string in place, so the
+/// bytes are then still as they arrived. Where Go would take a first
+/// value that is followed by more text, simd-json's own text is kept: the
+/// refused parse may have rewritten escaped strings in place.
+fn go_fallback(body: &mut [u8], refused: simd_json::Error) -> Result<Value<'_>, DecodeError> {
+    match super::gojson::scan(body) {
+        super::gojson::Scan::Error(text) => Err(DecodeError::new(text)),
+        super::gojson::Scan::Value(end) if std::str::from_utf8(body).is_err() => {
+            let mut repaired = Vec::with_capacity(end + 16);
+            for chunk in body[..end].utf8_chunks() {
+                repaired.extend_from_slice(chunk.valid().as_bytes());
+                for _ in chunk.invalid() {
+                    repaired.extend_from_slice("\u{fffd}".as_bytes());
+                }
+            }
+            simd_json::to_borrowed_value(&mut repaired)
+                .map(Value::into_static)
+                .map_err(|e| DecodeError::new(e.to_string()))
+        }
+        super::gojson::Scan::Value(_) => Err(DecodeError::new(refused.to_string())),
+    }
 }
 
 /// Bodies up to this size are parsed with the thread's reused parser
@@ -149,7 +211,12 @@ mod tests {
     /// `ERR` when decoding fails.
     fn check(encoding: BackendEncoding, is_collection: bool, body: &str, expected: &str) {
         let mut bytes = body.as_bytes().to_vec();
-        let got = match decode(encoding, is_collection, &mut bytes) {
+        let got = match decode(
+            encoding,
+            is_collection,
+            &mut bytes,
+            &mut Literals::default(),
+        ) {
             Ok(value) => to_json(&value),
             Err(_) => "ERR".to_string(),
         };
@@ -181,10 +248,10 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (r#"{"a":1}"#, r#"{"a":1}"#),
             (r#"[1,2]"#, r#"{"collection":[1,2]}"#),
-            (r#""hi""#, r#"{"result":"hi"}"#),
-            ("true", r#"{"result":true}"#),
-            ("null", r#"{"result":null}"#),
-            ("42", r#"{"result":42}"#),
+            (r#""hi""#, r#"{"content":"hi"}"#),
+            ("true", r#"{"content":true}"#),
+            ("null", r#"{"content":null}"#),
+            ("42", r#"{"content":42}"#),
             ("{", "ERR"),
         ];
         for (body, expected) in cases {
@@ -203,7 +270,13 @@ mod tests {
         );
         check(BackendEncoding::String, false, "", r#"{"content":""}"#);
         let mut invalid = vec![b'a', 0xff];
-        let value = decode(BackendEncoding::String, false, &mut invalid).unwrap();
+        let value = decode(
+            BackendEncoding::String,
+            false,
+            &mut invalid,
+            &mut Literals::default(),
+        )
+        .unwrap();
         assert_eq!(to_json(&value), "{\"content\":\"a\u{fffd}\"}");
     }
 
@@ -217,10 +290,46 @@ mod tests {
         );
     }
 
+    /// A body that is not JSON fails with Go's decoder's words; one whose
+    /// strings hold bytes that are not UTF-8 decodes as in Go.
+    #[test]
+    fn bad_bodies_as_go_reads_them() {
+        let text = |body: &[u8]| {
+            let mut body = body.to_vec();
+            decode(
+                BackendEncoding::Json,
+                false,
+                &mut body,
+                &mut Literals::default(),
+            )
+            .map(|v| to_json(&v))
+            .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(
+            text(b"<html>oops</html>"),
+            "invalid character '<' looking for beginning of value"
+        );
+        assert_eq!(text(br#"{"a":[1,"#), "unexpected EOF");
+        assert_eq!(
+            text(b"{\"a\":\"x\xe9\xffy\"}"),
+            "{\"a\":\"x\u{fffd}\u{fffd}y\"}"
+        );
+        assert_eq!(
+            text(b"[\"\xff\"]"),
+            "json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+    }
+
     #[test]
     fn error_text_is_short() {
         let mut body = br#"[1]"#.to_vec();
-        let err = decode(BackendEncoding::Json, false, &mut body).unwrap_err();
+        let err = decode(
+            BackendEncoding::Json,
+            false,
+            &mut body,
+            &mut Literals::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "json: cannot unmarshal array into Go value of type map[string]interface {}"

@@ -25,9 +25,31 @@ pub(crate) fn write_value(value: &Value<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// The keys of lura's `HTTPResponseError` (`transport/http/client/status.go`),
+/// the value of a `return_error_details` backend's `error_<name>`, in its
+/// field order, which Go's encoder keeps for a struct (a map's keys it
+/// sorts). An object whose keys are these very strings (by address: the
+/// proxy builds such objects from this array, a backend's keys live in its
+/// body) is written in this order.
+pub(crate) static ERROR_DETAIL_KEYS: [&str; 3] =
+    ["http_status_code", "http_body", "http_body_encoding"];
+
+/// A key's place in [`ERROR_DETAIL_KEYS`], when it is one of those strings.
+fn detail_rank(key: &str) -> Option<usize> {
+    ERROR_DETAIL_KEYS
+        .iter()
+        .position(|k| std::ptr::eq(k.as_ptr(), key.as_ptr()) && k.len() == key.len())
+}
+
 pub(crate) fn write_object(object: &Object<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
-    for (i, (key, value)) in sorted_entries(object).into_iter().enumerate() {
+    let mut entries = sorted_entries(object);
+    if entries.len() <= ERROR_DETAIL_KEYS.len()
+        && entries.iter().all(|(key, _)| detail_rank(key).is_some())
+    {
+        entries.sort_unstable_by_key(|(key, _)| detail_rank(key));
+    }
+    for (i, (key, value)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -52,7 +74,12 @@ pub(crate) fn write_static(node: StaticNode, out: &mut Vec<u8>) {
     match node {
         StaticNode::I64(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         StaticNode::U64(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-        StaticNode::F64(f) => gofmt::json_float(f, out),
+        StaticNode::F64(f) => {
+            // As the backend wrote it, when lura would keep its text.
+            if !super::literals::write_kept(f, out) {
+                gofmt::json_float(f, out)
+            }
+        }
         StaticNode::Bool(true) => out.extend_from_slice(b"true"),
         StaticNode::Bool(false) => out.extend_from_slice(b"false"),
         StaticNode::Null => out.extend_from_slice(b"null"),

@@ -12,10 +12,10 @@ use super::{Object, Value};
 /// wins, as in KrakenD's `combineData`.
 ///
 /// KrakenD only ever merges maps: its decoders turn a root array into
-/// `{"collection": [...]}` and a scalar into `{"result": v}` (safejson), and
+/// `{"collection": [...]}` and a scalar into `{"content": v}` (safejson), and
 /// a part without data is skipped. A non-object `part` is treated the same
 /// way here: an array merges as `collection`, `null` adds nothing, any other
-/// scalar merges as `result`.
+/// scalar merges as `content`.
 pub fn merge_into<'a>(acc: &mut Object<'a>, part: Value<'a>) {
     match part {
         Value::Object(object) => {
@@ -34,7 +34,7 @@ pub fn merge_into<'a>(acc: &mut Object<'a>, part: Value<'a>) {
             acc.insert(Cow::Borrowed("collection"), array);
         }
         scalar => {
-            acc.insert(Cow::Borrowed("result"), scalar);
+            acc.insert(Cow::Borrowed("content"), scalar);
         }
     }
 }
@@ -71,7 +71,7 @@ mod tests {
             (&[r#"{}"#, r#"{"a":1}"#, "{}"], r#"{"a":1}"#),
             (&[r#"{"a":1}"#, "null"], r#"{"a":1}"#),
             (&[r#"{"a":1}"#, "[1,2]"], r#"{"a":1,"collection":[1,2]}"#),
-            (&[r#"{"a":1}"#, r#""s""#], r#"{"a":1,"result":"s"}"#),
+            (&[r#"{"a":1}"#, r#""s""#], r#"{"a":1,"content":"s"}"#),
         ];
         for (parts, expected) in cases {
             check(parts, expected);

@@ -32,7 +32,13 @@ pub fn scalar_text(value: &Value<'_>, out: &mut Vec<u8>) -> bool {
         Value::Static(StaticNode::U64(n)) => {
             out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes())
         }
-        Value::Static(StaticNode::F64(f)) => gofmt::json_float(*f, out),
+        // The backend's literal when one was kept (`literals`), as lura
+        // passes a `json.Number` on.
+        Value::Static(StaticNode::F64(f)) => {
+            if !super::literals::write_kept(*f, out) {
+                gofmt::json_float(*f, out)
+            }
+        }
         Value::Static(StaticNode::Bool(b)) => {
             out.extend_from_slice(if *b { b"true" } else { b"false" })
         }

@@ -14,7 +14,7 @@ use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
-use crate::pipeline::{Value, decode};
+use crate::pipeline::{Literals, Value, decode, with_literals};
 use crate::rt::{Timer, within};
 use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 
@@ -22,6 +22,20 @@ use crate::upstream::{BackendError, Pools, Request, Response, fetch};
 pub struct Outcome {
     pub backend: usize,
     pub result: Result<Response, BackendError>,
+    /// The host (index into the backend's hosts) and target the request
+    /// went to, when it was sent: a status error names that URL.
+    pub sent: Option<(usize, Vec<u8>)>,
+}
+
+impl Outcome {
+    /// A call that was not made.
+    fn not_sent(backend: usize, error: BackendError) -> Outcome {
+        Outcome {
+            backend,
+            result: Err(error),
+            sent: None,
+        }
+    }
 }
 
 /// What every backend call of one request shares.
@@ -71,18 +85,10 @@ fn target_of(
         ) {
             Ok(()) => Ok(target),
             // A failed `validation/cel` check: not called, counted as failed.
-            Err(rejected) => Err(Outcome {
-                backend,
-                result: Err(BackendError::Rejected(rejected)),
-            }),
+            Err(rejected) => Err(Outcome::not_sent(backend, BackendError::Rejected(rejected))),
         },
-        Err(refused) => {
-            tracing::warn!(endpoint = %ctx.plan.path, "not calling the backend: {refused}");
-            Err(Outcome {
-                backend,
-                result: Err(refused),
-            })
-        }
+        // Logged with the other failures (`respond::log_errors`).
+        Err(refused) => Err(Outcome::not_sent(backend, refused)),
     }
 }
 
@@ -91,10 +97,7 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     let admitted = match plan.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
-            return Outcome {
-                backend,
-                result: Err(refused),
-            };
+            return Outcome::not_sent(backend, refused);
         }
     };
     let host = plan.pick_host();
@@ -146,7 +149,11 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         }
     }
     BackendPlan::record(admitted, good);
-    Outcome { backend, result }
+    Outcome {
+        backend,
+        result,
+        sent: Some((host, target)),
+    }
 }
 
 /// `concurrent_calls`: the same call N times, the first good answer wins
@@ -175,10 +182,7 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
     within(ctx.plan.timeout * 3 / 4, first_good)
         .await
         .flatten()
-        .unwrap_or(Outcome {
-            backend,
-            result: Err(BackendError::Timeout),
-        })
+        .unwrap_or(Outcome::not_sent(backend, BackendError::Timeout))
 }
 
 /// KrakenD accepts 200 and 201 from a backend; anything else is an error.
@@ -226,17 +230,20 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration, timer: &mut Timer
 /// `proxy.sequential`: one backend after the other, each able to use
 /// `{respN_field}` values from the (manipulated) responses before it.
 /// Stops at the first failure. Returns the outcomes and the documents
-/// already decoded (sequential responses are decoded as they arrive).
+/// already decoded (sequential responses are decoded as they arrive),
+/// with their number literals.
 pub async fn sequential(
     ctx: &CallContext<'_>,
     timeout: Duration,
     timer: &mut Timer,
-) -> (Vec<Outcome>, Vec<Value<'static>>) {
+) -> (Vec<Outcome>, Vec<Value<'static>>, Literals) {
     let deadline = std::time::Instant::now() + timeout;
     let mut outcomes = Vec::new();
     let mut docs: Vec<Value<'static>> = Vec::new();
+    let mut literals = Literals::default();
     for (i, backend) in ctx.plan.backends.iter().enumerate() {
-        let target = match target_of(ctx, i, &docs) {
+        // `{respN_field}` numbers go on as the backend wrote them.
+        let target = match with_literals(&mut literals, || target_of(ctx, i, &docs)) {
             Ok(target) => target,
             Err(refused) => {
                 outcomes.push(refused);
@@ -257,9 +264,14 @@ pub async fn sequential(
         };
         let doc = match &mut outcome.result {
             Ok(resp) if backend.encoding == BackendEncoding::NoOp || is_success(resp.status) => {
-                decode(backend.encoding, backend.is_collection, &mut resp.body)
-                    .map(|v| backend.manipulation.apply(v).into_static())
-                    .ok()
+                decode(
+                    backend.encoding,
+                    backend.is_collection,
+                    &mut resp.body,
+                    &mut literals,
+                )
+                .map(|v| backend.manipulation.apply(v).into_static())
+                .ok()
             }
             _ => None,
         };
@@ -279,7 +291,7 @@ pub async fn sequential(
             None => break,
         }
     }
-    (outcomes, docs)
+    (outcomes, docs, literals)
 }
 
 /// A set of futures polled together, yielding each output as it is ready

@@ -41,11 +41,12 @@ pub async fn handle(
     shadow::mirror(call);
     let timeout = merge_timeout(plan);
     let complete = if plan.sequential && plan.backends.len() > 1 {
-        let (mut outcomes, docs) = sequential(call, timeout, timer).await;
-        write_merged(call, &mut outcomes, Some(docs), ctx, body, out)
+        let (mut outcomes, docs, literals) = sequential(call, timeout, timer).await;
+        write_merged(call, &mut outcomes, Some(docs), literals, ctx, body, out)
     } else {
         let mut outcomes = fan_out(call, timeout, timer).await;
-        write_merged(call, &mut outcomes, None, ctx, body, out)
+        let literals = crate::pipeline::Literals::default();
+        write_merged(call, &mut outcomes, None, literals, ctx, body, out)
     };
     let mut ended = None;
     if let Some(metrics) = call.metrics {

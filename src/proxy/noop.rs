@@ -2,8 +2,10 @@
 //! client unchanged, streamed as they arrive.
 
 use super::fanout::CallContext;
-use super::plan::BackendPlan;
-use super::respond::{ResponseContext, failure_status, finish_head_lines, write_failure};
+use super::plan::{BackendPlan, EndpointPlan};
+use super::respond::{
+    ResponseContext, failure_status, finish_head_lines, log_errors, write_failure,
+};
 use crate::http::{ResponseBody, ResponseHead, is_hop_by_hop, write_header, write_status_line};
 use crate::rt::{Stream, Timer};
 use crate::upstream::{BackendError, RelayError, Request, open};
@@ -67,21 +69,20 @@ pub async fn relay(
     if let Err(refused) =
         super::request::backend_target(plan, backend, req, facts, &[], &mut target)
     {
-        tracing::warn!(endpoint = %plan.path, "not calling the backend: {refused}");
         stage(false, None);
-        return answer_failure(ctx, &refused, client, out).await;
+        return answer_failure(plan, ctx, &refused, client, out).await;
     }
     if let Err(rejected) =
         super::validate::check_backend_request(plan, backend, req, call.facts, &target)
     {
         let rejected = BackendError::Rejected(rejected);
-        return answer_failure(ctx, &rejected, client, out).await;
+        return answer_failure(plan, ctx, &rejected, client, out).await;
     }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
             stage(false, None);
-            return answer_failure(ctx, &refused, client, out).await;
+            return answer_failure(plan, ctx, &refused, client, out).await;
         }
     };
     // As in `fanout::call`.
@@ -129,7 +130,7 @@ pub async fn relay(
     stage(opened.is_ok(), ended);
     let mut response = match opened {
         Ok(response) => response,
-        Err(e) => return answer_failure(ctx, &e, client, out).await,
+        Err(e) => return answer_failure(plan, ctx, &e, client, out).await,
     };
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
     let head = &response.head;
@@ -212,18 +213,17 @@ fn write_passed_headers(head: &ResponseHead, raw: &[u8], out: &mut Vec<u8>) {
 
 /// Answers with the failure status for `error` instead of a backend response.
 async fn answer_failure(
+    plan: &EndpointPlan,
     ctx: &ResponseContext<'_>,
     error: &BackendError,
     client: &mut Stream,
     out: &mut Vec<u8>,
 ) -> Relayed {
     let status = failure_status(error);
-    write_failure(ctx, status, &error.to_string(), out);
-    let body_bytes = if ctx.return_error_msg {
-        error.to_string().len()
-    } else {
-        0
-    };
+    let text = error.to_string();
+    log_errors(plan, std::slice::from_ref(&text), false);
+    write_failure(ctx, status, &text, out);
+    let body_bytes = if ctx.return_error_msg { text.len() } else { 0 };
     let end = match client.write_all(out).await {
         Ok(()) => NoOpEnd::Done,
         Err(_) => NoOpEnd::Broken,

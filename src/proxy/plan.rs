@@ -20,6 +20,10 @@ use crate::validation::cel::{Checks, Side};
 
 pub struct EndpointPlan {
     pub path: String,
+    /// `[ENDPOINT: /users/:id]`: how lura's endpoint handler starts the
+    /// line it logs for each failed backend (`router/gin/endpoint.go`,
+    /// the route in gin's form).
+    pub log_prefix: String,
     pub method: Method,
     pub timeout: std::time::Duration,
     /// `Cache-Control` value for complete responses.
@@ -72,6 +76,10 @@ pub struct BackendPlan {
     pub manipulation: Manipulation,
     pub return_error_code: bool,
     pub return_error_details: Option<String>,
+    /// `[GET /users/{{.Id}}]:`, lura's prefix of a status error's text
+    /// (`transport/http/client/status.go`, `GetHTTPStatusHandler`: the
+    /// method and the url_pattern as lura rewrites it).
+    pub status_prefix: String,
     pub pools: Vec<Rc<Pool>>,
     /// The `host` entries as written, parallel to `pools` (for error texts).
     pub base_urls: Vec<String>,
@@ -168,10 +176,14 @@ pub fn compile_endpoint(
     let mut backends = Vec::with_capacity(endpoint.backends.len());
     let mut shadows = Vec::new();
     for (b, backend) in endpoint.backends.iter().enumerate() {
-        let label = format!(
-            "{} {} -> {}",
-            endpoint.method, endpoint.path, backend.url_pattern
-        );
+        // krakend-circuitbreaker names the breaker by its `name` in the
+        // `log_status_change` line (gobreaker's `Settings.Name`; empty when
+        // absent).
+        let label = backend
+            .circuit_breaker
+            .as_ref()
+            .map(|cb| cb.name.clone())
+            .unwrap_or_default();
         let compiled = compile_backend(
             b,
             backend,
@@ -208,6 +220,7 @@ pub fn compile_endpoint(
     segment_params.dedup();
     Ok(EndpointPlan {
         path: endpoint.path.clone(),
+        log_prefix: format!("[ENDPOINT: {}]", gin_route(&endpoint.path)),
         method: endpoint.method,
         timeout: endpoint.timeout,
         cache_control: endpoint.cache_ttl.map(|ttl| {
@@ -348,6 +361,11 @@ fn compile_backend(
         manipulation,
         return_error_code: backend.return_error_code,
         return_error_details: backend.return_error_details.clone(),
+        status_prefix: format!(
+            "[{} {}]:",
+            backend.method,
+            lura_url_pattern(&backend.url_pattern)
+        ),
         pools: backend_pools,
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
@@ -362,4 +380,87 @@ fn compile_backend(
         chunked_request_body: backend.chunked_request_body,
         send_body_on_redirect: backend.send_body_on_redirect,
     })
+}
+
+/// An endpoint path as gin's router knows it: `{id}` becomes `:id` before
+/// the query (lura `config/uri.go`, `GetEndpointPath`).
+fn gin_route(path: &str) -> String {
+    let (route, query) = match path.split_once('?') {
+        Some((route, query)) => (route, Some(query)),
+        None => (path, None),
+    };
+    let mut out = String::with_capacity(path.len());
+    let mut rest = route;
+    while let Some(open) = rest.find('{') {
+        match rest[open..].find('}') {
+            Some(close) => {
+                out.push_str(&rest[..open]);
+                out.push(':');
+                out.push_str(&rest[open + 1..open + close]);
+                rest = &rest[open + close + 1..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A backend `url_pattern` as lura keeps it once loaded: a leading `/`
+/// (`CleanPath`) and each `{name}` as `{{.Name}}`, its first letter upper
+/// case (`config/config.go`, `initBackendURLMappings`).
+fn lura_url_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    if !pattern.starts_with('/') {
+        out.push('/');
+    }
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        let name_len = rest[open + 1..]
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/')));
+        match name_len {
+            Some(len) if len > 0 && rest[open + 1 + len..].starts_with('}') => {
+                let name = &rest[open + 1..open + 1 + len];
+                out.push_str(&rest[..open]);
+                out.push_str("{{.");
+                let mut chars = name.chars();
+                if let Some(first) = chars.next() {
+                    out.extend(first.to_uppercase());
+                }
+                out.push_str(chars.as_str());
+                out.push_str("}}");
+                rest = &rest[open + len + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gin_route, lura_url_pattern};
+
+    #[test]
+    fn lura_forms_of_paths() {
+        assert_eq!(
+            gin_route("/users/{id}/posts/{post}"),
+            "/users/:id/posts/:post"
+        );
+        assert_eq!(gin_route("/plain"), "/plain");
+        assert_eq!(
+            lura_url_pattern("/users/{id}?q={q}"),
+            "/users/{{.Id}}?q={{.Q}}"
+        );
+        assert_eq!(lura_url_pattern("x/{resp0_a.b}"), "/x/{{.Resp0_a.b}}");
+        assert_eq!(lura_url_pattern("/{JWT.sub}/{}"), "/{{.JWT.sub}}/{}");
+    }
 }

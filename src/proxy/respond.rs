@@ -10,7 +10,10 @@ use super::steps::Refusal;
 use super::validate::check_backend_response;
 use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{write_content_length, write_header, write_status_line};
-use crate::pipeline::{Object, Value, decode, encode, merge_into, negotiate};
+use crate::pipeline::{
+    ERROR_DETAIL_KEYS, Literals, Object, Value, decode, encode, merge_into, negotiate,
+    with_literals,
+};
 use crate::upstream::BackendError;
 
 /// Per-response facts the connection driver supplies.
@@ -39,12 +42,20 @@ struct Tally {
     /// Failures shown as `error_<name>` (they count as answers: with one of
     /// them the endpoint answers 200, never 500).
     detailed: usize,
-    first_error: Option<String>,
+    /// The errors' texts, in the order lura's merge collects them (arrival).
+    texts: Vec<String>,
     /// The status the first error maps to when nothing else is answered.
     first_status: u16,
     /// A non-2xx answer of a backend with `return_error_code`: its status,
     /// Content-Type and body.
     status_error: Option<StatusError>,
+}
+
+impl Tally {
+    fn error(&mut self, text: String) {
+        self.errors += 1;
+        self.texts.push(text);
+    }
 }
 
 /// A backend's non-2xx answer kept for `return_error_code`.
@@ -69,11 +80,13 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
 /// Merges what arrived and writes the whole response into `out`.
 /// `decoded` holds documents already decoded (sequential endpoints);
 /// otherwise each successful outcome is decoded here, borrowing its body.
-/// Returns whether the response is complete.
+/// `literals`: number literals kept as written (those of `decoded`; the
+/// others are added here). Returns whether the response is complete.
 pub fn write_merged(
     call: &CallContext<'_>,
     outcomes: &mut [Outcome],
     decoded: Option<Vec<Value<'static>>>,
+    mut literals: Literals,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
     out: &mut Vec<u8>,
@@ -85,7 +98,7 @@ pub fn write_merged(
         failed: 0,
         errors: 0,
         detailed: 0,
-        first_error: None,
+        texts: Vec::new(),
         first_status: 500,
         status_error: None,
     };
@@ -100,21 +113,23 @@ pub fn write_merged(
             note_failure(plan, outcome, &mut merged, &mut tally);
         }
     } else {
+        // In arrival order, as lura's merge takes parts and errors.
         for outcome in outcomes.iter_mut() {
             if !accepted(plan, outcome) {
                 note_failure(plan, outcome, &mut merged, &mut tally);
-            }
-        }
-        for outcome in outcomes.iter_mut() {
-            if !accepted(plan, outcome) {
                 continue;
             }
             let backend = &plan.backends[outcome.backend];
             let Ok(resp) = &mut outcome.result else {
                 continue;
             };
-            match decode(backend.encoding, backend.is_collection, &mut resp.body)
-                .map(|value| backend.manipulation.apply(value))
+            match decode(
+                backend.encoding,
+                backend.is_collection,
+                &mut resp.body,
+                &mut literals,
+            )
+            .map(|value| backend.manipulation.apply(value))
             {
                 Ok(value) => match check_backend_response(backend, &value) {
                     Ok(()) => {
@@ -124,14 +139,12 @@ pub fn write_merged(
                     // A failed `validation/cel` check drops the backend's data.
                     Err(rejected) => {
                         tally.failed += 1;
-                        tally.errors += 1;
-                        tally.first_error.get_or_insert(rejected);
+                        tally.error(rejected);
                     }
                 },
                 Err(e) => {
                     tally.failed += 1;
-                    tally.errors += 1;
-                    tally.first_error.get_or_insert(e.to_string());
+                    tally.error(e.to_string());
                 }
             }
         }
@@ -145,12 +158,17 @@ pub fn write_merged(
         // backends after it were never called, which is no error of theirs.
         let timed_out = !sequential || tally.ok == answered;
         if timed_out {
-            tally.errors += if sequential { 1 } else { unanswered };
-            tally
-                .first_error
-                .get_or_insert_with(|| BackendError::Timeout.to_string());
+            for _ in 0..if sequential { 1 } else { unanswered } {
+                tally.error(BackendError::Timeout.to_string());
+            }
         }
     }
+    // lura's merge hands the router one error per failed part (a
+    // `mergeError`) with several backends, except a sequence whose first
+    // call failed, which returns that call's error alone; one backend's
+    // error goes through as it is.
+    let several = plan.backends.len() > 1 && !(sequential && tally.ok == 0);
+    log_errors(plan, &tally.texts, several);
     let static_applied = apply_static(plan, &tally, &mut merged);
     if tally.ok == 0 && tally.detailed == 0 && !static_applied {
         // lura hands the router no response at all, only the error.
@@ -160,7 +178,8 @@ pub fn write_merged(
             write_status_error(ctx, &error, out);
             return false;
         }
-        let message = tally.first_error.unwrap_or_default();
+        // A `mergeError`'s text is its errors' texts, one per line.
+        let message = tally.texts.join("\n");
         write_failure(ctx, tally.first_status, &message, out);
         return false;
     }
@@ -182,7 +201,7 @@ pub fn write_merged(
     }
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
-    let content_type = encode(&value, rendered, body);
+    let content_type = with_literals(&mut literals, || encode(&value, rendered, body));
     write_status_line(out, 200);
     write_header(out, b"Content-Type", content_type.as_bytes());
     // krakend-jose's signer writes the response itself, without these two.
@@ -214,64 +233,88 @@ fn note_failure(
     let message = match &mut outcome.result {
         Ok(resp) => {
             if let Some(name) = &backend.return_error_details {
-                // lura's HTTPResponseError: `http_body` and
-                // `http_body_encoding` are `omitempty`.
-                let mut detail = Object::with_capacity(3);
-                detail.insert(
-                    Cow::Borrowed("http_status_code"),
-                    Value::from(resp.status as u64),
-                );
-                let encoding = resp
-                    .content_type
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
-                if !encoding.is_empty() {
-                    detail.insert(
-                        Cow::Borrowed("http_body_encoding"),
-                        Value::from(encoding.into_owned()),
-                    );
-                }
-                if !resp.body.is_empty() {
-                    detail.insert(
-                        Cow::Borrowed("http_body"),
-                        Value::from(String::from_utf8_lossy(&resp.body).into_owned()),
-                    );
-                }
                 merged.insert(
                     Cow::Owned(format!("error_{name}")),
-                    Value::Object(Box::new(detail)),
+                    error_details(resp.status, resp.content_type.as_deref(), &resp.body),
                 );
                 tally.detailed += 1;
                 return;
             }
-            tally.errors += 1;
-            if backend.return_error_code && tally.status_error.is_none() {
-                tally.status_error = Some(StatusError {
-                    status: resp.status,
-                    content_type: resp.content_type.take(),
-                    body: std::mem::take(&mut resp.body),
-                });
+            if backend.return_error_code {
+                // lura's `HTTPResponseError`: its text is the body.
+                let text = String::from_utf8_lossy(&resp.body).into_owned();
+                if tally.status_error.is_none() {
+                    tally.status_error = Some(StatusError {
+                        status: resp.status,
+                        content_type: resp.content_type.take(),
+                        body: std::mem::take(&mut resp.body),
+                    });
+                }
+                text
+            } else {
+                // lura's `ErrInvalidStatus`: the URL the request went to.
+                let mut text = format!(
+                    "invalid status code {} {} ",
+                    resp.status, backend.status_prefix
+                );
+                if let Some((host, target)) = &outcome.sent {
+                    let base = backend.base_urls.get(*host).map_or("", String::as_str);
+                    text.push_str(base.trim_end_matches('/'));
+                    text.push_str(&String::from_utf8_lossy(target));
+                }
+                text
             }
-            let base = backend.base_urls.first().map(String::as_str).unwrap_or("");
-            format!(
-                "invalid status code {} [{} {}]: {}{}",
-                resp.status,
-                backend.method,
-                backend.url.pattern(),
-                base,
-                backend.url.pattern()
-            )
         }
         Err(e) => {
-            tally.errors += 1;
-            if tally.first_error.is_none() {
+            if tally.texts.is_empty() {
                 tally.first_status = failure_status(e);
             }
             e.to_string()
         }
     };
-    tally.first_error.get_or_insert(message);
+    tally.error(message);
+}
+
+/// `error_<name>`'s value: lura's `HTTPResponseError`, whose `http_body`
+/// and `http_body_encoding` are `omitempty`.
+fn error_details(status: u16, content_type: Option<&[u8]>, body: &[u8]) -> Value<'static> {
+    let mut detail = Object::with_capacity(3);
+    detail.insert(
+        Cow::Borrowed(ERROR_DETAIL_KEYS[0]),
+        Value::from(u64::from(status)),
+    );
+    if !body.is_empty() {
+        detail.insert(
+            Cow::Borrowed(ERROR_DETAIL_KEYS[1]),
+            Value::from(String::from_utf8_lossy(body).into_owned()),
+        );
+    }
+    let encoding = content_type
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    if !encoding.is_empty() {
+        detail.insert(
+            Cow::Borrowed(ERROR_DETAIL_KEYS[2]),
+            Value::from(encoding.into_owned()),
+        );
+    }
+    Value::Object(Box::new(detail))
+}
+
+/// Logs each error at ERROR, as lura's endpoint handler does
+/// (`router/gin/endpoint.go`: `[ENDPOINT: /x] <error>`, or `Error #i: `
+/// before each error of a merge). The texts carry backend and client
+/// values, so they are escaped. The line goes to the log writer without
+/// waiting (`logging`).
+pub(super) fn log_errors(plan: &EndpointPlan, texts: &[String], several: bool) {
+    for (i, text) in texts.iter().enumerate() {
+        let text = crate::logging::Escaped(text.as_bytes());
+        if several {
+            tracing::error!("{} Error #{i}: {text}", plan.log_prefix);
+        } else {
+            tracing::error!("{} {text}", plan.log_prefix);
+        }
+    }
 }
 
 /// `proxy.static`: merges the static data when its strategy matches
@@ -335,13 +378,17 @@ pub fn failure_status(error: &BackendError) -> u16 {
 /// else empty.
 pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out: &mut Vec<u8>) {
     write_status_line(out, status);
-    write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
-    write_header(out, b"X-KrakenD-Completed", b"false");
     let body = if ctx.return_error_msg {
         message.as_bytes()
     } else {
         b""
     };
+    // lura writes the text without a type; Go's server then sniffs one
+    // from the first bytes written, and writes none for an empty body.
+    if !body.is_empty() {
+        write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
+    }
+    write_header(out, b"X-KrakenD-Completed", b"false");
     finish(ctx, body, out);
 }
 
