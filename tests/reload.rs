@@ -200,3 +200,38 @@ fn pools_to_unchanged_hosts_are_kept_across_a_reload() {
     );
     assert!(other.connections() >= 1);
 }
+
+/// A reload that no longer calls a host closes the idle connections of
+/// its pool (and the busy ones as they finish) instead of leaving them
+/// open with nothing to sweep them.
+#[test]
+fn pools_dropped_by_a_reload_close_their_connections() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let seen_closed = closed.clone();
+    let old = common::RawBackend::start(move |mut stream| {
+        while common::read_head(&mut stream).is_some() {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+        }
+        seen_closed.fetch_add(1, Ordering::SeqCst);
+    });
+    let new = echo_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "endpoints": [{{"endpoint": "/a", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        old.url()
+    ));
+    assert_eq!(gw.get("/a").status, 200);
+    let opened = old.conns.load(Ordering::SeqCst);
+    assert!(opened >= 1);
+    assert_eq!(closed.load(Ordering::SeqCst), 0);
+    reload_with(&gw, &config(&new, &["/b"]));
+    eventually("/b served", Duration::from_secs(10), || {
+        gw.get("/b").status == 200
+    });
+    eventually(
+        "the old host's connections closed",
+        Duration::from_secs(10),
+        || closed.load(Ordering::SeqCst) >= old.conns.load(Ordering::SeqCst),
+    );
+}

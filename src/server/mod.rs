@@ -325,6 +325,9 @@ fn switch(current: &Current, next: &Reloaded, workers: usize) {
             for pool in worker.new_pools(&previous) {
                 rt::spawn(pool.clone().warm_up());
             }
+            for pool in worker.dropped_pools(&previous) {
+                pool.retire();
+            }
             *current.borrow_mut() = Rc::new(worker);
             tracing::info!(
                 worker = previous.id,

@@ -78,6 +78,15 @@ impl Worker {
         Worker::build(self.id, workers, config, resolved, Some(self))
     }
 
+    /// The pools of `previous` that this generation does not keep.
+    pub fn dropped_pools<'a>(&'a self, previous: &'a Worker) -> impl Iterator<Item = &'a Rc<Pool>> {
+        previous.pools.iter().filter(move |old| {
+            self.pools
+                .get(&old.authority)
+                .is_none_or(|new| !Rc::ptr_eq(&new, old))
+        })
+    }
+
     /// The pools of this generation that `previous` did not have.
     pub fn new_pools<'a>(&'a self, previous: &'a Worker) -> impl Iterator<Item = &'a Rc<Pool>> {
         self.pools.iter().filter(move |pool| {

@@ -130,6 +130,10 @@ pub struct Pool {
     budget: Option<Rc<IdleBudget>>,
     /// Connections currently open to this host from this worker (idle or busy).
     open: Cell<usize>,
+    /// Set when a reload replaced this pool: its connections are closed
+    /// as they finish instead of kept, so the pool (which each of them
+    /// holds an `Rc` of) is freed with the last one.
+    retired: Cell<bool>,
 }
 
 impl Pool {
@@ -156,6 +160,7 @@ impl Pool {
             authority,
             addr,
             idle: RefCell::new(Vec::with_capacity(settings.preconnect)),
+            retired: Cell::new(false),
             settings,
             budget: budget.cloned(),
             open: Cell::new(0),
@@ -234,7 +239,10 @@ impl Pool {
 
     /// Puts a connection whose last exchange ended cleanly back in the pool.
     pub(super) fn checkin(&self, mut conn: BackendConn) {
-        if !self.settings.keep_alive || self.idle.borrow().len() >= self.settings.max_idle {
+        if self.retired.get()
+            || !self.settings.keep_alive
+            || self.idle.borrow().len() >= self.settings.max_idle
+        {
             return;
         }
         if let Some(budget) = &self.budget {
@@ -263,7 +271,7 @@ impl Pool {
         // Pre-connected connections count in `max_idle_connections` like any
         // idle one; warming up stops at the budget rather than evict.
         let room = || self.budget.as_ref().is_none_or(|b| b.count.get() < b.cap);
-        while self.idle.borrow().len() < self.settings.preconnect && room() {
+        while !self.retired.get() && self.idle.borrow().len() < self.settings.preconnect && room() {
             match self.connect().await {
                 Ok(conn) => self.checkin(conn.into_reused()),
                 Err(e) => {
@@ -287,6 +295,18 @@ impl Pool {
         idle.retain_mut(|conn| !now.is_some_and(|now| self.expired(conn, now)) && !conn.is_stale());
         if let Some(budget) = &self.budget {
             budget.released(before - idle.len());
+        }
+    }
+
+    /// A reload no longer uses this pool: its idle connections are closed
+    /// now and the busy ones when they finish. Without this the idle
+    /// connections (each holding an `Rc` of the pool) would keep the pool
+    /// and their sockets alive for ever, with no sweeper looking at them.
+    pub fn retire(&self) {
+        self.retired.set(true);
+        let closed = std::mem::take(&mut *self.idle.borrow_mut());
+        if let Some(budget) = &self.budget {
+            budget.released(closed.len());
         }
     }
 
