@@ -59,11 +59,19 @@ struct Target {
 /// Spawns the request's shadow calls on this worker (nothing when the
 /// endpoint has no shadow backend). Called before the other backends are,
 /// as lura starts its shadow goroutine before calling the proxy.
+#[inline]
 pub fn mirror(ctx: &CallContext<'_>) {
-    let plan = ctx.plan;
-    if plan.shadows.is_empty() {
-        return;
+    // Most endpoints have no shadow: the check costs them nothing more,
+    // while the call below sets up a large frame (about 110 instructions
+    // per request measured with callgrind when it was one function).
+    if !ctx.plan.shadows.is_empty() {
+        mirror_to_shadows(ctx);
     }
+}
+
+#[inline(never)]
+fn mirror_to_shadows(ctx: &CallContext<'_>) {
+    let plan = ctx.plan;
     let mut calls: Vec<(Rc<BackendPlan>, Target)> = Vec::with_capacity(plan.shadows.len());
     for shadow in &plan.shadows {
         let mut target = Vec::with_capacity(64);
