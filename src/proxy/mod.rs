@@ -8,6 +8,7 @@
 mod fanout;
 mod noop;
 mod plan;
+mod query;
 mod request;
 mod respond;
 mod shadow;
