@@ -1,0 +1,562 @@
+//! lura's `proxy/*_test.go` as black-box cases (see `tests/lura_oracle`):
+//! each row names the lura test it translates.
+
+mod common;
+mod lura_oracle;
+
+use lura_oracle::{Case, ok, plain, run};
+use serde_json::json;
+
+/// The sample most of lura's `proxy/formatter_test.go` cases format.
+fn sample() -> serde_json::Value {
+    json!({"supu": 42, "tupu": false, "foo": "bar", "a": {"b": true, "c": 42, "d": "tupu"}})
+}
+
+/// The flatmap operations of `TestEntityFormatter_flatmap` and
+/// `TestNewFlatmapMiddleware`.
+fn flatmap_ops() -> serde_json::Value {
+    json!([
+        {"type": "del", "args": ["c"]},
+        {"type": "append", "args": ["y", "z"]},
+        {"type": "move", "args": ["supu", "SUPUUUUU"]},
+        {"type": "move", "args": ["a.b", "a.BOOOOO"]},
+        {"type": "del", "args": ["collection.*.b", "collection.*.d", "collection.*.e"]},
+        {"type": "move", "args": ["collection.*.c", "collection.*.x"]}
+    ])
+}
+
+fn flatmap_input() -> serde_json::Value {
+    let sub = json!({"b": true, "c": 42, "d": "tupu", "e": [1, 2, 3, 4]});
+    json!({
+        "supu": 42, "tupu": false, "foo": "bar", "a": sub,
+        "collection": [sub, sub, sub, sub],
+        "y": [0, 1, 2, 3, 4, 5, 6],
+        "z": [10, 11, 12, 13, 14, 15, 16]
+    })
+}
+
+fn flatmap_output() -> serde_json::Value {
+    json!({
+        "SUPUUUUU": 42, "tupu": false, "foo": "bar",
+        "a": {"BOOOOO": true, "c": 42, "d": "tupu", "e": [1, 2, 3, 4]},
+        "collection": [{"x": 42}, {"x": 42}, {"x": 42}, {"x": 42}],
+        "z": [10, 11, 12, 13, 14, 15, 16, 0, 1, 2, 3, 4, 5, 6]
+    })
+}
+
+/// lura `proxy/formatter_test.go`: the entity formatter (allow, deny,
+/// group, mapping, target, flatmap) applied to one backend's answer.
+#[test]
+fn formatter() {
+    let cases = vec![
+        Case::new(
+            "TestEntityFormatter_newAllowFilter",
+            vec![(
+                json!({"allow": ["supu", "a.b", "a.c", "foo.unknown"]}),
+                ok(sample()),
+            )],
+            json!({"supu": 42, "a": {"b": true, "c": 42}}),
+        ),
+        Case::new(
+            "TestEntityFormatter_newAllowDeepFields",
+            vec![(
+                json!({"allow": ["tupu.muku.supu", "tupu.muku.gutu.kugu"]}),
+                ok(json!({"id": 42, "tupu": {
+                    "muku": {"supu": 1, "muku": 2, "gutu": {"kugu": 42}},
+                    "supu": {"supu": 3, "muku": 4}
+                }})),
+            )],
+            json!({"tupu": {"muku": {"supu": 1, "gutu": {"kugu": 42}}}}),
+        ),
+        Case::new(
+            "TestEntityFormatter_newDenyFilter",
+            vec![(
+                json!({"deny": ["supu", "a.b", "a.c", "foo.unknown", "a.a.b",
+                    "a.a.deeper.a.aa", "a.a.deeper.b.aa"]}),
+                ok(json!({"supu": 42, "tupu": false, "foo": "bar", "a": {
+                    "a": {"b": true, "c": 42, "d": "tupu", "deeper": {
+                        "a": {"aa": "deleteme deeper.a.aa", "bb": "do not deleteme deeper.a.bb"},
+                        "b": {"aa": "deleteme deeper.b.aa", "bb": "do not deleteme deeper.b.bb"}
+                    }},
+                    "b": true, "c": 42, "d": "tupu"
+                }})),
+            )],
+            json!({"tupu": false, "foo": "bar", "a": {
+                "a": {"c": 42, "d": "tupu", "deeper": {
+                    "a": {"bb": "do not deleteme deeper.a.bb"},
+                    "b": {"bb": "do not deleteme deeper.b.bb"}
+                }},
+                "d": "tupu"
+            }}),
+        ),
+        Case::new(
+            "TestEntityFormatter_grouping",
+            vec![(
+                json!({"group": "group1"}),
+                ok(json!({"supu": 42, "tupu": false, "foo": "bar"})),
+            )],
+            json!({"group1": {"supu": 42, "tupu": false, "foo": "bar"}}),
+        ),
+        Case::new(
+            "TestEntityFormatter_mapping",
+            vec![(
+                json!({"mapping": {"supu": "SUPUUUUU", "tupu": "TUPUUUUU", "a.b": "a.BOOOOO"}}),
+                ok(sample()),
+            )],
+            // Mapping renames top-level keys only: `a.b` is left alone.
+            json!({"SUPUUUUU": 42, "TUPUUUUU": false, "foo": "bar",
+                "a": {"b": true, "c": 42, "d": "tupu"}}),
+        ),
+        Case::new(
+            "TestEntityFormatter_targeting",
+            vec![(
+                json!({"target": "group1"}),
+                ok(json!({"supu": 42, "tupu": false, "foo": "bar",
+                    "group1": {"b": true, "c": 42, "d": "tupu"}})),
+            )],
+            json!({"b": true, "c": 42, "d": "tupu"}),
+        ),
+        Case::new(
+            "TestEntityFormatter_targetingNested",
+            vec![(
+                json!({"target": "group1.group1"}),
+                ok(json!({"group1": {"supu": 42, "tupu": false, "foo": "bar",
+                    "group1": {"b": true, "c": 42, "d": "tupu"}}})),
+            )],
+            json!({"b": true, "c": 42, "d": "tupu"}),
+        ),
+        Case::new(
+            "TestEntityFormatter_targetingUnknownFields",
+            vec![(
+                json!({"target": "group1"}),
+                ok(json!({"supu": 42, "tupu": false, "foo": "bar"})),
+            )],
+            json!({}),
+        ),
+        Case::new(
+            "TestEntityFormatter_targetingNonObjects",
+            vec![(
+                json!({"target": "group1"}),
+                ok(json!({"supu": 42, "tupu": false, "foo": "bar", "group1": false})),
+            )],
+            json!({}),
+        ),
+        Case::new(
+            "TestEntityFormatter_altogether",
+            vec![(
+                json!({"target": "a", "allow": ["d"], "group": "group",
+                    "mapping": {"d": "D"}}),
+                ok(sample()),
+            )],
+            json!({"group": {"D": "tupu"}}),
+        ),
+        Case::new(
+            "TestEntityFormatter_flatmap",
+            vec![(
+                json!({"target": "content", "group": "group",
+                    "extra_config": {"proxy": {"flatmap_filter": flatmap_ops()}}}),
+                ok(json!({"content": flatmap_input()})),
+            )],
+            json!({"group": flatmap_output()}),
+        ),
+        Case::new(
+            "TestNewFlatmapMiddleware",
+            vec![(plain(), ok(flatmap_input()))],
+            flatmap_output(),
+        )
+        .endpoint(json!({"extra_config": {"proxy": {"flatmap_filter": flatmap_ops()}}})),
+    ];
+    run(
+        "proxy/formatter_test.go",
+        json!({}),
+        cases,
+        FORMATTER_DIFFERENCES,
+    );
+}
+
+/// Rows of `formatter` where cuttle deliberately answers otherwise.
+const FORMATTER_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// A backend that fails.
+fn ko() -> common::Reply {
+    common::json(500, r#"{"error":"ko"}"#)
+}
+
+/// The data backend 0 answers in lura's sequential merge tests (its 3.14 is
+/// lura's literal, not pi).
+#[allow(clippy::approx_constant)]
+fn sequential_data() -> serde_json::Value {
+    json!({
+        "int": 42, "string": "some", "bool": true, "float": 3.14,
+        "struct": {"foo": "bar", "struct": {"foo": "bar", "struct": {"foo": "bar"}}},
+        "array": ["1", "2"],
+        "propagated": "everywhere"
+    })
+}
+
+/// The first five backends of lura's `testNewMergeDataMiddleware_sequential`
+/// (the last two need `sequential_propagated_params` and a `no-op` backend
+/// inside a merge). Over HTTP a float arrives as a JSON number literal
+/// (lura decodes with `UseNumber`), so `3.14` is sent as written, not as
+/// the `3.14E+00` a Go float64 gives in the unit test.
+fn sequential_case(name: &'static str, method: Option<&str>) -> Case {
+    let be = |pattern: &str| match method {
+        Some(m) => json!({"url_pattern": pattern, "method": m}),
+        None => json!({"url_pattern": pattern}),
+    };
+    let mut all = sequential_data();
+    all["tupu"] = json!("foo");
+    all["aaaa"] = json!([1, 2, 3]);
+    all["bbbb"] = json!([true, false]);
+    Case::new(
+        name,
+        vec![
+            (be("/"), ok(sequential_data())),
+            (be("/aaa/{resp0_array}"), ok(json!({"tupu": "foo"}))),
+            (
+                be("/aaa/{resp0_int}/{resp0_string}/{resp0_bool}/{resp0_float}/{resp0_struct.foo}"),
+                ok(json!({"tupu": "foo"})),
+            ),
+            (
+                be("/aaa/{resp0_int}/{resp0_string}/{resp0_bool}/{resp0_float}/{resp0_struct.foo}?x={resp1_tupu}"),
+                ok(json!({"aaaa": [1, 2, 3]})),
+            ),
+            (
+                be("/aaa/{resp0_struct.foo}/{resp0_struct.struct.foo}/{resp0_struct.struct.struct.foo}"),
+                ok(json!({"bbbb": [true, false]})),
+            ),
+        ],
+        all,
+    )
+    .endpoint(json!({"timeout": "2s", "extra_config": {"proxy": {"sequential": true}}}))
+    .header("x-krakend-completed", Some("true"))
+    .seen(1, "/aaa/1,2")
+    .seen(2, "/aaa/42/some/true/3.14/bar")
+    .seen(3, "/aaa/42/some/true/3.14/bar?x=foo")
+    .seen(4, "/aaa/bar/bar/bar")
+}
+
+/// lura `proxy/merging_test.go`: merging the backends' answers, sequential
+/// calls, incomplete and failed answers. Not translated: the filtering and
+/// accumulator cases (`testNewMergeDataMiddleware_simpleFiltering`,
+/// `_sequentialFiltering`, `Test_incrementalMergeAccumulator_*`) plug Go
+/// code in; `_mergeIncompleteResults`, `_mergeEmptyResults`, `_partial` and
+/// `_nullResponse` need a backend proxy answering an incomplete or nil
+/// response without an error, which no HTTP backend can;
+/// `_sequential_unavailableParams` uses a malformed template.
+#[test]
+fn merging() {
+    let completed = |c: Case, v: &'static str| c.header("x-krakend-completed", Some(v));
+    let cases = vec![
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_empty",
+                vec![(plain(), ko()), (plain(), ko())],
+                json!(null),
+            )
+            .status(500)
+            .body(lura_oracle::Body::Text("")),
+            "false",
+        ),
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_ok",
+                vec![
+                    (plain(), ok(json!({"supu": 42}))),
+                    (plain(), ok(json!({"tupu": true}))),
+                ],
+                json!({"supu": 42, "tupu": true}),
+            ),
+            "true",
+        ),
+        sequential_case("testNewMergeDataMiddleware_sequential", None),
+        sequential_case("testNewMergeDataMiddleware_sequentialGet", Some("GET")),
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_sequential_erroredBackend",
+                vec![
+                    (json!({"url_pattern": "/"}), ok(json!({"supu": 42}))),
+                    (json!({"url_pattern": "/aaa/{resp0_supu}"}), ko()),
+                    (
+                        json!({"url_pattern": "/aaa/{resp0_supu}?x={resp1_tupu}"}),
+                        ok(json!({"never": true})),
+                    ),
+                ],
+                json!({"supu": 42}),
+            )
+            .endpoint(json!({"extra_config": {"proxy": {"sequential": true}}}))
+            .seen(1, "/aaa/42"),
+            "false",
+        ),
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_sequential_erroredFirstBackend",
+                vec![
+                    (json!({"url_pattern": "/"}), ko()),
+                    (
+                        json!({"url_pattern": "/aaa/{resp0_supu}"}),
+                        ok(json!({"never": true})),
+                    ),
+                    (
+                        json!({"url_pattern": "/aaa/{resp0_supu}?x={resp1_tupu}"}),
+                        ok(json!({"never": true})),
+                    ),
+                ],
+                json!(null),
+            )
+            .endpoint(json!({"extra_config": {"proxy": {"sequential": true}}}))
+            .status(500)
+            .body(lura_oracle::Body::Text("")),
+            "false",
+        ),
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_partialTimeout",
+                vec![
+                    (plain(), ok(json!({"supu": 42}))),
+                    (plain(), lura_oracle::after(3000, ok(json!({"tupu": true})))),
+                ],
+                json!({"supu": 42}),
+            )
+            .endpoint(json!({"timeout": "500ms"})),
+            "false",
+        ),
+        completed(
+            Case::new(
+                "testNewMergeDataMiddleware_timeout",
+                vec![
+                    (plain(), lura_oracle::after(3000, ok(json!({"supu": 42})))),
+                    (plain(), lura_oracle::after(3000, ok(json!({"tupu": true})))),
+                ],
+                json!(null),
+            )
+            .endpoint(json!({"timeout": "500ms"}))
+            .status(500)
+            .body(lura_oracle::Body::Text("")),
+            "false",
+        ),
+        completed(
+            Case::new(
+                "testRegisterResponseCombiner",
+                vec![
+                    (plain(), ok(json!({"supu": 42}))),
+                    (plain(), ok(json!({"tupu": true}))),
+                ],
+                json!({"supu": 42, "tupu": true}),
+            )
+            .endpoint(json!({"extra_config": {"proxy": {"combiner": "default"}}})),
+            "true",
+        ),
+    ];
+    run(
+        "proxy/merging_test.go",
+        json!({}),
+        cases,
+        MERGING_DIFFERENCES,
+    );
+}
+
+/// Rows of `merging` where cuttle deliberately answers otherwise.
+const MERGING_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// The static data of lura's `proxy/static_test.go`.
+fn static_data() -> serde_json::Value {
+    json!({"new-1": true, "new-2": {"k1": 42}, "new-3": "42"})
+}
+
+/// `data` plus the static data.
+fn with_static(mut data: serde_json::Value) -> serde_json::Value {
+    for (k, v) in static_data().as_object().unwrap() {
+        data[k] = v.clone();
+    }
+    data
+}
+
+/// One static-strategy row: `scenario` is "complete" (one backend answers),
+/// "errored" (its only backend fails) or "incomplete" (one of two fails).
+fn static_case(name: &'static str, strategy: &str, scenario: &str, matches: bool) -> Case {
+    let (backends, data, completed) = match scenario {
+        "complete" => (
+            vec![(plain(), ok(json!({"supu": 42})))],
+            json!({"supu": 42}),
+            "true",
+        ),
+        "errored" => (vec![(plain(), ko())], json!({}), "false"),
+        _ => (
+            vec![(plain(), ok(json!({"supu": 42}))), (plain(), ko())],
+            json!({"supu": 42}),
+            "false",
+        ),
+    };
+    let body = if matches { with_static(data) } else { data };
+    let case = Case::new(name, backends, body.clone())
+        .endpoint(json!({"extra_config": {"proxy": {"static": {
+            "data": static_data(), "strategy": strategy
+        }}}}))
+        .header("x-krakend-completed", Some(completed));
+    if body == json!({}) {
+        // No data and an error: lura answers the error (500, no body).
+        case.status(500).body(lura_oracle::Body::Text(""))
+    } else {
+        case
+    }
+}
+
+/// lura `proxy/static_test.go`: static data added by strategy. The matcher
+/// cases (`Test_static*Match`) are translated for the three states a real
+/// backend can produce: a complete answer without error ("complete & nil"),
+/// no answer and an error ("nil & error"), a partial merge (an incomplete
+/// answer and an error). `Test_getStaticMiddlewareCfg_*` parse Go maps.
+#[test]
+fn static_data_strategies() {
+    let cases = vec![
+        static_case(
+            "TestNewStaticMiddleware_ok/complete",
+            "incomplete",
+            "complete",
+            false,
+        ),
+        static_case(
+            "TestNewStaticMiddleware_ok/incomplete",
+            "incomplete",
+            "incomplete",
+            true,
+        ),
+        static_case(
+            "TestNewStaticMiddleware_ok/errored",
+            "incomplete",
+            "errored",
+            true,
+        ),
+        Case::new(
+            "TestNewStaticMiddleware",
+            vec![(plain(), ok(json!({})))],
+            static_data(),
+        )
+        .endpoint(json!({"extra_config": {"proxy": {"static": {
+            "data": static_data(), "strategy": "complete"
+        }}}})),
+        static_case(
+            "Test_staticAlwaysMatch/complete & nil",
+            "always",
+            "complete",
+            true,
+        ),
+        static_case(
+            "Test_staticAlwaysMatch/nil & error",
+            "always",
+            "errored",
+            true,
+        ),
+        static_case(
+            "Test_staticAlwaysMatch/incomplete",
+            "always",
+            "incomplete",
+            true,
+        ),
+        static_case(
+            "Test_staticIfSuccessMatch/complete & nil",
+            "success",
+            "complete",
+            true,
+        ),
+        static_case(
+            "Test_staticIfSuccessMatch/nil & error",
+            "success",
+            "errored",
+            false,
+        ),
+        static_case(
+            "Test_staticIfSuccessMatch/incomplete",
+            "success",
+            "incomplete",
+            false,
+        ),
+        static_case(
+            "Test_staticIfErroredMatch/complete & nil",
+            "errored",
+            "complete",
+            false,
+        ),
+        static_case(
+            "Test_staticIfErroredMatch/nil & error",
+            "errored",
+            "errored",
+            true,
+        ),
+        static_case(
+            "Test_staticIfErroredMatch/incomplete",
+            "errored",
+            "incomplete",
+            true,
+        ),
+        static_case(
+            "Test_staticIfCompleteMatch/complete & nil",
+            "complete",
+            "complete",
+            true,
+        ),
+        static_case(
+            "Test_staticIfCompleteMatch/nil & error",
+            "complete",
+            "errored",
+            false,
+        ),
+        static_case(
+            "Test_staticIfCompleteMatch/incomplete",
+            "complete",
+            "incomplete",
+            false,
+        ),
+        static_case(
+            "Test_staticIfIncompleteMatch/complete & nil",
+            "incomplete",
+            "complete",
+            false,
+        ),
+        static_case(
+            "Test_staticIfIncompleteMatch/nil & error",
+            "incomplete",
+            "errored",
+            true,
+        ),
+        static_case(
+            "Test_staticIfIncompleteMatch/incomplete",
+            "incomplete",
+            "incomplete",
+            true,
+        ),
+    ];
+    run("proxy/static_test.go", json!({}), cases, STATIC_DIFFERENCES);
+}
+
+/// Rows of `static_data_strategies` where cuttle deliberately answers
+/// otherwise.
+const STATIC_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// lura `proxy/concurrent_test.go`: `concurrent_calls` answers with the
+/// first good answer; all of them late is an error. `_okAfterKo` needs a
+/// backend failing on some calls and not others of the same request, which
+/// a row's fixed answer cannot express.
+#[test]
+fn concurrent() {
+    let cases = vec![
+        Case::new(
+            "TestNewConcurrentMiddleware_ok",
+            vec![(plain(), ok(json!({"supu": 42})))],
+            json!({"supu": 42}),
+        )
+        .endpoint(json!({"concurrent_calls": 3}))
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestNewConcurrentMiddleware_timeout",
+            vec![(plain(), lura_oracle::after(3000, ok(json!({"supu": 42}))))],
+            json!(null),
+        )
+        .endpoint(json!({"concurrent_calls": 3, "timeout": "300ms"}))
+        .status(500)
+        .body(lura_oracle::Body::Text(""))
+        .header("x-krakend-completed", Some("false")),
+    ];
+    run("proxy/concurrent_test.go", json!({}), cases, &[]);
+}
