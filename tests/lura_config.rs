@@ -1,0 +1,178 @@
+//! lura's `config/config_test.go` as black-box cases: each row is a file
+//! `cuttle check -c` must accept (exit 0) or refuse (exit not 0), as lura's
+//! `ServiceConfig.Init` does (KrakenD refuses to start on its error).
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+/// A v3 file with `endpoints` and a root host.
+fn file(endpoints: Value) -> Value {
+    json!({"version": 3, "host": ["http://127.0.0.1:8080"], "endpoints": endpoints})
+}
+
+fn endpoint(path: &str, backends: Value) -> Value {
+    json!([{"endpoint": path, "method": "GET", "backend": backends}])
+}
+
+/// Exit status and output of `cuttle check -c` on `config`.
+fn check(config: &Value) -> (bool, String) {
+    let dir = common::TempDir::new();
+    let path = dir.0.join("krakend.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .output()
+        .expect("run cuttle check");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+/// The url_patterns `TestConfig_initBackendURLMappings_ok` accepts; the
+/// endpoint declares the parameters of lura's input set.
+const URL_MAPPINGS_OK: &[&str] = &[
+    "supu/{tupu}",
+    "/supu/{tupu1}",
+    "/supu.local/",
+    "supu/{tupu_56}/{supu-5t6}?a={foo}&b={foo}",
+    "supu/{tupu_56}{supu-5t6}?a={foo}&b={foo}",
+    "supu/tupu{supu-5t6}?a={foo}&b={foo}",
+    "{resp0_x}/{tupu1}/{tupu_56}{supu-5t6}?a={tupu}&b={foo}",
+    "{resp0_x}/{tupu1}/{JWT.foo}",
+    "{resp0_x}/{tupu1}/{JWT.http://example.com/foo_bar}",
+];
+
+/// Rows where cuttle refuses what lura accepts, on purpose.
+const DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "TestConfig_initBackendURLMappings_ok/6",
+        RESP_OUTSIDE_SEQUENCE,
+    ),
+    (
+        "TestConfig_initBackendURLMappings_ok/7",
+        RESP_OUTSIDE_SEQUENCE,
+    ),
+    (
+        "TestConfig_initBackendURLMappings_ok/8",
+        RESP_OUTSIDE_SEQUENCE,
+    ),
+];
+
+/// lura's `Init` lets any `{resp0_x}` through and renders it empty at
+/// request time when no earlier backend answered (here: no `sequential`,
+/// and backend 0 has no earlier one); cuttle refuses the file, naming the
+/// option that is missing, rather than call a backend with an empty path
+/// segment. (`{JWT.foo}` without a validator is refused for the same reason.)
+const RESP_OUTSIDE_SEQUENCE: &str =
+    "a {respN_...} that can never have a value is refused, not rendered empty";
+
+#[test]
+fn service_config_init() {
+    let mut rows: Vec<(String, Value, bool)> = vec![(
+        "TestConfig_rejectInvalidVersion".into(),
+        json!({"version": 0, "endpoints": endpoint("/a", json!([{"host": ["http://127.0.0.1:8080"], "url_pattern": "/"}]))}),
+        false,
+    )];
+    for e in ["/__debug", "/__debug/", "/__debug/foo", "/__debug/foo/bar"] {
+        rows.push((
+            format!("TestConfig_rejectInvalidEndpoints/{e}"),
+            file(endpoint(e, json!([{"url_pattern": "/"}]))),
+            false,
+        ));
+    }
+    for (i, pattern) in URL_MAPPINGS_OK.iter().enumerate() {
+        rows.push((
+            format!("TestConfig_initBackendURLMappings_ok/{i}"),
+            file(endpoint(
+                "/m/{tupu}/{tupu1}/{tupu_56}/{supu-5t6}/{foo}",
+                json!([{"url_pattern": pattern}]),
+            )),
+            true,
+        ));
+    }
+    rows.push((
+        "TestConfig_initBackendURLMappings_tooManyOutput".into(),
+        file(endpoint(
+            "/some/{tupu}",
+            json!([{"url_pattern": "supu/{tupu_56}/{supu-5t6}?a={foo}&b={foo}"}]),
+        )),
+        false,
+    ));
+    rows.push((
+        "TestConfig_initBackendURLMappings_undefinedOutput".into(),
+        file(endpoint(
+            "/{tupu}/{supu}/{foo}",
+            json!([{"url_pattern": "supu/{tupu_56}/{supu-5t6}?a={foo}&b={foo}"}]),
+        )),
+        false,
+    ));
+    rows.push((
+        "TestConfig_init".into(),
+        json!({"version": 3, "timeout": "5s", "cache_ttl": "30m",
+        "host": ["http://127.0.0.1:8080"],
+        "endpoints": [
+            {"endpoint": "/supu", "method": "post", "timeout": "1500ms", "cache_ttl": "6h",
+             "output_encoding": "some_render",
+             "backend": [{"url_pattern": "/__debug/supu"}]},
+            {"endpoint": "/github", "timeout": "1500ms", "cache_ttl": "6h",
+             "backend": [{"url_pattern": "/", "host": ["https://api.github.com"],
+                "allow": ["authorizations_url", "code_search_url"]}]},
+            {"endpoint": "/users/{user}", "backend": [
+                {"url_pattern": "/users/{user}", "host": ["https://jsonplaceholder.typicode.com"],
+                 "mapping": {"email": "personal_email"}},
+                {"url_pattern": "/users/{user}", "host": ["https://jsonplaceholder.typicode.com"],
+                 "encoding": "rss"},
+                {"url_pattern": "/posts/{user}", "host": ["https://jsonplaceholder.typicode.com"],
+                 "group": "posts", "encoding": "xml"}
+            ]}
+        ]}),
+        true,
+    ));
+    rows.push((
+        "TestConfig_initKONoBackends".into(),
+        json!({"version": 3, "host": ["http://127.0.0.1:8080"],
+            "endpoints": [{"endpoint": "/supu", "method": "POST", "backend": []}]}),
+        false,
+    ));
+    rows.push((
+        "TestConfig_initKOMultipleBackendsForNoopEncoder".into(),
+        json!({"version": 3, "host": ["http://127.0.0.1:8080"],
+            "endpoints": [{"endpoint": "/supu", "method": "post", "output_encoding": "no-op",
+                "backend": [{"url_pattern": "/", "encoding": "no-op"},
+                            {"url_pattern": "/", "encoding": "no-op"}]}]}),
+        false,
+    ));
+    rows.push((
+        "TestConfig_initKOInvalidHost".into(),
+        json!({"version": 3, "host": ["http://127.0.0.1:8080http://127.0.0.1:8080"],
+            "endpoints": endpoint("/supu", json!([{"url_pattern": "/"}]))}),
+        false,
+    ));
+
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for (name, config, accepted) in &rows {
+        let (ok, said) = check(config);
+        let documented = DIFFERENCES.iter().any(|(n, _)| n == name);
+        match (ok == *accepted, documented) {
+            (true, false) => passed += 1,
+            (false, false) => failures.push(format!(
+                "{name}: lura {}, cuttle {}: {said}",
+                if *accepted { "accepts" } else { "refuses" },
+                if ok { "accepts" } else { "refuses" }
+            )),
+            (false, true) => {}
+            (true, true) => {
+                failures.push(format!("{name}: now as lura; remove it from DIFFERENCES"))
+            }
+        }
+    }
+    eprintln!(
+        "config/config_test.go: {} lura cases, {passed} as lura",
+        rows.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
