@@ -560,3 +560,78 @@ fn concurrent() {
     ];
     run("proxy/concurrent_test.go", json!({}), cases, &[]);
 }
+
+/// Answers the `X-*` headers (lower-cased names, values in order) and the
+/// query a backend received.
+fn filter_echo(_: &str, seen: &common::Seen) -> common::Reply {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in seen
+        .headers
+        .iter()
+        .filter(|(n, _)| n.starts_with("x-") && !n.starts_with("x-forwarded"))
+    {
+        let list = headers.entry(name.clone()).or_insert_with(|| json!([]));
+        list.as_array_mut().unwrap().push(json!(value));
+    }
+    ok(json!({"headers": headers, "query": common::query_map(&seen.target)}))
+}
+
+const FILTERED_HEADERS: &str = "X-This-Shall-Pass: tupu\r\nX-This-Shall-Pass: supu\r\nX-You-Shall-Not-Pass: Balrog\r\nX-Gandalf-Will-Pass: White\r\nX-Gandalf-Will-Pass: Grey\r\nX-Drop-Tables: foo\r\n";
+const FILTERED_QUERY: &str = "?oak=acorn&oak=evergreen&maple=tree&maple=shrub&cedar=mediterranean&cedar=himalayas&willow=350";
+
+/// lura `proxy/headers_filter_test.go` and `proxy/query_strings_filter_test.go`:
+/// a backend's own `input_headers` / `input_query_strings` (the endpoint
+/// lets everything through): a list keeps its names, `[""]` blocks all, an
+/// empty list filters nothing.
+#[test]
+fn backend_filters() {
+    let row = |name, backend: serde_json::Value, want: serde_json::Value| {
+        Case::new(name, vec![(backend, ok(json!({})))], want)
+            .echo(0, filter_echo)
+            .endpoint(json!({"input_headers": ["*"], "input_query_strings": ["*"]}))
+            .request("GET", FILTERED_QUERY, FILTERED_HEADERS, "")
+    };
+    let all_headers = json!({
+        "x-this-shall-pass": ["tupu", "supu"], "x-you-shall-not-pass": ["Balrog"],
+        "x-gandalf-will-pass": ["White", "Grey"], "x-drop-tables": ["foo"]
+    });
+    let all_query = json!({
+        "oak": ["acorn", "evergreen"], "maple": ["tree", "shrub"],
+        "cedar": ["mediterranean", "himalayas"], "willow": ["350"]
+    });
+    let cases = vec![
+        row(
+            "TestNewFilterHeadersMiddleware",
+            json!({"input_headers": ["X-This-Shall-Pass", "X-Gandalf-Will-Pass"]}),
+            json!({"headers": {"x-this-shall-pass": ["tupu", "supu"],
+                "x-gandalf-will-pass": ["White", "Grey"]}, "query": all_query}),
+        ),
+        row(
+            "TestNewFilterHeadersMiddlewareBlockAll",
+            json!({"input_headers": [""]}),
+            json!({"headers": {}, "query": all_query}),
+        ),
+        row(
+            "TestNewFilterHeadersMiddlewareAllowAll",
+            json!({"input_headers": []}),
+            json!({"headers": all_headers, "query": all_query}),
+        ),
+        row(
+            "TestNewFilterQueryStringsMiddleware",
+            json!({"input_query_strings": ["oak", "cedar"]}),
+            json!({"headers": all_headers, "query": {"oak": ["acorn", "evergreen"],
+                "cedar": ["mediterranean", "himalayas"]}}),
+        ),
+        row(
+            "TestFilterQueryStringsBlockAll",
+            json!({"input_query_strings": [""]}),
+            json!({"headers": all_headers, "query": {}}),
+        ),
+        row(
+            "TestFilterQueryStringsAllowAll",
+            json!({"input_query_strings": []}),
+            json!({"headers": all_headers, "query": all_query}),
+        ),
+    ];
+    run("proxy/*_filter_test.go", json!({}), cases, &[]);
+}

@@ -130,3 +130,170 @@ fn endpoint_handler_error_messages() {
         &[],
     );
 }
+
+fn rendered(
+    name: &'static str,
+    encoding: &str,
+    backend: common::Reply,
+    accept: &'static str,
+    content_type: Option<&'static str>,
+    body: &'static str,
+) -> Case {
+    Case::new(name, vec![(plain(), backend)], json!(null))
+        .endpoint(json!({"endpoint": "/{param}", "cache_ttl": "6h",
+            "input_query_strings": ["b"], "output_encoding": encoding}))
+        .request("GET", "/a?b=1", accept, "")
+        .header("content-type", content_type)
+        .body(Body::Text(body))
+}
+
+/// lura `router/gin/render_test.go`: output encodings. lura's
+/// `_Negotiated_ok` data is a Go struct (`A{B}`), which YAML writes as `b`
+/// and XML as `<A>`; from an HTTP backend it is a JSON object, so the rows
+/// answer `{"content":{"B":"supu"}}` and the XML rows (struct-only) are
+/// not translated, nor `_noResponse`, `_noop_nilResponse` and the third
+/// `_string_noData` proxy (a nil response no HTTP backend gives) or
+/// `TestRegisterRender` (a Go render).
+#[test]
+fn render() {
+    let struct_like = || ok(json!({"content": {"B": "supu"}}));
+    let negotiated = |name, accept, content_type, body| {
+        rendered(
+            name,
+            "negotiate",
+            struct_like(),
+            accept,
+            Some(content_type),
+            body,
+        )
+        .header("cache-control", Some("public, max-age=21600"))
+    };
+    let empty = |name, accept, content_type, body| {
+        rendered(
+            name,
+            "negotiate",
+            ok(json!({})),
+            accept,
+            Some(content_type),
+            body,
+        )
+    };
+    let unknown = |name, accept| {
+        rendered(
+            name,
+            "unknown",
+            ok(json!({"supu": "tupu"})),
+            accept,
+            Some("application/json; charset=utf-8"),
+            r#"{"supu":"tupu"}"#,
+        )
+        .header("cache-control", Some("public, max-age=21600"))
+    };
+    let string = |name, accept| {
+        rendered(
+            name,
+            "string",
+            ok(json!({"content": "supu"})),
+            accept,
+            Some("text/plain; charset=utf-8"),
+            "supu",
+        )
+        .header("cache-control", Some("public, max-age=21600"))
+    };
+    let cases = vec![
+        negotiated(
+            "TestRender_Negotiated_ok/plain",
+            "Accept: text/plain\r\n",
+            "application/yaml; charset=utf-8",
+            "content:\n  B: supu\n",
+        ),
+        negotiated(
+            "TestRender_Negotiated_ok/none",
+            "",
+            "application/json; charset=utf-8",
+            r#"{"content":{"B":"supu"}}"#,
+        ),
+        negotiated(
+            "TestRender_Negotiated_ok/json",
+            "Accept: application/json\r\n",
+            "application/json; charset=utf-8",
+            r#"{"content":{"B":"supu"}}"#,
+        ),
+        empty(
+            "TestRender_Negotiated_noData/plain",
+            "Accept: text/plain\r\n",
+            "application/yaml; charset=utf-8",
+            "{}\n",
+        ),
+        empty(
+            "TestRender_Negotiated_noData/none",
+            "",
+            "application/json; charset=utf-8",
+            "{}",
+        ),
+        empty(
+            "TestRender_Negotiated_noData/json",
+            "Accept: application/json\r\n",
+            "application/json; charset=utf-8",
+            "{}",
+        ),
+        unknown("TestRender_unknown/plain", "Accept: text/plain\r\n"),
+        unknown("TestRender_unknown/none", ""),
+        unknown("TestRender_unknown/json", "Accept: application/json\r\n"),
+        unknown("TestRender_unknown/unknown", "Accept: unknown\r\n"),
+        string("TestRender_string/plain", "Accept: text/plain\r\n"),
+        string("TestRender_string/none", ""),
+        string("TestRender_string/json", "Accept: application/json\r\n"),
+        string("TestRender_string/unknown", "Accept: unknown\r\n"),
+        rendered(
+            "TestRender_string_noData/0",
+            "string",
+            ok(json!({"content": 42})),
+            "",
+            Some("text/plain; charset=utf-8"),
+            "",
+        ),
+        rendered(
+            "TestRender_string_noData/1",
+            "string",
+            ok(json!({})),
+            "",
+            Some("text/plain; charset=utf-8"),
+            "",
+        ),
+        Case::new(
+            "TestRender_noop",
+            vec![(
+                json!({"encoding": "no-op"}),
+                common::Reply::Full(
+                    200,
+                    vec![
+                        ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+                        ("Set-Cookie".into(), "test1=test1".into()),
+                        ("Set-Cookie".into(), "test2=test2".into()),
+                    ],
+                    b"supu".to_vec(),
+                ),
+            )],
+            json!(null),
+        )
+        .endpoint(json!({"endpoint": "/{param}", "output_encoding": "no-op"}))
+        .request("GET", "/a?b=1", "", "")
+        .header("content-type", Some("text/plain; charset=utf-8"))
+        .header_values("set-cookie", &["test1=test1", "test2=test2"])
+        .body(Body::Text("supu")),
+        Case::new(
+            "TestRender_noop_nilBody",
+            vec![(
+                json!({"encoding": "no-op"}),
+                common::Reply::Full(200, vec![], vec![]),
+            )],
+            json!(null),
+        )
+        .endpoint(json!({"endpoint": "/{param}", "output_encoding": "no-op"}))
+        .request("GET", "/a?b=1", "", "")
+        .header("content-type", None)
+        .body(Body::Text("")),
+    ];
+    run("router/gin/render_test.go", json!({}), cases, &[]);
+}

@@ -47,6 +47,8 @@ pub struct Case {
     pub seen: Vec<(usize, &'static str)>,
     /// Backends answering from what they received instead of a fixed reply.
     pub echo: Vec<(usize, Echo)>,
+    /// Response headers whose every value, in order, must be these.
+    pub values: Vec<(&'static str, &'static [&'static str])>,
 }
 
 /// A backend answering from the request it received (path without the
@@ -66,7 +68,13 @@ impl Case {
             body: Body::Json(body),
             seen: vec![],
             echo: vec![],
+            values: vec![],
         }
+    }
+    /// Expects every value of header `name`, in order.
+    pub fn header_values(mut self, name: &'static str, values: &'static [&'static str]) -> Case {
+        self.values.push((name, values));
+        self
     }
     /// Backend `j` answers with `echo` instead of its fixed reply.
     pub fn echo(mut self, backend: usize, echo: Echo) -> Case {
@@ -270,6 +278,11 @@ fn differs(case: &Case, r: &Response, seen: &[Seen], i: usize) -> Option<String>
     for (name, value) in &case.headers {
         if r.header(name) != *value {
             return Some(format!("{name}: {:?} (lura {value:?})", r.header(name)));
+        }
+    }
+    for (name, want) in &case.values {
+        if r.header_all(name) != *want {
+            return Some(format!("{name}: {:?} (lura {want:?})", r.header_all(name)));
         }
     }
     match &case.body {
