@@ -635,3 +635,236 @@ fn backend_filters() {
     ];
     run("proxy/*_filter_test.go", json!({}), cases, &[]);
 }
+
+/// `TestNewHTTPProxy_ok`'s backend: the headers it checks, then its body.
+fn http_ok_echo(_: &str, seen: &common::Seen) -> common::Reply {
+    if seen.header("x-first") != Some("first") || seen.header("x-second") != Some("second") {
+        return common::text(400, "text/plain", "missing headers");
+    }
+    common::text(
+        200,
+        "text/plain",
+        r#"{"supu":42, "tupu":true, "foo": "bar"}"#,
+    )
+}
+
+/// `TestNewHTTPProxy_redirectWithBody`'s redirecting server.
+fn redirect_308(_: &str, _: &common::Seen) -> common::Reply {
+    common::Reply::Full(
+        308,
+        vec![("Location".into(), "/lura-redirected".into())],
+        vec![],
+    )
+}
+
+/// Its target: answers only when the body followed the redirect.
+fn redirected(path: &str, seen: &common::Seen) -> common::Reply {
+    if path == "/lura-redirected" && seen.body == br#"{"message":"redirected"}"# {
+        common::text(200, "text/plain", r#"{"message":"ok"}"#)
+    } else {
+        common::text(400, "text/plain", "no body")
+    }
+}
+
+/// lura `proxy/http_test.go`: one backend call and what its failures
+/// become. Not translated: `_decodingError` (a Go decoder),
+/// `_badMethod` (an invalid method no config or request can carry),
+/// `TestNewRequestBuilderMiddleware_ok` and the `DefaultHTTPResponseParserConfig`
+/// cases (Go values).
+#[test]
+fn http_proxy() {
+    let failed = |c: Case| {
+        c.status(500)
+            .body(lura_oracle::Body::Text(""))
+            .header("x-krakend-completed", Some("false"))
+    };
+    let cases = vec![
+        Case::new(
+            "TestNewHTTPProxy_ok",
+            vec![(plain(), ok(json!({})))],
+            json!({"supu": 42, "tupu": true, "foo": "bar"}),
+        )
+        .echo(0, http_ok_echo)
+        .endpoint(json!({"input_headers": ["X-First", "X-Second"]}))
+        .request("GET", "", "X-First: first\r\nX-Second: second\r\n", "")
+        .header("x-krakend-completed", Some("true")),
+        failed(Case::new(
+            "TestNewHTTPProxy_cancel",
+            vec![(plain(), lura_oracle::after(3000, ok(json!({}))))],
+            json!(null),
+        ))
+        .endpoint(json!({"timeout": "100ms"})),
+        failed(Case::new(
+            "TestNewHTTPProxy_badResponseBody",
+            vec![(plain(), common::text(200, "text/plain", "supu"))],
+            json!(null),
+        )),
+        failed(Case::new(
+            "TestNewHTTPProxy_badStatusCode",
+            vec![(plain(), common::text(500, "text/plain; charset=utf-8", "booom\n"))],
+            json!(null),
+        )),
+        Case::new(
+            "TestNewHTTPProxy_badStatusCode_detailed",
+            vec![(
+                json!({"extra_config": {"backend/http": {"return_error_details": "some"}}}),
+                common::text(500, "text/plain; charset=utf-8", "booom\n"),
+            )],
+            json!(null),
+        )
+        .body(lura_oracle::Body::Text(
+            r#"{"error_some":{"http_status_code":500,"http_body":"booom\n","http_body_encoding":"text/plain; charset=utf-8"}}"#,
+        ))
+        .header("x-krakend-completed", Some("false")),
+        failed(Case::new(
+            "TestNewHTTPProxy_requestKo",
+            vec![(json!({"host": [common::closed_port_url()]}), ok(json!({})))],
+            json!(null),
+        )),
+        Case::new(
+            "TestNewHTTPProxy_noopDecoder",
+            vec![(
+                json!({"encoding": "no-op"}),
+                common::Reply::Full(
+                    200,
+                    vec![("header1".into(), "value1".into())],
+                    b"some nice, interesting and long content".to_vec(),
+                ),
+            )],
+            json!(null),
+        )
+        .endpoint(json!({"output_encoding": "no-op"}))
+        .header("header1", Some("value1"))
+        .body(lura_oracle::Body::Text("some nice, interesting and long content")),
+        Case::new(
+            "TestNewHTTPProxy_redirectWithBody",
+            vec![(
+                json!({"extra_config": {"backend/http/client": {"send_body_on_redirect": true}}}),
+                ok(json!({})),
+            )],
+            json!({"message": "ok"}),
+        )
+        .echo(0, redirect_308)
+        .request("POST", "", "", r#"{"message":"redirected"}"#),
+    ];
+    lura_oracle::run_with(
+        "proxy/http_test.go",
+        json!({}),
+        cases,
+        &[],
+        Some(redirected),
+    );
+}
+
+const MSG: &str = r#"{"msg":"some nice, interesting and long content"}"#;
+
+/// `MSG` gzipped, as lura's `http_response_test.go` handlers write it.
+fn gzipped_msg() -> common::Reply {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(MSG.as_bytes()).unwrap();
+    common::Reply::Full(
+        200,
+        vec![
+            ("Vary".into(), "Accept-Encoding".into()),
+            ("Content-Encoding".into(), "gzip".into()),
+            (
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+        ],
+        gz.finish().unwrap(),
+    )
+}
+
+/// lura `proxy/http_response_test.go` (the response parsers) and
+/// `proxy/shadow_test.go`. `_gzipped_bad_header` asked for no gzip and got
+/// it anyway: here the client's `Accept-Encoding: identity;q=0` reaches the
+/// backend (so the gateway's client does not ask for gzip itself) and the
+/// backend gzips regardless. Not translated: `TestIsShadowBackend`,
+/// `TestShadowFactory_noBackends` (Go values) and the call counts of
+/// `TestShadowMiddleware` / `TestNewShadowFactory` (tests/shadow.rs counts
+/// shadow calls).
+#[test]
+fn response_parsers_and_shadow() {
+    let msg = json!({"msg": "some nice, interesting and long content"});
+    let shadow = json!({"extra_config": {"proxy": {"shadow": true}}});
+    let cases = vec![
+        Case::new(
+            "TestNopHTTPResponseParser",
+            vec![(
+                json!({"encoding": "no-op"}),
+                common::Reply::Full(
+                    200,
+                    vec![("header1".into(), "value1".into())],
+                    b"some nice, interesting and long content".to_vec(),
+                ),
+            )],
+            json!(null),
+        )
+        .endpoint(json!({"output_encoding": "no-op"}))
+        .header("header1", Some("value1"))
+        .body(lura_oracle::Body::Text(
+            "some nice, interesting and long content",
+        )),
+        Case::new(
+            "TestDefaultHTTPResponseParser_gzipped",
+            vec![(plain(), gzipped_msg())],
+            msg.clone(),
+        )
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestDefaultHTTPResponseParser_gzipped_bad_header",
+            vec![(plain(), gzipped_msg())],
+            msg.clone(),
+        )
+        .endpoint(json!({"input_headers": ["Accept-Encoding"]}))
+        .request("GET", "", "Accept-Encoding: identity;q=0\r\n", "")
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestDefaultHTTPResponseParser_plain",
+            vec![(
+                plain(),
+                common::text(200, "application/json; charset=utf-8", MSG),
+            )],
+            msg,
+        )
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestNewShadowFactory",
+            vec![
+                (shadow.clone(), ok(json!({"shadowed": true}))),
+                (plain(), ok(json!({"supu": 42}))),
+            ],
+            json!({"supu": 42}),
+        )
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestShadowMiddleware_erroredBackend",
+            vec![
+                (plain(), lura_oracle::after(100, ok(json!({"supu": 42})))),
+                (shadow.clone(), ko()),
+            ],
+            json!({"supu": 42}),
+        )
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestShadowMiddleware_partialTimeout",
+            vec![
+                (plain(), lura_oracle::after(1000, ok(json!({"supu": 42})))),
+                (shadow, ok(json!({"supu": 42}))),
+            ],
+            json!(null),
+        )
+        .endpoint(json!({"timeout": "200ms"}))
+        .status(500)
+        .body(lura_oracle::Body::Text(""))
+        .header("x-krakend-completed", Some("false")),
+    ];
+    run(
+        "proxy/http_response_test.go, proxy/shadow_test.go",
+        json!({}),
+        cases,
+        &[],
+    );
+}
