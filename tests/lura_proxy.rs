@@ -868,3 +868,31 @@ fn response_parsers_and_shadow() {
         &[],
     );
 }
+
+/// lura `proxy/request_test.go` `TestRequestGeneratePath`: parameters
+/// placed into the backend's path and query. `TestRequest_Clone` and
+/// `TestCloneRequest` copy Go values.
+#[test]
+fn generate_path() {
+    let row = |name, pattern: &str, want| {
+        Case::new(
+            name,
+            vec![(json!({"url_pattern": pattern}), ok(json!({"ok": true})))],
+            json!({"ok": true}),
+        )
+        .endpoint(json!({"endpoint": "/{supu}/{tupu}/{foo}"}))
+        .request("GET", "/42/false/bar", "", "")
+        .seen(0, want)
+    };
+    let cases = vec![
+        row("TestRequestGeneratePath/0", "/a/{supu}", "/a/42"),
+        row("TestRequestGeneratePath/1", "/a?b={tupu}", "/a?b=false"),
+        row(
+            "TestRequestGeneratePath/2",
+            "/a/{supu}/foo/{foo}",
+            "/a/42/foo/bar",
+        ),
+        row("TestRequestGeneratePath/3", "/a", "/a"),
+    ];
+    run("proxy/request_test.go", json!({}), cases, &[]);
+}

@@ -297,3 +297,87 @@ fn render() {
     ];
     run("router/gin/render_test.go", json!({}), cases, &[]);
 }
+
+/// lura `router/gin/router_test.go` `TestDefaultFactory_ok`: one path
+/// served for five methods (written in any case), each answering its
+/// backend's data, and `auto_options` listing them sorted in `Allow`.
+#[test]
+fn default_factory_ok() {
+    let backend = common::Backend::start(|_| ok(json!({"supu": "tupu"})));
+    let methods = ["GET", "post", "put", "PATCH", "DELETE"];
+    let endpoints: Vec<serde_json::Value> = methods
+        .iter()
+        .map(|m| {
+            json!({"endpoint": "/some", "method": m,
+                "backend": [{"host": [backend.url()], "url_pattern": "/"}]})
+        })
+        .collect();
+    let gw = common::Gateway::start(
+        &json!({"version": 3, "endpoints": endpoints,
+            "extra_config": {"router": {"auto_options": true}}})
+        .to_string(),
+    );
+    for m in methods {
+        let method = m.to_uppercase();
+        let length = if method == "GET" {
+            ""
+        } else {
+            "Content-Length: 0\r\n"
+        };
+        let mut client = gw.client();
+        client.send(
+            format!("{method} /some HTTP/1.1\r\nHost: lura\r\nContent-Type: application/json\r\n{length}\r\n")
+                .as_bytes(),
+        );
+        let r = client.response_to(&method).expect("a response");
+        assert_eq!(r.status, 200, "{method}: {}", r.text());
+        assert_eq!(r.text(), r#"{"supu":"tupu"}"#, "{method}");
+        assert_eq!(r.header("cache-control"), None, "{method}");
+        assert_eq!(r.header("x-krakend-completed"), Some("true"), "{method}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json; charset=utf-8"),
+            "{method}"
+        );
+    }
+    let r =
+        gw.raw(b"OPTIONS /some HTTP/1.1\r\nHost: lura\r\nContent-Type: application/json\r\n\r\n");
+    assert_eq!(
+        r.header("allow"),
+        Some("DELETE, GET, PATCH, POST, PUT"),
+        "{r:?}"
+    );
+}
+
+/// lura `router/gin/router_test.go` `TestDefaultFactory_ko`: an endpoint
+/// whose method is not one lura serves is left out (logged), so its path
+/// answers gin's 404. lura's bare router adds no `X-Krakend` to a 404;
+/// KrakenD CE's router engine does, so that header is not checked. Not
+/// translated: its `/empty` endpoint (no backends: refused by `check`, as by
+/// lura's `Init`), `_proxyFactoryCrash` and `TestRunServer_ko` (Go
+/// factories and a port already taken).
+#[test]
+fn default_factory_ko() {
+    let not_found = |name, method: &'static str, backends| {
+        Case::new(name, backends, json!(null))
+            .endpoint(json!({"method": method}))
+            .request(if method == "GETTT" { "GET" } else { "PUT" }, "", "", "")
+            .status(404)
+            .header("content-type", Some("text/plain"))
+            .header("cache-control", None)
+            .body(Body::Text("404 page not found"))
+    };
+    let cases = vec![
+        not_found(
+            "TestDefaultFactory_ko/ignored",
+            "GETTT",
+            vec![(plain(), ok(json!({})))],
+        ),
+        not_found(
+            "TestDefaultFactory_ko/also-ignored",
+            "PUTT",
+            vec![(plain(), ok(json!({}))), (plain(), ok(json!({})))],
+        ),
+    ];
+    run("router/gin/router_test.go", json!({}), cases, &[]);
+}
