@@ -896,3 +896,44 @@ fn generate_path() {
     ];
     run("proxy/request_test.go", json!({}), cases, &[]);
 }
+
+/// lura `proxy/balancing_test.go` `testLoadBalancedMw` (as
+/// `TestNewRoundRobinLoadBalancedMiddleware` runs it): the backend URL is
+/// the host, the path, the url_pattern's own query and then the forwarded
+/// query. The balancer and DNS SRV cases use Go balancers; round robin
+/// across hosts is per worker in cuttle (README).
+#[test]
+fn balancing() {
+    let row = |name, pattern: &str, query: &'static str, want| {
+        Case::new(
+            name,
+            vec![(json!({"url_pattern": pattern}), ok(json!({"ok": true})))],
+            json!({"ok": true}),
+        )
+        .endpoint(json!({"input_query_strings": ["some"]}))
+        .request("GET", query, "", "")
+        .seen(0, want)
+    };
+    let cases = vec![
+        row("testLoadBalancedMw/0", "/tupu", "", "/tupu"),
+        row(
+            "testLoadBalancedMw/1",
+            "/tupu?extra=true",
+            "",
+            "/tupu?extra=true",
+        ),
+        row(
+            "testLoadBalancedMw/2",
+            "/tupu?extra=true",
+            "?some=none",
+            "/tupu?extra=true&some=none",
+        ),
+        row(
+            "testLoadBalancedMw/3",
+            "/tupu",
+            "?some=none",
+            "/tupu?some=none",
+        ),
+    ];
+    run("proxy/balancing_test.go", json!({}), cases, &[]);
+}
