@@ -9,16 +9,27 @@
 /// re-encoded, each preceded by `separator` then `&`. Pairs Go refuses (a
 /// `;`, a bad `%` escape) are dropped, as gin's `Query()` drops them.
 pub fn encode_kept(query: &[u8], keep: impl Fn(&[u8]) -> bool, separator: u8, out: &mut Vec<u8>) {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = query
+    let pairs = parse_query(query).filter(|(key, _)| keep(key)).collect();
+    encode_query(pairs, separator, out);
+}
+
+/// The pairs of `query` as Go's `url.ParseQuery` reads them: decoded, in
+/// the client's order, without the pairs it refuses.
+pub fn parse_query(query: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    query
         .split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty() && !pair.contains(&b';'))
         .filter_map(|pair| {
             let mut parts = pair.splitn(2, |&b| b == b'=');
             let key = unescape(parts.next().unwrap_or_default())?;
             let value = unescape(parts.next().unwrap_or_default())?;
-            keep(&key).then_some((key, value))
+            Some((key, value))
         })
-        .collect();
+}
+
+/// `url.Values.Encode` of `pairs`: names sorted (the values of a name in
+/// their order), each pair preceded by `separator` then `&`.
+pub fn encode_query(mut pairs: Vec<(Vec<u8>, Vec<u8>)>, separator: u8, out: &mut Vec<u8>) {
     // Stable: the values of one name keep their order.
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut separator = separator;
