@@ -381,3 +381,68 @@ fn default_factory_ko() {
     ];
     run("router/gin/router_test.go", json!({}), cases, &[]);
 }
+
+/// lura `router/gin/debug_test.go` `TestDebugHandler` and
+/// `router/gin/echo_test.go` `TestEchoHandler`, served at `/__debug/` (with
+/// `-d`) and `/__echo/` (`echo_endpoint`), as KrakenD CE mounts them. lura's
+/// echo test builds its request with `httptest.NewRequest` (no Host
+/// header, no Content-Length header, an absolute URI); a request from a
+/// real client carries both headers and the path as its URI, so those three
+/// fields follow from lura's `EchoHandler` rather than from the test's
+/// literal strings.
+#[test]
+fn debug_and_echo_handlers() {
+    let gw = common::Gateway::start_with(
+        r#"{"version": 3, "echo_endpoint": true, "endpoints": []}"#,
+        &["--cores", "1", "-d"],
+    );
+    let r = gw.raw(
+        b"GET /__debug/a?b=1 HTTP/1.1\r\nHost: lura\r\nContent-Type: application/json\r\n\r\n",
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"message":"pong"}"#),
+        "TestDebugHandler"
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(r.header("cache-control"), None);
+
+    let details = r#""req_uri":"/__echo/a?b=1","req_uri_details":{"fragment":"","host":"lura","path":"/__echo/a","query":"b=1","user":""},"req_method":"GET","req_querystring":{"b":["1"]}"#;
+    for (name, body, headers) in [
+        (
+            "json body",
+            r#"{"message":"some body to send"}"#,
+            r#"{"Content-Length":["31"],"Content-Type":["application/json"]}"#,
+        ),
+        ("no body", "", r#"{"Content-Type":["application/json"]}"#),
+        (
+            "string body",
+            "Hello lura",
+            r#"{"Content-Length":["10"],"Content-Type":["application/json"]}"#,
+        ),
+    ] {
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", body.len())
+        };
+        let r = gw.raw(
+            format!("GET /__echo/a?b=1 HTTP/1.1\r\nHost: lura\r\nContent-Type: application/json\r\n{length}\r\n{body}")
+                .as_bytes(),
+        );
+        let want = format!(
+            "{{{details},\"req_body\":{},\"req_headers\":{headers}}}",
+            serde_json::to_string(body).unwrap()
+        );
+        assert_eq!(r.status, 200, "TestEchoHandler/{name}");
+        assert_eq!(r.text(), want, "TestEchoHandler/{name}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        assert_eq!(r.header("cache-control"), None);
+    }
+}
