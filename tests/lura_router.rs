@@ -446,3 +446,43 @@ fn debug_and_echo_handlers() {
         assert_eq!(r.header("cache-control"), None);
     }
 }
+
+/// lura `router/gin/engine_test.go` `TestNewEngine_paramsAreChecked`: a
+/// path parameter still percent-encoded is refused with 400 and lura's
+/// message (`paramChecker`). `_contextIsPropagated` checks a Go context.
+#[test]
+fn params_are_checked() {
+    let row = |name, path: &'static str, status, body: &'static str| {
+        Case::new(
+            name,
+            vec![(plain(), text(200, "text/plain", "ok"))],
+            json!(null),
+        )
+        .endpoint(json!({"endpoint": "/user/{id}/public", "output_encoding": "no-op"}))
+        .backends_no_op()
+        .request("GET", path, "", "")
+        .status(status)
+        .body(Body::Text(body))
+    };
+    let cases = vec![
+        row(
+            "TestNewEngine_paramsAreChecked/123",
+            "/user/123/public",
+            200,
+            "ok",
+        ),
+        row(
+            "TestNewEngine_paramsAreChecked/123%3f",
+            "/user/123%3f/public",
+            400,
+            "error: encoded url params",
+        ),
+        row(
+            "TestNewEngine_paramsAreChecked/123%23",
+            "/user/123%23/public",
+            400,
+            "error: encoded url params",
+        ),
+    ];
+    run("router/gin/engine_test.go", json!({}), cases, &[]);
+}

@@ -71,6 +71,13 @@ impl Case {
             values: vec![],
         }
     }
+    /// Every backend decodes with `no-op` (for a `no-op` endpoint).
+    pub fn backends_no_op(mut self) -> Case {
+        for (extra, _) in &mut self.backends {
+            extra["encoding"] = json!("no-op");
+        }
+        self
+    }
     /// Expects every value of header `name`, in order.
     pub fn header_values(mut self, name: &'static str, values: &'static [&'static str]) -> Case {
         self.values.push((name, values));
