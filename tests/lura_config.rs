@@ -19,9 +19,14 @@ fn endpoint(path: &str, backends: Value) -> Value {
 
 /// Exit status and output of `cuttle check -c` on `config`.
 fn check(config: &Value) -> (bool, String) {
+    check_text(&config.to_string())
+}
+
+/// [`check`] on a file holding `text`.
+fn check_text(text: &str) -> (bool, String) {
     let dir = common::TempDir::new();
     let path = dir.0.join("krakend.json");
-    std::fs::write(&path, config.to_string()).unwrap();
+    std::fs::write(&path, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
         .args(["check", "-c", path.to_str().unwrap()])
         .output()
@@ -203,4 +208,34 @@ fn service_config_init() {
         rows.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// lura `config/parser_test.go`: files the parser refuses (lura's messages
+/// are Go's JSON errors; cuttle's name the same place its own way, so only
+/// the refusal is compared). `TestNewParser_ok` reads a fixture file and
+/// `TestParserFunc` wraps a Go function.
+#[test]
+fn parser_refusals() {
+    let bad_comma = "{\n\t\"version\": 3,\n\t\"name\": \"My lovely gateway\",\n\t\"port\": 8080,\n\t\"cache_ttl\": 3600\n\t\"timeout\": \"3s\",\n\t\"endpoints\": []\n}";
+    let rows = [
+        ("TestNewParser_errorMessages/case0", "{"),
+        ("TestNewParser_errorMessages/case1", ">"),
+        ("TestNewParser_errorMessages/case2", "\""),
+        ("TestNewParser_errorMessages/case3", ""),
+        ("TestNewParser_errorMessages/case4", "[{}]"),
+        ("TestNewParser_errorMessages/case5", "42"),
+        ("TestNewParser_errorMessages/case6", "\r\n42"),
+        ("TestNewParser_errorMessages/case7", bad_comma),
+        ("TestNewParser_readingError", "{hello\ngo\n"),
+        ("TestNewParser_initError", "{\"a\":42}"),
+    ];
+    for (name, text) in rows {
+        let (ok, said) = check_text(text);
+        assert!(!ok, "{name}: lura refuses {text:?}, cuttle accepts: {said}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", "/nowhere/in/the/fs.json"])
+        .output()
+        .expect("run cuttle check");
+    assert!(!out.status.success(), "TestNewParser_unknownFile");
 }
