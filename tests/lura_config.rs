@@ -239,3 +239,60 @@ fn parser_refusals() {
         .expect("run cuttle check");
     assert!(!out.status.success(), "TestNewParser_unknownFile");
 }
+
+/// lura `config/uri_test.go` `TestURIParser_cleanPath` and
+/// `TestURIParser_cleanHosts`, seen from the backend: a url_pattern gets
+/// its leading `/`, and a host its `http://` and loses its trailing `/`.
+/// `_getEndpointPath*` build gin's route syntax (Go values).
+#[test]
+fn uri_parser() {
+    let backend = common::Backend::start(|_| common::json(200, "{}"));
+    let addr = backend.addr.to_string();
+    let patterns = [
+        ("supu/{tupu}", "/supu/x"),
+        ("supu/{tupu}{supu}", "/supu/xy"),
+        ("/supu/{tupu}", "/supu/x"),
+        ("/supu.local/", "/supu.local/"),
+        ("supu_supu.txt", "/supu_supu.txt"),
+        ("supu_42.local?a=8080", "/supu_42.local?a=8080"),
+        ("supu/supu/supu?a=1&b=2", "/supu/supu/supu?a=1&b=2"),
+        ("debug/supu/supu?a=1&b=2", "/debug/supu/supu?a=1&b=2"),
+    ];
+    let hosts = [
+        addr.clone(),
+        format!("http://{addr}/"),
+        format!("http://{addr}"),
+    ];
+    let mut endpoints = Vec::new();
+    for (i, (pattern, _)) in patterns.iter().enumerate() {
+        endpoints.push(json!({"endpoint": format!("/p{i}/{{tupu}}/{{supu}}"),
+            "backend": [{"host": [format!("http://{addr}")], "url_pattern": pattern}]}));
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        endpoints.push(json!({"endpoint": format!("/h{i}"),
+            "backend": [{"host": [host], "url_pattern": format!("/host{i}")}]}));
+    }
+    let gw = common::Gateway::start(&json!({"version": 3, "endpoints": endpoints}).to_string());
+    for (i, (pattern, want)) in patterns.iter().enumerate() {
+        let r = gw.get(&format!("/p{i}/x/y"));
+        assert_eq!(
+            r.status,
+            200,
+            "TestURIParser_cleanPath {pattern}: {}",
+            r.text()
+        );
+        let seen = backend.requests().last().unwrap().target.clone();
+        assert_eq!(seen, *want, "TestURIParser_cleanPath {pattern}");
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        let r = gw.get(&format!("/h{i}"));
+        assert_eq!(
+            r.status,
+            200,
+            "TestURIParser_cleanHosts {host}: {}",
+            r.text()
+        );
+        let seen = backend.requests().last().unwrap().target.clone();
+        assert_eq!(seen, format!("/host{i}"), "TestURIParser_cleanHosts {host}");
+    }
+}
