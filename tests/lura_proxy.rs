@@ -534,10 +534,19 @@ fn static_data_strategies() {
 /// otherwise.
 const STATIC_DIFFERENCES: &[(&str, &str)] = &[];
 
+/// `TestNewConcurrentMiddleware_okAfterKo`'s backend: every other call
+/// fails (the count is this test binary's; only that row uses it).
+fn every_other_call(_: &str, _: &common::Seen) -> common::Reply {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 1 {
+        ok(json!({"supu": 42, "tupu": true, "foo": "bar"}))
+    } else {
+        ko()
+    }
+}
+
 /// lura `proxy/concurrent_test.go`: `concurrent_calls` answers with the
-/// first good answer; all of them late is an error. `_okAfterKo` needs a
-/// backend failing on some calls and not others of the same request, which
-/// a row's fixed answer cannot express.
+/// first good answer; all of them late is an error.
 #[test]
 fn concurrent() {
     let cases = vec![
@@ -547,6 +556,14 @@ fn concurrent() {
             json!({"supu": 42}),
         )
         .endpoint(json!({"concurrent_calls": 3}))
+        .header("x-krakend-completed", Some("true")),
+        Case::new(
+            "TestNewConcurrentMiddleware_okAfterKo",
+            vec![(plain(), ok(json!({})))],
+            json!({"supu": 42, "tupu": true, "foo": "bar"}),
+        )
+        .echo(0, every_other_call)
+        .endpoint(json!({"concurrent_calls": 3, "timeout": "700ms"}))
         .header("x-krakend-completed", Some("true")),
         Case::new(
             "TestNewConcurrentMiddleware_timeout",
