@@ -292,7 +292,10 @@ fn debug_and_echo_endpoints_when_enabled() {
     let r = gw.raw(b"GET /__echo/x?a=1 HTTP/1.1\r\nHost: h\r\nX-Hello: there\r\n\r\n");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["req_uri"], "/__echo/x?a=1");
-    assert_eq!(r.json()["headers"]["X-Hello"], serde_json::json!(["there"]));
+    assert_eq!(
+        r.json()["req_headers"]["X-Hello"],
+        serde_json::json!(["there"])
+    );
 
     let gw = Gateway::start(&config("[]"));
     assert_eq!(gw.get("/__debug/").status, 404, "off without -d");

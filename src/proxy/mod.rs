@@ -8,6 +8,7 @@
 mod fanout;
 mod noop;
 mod plan;
+mod query;
 mod request;
 mod respond;
 mod shadow;
@@ -19,6 +20,7 @@ use crate::rt::Timer;
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
+pub use query::{encode_query, parse_query};
 pub use request::{
     ClientRequest, KRAKEND_VERSION, USER_AGENT, backend_headers, params_fit_segments,
 };

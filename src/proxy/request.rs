@@ -315,31 +315,21 @@ pub fn backend_target(
     let Some(query) = req.query().filter(|q| !q.is_empty()) else {
         return Ok(());
     };
-    let mut separator = if out.contains(&b'?') { b'&' } else { b'?' };
-    let mut push = |pair: &[u8], out: &mut Vec<u8>| {
-        out.push(separator);
-        out.extend_from_slice(pair);
-        separator = b'&';
-    };
+    let separator = if out.contains(&b'?') { b'&' } else { b'?' };
     // A backend's own list keeps, of what the endpoint passes, the names
     // it lists (lura `proxy/query_strings_filter.go`).
     let own = backend.input_query_strings.as_deref();
-    match (&plan.input_query_strings, own) {
-        (Forward::None, _) => {}
-        (Forward::All, None) => push(query, out),
-        (endpoint, own) => {
-            for pair in query.split(|&b| b == b'&') {
-                let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
-                let listed = |names: &[String]| names.iter().any(|n| n.as_bytes() == key);
-                let passes = match endpoint {
-                    Forward::Only(names) => listed(names),
-                    _ => true,
-                };
-                if passes && own.is_none_or(listed) {
-                    push(pair, out);
-                }
-            }
-        }
+    let listed = |names: &[String], key: &[u8]| names.iter().any(|n| n.as_bytes() == key);
+    let keep = |key: &[u8]| {
+        let passes = match &plan.input_query_strings {
+            Forward::None => false,
+            Forward::All => true,
+            Forward::Only(names) => listed(names, key),
+        };
+        passes && own.is_none_or(|names| listed(names, key))
+    };
+    if !matches!(plan.input_query_strings, Forward::None) {
+        super::query::encode_kept(query, keep, separator, out);
     }
     Ok(())
 }

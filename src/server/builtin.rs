@@ -20,19 +20,19 @@ pub fn answer(
 ) -> Option<()> {
     let path = head.path.of(buf);
     let health = worker.config.router.health_path.as_deref();
-    let json = if health.is_some_and(|h| h.as_bytes() == path)
+    let bytes = if health.is_some_and(|h| h.as_bytes() == path)
         && matches!(head.method, Method::Get | Method::Head)
     {
-        json!({"agents": {}, "now": go_time_now(), "status": "ok"})
+        let json = json!({"agents": {}, "now": go_time_now(), "status": "ok"});
+        serde_json::to_vec(&json).unwrap_or_default()
     } else if worker.config.debug_endpoint && under(path, b"/__debug") {
         log_debug_request(head, buf, body);
-        json!({"message": "pong"})
+        br#"{"message":"pong"}"#.to_vec()
     } else if worker.config.echo_endpoint && under(path, b"/__echo") {
         echo(head, buf, body)
     } else {
         return None;
     };
-    let bytes = serde_json::to_vec(&json).unwrap_or_default();
     write_status_line(out, 200);
     write_header(out, b"Content-Type", b"application/json; charset=utf-8");
     finish(ctx, &bytes, out);
@@ -88,32 +88,58 @@ fn log_debug_request(head: &RequestHead, buf: &[u8], body: &[u8]) {
     );
 }
 
-fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Value {
+/// lura `router/gin/echo.go` `EchoHandler`: its `echoResponse` fields in
+/// their declared order (Go keeps a struct's order), the query as
+/// `URL.Query()` decodes it and `Encode` writes it, and the headers as Go's
+/// `Request.Header` holds them (without Host, which Go moves to
+/// `Request.Host`).
+fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Vec<u8> {
     let path = text(head.path.of(buf));
-    let query = head.query.map(|q| text(q.of(buf))).unwrap_or_default();
+    let raw_query = head.query.map_or(&[][..], |q| q.of(buf));
     let mut query_map = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in crate::proxy::parse_query(raw_query) {
         let entry = query_map
-            .entry(k.to_string())
+            .entry(text(&k))
             .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(values) = entry {
-            values.push(Value::String(v.to_string()));
+            values.push(Value::String(text(&v)));
         }
     }
-    let uri = if head.query.is_some() {
-        format!("{path}?{query}")
-    } else {
-        path.clone()
+    let mut encoded = Vec::new();
+    crate::proxy::encode_query(
+        crate::proxy::parse_query(raw_query).collect(),
+        b'&',
+        &mut encoded,
+    );
+    let uri = match head.query {
+        Some(_) => format!("{path}?{}", text(raw_query)),
+        None => path.clone(),
     };
-    json!({
-        "req_uri": uri,
-        "req_uri_details": {"user": "", "host": head.host.map(|h| text(h.of(buf))).unwrap_or_default(), "path": path, "query": query, "fragment": ""},
-        "req_method": head.method.as_str(),
-        "req_querystring": query_map,
-        "req_body": text(body),
-        "headers": headers_map(head, buf),
-    })
+    let mut headers = headers_map(head, buf);
+    headers.remove("Host");
+    let host = head.host.map(|h| text(h.of(buf))).unwrap_or_default();
+    let fields = [
+        ("req_uri", json!(uri)),
+        (
+            "req_uri_details",
+            json!({"user": "", "host": host, "path": path,
+                "query": text(encoded.get(1..).unwrap_or_default()), "fragment": ""}),
+        ),
+        ("req_method", json!(head.method.as_str())),
+        ("req_querystring", Value::Object(query_map)),
+        ("req_body", json!(text(body))),
+        ("req_headers", Value::Object(headers)),
+    ];
+    let mut out = b"{".to_vec();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("{}:", json!(name)).as_bytes());
+        out.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
+    }
+    out.push(b'}');
+    out
 }
 
 /// The current time as Go's `time.Time.String()` prints it in UTC.
