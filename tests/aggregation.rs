@@ -132,8 +132,9 @@ fn abc_merges_a_json_an_xml_and_a_json_backend_all_at_once() {
             "shared": shared,
         })
     );
+    // Coarse (a loaded machine): called one after another they take 750 ms.
     assert!(
-        elapsed < ms(700),
+        elapsed < ms(740),
         "the three 250 ms backends were called at once: {elapsed:?}"
     );
     assert_eq!(svc.requests().len(), 3);
@@ -1039,7 +1040,7 @@ fn concurrent_calls_take_the_first_good_answer() {
         Backend::start(move |_| {
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             let reply = json(200, &format!(r#"{{"call": {n}}}"#));
-            if n == 1 { delayed(400, reply) } else { reply }
+            if n == 1 { delayed(700, reply) } else { reply }
         })
     };
     // The first call to arrive fails at once, the second answers well later.
@@ -1068,8 +1069,9 @@ fn concurrent_calls_take_the_first_good_answer() {
     ]));
     let started = Instant::now();
     check(&gw, "/slow-first", 200, "true", json!({"call": 2}));
+    // Coarse: the slow call answers at 700 ms (its budget is 750 ms).
     assert!(
-        started.elapsed() < ms(350),
+        started.elapsed() < ms(600),
         "did not wait for the slow call"
     );
     check(&gw, "/fail-first", 200, "true", json!({"call": 2}));
@@ -1086,51 +1088,56 @@ fn concurrent_calls_take_the_first_good_answer() {
 
 #[test]
 fn concurrent_calls_get_75_percent_of_the_timeout() {
-    // Every call answers at 200 ms: inside a 250 ms timeout alone, but not
-    // inside the 187 ms lura gives concurrent calls.
-    let svc = Backend::start(|_| delayed(200, json(200, r#"{"late": true}"#)));
+    // Every call answers at 875 ms: inside a 1 s timeout alone, but not
+    // inside the 750 ms lura gives concurrent calls (margins of 125 ms for a
+    // loaded machine; the precise figure is a unit test in proxy/fanout.rs).
+    let svc = Backend::start(|_| delayed(875, json(200, r#"{"late": true}"#)));
     let gw = start(json!([
         ep(
             "/alone",
             vec![be(&svc, "/", json!({}))],
-            json!({"timeout": "250ms"})
+            json!({"timeout": "1s"})
         ),
         ep(
             "/concurrent",
             vec![be(&svc, "/", json!({}))],
-            json!({"concurrent_calls": 2, "timeout": "250ms"})
+            json!({"concurrent_calls": 2, "timeout": "1s"})
         ),
     ]));
     check(&gw, "/alone", 200, "true", json!({"late": true}));
-    let started = Instant::now();
-    assert_eq!(gw.get("/concurrent").status, 500);
-    assert!(started.elapsed() < ms(240), "cut at 75% of the timeout");
+    assert_eq!(gw.get("/concurrent").status, 500, "cut before 875 ms");
 }
 
 #[test]
 fn with_several_backends_the_merge_gets_85_percent_of_the_timeout() {
+    // The late backend answers at 1850 ms: after the merge's 1700 ms, before
+    // the endpoint's 2 s (margins of 150 ms for a loaded machine; the precise
+    // figure is a unit test in proxy/mod.rs).
     let svc = Backend::start(|seen| match seen.path() {
-        "/925" => delayed(925, json(200, r#"{"late": true}"#)),
+        "/1850" => delayed(1850, json(200, r#"{"late": true}"#)),
         _ => json(200, r#"{"fast": true}"#),
     });
     let gw = start(json!([
         ep(
             "/merge",
-            vec![be(&svc, "/925", json!({})), be(&svc, "/fast", json!({}))],
-            json!({"timeout": "1s"})
+            vec![be(&svc, "/1850", json!({})), be(&svc, "/fast", json!({}))],
+            json!({"timeout": "2s"})
         ),
         ep(
             "/single",
-            vec![be(&svc, "/925", json!({}))],
-            json!({"timeout": "1s"})
+            vec![be(&svc, "/1850", json!({}))],
+            json!({"timeout": "2s"})
         ),
     ]));
     let started = Instant::now();
+    // Incomplete: cut before 1850 ms by the gateway's own clock.
     check(&gw, "/merge", 200, "false", json!({"fast": true}));
     let elapsed = started.elapsed();
+    // Not cut early; the upper bound is coarse (a loaded machine adds to
+    // what the client measures).
     assert!(
-        elapsed >= ms(800) && elapsed < ms(920),
-        "answered at 850 ms: {elapsed:?}"
+        elapsed >= ms(1600) && elapsed < ms(2500),
+        "answered at 1700 ms: {elapsed:?}"
     );
     // A single backend has the whole endpoint timeout.
     check(&gw, "/single", 200, "true", json!({"late": true}));

@@ -225,20 +225,28 @@ fn max_idle_connections_bounds_idle_connections_to_all_hosts_together() {
 /// its kind (`02` is the keep-alive timer, `00` none, `01` a
 /// retransmission one, briefly, after a write) and what is left of it in
 /// seconds (ticks of 1/100 s).
-fn socket_timer(peer: SocketAddr) -> (String, f64) {
-    let SocketAddr::V4(peer) = peer else {
-        panic!("IPv4 expected")
+fn socket_timer(peer: SocketAddr, backend: SocketAddr) -> (String, f64) {
+    let hex = |addr: SocketAddr| {
+        let SocketAddr::V4(addr) = addr else {
+            panic!("IPv4 expected")
+        };
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(addr.ip().octets()),
+            addr.port()
+        )
     };
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(peer.ip().octets()),
-        peer.port()
-    );
+    let (local, remote) = (hex(peer), hex(backend));
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    // Local and remote end: the ephemeral port alone may also name an older
+    // socket (TIME-WAIT, another test's) in the shared table.
     let row = table
         .lines()
-        .find(|line| line.split_whitespace().nth(1) == Some(local.as_str()))
-        .unwrap_or_else(|| panic!("no socket {local} in /proc/net/tcp"));
+        .find(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            fields.next() == Some(local.as_str()) && fields.next() == Some(remote.as_str())
+        })
+        .unwrap_or_else(|| panic!("no socket {local} -> {remote} in /proc/net/tcp"));
     let timer = row.split_whitespace().nth(5).unwrap();
     let (kind, when) = timer.split_once(':').unwrap();
     (
@@ -267,7 +275,7 @@ fn dialer_keep_alive_sets_tcp_keep_alive_on_backend_sockets() {
             &format!("timer {kind} on the idle backend socket ({root})"),
             Duration::from_secs(3),
             || {
-                let (found, secs) = socket_timer(peer);
+                let (found, secs) = socket_timer(peer, backend.addr);
                 left = secs;
                 found == kind
             },

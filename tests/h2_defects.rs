@@ -24,18 +24,16 @@ fn hello_backend() -> Backend {
 /// Waits (at most 10 s) until the gateway's log holds `count` lines
 /// containing `what`; returns the log.
 fn log_with(gw: &Gateway, what: &str, count: usize) -> String {
-    let start = Instant::now();
-    loop {
-        let log = gw.log();
-        if log.lines().filter(|l| l.contains(what)).count() >= count {
-            return log;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{count} lines with {what:?} not logged:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut log = String::new();
+    gw.eventually(
+        &format!("{count} lines with {what:?} logged"),
+        Duration::from_secs(10),
+        || {
+            log = gw.log();
+            log.lines().filter(|l| l.contains(what)).count() >= count
+        },
+    );
+    log
 }
 
 /// One request and its response over an h2c (prior knowledge) connection.
@@ -388,6 +386,8 @@ fn delayed_resets_stop_their_backend_calls_and_earn_a_goaway() {
                     Err(_) => return (round, closed.await.ok().and_then(Result::err)),
                 }
             }
+            // Time passing, not synchronisation: the attack resets its
+            // streams after a delay, once their backend calls are under way.
             tokio::time::sleep(Duration::from_millis(200)).await;
             for (_, mut stream) in streams {
                 stream.send_reset(h2::Reason::CANCEL);
@@ -487,6 +487,7 @@ fn zero_windows_and_unfinished_bodies_do_not_pin_memory() {
                 let _ = stream.send_data(piece.clone(), false);
             }
             tokio::task::yield_now().await;
+            // Pacing the flood and sampling RSS as it goes, not waiting.
             tokio::time::sleep(Duration::from_millis(2)).await;
             peak = peak.max(common::rss_kib(pid));
         }

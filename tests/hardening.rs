@@ -445,6 +445,8 @@ fn request_framing_table() {
 fn split_heads_are_served_and_bad_request_lines_refused_without_waiting() {
     let backend = recording_backend();
     let gw = framing_gateway(&backend);
+    // Time passing, not synchronisation: spaced writes so that the pieces
+    // usually arrive in separate reads (if they merge, the test still holds).
     let pause = || std::thread::sleep(Duration::from_millis(30));
     for pieces in [
         &[&b"GET /ok HTTP/1.1\r\nHost: a\r\n\r"[..], b"\n"][..],
@@ -607,6 +609,7 @@ const SLACK: Duration = Duration::from_millis(1500);
 const MAX_RESPONSE: usize = 1024 * 1024;
 const HUGE: usize = 50 * 1024 * 1024;
 
+/// A backend that stalls: keeps the connection open without a word.
 fn hold(stream: TcpStream) {
     std::thread::sleep(Duration::from_secs(20));
     drop(stream);
@@ -648,6 +651,7 @@ fn failing(kind: &str) -> String {
                 let _ = s.write_all(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":",
                 );
+                // The backend lets its partial answer leave before the reset.
                 std::thread::sleep(Duration::from_millis(20));
             }
         },
@@ -809,6 +813,8 @@ fn with_interleaved_healthy<T: Send + 'static>(
     slow: impl FnOnce() -> T + Send + 'static,
 ) -> T {
     let handle = std::thread::spawn(slow);
+    // Time passing: gives the failing request a head start; the checks hold
+    // whether or not it is already under way.
     std::thread::sleep(Duration::from_millis(50));
     for _ in 0..3 {
         let (r, took) = timed_get(gw.addr, "/healthy");
@@ -1004,6 +1010,7 @@ fn noop_backend_breaking_mid_body_closes_the_client_connection() {
     let reset = RawBackend::start(|mut s| {
         if wait_for_data(&s) {
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+            // The backend lets its partial answer leave before the reset.
             std::thread::sleep(Duration::from_millis(20));
         }
     });
@@ -1090,7 +1097,10 @@ fn slow_client_backend() -> Backend {
 fn assert_served(gw: &Gateway, what: &str) {
     let (r, took) = timed_get(gw.addr, "/ok");
     assert_eq!(r.status, 200, "{what}: {}", r.text());
-    assert!(took < Duration::from_millis(500), "{what}: took {took:?}");
+    // Coarse: a worker held up by the slow clients (each up to its 300-500 ms
+    // timeout, one after another) takes longer; a loaded shared machine alone
+    // has been seen to take 513 ms.
+    assert!(took < SLACK, "{what}: took {took:?}");
 }
 
 /// Waits for the gateway to answer 408 (or just close) and returns when it did.
@@ -1147,6 +1157,7 @@ fn slowloris_head_is_cut_at_read_header_timeout() {
         if !client.try_send(&[byte]) || start.elapsed() > READ_HEADER_TIMEOUT + SLACK {
             break;
         }
+        // Time passing: the trickle's pace is the attack.
         std::thread::sleep(Duration::from_millis(50));
         if start.elapsed() > READ_HEADER_TIMEOUT + Duration::from_millis(100) {
             break;
@@ -1241,9 +1252,11 @@ fn connections_beyond_max_connections_get_503_and_close() {
         assert_eq!(client.response().unwrap().status, 200);
     }
     drop(held.pop());
-    std::thread::sleep(Duration::from_millis(100));
-    let r = gw.get("/ok");
-    assert_eq!(r.status, 200);
+    gw.eventually(
+        "freeing a connection admits a new client",
+        SLACK * 2,
+        || gw.get("/ok").status == 200,
+    );
 }
 
 /// A client that pipelines requests for large responses and never reads:
@@ -1310,6 +1323,7 @@ fn greedy_client_that_never_reads_holds_bounded_memory() {
 fn write_timeout_bounds_the_response_from_the_end_of_the_head() {
     let backend = Backend::start(|seen| {
         if seen.path() == "/slow" {
+            // A slow backend.
             std::thread::sleep(Duration::from_millis(800));
         }
         json(200, r#"{"ok": true}"#)
@@ -1320,6 +1334,7 @@ fn write_timeout_bounds_the_response_from_the_end_of_the_head() {
             && s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789")
                 .is_ok()
         {
+            // The second half comes 800 ms later.
             std::thread::sleep(Duration::from_millis(800));
             let _ = s.write_all(b"abcdefghij");
         }
@@ -1351,6 +1366,7 @@ fn write_timeout_bounds_the_response_from_the_end_of_the_head() {
     for _ in 0..2 {
         client.send(b"GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(client.response().map(|r| r.status), Some(200));
+        // Time passing: an idle gap longer than the write deadline.
         std::thread::sleep(WRITE_GAP);
     }
 
@@ -1392,6 +1408,7 @@ fn announced_body_sizes_do_not_reserve_memory() {
     // Let the worker get to every one of them (a debug build is slow).
     let mut after = before;
     for _ in 0..10 {
+        // Time passing while sampling RSS: what is held stays held.
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(gw.get("/__health").status, 200);
         after = after.max(rss_kib(gw.pid()));
@@ -1471,6 +1488,7 @@ fn unsolicited_bytes_on_an_idle_backend_connection_are_not_a_response() {
                 return;
             }
             if n == 0 {
+                // The stray second answer comes a little later.
                 std::thread::sleep(Duration::from_millis(50));
                 let evil = r#"{"poisoned": true}"#;
                 let _ = s.write_all(
@@ -1491,6 +1509,7 @@ fn unsolicited_bytes_on_an_idle_backend_connection_are_not_a_response() {
         let (r, _) = timed_get(gw.addr, "/p");
         assert_eq!(r.status, 200, "#{i}: {}", r.text());
         assert!(r.json().get("poisoned").is_none(), "#{i}: {}", r.text());
+        // Time passing: lets the stray bytes reach the pooled connection.
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -56,7 +56,10 @@ fn sigterm_finishes_every_accepted_request_then_exits_zero() {
         })
         .collect();
     let mut idle = common::Client::connect(addr);
-    std::thread::sleep(Duration::from_millis(100));
+    // All 40 accepted and at the backend (which holds each 300 ms).
+    gw.eventually("40 requests in flight", Duration::from_secs(10), || {
+        backend.requests().len() == 40
+    });
     gw.signal("TERM");
     let answers: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     let failed = answers
@@ -202,13 +205,11 @@ fn a_panic_in_one_connection_closes_only_that_connection() {
     assert_eq!(bystander.response().map(|r| r.status), Some(200));
     assert_eq!(gw.exited(), None, "the process goes on");
 
-    // The log is written asynchronously to the pipe: give it a moment.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut log = gw.log();
-    while !log.contains("/boom") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        log = gw.log();
-    }
+    // The log is written asynchronously to the pipe.
+    gw.eventually("the panic is logged", Duration::from_secs(5), || {
+        gw.log().contains("/boom")
+    });
+    let log = gw.log();
     assert_eq!(log.matches("test-only panic trigger").count(), 1, "{log}");
     let line = log
         .lines()
@@ -231,17 +232,16 @@ fn a_worker_that_dies_ends_the_process_with_an_error() {
         true,
     );
     let _conn = std::net::TcpStream::connect(gw.addr).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = gw.exited() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running after a worker died"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    common::eventually(
+        "the process exits after a worker died",
+        Duration::from_secs(10),
+        || {
+            status = gw.exited();
+            status.is_some()
+        },
+    );
+    let status = status.unwrap();
     assert_eq!(status.code(), Some(70), "{}", gw.log());
     let log = gw.log();
     assert_eq!(log.matches("test-only panic trigger").count(), 1, "{log}");

@@ -14,19 +14,17 @@ use common::{Backend, Gateway, Reply, TempDir, json};
 /// Waits until the gateway's output holds `count` lines for which `pick`
 /// is true (the access log reaches the output within ~100 ms) and returns them.
 fn lines_where(gw: &Gateway, count: usize, pick: impl Fn(&str) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let found: Vec<String> = gw
+    let mut found = Vec::new();
+    common::within(Duration::from_secs(5), || {
+        found = gw
             .log()
             .lines()
             .filter(|l| pick(l))
             .map(str::to_owned)
             .collect();
-        if found.len() >= count || Instant::now() > deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        found.len() >= count
+    });
+    found
 }
 
 fn access_lines(gw: &Gateway, count: usize) -> Vec<String> {

@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Backend, Gateway, Reply, TempDir, json};
 use serde_json::{Value, json};
@@ -422,32 +422,28 @@ fn krakend_dashboard_queries_return_data_from_a_real_prometheus() {
                         let _ = s.read_to_end(&mut Vec::new());
                     }
                 }
+                // Pacing the background traffic.
                 std::thread::sleep(Duration::from_millis(20));
             }
         })
     };
 
     // Prometheus is up and has scraped cuttle.
-    let started = Instant::now();
-    while !query(web, "up{job=\"cuttle\"} == 1").is_some_and(|a| has_data(&a)) {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "Prometheus never scraped cuttle: {:?}",
-            query(web, "up")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // Some scrapes for the rates, then every panel's query, retried
-    // while the windows fill.
-    std::thread::sleep(Duration::from_secs(4));
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let scraped = common::within(Duration::from_secs(30), || {
+        query(web, "up{job=\"cuttle\"} == 1").is_some_and(|a| has_data(&a))
+    });
+    assert!(
+        scraped,
+        "Prometheus never scraped cuttle: {:?}",
+        query(web, "up")
+    );
+    // Every panel's query, retried while the rate windows fill (a rate
+    // needs two scrapes).
     let mut missing: Vec<(&str, &str)> = PANELS.to_vec();
-    while !missing.is_empty() && Instant::now() < deadline {
+    common::within(Duration::from_secs(40), || {
         missing.retain(|(_, q)| !query(web, q).is_some_and(|a| has_data(&a)));
-        if !missing.is_empty() {
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
+        missing.is_empty()
+    });
     stop.store(true, Ordering::Relaxed);
     traffic.join().unwrap();
     let report: Vec<String> = missing

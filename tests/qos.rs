@@ -139,6 +139,8 @@ fn circuit_breaker_opens_after_max_errors_and_recovers_after_timeout() {
     );
 
     healthy.store(true, Ordering::SeqCst);
+    // Time passing, not synchronisation: the open period (timeout 1 s) runs
+    // out. The precise timings are unit tests with a clock (qos/breaker_tests).
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
         gw.get("/cb").status,

@@ -401,18 +401,11 @@ fn sighup_reloads_certificates_for_new_connections_only() {
     std::fs::copy(&second.0, &crt).unwrap();
     std::fs::copy(&second.1, &key).unwrap();
     gateway.signal("HUP");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let tls = connect(&client, gateway.addr, "a.test").unwrap();
-        if peer_cert(&tls) == second_der {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new certificate was never served"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    gateway.eventually(
+        "the new certificate is served",
+        Duration::from_secs(10),
+        || peer_cert(&connect(&client, gateway.addr, "a.test").unwrap()) == second_der,
+    );
     // Every worker serves the new one (several connections land on both).
     for _ in 0..8 {
         let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
@@ -425,7 +418,11 @@ fn sighup_reloads_certificates_for_new_connections_only() {
     // A failed reload keeps the certificates and says why.
     std::fs::write(&key, "not a key").unwrap();
     gateway.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
+    gateway.eventually(
+        "the failed reload is logged",
+        Duration::from_secs(10),
+        || gateway.log().contains("certificate reload failed"),
+    );
     let mut tls = connect(&client, gateway.addr, "a.test").unwrap();
     assert_eq!(peer_cert(&tls), second_der);
     assert_eq!(get(&mut tls, "/hello").0, 200);
@@ -437,7 +434,7 @@ fn sighup_reloads_certificates_for_new_connections_only() {
 }
 
 /// A TLS backend on 127.0.0.1 serving `cert`/`key` and answering every
-/// request (keep-alive) with a small JSON document; counts connections.
+/// request (keep-alive) with a small JSON document; counts completed handshakes.
 fn tls_backend(cert: &Path, key: &Path) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     tls_backend_with(cert, key, None)
 }
@@ -499,11 +496,18 @@ fn tls_backend_full(
     let count = accepted.clone();
     std::thread::spawn(move || {
         for tcp in listener.incoming().flatten() {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let config = config.clone();
+            let count = count.clone();
             std::thread::spawn(move || {
                 let conn = rustls::ServerConnection::new(config).unwrap();
                 let mut tls = StreamOwned::new(conn, tcp);
+                // Counted once the handshake is done: a state a test can wait for.
+                while tls.conn.is_handshaking() {
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        return;
+                    }
+                }
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
@@ -563,8 +567,10 @@ fn https_backend_with_a_private_ca_is_verified_and_pooled() {
         &[],
         true,
     );
-    // Let the pre-connection (and the backend's session tickets) land first.
-    std::thread::sleep(Duration::from_millis(300));
+    // The pre-connection lands first (its handshake done).
+    gateway.eventually("the pre-connection", Duration::from_secs(10), || {
+        accepted.load(std::sync::atomic::Ordering::SeqCst) == 1
+    });
     for _ in 0..5 {
         let response = gateway.get("/remote");
         assert_eq!(response.status, 200, "{}", response.text());
@@ -706,7 +712,12 @@ fn https_backend_with_a_wrong_name_is_refused_unless_insecure_is_allowed() {
     );
     let response = gateway.get("/remote");
     assert_eq!(response.status, 200, "{}", response.text());
-    assert!(gateway.log().contains("NOT VERIFIED"), "{}", gateway.log());
+    // The log reaches the pipe asynchronously.
+    gateway.eventually(
+        "the insecure backend is warned about",
+        Duration::from_secs(5),
+        || gateway.log().contains("NOT VERIFIED"),
+    );
 }
 
 /// A GET that may fail anywhere (handshake, write, read): `Ok(status)`.

@@ -179,10 +179,15 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
         }
         last
     };
-    within(ctx.plan.timeout * 3 / 4, first_good)
+    within(concurrent_budget(ctx.plan.timeout), first_good)
         .await
         .flatten()
         .unwrap_or(Outcome::not_sent(backend, BackendError::Timeout))
+}
+
+/// What `concurrent_calls` get: 75% of the endpoint timeout.
+fn concurrent_budget(timeout: Duration) -> Duration {
+    timeout * 3 / 4
 }
 
 /// KrakenD accepts 200 and 201 from a backend; anything else is an error.
@@ -325,5 +330,25 @@ impl<'a, T> Unordered<'a, T> {
             }
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::concurrent_budget;
+    use std::time::Duration;
+
+    // The precise figure; tests/aggregation.rs checks the cut end to end
+    // with coarse margins.
+    #[test]
+    fn concurrent_calls_get_75_percent_of_the_timeout() {
+        assert_eq!(
+            concurrent_budget(Duration::from_millis(250)),
+            Duration::from_micros(187_500)
+        );
+        assert_eq!(
+            concurrent_budget(Duration::from_secs(1)),
+            Duration::from_millis(750)
+        );
     }
 }

@@ -86,9 +86,34 @@ pub struct Handled {
 /// what arrived by then (`proxy/merging.go`, `serviceTimeout`); a single
 /// backend has the whole endpoint timeout.
 fn merge_timeout(plan: &EndpointPlan) -> std::time::Duration {
-    if plan.backends.len() > 1 {
-        plan.timeout * 85 / 100
+    merge_budget(plan.backends.len(), plan.timeout)
+}
+
+/// [`merge_timeout`] from the number of backends and the endpoint timeout.
+fn merge_budget(backends: usize, timeout: std::time::Duration) -> std::time::Duration {
+    if backends > 1 {
+        timeout * 85 / 100
     } else {
-        plan.timeout
+        timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_budget;
+    use std::time::Duration;
+
+    // The precise figures; tests/aggregation.rs checks the behaviour end to
+    // end with coarse margins.
+    #[test]
+    fn several_backends_get_85_percent_of_the_timeout_a_single_one_all_of_it() {
+        let second = Duration::from_secs(1);
+        assert_eq!(merge_budget(2, second), Duration::from_millis(850));
+        assert_eq!(
+            merge_budget(5, Duration::from_secs(2)),
+            Duration::from_millis(1700)
+        );
+        assert_eq!(merge_budget(1, second), second);
+        assert_eq!(merge_budget(0, second), second);
     }
 }

@@ -214,12 +214,23 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
 /// Waits until `check` holds, polling every 20 ms, and fails the test
 /// naming `what` if it does not within `limit`. For states the gateway
 /// reaches in the background (a reload, keys fetched): never a fixed sleep.
-pub fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+pub fn eventually(what: &str, limit: Duration, check: impl FnMut() -> bool) {
+    assert!(within(limit, check), "not within {limit:?}: {what}");
+}
+
+/// The polling loop behind [`eventually`], for callers that report the
+/// failure themselves (or expect none): whether `check` held within
+/// `limit`, polling every 20 ms.
+pub fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        if start.elapsed() >= limit {
+            return false;
+        }
+        // Polling interval, not synchronisation: `check` decides.
         std::thread::sleep(Duration::from_millis(20));
     }
+    true
 }
 
 /// The gateway binary running a config.
@@ -334,6 +345,13 @@ impl Gateway {
 
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// [`eventually`], with the gateway's log in the failure message.
+    pub fn eventually(&self, what: &str, limit: Duration, check: impl FnMut() -> bool) {
+        if !within(limit, check) {
+            panic!("not within {limit:?}: {what}; gateway log:\n{}", self.log());
+        }
     }
 
     pub fn pid(&self) -> u32 {
