@@ -48,6 +48,7 @@ pub use error::{ConfigError, Problem};
 pub use flexible::FlexibleConfig;
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use route::{find_placeholders, placeholder_names};
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
 pub use telemetry::{MetricLayers, PrometheusExporter, Telemetry};
