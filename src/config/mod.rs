@@ -8,6 +8,10 @@
 //! checks every rule, `model` is the result the rest of cuttle reads. Errors
 //! name the file, the place (line and column, or a path such as
 //! `endpoints[3].backend[0].url_pattern`) and what to write instead.
+//!
+//! `config` is a leaf: it checks values and calls nothing above it (no
+//! TLS library, no CEL, no JWK parsing; `tests/layering.rs` keeps it so).
+//! What needs those is built from the settings by `runtime::Prepared`.
 
 mod alias;
 mod auth;
@@ -79,6 +83,9 @@ pub struct Loaded {
     /// With `FC_ENABLE`, the text the template rendered (what was parsed,
     /// and what `check -l` lints).
     pub rendered: Option<String>,
+    /// What messages call the file (the template's rendered name with
+    /// `FC_ENABLE`): the name `runtime::Prepared::new` reports errors in.
+    pub source: std::path::PathBuf,
 }
 
 /// Reads and builds the configuration file at `path`, refusing settings
@@ -196,18 +203,11 @@ fn parse_in(
             problems: config.unimplemented,
         });
     }
-    // The files `tls` and `client_tls` name are read and checked now, so
-    // that `check` fails as `run` would.
-    if let Some(tls) = &config.tls {
-        crate::tls::ServerTls::new(tls)
-            .map_err(|problem| ConfigError::from_problem(source, problem))?;
-    }
-    crate::tls::client_config(&config.client_tls)
-        .map_err(|problem| ConfigError::from_problem(source, problem))?;
     Ok(Loaded {
         config,
         overrides,
         rendered: None,
+        source: source.to_path_buf(),
     })
 }
 

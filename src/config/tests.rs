@@ -15,6 +15,14 @@ enum Expect {
 }
 use Expect::{Error, Valid};
 
+/// `config::parse` then the prepare step above it, as `check` runs them
+/// (files named by `tls` and `client_tls` are read there).
+fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+    let config = super::parse(text, source)?;
+    crate::runtime::Prepared::new(&config, source)?;
+    Ok(config)
+}
+
 /// Parses `text` as `config/test.json` and checks the outcome.
 fn check(name: &str, text: &str, expect: Expect) {
     let result = parse(text, Path::new("config/test.json"));

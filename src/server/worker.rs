@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
+use crate::runtime::Prepared;
 use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
 
 /// One worker's tables for one configuration: a reload (SIGHUP) builds the
@@ -60,9 +61,10 @@ impl Worker {
         id: usize,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
-        Worker::build(id, workers, config, resolved, None)
+        Worker::build(id, workers, config, prepared, resolved, None)
     }
 
     /// The next generation for a reloaded `config`: this worker's counters,
@@ -73,9 +75,10 @@ impl Worker {
         &self,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
-        Worker::build(self.id, workers, config, resolved, Some(self))
+        Worker::build(self.id, workers, config, prepared, resolved, Some(self))
     }
 
     /// The pools of `previous` that this generation does not keep.
@@ -101,20 +104,17 @@ impl Worker {
         id: usize,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
         previous: Option<&Worker>,
     ) -> Result<Worker, PlanError> {
         let mut pools = Pools::default();
-        // This worker's own client configuration (and session cache) for
-        // its `https://` backends.
-        let client_tls = if resolved.iter().any(|(a, _)| a.starts_with("https://")) {
-            Some(
-                crate::tls::client_config(&config.client_tls)
-                    .map_err(|p| PlanError(format!("{}: {}", p.at, p.message)))?,
-            )
-        } else {
-            None
-        };
+        // The prepared client configuration with this worker's own session
+        // cache, for its `https://` backends.
+        let client_tls = resolved
+            .iter()
+            .any(|(a, _)| a.starts_with("https://"))
+            .then(|| prepared.worker_client_tls());
         let limits = &config.limits;
         let settings = PoolSettings {
             max_idle: limits.idle_per_worker(workers),

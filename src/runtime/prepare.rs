@@ -1,0 +1,68 @@
+//! The one step between a loaded [`Config`] (plain, checked settings) and
+//! the workers: everything that needs the modules above `config` is built
+//! here, once per configuration, and handed to the workers, which clone
+//! what they need instead of building it again. `check`, `check -t`,
+//! `run` and a reload (SIGHUP) all go through [`Prepared::new`], so they
+//! cannot disagree about a file; its errors name the file and the JSON path
+//! of the setting, as `config`'s do.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+
+/// What a configuration needs built beyond its settings.
+#[derive(Clone)]
+pub struct Prepared {
+    /// The edge's TLS (`tls`): certificates read and checked, and the
+    /// session ticket key every worker shares.
+    pub server_tls: Option<Arc<crate::tls::ServerTls>>,
+    /// The client side for `https://` backends and JWK servers
+    /// (`client_tls`), built once. Each worker takes a copy with its own
+    /// session cache ([`Prepared::worker_client_tls`]).
+    pub client_tls: Arc<rustls::ClientConfig>,
+    /// The same without certificate checks, for `jwk_url`s with
+    /// `disable_jwk_security`; only when one is `https://`.
+    pub insecure_jwk_tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Prepared {
+    /// Builds what `config` needs; `file` names the configuration in errors.
+    pub fn new(config: &Config, file: &Path) -> Result<Prepared, ConfigError> {
+        let failed = |problem| ConfigError::from_problem(file, problem);
+        let server_tls = match &config.tls {
+            Some(settings) => Some(Arc::new(
+                crate::tls::ServerTls::new(settings).map_err(failed)?,
+            )),
+            None => None,
+        };
+        let client_tls = crate::tls::client_config(&config.client_tls).map_err(failed)?;
+        let insecure_jwk_tls = if config
+            .jwk_sources
+            .iter()
+            .any(|s| s.insecure && s.url.starts_with("https://"))
+        {
+            let mut settings = config.client_tls.clone();
+            settings.allow_insecure_connections = true;
+            Some(crate::tls::client_config(&settings).map_err(failed)?)
+        } else {
+            None
+        };
+        Ok(Prepared {
+            server_tls,
+            client_tls,
+            insecure_jwk_tls,
+        })
+    }
+
+    /// One worker's client configuration: the prepared one with a session
+    /// cache of its own. rustls's default cache is one mutex-guarded map;
+    /// shared by every worker, each backend handshake on any core would
+    /// take the same lock, so each worker keeps its own (as before the
+    /// prepare step) while the files are read once.
+    pub fn worker_client_tls(&self) -> Arc<rustls::ClientConfig> {
+        let mut own = (*self.client_tls).clone();
+        own.resumption = rustls::client::Resumption::default();
+        Arc::new(own)
+    }
+}
