@@ -257,11 +257,11 @@ fn build_endpoint(
         .concurrent_calls
         .filter(|calls| *calls != 0)
         .unwrap_or(1);
-    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
+    let mut endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
-        if endpoint_extra.cel_checks_response {
-            return Err(validation::refuse_response_cel_on_no_op(&at));
+        if let Some(cel) = &mut endpoint_extra.cel {
+            cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
         if endpoint_extra.signer.is_some() {
             return Err(Problem::new(
@@ -447,7 +447,7 @@ fn build_backend(
     unknown: &mut Unknown,
 ) -> BuildResult<Backend> {
     let at = format!("{}.backend[{index}]", context.endpoint_at);
-    let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
+    let mut extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     // KrakenD's CleanPath: a missing or relative url_pattern gets a leading '/'.
     let url_pattern = format!(
         "/{}",
@@ -518,8 +518,8 @@ fn build_backend(
     )?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
-        if extra.cel_checks_response {
-            return Err(validation::refuse_response_cel_on_no_op(&at));
+        if let Some(cel) = &mut extra.cel {
+            cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
     }
 

@@ -13,10 +13,9 @@ use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::resolve_all;
 
 mod listener;
-mod prepare;
 mod signals;
 
-pub use prepare::Prepared;
+pub use crate::prepare::Prepared;
 
 /// How long start-up waits for backend names to resolve.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(3);

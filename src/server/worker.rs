@@ -9,9 +9,9 @@ use super::edge::Edge;
 use super::observe::Observer;
 use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
+use crate::prepare::Prepared;
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
-use crate::runtime::Prepared;
 use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
 
 /// One worker's tables for one configuration: a reload (SIGHUP) builds the
@@ -163,7 +163,8 @@ impl Worker {
         let endpoints = config
             .endpoints
             .iter()
-            .map(|e| compile_endpoint(e.index, e, &pools, &share))
+            .zip(&prepared.endpoints)
+            .map(|(e, compiled)| compile_endpoint(e.index, e, compiled, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)))
             .with_redirects(Redirects {

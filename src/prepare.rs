@@ -1,7 +1,8 @@
 //! The one step between a loaded [`Config`] (plain, checked settings) and
-//! the workers: everything that needs the modules above `config` is built
-//! here, once per configuration, and handed to the workers, which clone
-//! what they need instead of building it again. `check`, `check -t`,
+//! the workers: everything that needs the modules above `config` (TLS
+//! files, CEL programs, JSON schemas) is built here, once per
+//! configuration, and handed to the workers, which clone what they need
+//! (`Arc`s) instead of building it again. `check`, `check -t`,
 //! `run` and a reload (SIGHUP) all go through [`Prepared::new`], so they
 //! cannot disagree about a file; its errors name the file and the JSON path
 //! of the setting, as `config`'s do.
@@ -9,7 +10,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{CelSettings, Config, ConfigError, Problem};
+use crate::validation::BodySchema;
+use crate::validation::cel::{Checks, Side};
 
 /// What a configuration needs built beyond its settings.
 #[derive(Clone)]
@@ -24,6 +27,19 @@ pub struct Prepared {
     /// The same without certificate checks, for `jwk_url`s with
     /// `disable_jwk_security`; only when one is `https://`.
     pub insecure_jwk_tls: Option<Arc<rustls::ClientConfig>>,
+    /// One per `Config::endpoints`, in the same order.
+    pub endpoints: Vec<PreparedEndpoint>,
+}
+
+/// What one endpoint's plan takes ready-made (`proxy::compile_endpoint`).
+#[derive(Clone, Default)]
+pub struct PreparedEndpoint {
+    /// `validation/cel` of the endpoint.
+    pub cel: Option<Arc<Checks>>,
+    /// `validation/json-schema`.
+    pub json_schema: Option<Arc<BodySchema>>,
+    /// `validation/cel` of each backend, in the endpoint's order.
+    pub backend_cel: Vec<Option<Arc<Checks>>>,
 }
 
 impl Prepared {
@@ -48,10 +64,33 @@ impl Prepared {
         } else {
             None
         };
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|endpoint| {
+                Ok(PreparedEndpoint {
+                    cel: endpoint.cel.as_ref().map(cel).transpose()?,
+                    json_schema: match &endpoint.json_schema {
+                        Some(settings) => Some(Arc::new(
+                            BodySchema::compile(&settings.schema)
+                                .map_err(|m| Problem::new(&settings.at, m))?,
+                        )),
+                        None => None,
+                    },
+                    backend_cel: endpoint
+                        .backends
+                        .iter()
+                        .map(|b| b.cel.as_ref().map(cel).transpose())
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .collect::<Result<_, Problem>>()
+            .map_err(failed)?;
         Ok(Prepared {
             server_tls,
             client_tls,
             insecure_jwk_tls,
+            endpoints,
         })
     }
 
@@ -65,4 +104,18 @@ impl Prepared {
         own.resumption = rustls::client::Resumption::default();
         Arc::new(own)
     }
+}
+
+/// One `validation/cel`, compiled; a response check where no response is
+/// decoded is refused with the reason `config` wrote.
+fn cel(settings: &CelSettings) -> Result<Arc<Checks>, Problem> {
+    let checks = Checks::compile(settings.expressions.iter().map(String::as_str)).map_err(
+        |(index, message)| Problem::new(format!("{}[{index}].check_expr", settings.at), message),
+    )?;
+    if checks.has(Side::Response)
+        && let Some(refused) = &settings.response_refused
+    {
+        return Err(refused.clone());
+    }
+    Ok(Arc::new(checks))
 }
