@@ -1,6 +1,7 @@
 //! The one step between a loaded [`Config`] (plain, checked settings) and
 //! the workers: everything that needs the modules above `config` (TLS
-//! files, CEL programs, JSON schemas) is built here, once per
+//! files, CEL programs, JSON schemas, JWT validators and signers with
+//! their JWK sets) is built here, once per
 //! configuration, and handed to the workers, which clone what they need
 //! (`Arc`s) instead of building it again. `check`, `check -t`,
 //! `run` and a reload (SIGHUP) all go through [`Prepared::new`], so they
@@ -10,6 +11,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::auth::keys::UrlSource;
+use crate::auth::registry::JwkRegistry;
+use crate::auth::signer::SignerSpec;
+use crate::auth::validator::AuthSpec;
 use crate::config::{CelSettings, Config, ConfigError, Problem};
 use crate::validation::BodySchema;
 use crate::validation::cel::{Checks, Side};
@@ -29,6 +34,9 @@ pub struct Prepared {
     pub insecure_jwk_tls: Option<Arc<rustls::ClientConfig>>,
     /// One per `Config::endpoints`, in the same order.
     pub endpoints: Vec<PreparedEndpoint>,
+    /// Every `jwk_url` of the file, once each: what the JWK fetcher
+    /// thread keeps fresh (`crate::auth::keys::start_fetcher`).
+    pub jwk_sources: Vec<UrlSource>,
 }
 
 /// What one endpoint's plan takes ready-made (`proxy::compile_endpoint`).
@@ -40,6 +48,10 @@ pub struct PreparedEndpoint {
     pub json_schema: Option<Arc<BodySchema>>,
     /// `validation/cel` of each backend, in the endpoint's order.
     pub backend_cel: Vec<Option<Arc<Checks>>>,
+    /// `auth/validator`: the JWT checks run before any backend is called.
+    pub auth: Option<Arc<AuthSpec>>,
+    /// `auth/signer`: response objects replaced by signed tokens.
+    pub signer: Option<Arc<SignerSpec>>,
 }
 
 impl Prepared {
@@ -53,17 +65,7 @@ impl Prepared {
             None => None,
         };
         let client_tls = crate::tls::client_config(&config.client_tls).map_err(failed)?;
-        let insecure_jwk_tls = if config
-            .jwk_sources
-            .iter()
-            .any(|s| s.insecure && s.url.starts_with("https://"))
-        {
-            let mut settings = config.client_tls.clone();
-            settings.allow_insecure_connections = true;
-            Some(crate::tls::client_config(&settings).map_err(failed)?)
-        } else {
-            None
-        };
+        let mut jwk = JwkRegistry::default();
         let endpoints = config
             .endpoints
             .iter()
@@ -82,15 +84,39 @@ impl Prepared {
                         .iter()
                         .map(|b| b.cel.as_ref().map(cel).transpose())
                         .collect::<Result<_, _>>()?,
+                    auth: match &endpoint.auth {
+                        Some(settings) => {
+                            Some(Arc::new(AuthSpec::from_settings(settings, &mut jwk)?))
+                        }
+                        None => None,
+                    },
+                    signer: match &endpoint.signer {
+                        Some(settings) => {
+                            Some(Arc::new(SignerSpec::from_settings(settings, &mut jwk)?))
+                        }
+                        None => None,
+                    },
                 })
             })
             .collect::<Result<_, Problem>>()
             .map_err(failed)?;
+        let jwk_sources = jwk.into_sources();
+        let insecure_jwk_tls = if jwk_sources
+            .iter()
+            .any(|s| s.insecure && s.url.starts_with("https://"))
+        {
+            let mut settings = config.client_tls.clone();
+            settings.allow_insecure_connections = true;
+            Some(crate::tls::client_config(&settings).map_err(failed)?)
+        } else {
+            None
+        };
         Ok(Prepared {
             server_tls,
             client_tls,
             insecure_jwk_tls,
             endpoints,
+            jwk_sources,
         })
     }
 

@@ -65,8 +65,9 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
             )
         })?,
     };
-    let mut jwk = JwkRegistry::default();
-    jwk.shared_cache = root_extra.shared_jwk_cache;
+    let mut jwk = JwkRegistry {
+        shared_cache: root_extra.shared_jwk_cache,
+    };
     let endpoints = raw
         .endpoints
         .unwrap_or_default()
@@ -110,7 +111,6 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,
         skipped_endpoints: unknown.skipped,
-        jwk_sources: jwk.into_sources(),
     })
 }
 
@@ -350,8 +350,8 @@ fn build_endpoint(
         cel: endpoint_extra.cel,
         json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
-        auth: endpoint_extra.auth.map(std::sync::Arc::new),
-        signer: endpoint_extra.signer.map(std::sync::Arc::new),
+        auth: endpoint_extra.auth,
+        signer: endpoint_extra.signer,
     })
 }
 

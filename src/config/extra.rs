@@ -115,9 +115,9 @@ pub struct EndpointExtra {
     /// `validation/json-schema`: the schema.
     pub json_schema: Option<JsonSchemaSettings>,
     /// `auth/validator`.
-    pub auth: Option<crate::auth::validator::AuthSpec>,
+    pub auth: Option<auth::AuthSettings>,
     /// `auth/signer`.
-    pub signer: Option<crate::auth::signer::SignerSpec>,
+    pub signer: Option<auth::SignerSettings>,
 }
 
 #[derive(Debug, Default)]
@@ -239,7 +239,7 @@ pub fn endpoint(
             continue;
         }
         if namespace == JWT_SIGNER {
-            result.signer = Some(auth::signer(value, &at, jwk, &mut unknown.ignored)?);
+            result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
             continue;
         }
         if namespace == ROUTER_RATELIMIT {

@@ -47,6 +47,9 @@ mod tests;
 
 use std::path::Path;
 
+pub use auth::{
+    AuthSettings, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings, ValidatorSettings,
+};
 pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
 pub use flexible::FlexibleConfig;

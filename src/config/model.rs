@@ -71,9 +71,6 @@ pub struct Config {
     /// there are any, unless told to ignore them; then they are logged at
     /// error level at start-up.
     pub unimplemented: Vec<super::Problem>,
-    /// Every `jwk_url` of the file, once each: what the JWK fetcher thread
-    /// keeps fresh (`crate::auth::keys::start_fetcher`).
-    pub jwk_sources: Vec<crate::auth::keys::UrlSource>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
@@ -237,9 +234,9 @@ pub struct Endpoint {
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
     pub chunked_request_body: bool,
     /// `auth/validator`: the JWT checks run before any backend is called.
-    pub auth: Option<std::sync::Arc<crate::auth::validator::AuthSpec>>,
+    pub auth: Option<super::AuthSettings>,
     /// `auth/signer`: response objects replaced by signed tokens.
-    pub signer: Option<std::sync::Arc<crate::auth::signer::SignerSpec>>,
+    pub signer: Option<super::SignerSettings>,
 }
 
 /// `validation/cel` as written: compiled by `runtime::Prepared`, whose

@@ -255,7 +255,7 @@ pub fn compile_endpoint(
         wildcard: endpoint.wildcard,
         before,
         after,
-        replaced_headers: endpoint
+        replaced_headers: prepared
             .auth
             .iter()
             .flat_map(|spec| &spec.validators)
@@ -287,7 +287,7 @@ fn compile_steps(
     // The validator wraps the rate limiter: a caller without a valid token
     // spends nothing, and a limit keyed on a propagated claim counts per
     // token holder.
-    if let Some(spec) = &endpoint.auth {
+    if let Some(spec) = &prepared.auth {
         before.push(Step::Jwt(JwtCheck::new(spec.clone())));
     }
     let cel = prepared.cel.clone();
@@ -326,7 +326,7 @@ fn compile_steps(
         )));
     }
     // The signer wraps the whole pipe: it signs what the checks let out.
-    if let Some(spec) = &endpoint.signer {
+    if let Some(spec) = &prepared.signer {
         after.push(ResponseStep::Sign(JwtSigner::new(spec.clone())));
     }
     Ok((before, after))

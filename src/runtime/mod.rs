@@ -96,9 +96,9 @@ fn bound_addr(probe: &StdListener, asked: SocketAddr) -> Result<SocketAddr, Star
 /// Starts the one thread that keeps every `jwk_url` fresh (if any). It
 /// does not wait for the first fetch: a JWK server that is down does not
 /// stop start-up, its tokens are refused until the keys arrive.
-fn start_jwk_fetcher(config: &Config, prepared: &Prepared) -> Result<Arc<AtomicBool>, StartError> {
+fn start_jwk_fetcher(prepared: &Prepared) -> Result<Arc<AtomicBool>, StartError> {
     use crate::auth::keys::{FetchTls, start_fetcher};
-    let sources = &config.jwk_sources;
+    let sources = &prepared.jwk_sources;
     let mut tls = FetchTls::default();
     if sources
         .iter()
@@ -165,9 +165,9 @@ fn reload_config(
     }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     prepare(&config, &prepared, workers, &resolved).map_err(|e| e.to_string())?;
-    let fetcher = start_jwk_fetcher(&config, &prepared).map_err(|e| e.to_string())?;
+    let fetcher = start_jwk_fetcher(&prepared).map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + JWK_FIRST_FETCH_WAIT;
-    while config
+    while prepared
         .jwk_sources
         .iter()
         .any(|s| s.published.generation() == 0)
@@ -294,7 +294,7 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     }
     drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
-    let mut jwk_fetcher = start_jwk_fetcher(&config, &prepared)?;
+    let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only
