@@ -88,14 +88,14 @@ pub fn start_backend() -> std::io::Result<()> {
 /// The demo configuration, read from `config/demo.json` if present, else
 /// the copy built into the binary, and prepared.
 pub fn config()
--> Result<(crate::config::Config, crate::runtime::Prepared), crate::config::ConfigError> {
+-> Result<(crate::config::Config, crate::prepare::Prepared), crate::config::ConfigError> {
     let path = Path::new("config/demo.json");
     let config = if path.exists() {
         crate::config::load(path)
     } else {
         crate::config::parse(DEMO_CONFIG, path)
     }?;
-    let prepared = crate::runtime::Prepared::new(&config, path)?;
+    let prepared = crate::prepare::Prepared::new(&config, path)?;
     Ok((config, prepared))
 }
 

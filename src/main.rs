@@ -104,12 +104,12 @@ impl LoadFlags {
 
     /// The file with the process's `KRAKEND_*` overrides, as KrakenD's
     /// `run` and `check` read it: the one place the environment is read.
-    /// Then the one prepare step (`runtime::Prepared`): what the settings
+    /// Then the one prepare step (`prepare::Prepared`): what the settings
     /// name is built (TLS files, ...), so `check` fails as `run` would.
     fn load(
         &self,
         path: &std::path::Path,
-    ) -> Result<(cuttle::config::Loaded, cuttle::runtime::Prepared), ExitCode> {
+    ) -> Result<(cuttle::config::Loaded, cuttle::prepare::Prepared), ExitCode> {
         let env = cuttle::config::Environment::from_process();
         let failed = |e: cuttle::config::ConfigError| {
             eprintln!("{e}");
@@ -117,7 +117,7 @@ impl LoadFlags {
         };
         let loaded = cuttle::config::load_with_env(path, self.options(), &env).map_err(failed)?;
         let prepared =
-            cuttle::runtime::Prepared::new(&loaded.config, &loaded.source).map_err(failed)?;
+            cuttle::prepare::Prepared::new(&loaded.config, &loaded.source).map_err(failed)?;
         Ok((loaded, prepared))
     }
 
@@ -129,7 +129,7 @@ impl LoadFlags {
             let env = cuttle::config::Environment::from_process();
             let loaded =
                 cuttle::config::load_with_env(&path, options, &env).map_err(|e| e.to_string())?;
-            let prepared = cuttle::runtime::Prepared::new(&loaded.config, &loaded.source)
+            let prepared = cuttle::prepare::Prepared::new(&loaded.config, &loaded.source)
                 .map_err(|e| e.to_string())?;
             let mut config = loaded.config;
             apply_overrides(&mut config, port, debug);
@@ -317,7 +317,7 @@ fn main() -> ExitCode {
 
 fn start(
     config: cuttle::config::Config,
-    prepared: cuttle::runtime::Prepared,
+    prepared: cuttle::prepare::Prepared,
     cores: Option<usize>,
     reload: Option<cuttle::runtime::Reloader>,
 ) -> ExitCode {

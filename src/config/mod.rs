@@ -11,7 +11,7 @@
 //!
 //! `config` is a leaf: it checks values and calls nothing above it (no
 //! TLS library, no CEL, no JWK parsing; `tests/layering.rs` keeps it so).
-//! What needs those is built from the settings by `runtime::Prepared`.
+//! What needs those is built from the settings by `prepare::Prepared`.
 
 mod alias;
 mod auth;
@@ -87,7 +87,7 @@ pub struct Loaded {
     /// and what `check -l` lints).
     pub rendered: Option<String>,
     /// What messages call the file (the template's rendered name with
-    /// `FC_ENABLE`): the name `runtime::Prepared::new` reports errors in.
+    /// `FC_ENABLE`): the name `prepare::Prepared::new` reports errors in.
     pub source: std::path::PathBuf,
 }
 

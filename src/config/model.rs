@@ -239,7 +239,7 @@ pub struct Endpoint {
     pub signer: Option<super::SignerSettings>,
 }
 
-/// `validation/cel` as written: compiled by `runtime::Prepared`, whose
+/// `validation/cel` as written: compiled by `prepare::Prepared`, whose
 /// errors name `{at}[i].check_expr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CelSettings {
@@ -254,7 +254,7 @@ pub struct CelSettings {
 }
 
 /// `validation/json-schema`: the schema (the namespace's value), compiled
-/// by `runtime::Prepared`, whose errors name `at`.
+/// by `prepare::Prepared`, whose errors name `at`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonSchemaSettings {
     pub at: String,

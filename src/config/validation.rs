@@ -1,5 +1,5 @@
 //! `validation/cel` and `validation/json-schema`: their shape checked and
-//! kept as written, with their JSON paths; `runtime::Prepared` compiles
+//! kept as written, with their JSON paths; `prepare::Prepared` compiles
 //! them once (a bad expression or schema stops `check` and start-up with
 //! that path) and every worker shares the compiled programs.
 

@@ -32,7 +32,7 @@ pub struct Reloaded {
     pub generation: u64,
     pub config: crate::config::Config,
     /// Built once by the main thread; each worker clones its parts.
-    pub prepared: crate::runtime::Prepared,
+    pub prepared: crate::prepare::Prepared,
     pub resolved: crate::upstream::Resolved,
 }
 
