@@ -1,6 +1,7 @@
 //! Start-up: which cores, the port check, one pinned worker thread per
 //! core (each running its own event loop, see `crate::rt`), each with its
-//! own listener and its own copy of everything.
+//! own listener and its own tables, built from the parts the prepare step
+//! (`crate::prepare`) built once for all of them.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
