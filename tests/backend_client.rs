@@ -237,7 +237,12 @@ fn socket_timer(peer: SocketAddr) -> (String, f64) {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
     let row = table
         .lines()
-        .find(|line| line.split_whitespace().nth(1) == Some(local.as_str()))
+        // The established socket (state 01): an older connection of the
+        // same port may linger in TIME_WAIT towards another backend.
+        .find(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"01")
+        })
         .unwrap_or_else(|| panic!("no socket {local} in /proc/net/tcp"));
     let timer = row.split_whitespace().nth(5).unwrap();
     let (kind, when) = timer.split_once(':').unwrap();
