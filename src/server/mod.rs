@@ -58,7 +58,7 @@ pub struct WorkerTls {
 impl EdgeTls {
     /// Builds this worker's first server configuration (on its thread).
     pub fn start(self) -> Result<WorkerTls, crate::config::Problem> {
-        let current = RefCell::new(self.source.config()?);
+        let current = RefCell::new(self.source.worker_config());
         let seen = Cell::new(self.reloads.load(Ordering::Relaxed));
         Ok(WorkerTls {
             edge: self,
