@@ -29,7 +29,12 @@ pub struct Options {
 
 /// Runs the checks that follow a successful load; `Err` is the text to
 /// print before exiting 1.
-pub fn after_load(config: &Config, file: &Path, options: &Options) -> Result<(), String> {
+pub fn after_load(
+    config: &Config,
+    prepared: &crate::runtime::Prepared,
+    file: &Path,
+    options: &Options,
+) -> Result<(), String> {
     if options.lint {
         lint(
             file,
@@ -41,7 +46,7 @@ pub fn after_load(config: &Config, file: &Path, options: &Options) -> Result<(),
         print!("{}", dump(config, &options.indent));
     }
     if options.test_build {
-        crate::runtime::test_build(config)
+        crate::runtime::test_build(config, prepared)
             .map_err(|e| format!("ERROR testing the configuration file:\t{e}"))?;
     }
     Ok(())

@@ -86,14 +86,17 @@ pub fn start_backend() -> std::io::Result<()> {
 }
 
 /// The demo configuration, read from `config/demo.json` if present, else
-/// the copy built into the binary.
-pub fn config() -> Result<crate::config::Config, crate::config::ConfigError> {
+/// the copy built into the binary, and prepared.
+pub fn config()
+-> Result<(crate::config::Config, crate::prepare::Prepared), crate::config::ConfigError> {
     let path = Path::new("config/demo.json");
-    if path.exists() {
+    let config = if path.exists() {
         crate::config::load(path)
     } else {
         crate::config::parse(DEMO_CONFIG, path)
-    }
+    }?;
+    let prepared = crate::prepare::Prepared::new(&config, path)?;
+    Ok((config, prepared))
 }
 
 pub fn print_instructions(port: u16) {

@@ -10,6 +10,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod prepare;
 pub mod proxy;
 pub mod qos;
 pub mod router;

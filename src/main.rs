@@ -104,28 +104,34 @@ impl LoadFlags {
 
     /// The file with the process's `KRAKEND_*` overrides, as KrakenD's
     /// `run` and `check` read it: the one place the environment is read.
-    fn load(&self, path: &std::path::Path) -> Result<cuttle::config::Loaded, ExitCode> {
+    /// Then the one prepare step (`prepare::Prepared`): what the settings
+    /// name is built (TLS files, ...), so `check` fails as `run` would.
+    fn load(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(cuttle::config::Loaded, cuttle::prepare::Prepared), ExitCode> {
         let env = cuttle::config::Environment::from_process();
-        cuttle::config::load_with_env(path, self.options(), &env).map_err(|e| {
+        let failed = |e: cuttle::config::ConfigError| {
             eprintln!("{e}");
             ExitCode::FAILURE
-        })
+        };
+        let loaded = cuttle::config::load_with_env(path, self.options(), &env).map_err(failed)?;
+        let prepared =
+            cuttle::prepare::Prepared::new(&loaded.config, &loaded.source).map_err(failed)?;
+        Ok((loaded, prepared))
     }
 
     /// Reads `path` again for a reload (SIGHUP), with the same flags and
     /// command-line overrides as at start-up.
-    fn reloader(
-        &self,
-        path: PathBuf,
-        port: Option<u16>,
-        debug: bool,
-    ) -> Box<dyn Fn() -> Result<cuttle::config::Config, String>> {
+    fn reloader(&self, path: PathBuf, port: Option<u16>, debug: bool) -> cuttle::runtime::Reloader {
         let options = self.options();
         Box::new(move || {
             let env = cuttle::config::Environment::from_process();
-            let mut config = cuttle::config::load_with_env(&path, options, &env)
-                .map_err(|e| e.to_string())?
-                .config;
+            let loaded =
+                cuttle::config::load_with_env(&path, options, &env).map_err(|e| e.to_string())?;
+            let prepared = cuttle::prepare::Prepared::new(&loaded.config, &loaded.source)
+                .map_err(|e| e.to_string())?;
+            let mut config = loaded.config;
             apply_overrides(&mut config, port, debug);
             for ignored in &config.unimplemented {
                 tracing::error!(
@@ -135,7 +141,7 @@ impl LoadFlags {
                 );
             }
             log_skipped_and_warnings(&config);
-            Ok(config)
+            Ok((config, prepared))
         })
     }
 }
@@ -201,11 +207,15 @@ fn main() -> ExitCode {
             lint_schema,
             load_flags,
         } => match load_flags.load(&path) {
-            Ok(cuttle::config::Loaded {
-                config,
-                overrides,
-                rendered,
-            }) => {
+            Ok((
+                cuttle::config::Loaded {
+                    config,
+                    overrides,
+                    rendered,
+                    ..
+                },
+                prepared,
+            )) => {
                 for (_, line) in override_lines(&overrides) {
                     eprintln!("{line}");
                 }
@@ -239,7 +249,7 @@ fn main() -> ExitCode {
                     indent: indent.replace("\\t", "\t"),
                     rendered,
                 };
-                match cuttle::check::after_load(&config, &path, &options) {
+                match cuttle::check::after_load(&config, &prepared, &path, &options) {
                     Ok(()) => {
                         println!("Syntax OK!");
                         ExitCode::SUCCESS
@@ -259,8 +269,8 @@ fn main() -> ExitCode {
             cores,
             load_flags,
         } => {
-            let (mut config, overrides) = match load_flags.load(&config_path) {
-                Ok(loaded) => (loaded.config, loaded.overrides),
+            let (mut config, overrides, prepared) = match load_flags.load(&config_path) {
+                Ok((loaded, prepared)) => (loaded.config, loaded.overrides, prepared),
                 Err(code) => return code,
             };
             cuttle::logging::init(&config.logging, debug);
@@ -281,11 +291,11 @@ fn main() -> ExitCode {
             log_skipped_and_warnings(&config);
             apply_overrides(&mut config, port, debug);
             let reload = load_flags.reloader(config_path, port, debug);
-            start(config, cores, Some(reload))
+            start(config, prepared, cores, Some(reload))
         }
         Command::Demo { cores } => {
-            let config = match cuttle::demo::config() {
-                Ok(config) => config,
+            let (config, prepared) = match cuttle::demo::config() {
+                Ok(ready) => ready,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::FAILURE;
@@ -300,17 +310,22 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             cuttle::demo::print_instructions(config.port);
-            start(config, cores, None)
+            start(config, prepared, cores, None)
         }
     }
 }
 
 fn start(
     config: cuttle::config::Config,
+    prepared: cuttle::prepare::Prepared,
     cores: Option<usize>,
-    reload: Option<Box<dyn Fn() -> Result<cuttle::config::Config, String>>>,
+    reload: Option<cuttle::runtime::Reloader>,
 ) -> ExitCode {
-    let ran = cuttle::runtime::run(config, cuttle::runtime::RunOptions { cores, reload });
+    let ran = cuttle::runtime::run(
+        config,
+        prepared,
+        cuttle::runtime::RunOptions { cores, reload },
+    );
     // What the workers logged last, before the process exits.
     cuttle::logging::finish(std::time::Duration::from_secs(1));
     match ran {

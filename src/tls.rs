@@ -5,9 +5,10 @@
 //! The handshakes themselves run on the worker that owns the connection
 //! (`crate::rt::Stream::accept_tls`, `connect_tls`); this module only loads
 //! and checks files and builds the shared, immutable rustls configurations.
-//! Each worker holds its own server configuration and builds a new one on
-//! a reload (SIGHUP); all share one session ticket key, so resumption
-//! works across workers and across reloads.
+//! The prepare step (`crate::prepare`) reads the files once; each worker
+//! starts from that configuration with its own session cache and builds a
+//! new one on a reload (SIGHUP); all share one session ticket key, so
+//! resumption works across workers and across reloads.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,53 +30,74 @@ use crate::config::{ClientTlsSettings, KeyPair, Problem, ServerTlsSettings, TlsV
 pub struct ServerTls {
     settings: ServerTlsSettings,
     ticketer: Arc<dyn rustls::server::ProducesTickets>,
+    /// The configuration built when the files were checked: what every
+    /// worker starts with ([`ServerTls::worker_config`]).
+    built: Arc<ServerConfig>,
 }
 
 impl ServerTls {
-    /// Loads and checks every certificate and key the settings name (and
-    /// drops them: [`ServerTls::config`] reads them again).
+    /// Loads and checks every certificate and key the settings name, once;
+    /// [`ServerTls::config`] reads them again on a reload (SIGHUP).
     pub fn new(settings: &ServerTlsSettings) -> Result<ServerTls, Problem> {
-        let tls = ServerTls {
+        let ticketer = rustls::crypto::ring::Ticketer::new()
+            .map_err(|e| Problem::new("tls", format!("cannot make a session ticket key: {e}")))?;
+        let built = build(settings, &ticketer)?;
+        Ok(ServerTls {
             settings: settings.clone(),
-            ticketer: rustls::crypto::ring::Ticketer::new().map_err(|e| {
-                Problem::new("tls", format!("cannot make a session ticket key: {e}"))
-            })?,
-        };
-        tls.config()?;
-        Ok(tls)
+            ticketer,
+            built,
+        })
+    }
+
+    /// A worker's first configuration: the one built by [`ServerTls::new`]
+    /// with a session cache of its own (rustls's default, one
+    /// mutex-guarded map, would otherwise be shared by every core).
+    pub fn worker_config(&self) -> Arc<ServerConfig> {
+        let mut own = (*self.built).clone();
+        own.session_storage = rustls::server::ServerSessionMemoryCache::new(256);
+        Arc::new(own)
     }
 
     /// Reads the certificate and key files and builds a server
     /// configuration serving them; what is wrong names the file.
     pub fn config(&self) -> Result<Arc<ServerConfig>, Problem> {
-        let settings = &self.settings;
-        let keys = SniKeys(load_keys(&settings.keys)?);
-        let mut provider = rustls::crypto::ring::default_provider();
-        if let Some(ids) = &settings.cipher_suites {
-            provider.cipher_suites = ids
-                .iter()
-                .filter_map(|id| {
-                    rustls::crypto::ring::ALL_CIPHER_SUITES
-                        .iter()
-                        .find(|s| u16::from(s.suite()) == *id)
-                        .copied()
-                })
-                .collect();
-        }
-        if let Some(ids) = &settings.curve_preferences {
-            provider.kx_groups = ids
-                .iter()
-                .filter_map(|id| {
-                    rustls::crypto::ring::ALL_KX_GROUPS
-                        .iter()
-                        .find(|g| u16::from(g.name()) == *id)
-                        .copied()
-                })
-                .collect();
-        }
-        let versions = versions(settings.min_version, settings.max_version);
-        let provider = Arc::new(provider);
-        let builder = ServerConfig::builder_with_provider(provider.clone())
+        build(&self.settings, &self.ticketer)
+    }
+}
+
+/// A server configuration for `settings`, its files read now, issuing
+/// tickets with `ticketer` (shared by every worker and reload).
+fn build(
+    settings: &ServerTlsSettings,
+    ticketer: &Arc<dyn rustls::server::ProducesTickets>,
+) -> Result<Arc<ServerConfig>, Problem> {
+    let keys = SniKeys(load_keys(&settings.keys)?);
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(ids) = &settings.cipher_suites {
+        provider.cipher_suites = ids
+            .iter()
+            .filter_map(|id| {
+                rustls::crypto::ring::ALL_CIPHER_SUITES
+                    .iter()
+                    .find(|s| u16::from(s.suite()) == *id)
+                    .copied()
+            })
+            .collect();
+    }
+    if let Some(ids) = &settings.curve_preferences {
+        provider.kx_groups = ids
+            .iter()
+            .filter_map(|id| {
+                rustls::crypto::ring::ALL_KX_GROUPS
+                    .iter()
+                    .find(|g| u16::from(g.name()) == *id)
+                    .copied()
+            })
+            .collect();
+    }
+    let versions = versions(settings.min_version, settings.max_version);
+    let provider = Arc::new(provider);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| {
                 Problem::new(
@@ -85,39 +107,38 @@ impl ServerTls {
                     ),
                 )
             })?;
-        let builder = match &settings.client_auth {
-            None => builder.with_no_client_auth(),
-            Some(auth) => {
-                let roots = roots(&auth.ca_certs, auth.disable_system_ca_pool, "tls.ca_certs")?;
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
+    let builder = match &settings.client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => {
+            let roots = roots(&auth.ca_certs, auth.disable_system_ca_pool, "tls.ca_certs")?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| {
+                Problem::new(
+                    "tls.ca_certs",
+                    format!("cannot verify client certificates: {e}"),
                 )
-                .build()
-                .map_err(|e| {
-                    Problem::new(
-                        "tls.ca_certs",
-                        format!("cannot verify client certificates: {e}"),
-                    )
-                })?;
-                builder.with_client_cert_verifier(verifier)
-            }
-        };
-        let mut config = builder.with_cert_resolver(Arc::new(keys));
-        config.ticketer = self.ticketer.clone();
-        // One ticket per handshake, full or resumed: a TLS 1.3 ticket is
-        // single-use and each resumed connection brings a fresh one, so one
-        // keeps a client resuming (OpenSSL, hence nginx, sends one on a
-        // resumption). rustls's default of two costs the server a ticket
-        // seal and the client a ticket to process on every connection
-        // (measured in tuning.md); a client that asks for more with RFC 9149
-        // `ticket_request` (e.g. to open parallel connections) gets up to two.
-        config.send_tls13_tickets = 1;
-        config.max_tls13_tickets = 2;
-        // HTTP/2 first, as browsers expect; HTTP/1.1 for the rest.
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
-    }
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(keys));
+    config.ticketer = ticketer.clone();
+    // One ticket per handshake, full or resumed: a TLS 1.3 ticket is
+    // single-use and each resumed connection brings a fresh one, so one
+    // keeps a client resuming (OpenSSL, hence nginx, sends one on a
+    // resumption). rustls's default of two costs the server a ticket
+    // seal and the client a ticket to process on every connection
+    // (measured in tuning.md); a client that asks for more with RFC 9149
+    // `ticket_request` (e.g. to open parallel connections) gets up to two.
+    config.send_tls13_tickets = 1;
+    config.max_tls13_tickets = 2;
+    // HTTP/2 first, as browsers expect; HTTP/1.1 for the rest.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// The certificates served, chosen by the client's SNI.

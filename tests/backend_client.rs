@@ -242,11 +242,15 @@ fn socket_timer(peer: SocketAddr, backend: SocketAddr) -> (String, f64) {
     // socket (TIME-WAIT, another test's) in the shared table.
     let row = table
         .lines()
+        // Both ends and the established state (01): a TIME_WAIT socket of
+        // an older connection may share the ends.
         .find(|line| {
-            let mut fields = line.split_whitespace().skip(1);
-            fields.next() == Some(local.as_str()) && fields.next() == Some(remote.as_str())
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&local.as_str())
+                && fields.get(2) == Some(&remote.as_str())
+                && fields.get(3) == Some(&"01")
         })
-        .unwrap_or_else(|| panic!("no socket {local} -> {remote} in /proc/net/tcp"));
+        .unwrap_or_else(|| panic!("no established socket {local} -> {remote} in /proc/net/tcp"));
     let timer = row.split_whitespace().nth(5).unwrap();
     let (kind, when) = timer.split_once(':').unwrap();
     (

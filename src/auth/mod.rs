@@ -25,6 +25,7 @@ pub mod fetch;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod registry;
 pub mod sign;
 pub mod signer;
 pub mod validator;

@@ -1,24 +1,92 @@
-//! `auth/validator` and `auth/signer` (KrakenD's krakend-jose) into the
-//! compiled specs `crate::auth` runs, with every key source of the file
-//! collected once ([`JwkRegistry`]): a `jwk_local_path` is read and parsed
-//! here (a bad file fails `check` and `run`), a `jwk_url` becomes one
-//! [`UrlSource`] for the fetcher thread however many endpoints name it.
+//! `auth/validator` and `auth/signer` (KrakenD's krakend-jose) read into
+//! plain, checked settings ([`AuthSettings`], [`SignerSettings`]) with the
+//! JSON path of each. Their key sources are built by the prepare step
+//! (`auth::keys::JwkRegistry`, called from `prepare`): a `jwk_local_path` is
+//! read and parsed there (a bad file fails `check` and `run` with that
+//! path), a `jwk_url` becomes one fetcher source however many endpoints
+//! name it.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
 use super::raw::{GoDuration, RawJwtSigner, RawJwtValidator, RawSharedJwkCache};
-use crate::auth::alg::Alg;
-use crate::auth::cache::DEFAULT_CAPACITY;
-use crate::auth::claims::{DEFAULT_LEEWAY, Rules};
-use crate::auth::jwk::{KeyIdStrategy, KeySet};
-use crate::auth::keys::{Published, UrlSource};
-use crate::auth::signer::SignerSpec;
-use crate::auth::validator::{AuthSpec, ValidatorSpec};
+
+/// The JWS algorithms KrakenD accepts (`alg`), as `auth::alg::Alg` names
+/// them (a test there keeps the two lists equal).
+pub const JWS_ALGORITHMS: [&str; 13] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES512", "EdDSA",
+];
+
+/// `key_identify_strategy` values, as `auth::jwk::KeyIdStrategy` reads them.
+pub const KEY_ID_STRATEGIES: [&str; 5] = ["", "kid", "x5t", "x5t#S256", "kid_x5t"];
+
+/// Where a validator or signer gets its keys, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A validator with neither `jwk_url` nor `jwk_local_path`: no key is
+    /// ever published, so every token is refused (as in KrakenD).
+    Nothing,
+    /// `jwk_url`, fetched in the background every `refresh`.
+    Url {
+        url: String,
+        refresh: Duration,
+        insecure: bool,
+    },
+    /// `jwk_local_path` (read when both are set, as KrakenD does); `at` is
+    /// its JSON path.
+    File { path: String, at: String },
+}
+
+/// One endpoint's `auth/validator`: one or several validators (distinct
+/// issuers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSettings {
+    pub validators: Vec<ValidatorSettings>,
+    /// The largest `token_cache_size`, if any.
+    pub cache_size: Option<usize>,
+}
+
+/// One validator, checked; `at` is its JSON path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatorSettings {
+    pub at: String,
+    /// One of [`JWS_ALGORITHMS`].
+    pub alg: &'static str,
+    pub keys: KeySource,
+    /// One of [`KEY_ID_STRATEGIES`].
+    pub key_id: &'static str,
+    pub issuer: Option<String>,
+    pub audience: Vec<String>,
+    /// `leeway` as written (`auth::claims` applies its floor).
+    pub leeway: Option<Duration>,
+    pub roles_key: String,
+    pub roles_nested: bool,
+    pub roles: Vec<String>,
+    pub scopes_key: Option<String>,
+    pub scopes: Vec<String>,
+    pub scopes_all: bool,
+    /// Lower-case.
+    pub auth_header: String,
+    pub cookie_key: String,
+    /// `propagate_claims`: (claim, header) pairs.
+    pub propagate: Vec<(String, String)>,
+    pub operation_debug: bool,
+}
+
+/// `auth/signer`, checked; `at` is its JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerSettings {
+    pub at: String,
+    pub alg: &'static str,
+    pub kid: String,
+    pub typ: String,
+    pub keys: KeySource,
+    pub full: bool,
+    pub keys_to_sign: Vec<String>,
+}
 
 /// KrakenD's `cache_duration` when `cache` is on and it is unset (15 min).
 pub const DEFAULT_CACHE_DURATION: Duration = Duration::from_secs(900);
@@ -74,87 +142,49 @@ const REFUSED_KEYS: &[(&str, &str)] = &[
     ("cypher_key", "encrypted key files"),
 ];
 
-/// Every key source of one configuration.
+/// What the validators and signers of a file share while they are read.
 #[derive(Debug, Default)]
 pub struct JwkRegistry {
-    urls: Vec<UrlSource>,
-    files: HashMap<String, Arc<Published>>,
     /// The root `auth/validator` `shared_cache_duration` ([`shared_cache`]).
     pub shared_cache: Option<Duration>,
 }
 
-impl JwkRegistry {
-    pub fn into_sources(self) -> Vec<UrlSource> {
-        self.urls
-    }
-
-    fn url(&mut self, url: &str, refresh: Duration, insecure: bool) -> Arc<Published> {
-        if let Some(source) = self
-            .urls
-            .iter_mut()
-            .find(|s| s.url == url && s.insecure == insecure)
-        {
-            source.refresh = source.refresh.min(refresh);
-            return source.published.clone();
-        }
-        let published = Arc::new(Published::empty(url));
-        self.urls.push(UrlSource {
-            url: url.to_owned(),
-            refresh,
-            insecure,
-            published: published.clone(),
+/// The key source of a validator or signer at `at`.
+fn key_source(
+    url: Option<&str>,
+    local: Option<&str>,
+    refresh: Duration,
+    insecure: bool,
+    at: &str,
+) -> BuildResult<KeySource> {
+    // KrakenD reads the file when both are set.
+    if let Some(path) = local.filter(|p| !p.is_empty()) {
+        return Ok(KeySource::File {
+            path: path.to_owned(),
+            at: format!("{at}.jwk_local_path"),
         });
-        published
     }
-
-    fn file(&mut self, path: &str, at: &str) -> BuildResult<Arc<Published>> {
-        if let Some(found) = self.files.get(path) {
-            return Ok(found.clone());
-        }
-        let text = std::fs::read(path).map_err(|e| {
-            Problem::new(
-                at,
-                format!("cannot read the key file \"{path}\": {e}; write the path of a JWK set (JSON) file"),
-            )
-        })?;
-        let set = KeySet::parse(&text)
-            .map_err(|e| Problem::new(at, format!("\"{path}\" is not a usable JWK set: {e}")))?;
-        let published = Arc::new(Published::with(format!("file {path}"), set));
-        self.files.insert(path.to_owned(), published.clone());
-        Ok(published)
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Err(Problem::new(
+            at,
+            "no keys: write \"jwk_url\" (the identity provider's JWK set, e.g. \"https://idp.example.com/.well-known/jwks.json\") or \"jwk_local_path\" (a JWK set file)",
+        ));
+    };
+    let parsed = crate::http::Url::parse(url)
+        .map_err(|e| Problem::new(format!("{at}.jwk_url"), format!("\"{url}\": {e}")))?;
+    if !parsed.https && !insecure {
+        return Err(Problem::new(
+            format!("{at}.jwk_url"),
+            format!(
+                "\"{url}\" is plain http: keys fetched over it can be replaced by anyone on the path; use https, or set \"disable_jwk_security\": true (as KrakenD requires)"
+            ),
+        ));
     }
-
-    /// The key source of a validator or signer at `at`.
-    fn source(
-        &mut self,
-        url: Option<&str>,
-        local: Option<&str>,
-        refresh: Duration,
-        insecure: bool,
-        at: &str,
-    ) -> BuildResult<Arc<Published>> {
-        // KrakenD reads the file when both are set.
-        if let Some(path) = local.filter(|p| !p.is_empty()) {
-            return self.file(path, &format!("{at}.jwk_local_path"));
-        }
-        let Some(url) = url.filter(|u| !u.is_empty()) else {
-            return Err(Problem::new(
-                at,
-                "no keys: write \"jwk_url\" (the identity provider's JWK set, e.g. \"https://idp.example.com/.well-known/jwks.json\") or \"jwk_local_path\" (a JWK set file)",
-            ));
-        };
-        let parsed = crate::auth::fetch::Url::parse(url)
-            .map_err(|e| Problem::new(format!("{at}.jwk_url"), format!("\"{url}\": {e}")))?;
-        if !parsed.https && !insecure {
-            return Err(Problem::new(
-                format!("{at}.jwk_url"),
-                format!(
-                    "\"{url}\" is plain http: keys fetched over it can be replaced by anyone on the path; use https, or set \"disable_jwk_security\": true (as KrakenD requires)"
-                ),
-            ));
-        }
-        Ok(self.url(url, refresh, insecure))
-    }
+    Ok(KeySource::Url {
+        url: url.to_owned(),
+        refresh,
+        insecure,
+    })
 }
 
 /// The root `auth/validator`: krakend-jose's second-level JWK cache,
@@ -199,7 +229,7 @@ pub fn validator(
     at: &str,
     registry: &mut JwkRegistry,
     unknown: &mut super::extra::Unknown,
-) -> BuildResult<AuthSpec> {
+) -> BuildResult<AuthSettings> {
     let objects: Vec<(String, &Value)> = match value {
         Value::Array(items) => items
             .iter()
@@ -234,7 +264,7 @@ pub fn validator(
     if validators.len() > 1 {
         let mut seen: Vec<&str> = Vec::new();
         for ((at, _), v) in objects.iter().zip(&validators) {
-            let Some(issuer) = v.rules.issuer.as_deref() else {
+            let Some(issuer) = v.issuer.as_deref() else {
                 return Err(Problem::new(
                     format!("{at}.issuer"),
                     "missing; with several validators on one endpoint, each needs the \"issuer\" whose tokens it checks",
@@ -251,9 +281,9 @@ pub fn validator(
             seen.push(issuer);
         }
     }
-    Ok(AuthSpec {
+    Ok(AuthSettings {
         validators,
-        cache_size: cache_size.unwrap_or(DEFAULT_CAPACITY),
+        cache_size,
     })
 }
 
@@ -262,7 +292,7 @@ fn one_validator(
     at: &str,
     registry: &mut JwkRegistry,
     warnings: &mut Vec<Problem>,
-) -> BuildResult<ValidatorSpec> {
+) -> BuildResult<ValidatorSettings> {
     let alg = algorithm(raw.alg.as_deref(), at)?;
     let refresh = if raw.cache == Some(true) {
         let own = match raw.cache_duration {
@@ -282,11 +312,9 @@ fn one_validator(
             at,
             "no \"jwk_url\" nor \"jwk_local_path\": no token can be verified, so every request to this endpoint is refused with 401 (as in KrakenD); write the identity provider's JWK set URL or a JWK set file",
         ));
-        Arc::new(Published::empty(
-            "no key source (neither jwk_url nor jwk_local_path)",
-        ))
+        KeySource::Nothing
     } else {
-        registry.source(
+        key_source(
             raw.jwk_url.as_deref(),
             raw.jwk_local_path.as_deref(),
             refresh,
@@ -294,7 +322,9 @@ fn one_validator(
             at,
         )?
     };
-    let key_id = KeyIdStrategy::parse(raw.key_identify_strategy.as_deref().unwrap_or(""))
+    let key_id = KEY_ID_STRATEGIES
+        .into_iter()
+        .find(|k| *k == raw.key_identify_strategy.as_deref().unwrap_or(""))
         .ok_or_else(|| {
             Problem::new(
                 format!("{at}.key_identify_strategy"),
@@ -319,10 +349,7 @@ fn one_validator(
     let roles_nested = raw.roles_key_is_nested == Some(true)
         && roles_key.contains('.')
         && !roles_key.starts_with("http");
-    let leeway = match raw.leeway {
-        Some(GoDuration(d)) => d.max(DEFAULT_LEEWAY),
-        None => DEFAULT_LEEWAY,
-    };
+    let leeway = raw.leeway.map(|GoDuration(d)| d);
     let mut propagate = Vec::new();
     for (i, pair) in raw
         .propagate_claims
@@ -365,21 +392,20 @@ fn one_validator(
             format!("\"{header}\" is not a header name"),
         ));
     }
-    Ok(ValidatorSpec {
+    Ok(ValidatorSettings {
+        at: at.to_owned(),
         alg,
         keys,
         key_id,
-        rules: Rules {
-            issuer: raw.issuer.filter(|i| !i.is_empty()),
-            audience: raw.audience.unwrap_or_default(),
-            leeway,
-            roles_key,
-            roles_nested,
-            roles: raw.roles.unwrap_or_default(),
-            scopes_key: raw.scopes_key.filter(|k| !k.is_empty()),
-            scopes: raw.scopes.unwrap_or_default(),
-            scopes_all,
-        },
+        issuer: raw.issuer.filter(|i| !i.is_empty()),
+        audience: raw.audience.unwrap_or_default(),
+        leeway,
+        roles_key,
+        roles_nested,
+        roles: raw.roles.unwrap_or_default(),
+        scopes_key: raw.scopes_key.filter(|k| !k.is_empty()),
+        scopes: raw.scopes.unwrap_or_default(),
+        scopes_all,
         auth_header: header.to_ascii_lowercase(),
         cookie_key: raw
             .cookie_key
@@ -394,9 +420,8 @@ fn one_validator(
 pub fn signer(
     value: &Value,
     at: &str,
-    registry: &mut JwkRegistry,
     ignored: &mut std::collections::BTreeSet<String>,
-) -> BuildResult<SignerSpec> {
+) -> BuildResult<SignerSettings> {
     check_keys(value, SIGNER_KEYS, "auth/signer", at, ignored)?;
     let raw: RawJwtSigner = super::extra::decode(value, at)?;
     let alg = algorithm(raw.alg.as_deref(), at)?;
@@ -413,14 +438,15 @@ pub fn signer(
             "missing or empty; list the response keys whose objects become signed tokens, e.g. [\"access_token\"]",
         ));
     }
-    let keys = registry.source(
+    let keys = key_source(
         raw.jwk_url.as_deref(),
         raw.jwk_local_path.as_deref(),
         DEFAULT_CACHE_DURATION,
         raw.disable_jwk_security == Some(true),
         at,
     )?;
-    Ok(SignerSpec {
+    Ok(SignerSettings {
+        at: at.to_owned(),
         alg,
         kid,
         typ: raw
@@ -433,18 +459,21 @@ pub fn signer(
     })
 }
 
-fn algorithm(text: Option<&str>, at: &str) -> BuildResult<Alg> {
+fn algorithm(text: Option<&str>, at: &str) -> BuildResult<&'static str> {
     // KrakenD's schema documents RS256 as the default.
     let text = text.filter(|t| !t.is_empty()).unwrap_or("RS256");
-    Alg::parse(text).ok_or_else(|| {
-        Problem::new(
-            format!("{at}.alg"),
-            format!(
-                "\"{text}\" is not a supported algorithm; write one of {}",
-                Alg::names()
-            ),
-        )
-    })
+    JWS_ALGORITHMS
+        .into_iter()
+        .find(|name| *name == text)
+        .ok_or_else(|| {
+            Problem::new(
+                format!("{at}.alg"),
+                format!(
+                    "\"{text}\" is not a supported algorithm; write one of {}",
+                    JWS_ALGORITHMS.join(", ")
+                ),
+            )
+        })
 }
 
 fn check_keys(

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::prepare::Prepared;
 
 fn file(extra: &str, url_pattern: &str) -> String {
     format!(
@@ -14,10 +15,16 @@ fn file(extra: &str, url_pattern: &str) -> String {
     )
 }
 
+/// `config::parse` then the prepare step, which builds the specs.
+fn prepared(text: &str) -> Result<(Config, Prepared), ConfigError> {
+    let source = Path::new("config/test.json");
+    let config = parse(text, source)?;
+    let prepared = Prepared::new(&config, source)?;
+    Ok((config, prepared))
+}
+
 fn error(extra: &str) -> String {
-    parse(&file(extra, "/"), Path::new("config/test.json"))
-        .expect_err(extra)
-        .to_string()
+    prepared(&file(extra, "/")).err().expect(extra).to_string()
 }
 
 #[test]
@@ -26,8 +33,8 @@ fn validator_settings() {
         "issuer": "i", "audience": ["a"], "roles_key": "realm.roles", "roles_key_is_nested": true,
         "roles": ["r"], "scopes_key": "scope", "scopes": ["s"], "scopes_matcher": "all",
         "propagate_claims": [["sub", "X-User"]], "leeway": "5s", "token_cache_size": 7, "@c": 1}}"#;
-    let config = parse(&file(extra, "/u/{JWT.sub}"), Path::new("config/test.json")).unwrap();
-    let spec = config.endpoints[0].auth.as_ref().unwrap();
+    let (config, prepared) = prepared(&file(extra, "/u/{JWT.sub}")).unwrap();
+    let spec = prepared.endpoints[0].auth.as_ref().unwrap();
     assert_eq!(spec.cache_size, 7);
     let v = &spec.validators[0];
     assert_eq!(v.alg, crate::auth::Alg::ES256);
@@ -39,8 +46,8 @@ fn validator_settings() {
         ("authorization", "access_token")
     );
     // Two endpoints, one URL: one source, refreshed every 15 minutes.
-    assert_eq!(config.jwk_sources.len(), 1);
-    assert_eq!(config.jwk_sources[0].refresh, Duration::from_secs(900));
+    assert_eq!(prepared.jwk_sources.len(), 1);
+    assert_eq!(prepared.jwk_sources[0].refresh, Duration::from_secs(900));
     assert!(config.unimplemented.is_empty());
 }
 
@@ -134,12 +141,17 @@ fn several_validators_and_insecure_sources() {
     let extra = r#"{"auth/validator": [
         {"alg": "RS256", "jwk_url": "http://a.test/jwks", "disable_jwk_security": true, "issuer": "a"},
         {"alg": "ES256", "jwk_url": "https://b.test/jwks", "issuer": "b", "cache": true, "cache_duration": 60}]}"#;
-    let config = parse(&file(extra, "/"), Path::new("config/test.json")).unwrap();
+    let (_, prepared) = prepared(&file(extra, "/")).unwrap();
     assert_eq!(
-        config.endpoints[0].auth.as_ref().unwrap().validators.len(),
+        prepared.endpoints[0]
+            .auth
+            .as_ref()
+            .unwrap()
+            .validators
+            .len(),
         2
     );
-    let sources: Vec<(&str, bool, u64)> = config
+    let sources: Vec<(&str, bool, u64)> = prepared
         .jwk_sources
         .iter()
         .map(|s| (s.url.as_str(), s.insecure, s.refresh.as_secs()))

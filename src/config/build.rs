@@ -65,8 +65,9 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
             )
         })?,
     };
-    let mut jwk = JwkRegistry::default();
-    jwk.shared_cache = root_extra.shared_jwk_cache;
+    let mut jwk = JwkRegistry {
+        shared_cache: root_extra.shared_jwk_cache,
+    };
     let endpoints = raw
         .endpoints
         .unwrap_or_default()
@@ -110,7 +111,6 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,
         skipped_endpoints: unknown.skipped,
-        jwk_sources: jwk.into_sources(),
     })
 }
 
@@ -257,11 +257,11 @@ fn build_endpoint(
         .concurrent_calls
         .filter(|calls| *calls != 0)
         .unwrap_or(1);
-    let endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
+    let mut endpoint_extra = extra::endpoint(raw.extra_config.as_ref(), &at, unknown, jwk)?;
     if output_encoding == OutputEncoding::NoOp {
         refuse_modifiers_on_no_op(&endpoint_extra.modifiers, &at)?;
-        if endpoint_extra.cel_checks_response {
-            return Err(validation::refuse_response_cel_on_no_op(&at));
+        if let Some(cel) = &mut endpoint_extra.cel {
+            cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
         if endpoint_extra.signer.is_some() {
             return Err(Problem::new(
@@ -350,8 +350,8 @@ fn build_endpoint(
         cel: endpoint_extra.cel,
         json_schema: endpoint_extra.json_schema,
         chunked_request_body: false,
-        auth: endpoint_extra.auth.map(std::sync::Arc::new),
-        signer: endpoint_extra.signer.map(std::sync::Arc::new),
+        auth: endpoint_extra.auth,
+        signer: endpoint_extra.signer,
     })
 }
 
@@ -447,7 +447,7 @@ fn build_backend(
     unknown: &mut Unknown,
 ) -> BuildResult<Backend> {
     let at = format!("{}.backend[{index}]", context.endpoint_at);
-    let extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
+    let mut extra = extra::backend(raw.extra_config.as_ref(), &at, unknown)?;
     // KrakenD's CleanPath: a missing or relative url_pattern gets a leading '/'.
     let url_pattern = format!(
         "/{}",
@@ -518,8 +518,8 @@ fn build_backend(
     )?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
-        if extra.cel_checks_response {
-            return Err(validation::refuse_response_cel_on_no_op(&at));
+        if let Some(cel) = &mut extra.cel {
+            cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
     }
 

@@ -102,7 +102,7 @@ fn list(problems: &[Problem]) -> String {
 }
 
 impl ConfigError {
-    pub(super) fn from_problem(file: &Path, problem: Problem) -> ConfigError {
+    pub fn from_problem(file: &Path, problem: Problem) -> ConfigError {
         ConfigError::Invalid {
             file: file.to_path_buf(),
             at: problem.at,

@@ -14,8 +14,9 @@ use super::auth::{self, JwkRegistry};
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
-    BotDetectorSettings, CircuitBreaker, FlatmapOp, ProxyRateLimit, Replacement, ResponseModifiers,
-    RouterRateLimit, ServiceSecurity, StaticResponse, StaticStrategy,
+    BotDetectorSettings, CelSettings, CircuitBreaker, FlatmapOp, JsonSchemaSettings,
+    ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit, ServiceSecurity,
+    StaticResponse, StaticStrategy,
 };
 use super::ratelimit;
 use super::raw::{
@@ -109,15 +110,14 @@ pub struct EndpointExtra {
     pub rate_limit: Option<RouterRateLimit>,
     pub modifiers: ResponseModifiers,
     pub bot_detector: Option<BotDetectorSettings>,
-    /// `validation/cel` check expressions, and whether one checks the response.
-    pub cel: Vec<String>,
-    pub cel_checks_response: bool,
-    /// `validation/json-schema`: the schema (already known to compile).
-    pub json_schema: Option<Value>,
+    /// `validation/cel` check expressions.
+    pub cel: Option<CelSettings>,
+    /// `validation/json-schema`: the schema.
+    pub json_schema: Option<JsonSchemaSettings>,
     /// `auth/validator`.
-    pub auth: Option<crate::auth::validator::AuthSpec>,
+    pub auth: Option<auth::AuthSettings>,
     /// `auth/signer`.
-    pub signer: Option<crate::auth::signer::SignerSpec>,
+    pub signer: Option<auth::SignerSettings>,
 }
 
 #[derive(Debug, Default)]
@@ -128,9 +128,8 @@ pub struct BackendExtra {
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
     pub modifiers: ResponseModifiers,
-    /// `validation/cel` check expressions, and whether one checks the response.
-    pub cel: Vec<String>,
-    pub cel_checks_response: bool,
+    /// `validation/cel` check expressions.
+    pub cel: Option<CelSettings>,
     /// `proxy.shadow`: `Some(shadow_timeout)` for a shadow backend.
     pub shadow: Option<Option<std::time::Duration>>,
     /// `backend/http/client.send_body_on_redirect`.
@@ -218,11 +217,11 @@ pub fn endpoint(
             continue;
         }
         if namespace == validation::CEL {
-            (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
+            result.cel = Some(validation::cel(value, &at)?);
             continue;
         }
         if namespace == validation::JSON_SCHEMA {
-            result.json_schema = Some(validation::json_schema(value, &at)?);
+            result.json_schema = Some(validation::json_schema(value, &at));
             continue;
         }
         match namespace {
@@ -240,7 +239,7 @@ pub fn endpoint(
             continue;
         }
         if namespace == JWT_SIGNER {
-            result.signer = Some(auth::signer(value, &at, jwk, &mut unknown.ignored)?);
+            result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
             continue;
         }
         if namespace == ROUTER_RATELIMIT {
@@ -405,7 +404,7 @@ pub fn backend(
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
             }
             validation::CEL => {
-                (result.cel, result.cel_checks_response) = validation::cel(value, &at)?;
+                result.cel = Some(validation::cel(value, &at)?);
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(

@@ -8,6 +8,10 @@
 //! checks every rule, `model` is the result the rest of cuttle reads. Errors
 //! name the file, the place (line and column, or a path such as
 //! `endpoints[3].backend[0].url_pattern`) and what to write instead.
+//!
+//! `config` is a leaf: it checks values and calls nothing above it (no
+//! TLS library, no CEL, no JWK parsing; `tests/layering.rs` keeps it so).
+//! What needs those is built from the settings by `prepare::Prepared`.
 
 mod alias;
 mod auth;
@@ -43,11 +47,15 @@ mod tests;
 
 use std::path::Path;
 
+pub use auth::{
+    AuthSettings, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings, ValidatorSettings,
+};
 pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
 pub use flexible::FlexibleConfig;
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use model::*;
+pub use route::{find_placeholders, placeholder_names};
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
 pub use telemetry::{MetricLayers, PrometheusExporter, Telemetry};
@@ -78,6 +86,9 @@ pub struct Loaded {
     /// With `FC_ENABLE`, the text the template rendered (what was parsed,
     /// and what `check -l` lints).
     pub rendered: Option<String>,
+    /// What messages call the file (the template's rendered name with
+    /// `FC_ENABLE`): the name `prepare::Prepared::new` reports errors in.
+    pub source: std::path::PathBuf,
 }
 
 /// Reads and builds the configuration file at `path`, refusing settings
@@ -195,18 +206,11 @@ fn parse_in(
             problems: config.unimplemented,
         });
     }
-    // The files `tls` and `client_tls` name are read and checked now, so
-    // that `check` fails as `run` would.
-    if let Some(tls) = &config.tls {
-        crate::tls::ServerTls::new(tls)
-            .map_err(|problem| ConfigError::from_problem(source, problem))?;
-    }
-    crate::tls::client_config(&config.client_tls)
-        .map_err(|problem| ConfigError::from_problem(source, problem))?;
     Ok(Loaded {
         config,
         overrides,
         rendered: None,
+        source: source.to_path_buf(),
     })
 }
 

@@ -71,9 +71,6 @@ pub struct Config {
     /// there are any, unless told to ignore them; then they are logged at
     /// error level at start-up.
     pub unimplemented: Vec<super::Problem>,
-    /// Every `jwk_url` of the file, once each: what the JWK fetcher thread
-    /// keeps fresh (`crate::auth::keys::start_fetcher`).
-    pub jwk_sources: Vec<crate::auth::keys::UrlSource>,
 }
 
 /// Connection-level limits and timeouts. KrakenD leaves most of these
@@ -229,17 +226,39 @@ pub struct Endpoint {
     /// `security/bot-detector` at endpoint level (after the service-level one).
     pub bot_detector: Option<BotDetectorSettings>,
     /// `validation/cel`: check expressions, in file order.
-    pub cel: Vec<String>,
+    pub cel: Option<CelSettings>,
     /// `validation/json-schema`: the schema the request body must match.
-    pub json_schema: Option<serde_json::Value>,
+    pub json_schema: Option<JsonSchemaSettings>,
     /// Send request bodies chunked (KrakenD's framing when the client's
     /// `Content-Length` is not among the forwarded headers); only with
     /// `run --krakend-body-framing`. Default: always `Content-Length`.
     pub chunked_request_body: bool,
     /// `auth/validator`: the JWT checks run before any backend is called.
-    pub auth: Option<std::sync::Arc<crate::auth::validator::AuthSpec>>,
+    pub auth: Option<super::AuthSettings>,
     /// `auth/signer`: response objects replaced by signed tokens.
-    pub signer: Option<std::sync::Arc<crate::auth::signer::SignerSpec>>,
+    pub signer: Option<super::SignerSettings>,
+}
+
+/// `validation/cel` as written: compiled by `prepare::Prepared`, whose
+/// errors name `{at}[i].check_expr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CelSettings {
+    /// The JSON path of the namespace.
+    pub at: String,
+    /// The `check_expr` of each check, in file order.
+    pub expressions: Vec<String>,
+    /// Set where no response is decoded (a `no-op` encoding): the refusal
+    /// for an expression that checks the response (`resp_*`), which only
+    /// compiling tells.
+    pub response_refused: Option<super::Problem>,
+}
+
+/// `validation/json-schema`: the schema (the namespace's value), compiled
+/// by `prepare::Prepared`, whose errors name `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonSchemaSettings {
+    pub at: String,
+    pub schema: serde_json::Value,
 }
 
 /// Which request headers or query strings reach the backends.
@@ -282,7 +301,7 @@ pub struct Backend {
     /// `extra_config.qos/ratelimit/proxy`.
     pub rate_limit: Option<ProxyRateLimit>,
     /// `validation/cel`: check expressions, in file order.
-    pub cel: Vec<String>,
+    pub cel: Option<CelSettings>,
     /// The backend's own `input_headers` (lower-case), `None` when absent
     /// or empty: of the headers the endpoint lets through and those the
     /// gateway adds, only these reach it (lura `proxy/headers_filter.go`).

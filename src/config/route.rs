@@ -123,9 +123,46 @@ fn is_endpoint_param_name(name: &str) -> bool {
 }
 
 /// The placeholder names in a backend `url_pattern`, in order of appearance
-/// (KrakenD's rule, shared with the template compiler).
+/// (KrakenD's rule, shared with the template compiler in `pipeline::url`).
 pub fn url_placeholders(pattern: &str) -> Vec<&str> {
-    crate::pipeline::url_placeholder_names(pattern)
+    placeholder_names(pattern)
+}
+
+/// KrakenD's placeholder names: `\{([\w\-\.:/]+)\}` (`:` and `/` for JWT
+/// claims that are URLs). Braces around anything else are literal text.
+fn is_placeholder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/'))
+}
+
+/// The placeholders of `pattern` with their byte ranges (braces included),
+/// in order of appearance.
+pub fn find_placeholders(pattern: &str) -> Vec<(usize, usize, &str)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(open) = pattern[from..].find('{').map(|i| from + i) {
+        let after = open + 1;
+        match pattern[after..].find('}').map(|i| after + i) {
+            Some(close) if is_placeholder_name(&pattern[after..close]) => {
+                found.push((open, close + 1, &pattern[after..close]));
+                from = close + 1;
+            }
+            // Not a placeholder: keep looking from just after this '{'.
+            Some(_) => from = after,
+            None => break,
+        }
+    }
+    found
+}
+
+/// The placeholder names in a `url_pattern`, in order (repeats included).
+pub fn placeholder_names(pattern: &str) -> Vec<&str> {
+    find_placeholders(pattern)
+        .into_iter()
+        .map(|(_, _, name)| name)
+        .collect()
 }
 
 /// What a backend's `url_pattern` placeholders may refer to.

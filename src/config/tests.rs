@@ -15,6 +15,14 @@ enum Expect {
 }
 use Expect::{Error, Valid};
 
+/// `config::parse` then the prepare step above it, as `check` runs them
+/// (files named by `tls` and `client_tls` are read there).
+fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+    let config = super::parse(text, source)?;
+    crate::prepare::Prepared::new(&config, source)?;
+    Ok(config)
+}
+
 /// Parses `text` as `config/test.json` and checks the outcome.
 fn check(name: &str, text: &str, expect: Expect) {
     let result = parse(text, Path::new("config/test.json"));
@@ -1753,8 +1761,12 @@ fn krakend_tolerances() {
             ),
             Valid(|c| {
                 let auth = c.endpoints[0].auth.as_ref().unwrap();
-                assert!(auth.validators[0].keys.current().is_none());
-                assert!(c.jwk_sources.is_empty(), "nothing to fetch");
+                assert_eq!(auth.validators[0].keys, KeySource::Nothing);
+                let prepared =
+                    crate::prepare::Prepared::new(c, Path::new("config/test.json")).unwrap();
+                let spec = prepared.endpoints[0].auth.as_ref().unwrap();
+                assert!(spec.validators[0].keys.current().is_none());
+                assert!(prepared.jwk_sources.is_empty(), "nothing to fetch");
                 assert_eq!(warned_at(c), ["endpoints[0].extra_config.auth/validator"]);
                 assert!(c.warnings[0].message.contains("401"));
             }),
@@ -1783,8 +1795,13 @@ fn shared_jwk_cache() {
     }
     fn refreshes(text: &str) -> (Vec<u64>, Vec<String>) {
         let c = parse(text, Path::new("config/test.json")).unwrap();
+        let prepared = crate::prepare::Prepared::new(&c, Path::new("config/test.json")).unwrap();
         (
-            c.jwk_sources.iter().map(|s| s.refresh.as_secs()).collect(),
+            prepared
+                .jwk_sources
+                .iter()
+                .map(|s| s.refresh.as_secs())
+                .collect(),
             c.warnings
                 .iter()
                 .map(|w| format!("{}: {}", w.at, w.message))

@@ -1,6 +1,6 @@
 //! KrakenD's root `tls` block (HTTPS at the edge) and `client_tls` block
 //! (HTTPS to backends), read into settings. The files they name are read
-//! and checked by `crate::tls`, which `load` calls after building.
+//! and checked by `crate::tls`, which `prepare::Prepared` calls after loading.
 
 use std::path::PathBuf;
 

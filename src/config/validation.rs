@@ -1,19 +1,18 @@
-//! `validation/cel` and `validation/json-schema`: read from the file and
-//! compiled once here, so that a bad expression or schema stops start-up
-//! with its JSON path; each worker compiles its own copy again.
+//! `validation/cel` and `validation/json-schema`: their shape checked and
+//! kept as written, with their JSON paths; `prepare::Prepared` compiles
+//! them once (a bad expression or schema stops `check` and start-up with
+//! that path) and every worker shares the compiled programs.
 
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
-use crate::validation::BodySchema;
-use crate::validation::cel::{Check, Side};
+use super::model::{CelSettings, JsonSchemaSettings};
 
 pub const CEL: &str = "validation/cel";
 pub const JSON_SCHEMA: &str = "validation/json-schema";
 
 /// An array of `{"check_expr": "..."}`; `at` is the namespace's path.
-/// Returns the expressions and whether any of them checks a response.
-pub fn cel(value: &Value, at: &str) -> BuildResult<(Vec<String>, bool)> {
+pub fn cel(value: &Value, at: &str) -> BuildResult<CelSettings> {
     let Value::Array(items) = value else {
         return Err(Problem::new(
             at,
@@ -21,7 +20,6 @@ pub fn cel(value: &Value, at: &str) -> BuildResult<(Vec<String>, bool)> {
         ));
     };
     let mut expressions = Vec::with_capacity(items.len());
-    let mut checks_response = false;
     for (index, item) in items.iter().enumerate() {
         let at = format!("{at}[{index}]");
         let Value::Object(fields) = item else {
@@ -48,18 +46,21 @@ pub fn cel(value: &Value, at: &str) -> BuildResult<(Vec<String>, bool)> {
                     "missing or not a string; write the CEL expression to check, e.g. \"int(req_params.Id) > 0\"",
                 )
             })?;
-        let (_, side) =
-            Check::compile(source).map_err(|m| Problem::new(format!("{at}.check_expr"), m))?;
-        checks_response |= side == Side::Response;
         expressions.push(source.to_owned());
     }
-    Ok((expressions, checks_response))
+    Ok(CelSettings {
+        at: at.to_owned(),
+        expressions,
+        response_refused: None,
+    })
 }
 
 /// The schema itself is the namespace's value.
-pub fn json_schema(value: &Value, at: &str) -> BuildResult<Value> {
-    BodySchema::compile(value).map_err(|m| Problem::new(at, m))?;
-    Ok(value.clone())
+pub fn json_schema(value: &Value, at: &str) -> JsonSchemaSettings {
+    JsonSchemaSettings {
+        at: at.to_owned(),
+        schema: value.clone(),
+    }
 }
 
 /// Response-side CEL needs a decoded response; a no-op one is streamed

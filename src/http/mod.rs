@@ -14,6 +14,7 @@ mod request_error;
 pub mod response;
 mod span;
 mod target;
+mod url;
 pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
@@ -24,6 +25,7 @@ pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, par
 pub use request_error::RequestError;
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
 pub use span::{ConnectionListed, Header, Parse, Span};
+pub use url::Url;
 pub use write::{
     connection_names_header, ipv4_text, is_hop_by_hop, reason_phrase, write_content_length,
     write_error_response, write_header, write_ip, write_status_line,

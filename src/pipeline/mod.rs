@@ -41,10 +41,7 @@ pub use manipulate::Manipulation;
 pub use merge::merge_into;
 pub use modify::Modifiers;
 pub use path::{lookup, parse_owned, scalar_text, sequential_text};
-pub use url::{
-    Position, Refused, Source, UrlTemplate, percent_decode,
-    placeholder_names as url_placeholder_names, remainder_fits,
-};
+pub use url::{Position, Refused, Source, UrlTemplate, percent_decode, remainder_fits};
 
 /// An empty object, with the hasher simd-json's objects use.
 pub(crate) fn new_object<'a>(capacity: usize) -> Object<'a> {

@@ -55,42 +55,7 @@ pub struct UrlTemplate {
     parts: Vec<Part>,
 }
 
-/// KrakenD's placeholder names: `\{([\w\-\.:/]+)\}` (`:` and `/` for JWT
-/// claims that are URLs). Braces around anything else are literal text.
-fn is_placeholder_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':' | b'/'))
-}
-
-/// The placeholders of `pattern` with their byte ranges (braces included),
-/// in order of appearance.
-fn find_placeholders(pattern: &str) -> Vec<(usize, usize, &str)> {
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(open) = pattern[from..].find('{').map(|i| from + i) {
-        let after = open + 1;
-        match pattern[after..].find('}').map(|i| after + i) {
-            Some(close) if is_placeholder_name(&pattern[after..close]) => {
-                found.push((open, close + 1, &pattern[after..close]));
-                from = close + 1;
-            }
-            // Not a placeholder: keep looking from just after this '{'.
-            Some(_) => from = after,
-            None => break,
-        }
-    }
-    found
-}
-
-/// The placeholder names in a `url_pattern`, in order (repeats included).
-pub fn placeholder_names(pattern: &str) -> Vec<&str> {
-    find_placeholders(pattern)
-        .into_iter()
-        .map(|(_, _, name)| name)
-        .collect()
-}
+use crate::config::find_placeholders;
 
 /// `resp<N>_<field>` -> `(N, field)`.
 fn response_source(name: &str) -> Option<(usize, &str)> {

@@ -12,11 +12,12 @@ use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
+use crate::prepare::PreparedEndpoint;
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::security::BotDetector;
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
-use crate::validation::BodySchema;
 use crate::validation::cel::{Checks, Side};
+use std::sync::Arc;
 
 pub struct EndpointPlan {
     pub path: String,
@@ -87,7 +88,7 @@ pub struct BackendPlan {
     /// `qos/circuit-breaker` and `qos/ratelimit/proxy`, when configured.
     pub guard: Option<BackendGuard>,
     /// `validation/cel` at backend level.
-    pub cel: Option<Checks>,
+    pub cel: Option<Arc<Checks>>,
     /// The backend's own `input_headers` (lower-case) and
     /// `input_query_strings`: `None` sends what the endpoint lets through.
     pub input_headers: Option<Vec<String>>,
@@ -165,9 +166,12 @@ pub struct WorkerShare {
     pub disable_compression: bool,
 }
 
+/// `prepared` holds what the prepare step compiled for it once for all
+/// workers (`runtime::Prepared`).
 pub fn compile_endpoint(
     index: usize,
     endpoint: &Endpoint,
+    prepared: &PreparedEndpoint,
     pools: &Pools,
     share: &WorkerShare,
 ) -> Result<EndpointPlan, PlanError> {
@@ -194,6 +198,10 @@ pub fn compile_endpoint(
             label,
         )
         .map_err(|e| at(&format!(".backend[{b}]"), e))?;
+        let compiled = BackendPlan {
+            cel: prepared.backend_cel.get(b).cloned().flatten(),
+            ..compiled
+        };
         if backend.shadow.is_some() {
             shadows.push(Rc::new(compiled));
         } else {
@@ -209,7 +217,8 @@ pub fn compile_endpoint(
         )),
         None => None,
     };
-    let (before, after) = compile_steps(endpoint, share).map_err(|e| at(".extra_config", e))?;
+    let (before, after) =
+        compile_steps(endpoint, prepared, share).map_err(|e| at(".extra_config", e))?;
     // Shadows are left out: a request their URL cannot take is not
     // mirrored (the template refuses the value), but still served.
     let mut segment_params: Vec<usize> = backends
@@ -246,7 +255,7 @@ pub fn compile_endpoint(
         wildcard: endpoint.wildcard,
         before,
         after,
-        replaced_headers: endpoint
+        replaced_headers: prepared
             .auth
             .iter()
             .flat_map(|spec| &spec.validators)
@@ -263,6 +272,7 @@ pub fn compile_endpoint(
 /// signer). ARCHITECTURE.md, "The order of handlers".
 fn compile_steps(
     endpoint: &Endpoint,
+    prepared: &PreparedEndpoint,
     share: &WorkerShare,
 ) -> Result<(Vec<Step>, Vec<ResponseStep>), String> {
     let mut before = Vec::new();
@@ -277,19 +287,13 @@ fn compile_steps(
     // The validator wraps the rate limiter: a caller without a valid token
     // spends nothing, and a limit keyed on a propagated claim counts per
     // token holder.
-    if let Some(spec) = &endpoint.auth {
+    if let Some(spec) = &prepared.auth {
         before.push(Step::Jwt(JwtCheck::new(spec.clone())));
     }
-    let cel = if endpoint.cel.is_empty() {
-        None
-    } else {
-        Some(Rc::new(Checks::compile(
-            endpoint.cel.iter().map(String::as_str),
-        )?))
-    };
+    let cel = prepared.cel.clone();
     if let Some(checks) = cel.as_ref().filter(|c| c.has(Side::Jwt)) {
         before.push(Step::CelJwt(CelStep::new(
-            Rc::clone(checks),
+            Arc::clone(checks),
             share.return_error_msg,
         )));
     }
@@ -304,7 +308,7 @@ fn compile_steps(
     if let Some(checks) = cel {
         if checks.has(Side::Request) {
             before.push(Step::Cel(CelStep::new(
-                Rc::clone(&checks),
+                Arc::clone(&checks),
                 share.return_error_msg,
             )));
         }
@@ -315,14 +319,14 @@ fn compile_steps(
             )));
         }
     }
-    if let Some(schema) = &endpoint.json_schema {
+    if let Some(schema) = &prepared.json_schema {
         before.push(Step::JsonSchema(SchemaStep::new(
-            BodySchema::compile(schema)?,
+            Arc::clone(schema),
             share.return_error_msg,
         )));
     }
     // The signer wraps the whole pipe: it signs what the checks let out.
-    if let Some(spec) = &endpoint.signer {
+    if let Some(spec) = &prepared.signer {
         after.push(ResponseStep::Sign(JwtSigner::new(spec.clone())));
     }
     Ok((before, after))
@@ -370,11 +374,7 @@ fn compile_backend(
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
-        cel: if backend.cel.is_empty() {
-            None
-        } else {
-            Some(Checks::compile(backend.cel.iter().map(String::as_str))?)
-        },
+        cel: None,
         input_headers: backend.input_headers.clone(),
         input_query_strings: backend.input_query_strings.clone(),
         chunked_request_body: backend.chunked_request_body,

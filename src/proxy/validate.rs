@@ -11,7 +11,7 @@
 //! check means the backend is not called, a failed response check that its
 //! data is dropped; either way the backend counts as failed.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, USER_AGENT, forwarded_headers, forwarded_query, peer_text};
@@ -35,12 +35,12 @@ fn jwt_claims(facts: &RequestFacts) -> ::cel::Value {
 /// An endpoint's CEL checks: the JWT and request sides run as a step
 /// before the backends, the response side on the merged document.
 pub struct CelStep {
-    checks: Rc<Checks>,
+    checks: Arc<Checks>,
     return_error_msg: bool,
 }
 
 impl CelStep {
-    pub fn new(checks: Rc<Checks>, return_error_msg: bool) -> CelStep {
+    pub fn new(checks: Arc<Checks>, return_error_msg: bool) -> CelStep {
         CelStep {
             checks,
             return_error_msg,
@@ -113,12 +113,12 @@ impl CelStep {
 
 /// `validation/json-schema` on the request body.
 pub struct SchemaStep {
-    schema: BodySchema,
+    schema: Arc<BodySchema>,
     return_error_msg: bool,
 }
 
 impl SchemaStep {
-    pub fn new(schema: BodySchema, return_error_msg: bool) -> SchemaStep {
+    pub fn new(schema: Arc<BodySchema>, return_error_msg: bool) -> SchemaStep {
         SchemaStep {
             schema,
             return_error_msg,

@@ -1,6 +1,7 @@
 //! Start-up: which cores, the port check, one pinned worker thread per
 //! core (each running its own event loop, see `crate::rt`), each with its
-//! own listener and its own copy of everything.
+//! own listener and its own tables, built from the parts the prepare step
+//! (`crate::prepare`) built once for all of them.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
@@ -15,8 +16,14 @@ use crate::upstream::resolve_all;
 mod listener;
 mod signals;
 
+pub use crate::prepare::Prepared;
+
 /// How long start-up waits for backend names to resolve.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(3);
+
+/// Reads, builds and prepares the configuration again for a reload;
+/// `Err` says why it is not served.
+pub type Reloader = Box<dyn Fn() -> Result<(Config, Prepared), String>>;
 
 pub struct RunOptions {
     /// `--cores N`: how many of the allowed CPUs to use (default: all).
@@ -24,7 +31,7 @@ pub struct RunOptions {
     /// Reads and builds the configuration again (the file, with the same
     /// command-line overrides) for a reload on SIGHUP; `None`: SIGHUP only
     /// reloads the certificates.
-    pub reload: Option<Box<dyn Fn() -> Result<Config, String>>>,
+    pub reload: Option<Reloader>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,26 +97,21 @@ fn bound_addr(probe: &StdListener, asked: SocketAddr) -> Result<SocketAddr, Star
 /// Starts the one thread that keeps every `jwk_url` fresh (if any). It
 /// does not wait for the first fetch: a JWK server that is down does not
 /// stop start-up, its tokens are refused until the keys arrive.
-fn start_jwk_fetcher(config: &Config) -> Result<Arc<AtomicBool>, StartError> {
+fn start_jwk_fetcher(prepared: &Prepared) -> Result<Arc<AtomicBool>, StartError> {
     use crate::auth::keys::{FetchTls, start_fetcher};
-    let sources = &config.jwk_sources;
-    let https = |insecure: bool| {
-        sources
-            .iter()
-            .any(|s| s.insecure == insecure && s.url.starts_with("https://"))
-    };
-    let tls_error = |p: crate::config::Problem| StartError::Tls(format!("{}: {}", p.at, p.message));
+    let sources = &prepared.jwk_sources;
     let mut tls = FetchTls::default();
-    if https(false) {
-        tls.verified = Some(crate::tls::client_config(&config.client_tls).map_err(tls_error)?);
+    if sources
+        .iter()
+        .any(|s| !s.insecure && s.url.starts_with("https://"))
+    {
+        tls.verified = Some(prepared.client_tls.clone());
     }
-    if https(true) {
+    if let Some(insecure) = &prepared.insecure_jwk_tls {
         tracing::warn!(
             "disable_jwk_security is on for an https:// jwk_url: the JWK server's certificate is NOT VERIFIED (as in KrakenD)"
         );
-        let mut settings = config.client_tls.clone();
-        settings.allow_insecure_connections = true;
-        tls.unverified = Some(crate::tls::client_config(&settings).map_err(tls_error)?);
+        tls.unverified = Some(insecure.clone());
     }
     start_fetcher(sources.clone(), tls)
         .map_err(|e| StartError::Plan(format!("cannot start the JWK fetcher thread: {e}")))
@@ -129,11 +131,11 @@ struct Running {
 /// flag of its JWK fetcher (started, and its first fetch awaited briefly,
 /// so its validators have keys when the workers switch).
 fn reload_config(
-    reload: &dyn Fn() -> Result<Config, String>,
+    reload: &dyn Fn() -> Result<(Config, Prepared), String>,
     running: &Running,
     workers: usize,
-) -> Result<((Config, crate::upstream::Resolved), Arc<AtomicBool>), String> {
-    let config = reload()?;
+) -> Result<(crate::server::Reloaded, Arc<AtomicBool>), String> {
+    let (config, prepared) = reload()?;
     let old = &running.config;
     let needs_restart = |what: &str| {
         Err(format!(
@@ -163,10 +165,10 @@ fn reload_config(
         return needs_restart("router.use_h2c");
     }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
-    prepare(&config, workers, &resolved).map_err(|e| e.to_string())?;
-    let fetcher = start_jwk_fetcher(&config).map_err(|e| e.to_string())?;
+    prepare(&config, &prepared, workers, &resolved).map_err(|e| e.to_string())?;
+    let fetcher = start_jwk_fetcher(&prepared).map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + JWK_FIRST_FETCH_WAIT;
-    while config
+    while prepared
         .jwk_sources
         .iter()
         .any(|s| s.published.generation() == 0)
@@ -174,7 +176,13 @@ fn reload_config(
     {
         std::thread::sleep(Duration::from_millis(10));
     }
-    Ok(((config, resolved), fetcher))
+    let next = crate::server::Reloaded {
+        generation: running.generation + 1,
+        config,
+        prepared,
+        resolved,
+    };
+    Ok((next, fetcher))
 }
 
 /// How long a reload waits for the first fetch of its JWK sets before the
@@ -183,22 +191,17 @@ fn reload_config(
 const JWK_FIRST_FETCH_WAIT: Duration = Duration::from_secs(3);
 
 /// Builds what `run` builds before it claims a port or starts a thread,
-/// so that a bad file fails here: the edge TLS set-up and one worker's
-/// tables (router, compiled endpoints with their CEL, JSON Schema,
-/// JMESPath and flatmap programs, pools, edge checks). `run` and
-/// `check -t` both call it, so they cannot disagree about a file.
+/// so that a bad file fails here: one worker's tables (router, compiled
+/// endpoints with their CEL, JSON Schema, JMESPath and flatmap programs,
+/// pools, edge checks) from the prepared parts. `run` and `check -t` both
+/// call it, so they cannot disagree about a file.
 pub fn prepare(
     config: &Config,
+    prepared: &Prepared,
     workers: usize,
     resolved: &[(String, Option<SocketAddr>)],
-) -> Result<Option<Arc<crate::tls::ServerTls>>, StartError> {
-    let tls = match &config.tls {
-        Some(settings) => Some(Arc::new(
-            crate::tls::ServerTls::new(settings).map_err(|p| StartError::Tls(p.message))?,
-        )),
-        None => None,
-    };
-    Worker::new(0, workers, config.clone(), resolved)
+) -> Result<(), StartError> {
+    Worker::new(0, workers, config.clone(), prepared, resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
     // An ephemeral gateway port (`-p 0`) is compared once bound, in `run`.
     if let Some(exporter) = config
@@ -212,23 +215,23 @@ pub fn prepare(
             port: exporter.port,
         });
     }
-    Ok(tls)
+    Ok(())
 }
 
 /// `check -t`: [`prepare`] for as many workers as `run` would start,
 /// without resolving backend names (a name that does not resolve is only
 /// a warning for `run`), binding ports or starting threads.
-pub fn test_build(config: &Config) -> Result<(), StartError> {
+pub fn test_build(config: &Config, prepared: &Prepared) -> Result<(), StartError> {
     let workers = allowed_cpus().map_or(1, |cpus| cpus.len().max(1));
     let unresolved: Vec<(String, Option<SocketAddr>)> = backend_authorities(config)
         .into_iter()
         .map(|authority| (authority, None))
         .collect();
-    prepare(config, workers, &unresolved).map(drop)
+    prepare(config, prepared, workers, &unresolved)
 }
 
 /// Starts the workers and blocks until they stop.
-pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
+pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<(), StartError> {
     let cpus = allowed_cpus()?;
     let workers = match options.cores {
         Some(0) => return Err(StartError::ZeroCores),
@@ -268,7 +271,8 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
             tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
         }
     }
-    let tls = prepare(&config, workers, &resolved)?;
+    prepare(&config, &prepared, workers, &resolved)?;
+    let tls = prepared.server_tls.clone();
     let asked = SocketAddr::new(config.listen_ip, config.port);
     let probe = claim_port(asked)?;
     let addr = bound_addr(&probe, asked)?;
@@ -291,7 +295,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     }
     drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
-    let mut jwk_fetcher = start_jwk_fetcher(&config)?;
+    let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only
@@ -305,6 +309,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
     let mut handles = Vec::with_capacity(workers);
     for (id, &cpu) in cpus.iter().take(workers).enumerate() {
         let config = config.clone();
+        let prepared = prepared.clone();
         let resolved = resolved.clone();
         let ready = ready_tx.clone();
         let control = crate::server::Control {
@@ -329,7 +334,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                 }
                 let failed = ready.clone();
                 let ran = crate::rt::block_on_local(&name, async move {
-                    let worker = match Worker::new(id, workers, config, &resolved) {
+                    let worker = match Worker::new(id, workers, config, &prepared, &resolved) {
                         Ok(worker) => worker,
                         Err(e) => {
                             let _ = ready.send(Err(StartError::Plan(e.to_string())));
@@ -435,17 +440,13 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), StartError> {
                         Ok((next, fetcher)) => {
                             jwk_fetcher.store(true, Ordering::Relaxed);
                             jwk_fetcher = fetcher;
-                            running.generation += 1;
-                            running.config = next.0.clone();
+                            running.generation = next.generation;
+                            running.config = next.config.clone();
                             tracing::info!(
                                 "SIGHUP: configuration reload {} checked; every worker switches to it between requests",
                                 running.generation
                             );
-                            configs.store(Some(Arc::new(crate::server::Reloaded {
-                                generation: running.generation,
-                                config: next.0,
-                                resolved: next.1,
-                            })));
+                            configs.store(Some(Arc::new(next)));
                         }
                         Err(why) => tracing::error!(
                             "SIGHUP: configuration reload failed, still serving the previous one: {why}"

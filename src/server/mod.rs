@@ -31,6 +31,8 @@ pub struct Reloaded {
     /// Grows with each successful reload (the start-up one is 0).
     pub generation: u64,
     pub config: crate::config::Config,
+    /// Built once by the main thread; each worker clones its parts.
+    pub prepared: crate::prepare::Prepared,
     pub resolved: crate::upstream::Resolved,
 }
 
@@ -56,7 +58,7 @@ pub struct WorkerTls {
 impl EdgeTls {
     /// Builds this worker's first server configuration (on its thread).
     pub fn start(self) -> Result<WorkerTls, crate::config::Problem> {
-        let current = RefCell::new(self.source.config()?);
+        let current = RefCell::new(self.source.worker_config());
         let seen = Cell::new(self.reloads.load(Ordering::Relaxed));
         Ok(WorkerTls {
             edge: self,
@@ -320,7 +322,7 @@ pub async fn run_worker(
 /// previous configuration.
 fn switch(current: &Current, next: &Reloaded, workers: usize) {
     let previous = current.borrow().clone();
-    match previous.next(workers, next.config.clone(), &next.resolved) {
+    match previous.next(workers, next.config.clone(), &next.prepared, &next.resolved) {
         Ok(worker) => {
             for pool in worker.new_pools(&previous) {
                 rt::spawn(pool.clone().warm_up());

@@ -9,6 +9,7 @@ use super::edge::Edge;
 use super::observe::Observer;
 use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
+use crate::prepare::Prepared;
 use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
 use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
@@ -60,9 +61,10 @@ impl Worker {
         id: usize,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
-        Worker::build(id, workers, config, resolved, None)
+        Worker::build(id, workers, config, prepared, resolved, None)
     }
 
     /// The next generation for a reloaded `config`: this worker's counters,
@@ -73,9 +75,10 @@ impl Worker {
         &self,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
     ) -> Result<Worker, PlanError> {
-        Worker::build(self.id, workers, config, resolved, Some(self))
+        Worker::build(self.id, workers, config, prepared, resolved, Some(self))
     }
 
     /// The pools of `previous` that this generation does not keep.
@@ -101,20 +104,17 @@ impl Worker {
         id: usize,
         workers: usize,
         config: Config,
+        prepared: &Prepared,
         resolved: &[(String, Option<SocketAddr>)],
         previous: Option<&Worker>,
     ) -> Result<Worker, PlanError> {
         let mut pools = Pools::default();
-        // This worker's own client configuration (and session cache) for
-        // its `https://` backends.
-        let client_tls = if resolved.iter().any(|(a, _)| a.starts_with("https://")) {
-            Some(
-                crate::tls::client_config(&config.client_tls)
-                    .map_err(|p| PlanError(format!("{}: {}", p.at, p.message)))?,
-            )
-        } else {
-            None
-        };
+        // The prepared client configuration with this worker's own session
+        // cache, for its `https://` backends.
+        let client_tls = resolved
+            .iter()
+            .any(|(a, _)| a.starts_with("https://"))
+            .then(|| prepared.worker_client_tls());
         let limits = &config.limits;
         let settings = PoolSettings {
             max_idle: limits.idle_per_worker(workers),
@@ -163,7 +163,8 @@ impl Worker {
         let endpoints = config
             .endpoints
             .iter()
-            .map(|e| compile_endpoint(e.index, e, &pools, &share))
+            .zip(&prepared.endpoints)
+            .map(|(e, compiled)| compile_endpoint(e.index, e, compiled, &pools, &share))
             .collect::<Result<Vec<_>, _>>()?;
         let router = Router::new(config.endpoints.iter().map(|e| (e.path.as_str(), e.method)))
             .with_redirects(Redirects {

@@ -367,8 +367,11 @@ pub trait Bindings {
 }
 
 impl Checks {
-    /// Compiles expressions already validated by the config step.
-    pub fn compile<'a>(sources: impl IntoIterator<Item = &'a str>) -> Result<Checks, String> {
+    /// Compiles the expressions of one `validation/cel`; `Err` is the
+    /// index of the first that does not compile and why.
+    pub fn compile<'a>(
+        sources: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Checks, (usize, String)> {
         let mut checks = Checks {
             env: Arc::new(environment()),
             jwt: Vec::new(),
@@ -379,8 +382,8 @@ impl Checks {
             response_vars: Vars::default(),
             response_data: DataUse::Unused,
         };
-        for source in sources {
-            let (check, side) = Check::compile(source)?;
+        for (index, source) in sources.into_iter().enumerate() {
+            let (check, side) = Check::compile(source).map_err(|m| (index, m))?;
             let (list, vars) = match side {
                 Side::Jwt => (&mut checks.jwt, &mut checks.jwt_vars),
                 Side::Request => (&mut checks.request, &mut checks.request_vars),
