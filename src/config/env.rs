@@ -27,6 +27,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::duration::{DurationError, parse_go_duration};
+use super::weak::{go_parse_bool, go_parse_int};
 
 /// The prefix krakend-koanf reads.
 pub const PREFIX: &str = "KRAKEND_";
@@ -315,12 +316,12 @@ fn not_an_object(path: &[&str]) -> String {
 /// The string as mapstructure's weak typing decodes it into `kind`.
 fn convert(kind: Kind, key: &str, text: &str) -> Result<Value, String> {
     match kind {
-        Kind::Int => parse_go_int(text).map(|n| Value::Number(Number::from(n))).ok_or_else(|| {
+        Kind::Int => go_parse_int(text).map(|n| Value::Number(Number::from(n))).ok_or_else(|| {
             format!(
                 "`{key}` takes an integer (read as Go's strconv.ParseInt with base 0: 8080, 0x1F90); give a whole number"
             )
         }),
-        Kind::Bool => parse_go_bool(text).map(Value::Bool).ok_or_else(|| {
+        Kind::Bool => go_parse_bool(text).map(Value::Bool).ok_or_else(|| {
             format!("`{key}` takes a boolean: write true or false (or 1, 0, t, f, TRUE, FALSE)")
         }),
         // `dialer_keep_alive` may be negative (Go: keep-alive off).
@@ -340,7 +341,7 @@ fn convert(kind: Kind, key: &str, text: &str) -> Result<Value, String> {
         },
         Kind::String => Ok(Value::String(text.to_owned())),
         Kind::StringList => Ok(Value::Array(vec![Value::String(text.to_owned())])),
-        Kind::Uint16List => parse_go_int(text)
+        Kind::Uint16List => go_parse_int(text)
             .filter(|_| !text.starts_with(['+', '-']))
             .and_then(|n| u16::try_from(n).ok())
             .map(|n| Value::Array(vec![Value::Number(n.into())]))
@@ -350,58 +351,6 @@ fn convert(kind: Kind, key: &str, text: &str) -> Result<Value, String> {
         Kind::Structured => Err(format!(
             "`{key}` is an object or a list in KrakenD's configuration; a variable cannot replace it with text (KrakenD fails to decode it too): remove the variable"
         )),
-    }
-}
-
-/// `strconv.ParseBool`, with mapstructure's "empty is false".
-fn parse_go_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" | "" => Some(false),
-        _ => None,
-    }
-}
-
-/// `strconv.ParseInt(s, 0, 64)`, with mapstructure's "empty is 0": an
-/// optional sign, then `0x`/`0o`/`0b` or a leading `0` (octal) or decimal;
-/// underscores only between digits or after the base prefix.
-fn parse_go_int(text: &str) -> Option<i64> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let (negative, body) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest, true)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest, true)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest, true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..], true)
-    } else {
-        (10, lower.as_str(), false)
-    };
-    if digits.contains('_') {
-        // Go: "_" must separate digits (a base prefix counts as a digit).
-        let ok_ends = !digits.ends_with('_') && (prefixed || !digits.starts_with('_'));
-        if !ok_ends || digits.contains("__") {
-            return None;
-        }
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    if clean.is_empty() || clean.starts_with(['+', '-']) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(&clean, radix).ok()?;
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
     }
 }
 
@@ -606,7 +555,7 @@ mod tests {
             ("9223372036854775808", None),
             ("-9223372036854775808", Some(i64::MIN)),
         ] {
-            assert_eq!(parse_go_int(text), expected, "{text:?}");
+            assert_eq!(go_parse_int(text), expected, "{text:?}");
         }
         for (text, expected) in [
             ("", Some(false)),
@@ -616,7 +565,7 @@ mod tests {
             ("yes", None),
             ("tRUE", None),
         ] {
-            assert_eq!(parse_go_bool(text), expected, "{text:?}");
+            assert_eq!(go_parse_bool(text), expected, "{text:?}");
         }
     }
 

@@ -191,15 +191,22 @@ impl Visitor<'_> for WeakBoolVisitor {
         Ok(v != 0.0)
     }
 
-    /// Go's `strconv.ParseBool`, plus mapstructure's empty string (false).
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        match v {
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-            "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-            _ => Err(E::custom(format_args!(
+        go_parse_bool(v).ok_or_else(|| {
+            E::custom(format_args!(
                 "\"{v}\" is not a boolean; write true or false"
-            ))),
-        }
+            ))
+        })
+    }
+}
+
+/// Go's `strconv.ParseBool`, plus mapstructure's empty string (false).
+/// Also what `KRAKEND_*` variables are read with (`env.rs`).
+pub(super) fn go_parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -254,7 +261,7 @@ impl Visitor<'_> for WeakIntVisitor {
 /// Go's `strconv.ParseInt(s, 0, 64)` after mapstructure's `""` -> 0: an
 /// optional sign, then `0x`/`0o`/`0b` or a leading `0` (octal) choose the
 /// base, and `_` may separate digits.
-fn go_parse_int(text: &str) -> Option<i64> {
+pub(super) fn go_parse_int(text: &str) -> Option<i64> {
     if text.is_empty() {
         return Some(0);
     }
