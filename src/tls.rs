@@ -74,26 +74,12 @@ fn build(
     let keys = SniKeys(load_keys(&settings.keys)?);
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(ids) = &settings.cipher_suites {
-        provider.cipher_suites = ids
-            .iter()
-            .filter_map(|id| {
-                rustls::crypto::ring::ALL_CIPHER_SUITES
-                    .iter()
-                    .find(|s| u16::from(s.suite()) == *id)
-                    .copied()
-            })
-            .collect();
+        provider.cipher_suites = pick(ids, rustls::crypto::ring::ALL_CIPHER_SUITES, |s| {
+            u16::from(s.suite())
+        });
     }
     if let Some(ids) = &settings.curve_preferences {
-        provider.kx_groups = ids
-            .iter()
-            .filter_map(|id| {
-                rustls::crypto::ring::ALL_KX_GROUPS
-                    .iter()
-                    .find(|g| u16::from(g.name()) == *id)
-                    .copied()
-            })
-            .collect();
+        provider.kx_groups = curves(ids);
     }
     let versions = versions(settings.min_version, settings.max_version);
     let provider = Arc::new(provider);
@@ -251,6 +237,21 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
     Ok(certs)
 }
 
+/// The items of `all` whose IANA id is in `ids`, in the order of `ids`
+/// (Go's order of preference); unknown ids are left out.
+fn pick<T: Copy>(ids: &[u16], all: &[T], id_of: impl Fn(&T) -> u16) -> Vec<T> {
+    ids.iter()
+        .filter_map(|id| all.iter().find(|item| id_of(item) == *id).copied())
+        .collect()
+}
+
+/// `curve_preferences`: the key exchange groups ring offers, by IANA id.
+fn curves(ids: &[u16]) -> Vec<&'static dyn rustls::crypto::SupportedKxGroup> {
+    pick(ids, rustls::crypto::ring::ALL_KX_GROUPS, |g| {
+        u16::from(g.name())
+    })
+}
+
 /// The client side: how `https://` backends are called.
 pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, Problem> {
     let mut provider = rustls::crypto::ring::default_provider();
@@ -262,15 +263,7 @@ pub fn client_config(settings: &ClientTlsSettings) -> Result<Arc<ClientConfig>, 
         });
     }
     if let Some(ids) = &settings.curve_preferences {
-        provider.kx_groups = ids
-            .iter()
-            .filter_map(|id| {
-                rustls::crypto::ring::ALL_KX_GROUPS
-                    .iter()
-                    .find(|g| u16::from(g.name()) == *id)
-                    .copied()
-            })
-            .collect();
+        provider.kx_groups = curves(ids);
     }
     let provider = Arc::new(provider);
     // Without a `client_tls` block, Go's own client defaults (TLS 1.2 to

@@ -56,16 +56,9 @@ impl CelStep {
         req: &ClientRequest<'_>,
         facts: &RequestFacts,
     ) -> Result<(), Refusal> {
-        let bindings = RequestBindings {
-            plan,
-            req,
-            facts,
-            backend_path: None,
-            backend: None,
-        };
         // KrakenD's JWT rejecter answers like a bad token.
         self.checks
-            .run(Side::Jwt, &bindings)
+            .run(Side::Jwt, &RequestBindings::endpoint(plan, req, facts))
             .map_err(|_| Refusal::empty(401))
     }
 
@@ -76,15 +69,8 @@ impl CelStep {
         req: &ClientRequest<'_>,
         facts: &RequestFacts,
     ) -> Result<(), Refusal> {
-        let bindings = RequestBindings {
-            plan,
-            req,
-            facts,
-            backend_path: None,
-            backend: None,
-        };
         self.checks
-            .run(Side::Request, &bindings)
+            .run(Side::Request, &RequestBindings::endpoint(plan, req, facts))
             .map_err(|failed| error_refusal(500, failed.message(), self.return_error_msg))
     }
 
@@ -202,6 +188,23 @@ struct RequestBindings<'a> {
     /// backend layer sits inside lura's filters, krakend-ce
     /// `backend_factory.go`).
     backend: Option<&'a BackendPlan>,
+}
+
+impl<'a> RequestBindings<'a> {
+    /// The bindings of an endpoint-level check (no backend).
+    fn endpoint(
+        plan: &'a EndpointPlan,
+        req: &'a ClientRequest<'a>,
+        facts: &'a RequestFacts,
+    ) -> RequestBindings<'a> {
+        RequestBindings {
+            plan,
+            req,
+            facts,
+            backend_path: None,
+            backend: None,
+        }
+    }
 }
 
 impl Bindings for RequestBindings<'_> {
