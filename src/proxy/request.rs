@@ -48,12 +48,7 @@ impl<'a> ClientRequest<'a> {
     /// and one that ignores its length would read the client's body as
     /// the next request on the pooled connection (a smuggled request).
     pub fn body_for(&self, method: crate::http::Method) -> &'a [u8] {
-        use crate::http::Method;
-        if matches!(method, Method::Get | Method::Head) {
-            &[]
-        } else {
-            self.body
-        }
+        body_for(method, self.body)
     }
 
     /// The raw (still percent-encoded) value of the endpoint's placeholder `name`.
@@ -178,6 +173,17 @@ fn write_headers(
         write_header(out, b"X-Forwarded-Host", host.of(req.buf));
     }
     out.extend_from_slice(&facts.backend_headers);
+}
+
+/// `body`, or nothing for a GET or HEAD backend ([`ClientRequest::body_for`]
+/// says why); shadow calls, which outlive the request, use it too.
+pub fn body_for(method: crate::http::Method, body: &[u8]) -> &[u8] {
+    use crate::http::Method;
+    if matches!(method, Method::Get | Method::Head) {
+        &[]
+    } else {
+        body
+    }
 }
 
 /// The client's header fields (name, value) that reach the backends: the

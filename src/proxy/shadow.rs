@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::fanout::{CallContext, Unordered, is_success};
 use super::plan::BackendPlan;
-use super::request::{backend_target, headers_for};
+use super::request::{backend_target, body_for, headers_for};
 use super::validate::check_backend_request;
 use crate::config::{BackendEncoding, Endpoint};
-use crate::http::{Method, ResponseBody};
+use crate::http::ResponseBody;
 use crate::metrics::Recorder;
 use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
 
@@ -217,11 +217,7 @@ async fn exchange(
     target: &Target,
 ) -> Result<(u16, Option<u64>), BackendError> {
     // The body goes where it goes for any backend call (`fanout::call`).
-    let body: &[u8] = if matches!(backend.method, Method::Get | Method::Head) {
-        &[]
-    } else {
-        &mirrored.body
-    };
+    let body = body_for(backend.method, &mirrored.body);
     let request = Request {
         method: backend.method,
         path_and_query: &target.path,
