@@ -138,3 +138,36 @@ fn the_scanner_sees_every_form() {
     assert!(crate_modules("// read by `crate::metrics`").is_empty());
     assert!(crate_modules("let a = mycrate::x;").is_empty());
 }
+
+/// Each line under `src/<module>` that names one of `forbidden` through
+/// `crate::`, as `file:line: text`.
+fn naming(module: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(module);
+    let mut found = Vec::new();
+    for file in sources(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if crate_modules(line)
+                .iter()
+                .any(|m| forbidden.contains(&m.as_str()))
+            {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn proxy_and_upstream_name_nothing_of_server() {
+    let mut found = naming("proxy", &["server"]);
+    found.extend(naming("upstream", &["server", "proxy"]));
+    assert!(
+        found.is_empty(),
+        "proxy/ is the request path for every codec and must not depend on server/ \
+         (upstream/ on neither): move what it needs below it:\n{}",
+        found.join("\n")
+    );
+}

@@ -2,21 +2,29 @@
 //! endpoint, call the backends (at once, in sequence, or streamed for
 //! no-op), then merge, manipulate and encode what came back.
 //!
-//! Owns no sockets of its own: the connection driver hands it the client
-//! stream only for no-op streaming.
+//! [`exchange::serve`] is the one request path: edge screen, built-ins,
+//! routing, steps, backend calls, finish. It owns no sockets and knows no
+//! protocol: the codec (`server::conn` for HTTP/1.1, `server::h2`) hands
+//! it a request view and a `ResponseSink` it writes the response into.
 
+mod builtin;
+mod edge;
+pub mod exchange;
 mod fanout;
 mod noop;
 mod plan;
 mod query;
 mod request;
 mod respond;
+mod service;
 mod shadow;
 mod steps;
 mod validate;
 
 use crate::rt::Timer;
 
+pub use edge::{Edge, EdgeRequest, Screen};
+pub use exchange::{Exchanged, Incoming, Scratch};
 pub use fanout::{CallContext, Outcome, fan_out, sequential};
 pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{BackendPlan, EndpointPlan, PlanError, WorkerShare, compile_endpoint};
@@ -25,18 +33,19 @@ pub use request::{
     ClientRequest, KRAKEND_VERSION, USER_AGENT, backend_headers, params_fit_segments,
 };
 pub use respond::{
-    ResponseContext, failure_status, finish, write_failure, write_merged, write_refusal,
+    Body, ResponseContext, failure_status, finish, write_failure, write_merged, write_refusal,
 };
+pub use service::Service;
 pub use steps::{Refusal, RequestFacts, ResponseStep, Step, StepInput, run_before};
 
 /// Runs a non-no-op endpoint and writes the whole response into `out`.
 /// `body` is scratch space for the encoded body; `timer` is the
 /// connection's, for the endpoint's deadline.
-pub async fn handle(
+pub async fn handle<S: crate::http::ResponseSink>(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
-    out: &mut Vec<u8>,
+    out: &mut S,
     timer: &mut Timer,
 ) -> Handled {
     let plan = call.plan;
