@@ -319,7 +319,7 @@ fn assembled(
     fields: &[(&str, &[u8])],
 ) -> Result<RequestHead, RequestError> {
     let mut buf = Vec::new();
-    let mut span = |buf: &mut Vec<u8>, bytes: &[u8]| {
+    let span = |buf: &mut Vec<u8>, bytes: &[u8]| {
         let start = buf.len() as u32;
         buf.extend_from_slice(bytes);
         Span {
