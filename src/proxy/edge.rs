@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 
 use smallvec::SmallVec;
 
+use super::facts::Refusal;
 use super::plan::PlanError;
-use super::steps::Refusal;
 use crate::config::Config;
 use crate::http::{Method, RequestHead};
 use crate::security::{

@@ -11,12 +11,13 @@ use std::time::Instant;
 
 use super::builtin;
 use super::edge::{EdgeRequest, Screen};
+use super::facts::RequestFacts;
 use super::fanout::CallContext;
 use super::noop::{NoOpEnd, relay};
 use super::request::{ClientRequest, backend_headers, params_fit_segments};
 use super::respond::{Body, ResponseContext, finish, write_refusal};
 use super::service::Service;
-use super::steps::{RequestFacts, StepInput, run_before};
+use super::steps::{StepInput, run_before};
 use crate::config::OutputEncoding;
 use crate::http::{Method, RequestHead, ResponseSink};
 use crate::router::{Params, RouteMatch};
@@ -256,7 +257,7 @@ pub async fn serve<S: ResponseSink>(
             streamed: Some((relayed.body_bytes, matches!(relayed.end, NoOpEnd::Done))),
         };
     }
-    let handled = super::handle(&call, &ctx, response_body, out, timer).await;
+    let handled = super::handle::handle(&call, &ctx, response_body, out, timer).await;
     Exchanged {
         completed: Some(handled.complete),
         ended: handled.ended,

@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
+use super::facts::Refusal;
 use super::fanout::{CallContext, Outcome, is_success};
 use super::plan::EndpointPlan;
-use super::steps::Refusal;
 use super::validate::check_backend_response;
 use crate::config::{BackendEncoding, StaticStrategy};
 use crate::http::{Framing, ResponseSink};

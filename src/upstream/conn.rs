@@ -1,85 +1,18 @@
 //! One keep-alive connection to a backend and the framing of its responses.
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use crate::rt::Stream;
-
 use super::error::BackendError;
-use super::pool::Pool;
+use super::pool::BackendConn;
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
     ResponseHeadReader, ResponseSink,
 };
 
-const READ_CHUNK: usize = 16 * 1024;
 /// Largest response head accepted from a backend.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-pub struct BackendConn {
-    stream: Stream,
-    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
-    read_timeout: Option<Duration>,
-    /// `buf[start..end]` holds bytes read but not consumed yet.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    pool: Rc<Pool>,
-    /// Came from the idle list: the backend may have closed it meanwhile.
-    reused: bool,
-    /// Some byte of the current exchange's request reached the socket.
-    wrote: bool,
-    /// When it last went back to the pool (recorded only when a pool
-    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
-    idle_since: Option<std::time::Instant>,
-}
-
 impl BackendConn {
-    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
-        pool.opened();
-        BackendConn {
-            stream,
-            read_timeout: None,
-            buf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            pool,
-            reused: false,
-            wrote: false,
-            idle_since: None,
-        }
-    }
-
-    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
-        self.idle_since = Some(now);
-    }
-
-    /// When it went back to the pool (now if no setting asked to record it).
-    pub(super) fn idle_since(&self) -> std::time::Instant {
-        self.idle_since.unwrap_or_else(std::time::Instant::now)
-    }
-
-    pub(super) fn into_reused(mut self) -> BackendConn {
-        self.reused = true;
-        self.wrote = false;
-        self
-    }
-
-    /// An idle connection with something to read (unsolicited bytes, end of
-    /// stream, an error) must not carry another exchange. One non-blocking
-    /// read attempt: it never waits.
-    pub(super) fn is_stale(&mut self) -> bool {
-        self.stream.has_input()
-    }
-
-    pub fn is_reused(&self) -> bool {
-        self.reused
-    }
-
-    pub fn pool(&self) -> &Rc<Pool> {
-        &self.pool
-    }
-
     /// Whether any byte of the current request was written: a request
     /// that was not may be sent again elsewhere whatever its method.
     pub fn wrote_any(&self) -> bool {
@@ -333,16 +266,6 @@ impl BackendConn {
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout.filter(|t| !t.is_zero());
     }
-
-    /// Ends an exchange: a connection whose response was read completely
-    /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(mut self, keep_alive: bool) {
-        if keep_alive && self.start == self.end {
-            self.set_read_timeout(None);
-            let pool = self.pool.clone();
-            pool.checkin(self.into_reused());
-        }
-    }
 }
 
 /// Hands `data` to the client's codec.
@@ -351,12 +274,6 @@ async fn emit<S: ResponseSink>(sink: &mut S, data: &[u8]) -> Result<(), RelayErr
         Ok(())
     } else {
         Err(RelayError::Client)
-    }
-}
-
-impl Drop for BackendConn {
-    fn drop(&mut self) {
-        self.pool.closed();
     }
 }
 
