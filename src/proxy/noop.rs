@@ -8,7 +8,7 @@ use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_h
 use crate::rt::Timer;
 use crate::upstream::{BackendError, RelayError, Request, open};
 
-/// How a no-op exchange ended, for the connection driver.
+/// How a no-op exchange ended, for the codec.
 pub enum NoOpEnd {
     /// The response was written whole; the connection may continue.
     Done,
@@ -17,7 +17,7 @@ pub enum NoOpEnd {
     Broken,
 }
 
-/// How a no-op exchange went, for the connection driver and its observer.
+/// How a no-op exchange went, for the codec and its observer.
 pub struct Relayed {
     pub end: NoOpEnd,
     pub status: u16,

@@ -16,7 +16,7 @@ use crate::pipeline::{
 };
 use crate::upstream::BackendError;
 
-/// Per-response facts the connection driver supplies.
+/// Per-response facts of the request (the exchange builds them once).
 pub struct ResponseContext<'a> {
     pub accept: Option<&'a [u8]>,
     pub date: &'a [u8],

@@ -8,7 +8,7 @@
 //! response, signing). A step either lets the request go on, possibly
 //! recording what it learnt in the request's [`RequestFacts`] (the verified
 //! JWT claims, for example, which later steps and the backend calls read),
-//! or refuses it with a [`Refusal`], which the connection driver writes
+//! or refuses it with a [`Refusal`], which the request path writes
 //! through the one finishing place (`proxy::finish`) like any response.
 //!
 //! Steps are compiled once per worker from the configuration; running one

@@ -1,4 +1,4 @@
-//! The per-worker server: accept loop, connection drivers, built-ins.
+//! The per-worker server: accept loop, the two protocol codecs (HTTP/1.1, HTTP/2).
 
 mod client_ip;
 mod conn;
