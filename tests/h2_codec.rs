@@ -106,3 +106,50 @@ fn both_codecs_give_the_same_answers() {
         assert_eq!(h2, h1, "{method} {path}: HTTP/2 and HTTP/1.1 differ");
     }
 }
+
+/// Go's `WriteTimeout` over HTTP/2 (x/net/http2 `stream.onWriteTimeout`):
+/// a stream whose response is not done within it from the end of its head
+/// is reset with INTERNAL_ERROR, as HTTP/1.1 closes the connection; the
+/// other streams of the connection, and later ones, are served.
+#[test]
+fn write_timeout_resets_a_late_stream() {
+    let backend = Backend::start(|seen| {
+        if seen.path() == "/slow" {
+            // A backend slower than the 400 ms write_timeout.
+            std::thread::sleep(std::time::Duration::from_millis(900));
+        }
+        json(200, r#"{"a":1}"#)
+    });
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "timeout": "3s", "write_timeout": "400ms",
+            "endpoints": [
+              {{"endpoint": "/slow", "backend": [{{"host": ["{b}"], "url_pattern": "/slow"}}]}},
+              {{"endpoint": "/fast", "backend": [{{"host": ["{b}"], "url_pattern": "/fast"}}]}}]}}"#,
+        b = backend.url()
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = gw.addr;
+    let (slow, fast) = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let get = |path: &str| {
+            http::Request::builder()
+                .uri(format!("http://localhost{path}"))
+                .body(())
+                .unwrap()
+        };
+        let (slow, _) = send.send_request(get("/slow"), true).unwrap();
+        let (fast, _) = send.send_request(get("/fast"), true).unwrap();
+        let fast = fast.await.map(|r| r.status().as_u16());
+        let slow = slow.await.map(|r| r.status().as_u16());
+        (slow, fast)
+    });
+    assert_eq!(fast.ok(), Some(200), "the quick stream beside it is served");
+    let reason = slow.expect_err("the late stream gets no response").reason();
+    assert_eq!(reason, Some(h2::Reason::INTERNAL_ERROR));
+}

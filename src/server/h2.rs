@@ -424,6 +424,15 @@ impl Reply {
         };
         polled.map(|_| ())
     }
+
+    /// Resets the stream (RST_STREAM with `reason`), whatever was sent.
+    fn reset(&mut self, reason: h2::Reason) {
+        match std::mem::replace(self, Reply::Done) {
+            Reply::Head(mut respond) => respond.send_reset(reason),
+            Reply::Body(mut send) => send.send_reset(reason),
+            Reply::Done => {}
+        }
+    }
 }
 
 /// A refusal of the codec itself, before the request path saw the
@@ -511,6 +520,23 @@ async fn serve_stream(
             ended: None,
         });
         true
+    };
+    // Go's `WriteTimeout` over HTTP/2 (x/net/http2 `stream.onWriteTimeout`):
+    // a stream whose response is not done within it from the end of its
+    // head is reset with INTERNAL_ERROR; what the request was doing
+    // (backend calls, a streamed body) is dropped with it.
+    let write_deadline = worker.config.limits.write_deadline;
+    let work = async {
+        let Some(limit) = write_deadline else {
+            return work.await;
+        };
+        match rt::until(started + limit, work).await {
+            Some(served) => served,
+            None => {
+                reply.borrow_mut().reset(h2::Reason::INTERNAL_ERROR);
+                true
+            }
+        }
     };
     let reset = std::future::poll_fn(|cx| reply.borrow_mut().poll_reset(cx));
     let served = futures_lite::future::or(work, async {
