@@ -495,7 +495,10 @@ fn check_keys(
                 ),
             ));
         }
-        if !known.contains(&key.as_str()) && !key.starts_with('@') {
+        if !known.contains(&key.as_str())
+            && !key.starts_with('@')
+            && !super::options::is_listed(namespace, key)
+        {
             ignored.insert(format!("{namespace}.{key}"));
         }
     }

@@ -18,6 +18,7 @@ use super::model::{
     ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit, ServiceSecurity,
     StaticResponse, StaticStrategy,
 };
+use super::options;
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawHttpClient,
@@ -186,7 +187,8 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                     &mut unknown.ignored,
                 )?);
             }
-            JOSE => note_ignored_keys(JOSE, value, &[], unknown),
+            // Reported as ignored by options.rs.
+            JOSE => {}
             JWT_VALIDATOR => {
                 result.shared_jwk_cache =
                     Some(auth::shared_cache(value, &at, &mut unknown.warnings)?);
@@ -678,6 +680,8 @@ fn note_unknown(namespace: &str, at: String, unknown: &mut Unknown) {
         unknown
             .unimplemented
             .push(unimplemented::namespace(at, namespace));
+    } else if options::is_ignored_namespace(namespace) {
+        // options.rs reports it, with its path and why.
     } else {
         unknown.ignored.insert(namespace.to_owned());
     }
@@ -713,7 +717,10 @@ pub(super) fn note_ignored_keys(
 ) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
-            if !known.contains(&key.as_str()) && !is_comment(key) {
+            if !known.contains(&key.as_str())
+                && !is_comment(key)
+                && !options::is_listed(namespace, key)
+            {
                 unknown.ignored.insert(format!("{namespace}.{key}"));
             }
         }

@@ -29,6 +29,49 @@ pub struct Telemetry {
     pub layers: MetricLayers,
     /// Request paths not measured (exact match, as krakend-otel).
     pub skip_paths: Vec<String>,
+    /// `histograms`: the bucket bounds of every duration (seconds) and
+    /// size (bytes) histogram.
+    pub histograms: Histograms,
+}
+
+/// Upper bounds of histogram buckets, ascending (`+Inf` is implied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histograms {
+    pub time: Vec<f64>,
+    pub size: Vec<f64>,
+}
+
+/// krakend-otel's buckets (`config/histogram_buckets.go`), the schema's
+/// defaults for `histograms`.
+pub const DEFAULT_TIME_BUCKETS: [f64; 20] = [
+    0.010, 0.020, 0.050, 0.075, 0.100, 0.125, 0.150, 0.175, 0.200, 0.250, 0.300, 0.350, 0.500,
+    0.750, 1.000, 1.500, 2.000, 3.500, 5.000, 10.000,
+];
+pub const DEFAULT_SIZE_BUCKETS: [f64; 15] = [
+    128.0,
+    256.0,
+    512.0,
+    1024.0,
+    4096.0,
+    8192.0,
+    16384.0,
+    32768.0,
+    65536.0,
+    262_144.0,
+    524_288.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+];
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Histograms {
+            time: DEFAULT_TIME_BUCKETS.to_vec(),
+            size: DEFAULT_SIZE_BUCKETS.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,11 +163,49 @@ pub fn build(
         Some(paths) if !paths.is_empty() => paths,
         _ => DEFAULT_SKIP_PATHS.iter().map(|p| p.to_string()).collect(),
     };
+    let mut histograms = Histograms::default();
+    if let Some(raw) = raw.histograms {
+        let at = format!("{at}.histograms");
+        if let Some(time) = raw.time_buckets {
+            histograms.time = buckets(time, &format!("{at}.time_buckets"), &DEFAULT_TIME_BUCKETS)?;
+        }
+        if let Some(size) = raw.size_buckets {
+            histograms.size = buckets(size, &format!("{at}.size_buckets"), &DEFAULT_SIZE_BUCKETS)?;
+        }
+    }
     Ok(Telemetry {
         exporters,
         layers,
         skip_paths,
+        histograms,
     })
+}
+
+/// A `histograms` list: the OpenTelemetry SDK takes explicit bounds that
+/// rise strictly (`metric.WithExplicitBucketBoundaries`); an empty list
+/// keeps the defaults (the schema's default is the full list).
+fn buckets(list: Vec<f64>, at: &str, default: &[f64]) -> BuildResult<Vec<f64>> {
+    if list.is_empty() {
+        return Ok(default.to_vec());
+    }
+    for (i, pair) in list.windows(2).enumerate() {
+        if pair[1] <= pair[0] {
+            return Err(Problem::new(
+                format!("{at}[{}]", i + 1),
+                format!(
+                    "{} is not above the bound before it ({}); list the bucket bounds in rising order, e.g. [0.1, 0.5, 1, 5]",
+                    pair[1], pair[0]
+                ),
+            ));
+        }
+    }
+    if list.len() > 256 {
+        return Err(Problem::new(
+            at,
+            "more than 256 bounds; every series would carry that many buckets",
+        ));
+    }
+    Ok(list)
 }
 
 fn prometheus_exporter(
@@ -154,71 +235,68 @@ fn prometheus_exporter(
     }))
 }
 
-/// Lists the keys cuttle reads nothing from: traces, OTLP, attributes,
-/// reporting periods, Go runtime metrics.
+/// Lists the keys no row of `options.rs` names (unknown ones); the rows'
+/// ignored keys are reported there, with their path and why.
 fn note_ignored(value: &Value, ignored: &mut BTreeSet<String>) {
-    let mut note = |path: String| {
-        ignored.insert(format!("{NAMESPACE}.{path}"));
-    };
-    let Value::Object(root) = value else { return };
-    for (key, v) in root {
-        match key.as_str() {
-            "skip_paths" => {}
-            k if k.starts_with('@') => {}
-            "exporters" => {
-                for (kind, list) in v.as_object().into_iter().flatten() {
-                    match kind.as_str() {
-                        "prometheus" => {
-                            for (i, e) in list.as_array().into_iter().flatten().enumerate() {
-                                for k in e.as_object().into_iter().flatten().map(|(k, _)| k) {
-                                    if !matches!(
-                                        k.as_str(),
-                                        "name"
-                                            | "port"
-                                            | "listen_ip"
-                                            | "host"
-                                            | "process_metrics"
-                                            | "disable_metrics"
-                                    ) && !k.starts_with('@')
-                                    {
-                                        note(format!("exporters.prometheus[{i}].{k}"));
-                                    }
-                                }
-                            }
-                        }
-                        k if k.starts_with('@') => {}
-                        other => note(format!("exporters.{other}")),
-                    }
-                }
+    fn walk(value: &Value, path: &str, ignored: &mut BTreeSet<String>) {
+        let Value::Object(object) = value else { return };
+        for (key, v) in object {
+            if key.starts_with(['@', '$', '_', '#']) {
+                continue;
             }
-            "layers" => {
-                for (layer, settings) in v.as_object().into_iter().flatten() {
-                    let known: &[&str] = match layer.as_str() {
-                        "global" | "proxy" => &["disable_metrics"],
-                        "backend" => &["metrics"],
-                        _ => &[],
-                    };
-                    for k in settings.as_object().into_iter().flatten().map(|(k, _)| k) {
-                        if !known.contains(&k.as_str()) && !k.starts_with('@') {
-                            note(format!("layers.{layer}.{k}"));
-                        }
-                    }
-                    if layer == "backend"
-                        && let Some(metrics) = settings.get("metrics").and_then(Value::as_object)
-                    {
-                        for k in metrics.keys() {
-                            if !matches!(
-                                k.as_str(),
-                                "disable_stage" | "round_trip" | "read_payload"
-                            ) && !k.starts_with('@')
-                            {
-                                note(format!("layers.backend.metrics.{k}"));
-                            }
-                        }
-                    }
-                }
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if super::options::is_listed(NAMESPACE, &path) {
+                continue;
             }
-            other => note(other.to_owned()),
+            let items: Vec<&Value> = match v {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            let inner = items.iter().any(|i| i.is_object());
+            if inner && HONOURED_PARENTS.contains(&path.as_str()) {
+                for item in items {
+                    walk(item, &path, ignored);
+                }
+            } else if !HONOURED.contains(&path.as_str())
+                && !HONOURED_PARENTS.contains(&path.as_str())
+            {
+                ignored.insert(format!("{NAMESPACE}.{path}"));
+            }
         }
     }
+    walk(value, "", ignored);
 }
+
+/// The keys read here whose own keys are checked too.
+const HONOURED_PARENTS: &[&str] = &[
+    "exporters",
+    "exporters.prometheus",
+    "histograms",
+    "layers",
+    "layers.global",
+    "layers.proxy",
+    "layers.backend",
+    "layers.backend.metrics",
+];
+
+/// The keys read here (options.rs lists them as honoured).
+const HONOURED: &[&str] = &[
+    "skip_paths",
+    "exporters.prometheus.name",
+    "exporters.prometheus.port",
+    "exporters.prometheus.listen_ip",
+    "exporters.prometheus.host",
+    "exporters.prometheus.process_metrics",
+    "exporters.prometheus.disable_metrics",
+    "histograms.time_buckets",
+    "histograms.size_buckets",
+    "layers.global.disable_metrics",
+    "layers.proxy.disable_metrics",
+    "layers.backend.metrics.disable_stage",
+    "layers.backend.metrics.round_trip",
+    "layers.backend.metrics.read_payload",
+];
