@@ -8,10 +8,13 @@
 //! - `Ignored`: cuttle has nothing to do for it; `check` and `run` print a
 //!   warning naming its JSON path and why ([`report`]).
 //!
-//! [`report`] walks a document with this list and is where ignored options
-//! are reported from; the namespace readers in `extra.rs`, `auth.rs` and
-//! `telemetry.rs` leave every listed key to it ([`is_listed`]) and keep only
-//! keys that are in no list (warned as unknown, as before). Every schema
+//! The loader's decisions come from it: [`report`] walks a document with
+//! the list and is where ignored options are reported from and refused
+//! ones refused (the readers' own refusals, with more to say, name the
+//! same paths); the namespace readers in `extra.rs`, `auth.rs` and
+//! `telemetry.rs` read the honoured keys and pass over every key with a
+//! row ([`has_row`]), keeping only the keys in no row (warned about as
+//! unknown, as before). Every schema
 //! namespace cuttle does not read at a level gets a row from
 //! [`rows`] (refused when it guards, `unimplemented::is_guarding`, else
 //! ignored). `docs/options.md` is generated from [`rows`]
@@ -487,6 +490,7 @@ const LISTED: &[Opt] = &[
         "{\"shared_cache_duration\": 60}",
         "only shared_cache_duration; any other key here is warned about (a validator protects only its endpoint)",
     ),
+    h(R, "extra_config.auth/validator.shared_cache_duration", "60"),
     ig(
         R,
         "extra_config.auth/jose",
@@ -759,6 +763,12 @@ const LISTED: &[Opt] = &[
         "extra_config.proxy.shadow_timeout",
         "\"1s\"",
         "read on a shadow backend only (reported as ignored on others)",
+    ),
+    ig(
+        E,
+        "extra_config.proxy.shadow_timeout",
+        "\"1s\"",
+        "lura reads shadow_timeout on shadow backends only",
     ),
     ig(
         E,
@@ -1140,16 +1150,30 @@ pub fn schema_namespaces() -> impl Iterator<Item = &'static str> {
     super::suggest::known_namespaces()
 }
 
-/// Whether the list has a row for `key` (dotted, without list indexes)
-/// of `namespace` at any level; readers leave such keys to [`report`].
-pub fn is_listed(namespace: &str, key: &str) -> bool {
-    let ns = format!("extra_config.{namespace}");
+/// Whether some row names `key` (dotted, without list indexes) of
+/// `namespace`, at any level: the readers leave such a key to the list
+/// (honoured: read; ignored and refused: [`report`]). A namespace read at
+/// several levels has a row for each of its keys at each of them (a test
+/// keeps it so), so the level need not be asked.
+pub fn has_row(namespace: &str, key: &str) -> bool {
+    let ns = format!("extra_config.{namespace}.");
     LISTED.iter().any(|o| {
-        o.status != Status::Honoured
-            && o.path
-                .strip_prefix(&ns)
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|rest| rest.replace("[]", "") == key)
+        o.path
+            .strip_prefix(&ns)
+            .is_some_and(|rest| rest.replace("[]", "") == key)
+    })
+}
+
+/// Whether rows name keys below `key` of `namespace` (dotted, without
+/// list indexes).
+pub fn has_rows_below(namespace: &str, key: &str) -> bool {
+    let ns = format!("extra_config.{namespace}.");
+    LISTED.iter().any(|o| {
+        o.path.strip_prefix(&ns).is_some_and(|rest| {
+            rest.replace("[]", "")
+                .strip_prefix(key)
+                .is_some_and(|r| r.starts_with('.'))
+        })
     })
 }
 
@@ -1293,4 +1317,55 @@ pub fn markdown() -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`has_row`] does not ask the level, so a namespace read at several
+    /// levels must have a row for each of its keys at each of them.
+    #[test]
+    fn keys_of_a_namespace_have_rows_at_each_level_it_is_read() {
+        for namespace_row in LISTED.iter().filter(|o| {
+            o.status == Status::Honoured
+                && o.path.starts_with("extra_config.")
+                && split(o.path).len() == 2
+        }) {
+            let prefix = format!("{}.", namespace_row.path);
+            for key_row in LISTED.iter().filter(|o| o.path.starts_with(&prefix)) {
+                for level in namespace_row.levels {
+                    // At the root, auth/validator holds only the shared
+                    // cache; auth.rs warns about any other key there.
+                    if namespace_row.path == "extra_config.auth/validator" && *level == Level::Root
+                    {
+                        continue;
+                    }
+                    assert!(
+                        LISTED
+                            .iter()
+                            .any(|o| o.path == key_row.path && o.levels.contains(level)),
+                        "{} has no row at the {} level",
+                        key_row.path,
+                        level.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paths_split_at_the_namespace() {
+        assert_eq!(
+            split("extra_config.telemetry/opentelemetry.exporters.prometheus[].name"),
+            [
+                "extra_config",
+                "telemetry/opentelemetry",
+                "exporters",
+                "prometheus[]",
+                "name"
+            ]
+        );
+        assert_eq!(split("sd_scheme"), ["sd_scheme"]);
+    }
 }

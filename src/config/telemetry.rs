@@ -249,54 +249,19 @@ fn note_ignored(value: &Value, ignored: &mut BTreeSet<String>) {
             } else {
                 format!("{path}.{key}")
             };
-            if super::options::is_listed(NAMESPACE, &path) {
-                continue;
-            }
-            let items: Vec<&Value> = match v {
-                Value::Array(items) => items.iter().collect(),
-                other => vec![other],
-            };
-            let inner = items.iter().any(|i| i.is_object());
-            if inner && HONOURED_PARENTS.contains(&path.as_str()) {
+            let listed = super::options::has_row(NAMESPACE, &path);
+            if listed && super::options::has_rows_below(NAMESPACE, &path) {
+                let items: Vec<&Value> = match v {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
                 for item in items {
                     walk(item, &path, ignored);
                 }
-            } else if !HONOURED.contains(&path.as_str())
-                && !HONOURED_PARENTS.contains(&path.as_str())
-            {
+            } else if !listed {
                 ignored.insert(format!("{NAMESPACE}.{path}"));
             }
         }
     }
     walk(value, "", ignored);
 }
-
-/// The keys read here whose own keys are checked too.
-const HONOURED_PARENTS: &[&str] = &[
-    "exporters",
-    "exporters.prometheus",
-    "histograms",
-    "layers",
-    "layers.global",
-    "layers.proxy",
-    "layers.backend",
-    "layers.backend.metrics",
-];
-
-/// The keys read here (options.rs lists them as honoured).
-const HONOURED: &[&str] = &[
-    "skip_paths",
-    "exporters.prometheus.name",
-    "exporters.prometheus.port",
-    "exporters.prometheus.listen_ip",
-    "exporters.prometheus.host",
-    "exporters.prometheus.process_metrics",
-    "exporters.prometheus.disable_metrics",
-    "histograms.time_buckets",
-    "histograms.size_buckets",
-    "layers.global.disable_metrics",
-    "layers.proxy.disable_metrics",
-    "layers.backend.metrics.disable_stage",
-    "layers.backend.metrics.round_trip",
-    "layers.backend.metrics.read_payload",
-];

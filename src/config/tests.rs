@@ -1979,10 +1979,9 @@ fn shadow_backends() {
             backend_with(r#""extra_config": {"proxy": {"shadow_timeout": "1s"}},"#),
             Valid(|c| {
                 assert_eq!(first_backend(c).shadow, None);
-                assert!(
-                    c.unknown_namespaces
-                        .iter()
-                        .any(|n| n == "proxy.shadow_timeout")
+                assert_eq!(
+                    warned(c),
+                    ["endpoints[0].backend[0].extra_config.proxy.shadow_timeout"]
                 );
             }),
         ),
