@@ -50,7 +50,14 @@ fn file_for(row: &Opt, level: Level) -> Value {
             }
             target["extra_config"][namespace] = settings;
         }
-        None => set(target, &row.path.split('.').collect::<Vec<_>>(), sample),
+        None => {
+            if matches!(row.path, "tls.public_key" | "tls.private_key") {
+                target["tls"] = json!({"public_key": "c.pem", "private_key": "k.pem"});
+            } else if row.path.starts_with("tls.") {
+                target["tls"] = json!({"keys": [{"public_key": "c.pem", "private_key": "k.pem"}]});
+            }
+            set(target, &row.path.split('.').collect::<Vec<_>>(), sample)
+        }
     }
     doc
 }
@@ -86,7 +93,11 @@ fn set(value: &mut Value, keys: &[&str], sample: Value) {
         .or_insert(Value::Null);
     if list {
         if !slot.is_array() {
-            *slot = json!([{"name": "p"}]);
+            *slot = match key {
+                "keys" => json!([{"public_key": "c.pem", "private_key": "k.pem"}]),
+                "client_certs" => json!([{"certificate": "c.pem", "private_key": "k.pem"}]),
+                _ => json!([{"name": "p"}]),
+            };
         }
         set(&mut slot[0], rest, sample);
     } else if rest.is_empty() {
@@ -199,7 +210,9 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
         &ignored,
         r#"{"version": 3, "sequential_start": true, "endpoints": [{"endpoint": "/a",
             "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/x", "sd_scheme": "https"}]}],
-            "extra_config": {"telemetry/opentelemetry": {"trace_sample_rate": 0.5}}}"#,
+            "extra_config": {"telemetry/opentelemetry": {"trace_sample_rate": 0.5}},
+            "tls": {"disabled": true, "prefer_server_cipher_suites": true},
+            "client_tls": {"min_verion": "TLS12"}}"#,
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
@@ -213,6 +226,8 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
         "warning: sequential_start: ignored: ",
         "warning: endpoints[0].backend[0].sd_scheme: ignored: only read with \"sd\": \"dns\"",
         "warning: extra_config.telemetry/opentelemetry.trace_sample_rate: ignored: cuttle records no traces",
+        "warning: tls.prefer_server_cipher_suites: ignored: ",
+        "warning: settings cuttle ignores: client_tls.min_verion",
     ] {
         assert!(stderr.contains(line), "{line:?} missing from:\n{stderr}");
     }

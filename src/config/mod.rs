@@ -179,7 +179,11 @@ fn parse_in(
     }
     let bare_durations = weak::bare_duration_numbers(&document);
     // What the one list of options says to report (options.rs).
-    let (ignored_options, refused_options) = options::report(&document);
+    let options::Report {
+        ignored: ignored_options,
+        refused: refused_options,
+        unknown: unknown_options,
+    } = options::report(&document);
     let raw: raw::RawConfig = serde_path_to_error::deserialize(document)
         .map_err(|error| value_error(text, format, source, &overrides, error))?;
     let mut config = build::build(raw, source).map_err(|mut problem| {
@@ -206,6 +210,7 @@ fn parse_in(
         }
     }
     config.unknown_namespaces.extend(names.unknown);
+    config.unknown_namespaces.extend(unknown_options);
     config.unknown_namespaces.sort();
     config.unknown_namespaces.dedup();
     if options.krakend_body_framing {

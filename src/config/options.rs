@@ -201,6 +201,50 @@ const LISTED: &[Opt] = &[
         "[{\"endpoint\": \"/x\", \"backend\": [{\"url_pattern\": \"/p\"}]}]",
     ),
     h(R, "extra_config", "{}"),
+    // ---- tls and client_tls (lura `config.TLS`, `config.ClientTLS`) ----
+    h(R, "tls.disabled", "true"),
+    h(
+        R,
+        "tls.keys",
+        "[{\"public_key\": \"c.pem\", \"private_key\": \"k.pem\"}]",
+    ),
+    h(R, "tls.keys[].public_key", "\"cert.pem\""),
+    h(R, "tls.keys[].private_key", "\"key.pem\""),
+    hn(
+        R,
+        "tls.public_key",
+        "\"cert.pem\"",
+        "the older single certificate",
+    ),
+    hn(
+        R,
+        "tls.private_key",
+        "\"key.pem\"",
+        "the older single certificate",
+    ),
+    h(R, "tls.min_version", "\"TLS12\""),
+    h(R, "tls.max_version", "\"TLS13\""),
+    h(R, "tls.cipher_suites", "[4865]"),
+    h(R, "tls.curve_preferences", "[29]"),
+    h(R, "tls.enable_mtls", "false"),
+    h(R, "tls.ca_certs", "[\"ca.pem\"]"),
+    h(R, "tls.disable_system_ca_pool", "false"),
+    ig(
+        R,
+        "tls.prefer_server_cipher_suites",
+        "true",
+        "Go has ignored it since 1.18; rustls always picks the server's preferred suite",
+    ),
+    h(R, "client_tls.allow_insecure_connections", "false"),
+    h(R, "client_tls.ca_certs", "[\"ca.pem\"]"),
+    h(R, "client_tls.disable_system_ca_pool", "false"),
+    h(R, "client_tls.client_certs", "[]"),
+    h(R, "client_tls.client_certs[].certificate", "\"cert.pem\""),
+    h(R, "client_tls.client_certs[].private_key", "\"key.pem\""),
+    h(R, "client_tls.min_version", "\"TLS12\""),
+    h(R, "client_tls.max_version", "\"TLS13\""),
+    h(R, "client_tls.cipher_suites", "[4865]"),
+    h(R, "client_tls.curve_preferences", "[29]"),
     ig(
         R,
         "expect_continue_timeout",
@@ -1183,11 +1227,46 @@ pub fn is_ignored_namespace(namespace: &str) -> bool {
     super::suggest::known_namespaces().any(|n| n == namespace)
 }
 
-/// The ignored options found in `document` (warnings, each with its JSON
-/// path and why) and the refused ones (with why).
-pub fn report(document: &Value) -> (Vec<Problem>, Vec<Problem>) {
-    let mut ignored = Vec::new();
-    let mut refused = Vec::new();
+/// Objects of lura's own settings below the root whose keys no other
+/// check looks at: a key in no row there is unknown.
+const BLOCKS: &[&str] = &[
+    "tls",
+    "tls.keys[]",
+    "client_tls",
+    "client_tls.client_certs[]",
+];
+
+/// What [`report`] found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Ignored options: warnings, each with its JSON path and why.
+    pub ignored: Vec<Problem>,
+    /// Refused options, with why.
+    pub refused: Vec<Problem>,
+    /// Keys of [`BLOCKS`] no row names (warned about as unknown).
+    pub unknown: Vec<String>,
+}
+
+/// The ignored, refused and unknown options found in `document`.
+pub fn report(document: &Value) -> Report {
+    let mut found = Report::default();
+    for block in BLOCKS {
+        let mut objects = Vec::new();
+        find(document, &split(block), String::new(), &mut objects);
+        for at in objects {
+            let Some(Value::Object(object)) = document.pointer(&pointer(&at)) else {
+                continue;
+            };
+            for key in object.keys() {
+                let path = format!("{block}.{key}");
+                if !key.starts_with(['@', '$', '_', '#']) && !LISTED.iter().any(|o| o.path == path)
+                {
+                    found.unknown.push(format!("{at}.{key}"));
+                }
+            }
+        }
+    }
+    let (ignored, refused) = (&mut found.ignored, &mut found.refused);
     let rows = rows();
     let mut visit_level = |object: &Value, level: Level, at: &str| {
         for row in rows.iter().filter(|r| r.levels.contains(&level)) {
@@ -1216,7 +1295,25 @@ pub fn report(document: &Value) -> (Vec<Problem>, Vec<Problem>) {
             visit_level(backend, Level::Backend, &format!("{at}.backend[{b}]"));
         }
     }
-    (ignored, refused)
+    found
+}
+
+/// The JSON pointer of a path [`find`] returns (keys and `[i]` indexes).
+fn pointer(at: &str) -> String {
+    let mut out = String::new();
+    for part in at.split('.') {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        out.push('/');
+        out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        for index in indexes.split(['[', ']']).filter(|i| !i.is_empty()) {
+            out.push('/');
+            out.push_str(index);
+        }
+    }
+    out
 }
 
 /// A row's path in segments; `extra_config.<namespace>` is one segment
