@@ -271,3 +271,109 @@ fn docs_options_md_is_generated_from_the_list() {
         "docs/options.md is stale: run `CUTTLE_BLESS_OPTIONS=1 cargo test --test options`"
     );
 }
+
+/// With `CUTTLE_KRAKEND_SCHEMA` pointing at krakend-schema's bundled
+/// `v2.13/krakend.json` (the file `check -l` reads), every property of
+/// every namespace cuttle reads, at each level it reads it, has a row:
+/// its own, or one above it that is not honoured (the whole subtree is
+/// reported), or an honoured one with no rows below (read as a whole, as
+/// `proxy.static` or a `validation/json-schema` schema). Without the
+/// variable the test has nothing to read and passes.
+#[test]
+fn every_property_of_a_served_namespace_in_krakends_schema_has_a_row() {
+    let Some(path) = std::env::var_os("CUTTLE_KRAKEND_SCHEMA") else {
+        return;
+    };
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let def = |name: &str| -> &Value {
+        let at = format!("https://www.krakend.io/schema/v2.13/{name}");
+        resolve(&schema, &schema["$defs"][at.as_str()])
+    };
+    let lists = [
+        (Level::Root, def("service_extra_config.json")),
+        (Level::Endpoint, def("endpoint_extra_config.json")),
+        (Level::Backend, def("backend_extra_config.json")),
+    ];
+    let rows = options::rows();
+    let plain = |p: &str| p.replace("[]", "");
+    let mut missing = Vec::new();
+    for (level, list) in lists {
+        let served = rows.iter().filter(|r| {
+            r.status == Status::Honoured
+                && r.levels.contains(&level)
+                && r.path.starts_with("extra_config.")
+                && !r.path["extra_config.".len()..].contains('.')
+        });
+        for namespace_row in served {
+            let namespace = &namespace_row.path["extra_config.".len()..];
+            // At the root, auth/validator holds only the shared cache;
+            // auth.rs warns about any other key written there.
+            if level == Level::Root && namespace == "auth/validator" {
+                continue;
+            }
+            let Some(node) = list["properties"].get(namespace) else {
+                continue;
+            };
+            let mut properties = Vec::new();
+            collect(&schema, node, "", &mut properties);
+            for property in properties {
+                let full = format!("{}.{property}", namespace_row.path);
+                let covered = rows.iter().filter(|r| r.levels.contains(&level)).any(|r| {
+                    let row = plain(r.path);
+                    row == full
+                        || (full.starts_with(&format!("{row}."))
+                            && (r.status != Status::Honoured
+                                || !rows.iter().any(|o| {
+                                    o.levels.contains(&level)
+                                        && plain(o.path).starts_with(&format!("{row}."))
+                                })))
+                });
+                if !covered {
+                    missing.push(format!("{full} ({})", level.name()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no row for:\n{}", missing.join("\n"));
+}
+
+fn resolve<'a>(schema: &'a Value, mut node: &'a Value) -> &'a Value {
+    while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.trim_start_matches('#');
+        node = schema.pointer(pointer).unwrap_or(&Value::Null);
+    }
+    node
+}
+
+/// The property paths below `node` (dotted, without list markers), with
+/// the branches of `oneOf`/`anyOf`/`allOf` and list items merged.
+fn collect(schema: &Value, node: &Value, prefix: &str, out: &mut Vec<String>) {
+    let node = resolve(schema, node);
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for branch in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            collect(schema, branch, prefix, out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        collect(schema, items, prefix, out);
+    }
+    let Some(properties) = node.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, child) in properties {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if !out.contains(&path) {
+            out.push(path.clone());
+        }
+        collect(schema, child, &path, out);
+    }
+}

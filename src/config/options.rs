@@ -911,6 +911,18 @@ const LISTED: &[Opt] = &[
         "extra_config.plugin/req-resp-modifier.content-replacer",
         "{\"a\": {\"find\": \"x\", \"replace\": \"y\"}}",
     ),
+    rf(
+        EB,
+        "extra_config.plugin/req-resp-modifier.ip-filter",
+        "{\"CIDR\": [\"10.0.0.0/8\"], \"allow\": true}",
+        "KrakenD Enterprise's ip-filter plugin is not implemented; it decides who may call",
+    ),
+    rf(
+        EB,
+        "extra_config.plugin/req-resp-modifier.response-schema-validator",
+        "{\"schema\": {}}",
+        "KrakenD Enterprise's response-schema-validator plugin is not implemented; it decides what reaches the client",
+    ),
     // ---- auth/validator (endpoint; krakend-jose) ----
     h(E, "extra_config.auth/validator", "{}"),
     h(E, "extra_config.auth/validator.alg", "\"HS256\""),
