@@ -144,7 +144,6 @@ const OTEL_TRACES: &str = "cuttle records no traces (it exports Prometheus metri
 const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Prometheus exporter";
 const OTEL_RESOURCE: &str =
     "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
-const OTEL_ATTRIBUTES: &str = "static attributes are not added to cuttle's metrics";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
 const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
 
@@ -667,11 +666,11 @@ const LISTED: &[Opt] = &[
         "true",
         OTEL_DETAILED,
     ),
-    ig(
+    hn(
         R,
         "extra_config.telemetry/opentelemetry.layers.backend.metrics.static_attributes",
-        "[]",
-        OTEL_ATTRIBUTES,
+        "[{\"key\": \"env\", \"value\": \"prod\"}]",
+        "labels on the layer's series",
     ),
     ig(
         R,
@@ -709,11 +708,11 @@ const LISTED: &[Opt] = &[
         "[]",
         OTEL_TRACES,
     ),
-    ig(
+    hn(
         R,
         "extra_config.telemetry/opentelemetry.layers.global.metrics_static_attributes",
-        "[]",
-        OTEL_ATTRIBUTES,
+        "[{\"key\": \"env\", \"value\": \"prod\"}]",
+        "labels on the layer's series",
     ),
     ig(
         R,
@@ -745,11 +744,11 @@ const LISTED: &[Opt] = &[
         "[]",
         OTEL_TRACES,
     ),
-    ig(
+    hn(
         R,
         "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes",
-        "[]",
-        OTEL_ATTRIBUTES,
+        "[{\"key\": \"env\", \"value\": \"prod\"}]",
+        "labels on the layer's series",
     ),
     ig(
         R,

@@ -557,6 +557,15 @@ pub struct RawOtelLayers {
 #[serde(expecting = "an object")]
 pub struct RawOtelSwitch {
     pub disable_metrics: Option<bool>,
+    pub metrics_static_attributes: Option<Vec<RawOtelAttribute>>,
+}
+
+/// One of krakend-otel's static attributes (`config.KeyValue`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"key\" and \"value\" strings")]
+pub struct RawOtelAttribute {
+    pub key: Option<String>,
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -571,4 +580,5 @@ pub struct RawOtelBackendMetrics {
     pub disable_stage: Option<bool>,
     pub round_trip: Option<bool>,
     pub read_payload: Option<bool>,
+    pub static_attributes: Option<Vec<RawOtelAttribute>>,
 }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde_json::Value;
 
 use super::error::{BuildResult, Problem};
-use super::raw::{RawOpenTelemetry, RawPrometheusExporter};
+use super::raw::{RawOpenTelemetry, RawOtelAttribute, RawPrometheusExporter};
 
 pub const NAMESPACE: &str = "telemetry/opentelemetry";
 
@@ -32,6 +32,87 @@ pub struct Telemetry {
     /// `histograms`: the bucket bounds of every duration (seconds) and
     /// size (bytes) histogram.
     pub histograms: Histograms,
+    /// The static attributes of each layer, as label text (see
+    /// [`StaticLabels`]).
+    pub static_labels: StaticLabels,
+}
+
+/// krakend-otel's metrics static attributes as Prometheus label text,
+/// each `,name="value"` (names made label names as OpenTelemetry's
+/// Prometheus exporter makes them, values escaped), appended to every
+/// series of the layer: `layers.global.metrics_static_attributes`
+/// (`http_server_*`), `layers.proxy.metrics_static_attributes`
+/// (`krakend_proxy_duration`), `layers.backend.metrics.static_attributes`
+/// (`krakend_backend_duration` and `http_client_*`; krakend-otel
+/// `lura/proxy.go`, `lura/backend.go`, `http/server/server.go`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaticLabels {
+    pub global: String,
+    pub proxy: String,
+    pub backend: String,
+}
+
+/// The labels cuttle's series carry; a static attribute may not reuse one.
+const CUTTLE_LABELS: &[&str] = &[
+    "canceled",
+    "complete",
+    "error",
+    "http_request_method",
+    "http_response_status_code",
+    "http_route",
+    "krakend_backend_shadow",
+    "krakend_endpoint_method",
+    "krakend_endpoint_route",
+    "le",
+    "server_address",
+    "server_port",
+    "url_scheme",
+    "cpu",
+    "worker",
+];
+
+/// `list` (found at `at`) as label text; krakend-otel skips an attribute
+/// whose key or value is empty.
+fn static_labels(list: Option<Vec<RawOtelAttribute>>, at: &str) -> BuildResult<String> {
+    let mut out = String::new();
+    let mut seen = BTreeSet::new();
+    for (i, attribute) in list.into_iter().flatten().enumerate() {
+        let (Some(key), Some(value)) = (attribute.key, attribute.value) else {
+            continue;
+        };
+        if key.is_empty() || value.is_empty() {
+            continue;
+        }
+        let mut name: String = key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            name.insert_str(0, "key_");
+        }
+        if name.starts_with("__") || CUTTLE_LABELS.contains(&name.as_str()) {
+            return Err(Problem::new(
+                format!("{at}[{i}].key"),
+                format!(
+                    "\"{key}\" would be the label \"{name}\", which is reserved or already on these series; choose another key"
+                ),
+            ));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(Problem::new(
+                format!("{at}[{i}].key"),
+                format!(
+                    "\"{key}\" is the label \"{name}\" a second time; give each attribute its own key"
+                ),
+            ));
+        }
+        let value = value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        out.push_str(&format!(",{name}=\"{value}\""));
+    }
+    Ok(out)
 }
 
 /// Upper bounds of histogram buckets, ascending (`+Inf` is implied).
@@ -143,7 +224,32 @@ pub fn build(
             exporters.push(exporter);
         }
     }
-    let layers = raw.layers;
+    let mut layers = raw.layers;
+    let at_layers = format!("{at}.layers");
+    let static_labels = StaticLabels {
+        global: static_labels(
+            layers
+                .as_mut()
+                .and_then(|l| l.global.as_mut())
+                .and_then(|g| g.metrics_static_attributes.take()),
+            &format!("{at_layers}.global.metrics_static_attributes"),
+        )?,
+        proxy: static_labels(
+            layers
+                .as_mut()
+                .and_then(|l| l.proxy.as_mut())
+                .and_then(|g| g.metrics_static_attributes.take()),
+            &format!("{at_layers}.proxy.metrics_static_attributes"),
+        )?,
+        backend: static_labels(
+            layers
+                .as_mut()
+                .and_then(|l| l.backend.as_mut())
+                .and_then(|b| b.metrics.as_mut())
+                .and_then(|m| m.static_attributes.take()),
+            &format!("{at_layers}.backend.metrics.static_attributes"),
+        )?,
+    };
     let off = |switch: Option<&super::raw::RawOtelSwitch>| {
         switch.and_then(|s| s.disable_metrics).unwrap_or(false)
     };
@@ -178,6 +284,7 @@ pub fn build(
         layers,
         skip_paths,
         histograms,
+        static_labels,
     })
 }
 

@@ -1449,6 +1449,39 @@ fn telemetry_opentelemetry() {
             }),
         ),
         (
+            "a static attribute may not reuse a label of the series",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]},
+                    "layers": {"proxy": {"metrics_static_attributes": [{"key": "env", "value": "a"}, {"key": "http.route", "value": "b"}]}}}"#,
+            ),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes[1].key: \"http.route\" would be the label \"http_route\"",
+            ]),
+        ),
+        (
+            "histogram bounds rise",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]}, "histograms": {"size_buckets": [10, 10]}}"#,
+            ),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.histograms.size_buckets[1]: 10 is not above the bound before it",
+            ]),
+        ),
+        (
+            "histograms and static attributes are read",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]}, "histograms": {"time_buckets": [0.5, 2], "size_buckets": []},
+                    "layers": {"global": {"metrics_static_attributes": [{"key": "a.b", "value": "say \"hi\""}, {"key": "9x", "value": "v"}]}}}"#,
+            ),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.histograms.time, [0.5, 2.0]);
+                assert_eq!(t.histograms.size, crate::config::DEFAULT_SIZE_BUCKETS);
+                assert_eq!(t.static_labels.global, r#",a_b="say \"hi\"",key_9x="v""#);
+                assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            }),
+        ),
+        (
             "bad listen_ip",
             otel(r#"{"exporters": {"prometheus": [{"name": "p", "listen_ip": "localhost"}]}}"#),
             Error(&[

@@ -131,6 +131,11 @@ pub fn render(
         .map(|t| t.histograms.clone())
         .unwrap_or_default();
     let (time_bounds, size_bounds) = (&bounds.time[..], &bounds.size[..]);
+    let statics = config
+        .telemetry
+        .as_ref()
+        .map(|t| t.static_labels.clone())
+        .unwrap_or_default();
     let mut f = Family { out };
     if layers.global {
         for (name, help, size) in [
@@ -154,7 +159,7 @@ pub fn render(
                         None => format!("{} {}", s.status, reason_phrase(s.status)),
                     };
                     let labels = format!(
-                        "http_request_method=\"{}\",http_response_status_code=\"{}\",http_route=\"{}\",url_scheme=\"{}\"",
+                        "http_request_method=\"{}\",http_response_status_code=\"{}\",http_route=\"{}\",url_scheme=\"{}\"{}",
                         s.method.as_str(),
                         s.status,
                         escaped(&route),
@@ -163,6 +168,7 @@ pub fn render(
                         } else {
                             "http"
                         },
+                        statics.global,
                     );
                     if size {
                         f.histogram(name, &labels, &s.size, size_bounds);
@@ -183,10 +189,11 @@ pub fn render(
         for (i, list) in sum.proxy.iter().enumerate() {
             for s in list {
                 let labels = format!(
-                    "{},http_request_method=\"{}\",http_route=\"{}\"",
+                    "{},http_request_method=\"{}\",http_route=\"{}\"{}",
                     stage_labels(s),
                     config.endpoints[i].method.as_str(),
                     escaped(&endpoint_routes[i]),
+                    statics.proxy,
                 );
                 f.histogram("krakend_proxy_duration", &labels, &s.duration, time_bounds);
             }
@@ -207,6 +214,11 @@ fn render_backends(
     f: &mut Family<'_>,
 ) {
     let (time_bounds, size_bounds) = (&bounds.time[..], &bounds.size[..]);
+    let backend_statics = config
+        .telemetry
+        .as_ref()
+        .map(|t| t.static_labels.backend.as_str())
+        .unwrap_or("");
     // The labels every backend series carries, per endpoint and backend.
     // A shadow backend's (lura `proxy/shadow.go`: mirrored, answer
     // discarded) also say so, so that its calls are not read as the
@@ -221,7 +233,7 @@ fn render_backends(
                 .map(|b| {
                     let path = b.url_pattern.split('?').next().unwrap_or("");
                     format!(
-                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"{}",
+                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"{}{}",
                         b.method.as_str(),
                         escaped(&route_label(path, true)),
                         e.method.as_str(),
@@ -231,6 +243,7 @@ fn render_backends(
                         } else {
                             ""
                         },
+                        backend_statics,
                     )
                 })
                 .collect()
