@@ -377,3 +377,21 @@ fn collect(schema: &Value, node: &Value, prefix: &str, out: &mut Vec<String>) {
         collect(schema, child, &path, out);
     }
 }
+
+/// `run` logs the same line for an ignored option, with its path and why.
+#[test]
+fn run_logs_ignored_options() {
+    let gw = common::Gateway::start_env(
+        r#"{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://127.0.0.1:9"],
+            "url_pattern": "/x", "disable_host_sanitize": true}]}],
+            "extra_config": {"router": {"max_multipart_memory": 1024}}}"#,
+        &["--cores", "1"],
+        &[],
+        true,
+    );
+    gw.eventually("the warnings logged", std::time::Duration::from_secs(5), || {
+        let log = gw.log();
+        log.contains("endpoints[0].backend[0].disable_host_sanitize: ignored: ")
+            && log.contains("extra_config.router.max_multipart_memory: ignored: cuttle does not parse multipart bodies")
+    });
+}
