@@ -15,6 +15,25 @@ use serde_json::{Map, Value, json};
 
 use common::TempDir;
 
+/// Settings a namespace needs before any one key of it can be tried
+/// e.g. a circuit breaker's three numbers.
+fn base(namespace: &str) -> &'static str {
+    match namespace {
+        "qos/circuit-breaker" => r#"{"interval": 60, "timeout": 10, "max_errors": 5}"#,
+        "qos/ratelimit/router" | "qos/ratelimit/proxy" => r#"{"max_rate": 10}"#,
+        "auth/validator" => r#"{"alg": "HS256", "jwk_local_path": "JWK"}"#,
+        "auth/signer" => {
+            r#"{"alg": "HS256", "kid": "sim2", "jwk_local_path": "JWK", "keys_to_sign": ["t"]}"#
+        }
+        "modifier/jmespath" => r#"{"expr": "a"}"#,
+        "plugin/req-resp-modifier" => {
+            r#"{"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}"#
+        }
+        "proxy" => r#"{"shadow": true}"#,
+        _ => "{}",
+    }
+}
+
 /// The file a row is tried in: one endpoint with two backends; the row's
 /// option goes on the root, the endpoint or the first backend.
 fn file_for(row: &Opt, level: Level) -> Value {
@@ -37,7 +56,7 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 Some((n, k)) => (n, Some(k)),
                 None => (rest, None),
             };
-            let mut settings: Value = serde_json::from_str(options::base(namespace)).unwrap();
+            let mut settings: Value = serde_json::from_str(base(namespace)).unwrap();
             if namespace == "auth/validator" && level == Level::Root {
                 settings = json!({});
             }

@@ -478,25 +478,6 @@ const LISTED: &[Opt] = &[
     h(B, "extra_config.qos/ratelimit/proxy.every", "\"1s\""),
 ];
 
-/// Settings a namespace needs before any one key of it can be tried
-/// (`tests/options.rs`), e.g. a circuit breaker's three numbers.
-pub fn base(namespace: &str) -> &'static str {
-    match namespace {
-        "qos/circuit-breaker" => r#"{"interval": 60, "timeout": 10, "max_errors": 5}"#,
-        "qos/ratelimit/router" | "qos/ratelimit/proxy" => r#"{"max_rate": 10}"#,
-        "auth/validator" => r#"{"alg": "HS256", "jwk_local_path": "JWK"}"#,
-        "auth/signer" => {
-            r#"{"alg": "HS256", "kid": "sim2", "jwk_local_path": "JWK", "keys_to_sign": ["t"]}"#
-        }
-        "modifier/jmespath" => r#"{"expr": "a"}"#,
-        "plugin/req-resp-modifier" => {
-            r#"{"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}"#
-        }
-        "proxy" => r#"{"shadow": true}"#,
-        _ => "{}",
-    }
-}
-
 /// Every row: [`LISTED`], then, for each namespace of KrakenD's schema
 /// (and cuttle's) at each level where no row names it, a row refusing it
 /// (when it guards an endpoint) or ignoring it.
@@ -618,8 +599,8 @@ pub fn report(document: &Value) -> Report {
     for block in BLOCKS {
         let mut objects = Vec::new();
         find(document, &split(block), String::new(), &mut objects);
-        for at in objects {
-            let Some(Value::Object(object)) = document.pointer(&pointer(&at)) else {
+        for (at, object) in objects {
+            let Value::Object(object) = object else {
                 continue;
             };
             for key in object.keys() {
@@ -638,14 +619,14 @@ pub fn report(document: &Value) -> Report {
             if row.status == Status::Honoured {
                 continue;
             }
-            let segments: Vec<&str> = split(row.path);
             let mut found = Vec::new();
-            find(object, &segments, at.to_owned(), &mut found);
-            for path in found {
-                let problem = Problem::new(path, format!("ignored: {}", row.note));
+            find(object, &split(row.path), at.to_owned(), &mut found);
+            for (path, _) in found {
                 match row.status {
-                    Status::Ignored => ignored.push(problem),
-                    _ => refused.push(Problem::new(problem.at, row.note)),
+                    Status::Ignored => {
+                        ignored.push(Problem::new(path, format!("ignored: {}", row.note)));
+                    }
+                    _ => refused.push(Problem::new(path, row.note)),
                 }
             }
         }
@@ -661,24 +642,6 @@ pub fn report(document: &Value) -> Report {
         }
     }
     found
-}
-
-/// The JSON pointer of a path [`find`] returns (keys and `[i]` indexes).
-fn pointer(at: &str) -> String {
-    let mut out = String::new();
-    for part in at.split('.') {
-        let (key, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        out.push('/');
-        out.push_str(&key.replace('~', "~0").replace('/', "~1"));
-        for index in indexes.split(['[', ']']).filter(|i| !i.is_empty()) {
-            out.push('/');
-            out.push_str(index);
-        }
-    }
-    out
 }
 
 /// A row's path in segments; `extra_config.<namespace>` is one segment
@@ -706,10 +669,11 @@ fn join(at: &str, key: &str) -> String {
     }
 }
 
-/// The JSON paths of the values `segments` reach from `value`, at `at`.
-fn find(value: &Value, segments: &[&str], at: String, found: &mut Vec<String>) {
+/// The values `segments` reach from `value` (at `at`), with their JSON
+/// paths.
+fn find<'a>(value: &'a Value, segments: &[&str], at: String, found: &mut Vec<(String, &'a Value)>) {
     let Some((first, rest)) = segments.split_first() else {
-        found.push(at);
+        found.push((at, value));
         return;
     };
     if let Value::Array(items) = value {
