@@ -309,6 +309,13 @@ mod tests {
         // body, so it stays refused (a documented limit).
         assert_eq!(render(r#"{"s":"x\ny","a":1e400}"#), "ERR");
         assert_eq!(render(r#"{"a":1e400,}"#), "ERR", "Go refuses it too");
+        let mut bytes = b"123456789012345678901234567890".to_vec();
+        let mut literals = Literals::default();
+        let value = decode(BackendEncoding::SafeJson, false, &mut bytes, &mut literals).unwrap();
+        assert_eq!(
+            super::super::literals::with_literals(&mut literals, || to_json(&value)),
+            r#"{"content":123456789012345678901234567890}"#
+        );
     }
 
     #[test]

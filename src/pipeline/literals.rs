@@ -185,6 +185,9 @@ fn negative_zero(body: &[u8], i: usize) -> bool {
 /// until two such in a row are digits.
 fn may_hold_wide(body: &[u8]) -> bool {
     const STRIDE: usize = 9;
+    if body.len() < 19 {
+        return false;
+    }
     let mut previous_digit = false;
     let mut i = 0;
     while i < body.len() {
