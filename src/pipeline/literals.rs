@@ -16,8 +16,8 @@
 //!
 //! Numbers simd-json cannot hold as written ("wide" ones): an integer
 //! beyond 64 bits (`123456789012345678901234567890`, which it refuses), an
-//! exponent beyond the `f64` range (`1e400`, refused too) and `-0` (read
-//! as the integer 0). lura keeps each as its `json.Number` text, so the
+//! exponent beyond the `f64` range (`1e400`, refused too; `1e-400`, read
+//! as 0) and `-0` (read as the integer 0). lura keeps each as its `json.Number` text, so the
 //! body is copied once with each such literal replaced by a stand-in
 //! float of its own (a bit pattern from a per-thread counter, written in
 //! Rust's shortest round-trip form, which simd-json reads back exactly),
@@ -127,7 +127,12 @@ impl Literals {
         else {
             return;
         };
-        if !value.is_finite() {
+        // Beyond the range (`1e400`), or below it (`1e-400` is read as 0,
+        // which would make every 0.0 of the response print as it).
+        let mantissa = literal.split(|b| matches!(b, b'e' | b'E')).next();
+        let underflow =
+            value == 0.0 && mantissa.is_some_and(|m| m.iter().any(|b| matches!(b, b'1'..=b'9')));
+        if !value.is_finite() || underflow {
             self.wide.push((at, at + literal.len()));
             return;
         }
@@ -422,6 +427,10 @@ mod tests {
             (
                 r#"{"e":1e+400,"f":-2.5E400}"#,
                 r#"{"e":1e+400,"f":-2.5E400}"#,
+            ),
+            (
+                r#"{"u":1e-400,"z":0.0,"w":0.5e-330}"#,
+                r#"{"u":1e-400,"w":0.5e-330,"z":0.0}"#,
             ),
             // Still exact in simd-json: nothing replaced.
             (
