@@ -106,6 +106,21 @@ pub fn dump(config: &Config, indent: &str) -> String {
         }
         let _ = writeln!(out, "{i2}OutputEncoding: {:?}", endpoint.output_encoding);
         let _ = writeln!(out, "{i2}Concurrent calls: {}", endpoint.concurrent_calls);
+        if let Some(ws) = &endpoint.websocket {
+            // What the relay honours (docs/websockets.md); the options it
+            // has no use for are among the ignored settings above.
+            let _ = writeln!(
+                out,
+                "{i2}WebSocket (direct): max_message_size {} B, idle (pong_wait) {:?}, backend timeout {:?}, write_wait {:?}, buffers {}/{} B, subprotocols {:?}",
+                ws.max_message_size,
+                ws.pong_wait,
+                ws.backend_timeout,
+                ws.write_wait,
+                ws.read_buffer_size,
+                ws.write_buffer_size,
+                ws.subprotocols
+            );
+        }
         let _ = writeln!(
             out,
             "{i2}Connecting to {} backend(s):",

@@ -14,6 +14,7 @@ mod respond;
 mod shadow;
 mod steps;
 mod validate;
+pub mod websocket;
 
 use crate::rt::Timer;
 

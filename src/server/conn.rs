@@ -73,6 +73,9 @@ struct Connection {
     /// The observer's clock reading as the last response was done: the
     /// next request's idle wait starts from it (one clock read less).
     answered_at: Option<Instant>,
+    /// A WebSocket handshake both sides accepted: relayed once the
+    /// request is observed (`proxy::websocket`).
+    upgraded: Option<Box<proxy::websocket::Session>>,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -101,6 +104,7 @@ pub async fn serve(
         read_timer: Timer::new(),
         backend_timer: Timer::new(),
         answered_at: None,
+        upgraded: None,
     };
     loop {
         endpoint.set(None);
@@ -379,6 +383,14 @@ impl Connection {
             completed: answer.completed,
             ended: answer.ended,
         });
+        if let Some(session) = self.upgraded.take() {
+            let metrics = worker.observer.metrics.as_deref();
+            session
+                .relay(&mut self.stream, metrics, worker.drain.wait())
+                .await;
+            close_after_error(&mut self.stream).await;
+            return false;
+        }
         answer.keep
     }
 
@@ -403,6 +415,8 @@ impl Connection {
             scratch,
             decor,
             backend_timer,
+            end,
+            upgraded,
             ..
         } = self;
         let buf = &rbuf[..];
@@ -539,6 +553,18 @@ impl Connection {
             proxy::write_refusal(&ctx, &refusal, out);
             let completed = refusal.completed_header.then_some(false);
             return Answer::buffered(stream.write_all(out).await.is_ok(), out, completed);
+        }
+        if plan.websocket.is_some() {
+            let early = &buf[head.head_len..*end];
+            let up = proxy::websocket::upgrade(plan, &req, &facts, &ctx, early, stream, out).await;
+            *upgraded = up.session.map(Box::new);
+            return Answer {
+                keep: up.written && up.status != 101,
+                status: up.status,
+                body_bytes: up.body_bytes,
+                completed: (up.status == 500).then_some(false),
+                ended: None,
+            };
         }
         headers.clear();
         proxy::backend_headers(plan, &req, &facts, headers);

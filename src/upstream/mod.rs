@@ -10,7 +10,7 @@ mod resolve;
 
 use std::rc::Rc;
 
-pub use client::{OpenResponse, Request, Response, fetch, open};
+pub use client::{OpenResponse, Request, Response, fetch, host_header, open};
 pub use conn::{BackendConn, RelayError};
 pub use error::BackendError;
 pub use pool::{IdleBudget, Pool, PoolSettings};
