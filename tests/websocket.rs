@@ -447,3 +447,126 @@ fn a_backend_that_refuses_the_upgrade_gets_the_client_500() {
     let (_, head, _) = handshake(&gw, "/ws", "");
     assert_eq!(status(&head), 500, "{head}");
 }
+
+/// The value of the one sample of `name` in a Prometheus text body.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(&format!("{name}{{")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn scrape(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    all
+}
+
+#[test]
+fn a_session_is_counted_and_logged_once_at_upgrade() {
+    let backend = EchoBackend::start();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        r#"{{"version": 3, "timeout": "2s",
+            "extra_config": {{"telemetry/opentelemetry": {{"exporters": {{"prometheus": [{{"name": "p", "port": {port}, "listen_ip": "127.0.0.1"}}]}}}}}},
+            "endpoints": [{}]}}"#,
+        ws_endpoint("/ws", &backend, "", "")
+    );
+    let gw = Gateway::start(&config);
+    let (mut stream, head, _) = handshake(&gw, "/ws", "");
+    assert_eq!(status(&head), 101, "{head}");
+    write_frame(&mut stream, true, 0x1, b"one", true);
+    assert_eq!(read_frame(&mut stream), Some((true, 0x1, b"one".to_vec())));
+    write_frame(&mut stream, true, 0x8, &1000u16.to_be_bytes(), true);
+    assert_eq!(close_status(&read_frame(&mut stream).unwrap()), 1000);
+    assert_eq!(read_frame(&mut stream), None);
+
+    let metrics = format!("127.0.0.1:{port}");
+    let mut body = String::new();
+    gw.eventually("the session's figures", Duration::from_secs(5), || {
+        body = scrape(&metrics);
+        sample(&body, "cuttle_worker_websocket_sessions_closed_total") == Some(1.0)
+    });
+    assert_eq!(
+        sample(&body, "cuttle_worker_websocket_sessions_opened_total"),
+        Some(1.0)
+    );
+    // "one" and the close, each with a 6-byte masked header; the echo and
+    // the close back, each with a 2-byte header.
+    assert_eq!(
+        sample(&body, "cuttle_worker_websocket_client_frames_total"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&body, "cuttle_worker_websocket_client_bytes_total"),
+        Some(17.0)
+    );
+    assert_eq!(
+        sample(&body, "cuttle_worker_websocket_backend_frames_total"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&body, "cuttle_worker_websocket_backend_bytes_total"),
+        Some(9.0)
+    );
+
+    let mut lines = Vec::new();
+    common::within(Duration::from_secs(5), || {
+        lines = gw
+            .log()
+            .lines()
+            .filter(|l| l.starts_with("[GIN] ") && l.contains("\"/ws\""))
+            .map(str::to_owned)
+            .collect();
+        !lines.is_empty()
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("| 101 |"), "{}", lines[0]);
+}
+
+/// HTTP/2 has no Upgrade (RFC 9113 §8.2.2) and cuttle offers no extended
+/// CONNECT (RFC 8441): a request to a websocket endpoint over HTTP/2 gets
+/// the 400 of a request that is not a handshake, saying why.
+#[test]
+fn an_http2_request_to_a_websocket_endpoint_gets_400() {
+    let backend = EchoBackend::start();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s", "extra_config": {{"router": {{"use_h2c": true}}}}, "endpoints": [{}]}}"#,
+        ws_endpoint("/ws", &backend, "", "")
+    ));
+    let request = http::Request::get(format!("http://{}/ws", gw.addr))
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let (response, _) = send.send_request(request, true).unwrap();
+        let response = response.await.unwrap();
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.data().await {
+            bytes.extend_from_slice(&chunk.unwrap());
+        }
+        (status, String::from_utf8(bytes).unwrap())
+    });
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("RFC 8441"), "{body}");
+    assert!(backend.seen.lock().unwrap().heads.is_empty());
+}

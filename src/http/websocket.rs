@@ -73,7 +73,11 @@ pub fn client_handshake<'a>(
         );
     }
     if !lists_token(&head.headers, buf, "connection", "upgrade") {
-        return Err("not a WebSocket handshake: 'upgrade' token not found in 'Connection' header");
+        // HTTP/2 requests reach here without it (RFC 9113 forbids the
+        // field); RFC 8441's extended CONNECT is not offered.
+        return Err(
+            "not a WebSocket handshake: 'upgrade' token not found in 'Connection' header (WebSockets need HTTP/1.1; HTTP/2 WebSockets, RFC 8441, are not served)",
+        );
     }
     if !lists_token(&head.headers, buf, "upgrade", "websocket") {
         return Err("not a WebSocket handshake: 'websocket' token not found in 'Upgrade' header");
