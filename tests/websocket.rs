@@ -570,3 +570,20 @@ fn an_http2_request_to_a_websocket_endpoint_gets_400() {
     assert!(body.contains("RFC 8441"), "{body}");
     assert!(backend.seen.lock().unwrap().heads.is_empty());
 }
+
+#[test]
+fn a_draining_gateway_closes_sessions_with_1001() {
+    let backend = EchoBackend::start();
+    let mut gw = gateway(&[ws_endpoint("/ws", &backend, "", "")]);
+    let (mut stream, head, _) = handshake(&gw, "/ws", "");
+    assert_eq!(status(&head), 101, "{head}");
+    write_frame(&mut stream, true, 0x1, b"hi", true);
+    assert_eq!(read_frame(&mut stream), Some((true, 0x1, b"hi".to_vec())));
+    gw.signal("TERM");
+    assert_eq!(
+        close_status(&read_frame(&mut stream).expect("a close")),
+        1001
+    );
+    assert_eq!(read_frame(&mut stream), None);
+    assert!(gw.wait().success());
+}
