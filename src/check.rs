@@ -111,9 +111,10 @@ pub fn dump(config: &Config, indent: &str) -> String {
             // has no use for are among the ignored settings above.
             let _ = writeln!(
                 out,
-                "{i2}WebSocket (direct): max_message_size {} B, idle (pong_wait) {:?}, backend timeout {:?}, write_wait {:?}, buffers {}/{} B, subprotocols {:?}",
+                "{i2}WebSocket (direct): max_message_size {} B, idle (pong_wait) {:?}, client pinged every {:?}, backend timeout {:?}, write_wait {:?}, buffers {}/{} B, subprotocols {:?}",
                 ws.max_message_size,
                 ws.pong_wait,
+                ws.ping_period,
                 ws.backend_timeout,
                 ws.write_wait,
                 ws.read_buffer_size,

@@ -587,3 +587,46 @@ fn a_draining_gateway_closes_sessions_with_1001() {
     assert_eq!(read_frame(&mut stream), None);
     assert!(gw.wait().success());
 }
+
+#[test]
+fn a_client_answering_pings_stays_open_and_one_that_stops_is_closed() {
+    let backend = EchoBackend::start();
+    let gw = gateway(&[ws_endpoint(
+        "/ws",
+        &backend,
+        r#", "pong_wait": "700ms", "ping_period": "200ms""#,
+        "",
+    )]);
+    let (mut stream, head, _) = handshake(&gw, "/ws", "");
+    assert_eq!(status(&head), 101, "{head}");
+    // Nobody sends data for 1.5 s, twice pong_wait; the client answers
+    // each ping (the backend echoes those pongs back; skipped).
+    let started = Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        let frame = read_frame(&mut stream).expect("a frame");
+        match frame.1 {
+            0x9 => {
+                pings += 1;
+                write_frame(&mut stream, true, 0xA, &frame.2, true);
+            }
+            0xA => {}
+            _ => panic!("a ping or a pong, not {frame:?}"),
+        }
+    }
+    assert!(pings >= 4, "{pings} pings");
+    // Then it stops answering: closed within pong_wait.
+    let quiet = Instant::now();
+    let close = loop {
+        let frame = read_frame(&mut stream).expect("a frame");
+        if frame.1 != 0x9 && frame.1 != 0xA {
+            break frame;
+        }
+    };
+    assert_eq!(close_status(&close), 1001);
+    assert!(
+        quiet.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        quiet.elapsed()
+    );
+}

@@ -57,6 +57,10 @@ pub struct WebSocketSettings {
     /// Idle limit: no frame in either direction for this long closes both
     /// sides (default 60s). KrakenD expects a pong within it.
     pub pong_wait: Duration,
+    /// How often the client is pinged (default 54s), so that a live client
+    /// answers within `pong_wait` though nobody writes; `None` when it is
+    /// not shorter than `pong_wait` (then no pings: silence closes).
+    pub ping_period: Option<Duration>,
     /// The backend must send a frame at least this often (default 5m,
     /// at least 1m as KrakenD documents).
     pub backend_timeout: Duration,
@@ -86,11 +90,9 @@ pub fn settings(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<W
         }
     }
     // What a one-to-one relay has no use for: no message queue per client,
-    // no reconnection (a backend that goes away ends the session), no pings
-    // of its own (the peers' pings and pongs are relayed).
+    // no reconnection (a backend that goes away ends the session).
     for (key, set) in [
         ("message_buffer_size", raw.message_buffer_size.is_some()),
-        ("ping_period", raw.ping_period.is_some()),
         ("max_retries", raw.max_retries.is_some()),
         ("backoff_strategy", raw.backoff_strategy.is_some()),
         ("return_error_details", raw.return_error_details.is_some()),
@@ -120,6 +122,8 @@ pub fn settings(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<W
         let bytes = size(key, value, 1024)?;
         Ok(usize::try_from(bytes).unwrap_or(usize::MAX).min(1 << 20))
     };
+    let pong_wait = duration(raw.pong_wait, Duration::from_secs(60));
+    let ping_period = duration(raw.ping_period, Duration::from_secs(54));
     Ok(WebSocketSettings {
         input_headers: forward_names(raw.input_headers.unwrap_or_default()),
         subprotocols: raw.subprotocols.unwrap_or_default(),
@@ -127,7 +131,8 @@ pub fn settings(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<W
         write_buffer_size: buffer("write_buffer_size", raw.write_buffer_size)?,
         max_message_size: size("max_message_size", raw.max_message_size, 512)?,
         write_wait: duration(raw.write_wait, Duration::from_secs(10)),
-        pong_wait: duration(raw.pong_wait, Duration::from_secs(60)),
+        pong_wait,
+        ping_period: (ping_period < pong_wait).then_some(ping_period),
         backend_timeout: duration(raw.timeout, Duration::from_secs(300)).max(MIN_TIMEOUT),
         metrics: raw.disable_otel_metrics != Some(true),
     })
@@ -178,6 +183,7 @@ mod tests {
         assert_eq!(s.read_buffer_size, 1024);
         assert_eq!(s.write_wait, Duration::from_secs(10));
         assert_eq!(s.pong_wait, Duration::from_secs(60));
+        assert_eq!(s.ping_period, Some(Duration::from_secs(54)));
         assert_eq!(s.backend_timeout, Duration::from_secs(300));
         assert_eq!(s.input_headers, Forward::None);
         assert!(s.metrics);
@@ -201,6 +207,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.max_message_size, 10);
         assert_eq!(s.pong_wait, Duration::from_secs(2));
+        assert_eq!(s.ping_period, None, "54s is not shorter than 2s");
         assert_eq!(s.backend_timeout, MIN_TIMEOUT);
         assert_eq!(
             s.input_headers,

@@ -13,6 +13,9 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
+/// An empty ping, as a server sends it (unmasked).
+pub const PING: [u8; 2] = [0x89, 0x00];
+
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)).
 pub fn accept_value(key: &[u8]) -> String {
     use base64::Engine;

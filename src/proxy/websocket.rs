@@ -366,8 +366,12 @@ impl Session {
         let mut timer = Timer::new();
         let mut last_any = Instant::now();
         let mut last_backend = last_any;
+        // KrakenD pings the client every `ping_period` and gives up when
+        // nothing (its pong included) came back within `pong_wait`.
+        let mut next_ping = s.ping_period.map(|every| last_any + every);
         loop {
-            let deadline = (last_any + s.pong_wait).min(last_backend + s.backend_timeout);
+            let idle = (last_any + s.pong_wait).min(last_backend + s.backend_timeout);
+            let deadline = next_ping.map_or(idle, |ping| ping.min(idle));
             let backend = &mut self.backend;
             let event = timer
                 .until(
@@ -385,6 +389,17 @@ impl Session {
                 )
                 .await;
             let (from_client, n) = match event {
+                None if Instant::now() < idle => {
+                    // Time to ping: between two frames to the client only.
+                    next_ping = next_ping.zip(s.ping_period).map(|(at, every)| at + every);
+                    if down.scanner.between_frames()
+                        && !down.closed
+                        && client.write_all(&ws::PING).await.is_err()
+                    {
+                        return End::Gone;
+                    }
+                    continue;
+                }
                 None => {
                     self.close_both(CLOSE_GOING_AWAY, &up, &down, client).await;
                     return End::Idle;
