@@ -119,6 +119,8 @@ struct Seen {
 struct EchoBackend {
     addr: SocketAddr,
     seen: Arc<Mutex<Seen>>,
+    /// Connections accepted.
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EchoBackend {
@@ -127,13 +129,20 @@ impl EchoBackend {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let record = seen.clone();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let record = record.clone();
                 std::thread::spawn(move || echo(stream, &record));
             }
         });
-        EchoBackend { addr, seen }
+        EchoBackend {
+            addr,
+            seen,
+            accepted,
+        }
     }
 
     fn url(&self) -> String {
@@ -236,8 +245,16 @@ fn frames_echo_through_a_jwt_protected_handshake() {
 
     let good = token(&key, &json!({"sub": "user-1", "exp": now() + 600}));
     let auth = format!("Authorization: Bearer {good}\r\nX-Trace: t-1\r\nX-User: forged\r\n");
-    let (mut stream, head, sent_key) = handshake(&gw, "/ws", &auth);
-    assert_eq!(status(&head), 101, "{head}");
+    // The JWK set is fetched in the background: until it is there the
+    // token is refused too.
+    let mut session = None;
+    gw.eventually("the token accepted", Duration::from_secs(5), || {
+        let (stream, head, sent_key) = handshake(&gw, "/ws", &auth);
+        let upgraded = status(&head) == 101;
+        session = Some((stream, head, sent_key));
+        upgraded
+    });
+    let (mut stream, head, sent_key) = session.unwrap();
     assert_eq!(
         header(&head, "sec-websocket-accept"),
         Some(&*accept_for(&sent_key))
@@ -298,6 +315,11 @@ fn frames_echo_through_a_jwt_protected_handshake() {
     assert_ne!(header(backend_head, "sec-websocket-key"), Some(&*sent_key));
     // The client's frames reached the backend masked, as a server expects.
     assert!(seen.frames.iter().all(|(_, _, masked)| *masked));
+    // One connection per session: none pre-connected to the backend.
+    assert_eq!(
+        backend.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
 
 #[test]
