@@ -652,3 +652,41 @@ fn a_client_answering_pings_stays_open_and_one_that_stops_is_closed() {
         quiet.elapsed()
     );
 }
+
+/// The two directions do not wait for each other: a backend that echoes
+/// frame by frame (it reads the next frame only once its echo is written)
+/// while the client keeps sending would stall a relay that stops reading
+/// the backend while its write to the backend waits.
+#[test]
+fn both_directions_flow_at_once() {
+    const FRAMES: usize = 200;
+    const SIZE: usize = 64 * 1024;
+    let backend = EchoBackend::start();
+    let gw = gateway(&[ws_endpoint(
+        "/ws",
+        &backend,
+        r#", "max_message_size": 100000, "write_wait": "2s""#,
+        "",
+    )]);
+    let (stream, head, _) = handshake(&gw, "/ws", "");
+    assert_eq!(status(&head), 101, "{head}");
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let payload = vec![b'z'; SIZE];
+        for _ in 0..FRAMES {
+            write_frame(&mut writer, true, 0x2, &payload, true);
+        }
+    });
+    let mut reader = stream;
+    let mut echoed = 0;
+    while echoed < FRAMES {
+        match read_frame(&mut reader) {
+            Some((true, 0x2, payload)) if payload.len() == SIZE => echoed += 1,
+            other => panic!(
+                "after {echoed} echoes: {:?}",
+                other.map(|(fin, op, p)| (fin, op, p.len()))
+            ),
+        }
+    }
+    sending.join().unwrap();
+}

@@ -11,9 +11,10 @@
 //! (`http::websocket::Scanner`), so the size limit and the protocol's rules
 //! hold without holding a message in memory.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::plan::EndpointPlan;
 use super::request::{ClientRequest, USER_AGENT, backend_target, gateway_owned};
@@ -27,7 +28,7 @@ use crate::http::{
     Method, Parse, ResponseHeadReader, is_hop_by_hop, write_header, write_ip, write_status_line,
 };
 use crate::metrics::Recorder;
-use crate::rt::{Stream, Timer};
+use crate::rt::{self, Stream, Timer};
 use crate::upstream::host_header;
 
 /// Largest backend answer head to the upgrade request.
@@ -279,7 +280,8 @@ fn upgrade_headers(
 pub enum End {
     /// Both sides sent a close frame.
     Closed,
-    /// A side closed its connection or failed.
+    /// A side closed its connection or failed (a write waited longer than
+    /// `write_wait`).
     Gone,
     /// A side broke a rule; both were sent this close status.
     Violation(u16),
@@ -290,17 +292,141 @@ pub enum End {
     Stopped,
 }
 
-enum Event {
-    Client(std::io::Result<usize>),
-    Backend(std::io::Result<usize>),
-    Stop,
+/// What the two directions of a session share (one task, so `Cell`s).
+struct Shared {
+    last_any: Cell<Instant>,
+    last_backend: Cell<Instant>,
+    /// A close frame came from the client / the backend.
+    client_closed: Cell<bool>,
+    backend_closed: Cell<bool>,
+    /// Everything written to the backend / the client so far ends at a
+    /// frame's end (no write cut short, no frame half passed), so a frame
+    /// of cuttle's own may follow.
+    to_backend_clean: Cell<bool>,
+    to_client_clean: Cell<bool>,
 }
 
-/// One direction of the relay: the scanner of what its sender writes and
-/// whether a close frame came from it.
-struct Direction {
+/// One direction: who sends, what reads its frames, where they go.
+struct Pump<'a, 's> {
+    from_client: bool,
     scanner: Scanner,
-    closed: bool,
+    read: rt::ReadHalf<'s>,
+    write: rt::WriteHalf<'s>,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    shared: &'a Shared,
+    metrics: Option<&'a Recorder>,
+}
+
+impl Pump<'_, '_> {
+    fn closed(&self) -> &Cell<bool> {
+        if self.from_client {
+            &self.shared.client_closed
+        } else {
+            &self.shared.backend_closed
+        }
+    }
+
+    fn clean(&self) -> &Cell<bool> {
+        if self.from_client {
+            &self.shared.to_backend_clean
+        } else {
+            &self.shared.to_client_clean
+        }
+    }
+
+    /// Passes `bytes` on; `Err` ends the session.
+    async fn forward(&mut self, bytes: &[u8]) -> Result<(), End> {
+        self.out.clear();
+        let scanned = self.scanner.scan(bytes, &mut self.out);
+        if let Some(m) = self.metrics {
+            let frames = scanned.map(|s| s.frames).unwrap_or(0);
+            let sent = self.out.len() as u64;
+            let from_client = self.from_client;
+            m.websocket(|f| {
+                if from_client {
+                    f.client_frames += frames;
+                    f.client_bytes += sent;
+                } else {
+                    f.backend_frames += frames;
+                    f.backend_bytes += sent;
+                }
+            });
+        }
+        if !self.out.is_empty() {
+            // Cut short (an error, or the session ending meanwhile), the
+            // write leaves the stream inside a frame.
+            self.clean().set(false);
+            if self.write.write_all(&self.out).await.is_err() {
+                return Err(End::Gone);
+            }
+            self.clean().set(self.scanner.between_frames());
+        }
+        match scanned {
+            Ok(seen) => {
+                if seen.close {
+                    self.closed().set(true);
+                }
+                if self.shared.client_closed.get() && self.shared.backend_closed.get() {
+                    return Err(End::Closed);
+                }
+                Ok(())
+            }
+            Err(violation) => {
+                if violation == Violation::TooBig {
+                    tracing::debug!("websocket message over max_message_size");
+                }
+                Err(End::Violation(violation.close_status()))
+            }
+        }
+    }
+
+    /// Relays until the session ends. `early`: bytes that came behind the
+    /// sender's handshake. Toward the client, `ping_period` pings go
+    /// between frames.
+    async fn run(&mut self, early: &[u8], ping_period: Option<Duration>) -> End {
+        if !early.is_empty()
+            && let Err(end) = self.forward(early).await
+        {
+            return end;
+        }
+        let mut next_ping = ping_period.map(|every| Instant::now() + every);
+        loop {
+            let read = match next_ping {
+                Some(at) => {
+                    let reading = self.read.read(&mut self.buf);
+                    rt::until(at, reading).await
+                }
+                None => Some(self.read.read(&mut self.buf).await),
+            };
+            let n = match read {
+                // Time to ping the client (this pump writes to it).
+                None => {
+                    next_ping = next_ping.zip(ping_period).map(|(at, every)| at + every);
+                    if self.clean().get()
+                        && !self.shared.backend_closed.get()
+                        && self.write.write_all(&ws::PING).await.is_err()
+                    {
+                        return End::Gone;
+                    }
+                    continue;
+                }
+                Some(Ok(n)) if n > 0 => n,
+                Some(_) => return End::Gone,
+            };
+            let now = Instant::now();
+            self.shared.last_any.set(now);
+            if !self.from_client {
+                self.shared.last_backend.set(now);
+            }
+            let chunk = std::mem::take(&mut self.buf);
+            let forwarded = self.forward(&chunk[..n]).await;
+            self.buf = chunk;
+            if let Err(end) = forwarded {
+                return end;
+            }
+        }
+    }
 }
 
 impl Session {
@@ -325,6 +451,10 @@ impl Session {
         end
     }
 
+    /// The two directions run at once, each reading its sender and writing
+    /// to the other side, so a write that waits for one peer holds up only
+    /// its own direction; a third future watches the idle limits and the
+    /// drain. Whichever ends first ends the session.
     async fn run(
         &mut self,
         client: &mut Stream,
@@ -337,197 +467,81 @@ impl Session {
         client.set_write_deadline(None);
         client.set_write_timeout(Some(s.write_wait));
         self.backend.set_write_timeout(Some(s.write_wait));
-        let mut up = Direction {
+        let now = Instant::now();
+        let shared = Shared {
+            last_any: Cell::new(now),
+            last_backend: Cell::new(now),
+            client_closed: Cell::new(false),
+            backend_closed: Cell::new(false),
+            to_backend_clean: Cell::new(true),
+            to_client_clean: Cell::new(true),
+        };
+        let client_early = std::mem::take(&mut self.client_early);
+        let backend_early = std::mem::take(&mut self.backend_early);
+        let (client_read, client_write) = rt::split(client);
+        let (backend_read, backend_write) = rt::split(&mut self.backend);
+        let mut up = Pump {
+            from_client: true,
             scanner: Scanner::new(From::Client, s.max_message_size),
-            closed: false,
+            read: client_read,
+            write: backend_write,
+            buf: vec![0u8; s.read_buffer_size],
+            out: Vec::with_capacity(s.write_buffer_size),
+            shared: &shared,
+            metrics,
         };
-        let mut down = Direction {
+        let mut down = Pump {
+            from_client: false,
             scanner: Scanner::new(From::Server, s.max_message_size),
-            closed: false,
+            read: backend_read,
+            write: client_write,
+            buf: vec![0u8; s.read_buffer_size],
+            out: Vec::with_capacity(s.write_buffer_size),
+            shared: &shared,
+            metrics,
         };
-        let mut out = Vec::with_capacity(s.write_buffer_size);
-        let early = std::mem::take(&mut self.client_early);
-        if let Err(end) = self
-            .pass(true, &early, &mut up, &mut down, client, &mut out, metrics)
-            .await
-        {
-            return end;
-        }
-        let early = std::mem::take(&mut self.backend_early);
-        if let Err(end) = self
-            .pass(false, &early, &mut down, &mut up, client, &mut out, metrics)
-            .await
-        {
-            return end;
-        }
-        let mut cbuf = vec![0u8; s.read_buffer_size];
-        let mut bbuf = vec![0u8; s.read_buffer_size];
-        let mut stop = std::pin::pin!(stop);
-        let mut timer = Timer::new();
-        let mut last_any = Instant::now();
-        let mut last_backend = last_any;
-        // KrakenD pings the client every `ping_period` and gives up when
-        // nothing (its pong included) came back within `pong_wait`.
-        let mut next_ping = s.ping_period.map(|every| last_any + every);
-        loop {
-            let idle = (last_any + s.pong_wait).min(last_backend + s.backend_timeout);
-            let deadline = next_ping.map_or(idle, |ping| ping.min(idle));
-            let backend = &mut self.backend;
-            let event = timer
-                .until(
-                    deadline,
-                    futures_lite::future::or(
-                        futures_lite::future::or(
-                            async { Event::Client(client.read(&mut cbuf).await) },
-                            async { Event::Backend(backend.read(&mut bbuf).await) },
-                        ),
-                        async {
-                            stop.as_mut().await;
-                            Event::Stop
-                        },
-                    ),
-                )
-                .await;
-            let (from_client, n) = match event {
-                None if Instant::now() < idle => {
-                    // Time to ping: between two frames to the client only.
-                    next_ping = next_ping.zip(s.ping_period).map(|(at, every)| at + every);
-                    if down.scanner.between_frames()
-                        && !down.closed
-                        && client.write_all(&ws::PING).await.is_err()
-                    {
-                        return End::Gone;
-                    }
-                    continue;
-                }
-                None => {
-                    self.close_both(CLOSE_GOING_AWAY, &up, &down, client).await;
+        let watch = async {
+            let mut stop = std::pin::pin!(stop);
+            let mut timer = Timer::new();
+            loop {
+                let idle = (shared.last_any.get() + s.pong_wait)
+                    .min(shared.last_backend.get() + s.backend_timeout);
+                if Instant::now() >= idle {
                     return End::Idle;
                 }
-                Some(Event::Stop) => {
-                    self.close_both(CLOSE_GOING_AWAY, &up, &down, client).await;
+                // Activity only moves the limit later: at the old one,
+                // look again.
+                if timer.until(idle, stop.as_mut()).await.is_some() {
                     return End::Stopped;
                 }
-                Some(Event::Client(Ok(n))) if n > 0 => (true, n),
-                Some(Event::Backend(Ok(n))) if n > 0 => (false, n),
-                Some(_) => return End::Gone,
-            };
-            last_any = Instant::now();
-            let result = if from_client {
-                self.pass(
-                    true,
-                    &cbuf[..n],
-                    &mut up,
-                    &mut down,
-                    client,
-                    &mut out,
-                    metrics,
-                )
-                .await
-            } else {
-                last_backend = last_any;
-                self.pass(
-                    false,
-                    &bbuf[..n],
-                    &mut down,
-                    &mut up,
-                    client,
-                    &mut out,
-                    metrics,
-                )
-                .await
-            };
-            if let Err(end) = result {
-                return end;
             }
-            if up.closed && down.closed {
-                return End::Closed;
-            }
-        }
-    }
-
-    /// Scans `bytes` from one side (`from_client`) and writes what passes to
-    /// the other. On a violation, both sides get a close frame with its
-    /// status (`other` is the opposite direction, to know whether a frame
-    /// may be inserted there).
-    #[allow(clippy::too_many_arguments)]
-    async fn pass(
-        &mut self,
-        from_client: bool,
-        bytes: &[u8],
-        this: &mut Direction,
-        other: &mut Direction,
-        client: &mut Stream,
-        out: &mut Vec<u8>,
-        metrics: Option<&Recorder>,
-    ) -> Result<(), End> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        out.clear();
-        let scanned = this.scanner.scan(bytes, out);
-        if let Some(m) = metrics {
-            let frames = scanned.map(|s| s.frames).unwrap_or(0);
-            let sent = out.len() as u64;
-            m.websocket(|f| {
-                if from_client {
-                    f.client_frames += frames;
-                    f.client_bytes += sent;
-                } else {
-                    f.backend_frames += frames;
-                    f.backend_bytes += sent;
-                }
-            });
-        }
-        let to = if from_client {
-            &mut self.backend
-        } else {
-            &mut *client
         };
-        if !out.is_empty() && to.write_all(out).await.is_err() {
-            return Err(End::Gone);
-        }
-        match scanned {
-            Ok(seen) => {
-                this.closed |= seen.close;
-                Ok(())
+        let end = futures_lite::future::or(
+            futures_lite::future::or(
+                up.run(&client_early, None),
+                down.run(&backend_early, s.ping_period),
+            ),
+            watch,
+        )
+        .await;
+        // Both sides learn why, where a frame may still go.
+        let status = match end {
+            End::Violation(status) => Some(status),
+            End::Idle | End::Stopped => Some(CLOSE_GOING_AWAY),
+            End::Closed | End::Gone => None,
+        };
+        if let Some(status) = status {
+            let mut frame = Vec::with_capacity(8);
+            if shared.to_client_clean.get() && !shared.backend_closed.get() {
+                ws::write_close(&mut frame, status, None);
+                let _ = down.write.write_all(&frame).await;
             }
-            Err(violation) => {
-                let status = violation.close_status();
-                let (up, down) = if from_client {
-                    (&*this, &*other)
-                } else {
-                    (&*other, &*this)
-                };
-                self.close_both(status, up, down, client).await;
-                if violation == Violation::TooBig {
-                    tracing::debug!(
-                        "websocket message over max_message_size: closed with {status}"
-                    );
-                }
-                Err(End::Violation(status))
+            if shared.to_backend_clean.get() && !shared.client_closed.get() {
+                frame.clear();
+                ws::write_close(&mut frame, status, Some(ws::new_mask()));
+                let _ = up.write.write_all(&frame).await;
             }
         }
-    }
-
-    /// Sends each side a close frame with `status`, where a frame may go
-    /// (not in the middle of one), bounded by `write_wait`.
-    async fn close_both(
-        &mut self,
-        status: u16,
-        up: &Direction,
-        down: &Direction,
-        client: &mut Stream,
-    ) {
-        let mut frame = Vec::with_capacity(8);
-        if down.scanner.between_frames() && !down.closed {
-            ws::write_close(&mut frame, status, None);
-            let _ = client.write_all(&frame).await;
-        }
-        if up.scanner.between_frames() && !up.closed {
-            frame.clear();
-            ws::write_close(&mut frame, status, Some(ws::new_mask()));
-            let _ = self.backend.write_all(&frame).await;
-        }
+        end
     }
 }
