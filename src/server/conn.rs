@@ -385,9 +385,8 @@ impl Connection {
         });
         if let Some(session) = self.upgraded.take() {
             let metrics = worker.observer.metrics.as_deref();
-            session
-                .relay(&mut self.stream, metrics, worker.drain.wait())
-                .await;
+            // Boxed: the relay's state must not grow every connection's future.
+            Box::pin(session.relay(&mut self.stream, metrics, worker.drain.wait())).await;
             close_after_error(&mut self.stream).await;
             return false;
         }
@@ -556,7 +555,8 @@ impl Connection {
         }
         if plan.websocket.is_some() {
             let early = &buf[head.head_len..*end];
-            let up = proxy::websocket::upgrade(plan, &req, &facts, &ctx, early, stream, out).await;
+            let upgrading = proxy::websocket::upgrade(plan, &req, &facts, &ctx, early, stream, out);
+            let up = Box::pin(upgrading).await;
             *upgraded = up.session.map(Box::new);
             return Answer {
                 keep: up.written && up.status != 101,
