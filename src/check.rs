@@ -129,7 +129,20 @@ pub fn dump(config: &Config, indent: &str) -> String {
         );
         for backend in &endpoint.backends {
             let _ = writeln!(out, "{i3}[+] {} {}", backend.method, backend.url_pattern);
-            let _ = writeln!(out, "{i3}{i1}Hosts: {:?}", backend.hosts);
+            // A websocket backend's hosts as written (config keeps them in
+            // the HTTP client's scheme).
+            let hosts: Vec<String> = match endpoint.websocket {
+                Some(_) => backend
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        h.replacen("https://", "wss://", 1)
+                            .replacen("http://", "ws://", 1)
+                    })
+                    .collect(),
+                None => backend.hosts.clone(),
+            };
+            let _ = writeln!(out, "{i3}{i1}Hosts: {hosts:?}");
         }
     }
     out
