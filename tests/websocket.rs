@@ -160,8 +160,13 @@ fn echo(mut stream: TcpStream, seen: &Mutex<Seen>) {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
         return;
     };
+    // The first subprotocol offered, if any, is chosen.
+    let protocol = header(&head, "sec-websocket-protocol")
+        .and_then(|offer| offer.split(',').next())
+        .map(|p| format!("Sec-WebSocket-Protocol: {}\r\n", p.trim()))
+        .unwrap_or_default();
     let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{protocol}\r\n",
         accept_for(key)
     );
     stream.write_all(answer.as_bytes()).unwrap();
@@ -689,4 +694,37 @@ fn both_directions_flow_at_once() {
         }
     }
     sending.join().unwrap();
+}
+
+#[test]
+fn subprotocols_and_rate_limits_apply_to_the_handshake() {
+    let backend = EchoBackend::start();
+    let gw = gateway(&[ws_endpoint(
+        "/ws",
+        &backend,
+        r#", "subprotocols": ["chat", "v2"]"#,
+        r#", "qos/ratelimit/router": {"max_rate": 1, "every": "1h"}"#,
+    )]);
+    // Of "v1, v2, chat" the listed ones are offered; the backend's choice
+    // comes back.
+    let (mut stream, head, _) = handshake(&gw, "/ws", "Sec-WebSocket-Protocol: v1, v2, chat\r\n");
+    assert_eq!(status(&head), 101, "{head}");
+    assert_eq!(
+        header(&head, "sec-websocket-protocol"),
+        Some("v2"),
+        "{head}"
+    );
+    let offered = header(
+        &backend.seen.lock().unwrap().heads[0],
+        "sec-websocket-protocol",
+    )
+    .map(str::to_owned);
+    assert_eq!(offered.as_deref(), Some("v2, chat"));
+    write_frame(&mut stream, true, 0x1, b"x", true);
+    assert_eq!(read_frame(&mut stream), Some((true, 0x1, b"x".to_vec())));
+    // The endpoint's rate limit counts handshakes: the second is refused
+    // before any backend connection (503: the endpoint-wide limit, as KrakenD).
+    let (_, head, _) = handshake(&gw, "/ws", "");
+    assert_eq!(status(&head), 503, "{head}");
+    assert_eq!(backend.seen.lock().unwrap().heads.len(), 1);
 }
