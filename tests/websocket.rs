@@ -728,3 +728,48 @@ fn subprotocols_and_rate_limits_apply_to_the_handshake() {
     assert_eq!(status(&head), 503, "{head}");
     assert_eq!(backend.seen.lock().unwrap().heads.len(), 1);
 }
+
+/// The edge screen sees a handshake as any request: a refused host gets
+/// its 500 before any backend connection, and the 101 carries the
+/// service's security headers. Frames the client sent in the same write
+/// as its handshake are relayed first.
+#[test]
+fn the_edge_screen_runs_on_handshakes_and_early_frames_pass() {
+    let backend = EchoBackend::start();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s",
+            "extra_config": {{"security/http": {{"allowed_hosts": ["gw"], "frame_deny": true}}}},
+            "endpoints": [{}]}}"#,
+        ws_endpoint("/ws", &backend, "", "")
+    ));
+    let mut stream = TcpStream::connect(gw.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let refused = "GET /ws HTTP/1.1\r\nHost: other\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    stream.write_all(refused.as_bytes()).unwrap();
+    let head = read_head(&mut stream);
+    assert_eq!(status(&head), 500, "{head}");
+    assert!(backend.seen.lock().unwrap().heads.is_empty());
+
+    // The handshake and a first frame in one write.
+    let mut stream = TcpStream::connect(gw.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut bytes = "GET /ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".as_bytes().to_vec();
+    // A masked text frame, "early" (RFC 6455 §5.3).
+    let key = [1u8, 2, 3, 4];
+    bytes.extend_from_slice(&[0x81, 0x85]);
+    bytes.extend_from_slice(&key);
+    bytes.extend(b"early".iter().zip(key.iter().cycle()).map(|(b, m)| b ^ m));
+    stream.write_all(&bytes).unwrap();
+    let head = read_head(&mut stream);
+    assert_eq!(status(&head), 101, "{head}");
+    assert_eq!(header(&head, "x-frame-options"), Some("DENY"), "{head}");
+    assert_eq!(header(&head, "connection"), Some("Upgrade"), "{head}");
+    assert_eq!(
+        read_frame(&mut stream),
+        Some((true, 0x1, b"early".to_vec()))
+    );
+}

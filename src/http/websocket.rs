@@ -63,6 +63,10 @@ pub struct ClientHandshake<'a> {
     pub protocols: Option<&'a [u8]>,
 }
 
+/// Why a request over HTTP/1.0 or HTTP/2 is no handshake.
+pub const NEEDS_HTTP1: &str =
+    "a WebSocket handshake needs HTTP/1.1 (HTTP/2 WebSockets, RFC 8441, are not served)";
+
 /// Checks an upgrade request (RFC 6455 §4.2.1); `Err` is the reason for
 /// the 400 (with `Sec-WebSocket-Version: 13`, as gorilla/websocket's
 /// `Upgrader` answers, which KrakenD uses).
@@ -71,9 +75,7 @@ pub fn client_handshake<'a>(
     buf: &'a [u8],
 ) -> Result<ClientHandshake<'a>, &'static str> {
     if head.minor_version != 1 {
-        return Err(
-            "a WebSocket handshake needs HTTP/1.1 (HTTP/2 WebSockets, RFC 8441, are not served)",
-        );
+        return Err(NEEDS_HTTP1);
     }
     if !lists_token(&head.headers, buf, "connection", "upgrade") {
         // HTTP/2 requests reach here without it (RFC 9113 forbids the

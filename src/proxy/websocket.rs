@@ -2,9 +2,11 @@
 //! docs/websockets.md): once the endpoint's steps let the handshake
 //! through, [`upgrade`] opens a connection of the endpoint's own to its
 //! backend, sends the upgrade request there, checks the backend's 101 and
-//! answers the client's; then [`Session::relay`] passes frames both ways
-//! on the worker's event loop until a side closes, breaks a rule, goes
-//! quiet or the worker drains.
+//! writes the client's 101 into the response sink (`proxy::exchange`
+//! calls it); then the HTTP/1.1 codec hands its connection to
+//! [`Session::relay`], which passes frames both ways on the worker's event
+//! loop until a side closes, breaks a rule, goes quiet or the worker
+//! drains.
 //!
 //! Frames are relayed as they are (a client's masked frames stay masked,
 //! which a server expects); only their headers are read
@@ -16,16 +18,16 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::facts::RequestFacts;
 use super::plan::EndpointPlan;
 use super::request::{ClientRequest, USER_AGENT, backend_target, gateway_owned};
-use super::respond::ResponseContext;
-use super::steps::RequestFacts;
+use super::respond::{Body, ResponseContext, finish};
 use crate::config::{Forward, HANDSHAKE_HEADERS, WebSocketSettings};
 use crate::http::websocket::{
     self as ws, CLOSE_GOING_AWAY, ClientHandshake, From, Scanner, Violation,
 };
 use crate::http::{
-    Method, Parse, ResponseHeadReader, is_hop_by_hop, write_header, write_ip, write_status_line,
+    Framing, Method, Parse, ResponseHeadReader, ResponseSink, is_hop_by_hop, write_header, write_ip,
 };
 use crate::metrics::Recorder;
 use crate::rt::{self, Stream, Timer};
@@ -34,51 +36,46 @@ use crate::upstream::host_header;
 /// Largest backend answer head to the upgrade request.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// How the handshake went, for the connection driver and its observer.
-pub struct Upgrade {
-    pub status: u16,
-    pub body_bytes: usize,
-    /// The answer reached the client.
-    pub written: bool,
-    /// Set when both sides upgraded: the session to relay.
-    pub session: Option<Session>,
-}
-
-/// Both sides upgraded, nothing relayed yet.
+/// Both sides upgraded, nothing relayed yet: what the HTTP/1.1 codec
+/// relays over its connection once the 101 is out.
 pub struct Session {
     backend: Stream,
-    /// Bytes each side sent behind its handshake (frames sent at once).
-    client_early: Vec<u8>,
+    /// The backend's bytes behind its 101 (frames sent at once).
     backend_early: Vec<u8>,
     settings: Rc<WebSocketSettings>,
 }
 
 /// Runs the handshakes of an upgrade request to a websocket endpoint whose
-/// steps passed. `early`: the client's bytes after the request head.
-pub async fn upgrade(
+/// steps passed, writing the client's answer (400, 500 or 101) into `out`.
+/// `upgrades`: the codec can hand its connection over to a session (HTTP/1.1
+/// only). Returns the session when both sides upgraded.
+pub async fn upgrade<S: ResponseSink>(
     plan: &EndpointPlan,
     req: &ClientRequest<'_>,
     facts: &RequestFacts,
     ctx: &ResponseContext<'_>,
-    early: &[u8],
-    client: &mut Stream,
-    out: &mut Vec<u8>,
-) -> Upgrade {
+    upgrades: bool,
+    out: &mut S,
+) -> Option<Session> {
     let Some(settings) = &plan.websocket else {
         unreachable!("upgrade is only called for websocket endpoints")
     };
-    out.clear();
-    let shake = match ws::client_handshake(req.head, req.buf) {
+    let shake = if upgrades {
+        ws::client_handshake(req.head, req.buf)
+    } else {
+        Err(ws::NEEDS_HTTP1)
+    };
+    let shake = match shake {
         Ok(shake) => shake,
         Err(reason) => {
             // gorilla/websocket's `Upgrader` answers so (400, the version
             // it speaks); the text says what was wrong.
-            write_status_line(out, 400);
-            write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
-            write_header(out, b"Sec-WebSocket-Version", b"13");
+            out.status(400);
+            out.header(b"Content-Type", b"text/plain; charset=utf-8");
+            out.header(b"Sec-WebSocket-Version", b"13");
             let body = format!("{reason}\n");
-            super::respond::finish(ctx, body.as_bytes(), out);
-            return answered(client, out, 400, body.len()).await;
+            finish(ctx, Body::Whole(body.as_bytes()), out);
+            return None;
         }
     };
     let offered = ws::offered_protocols(shake.protocols, &settings.subprotocols);
@@ -96,64 +93,40 @@ pub async fn upgrade(
             tracing::warn!(endpoint = %plan.path, "websocket backend: {reason}");
             // As a failed backend of any endpoint without
             // `return_error_code`: 500, incomplete.
-            write_status_line(out, 500);
-            write_header(out, b"X-KrakenD-Completed", b"false");
-            super::respond::finish(ctx, b"", out);
-            return answered(client, out, 500, 0).await;
+            out.status(500);
+            out.header(b"X-KrakenD-Completed", b"false");
+            finish(ctx, Body::Whole(b""), out);
+            return None;
         }
     };
     write_switch(out, &shake, chosen.as_deref(), ctx);
-    if client.write_all(out).await.is_err() {
-        return Upgrade {
-            status: 101,
-            body_bytes: 0,
-            written: false,
-            session: None,
-        };
-    }
-    Upgrade {
-        status: 101,
-        body_bytes: 0,
-        written: true,
-        session: Some(Session {
-            backend,
-            client_early: early.to_vec(),
-            backend_early,
-            settings: Rc::clone(settings),
-        }),
-    }
+    Some(Session {
+        backend,
+        backend_early,
+        settings: Rc::clone(settings),
+    })
 }
 
-async fn answered(client: &mut Stream, out: &[u8], status: u16, body_bytes: usize) -> Upgrade {
-    Upgrade {
-        status,
-        body_bytes,
-        written: client.write_all(out).await.is_ok(),
-        session: None,
-    }
-}
-
-/// The client's 101 (RFC 6455 §4.2.2), with the edge screen's header lines.
-fn write_switch(
-    out: &mut Vec<u8>,
+/// The client's 101 (RFC 6455 §4.2.2), with the edge screen's header lines
+/// (no body, no framing: the codec writes no `Connection: close` on a 101).
+fn write_switch<S: ResponseSink>(
+    out: &mut S,
     shake: &ClientHandshake<'_>,
     protocol: Option<&[u8]>,
     ctx: &ResponseContext<'_>,
 ) {
-    out.clear();
-    write_status_line(out, 101);
-    write_header(out, b"Upgrade", b"websocket");
-    write_header(out, b"Connection", b"Upgrade");
-    write_header(
-        out,
+    out.status(101);
+    out.header(b"Upgrade", b"websocket");
+    out.header(b"Connection", b"Upgrade");
+    out.header(
         b"Sec-WebSocket-Accept",
         ws::accept_value(shake.key).as_bytes(),
     );
     if let Some(protocol) = protocol {
-        write_header(out, b"Sec-WebSocket-Protocol", protocol);
+        out.header(b"Sec-WebSocket-Protocol", protocol);
     }
-    out.extend_from_slice(ctx.decor);
-    out.extend_from_slice(b"\r\n");
+    out.header_lines(ctx.decor);
+    out.end_head(Framing::None);
 }
 
 /// Connects to one of the backend's hosts (round robin), sends the upgrade
@@ -435,6 +408,7 @@ impl Session {
     pub async fn relay(
         mut self,
         client: &mut Stream,
+        client_early: &[u8],
         metrics: Option<&Recorder>,
         stop: impl Future<Output = ()>,
     ) -> End {
@@ -443,7 +417,9 @@ impl Session {
         if let Some(m) = metrics {
             m.websocket(|f| f.opened += 1);
         }
-        let end = self.run(client, &settings, metrics, stop).await;
+        let end = self
+            .run(client, client_early, &settings, metrics, stop)
+            .await;
         self.backend.shutdown_write();
         if let Some(m) = metrics {
             m.websocket(|f| f.closed += 1);
@@ -458,6 +434,7 @@ impl Session {
     async fn run(
         &mut self,
         client: &mut Stream,
+        client_early: &[u8],
         s: &WebSocketSettings,
         metrics: Option<&Recorder>,
         stop: impl Future<Output = ()>,
@@ -476,7 +453,6 @@ impl Session {
             to_backend_clean: Cell::new(true),
             to_client_clean: Cell::new(true),
         };
-        let client_early = std::mem::take(&mut self.client_early);
         let backend_early = std::mem::take(&mut self.backend_early);
         let (client_read, client_write) = rt::split(client);
         let (backend_read, backend_write) = rt::split(&mut self.backend);
@@ -518,7 +494,7 @@ impl Session {
         };
         let end = futures_lite::future::or(
             futures_lite::future::or(
-                up.run(&client_early, None),
+                up.run(client_early, None),
                 down.run(&backend_early, s.ping_period),
             ),
             watch,
