@@ -8,7 +8,7 @@ mod error;
 mod pool;
 mod resolve;
 
-pub use client::{OpenResponse, Request, Response, fetch, open};
+pub use client::{OpenResponse, Request, Response, fetch, host_header, open};
 pub use conn::RelayError;
 pub use error::BackendError;
 pub use pool::{BackendConn, IdleBudget, Pool, PoolSettings, Pools};

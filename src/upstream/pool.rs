@@ -208,6 +208,13 @@ impl Pool {
 
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
+        let stream = self.open_stream().await?;
+        Ok(BackendConn::new(stream, self.clone()))
+    }
+
+    /// A new connection (TCP, then TLS for an `https://` pool) that is not
+    /// the pool's: a WebSocket session takes it over for its lifetime.
+    pub async fn open_stream(&self) -> Result<Stream, BackendError> {
         let addr = self
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
@@ -233,7 +240,7 @@ impl Pool {
                 .await
                 .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
         };
-        Ok(BackendConn::new(stream, self.clone()))
+        Ok(stream)
     }
 
     /// Puts a connection whose last exchange ended cleanly back in the pool.
