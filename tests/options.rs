@@ -30,6 +30,7 @@ fn base(namespace: &str) -> &'static str {
             r#"{"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}"#
         }
         "proxy" => r#"{"shadow": true}"#,
+        "websocket" => r#"{"enable_direct_communication": true}"#,
         _ => "{}",
     }
 }
@@ -68,6 +69,11 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if namespace == "websocket" && level == Level::Endpoint {
+                // A websocket endpoint relays to one ws:// backend.
+                doc["endpoints"][0]["backend"] =
+                    json!([{"url_pattern": "/p", "host": ["ws://127.0.0.1:9"]}]);
+            }
         }
         None => {
             if matches!(row.path, "tls.public_key" | "tls.private_key") {

@@ -595,14 +595,22 @@ pub struct RawWebSocket {
     pub disconnect_event: Option<bool>,
     pub read_buffer_size: Option<i64>,
     pub write_buffer_size: Option<i64>,
+    // Typed so a wrong type is still an error; then ignored (`options.rs`).
+    #[allow(dead_code)]
     pub message_buffer_size: Option<i64>,
     pub max_message_size: Option<i64>,
     pub write_wait: Option<GoDuration>,
     pub pong_wait: Option<GoDuration>,
     pub ping_period: Option<GoDuration>,
     pub timeout: Option<GoDuration>,
+    // Typed so a wrong type is still an error; then ignored (`options.rs`).
+    #[allow(dead_code)]
     pub max_retries: Option<i64>,
+    // Typed so a wrong type is still an error; then ignored (`options.rs`).
+    #[allow(dead_code)]
     pub backoff_strategy: Option<String>,
+    // Typed so a wrong type is still an error; then ignored (`options.rs`).
+    #[allow(dead_code)]
     pub return_error_details: Option<bool>,
     pub disable_otel_metrics: Option<bool>,
 }

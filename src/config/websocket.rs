@@ -89,18 +89,9 @@ pub fn settings(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<W
             ));
         }
     }
-    // What a one-to-one relay has no use for: no message queue per client,
-    // no reconnection (a backend that goes away ends the session).
-    for (key, set) in [
-        ("message_buffer_size", raw.message_buffer_size.is_some()),
-        ("max_retries", raw.max_retries.is_some()),
-        ("backoff_strategy", raw.backoff_strategy.is_some()),
-        ("return_error_details", raw.return_error_details.is_some()),
-    ] {
-        if set {
-            unknown.ignored.insert(format!("{NAMESPACE}.{key}"));
-        }
-    }
+    // The keys no row of the list of options names (`options.rs`
+    // reports the ignored ones itself, with why).
+    super::extra::note_ignored_keys(NAMESPACE, value, unknown);
     let size = |key: &str, value: Option<i64>, default: u64| -> BuildResult<u64> {
         match value {
             // KrakenD's zero means "not set".
