@@ -244,11 +244,12 @@ pub async fn run_worker(
             rt::spawn(refuse(stream));
             continue;
         }
-        worker.connections.set(open + 1);
+        let counted = Counted::open(&worker.connections);
         let w = worker.clone();
         let current = current.clone();
         let tls = tls.as_ref().map(|tls| tls.current.borrow().clone());
         rt::spawn(async move {
+            let _counted = counted;
             let stream = match tls {
                 None => stream,
                 Some(config) => {
@@ -257,7 +258,6 @@ pub async fn run_worker(
                         Ok(stream) => stream,
                         Err(e) => {
                             tracing::debug!(worker = w.id, "TLS handshake with {peer} failed: {e}");
-                            w.connections.set(w.connections.get() - 1);
                             return;
                         }
                     }
@@ -279,7 +279,6 @@ pub async fn run_worker(
                         "HTTP/2 connection from {peer} panicked: {panic}; connection closed"
                     );
                 }
-                w.connections.set(w.connections.get() - 1);
                 return;
             }
             // A panic while serving closes this connection only; the
@@ -297,7 +296,6 @@ pub async fn run_worker(
                     "connection from {peer} panicked serving {what}: {panic}; connection closed"
                 );
             }
-            w.connections.set(w.connections.get() - 1);
         });
     }
     drop(listener);
@@ -342,6 +340,25 @@ fn switch(current: &Current, next: &Reloaded, workers: usize) {
             "configuration reload {} failed on this worker, still serving the previous one: {e}",
             next.generation
         ),
+    }
+}
+
+/// One client connection in `Worker::connections`, the count the accept
+/// loop caps and the shutdown wait watches: counted when accepted, and
+/// uncounted however its task ends (handshake failure, either protocol, a
+/// panic caught by `rt::isolate`, the task dropped with the runtime).
+struct Counted(Rc<Cell<usize>>);
+
+impl Counted {
+    fn open(count: &Rc<Cell<usize>>) -> Counted {
+        count.set(count.get() + 1);
+        Counted(count.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 
