@@ -266,11 +266,17 @@ pub async fn run_worker(
             // HTTP/2: chosen by ALPN, or (use_h2c) by its preface in clear text.
             let h2 = if stream.alpn_protocol().is_some() {
                 stream.alpn_protocol() == Some(b"h2")
+            } else if w.config.use_h2c {
+                let limit = w.config.limits.read_header_timeout;
+                match stream.starts_with(h2::PREFACE, limit).await {
+                    rt::Prefix::Present => true,
+                    rt::Prefix::Absent => false,
+                    // A request head (whichever protocol) that did not
+                    // arrive within read_header_timeout: closed.
+                    rt::Prefix::Stalled => return,
+                }
             } else {
-                w.config.use_h2c
-                    && stream
-                        .starts_with(h2::PREFACE, w.config.limits.read_header_timeout)
-                        .await
+                false
             };
             if h2 {
                 if let Err(panic) = rt::isolate(h2::serve(current, stream, peer)).await {
