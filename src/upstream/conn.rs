@@ -1,11 +1,12 @@
 //! One keep-alive connection to a backend and the framing of its responses.
 
+use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::rt::Stream;
 
-use super::error::BackendError;
+use super::error::{BackendError, Malformed};
 use super::pool::Pool;
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
@@ -90,20 +91,26 @@ impl BackendConn {
         let mut written = 0;
         while written < request.len() {
             match self.stream.write(&request[written..]).await {
-                Ok(0) => return Err(BackendError::Io("connection closed while sending".into())),
+                Ok(0) => {
+                    return Err(BackendError::io_before_response(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "connection closed while sending",
+                    )));
+                }
                 Ok(n) => {
                     written += n;
                     self.wrote = true;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(BackendError::io(e)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // No response byte can have come yet.
+                Err(e) => return Err(BackendError::io_before_response(e)),
             }
         }
         Ok(())
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
-    async fn fill(&mut self) -> Result<usize, BackendError> {
+    async fn fill(&mut self) -> io::Result<usize> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -120,8 +127,7 @@ impl BackendConn {
         let n = self
             .stream
             .read_within(&mut self.buf[self.end..], self.read_timeout)
-            .await
-            .map_err(BackendError::io)?;
+            .await?;
         self.end += n;
         Ok(n)
     }
@@ -147,13 +153,21 @@ impl BackendConn {
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
-                Err(e) => return Err(BackendError::BadResponse(e.to_string())),
+                Err(e) => return Err(BackendError::BadResponse(Malformed::Head(e))),
             }
-            if self.fill().await? == 0 {
-                return Err(if got_any || self.start != self.end {
-                    BackendError::BadResponse("connection closed in the response head".into())
+            let before_response = !got_any && self.start == self.end;
+            let read = self.fill().await.map_err(|e| {
+                if before_response {
+                    BackendError::io_before_response(e)
                 } else {
+                    BackendError::io(e)
+                }
+            });
+            if read? == 0 {
+                return Err(if before_response {
                     BackendError::ClosedBeforeResponse
+                } else {
+                    BackendError::BadResponse(Malformed::HeadCut)
                 });
             }
             got_any = true;
@@ -194,10 +208,8 @@ impl BackendConn {
                     if left == 0 {
                         return Ok(());
                     }
-                    if self.fill().await? == 0 {
-                        return Err(BackendError::BadResponse(
-                            "body shorter than its Content-Length".into(),
-                        ));
+                    if self.fill().await.map_err(BackendError::io)? == 0 {
+                        return Err(BackendError::BadResponse(Malformed::BodyShort));
                     }
                 }
             }
@@ -212,7 +224,7 @@ impl BackendConn {
                             .decode(self.pending(), Some(out))
                             .map_err(|e| match e {
                                 ChunkError::TooLarge => BackendError::TooLarge(max),
-                                e => BackendError::BadResponse(format!("chunked body: {e}")),
+                                e => BackendError::BadResponse(Malformed::Chunked(e)),
                             })?;
                     self.start += progress.consumed;
                     if out.len() > max {
@@ -221,8 +233,8 @@ impl BackendConn {
                     if progress.done {
                         return Ok(());
                     }
-                    if self.fill().await? == 0 {
-                        return Err(BackendError::BadResponse("chunked body cut short".into()));
+                    if self.fill().await.map_err(BackendError::io)? == 0 {
+                        return Err(BackendError::BadResponse(Malformed::ChunkedCut));
                     }
                 }
             }
@@ -232,7 +244,7 @@ impl BackendConn {
                 if out.len() > max {
                     return Err(BackendError::TooLarge(max));
                 }
-                if self.fill().await? == 0 {
+                if self.fill().await.map_err(BackendError::io)? == 0 {
                     return Ok(());
                 }
             },
@@ -250,7 +262,8 @@ impl BackendConn {
         sink: &mut Stream,
         pending: &mut Vec<u8>,
     ) -> Result<(), RelayError> {
-        let cut_short = |what: &str| RelayError::Backend(BackendError::BadResponse(what.into()));
+        let cut_short = |how| RelayError::Backend(BackendError::BadResponse(how));
+        let fill_error = |e| RelayError::Backend(BackendError::io(e));
         match *framing {
             ResponseBody::Empty => {}
             ResponseBody::Length(len) => {
@@ -264,8 +277,8 @@ impl BackendConn {
                     if left == 0 {
                         break;
                     }
-                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(cut_short("body shorter than its Content-Length"));
+                    if self.fill().await.map_err(fill_error)? == 0 {
+                        return Err(cut_short(Malformed::BodyShort));
                     }
                 }
             }
@@ -274,7 +287,7 @@ impl BackendConn {
                 loop {
                     let progress = decoder
                         .decode(self.pending(), None)
-                        .map_err(|e| cut_short(&format!("chunked body: {e}")))?;
+                        .map_err(|e| cut_short(Malformed::Chunked(e)))?;
                     emit(
                         sink,
                         pending,
@@ -285,15 +298,15 @@ impl BackendConn {
                     if progress.done {
                         break;
                     }
-                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(cut_short("chunked body cut short"));
+                    if self.fill().await.map_err(fill_error)? == 0 {
+                        return Err(cut_short(Malformed::ChunkedCut));
                     }
                 }
             }
             ResponseBody::UntilClose => loop {
                 crate::http::encode_chunk(&self.buf[self.start..self.end], pending);
                 self.start = self.end;
-                if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                if self.fill().await.map_err(fill_error)? == 0 {
                     pending.extend_from_slice(crate::http::LAST_CHUNK);
                     break;
                 }

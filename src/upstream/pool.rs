@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 use crate::rt::Stream;
 
 use super::conn::BackendConn;
-use super::error::BackendError;
+use super::error::{BackendError, ConnectFailure};
 
 /// How a worker's pool treats its connections: KrakenD's backend transport
 /// settings (lura `transport/http/server/server.go` `NewTransport`, Go's
@@ -213,9 +213,9 @@ impl Pool {
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
         let timeout = self.settings.connect_timeout;
-        let stream = Stream::connect(addr, timeout)
-            .await
-            .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;
+        let stream = Stream::connect(addr, timeout).await.map_err(|e| {
+            BackendError::Connect(self.authority.clone(), ConnectFailure::Tcp(Rc::new(e)))
+        })?;
         // Requests are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
         if let Some(period) = self.settings.tcp_keep_alive {
@@ -225,14 +225,16 @@ impl Pool {
             None if self.authority.starts_with("https://") => {
                 return Err(BackendError::Connect(
                     self.authority.clone(),
-                    "not a name TLS can verify".into(),
+                    ConnectFailure::NotVerifiable,
                 ));
             }
             None => stream,
             Some((config, name)) => stream
                 .connect_tls(config.clone(), name.clone(), timeout)
                 .await
-                .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
+                .map_err(|e| {
+                    BackendError::Connect(self.authority.clone(), ConnectFailure::Tls(Rc::new(e)))
+                })?,
         };
         Ok(BackendConn::new(stream, self.clone()))
     }
