@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::Pools;
 use super::conn::BackendConn;
 use super::error::{BackendError, Malformed, RedirectFailure};
-use super::pool::Pool;
+use super::pool::{Lease, Pool};
 use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
@@ -39,7 +39,7 @@ pub struct Response {
 
 /// A response whose head was read; the body is still on the connection.
 pub struct OpenResponse {
-    pub conn: BackendConn,
+    pub conn: Lease,
     pub head: ResponseHead,
 }
 

@@ -1,13 +1,14 @@
 //! One keep-alive connection to a backend and the framing of its responses.
+//!
+//! A connection knows nothing of pools: `pool::Lease` lends one out and
+//! takes it back.
 
 use std::io;
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::rt::Stream;
 
 use super::error::{BackendError, Malformed};
-use super::pool::Pool;
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
     ResponseHeadReader,
@@ -25,7 +26,6 @@ pub struct BackendConn {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    pool: Rc<Pool>,
     /// Came from the idle list: the backend may have closed it meanwhile.
     reused: bool,
     /// Some byte of the current exchange's request reached the socket.
@@ -36,15 +36,13 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
-    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
-        pool.opened();
+    pub(super) fn new(stream: Stream) -> BackendConn {
         BackendConn {
             stream,
             read_timeout: None,
             buf: vec![0; READ_CHUNK],
             start: 0,
             end: 0,
-            pool,
             reused: false,
             wrote: false,
             idle_since: None,
@@ -60,10 +58,17 @@ impl BackendConn {
         self.idle_since.unwrap_or_else(std::time::Instant::now)
     }
 
-    pub(super) fn into_reused(mut self) -> BackendConn {
+    /// Ready for the next exchange, as a connection from the pool.
+    pub(super) fn reset_for_reuse(&mut self) {
+        self.set_read_timeout(None);
         self.reused = true;
         self.wrote = false;
-        self
+    }
+
+    /// Whether every byte read was consumed: the exchange ended cleanly
+    /// and nothing of it can poison the next one.
+    pub(super) fn is_drained(&self) -> bool {
+        self.start == self.end
     }
 
     /// An idle connection with something to read (unsolicited bytes, end of
@@ -75,10 +80,6 @@ impl BackendConn {
 
     pub fn is_reused(&self) -> bool {
         self.reused
-    }
-
-    pub fn pool(&self) -> &Rc<Pool> {
-        &self.pool
     }
 
     /// Whether any byte of the current request was written: a request
@@ -322,16 +323,6 @@ impl BackendConn {
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout.filter(|t| !t.is_zero());
     }
-
-    /// Ends an exchange: a connection whose response was read completely
-    /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(mut self, keep_alive: bool) {
-        if keep_alive && self.start == self.end {
-            self.set_read_timeout(None);
-            let pool = self.pool.clone();
-            pool.checkin(self.into_reused());
-        }
-    }
 }
 
 /// Writes `pending` followed by `data` (in one write when both are there),
@@ -350,12 +341,6 @@ async fn emit(sink: &mut Stream, pending: &mut Vec<u8>, data: &[u8]) -> Result<(
     }
     pending.clear();
     Ok(())
-}
-
-impl Drop for BackendConn {
-    fn drop(&mut self) {
-        self.pool.closed();
-    }
 }
 
 /// Why relaying a body stopped early.

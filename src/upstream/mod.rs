@@ -13,7 +13,7 @@ use std::rc::Rc;
 pub use client::{OpenResponse, Request, Response, fetch, open};
 pub use conn::{BackendConn, RelayError};
 pub use error::{BackendError, ConnectFailure, IoFailure, Malformed, RedirectFailure, RetryType};
-pub use pool::{IdleBudget, Pool, PoolSettings};
+pub use pool::{IdleBudget, Lease, Pool, PoolSettings};
 pub use resolve::{Resolved, authority_of, resolve_all, socket_authority};
 
 /// This worker's pools, one per backend `host:port`.
