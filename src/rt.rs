@@ -295,9 +295,6 @@ enum Io {
     Plain(tokio::net::TcpStream),
     ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
-    /// One end of an in-memory pipe: an HTTP/2 stream handed to the
-    /// HTTP/1.1 driver (`server::h2`).
-    Memory(tokio::io::DuplexStream),
 }
 
 /// What the first bytes of a connection were, for [`Stream::starts_with`].
@@ -381,19 +378,11 @@ impl Stream {
         })
     }
 
-    /// Two streams connected to each other in memory, each buffering up
-    /// to `capacity` bytes.
-    pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
-        let (a, b) = tokio::io::duplex(capacity);
-        (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))
-    }
-
     fn tcp(&self) -> Option<&tokio::net::TcpStream> {
         match &self.io {
             Io::Plain(tcp) => Some(tcp),
             Io::ServerTls(tls) => Some(tls.get_ref().0),
             Io::ClientTls(tls) => Some(tls.get_ref().0),
-            Io::Memory(_) => None,
         }
     }
 
@@ -504,7 +493,6 @@ impl Stream {
             Io::Plain(tcp) => tcp.read(buf).await,
             Io::ServerTls(tls) => tls.read(buf).await,
             Io::ClientTls(tls) => tls.read(buf).await,
-            Io::Memory(pipe) => pipe.read(buf).await,
         }
     }
 
@@ -554,7 +542,6 @@ impl Stream {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
             Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
-            Io::Memory(pipe) => return tls_write(pipe, buf, limit, timer).await,
         };
         match tcp.try_write(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -573,7 +560,7 @@ impl Stream {
     }
 
     /// Ends the writing side in the stream's own way: a close_notify over
-    /// TLS, FIN on a socket, the end of an in-memory pipe.
+    /// TLS, FIN on a socket.
     pub async fn shutdown(&mut self) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         AsyncWriteExt::shutdown(self).await
@@ -611,7 +598,7 @@ impl Stream {
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let polled = match &mut self.io {
-            Io::Plain(_) | Io::Memory(_) => return true,
+            Io::Plain(_) => return true,
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
         };
@@ -632,7 +619,6 @@ impl AsyncRead for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-            Io::Memory(pipe) => Pin::new(pipe).poll_read(cx, buf),
         }
     }
 }
@@ -647,7 +633,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-            Io::Memory(pipe) => Pin::new(pipe).poll_write(cx, buf),
         }
     }
 
@@ -656,7 +641,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-            Io::Memory(pipe) => Pin::new(pipe).poll_flush(cx),
         }
     }
 
@@ -668,7 +652,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-            Io::Memory(pipe) => Pin::new(pipe).poll_shutdown(cx),
         }
     }
 }
@@ -725,7 +708,7 @@ impl<T: FnMut(&[u8]) + Unpin> tokio::io::AsyncWrite for Tapped<'_, T> {
     }
 }
 
-/// Sends all of `buf` over a TLS stream (encrypted) or an in-memory pipe,
+/// Sends all of `buf` over a TLS stream (encrypted),
 /// flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(
     tls: &mut S,

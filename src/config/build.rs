@@ -43,9 +43,6 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let client_tls = super::tls::client(raw.client_tls.as_ref())?;
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
-    unknown
-        .warnings
-        .extend(super::limits::ignored_client_settings(&raw));
     let inherited = Inherited {
         timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),
         cache_ttl: non_zero(raw.cache_ttl),

@@ -153,11 +153,20 @@ fn extra_config(object: &Map<String, Value>, parent: &str, found: &mut Findings)
     }
 }
 
+/// The schema's keys of the root, an endpoint or a backend.
+pub(super) fn level_keys(level: super::options::Level) -> &'static [&'static str] {
+    match level {
+        super::options::Level::Root => ROOT_KEYS,
+        super::options::Level::Endpoint => ENDPOINT_KEYS,
+        super::options::Level::Backend => BACKEND_KEYS,
+    }
+}
+
 fn is_namespace(name: &str) -> bool {
     known_namespaces().any(|n| n == name)
 }
 
-fn known_namespaces() -> impl Iterator<Item = &'static str> {
+pub(super) fn known_namespaces() -> impl Iterator<Item = &'static str> {
     NAMESPACES.iter().chain(CUTTLE_NAMESPACES).copied()
 }
 

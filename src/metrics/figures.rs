@@ -4,7 +4,7 @@
 //! outcome are created on first use (a handful per endpoint: statuses are
 //! bounded, the labels never hold client data).
 
-use super::histogram::{DURATION_BOUNDS, Histogram, SIZE_BOUNDS};
+use super::histogram::Histogram;
 use crate::config::Config;
 use crate::http::Method;
 
@@ -167,8 +167,8 @@ pub fn server_series(
             list.push(ServerSeries {
                 method,
                 status,
-                duration: Histogram::new(DURATION_BOUNDS),
-                size: Histogram::new(SIZE_BOUNDS),
+                duration: Histogram::new(),
+                size: Histogram::new(),
             });
             list.len() - 1
         }
@@ -182,7 +182,7 @@ pub fn stage_series(list: &mut Vec<StageSeries>, outcome: StageOutcome) -> &mut 
         None => {
             list.push(StageSeries {
                 outcome,
-                duration: Histogram::new(DURATION_BOUNDS),
+                duration: Histogram::new(),
             });
             list.len() - 1
         }
@@ -197,8 +197,8 @@ pub fn client_series(list: &mut Vec<ClientSeries>, status: u16) -> &mut ClientSe
             list.push(ClientSeries {
                 status,
                 started: 0,
-                duration: Histogram::new(DURATION_BOUNDS),
-                size: Histogram::new(SIZE_BOUNDS),
+                duration: Histogram::new(),
+                size: Histogram::new(),
             });
             list.len() - 1
         }

@@ -4,8 +4,8 @@
 
 use std::net::IpAddr;
 
+use super::facts::RequestFacts;
 use super::plan::{BackendPlan, EndpointPlan};
-use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header, write_ip};
 use crate::pipeline::{

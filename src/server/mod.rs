@@ -1,10 +1,8 @@
-//! The per-worker server: accept loop, connection drivers, built-ins.
+//! The per-worker server: accept loop, the two protocol codecs (HTTP/1.1, HTTP/2).
 
-mod builtin;
 mod client_ip;
 mod conn;
 mod drain;
-mod edge;
 mod h2;
 mod observe;
 mod worker;
@@ -17,7 +15,6 @@ use std::time::Duration;
 
 use crate::rt::{self, Listener, Stream};
 
-pub use edge::{Edge, EdgeRequest, Screen};
 pub use observe::{Observed, Observer};
 pub use worker::{Worker, backend_authorities};
 

@@ -4,10 +4,9 @@
 
 use std::rc::Rc;
 
-use super::Pools;
 use super::conn::BackendConn;
 use super::error::{BackendError, Malformed, RedirectFailure};
-use super::pool::{Lease, Pool};
+use super::pool::{Lease, Pool, Pools};
 use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
@@ -169,7 +168,7 @@ fn without_credentials(lines: &[u8]) -> Vec<u8> {
 /// The host of `host:port` or `https://host:port` (brackets of an IPv6
 /// literal kept).
 fn host_of(authority: &str) -> &str {
-    let authority = super::socket_authority(authority);
+    let authority = super::resolve::socket_authority(authority);
     match authority.rfind(':') {
         Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
         _ => authority,
@@ -326,7 +325,7 @@ fn resolve_location(
     if let Some((key_scheme, rest)) = absolute {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        let key = super::authority_of(&format!("{key_scheme}{authority}"));
+        let key = super::resolve::authority_of(&format!("{key_scheme}{authority}"));
         let target = pools.get(&key).ok_or_else(|| {
             BackendError::Redirect(RedirectFailure::NotABackend(text.to_string()))
         })?;

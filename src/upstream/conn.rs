@@ -11,13 +11,15 @@ use crate::rt::Stream;
 use super::error::{BackendError, Malformed};
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
-    ResponseHeadReader,
+    ResponseHeadReader, ResponseSink,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest response head accepted from a backend.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
+/// A connection to a backend and what one exchange does on it; its pool
+/// lends it out wrapped in a `pool::Lease`.
 pub struct BackendConn {
     stream: Stream,
     /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
@@ -252,16 +254,17 @@ impl BackendConn {
         }
     }
 
-    /// Passes the body through to `sink` as it arrives, re-framed for the
-    /// client: Content-Length bodies as they are, chunked bodies with their
-    /// chunks, close-delimited bodies as chunks. `pending` holds what must go
-    /// out first (the response head): it leaves in the same write as the
-    /// first part of the body, so a small response costs one write.
-    pub async fn relay_body(
+    /// Passes the body through to the client's codec as it arrives, one
+    /// read at a time (the next read waits until the codec took this one,
+    /// so a client that does not read pauses the backend): Content-Length
+    /// bodies as they are; chunked bodies with their chunks to a codec that
+    /// passes chunks on (HTTP/1.1), decoded otherwise; close-delimited
+    /// bodies as chunks to the former. The codec sends the response head
+    /// it holds with the first piece, so a small response costs one write.
+    pub async fn relay_body<S: ResponseSink>(
         &mut self,
         framing: &ResponseBody,
-        sink: &mut Stream,
-        pending: &mut Vec<u8>,
+        sink: &mut S,
     ) -> Result<(), RelayError> {
         let cut_short = |how| RelayError::Backend(BackendError::BadResponse(how));
         let fill_error = |e| RelayError::Backend(BackendError::io(e));
@@ -272,7 +275,7 @@ impl BackendConn {
                 loop {
                     let take =
                         (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
-                    emit(sink, pending, &self.buf[self.start..self.start + take]).await?;
+                    emit(sink, &self.buf[self.start..self.start + take]).await?;
                     self.start += take;
                     left -= take as u64;
                     if left == 0 {
@@ -285,16 +288,22 @@ impl BackendConn {
             }
             ResponseBody::Chunked => {
                 let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                // A sink that takes data gets each read's chunks decoded.
+                let mut data = Vec::new();
                 loop {
-                    let progress = decoder
-                        .decode(self.pending(), None)
-                        .map_err(|e| cut_short(Malformed::Chunked(e)))?;
-                    emit(
-                        sink,
-                        pending,
-                        &self.buf[self.start..self.start + progress.consumed],
-                    )
-                    .await?;
+                    let progress = if S::PASSES_CHUNKS {
+                        decoder.decode(self.pending(), None)
+                    } else {
+                        data.clear();
+                        decoder.decode(self.pending(), Some(&mut data))
+                    }
+                    .map_err(|e| cut_short(Malformed::Chunked(e)))?;
+                    let piece = if S::PASSES_CHUNKS {
+                        &self.buf[self.start..self.start + progress.consumed]
+                    } else {
+                        &data[..]
+                    };
+                    emit(sink, piece).await?;
                     self.start += progress.consumed;
                     if progress.done {
                         break;
@@ -304,17 +313,34 @@ impl BackendConn {
                     }
                 }
             }
-            ResponseBody::UntilClose => loop {
-                crate::http::encode_chunk(&self.buf[self.start..self.end], pending);
-                self.start = self.end;
-                if self.fill().await.map_err(fill_error)? == 0 {
-                    pending.extend_from_slice(crate::http::LAST_CHUNK);
-                    break;
+            ResponseBody::UntilClose => {
+                // Re-framed in chunks for a sink that passes chunks on.
+                let mut chunk = Vec::new();
+                loop {
+                    let data = &self.buf[self.start..self.end];
+                    let piece = if S::PASSES_CHUNKS && !data.is_empty() {
+                        chunk.clear();
+                        crate::http::encode_chunk(data, &mut chunk);
+                        &chunk[..]
+                    } else {
+                        data
+                    };
+                    emit(sink, piece).await?;
+                    self.start = self.end;
+                    if self.fill().await.map_err(fill_error)? == 0 {
+                        if S::PASSES_CHUNKS {
+                            emit(sink, crate::http::LAST_CHUNK).await?;
+                        }
+                        break;
+                    }
                 }
-                emit(sink, pending, &[]).await?;
-            },
+            }
         }
-        emit(sink, pending, &[]).await
+        if sink.end().await {
+            Ok(())
+        } else {
+            Err(RelayError::Client)
+        }
     }
 
     /// Bounds each read on this connection (`None`: unbounded). For bodies
@@ -325,22 +351,13 @@ impl BackendConn {
     }
 }
 
-/// Writes `pending` followed by `data` (in one write when both are there),
-/// leaving `pending` empty.
-async fn emit(sink: &mut Stream, pending: &mut Vec<u8>, data: &[u8]) -> Result<(), RelayError> {
-    let bytes: &[u8] = if pending.is_empty() {
-        data
+/// Hands `data` to the client's codec.
+async fn emit<S: ResponseSink>(sink: &mut S, data: &[u8]) -> Result<(), RelayError> {
+    if sink.send(data).await {
+        Ok(())
     } else {
-        pending.extend_from_slice(data);
-        pending
-    };
-    if !bytes.is_empty() {
-        sink.write_all(bytes)
-            .await
-            .map_err(|_| RelayError::Client)?;
+        Err(RelayError::Client)
     }
-    pending.clear();
-    Ok(())
 }
 
 /// Why relaying a body stopped early.

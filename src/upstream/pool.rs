@@ -326,6 +326,29 @@ impl Pool {
     }
 }
 
+/// This worker's pools, one per backend `host:port`.
+#[derive(Default)]
+pub struct Pools {
+    by_authority: ahash::AHashMap<Rc<str>, Rc<Pool>>,
+    /// `max_idle_connections`: the idle connections of all these pools
+    /// together (kept across a reload that does not change it).
+    pub budget: Option<Rc<IdleBudget>>,
+}
+
+impl Pools {
+    pub fn insert(&mut self, pool: Rc<Pool>) {
+        self.by_authority.insert(pool.authority.clone(), pool);
+    }
+
+    pub fn get(&self, authority: &str) -> Option<Rc<Pool>> {
+        self.by_authority.get(authority).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<Pool>> {
+        self.by_authority.values()
+    }
+}
+
 /// A connection counted in its pool's open connections for as long as it
 /// exists, idle or lent: closing it (dropping it) uncounts it.
 struct Counted {
