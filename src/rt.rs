@@ -708,8 +708,56 @@ impl<T: FnMut(&[u8]) + Unpin> tokio::io::AsyncWrite for Tapped<'_, T> {
     }
 }
 
-/// Sends all of `buf` over a TLS stream (encrypted),
-/// flushed, bounded as a whole by `limit`.
+/// A stream's reading and writing sides, for a task that waits on both at
+/// once (a WebSocket relay: a write to one peer that has to wait must not
+/// stop bytes coming the other way). Both halves borrow the stream; a
+/// read and a write never run at the same instant (one thread), so their
+/// shared lock is never contended.
+pub fn split(stream: &mut Stream) -> (ReadHalf<'_>, WriteHalf<'_>) {
+    let timeout = stream.write_timeout;
+    let (read, write) = tokio::io::split(stream);
+    (
+        ReadHalf(read),
+        WriteHalf {
+            io: write,
+            timeout,
+            timer: None,
+        },
+    )
+}
+
+/// The reading side of a [`split`] stream.
+pub struct ReadHalf<'a>(tokio::io::ReadHalf<&'a mut Stream>);
+
+impl ReadHalf<'_> {
+    /// As [`Stream::read`] (cancel-safe: dropped while waiting, it has
+    /// taken nothing).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        self.0.read(buf).await
+    }
+}
+
+/// The writing side of a [`split`] stream, bounded by the stream's write
+/// timeout.
+pub struct WriteHalf<'a> {
+    io: tokio::io::WriteHalf<&'a mut Stream>,
+    timeout: Option<Duration>,
+    timer: Option<Timer>,
+}
+
+impl WriteHalf<'_> {
+    /// Writes (and over TLS flushes) all of `buf`, bounded as a whole by
+    /// the stream's write timeout.
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        tls_write(&mut self.io, buf, self.timeout, &mut self.timer)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Sends all of `buf` over a TLS stream (encrypted) or a split stream's
+/// writing half, flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(
     tls: &mut S,
     buf: &[u8],

@@ -6,10 +6,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// Pages other branches add (websockets, configuration options): the
-/// README links them already. Remove a name once its page is merged.
-const PENDING: &[&str] = &["docs/websockets.md"];
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -110,10 +106,7 @@ fn problems(page: &Path) -> Vec<String> {
             dir.join(file)
         };
         if !target.exists() {
-            let pending = PENDING.iter().any(|p| root().join(p) == normalise(&target));
-            if !pending {
-                problems.push(format!("{link}: no such file"));
-            }
+            problems.push(format!("{link}: no such file"));
             continue;
         }
         if let Some(fragment) = fragment
@@ -124,21 +117,6 @@ fn problems(page: &Path) -> Vec<String> {
         }
     }
     problems
-}
-
-/// `dir/../x` as `x`, without touching the file system.
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[test]

@@ -94,6 +94,8 @@ pub struct EndpointExtra {
     pub auth: Option<auth::AuthSettings>,
     /// `auth/signer`.
     pub signer: Option<auth::SignerSettings>,
+    /// `websocket` (KrakenD Enterprise), direct communication only.
+    pub websocket: Option<super::websocket::WebSocketSettings>,
 }
 
 #[derive(Debug, Default)]
@@ -204,6 +206,10 @@ pub fn endpoint(
         }
         if namespace == JWT_SIGNER {
             result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
+            continue;
+        }
+        if namespace == super::websocket::NAMESPACE {
+            result.websocket = Some(super::websocket::settings(value, &at, unknown)?);
             continue;
         }
         if namespace == ROUTER_RATELIMIT {

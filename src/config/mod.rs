@@ -40,6 +40,7 @@ mod tls;
 mod unimplemented;
 mod validation;
 mod weak;
+mod websocket;
 
 #[cfg(test)]
 mod auth_tests;
@@ -67,6 +68,7 @@ pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,
 };
+pub use websocket::{HANDSHAKE_HEADERS, WebSocketSettings};
 
 /// How strictly to load.
 #[derive(Debug, Clone, Copy, Default)]

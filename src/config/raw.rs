@@ -582,3 +582,27 @@ pub struct RawOtelBackendMetrics {
     pub read_payload: Option<bool>,
     pub static_attributes: Option<Vec<RawOtelAttribute>>,
 }
+
+/// Endpoint `websocket` (KrakenD Enterprise; krakend-schema v2.13
+/// `websocket.json`). Strictly typed like every namespace (`weak.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawWebSocket {
+    pub enable_direct_communication: Option<bool>,
+    pub input_headers: Option<Vec<String>>,
+    pub subprotocols: Option<Vec<String>>,
+    pub connect_event: Option<bool>,
+    pub disconnect_event: Option<bool>,
+    pub read_buffer_size: Option<i64>,
+    pub write_buffer_size: Option<i64>,
+    pub message_buffer_size: Option<i64>,
+    pub max_message_size: Option<i64>,
+    pub write_wait: Option<GoDuration>,
+    pub pong_wait: Option<GoDuration>,
+    pub ping_period: Option<GoDuration>,
+    pub timeout: Option<GoDuration>,
+    pub max_retries: Option<i64>,
+    pub backoff_strategy: Option<String>,
+    pub return_error_details: Option<bool>,
+    pub disable_otel_metrics: Option<bool>,
+}

@@ -192,6 +192,7 @@ fn namespace_keys(namespace: &str) -> Option<&'static [&'static str]> {
         "auth/signer" => AUTH_SIGNER,
         "plugin/req-resp-modifier" => PLUGIN_REQ_RESP_MODIFIER,
         "cuttle/server" => CUTTLE_SERVER,
+        "websocket" => WEBSOCKET,
         _ => return None,
     })
 }
@@ -472,6 +473,26 @@ const SECURITY_HTTP: &[&str] = &[
     "ssl_redirect",
     "sts_include_subdomains",
     "sts_seconds",
+];
+
+const WEBSOCKET: &[&str] = &[
+    "backoff_strategy",
+    "connect_event",
+    "disable_otel_metrics",
+    "disconnect_event",
+    "enable_direct_communication",
+    "input_headers",
+    "max_message_size",
+    "max_retries",
+    "message_buffer_size",
+    "ping_period",
+    "pong_wait",
+    "read_buffer_size",
+    "return_error_details",
+    "subprotocols",
+    "timeout",
+    "write_buffer_size",
+    "write_wait",
 ];
 
 const SECURITY_BOT_DETECTOR: &[&str] = &[

@@ -16,6 +16,7 @@ pub mod sink;
 mod span;
 mod target;
 mod url;
+pub mod websocket;
 pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};

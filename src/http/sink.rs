@@ -33,6 +33,10 @@ pub trait ResponseSink {
     /// framing (HTTP/1.1 passes the backend's chunks on as they are)
     /// rather than as data (HTTP/2).
     const PASSES_CHUNKS: bool;
+    /// Whether the codec can hand its connection over to a WebSocket
+    /// session after a 101 (HTTP/1.1; HTTP/2 has no Upgrade, RFC 9113
+    /// §8.2.2, and extended CONNECT is not offered).
+    const UPGRADES: bool;
 
     fn status(&mut self, status: u16);
     fn header(&mut self, name: &[u8], value: &[u8]);

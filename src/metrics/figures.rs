@@ -27,6 +27,20 @@ pub struct WorkerFigures {
     pub accepted: u64,
     pub open_connections: u64,
     pub busy_seconds: f64,
+    pub websocket: WebSocketFigures,
+}
+
+/// `cuttle_worker_websocket_*`: the WebSocket sessions this worker relayed
+/// (`proxy::websocket`), frames and payload-and-header bytes by the side
+/// that sent them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebSocketFigures {
+    pub opened: u64,
+    pub closed: u64,
+    pub client_frames: u64,
+    pub client_bytes: u64,
+    pub backend_frames: u64,
+    pub backend_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

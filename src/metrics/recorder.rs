@@ -11,7 +11,8 @@ use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use super::figures::{
-    BackendFigures, Figures, StageOutcome, client_series, server_series, stage_series,
+    BackendFigures, Figures, StageOutcome, WebSocketFigures, client_series, server_series,
+    stage_series,
 };
 use crate::config::{Config, Histograms, MetricLayers};
 use crate::http::Method;
@@ -32,6 +33,7 @@ pub struct Recorder {
     deferred: RefCell<Vec<Event>>,
     requests: Cell<u64>,
     accepted: Cell<u64>,
+    websocket: Cell<WebSocketFigures>,
 }
 
 impl Recorder {
@@ -62,11 +64,20 @@ impl Recorder {
             deferred: RefCell::new(Vec::with_capacity(DEFERRED_BATCH)),
             requests: Cell::new(0),
             accepted: Cell::new(0),
+            websocket: Cell::new(WebSocketFigures::default()),
         })
     }
 
     pub fn accepted(&self) {
         self.accepted.set(self.accepted.get() + 1);
+    }
+
+    /// A WebSocket session began (`open`) or ended, or relayed `frames`
+    /// frames of `bytes` bytes from the client (`from_client`) or the backend.
+    pub fn websocket(&self, change: impl FnOnce(&mut WebSocketFigures)) {
+        let mut figures = self.websocket.get();
+        change(&mut figures);
+        self.websocket.set(figures);
     }
 
     /// One answered request (any kind: routed, built-in, refused).
@@ -135,6 +146,7 @@ impl Recorder {
         figures.worker.accepted = self.accepted.get();
         figures.worker.open_connections = open_connections;
         figures.worker.busy_seconds = busy.as_secs_f64();
+        figures.worker.websocket = self.websocket.get();
         figures
     }
 

@@ -361,7 +361,7 @@ fn render_backends(
 
 fn render_workers(workers: &[WorkerView<'_>], f: &mut Family<'_>) {
     type Get = fn(&Figures) -> String;
-    let families: [(&str, &str, &str, Get); 4] = [
+    let families: [(&str, &str, &str, Get); 10] = [
         (
             "cuttle_worker_requests_total",
             "counter",
@@ -385,6 +385,42 @@ fn render_workers(workers: &[WorkerView<'_>], f: &mut Family<'_>) {
             "counter",
             "Time this worker's event loop spent running tasks rather than waiting for events (seconds); its rate is the core's utilisation.",
             |x| float(x.worker.busy_seconds),
+        ),
+        (
+            "cuttle_worker_websocket_sessions_opened_total",
+            "counter",
+            "WebSocket sessions this worker opened (client and backend upgraded).",
+            |x| x.worker.websocket.opened.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_sessions_closed_total",
+            "counter",
+            "WebSocket sessions this worker ended.",
+            |x| x.worker.websocket.closed.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_client_frames_total",
+            "counter",
+            "WebSocket frames relayed from clients to backends.",
+            |x| x.worker.websocket.client_frames.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_client_bytes_total",
+            "counter",
+            "WebSocket bytes (frame headers and payloads) relayed from clients to backends.",
+            |x| x.worker.websocket.client_bytes.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_backend_frames_total",
+            "counter",
+            "WebSocket frames relayed from backends to clients.",
+            |x| x.worker.websocket.backend_frames.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_backend_bytes_total",
+            "counter",
+            "WebSocket bytes (frame headers and payloads) relayed from backends to clients.",
+            |x| x.worker.websocket.backend_bytes.to_string(),
         ),
     ];
     for (name, kind, help, get) in families {

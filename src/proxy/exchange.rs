@@ -18,6 +18,7 @@ use super::request::{ClientRequest, backend_headers, params_fit_segments};
 use super::respond::{Body, ResponseContext, finish, write_refusal};
 use super::service::Service;
 use super::steps::{StepInput, run_before};
+use super::websocket::{Session, upgrade};
 use crate::config::OutputEncoding;
 use crate::http::{Method, RequestHead, ResponseSink};
 use crate::router::{Params, RouteMatch};
@@ -82,6 +83,9 @@ pub struct Exchanged {
     /// it went out whole. `None`: the response is buffered in the sink,
     /// for the codec to send.
     pub streamed: Option<(usize, bool)>,
+    /// A WebSocket handshake both sides accepted (the 101 is in the sink):
+    /// the codec relays the session over its connection.
+    pub upgraded: Option<Box<Session>>,
 }
 
 impl Exchanged {
@@ -90,6 +94,7 @@ impl Exchanged {
             completed,
             ended: None,
             streamed: None,
+            upgraded: None,
         }
     }
 }
@@ -235,6 +240,18 @@ pub async fn serve<S: ResponseSink>(
         write_refusal(&ctx, &refusal, out);
         return Exchanged::buffered(refusal.completed_header.then_some(false));
     }
+    if plan.websocket.is_some() {
+        // A handshake passed the edge screen and the endpoint's steps as
+        // any request does; the session is the codec's to relay.
+        // Boxed: the handshake's state must not grow every request's future.
+        let upgrading = upgrade(plan, &client_request, &facts, &ctx, S::UPGRADES, out);
+        let upgraded = Box::pin(upgrading).await.map(Box::new);
+        let status = out.written_status();
+        return Exchanged {
+            upgraded,
+            ..Exchanged::buffered((status == 500).then_some(false))
+        };
+    }
     headers.clear();
     backend_headers(plan, &client_request, &facts, headers);
     let call = CallContext {
@@ -255,6 +272,7 @@ pub async fn serve<S: ResponseSink>(
             completed: Some(false),
             ended: None,
             streamed: Some((relayed.body_bytes, matches!(relayed.end, NoOpEnd::Done))),
+            upgraded: None,
         };
     }
     let handled = super::handle::handle(&call, &ctx, response_body, out, timer).await;
@@ -262,6 +280,7 @@ pub async fn serve<S: ResponseSink>(
         completed: Some(handled.complete),
         ended: handled.ended,
         streamed: None,
+        upgraded: None,
     }
 }
 

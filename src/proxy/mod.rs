@@ -22,6 +22,7 @@ mod service;
 mod shadow;
 mod steps;
 mod validate;
+pub mod websocket;
 
 pub use edge::{Edge, EdgeRequest, Screen};
 pub use exchange::{Exchanged, Incoming, Scratch};

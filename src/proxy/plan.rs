@@ -63,6 +63,9 @@ pub struct EndpointPlan {
     /// Client header names (lower-case) never forwarded because a step
     /// sets them (`propagate_claims`).
     pub replaced_headers: Vec<Box<[u8]>>,
+    /// `websocket`: requests are upgrade handshakes, relayed as sessions
+    /// (`proxy::websocket`).
+    pub websocket: Option<Rc<crate::config::WebSocketSettings>>,
 }
 
 pub struct BackendPlan {
@@ -261,6 +264,7 @@ pub fn compile_endpoint(
             .flat_map(|v| &v.propagate)
             .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
             .collect(),
+        websocket: endpoint.websocket.clone().map(Rc::new),
     })
 }
 

@@ -26,6 +26,7 @@ use crate::http::{
     write_header, write_status_line,
 };
 use crate::proxy::exchange::{self, Incoming, Scratch};
+use crate::proxy::websocket::Session;
 
 const INITIAL_READ_BUFFER: usize = 8 * 1024;
 /// Buffers that grew beyond this for one request are released after it.
@@ -65,6 +66,9 @@ struct Connection {
     /// The observer's clock reading as the last response was done: the
     /// next request's idle wait starts from it (one clock read less).
     answered_at: Option<Instant>,
+    /// A WebSocket handshake both sides accepted, its 101 sent: relayed
+    /// once the request is observed (`proxy::websocket`).
+    upgraded: Option<Box<Session>>,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -89,6 +93,7 @@ pub async fn serve(
         bufs: Scratch::default(),
         read_timer: Timer::new(),
         answered_at: None,
+        upgraded: None,
     };
     loop {
         endpoint.set(None);
@@ -227,6 +232,16 @@ impl Connection {
             .await
             && head.keep_alive
             && !worker.drain.is_draining();
+        if let Some(session) = self.upgraded.take() {
+            // The client's frames that came behind its handshake go first.
+            let early = &self.rbuf[consumed..self.end];
+            let metrics = worker.observer.metrics.as_deref();
+            // Boxed: the relay's state must not grow every connection's future.
+            let relay = session.relay(&mut self.stream, early, metrics, worker.drain.wait());
+            Box::pin(relay).await;
+            close_after_error(&mut self.stream).await;
+            return Ok(false);
+        }
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
         self.end -= consumed;
@@ -401,6 +416,7 @@ impl Connection {
             }
         };
         let status = sink.status;
+        self.upgraded = exchanged.upgraded.filter(|_| keep);
         self.answered_at = worker.observer.observe(&Observed {
             endpoint: current.get(),
             method: head.method,
@@ -435,6 +451,7 @@ struct H1Sink<'a> {
 
 impl ResponseSink for H1Sink<'_> {
     const PASSES_CHUNKS: bool = true;
+    const UPGRADES: bool = true;
 
     fn status(&mut self, status: u16) {
         self.status = status;
@@ -457,7 +474,8 @@ impl ResponseSink for H1Sink<'_> {
             }
             Framing::Streamed => write_header(self.out, b"Transfer-Encoding", b"chunked"),
         }
-        if self.close {
+        // A 101's `Connection` is its `Upgrade`.
+        if self.close && self.status != 101 {
             write_header(self.out, b"Connection", b"close");
         }
         self.out.extend_from_slice(b"\r\n");

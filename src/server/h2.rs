@@ -756,6 +756,7 @@ impl H2Sink<'_, '_, '_> {
 }
 
 impl ResponseSink for H2Sink<'_, '_, '_> {
+    const UPGRADES: bool = false;
     const PASSES_CHUNKS: bool = false;
 
     fn status(&mut self, status: u16) {

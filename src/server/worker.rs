@@ -127,7 +127,22 @@ impl Worker {
                 .unwrap_or_else(|| IdleBudget::new(cap))
         });
         let budget = pools.budget.clone();
+        // A websocket endpoint's backend gets a connection of its own per
+        // session (`proxy::websocket`): pre-connecting would hold idle ones.
+        let websocket_only = |authority: &str| {
+            let mut users = config.endpoints.iter().flat_map(|e| {
+                e.backends
+                    .iter()
+                    .filter(|b| b.hosts.iter().any(|h| authority_of(h) == authority))
+                    .map(|_| e.websocket.is_some())
+            });
+            users.all(|websocket| websocket)
+        };
         for (authority, addr) in resolved {
+            let mut settings = settings.clone();
+            if websocket_only(authority) {
+                settings.preconnect = 0;
+            }
             // A pool is kept only if nothing that built it changed (an
             // https:// one also needs the same client_tls).
             let kept = previous.and_then(|previous| {

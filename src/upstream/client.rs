@@ -127,7 +127,7 @@ fn are_header_lines(lines: &[u8]) -> bool {
 
 /// `Host` omits the scheme's default port, as Go's client does. `authority`
 /// is a pool key (`host:port`, or `https://host:port`).
-fn host_header(authority: &str) -> &str {
+pub fn host_header(authority: &str) -> &str {
     match authority.strip_prefix("https://") {
         Some(tls) => tls.strip_suffix(":443").unwrap_or(tls),
         None => authority.strip_suffix(":80").unwrap_or(authority),

@@ -217,6 +217,14 @@ impl Pool {
 
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<Lease, BackendError> {
+        let stream = self.open_stream().await?;
+        let conn = Counted::new(BackendConn::new(stream), &self.open);
+        Ok(self.lend(conn))
+    }
+
+    /// A new connection (TCP, then TLS for an `https://` pool) that is not
+    /// the pool's: a WebSocket session takes it over for its lifetime.
+    pub async fn open_stream(&self) -> Result<Stream, BackendError> {
         let addr = self
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
@@ -244,8 +252,7 @@ impl Pool {
                     BackendError::Connect(self.authority.clone(), ConnectFailure::Tls(Rc::new(e)))
                 })?,
         };
-        let conn = Counted::new(BackendConn::new(stream), &self.open);
-        Ok(self.lend(conn))
+        Ok(stream)
     }
 
     /// Puts a connection whose last exchange ended cleanly back in the
