@@ -21,6 +21,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -73,54 +74,78 @@ fn take_panic(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| payload_text(payload).to_string())
 }
 
+/// Why a worker's event loop ended without its future's output.
+#[derive(Debug)]
+pub enum Stopped {
+    /// The runtime could not be built.
+    Build(io::Error),
+    /// A panic escaped a task (anything not inside [`isolate`]): its
+    /// message and place. The caller ends the process (see [`block_on_local`]).
+    Died(String),
+}
+
+thread_local! {
+    /// Set by [`spawn`] when a task panics: wakes [`block_on_local`],
+    /// which returns [`Stopped::Died`] with the first message.
+    static DEATH: RefCell<Option<(Rc<tokio::sync::Notify>, Option<String>)>> =
+        const { RefCell::new(None) };
+}
+
 /// Runs one worker's event loop on this thread until `future` completes:
 /// a current-thread runtime (epoll and timers, nothing else) and a
 /// `LocalSet` for the worker's `!Send` tasks. Tasks still running when
 /// `future` returns are dropped with the runtime.
 ///
-/// A panic that escapes a task (anything not inside [`isolate`]) ends the
-/// process with status 70: a worker that lost its accept loop or a
-/// background task must not serve on crippled; a supervisor restarts the
-/// whole process instead.
-pub fn block_on_local<F: Future>(name: &str, future: F) -> io::Result<F::Output> {
+/// A panic that escapes a task (anything not inside [`isolate`]) stops
+/// the loop with [`Stopped::Died`]: a worker that lost its accept loop or
+/// a background task must not serve on crippled, so the caller
+/// (`runtime`) ends the process with status 70 and a supervisor restarts
+/// it. Ending the process is the caller's, not this seam's: it also
+/// flushes the logs first.
+pub fn block_on_local<F: Future>(future: F) -> Result<F::Output, Stopped> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
-        .build()?;
-    // Panics from here on are caught below and logged there, once.
+        .build()
+        .map_err(Stopped::Build)?;
+    let death = Rc::new(tokio::sync::Notify::new());
+    DEATH.with(|d| *d.borrow_mut() = Some((death.clone(), None)));
+    // Panics from here on are caught below and reported there, once.
     WORKER_THREAD.with(|w| w.set(true));
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let local = tokio::task::LocalSet::new();
-        let out = local.block_on(&runtime, future);
+        let died = async {
+            death.notified().await;
+            None
+        };
+        let out = local.block_on(&runtime, async { Some(future.await) }.or(died));
         // Tasks still running (connections past the shutdown wait) are
         // dropped here, inside the catch.
         drop(local);
         out
     }));
     WORKER_THREAD.with(|w| w.set(false));
+    let first = DEATH.with(|d| d.borrow_mut().take().and_then(|(_, why)| why));
     match ran {
-        Ok(out) => Ok(out),
-        Err(payload) => worker_died(name, &take_panic(&*payload)),
+        Ok(Some(out)) => Ok(out),
+        Ok(None) => Err(Stopped::Died(first.unwrap_or_else(|| "a panic".into()))),
+        Err(payload) => Err(Stopped::Died(
+            first.unwrap_or_else(|| take_panic(&*payload)),
+        )),
     }
 }
 
-fn worker_died(name: &str, why: &str) -> ! {
-    tracing::error!("{name} died: {why}; exiting so that a supervisor restarts cuttle");
-    // The log is written by a background thread: let it write this line.
-    crate::logging::flush(std::time::Duration::from_secs(1));
-    std::process::exit(70)
-}
-
 /// Spawns a task on this worker. It runs until it completes or the worker
-/// stops; a panic in it ends the process (see [`block_on_local`]).
+/// stops; a panic in it stops the worker (see [`block_on_local`]).
 pub fn spawn<F: Future<Output = ()> + 'static>(future: F) {
     tokio::task::spawn_local(async move {
         if let Err(panic) = isolate(future).await {
-            let name = std::thread::current()
-                .name()
-                .unwrap_or("a worker thread")
-                .to_string();
-            worker_died(&name, &panic);
+            DEATH.with(|d| {
+                if let Some((death, why)) = &mut *d.borrow_mut() {
+                    why.get_or_insert(panic);
+                    death.notify_one();
+                }
+            });
         }
     });
 }
@@ -272,6 +297,16 @@ enum Io {
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
 }
 
+/// What the first bytes of a connection were, for [`Stream::starts_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    Present,
+    /// Another start, the end of the stream, or nothing within the limit.
+    Absent,
+    /// Part of the prefix, then nothing within the limit.
+    Stalled,
+}
+
 /// A TCP connection (client or backend) on this worker, plain or TLS.
 pub struct Stream {
     io: Io,
@@ -367,26 +402,41 @@ impl Stream {
 
     /// Waits (within `limit`) until the first bytes a plain connection
     /// received tell whether they start with `prefix`; consumes nothing.
-    /// `false` as soon as one byte differs, at end of stream or at the limit.
-    pub async fn starts_with(&self, prefix: &[u8], limit: Duration) -> bool {
+    /// [`Prefix::Absent`] as soon as one byte differs, at end of stream, or
+    /// when nothing came within the limit; [`Prefix::Stalled`] when part of
+    /// the prefix came and then nothing more within the limit.
+    ///
+    /// Each wait is for readiness, not a poll: the socket stays readable
+    /// while peeked bytes sit unread, so after a partial prefix that
+    /// readiness is dropped (tokio clears it when an operation reports
+    /// `WouldBlock`) and the next peek waits for the next arrival. Nothing
+    /// runs between the peek and the clearing, so no arrival is missed:
+    /// bytes that came after the peek raise a new edge-triggered event.
+    /// Hence `Stalled`: the bytes then sit unread with no readiness to wake
+    /// a read, and such a stream is only fit to be closed.
+    pub async fn starts_with(&self, prefix: &[u8], limit: Duration) -> Prefix {
         let Io::Plain(tcp) = &self.io else {
-            return false;
+            return Prefix::Absent;
         };
         let deadline = Instant::now() + limit;
         let mut buf = vec![0u8; prefix.len()];
+        let mut partial = false;
         loop {
             let n = match until(deadline, tcp.peek(&mut buf)).await {
                 Some(Ok(n)) if n > 0 => n,
-                _ => return false,
+                None if partial => return Prefix::Stalled,
+                _ => return Prefix::Absent,
             };
             if buf[..n] != prefix[..n] {
-                return false;
+                return Prefix::Absent;
             }
             if n == prefix.len() {
-                return true;
+                return Prefix::Present;
             }
-            // Part of the prefix so far: wait for more.
-            sleep(Duration::from_millis(1)).await;
+            partial = true;
+            let _ = tcp.try_io(tokio::io::Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
         }
     }
 
@@ -746,4 +796,38 @@ async fn write_some(io: &tokio::net::TcpStream, buf: &[u8]) -> io::Result<usize>
 
 fn timed_out<T>() -> io::Result<T> {
     Err(io::ErrorKind::TimedOut.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn died<T: std::fmt::Debug>(ran: Result<T, Stopped>) -> String {
+        match ran {
+            Err(Stopped::Died(why)) => why,
+            other => panic!("expected Died, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_spawned_task_stops_the_loop_with_its_message() {
+        let ran = block_on_local(async {
+            spawn(async { panic!("background task broke") });
+            sleep(Duration::from_secs(30)).await;
+        });
+        assert!(died(ran).contains("background task broke"));
+    }
+
+    #[test]
+    fn a_panic_in_the_loop_itself_is_reported_and_a_clean_end_is_its_output() {
+        let ran = block_on_local(async {
+            sleep(Duration::from_millis(1)).await;
+            panic!("accept loop broke");
+        });
+        assert!(died(ran).contains("accept loop broke"));
+        assert_eq!(block_on_local(async { 7 }).ok(), Some(7));
+        // An isolated panic is the caller's, and the loop goes on.
+        let ran = block_on_local(async { isolate(async { panic!("one connection") }).await });
+        assert!(matches!(ran, Ok(Err(why)) if why.contains("one connection")));
+    }
 }

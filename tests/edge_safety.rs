@@ -250,6 +250,52 @@ fn an_idempotent_request_is_resent_when_a_reused_connection_drops_it() {
     );
 }
 
+/// Go's transport (`persistConn.shouldRetryRequest`) sends a request again
+/// only when its pooled connection failed before one byte of the response
+/// came. A backend that began to answer and then reset the connection
+/// may have done the work: even a GET is not sent twice; the client gets
+/// the failure.
+#[test]
+fn a_request_is_not_resent_once_part_of_its_response_came() {
+    let cut = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(AtomicUsize::new(0));
+    let (cutting, receiving) = (cut.clone(), received.clone());
+    let backend = RawBackend::start(move |mut stream| {
+        let mut answered = 0;
+        while read_request(&mut stream).is_some() {
+            receiving.fetch_add(1, Ordering::SeqCst);
+            if answered == 1 && cutting.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Part of a head, read by the gateway before the reset.
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Default::default()));
+                return;
+            }
+            answered += 1;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        }
+    });
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/item", "backend": [{{"host": ["{}"], "url_pattern": "/item"}}]}}]"#,
+        backend.url()
+    )));
+    let mut client = gw.client();
+    let mut sent = 0;
+    let mut last = 0;
+    while cut.load(Ordering::SeqCst) == 0 && sent < 8 {
+        client.send(b"GET /item HTTP/1.1\r\nHost: x\r\n\r\n");
+        last = client.response().unwrap().status;
+        sent += 1;
+    }
+    assert_eq!(cut.load(Ordering::SeqCst), 1, "the reset happened");
+    assert_eq!(last, 500, "the cut answer is a failure");
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        sent,
+        "the GET was sent again after part of its response came"
+    );
+}
+
 #[test]
 fn credentials_do_not_follow_a_redirect_to_another_host() {
     // The landing backend listens on another loopback address: another host.

@@ -518,3 +518,124 @@ fn zero_windows_and_unfinished_bodies_do_not_pin_memory() {
     .unwrap();
     assert_eq!((status, body.len()), (200, 5 * 1024 * 1024));
 }
+
+/// G. h2c by prior knowledge is recognised from its preface however it is
+/// split: a client that sends the preface a byte at a time, with pauses
+/// (all within `read_header_timeout`), is served HTTP/2. The gateway waits
+/// for each byte by readiness (`rt::Stream::starts_with`); a wait that
+/// missed an arrival would run to the limit and serve HTTP/1.1 instead.
+#[test]
+fn h2c_preface_sent_byte_by_byte_is_still_http2() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "read_header_timeout": "5s",
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let mut tcp = TcpStream::connect(gw.addr).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    for &byte in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+        tcp.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut out = vec![0, 0, 0, 4, 0, 0, 0, 0, 0]; // SETTINGS, empty
+    // GET /hello, :authority localhost: END_STREAM | END_HEADERS.
+    let mut block = vec![0x82, 0x86, 0x44, 6];
+    block.extend_from_slice(b"/hello");
+    block.extend_from_slice(&[0x41, 9]);
+    block.extend_from_slice(b"localhost");
+    out.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x5, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    tcp.write_all(&out).unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let ended = |got: &[u8]| {
+        frames(got)
+            .iter()
+            .any(|f| f.2 == 1 && matches!(f.0, 0 | 1) && f.1 & 0x1 != 0)
+    };
+    while !ended(&got) {
+        match tcp.read(&mut chunk) {
+            Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered only after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !got.starts_with(b"HTTP/1"),
+        "answered as HTTP/1: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    let seen = frames(&got);
+    assert_eq!(
+        seen.first().map(|f| f.0),
+        Some(4),
+        "SETTINGS first: {seen:?}"
+    );
+    let head = seen
+        .iter()
+        .find(|f| f.0 == 1 && f.2 == 1)
+        .unwrap_or_else(|| panic!("no response HEADERS: {seen:?}"));
+    assert_eq!(
+        head.3.first(),
+        Some(&0x88),
+        ":status 200 (indexed): {seen:?}"
+    );
+    let body: Vec<u8> = seen
+        .iter()
+        .filter(|f| f.0 == 0 && f.2 == 1)
+        .flat_map(|f| f.3.clone())
+        .collect();
+    assert_eq!(body, br#"{"hello":"world"}"#);
+}
+
+/// H. A client that sends part of the h2c preface and then nothing is
+/// closed at `read_header_timeout`, without an answer (it sent neither
+/// protocol's head in time), long before `idle_timeout`.
+#[test]
+fn stalled_partial_h2c_preface_is_closed_by_read_header_timeout() {
+    let backend = hello_backend();
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "read_header_timeout": "1s", "idle_timeout": "30s",
+            "endpoints": [{{"endpoint": "/hello", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}}]}}"#,
+        backend.url()
+    ));
+    let mut tcp = TcpStream::connect(gw.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(12))).unwrap();
+    let sent = Instant::now();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r").unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = loop {
+        match tcp.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    };
+    let waited = sent.elapsed();
+    assert!(
+        closed,
+        "not closed within 12 s; got {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}, before read_header_timeout"
+    );
+    assert!(
+        waited < Duration::from_secs(4),
+        "closed after {waited:?}, not about read_header_timeout (1 s)"
+    );
+    assert!(
+        got.is_empty(),
+        "answered {:?}",
+        String::from_utf8_lossy(&got)
+    );
+}

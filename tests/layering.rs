@@ -3,6 +3,8 @@
 //! URLs), and `http` names nothing of `config`, `proxy` or `server`. What
 //! needs the modules above `config` is built by `prepare`. A forbidden
 //! `crate::` path (or a `super::` that climbs out of the module) fails here.
+//! So does a file-level import cycle among the files of `proxy/` or
+//! `upstream/`.
 
 use std::path::{Path, PathBuf};
 
@@ -225,9 +227,14 @@ fn file_cycle(module: &str) -> Option<Vec<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("src")
         .join(module);
-    let files: Vec<PathBuf> = sources(&root)
+    file_cycle_in(&root, module)
+}
+
+/// A cycle among the files directly in `root`, the directory of `module`.
+fn file_cycle_in(root: &Path, module: &str) -> Option<Vec<String>> {
+    let files: Vec<PathBuf> = sources(root)
         .into_iter()
-        .filter(|f| depth(&root, f) == 0)
+        .filter(|f| depth(root, f) == 0)
         .collect();
     let stem = |f: &Path| f.file_stem().unwrap().to_string_lossy().into_owned();
     let siblings: Vec<String> = files.iter().map(|f| stem(f)).collect();
@@ -298,4 +305,38 @@ fn files_of_proxy_and_upstream_import_each_other_without_cycles() {
             );
         }
     }
+}
+
+/// The cycle finder on a made-up directory: the old pooled connection,
+/// which named its pool while the pool named it, is a cycle, and so is a
+/// file naming an item of `mod.rs`; the lease layout is not.
+#[test]
+fn the_cycle_finder_sees_a_cycle() {
+    let dir = std::env::temp_dir().join(format!("cuttle-layering-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write("mod.rs", "mod conn;\nmod pool;\npub use pool::Pool;\n");
+    write(
+        "conn.rs",
+        "use super::pool::Pool;\npub struct Conn(std::rc::Rc<Pool>);\n",
+    );
+    write(
+        "pool.rs",
+        "use super::conn::Conn;\npub struct Pool(Vec<Conn>);\n",
+    );
+    let cycle = file_cycle_in(&dir, "x").expect("conn <-> pool");
+    assert!(cycle.contains(&"conn".to_owned()) && cycle.contains(&"pool".to_owned()));
+    write(
+        "conn.rs",
+        "use super::Pool;\npub struct Conn(std::rc::Rc<Pool>);\n",
+    );
+    assert!(file_cycle_in(&dir, "x").is_some(), "through mod.rs");
+    write("conn.rs", "pub struct Conn;\n");
+    write(
+        "pool.rs",
+        "use super::conn::Conn;\npub struct Lease(Conn);\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
+    );
+    let found = file_cycle_in(&dir, "x");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found, None);
 }

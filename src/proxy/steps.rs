@@ -2,17 +2,22 @@
 //!
 //! An endpoint's plan holds an ordered list of [`Step`]s that run before
 //! any backend is called, in KrakenD's order (ARCHITECTURE.md, "The order
-//! of handlers": bot check, JWT and its CEL claim checks, rate limit, CEL
-//! on the request, schema) and a list of [`ResponseStep`]s
-//! that run on the merged document before it is encoded (CEL on the
-//! response, signing). A step either lets the request go on, possibly
+//! of handlers"; `plan::compile_steps` builds the list): bot check, JWT
+//! (which also writes the `propagate_claims` headers), the CEL checks on
+//! its claims, rate limit, CEL on the request, schema. The first refusal
+//! ends the request ([`run_before`]). The plan also holds a list of
+//! [`ResponseStep`]s that `proxy::respond` runs on the merged document
+//! after flatmap and the modifiers and before it is encoded: CEL on the
+//! response, then signing. A step either lets the request go on, possibly
 //! recording what it learnt in the request's [`RequestFacts`] (the verified
-//! JWT claims, for example, which later steps and the backend calls read),
-//! or refuses it with a [`Refusal`], which the request path writes
-//! through the one finishing place (`proxy::finish`) like any response.
+//! JWT claims and propagated headers, which later steps and the backend
+//! calls read), or refuses it with a [`Refusal`], which the request path
+//! (`proxy::exchange`) writes through the one finishing place
+//! (`proxy::write_refusal`, then `proxy::finish`) like any response.
 //!
 //! Steps are compiled once per worker from the configuration; running one
-//! allocates nothing unless it has to (a refusal's body).
+//! allocates only for what it records (claims, propagated headers) or a
+//! refusal's body.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

@@ -333,7 +333,7 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
                     tracing::warn!("worker {id}: could not pin to CPU {cpu}");
                 }
                 let failed = ready.clone();
-                let ran = crate::rt::block_on_local(&name, async move {
+                let ran = crate::rt::block_on_local(async move {
                     let worker = match Worker::new(id, workers, config, &prepared, &resolved) {
                         Ok(worker) => worker,
                         Err(e) => {
@@ -377,12 +377,16 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
                     let _ = ready.send(Ok(()));
                     run_worker(worker, listener, control, tls, metrics).await;
                 });
-                if let Err(e) = ran {
-                    let _ = failed.send(Err(StartError::Executor {
-                        worker: id,
-                        cpu,
-                        reason: e.to_string(),
-                    }));
+                match ran {
+                    Ok(()) => {}
+                    Err(crate::rt::Stopped::Build(e)) => {
+                        let _ = failed.send(Err(StartError::Executor {
+                            worker: id,
+                            cpu,
+                            reason: e.to_string(),
+                        }));
+                    }
+                    Err(crate::rt::Stopped::Died(why)) => worker_died(&name, &why),
                 }
             });
         match spawned {
@@ -482,4 +486,13 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
         let _ = handle.join();
     }
     Ok(())
+}
+
+/// A panic escaped a worker's task (ARCHITECTURE.md, "Panics and dead
+/// workers"): one line, the log written out, exit 70 for a supervisor.
+fn worker_died(name: &str, why: &str) -> ! {
+    tracing::error!("{name} died: {why}; exiting so that a supervisor restarts cuttle");
+    // The log is written by a background thread: let it write this line.
+    crate::logging::flush(std::time::Duration::from_secs(1));
+    std::process::exit(70)
 }

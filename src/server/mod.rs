@@ -241,11 +241,12 @@ pub async fn run_worker(
             rt::spawn(refuse(stream));
             continue;
         }
-        worker.connections.set(open + 1);
+        let counted = Counted::open(&worker.connections);
         let w = worker.clone();
         let current = current.clone();
         let tls = tls.as_ref().map(|tls| tls.current.borrow().clone());
         rt::spawn(async move {
+            let _counted = counted;
             let stream = match tls {
                 None => stream,
                 Some(config) => {
@@ -254,7 +255,6 @@ pub async fn run_worker(
                         Ok(stream) => stream,
                         Err(e) => {
                             tracing::debug!(worker = w.id, "TLS handshake with {peer} failed: {e}");
-                            w.connections.set(w.connections.get() - 1);
                             return;
                         }
                     }
@@ -263,11 +263,17 @@ pub async fn run_worker(
             // HTTP/2: chosen by ALPN, or (use_h2c) by its preface in clear text.
             let h2 = if stream.alpn_protocol().is_some() {
                 stream.alpn_protocol() == Some(b"h2")
+            } else if w.config.use_h2c {
+                let limit = w.config.limits.read_header_timeout;
+                match stream.starts_with(h2::PREFACE, limit).await {
+                    rt::Prefix::Present => true,
+                    rt::Prefix::Absent => false,
+                    // A request head (whichever protocol) that did not
+                    // arrive within read_header_timeout: closed.
+                    rt::Prefix::Stalled => return,
+                }
             } else {
-                w.config.use_h2c
-                    && stream
-                        .starts_with(h2::PREFACE, w.config.limits.read_header_timeout)
-                        .await
+                false
             };
             if h2 {
                 if let Err(panic) = rt::isolate(h2::serve(current, stream, peer)).await {
@@ -276,7 +282,6 @@ pub async fn run_worker(
                         "HTTP/2 connection from {peer} panicked: {panic}; connection closed"
                     );
                 }
-                w.connections.set(w.connections.get() - 1);
                 return;
             }
             // A panic while serving closes this connection only; the
@@ -294,7 +299,6 @@ pub async fn run_worker(
                     "connection from {peer} panicked serving {what}: {panic}; connection closed"
                 );
             }
-            w.connections.set(w.connections.get() - 1);
         });
     }
     drop(listener);
@@ -339,6 +343,25 @@ fn switch(current: &Current, next: &Reloaded, workers: usize) {
             "configuration reload {} failed on this worker, still serving the previous one: {e}",
             next.generation
         ),
+    }
+}
+
+/// One client connection in `Worker::connections`, the count the accept
+/// loop caps and the shutdown wait watches: counted when accepted, and
+/// uncounted however its task ends (handshake failure, either protocol, a
+/// panic caught by `rt::isolate`, the task dropped with the runtime).
+struct Counted(Rc<Cell<usize>>);
+
+impl Counted {
+    fn open(count: &Rc<Cell<usize>>) -> Counted {
+        count.set(count.get() + 1);
+        Counted(count.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 

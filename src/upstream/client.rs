@@ -4,8 +4,9 @@
 
 use std::rc::Rc;
 
-use super::error::BackendError;
-use super::pool::{BackendConn, Pool, Pools};
+use super::conn::BackendConn;
+use super::error::{BackendError, Malformed, RedirectFailure};
+use super::pool::{Lease, Pool, Pools};
 use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
@@ -37,7 +38,7 @@ pub struct Response {
 
 /// A response whose head was read; the body is still on the connection.
 pub struct OpenResponse {
-    pub conn: BackendConn,
+    pub conn: Lease,
     pub head: ResponseHead,
 }
 
@@ -262,15 +263,15 @@ pub async fn open(
         pool = next_pool;
         path = std::borrow::Cow::Owned(next_path);
     }
-    Err(BackendError::Redirect(format!(
-        "stopped after {MAX_REDIRECTS} redirects"
+    Err(BackendError::Redirect(RedirectFailure::TooMany(
+        MAX_REDIRECTS,
     )))
 }
 
-/// Sends and reads a response head on one connection. A reused connection
-/// that the backend had already closed is replaced once, but only when
-/// sending again cannot do the work twice: the method is idempotent, or not
-/// one byte of the request was written (Go's client, and so KrakenD, the same).
+/// Sends and reads a response head on one connection. A failure that
+/// allows it (a pooled connection the backend had closed, found out before
+/// any response byte: `BackendError::may_send_again`) is retried once on
+/// a new connection, which is never retried itself.
 async fn round_trip(
     pool: &Rc<Pool>,
     method: Method,
@@ -279,9 +280,7 @@ async fn round_trip(
     let mut conn = pool.checkout().await?;
     match send_and_read_head(&mut conn, method, request, pool).await {
         Ok(head) => Ok(OpenResponse { conn, head }),
-        Err(BackendError::ClosedBeforeResponse | BackendError::Io(_))
-            if conn.is_reused() && (method.is_idempotent() || !conn.wrote_any()) =>
-        {
+        Err(e) if e.may_send_again(conn.is_reused(), method.is_idempotent(), conn.wrote_any()) => {
             drop(conn);
             let mut conn = pool.connect().await?;
             let head = send_and_read_head(&mut conn, method, request, pool).await?;
@@ -317,7 +316,7 @@ fn resolve_location(
     location: &[u8],
 ) -> Result<(Rc<Pool>, Vec<u8>), BackendError> {
     let text = std::str::from_utf8(location)
-        .map_err(|_| BackendError::Redirect("Location is not UTF-8".into()))?;
+        .map_err(|_| BackendError::Redirect(RedirectFailure::LocationNotUtf8))?;
     // The fragment is for the browser; it never goes on the wire.
     let text = text.split('#').next().unwrap_or_default();
     let absolute = [("http://", ""), ("https://", "https://")]
@@ -328,14 +327,14 @@ fn resolve_location(
         let (authority, path) = rest.split_at(end);
         let key = super::resolve::authority_of(&format!("{key_scheme}{authority}"));
         let target = pools.get(&key).ok_or_else(|| {
-            BackendError::Redirect(format!("to {text}: not a backend host of this gateway"))
+            BackendError::Redirect(RedirectFailure::NotABackend(text.to_string()))
         })?;
         let path = if path.is_empty() { "/" } else { path };
         return Ok((target, request_target(path)));
     }
     if text.contains("://") {
-        return Err(BackendError::Redirect(format!(
-            "to {text}: only http:// and https:// are supported"
+        return Err(BackendError::Redirect(RedirectFailure::Scheme(
+            text.to_string(),
         )));
     }
     if text.starts_with('/') {
@@ -406,7 +405,7 @@ fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, BackendError> {
     let mut decoder = flate2::read::GzDecoder::new(compressed).take(max as u64 + 1);
     decoder
         .read_to_end(&mut out)
-        .map_err(|e| BackendError::BadResponse(format!("gzip body: {e}")))?;
+        .map_err(|e| BackendError::BadResponse(Malformed::Gzip(Rc::new(e))))?;
     if out.len() > max {
         return Err(BackendError::TooLarge(max));
     }

@@ -1,18 +1,89 @@
 //! One keep-alive connection to a backend and the framing of its responses.
+//!
+//! A connection knows nothing of pools: `pool::Lease` lends one out and
+//! takes it back.
 
+use std::io;
 use std::time::Duration;
 
-use super::error::BackendError;
-use super::pool::BackendConn;
+use crate::rt::Stream;
+
+use super::error::{BackendError, Malformed};
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
     ResponseHeadReader, ResponseSink,
 };
 
+const READ_CHUNK: usize = 16 * 1024;
 /// Largest response head accepted from a backend.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
+/// A connection to a backend and what one exchange does on it; its pool
+/// lends it out wrapped in a `pool::Lease`.
+pub struct BackendConn {
+    stream: Stream,
+    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
+    read_timeout: Option<Duration>,
+    /// `buf[start..end]` holds bytes read but not consumed yet.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Came from the idle list: the backend may have closed it meanwhile.
+    reused: bool,
+    /// Some byte of the current exchange's request reached the socket.
+    wrote: bool,
+    /// When it last went back to the pool (recorded only when a pool
+    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
+    idle_since: Option<std::time::Instant>,
+}
+
 impl BackendConn {
+    pub(super) fn new(stream: Stream) -> BackendConn {
+        BackendConn {
+            stream,
+            read_timeout: None,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            reused: false,
+            wrote: false,
+            idle_since: None,
+        }
+    }
+
+    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
+        self.idle_since = Some(now);
+    }
+
+    /// When it went back to the pool (now if no setting asked to record it).
+    pub(super) fn idle_since(&self) -> std::time::Instant {
+        self.idle_since.unwrap_or_else(std::time::Instant::now)
+    }
+
+    /// Ready for the next exchange, as a connection from the pool.
+    pub(super) fn reset_for_reuse(&mut self) {
+        self.set_read_timeout(None);
+        self.reused = true;
+        self.wrote = false;
+    }
+
+    /// Whether every byte read was consumed: the exchange ended cleanly
+    /// and nothing of it can poison the next one.
+    pub(super) fn is_drained(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// An idle connection with something to read (unsolicited bytes, end of
+    /// stream, an error) must not carry another exchange. One non-blocking
+    /// read attempt: it never waits.
+    pub(super) fn is_stale(&mut self) -> bool {
+        self.stream.has_input()
+    }
+
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
     /// Whether any byte of the current request was written: a request
     /// that was not may be sent again elsewhere whatever its method.
     pub fn wrote_any(&self) -> bool {
@@ -23,20 +94,26 @@ impl BackendConn {
         let mut written = 0;
         while written < request.len() {
             match self.stream.write(&request[written..]).await {
-                Ok(0) => return Err(BackendError::Io("connection closed while sending".into())),
+                Ok(0) => {
+                    return Err(BackendError::io_before_response(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "connection closed while sending",
+                    )));
+                }
                 Ok(n) => {
                     written += n;
                     self.wrote = true;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(BackendError::io(e)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // No response byte can have come yet.
+                Err(e) => return Err(BackendError::io_before_response(e)),
             }
         }
         Ok(())
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
-    async fn fill(&mut self) -> Result<usize, BackendError> {
+    async fn fill(&mut self) -> io::Result<usize> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -53,8 +130,7 @@ impl BackendConn {
         let n = self
             .stream
             .read_within(&mut self.buf[self.end..], self.read_timeout)
-            .await
-            .map_err(BackendError::io)?;
+            .await?;
         self.end += n;
         Ok(n)
     }
@@ -80,13 +156,21 @@ impl BackendConn {
                 }
                 Ok(Parse::Complete(head)) => return Ok(head),
                 Ok(Parse::Partial) => {}
-                Err(e) => return Err(BackendError::BadResponse(e.to_string())),
+                Err(e) => return Err(BackendError::BadResponse(Malformed::Head(e))),
             }
-            if self.fill().await? == 0 {
-                return Err(if got_any || self.start != self.end {
-                    BackendError::BadResponse("connection closed in the response head".into())
+            let before_response = !got_any && self.start == self.end;
+            let read = self.fill().await.map_err(|e| {
+                if before_response {
+                    BackendError::io_before_response(e)
                 } else {
+                    BackendError::io(e)
+                }
+            });
+            if read? == 0 {
+                return Err(if before_response {
                     BackendError::ClosedBeforeResponse
+                } else {
+                    BackendError::BadResponse(Malformed::HeadCut)
                 });
             }
             got_any = true;
@@ -127,10 +211,8 @@ impl BackendConn {
                     if left == 0 {
                         return Ok(());
                     }
-                    if self.fill().await? == 0 {
-                        return Err(BackendError::BadResponse(
-                            "body shorter than its Content-Length".into(),
-                        ));
+                    if self.fill().await.map_err(BackendError::io)? == 0 {
+                        return Err(BackendError::BadResponse(Malformed::BodyShort));
                     }
                 }
             }
@@ -145,7 +227,7 @@ impl BackendConn {
                             .decode(self.pending(), Some(out))
                             .map_err(|e| match e {
                                 ChunkError::TooLarge => BackendError::TooLarge(max),
-                                e => BackendError::BadResponse(format!("chunked body: {e}")),
+                                e => BackendError::BadResponse(Malformed::Chunked(e)),
                             })?;
                     self.start += progress.consumed;
                     if out.len() > max {
@@ -154,8 +236,8 @@ impl BackendConn {
                     if progress.done {
                         return Ok(());
                     }
-                    if self.fill().await? == 0 {
-                        return Err(BackendError::BadResponse("chunked body cut short".into()));
+                    if self.fill().await.map_err(BackendError::io)? == 0 {
+                        return Err(BackendError::BadResponse(Malformed::ChunkedCut));
                     }
                 }
             }
@@ -165,7 +247,7 @@ impl BackendConn {
                 if out.len() > max {
                     return Err(BackendError::TooLarge(max));
                 }
-                if self.fill().await? == 0 {
+                if self.fill().await.map_err(BackendError::io)? == 0 {
                     return Ok(());
                 }
             },
@@ -184,7 +266,8 @@ impl BackendConn {
         framing: &ResponseBody,
         sink: &mut S,
     ) -> Result<(), RelayError> {
-        let cut_short = |what: &str| RelayError::Backend(BackendError::BadResponse(what.into()));
+        let cut_short = |how| RelayError::Backend(BackendError::BadResponse(how));
+        let fill_error = |e| RelayError::Backend(BackendError::io(e));
         match *framing {
             ResponseBody::Empty => {}
             ResponseBody::Length(len) => {
@@ -198,8 +281,8 @@ impl BackendConn {
                     if left == 0 {
                         break;
                     }
-                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(cut_short("body shorter than its Content-Length"));
+                    if self.fill().await.map_err(fill_error)? == 0 {
+                        return Err(cut_short(Malformed::BodyShort));
                     }
                 }
             }
@@ -214,7 +297,7 @@ impl BackendConn {
                         data.clear();
                         decoder.decode(self.pending(), Some(&mut data))
                     }
-                    .map_err(|e| cut_short(&format!("chunked body: {e}")))?;
+                    .map_err(|e| cut_short(Malformed::Chunked(e)))?;
                     let piece = if S::PASSES_CHUNKS {
                         &self.buf[self.start..self.start + progress.consumed]
                     } else {
@@ -225,8 +308,8 @@ impl BackendConn {
                     if progress.done {
                         break;
                     }
-                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                        return Err(cut_short("chunked body cut short"));
+                    if self.fill().await.map_err(fill_error)? == 0 {
+                        return Err(cut_short(Malformed::ChunkedCut));
                     }
                 }
             }
@@ -244,7 +327,7 @@ impl BackendConn {
                     };
                     emit(sink, piece).await?;
                     self.start = self.end;
-                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                    if self.fill().await.map_err(fill_error)? == 0 {
                         if S::PASSES_CHUNKS {
                             emit(sink, crate::http::LAST_CHUNK).await?;
                         }

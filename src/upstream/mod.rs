@@ -9,7 +9,7 @@ mod pool;
 mod resolve;
 
 pub use client::{OpenResponse, Request, Response, fetch, host_header, open};
-pub use conn::RelayError;
-pub use error::BackendError;
-pub use pool::{BackendConn, IdleBudget, Pool, PoolSettings, Pools};
+pub use conn::{BackendConn, RelayError};
+pub use error::{BackendError, ConnectFailure, IoFailure, Malformed, RedirectFailure, RetryType};
+pub use pool::{IdleBudget, Lease, Pool, PoolSettings, Pools};
 pub use resolve::{Resolved, authority_of, resolve_all, socket_authority};

@@ -10,7 +10,8 @@ use rustls::pki_types::ServerName;
 
 use crate::rt::Stream;
 
-use super::error::BackendError;
+use super::conn::BackendConn;
+use super::error::{BackendError, ConnectFailure};
 
 /// How a worker's pool treats its connections: KrakenD's backend transport
 /// settings (lura `transport/http/server/server.go` `NewTransport`, Go's
@@ -104,7 +105,7 @@ impl IdleBudget {
             .collect();
         let oldest = pools
             .iter()
-            .filter_map(|pool| Some((pool.idle.borrow().first()?.idle_since(), pool)))
+            .filter_map(|pool| Some((pool.idle.borrow().first()?.conn.idle_since(), pool)))
             .min_by_key(|(since, _)| *since);
         if let Some((_, pool)) = oldest {
             drop(pool.idle.borrow_mut().remove(0));
@@ -124,13 +125,14 @@ pub struct Pool {
     /// Resolved once at start-up; `None` when the name did not resolve.
     addr: Option<SocketAddr>,
     /// Oldest first: checkouts take the last (most recently used).
-    idle: RefCell<Vec<BackendConn>>,
+    idle: RefCell<Vec<Counted>>,
     settings: PoolSettings,
     budget: Option<Rc<IdleBudget>>,
-    /// Connections currently open to this host from this worker (idle or busy).
-    open: Cell<usize>,
+    /// Connections currently open to this host from this worker (idle or
+    /// busy): each [`Counted`] connection holds this count.
+    open: Rc<Cell<usize>>,
     /// Set when a reload replaced this pool: its connections are closed
-    /// as they finish instead of kept, so the pool (which each of them
+    /// as they finish instead of kept, so the pool (which each [`Lease`]
     /// holds an `Rc` of) is freed with the last one.
     retired: Cell<bool>,
 }
@@ -162,7 +164,7 @@ impl Pool {
             retired: Cell::new(false),
             settings,
             budget: budget.cloned(),
-            open: Cell::new(0),
+            open: Rc::new(Cell::new(0)),
         });
         if let Some(budget) = budget {
             budget.register(&pool);
@@ -190,26 +192,34 @@ impl Pool {
     /// An idle connection if there is one, else a fresh one. Idle
     /// connections the backend closed, or wrote to unasked, are dropped:
     /// bytes that arrived before the request can only poison its response.
-    pub async fn checkout(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
+    pub async fn checkout(self: &Rc<Self>) -> Result<Lease, BackendError> {
         let now = self.settings.idle_timeout.map(|_| Instant::now());
         loop {
-            let Some(mut conn) = self.idle.borrow_mut().pop() else {
+            let Some(mut idle) = self.idle.borrow_mut().pop() else {
                 break;
             };
             if let Some(budget) = &self.budget {
                 budget.released(1);
             }
-            if !now.is_some_and(|now| self.expired(&conn, now)) && !conn.is_stale() {
-                return Ok(conn);
+            if !now.is_some_and(|now| self.expired(&idle.conn, now)) && !idle.conn.is_stale() {
+                return Ok(self.lend(idle));
             }
         }
         self.connect().await
     }
 
+    fn lend(self: &Rc<Self>, conn: Counted) -> Lease {
+        Lease {
+            conn,
+            pool: self.clone(),
+        }
+    }
+
     /// A new connection, bypassing the idle list.
-    pub async fn connect(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
+    pub async fn connect(self: &Rc<Self>) -> Result<Lease, BackendError> {
         let stream = self.open_stream().await?;
-        Ok(BackendConn::new(stream, self.clone()))
+        let conn = Counted::new(BackendConn::new(stream), &self.open);
+        Ok(self.lend(conn))
     }
 
     /// A new connection (TCP, then TLS for an `https://` pool) that is not
@@ -219,9 +229,9 @@ impl Pool {
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
         let timeout = self.settings.connect_timeout;
-        let stream = Stream::connect(addr, timeout)
-            .await
-            .map_err(|e| BackendError::Connect(self.authority.clone(), e.to_string()))?;
+        let stream = Stream::connect(addr, timeout).await.map_err(|e| {
+            BackendError::Connect(self.authority.clone(), ConnectFailure::Tcp(Rc::new(e)))
+        })?;
         // Requests are written whole; Nagle would only add latency.
         let _ = stream.set_nodelay(true);
         if let Some(period) = self.settings.tcp_keep_alive {
@@ -231,20 +241,23 @@ impl Pool {
             None if self.authority.starts_with("https://") => {
                 return Err(BackendError::Connect(
                     self.authority.clone(),
-                    "not a name TLS can verify".into(),
+                    ConnectFailure::NotVerifiable,
                 ));
             }
             None => stream,
             Some((config, name)) => stream
                 .connect_tls(config.clone(), name.clone(), timeout)
                 .await
-                .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
+                .map_err(|e| {
+                    BackendError::Connect(self.authority.clone(), ConnectFailure::Tls(Rc::new(e)))
+                })?,
         };
         Ok(stream)
     }
 
-    /// Puts a connection whose last exchange ended cleanly back in the pool.
-    pub(super) fn checkin(&self, mut conn: BackendConn) {
+    /// Puts a connection whose last exchange ended cleanly back in the
+    /// pool; or closes it, when the pool keeps no more.
+    fn checkin(&self, mut idle: Counted) {
         if self.retired.get()
             || !self.settings.keep_alive
             || self.idle.borrow().len() >= self.settings.max_idle
@@ -258,17 +271,9 @@ impl Pool {
             budget.count.set(budget.count.get() + 1);
         }
         if self.budget.is_some() || self.settings.idle_timeout.is_some() {
-            conn.mark_idle(Instant::now());
+            idle.conn.mark_idle(Instant::now());
         }
-        self.idle.borrow_mut().push(conn);
-    }
-
-    pub(super) fn opened(&self) {
-        self.open.set(self.open.get() + 1);
-    }
-
-    pub(super) fn closed(&self) {
-        self.open.set(self.open.get().saturating_sub(1));
+        self.idle.borrow_mut().push(idle);
     }
 
     /// Opens connections until `preconnect` are idle, stopping at the first
@@ -279,7 +284,7 @@ impl Pool {
         let room = || self.budget.as_ref().is_none_or(|b| b.count.get() < b.cap);
         while !self.retired.get() && self.idle.borrow().len() < self.settings.preconnect && room() {
             match self.connect().await {
-                Ok(conn) => self.checkin(conn.into_reused()),
+                Ok(lease) => lease.finish(true),
                 Err(e) => {
                     tracing::debug!("pre-connecting to {}: {e}", self.authority);
                     return;
@@ -298,7 +303,9 @@ impl Pool {
         let now = self.settings.idle_timeout.map(|_| Instant::now());
         let mut idle = self.idle.borrow_mut();
         let before = idle.len();
-        idle.retain_mut(|conn| !now.is_some_and(|now| self.expired(conn, now)) && !conn.is_stale());
+        idle.retain_mut(|idle| {
+            !now.is_some_and(|now| self.expired(&idle.conn, now)) && !idle.conn.is_stale()
+        });
         if let Some(budget) = &self.budget {
             budget.released(before - idle.len());
         }
@@ -306,8 +313,9 @@ impl Pool {
 
     /// A reload no longer uses this pool: its idle connections are closed
     /// now and the busy ones when they finish. Without this the idle
-    /// connections (each holding an `Rc` of the pool) would keep the pool
-    /// and their sockets alive for ever, with no sweeper looking at them.
+    /// connections would stay open as long as anything still holds the
+    /// pool (a request on the previous configuration, a lease), with no
+    /// sweeper looking at them.
     pub fn retire(&self) {
         self.retired.set(true);
         let closed = std::mem::take(&mut *self.idle.borrow_mut());
@@ -348,90 +356,102 @@ impl Pools {
     }
 }
 
-/// Bytes read from a backend at a time.
-const READ_CHUNK: usize = 16 * 1024;
-
-/// A connection to a backend, lent by its pool for one exchange at a time
-/// (what an exchange does on it is `conn.rs`'s): defined here, beside the
-/// pool it returns to, so that `conn.rs` imports this file and not the
-/// other way round.
-pub struct BackendConn {
-    pub(super) stream: Stream,
-    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
-    pub(super) read_timeout: Option<Duration>,
-    /// `buf[start..end]` holds bytes read but not consumed yet.
-    pub(super) buf: Vec<u8>,
-    pub(super) start: usize,
-    pub(super) end: usize,
-    pub(super) pool: Rc<Pool>,
-    /// Came from the idle list: the backend may have closed it meanwhile.
-    pub(super) reused: bool,
-    /// Some byte of the current exchange's request reached the socket.
-    pub(super) wrote: bool,
-    /// When it last went back to the pool (recorded only when a pool
-    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
-    pub(super) idle_since: Option<std::time::Instant>,
+/// A connection counted in its pool's open connections for as long as it
+/// exists, idle or lent: closing it (dropping it) uncounts it.
+struct Counted {
+    conn: BackendConn,
+    open: Rc<Cell<usize>>,
 }
 
-impl BackendConn {
-    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
-        pool.opened();
-        BackendConn {
-            stream,
-            read_timeout: None,
-            buf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            pool,
-            reused: false,
-            wrote: false,
-            idle_since: None,
-        }
-    }
-
-    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
-        self.idle_since = Some(now);
-    }
-
-    /// When it went back to the pool (now if no setting asked to record it).
-    pub(super) fn idle_since(&self) -> std::time::Instant {
-        self.idle_since.unwrap_or_else(std::time::Instant::now)
-    }
-
-    pub(super) fn into_reused(mut self) -> BackendConn {
-        self.reused = true;
-        self.wrote = false;
-        self
-    }
-
-    /// An idle connection with something to read (unsolicited bytes, end of
-    /// stream, an error) must not carry another exchange. One non-blocking
-    /// read attempt: it never waits.
-    pub(super) fn is_stale(&mut self) -> bool {
-        self.stream.has_input()
-    }
-
-    pub fn is_reused(&self) -> bool {
-        self.reused
-    }
-
-    pub fn pool(&self) -> &Rc<Pool> {
-        &self.pool
-    }
-
-    /// Ends an exchange: a connection whose response was read completely
-    /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(mut self, keep_alive: bool) {
-        if keep_alive && self.start == self.end {
-            self.read_timeout = None;
-            let pool = self.pool.clone();
-            pool.checkin(self.into_reused());
+impl Counted {
+    fn new(conn: BackendConn, open: &Rc<Cell<usize>>) -> Counted {
+        open.set(open.get() + 1);
+        Counted {
+            conn,
+            open: open.clone(),
         }
     }
 }
 
-impl Drop for BackendConn {
+impl Drop for Counted {
     fn drop(&mut self) {
-        self.pool.closed();
+        self.open.set(self.open.get().saturating_sub(1));
+    }
+}
+
+/// A connection lent out by its pool for one exchange (with its redirects
+/// and the reading of the body). [`Lease::finish`] gives it back; a lease
+/// dropped without it closes the connection, whose state is then unknown.
+pub struct Lease {
+    conn: Counted,
+    pool: Rc<Pool>,
+}
+
+impl Lease {
+    /// Ends the exchange: a connection whose response was read completely
+    /// and that may be kept alive goes back to the pool; any other is closed.
+    pub fn finish(self, keep_alive: bool) {
+        let Lease { mut conn, pool } = self;
+        if keep_alive && conn.conn.is_drained() {
+            conn.conn.reset_for_reuse();
+            pool.checkin(conn);
+        }
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = BackendConn;
+
+    fn deref(&self) -> &BackendConn {
+        &self.conn.conn
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut BackendConn {
+        &mut self.conn.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_gives_its_connection_back_or_closes_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The backend keeps what it accepts open and silent.
+        let backend = std::thread::spawn(move || {
+            let accepted: Vec<_> = listener.incoming().take(3).collect();
+            accepted
+        });
+        crate::rt::block_on_local(async move {
+            let settings = PoolSettings {
+                max_idle: 4,
+                ..PoolSettings::default()
+            };
+            let pool = Pool::new("127.0.0.1:1".into(), Some(addr), settings, None, None);
+            let counts = || (pool.open_count(), pool.idle_count());
+            let lease = pool.checkout().await.unwrap();
+            assert!(!lease.is_reused());
+            assert_eq!(counts(), (1, 0));
+            lease.finish(true);
+            assert_eq!(counts(), (1, 1), "finished: back in the pool");
+            let lease = pool.checkout().await.unwrap();
+            assert!(lease.is_reused());
+            assert_eq!(counts(), (1, 0));
+            drop(lease);
+            assert_eq!(counts(), (0, 0), "dropped unfinished: closed");
+            let lease = pool.checkout().await.unwrap();
+            lease.finish(false);
+            assert_eq!(counts(), (0, 0), "not to be kept alive: closed");
+            let lease = pool.checkout().await.unwrap();
+            pool.retire();
+            lease.finish(true);
+            assert_eq!(counts(), (0, 0), "its pool retired: closed");
+        })
+        .unwrap();
+        assert_eq!(backend.join().unwrap().len(), 3);
     }
 }
