@@ -14,6 +14,7 @@ use std::cell::Cell;
 use crate::rt::{Stream, Timer};
 
 use super::Current;
+use super::buffers::{self, Buffers};
 use super::builtin;
 use super::client_ip::client_ip;
 use super::edge::{EdgeRequest, Screen};
@@ -29,7 +30,7 @@ use crate::proxy::{
 };
 use crate::router::{Params, RouteMatch};
 
-const INITIAL_READ_BUFFER: usize = 8 * 1024;
+const INITIAL_READ_BUFFER: usize = buffers::READ_BUFFER;
 /// Buffers that grew beyond this for one request are released after it.
 const KEEP_BUFFER: usize = 256 * 1024;
 
@@ -55,6 +56,10 @@ struct Connection {
     /// The client reached us over TLS.
     secure: bool,
     /// `rbuf[..end]` holds received bytes; a request head starts at 0.
+    /// This and the buffers below come from the worker's pool
+    /// (`server::buffers`) when a request's first bytes are readable and
+    /// go back when it is answered and no next one has begun: an idle
+    /// connection holds none (`rbuf` is empty then).
     rbuf: Vec<u8>,
     end: usize,
     out: Vec<u8>,
@@ -90,9 +95,9 @@ pub async fn serve(
         stream,
         peer,
         secure,
-        rbuf: vec![0; INITIAL_READ_BUFFER],
+        rbuf: Vec::new(),
         end: 0,
-        out: Vec::with_capacity(INITIAL_READ_BUFFER),
+        out: Vec::new(),
         body: Vec::new(),
         response_body: Vec::new(),
         headers: Vec::new(),
@@ -111,7 +116,7 @@ pub async fn serve(
                 conn.out.clear();
                 write_error_response(&mut conn.out, status, reason.as_bytes(), true);
                 if conn.stream.write_all(&conn.out).await.is_ok() {
-                    close_after_error(&mut conn.stream).await;
+                    Box::pin(close_after_error(&mut conn.stream)).await;
                 }
                 return;
             }
@@ -119,7 +124,73 @@ pub async fn serve(
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.give_buffers();
+    }
+}
+
 impl Connection {
+    /// Takes a set of buffers from the worker's pool, unless it holds one.
+    fn take_buffers(&mut self) {
+        if !self.rbuf.is_empty() {
+            return;
+        }
+        let Buffers {
+            rbuf,
+            out,
+            body,
+            response_body,
+            headers,
+            scratch,
+            decor,
+        } = buffers::take();
+        self.rbuf = rbuf;
+        self.out = out;
+        self.body = body;
+        self.response_body = response_body;
+        self.headers = headers;
+        self.scratch = scratch;
+        self.decor = decor;
+    }
+
+    /// Gives its buffers back to the worker's pool: when idle (nothing
+    /// pending in `rbuf`) or closing (what is pending is dropped).
+    fn give_buffers(&mut self) {
+        if self.rbuf.is_empty() {
+            return;
+        }
+        self.end = 0;
+        use std::mem::take;
+        buffers::give(Buffers {
+            rbuf: take(&mut self.rbuf),
+            out: take(&mut self.out),
+            body: take(&mut self.body),
+            response_body: take(&mut self.response_body),
+            headers: take(&mut self.headers),
+            scratch: take(&mut self.scratch),
+            decor: take(&mut self.decor),
+        });
+    }
+
+    /// The idle wait of a keep-alive connection: until the socket is
+    /// readable, bounded by `deadline`, reading nothing (so holding no
+    /// buffer).
+    async fn readable(&mut self, deadline: Instant) -> Result<(), ErrorKind> {
+        if Instant::now() >= deadline {
+            return Err(ErrorKind::TimedOut);
+        }
+        match self
+            .read_timer
+            .until(deadline, self.stream.readable())
+            .await
+        {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(e.kind()),
+            None => Err(ErrorKind::TimedOut),
+        }
+    }
+
     /// Reads more bytes into `rbuf`, growing it up to `limit`, with the
     /// read bounded by `deadline`. Returns the number of bytes read.
     async fn fill(&mut self, limit: usize, deadline: Instant) -> Result<usize, ErrorKind> {
@@ -170,6 +241,22 @@ impl Connection {
         let now = self.answered_at.take().unwrap_or_else(Instant::now);
         let mut started = (self.end > 0).then_some(now);
         let idle_deadline = now + limits.idle_timeout;
+        if started.is_none() {
+            // Idle: the buffers go back to the pool until bytes arrive.
+            self.give_buffers();
+            if waiting.drain.is_draining() {
+                return Err(Stop::Quietly);
+            }
+            let readable = futures_lite::future::or(self.readable(idle_deadline), async {
+                waiting.drain.wait().await;
+                Err(ErrorKind::Interrupted)
+            })
+            .await;
+            if readable.is_err() {
+                return Err(Stop::Quietly);
+            }
+        }
+        self.take_buffers();
         // Looks only at the bytes that arrived since the last read; parses in full when the
         // head is complete (and a few bounded times before, for early refusals).
         let mut reader = RequestHeadReader::new();
@@ -228,15 +315,16 @@ impl Connection {
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
             .await?;
-        let keep = self
-            .respond(
-                worker,
-                &head,
-                (body_start, body_end),
-                started.unwrap_or_else(Instant::now),
-                endpoint,
-            )
-            .await
+        // Boxed: the answer's state (backend calls) is allocated per
+        // request, not part of every connection's future, idle ones too.
+        let keep = Box::pin(self.respond(
+            worker,
+            &head,
+            (body_start, body_end),
+            started.unwrap_or_else(Instant::now),
+            endpoint,
+        ))
+        .await
             && head.keep_alive
             && !worker.drain.is_draining();
         // Move the next pipelined request (if it began to arrive) to the front.
