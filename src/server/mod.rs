@@ -388,4 +388,18 @@ mod tests {
         ) + std::mem::size_of::<rt::Isolated<rt::Isolated<()>>>();
         assert!(task <= 3 * 1024, "{task} bytes");
     }
+
+    /// An HTTP/2 connection's loop, boxed in its task, next to the h2
+    /// crate's own buffers (see ARCHITECTURE.md, "Idle connections").
+    #[test]
+    fn an_http2_connection_loop_is_small() {
+        fn size<F, A, B, C, Fut>(_: &F) -> usize
+        where
+            F: FnOnce(A, B, C) -> Fut,
+        {
+            std::mem::size_of::<Fut>()
+        }
+        let task = size::<_, Current, Stream, std::net::SocketAddr, _>(&h2::serve);
+        assert!(task <= 6 * 1024, "{task} bytes");
+    }
 }
