@@ -508,6 +508,26 @@ impl Stream {
         tcp.readable().await
     }
 
+    /// [`Stream::readable`], without false alarms on a plain socket: it
+    /// peeks (one more system call) and waits again if nothing came. For
+    /// a newly accepted connection, which tokio reports readable at once.
+    pub async fn readable_confirmed(&self) -> io::Result<()> {
+        let Io::Plain(tcp) = &self.io else {
+            return self.readable().await;
+        };
+        loop {
+            tcp.readable().await?;
+            let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+            // A `WouldBlock` here clears tokio's readiness: the next wait is real.
+            match tcp.try_io(tokio::io::Interest::READABLE, || {
+                socket2::SockRef::from(tcp).peek(&mut probe)
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// [`Stream::read`], failing with `TimedOut` at `deadline`.
     pub async fn read_until(&mut self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
         until(deadline, self.read(buf))

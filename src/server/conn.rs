@@ -78,6 +78,8 @@ struct Connection {
     /// The observer's clock reading as the last response was done: the
     /// next request's idle wait starts from it (one clock read less).
     answered_at: Option<Instant>,
+    /// Not yet waited for its first bytes (see `readable`).
+    fresh: bool,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -106,6 +108,7 @@ pub async fn serve(
         read_timer: Timer::new(),
         backend_timer: Timer::new(),
         answered_at: None,
+        fresh: true,
     };
     loop {
         endpoint.set(None);
@@ -175,16 +178,21 @@ impl Connection {
 
     /// The idle wait of a keep-alive connection: until the socket is
     /// readable, bounded by `deadline`, reading nothing (so holding no
-    /// buffer).
+    /// buffer). tokio reports a new connection readable before anything
+    /// came: its first wait peeks to be sure (one system call per
+    /// connection); later ones follow a read that cleared the readiness.
     async fn readable(&mut self, deadline: Instant) -> Result<(), ErrorKind> {
         if Instant::now() >= deadline {
             return Err(ErrorKind::TimedOut);
         }
-        match self
-            .read_timer
-            .until(deadline, self.stream.readable())
-            .await
-        {
+        let ready = if std::mem::take(&mut self.fresh) {
+            let confirmed = self.stream.readable_confirmed();
+            self.read_timer.until(deadline, confirmed).await
+        } else {
+            let ready = self.stream.readable();
+            self.read_timer.until(deadline, ready).await
+        };
+        match ready {
             Some(Ok(())) => Ok(()),
             Some(Err(e)) => Err(e.kind()),
             None => Err(ErrorKind::TimedOut),
