@@ -80,9 +80,13 @@ nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 flag=
 [ "$MODE" = h2c ] && flag=--h2c
 echo "idle clients ($MODE): N=$N, $CONCURRENCY requests at a time, reading $HOLD s after the last; cuttle $($CUTTLE --version 2>/dev/null | head -1) ($CUTTLE), $(date -u +%F)"
-# One request first, so that the backend pools and lazy state are warm.
+# A round of CONCURRENCY clients first (closed after), so that what is
+# sized by the requests in flight (backend connections, cuttle's buffer
+# pool, nginx's free lists) is in "before": the figure is what one more
+# idle client costs.
 for port in $CUTTLE_PORT $NGINX_PORT; do
-    python3 loadtest/idle_clients.py "$cuttle_pid" "$port" /noop 1 $flag --hold 0 >/dev/null
+    python3 loadtest/idle_clients.py "$cuttle_pid" "$port" /noop "$CONCURRENCY" $flag \
+        --concurrency "$CONCURRENCY" --hold 0 >/dev/null
 done
 python3 loadtest/idle_clients.py "$cuttle_pid" $CUTTLE_PORT /noop "$N" $flag \
     --concurrency "$CONCURRENCY" --hold "$HOLD" --label cuttle
