@@ -57,8 +57,8 @@ pub fn take() -> Buffers {
         .unwrap_or_else(Buffers::fresh)
 }
 
-/// Gives a set back (its contents are garbage from now on): kept when the
-/// pool has room, trimmed; else freed.
+/// Gives a set back: kept, emptied and trimmed, when the pool has room;
+/// else freed.
 pub fn give(mut set: Buffers) {
     if set.rbuf.len() < READ_BUFFER {
         return;
@@ -79,7 +79,11 @@ pub fn give(mut set: Buffers) {
         if buf.capacity() > KEEP_BYTES {
             *buf = Vec::new();
         }
+        // The next user may be another client: it starts from empty
+        // buffers (the read buffer's old bytes lie past its `end`, 0).
+        buf.clear();
     }
+    set.out.clear();
     // During a panic's unwinding or the thread's end the set is freed.
     let _ = SPARE.try_with(|spare| {
         if let Ok(mut spare) = spare.try_borrow_mut()
@@ -106,14 +110,15 @@ mod tests {
         assert_eq!(set.rbuf.len(), READ_BUFFER);
         set.rbuf.resize(1024 * 1024, 0);
         set.response_body.reserve(1024 * 1024);
-        set.headers.reserve(100);
+        set.headers.extend_from_slice(b"X-Secret: 1\r\n");
         give(set);
         assert_eq!(spare(), 1);
         let set = take();
         assert_eq!(spare(), 0);
         assert_eq!(set.rbuf.len(), READ_BUFFER);
         assert_eq!(set.response_body.capacity(), 0);
-        assert!(set.headers.capacity() >= 100);
+        assert!(set.headers.capacity() >= 13);
+        assert!(set.headers.is_empty(), "nothing of the last request");
         // A set not taken from here (no read buffer) is not kept.
         give(Buffers::default());
         assert_eq!(spare(), 0);
