@@ -8,6 +8,7 @@
 #
 #   bash loadtest/idle.sh                 # HTTP/1.1, N=10000
 #   bash loadtest/idle.sh --h2c           # HTTP/2 with prior knowledge
+#   bash loadtest/idle.sh --tls           # HTTP/1.1 over TLS (P-256 certificate)
 #   N=1000 SKIP_BUILD=1 CUTTLE=target/debug/cuttle bash loadtest/idle.sh
 #
 # Figures from a debug build are not the release figures (larger futures,
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 MODE=h1
 [ "${1:-}" = --h2c ] && MODE=h2c
+[ "${1:-}" = --tls ] && MODE=tls
 N=${N:-10000}
 CONCURRENCY=${CONCURRENCY:-100}
 HOLD=${HOLD:-2}
@@ -40,6 +42,12 @@ wait_port $BACKEND_PORT
 # Long enough that no client is closed as idle before the reading.
 root='"idle_timeout": "600s",'
 [ "$MODE" = h2c ] && root="$root \"use_h2c\": true,"
+if [ "$MODE" = tls ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
+    root="$root \"tls\": { \"keys\": [ { \"public_key\": \"$work/cert.pem\", \"private_key\": \"$work/key.pem\" } ] },"
+fi
 write_noop_config "$root"
 "$CUTTLE" run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
 cuttle_pid=$!
@@ -48,6 +56,11 @@ wait_port $CUTTLE_PORT
 
 listen="127.0.0.1:$NGINX_PORT"
 [ "$MODE" = h2c ] && listen="$listen http2"
+tls_lines=
+if [ "$MODE" = tls ]; then
+    listen="$listen ssl"
+    tls_lines="ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;"
+fi
 cat >"$work/gateway.conf" <<CONF
 worker_processes 1;
 worker_rlimit_nofile $((2 * N + 1000));
@@ -62,6 +75,7 @@ http {
     upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
     server {
         listen $listen;
+        $tls_lines
         location = /noop {
             proxy_pass http://backend/user;
             proxy_http_version 1.1;
@@ -79,6 +93,7 @@ nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 
 flag=
 [ "$MODE" = h2c ] && flag=--h2c
+[ "$MODE" = tls ] && flag=--tls
 echo "idle clients ($MODE): N=$N, $CONCURRENCY requests at a time, reading $HOLD s after the last; cuttle $($CUTTLE --version 2>/dev/null | head -1) ($CUTTLE), $(date -u +%F)"
 # A round of CONCURRENCY clients first (closed after), so that what is
 # sized by the requests in flight (backend connections, cuttle's buffer

@@ -10,10 +10,13 @@ connections hold, not the peak of N requests served together. Prints the
 gateway's resident memory (VmRSS of PID, from /proc) before and after, and
 the difference per client.
 
-    idle_clients.py PID PORT PATH N [--h2c] [--concurrency C] [--hold SECONDS]
+    idle_clients.py PID PORT PATH N [--h2c | --tls] [--concurrency C] [--hold SECONDS]
+
+With --tls, HTTP/1.1 over TLS (ALPN http/1.1, the certificate not checked).
 """
 import argparse
 import asyncio
+import ssl
 import struct
 import sys
 import time
@@ -101,12 +104,19 @@ async def main():
     p.add_argument("path")
     p.add_argument("n", type=int)
     p.add_argument("--h2c", action="store_true")
+    p.add_argument("--tls", action="store_true")
     p.add_argument("--concurrency", type=int, default=100)
     p.add_argument("--hold", type=float, default=2.0, help="seconds idle before the second reading")
     p.add_argument("--label", default="gateway")
     a = p.parse_args()
     host = f"127.0.0.1:{a.port}"
     exchange = h2_exchange if a.h2c else h1_exchange
+    tls = None
+    if a.tls:
+        tls = ssl.create_default_context()
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+        tls.set_alpn_protocols(["http/1.1"])
     before = rss_kib(a.pid)
     gate = asyncio.Semaphore(a.concurrency)
     conns = []
@@ -116,12 +126,12 @@ async def main():
         nonlocal failed
         async with gate:
             try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", a.port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", a.port, ssl=tls)
                 status = await asyncio.wait_for(exchange(reader, writer, host, a.path), 30)
                 if status != 200:
                     failed += 1
                 conns.append(writer)
-            except (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
+            except (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError) as e:
                 failed += 1
                 if failed <= 3:
                     print(f"client failed: {e!r}", file=sys.stderr)
@@ -134,7 +144,7 @@ async def main():
     after = rss_kib(a.pid)
     idle = len(conns)
     per = (after - before) / idle if idle else float("nan")
-    proto = "h2c" if a.h2c else "HTTP/1.1"
+    proto = "h2c" if a.h2c else "HTTPS" if a.tls else "HTTP/1.1"
     print(
         f"{a.label:8} {proto:8} clients {idle:6} (failed {failed}) in {took:5.1f} s  "
         f"RSS {before} -> {after} KiB  {per:7.2f} KiB per idle client"
