@@ -106,6 +106,22 @@ pub fn dump(config: &Config, indent: &str) -> String {
         }
         let _ = writeln!(out, "{i2}OutputEncoding: {:?}", endpoint.output_encoding);
         let _ = writeln!(out, "{i2}Concurrent calls: {}", endpoint.concurrent_calls);
+        if let Some(ws) = &endpoint.websocket {
+            // What the relay honours (docs/websockets.md); the options it
+            // has no use for are among the ignored settings above.
+            let _ = writeln!(
+                out,
+                "{i2}WebSocket (direct): max_message_size {} B, idle (pong_wait) {:?}, client pinged every {:?}, backend timeout {:?}, write_wait {:?}, buffers {}/{} B, subprotocols {:?}",
+                ws.max_message_size,
+                ws.pong_wait,
+                ws.ping_period,
+                ws.backend_timeout,
+                ws.write_wait,
+                ws.read_buffer_size,
+                ws.write_buffer_size,
+                ws.subprotocols
+            );
+        }
         let _ = writeln!(
             out,
             "{i2}Connecting to {} backend(s):",
@@ -113,7 +129,20 @@ pub fn dump(config: &Config, indent: &str) -> String {
         );
         for backend in &endpoint.backends {
             let _ = writeln!(out, "{i3}[+] {} {}", backend.method, backend.url_pattern);
-            let _ = writeln!(out, "{i3}{i1}Hosts: {:?}", backend.hosts);
+            // A websocket backend's hosts as written (config keeps them in
+            // the HTTP client's scheme).
+            let hosts: Vec<String> = match endpoint.websocket {
+                Some(_) => backend
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        h.replacen("https://", "wss://", 1)
+                            .replacen("http://", "ws://", 1)
+                    })
+                    .collect(),
+                None => backend.hosts.clone(),
+            };
+            let _ = writeln!(out, "{i3}{i1}Hosts: {hosts:?}");
         }
     }
     out

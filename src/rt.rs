@@ -304,9 +304,6 @@ enum Io {
     Plain(tokio::net::TcpStream),
     ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
-    /// One end of an in-memory pipe: an HTTP/2 stream handed to the
-    /// HTTP/1.1 driver (`server::h2`).
-    Memory(tokio::io::DuplexStream),
 }
 
 /// A TCP connection (client or backend) on this worker, plain or TLS.
@@ -380,19 +377,11 @@ impl Stream {
         })
     }
 
-    /// Two streams connected to each other in memory, each buffering up
-    /// to `capacity` bytes.
-    pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
-        let (a, b) = tokio::io::duplex(capacity);
-        (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))
-    }
-
     fn tcp(&self) -> Option<&tokio::net::TcpStream> {
         match &self.io {
             Io::Plain(tcp) => Some(tcp),
             Io::ServerTls(tls) => Some(tls.get_ref().0),
             Io::ClientTls(tls) => Some(tls.get_ref().0),
-            Io::Memory(_) => None,
         }
     }
 
@@ -488,7 +477,6 @@ impl Stream {
             Io::Plain(tcp) => tcp.read(buf).await,
             Io::ServerTls(tls) => tls.read(buf).await,
             Io::ClientTls(tls) => tls.read(buf).await,
-            Io::Memory(pipe) => pipe.read(buf).await,
         }
     }
 
@@ -496,14 +484,13 @@ impl Stream {
     /// error) without reading: an idle connection waits here holding no
     /// buffer. Over TLS it returns at once while decrypted bytes are
     /// waiting; readiness of the socket may also be a record without data
-    /// (the read that follows then waits again). In-memory pipes carry one
-    /// request each (`server::h2`) and never idle: at once.
+    /// (the read that follows then waits again).
     pub async fn readable(&self) -> io::Result<()> {
         let tcp = match &self.io {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) if tls.get_ref().1.wants_read() => tls.get_ref().0,
             Io::ClientTls(tls) if tls.get_ref().1.wants_read() => tls.get_ref().0,
-            Io::ServerTls(_) | Io::ClientTls(_) | Io::Memory(_) => return Ok(()),
+            Io::ServerTls(_) | Io::ClientTls(_) => return Ok(()),
         };
         tcp.readable().await
     }
@@ -574,7 +561,6 @@ impl Stream {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
             Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
-            Io::Memory(pipe) => return tls_write(pipe, buf, limit, timer).await,
         };
         match tcp.try_write(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -593,7 +579,7 @@ impl Stream {
     }
 
     /// Ends the writing side in the stream's own way: a close_notify over
-    /// TLS, FIN on a socket, the end of an in-memory pipe.
+    /// TLS, FIN on a socket.
     pub async fn shutdown(&mut self) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         AsyncWriteExt::shutdown(self).await
@@ -631,7 +617,7 @@ impl Stream {
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let polled = match &mut self.io {
-            Io::Plain(_) | Io::Memory(_) => return true,
+            Io::Plain(_) => return true,
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
         };
@@ -652,7 +638,6 @@ impl AsyncRead for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-            Io::Memory(pipe) => Pin::new(pipe).poll_read(cx, buf),
         }
     }
 }
@@ -667,7 +652,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-            Io::Memory(pipe) => Pin::new(pipe).poll_write(cx, buf),
         }
     }
 
@@ -676,7 +660,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-            Io::Memory(pipe) => Pin::new(pipe).poll_flush(cx),
         }
     }
 
@@ -688,7 +671,6 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-            Io::Memory(pipe) => Pin::new(pipe).poll_shutdown(cx),
         }
     }
 }
@@ -745,8 +727,56 @@ impl<T: FnMut(&[u8]) + Unpin> tokio::io::AsyncWrite for Tapped<'_, T> {
     }
 }
 
-/// Sends all of `buf` over a TLS stream (encrypted) or an in-memory pipe,
-/// flushed, bounded as a whole by `limit`.
+/// A stream's reading and writing sides, for a task that waits on both at
+/// once (a WebSocket relay: a write to one peer that has to wait must not
+/// stop bytes coming the other way). Both halves borrow the stream; a
+/// read and a write never run at the same instant (one thread), so their
+/// shared lock is never contended.
+pub fn split(stream: &mut Stream) -> (ReadHalf<'_>, WriteHalf<'_>) {
+    let timeout = stream.write_timeout;
+    let (read, write) = tokio::io::split(stream);
+    (
+        ReadHalf(read),
+        WriteHalf {
+            io: write,
+            timeout,
+            timer: None,
+        },
+    )
+}
+
+/// The reading side of a [`split`] stream.
+pub struct ReadHalf<'a>(tokio::io::ReadHalf<&'a mut Stream>);
+
+impl ReadHalf<'_> {
+    /// As [`Stream::read`] (cancel-safe: dropped while waiting, it has
+    /// taken nothing).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        self.0.read(buf).await
+    }
+}
+
+/// The writing side of a [`split`] stream, bounded by the stream's write
+/// timeout.
+pub struct WriteHalf<'a> {
+    io: tokio::io::WriteHalf<&'a mut Stream>,
+    timeout: Option<Duration>,
+    timer: Option<Timer>,
+}
+
+impl WriteHalf<'_> {
+    /// Writes (and over TLS flushes) all of `buf`, bounded as a whole by
+    /// the stream's write timeout.
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        tls_write(&mut self.io, buf, self.timeout, &mut self.timer)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Sends all of `buf` over a TLS stream (encrypted) or a split stream's
+/// writing half, flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(
     tls: &mut S,
     buf: &[u8],

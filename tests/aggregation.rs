@@ -1192,3 +1192,55 @@ fn numbers_keep_the_backends_literals() {
         r#"{"p":{"big":12345678901234567890,"half":0.5,"huge":1e+16,"n":7,"price":4.20,"ratio":1.0,"tiny":1.0E-5}}"#
     );
 }
+
+/// Numbers beyond what an `f64` or a 64-bit integer holds, and `-0`:
+/// lura keeps each as its `json.Number` text (`encoding/encoding.go`,
+/// `UseNumber`), so the client gets the backend's digits whether the value
+/// is merged, filtered, grouped, mapped or sent on in a sequence.
+#[test]
+fn numbers_beyond_64_bits_keep_their_digits() {
+    let svc = Backend::start(|seen| match seen.path() {
+        "/wide" => json(
+            200,
+            r#"{"big": 123456789012345678901234567890, "neg": -0, "huge": 1e400, "small": -1.5E+400, "n": 7, "drop": 98765432109876543210987654321}"#,
+        ),
+        "/other" => json(
+            200,
+            r#"{"id": -98765432109876543210, "list": [1e999, 0, -0], "esc": "a\"b"}"#,
+        ),
+        "/next/123456789012345678901234567890" => json(200, r#"{"next": true}"#),
+        _ => json(404, "{}"),
+    });
+    let gw = start(json!([
+        ep(
+            "/merged",
+            vec![
+                be(
+                    &svc,
+                    "/wide",
+                    json!({"allow": ["big", "neg", "huge", "small", "n"], "mapping": {"small": "tiny"}})
+                ),
+                be(&svc, "/other", json!({"group": "g"})),
+            ],
+            json!({})
+        ),
+        ep(
+            "/chain",
+            vec![
+                be(&svc, "/wide", json!({"allow": ["big"]})),
+                be(&svc, "/next/{resp0_big}", json!({})),
+            ],
+            json!({"extra_config": {"proxy": {"sequential": true}}})
+        ),
+    ]));
+    let merged = gw.get("/merged");
+    assert_eq!(merged.status, 200, "{}", merged.text());
+    assert_eq!(
+        merged.text(),
+        r#"{"big":123456789012345678901234567890,"g":{"esc":"a\"b","id":-98765432109876543210,"list":[1e999,0,-0]},"huge":1e400,"n":7,"neg":-0,"tiny":-1.5E+400}"#
+    );
+    assert_eq!(
+        gw.get("/chain").text(),
+        r#"{"big":123456789012345678901234567890,"next":true}"#
+    );
+}

@@ -138,3 +138,164 @@ fn the_scanner_sees_every_form() {
     assert!(crate_modules("// read by `crate::metrics`").is_empty());
     assert!(crate_modules("let a = mycrate::x;").is_empty());
 }
+
+/// Each line under `src/<module>` that names one of `forbidden` through
+/// `crate::`, as `file:line: text`.
+fn naming(module: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(module);
+    let mut found = Vec::new();
+    for file in sources(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if crate_modules(line)
+                .iter()
+                .any(|m| forbidden.contains(&m.as_str()))
+            {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn proxy_and_upstream_name_nothing_of_server() {
+    let mut found = naming("proxy", &["server"]);
+    found.extend(naming("upstream", &["server", "proxy"]));
+    assert!(
+        found.is_empty(),
+        "proxy/ is the request path for every codec and must not depend on server/ \
+         (upstream/ on neither): move what it needs below it:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The sibling files a file of `src/<module>/` names: `super::x` (and
+/// `super::{x, y::z}`) where `x.rs` is a sibling; any other `super::`
+/// item, or `crate::<module>::`, names the module's `mod.rs`.
+fn sibling_imports(module: &str, text: &str, siblings: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let own = format!("crate::{module}::");
+    for line in text.lines() {
+        let code = code(line);
+        if code.trim_start().starts_with("mod ") || code.trim_start().starts_with("pub mod ") {
+            continue;
+        }
+        let mut rest = code;
+        while let Some(i) = rest.find("super::").or_else(|| rest.find(&own)) {
+            let from_super = rest[i..].starts_with("super::");
+            rest = &rest[i + if from_super {
+                "super::".len()
+            } else {
+                own.len()
+            }..];
+            let items: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect(),
+                None => vec![rest],
+            };
+            for item in items {
+                let name: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name.is_empty() || name == "super" {
+                    continue;
+                }
+                // `super::x::..`, `use super::x;`: the file `x.rs` (a call
+                // `super::x(..)` is an item of `mod.rs`).
+                let is_file =
+                    siblings.contains(&name) && !item.trim()[name.len()..].starts_with('(');
+                names.push(if is_file { name } else { "mod".to_owned() });
+            }
+        }
+    }
+    names
+}
+
+/// A cycle among the files directly in `src/<module>/`, if any.
+fn file_cycle(module: &str) -> Option<Vec<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(module);
+    let files: Vec<PathBuf> = sources(&root)
+        .into_iter()
+        .filter(|f| depth(&root, f) == 0)
+        .collect();
+    let stem = |f: &Path| f.file_stem().unwrap().to_string_lossy().into_owned();
+    let siblings: Vec<String> = files.iter().map(|f| stem(f)).collect();
+    let edges: Vec<(String, Vec<String>)> = files
+        .iter()
+        .filter(|f| stem(f) != "mod")
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            // A file's own `mod tests` names its parent through `super::`.
+            let text = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+            let mut to = sibling_imports(module, text, &siblings);
+            to.retain(|t| *t != stem(f));
+            to.sort();
+            to.dedup();
+            (stem(f), to)
+        })
+        .collect();
+    fn visit(
+        node: &str,
+        edges: &[(String, Vec<String>)],
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.iter().any(|d| d == node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        let to = edges
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, to)| to.clone());
+        for next in to.unwrap_or_default() {
+            if next == "mod" {
+                // mod.rs re-exports every file: naming it closes a loop.
+                let mut cycle = path.clone();
+                cycle.push("mod".to_owned());
+                return Some(cycle);
+            }
+            if let Some(cycle) = visit(&next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(node.to_owned());
+        None
+    }
+    let mut done = Vec::new();
+    for (node, _) in &edges {
+        if let Some(cycle) = visit(node, &edges, &mut Vec::new(), &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+#[test]
+fn files_of_proxy_and_upstream_import_each_other_without_cycles() {
+    for module in ["proxy", "upstream"] {
+        if let Some(cycle) = file_cycle(module) {
+            panic!(
+                "src/{module}/: the files import each other in a cycle: {}",
+                cycle.join(" -> ")
+            );
+        }
+    }
+}

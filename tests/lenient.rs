@@ -268,7 +268,7 @@ fn unknown_encodings_are_read_as_json_with_a_warning() {
             && stderr.contains(
                 "warning: endpoints[0].output_encoding: \"html\" is not a known output encoding"
             )
-            && stderr.contains("warning: settings cuttle ignores: telemetry/influx"),
+            && stderr.contains("warning: extra_config.telemetry/influx: ignored: "),
         "{stderr}"
     );
 }

@@ -529,3 +529,102 @@ fn shadow_calls_are_counted_under_their_labelled_backend() {
         2.0
     );
 }
+
+/// `histograms` (krakend-schema `telemetry/opentelemetry.json`): the
+/// buckets of every duration (seconds) and size (bytes) histogram.
+#[test]
+fn custom_histogram_buckets_are_the_scraped_buckets() {
+    let backend = backend();
+    let t = telemetry(json!({
+        "histograms": {"time_buckets": [0.003, 0.7, 42], "size_buckets": [10, 2000]},
+        "layers": {"backend": {"metrics": {"round_trip": true, "read_payload": true}}}
+    }));
+    let gw = Gateway::start(&config(t, endpoints(&backend.url())));
+    let metrics = metrics_addr(&gw);
+    assert_eq!(gw.get("/ok").status, 200);
+    let m = scrape(metrics);
+    let les = |name: &str, with: &[(&str, &str)]| -> Vec<String> {
+        let mut les: Vec<String> = m
+            .matching(name, with)
+            .map(|(labels, _)| labels["le"].clone())
+            .collect();
+        les.sort();
+        les.dedup();
+        les
+    };
+    let route = [("http_route", "/ok")];
+    assert_eq!(
+        les("http_server_duration_bucket", &route),
+        ["+Inf", "0.003", "0.7", "42"],
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        les("http_server_response_size_bucket", &route),
+        ["+Inf", "10", "2000"]
+    );
+    assert_eq!(
+        les("krakend_proxy_duration_bucket", &[]),
+        ["+Inf", "0.003", "0.7", "42"]
+    );
+    assert_eq!(
+        les("http_client_duration_bucket", &[]),
+        ["+Inf", "0.003", "0.7", "42"]
+    );
+    assert_eq!(
+        les("http_client_response_size_bucket", &[]),
+        ["+Inf", "10", "2000"]
+    );
+    // The 7-byte body falls in the first size bucket.
+    assert_eq!(
+        m.sum(
+            "http_server_response_size_bucket",
+            &[("http_route", "/ok"), ("le", "10")]
+        ),
+        1.0
+    );
+}
+
+/// Static attributes (krakend-otel `lura/proxy.go`, `lura/backend.go`,
+/// `http/server/server.go`) are labels on their layer's series; one with
+/// an empty key or value is skipped, as krakend-otel skips it.
+#[test]
+fn static_attributes_label_their_layers_series() {
+    let backend = backend();
+    let t = telemetry(json!({
+        "layers": {
+            "global": {"metrics_static_attributes": [{"key": "deploy.env", "value": "prod"}]},
+            "proxy": {"metrics_static_attributes": [{"key": "team", "value": "a"}]},
+            "backend": {"metrics": {"round_trip": true, "static_attributes": [
+                {"key": "tier", "value": "gold"}, {"key": "", "value": "x"}]}}
+        }
+    }));
+    let gw = Gateway::start(&config(t, endpoints(&backend.url())));
+    let metrics = metrics_addr(&gw);
+    assert_eq!(gw.get("/ok").status, 200);
+    let m = scrape(metrics);
+    let route = ("http_route", "/ok");
+    assert_eq!(
+        m.sum(
+            "http_server_duration_count",
+            &[route, ("deploy_env", "prod")]
+        ),
+        1.0,
+        "{}",
+        m.text
+    );
+    assert_eq!(m.count("http_server_duration_count", &[("team", "a")]), 0);
+    assert_eq!(
+        m.sum("krakend_proxy_duration_count", &[route, ("team", "a")]),
+        1.0
+    );
+    assert_eq!(
+        m.sum("krakend_backend_duration_count", &[("tier", "gold")]),
+        1.0
+    );
+    assert_eq!(
+        m.sum("http_client_duration_count", &[("tier", "gold")]),
+        1.0
+    );
+    assert!(!m.text.contains("=\"x\""), "{}", m.text);
+}

@@ -1114,3 +1114,89 @@ fn https_backend_asking_for_a_client_certificate_gets_client_certs() {
     let response = gateway.get("/remote");
     assert_eq!(response.status, 200, "{}", response.text());
 }
+
+/// A `wss://` backend of a websocket endpoint is reached over TLS with the
+/// `client_tls` settings of `https://` backends (docs/websockets.md).
+#[test]
+fn wss_backend_of_a_websocket_endpoint_uses_client_tls() {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "backend", &["localhost"], 2090);
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![pem_der(&crt)],
+            PrivateKeyDer::from_pem_file(&key).unwrap(),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One session: the handshake, one masked frame back unmasked.
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut tls = StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), tcp);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let accept = cuttle::http::websocket::accept_value(key.as_bytes());
+        write!(
+            tls,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        let mut frame = [0u8; 2 + 4 + 5];
+        tls.read_exact(&mut frame).unwrap();
+        let payload: Vec<u8> = (0..5).map(|i| frame[6 + i] ^ frame[2 + i % 4]).collect();
+        let mut reply = vec![0x81, 5];
+        reply.extend_from_slice(&payload);
+        tls.write_all(&reply).unwrap();
+        tls.flush().unwrap();
+        // Wait for the gateway to go away.
+        let _ = tls.read(&mut byte);
+    });
+    let ca_file = ca.write(&dir.0);
+    let gateway = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "2s", "client_tls": {{"ca_certs": ["{}"]}},
+            "endpoints": [{{"endpoint": "/ws", "backend": [{{"host": ["wss://localhost:{port}"], "url_pattern": "/"}}],
+                "extra_config": {{"websocket": {{"enable_direct_communication": true}}}}}}]}}"#,
+        ca_file.display()
+    ));
+    let mut client = TcpStream::connect(gateway.addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .unwrap();
+    let head = common::read_head(&mut client).unwrap();
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    // "hello", masked with 1 2 3 4.
+    let mut frame = vec![0x81, 0x85, 1, 2, 3, 4];
+    frame.extend(
+        b"hello"
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]),
+    );
+    client.write_all(&frame).unwrap();
+    let mut echoed = [0u8; 7];
+    client.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"\x81\x05hello");
+}

@@ -95,41 +95,6 @@ pub const DEFAULT_CACHE_DURATION: Duration = Duration::from_secs(900);
 /// (and at once, at most every 10 s, when a token names an unknown key).
 pub const UNCACHED_REFRESH: Duration = Duration::from_secs(10);
 
-/// Settings of `auth/validator` cuttle acts on; the others are refused
-/// (they change which keys are trusted) or warned about.
-const VALIDATOR_KEYS: &[&str] = &[
-    "alg",
-    "jwk_url",
-    "jwk_local_path",
-    "cache",
-    "cache_duration",
-    "disable_jwk_security",
-    "issuer",
-    "audience",
-    "roles_key",
-    "roles_key_is_nested",
-    "roles",
-    "scopes_key",
-    "scopes",
-    "scopes_matcher",
-    "cookie_key",
-    "auth_header_name",
-    "propagate_claims",
-    "key_identify_strategy",
-    "operation_debug",
-    "leeway",
-    "token_cache_size",
-];
-const SIGNER_KEYS: &[&str] = &[
-    "alg",
-    "kid",
-    "typ",
-    "jwk_url",
-    "jwk_local_path",
-    "disable_jwk_security",
-    "full",
-    "keys_to_sign",
-];
 /// Settings that decide which keys are trusted or how they are read:
 /// refused rather than ignored.
 const REFUSED_KEYS: &[(&str, &str)] = &[
@@ -247,13 +212,7 @@ pub fn validator(
     let mut validators = Vec::with_capacity(objects.len());
     let mut cache_size = None;
     for (at, object) in &objects {
-        check_keys(
-            object,
-            VALIDATOR_KEYS,
-            "auth/validator",
-            at,
-            &mut unknown.ignored,
-        )?;
+        check_keys(object, "auth/validator", at, &mut unknown.ignored)?;
         let raw: RawJwtValidator = super::extra::decode(object, at)?;
         if let Some(size) = raw.token_cache_size {
             let size = usize::try_from(size.0).unwrap_or(usize::MAX);
@@ -422,7 +381,7 @@ pub fn signer(
     at: &str,
     ignored: &mut std::collections::BTreeSet<String>,
 ) -> BuildResult<SignerSettings> {
-    check_keys(value, SIGNER_KEYS, "auth/signer", at, ignored)?;
+    check_keys(value, "auth/signer", at, ignored)?;
     let raw: RawJwtSigner = super::extra::decode(value, at)?;
     let alg = algorithm(raw.alg.as_deref(), at)?;
     let kid = raw.kid.filter(|k| !k.is_empty()).ok_or_else(|| {
@@ -478,7 +437,6 @@ fn algorithm(text: Option<&str>, at: &str) -> BuildResult<&'static str> {
 
 fn check_keys(
     value: &Value,
-    known: &[&str],
     namespace: &str,
     at: &str,
     ignored: &mut std::collections::BTreeSet<String>,
@@ -495,7 +453,7 @@ fn check_keys(
                 ),
             ));
         }
-        if !known.contains(&key.as_str()) && !key.starts_with('@') {
+        if !key.starts_with('@') && !super::options::has_row(namespace, key) {
             ignored.insert(format!("{namespace}.{key}"));
         }
     }

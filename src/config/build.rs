@@ -43,9 +43,6 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let client_tls = super::tls::client(raw.client_tls.as_ref())?;
     let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
-    unknown
-        .warnings
-        .extend(super::limits::ignored_client_settings(&raw));
     let inherited = Inherited {
         timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),
         cache_ttl: non_zero(raw.cache_ttl),
@@ -270,6 +267,14 @@ fn build_endpoint(
             ));
         }
     }
+    if endpoint_extra.websocket.is_some()
+        && let Some(cel) = &mut endpoint_extra.cel
+    {
+        cel.response_refused = Some(Problem::new(
+            format!("{at}.extra_config.validation/cel"),
+            "checks a response (resp_*), but a websocket endpoint relays frames and has no response to check; remove the check",
+        ));
+    }
     check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
 
     let raw_backends = raw.backend.unwrap_or_default();
@@ -328,6 +333,13 @@ fn build_endpoint(
     }
     // A non-GET endpoint may have several backends, sequential or not:
     // lura's `IsValidSequentialEndpoint` has accepted it since 2023.
+    websocket_backends(
+        endpoint_extra.websocket.is_some(),
+        &endpoint_extra,
+        method,
+        &mut backends,
+        &at,
+    )?;
 
     Ok(Endpoint {
         index,
@@ -352,7 +364,100 @@ fn build_endpoint(
         chunked_request_body: false,
         auth: endpoint_extra.auth,
         signer: endpoint_extra.signer,
+        websocket: endpoint_extra.websocket,
     })
+}
+
+/// `ws://`/`wss://` hosts belong to `websocket` endpoints, whose one
+/// backend is reached with the HTTP client (`ws` is `http`, `wss` is
+/// `https`, as KrakenD's docs pair them). A websocket endpoint relays
+/// frames: what reads or rewrites a response, or guards backend calls one
+/// by one, has nothing to act on and is refused rather than skipped.
+fn websocket_backends(
+    websocket: bool,
+    extra: &extra::EndpointExtra,
+    method: Method,
+    backends: &mut [Backend],
+    at: &str,
+) -> BuildResult<()> {
+    if !websocket {
+        for (b, backend) in backends.iter().enumerate() {
+            if let Some(h) = backend.hosts.iter().position(|h| h.starts_with("ws")) {
+                return Err(Problem::new(
+                    format!("{at}.backend[{b}].host[{h}]"),
+                    format!(
+                        "\"{}\" is a WebSocket host, served only by an endpoint with the \"websocket\" namespace; add it, or use an http:// host",
+                        backend.hosts[h]
+                    ),
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let ns = format!("{at}.extra_config.websocket");
+    if method != Method::Get {
+        return Err(Problem::new(
+            format!("{at}.method"),
+            "a WebSocket handshake is a GET request; remove \"method\" or set it to GET",
+        ));
+    }
+    let refused = [
+        ("auth/signer", extra.signer.is_some()),
+        ("modifier/jmespath", extra.modifiers.jmespath.is_some()),
+        (
+            "plugin/req-resp-modifier",
+            !extra.modifiers.replacements.is_empty(),
+        ),
+        ("proxy.static", extra.static_response.is_some()),
+        ("proxy.flatmap_filter", !extra.flatmap.is_empty()),
+    ];
+    if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
+        return Err(Problem::new(
+            format!("{at}.extra_config"),
+            format!(
+                "\"{name}\" rewrites a response, but a websocket endpoint relays frames untouched; remove one of the two"
+            ),
+        ));
+    }
+    if backends.len() != 1 {
+        return Err(Problem::new(
+            format!("{at}.backend"),
+            format!(
+                "a websocket endpoint relays each client connection to one backend connection, but this one has {} backends; keep one",
+                backends.len()
+            ),
+        ));
+    }
+    let backend = &mut backends[0];
+    let b_at = format!("{at}.backend[0]");
+    let guards = [
+        ("qos/circuit-breaker", backend.circuit_breaker.is_some()),
+        ("qos/ratelimit/proxy", backend.rate_limit.is_some()),
+        ("validation/cel", backend.cel.is_some()),
+        ("proxy.shadow", backend.shadow.is_some()),
+    ];
+    if let Some((name, _)) = guards.iter().find(|(_, set)| *set) {
+        return Err(Problem::new(
+            format!("{b_at}.extra_config"),
+            format!(
+                "\"{name}\" is not applied to the backend of a websocket endpoint by cuttle; remove it (see {ns})"
+            ),
+        ));
+    }
+    for (h, host) in backend.hosts.iter_mut().enumerate() {
+        match super::websocket::http_scheme_of(host) {
+            Some(http) => *host = http,
+            None => {
+                return Err(Problem::new(
+                    format!("{b_at}.host[{h}]"),
+                    format!(
+                        "\"{host}\": the backend of a websocket endpoint needs a ws:// or wss:// host, e.g. \"ws://127.0.0.1:8000\""
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `modifier/jmespath` and the content replacer work on a decoded

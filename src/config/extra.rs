@@ -18,6 +18,7 @@ use super::model::{
     ProxyRateLimit, Replacement, ResponseModifiers, RouterRateLimit, ServiceSecurity,
     StaticResponse, StaticStrategy,
 };
+use super::options;
 use super::ratelimit;
 use super::raw::{
     ExtraConfig, RawBackendHttp, RawCircuitBreaker, RawCuttleServer, RawFlatmapOp, RawHttpClient,
@@ -50,10 +51,6 @@ const CUTTLE_SERVER: &str = "cuttle/server";
 const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
 const HTTP_CLIENT: &str = "backend/http/client";
-/// `backend/http/client` keys only KrakenD Enterprise reads: each changes
-/// where or how a backend is reached (its own TLS, an egress proxy, not
-/// following redirects), so they are refused rather than ignored.
-const HTTP_CLIENT_ENTERPRISE: [&str; 3] = ["client_tls", "proxy_address", "no_redirect"];
 const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
@@ -65,27 +62,6 @@ const JWT_SIGNER: &str = "auth/signer";
 /// The name of KrakenD's schema for the shared JWK cache, which KrakenD
 /// reads from the root `auth/validator` instead: accepted, ignored.
 const JOSE: &str = "auth/jose";
-
-/// The `router` keys cuttle acts on; others are listed as ignored.
-const ROUTER_KEYS: &[&str] = &[
-    "return_error_msg",
-    "use_h2c",
-    "health_path",
-    "disable_health",
-    "auto_options",
-    "hide_version_header",
-    "error_body",
-    "disable_access_log",
-    "logger_skip_paths",
-    "forwarded_by_client_ip",
-    "remote_ip_headers",
-    "trusted_proxies",
-    "disable_redirect_trailing_slash",
-    "disable_redirect_fixed_path",
-    "disable_handle_method_not_allowed",
-    "remove_extra_slash",
-    "disable_path_decoding",
-];
 
 #[derive(Debug, Default)]
 pub struct RootExtra {
@@ -118,6 +94,8 @@ pub struct EndpointExtra {
     pub auth: Option<auth::AuthSettings>,
     /// `auth/signer`.
     pub signer: Option<auth::SignerSettings>,
+    /// `websocket` (KrakenD Enterprise), direct communication only.
+    pub websocket: Option<super::websocket::WebSocketSettings>,
 }
 
 #[derive(Debug, Default)]
@@ -152,7 +130,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.security.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
             }
             ROUTER => {
-                note_ignored_keys(ROUTER, value, ROUTER_KEYS, unknown);
+                note_ignored_keys(ROUTER, value, unknown);
                 result.use_h2c =
                     value.get("use_h2c").and_then(serde_json::Value::as_bool) == Some(true);
                 let router: RawRouter = decode(value, &at)?;
@@ -160,20 +138,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.router = router_options::build(&router, &at, &mut unknown.warnings)?;
             }
             LOGGING => {
-                note_ignored_keys(
-                    LOGGING,
-                    value,
-                    &[
-                        "level",
-                        "prefix",
-                        "stdout",
-                        "syslog",
-                        "syslog_facility",
-                        "format",
-                        "custom_format",
-                    ],
-                    unknown,
-                );
+                note_ignored_keys(LOGGING, value, unknown);
                 let raw: RawLogging = decode(value, &at)?;
                 result.logging = logging::build(raw, &at)?;
             }
@@ -186,7 +151,8 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                     &mut unknown.ignored,
                 )?);
             }
-            JOSE => note_ignored_keys(JOSE, value, &[], unknown),
+            // Reported as ignored by options.rs.
+            JOSE => {}
             JWT_VALIDATOR => {
                 result.shared_jwk_cache =
                     Some(auth::shared_cache(value, &at, &mut unknown.warnings)?);
@@ -242,23 +208,14 @@ pub fn endpoint(
             result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
             continue;
         }
+        if namespace == super::websocket::NAMESPACE {
+            result.websocket = Some(super::websocket::settings(value, &at, unknown)?);
+            continue;
+        }
         if namespace == ROUTER_RATELIMIT {
             // `num_shards`, `cleanup_period` and `cleanup_threads` tune
             // KrakenD's shared store; cuttle's per-worker maps have no use for them.
-            note_ignored_keys(
-                ROUTER_RATELIMIT,
-                value,
-                &[
-                    "max_rate",
-                    "capacity",
-                    "client_max_rate",
-                    "client_capacity",
-                    "every",
-                    "strategy",
-                    "key",
-                ],
-                unknown,
-            );
+            note_ignored_keys(ROUTER_RATELIMIT, value, unknown);
             let raw: RawRouterRateLimit = decode(value, &at)?;
             result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
             continue;
@@ -267,12 +224,7 @@ pub fn endpoint(
             note_unknown(namespace, at, unknown);
             continue;
         }
-        note_ignored_keys(
-            PROXY,
-            value,
-            &["sequential", "static", "flatmap_filter"],
-            unknown,
-        );
+        note_ignored_keys(PROXY, value, unknown);
         let proxy: RawProxy = decode(value, &at)?;
         result.sequential = proxy.sequential.unwrap_or(false);
         if let Some(raw) = proxy.static_response {
@@ -349,57 +301,33 @@ pub fn backend(
                 // lura's shadowFactory reads `shadow_timeout` only on a
                 // backend whose `shadow` is true.
                 let shadow = proxy.shadow == Some(true);
-                let known: &[&str] = if shadow {
-                    &["flatmap_filter", "shadow", "shadow_timeout"]
-                } else {
-                    &["flatmap_filter", "shadow"]
-                };
-                note_ignored_keys(PROXY, value, known, unknown);
+                note_ignored_keys(PROXY, value, unknown);
+                if !shadow && value.get("shadow_timeout").is_some() {
+                    unknown.warnings.push(Problem::new(
+                        format!("{at}.shadow_timeout"),
+                        "ignored: lura reads it only on a backend whose \"shadow\" is true",
+                    ));
+                }
                 result.flatmap = flatmap(proxy.flatmap_filter, &at, unknown)?;
                 if shadow {
                     result.shadow = Some(shadow_timeout(proxy.shadow_timeout, &at)?);
                 }
             }
             BACKEND_HTTP => {
-                note_ignored_keys(
-                    BACKEND_HTTP,
-                    value,
-                    &["return_error_code", "return_error_details"],
-                    unknown,
-                );
+                note_ignored_keys(BACKEND_HTTP, value, unknown);
                 let http: RawBackendHttp = decode(value, &at)?;
                 result.return_error_code = http.return_error_code.unwrap_or(false);
                 result.return_error_details = http.return_error_details;
             }
             HTTP_CLIENT => {
-                for key in HTTP_CLIENT_ENTERPRISE {
-                    if value.get(key).is_some() {
-                        unknown.unimplemented.push(Problem::new(
-                            format!("{at}.{key}"),
-                            "is KrakenD Enterprise's and not implemented by cuttle; it decides where or how this backend is reached",
-                        ));
-                    }
-                }
-                let mut known = vec!["send_body_on_redirect"];
-                known.extend(HTTP_CLIENT_ENTERPRISE);
-                note_ignored_keys(HTTP_CLIENT, value, &known, unknown);
+                // Its Enterprise keys are refused by options.rs.
+                note_ignored_keys(HTTP_CLIENT, value, unknown);
                 let client: RawHttpClient = decode(value, &at)?;
                 result.send_body_on_redirect = client.send_body_on_redirect.unwrap_or(false);
             }
             CIRCUIT_BREAKER => {
                 // `name` only labels the breaker's log lines.
-                note_ignored_keys(
-                    CIRCUIT_BREAKER,
-                    value,
-                    &[
-                        "interval",
-                        "timeout",
-                        "max_errors",
-                        "log_status_change",
-                        "name",
-                    ],
-                    unknown,
-                );
+                note_ignored_keys(CIRCUIT_BREAKER, value, unknown);
                 let raw: RawCircuitBreaker = decode(value, &at)?;
                 result.circuit_breaker = Some(circuit_breaker(raw, &at)?);
             }
@@ -407,12 +335,7 @@ pub fn backend(
                 result.cel = Some(validation::cel(value, &at)?);
             }
             PROXY_RATELIMIT => {
-                note_ignored_keys(
-                    PROXY_RATELIMIT,
-                    value,
-                    &["max_rate", "capacity", "every"],
-                    unknown,
-                );
+                note_ignored_keys(PROXY_RATELIMIT, value, unknown);
                 let raw: RawProxyRateLimit = decode(value, &at)?;
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
             }
@@ -437,7 +360,7 @@ fn response_modifier(
 ) -> BuildResult<bool> {
     match namespace {
         JMESPATH => {
-            note_ignored_keys(JMESPATH, value, &["expr"], unknown);
+            note_ignored_keys(JMESPATH, value, unknown);
             let raw: RawJmespath = decode(value, at)?;
             let expr = raw.expr.filter(|e| !e.trim().is_empty()).ok_or_else(|| {
                 Problem::new(
@@ -467,12 +390,7 @@ fn response_modifier(
                 note_unknown(namespace, at.to_owned(), unknown);
                 return Ok(true);
             }
-            note_ignored_keys(
-                REQ_RESP_MODIFIER,
-                value,
-                &["name", CONTENT_REPLACER],
-                unknown,
-            );
+            note_ignored_keys(REQ_RESP_MODIFIER, value, unknown);
             let at = format!("{at}.{CONTENT_REPLACER}");
             let entries = raw.content_replacer.ok_or_else(|| {
                 Problem::new(
@@ -678,6 +596,8 @@ fn note_unknown(namespace: &str, at: String, unknown: &mut Unknown) {
         unknown
             .unimplemented
             .push(unimplemented::namespace(at, namespace));
+    } else if options::is_ignored_namespace(namespace) {
+        // options.rs reports it, with its path and why.
     } else {
         unknown.ignored.insert(namespace.to_owned());
     }
@@ -704,16 +624,13 @@ fn without_comments(value: &Value) -> Value {
     }
 }
 
-/// Records keys of an implemented namespace that cuttle does not act on.
-pub(super) fn note_ignored_keys(
-    namespace: &str,
-    value: &Value,
-    known: &[&str],
-    unknown: &mut Unknown,
-) {
+/// Records the keys of a namespace cuttle reads that no row of the list
+/// of options names (`options.rs`, which reports the ignored and refused
+/// ones itself): unknown keys, warned about by name.
+pub(super) fn note_ignored_keys(namespace: &str, value: &Value, unknown: &mut Unknown) {
     if let Value::Object(settings) = value {
         for key in settings.keys() {
-            if !known.contains(&key.as_str()) && !is_comment(key) {
+            if !is_comment(key) && !options::has_row(namespace, key) {
                 unknown.ignored.insert(format!("{namespace}.{key}"));
             }
         }

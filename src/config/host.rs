@@ -11,9 +11,14 @@ pub fn clean_host(host: &str) -> Result<String, String> {
         ("http", rest)
     } else if let Some(rest) = host.strip_prefix("https://") {
         ("https", rest)
+    } else if let Some(rest) = host.strip_prefix("ws://") {
+        // Only a `websocket` endpoint may have these (build.rs checks).
+        ("ws", rest)
+    } else if let Some(rest) = host.strip_prefix("wss://") {
+        ("wss", rest)
     } else if host.contains("://") {
         return Err(format!(
-            "\"{host}\": only http:// and https:// hosts are supported, e.g. \"http://127.0.0.1:8000\""
+            "\"{host}\": only http:// and https:// hosts are supported (and ws:// or wss:// on a websocket endpoint), e.g. \"http://127.0.0.1:8000\""
         ));
     } else {
         ("http", host)
@@ -60,6 +65,9 @@ mod tests {
             ("my_svc-1.internal:80", "http://my_svc-1.internal:80"),
             ("https://api.example.com/", "https://api.example.com"),
             ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+            // Only for websocket endpoints (build.rs).
+            ("ws://127.0.0.1:8081/", "ws://127.0.0.1:8081"),
+            ("wss://chat.example.com", "wss://chat.example.com"),
         ];
         for (input, expected) in table {
             assert_eq!(clean_host(input).as_deref(), Ok(expected), "{input}");

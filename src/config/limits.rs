@@ -99,25 +99,6 @@ pub fn server_limits(
     Ok(limits)
 }
 
-/// The backend transport settings cuttle has nothing to do for: a warning
-/// each (JSON path and why), so that none is accepted in silence.
-pub fn ignored_client_settings(raw: &RawConfig) -> Vec<Problem> {
-    let mut found = Vec::new();
-    if non_zero(raw.expect_continue_timeout).is_some() {
-        found.push(Problem::new(
-            "expect_continue_timeout",
-            "ignored: cuttle never sends \"Expect: 100-continue\" to a backend (it has read the whole request body before calling and sends it with the head), so there is no answer to wait for",
-        ));
-    }
-    if non_zero(raw.dialer_fallback_delay).is_some() {
-        found.push(Problem::new(
-            "dialer_fallback_delay",
-            "ignored: cuttle resolves each backend name once at start-up and dials that one address, so there is no second address family to fall back to",
-        ));
-    }
-    found
-}
-
 fn non_zero(value: Option<GoDuration>) -> Option<Duration> {
     value.map(|GoDuration(d)| d).filter(|d| !d.is_zero())
 }

@@ -27,6 +27,7 @@ mod limits;
 pub mod lint;
 mod logging;
 mod model;
+pub mod options;
 mod ratelimit;
 mod raw;
 mod route;
@@ -39,6 +40,7 @@ mod tls;
 mod unimplemented;
 mod validation;
 mod weak;
+mod websocket;
 
 #[cfg(test)]
 mod auth_tests;
@@ -58,11 +60,15 @@ pub use model::*;
 pub use route::{find_placeholders, placeholder_names};
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
-pub use telemetry::{MetricLayers, PrometheusExporter, Telemetry};
+pub use telemetry::{
+    DEFAULT_SIZE_BUCKETS, DEFAULT_TIME_BUCKETS, Histograms, MetricLayers, PrometheusExporter,
+    Telemetry,
+};
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,
     supported_curves,
 };
+pub use websocket::{HANDSHAKE_HEADERS, WebSocketSettings};
 
 /// How strictly to load.
 #[derive(Debug, Clone, Copy, Default)]
@@ -174,6 +180,12 @@ fn parse_in(
         });
     }
     let bare_durations = weak::bare_duration_numbers(&document);
+    // What the one list of options says to report (options.rs).
+    let options::Report {
+        ignored: ignored_options,
+        refused: refused_options,
+        unknown: unknown_options,
+    } = options::report(&document);
     let raw: raw::RawConfig = serde_path_to_error::deserialize(document)
         .map_err(|error| value_error(text, format, source, &overrides, error))?;
     let mut config = build::build(raw, source).map_err(|mut problem| {
@@ -183,7 +195,24 @@ fn parse_in(
         ConfigError::from_problem(source, problem)
     })?;
     config.warnings.extend(bare_durations);
+    // Nothing in an endpoint KrakenD does not serve is built or reported.
+    let unserved: Vec<String> = config
+        .skipped_endpoints
+        .iter()
+        .filter_map(|p| p.at.strip_suffix(".method"))
+        .map(|endpoint| format!("{endpoint}."))
+        .collect();
+    let served = |p: &error::Problem| !unserved.iter().any(|e| p.at.starts_with(e.as_str()));
+    config
+        .warnings
+        .extend(ignored_options.into_iter().filter(served));
+    for refused in refused_options.into_iter().filter(served) {
+        if !config.unimplemented.iter().any(|p| p.at == refused.at) {
+            config.unimplemented.push(refused);
+        }
+    }
     config.unknown_namespaces.extend(names.unknown);
+    config.unknown_namespaces.extend(unknown_options);
     config.unknown_namespaces.sort();
     config.unknown_namespaces.dedup();
     if options.krakend_body_framing {

@@ -237,6 +237,9 @@ pub struct Endpoint {
     pub auth: Option<super::AuthSettings>,
     /// `auth/signer`: response objects replaced by signed tokens.
     pub signer: Option<super::SignerSettings>,
+    /// `websocket`: the endpoint relays WebSocket sessions to its backend
+    /// (`docs/websockets.md`).
+    pub websocket: Option<super::WebSocketSettings>,
 }
 
 /// `validation/cel` as written: compiled by `prepare::Prepared`, whose

@@ -165,12 +165,15 @@ fn router_settings() {
                 r#"{"max_rate": 5, "num_shards": 64, "cleanup_period": "30s", "cleanup_threads": 2}"#,
             ),
             Valid(|c| {
+                assert!(c.unknown_namespaces.is_empty());
+                let mut at: Vec<&str> = c.warnings.iter().map(|p| p.at.as_str()).collect();
+                at.sort();
                 assert_eq!(
-                    c.unknown_namespaces,
+                    at,
                     [
-                        "qos/ratelimit/router.cleanup_period",
-                        "qos/ratelimit/router.cleanup_threads",
-                        "qos/ratelimit/router.num_shards",
+                        "endpoints[0].extra_config.qos/ratelimit/router.cleanup_period",
+                        "endpoints[0].extra_config.qos/ratelimit/router.cleanup_threads",
+                        "endpoints[0].extra_config.qos/ratelimit/router.num_shards",
                     ]
                 );
             }),

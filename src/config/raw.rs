@@ -76,8 +76,12 @@ pub struct RawConfig {
     /// Go's `net.Dialer.KeepAlive`: a negative value turns probes off.
     #[serde(default, deserialize_with = "weak::signed_duration")]
     pub dialer_keep_alive: Option<(bool, GoDuration)>,
+    /// Parsed so that a bad value is refused; reported as ignored (options.rs).
+    #[allow(dead_code)]
     #[serde(default, deserialize_with = "weak::duration")]
     pub expect_continue_timeout: Option<GoDuration>,
+    /// Parsed so that a bad value is refused; reported as ignored (options.rs).
+    #[allow(dead_code)]
     #[serde(default, deserialize_with = "weak::duration")]
     pub dialer_fallback_delay: Option<GoDuration>,
     #[serde(default, deserialize_with = "weak::duration")]
@@ -509,8 +513,17 @@ impl Visitor<'_> for CountVisitor {
 #[serde(expecting = "an object")]
 pub struct RawOpenTelemetry {
     pub exporters: Option<RawOtelExporters>,
+    pub histograms: Option<RawOtelHistograms>,
     pub layers: Option<RawOtelLayers>,
     pub skip_paths: Option<Vec<String>>,
+}
+
+/// `histograms`: bucket bounds, seconds and bytes.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"time_buckets\" and/or \"size_buckets\" lists")]
+pub struct RawOtelHistograms {
+    pub time_buckets: Option<Vec<f64>>,
+    pub size_buckets: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -544,6 +557,15 @@ pub struct RawOtelLayers {
 #[serde(expecting = "an object")]
 pub struct RawOtelSwitch {
     pub disable_metrics: Option<bool>,
+    pub metrics_static_attributes: Option<Vec<RawOtelAttribute>>,
+}
+
+/// One of krakend-otel's static attributes (`config.KeyValue`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object with \"key\" and \"value\" strings")]
+pub struct RawOtelAttribute {
+    pub key: Option<String>,
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -558,4 +580,29 @@ pub struct RawOtelBackendMetrics {
     pub disable_stage: Option<bool>,
     pub round_trip: Option<bool>,
     pub read_payload: Option<bool>,
+    pub static_attributes: Option<Vec<RawOtelAttribute>>,
+}
+
+/// Endpoint `websocket` (KrakenD Enterprise; krakend-schema v2.13
+/// `websocket.json`). Strictly typed like every namespace (`weak.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawWebSocket {
+    pub enable_direct_communication: Option<bool>,
+    pub input_headers: Option<Vec<String>>,
+    pub subprotocols: Option<Vec<String>>,
+    pub connect_event: Option<bool>,
+    pub disconnect_event: Option<bool>,
+    pub read_buffer_size: Option<i64>,
+    pub write_buffer_size: Option<i64>,
+    pub message_buffer_size: Option<i64>,
+    pub max_message_size: Option<i64>,
+    pub write_wait: Option<GoDuration>,
+    pub pong_wait: Option<GoDuration>,
+    pub ping_period: Option<GoDuration>,
+    pub timeout: Option<GoDuration>,
+    pub max_retries: Option<i64>,
+    pub backoff_strategy: Option<String>,
+    pub return_error_details: Option<bool>,
+    pub disable_otel_metrics: Option<bool>,
 }

@@ -19,23 +19,7 @@ const STANDARD_METHODS: [&str; 9] = [
 ];
 
 pub fn cors(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<CorsSettings> {
-    note_ignored_keys(
-        CORS,
-        value,
-        &[
-            "allow_origins",
-            "allow_methods",
-            "allow_headers",
-            "expose_headers",
-            "max_age",
-            "allow_credentials",
-            "allow_private_network",
-            "options_passthrough",
-            "options_success_status",
-            "debug",
-        ],
-        unknown,
-    );
+    note_ignored_keys(CORS, value, unknown);
     let raw: RawCors = decode(value, at)?;
     let mut allow_origins = raw.allow_origins.unwrap_or_default();
     for (index, origin) in allow_origins.iter().enumerate() {
@@ -142,29 +126,7 @@ fn check_header_names(names: &[String], star_allowed: bool, at: &str) -> BuildRe
 pub fn http(value: &Value, at: &str, unknown: &mut Unknown) -> BuildResult<HttpSecuritySettings> {
     // `hpkp_public_key` is in KrakenD's documentation but krakend-httpsecure
     // no longer reads it (HPKP was removed from browsers): it stays a warning.
-    note_ignored_keys(
-        HTTP,
-        value,
-        &[
-            "allowed_hosts",
-            "allowed_hosts_are_regex",
-            "host_proxy_headers",
-            "sts_seconds",
-            "sts_include_subdomains",
-            "force_sts_header",
-            "frame_deny",
-            "custom_frame_options_value",
-            "content_type_nosniff",
-            "browser_xss_filter",
-            "content_security_policy",
-            "referrer_policy",
-            "ssl_redirect",
-            "ssl_host",
-            "ssl_proxy_headers",
-            "is_development",
-        ],
-        unknown,
-    );
+    note_ignored_keys(HTTP, value, unknown);
     let raw: RawHttpSecurity = decode(value, at)?;
     let allowed_hosts = raw.allowed_hosts.unwrap_or_default();
     let allowed_hosts_are_regex = raw.allowed_hosts_are_regex.unwrap_or(false);
@@ -259,18 +221,7 @@ pub fn bot_detector(
     at: &str,
     unknown: &mut Unknown,
 ) -> BuildResult<BotDetectorSettings> {
-    note_ignored_keys(
-        BOT_DETECTOR,
-        value,
-        &[
-            "allow",
-            "deny",
-            "patterns",
-            "cache_size",
-            "empty_user_agent_is_bot",
-        ],
-        unknown,
-    );
+    note_ignored_keys(BOT_DETECTOR, value, unknown);
     let raw: RawBotDetector = decode(value, at)?;
     let patterns = raw.patterns.unwrap_or_default();
     for (index, pattern) in patterns.iter().enumerate() {

@@ -153,11 +153,20 @@ fn extra_config(object: &Map<String, Value>, parent: &str, found: &mut Findings)
     }
 }
 
+/// The schema's keys of the root, an endpoint or a backend.
+pub(super) fn level_keys(level: super::options::Level) -> &'static [&'static str] {
+    match level {
+        super::options::Level::Root => ROOT_KEYS,
+        super::options::Level::Endpoint => ENDPOINT_KEYS,
+        super::options::Level::Backend => BACKEND_KEYS,
+    }
+}
+
 fn is_namespace(name: &str) -> bool {
     known_namespaces().any(|n| n == name)
 }
 
-fn known_namespaces() -> impl Iterator<Item = &'static str> {
+pub(super) fn known_namespaces() -> impl Iterator<Item = &'static str> {
     NAMESPACES.iter().chain(CUTTLE_NAMESPACES).copied()
 }
 
@@ -183,6 +192,7 @@ fn namespace_keys(namespace: &str) -> Option<&'static [&'static str]> {
         "auth/signer" => AUTH_SIGNER,
         "plugin/req-resp-modifier" => PLUGIN_REQ_RESP_MODIFIER,
         "cuttle/server" => CUTTLE_SERVER,
+        "websocket" => WEBSOCKET,
         _ => return None,
     })
 }
@@ -463,6 +473,26 @@ const SECURITY_HTTP: &[&str] = &[
     "ssl_redirect",
     "sts_include_subdomains",
     "sts_seconds",
+];
+
+const WEBSOCKET: &[&str] = &[
+    "backoff_strategy",
+    "connect_event",
+    "disable_otel_metrics",
+    "disconnect_event",
+    "enable_direct_communication",
+    "input_headers",
+    "max_message_size",
+    "max_retries",
+    "message_buffer_size",
+    "ping_period",
+    "pong_wait",
+    "read_buffer_size",
+    "return_error_details",
+    "subprotocols",
+    "timeout",
+    "write_buffer_size",
+    "write_wait",
 ];
 
 const SECURITY_BOT_DETECTOR: &[&str] = &[

@@ -48,6 +48,13 @@ fn check(name: &str, text: &str, expect: Expect) {
     }
 }
 
+/// The JSON paths of the warnings, sorted.
+fn warned(config: &Config) -> Vec<&str> {
+    let mut at: Vec<&str> = config.warnings.iter().map(|p| p.at.as_str()).collect();
+    at.sort();
+    at
+}
+
 fn run(cases: &[(&str, String, Expect)]) {
     for (name, text, expect) in cases {
         let expect = match expect {
@@ -785,14 +792,18 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "endpoints[1].extra_config.validation/response-json-schema",
         ]
     );
+    assert_eq!(config.unknown_namespaces, ["backend/http.x"]);
+    // The options options.rs lists are warned about with their paths.
+    let mut warned: Vec<&str> = config.warnings.iter().map(|p| p.at.as_str()).collect();
+    warned.sort();
     assert_eq!(
-        config.unknown_namespaces,
+        warned,
         [
-            "backend/http.x",
-            "proxy.sequential",
-            "proxy.shadow",
-            "qos/http-cache",
-            "router",
+            "endpoints[0].backend[0].extra_config.qos/http-cache",
+            "endpoints[0].backend[1].extra_config.proxy.sequential",
+            "endpoints[0].backend[1].extra_config.qos/http-cache",
+            "endpoints[0].extra_config.proxy.shadow",
+            "endpoints[0].extra_config.router",
         ]
     );
 }
@@ -1397,10 +1408,12 @@ fn telemetry_opentelemetry() {
                     t.skip_paths,
                     ["/__health", "/__debug/", "/__echo/", "/__stats/"]
                 );
+                assert!(c.unknown_namespaces.is_empty());
                 assert_eq!(
-                    c.unknown_namespaces,
-                    ["telemetry/opentelemetry.service_name"]
+                    warned(c),
+                    ["extra_config.telemetry/opentelemetry.service_name"]
                 );
+                assert_eq!(t.histograms, crate::config::Histograms::default());
             }),
         ),
         (
@@ -1423,15 +1436,49 @@ fn telemetry_opentelemetry() {
                 let l = t.layers;
                 assert!(!l.global && l.proxy && l.backend_stage && !l.round_trip && l.read_payload);
                 assert_eq!(t.skip_paths, [""]);
+                assert!(c.unknown_namespaces.is_empty());
                 assert_eq!(
-                    c.unknown_namespaces,
+                    warned(c),
                     [
-                        "telemetry/opentelemetry.exporters.otlp",
-                        "telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
-                        "telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
-                        "telemetry/opentelemetry.layers.proxy.disable_traces",
+                        "extra_config.telemetry/opentelemetry.exporters.otlp",
+                        "extra_config.telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
+                        "extra_config.telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
+                        "extra_config.telemetry/opentelemetry.layers.proxy.disable_traces",
                     ]
                 );
+            }),
+        ),
+        (
+            "a static attribute may not reuse a label of the series",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]},
+                    "layers": {"proxy": {"metrics_static_attributes": [{"key": "env", "value": "a"}, {"key": "http.route", "value": "b"}]}}}"#,
+            ),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes[1].key: \"http.route\" would be the label \"http_route\"",
+            ]),
+        ),
+        (
+            "histogram bounds rise",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]}, "histograms": {"size_buckets": [10, 10]}}"#,
+            ),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.histograms.size_buckets[1]: 10 is not above the bound before it",
+            ]),
+        ),
+        (
+            "histograms and static attributes are read",
+            otel(
+                r#"{"exporters": {"prometheus": [{"name": "p"}]}, "histograms": {"time_buckets": [0.5, 2], "size_buckets": []},
+                    "layers": {"global": {"metrics_static_attributes": [{"key": "a.b", "value": "say \"hi\""}, {"key": "9x", "value": "v"}]}}}"#,
+            ),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.histograms.time, [0.5, 2.0]);
+                assert_eq!(t.histograms.size, crate::config::DEFAULT_SIZE_BUCKETS);
+                assert_eq!(t.static_labels.global, r#",a_b="say \"hi\"",key_9x="v""#);
+                assert!(c.warnings.is_empty(), "{:?}", c.warnings);
             }),
         ),
         (
@@ -1965,10 +2012,9 @@ fn shadow_backends() {
             backend_with(r#""extra_config": {"proxy": {"shadow_timeout": "1s"}},"#),
             Valid(|c| {
                 assert_eq!(first_backend(c).shadow, None);
-                assert!(
-                    c.unknown_namespaces
-                        .iter()
-                        .any(|n| n == "proxy.shadow_timeout")
+                assert_eq!(
+                    warned(c),
+                    ["endpoints[0].backend[0].extra_config.proxy.shadow_timeout"]
                 );
             }),
         ),

@@ -12,18 +12,23 @@ mod method;
 pub mod request;
 mod request_error;
 pub mod response;
+pub mod sink;
 mod span;
 mod target;
 mod url;
+pub mod websocket;
 pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
 pub use date::{civil_from_days, fmt_http_date};
 pub use head_scan::{HeadScanner, RequestHeadReader, ResponseHeadReader};
 pub use method::Method;
-pub use request::{BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, parse_request};
+pub use request::{
+    BodyFraming, HeadLimits, MAX_HEADER_CAPACITY, RequestHead, assemble_request, parse_request,
+};
 pub use request_error::RequestError;
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
+pub use sink::{Framing, ResponseSink, split_lines};
 pub use span::{ConnectionListed, Header, Parse, Span};
 pub use url::Url;
 pub use write::{

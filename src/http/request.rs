@@ -149,7 +149,6 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
     // it as an error (RFC 9110 §4.2.4, RFC 9112 §3.2): `user@evil` would
     // otherwise reach the backends as X-Forwarded-Host. Go's net/http (so
     // KrakenD) answers 400 too: '@' is not in httpguts' `validHostByte`.
-    // An HTTP/2 `:authority` arrives here as Host too (`server::h2`).
     if semantics.host.is_some_and(|h| h.of(buf).contains(&b'@')) {
         return Err(RequestError::UserinfoInHost);
     }
@@ -166,6 +165,56 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
         expect_continue: semantics.expect_continue && minor_version == 1,
         host,
     }))
+}
+
+/// A request head from fields another codec decoded (HTTP/2's
+/// pseudo-header fields and field list), copied by it into `buf` (with
+/// `:authority` as a `host` field): the same checks as [`parse_request`]
+/// makes on the target, the values and the host, none on framing (that
+/// codec delimits the body).
+pub fn assemble_request(
+    buf: &[u8],
+    method: &[u8],
+    target: Span,
+    fields: &[Header],
+    limits: &HeadLimits,
+) -> Result<RequestHead, RequestError> {
+    let method = Method::from_bytes(method).ok_or(RequestError::UnknownMethod)?;
+    if target.len() > limits.max_uri_bytes {
+        return Err(RequestError::UriTooLong);
+    }
+    let target = parse_target(buf, target, method)?;
+    if fields.len() > limits.max_headers.min(MAX_HEADER_CAPACITY) {
+        return Err(RequestError::TooManyHeaders);
+    }
+    let mut host = None;
+    for field in fields {
+        if !are_field_value_bytes(field.value.of(buf)) {
+            return Err(RequestError::InvalidHeaderValue);
+        }
+        if field.name.of(buf).eq_ignore_ascii_case(b"host") {
+            if host.is_some() {
+                return Err(RequestError::DuplicateHost);
+            }
+            host = Some(field.value);
+        }
+    }
+    // As for an HTTP/1.1 Host (see `parse_request`).
+    if host.is_some_and(|h| h.of(buf).contains(&b'@')) {
+        return Err(RequestError::UserinfoInHost);
+    }
+    Ok(RequestHead {
+        method,
+        path: target.path,
+        query: target.query,
+        minor_version: 1,
+        headers: fields.iter().copied().collect(),
+        head_len: 0,
+        body: BodyFraming::None,
+        keep_alive: true,
+        expect_continue: false,
+        host: target.authority.or(host),
+    })
 }
 
 fn has_bare_lf(head: &[u8]) -> bool {

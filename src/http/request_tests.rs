@@ -310,3 +310,70 @@ fn header_values_are_trimmed_spans_and_lookup_ignores_case() {
         "32 inline header slots must not allocate"
     );
 }
+
+/// A head another codec assembled: `target` then `name: value` fields,
+/// copied into one buffer as `server::h2` does.
+fn assembled(
+    method: &str,
+    target: &str,
+    fields: &[(&str, &[u8])],
+) -> Result<RequestHead, RequestError> {
+    let mut buf = Vec::new();
+    let span = |buf: &mut Vec<u8>, bytes: &[u8]| {
+        let start = buf.len() as u32;
+        buf.extend_from_slice(bytes);
+        Span {
+            start,
+            end: buf.len() as u32,
+        }
+    };
+    let target = span(&mut buf, target.as_bytes());
+    let fields: Vec<Header> = fields
+        .iter()
+        .map(|(n, v)| Header {
+            name: span(&mut buf, n.as_bytes()),
+            value: span(&mut buf, v),
+        })
+        .collect();
+    let limits = HeadLimits {
+        max_uri_bytes: 32,
+        max_headers: 4,
+        ..HeadLimits::default()
+    };
+    assemble_request(&buf, method.as_bytes(), target, &fields, &limits)
+}
+
+#[test]
+fn assembled_heads_get_the_checks_of_parsed_ones() {
+    let head = assembled("GET", "/a?b=c", &[("host", b"example.com"), ("x-a", b"1")]).unwrap();
+    assert_eq!(head.method, Method::Get);
+    assert_eq!((head.path.len(), head.query.map(|q| q.len())), (2, Some(3)));
+    assert!(head.host.is_some());
+    let refused = [
+        assembled("GET", "/", &[("host", b"user@evil")]).err(),
+        assembled("GET", "/", &[("host", b"a"), ("host", b"b")]).err(),
+        assembled("GET", "/", &[("x-a", b"bad\x7fbyte")]).err(),
+        assembled("GET", "/x#frag", &[]).err(),
+        assembled("GET", &format!("/{}", "a".repeat(40)), &[]).err(),
+        assembled("BREW", "/", &[]).err(),
+        assembled(
+            "GET",
+            "/",
+            &[("a", b""), ("b", b""), ("c", b""), ("d", b""), ("e", b"")],
+        )
+        .err(),
+    ];
+    use RequestError::*;
+    assert_eq!(
+        refused,
+        [
+            Some(UserinfoInHost),
+            Some(DuplicateHost),
+            Some(InvalidHeaderValue),
+            Some(InvalidTarget),
+            Some(UriTooLong),
+            Some(UnknownMethod),
+            Some(TooManyHeaders),
+        ]
+    );
+}

@@ -4,7 +4,7 @@
 //! outcome are created on first use (a handful per endpoint: statuses are
 //! bounded, the labels never hold client data).
 
-use super::histogram::{DURATION_BOUNDS, Histogram, SIZE_BOUNDS};
+use super::histogram::Histogram;
 use crate::config::Config;
 use crate::http::Method;
 
@@ -27,6 +27,20 @@ pub struct WorkerFigures {
     pub accepted: u64,
     pub open_connections: u64,
     pub busy_seconds: f64,
+    pub websocket: WebSocketFigures,
+}
+
+/// `cuttle_worker_websocket_*`: the WebSocket sessions this worker relayed
+/// (`proxy::websocket`), frames and payload-and-header bytes by the side
+/// that sent them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebSocketFigures {
+    pub opened: u64,
+    pub closed: u64,
+    pub client_frames: u64,
+    pub client_bytes: u64,
+    pub backend_frames: u64,
+    pub backend_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -167,8 +181,8 @@ pub fn server_series(
             list.push(ServerSeries {
                 method,
                 status,
-                duration: Histogram::new(DURATION_BOUNDS),
-                size: Histogram::new(SIZE_BOUNDS),
+                duration: Histogram::new(),
+                size: Histogram::new(),
             });
             list.len() - 1
         }
@@ -182,7 +196,7 @@ pub fn stage_series(list: &mut Vec<StageSeries>, outcome: StageOutcome) -> &mut 
         None => {
             list.push(StageSeries {
                 outcome,
-                duration: Histogram::new(DURATION_BOUNDS),
+                duration: Histogram::new(),
             });
             list.len() - 1
         }
@@ -197,8 +211,8 @@ pub fn client_series(list: &mut Vec<ClientSeries>, status: u16) -> &mut ClientSe
             list.push(ClientSeries {
                 status,
                 started: 0,
-                duration: Histogram::new(DURATION_BOUNDS),
-                size: Histogram::new(SIZE_BOUNDS),
+                duration: Histogram::new(),
+                size: Histogram::new(),
             });
             list.len() - 1
         }

@@ -1,45 +1,20 @@
 //! A fixed-bucket histogram of plain integers: one worker writes it, no
-//! atomics. Buckets are krakend-otel's (`config/histogram_buckets.go`).
+//! atomics. The bounds are the configuration's (`telemetry/opentelemetry`
+//! `histograms`, krakend-otel's `config/histogram_buckets.go` by default),
+//! passed in by the caller: a histogram holds only its counts.
 
-/// Seconds: 10 ms to 10 s.
-pub const DURATION_BOUNDS: &[f64] = &[
-    0.010, 0.020, 0.050, 0.075, 0.100, 0.125, 0.150, 0.175, 0.200, 0.250, 0.300, 0.350, 0.500,
-    0.750, 1.000, 1.500, 2.000, 3.500, 5.000, 10.000,
-];
-
-/// Bytes: 128 B to 64 MiB.
-pub const SIZE_BOUNDS: &[f64] = &[
-    128.0,
-    256.0,
-    512.0,
-    1024.0,
-    4096.0,
-    8192.0,
-    16384.0,
-    32768.0,
-    65536.0,
-    262_144.0,
-    524_288.0,
-    1_048_576.0,
-    4_194_304.0,
-    16_777_216.0,
-    67_108_864.0,
-];
-
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Histogram {
     /// `counts[i]`: observations in bucket i (not cumulative); the last
-    /// slot holds those above the largest bound.
+    /// slot holds those above the largest bound. Empty until the first
+    /// observation (or addition), which sizes it for its bounds.
     counts: Box<[u64]>,
     sum: f64,
 }
 
 impl Histogram {
-    pub fn new(bounds: &[f64]) -> Histogram {
-        Histogram {
-            counts: vec![0; bounds.len() + 1].into_boxed_slice(),
-            sum: 0.0,
-        }
+    pub fn new() -> Histogram {
+        Histogram::default()
     }
 
     /// Counts `value` in the first bucket whose bound is at least `value`
@@ -52,11 +27,17 @@ impl Histogram {
             .iter()
             .position(|&bound| value <= bound)
             .unwrap_or(bounds.len());
+        if self.counts.is_empty() {
+            self.counts = vec![0; bounds.len() + 1].into_boxed_slice();
+        }
         self.counts[slot] += 1;
         self.sum += value;
     }
 
     pub fn add(&mut self, other: &Histogram) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; other.counts.len()].into_boxed_slice();
+        }
         for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
             *mine += theirs;
         }
@@ -77,8 +58,8 @@ impl Histogram {
         bounds: &'a [f64],
     ) -> impl Iterator<Item = (Option<f64>, u64)> + 'a {
         let mut running = 0;
-        self.counts.iter().enumerate().map(move |(i, n)| {
-            running += n;
+        (0..=bounds.len()).map(move |i| {
+            running += self.counts.get(i).copied().unwrap_or(0);
             (bounds.get(i).copied(), running)
         })
     }
@@ -87,10 +68,12 @@ impl Histogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const DURATION_BOUNDS: &[f64] = &crate::config::DEFAULT_TIME_BUCKETS;
+    const SIZE_BOUNDS: &[f64] = &crate::config::DEFAULT_SIZE_BUCKETS;
 
     #[test]
     fn a_value_on_a_bound_falls_in_that_bucket() {
-        let mut h = Histogram::new(DURATION_BOUNDS);
+        let mut h = Histogram::new();
         h.observe(DURATION_BOUNDS, 0.010);
         h.observe(DURATION_BOUNDS, 0.0101);
         h.observe(DURATION_BOUNDS, 0.0);
@@ -106,8 +89,8 @@ mod tests {
 
     #[test]
     fn adding_sums_each_bucket() {
-        let mut a = Histogram::new(SIZE_BOUNDS);
-        let mut b = Histogram::new(SIZE_BOUNDS);
+        let mut a = Histogram::new();
+        let mut b = Histogram::new();
         a.observe(SIZE_BOUNDS, 100.0);
         b.observe(SIZE_BOUNDS, 100.0);
         b.observe(SIZE_BOUNDS, 5000.0);

@@ -20,6 +20,6 @@ mod render;
 mod serve;
 
 pub use board::Board;
-pub use figures::{Figures, StageOutcome};
+pub use figures::{Figures, StageOutcome, WebSocketFigures};
 pub use recorder::{CallMeter, FinishedCall, Recorder};
 pub use serve::{Scrapes, serve};

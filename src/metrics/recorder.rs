@@ -11,15 +11,17 @@ use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use super::figures::{
-    BackendFigures, Figures, StageOutcome, client_series, server_series, stage_series,
+    BackendFigures, Figures, StageOutcome, WebSocketFigures, client_series, server_series,
+    stage_series,
 };
-use super::histogram::{DURATION_BOUNDS, SIZE_BOUNDS};
-use crate::config::{Config, MetricLayers};
+use crate::config::{Config, Histograms, MetricLayers};
 use crate::http::Method;
 use crate::upstream::{BackendError, Response};
 
 pub struct Recorder {
     layers: MetricLayers,
+    /// Bucket bounds (`histograms`).
+    bounds: Histograms,
     skip_paths: Vec<Box<[u8]>>,
     /// Endpoints whose pattern is a skip path: no proxy or backend figures.
     skipped_endpoints: Vec<bool>,
@@ -31,6 +33,7 @@ pub struct Recorder {
     deferred: RefCell<Vec<Event>>,
     requests: Cell<u64>,
     accepted: Cell<u64>,
+    websocket: Cell<WebSocketFigures>,
 }
 
 impl Recorder {
@@ -47,6 +50,7 @@ impl Recorder {
             .collect();
         Some(Recorder {
             layers: telemetry.layers,
+            bounds: telemetry.histograms.clone(),
             skipped_endpoints: config
                 .endpoints
                 .iter()
@@ -60,11 +64,20 @@ impl Recorder {
             deferred: RefCell::new(Vec::with_capacity(DEFERRED_BATCH)),
             requests: Cell::new(0),
             accepted: Cell::new(0),
+            websocket: Cell::new(WebSocketFigures::default()),
         })
     }
 
     pub fn accepted(&self) {
         self.accepted.set(self.accepted.get() + 1);
+    }
+
+    /// A WebSocket session began (`open`) or ended, or relayed `frames`
+    /// frames of `bytes` bytes from the client (`from_client`) or the backend.
+    pub fn websocket(&self, change: impl FnOnce(&mut WebSocketFigures)) {
+        let mut figures = self.websocket.get();
+        change(&mut figures);
+        self.websocket.set(figures);
     }
 
     /// One answered request (any kind: routed, built-in, refused).
@@ -133,6 +146,7 @@ impl Recorder {
         figures.worker.accepted = self.accepted.get();
         figures.worker.open_connections = open_connections;
         figures.worker.busy_seconds = busy.as_secs_f64();
+        figures.worker.websocket = self.websocket.get();
         figures
     }
 
@@ -180,8 +194,8 @@ impl Recorder {
                     let series = server_series(list, method, status);
                     series
                         .duration
-                        .observe(DURATION_BOUNDS, elapsed.as_secs_f64());
-                    series.size.observe(SIZE_BOUNDS, bytes as f64);
+                        .observe(&self.bounds.time, elapsed.as_secs_f64());
+                    series.size.observe(&self.bounds.size, bytes as f64);
                 }
                 Event::Proxy {
                     endpoint,
@@ -189,7 +203,7 @@ impl Recorder {
                     outcome,
                 } => stage_series(&mut figures.proxy[endpoint], outcome)
                     .duration
-                    .observe(DURATION_BOUNDS, elapsed.as_secs_f64()),
+                    .observe(&self.bounds.time, elapsed.as_secs_f64()),
                 Event::Call {
                     endpoint,
                     backend,
@@ -198,6 +212,7 @@ impl Recorder {
                     elapsed,
                 } => count_call(
                     self.layers,
+                    &self.bounds,
                     &mut figures.backends[endpoint][backend],
                     host,
                     end,
@@ -237,6 +252,7 @@ enum Event {
 /// Counts one finished backend call into its backend's figures.
 fn count_call(
     layers: MetricLayers,
+    bounds: &Histograms,
     backend: &mut BackendFigures,
     host: usize,
     end: CallEnd,
@@ -280,19 +296,19 @@ fn count_call(
     if layers.backend_stage {
         stage_series(&mut backend.stage, outcome)
             .duration
-            .observe(DURATION_BOUNDS, elapsed);
+            .observe(&bounds.time, elapsed);
     }
     let host = &mut backend.hosts[host];
     if layers.round_trip || layers.read_payload {
         let series = client_series(&mut host.calls, status);
         series.started += 1;
         if layers.round_trip {
-            series.duration.observe(DURATION_BOUNDS, elapsed);
+            series.duration.observe(&bounds.time, elapsed);
         }
         if layers.read_payload
             && let Some(bytes) = size
         {
-            series.size.observe(SIZE_BOUNDS, bytes as f64);
+            series.size.observe(&bounds.size, bytes as f64);
         }
     }
 }

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::figures::{Figures, StageSeries};
-use super::histogram::{DURATION_BOUNDS, Histogram, SIZE_BOUNDS};
-use crate::config::{Config, MetricLayers};
+use super::histogram::Histogram;
+use crate::config::{Config, Histograms, MetricLayers};
 use crate::http::reason_phrase;
 
 /// One worker's published figures and where it runs.
@@ -125,6 +125,17 @@ pub fn render(
         .iter()
         .map(|e| route_label(&e.path, false))
         .collect();
+    let bounds = config
+        .telemetry
+        .as_ref()
+        .map(|t| t.histograms.clone())
+        .unwrap_or_default();
+    let (time_bounds, size_bounds) = (&bounds.time[..], &bounds.size[..]);
+    let statics = config
+        .telemetry
+        .as_ref()
+        .map(|t| t.static_labels.clone())
+        .unwrap_or_default();
     let mut f = Family { out };
     if layers.global {
         for (name, help, size) in [
@@ -148,7 +159,7 @@ pub fn render(
                         None => format!("{} {}", s.status, reason_phrase(s.status)),
                     };
                     let labels = format!(
-                        "http_request_method=\"{}\",http_response_status_code=\"{}\",http_route=\"{}\",url_scheme=\"{}\"",
+                        "http_request_method=\"{}\",http_response_status_code=\"{}\",http_route=\"{}\",url_scheme=\"{}\"{}",
                         s.method.as_str(),
                         s.status,
                         escaped(&route),
@@ -157,11 +168,12 @@ pub fn render(
                         } else {
                             "http"
                         },
+                        statics.global,
                     );
                     if size {
-                        f.histogram(name, &labels, &s.size, SIZE_BOUNDS);
+                        f.histogram(name, &labels, &s.size, size_bounds);
                     } else {
-                        f.histogram(name, &labels, &s.duration, DURATION_BOUNDS);
+                        f.histogram(name, &labels, &s.duration, time_bounds);
                     }
                 }
             }
@@ -177,22 +189,18 @@ pub fn render(
         for (i, list) in sum.proxy.iter().enumerate() {
             for s in list {
                 let labels = format!(
-                    "{},http_request_method=\"{}\",http_route=\"{}\"",
+                    "{},http_request_method=\"{}\",http_route=\"{}\"{}",
                     stage_labels(s),
                     config.endpoints[i].method.as_str(),
                     escaped(&endpoint_routes[i]),
+                    statics.proxy,
                 );
-                f.histogram(
-                    "krakend_proxy_duration",
-                    &labels,
-                    &s.duration,
-                    DURATION_BOUNDS,
-                );
+                f.histogram("krakend_proxy_duration", &labels, &s.duration, time_bounds);
             }
         }
     }
     if layers.backend() {
-        render_backends(config, layers, sum, &endpoint_routes, &mut f);
+        render_backends(config, layers, &bounds, sum, &endpoint_routes, &mut f);
     }
     render_workers(workers, &mut f);
 }
@@ -200,10 +208,17 @@ pub fn render(
 fn render_backends(
     config: &Config,
     layers: MetricLayers,
+    bounds: &Histograms,
     sum: &Figures,
     endpoint_routes: &[String],
     f: &mut Family<'_>,
 ) {
+    let (time_bounds, size_bounds) = (&bounds.time[..], &bounds.size[..]);
+    let backend_statics = config
+        .telemetry
+        .as_ref()
+        .map(|t| t.static_labels.backend.as_str())
+        .unwrap_or("");
     // The labels every backend series carries, per endpoint and backend.
     // A shadow backend's (lura `proxy/shadow.go`: mirrored, answer
     // discarded) also say so, so that its calls are not read as the
@@ -218,7 +233,7 @@ fn render_backends(
                 .map(|b| {
                     let path = b.url_pattern.split('?').next().unwrap_or("");
                     format!(
-                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"{}",
+                        "http_request_method=\"{}\",http_route=\"{}\",krakend_endpoint_method=\"{}\",krakend_endpoint_route=\"{}\"{}{}",
                         b.method.as_str(),
                         escaped(&route_label(path, true)),
                         e.method.as_str(),
@@ -228,6 +243,7 @@ fn render_backends(
                         } else {
                             ""
                         },
+                        backend_statics,
                     )
                 })
                 .collect()
@@ -255,7 +271,7 @@ fn render_backends(
                     "krakend_backend_duration",
                     &labels,
                     &s.duration,
-                    DURATION_BOUNDS,
+                    time_bounds,
                 );
             }
         });
@@ -279,12 +295,7 @@ fn render_backends(
             for (h, host) in sum.backends[e][b].hosts.iter().enumerate() {
                 for c in &host.calls {
                     let labels = host_labels(e, b, h, c.status);
-                    f.histogram(
-                        "http_client_duration",
-                        &labels,
-                        &c.duration,
-                        DURATION_BOUNDS,
-                    );
+                    f.histogram("http_client_duration", &labels, &c.duration, time_bounds);
                 }
             }
         });
@@ -300,7 +311,7 @@ fn render_backends(
             for (h, host) in sum.backends[e][b].hosts.iter().enumerate() {
                 for c in &host.calls {
                     let labels = host_labels(e, b, h, c.status);
-                    f.histogram("http_client_response_size", &labels, &c.size, SIZE_BOUNDS);
+                    f.histogram("http_client_response_size", &labels, &c.size, size_bounds);
                 }
             }
         });
@@ -350,7 +361,7 @@ fn render_backends(
 
 fn render_workers(workers: &[WorkerView<'_>], f: &mut Family<'_>) {
     type Get = fn(&Figures) -> String;
-    let families: [(&str, &str, &str, Get); 4] = [
+    let families: [(&str, &str, &str, Get); 10] = [
         (
             "cuttle_worker_requests_total",
             "counter",
@@ -374,6 +385,42 @@ fn render_workers(workers: &[WorkerView<'_>], f: &mut Family<'_>) {
             "counter",
             "Time this worker's event loop spent running tasks rather than waiting for events (seconds); its rate is the core's utilisation.",
             |x| float(x.worker.busy_seconds),
+        ),
+        (
+            "cuttle_worker_websocket_sessions_opened_total",
+            "counter",
+            "WebSocket sessions this worker opened (client and backend upgraded).",
+            |x| x.worker.websocket.opened.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_sessions_closed_total",
+            "counter",
+            "WebSocket sessions this worker ended.",
+            |x| x.worker.websocket.closed.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_client_frames_total",
+            "counter",
+            "WebSocket frames relayed from clients to backends.",
+            |x| x.worker.websocket.client_frames.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_client_bytes_total",
+            "counter",
+            "WebSocket bytes (frame headers and payloads) relayed from clients to backends.",
+            |x| x.worker.websocket.client_bytes.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_backend_frames_total",
+            "counter",
+            "WebSocket frames relayed from backends to clients.",
+            |x| x.worker.websocket.backend_frames.to_string(),
+        ),
+        (
+            "cuttle_worker_websocket_backend_bytes_total",
+            "counter",
+            "WebSocket bytes (frame headers and payloads) relayed from backends to clients.",
+            |x| x.worker.websocket.backend_bytes.to_string(),
         ),
     ];
     for (name, kind, help, get) in families {

@@ -60,15 +60,57 @@ pub fn decode<'a>(
 ) -> Result<Value<'a>, DecodeError> {
     // Looked for before the parse rewrites escaped strings in place; kept
     // only from a body that decodes.
+    let json = matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson);
     let mut found = Literals::default();
-    if matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson) {
+    if json {
         found.collect(body);
     }
-    let decoded = decode_body(encoding, is_collection, body);
-    if decoded.is_ok() && !found.is_empty() {
-        literals.extend(found);
+    if found.has_wide() {
+        return decode_wide(encoding, is_collection, body, found, literals);
     }
-    decoded
+    let raw: *mut [u8] = body;
+    // SAFETY: as in `parse_json`: the second reborrow exists only once the
+    // first decode failed, and its error holds no reference into `body`.
+    let decoded = decode_body(encoding, is_collection, unsafe { &mut *raw });
+    match decoded {
+        Ok(value) => {
+            if !found.is_empty() {
+                literals.extend(found);
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            let body = unsafe { &mut *raw };
+            // An unsigned exponent beyond the f64 range (`1e400`) is only
+            // looked for now; the bytes are as they came only when the
+            // refused parse had no escaped string to rewrite in place.
+            if !json || memchr::memchr(b'\\', body).is_some() {
+                return Err(error);
+            }
+            let mut retry = Literals::default();
+            retry.collect_all(body);
+            if !retry.has_wide() {
+                return Err(error);
+            }
+            decode_wide(encoding, is_collection, body, retry, literals).map_err(|_| error)
+        }
+    }
+}
+
+/// A JSON body holding numbers simd-json cannot read as written (see
+/// `literals.rs`): decoded from a copy with stand-ins for them, which the
+/// writer turns back into their text.
+fn decode_wide<'a>(
+    encoding: BackendEncoding,
+    is_collection: bool,
+    body: &[u8],
+    mut found: Literals,
+    literals: &mut Literals,
+) -> Result<Value<'a>, DecodeError> {
+    let mut copy = found.replace_wide(body);
+    let value = decode_body(encoding, is_collection, &mut copy)?.into_static();
+    literals.extend(found);
+    Ok(value)
 }
 
 fn decode_body(
@@ -240,6 +282,40 @@ mod tests {
         for (is_collection, body, expected) in cases {
             check(Json, *is_collection, body, expected);
         }
+    }
+
+    /// A number simd-json refuses is found after the refusal when the body
+    /// was not rewritten in place (no escaped string), and before it when
+    /// the searches see it (see `literals.rs`).
+    #[test]
+    fn wide_numbers_decode() {
+        let render = |body: &str| {
+            let mut bytes = body.as_bytes().to_vec();
+            let mut literals = Literals::default();
+            match decode(BackendEncoding::Json, false, &mut bytes, &mut literals) {
+                Ok(value) => {
+                    super::super::literals::with_literals(&mut literals, || to_json(&value))
+                }
+                Err(_) => "ERR".to_string(),
+            }
+        };
+        assert_eq!(render(r#"{"a":1e400,"b":"x"}"#), r#"{"a":1e400,"b":"x"}"#);
+        assert_eq!(render(r#"[1e400]"#), "ERR", "still an object first");
+        assert_eq!(
+            render(r#"{"s":"x\ny","a":1e+400}"#),
+            r#"{"a":1e+400,"s":"x\ny"}"#
+        );
+        // Unsigned and escaped: the refused parse may have rewritten the
+        // body, so it stays refused (a documented limit).
+        assert_eq!(render(r#"{"s":"x\ny","a":1e400}"#), "ERR");
+        assert_eq!(render(r#"{"a":1e400,}"#), "ERR", "Go refuses it too");
+        let mut bytes = b"123456789012345678901234567890".to_vec();
+        let mut literals = Literals::default();
+        let value = decode(BackendEncoding::SafeJson, false, &mut bytes, &mut literals).unwrap();
+        assert_eq!(
+            super::super::literals::with_literals(&mut literals, || to_json(&value)),
+            r#"{"content":123456789012345678901234567890}"#
+        );
     }
 
     #[test]

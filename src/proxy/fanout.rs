@@ -8,9 +8,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::facts::RequestFacts;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::request::{ClientRequest, backend_target, headers_for};
-use super::steps::RequestFacts;
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;

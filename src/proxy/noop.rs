@@ -3,14 +3,12 @@
 
 use super::fanout::CallContext;
 use super::plan::{BackendPlan, EndpointPlan};
-use super::respond::{
-    ResponseContext, failure_status, finish_head_lines, log_errors, write_failure,
-};
-use crate::http::{ResponseBody, ResponseHead, is_hop_by_hop, write_header, write_status_line};
-use crate::rt::{Stream, Timer};
+use super::respond::{Body, ResponseContext, failure_status, finish, log_errors, write_failure};
+use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_hop};
+use crate::rt::Timer;
 use crate::upstream::{BackendError, RelayError, Request, open};
 
-/// How a no-op exchange ended, for the connection driver.
+/// How a no-op exchange ended, for the codec.
 pub enum NoOpEnd {
     /// The response was written whole; the connection may continue.
     Done,
@@ -19,7 +17,7 @@ pub enum NoOpEnd {
     Broken,
 }
 
-/// How a no-op exchange went, for the connection driver and its observer.
+/// How a no-op exchange went, for the codec and its observer.
 pub struct Relayed {
     pub end: NoOpEnd,
     pub status: u16,
@@ -28,13 +26,13 @@ pub struct Relayed {
     pub body_bytes: usize,
 }
 
-/// Proxies one request. `out` and `scratch` are the connection's buffers,
-/// `timer` its timer for the endpoint's deadline.
-pub async fn relay(
+/// Proxies one request: the response goes to `out` as it arrives.
+/// `scratch` is the connection's buffer, `timer` its timer for the
+/// endpoint's deadline.
+pub async fn relay<S: ResponseSink>(
     call: &CallContext<'_>,
     ctx: &ResponseContext<'_>,
-    client: &mut Stream,
-    out: &mut Vec<u8>,
+    out: &mut S,
     scratch: &mut Vec<u8>,
     timer: &mut Timer,
 ) -> Relayed {
@@ -70,19 +68,19 @@ pub async fn relay(
         super::request::backend_target(plan, backend, req, facts, &[], &mut target)
     {
         stage(false, None);
-        return answer_failure(plan, ctx, &refused, client, out).await;
+        return answer_failure(plan, ctx, &refused, out).await;
     }
     if let Err(rejected) =
         super::validate::check_backend_request(plan, backend, req, call.facts, &target)
     {
         let rejected = BackendError::Rejected(rejected);
-        return answer_failure(plan, ctx, &rejected, client, out).await;
+        return answer_failure(plan, ctx, &rejected, out).await;
     }
     let admitted = match backend.admit() {
         Ok(admitted) => admitted,
         Err(refused) => {
             stage(false, None);
-            return answer_failure(plan, ctx, &refused, client, out).await;
+            return answer_failure(plan, ctx, &refused, out).await;
         }
     };
     // As in `fanout::call`.
@@ -130,36 +128,27 @@ pub async fn relay(
     stage(opened.is_ok(), ended);
     let mut response = match opened {
         Ok(response) => response,
-        Err(e) => return answer_failure(plan, ctx, &e, client, out).await,
+        Err(e) => return answer_failure(plan, ctx, &e, out).await,
     };
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
     let head = &response.head;
     let raw = response.conn.head_bytes();
-    write_status_line(out, head.status);
+    out.status(head.status);
     write_passed_headers(head, raw, out);
     // KrakenD marks every no-op response as not completed: it cannot tell.
-    write_header(out, b"X-KrakenD-Completed", b"false");
-    finish_head_lines(ctx, out);
+    out.header(b"X-KrakenD-Completed", b"false");
     let status = head.status;
     let mut body_bytes = 0;
-    match framing {
+    let client_framing = match framing {
         ResponseBody::Length(n) => {
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            crate::http::write_content_length(out, n);
-            body_bytes = n;
+            body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+            Framing::Length(n)
         }
-        ResponseBody::Chunked | ResponseBody::UntilClose => {
-            write_header(out, b"Transfer-Encoding", b"chunked");
-        }
-        ResponseBody::Empty if !matches!(head.status, 204 | 304) => {
-            crate::http::write_content_length(out, 0)
-        }
-        ResponseBody::Empty => {}
-    }
-    if ctx.close {
-        write_header(out, b"Connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
+        ResponseBody::Chunked | ResponseBody::UntilClose => Framing::Streamed,
+        ResponseBody::Empty if !matches!(head.status, 204 | 304) => Framing::Length(0),
+        ResponseBody::Empty => Framing::None,
+    };
+    finish(ctx, Body::Streamed(client_framing), out);
     let keep_alive = response.head.keep_alive;
     response.conn.consume_head(&response.head);
     let relayed = |end| Relayed {
@@ -169,33 +158,32 @@ pub async fn relay(
     };
     if ctx.head_only {
         // The body is not wanted: the backend connection cannot be reused.
-        return relayed(match client.write_all(out).await {
-            Ok(()) => NoOpEnd::Done,
-            Err(_) => NoOpEnd::Broken,
+        return relayed(if out.end().await {
+            NoOpEnd::Done
+        } else {
+            NoOpEnd::Broken
         });
     }
     // The body must keep moving: no read may wait longer than the timeout.
     response.conn.set_read_timeout(Some(plan.timeout));
     // The head leaves with the first bytes of the body.
-    relayed(
-        match response.conn.relay_body(&framing, client, out).await {
-            Ok(()) => {
-                response.conn.finish(keep_alive);
-                NoOpEnd::Done
-            }
-            Err(RelayError::Backend(e)) => {
-                tracing::debug!("no-op backend broke mid-body: {e}");
-                NoOpEnd::Broken
-            }
-            Err(RelayError::Client) => NoOpEnd::Broken,
-        },
-    )
+    relayed(match response.conn.relay_body(&framing, out).await {
+        Ok(()) => {
+            response.conn.finish(keep_alive);
+            NoOpEnd::Done
+        }
+        Err(RelayError::Backend(e)) => {
+            tracing::debug!("no-op backend broke mid-body: {e}");
+            NoOpEnd::Broken
+        }
+        Err(RelayError::Client) => NoOpEnd::Broken,
+    })
 }
 
 /// The backend's header lines the client gets: all but hop-by-hop ones
 /// (named by RFC 9110 or by the backend's `Connection`) and those the
 /// gateway writes itself.
-fn write_passed_headers(head: &ResponseHead, raw: &[u8], out: &mut Vec<u8>) {
+fn write_passed_headers<S: ResponseSink>(head: &ResponseHead, raw: &[u8], out: &mut S) {
     let listed = head.connection_listed(raw);
     for h in &head.headers {
         let name = h.name.of(raw);
@@ -207,26 +195,26 @@ fn write_passed_headers(head: &ResponseHead, raw: &[u8], out: &mut Vec<u8>) {
         {
             continue;
         }
-        write_header(out, name, h.value.of(raw));
+        out.header(name, h.value.of(raw));
     }
 }
 
 /// Answers with the failure status for `error` instead of a backend response.
-async fn answer_failure(
+async fn answer_failure<S: ResponseSink>(
     plan: &EndpointPlan,
     ctx: &ResponseContext<'_>,
     error: &BackendError,
-    client: &mut Stream,
-    out: &mut Vec<u8>,
+    out: &mut S,
 ) -> Relayed {
     let status = failure_status(error);
     let text = error.to_string();
     log_errors(plan, std::slice::from_ref(&text), false);
     write_failure(ctx, status, &text, out);
     let body_bytes = if ctx.return_error_msg { text.len() } else { 0 };
-    let end = match client.write_all(out).await {
-        Ok(()) => NoOpEnd::Done,
-        Err(_) => NoOpEnd::Broken,
+    let end = if out.end().await {
+        NoOpEnd::Done
+    } else {
+        NoOpEnd::Broken
     };
     Relayed {
         end,

@@ -3,10 +3,8 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::steps::{ResponseStep, Step};
-use super::validate::{CelStep, SchemaStep};
 use crate::auth::signer::JwtSigner;
 use crate::auth::validator::JwtCheck;
 use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding, StaticStrategy};
@@ -16,6 +14,7 @@ use crate::prepare::PreparedEndpoint;
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::security::BotDetector;
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
+use crate::validation::BodySchema;
 use crate::validation::cel::{Checks, Side};
 use std::sync::Arc;
 
@@ -40,7 +39,7 @@ pub struct EndpointPlan {
     pub backends: Vec<BackendPlan>,
     /// `proxy.shadow` backends: sent a copy of the request, answers discarded.
     pub shadows: Vec<Rc<BackendPlan>>,
-    /// The bound of one request's shadow calls (see `shadow::bound`).
+    /// The bound of one request's shadow calls (see [`shadow_bound`]).
     pub shadow_timeout: std::time::Duration,
     pub sequential: bool,
     pub concurrent_calls: u32,
@@ -64,6 +63,9 @@ pub struct EndpointPlan {
     /// Client header names (lower-case) never forwarded because a step
     /// sets them (`propagate_claims`).
     pub replaced_headers: Vec<Box<[u8]>>,
+    /// `websocket`: requests are upgrade handshakes, relayed as sessions
+    /// (`proxy::websocket`).
+    pub websocket: Option<Rc<crate::config::WebSocketSettings>>,
 }
 
 pub struct BackendPlan {
@@ -208,7 +210,7 @@ pub fn compile_endpoint(
             backends.push(compiled);
         }
     }
-    let shadow_timeout = super::shadow::bound(endpoint);
+    let shadow_timeout = shadow_bound(endpoint);
     let static_response = match &endpoint.static_response {
         Some(s) => Some((
             s.strategy,
@@ -262,6 +264,7 @@ pub fn compile_endpoint(
             .flat_map(|v| &v.propagate)
             .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
             .collect(),
+        websocket: endpoint.websocket.clone().map(Rc::new),
     })
 }
 
@@ -443,6 +446,66 @@ fn lura_url_pattern(pattern: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+// The compiled steps are data held by the plan; what they do lives in
+// `steps.rs` (`Step::check`, `ResponseStep::apply`) and `validate.rs`
+// (`CelStep`, `SchemaStep`), which read the plan: defined here, those
+// files import this one and not the other way round.
+
+/// A check run before the backends are called.
+pub enum Step {
+    /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
+    RateLimit(EndpointLimiter),
+    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
+    BotDetector(BotDetector),
+    /// `auth/validator`: 401 without a valid token, 403 without the roles
+    /// or scopes; the claims go into `RequestFacts::jwt`.
+    Jwt(JwtCheck),
+    /// `validation/cel`: the checks naming only `JWT` (krakend-jose's
+    /// rejecter, right after the validator: 401).
+    CelJwt(CelStep),
+    /// `validation/cel`: the checks on the request.
+    Cel(CelStep),
+    /// `validation/json-schema`: the request body.
+    JsonSchema(SchemaStep),
+}
+
+/// A step run on the merged document, before it is encoded. `complete`
+/// says whether every backend contributed (`X-KrakenD-Completed`).
+pub enum ResponseStep {
+    /// `validation/cel`: the checks on the response (`resp_*`).
+    Cel(CelStep),
+    /// `auth/signer`.
+    Sign(JwtSigner),
+}
+
+/// An endpoint's CEL checks: the JWT and request sides run as a step
+/// before the backends, the response side on the merged document.
+pub struct CelStep {
+    pub(super) checks: Arc<Checks>,
+    pub(super) return_error_msg: bool,
+}
+
+/// `validation/json-schema` on the request body.
+pub struct SchemaStep {
+    pub(super) schema: Arc<BodySchema>,
+    pub(super) return_error_msg: bool,
+}
+
+/// How long one request's shadow calls may run. lura (`shadowFactory.New`)
+/// runs them under a context of its own, not the client's, with the largest
+/// `shadow_timeout` of the shadow backends (each defaulting to the backend's
+/// timeout, the endpoint's); with several shadows its merge middleware also
+/// gives them 85% of the endpoint timeout.
+pub fn shadow_bound(endpoint: &Endpoint) -> Duration {
+    let shadows: Vec<Duration> = endpoint.backends.iter().filter_map(|b| b.shadow).collect();
+    let longest = shadows.iter().copied().max().unwrap_or(endpoint.timeout);
+    if shadows.len() > 1 {
+        longest.min(endpoint.timeout * 85 / 100)
+    } else {
+        longest
+    }
 }
 
 #[cfg(test)]

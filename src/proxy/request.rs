@@ -4,8 +4,8 @@
 
 use std::net::IpAddr;
 
+use super::facts::RequestFacts;
 use super::plan::{BackendPlan, EndpointPlan};
-use super::steps::RequestFacts;
 use crate::config::{Forward, OutputEncoding};
 use crate::http::{RequestHead, is_hop_by_hop, write_header, write_ip};
 use crate::pipeline::{
@@ -69,7 +69,7 @@ pub const KRAKEND_VERSION: &str = "2.13.8";
 
 /// Headers that never reach a backend from the client: framing and
 /// connection management, and those the gateway sets itself.
-fn gateway_owned(name: &[u8]) -> bool {
+pub(super) fn gateway_owned(name: &[u8]) -> bool {
     const OWNED: [&str; 5] = [
         "host",
         "content-length",

@@ -4,27 +4,29 @@
 
 use std::borrow::Cow;
 
+use super::facts::Refusal;
 use super::fanout::{CallContext, Outcome, is_success};
 use super::plan::EndpointPlan;
-use super::steps::Refusal;
 use super::validate::check_backend_response;
 use crate::config::{BackendEncoding, StaticStrategy};
-use crate::http::{write_content_length, write_header, write_status_line};
+use crate::http::{Framing, ResponseSink};
 use crate::pipeline::{
     ERROR_DETAIL_KEYS, Literals, Object, Value, decode, encode, merge_into, negotiate,
     with_literals,
 };
 use crate::upstream::BackendError;
 
-/// Per-response facts the connection driver supplies.
+/// Per-response facts of the request (the exchange builds them once).
 pub struct ResponseContext<'a> {
     pub accept: Option<&'a [u8]>,
     pub date: &'a [u8],
+    /// A HEAD request: a no-op backend's body is not read (the codec
+    /// drops any body written).
     pub head_only: bool,
-    pub close: bool,
     pub return_error_msg: bool,
     /// Header lines (`Name: value\r\n` each) the edge screen adds to this
-    /// response, whatever produces it; written by [`finish`].
+    /// response, whatever produces it; written by [`finish`]. A header
+    /// list in its serialised form (`ResponseSink::header_lines`).
     pub decor: &'a [u8],
 }
 
@@ -82,14 +84,14 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
 /// otherwise each successful outcome is decoded here, borrowing its body.
 /// `literals`: number literals kept as written (those of `decoded`; the
 /// others are added here). Returns whether the response is complete.
-pub fn write_merged(
+pub fn write_merged<S: ResponseSink>(
     call: &CallContext<'_>,
     outcomes: &mut [Outcome],
     decoded: Option<Vec<Value<'static>>>,
     mut literals: Literals,
     ctx: &ResponseContext<'_>,
     body: &mut Vec<u8>,
-    out: &mut Vec<u8>,
+    out: &mut S,
 ) -> bool {
     let plan = call.plan;
     let mut merged = Object::with_capacity(16);
@@ -202,20 +204,19 @@ pub fn write_merged(
     body.clear();
     let rendered = negotiate(plan.output, ctx.accept);
     let content_type = with_literals(&mut literals, || encode(&value, rendered, body));
-    write_status_line(out, 200);
-    write_header(out, b"Content-Type", content_type.as_bytes());
+    out.status(200);
+    out.header(b"Content-Type", content_type.as_bytes());
     // krakend-jose's signer writes the response itself, without these two.
     if !plan.after.iter().any(|step| step.replaces_headers()) {
-        write_header(
-            out,
+        out.header(
             b"X-KrakenD-Completed",
             if complete { b"true" } else { b"false" },
         );
         if complete && let Some(cache) = &plan.cache_control {
-            write_header(out, b"Cache-Control", cache);
+            out.header(b"Cache-Control", cache);
         }
     }
-    finish(ctx, body, out);
+    finish(ctx, Body::Whole(body), out);
     complete
 }
 
@@ -343,8 +344,12 @@ fn apply_static(plan: &EndpointPlan, tally: &Tally, merged: &mut Object<'_>) -> 
 /// `return_error_code` on an endpoint whose single backend answered a
 /// non-2xx: that status; the backend's body (and Content-Type) only with
 /// `router.return_error_msg`, else an empty body (lura `router/gin/endpoint.go`).
-fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut Vec<u8>) {
-    write_status_line(out, error.status);
+fn write_status_error<S: ResponseSink>(
+    ctx: &ResponseContext<'_>,
+    error: &StatusError,
+    out: &mut S,
+) {
+    out.status(error.status);
     let body: &[u8] = if ctx.return_error_msg {
         &error.body
     } else {
@@ -356,10 +361,10 @@ fn write_status_error(ctx: &ResponseContext<'_>, error: &StatusError, out: &mut 
             .as_deref()
             .filter(|t| !t.is_empty())
             .unwrap_or(b"text/plain; charset=utf-8");
-        write_header(out, b"Content-Type", content_type);
+        out.header(b"Content-Type", content_type);
     }
-    write_header(out, b"X-KrakenD-Completed", b"false");
-    finish(ctx, body, out);
+    out.header(b"X-KrakenD-Completed", b"false");
+    finish(ctx, Body::Whole(body), out);
 }
 
 /// The status of an endpoint whose only answer was this failure. KrakenD
@@ -376,8 +381,13 @@ pub fn failure_status(error: &BackendError) -> u16 {
 /// `status` (500 or 502) for an endpoint none of whose backends answered
 /// well: KrakenD's error text as the body with `router.return_error_msg`,
 /// else empty.
-pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out: &mut Vec<u8>) {
-    write_status_line(out, status);
+pub fn write_failure<S: ResponseSink>(
+    ctx: &ResponseContext<'_>,
+    status: u16,
+    message: &str,
+    out: &mut S,
+) {
+    out.status(status);
     let body = if ctx.return_error_msg {
         message.as_bytes()
     } else {
@@ -386,52 +396,53 @@ pub fn write_failure(ctx: &ResponseContext<'_>, status: u16, message: &str, out:
     // lura writes the text without a type; Go's server then sniffs one
     // from the first bytes written, and writes none for an empty body.
     if !body.is_empty() {
-        write_header(out, b"Content-Type", b"text/plain; charset=utf-8");
+        out.header(b"Content-Type", b"text/plain; charset=utf-8");
     }
-    write_header(out, b"X-KrakenD-Completed", b"false");
-    finish(ctx, body, out);
+    out.header(b"X-KrakenD-Completed", b"false");
+    finish(ctx, Body::Whole(body), out);
 }
 
 /// A request a step refused: its status, its body if it has one.
-pub fn write_refusal(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut Vec<u8>) {
-    write_status_line(out, refusal.status);
+pub fn write_refusal<S: ResponseSink>(ctx: &ResponseContext<'_>, refusal: &Refusal, out: &mut S) {
+    out.status(refusal.status);
     if let Some(content_type) = refusal.content_type {
-        write_header(out, b"Content-Type", content_type);
+        out.header(b"Content-Type", content_type);
     }
     if refusal.completed_header {
-        write_header(out, b"X-KrakenD-Completed", b"false");
+        out.header(b"X-KrakenD-Completed", b"false");
     }
-    if refusal.status == 204 {
-        // RFC 9110 8.6: no Content-Length on a 204 (a CORS preflight's answer).
-        finish_head_lines(ctx, out);
-        if ctx.close {
-            write_header(out, b"Connection", b"close");
+    // RFC 9110 8.6: no Content-Length on a 204 (a CORS preflight's answer).
+    let body = if refusal.status == 204 {
+        Body::None
+    } else {
+        Body::Whole(&refusal.body)
+    };
+    finish(ctx, body, out);
+}
+
+/// What follows a response's head.
+pub enum Body<'a> {
+    /// The whole body.
+    Whole(&'a [u8]),
+    /// None, and no length either (204).
+    None,
+    /// Sent as it arrives (a no-op backend's), with this framing.
+    Streamed(Framing),
+}
+
+/// The one place every response head is finished, whatever produced it
+/// (merged, failure, refusal, built-in, router answer, no-op relay): the
+/// edge screen's header lines, Date, then the framing the codec derives
+/// from `body` (Content-Length, Connection, END_STREAM), then the body.
+pub fn finish<S: ResponseSink>(ctx: &ResponseContext<'_>, body: Body<'_>, out: &mut S) {
+    out.header_lines(ctx.decor);
+    out.header(b"Date", ctx.date);
+    match body {
+        Body::Whole(bytes) => {
+            out.end_head(Framing::Length(bytes.len() as u64));
+            out.body(bytes);
         }
-        out.extend_from_slice(b"\r\n");
-        return;
+        Body::None => out.end_head(Framing::None),
+        Body::Streamed(framing) => out.end_head(framing),
     }
-    finish(ctx, &refusal.body, out);
-}
-
-/// The one place every response head is finished: the edge screen's
-/// header lines, Date, Content-Length, Connection, the blank line, then
-/// the body (unless HEAD). (A no-op response, streamed, writes the same
-/// lines itself with [`finish_head_lines`].)
-pub fn finish(ctx: &ResponseContext<'_>, body: &[u8], out: &mut Vec<u8>) {
-    finish_head_lines(ctx, out);
-    write_content_length(out, body.len());
-    if ctx.close {
-        write_header(out, b"Connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
-    if !ctx.head_only {
-        out.extend_from_slice(body);
-    }
-}
-
-/// The lines every response carries whatever its framing: the edge
-/// screen's and Date.
-pub fn finish_head_lines(ctx: &ResponseContext<'_>, out: &mut Vec<u8>) {
-    out.extend_from_slice(ctx.decor);
-    write_header(out, b"Date", ctx.date);
 }

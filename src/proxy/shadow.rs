@@ -14,7 +14,7 @@ use super::fanout::{CallContext, Unordered, is_success};
 use super::plan::BackendPlan;
 use super::request::{backend_target, body_for, headers_for};
 use super::validate::check_backend_request;
-use crate::config::{BackendEncoding, Endpoint};
+use crate::config::BackendEncoding;
 use crate::http::ResponseBody;
 use crate::metrics::Recorder;
 use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
@@ -23,21 +23,6 @@ use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
 /// connection can be pooled again; a larger one closes the connection
 /// instead of being read (nothing of it is kept either way).
 const DISCARD_BYTES: usize = 64 * 1024;
-
-/// How long one request's shadow calls may run. lura (`shadowFactory.New`)
-/// runs them under a context of its own, not the client's, with the largest
-/// `shadow_timeout` of the shadow backends (each defaulting to the backend's
-/// timeout, the endpoint's); with several shadows its merge middleware also
-/// gives them 85% of the endpoint timeout.
-pub fn bound(endpoint: &Endpoint) -> Duration {
-    let shadows: Vec<Duration> = endpoint.backends.iter().filter_map(|b| b.shadow).collect();
-    let longest = shadows.iter().copied().max().unwrap_or(endpoint.timeout);
-    if shadows.len() > 1 {
-        longest.min(endpoint.timeout * 85 / 100)
-    } else {
-        longest
-    }
-}
 
 /// What the shadow calls of one request own: they outlive the request.
 struct Mirrored {

@@ -8,105 +8,27 @@
 //! response, signing). A step either lets the request go on, possibly
 //! recording what it learnt in the request's [`RequestFacts`] (the verified
 //! JWT claims, for example, which later steps and the backend calls read),
-//! or refuses it with a [`Refusal`], which the connection driver writes
+//! or refuses it with a [`Refusal`], which the request path writes
 //! through the one finishing place (`proxy::finish`) like any response.
 //!
 //! Steps are compiled once per worker from the configuration; running one
 //! allocates nothing unless it has to (a refusal's body).
 
-use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::plan::EndpointPlan;
+use super::facts::{Refusal, RequestFacts};
+use super::plan::{EndpointPlan, ResponseStep, Step};
 use super::request::ClientRequest;
-use super::validate::{CelStep, SchemaStep};
-use crate::auth::Claims;
-use crate::auth::signer::{JwtSigner, SignError};
+use crate::auth::signer::SignError;
 use crate::auth::validator::{Denial, JwtCheck, header_value};
 use crate::pipeline::Value;
-use crate::qos::{self, EndpointLimiter};
-use crate::security::BotDetector;
-
-/// What one request's steps found out, for the steps after them and for
-/// the backend calls.
-#[derive(Default)]
-pub struct RequestFacts {
-    /// The claims of the token `auth/validator` accepted (see `crate::auth`
-    /// for how to read them: `Claims::value`, `Claims::get("a.b")`).
-    pub jwt: Option<Rc<Claims>>,
-    /// Header lines (`Name: value\r\n`) every backend call of this request
-    /// carries besides the forwarded ones (`propagate_claims`); the client's
-    /// headers of the same names are not forwarded (`EndpointPlan::replaced_headers`).
-    pub backend_headers: Vec<u8>,
-}
-
-impl RequestFacts {
-    /// The header lines in `backend_headers`, as (name, trimmed value).
-    pub fn propagated(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.backend_headers
-            .split(|&b| b == b'\n')
-            .filter_map(|line| {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let colon = line.iter().position(|&b| b == b':')?;
-                Some((&line[..colon], line[colon + 1..].trim_ascii()))
-            })
-    }
-
-    /// What a step set for header `name` (any case), if anything.
-    pub fn propagated_header(&self, name: &str) -> Option<&[u8]> {
-        self.propagated()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, value)| value)
-    }
-}
-
-/// A request that a step will not let through.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    /// `None`: no Content-Type header (KrakenD's empty 401/403/429).
-    pub content_type: Option<&'static [u8]>,
-    pub body: Vec<u8>,
-    /// Whether to add `X-KrakenD-Completed: false`.
-    pub completed_header: bool,
-}
-
-impl Refusal {
-    /// A refusal with no body and no headers of its own (KrakenD answers
-    /// rate limits, missing tokens and bots this way).
-    pub fn empty(status: u16) -> Refusal {
-        Refusal {
-            status,
-            content_type: None,
-            body: Vec::new(),
-            completed_header: false,
-        }
-    }
-}
+use crate::qos;
 
 /// What a step may look at.
 pub struct StepInput<'a> {
     pub plan: &'a EndpointPlan,
     pub req: &'a ClientRequest<'a>,
     pub now: Instant,
-}
-
-/// A check run before the backends are called.
-pub enum Step {
-    /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
-    RateLimit(EndpointLimiter),
-    /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
-    BotDetector(BotDetector),
-    /// `auth/validator`: 401 without a valid token, 403 without the roles
-    /// or scopes; the claims go into `RequestFacts::jwt`.
-    Jwt(JwtCheck),
-    /// `validation/cel`: the checks naming only `JWT` (krakend-jose's
-    /// rejecter, right after the validator: 401).
-    CelJwt(CelStep),
-    /// `validation/cel`: the checks on the request.
-    Cel(CelStep),
-    /// `validation/json-schema`: the request body.
-    JsonSchema(SchemaStep),
 }
 
 impl Step {
@@ -196,15 +118,6 @@ fn jwt(check: &JwtCheck, input: &StepInput<'_>, facts: &mut RequestFacts) -> Res
             Err(Refusal::empty(403))
         }
     }
-}
-
-/// A step run on the merged document, before it is encoded. `complete`
-/// says whether every backend contributed (`X-KrakenD-Completed`).
-pub enum ResponseStep {
-    /// `validation/cel`: the checks on the response (`resp_*`).
-    Cel(CelStep),
-    /// `auth/signer`.
-    Sign(JwtSigner),
 }
 
 impl ResponseStep {

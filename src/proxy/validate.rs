@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use super::plan::{BackendPlan, EndpointPlan};
+use super::facts::{Refusal, RequestFacts};
+use super::plan::{BackendPlan, CelStep, EndpointPlan, SchemaStep};
 use super::request::{ClientRequest, USER_AGENT, forwarded_headers, forwarded_query, peer_text};
-use super::steps::{Refusal, RequestFacts};
 use crate::pipeline::{Value, percent_decode};
 use crate::validation::BodySchema;
 use crate::validation::cel::{self, Bindings, Checks, DataUse, Side, Var};
@@ -30,13 +30,6 @@ fn jwt_claims(facts: &RequestFacts) -> ::cel::Value {
         Some(claims) => cel::json(claims.value()),
         None => cel::empty_map(),
     }
-}
-
-/// An endpoint's CEL checks: the JWT and request sides run as a step
-/// before the backends, the response side on the merged document.
-pub struct CelStep {
-    checks: Arc<Checks>,
-    return_error_msg: bool,
 }
 
 impl CelStep {
@@ -95,12 +88,6 @@ impl CelStep {
     pub fn checks_response(&self) -> bool {
         self.checks.has(Side::Response)
     }
-}
-
-/// `validation/json-schema` on the request body.
-pub struct SchemaStep {
-    schema: Arc<BodySchema>,
-    return_error_msg: bool,
 }
 
 impl SchemaStep {

@@ -418,6 +418,10 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
         tracing::info!("metrics on http://{metrics_addr}/metrics");
         println!("cuttle metrics on {metrics_addr}");
     }
+    // The start-up lines (warnings, NOT ENFORCED errors) go out before the
+    // line that says the gateway is ready, so whoever waits for that line
+    // (a supervisor's log, a test) has read them all.
+    crate::logging::flush(std::time::Duration::from_millis(500));
     println!(
         "cuttle listening on {addr} ({workers} workers{})",
         if tls.is_some() { ", TLS" } else { "" }

@@ -2,7 +2,7 @@
 //! KrakenD's `security/cors` (rs/cors), `security/http` (unrolled/secure)
 //! and `security/bot-detector`. Each is compiled once per worker from the
 //! built configuration into matchers and pre-serialised header lines; none
-//! does I/O or knows about connections. `server::edge` runs them.
+//! does I/O or knows about connections. `proxy::edge` runs them.
 
 pub mod bot;
 pub mod cors;

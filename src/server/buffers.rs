@@ -21,7 +21,9 @@ const SPARE_SETS: usize = 128;
 /// the pool at most 14 MiB a worker, usually about 2 MiB.
 const KEEP_BYTES: usize = 16 * 1024;
 
-/// The buffers one request uses (see `conn::Connection` for each).
+/// The buffers one request uses (see `conn::Connection` for each;
+/// `response_body`, `headers`, `scratch` and `decor` are its
+/// `proxy::Scratch`'s).
 #[derive(Default)]
 pub struct Buffers {
     /// Always `READ_BUFFER` bytes or more long (read into in place).

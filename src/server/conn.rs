@@ -1,4 +1,7 @@
-//! The per-connection driver: read, parse, route, proxy, write, keep-alive.
+//! The HTTP/1.1 codec: read, parse, frame, write, keep-alive. What a
+//! request gets is decided by the one request path
+//! (`proxy::exchange::serve`), which writes into this codec's
+//! [`H1Sink`].
 //!
 //! Requests on one connection are handled one after the other, so
 //! pipelined requests are answered in order. The head is parsed in place in
@@ -6,7 +9,7 @@
 //! bytes of the next request (if any arrived) move to the front.
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use std::cell::Cell;
@@ -15,20 +18,16 @@ use crate::rt::{Stream, Timer};
 
 use super::Current;
 use super::buffers::{self, Buffers};
-use super::builtin;
 use super::client_ip::client_ip;
-use super::edge::{EdgeRequest, Screen};
 use super::observe::Observed;
 use super::worker::Worker;
-use crate::config::OutputEncoding;
 use crate::http::{
-    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, HeadLimits, Method, Parse, RequestHead,
-    RequestHeadReader, write_error_response, write_header, write_status_line,
+    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, Framing, HeadLimits, Method, Parse,
+    RequestHead, RequestHeadReader, ResponseSink, write_content_length, write_error_response,
+    write_header, write_status_line,
 };
-use crate::proxy::{
-    self, CallContext, ClientRequest, NoOpEnd, RequestFacts, ResponseContext, StepInput,
-};
-use crate::router::{Params, RouteMatch};
+use crate::proxy::exchange::{self, Incoming, Scratch};
+use crate::proxy::websocket::Session;
 
 const INITIAL_READ_BUFFER: usize = buffers::READ_BUFFER;
 /// Buffers that grew beyond this for one request are released after it.
@@ -65,21 +64,18 @@ struct Connection {
     out: Vec<u8>,
     /// A chunked request body, decoded.
     body: Vec<u8>,
-    /// The encoded response body, before it is copied behind the head.
-    response_body: Vec<u8>,
-    headers: Vec<u8>,
-    scratch: Vec<u8>,
-    /// Header lines the edge screen adds to this request's response.
-    decor: Vec<u8>,
+    /// The request path's buffers and backend timer.
+    bufs: Scratch,
     /// Bounds the waits for the client's bytes (idle, head, body).
     read_timer: Timer,
-    /// Bounds the backend calls of a request (the endpoint timeout).
-    backend_timer: Timer,
     /// The observer's clock reading as the last response was done: the
     /// next request's idle wait starts from it (one clock read less).
     answered_at: Option<Instant>,
     /// Not yet waited for its first bytes (see `readable`).
     fresh: bool,
+    /// A WebSocket handshake both sides accepted, its 101 sent: relayed
+    /// once the request is observed (`proxy::websocket`).
+    upgraded: Option<Box<Session>>,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -101,14 +97,11 @@ pub async fn serve(
         end: 0,
         out: Vec::new(),
         body: Vec::new(),
-        response_body: Vec::new(),
-        headers: Vec::new(),
-        scratch: Vec::new(),
-        decor: Vec::new(),
+        bufs: Scratch::default(),
         read_timer: Timer::new(),
-        backend_timer: Timer::new(),
         answered_at: None,
         fresh: true,
+        upgraded: None,
     };
     loop {
         endpoint.set(None);
@@ -151,10 +144,10 @@ impl Connection {
         self.rbuf = rbuf;
         self.out = out;
         self.body = body;
-        self.response_body = response_body;
-        self.headers = headers;
-        self.scratch = scratch;
-        self.decor = decor;
+        self.bufs.body = response_body;
+        self.bufs.headers = headers;
+        self.bufs.scratch = scratch;
+        self.bufs.decor = decor;
     }
 
     /// Gives its buffers back to the worker's pool: when idle (nothing
@@ -169,10 +162,10 @@ impl Connection {
             rbuf: take(&mut self.rbuf),
             out: take(&mut self.out),
             body: take(&mut self.body),
-            response_body: take(&mut self.response_body),
-            headers: take(&mut self.headers),
-            scratch: take(&mut self.scratch),
-            decor: take(&mut self.decor),
+            response_body: take(&mut self.bufs.body),
+            headers: take(&mut self.bufs.headers),
+            scratch: take(&mut self.bufs.scratch),
+            decor: take(&mut self.bufs.decor),
         });
     }
 
@@ -335,6 +328,20 @@ impl Connection {
         .await
             && head.keep_alive
             && !worker.drain.is_draining();
+        if let Some(session) = self.upgraded.take() {
+            // The client's frames that came behind its handshake go first.
+            // They are copied (usually there are none: no allocation) and
+            // the set goes back to the pool: the relay has buffers of its
+            // own, and a session may last hours.
+            let early = self.rbuf[consumed..self.end].to_vec();
+            self.give_buffers();
+            let metrics = worker.observer.metrics.as_deref();
+            // Boxed: the relay's state must not grow every connection's future.
+            let relay = session.relay(&mut self.stream, &early, metrics, worker.drain.wait());
+            Box::pin(relay).await;
+            Box::pin(close_after_error(&mut self.stream)).await;
+            return Ok(false);
+        }
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
         self.end -= consumed;
@@ -349,16 +356,12 @@ impl Connection {
             self.rbuf.truncate(INITIAL_READ_BUFFER);
             self.rbuf.shrink_to_fit();
         }
-        for buf in [
-            &mut self.out,
-            &mut self.body,
-            &mut self.response_body,
-            &mut self.scratch,
-        ] {
+        for buf in [&mut self.out, &mut self.body] {
             if buf.capacity() > KEEP_BUFFER {
                 *buf = Vec::new();
             }
         }
+        self.bufs.release_beyond(KEEP_BUFFER);
     }
 
     /// Reads the body. Content-Length bodies stay in `rbuf` right after the
@@ -445,48 +448,16 @@ impl Connection {
         Ok(())
     }
 
-    /// Screens, routes and answers, then reports the request to the
-    /// worker's observer; false when the connection must close.
+    /// Answers the request through the one request path, then reports it
+    /// to the worker's observer; false when the connection must close.
     async fn respond(
         &mut self,
         worker: &Worker,
         head: &RequestHead,
-        body: (usize, usize),
+        (body_start, body_end): (usize, usize),
         started: Instant,
         current: &Cell<Option<usize>>,
     ) -> bool {
-        let client = client_ip(
-            worker.config.router.client_ip.as_ref(),
-            self.peer.ip(),
-            head,
-            &self.rbuf,
-        );
-        let answer = self.answer(worker, head, body, client, current).await;
-        let buf = &self.rbuf[..];
-        self.answered_at = worker.observer.observe(&Observed {
-            endpoint: current.get(),
-            method: head.method,
-            path: head.path.of(buf),
-            status: answer.status,
-            body_bytes: answer.body_bytes,
-            started,
-            peer: self.peer,
-            client,
-            completed: answer.completed,
-            ended: answer.ended,
-        });
-        answer.keep
-    }
-
-    /// Writes the response to one request.
-    async fn answer(
-        &mut self,
-        worker: &Worker,
-        head: &RequestHead,
-        (body_start, body_end): (usize, usize),
-        client: IpAddr,
-        current: &Cell<Option<usize>>,
-    ) -> Answer {
         let Connection {
             stream,
             peer,
@@ -494,224 +465,156 @@ impl Connection {
             rbuf,
             out,
             body,
-            response_body,
-            headers,
-            scratch,
-            decor,
-            backend_timer,
+            bufs,
             ..
         } = self;
         let buf = &rbuf[..];
+        let client = client_ip(
+            worker.config.router.client_ip.as_ref(),
+            peer.ip(),
+            head,
+            buf,
+        );
         let request_body: &[u8] = if body_start == usize::MAX {
             body
         } else {
             &buf[body_start..body_end]
         };
-        let path = head.path.of(buf);
         let date = worker.date();
-        decor.clear();
-        let screen = worker.edge.screen(
-            &EdgeRequest {
-                head,
-                buf,
-                peer: *peer,
-                secure: *secure,
-            },
-            decor,
-        );
-        let ctx = context(worker, head, buf, &date, decor);
-        out.clear();
-        if let Screen::Answer(refusal) = screen {
-            proxy::write_refusal(&ctx, &refusal, out);
-            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-        }
-        if let Some(()) = builtin::answer(worker, head, buf, request_body, &ctx, out) {
-            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-        }
-        let router = &worker.config.router;
-        // gin's `RemoveExtraSlash`: the cleaned path is routed, and the
-        // parameters are taken from it.
-        let cleaned;
-        let routed: &[u8] = if router.remove_extra_slash && !crate::router::is_clean(path) {
-            cleaned = crate::router::clean_path(path);
-            &cleaned
-        } else {
-            path
-        };
-        let (endpoint, params): (usize, Params) = match worker.router.route(head.method, routed) {
-            RouteMatch::Found { endpoint, params } => (endpoint, params),
-            RouteMatch::MethodNotAllowed
-                if head.method == Method::Options && router.auto_options =>
-            {
-                decor.extend_from_slice(&worker.version_header);
-                let ctx = context(worker, head, buf, &date, decor);
-                write_auto_options(out, &worker.router.allowed_methods(routed), &ctx);
-                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-            }
-            RouteMatch::NotFound {
-                redirect: Some(location),
-            } => {
-                write_redirect(out, head, buf, &location, &ctx);
-                return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-            }
-            RouteMatch::MethodNotAllowed | RouteMatch::NotFound { redirect: None } => {
-                // krakend-ce's NoRoute and NoMethod handlers (`router_engine.go`,
-                // `defaultHandler`) name the gateway and call the response
-                // incomplete, with or without an `error_body`.
-                decor.extend_from_slice(&worker.version_header);
-                let ctx = context(worker, head, buf, &date, decor);
-                // gin's `serveError` (text) or krakend-ce's `jsonHandler`
-                // for a configured `error_body`. Without gin's
-                // `HandleMethodNotAllowed` every miss is a 404.
-                let allow = router
-                    .method_not_allowed
-                    .then(|| worker.allow_for_405(head.method, routed))
-                    .flatten();
-                let (status, error_body, plain): (u16, _, &[u8]) = match allow {
-                    Some(_) => (405, &router.error_body_405, b"405 method not allowed"),
-                    None => (404, &router.error_body_404, b"404 page not found"),
-                };
-                let (content_type, body): (&[u8], &[u8]) = match error_body {
-                    Some(json) => (b"application/json; charset=utf-8", json),
-                    None => (b"text/plain", plain),
-                };
-                let allow = allow.as_deref();
-                write_router_answer(out, status, allow, content_type, body, true, &ctx);
-                return Answer::buffered(stream.write_all(out).await.is_ok(), out, Some(false));
-            }
-        };
-        current.set(Some(endpoint));
-        // lura's `paramChecker` runs before the endpoint handler: its 400
-        // has neither `X-Krakend` nor `X-KrakenD-Completed`, and its body
-        // is the error whatever `return_error_msg` says.
-        if router.refuse_encoded_params
-            && let Some(reason) = params.iter().find_map(|&(start, end)| {
-                crate::router::encoded_param(&routed[start as usize..end as usize])
-            })
-        {
-            write_router_answer(
-                out,
-                400,
-                None,
-                b"text/plain; charset=utf-8",
-                reason.as_bytes(),
-                false,
-                &ctx,
-            );
-            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-        }
-        // KrakenD's endpoint handler names itself on every response.
-        decor.extend_from_slice(&worker.version_header);
-        let ctx = context(worker, head, buf, &date, decor);
-        #[cfg(debug_assertions)]
-        worker.test_panic_trigger(endpoint);
-        let plan = &worker.endpoints[endpoint];
-        let req = ClientRequest {
-            buf,
+        let incoming = Incoming {
             head,
-            routed,
-            params: &params,
+            buf,
             body: request_body,
-            peer: client,
+            peer: *peer,
+            client,
+            secure: *secure,
+            date: &date,
+            endpoint: current,
         };
-        if !proxy::params_fit_segments(plan, &req) {
-            // A dot segment or an encoded slash would move the backend path.
-            write_plain(
-                out,
-                400,
-                b"400 bad request: invalid path parameter",
-                false,
-                &ctx,
-            );
-            return Answer::buffered(stream.write_all(out).await.is_ok(), out, None);
-        }
-        let mut facts = RequestFacts::default();
-        let input = StepInput {
-            plan,
-            req: &req,
-            now: Instant::now(),
-        };
-        if let Err(refusal) = proxy::run_before(&input, &mut facts) {
-            proxy::write_refusal(&ctx, &refusal, out);
-            let completed = refusal.completed_header.then_some(false);
-            return Answer::buffered(stream.write_all(out).await.is_ok(), out, completed);
-        }
-        headers.clear();
-        proxy::backend_headers(plan, &req, &facts, headers);
-        let call = CallContext {
-            plan,
-            req: &req,
-            pools: &worker.pools,
-            headers,
-            max_body: worker.config.limits.max_response_bytes,
-            facts: &facts,
-            metrics: worker.observer.metrics.as_ref(),
-            endpoint,
-            started: input.now,
-            lone_call: std::cell::Cell::new(None),
-        };
-        if plan.output == OutputEncoding::NoOp {
-            let relayed = proxy::relay(&call, &ctx, stream, out, scratch, backend_timer).await;
-            return Answer {
-                keep: matches!(relayed.end, NoOpEnd::Done),
-                status: relayed.status,
-                body_bytes: relayed.body_bytes,
-                completed: Some(false),
-                ended: None,
-            };
-        }
-        let handled = proxy::handle(&call, &ctx, response_body, out, backend_timer).await;
-        let mut answer = Answer::buffered(
-            stream.write_all(out).await.is_ok(),
+        out.clear();
+        let mut sink = H1Sink {
+            stream,
             out,
-            Some(handled.complete),
-        );
-        if out.len() <= ONE_WRITE_BYTES {
-            // A response this small leaves in one write, which waits only
-            // when the client stopped reading: the proxy stage's end
-            // reading also ends the request and starts the idle wait (one
-            // clock read less). KrakenD's server duration, too, ends
-            // before the final flush of its 4 KiB write buffer.
-            answer.ended = handled.ended;
-        }
-        answer
+            close: !head.keep_alive || worker.drain.is_draining(),
+            head_only: head.method == Method::Head,
+            status: 0,
+            body_bytes: 0,
+            sent_ok: true,
+        };
+        let exchanged = exchange::serve(&worker.service, &incoming, bufs, &mut sink).await;
+        // A response this small leaves in one write, which waits only
+        // when the client stopped reading: the proxy stage's end
+        // reading also ends the request and starts the idle wait (one
+        // clock read less). KrakenD's server duration, too, ends
+        // before the final flush of its 4 KiB write buffer.
+        let small = sink.out.len() <= ONE_WRITE_BYTES;
+        let (keep, body_bytes, ended) = match exchanged.streamed {
+            Some((announced, whole)) => (whole && sink.sent_ok, announced, None),
+            None => {
+                let sent = sink.end().await;
+                (sent, sink.body_bytes, exchanged.ended.filter(|_| small))
+            }
+        };
+        let status = sink.status;
+        self.upgraded = exchanged.upgraded.filter(|_| keep);
+        self.answered_at = worker.observer.observe(&Observed {
+            endpoint: current.get(),
+            method: head.method,
+            path: head.path.of(&self.rbuf),
+            status,
+            body_bytes,
+            started,
+            peer: self.peer,
+            client,
+            completed: exchanged.completed,
+            ended,
+        });
+        keep
     }
 }
 
-/// How one request was answered, for the connection and the observer.
-struct Answer {
-    /// The response went out whole; the connection may go on.
-    keep: bool,
+/// The HTTP/1.1 codec's side of a response: writes straight into the
+/// connection's output buffer (no copy, no allocation), which goes out in
+/// one write when the response is done or with a streamed body's first
+/// piece.
+struct H1Sink<'a> {
+    stream: &'a mut Stream,
+    out: &'a mut Vec<u8>,
+    /// `Connection: close` (the client asked, or the worker drains).
+    close: bool,
+    head_only: bool,
     status: u16,
     body_bytes: usize,
-    completed: Option<bool>,
-    /// A clock reading taken as the response was ready, when one serves
-    /// as the request's end (else the observer reads the clock).
-    ended: Option<Instant>,
+    /// No write has failed.
+    sent_ok: bool,
+}
+
+impl ResponseSink for H1Sink<'_> {
+    const PASSES_CHUNKS: bool = true;
+    const UPGRADES: bool = true;
+
+    fn status(&mut self, status: u16) {
+        self.status = status;
+        write_status_line(self.out, status);
+    }
+
+    fn header(&mut self, name: &[u8], value: &[u8]) {
+        write_header(self.out, name, value);
+    }
+
+    fn header_lines(&mut self, lines: &[u8]) {
+        self.out.extend_from_slice(lines);
+    }
+
+    fn end_head(&mut self, framing: Framing) {
+        match framing {
+            Framing::None => {}
+            Framing::Length(n) => {
+                write_content_length(self.out, usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            Framing::Streamed => write_header(self.out, b"Transfer-Encoding", b"chunked"),
+        }
+        // A 101's `Connection` is its `Upgrade`.
+        if self.close && self.status != 101 {
+            write_header(self.out, b"Connection", b"close");
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn body(&mut self, body: &[u8]) {
+        if !self.head_only {
+            self.out.extend_from_slice(body);
+            self.body_bytes += body.len();
+        }
+    }
+
+    async fn send(&mut self, data: &[u8]) -> bool {
+        // The head (and anything else held) leaves in the same write.
+        let bytes: &[u8] = if self.out.is_empty() {
+            data
+        } else {
+            self.out.extend_from_slice(data);
+            self.out
+        };
+        if self.sent_ok && !bytes.is_empty() {
+            self.sent_ok = self.stream.write_all(bytes).await.is_ok();
+        }
+        self.out.clear();
+        self.sent_ok
+    }
+
+    async fn end(&mut self) -> bool {
+        self.send(&[]).await
+    }
+
+    fn written_status(&self) -> u16 {
+        self.status
+    }
 }
 
 /// The largest buffered response whose write is not counted in the
 /// request's duration (as KrakenD's 4 KiB response buffer).
 const ONE_WRITE_BYTES: usize = 4096;
-
-impl Answer {
-    /// A response written whole into `out` (status line, head, body).
-    fn buffered(written: bool, out: &[u8], completed: Option<bool>) -> Answer {
-        let status = out
-            .get(9..12)
-            .and_then(|digits| std::str::from_utf8(digits).ok())
-            .and_then(|digits| digits.parse().ok())
-            .unwrap_or(0);
-        let head_end = memchr::memmem::find(out, b"\r\n\r\n").map_or(out.len(), |i| i + 4);
-        Answer {
-            keep: written,
-            status,
-            body_bytes: out.len() - head_end,
-            completed,
-            ended: None,
-        }
-    }
-}
 
 /// Closes a connection whose client may still be sending (a rejected
 /// request's body, pipelined requests): closing with unread input makes the
@@ -731,115 +634,4 @@ pub async fn close_after_error(stream: &mut Stream) {
             Ok(n) => left = left.saturating_sub(n),
         }
     }
-}
-
-/// What every response to this request shares (and the edge's header lines).
-fn context<'a>(
-    worker: &Worker,
-    head: &RequestHead,
-    buf: &'a [u8],
-    date: &'a [u8],
-    decor: &'a [u8],
-) -> ResponseContext<'a> {
-    ResponseContext {
-        accept: head.header(buf, "accept"),
-        date,
-        head_only: head.method == Method::Head,
-        close: !head.keep_alive || worker.drain.is_draining(),
-        return_error_msg: worker.config.return_error_msg,
-        decor,
-    }
-}
-
-/// `router.auto_options`: an OPTIONS request to a path with routes for
-/// other methods gets 200 and the list of them, as KrakenD's router does
-/// (lura `registerOptionEndpoints`: `sort.Strings`, so alphabetical).
-fn write_auto_options(out: &mut Vec<u8>, methods: &[Method], ctx: &ResponseContext<'_>) {
-    let mut names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-    names.sort_unstable();
-    let allow = names.join(", ");
-    write_status_line(out, 200);
-    write_header(out, b"Allow", allow.as_bytes());
-    proxy::finish(ctx, b"", out);
-}
-
-/// KrakenD's (gin's) plain-text router answers.
-fn write_plain(
-    out: &mut Vec<u8>,
-    status: u16,
-    body: &[u8],
-    completed_header: bool,
-    ctx: &ResponseContext<'_>,
-) {
-    write_router_answer(
-        out,
-        status,
-        None,
-        b"text/plain",
-        body,
-        completed_header,
-        ctx,
-    );
-}
-
-/// An answer of the router itself (404, 405, a refused parameter); `allow`
-/// is a 405's `Allow`.
-fn write_router_answer(
-    out: &mut Vec<u8>,
-    status: u16,
-    allow: Option<&str>,
-    content_type: &[u8],
-    body: &[u8],
-    completed_header: bool,
-    ctx: &ResponseContext<'_>,
-) {
-    write_status_line(out, status);
-    if let Some(allow) = allow {
-        write_header(out, b"Allow", allow.as_bytes());
-    }
-    write_header(out, b"Content-Type", content_type);
-    if completed_header {
-        write_header(out, b"X-KrakenD-Completed", b"false");
-    }
-    proxy::finish(ctx, body, out);
-}
-
-/// A path that differs from a route only by case, extra slashes or dots, or
-/// a trailing slash is redirected to it, as KrakenD's router does: 301 for
-/// GET, 307 otherwise, with the body Go's `http.Redirect` writes (a link,
-/// for GET only; a Content-Type for GET and HEAD).
-fn write_redirect(
-    out: &mut Vec<u8>,
-    head: &RequestHead,
-    buf: &[u8],
-    location: &str,
-    ctx: &ResponseContext<'_>,
-) {
-    let get = head.method == Method::Get;
-    write_status_line(out, if get { 301 } else { 307 });
-    let mut target = location.as_bytes().to_vec();
-    if let Some(query) = head.query {
-        target.push(b'?');
-        target.extend_from_slice(query.of(buf));
-    }
-    write_header(out, b"Location", &target);
-    if matches!(head.method, Method::Get | Method::Head) {
-        write_header(out, b"Content-Type", b"text/html; charset=utf-8");
-    }
-    let mut body = Vec::new();
-    if get {
-        body.extend_from_slice(b"<a href=\"");
-        for &b in &target {
-            match b {
-                b'&' => body.extend_from_slice(b"&amp;"),
-                b'<' => body.extend_from_slice(b"&lt;"),
-                b'>' => body.extend_from_slice(b"&gt;"),
-                b'"' => body.extend_from_slice(b"&#34;"),
-                b'\'' => body.extend_from_slice(b"&#39;"),
-                _ => body.push(b),
-            }
-        }
-        body.extend_from_slice(b"\">Moved Permanently</a>.\n\n");
-    }
-    proxy::finish(ctx, &body, out);
 }

@@ -1,13 +1,14 @@
 //! HTTP/2 at the edge (ALPN `h2` over TLS, or prior knowledge in clear
 //! text with `use_h2c`), with the h2 crate.
 //!
-//! There is one request pipeline, the HTTP/1.1 connection driver
-//! (`server::conn`): each HTTP/2 stream is handed to it as one HTTP/1.1
-//! request over an in-memory pipe (`rt::Stream::memory_pair`), and the
-//! HTTP/1.1 response it writes is turned back into HTTP/2 frames. So
-//! routing, limits, timeouts, status mapping and the proxy pipeline are
-//! the same code for both protocols, at the price of one copy of each
-//! request and response. The h2 crate enforces the protocol: the preface,
+//! A codec like `server::conn`: each stream's fields are copied into one
+//! buffer as a `RequestHead` (the view HTTP/1.1 parses in place) and
+//! handed, with the body, to the one request path
+//! (`proxy::exchange::serve`), which writes the response into an
+//! [`H2Sink`]: the head as an `http::Response`, the body in DATA frames
+//! within the stream's window (a no-op body streamed as it arrives). So
+//! routing, steps, status mapping and the proxy pipeline are the same
+//! code for both protocols. The h2 crate enforces the protocol: the preface,
 //! the header list size, the number of concurrent streams, flow control
 //! and the RST/GOAWAY answers to a misbehaving client.
 
@@ -19,9 +20,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use smallvec::SmallVec;
+
 use super::Current;
-use super::conn;
+use super::client_ip::client_ip;
+use super::observe::Observed;
 use super::worker::Worker;
+use crate::http::{
+    Framing, HeadLimits, Header, Method, RequestHead, ResponseSink, Span, assemble_request,
+    split_lines,
+};
+use crate::proxy::exchange::{self, Incoming, Scratch};
 use crate::rt::{self, Stream};
 
 /// The client connection preface that starts HTTP/2 with prior knowledge.
@@ -319,7 +328,6 @@ impl FrameWatch {
     }
 }
 
-/// One stream: its request through the HTTP/1.1 driver, its response back.
 /// The streams of one connection the client reset while cuttle was still
 /// serving them. Each such stream's work is dropped at once (its backend
 /// calls closed), and a connection that resets most of what it opens,
@@ -398,296 +406,477 @@ impl Drop for Held<'_> {
     }
 }
 
-/// What became of a stream's request before its answer is sent.
-enum Outcome {
-    /// A refusal written by cuttle itself (413, 408).
-    Plain(u16, &'static str),
-    /// The HTTP/1.1 driver's response bytes (`None`: it failed).
-    Served(Option<Vec<u8>>),
-    /// The request body ended in an error: nothing to answer.
-    Gone,
+/// Where a stream's response stands: the h2 crate hands the head's
+/// sender first, the body's once the head is sent. Shared by the work
+/// (the [`H2Sink`]) and the watch for the client's RST_STREAM; neither
+/// holds it across an await.
+enum Reply {
+    Head(h2::server::SendResponse<Bytes>),
+    Body(h2::SendStream<Bytes>),
+    Done,
 }
+
+impl Reply {
+    /// Ready once the client reset the stream (or the connection failed).
+    fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let polled = match self {
+            Reply::Head(respond) => respond.poll_reset(cx),
+            Reply::Body(send) => send.poll_reset(cx),
+            Reply::Done => return Poll::Pending,
+        };
+        polled.map(|_| ())
+    }
+
+    /// Resets the stream (RST_STREAM with `reason`), whatever was sent.
+    fn reset(&mut self, reason: h2::Reason) {
+        match std::mem::replace(self, Reply::Done) {
+            Reply::Head(mut respond) => respond.send_reset(reason),
+            Reply::Body(mut send) => send.send_reset(reason),
+            Reply::Done => {}
+        }
+    }
+}
+
+/// A refusal of the codec itself, before the request path saw the
+/// request (a body over the limit, too slow, over the memory budget; a
+/// head HTTP/1.1 would refuse too).
+struct Refused(u16, &'static str);
 
 async fn serve_stream(
     worker: Rc<Worker>,
     request: http::Request<h2::RecvStream>,
-    mut respond: h2::server::SendResponse<Bytes>,
+    respond: h2::server::SendResponse<Bytes>,
     peer: SocketAddr,
     secure: bool,
     endpoint: &Cell<Option<usize>>,
     resets: &Resets,
 ) {
+    let started = Instant::now();
     let (parts, mut body) = request.into_parts();
-    let is_head = parts.method == http::Method::HEAD;
-    let write_timeout = worker.config.limits.write_timeout;
+    let reply = RefCell::new(Reply::Head(respond));
     let mut held = Held::new(&resets.held);
     // The work is raced against the client's RST_STREAM: a reset stream's
-    // request (and its backend calls) is dropped at once, never finished
-    // for nobody.
-    let work = exchange_stream(
-        &worker, &parts, &mut body, peer, secure, endpoint, &mut held,
-    );
-    let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
-    let outcome = futures_lite::future::or(async { Some(work.await) }, async {
-        let _ = reset.await;
-        None
+    // request (and its backend calls, or the no-op body it streams) is
+    // dropped at once, never finished for nobody.
+    let work = async {
+        let mut buf = Vec::with_capacity(512);
+        let read = read_request(&worker, &parts, &mut body, &mut buf, &mut held).await;
+        let (head, data) = match read {
+            Ok(Some(read)) => read,
+            // The body ended in an error: the client reset the stream
+            // while sending it (or the connection failed).
+            Ok(None) => return false,
+            Err(Refused(status, text)) => {
+                send_plain(&reply, status, text);
+                return true;
+            }
+        };
+        let client = client_ip(
+            worker.config.router.client_ip.as_ref(),
+            peer.ip(),
+            &head,
+            &buf,
+        );
+        let date = worker.date();
+        let incoming = Incoming {
+            head: &head,
+            buf: &buf,
+            body: &data,
+            peer,
+            client,
+            secure,
+            date: &date,
+            endpoint,
+        };
+        let mut sink = H2Sink {
+            reply: &reply,
+            status: 0,
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+            body_bytes: 0,
+            head_only: head.method == Method::Head,
+            held: &mut held,
+            over_budget: false,
+            write_timeout: worker.config.limits.write_timeout,
+            sent_ok: true,
+        };
+        let mut bufs = Scratch::default();
+        let exchanged = exchange::serve(&worker.service, &incoming, &mut bufs, &mut sink).await;
+        let body_bytes = match exchanged.streamed {
+            Some((announced, _)) => announced,
+            None => {
+                sink.end().await;
+                sink.body_bytes
+            }
+        };
+        worker.observer.observe(&Observed {
+            endpoint: endpoint.get(),
+            method: head.method,
+            path: head.path.of(&buf),
+            status: sink.status,
+            body_bytes,
+            started,
+            peer,
+            client,
+            completed: exchanged.completed,
+            ended: None,
+        });
+        true
+    };
+    // Go's `WriteTimeout` over HTTP/2 (x/net/http2 `stream.onWriteTimeout`):
+    // a stream whose response is not done within it from the end of its
+    // head is reset with INTERNAL_ERROR; what the request was doing
+    // (backend calls, a streamed body) is dropped with it.
+    let write_deadline = worker.config.limits.write_deadline;
+    let work = async {
+        let Some(limit) = write_deadline else {
+            return work.await;
+        };
+        match rt::until(started + limit, work).await {
+            Some(served) => served,
+            None => {
+                reply.borrow_mut().reset(h2::Reason::INTERNAL_ERROR);
+                true
+            }
+        }
+    };
+    let reset = std::future::poll_fn(|cx| reply.borrow_mut().poll_reset(cx));
+    let served = futures_lite::future::or(work, async {
+        reset.await;
+        false
     })
     .await;
-    let Some(outcome) = outcome else {
+    if !served {
         resets.reset.set(resets.reset.get() + 1);
-        return;
-    };
-    let response = match outcome {
-        // The body ended in an error: the client reset the stream while
-        // sending it (or the connection failed).
-        Outcome::Gone => {
-            resets.reset.set(resets.reset.get() + 1);
-            return;
-        }
-        Outcome::Plain(status, text) => {
-            let _ = send_plain(&mut respond, status, text);
-            return;
-        }
-        Outcome::Served(response) => response,
-    };
-    let Some((head, body)) = response.and_then(|r| to_h2(r, is_head)) else {
-        let _ = send_plain(&mut respond, 500, "internal server error");
-        return;
-    };
-    let end = body.is_empty();
-    let Ok(send) = respond.send_response(head, end) else {
-        return;
-    };
-    if !end {
-        send_within_window(send, body, write_timeout, &mut held).await;
     }
 }
 
-/// Sends `body` as the client's flow-control window allows, a piece at a
-/// time, releasing what went out from `held`. A client that opens no
-/// window for `write_timeout` gets RST_STREAM(CANCEL): the response is not
-/// kept for it (the h2 crate would otherwise queue all of it).
-async fn send_within_window(
-    mut send: h2::SendStream<Bytes>,
-    mut body: Bytes,
-    write_timeout: Duration,
-    held: &mut Held<'_>,
-) {
-    const PIECE: usize = 64 * 1024;
-    while !body.is_empty() {
-        send.reserve_capacity(body.len().min(PIECE));
-        let granted = rt::within(
-            write_timeout,
-            std::future::poll_fn(|cx| send.poll_capacity(cx)),
-        )
-        .await;
-        match granted {
-            Some(Some(Ok(0))) => continue,
-            Some(Some(Ok(n))) => {
-                let piece = body.split_to(n.min(body.len()));
-                let sent = piece.len();
-                if send.send_data(piece, body.is_empty()).is_err() {
-                    return;
-                }
-                held.shrink(sent);
-            }
-            // The stream or connection is gone.
-            Some(None) | Some(Some(Err(_))) => return,
-            None => {
-                send.send_reset(h2::Reason::CANCEL);
-                return;
-            }
-        }
-    }
-}
-
-/// Reads a stream's request and serves it through the HTTP/1.1 driver.
-async fn exchange_stream(
-    worker: &Rc<Worker>,
+/// Reads a stream's request: its fields copied into `buf` as one
+/// [`RequestHead`] (the same view HTTP/1.1 parses in place, and the same
+/// checks on target, values and host), its body whole within the same
+/// limit as an HTTP/1.1 body. `None`: the body ended in an error.
+async fn read_request(
+    worker: &Worker,
     parts: &http::request::Parts,
     body: &mut h2::RecvStream,
-    peer: SocketAddr,
-    secure: bool,
-    endpoint: &Cell<Option<usize>>,
+    buf: &mut Vec<u8>,
     held: &mut Held<'_>,
-) -> Outcome {
+) -> Result<Option<(RequestHead, Vec<u8>)>, Refused> {
     let limits = &worker.config.limits;
-    // The request as HTTP/1.1 bytes.
-    let mut raw = Vec::with_capacity(512);
-    raw.extend_from_slice(parts.method.as_str().as_bytes());
-    raw.push(b' ');
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    raw.extend_from_slice(target.as_bytes());
-    raw.extend_from_slice(b" HTTP/1.1\r\n");
-    if let Some(authority) = parts.uri.authority() {
-        raw.extend_from_slice(b"Host: ");
-        raw.extend_from_slice(authority.as_str().as_bytes());
-        raw.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in &parts.headers {
-        let name = name.as_str();
-        if name == "host" && parts.uri.authority().is_some()
-            || CONNECTION_HEADERS.contains(&name)
-            || name == "content-length"
-            || name == "cookie"
-        {
-            continue;
-        }
-        raw.extend_from_slice(name.as_bytes());
-        raw.extend_from_slice(b": ");
-        raw.extend_from_slice(value.as_bytes());
-        raw.extend_from_slice(b"\r\n");
-    }
-    // A client may split `cookie` into several fields for compression;
-    // they are joined with "; " into one before HTTP/1.1 (RFC 9113
-    // §8.2.3), so the JWT validator's `cookie_key` and the backends see
-    // every cookie.
-    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
-    if let Some(first) = cookies.next() {
-        raw.extend_from_slice(b"cookie: ");
-        raw.extend_from_slice(first.as_bytes());
-        for more in cookies {
-            raw.extend_from_slice(b"; ");
-            raw.extend_from_slice(more.as_bytes());
-        }
-        raw.extend_from_slice(b"\r\n");
-    }
-    // The body, within the same limit as an HTTP/1.1 body.
+    let head_limits = HeadLimits {
+        max_uri_bytes: limits.max_uri_bytes,
+        ..HeadLimits::default()
+    };
+    let head = assemble(parts, buf, &head_limits).map_err(|e| Refused(e.status(), e.reason()))?;
     let mut data = Vec::new();
-    let deadline = std::time::Instant::now() + limits.read_timeout;
+    let deadline = Instant::now() + limits.read_timeout;
     while let Some(chunk) = rt::until(deadline, body.data()).await.unwrap_or(None) {
         let Ok(chunk) = chunk else {
-            return Outcome::Gone;
+            return Ok(None);
         };
         let _ = body.flow_control().release_capacity(chunk.len());
         if data.len() + chunk.len() > limits.max_body_bytes {
-            return Outcome::Plain(413, "request entity too large");
+            return Err(Refused(413, "request entity too large"));
         }
         if !held.grow(chunk.len()) {
-            return Outcome::Plain(503, "too much buffered on this connection");
+            return Err(Refused(503, "too much buffered on this connection"));
         }
         data.extend_from_slice(&chunk);
     }
     if !body.is_end_stream() {
-        return Outcome::Plain(408, "request timeout");
+        return Err(Refused(408, "request timeout"));
     }
-    let has_body = !data.is_empty()
-        || !matches!(
-            parts.method,
-            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::DELETE
-        );
-    if has_body {
-        raw.extend_from_slice(b"Content-Length: ");
-        raw.extend_from_slice(itoa::Buffer::new().format(data.len()).as_bytes());
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"\r\n");
-    raw.extend_from_slice(&data);
-    drop(data);
-    // The body now sits in `raw`, counted as held until the driver has it.
-
-    // The HTTP/1.1 driver serves it on the other end of a pipe.
-    let (mut ours, theirs) = Stream::memory_pair(64 * 1024);
-    let one_request = Rc::new(RefCell::new(Rc::clone(worker)));
-    // Boxed: the HTTP/1.1 driver is a large future, and this one nests it.
-    let driver = Box::pin(conn::serve(one_request, theirs, peer, secure, endpoint));
-    let exchange = async {
-        if ours.write_all(&raw).await.is_err() {
-            return None;
-        }
-        // The end of the pipe ends the driver's connection after this one
-        // request (its next read sees the end of the stream).
-        let _ = ours.shutdown().await;
-        let mut response = Vec::with_capacity(4096);
-        let mut chunk = vec![0u8; 16 * 1024];
-        loop {
-            match ours.read(&mut chunk).await {
-                Ok(0) => return Some(response),
-                Ok(n) => {
-                    // Past the connection's or the worker's budget the
-                    // answer is dropped (500) instead of held.
-                    if !held.grow(n) {
-                        return None;
-                    }
-                    response.extend_from_slice(&chunk[..n]);
-                }
-                Err(_) => return None,
-            }
-        }
-    };
-    // The exchange ends when the driver has written everything and closed
-    // its end of the pipe; if the exchange gives up first (the budget),
-    // the driver is dropped with it, and its backend call.
-    let driven = async {
-        driver.await;
-        std::future::pending::<Option<Vec<u8>>>().await
-    };
-    Outcome::Served(futures_lite::future::or(exchange, driven).await)
+    Ok(Some((head, data)))
 }
 
-fn send_plain(
-    respond: &mut h2::server::SendResponse<Bytes>,
-    status: u16,
-    text: &'static str,
-) -> Result<(), h2::Error> {
-    let response = http::Response::builder()
-        .status(status)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(())
-        .map_err(|_| h2::Reason::INTERNAL_ERROR)?;
-    let mut send = respond.send_response(response, false)?;
-    send.send_data(Bytes::from_static(text.as_bytes()), true)
-}
-
-/// An HTTP/1.1 response (whole, as the driver wrote it before closing)
-/// as an HTTP/2 head and body.
-fn to_h2(raw: Vec<u8>, is_head: bool) -> Option<(http::Response<()>, Bytes)> {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut parsed = httparse::Response::new(&mut headers);
-    let head_len = match parsed.parse(&raw).ok()? {
-        httparse::Status::Complete(len) => len,
-        httparse::Status::Partial => return None,
-    };
-    let mut builder = http::Response::builder().status(parsed.code?);
-    let mut chunked = false;
-    let mut length = None;
-    for header in parsed.headers.iter() {
-        let name = header.name.to_ascii_lowercase();
-        if name == "transfer-encoding" {
-            chunked = header.value.eq_ignore_ascii_case(b"chunked");
+/// The stream's pseudo-header and header fields, copied into `buf`, as a
+/// request head. `:authority` is the `host` field (a `host` beside it is
+/// dropped, RFC 9113 8.3.1). A client may split `cookie` into several
+/// fields for compression; they are joined with "; " into one (RFC 9113
+/// 8.2.3), so the JWT validator's `cookie_key` and the backends see every
+/// cookie.
+fn assemble(
+    parts: &http::request::Parts,
+    buf: &mut Vec<u8>,
+    limits: &HeadLimits,
+) -> Result<RequestHead, crate::http::RequestError> {
+    fn copy(buf: &mut Vec<u8>, bytes: &[u8]) -> Span {
+        let start = buf.len();
+        buf.extend_from_slice(bytes);
+        // The h2 crate bounds the header list far below 4 GiB.
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(buf.len()).unwrap_or(u32::MAX),
         }
-        if name == "content-length" {
-            length = std::str::from_utf8(header.value)
-                .ok()?
-                .trim()
-                .parse::<usize>()
-                .ok();
-        }
-        if CONNECTION_HEADERS.contains(&name.as_str()) {
+    }
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = copy(buf, target.as_bytes());
+    let mut fields = SmallVec::<[Header; 32]>::new();
+    let authority = parts.uri.authority();
+    if let Some(authority) = authority {
+        let name = copy(buf, b"host");
+        let value = copy(buf, authority.as_str().as_bytes());
+        fields.push(Header { name, value });
+    }
+    for (name, value) in &parts.headers {
+        let name = name.as_str();
+        if name == "host" && authority.is_some()
+            || CONNECTION_HEADERS.contains(&name)
+            || name == "cookie"
+        {
             continue;
         }
-        builder = builder.header(name, header.value);
+        let name = copy(buf, name.as_bytes());
+        let value = copy(buf, value.as_bytes());
+        fields.push(Header { name, value });
     }
-    let head = builder.body(()).ok()?;
-    let body = if is_head {
-        Bytes::new()
-    } else if chunked {
-        let mut body = Vec::new();
-        let mut decoder = crate::http::ChunkedDecoder::new(crate::http::ChunkLimits {
-            max_data_bytes: u64::MAX,
-            ..crate::http::ChunkLimits::default()
-        });
-        decoder.decode(&raw[head_len..], Some(&mut body)).ok()?;
-        Bytes::from(body)
-    } else {
-        // The body is a slice of the buffer it arrived in: no copy.
-        let end = match length {
-            Some(len) => head_len.checked_add(len).filter(|&end| end <= raw.len())?,
-            None => raw.len(),
+    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
+    if let Some(first) = cookies.next() {
+        let name = copy(buf, b"cookie");
+        let mut value = copy(buf, first.as_bytes());
+        for more in cookies {
+            buf.extend_from_slice(b"; ");
+            buf.extend_from_slice(more.as_bytes());
+            value.end = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+        fields.push(Header { name, value });
+    }
+    assemble_request(
+        buf,
+        parts.method.as_str().as_bytes(),
+        target,
+        &fields,
+        limits,
+    )
+}
+
+/// The HTTP/2 codec's side of a response: the head as an `http::Response`
+/// for the h2 crate, the body in DATA frames within the stream's
+/// flow-control window. A buffered body is sent once the request path is
+/// done; a streamed one piece by piece as the backend sends it, each
+/// piece only once the client's window has room for it, so a client that
+/// does not read pauses the backend read.
+struct H2Sink<'r, 'h, 'c> {
+    reply: &'r RefCell<Reply>,
+    status: u16,
+    headers: http::HeaderMap,
+    /// A buffered body, counted in `held` until it is sent.
+    body: Vec<u8>,
+    body_bytes: usize,
+    head_only: bool,
+    held: &'h mut Held<'c>,
+    /// The buffered body did not fit the connection's or the worker's
+    /// budget: the client gets a 500 instead.
+    over_budget: bool,
+    write_timeout: Duration,
+    /// Nothing failed yet.
+    sent_ok: bool,
+}
+
+impl H2Sink<'_, '_, '_> {
+    /// Sends the head; `end`: it is the whole response.
+    fn send_head(&mut self, end: bool) -> bool {
+        let mut reply = self.reply.borrow_mut();
+        let Reply::Head(respond) = &mut *reply else {
+            return matches!(*reply, Reply::Body(_));
         };
-        Bytes::from(raw).slice(head_len..end)
+        let mut response = http::Response::new(());
+        *response.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        *response.headers_mut() = std::mem::take(&mut self.headers);
+        match respond.send_response(response, end) {
+            Ok(send) if !end => *reply = Reply::Body(send),
+            Ok(_) => *reply = Reply::Done,
+            Err(_) => {
+                *reply = Reply::Done;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends `data` as the window allows, a piece at a time; `end`: with
+    /// END_STREAM after it. A client that opens no window for
+    /// `write_timeout` gets RST_STREAM(CANCEL).
+    async fn send_data(&mut self, mut data: Bytes, end: bool) -> bool {
+        const PIECE: usize = 64 * 1024;
+        loop {
+            if data.is_empty() {
+                if end {
+                    let mut reply = self.reply.borrow_mut();
+                    if let Reply::Body(send) = &mut *reply {
+                        let sent = send.send_data(Bytes::new(), true).is_ok();
+                        *reply = Reply::Done;
+                        return sent;
+                    }
+                }
+                return true;
+            }
+            let wanted = data.len().min(PIECE);
+            let granted = rt::within(
+                self.write_timeout,
+                std::future::poll_fn(|cx| match &mut *self.reply.borrow_mut() {
+                    Reply::Body(send) => {
+                        send.reserve_capacity(wanted);
+                        send.poll_capacity(cx)
+                    }
+                    _ => Poll::Ready(None),
+                }),
+            )
+            .await;
+            let mut reply = self.reply.borrow_mut();
+            let Reply::Body(send) = &mut *reply else {
+                return false;
+            };
+            match granted {
+                Some(Some(Ok(0))) => {}
+                Some(Some(Ok(n))) => {
+                    let piece = data.split_to(n.min(data.len()));
+                    let last = end && data.is_empty();
+                    if send.send_data(piece, last).is_err() {
+                        *reply = Reply::Done;
+                        return false;
+                    }
+                    if last {
+                        *reply = Reply::Done;
+                        return true;
+                    }
+                }
+                // The stream or connection is gone.
+                Some(None) | Some(Some(Err(_))) => {
+                    *reply = Reply::Done;
+                    return false;
+                }
+                None => {
+                    send.send_reset(h2::Reason::CANCEL);
+                    *reply = Reply::Done;
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl ResponseSink for H2Sink<'_, '_, '_> {
+    const UPGRADES: bool = false;
+    const PASSES_CHUNKS: bool = false;
+
+    fn status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    fn header(&mut self, name: &[u8], value: &[u8]) {
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) else {
+            // Only a no-op backend's fields can fail here; HTTP/1.1
+            // clients would get them, HTTP/2 cannot carry them.
+            tracing::debug!("HTTP/2 response: a header field HTTP/2 cannot carry dropped");
+            return;
+        };
+        if CONNECTION_HEADERS.contains(&name.as_str()) {
+            return;
+        }
+        self.headers.append(name, value);
+    }
+
+    fn header_lines(&mut self, lines: &[u8]) {
+        for (name, value) in split_lines(lines) {
+            self.header(name, value);
+        }
+    }
+
+    fn end_head(&mut self, framing: Framing) {
+        if let Framing::Length(n) = framing {
+            self.headers
+                .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(n));
+        }
+    }
+
+    fn body(&mut self, body: &[u8]) {
+        if self.head_only || body.is_empty() {
+            return;
+        }
+        // Past the connection's or the worker's budget the answer is
+        // dropped (500) instead of held.
+        if !self.held.grow(body.len()) {
+            self.over_budget = true;
+            return;
+        }
+        self.body.extend_from_slice(body);
+        self.body_bytes += body.len();
+    }
+
+    async fn send(&mut self, data: &[u8]) -> bool {
+        if !self.sent_ok {
+            return false;
+        }
+        self.sent_ok = self.send_head(false);
+        if self.sent_ok && !data.is_empty() && !self.head_only {
+            // The piece in flight is held until the h2 crate has it.
+            if !self.held.grow(data.len()) {
+                self.sent_ok = false;
+                if let Reply::Body(send) = &mut *self.reply.borrow_mut() {
+                    send.send_reset(h2::Reason::CANCEL);
+                }
+                return false;
+            }
+            self.sent_ok = self.send_data(Bytes::copy_from_slice(data), false).await;
+            self.held.shrink(data.len());
+        }
+        self.sent_ok
+    }
+
+    async fn end(&mut self) -> bool {
+        if !self.sent_ok {
+            return false;
+        }
+        if self.over_budget {
+            self.held.shrink(self.body.len());
+            self.body = Vec::new();
+            self.status = 500;
+            send_plain(self.reply, 500, "internal server error");
+            self.sent_ok = false;
+            return false;
+        }
+        let unsent = matches!(*self.reply.borrow(), Reply::Head(_));
+        if unsent && self.body.is_empty() {
+            self.sent_ok = self.send_head(true);
+            return self.sent_ok;
+        }
+        self.sent_ok = self.send_head(false);
+        if self.sent_ok {
+            let body = Bytes::from(std::mem::take(&mut self.body));
+            let len = body.len();
+            self.sent_ok = self.send_data(body, true).await;
+            self.held.shrink(len);
+        }
+        self.sent_ok
+    }
+
+    fn written_status(&self) -> u16 {
+        self.status
+    }
+}
+
+/// A plain-text answer of the codec itself.
+fn send_plain(reply: &RefCell<Reply>, status: u16, text: &'static str) {
+    let mut reply = reply.borrow_mut();
+    let Reply::Head(respond) = &mut *reply else {
+        return;
     };
-    Some((head, body))
+    let mut response = http::Response::new(());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(mut send) = respond.send_response(response, false) {
+        let _ = send.send_data(Bytes::from_static(text.as_bytes()), true);
+    }
+    *reply = Reply::Done;
 }
 
 #[cfg(test)]

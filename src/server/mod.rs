@@ -1,11 +1,9 @@
-//! The per-worker server: accept loop, connection drivers, built-ins.
+//! The per-worker server: accept loop, the two protocol codecs (HTTP/1.1, HTTP/2).
 
 mod buffers;
-mod builtin;
 mod client_ip;
 mod conn;
 mod drain;
-mod edge;
 mod h2;
 mod observe;
 mod worker;
@@ -18,7 +16,6 @@ use std::time::Duration;
 
 use crate::rt::{self, Listener, Stream};
 
-pub use edge::{Edge, EdgeRequest, Screen};
 pub use observe::{Observed, Observer};
 pub use worker::{Worker, backend_authorities};
 
@@ -379,7 +376,7 @@ mod tests {
     /// Every connection's task holds this future, idle ones too: what only
     /// a request needs (its answer, backend calls), TLS handshakes and
     /// HTTP/2 are boxed, so it stays small. It was 26 KiB (debug build)
-    /// before; now about 2.6 KiB in a debug build, less in a release one.
+    /// before; now about 2.7 KiB in a debug build, less in a release one.
     #[test]
     fn a_connection_task_is_small() {
         type Tls = Option<Arc<rustls::ServerConfig>>;

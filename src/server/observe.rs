@@ -1,5 +1,5 @@
 //! What the worker learns from each answered request: the one call the
-//! connection driver makes after a response has been written, for
+//! codec (HTTP/1.1 or HTTP/2) makes after a response has been written, for
 //! metrics and the access log. It runs on the worker's thread, on the
 //! request path, so what it does must stay cheap and never wait.
 

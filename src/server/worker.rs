@@ -5,12 +5,11 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use super::edge::Edge;
 use super::observe::Observer;
 use crate::config::Config;
 use crate::http::{Method, fmt_http_date};
 use crate::prepare::Prepared;
-use crate::proxy::{EndpointPlan, PlanError, WorkerShare, compile_endpoint};
+use crate::proxy::{Edge, PlanError, Service, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
 use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
 
@@ -22,36 +21,29 @@ use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
 /// generation.
 pub struct Worker {
     pub id: usize,
-    pub config: Rc<Config>,
-    pub router: Router,
-    pub endpoints: Vec<EndpointPlan>,
-    /// Shared (`Rc`) with the shadow calls a request leaves running.
-    pub pools: Rc<Pools>,
+    /// What the request path needs (routes, endpoints, pools, edge
+    /// screen); `Worker` derefs to it.
+    pub service: Service,
     /// IMF-fixdate of the current second, refreshed by a timer task.
     date: Rc<RefCell<[u8; 29]>>,
     /// Client connections open on this worker.
     pub connections: Rc<Cell<usize>>,
     /// Set on SIGTERM/SIGINT: finish what is in flight, accept nothing new.
     pub drain: Rc<super::drain::Drain>,
-    /// Service-level checks run before routing (CORS, security, bots).
-    pub edge: Edge,
     /// Told about every answered request (metrics, access log).
     pub observer: Observer,
-    /// `X-Krakend: Version ...\r\n`, the line KrakenD adds to every
-    /// endpoint's response (`Version undefined` with `hide_version_header`).
-    pub version_header: Box<[u8]>,
-    /// The methods in the order gin's trees hold them (see
-    /// [`Worker::allow_for_405`]).
-    method_order: Vec<crate::http::Method>,
-    /// Test builds only: the endpoint path named by
-    /// `CUTTLE_TEST_PANIC_ENDPOINT`, whose requests panic (see
-    /// [`Worker::test_panic_trigger`]).
-    #[cfg(debug_assertions)]
-    test_panic_endpoint: Option<String>,
     /// Test builds only: `CUTTLE_TEST_PANIC_ACCEPT` is set, so the accept
     /// loop panics on its first connection (see [`Worker::test_panic_on_accept`]).
     #[cfg(debug_assertions)]
     test_panic_accept: bool,
+}
+
+impl std::ops::Deref for Worker {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
+    }
 }
 
 impl Worker {
@@ -135,7 +127,22 @@ impl Worker {
                 .unwrap_or_else(|| IdleBudget::new(cap))
         });
         let budget = pools.budget.clone();
+        // A websocket endpoint's backend gets a connection of its own per
+        // session (`proxy::websocket`): pre-connecting would hold idle ones.
+        let websocket_only = |authority: &str| {
+            let mut users = config.endpoints.iter().flat_map(|e| {
+                e.backends
+                    .iter()
+                    .filter(|b| b.hosts.iter().any(|h| authority_of(h) == authority))
+                    .map(|_| e.websocket.is_some())
+            });
+            users.all(|websocket| websocket)
+        };
         for (authority, addr) in resolved {
+            let mut settings = settings.clone();
+            if websocket_only(authority) {
+                settings.preconnect = 0;
+            }
             // A pool is kept only if nothing that built it changed (an
             // https:// one also needs the same client_tls).
             let kept = previous.and_then(|previous| {
@@ -171,16 +178,23 @@ impl Worker {
                 trailing_slash: config.router.redirect_trailing_slash,
                 fixed_path: config.router.redirect_fixed_path,
             });
-        Ok(Worker {
-            id,
+        let observer = Observer::new(&config);
+        let service = Service {
             edge: Edge::new(&config)?,
-            observer: Observer::new(&config),
+            metrics: observer.metrics.clone(),
             version_header: version_header(config.router.hide_version_header),
             method_order: method_order(&config),
             config: Rc::new(config),
             router,
             endpoints,
             pools: Rc::new(pools),
+            #[cfg(debug_assertions)]
+            test_panic_endpoint: std::env::var("CUTTLE_TEST_PANIC_ENDPOINT").ok(),
+        };
+        Ok(Worker {
+            id,
+            service,
+            observer,
             date: previous.map_or_else(
                 || Rc::new(RefCell::new(fmt_http_date(unix_now()))),
                 |p| p.date.clone(),
@@ -188,24 +202,8 @@ impl Worker {
             connections: previous.map_or_else(Default::default, |p| p.connections.clone()),
             drain: previous.map_or_else(Default::default, |p| p.drain.clone()),
             #[cfg(debug_assertions)]
-            test_panic_endpoint: std::env::var("CUTTLE_TEST_PANIC_ENDPOINT").ok(),
-            #[cfg(debug_assertions)]
             test_panic_accept: std::env::var_os("CUTTLE_TEST_PANIC_ACCEPT").is_some(),
         })
-    }
-
-    /// A test hook for the tests of panic isolation, compiled only into
-    /// debug builds (those `cargo test` runs; release builds have no such
-    /// code) and armed only by the `CUTTLE_TEST_PANIC_ENDPOINT` environment
-    /// variable, never by a configuration file: a request routed to the
-    /// endpoint with that path panics in its connection task.
-    #[cfg(debug_assertions)]
-    pub fn test_panic_trigger(&self, endpoint: usize) {
-        if let Some(path) = &self.test_panic_endpoint
-            && self.config.endpoints[endpoint].path == *path
-        {
-            panic!("test-only panic trigger (CUTTLE_TEST_PANIC_ENDPOINT={path})");
-        }
     }
 
     /// The same kind of test hook (debug builds only, environment only) for
@@ -216,33 +214,6 @@ impl Worker {
         if self.test_panic_accept {
             panic!("test-only panic trigger (CUTTLE_TEST_PANIC_ACCEPT)");
         }
-    }
-
-    /// The `Allow` value of a 405 to `method` on `path`, or `None` when no
-    /// other method has a route there (a 404). As gin's
-    /// `handleHTTPRequest` (v1.12.0, `HandleMethodNotAllowed`, which lura
-    /// turns on): every other method whose tree has a route for the path,
-    /// joined with ", " in the order of gin's method trees. The health
-    /// path is KrakenD's GET route, and with `auto_options` lura registers
-    /// OPTIONS on every endpoint path. Allocates: error path only.
-    pub fn allow_for_405(&self, method: Method, path: &[u8]) -> Option<String> {
-        let mut allowed = self.router.allowed_methods(path);
-        if self.config.router.auto_options && !allowed.is_empty() {
-            allowed.push(Method::Options);
-        }
-        if self.config.router.health_path.as_deref().map(str::as_bytes) == Some(path) {
-            allowed.push(Method::Get);
-        }
-        allowed.retain(|&m| m != method);
-        allowed.sort_by_key(|m| self.method_order.iter().position(|o| o == m));
-        allowed.dedup();
-        (!allowed.is_empty()).then(|| {
-            allowed
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
     }
 
     pub fn date(&self) -> [u8; 29] {

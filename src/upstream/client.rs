@@ -4,10 +4,8 @@
 
 use std::rc::Rc;
 
-use super::Pools;
-use super::conn::BackendConn;
 use super::error::BackendError;
-use super::pool::Pool;
+use super::pool::{BackendConn, Pool, Pools};
 use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
@@ -128,7 +126,7 @@ fn are_header_lines(lines: &[u8]) -> bool {
 
 /// `Host` omits the scheme's default port, as Go's client does. `authority`
 /// is a pool key (`host:port`, or `https://host:port`).
-fn host_header(authority: &str) -> &str {
+pub fn host_header(authority: &str) -> &str {
     match authority.strip_prefix("https://") {
         Some(tls) => tls.strip_suffix(":443").unwrap_or(tls),
         None => authority.strip_suffix(":80").unwrap_or(authority),
@@ -169,7 +167,7 @@ fn without_credentials(lines: &[u8]) -> Vec<u8> {
 /// The host of `host:port` or `https://host:port` (brackets of an IPv6
 /// literal kept).
 fn host_of(authority: &str) -> &str {
-    let authority = super::socket_authority(authority);
+    let authority = super::resolve::socket_authority(authority);
     match authority.rfind(':') {
         Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
         _ => authority,
@@ -328,7 +326,7 @@ fn resolve_location(
     if let Some((key_scheme, rest)) = absolute {
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        let key = super::authority_of(&format!("{key_scheme}{authority}"));
+        let key = super::resolve::authority_of(&format!("{key_scheme}{authority}"));
         let target = pools.get(&key).ok_or_else(|| {
             BackendError::Redirect(format!("to {text}: not a backend host of this gateway"))
         })?;

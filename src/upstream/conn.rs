@@ -1,85 +1,18 @@
 //! One keep-alive connection to a backend and the framing of its responses.
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use crate::rt::Stream;
-
 use super::error::BackendError;
-use super::pool::Pool;
+use super::pool::BackendConn;
 use crate::http::{
     ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
-    ResponseHeadReader,
+    ResponseHeadReader, ResponseSink,
 };
 
-const READ_CHUNK: usize = 16 * 1024;
 /// Largest response head accepted from a backend.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-pub struct BackendConn {
-    stream: Stream,
-    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
-    read_timeout: Option<Duration>,
-    /// `buf[start..end]` holds bytes read but not consumed yet.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    pool: Rc<Pool>,
-    /// Came from the idle list: the backend may have closed it meanwhile.
-    reused: bool,
-    /// Some byte of the current exchange's request reached the socket.
-    wrote: bool,
-    /// When it last went back to the pool (recorded only when a pool
-    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
-    idle_since: Option<std::time::Instant>,
-}
-
 impl BackendConn {
-    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
-        pool.opened();
-        BackendConn {
-            stream,
-            read_timeout: None,
-            buf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            pool,
-            reused: false,
-            wrote: false,
-            idle_since: None,
-        }
-    }
-
-    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
-        self.idle_since = Some(now);
-    }
-
-    /// When it went back to the pool (now if no setting asked to record it).
-    pub(super) fn idle_since(&self) -> std::time::Instant {
-        self.idle_since.unwrap_or_else(std::time::Instant::now)
-    }
-
-    pub(super) fn into_reused(mut self) -> BackendConn {
-        self.reused = true;
-        self.wrote = false;
-        self
-    }
-
-    /// An idle connection with something to read (unsolicited bytes, end of
-    /// stream, an error) must not carry another exchange. One non-blocking
-    /// read attempt: it never waits.
-    pub(super) fn is_stale(&mut self) -> bool {
-        self.stream.has_input()
-    }
-
-    pub fn is_reused(&self) -> bool {
-        self.reused
-    }
-
-    pub fn pool(&self) -> &Rc<Pool> {
-        &self.pool
-    }
-
     /// Whether any byte of the current request was written: a request
     /// that was not may be sent again elsewhere whatever its method.
     pub fn wrote_any(&self) -> bool {
@@ -239,16 +172,17 @@ impl BackendConn {
         }
     }
 
-    /// Passes the body through to `sink` as it arrives, re-framed for the
-    /// client: Content-Length bodies as they are, chunked bodies with their
-    /// chunks, close-delimited bodies as chunks. `pending` holds what must go
-    /// out first (the response head): it leaves in the same write as the
-    /// first part of the body, so a small response costs one write.
-    pub async fn relay_body(
+    /// Passes the body through to the client's codec as it arrives, one
+    /// read at a time (the next read waits until the codec took this one,
+    /// so a client that does not read pauses the backend): Content-Length
+    /// bodies as they are; chunked bodies with their chunks to a codec that
+    /// passes chunks on (HTTP/1.1), decoded otherwise; close-delimited
+    /// bodies as chunks to the former. The codec sends the response head
+    /// it holds with the first piece, so a small response costs one write.
+    pub async fn relay_body<S: ResponseSink>(
         &mut self,
         framing: &ResponseBody,
-        sink: &mut Stream,
-        pending: &mut Vec<u8>,
+        sink: &mut S,
     ) -> Result<(), RelayError> {
         let cut_short = |what: &str| RelayError::Backend(BackendError::BadResponse(what.into()));
         match *framing {
@@ -258,7 +192,7 @@ impl BackendConn {
                 loop {
                     let take =
                         (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
-                    emit(sink, pending, &self.buf[self.start..self.start + take]).await?;
+                    emit(sink, &self.buf[self.start..self.start + take]).await?;
                     self.start += take;
                     left -= take as u64;
                     if left == 0 {
@@ -271,16 +205,22 @@ impl BackendConn {
             }
             ResponseBody::Chunked => {
                 let mut decoder = ChunkedDecoder::new(ChunkLimits::default());
+                // A sink that takes data gets each read's chunks decoded.
+                let mut data = Vec::new();
                 loop {
-                    let progress = decoder
-                        .decode(self.pending(), None)
-                        .map_err(|e| cut_short(&format!("chunked body: {e}")))?;
-                    emit(
-                        sink,
-                        pending,
-                        &self.buf[self.start..self.start + progress.consumed],
-                    )
-                    .await?;
+                    let progress = if S::PASSES_CHUNKS {
+                        decoder.decode(self.pending(), None)
+                    } else {
+                        data.clear();
+                        decoder.decode(self.pending(), Some(&mut data))
+                    }
+                    .map_err(|e| cut_short(&format!("chunked body: {e}")))?;
+                    let piece = if S::PASSES_CHUNKS {
+                        &self.buf[self.start..self.start + progress.consumed]
+                    } else {
+                        &data[..]
+                    };
+                    emit(sink, piece).await?;
                     self.start += progress.consumed;
                     if progress.done {
                         break;
@@ -290,17 +230,34 @@ impl BackendConn {
                     }
                 }
             }
-            ResponseBody::UntilClose => loop {
-                crate::http::encode_chunk(&self.buf[self.start..self.end], pending);
-                self.start = self.end;
-                if self.fill().await.map_err(RelayError::Backend)? == 0 {
-                    pending.extend_from_slice(crate::http::LAST_CHUNK);
-                    break;
+            ResponseBody::UntilClose => {
+                // Re-framed in chunks for a sink that passes chunks on.
+                let mut chunk = Vec::new();
+                loop {
+                    let data = &self.buf[self.start..self.end];
+                    let piece = if S::PASSES_CHUNKS && !data.is_empty() {
+                        chunk.clear();
+                        crate::http::encode_chunk(data, &mut chunk);
+                        &chunk[..]
+                    } else {
+                        data
+                    };
+                    emit(sink, piece).await?;
+                    self.start = self.end;
+                    if self.fill().await.map_err(RelayError::Backend)? == 0 {
+                        if S::PASSES_CHUNKS {
+                            emit(sink, crate::http::LAST_CHUNK).await?;
+                        }
+                        break;
+                    }
                 }
-                emit(sink, pending, &[]).await?;
-            },
+            }
         }
-        emit(sink, pending, &[]).await
+        if sink.end().await {
+            Ok(())
+        } else {
+            Err(RelayError::Client)
+        }
     }
 
     /// Bounds each read on this connection (`None`: unbounded). For bodies
@@ -309,39 +266,14 @@ impl BackendConn {
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout.filter(|t| !t.is_zero());
     }
-
-    /// Ends an exchange: a connection whose response was read completely
-    /// and that may be kept alive goes back to the pool; any other is closed.
-    pub fn finish(mut self, keep_alive: bool) {
-        if keep_alive && self.start == self.end {
-            self.set_read_timeout(None);
-            let pool = self.pool.clone();
-            pool.checkin(self.into_reused());
-        }
-    }
 }
 
-/// Writes `pending` followed by `data` (in one write when both are there),
-/// leaving `pending` empty.
-async fn emit(sink: &mut Stream, pending: &mut Vec<u8>, data: &[u8]) -> Result<(), RelayError> {
-    let bytes: &[u8] = if pending.is_empty() {
-        data
+/// Hands `data` to the client's codec.
+async fn emit<S: ResponseSink>(sink: &mut S, data: &[u8]) -> Result<(), RelayError> {
+    if sink.send(data).await {
+        Ok(())
     } else {
-        pending.extend_from_slice(data);
-        pending
-    };
-    if !bytes.is_empty() {
-        sink.write_all(bytes)
-            .await
-            .map_err(|_| RelayError::Client)?;
-    }
-    pending.clear();
-    Ok(())
-}
-
-impl Drop for BackendConn {
-    fn drop(&mut self) {
-        self.pool.closed();
+        Err(RelayError::Client)
     }
 }
 

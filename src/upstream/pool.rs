@@ -10,7 +10,6 @@ use rustls::pki_types::ServerName;
 
 use crate::rt::Stream;
 
-use super::conn::BackendConn;
 use super::error::BackendError;
 
 /// How a worker's pool treats its connections: KrakenD's backend transport
@@ -209,6 +208,13 @@ impl Pool {
 
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<BackendConn, BackendError> {
+        let stream = self.open_stream().await?;
+        Ok(BackendConn::new(stream, self.clone()))
+    }
+
+    /// A new connection (TCP, then TLS for an `https://` pool) that is not
+    /// the pool's: a WebSocket session takes it over for its lifetime.
+    pub async fn open_stream(&self) -> Result<Stream, BackendError> {
         let addr = self
             .addr
             .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
@@ -234,7 +240,7 @@ impl Pool {
                 .await
                 .map_err(|e| BackendError::Connect(self.authority.clone(), format!("TLS: {e}")))?,
         };
-        Ok(BackendConn::new(stream, self.clone()))
+        Ok(stream)
     }
 
     /// Puts a connection whose last exchange ended cleanly back in the pool.
@@ -316,5 +322,116 @@ impl Pool {
 
     pub fn open_count(&self) -> usize {
         self.open.get()
+    }
+}
+
+/// This worker's pools, one per backend `host:port`.
+#[derive(Default)]
+pub struct Pools {
+    by_authority: ahash::AHashMap<Rc<str>, Rc<Pool>>,
+    /// `max_idle_connections`: the idle connections of all these pools
+    /// together (kept across a reload that does not change it).
+    pub budget: Option<Rc<IdleBudget>>,
+}
+
+impl Pools {
+    pub fn insert(&mut self, pool: Rc<Pool>) {
+        self.by_authority.insert(pool.authority.clone(), pool);
+    }
+
+    pub fn get(&self, authority: &str) -> Option<Rc<Pool>> {
+        self.by_authority.get(authority).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<Pool>> {
+        self.by_authority.values()
+    }
+}
+
+/// Bytes read from a backend at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A connection to a backend, lent by its pool for one exchange at a time
+/// (what an exchange does on it is `conn.rs`'s): defined here, beside the
+/// pool it returns to, so that `conn.rs` imports this file and not the
+/// other way round.
+pub struct BackendConn {
+    pub(super) stream: Stream,
+    /// Bounds each read (`None`: unbounded), see [`BackendConn::set_read_timeout`].
+    pub(super) read_timeout: Option<Duration>,
+    /// `buf[start..end]` holds bytes read but not consumed yet.
+    pub(super) buf: Vec<u8>,
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) pool: Rc<Pool>,
+    /// Came from the idle list: the backend may have closed it meanwhile.
+    pub(super) reused: bool,
+    /// Some byte of the current exchange's request reached the socket.
+    pub(super) wrote: bool,
+    /// When it last went back to the pool (recorded only when a pool
+    /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
+    pub(super) idle_since: Option<std::time::Instant>,
+}
+
+impl BackendConn {
+    pub(super) fn new(stream: Stream, pool: Rc<Pool>) -> BackendConn {
+        pool.opened();
+        BackendConn {
+            stream,
+            read_timeout: None,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            pool,
+            reused: false,
+            wrote: false,
+            idle_since: None,
+        }
+    }
+
+    pub(super) fn mark_idle(&mut self, now: std::time::Instant) {
+        self.idle_since = Some(now);
+    }
+
+    /// When it went back to the pool (now if no setting asked to record it).
+    pub(super) fn idle_since(&self) -> std::time::Instant {
+        self.idle_since.unwrap_or_else(std::time::Instant::now)
+    }
+
+    pub(super) fn into_reused(mut self) -> BackendConn {
+        self.reused = true;
+        self.wrote = false;
+        self
+    }
+
+    /// An idle connection with something to read (unsolicited bytes, end of
+    /// stream, an error) must not carry another exchange. One non-blocking
+    /// read attempt: it never waits.
+    pub(super) fn is_stale(&mut self) -> bool {
+        self.stream.has_input()
+    }
+
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    pub fn pool(&self) -> &Rc<Pool> {
+        &self.pool
+    }
+
+    /// Ends an exchange: a connection whose response was read completely
+    /// and that may be kept alive goes back to the pool; any other is closed.
+    pub fn finish(mut self, keep_alive: bool) {
+        if keep_alive && self.start == self.end {
+            self.read_timeout = None;
+            let pool = self.pool.clone();
+            pool.checkin(self.into_reused());
+        }
+    }
+}
+
+impl Drop for BackendConn {
+    fn drop(&mut self) {
+        self.pool.closed();
     }
 }

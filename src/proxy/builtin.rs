@@ -4,19 +4,19 @@
 
 use serde_json::{Map, Value, json};
 
-use super::worker::Worker;
-use crate::http::{Method, RequestHead, write_header, write_status_line};
+use super::respond::{Body, ResponseContext, finish};
+use super::service::Service;
+use crate::http::{Method, RequestHead, ResponseSink};
 use crate::logging::Quoted;
-use crate::proxy::{ResponseContext, finish};
 
 /// Answers a built-in path into `out`; `None` when the path is not one.
-pub fn answer(
-    worker: &Worker,
+pub fn answer<S: ResponseSink>(
+    worker: &Service,
     head: &RequestHead,
     buf: &[u8],
     body: &[u8],
     ctx: &ResponseContext<'_>,
-    out: &mut Vec<u8>,
+    out: &mut S,
 ) -> Option<()> {
     let path = head.path.of(buf);
     let health = worker.config.router.health_path.as_deref();
@@ -33,9 +33,9 @@ pub fn answer(
     } else {
         return None;
     };
-    write_status_line(out, 200);
-    write_header(out, b"Content-Type", b"application/json; charset=utf-8");
-    finish(ctx, &bytes, out);
+    out.status(200);
+    out.header(b"Content-Type", b"application/json; charset=utf-8");
+    finish(ctx, Body::Whole(&bytes), out);
     Some(())
 }
 
@@ -97,7 +97,7 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Vec<u8> {
     let path = text(head.path.of(buf));
     let raw_query = head.query.map_or(&[][..], |q| q.of(buf));
     let mut query_map = Map::new();
-    for (k, v) in crate::proxy::parse_query(raw_query) {
+    for (k, v) in super::query::parse_query(raw_query) {
         let entry = query_map
             .entry(text(&k))
             .or_insert_with(|| Value::Array(Vec::new()));
@@ -106,8 +106,8 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Vec<u8> {
         }
     }
     let mut encoded = Vec::new();
-    crate::proxy::encode_query(
-        crate::proxy::parse_query(raw_query).collect(),
+    super::query::encode_query(
+        super::query::parse_query(raw_query).collect(),
         b'&',
         &mut encoded,
     );

@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 
 use smallvec::SmallVec;
 
+use super::facts::Refusal;
+use super::plan::PlanError;
 use crate::config::Config;
 use crate::http::{Method, RequestHead};
-use crate::proxy::{PlanError, Refusal};
 use crate::security::{
     BotDetector, Cors, CorsOutcome, CorsRequest, HttpSecurity, SecureOutcome, SecureRequest,
 };

@@ -1,0 +1,797 @@
+//! The one list of every option cuttle knows, at every level, and what it
+//! does with each (issue 21: "check names everything it will not honour"):
+//!
+//! - `Honoured`: read and acted on as KrakenD documents it;
+//! - `Refused`: it would protect an endpoint or decide where a request
+//!   goes, and cuttle does not implement it: loading fails naming it
+//!   (`--ignore-unimplemented` aside);
+//! - `Ignored`: cuttle has nothing to do for it; `check` and `run` print a
+//!   warning naming its JSON path and why ([`report`]).
+//!
+//! The loader's decisions come from it: [`report`] walks a document with
+//! the list and is where ignored options are reported from and refused
+//! ones refused (the readers' own refusals, with more to say, name the
+//! same paths); the namespace readers in `extra.rs`, `auth.rs` and
+//! `telemetry.rs` read the honoured keys and pass over every key with a
+//! row ([`has_row`]), keeping only the keys in no row (warned about as
+//! unknown, as before). Every schema
+//! namespace cuttle does not read at a level gets a row from
+//! [`rows`] (refused when it guards, `unimplemented::is_guarding`, else
+//! ignored). `docs/options.md` is generated from [`rows`]
+//! (`tests/options.rs`), and a test loads a file using each row and checks
+//! that the loader does what the row says.
+
+use serde_json::Value;
+
+use super::alias;
+use super::error::Problem;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Root,
+    Endpoint,
+    Backend,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Root => "root",
+            Level::Endpoint => "endpoint",
+            Level::Backend => "backend",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Honoured,
+    Refused,
+    Ignored,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Honoured => "honoured",
+            Status::Refused => "refused",
+            Status::Ignored => "ignored",
+        }
+    }
+}
+
+/// One option: `path` is relative to the object of its level (the root,
+/// an endpoint, a backend), keys joined with `.`, `[]` after a key whose
+/// value is a list of objects; a namespace is `extra_config.<name>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Opt {
+    pub levels: &'static [Level],
+    pub path: &'static str,
+    pub status: Status,
+    /// Why (refused, ignored), or a word on how (honoured).
+    pub note: &'static str,
+    /// A value for the option that the loader accepts (`tests/options.rs`
+    /// loads a file with it).
+    pub sample: &'static str,
+}
+
+const R: &[Level] = &[Level::Root];
+const E: &[Level] = &[Level::Endpoint];
+const B: &[Level] = &[Level::Backend];
+const EB: &[Level] = &[Level::Endpoint, Level::Backend];
+const ALL: &[Level] = &[Level::Root, Level::Endpoint, Level::Backend];
+
+const fn h(levels: &'static [Level], path: &'static str, sample: &'static str) -> Opt {
+    Opt {
+        levels,
+        path,
+        status: Status::Honoured,
+        note: "",
+        sample,
+    }
+}
+
+const fn hn(
+    levels: &'static [Level],
+    path: &'static str,
+    sample: &'static str,
+    note: &'static str,
+) -> Opt {
+    Opt {
+        levels,
+        path,
+        status: Status::Honoured,
+        note,
+        sample,
+    }
+}
+
+const fn ig(
+    levels: &'static [Level],
+    path: &'static str,
+    sample: &'static str,
+    note: &'static str,
+) -> Opt {
+    Opt {
+        levels,
+        path,
+        status: Status::Ignored,
+        note,
+        sample,
+    }
+}
+
+const fn rf(
+    levels: &'static [Level],
+    path: &'static str,
+    sample: &'static str,
+    note: &'static str,
+) -> Opt {
+    Opt {
+        levels,
+        path,
+        status: Status::Refused,
+        note,
+        sample,
+    }
+}
+
+const NO_ASYNC: &str = "KrakenD Enterprise's async agents (queue consumers); cuttle runs none";
+const NO_DNS_SD: &str = "only read with \"sd\": \"dns\", which cuttle refuses";
+const SHARDS: &str =
+    "tunes KrakenD's shared client store; cuttle's per-worker maps have no use for it";
+const OTEL_TRACES: &str = "cuttle records no traces (it exports Prometheus metrics only)";
+const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Prometheus exporter";
+const OTEL_RESOURCE: &str =
+    "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
+const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
+const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
+
+/// The options written out (namespaces cuttle does not read at a level
+/// are added by [`rows`]).
+#[rustfmt::skip]
+const LISTED: &[Opt] = &[
+    // ---- root (lura `config.ServiceConfig`) ----
+    h(R, "version", "3"),
+    h(R, "name", "\"gw\""),
+    h(R, "port", "8080"),
+    h(R, "listen_ip", "\"127.0.0.1\""),
+    h(R, "host", "[\"http://127.0.0.1:9\"]"),
+    h(R, "timeout", "\"2s\""),
+    hn(R, "cache_ttl", "\"60s\"", "sets Cache-Control: public, max-age"),
+    h(R, "output_encoding", "\"json\""),
+    h(R, "debug_endpoint", "true"),
+    h(R, "echo_endpoint", "true"),
+    h(R, "read_timeout", "\"5s\""),
+    h(R, "write_timeout", "\"5s\""),
+    h(R, "idle_timeout", "\"5s\""),
+    h(R, "read_header_timeout", "\"5s\""),
+    h(R, "max_header_bytes", "65536"),
+    h(R, "max_idle_connections", "100"),
+    h(R, "max_idle_connections_per_host", "100"),
+    h(R, "idle_connection_timeout", "\"30s\""),
+    h(R, "response_header_timeout", "\"5s\""),
+    h(R, "disable_keep_alives", "true"),
+    h(R, "disable_compression", "true"),
+    h(R, "dialer_timeout", "\"5s\""),
+    h(R, "dialer_keep_alive", "\"15s\""),
+    h(R, "max_shutdown_wait_time", "\"5s\""),
+    h(R, "disable_rest", "true"),
+    h(R, "use_h2c", "true"),
+    hn(R, "tls", "{\"disabled\": true}", "HTTPS at the edge (ARCHITECTURE.md, TLS)"),
+    hn(R, "client_tls", "{\"allow_insecure_connections\": false}", "HTTPS to backends"),
+    h(R, "endpoints", "[{\"endpoint\": \"/x\", \"backend\": [{\"url_pattern\": \"/p\"}]}]"),
+    h(R, "extra_config", "{}"),
+    // ---- tls and client_tls (lura `config.TLS`, `config.ClientTLS`) ----
+    h(R, "tls.disabled", "true"),
+    h(R, "tls.keys", "[{\"public_key\": \"c.pem\", \"private_key\": \"k.pem\"}]"),
+    h(R, "tls.keys[].public_key", "\"cert.pem\""),
+    h(R, "tls.keys[].private_key", "\"key.pem\""),
+    hn(R, "tls.public_key", "\"cert.pem\"", "the older single certificate"),
+    hn(R, "tls.private_key", "\"key.pem\"", "the older single certificate"),
+    h(R, "tls.min_version", "\"TLS12\""),
+    h(R, "tls.max_version", "\"TLS13\""),
+    h(R, "tls.cipher_suites", "[4865]"),
+    h(R, "tls.curve_preferences", "[29]"),
+    h(R, "tls.enable_mtls", "false"),
+    h(R, "tls.ca_certs", "[\"ca.pem\"]"),
+    h(R, "tls.disable_system_ca_pool", "false"),
+    ig(R, "tls.prefer_server_cipher_suites", "true", "Go has ignored it since 1.18; rustls always picks the server's preferred suite"),
+    h(R, "client_tls.allow_insecure_connections", "false"),
+    h(R, "client_tls.ca_certs", "[\"ca.pem\"]"),
+    h(R, "client_tls.disable_system_ca_pool", "false"),
+    h(R, "client_tls.client_certs", "[]"),
+    h(R, "client_tls.client_certs[].certificate", "\"cert.pem\""),
+    h(R, "client_tls.client_certs[].private_key", "\"key.pem\""),
+    h(R, "client_tls.min_version", "\"TLS12\""),
+    h(R, "client_tls.max_version", "\"TLS13\""),
+    h(R, "client_tls.cipher_suites", "[4865]"),
+    h(R, "client_tls.curve_preferences", "[29]"),
+    ig(R, "expect_continue_timeout", "\"1s\"", "cuttle never sends \"Expect: 100-continue\" to a backend (it sends the whole body with the head)"),
+    ig(R, "dialer_fallback_delay", "\"1s\"", "cuttle resolves each backend name once at start-up and dials that one address"),
+    ig(R, "async_agent", "[]", NO_ASYNC),
+    ig(R, "sequential_start", "true", NO_ASYNC),
+    ig(R, "dns_cache_ttl", "\"30s\"", NO_DNS_SD),
+    ig(R, "plugin", "{\"pattern\": \".so\", \"folder\": \"/opt/plugins/\"}", "cuttle loads no Go plugins; a namespace that needs one is refused"),
+    // ---- endpoint (lura `config.EndpointConfig`) ----
+    h(E, "endpoint", "\"/e\""),
+    h(E, "method", "\"GET\""),
+    h(E, "backend", "[{\"url_pattern\": \"/p\"}]"),
+    h(E, "timeout", "\"2s\""),
+    h(E, "cache_ttl", "\"60s\""),
+    h(E, "input_headers", "[\"X-A\"]"),
+    h(E, "input_query_strings", "[\"a\"]"),
+    h(E, "output_encoding", "\"json\""),
+    h(E, "concurrent_calls", "1"),
+    h(E, "extra_config", "{}"),
+    // ---- backend (lura `config.Backend`) ----
+    h(B, "url_pattern", "\"/b\""),
+    h(B, "host", "[\"http://127.0.0.1:9\"]"),
+    h(B, "method", "\"GET\""),
+    h(B, "encoding", "\"json\""),
+    h(B, "allow", "[\"a\"]"),
+    h(B, "deny", "[\"a\"]"),
+    h(B, "mapping", "{\"a\": \"b\"}"),
+    h(B, "group", "\"g\""),
+    h(B, "target", "\"data\""),
+    h(B, "is_collection", "false"),
+    h(B, "input_headers", "[\"X-A\"]"),
+    h(B, "input_query_strings", "[\"a\"]"),
+    hn(B, "sd", "\"static\"", "\"static\" only; \"dns\" (SRV) is refused"),
+    h(B, "extra_config", "{}"),
+    ig(B, "sd_scheme", "\"http\"", NO_DNS_SD),
+    ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default; only backends of other protocols need it, and cuttle refuses those"),
+    // ---- router (root; krakend-ce `router_engine.go`, gin) ----
+    h(R, "extra_config.router", "{}"),
+    h(R, "extra_config.router.return_error_msg", "true"),
+    h(R, "extra_config.router.use_h2c", "true"),
+    h(R, "extra_config.router.health_path", "\"/health\""),
+    h(R, "extra_config.router.disable_health", "true"),
+    h(R, "extra_config.router.auto_options", "true"),
+    h(R, "extra_config.router.hide_version_header", "true"),
+    h(R, "extra_config.router.error_body", "{\"404\": {\"msg\": \"none\"}}"),
+    h(R, "extra_config.router.disable_access_log", "true"),
+    h(R, "extra_config.router.logger_skip_paths", "[\"/x\"]"),
+    h(R, "extra_config.router.forwarded_by_client_ip", "true"),
+    h(R, "extra_config.router.remote_ip_headers", "[\"X-Real-Ip\"]"),
+    h(R, "extra_config.router.trusted_proxies", "[\"10.0.0.0/8\"]"),
+    h(R, "extra_config.router.disable_redirect_trailing_slash", "true"),
+    h(R, "extra_config.router.disable_redirect_fixed_path", "true"),
+    h(R, "extra_config.router.disable_handle_method_not_allowed", "true"),
+    h(R, "extra_config.router.remove_extra_slash", "true"),
+    h(R, "extra_config.router.disable_path_decoding", "true"),
+    ig(R, "extra_config.router.app_engine", "true", "gin's App Engine switch (trust X-Appengine-Remote-Addr); cuttle takes a forwarded address only as router.remote_ip_headers and trusted_proxies allow"),
+    ig(R, "extra_config.router.decompress_gzip", "1024", "KrakenD Enterprise's (CE ignores it too); gzip request bodies are forwarded as they came"),
+    ig(R, "extra_config.router.disable_gzip", "true", "cuttle never compresses responses, so there is nothing to turn off"),
+    ig(R, "extra_config.router.max_multipart_memory", "1024", "cuttle does not parse multipart bodies; it forwards them"),
+    ig(R, "extra_config.router.max_payload", "1024", "KrakenD Enterprise's (CE ignores it too); cuttle bounds request bodies with cuttle/server.max_body_bytes (default 10 MiB)"),
+    // ---- telemetry/logging (root; krakend-gologging) ----
+    h(R, "extra_config.telemetry/logging", "{}"),
+    h(R, "extra_config.telemetry/logging.level", "\"INFO\""),
+    h(R, "extra_config.telemetry/logging.prefix", "\"[GW]\""),
+    h(R, "extra_config.telemetry/logging.stdout", "true"),
+    h(R, "extra_config.telemetry/logging.syslog", "false"),
+    h(R, "extra_config.telemetry/logging.syslog_facility", "\"local3\""),
+    h(R, "extra_config.telemetry/logging.format", "\"default\""),
+    h(R, "extra_config.telemetry/logging.custom_format", "\"%{message}\""),
+    ig(R, "extra_config.telemetry/logging.access_log_format", "\"json\"", "KrakenD Enterprise's access-log formats; cuttle writes gin's line (or none, router.disable_access_log)"),
+    ig(R, "extra_config.telemetry/logging.access_log_custom_format", "\"x\"", "KrakenD Enterprise's access-log formats; cuttle writes gin's line (or none, router.disable_access_log)"),
+    ig(R, "extra_config.telemetry/logging.access_log_missing_key_marker", "\"-\"", "KrakenD Enterprise's access-log formats; cuttle writes gin's line (or none, router.disable_access_log)"),
+    ig(R, "extra_config.telemetry/logging.backend", "{}", "KrakenD Enterprise's per-backend logging; cuttle logs failed backend calls at ERROR"),
+    // ---- cuttle/server (root; cuttle's own) ----
+    h(R, "extra_config.cuttle/server", "{}"),
+    h(R, "extra_config.cuttle/server.max_body_bytes", "1024"),
+    h(R, "extra_config.cuttle/server.max_uri_bytes", "1024"),
+    h(R, "extra_config.cuttle/server.max_response_bytes", "1024"),
+    h(R, "extra_config.cuttle/server.max_connections", "1024"),
+    h(R, "extra_config.cuttle/server.pool_size", "4"),
+    h(R, "extra_config.cuttle/server.h2_max_concurrent_streams", "64"),
+    // ---- security (root; krakend-cors, krakend-httpsecure, krakend-botdetector) ----
+    h(R, "extra_config.security/cors", "{}"),
+    h(R, "extra_config.security/cors.allow_origins", "[\"*\"]"),
+    h(R, "extra_config.security/cors.allow_methods", "[\"GET\"]"),
+    h(R, "extra_config.security/cors.allow_headers", "[\"X-A\"]"),
+    h(R, "extra_config.security/cors.expose_headers", "[\"X-A\"]"),
+    h(R, "extra_config.security/cors.max_age", "\"12h\""),
+    h(R, "extra_config.security/cors.allow_credentials", "false"),
+    h(R, "extra_config.security/cors.allow_private_network", "true"),
+    h(R, "extra_config.security/cors.options_passthrough", "true"),
+    h(R, "extra_config.security/cors.options_success_status", "200"),
+    h(R, "extra_config.security/cors.debug", "false"),
+    h(R, "extra_config.security/http", "{}"),
+    h(R, "extra_config.security/http.allowed_hosts", "[\"a.example\"]"),
+    h(R, "extra_config.security/http.allowed_hosts_are_regex", "false"),
+    h(R, "extra_config.security/http.host_proxy_headers", "[\"X-Forwarded-Host\"]"),
+    h(R, "extra_config.security/http.sts_seconds", "300"),
+    h(R, "extra_config.security/http.sts_include_subdomains", "true"),
+    h(R, "extra_config.security/http.force_sts_header", "true"),
+    h(R, "extra_config.security/http.frame_deny", "true"),
+    h(R, "extra_config.security/http.custom_frame_options_value", "\"SAMEORIGIN\""),
+    h(R, "extra_config.security/http.content_type_nosniff", "true"),
+    h(R, "extra_config.security/http.browser_xss_filter", "true"),
+    h(R, "extra_config.security/http.content_security_policy", "\"default-src 'self'\""),
+    h(R, "extra_config.security/http.referrer_policy", "\"same-origin\""),
+    h(R, "extra_config.security/http.ssl_redirect", "false"),
+    h(R, "extra_config.security/http.ssl_host", "\"a.example\""),
+    h(R, "extra_config.security/http.ssl_proxy_headers", "{\"X-Forwarded-Proto\": \"https\"}"),
+    h(R, "extra_config.security/http.is_development", "false"),
+    ig(R, "extra_config.security/http.hpkp_public_key", "\"pin-sha256=\\\"x\\\"\"", "krakend-httpsecure no longer sends it (browsers dropped HPKP)"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector", "{}"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector.allow", "[\"curl/7\"]"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector.deny", "[\"a\"]"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector.patterns", "[\"bot.*\"]"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector.cache_size", "100"),
+    h(&[Level::Root, Level::Endpoint], "extra_config.security/bot-detector.empty_user_agent_is_bot", "true"),
+    // ---- auth (root: krakend-jose's shared cache) ----
+    hn(R, "extra_config.auth/validator", "{\"shared_cache_duration\": 60}", "only shared_cache_duration; any other key here is warned about (a validator protects only its endpoint)"),
+    h(R, "extra_config.auth/validator.shared_cache_duration", "60"),
+    ig(R, "extra_config.auth/jose", "{}", "KrakenD reads the shared JWK cache from the root auth/validator"),
+    // ---- telemetry/opentelemetry (root; krakend-otel) ----
+    h(R, "extra_config.telemetry/opentelemetry", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus", "[]"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].name", "\"p\""),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].port", "9091"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].listen_ip", "\"127.0.0.1\""),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].process_metrics", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].disable_metrics", "true"),
+    hn(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].host", "\"127.0.0.1\"", "read as listen_ip when that is absent"),
+    ig(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].go_metrics", "true", "cuttle is not a Go program; process_metrics gives the process_* series"),
+    ig(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].custom_metric_reporting_period", "10", OTEL_PUSH),
+    ig(R, "extra_config.telemetry/opentelemetry.exporters.otlp", "[]", OTEL_PUSH),
+    h(R, "extra_config.telemetry/opentelemetry.skip_paths", "[\"/x\"]"),
+    hn(R, "extra_config.telemetry/opentelemetry.histograms", "{}", "the Prometheus exporter's bucket bounds"),
+    h(R, "extra_config.telemetry/opentelemetry.histograms.time_buckets", "[0.1, 1]"),
+    h(R, "extra_config.telemetry/opentelemetry.histograms.size_buckets", "[1024, 65536]"),
+    h(R, "extra_config.telemetry/opentelemetry.layers", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.global", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.global.disable_metrics", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.proxy", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.proxy.disable_metrics", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics", "{}"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.disable_stage", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.round_trip", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.read_payload", "true"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.detailed_connection", "true", OTEL_DETAILED),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces", "{}", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.disable_traces", "true", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.disable_propagation", "true", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.report_headers", "true", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.skip_headers", "[]", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.traces_static_attributes", "[]", OTEL_TRACES),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.global.metrics_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.global.semantic_convention", "\"\"", "cuttle writes krakend-otel's original metric names"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.disable_traces", "true", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.report_headers", "true", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.skip_headers", "[]", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.traces_static_attributes", "[]", OTEL_TRACES),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
+    ig(R, "extra_config.telemetry/opentelemetry.metric_reporting_period", "30", OTEL_PUSH),
+    ig(R, "extra_config.telemetry/opentelemetry.trace_sample_rate", "0.5", OTEL_TRACES),
+    ig(R, "extra_config.telemetry/opentelemetry.service_name", "\"gw\"", OTEL_RESOURCE),
+    ig(R, "extra_config.telemetry/opentelemetry.service_version", "\"1\"", OTEL_RESOURCE),
+    ig(R, "extra_config.telemetry/opentelemetry.deploy_env", "\"prod\"", OTEL_RESOURCE),
+    ig(R, "extra_config.telemetry/opentelemetry.exporters_override", "{}", "KrakenD Enterprise's per-endpoint exporter choice; cuttle measures every endpoint for every exporter"),
+    // ---- proxy (lura `proxy`) ----
+    h(EB, "extra_config.proxy", "{}"),
+    h(E, "extra_config.proxy.sequential", "true"),
+    h(E, "extra_config.proxy.static", "{\"data\": {\"a\": 1}}"),
+    h(EB, "extra_config.proxy.flatmap_filter", "[{\"type\": \"del\", \"args\": [\"a\"]}]"),
+    hn(B, "extra_config.proxy.shadow", "true", "mirrored, its answer discarded"),
+    hn(B, "extra_config.proxy.shadow_timeout", "\"1s\"", "read on a shadow backend only (reported as ignored on others)"),
+    ig(E, "extra_config.proxy.shadow_timeout", "\"1s\"", "lura reads shadow_timeout on shadow backends only"),
+    ig(E, "extra_config.proxy.shadow", "true", "lura reads shadow on backends only"),
+    ig(B, "extra_config.proxy.sequential", "true", "lura reads sequential on endpoints only"),
+    ig(B, "extra_config.proxy.static", "{\"data\": {}}", "lura reads static on endpoints only"),
+    ig(EB, "extra_config.proxy.combiner", "\"x\"", "names a Go plugin's response combiner; cuttle merges as lura's default combiner does"),
+    ig(EB, "extra_config.proxy.sequential_propagated_params", "[\"resp0_a\"]", "KrakenD Enterprise's; cuttle propagates every {respN_field} a url_pattern names"),
+    ig(EB, "extra_config.proxy.decompress_gzip", "1024", "KrakenD Enterprise's; cuttle decodes gzip backend bodies it parses"),
+    ig(EB, "extra_config.proxy.max_payload", "1024", "KrakenD Enterprise's; use extra_config.cuttle/server.max_response_bytes to bound backend bodies"),
+    // ---- endpoint guards and checks ----
+    h(E, "extra_config.qos/ratelimit/router", "{}"),
+    h(E, "extra_config.qos/ratelimit/router.max_rate", "10"),
+    h(E, "extra_config.qos/ratelimit/router.capacity", "10"),
+    h(E, "extra_config.qos/ratelimit/router.client_max_rate", "10"),
+    h(E, "extra_config.qos/ratelimit/router.client_capacity", "10"),
+    h(E, "extra_config.qos/ratelimit/router.every", "\"1s\""),
+    h(E, "extra_config.qos/ratelimit/router.strategy", "\"ip\""),
+    h(E, "extra_config.qos/ratelimit/router.key", "\"X-A\""),
+    ig(E, "extra_config.qos/ratelimit/router.num_shards", "2048", SHARDS),
+    ig(E, "extra_config.qos/ratelimit/router.cleanup_period", "\"1m\"", SHARDS),
+    ig(E, "extra_config.qos/ratelimit/router.cleanup_threads", "1", SHARDS),
+    h(EB, "extra_config.validation/cel", "[{\"check_expr\": \"true\"}]"),
+    h(E, "extra_config.validation/json-schema", "{\"type\": \"object\"}"),
+    h(EB, "extra_config.modifier/jmespath", "{\"expr\": \"a\"}"),
+    h(EB, "extra_config.modifier/jmespath.expr", "\"a\""),
+    hn(EB, "extra_config.plugin/req-resp-modifier", "{\"name\": [\"content-replacer\"], \"content-replacer\": {}}", "the content-replacer plugin only; any other plugin is refused"),
+    h(EB, "extra_config.plugin/req-resp-modifier.name", "[\"content-replacer\"]"),
+    h(EB, "extra_config.plugin/req-resp-modifier.content-replacer", "{\"a\": {\"find\": \"x\", \"replace\": \"y\"}}"),
+    rf(EB, "extra_config.plugin/req-resp-modifier.ip-filter", "{\"CIDR\": [\"10.0.0.0/8\"], \"allow\": true}", "KrakenD Enterprise's ip-filter plugin is not implemented; it decides who may call"),
+    rf(EB, "extra_config.plugin/req-resp-modifier.response-schema-validator", "{\"schema\": {}}", "KrakenD Enterprise's response-schema-validator plugin is not implemented; it decides what reaches the client"),
+    // ---- auth/validator (endpoint; krakend-jose) ----
+    h(E, "extra_config.auth/validator", "{}"),
+    h(E, "extra_config.auth/validator.alg", "\"HS256\""),
+    h(E, "extra_config.auth/validator.jwk_url", "\"https://a.example/jwk\""),
+    h(E, "extra_config.auth/validator.jwk_local_path", "\"/nonexistent/jwk.json\""),
+    h(E, "extra_config.auth/validator.cache", "true"),
+    h(E, "extra_config.auth/validator.cache_duration", "900"),
+    h(E, "extra_config.auth/validator.disable_jwk_security", "false"),
+    h(E, "extra_config.auth/validator.issuer", "\"i\""),
+    h(E, "extra_config.auth/validator.audience", "[\"a\"]"),
+    h(E, "extra_config.auth/validator.roles_key", "\"roles\""),
+    h(E, "extra_config.auth/validator.roles_key_is_nested", "false"),
+    h(E, "extra_config.auth/validator.roles", "[\"r\"]"),
+    h(E, "extra_config.auth/validator.scopes_key", "\"scope\""),
+    h(E, "extra_config.auth/validator.scopes", "[\"s\"]"),
+    h(E, "extra_config.auth/validator.scopes_matcher", "\"any\""),
+    h(E, "extra_config.auth/validator.cookie_key", "\"c\""),
+    h(E, "extra_config.auth/validator.auth_header_name", "\"X-Token\""),
+    h(E, "extra_config.auth/validator.propagate_claims", "[[\"sub\", \"X-Sub\"]]"),
+    h(E, "extra_config.auth/validator.key_identify_strategy", "\"kid\""),
+    h(E, "extra_config.auth/validator.operation_debug", "false"),
+    h(E, "extra_config.auth/validator.leeway", "\"1s\""),
+    hn(E, "extra_config.auth/validator.token_cache_size", "100", "cuttle's verified-token cache"),
+    ig(E, "extra_config.auth/validator.cipher_suites", "[5]", "the JWK client uses rustls' safe suites (root client_tls)"),
+    ig(E, "extra_config.auth/validator.failed_jwk_key_cooldown", "\"10s\"", "cuttle refetches a JWK set for an unknown key at most every 10 s"),
+    ig(E, "extra_config.auth/validator.propagate_claims_preserve_array", "true", "not implemented: array claims are propagated joined with commas"),
+    ig(E, "extra_config.auth/validator.shared_cache_duration", "60", "KrakenD reads it from the root auth/validator only"),
+    rf(E, "extra_config.auth/validator.jwk_fingerprints", "[\"x\"]", JOSE_REFUSED),
+    rf(E, "extra_config.auth/validator.jwk_local_ca", "\"/ca.pem\"", JOSE_REFUSED),
+    rf(E, "extra_config.auth/validator.secret_url", "\"base64key://x\"", JOSE_REFUSED),
+    rf(E, "extra_config.auth/validator.cypher_key", "\"x\"", JOSE_REFUSED),
+    // ---- auth/signer (endpoint; krakend-jose) ----
+    h(E, "extra_config.auth/signer", "{}"),
+    h(E, "extra_config.auth/signer.alg", "\"HS256\""),
+    h(E, "extra_config.auth/signer.kid", "\"k\""),
+    h(E, "extra_config.auth/signer.typ", "\"JWT\""),
+    h(E, "extra_config.auth/signer.jwk_url", "\"https://a.example/jwk\""),
+    h(E, "extra_config.auth/signer.jwk_local_path", "\"/nonexistent/jwk.json\""),
+    h(E, "extra_config.auth/signer.disable_jwk_security", "false"),
+    h(E, "extra_config.auth/signer.full", "false"),
+    h(E, "extra_config.auth/signer.keys_to_sign", "[\"token\"]"),
+    ig(E, "extra_config.auth/signer.cipher_suites", "[5]", "the JWK client uses rustls' safe suites (root client_tls)"),
+    ig(E, "extra_config.auth/signer.leeway", "\"1s\"", "a signer checks no times"),
+    rf(E, "extra_config.auth/signer.jwk_fingerprints", "[\"x\"]", JOSE_REFUSED),
+    rf(E, "extra_config.auth/signer.jwk_local_ca", "\"/ca.pem\"", JOSE_REFUSED),
+    rf(E, "extra_config.auth/signer.secret_url", "\"base64key://x\"", JOSE_REFUSED),
+    rf(E, "extra_config.auth/signer.cypher_key", "\"x\"", JOSE_REFUSED),
+    // ---- backend namespaces ----
+    h(B, "extra_config.backend/http", "{}"),
+    h(B, "extra_config.backend/http.return_error_code", "true"),
+    h(B, "extra_config.backend/http.return_error_details", "\"b\""),
+    h(B, "extra_config.backend/http/client", "{}"),
+    h(B, "extra_config.backend/http/client.send_body_on_redirect", "true"),
+    rf(B, "extra_config.backend/http/client.client_tls", "{}", "KrakenD Enterprise's; it decides how this backend is reached"),
+    rf(B, "extra_config.backend/http/client.proxy_address", "\"http://proxy:3128\"", "KrakenD Enterprise's; it decides where this backend is reached"),
+    rf(B, "extra_config.backend/http/client.no_redirect", "true", "KrakenD Enterprise's; it decides where this backend is reached"),
+    h(B, "extra_config.qos/circuit-breaker", "{}"),
+    h(B, "extra_config.qos/circuit-breaker.interval", "60"),
+    h(B, "extra_config.qos/circuit-breaker.timeout", "10"),
+    h(B, "extra_config.qos/circuit-breaker.max_errors", "5"),
+    h(B, "extra_config.qos/circuit-breaker.log_status_change", "true"),
+    h(B, "extra_config.qos/circuit-breaker.name", "\"cb\""),
+    h(B, "extra_config.qos/ratelimit/proxy", "{}"),
+    h(B, "extra_config.qos/ratelimit/proxy.max_rate", "10"),
+    h(B, "extra_config.qos/ratelimit/proxy.capacity", "10"),
+    h(B, "extra_config.qos/ratelimit/proxy.every", "\"1s\""),
+];
+
+/// Every row: [`LISTED`], then, for each namespace of KrakenD's schema
+/// (and cuttle's) at each level where no row names it, a row refusing it
+/// (when it guards an endpoint) or ignoring it.
+pub fn rows() -> &'static [Opt] {
+    static ROWS: std::sync::OnceLock<Vec<Opt>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(build_rows)
+}
+
+fn build_rows() -> Vec<Opt> {
+    let mut all: Vec<Opt> = LISTED.to_vec();
+    for namespace in super::suggest::known_namespaces() {
+        let path: &'static str = Box::leak(format!("extra_config.{namespace}").into_boxed_str());
+        for level in ALL {
+            if LISTED
+                .iter()
+                .any(|o| o.path == path && o.levels.contains(level))
+            {
+                continue;
+            }
+            let levels: &'static [Level] = match level {
+                Level::Root => R,
+                Level::Endpoint => E,
+                Level::Backend => B,
+            };
+            all.push(unread(levels, path, namespace));
+        }
+    }
+    all
+}
+
+/// The row of a namespace cuttle does not read at `levels`.
+fn unread(levels: &'static [Level], path: &'static str, namespace: &str) -> Opt {
+    if super::unimplemented::is_guarding(namespace) {
+        let note = if LISTED.iter().any(|o| o.path == path) {
+            "not read at this level, and it would guard what it is written on: refused"
+        } else {
+            "not implemented, and it decides who may call or what reaches a backend"
+        };
+        return rf(levels, path, "{}", note);
+    }
+    let note = if LISTED.iter().any(|o| o.path == path) {
+        "not read at this level (cuttle reads it where the table says honoured)"
+    } else if namespace.starts_with("telemetry/") {
+        "cuttle exports only Prometheus metrics (root telemetry/opentelemetry) and its logs"
+    } else if namespace.starts_with("documentation/") {
+        "documentation generators' settings; nothing to serve"
+    } else {
+        "not implemented; it only observes or annotates, so it does not protect anything"
+    };
+    ig(levels, path, "{}", note)
+}
+
+/// The keys KrakenD's schema gives the object of `level`.
+pub fn schema_keys(level: Level) -> &'static [&'static str] {
+    super::suggest::level_keys(level)
+}
+
+/// The namespaces of KrakenD's schema (and cuttle's own).
+pub fn schema_namespaces() -> impl Iterator<Item = &'static str> {
+    super::suggest::known_namespaces()
+}
+
+/// Whether some row names `key` (dotted, without list indexes) of
+/// `namespace`, at any level: the readers leave such a key to the list
+/// (honoured: read; ignored and refused: [`report`]). A namespace read at
+/// several levels has a row for each of its keys at each of them (a test
+/// keeps it so), so the level need not be asked.
+pub fn has_row(namespace: &str, key: &str) -> bool {
+    let ns = format!("extra_config.{namespace}.");
+    LISTED.iter().any(|o| {
+        o.path
+            .strip_prefix(&ns)
+            .is_some_and(|rest| rest.replace("[]", "") == key)
+    })
+}
+
+/// Whether rows name keys below `key` of `namespace` (dotted, without
+/// list indexes).
+pub fn has_rows_below(namespace: &str, key: &str) -> bool {
+    let ns = format!("extra_config.{namespace}.");
+    LISTED.iter().any(|o| {
+        o.path.strip_prefix(&ns).is_some_and(|rest| {
+            rest.replace("[]", "")
+                .strip_prefix(key)
+                .is_some_and(|r| r.starts_with('.'))
+        })
+    })
+}
+
+/// Whether a whole namespace gets an ignored row at some level (readers
+/// leave it to [`report`]).
+pub fn is_ignored_namespace(namespace: &str) -> bool {
+    super::suggest::known_namespaces().any(|n| n == namespace)
+}
+
+/// Objects of lura's own settings below the root whose keys no other
+/// check looks at: a key in no row there is unknown.
+const BLOCKS: &[&str] = &[
+    "tls",
+    "tls.keys[]",
+    "client_tls",
+    "client_tls.client_certs[]",
+];
+
+/// What [`report`] found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Ignored options: warnings, each with its JSON path and why.
+    pub ignored: Vec<Problem>,
+    /// Refused options, with why.
+    pub refused: Vec<Problem>,
+    /// Keys of [`BLOCKS`] no row names (warned about as unknown).
+    pub unknown: Vec<String>,
+}
+
+/// The ignored, refused and unknown options found in `document`.
+pub fn report(document: &Value) -> Report {
+    let mut found = Report::default();
+    for block in BLOCKS {
+        let mut objects = Vec::new();
+        find(document, &split(block), String::new(), &mut objects);
+        for (at, object) in objects {
+            let Value::Object(object) = object else {
+                continue;
+            };
+            for key in object.keys() {
+                let path = format!("{block}.{key}");
+                if !key.starts_with(['@', '$', '_', '#']) && !LISTED.iter().any(|o| o.path == path)
+                {
+                    found.unknown.push(format!("{at}.{key}"));
+                }
+            }
+        }
+    }
+    let (ignored, refused) = (&mut found.ignored, &mut found.refused);
+    let rows = rows();
+    let mut visit_level = |object: &Value, level: Level, at: &str| {
+        for row in rows.iter().filter(|r| r.levels.contains(&level)) {
+            if row.status == Status::Honoured {
+                continue;
+            }
+            let mut found = Vec::new();
+            find(object, &split(row.path), at.to_owned(), &mut found);
+            for (path, _) in found {
+                match row.status {
+                    Status::Ignored => {
+                        ignored.push(Problem::new(path, format!("ignored: {}", row.note)));
+                    }
+                    _ => refused.push(Problem::new(path, row.note)),
+                }
+            }
+        }
+    };
+    visit_level(document, Level::Root, "");
+    let endpoints = document.get("endpoints").and_then(Value::as_array);
+    for (e, endpoint) in endpoints.into_iter().flatten().enumerate() {
+        let at = format!("endpoints[{e}]");
+        visit_level(endpoint, Level::Endpoint, &at);
+        let backends = endpoint.get("backend").and_then(Value::as_array);
+        for (b, backend) in backends.into_iter().flatten().enumerate() {
+            visit_level(backend, Level::Backend, &format!("{at}.backend[{b}]"));
+        }
+    }
+    found
+}
+
+/// A row's path in segments; `extra_config.<namespace>` is one segment
+/// (namespaces hold no dots, their keys may follow).
+fn split(path: &str) -> Vec<&str> {
+    match path.strip_prefix("extra_config.") {
+        Some(rest) => {
+            let (namespace, keys) = match rest.split_once('.') {
+                Some((n, k)) => (n, Some(k)),
+                None => (rest, None),
+            };
+            let mut segments = vec!["extra_config", namespace];
+            segments.extend(keys.into_iter().flat_map(|k| k.split('.')));
+            segments
+        }
+        None => path.split('.').collect(),
+    }
+}
+
+fn join(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+/// The values `segments` reach from `value` (at `at`), with their JSON
+/// paths.
+fn find<'a>(value: &'a Value, segments: &[&str], at: String, found: &mut Vec<(String, &'a Value)>) {
+    let Some((first, rest)) = segments.split_first() else {
+        found.push((at, value));
+        return;
+    };
+    if let Value::Array(items) = value {
+        // `auth/validator` may be a list of validators.
+        for (i, item) in items.iter().enumerate() {
+            find(item, segments, format!("{at}[{i}]"), found);
+        }
+        return;
+    }
+    let Value::Object(object) = value else {
+        return;
+    };
+    if *first == "extra_config" {
+        let (Some(namespace), Some(Value::Object(extra))) = (rest.first(), object.get(*first))
+        else {
+            return;
+        };
+        let mut current = None;
+        for (written, v) in extra {
+            if let alias::Name::Current(name) = alias::resolve(written)
+                && name == *namespace
+            {
+                // The current name wins over an old one (alias.rs).
+                if current.is_none() || written == namespace {
+                    current = Some((written, v));
+                }
+            }
+        }
+        if let Some((written, v)) = current {
+            find(v, &rest[1..], join(&join(&at, first), written), found);
+        }
+        return;
+    }
+    let (key, list) = match first.strip_suffix("[]") {
+        Some(key) => (key, true),
+        None => (*first, false),
+    };
+    let Some(v) = object.get(key) else { return };
+    let at = join(&at, key);
+    match (list, v) {
+        (true, Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                find(item, rest, format!("{at}[{i}]"), found);
+            }
+        }
+        (true, _) => {}
+        (false, v) => find(v, rest, at, found),
+    }
+}
+
+/// `docs/options.md`: the table of every row.
+pub fn markdown() -> String {
+    let mut rows = rows().to_vec();
+    rows.sort_by(|a, b| (a.levels[0], a.path).cmp(&(b.levels[0], b.path)));
+    let mut out = String::from(
+        "# Options\n\nGenerated from `src/config/options.rs` by `tests/options.rs` (regenerate with\n`CUTTLE_BLESS_OPTIONS=1 cargo test --test options`); do not edit by hand.\n\nEvery option cuttle knows, at each level: **honoured** (read and acted on),\n**refused** (loading fails naming it: it would protect an endpoint or decide\nwhere a request goes, and cuttle does not implement it; `--ignore-unimplemented`\nserves without it) or **ignored** (`check` and `run` print a warning naming its\nJSON path and why). A key in none of these rows is unknown: a warning, or a\nrefusal with \"did you mean\" when it is close to a known one (ARCHITECTURE.md,\n\"check\"). Paths are relative to the level's object; `[]` marks a list.\n\n| JSON path / namespace | level | status | note |\n|---|---|---|---|\n",
+    );
+    for row in rows {
+        let levels: Vec<&str> = row.levels.iter().map(|l| l.name()).collect();
+        let note = row.note.replace('|', "\\|");
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            row.path,
+            levels.join(", "),
+            row.status.name(),
+            note
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`has_row`] does not ask the level, so a namespace read at several
+    /// levels must have a row for each of its keys at each of them.
+    #[test]
+    fn keys_of_a_namespace_have_rows_at_each_level_it_is_read() {
+        for namespace_row in LISTED.iter().filter(|o| {
+            o.status == Status::Honoured
+                && o.path.starts_with("extra_config.")
+                && split(o.path).len() == 2
+        }) {
+            let prefix = format!("{}.", namespace_row.path);
+            for key_row in LISTED.iter().filter(|o| o.path.starts_with(&prefix)) {
+                for level in namespace_row.levels {
+                    // At the root, auth/validator holds only the shared
+                    // cache; auth.rs warns about any other key there.
+                    if namespace_row.path == "extra_config.auth/validator" && *level == Level::Root
+                    {
+                        continue;
+                    }
+                    assert!(
+                        LISTED
+                            .iter()
+                            .any(|o| o.path == key_row.path && o.levels.contains(level)),
+                        "{} has no row at the {} level",
+                        key_row.path,
+                        level.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paths_split_at_the_namespace() {
+        assert_eq!(
+            split("extra_config.telemetry/opentelemetry.exporters.prometheus[].name"),
+            [
+                "extra_config",
+                "telemetry/opentelemetry",
+                "exporters",
+                "prometheus[]",
+                "name"
+            ]
+        );
+        assert_eq!(split("sd_scheme"), ["sd_scheme"]);
+    }
+}
