@@ -17,6 +17,7 @@ use std::cell::Cell;
 use crate::rt::{Stream, Timer};
 
 use super::Current;
+use super::buffers::{self, Buffers};
 use super::client_ip::client_ip;
 use super::observe::Observed;
 use super::worker::Worker;
@@ -28,7 +29,7 @@ use crate::http::{
 use crate::proxy::exchange::{self, Incoming, Scratch};
 use crate::proxy::websocket::Session;
 
-const INITIAL_READ_BUFFER: usize = 8 * 1024;
+const INITIAL_READ_BUFFER: usize = buffers::READ_BUFFER;
 /// Buffers that grew beyond this for one request are released after it.
 const KEEP_BUFFER: usize = 256 * 1024;
 
@@ -54,6 +55,10 @@ struct Connection {
     /// The client reached us over TLS.
     secure: bool,
     /// `rbuf[..end]` holds received bytes; a request head starts at 0.
+    /// This and the buffers below come from the worker's pool
+    /// (`server::buffers`) when a request's first bytes are readable and
+    /// go back when it is answered and no next one has begun: an idle
+    /// connection holds none (`rbuf` is empty then).
     rbuf: Vec<u8>,
     end: usize,
     out: Vec<u8>,
@@ -66,6 +71,8 @@ struct Connection {
     /// The observer's clock reading as the last response was done: the
     /// next request's idle wait starts from it (one clock read less).
     answered_at: Option<Instant>,
+    /// Not yet waited for its first bytes (see `readable`).
+    fresh: bool,
     /// A WebSocket handshake both sides accepted, its 101 sent: relayed
     /// once the request is observed (`proxy::websocket`).
     upgraded: Option<Box<Session>>,
@@ -86,13 +93,14 @@ pub async fn serve(
         stream,
         peer,
         secure,
-        rbuf: vec![0; INITIAL_READ_BUFFER],
+        rbuf: Vec::new(),
         end: 0,
-        out: Vec::with_capacity(INITIAL_READ_BUFFER),
+        out: Vec::new(),
         body: Vec::new(),
         bufs: Scratch::default(),
         read_timer: Timer::new(),
         answered_at: None,
+        fresh: true,
         upgraded: None,
     };
     loop {
@@ -104,7 +112,7 @@ pub async fn serve(
                 conn.out.clear();
                 write_error_response(&mut conn.out, status, reason.as_bytes(), true);
                 if conn.stream.write_all(&conn.out).await.is_ok() {
-                    close_after_error(&mut conn.stream).await;
+                    Box::pin(close_after_error(&mut conn.stream)).await;
                 }
                 return;
             }
@@ -112,7 +120,78 @@ pub async fn serve(
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.give_buffers();
+    }
+}
+
 impl Connection {
+    /// Takes a set of buffers from the worker's pool, unless it holds one.
+    fn take_buffers(&mut self) {
+        if !self.rbuf.is_empty() {
+            return;
+        }
+        let Buffers {
+            rbuf,
+            out,
+            body,
+            response_body,
+            headers,
+            scratch,
+            decor,
+        } = buffers::take();
+        self.rbuf = rbuf;
+        self.out = out;
+        self.body = body;
+        self.bufs.body = response_body;
+        self.bufs.headers = headers;
+        self.bufs.scratch = scratch;
+        self.bufs.decor = decor;
+    }
+
+    /// Gives its buffers back to the worker's pool: when idle (nothing
+    /// pending in `rbuf`) or closing (what is pending is dropped).
+    fn give_buffers(&mut self) {
+        if self.rbuf.is_empty() {
+            return;
+        }
+        self.end = 0;
+        use std::mem::take;
+        buffers::give(Buffers {
+            rbuf: take(&mut self.rbuf),
+            out: take(&mut self.out),
+            body: take(&mut self.body),
+            response_body: take(&mut self.bufs.body),
+            headers: take(&mut self.bufs.headers),
+            scratch: take(&mut self.bufs.scratch),
+            decor: take(&mut self.bufs.decor),
+        });
+    }
+
+    /// The idle wait of a keep-alive connection: until the socket is
+    /// readable, bounded by `deadline`, reading nothing (so holding no
+    /// buffer). tokio reports a new connection readable before anything
+    /// came: its first wait peeks to be sure (one system call per
+    /// connection); later ones follow a read that cleared the readiness.
+    async fn readable(&mut self, deadline: Instant) -> Result<(), ErrorKind> {
+        if Instant::now() >= deadline {
+            return Err(ErrorKind::TimedOut);
+        }
+        let ready = if std::mem::take(&mut self.fresh) {
+            let confirmed = self.stream.readable_confirmed();
+            self.read_timer.until(deadline, confirmed).await
+        } else {
+            let ready = self.stream.readable();
+            self.read_timer.until(deadline, ready).await
+        };
+        match ready {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(e.kind()),
+            None => Err(ErrorKind::TimedOut),
+        }
+    }
+
     /// Reads more bytes into `rbuf`, growing it up to `limit`, with the
     /// read bounded by `deadline`. Returns the number of bytes read.
     async fn fill(&mut self, limit: usize, deadline: Instant) -> Result<usize, ErrorKind> {
@@ -163,6 +242,22 @@ impl Connection {
         let now = self.answered_at.take().unwrap_or_else(Instant::now);
         let mut started = (self.end > 0).then_some(now);
         let idle_deadline = now + limits.idle_timeout;
+        if started.is_none() {
+            // Idle: the buffers go back to the pool until bytes arrive.
+            self.give_buffers();
+            if waiting.drain.is_draining() {
+                return Err(Stop::Quietly);
+            }
+            let readable = futures_lite::future::or(self.readable(idle_deadline), async {
+                waiting.drain.wait().await;
+                Err(ErrorKind::Interrupted)
+            })
+            .await;
+            if readable.is_err() {
+                return Err(Stop::Quietly);
+            }
+        }
+        self.take_buffers();
         // Looks only at the bytes that arrived since the last read; parses in full when the
         // head is complete (and a few bounded times before, for early refusals).
         let mut reader = RequestHeadReader::new();
@@ -221,25 +316,30 @@ impl Connection {
         let (body_start, body_end, consumed) = self
             .read_body(&head, limits.max_body_bytes, request_deadline)
             .await?;
-        let keep = self
-            .respond(
-                worker,
-                &head,
-                (body_start, body_end),
-                started.unwrap_or_else(Instant::now),
-                endpoint,
-            )
-            .await
+        // Boxed: the answer's state (backend calls) is allocated per
+        // request, not part of every connection's future, idle ones too.
+        let keep = Box::pin(self.respond(
+            worker,
+            &head,
+            (body_start, body_end),
+            started.unwrap_or_else(Instant::now),
+            endpoint,
+        ))
+        .await
             && head.keep_alive
             && !worker.drain.is_draining();
         if let Some(session) = self.upgraded.take() {
             // The client's frames that came behind its handshake go first.
-            let early = &self.rbuf[consumed..self.end];
+            // They are copied (usually there are none: no allocation) and
+            // the set goes back to the pool: the relay has buffers of its
+            // own, and a session may last hours.
+            let early = self.rbuf[consumed..self.end].to_vec();
+            self.give_buffers();
             let metrics = worker.observer.metrics.as_deref();
             // Boxed: the relay's state must not grow every connection's future.
-            let relay = session.relay(&mut self.stream, early, metrics, worker.drain.wait());
+            let relay = session.relay(&mut self.stream, &early, metrics, worker.drain.wait());
             Box::pin(relay).await;
-            close_after_error(&mut self.stream).await;
+            Box::pin(close_after_error(&mut self.stream)).await;
             return Ok(false);
         }
         // Move the next pipelined request (if it began to arrive) to the front.

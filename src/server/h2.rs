@@ -83,7 +83,9 @@ pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
         )
         .max_send_buffer_size(64 * 1024)
         .handshake::<_, Bytes>(watched);
-    let shaken = rt::within(limits.read_header_timeout, handshake).await;
+    // Boxed: the handshake's state (a whole codec) would otherwise stay a
+    // part of this future, next to the connection's, while it idles.
+    let shaken = rt::within(limits.read_header_timeout, Box::pin(handshake)).await;
     let resets = Rc::new(Resets::default());
     let mut connection = match shaken {
         Some(Ok(connection)) => connection,
