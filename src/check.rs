@@ -31,7 +31,7 @@ pub struct Options {
 /// print before exiting 1.
 pub fn after_load(
     config: &Config,
-    prepared: &crate::runtime::Prepared,
+    prepared: &crate::process::Prepared,
     file: &Path,
     options: &Options,
 ) -> Result<(), String> {
@@ -46,7 +46,7 @@ pub fn after_load(
         print!("{}", dump(config, &options.indent));
     }
     if options.test_build {
-        crate::runtime::test_build(config, prepared)
+        crate::process::test_build(config, prepared)
             .map_err(|e| format!("ERROR testing the configuration file:\t{e}"))?;
     }
     Ok(())

@@ -123,7 +123,7 @@ impl LoadFlags {
 
     /// Reads `path` again for a reload (SIGHUP), with the same flags and
     /// command-line overrides as at start-up.
-    fn reloader(&self, path: PathBuf, port: Option<u16>, debug: bool) -> cuttle::runtime::Reloader {
+    fn reloader(&self, path: PathBuf, port: Option<u16>, debug: bool) -> cuttle::process::Reloader {
         let options = self.options();
         Box::new(move || {
             let env = cuttle::config::Environment::from_process();
@@ -319,12 +319,12 @@ fn start(
     config: cuttle::config::Config,
     prepared: cuttle::prepare::Prepared,
     cores: Option<usize>,
-    reload: Option<cuttle::runtime::Reloader>,
+    reload: Option<cuttle::process::Reloader>,
 ) -> ExitCode {
-    let ran = cuttle::runtime::run(
+    let ran = cuttle::process::run(
         config,
         prepared,
-        cuttle::runtime::RunOptions { cores, reload },
+        cuttle::process::RunOptions { cores, reload },
     );
     // What the workers logged last, before the process exits.
     cuttle::logging::finish(std::time::Duration::from_secs(1));

@@ -1,4 +1,6 @@
-//! The runtime seam: the only module that names tokio.
+//! The runtime seam (each worker's event loop): the only module that names
+//! tokio. The process around the workers (start-up, signals, reload) is
+//! `crate::process`.
 //!
 //! Everything else sees a worker's event loop through this small surface:
 //! running a worker's loop on the current thread ([`block_on_local`]),
@@ -99,7 +101,7 @@ thread_local! {
 /// A panic that escapes a task (anything not inside [`isolate`]) stops
 /// the loop with [`Stopped::Died`]: a worker that lost its accept loop or
 /// a background task must not serve on crippled, so the caller
-/// (`runtime`) ends the process with status 70 and a supervisor restarts
+/// (`process`) ends the process with status 70 and a supervisor restarts
 /// it. Ending the process is the caller's, not this seam's: it also
 /// flushes the logs first.
 pub fn block_on_local<F: Future>(future: F) -> Result<F::Output, Stopped> {

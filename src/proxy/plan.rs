@@ -169,7 +169,7 @@ pub struct WorkerShare {
 }
 
 /// `prepared` holds what the prepare step compiled for it once for all
-/// workers (`runtime::Prepared`).
+/// workers (`process::Prepared`).
 pub fn compile_endpoint(
     index: usize,
     endpoint: &Endpoint,

@@ -1,4 +1,6 @@
-//! Start-up: which cores, the port check, one pinned worker thread per
+//! The process around the workers (the event loop each runs is `crate::rt`;
+//! this is the main thread's side). Start-up: which cores, the port check,
+//! one pinned worker thread per
 //! core (each running its own event loop, see `crate::rt`), each with its
 //! own listener and its own tables, built from the parts the prepare step
 //! (`crate::prepare`) built once for all of them.
