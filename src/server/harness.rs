@@ -675,6 +675,47 @@ mod tests {
         assert_eq!(backend.take().len(), 2);
     }
 
+    /// The fuzz targets' seeds, as the targets run them.
+    #[test]
+    fn the_fuzz_seeds_pass_the_checks() {
+        let (backend, gateway) = gateway();
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        for (dir, protocol) in [
+            ("h1_exchange", Protocol::Http1),
+            ("h2_exchange", Protocol::Http2),
+        ] {
+            let mut files: Vec<_> = std::fs::read_dir(seeds.join(dir))
+                .unwrap()
+                .flatten()
+                .collect();
+            files.sort_by_key(|f| f.file_name());
+            assert!(files.len() >= 5, "{dir}");
+            for file in files {
+                let mut input = std::fs::read(file.path()).unwrap();
+                if protocol == Protocol::Http2 {
+                    input = [H2_START, &input].concat();
+                }
+                let served = gateway.serve(protocol, &input, LIMIT);
+                let name = file.file_name();
+                assert!(served.finished, "{name:?}");
+                let checked = match protocol {
+                    Protocol::Http1 => check_h1_output(&served.output, true),
+                    Protocol::Http2 => check_h2_output(&served.output, true),
+                };
+                let text = String::from_utf8_lossy(&served.output);
+                assert!(
+                    checked.as_ref().is_ok_and(|&n| n >= 1),
+                    "{name:?}: {checked:?} {text}"
+                );
+                let seen = backend.take();
+                assert!(!seen.is_empty() || name == "not_found", "{name:?}: {text}");
+                for head in &seen {
+                    check_backend_request(head).unwrap();
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_checks_refuse_what_they_name() {
         let ok = b"GET /a/b?c=../d HTTP/1.1\r\nHost: x\r\nX-A: b c\r\n\r\n";
