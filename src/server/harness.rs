@@ -132,6 +132,20 @@ impl Gateway {
     }
 }
 
+impl Drop for Gateway {
+    /// Idle backend connections hold their pool (`Pool::retire`): without
+    /// this the pools outlive the worker, which LeakSanitizer reports
+    /// when a fuzz run ends.
+    fn drop(&mut self) {
+        let worker = self.current.borrow().clone();
+        self.local.block_on(async {
+            for pool in worker.pools.iter() {
+                pool.retire();
+            }
+        });
+    }
+}
+
 /// How long an HTTP/2 client waits for more output before it ends its
 /// input anyway, should [`H2Watch`] misjudge what is awaited.
 const H2_QUIET: Duration = Duration::from_millis(250);
