@@ -21,3 +21,7 @@ pub mod server;
 pub mod tls;
 pub mod upstream;
 pub mod validation;
+
+/// For the fuzz targets and tests: a worker serving given bytes.
+#[doc(hidden)]
+pub use server::harness;

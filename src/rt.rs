@@ -137,6 +137,35 @@ pub fn block_on_local<F: Future>(future: F) -> Result<F::Output, Stopped> {
     }
 }
 
+/// A worker's event loop kept between runs (`server::harness`): the
+/// same current-thread runtime and `LocalSet` as [`block_on_local`], but
+/// each [`Local::block_on`] returns to the caller, tasks left running
+/// stay for the next call, and a panic in `future` is not caught (a
+/// fuzzer wants it; libFuzzer's panic hook aborts on any panic, also one
+/// in a spawned task).
+pub struct Local {
+    runtime: tokio::runtime::Runtime,
+    local: tokio::task::LocalSet,
+}
+
+impl Local {
+    pub fn new() -> io::Result<Local> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        Ok(Local {
+            runtime,
+            local: tokio::task::LocalSet::new(),
+        })
+    }
+
+    /// Runs this loop on the current thread until `future` completes.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.local.block_on(&self.runtime, future)
+    }
+}
+
 /// Spawns a task on this worker. It runs until it completes or the worker
 /// stops; a panic in it stops the worker (see [`block_on_local`]).
 pub fn spawn<F: Future<Output = ()> + 'static>(future: F) {
@@ -379,6 +408,9 @@ enum Io {
     Plain(tokio::net::TcpStream),
     ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+    /// One end of an in-memory pipe (`server::harness`: a client
+    /// connection made of given bytes, for the fuzz targets).
+    Memory(tokio::io::DuplexStream),
 }
 
 /// What the first bytes of a connection were, for [`Stream::starts_with`].
@@ -462,11 +494,20 @@ impl Stream {
         })
     }
 
+    /// Two streams connected to each other in memory, each buffering up
+    /// to `capacity` bytes: no socket, so no socket options, peeking or
+    /// `has_input` (always false).
+    pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
+        let (a, b) = tokio::io::duplex(capacity);
+        (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))
+    }
+
     fn tcp(&self) -> Option<&tokio::net::TcpStream> {
         match &self.io {
             Io::Plain(tcp) => Some(tcp),
             Io::ServerTls(tls) => Some(tls.get_ref().0),
             Io::ClientTls(tls) => Some(tls.get_ref().0),
+            Io::Memory(_) => None,
         }
     }
 
@@ -577,6 +618,7 @@ impl Stream {
             Io::Plain(tcp) => tcp.read(buf).await,
             Io::ServerTls(tls) => tls.read(buf).await,
             Io::ClientTls(tls) => tls.read(buf).await,
+            Io::Memory(pipe) => pipe.read(buf).await,
         }
     }
 
@@ -590,7 +632,7 @@ impl Stream {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) if tls.get_ref().1.wants_read() => tls.get_ref().0,
             Io::ClientTls(tls) if tls.get_ref().1.wants_read() => tls.get_ref().0,
-            Io::ServerTls(_) | Io::ClientTls(_) => return Ok(()),
+            Io::ServerTls(_) | Io::ClientTls(_) | Io::Memory(_) => return Ok(()),
         };
         tcp.readable().await
     }
@@ -661,6 +703,7 @@ impl Stream {
             Io::Plain(tcp) => tcp,
             Io::ServerTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
             Io::ClientTls(tls) => return tls_write(tls.as_mut(), buf, limit, timer).await,
+            Io::Memory(pipe) => return tls_write(pipe, buf, limit, timer).await,
         };
         match tcp.try_write(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -679,7 +722,7 @@ impl Stream {
     }
 
     /// Ends the writing side in the stream's own way: a close_notify over
-    /// TLS, FIN on a socket.
+    /// TLS, FIN on a socket, the end of an in-memory pipe.
     pub async fn shutdown(&mut self) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         AsyncWriteExt::shutdown(self).await
@@ -717,7 +760,7 @@ impl Stream {
         let mut buf = tokio::io::ReadBuf::new(&mut byte);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let polled = match &mut self.io {
-            Io::Plain(_) => return true,
+            Io::Plain(_) | Io::Memory(_) => return true,
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(&mut cx, &mut buf),
         };
@@ -738,6 +781,7 @@ impl AsyncRead for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_read(cx, buf),
         }
     }
 }
@@ -752,6 +796,7 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Io::Memory(pipe) => Pin::new(pipe).poll_write(cx, buf),
         }
     }
 
@@ -760,6 +805,7 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_flush(cx),
         }
     }
 
@@ -771,6 +817,7 @@ impl tokio::io::AsyncWrite for Stream {
             Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Io::ServerTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
             Io::ClientTls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Io::Memory(pipe) => Pin::new(pipe).poll_shutdown(cx),
         }
     }
 }
@@ -875,8 +922,8 @@ impl WriteHalf<'_> {
     }
 }
 
-/// Sends all of `buf` over a TLS stream (encrypted) or a split stream's
-/// writing half, flushed, bounded as a whole by `limit`.
+/// Sends all of `buf` over a TLS stream (encrypted), an in-memory pipe or
+/// a split stream's writing half, flushed, bounded as a whole by `limit`.
 async fn tls_write<S>(
     tls: &mut S,
     buf: &[u8],

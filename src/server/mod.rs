@@ -5,6 +5,8 @@ mod client_ip;
 mod conn;
 mod drain;
 mod h2;
+#[doc(hidden)]
+pub mod harness;
 mod observe;
 mod worker;
 
