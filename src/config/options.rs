@@ -81,59 +81,37 @@ const B: &[Level] = &[Level::Backend];
 const EB: &[Level] = &[Level::Endpoint, Level::Backend];
 const ALL: &[Level] = &[Level::Root, Level::Endpoint, Level::Backend];
 
+/// One row; the short constructors below keep the table to one line a row.
+const fn row(
+    levels: &'static [Level],
+    path: &'static str,
+    status: Status,
+    sample: &'static str,
+    note: &'static str,
+) -> Opt {
+    Opt {
+        levels,
+        path,
+        status,
+        note,
+        sample,
+    }
+}
+
 const fn h(levels: &'static [Level], path: &'static str, sample: &'static str) -> Opt {
-    Opt {
-        levels,
-        path,
-        status: Status::Honoured,
-        note: "",
-        sample,
-    }
+    row(levels, path, Status::Honoured, sample, "")
 }
 
-const fn hn(
-    levels: &'static [Level],
-    path: &'static str,
-    sample: &'static str,
-    note: &'static str,
-) -> Opt {
-    Opt {
-        levels,
-        path,
-        status: Status::Honoured,
-        note,
-        sample,
-    }
+const fn hn(l: &'static [Level], p: &'static str, sample: &'static str, note: &'static str) -> Opt {
+    row(l, p, Status::Honoured, sample, note)
 }
 
-const fn ig(
-    levels: &'static [Level],
-    path: &'static str,
-    sample: &'static str,
-    note: &'static str,
-) -> Opt {
-    Opt {
-        levels,
-        path,
-        status: Status::Ignored,
-        note,
-        sample,
-    }
+const fn ig(l: &'static [Level], p: &'static str, sample: &'static str, note: &'static str) -> Opt {
+    row(l, p, Status::Ignored, sample, note)
 }
 
-const fn rf(
-    levels: &'static [Level],
-    path: &'static str,
-    sample: &'static str,
-    note: &'static str,
-) -> Opt {
-    Opt {
-        levels,
-        path,
-        status: Status::Refused,
-        note,
-        sample,
-    }
+const fn rf(l: &'static [Level], p: &'static str, sample: &'static str, note: &'static str) -> Opt {
+    row(l, p, Status::Refused, sample, note)
 }
 
 const NO_ASYNC: &str = "KrakenD Enterprise's async agents (queue consumers); cuttle runs none";
