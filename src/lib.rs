@@ -23,5 +23,6 @@ pub mod upstream;
 pub mod validation;
 
 /// For the fuzz targets and tests: a worker serving given bytes.
+#[cfg(any(test, feature = "harness"))]
 #[doc(hidden)]
 pub use server::harness;

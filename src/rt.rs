@@ -143,11 +143,13 @@ pub fn block_on_local<F: Future>(future: F) -> Result<F::Output, Stopped> {
 /// stay for the next call, and a panic in `future` is not caught (a
 /// fuzzer wants it; libFuzzer's panic hook aborts on any panic, also one
 /// in a spawned task).
+#[cfg(any(test, feature = "harness"))]
 pub struct Local {
     runtime: tokio::runtime::Runtime,
     local: tokio::task::LocalSet,
 }
 
+#[cfg(any(test, feature = "harness"))]
 impl Local {
     pub fn new() -> io::Result<Local> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -409,7 +411,9 @@ enum Io {
     ServerTls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
     ClientTls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
     /// One end of an in-memory pipe (`server::harness`: a client
-    /// connection made of given bytes, for the fuzz targets).
+    /// connection made of given bytes, for the fuzz targets). Only made
+    /// with the `harness` feature; the other builds keep its match arms.
+    #[cfg_attr(not(any(test, feature = "harness")), allow(dead_code))]
     Memory(tokio::io::DuplexStream),
 }
 
@@ -497,6 +501,7 @@ impl Stream {
     /// Two streams connected to each other in memory, each buffering up
     /// to `capacity` bytes: no socket, so no socket options, peeking or
     /// `has_input` (always false).
+    #[cfg(any(test, feature = "harness"))]
     pub fn memory_pair(capacity: usize) -> (Stream, Stream) {
         let (a, b) = tokio::io::duplex(capacity);
         (Stream::new(Io::Memory(a)), Stream::new(Io::Memory(b)))

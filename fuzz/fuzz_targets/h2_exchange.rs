@@ -5,21 +5,11 @@
 //! input whose first byte is 0xff is sent as it is (preface included).
 #![no_main]
 
-use std::time::Duration;
-
-use cuttle::harness::{
-    Backend, Gateway, H2_START, Protocol, check_backend_request, check_h2_output, fuzz_config,
-};
+use cuttle::harness::{Fixture, H2_START, Protocol};
 use libfuzzer_sys::fuzz_target;
 
-const LIMIT: Duration = Duration::from_secs(5);
-
 thread_local! {
-    static SETUP: (Backend, Gateway) = {
-        let backend = Backend::start().expect("backend");
-        let gateway = Gateway::from_json(&fuzz_config(backend.addr)).expect("fuzz config");
-        (backend, gateway)
-    };
+    static FIXTURE: Fixture = Fixture::start().expect("fuzz fixture");
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -27,16 +17,9 @@ fuzz_target!(|data: &[u8]| {
         [0xff, raw @ ..] => raw.to_vec(),
         frames => [H2_START, frames].concat(),
     };
-    SETUP.with(|(backend, gateway)| {
-        let served = gateway.serve(Protocol::Http2, &input, LIMIT);
-        assert!(served.finished, "connection still open {LIMIT:?} after the input ended");
-        if let Err(why) = check_h2_output(&served.output, true) {
-            panic!("{why}\n{:?}", served.output);
-        }
-        for head in backend.take() {
-            if let Err(why) = check_backend_request(&head) {
-                panic!("backend request: {why}");
-            }
+    FIXTURE.with(|fixture| {
+        if let Err(why) = fixture.exchange(Protocol::Http2, &input) {
+            panic!("{why}");
         }
     });
 });

@@ -6,7 +6,9 @@
 //! in-memory stream. Also a recording backend (a plain std TCP server) and
 //! the checks the fuzz targets make on what both saw.
 //!
-//! Not part of cuttle's interface (`#[doc(hidden)]`).
+//! Not part of cuttle's interface (`#[doc(hidden)]`), and only built with
+//! the `harness` feature (the fuzz crate turns it on) or for unit tests:
+//! the release binary does not carry it.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
@@ -304,23 +306,34 @@ pub struct Backend {
 /// Heads longer than this end the backend's connection unanswered.
 const BACKEND_MAX_HEAD: usize = 64 * 1024;
 
+/// How many connections the backend serves at once: its threads are
+/// started once and never end. Threads started per connection, ending
+/// while a fuzz run checks for leaks, made LeakSanitizer report their
+/// buffers (an exiting thread's stack is no longer scanned).
+const BACKEND_THREADS: usize = 64;
+
+/// A connection that sends nothing for this long is closed by the backend
+/// (between requests, that is what frees a thread from an idle pooled
+/// connection; the gateway then opens a new one, as with any backend).
+const BACKEND_IDLE: Duration = Duration::from_secs(1);
+
 impl Backend {
     pub fn start() -> io::Result<Backend> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let (recorded, seen) = channel();
-        std::thread::Builder::new()
-            .name("harness-backend".into())
-            .spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let recorded = recorded.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("harness-backend-conn".into())
-                        .spawn(move || {
-                            let _ = answer(stream, &recorded);
-                        });
-                }
-            })?;
+        // Each thread accepts on its own handle of the listener.
+        for _ in 0..BACKEND_THREADS {
+            let listener = listener.try_clone()?;
+            let recorded = recorded.clone();
+            std::thread::Builder::new()
+                .name("harness-backend".into())
+                .spawn(move || {
+                    for stream in listener.incoming().flatten() {
+                        let _ = answer(stream, &recorded);
+                    }
+                })?;
+        }
         Ok(Backend { addr, seen })
     }
 
@@ -332,7 +345,7 @@ impl Backend {
 
 /// Serves one backend connection until it closes or breaks the rules.
 fn answer(mut stream: TcpStream, seen: &Sender<Vec<u8>>) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(BACKEND_IDLE))?;
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
@@ -431,6 +444,54 @@ fn answer(mut stream: TcpStream, seen: &Sender<Vec<u8>>) -> io::Result<()> {
             }
         }
         stream.write_all(&out)?;
+    }
+}
+
+/// What the exchange fuzz targets drive: the recording backend and a
+/// worker built from [`fuzz_config`] around it, kept between inputs.
+pub struct Fixture {
+    pub backend: Backend,
+    pub gateway: Gateway,
+}
+
+/// Longer than any wait of [`fuzz_config`] (backend timeout 2 s,
+/// read_header_timeout 1 s) once the input has ended.
+pub const FUZZ_LIMIT: Duration = Duration::from_secs(5);
+
+impl Fixture {
+    pub fn start() -> Result<Fixture, String> {
+        let backend = Backend::start().map_err(|e| e.to_string())?;
+        let gateway = Gateway::from_json(&fuzz_config(backend.addr))?;
+        Ok(Fixture { backend, gateway })
+    }
+
+    /// Serves one connection whose input is `input` and checks the
+    /// invariants the fuzz targets hold the gateway to: the connection
+    /// closed within [`FUZZ_LIMIT`], its output is whole messages of its
+    /// protocol, and every request a backend got is well formed.
+    pub fn exchange(&self, protocol: Protocol, input: &[u8]) -> Result<(), String> {
+        let served = self.gateway.serve(protocol, input, FUZZ_LIMIT);
+        if !served.finished {
+            return Err(format!(
+                "connection still open {FUZZ_LIMIT:?} after the input ended"
+            ));
+        }
+        let output = match protocol {
+            Protocol::Http1 => check_h1_output(&served.output, true)
+                .map(drop)
+                .map_err(|why| format!("{why}\n{}", String::from_utf8_lossy(&served.output))),
+            Protocol::Http2 => check_h2_output(&served.output, true)
+                .map(drop)
+                .map_err(|why| format!("{why}\n{:?}", served.output)),
+        };
+        // The backend's record is emptied whatever the output was, so the
+        // next input starts clean.
+        let heads = self.backend.take();
+        output?;
+        heads
+            .iter()
+            .try_for_each(|head| check_backend_request(head))
+            .map_err(|why| format!("backend request: {why}"))
     }
 }
 
@@ -684,8 +745,7 @@ mod tests {
     const LIMIT: Duration = Duration::from_secs(5);
 
     fn gateway() -> (Backend, Gateway) {
-        let backend = Backend::start().unwrap();
-        let gateway = Gateway::from_json(&fuzz_config(backend.addr)).unwrap();
+        let Fixture { backend, gateway } = Fixture::start().unwrap();
         (backend, gateway)
     }
 

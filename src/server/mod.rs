@@ -5,6 +5,7 @@ mod client_ip;
 mod conn;
 mod drain;
 mod h2;
+#[cfg(any(test, feature = "harness"))]
 #[doc(hidden)]
 pub mod harness;
 mod observe;
