@@ -282,7 +282,8 @@ async fn round_trip(
         Ok(head) => Ok(OpenResponse { conn, head }),
         Err(e) if e.may_send_again(conn.is_reused(), method.is_idempotent(), conn.wrote_any()) => {
             drop(conn);
-            let mut conn = pool.connect().await?;
+            // Boxed as in `Pool::checkout`: a rare path.
+            let mut conn = Box::pin(pool.connect()).await?;
             let head = send_and_read_head(&mut conn, method, request, pool).await?;
             Ok(OpenResponse { conn, head })
         }

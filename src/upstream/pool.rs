@@ -205,7 +205,10 @@ impl Pool {
                 return Ok(self.lend(idle));
             }
         }
-        self.connect().await
+        // Boxed: connecting (TCP, maybe a TLS handshake) is the rare path
+        // on keep-alive traffic, and its state is most of this future's
+        // size, which every request's future would otherwise carry.
+        Box::pin(self.connect()).await
     }
 
     fn lend(self: &Rc<Self>, conn: Counted) -> Lease {
