@@ -27,8 +27,8 @@ use super::client_ip::client_ip;
 use super::observe::Observed;
 use super::worker::Worker;
 use crate::http::{
-    Framing, HeadLimits, Header, Method, RequestHead, ResponseSink, Span, assemble_request,
-    split_lines,
+    BodyCut, Framing, HeadLimits, Header, Method, RequestBody, RequestHead, ResponseSink, Span,
+    assemble_request, split_lines,
 };
 use crate::proxy::exchange::{self, Incoming, Scratch};
 use crate::rt::{self, Stream};
@@ -754,6 +754,16 @@ impl H2Sink<'_, '_, '_> {
                 }
             }
         }
+    }
+}
+
+impl RequestBody for H2Sink<'_, '_, '_> {
+    fn pending(&self) -> Option<Option<u64>> {
+        None
+    }
+
+    async fn next_piece(&mut self) -> Result<&[u8], BodyCut> {
+        Ok(&[])
     }
 }
 

@@ -10,9 +10,17 @@ use crate::rt::Stream;
 
 use super::error::{BackendError, Malformed};
 use crate::http::{
-    ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
-    ResponseHeadReader, ResponseSink,
+    ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Method, Parse, RequestBody, ResponseBody,
+    ResponseHead, ResponseHeadReader, ResponseSink,
 };
+
+/// Writes a chunk's size line (`{hex}\r\n`) into `out`; returns its length.
+fn chunk_size_line(len: usize, out: &mut [u8; 20]) -> usize {
+    let digits = format_args!("{len:x}\r\n");
+    let mut cursor = std::io::Cursor::new(&mut out[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, digits);
+    usize::try_from(cursor.position()).unwrap_or(0)
+}
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest response head accepted from a backend.
@@ -32,6 +40,10 @@ pub struct BackendConn {
     reused: bool,
     /// Some byte of the current exchange's request reached the socket.
     wrote: bool,
+    /// The backend answered before the whole request body was sent: the
+    /// rest of it would be read as the next request, so the connection is
+    /// not reused.
+    body_unsent: bool,
     /// When it last went back to the pool (recorded only when a pool
     /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
     idle_since: Option<std::time::Instant>,
@@ -47,6 +59,7 @@ impl BackendConn {
             end: 0,
             reused: false,
             wrote: false,
+            body_unsent: false,
             idle_since: None,
         }
     }
@@ -65,12 +78,13 @@ impl BackendConn {
         self.set_read_timeout(None);
         self.reused = true;
         self.wrote = false;
+        self.body_unsent = false;
     }
 
     /// Whether every byte read was consumed: the exchange ended cleanly
     /// and nothing of it can poison the next one.
     pub(super) fn is_drained(&self) -> bool {
-        self.start == self.end
+        self.start == self.end && !self.body_unsent
     }
 
     /// An idle connection with something to read (unsolicited bytes, end of
@@ -110,6 +124,78 @@ impl BackendConn {
             }
         }
         Ok(())
+    }
+
+    /// Sends a streamed request body as `body` yields it, after its head
+    /// went with [`send`](Self::send): each piece as it is (the head
+    /// announced its Content-Length) or as one chunk. Each read of the
+    /// client waits until the backend took the previous piece, so a slow
+    /// backend pauses the client and nothing piles up here. A backend that
+    /// answers before it read the body (a 413, as nginx relays it) stops
+    /// the sending: its head is read as usual and the connection is not
+    /// reused (`body_unsent`). A client that stops sending fails the call
+    /// with [`BackendError::RequestBodyCut`]; the caller drops the
+    /// connection. The body can be sent only once: nothing here retries.
+    pub async fn send_body<B: RequestBody>(
+        &mut self,
+        body: &mut B,
+        chunked: bool,
+    ) -> Result<(), BackendError> {
+        loop {
+            let piece = body
+                .next_piece()
+                .await
+                .map_err(|_| BackendError::RequestBodyCut)?;
+            let last = piece.is_empty();
+            let answered = if !chunked {
+                last || self.write_or_answer(piece).await
+            } else if last {
+                self.write_or_answer(LAST_CHUNK).await
+            } else {
+                let mut size = [0u8; 20];
+                let n = chunk_size_line(piece.len(), &mut size);
+                self.write_or_answer(&size[..n]).await
+                    || self.write_or_answer(piece).await
+                    || self.write_or_answer(b"\r\n").await
+            };
+            if answered {
+                self.body_unsent = !last;
+                return Ok(());
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes `bytes` unless the backend answers (or fails) first, which
+    /// only a write that has to wait gives it time to do. True: stop
+    /// sending and read the answer (a failed write included: the answer
+    /// may be there; if not, reading the head fails).
+    async fn write_or_answer(&mut self, bytes: &[u8]) -> bool {
+        if self.end == self.buf.len() {
+            // Room for an early answer; pending bytes are none yet here.
+            self.start = 0;
+            self.end = 0;
+        }
+        let (mut reader, mut writer) = crate::rt::split(&mut self.stream);
+        let room = &mut self.buf[self.end..];
+        let raced = futures_lite::future::or(
+            async { writer.write_all(bytes).await.map(|()| None) },
+            async { reader.read(room).await.map(Some) },
+        )
+        .await;
+        match raced {
+            Ok(None) => {
+                self.wrote = true;
+                false
+            }
+            Ok(Some(n)) => {
+                self.end += n;
+                true
+            }
+            Err(_) => true,
+        }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.

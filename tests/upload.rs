@@ -1,0 +1,337 @@
+//! No-op endpoints stream request bodies to their backend as the client
+//! sends them, over HTTP/1.1 (Content-Length and chunked) and HTTP/2: the
+//! gateway holds a piece at a time, a slow backend pauses the client, a
+//! client that stops mid-body gets the backend request aborted, and a
+//! backend that answers before reading the body has its answer relayed.
+#![allow(clippy::disallowed_types)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Gateway, RawBackend};
+
+const MIB: u64 = 1024 * 1024;
+/// What the gateway may hold while it relays a large body.
+const RSS_LIMIT_KIB: u64 = 64 * 1024;
+/// The generator's block: the body repeats it, each copy numbered.
+const BLOCK: usize = 64 * 1024;
+
+/// An order-sensitive digest of a byte stream, fed in pieces of any size.
+#[derive(Default)]
+struct Digest {
+    hash: u64,
+    bytes: u64,
+    partial: [u8; 8],
+    partial_len: usize,
+}
+
+impl Digest {
+    fn update(&mut self, mut data: &[u8]) {
+        self.bytes += data.len() as u64;
+        while self.partial_len > 0 && !data.is_empty() {
+            self.partial[self.partial_len] = data[0];
+            self.partial_len += 1;
+            data = &data[1..];
+            if self.partial_len == 8 {
+                self.partial_len = 0;
+                self.word(u64::from_le_bytes(self.partial));
+            }
+        }
+        let mut words = data.chunks_exact(8);
+        for w in &mut words {
+            self.word(u64::from_le_bytes(w.try_into().unwrap()));
+        }
+        for &b in words.remainder() {
+            self.partial[self.partial_len] = b;
+            self.partial_len += 1;
+        }
+    }
+
+    fn word(&mut self, w: u64) {
+        self.hash = (self.hash ^ w)
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(5);
+    }
+
+    fn finish(&self) -> (u64, u64) {
+        let mut hash = self.hash;
+        for &b in &self.partial[..self.partial_len] {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        (self.bytes, hash)
+    }
+}
+
+/// Generates `len` bytes piece by piece (never the whole body at once),
+/// each piece a numbered copy of one pseudo-random block.
+struct Body {
+    block: Vec<u8>,
+    left: u64,
+    piece: u64,
+    digest: Digest,
+}
+
+impl Body {
+    fn new(len: u64) -> Body {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let block = (0..BLOCK / 8)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()
+            })
+            .collect();
+        Body {
+            block,
+            left: len,
+            piece: 0,
+            digest: Digest::default(),
+        }
+    }
+
+    /// The next piece (empty at the end), counted in the digest.
+    fn next(&mut self) -> Vec<u8> {
+        let n = self.left.min(BLOCK as u64) as usize;
+        let mut piece = self.block[..n].to_vec();
+        let number = self.piece.to_le_bytes();
+        let k = n.min(8);
+        piece[..k].copy_from_slice(&number[..k]);
+        self.piece += 1;
+        self.left -= n as u64;
+        self.digest.update(&piece);
+        piece
+    }
+}
+
+/// What the backend saw of one request.
+#[derive(Debug, Clone, PartialEq)]
+struct Received {
+    head: String,
+    bytes: u64,
+    hash: u64,
+    /// The body ended as framed (not cut by the gateway).
+    whole: bool,
+}
+
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Reads a request body as framed (Content-Length or chunked), feeding
+/// it to a digest, pausing `pause` after the first 16 MiB (a slow
+/// backend); returns the digest and whether the body ended as framed.
+fn read_body(stream: &mut BufReader<TcpStream>, head: &str, pause: Duration) -> (Digest, bool) {
+    let mut digest = Digest::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut paused = pause.is_zero();
+    let mut take = |stream: &mut BufReader<TcpStream>, mut n: u64, digest: &mut Digest| -> bool {
+        while n > 0 {
+            let want = n.min(buf.len() as u64) as usize;
+            match stream.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => return false,
+                Ok(got) => {
+                    digest.update(&buf[..got]);
+                    n -= got as u64;
+                    if !paused && digest.bytes >= 16 * MIB {
+                        paused = true;
+                        std::thread::sleep(pause);
+                    }
+                }
+            }
+        }
+        true
+    };
+    if let Some(len) = header(head, "content-length") {
+        let whole = take(stream, len.parse().unwrap(), &mut digest);
+        return (digest, whole);
+    }
+    assert_eq!(header(head, "transfer-encoding"), Some("chunked"), "{head}");
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).unwrap_or(0) == 0 {
+            return (digest, false);
+        }
+        let size = u64::from_str_radix(line.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            let mut end = String::new();
+            let _ = stream.read_line(&mut end);
+            return (digest, end == "\r\n");
+        }
+        if !take(stream, size, &mut digest) {
+            return (digest, false);
+        }
+        let mut crlf = [0u8; 2];
+        if stream.read_exact(&mut crlf).is_err() {
+            return (digest, false);
+        }
+    }
+}
+
+fn read_request_head(stream: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            return Some(head);
+        }
+    }
+}
+
+/// A backend that reads each request's body (pausing as `read_body`
+/// does), reports it on `seen` and answers with its length and digest.
+fn counting_backend(pause: Duration, seen: Sender<Received>) -> RawBackend {
+    let seen = Arc::new(Mutex::new(seen));
+    RawBackend::start(move |stream| {
+        let mut stream = BufReader::new(stream);
+        while let Some(head) = read_request_head(&mut stream) {
+            let (digest, whole) = read_body(&mut stream, &head, pause);
+            let (bytes, hash) = digest.finish();
+            let received = Received {
+                head,
+                bytes,
+                hash,
+                whole,
+            };
+            let _ = seen.lock().unwrap().send(received.clone());
+            if !whole {
+                return;
+            }
+            let text = format!("{bytes} {hash}");
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
+                text.len()
+            );
+            if stream.get_mut().write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn gateway_with(backend: &RawBackend, server: &str) -> Gateway {
+    Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "timeout": "120s", "read_timeout": "120s",
+            "extra_config": {{"cuttle/server": {{{server}}}}},
+            "endpoints": [{{"endpoint": "/upload", "method": "POST", "output_encoding": "no-op",
+              "backend": [{{"host": ["{b}"], "url_pattern": "/in", "encoding": "no-op"}}]}}]}}"#,
+        b = backend.url()
+    ))
+}
+
+/// Samples a process's RSS from another thread until dropped.
+struct RssWatch {
+    peak: Arc<Mutex<u64>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> RssWatch {
+        let peak = Arc::new(Mutex::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                let rss = common::rss_kib(pid);
+                let mut peak = p.lock().unwrap();
+                *peak = (*peak).max(rss);
+                drop(peak);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        RssWatch { peak, stop }
+    }
+
+    fn check(&self) {
+        let peak = *self.peak.lock().unwrap();
+        assert!(
+            peak < RSS_LIMIT_KIB,
+            "the gateway's RSS reached {} MiB while relaying an upload",
+            peak / 1024
+        );
+    }
+}
+
+impl Drop for RssWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Sends a POST of `len` generated bytes over HTTP/1.1, with
+/// Content-Length or chunked, and returns the response and the digest of
+/// what was sent.
+fn upload_h1(addr: SocketAddr, len: u64, chunked: bool) -> (common::Response, (u64, u64)) {
+    let mut conn = common::Client::connect(addr);
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {len}")
+    };
+    let head = format!("POST /upload HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n");
+    conn.send(head.as_bytes());
+    let mut body = Body::new(len);
+    loop {
+        let piece = body.next();
+        if piece.is_empty() {
+            break;
+        }
+        if chunked {
+            conn.send(format!("{:x}\r\n", piece.len()).as_bytes());
+            conn.send(&piece);
+            conn.send(b"\r\n");
+        } else {
+            conn.send(&piece);
+        }
+    }
+    if chunked {
+        conn.send(b"0\r\n\r\n");
+    }
+    let response = conn.response().expect("a response");
+    (response, body.digest.finish())
+}
+
+fn check_large_h1_upload(chunked: bool) {
+    let (seen, received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = gateway_with(&backend, "");
+    let watch = RssWatch::start(gw.pid());
+    let (response, (bytes, hash)) = upload_h1(gw.addr, 512 * MIB, chunked);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), format!("{bytes} {hash}"));
+    let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    let framing = if chunked {
+        header(&got.head, "transfer-encoding")
+    } else {
+        header(&got.head, "content-length")
+    };
+    let expected = if chunked {
+        "chunked".to_string()
+    } else {
+        bytes.to_string()
+    };
+    assert_eq!(framing, Some(&*expected), "{}", got.head);
+    watch.check();
+}
+
+#[test]
+fn a_512_mib_upload_with_content_length_streams_to_the_backend() {
+    check_large_h1_upload(false);
+}
+
+#[test]
+fn a_512_mib_chunked_upload_streams_to_the_backend_chunked() {
+    check_large_h1_upload(true);
+}
