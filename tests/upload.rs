@@ -335,3 +335,151 @@ fn a_512_mib_upload_with_content_length_streams_to_the_backend() {
 fn a_512_mib_chunked_upload_streams_to_the_backend_chunked() {
     check_large_h1_upload(true);
 }
+
+#[test]
+fn a_slow_backend_pauses_the_client_instead_of_growing_the_gateway() {
+    let (seen, received) = channel();
+    // The backend stops reading for 2 s after 16 MiB.
+    let backend = counting_backend(Duration::from_secs(2), seen);
+    let gw = gateway_with(&backend, "");
+    let watch = RssWatch::start(gw.pid());
+    let (response, (bytes, hash)) = upload_h1(gw.addr, 128 * MIB, false);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), format!("{bytes} {hash}"));
+    let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(got.whole);
+    watch.check();
+}
+
+/// Sends the head of a `len`-byte upload and `sent` bytes of it.
+fn begin_upload(addr: SocketAddr, len: u64, chunked: bool, sent: u64) -> common::Client {
+    let mut conn = common::Client::connect(addr);
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {len}")
+    };
+    conn.send(format!("POST /upload HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n").as_bytes());
+    let mut body = Body::new(sent);
+    loop {
+        let piece = body.next();
+        if piece.is_empty() {
+            return conn;
+        }
+        // The gateway may refuse it before all is sent.
+        let sent = if chunked {
+            conn.try_send(format!("{:x}\r\n", piece.len()).as_bytes())
+                && conn.try_send(&piece)
+                && conn.try_send(b"\r\n")
+        } else {
+            conn.try_send(&piece)
+        };
+        if !sent {
+            return conn;
+        }
+    }
+}
+
+#[test]
+fn a_client_that_stops_mid_body_gets_408_and_the_backend_request_is_aborted() {
+    let (seen, received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "timeout": "60s", "read_timeout": "2s",
+            "endpoints": [{{"endpoint": "/upload", "method": "POST", "output_encoding": "no-op",
+              "backend": [{{"host": ["{b}"], "url_pattern": "/in", "encoding": "no-op"}}]}}]}}"#,
+        b = backend.url()
+    ));
+    let mut conn = begin_upload(gw.addr, 64 * MIB, false, MIB);
+    let response = conn.response().expect("an answer");
+    assert_eq!(response.status, 408, "{}", response.text());
+    assert!(conn.is_closed());
+    let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(!got.whole, "the backend's request was cut: {got:?}");
+    assert!(got.bytes >= MIB / 2 && got.bytes < 64 * MIB, "{got:?}");
+}
+
+#[test]
+fn a_client_that_goes_away_mid_body_aborts_the_backend_request() {
+    let (seen, received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = gateway_with(&backend, "");
+    for chunked in [false, true] {
+        let conn = begin_upload(gw.addr, 64 * MIB, chunked, 2 * MIB);
+        // The gateway passed the first bytes on before the client leaves.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(conn);
+        let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(!got.whole, "the backend's request was cut: {got:?}");
+        assert!(got.bytes < 64 * MIB, "{got:?}");
+    }
+}
+
+#[test]
+fn a_configured_body_limit_counts_streamed_bytes() {
+    let (seen, received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = gateway_with(&backend, r#""max_body_bytes": 8388608"#);
+    // Chunked: counted as it streams, cut past the limit.
+    let mut conn = begin_upload(gw.addr, 0, true, 16 * MIB);
+    let response = conn.response().expect("an answer");
+    assert_eq!(response.status, 413, "{}", response.text());
+    let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(!got.whole && got.bytes <= 8 * MIB, "{got:?}");
+    // A Content-Length over it is refused before anything is sent.
+    let mut conn = common::Client::connect(gw.addr);
+    conn.send(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8388609\r\n\r\n");
+    assert_eq!(conn.response().expect("an answer").status, 413);
+    // Under it, a streamed body goes through.
+    let (response, (bytes, hash)) = upload_h1(gw.addr, 4 * MIB, false);
+    assert_eq!(response.text(), format!("{bytes} {hash}"));
+}
+
+#[test]
+fn a_backend_that_answers_before_reading_the_body_has_its_answer_relayed() {
+    let backend = RawBackend::start(|stream| {
+        let mut stream = BufReader::new(stream);
+        if read_request_head(&mut stream).is_none() {
+            return;
+        }
+        let text = "backend says: too large";
+        let answer = format!(
+            "HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = stream.get_mut().write_all(answer.as_bytes());
+        // Reads nothing more for a while, then closes.
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let gw = gateway_with(&backend, "");
+    let conn = TcpStream::connect(gw.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The client keeps sending from another thread, as long as it may.
+    let mut writer = conn.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n";
+        if writer.write_all(head).is_err() {
+            return;
+        }
+        let mut body = Body::new(256 * MIB);
+        loop {
+            let piece = body.next();
+            if piece.is_empty() || writer.write_all(&piece).is_err() {
+                return;
+            }
+        }
+    });
+    let mut reader = BufReader::new(conn);
+    let head = read_request_head(&mut reader).expect("the backend's answer");
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(header(&head, "connection"), Some("close"), "{head}");
+    let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    assert_eq!(body, b"backend says: too large");
+    // The rest of the upload is not read: the connection closes.
+    let mut rest = [0u8; 1];
+    assert!(matches!(reader.read(&mut rest), Ok(0) | Err(_)));
+    let _ = sender.join();
+}
