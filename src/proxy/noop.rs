@@ -142,8 +142,11 @@ pub async fn relay<S: ResponseSink>(
             .await
             .unwrap_or(Err(BackendError::Timeout))
     };
-    // Any answer counts as a success for the breaker: no-op passes every status on.
-    BackendPlan::record(admitted, opened.is_ok());
+    // Any answer counts as a success for the breaker: no-op passes every
+    // status on. A client that stopped sending its body is no fault of
+    // the backend's.
+    let backend_ok = matches!(opened, Ok(_) | Err(BackendError::RequestBodyCut));
+    BackendPlan::record(admitted, backend_ok);
     // One clock read ends both the call and the proxy stage.
     let ended = meter.as_ref().map(|_| std::time::Instant::now());
     if let (Some(meter), Some(ended)) = (meter, ended) {
