@@ -608,3 +608,66 @@ fn an_http2_client_that_resets_mid_body_aborts_the_backend_request() {
     assert!(!got.whole, "the backend's request was cut: {got:?}");
     assert!(got.bytes < 64 * MIB, "{got:?}");
 }
+
+#[test]
+fn an_early_backend_answer_reaches_an_http2_client_mid_upload() {
+    let backend = RawBackend::start(|stream| {
+        let mut stream = BufReader::new(stream);
+        if read_request_head(&mut stream).is_none() {
+            return;
+        }
+        let text = "backend says: too large";
+        let answer = format!(
+            "HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = stream.get_mut().write_all(answer.as_bytes());
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let gw = gateway_with(&backend, "");
+    let addr = gw.addr;
+    let (status, text) = h2_runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let request = http::Request::post(format!("http://{addr}/upload"))
+            .header("content-length", 256 * MIB)
+            .body(())
+            .unwrap();
+        let (response, mut stream) = send.send_request(request, false).unwrap();
+        // Sends until the window stays shut or the stream ends.
+        tokio::spawn(async move {
+            let mut body = Body::new(256 * MIB);
+            loop {
+                let mut piece = bytes::Bytes::from(body.next());
+                while !piece.is_empty() {
+                    stream.reserve_capacity(piece.len());
+                    let Some(Ok(granted)) =
+                        std::future::poll_fn(|cx| stream.poll_capacity(cx)).await
+                    else {
+                        return;
+                    };
+                    let part = piece.split_to(granted.min(piece.len()));
+                    if stream.send_data(part, false).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let response = tokio::time::timeout(Duration::from_secs(20), response)
+            .await
+            .expect("an answer before the body is sent")
+            .unwrap();
+        let status = response.status().as_u16();
+        let mut answer = response.into_body();
+        let mut text = Vec::new();
+        while let Some(Ok(chunk)) = answer.data().await {
+            text.extend_from_slice(&chunk);
+        }
+        (status, String::from_utf8_lossy(&text).into_owned())
+    });
+    assert_eq!(status, 413);
+    assert_eq!(text, "backend says: too large");
+}
