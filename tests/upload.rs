@@ -671,3 +671,53 @@ fn an_early_backend_answer_reaches_an_http2_client_mid_upload() {
     assert_eq!(status, 413);
     assert_eq!(text, "backend says: too large");
 }
+
+#[test]
+fn an_http2_client_that_stops_mid_body_gets_408_and_the_backend_request_is_aborted() {
+    let (seen, received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = Gateway::start(&format!(
+        r#"{{"version": 3, "use_h2c": true, "timeout": "60s", "read_timeout": "2s",
+            "endpoints": [{{"endpoint": "/upload", "method": "POST", "output_encoding": "no-op",
+              "backend": [{{"host": ["{b}"], "url_pattern": "/in", "encoding": "no-op"}}]}}]}}"#,
+        b = backend.url()
+    ));
+    let addr = gw.addr;
+    let status = h2_runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let request = http::Request::post(format!("http://{addr}/upload"))
+            .body(())
+            .unwrap();
+        let (response, mut stream) = send.send_request(request, false).unwrap();
+        let mut body = Body::new(MIB);
+        loop {
+            let mut piece = bytes::Bytes::from(body.next());
+            if piece.is_empty() {
+                break;
+            }
+            while !piece.is_empty() {
+                stream.reserve_capacity(piece.len());
+                let granted = std::future::poll_fn(|cx| stream.poll_capacity(cx))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let part = piece.split_to(granted.min(piece.len()));
+                stream.send_data(part, false).unwrap();
+            }
+        }
+        // The client sends no more and does not end the stream.
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("an answer within read_timeout")
+            .unwrap();
+        response.status().as_u16()
+    });
+    assert_eq!(status, 408);
+    let got = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(!got.whole, "the backend's request was cut: {got:?}");
+    assert!(got.bytes >= MIB / 2, "{got:?}");
+}
