@@ -721,3 +721,24 @@ fn an_http2_client_that_stops_mid_body_gets_408_and_the_backend_request_is_abort
     assert!(!got.whole, "the backend's request was cut: {got:?}");
     assert!(got.bytes >= MIB / 2, "{got:?}");
 }
+
+#[test]
+fn a_request_pipelined_behind_a_streamed_chunked_body_is_served() {
+    let (seen, _received) = channel();
+    let backend = counting_backend(Duration::ZERO, seen);
+    let gw = gateway_with(&backend, "");
+    // Past the default max_body_bytes, so streamed, not read whole.
+    let mut conn = begin_upload(gw.addr, 0, true, 16 * MIB);
+    let mut sent = Body::new(16 * MIB);
+    while !sent.next().is_empty() {}
+    // The last chunk and the next request leave in one write.
+    conn.send(b"0\r\n\r\nPOST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    let first = conn.response().expect("the upload's answer");
+    let (bytes, hash) = sent.digest.finish();
+    assert_eq!(first.text(), format!("{bytes} {hash}"));
+    let second = conn.response().expect("the pipelined request's answer");
+    let mut hello = Digest::default();
+    hello.update(b"hello");
+    let (bytes, hash) = hello.finish();
+    assert_eq!(second.text(), format!("{bytes} {hash}"));
+}

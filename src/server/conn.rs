@@ -340,7 +340,7 @@ impl Connection {
             .await?;
         // Boxed: the answer's state (backend calls) is allocated per
         // request, not part of every connection's future, idle ones too.
-        let (keep, consumed) = Box::pin(self.respond(
+        let (keep, mut consumed, behind) = Box::pin(self.respond(
             worker,
             &head,
             body_at,
@@ -362,6 +362,16 @@ impl Connection {
             Box::pin(relay).await;
             Box::pin(close_after_error(&mut self.stream)).await;
             return Ok(false);
+        }
+        if !behind.is_empty() {
+            // A pipelined request read behind a streamed chunked body, into
+            // the body buffer (at most a piece): it goes to the front.
+            let len = behind.len();
+            if self.rbuf.len() < len {
+                self.rbuf.resize(len, 0);
+            }
+            self.rbuf[..len].copy_from_slice(&self.body[behind]);
+            (consumed, self.end) = (0, len);
         }
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
@@ -492,7 +502,8 @@ impl Connection {
 
     /// Answers the request through the one request path, then reports it
     /// to the worker's observer; false when the connection must close.
-    /// Also returns the bytes of `rbuf` the request used.
+    /// Also returns the bytes of `rbuf` the request used, and where in
+    /// `body` bytes read behind a streamed chunked body lie.
     async fn respond(
         &mut self,
         worker: &Worker,
@@ -500,7 +511,7 @@ impl Connection {
         body_at: BodyAt,
         (started, deadline): (Instant, Instant),
         current: &Cell<Option<usize>>,
-    ) -> (bool, usize) {
+    ) -> (bool, usize, std::ops::Range<usize>) {
         let Connection {
             stream,
             peer,
@@ -573,13 +584,16 @@ impl Connection {
         }
         // Unless all of a streamed body was read, the rest is still on the
         // connection: it closes after the answer (as nginx does). What came
-        // behind a chunked body is the next request: kept when it is in the
-        // read buffer, else (rare) the connection closes too.
+        // behind a chunked body is the next request.
         let mut whole_upload = true;
+        let mut behind = 0..0;
         if let Some(upload) = sink.upload.take() {
+            whole_upload = upload.is_done();
             let (early_left, read_behind) = upload.behind();
             consumed -= early_left;
-            whole_upload = upload.is_done() && read_behind.is_empty();
+            if whole_upload {
+                behind = read_behind;
+            }
         }
         // A response this small leaves in one write, which waits only
         // when the client stopped reading: the proxy stage's end
@@ -610,7 +624,7 @@ impl Connection {
             completed: exchanged.completed,
             ended,
         });
-        (keep, consumed)
+        (keep, consumed, behind)
     }
 }
 

@@ -106,10 +106,10 @@ impl<'a> Upload<'a> {
     }
 
     /// Bytes read behind a chunked body's end (the next pipelined
-    /// request): how many of the early ones are left, and those read into
-    /// the body buffer (only one of the two is ever non-empty).
-    pub fn behind(&self) -> (usize, &[u8]) {
-        (self.early.len(), &self.raw[self.start..self.end])
+    /// request): how many of the early ones are left, and where those read
+    /// into the body buffer lie (only one of the two is ever non-empty).
+    pub fn behind(&self) -> (usize, std::ops::Range<usize>) {
+        (self.early.len(), self.start..self.end)
     }
 
     /// The next piece of body data; empty at its end.
