@@ -726,6 +726,44 @@ impl Stream {
         }
     }
 
+    /// Writes all of `buf` unless the peer sends something (or closes)
+    /// first, on a plain socket: `Some(false)` then, some of `buf` perhaps
+    /// written; `Some(true)`: all written. Waits on both readinesses at
+    /// once, confirming a readable one with a peek (a stale readiness
+    /// would otherwise stop the writing for nothing). For a request body
+    /// streamed to a backend that may answer before reading it. `None`:
+    /// not a plain socket (the caller races a split's halves instead).
+    pub async fn write_unless_answered(&mut self, mut buf: &[u8]) -> Option<io::Result<bool>> {
+        let Io::Plain(tcp) = &mut self.io else {
+            return None;
+        };
+        while !buf.is_empty() {
+            match tcp.try_write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let writable = async { tcp.writable().await.map(|()| true) };
+                    let readable = async { tcp.readable().await.map(|()| false) };
+                    match futures_lite::future::or(writable, readable).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+                            // A `WouldBlock` here clears the stale readiness.
+                            match tcp.try_io(tokio::io::Interest::READABLE, || {
+                                socket2::SockRef::from(&*tcp).peek(&mut probe)
+                            }) {
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                                _ => return Some(Ok(false)),
+                            }
+                        }
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(true))
+    }
+
     /// Ends the writing side in the stream's own way: a close_notify over
     /// TLS, FIN on a socket, the end of an in-memory pipe.
     pub async fn shutdown(&mut self) -> io::Result<()> {

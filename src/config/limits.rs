@@ -95,6 +95,9 @@ pub fn server_limits(
             }
             *field = to_usize(value, &format!("{at}.{key}"))?;
         }
+        if server.max_body_bytes.is_some() {
+            limits.max_streamed_body_bytes = Some(limits.max_body_bytes);
+        }
     }
     Ok(limits)
 }

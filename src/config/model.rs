@@ -97,6 +97,10 @@ pub struct ServerLimits {
     pub max_uri_bytes: usize,
     /// `max_body_bytes` (cuttle): largest request body accepted (beyond: 413).
     pub max_body_bytes: usize,
+    /// The same limit for a no-op endpoint's streamed upload, which the
+    /// gateway does not hold: only when the file sets `max_body_bytes`
+    /// (the default bounds what is buffered; KrakenD CE has no limit).
+    pub max_streamed_body_bytes: Option<usize>,
     /// `max_response_bytes` (cuttle): largest backend body buffered for
     /// manipulation (beyond: the backend counts as failed).
     pub max_response_bytes: usize,
@@ -149,6 +153,7 @@ impl Default for ServerLimits {
             max_header_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,
             max_body_bytes: 10 * 1024 * 1024,
+            max_streamed_body_bytes: None,
             max_response_bytes: 64 * 1024 * 1024,
             max_connections_per_worker: 10_000,
             max_idle_per_host: 250,

@@ -28,7 +28,7 @@ pub use request::{
 };
 pub use request_error::RequestError;
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response};
-pub use sink::{Framing, ResponseSink, split_lines};
+pub use sink::{BodyCut, Framing, RequestBody, ResponseSink, WholeBody, split_lines};
 pub use span::{ConnectionListed, Header, Parse, Span};
 pub use url::Url;
 pub use write::{

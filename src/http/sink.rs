@@ -20,6 +20,61 @@ pub enum Framing {
     Streamed,
 }
 
+/// Why a streamed request body stopped before its end (see
+/// [`RequestBody`]); the codec answers it as its protocol says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyCut {
+    /// The client closed the connection or reset the stream.
+    Gone,
+    /// Not all of it came within `read_timeout` (HTTP/1.1: 408).
+    TimedOut,
+    /// Past the configured `max_body_bytes` (413).
+    TooLarge,
+    /// Broken framing (a bad chunk: 400).
+    Malformed,
+}
+
+impl BodyCut {
+    /// The HTTP/1.1 answer to it (`None`: nobody to answer).
+    pub fn status(self) -> Option<(u16, &'static str)> {
+        match self {
+            BodyCut::Gone => None,
+            BodyCut::TimedOut => Some((408, "request timeout")),
+            BodyCut::TooLarge => Some((413, "request entity too large")),
+            BodyCut::Malformed => Some((400, "bad request body")),
+        }
+    }
+}
+
+/// The rest of a request body the codec did not read before the request
+/// path began: a no-op endpoint's large or slow upload, which goes to the
+/// backend piece by piece as the client sends it (the codec reads the
+/// next piece only when asked, so a slow backend pauses the client).
+#[allow(async_fn_in_trait)]
+pub trait RequestBody {
+    /// `None`: the body is whole in the request (`Incoming.body`), the
+    /// usual case. `Some(length)`: it is still to be read with
+    /// [`next_piece`](Self::next_piece), of this length when the client
+    /// announced one.
+    fn pending(&self) -> Option<Option<u64>>;
+    /// The next piece of the body (data, never framing); empty at its end.
+    /// The piece is valid until the next call.
+    async fn next_piece(&mut self) -> Result<&[u8], BodyCut>;
+}
+
+/// A request whose body is whole.
+pub struct WholeBody;
+
+impl RequestBody for WholeBody {
+    fn pending(&self) -> Option<Option<u64>> {
+        None
+    }
+
+    async fn next_piece(&mut self) -> Result<&[u8], BodyCut> {
+        Ok(&[])
+    }
+}
+
 /// One response's writer, implemented by each protocol's codec.
 ///
 /// The order of calls: [`status`](Self::status), header fields, then
@@ -27,8 +82,11 @@ pub enum Framing {
 /// whole body, buffered: the codec sends it once the proxy is done) or,
 /// for a streamed body, [`send`](Self::send) for each piece as it comes
 /// and [`end`](Self::end).
+///
+/// The same codec hands out the rest of a streamed request body
+/// ([`RequestBody`]): the request path reads it before it writes.
 #[allow(async_fn_in_trait)]
-pub trait ResponseSink {
+pub trait ResponseSink: RequestBody {
     /// Whether a backend's chunked body reaches this sink in its chunked
     /// framing (HTTP/1.1 passes the backend's chunks on as they are)
     /// rather than as data (HTTP/2).

@@ -284,6 +284,29 @@ pub async fn serve<S: ResponseSink>(
     }
 }
 
+/// Whether the codec should leave a body that has not all arrived with its
+/// head to the request path, which streams it to the backend
+/// (`noop::streams_body`), rather than read it whole first. Routes the
+/// request as [`serve`] will (the codec asks only when the body is still
+/// coming, so the usual small request is routed once).
+pub fn streams_body(service: &Service, head: &RequestHead, buf: &[u8]) -> bool {
+    let path = head.path.of(buf);
+    let cleaned;
+    let routed: &[u8] =
+        if service.config.router.remove_extra_slash && !crate::router::is_clean(path) {
+            cleaned = crate::router::clean_path(path);
+            &cleaned
+        } else {
+            path
+        };
+    match service.router.route(head.method, routed) {
+        RouteMatch::Found { endpoint, .. } => {
+            super::noop::streams_body(&service.endpoints[endpoint])
+        }
+        _ => false,
+    }
+}
+
 /// What every response to this request shares (and the edge's header lines).
 fn context<'a>(service: &Service, req: &Incoming<'a>, decor: &'a [u8]) -> ResponseContext<'a> {
     ResponseContext {

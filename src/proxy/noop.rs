@@ -2,11 +2,13 @@
 //! client unchanged, streamed as they arrive.
 
 use super::fanout::CallContext;
-use super::plan::{BackendPlan, EndpointPlan};
+use super::plan::{BackendPlan, EndpointPlan, Step};
 use super::respond::{Body, ResponseContext, failure_status, finish, log_errors, write_failure};
+use crate::config::OutputEncoding;
+use crate::http::Method;
 use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_hop};
 use crate::rt::Timer;
-use crate::upstream::{BackendError, RelayError, Request, open};
+use crate::upstream::{BackendError, RelayError, Request, open_with};
 
 /// How a no-op exchange ended, for the codec.
 pub enum NoOpEnd {
@@ -26,7 +28,32 @@ pub struct Relayed {
     pub body_bytes: usize,
 }
 
-/// Proxies one request: the response goes to `out` as it arrives.
+/// Whether a request body that has not all arrived with the head is
+/// streamed to this endpoint's backend as it comes, instead of being read
+/// whole first: a no-op endpoint whose one backend gets the body as it
+/// is, with nothing that reads the body on the way (a shadow's copy, the
+/// JSON schema, a WebSocket handshake; a GET or HEAD backend gets none).
+pub fn streams_body(plan: &EndpointPlan) -> bool {
+    plan.output == OutputEncoding::NoOp
+        && plan.websocket.is_none()
+        && plan.shadows.is_empty()
+        && plan.backends.len() == 1
+        && !matches!(plan.backends[0].method, Method::Get | Method::Head)
+        && plan.before.iter().all(|step| {
+            matches!(
+                step,
+                Step::RateLimit(_)
+                    | Step::BotDetector(_)
+                    | Step::Jwt(_)
+                    | Step::CelJwt(_)
+                    | Step::Cel(_)
+            )
+        })
+}
+
+/// Proxies one request: the response goes to `out` as it arrives; a
+/// request body the codec has not read yet (`out.pending()`, see
+/// [`streams_body`]) goes to the backend as the client sends it.
 /// `scratch` is the connection's buffer, `timer` its timer for the
 /// endpoint's deadline.
 pub async fn relay<S: ResponseSink>(
@@ -100,14 +127,26 @@ pub async fn relay<S: ResponseSink>(
     // few steps between are not worth a clock read.
     let meter = metrics.and_then(|m| m.backend_call(endpoint, backend.index, host, started));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
-    // whole exchange's state.
-    let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));
-    let opened = timer
-        .within(plan.timeout, call)
-        .await
-        .unwrap_or(Err(BackendError::Timeout));
-    // Any answer counts as a success for the breaker: no-op passes every status on.
-    BackendPlan::record(admitted, opened.is_ok());
+    // whole exchange's state. The endpoint's timeout bounds a streamed
+    // body's sending too.
+    let opened = {
+        let call = std::pin::pin!(open_with(
+            pools,
+            &backend.pools[host],
+            &request,
+            scratch,
+            out
+        ));
+        timer
+            .within(plan.timeout, call)
+            .await
+            .unwrap_or(Err(BackendError::Timeout))
+    };
+    // Any answer counts as a success for the breaker: no-op passes every
+    // status on. A client that stopped sending its body is no fault of
+    // the backend's.
+    let backend_ok = matches!(opened, Ok(_) | Err(BackendError::RequestBodyCut));
+    BackendPlan::record(admitted, backend_ok);
     // One clock read ends both the call and the proxy stage.
     let ended = meter.as_ref().map(|_| std::time::Instant::now());
     if let (Some(meter), Some(ended)) = (meter, ended) {
@@ -128,6 +167,15 @@ pub async fn relay<S: ResponseSink>(
     stage(opened.is_ok(), ended);
     let mut response = match opened {
         Ok(response) => response,
+        // The client stopped sending its body: its codec answers (408,
+        // 413, 400) or resets; the backend's connection was dropped.
+        Err(BackendError::RequestBodyCut) => {
+            return Relayed {
+                end: NoOpEnd::Broken,
+                status: 0,
+                body_bytes: 0,
+            };
+        }
         Err(e) => return answer_failure(plan, ctx, &e, out).await,
     };
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);

@@ -20,11 +20,12 @@ use super::Current;
 use super::buffers::{self, Buffers};
 use super::client_ip::client_ip;
 use super::observe::Observed;
+use super::upload::Upload;
 use super::worker::Worker;
 use crate::http::{
-    BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, Framing, HeadLimits, Method, Parse,
-    RequestHead, RequestHeadReader, ResponseSink, write_content_length, write_error_response,
-    write_header, write_status_line,
+    BodyCut, BodyFraming, ChunkError, ChunkLimits, ChunkedDecoder, Framing, HeadLimits, Method,
+    Parse, RequestBody, RequestHead, RequestHeadReader, ResponseSink, write_content_length,
+    write_error_response, write_header, write_status_line,
 };
 use crate::proxy::exchange::{self, Incoming, Scratch};
 use crate::proxy::websocket::Session;
@@ -39,6 +40,16 @@ const KEEP_BUFFER: usize = 256 * 1024;
 /// that, so a KrakenD file's limit admits the same heads here.
 pub fn head_allowance(configured: usize) -> usize {
     configured.saturating_add(4096)
+}
+
+/// Where a request's body is once the codec read what it reads.
+enum BodyAt {
+    /// Whole: `rbuf[start..end]` (`usize::MAX` start: in `body`), and the
+    /// bytes of `rbuf` the request used.
+    Whole(usize, usize, usize),
+    /// Still coming, for the request path to stream (`server::upload`):
+    /// its announced length (`None`: chunked).
+    Streamed(Option<u64>),
 }
 
 /// Why a connection stops being served.
@@ -76,6 +87,9 @@ struct Connection {
     /// A WebSocket handshake both sides accepted, its 101 sent: relayed
     /// once the request is observed (`proxy::websocket`).
     upgraded: Option<Box<Session>>,
+    /// Answered before the client sent all of its (streamed) body: the
+    /// close waits a little for the answer to be read (`close_after_error`).
+    linger: bool,
 }
 
 /// Serves one client connection until it closes. `endpoint` tells, for the
@@ -102,11 +116,17 @@ pub async fn serve(
         answered_at: None,
         fresh: true,
         upgraded: None,
+        linger: false,
     };
     loop {
         endpoint.set(None);
         match conn.serve_one(&current, endpoint).await {
             Ok(true) => continue,
+            Ok(false) if conn.linger => {
+                conn.give_buffers();
+                Box::pin(close_after_error(&mut conn.stream)).await;
+                return;
+            }
             Ok(false) | Err(Stop::Quietly) => return,
             Err(Stop::Reject(status, reason)) => {
                 conn.out.clear();
@@ -313,21 +333,22 @@ impl Connection {
             self.stream.set_write_deadline(Some(Instant::now() + limit));
         }
         let request_deadline = started.unwrap_or_else(Instant::now) + limits.read_timeout;
-        let (body_start, body_end, consumed) = self
-            .read_body(&head, limits.max_body_bytes, request_deadline)
+        // Asked only of a body that did not come whole with the head.
+        let streams = |buf: &[u8]| exchange::streams_body(&worker.service, &head, buf);
+        let body_at = self
+            .read_body(&head, limits, request_deadline, streams)
             .await?;
         // Boxed: the answer's state (backend calls) is allocated per
         // request, not part of every connection's future, idle ones too.
-        let keep = Box::pin(self.respond(
+        let (keep, mut consumed, behind) = Box::pin(self.respond(
             worker,
             &head,
-            (body_start, body_end),
-            started.unwrap_or_else(Instant::now),
+            body_at,
+            (started.unwrap_or_else(Instant::now), request_deadline),
             endpoint,
         ))
-        .await
-            && head.keep_alive
-            && !worker.drain.is_draining();
+        .await;
+        let keep = keep && head.keep_alive && !worker.drain.is_draining();
         if let Some(session) = self.upgraded.take() {
             // The client's frames that came behind its handshake go first.
             // They are copied (usually there are none: no allocation) and
@@ -341,6 +362,16 @@ impl Connection {
             Box::pin(relay).await;
             Box::pin(close_after_error(&mut self.stream)).await;
             return Ok(false);
+        }
+        if !behind.is_empty() {
+            // A pipelined request read behind a streamed chunked body, into
+            // the body buffer (at most a piece): it goes to the front.
+            let len = behind.len();
+            if self.rbuf.len() < len {
+                self.rbuf.resize(len, 0);
+            }
+            self.rbuf[..len].copy_from_slice(&self.body[behind]);
+            (consumed, self.end) = (0, len);
         }
         // Move the next pipelined request (if it began to arrive) to the front.
         self.rbuf.copy_within(consumed..self.end, 0);
@@ -368,21 +399,33 @@ impl Connection {
     /// head; chunked ones are decoded into `self.body`. Returns where the
     /// body lies (`usize::MAX` start: in `self.body`) and how many bytes of
     /// `rbuf` the request used.
+    /// A body that did not come whole with the head and that `streams`
+    /// (the request path) wants streamed is left to it, read no further.
     async fn read_body(
         &mut self,
         head: &RequestHead,
-        max_body: usize,
+        limits: &crate::config::ServerLimits,
         deadline: Instant,
-    ) -> Result<(usize, usize, usize), Stop> {
+        streams: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<BodyAt, Stop> {
+        let max_body = limits.max_body_bytes;
         let head_len = head.head_len;
+        let too_large = Stop::Reject(413, "request entity too large");
         match head.body {
-            BodyFraming::None => Ok((head_len, head_len, head_len)),
-            BodyFraming::Length(len) => {
-                let len = usize::try_from(len).unwrap_or(usize::MAX);
-                if len > max_body {
-                    return Err(Stop::Reject(413, "request entity too large"));
+            BodyFraming::None => Ok(BodyAt::Whole(head_len, head_len, head_len)),
+            BodyFraming::Length(announced) => {
+                let len = usize::try_from(announced).unwrap_or(usize::MAX);
+                let total = head_len.saturating_add(len);
+                if self.end < total && streams(&self.rbuf) {
+                    if limits.max_streamed_body_bytes.is_some_and(|max| len > max) {
+                        return Err(too_large);
+                    }
+                    self.send_continue(head).await?;
+                    return Ok(BodyAt::Streamed(Some(announced)));
                 }
-                let total = head_len + len;
+                if len > max_body {
+                    return Err(too_large);
+                }
                 if self.end < total {
                     self.send_continue(head).await?;
                 }
@@ -391,10 +434,19 @@ impl Connection {
                 while self.end < total {
                     self.read_more_body(total, deadline).await?;
                 }
-                Ok((head_len, total, total))
+                Ok(BodyAt::Whole(head_len, total, total))
             }
             BodyFraming::Chunked => {
                 self.send_continue(head).await?;
+                // Whether the whole body came with the head: its framing
+                // is checked (no copy) before the request path is asked.
+                let mut probe = ChunkedDecoder::new(ChunkLimits::default());
+                let whole = probe
+                    .decode(&self.rbuf[head_len..self.end], None)
+                    .map_or(true, |p| p.done);
+                if !whole && streams(&self.rbuf) {
+                    return Ok(BodyAt::Streamed(None));
+                }
                 self.body.clear();
                 // A chunk size beyond the limit is refused as soon as the size is read,
                 // not after waiting for data that would be refused anyway.
@@ -415,7 +467,7 @@ impl Connection {
                         return Err(Stop::Reject(413, "request entity too large"));
                     }
                     if progress.done {
-                        return Ok((usize::MAX, 0, pos));
+                        return Ok(BodyAt::Whole(usize::MAX, 0, pos));
                     }
                     // Reclaim the space of chunks already decoded.
                     self.rbuf.copy_within(pos..self.end, head_len);
@@ -450,36 +502,51 @@ impl Connection {
 
     /// Answers the request through the one request path, then reports it
     /// to the worker's observer; false when the connection must close.
+    /// Also returns the bytes of `rbuf` the request used, and where in
+    /// `body` bytes read behind a streamed chunked body lie.
     async fn respond(
         &mut self,
         worker: &Worker,
         head: &RequestHead,
-        (body_start, body_end): (usize, usize),
-        started: Instant,
+        body_at: BodyAt,
+        (started, deadline): (Instant, Instant),
         current: &Cell<Option<usize>>,
-    ) -> bool {
+    ) -> (bool, usize, std::ops::Range<usize>) {
         let Connection {
             stream,
             peer,
             secure,
             rbuf,
+            end,
             out,
             body,
             bufs,
+            read_timer,
             ..
         } = self;
         let buf = &rbuf[..];
+        let (request_body, mut consumed, upload): (&[u8], usize, _) = match body_at {
+            BodyAt::Whole(usize::MAX, _, consumed) => (body, consumed, None),
+            BodyAt::Whole(start, end, consumed) => (&buf[start..end], consumed, None),
+            // A streamed body goes to the backend through the pooled body buffer.
+            BodyAt::Streamed(announced) => {
+                let upload = Upload::new(
+                    &buf[head.head_len..*end],
+                    body,
+                    announced,
+                    deadline,
+                    read_timer,
+                    worker.config.limits.max_streamed_body_bytes,
+                );
+                (&[], *end, Some(upload))
+            }
+        };
         let client = client_ip(
             worker.config.router.client_ip.as_ref(),
             peer.ip(),
             head,
             buf,
         );
-        let request_body: &[u8] = if body_start == usize::MAX {
-            body
-        } else {
-            &buf[body_start..body_end]
-        };
         let date = worker.date();
         let incoming = Incoming {
             head,
@@ -500,8 +567,34 @@ impl Connection {
             status: 0,
             body_bytes: 0,
             sent_ok: true,
+            upload,
         };
         let exchanged = exchange::serve(&worker.service, &incoming, bufs, &mut sink).await;
+        // A streamed body the client stopped sending: its answer, unless
+        // something was written already (then the connection just closes).
+        let cut = sink.upload.as_ref().and_then(Upload::cut);
+        if let Some(cut) = cut
+            && sink.status == 0
+            && let Some((status, reason)) = cut.status()
+        {
+            sink.out.clear();
+            sink.status = status;
+            write_error_response(sink.out, status, reason.as_bytes(), true);
+            sink.end().await;
+        }
+        // Unless all of a streamed body was read, the rest is still on the
+        // connection: it closes after the answer (as nginx does). What came
+        // behind a chunked body is the next request.
+        let mut whole_upload = true;
+        let mut behind = 0..0;
+        if let Some(upload) = sink.upload.take() {
+            whole_upload = upload.is_done();
+            let (early_left, read_behind) = upload.behind();
+            consumed -= early_left;
+            if whole_upload {
+                behind = read_behind;
+            }
+        }
         // A response this small leaves in one write, which waits only
         // when the client stopped reading: the proxy stage's end
         // reading also ends the request and starts the idle wait (one
@@ -515,6 +608,8 @@ impl Connection {
                 (sent, sink.body_bytes, exchanged.ended.filter(|_| small))
             }
         };
+        let keep = keep && whole_upload;
+        self.linger = !whole_upload;
         let status = sink.status;
         self.upgraded = exchanged.upgraded.filter(|_| keep);
         self.answered_at = worker.observer.observe(&Observed {
@@ -529,7 +624,7 @@ impl Connection {
             completed: exchanged.completed,
             ended,
         });
-        keep
+        (keep, consumed, behind)
     }
 }
 
@@ -547,6 +642,21 @@ struct H1Sink<'a> {
     body_bytes: usize,
     /// No write has failed.
     sent_ok: bool,
+    /// The request body, when it is streamed.
+    upload: Option<Upload<'a>>,
+}
+
+impl RequestBody for H1Sink<'_> {
+    fn pending(&self) -> Option<Option<u64>> {
+        self.upload.as_ref().map(Upload::announced)
+    }
+
+    async fn next_piece(&mut self) -> Result<&[u8], BodyCut> {
+        match &mut self.upload {
+            Some(upload) => upload.next(self.stream).await,
+            None => Ok(&[]),
+        }
+    }
 }
 
 impl ResponseSink for H1Sink<'_> {
@@ -574,8 +684,11 @@ impl ResponseSink for H1Sink<'_> {
             }
             Framing::Streamed => write_header(self.out, b"Transfer-Encoding", b"chunked"),
         }
+        // A streamed request body not read to its end leaves the rest on
+        // the connection, which closes after this response.
+        let unread = self.upload.as_ref().is_some_and(|u| !u.is_done());
         // A 101's `Connection` is its `Upgrade`.
-        if self.close && self.status != 101 {
+        if (self.close || unread) && self.status != 101 {
             write_header(self.out, b"Connection", b"close");
         }
         self.out.extend_from_slice(b"\r\n");

@@ -27,8 +27,8 @@ use super::client_ip::client_ip;
 use super::observe::Observed;
 use super::worker::Worker;
 use crate::http::{
-    Framing, HeadLimits, Header, Method, RequestHead, ResponseSink, Span, assemble_request,
-    split_lines,
+    BodyCut, Framing, HeadLimits, Header, Method, RequestBody, RequestHead, ResponseSink, Span,
+    assemble_request, split_lines,
 };
 use crate::proxy::exchange::{self, Incoming, Scratch};
 use crate::rt::{self, Stream};
@@ -69,6 +69,9 @@ enum Next {
 /// Serves one HTTP/2 connection until the client or the worker ends it.
 pub async fn serve(current: Current, mut stream: Stream, peer: SocketAddr) {
     let worker = current.borrow().clone();
+    // As HTTP/1.1: small frames (WINDOW_UPDATE, a streamed piece) must not
+    // wait for the peer's delayed ACK (Nagle).
+    let _ = stream.set_nodelay(true);
     let secure = stream.is_tls();
     let limits = &worker.config.limits;
     let open = Rc::new(OpenBlock::default());
@@ -461,7 +464,7 @@ async fn serve_stream(
     let work = async {
         let mut buf = Vec::with_capacity(512);
         let read = read_request(&worker, &parts, &mut body, &mut buf, &mut held).await;
-        let (head, data) = match read {
+        let (head, data, streamed) = match read {
             Ok(Some(read)) => read,
             // The body ended in an error: the client reset the stream
             // while sending it (or the connection failed).
@@ -481,14 +484,29 @@ async fn serve_stream(
         let incoming = Incoming {
             head: &head,
             buf: &buf,
-            body: &data,
+            body: if streamed { &[] } else { &data },
             peer,
             client,
             secure,
             date: &date,
             endpoint,
         };
+        let upload = streamed.then(|| H2Upload {
+            announced: parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok()),
+            body: &mut body,
+            early: &data,
+            current: Bytes::new(),
+            deadline: started + worker.config.limits.read_timeout,
+            limit: worker.config.limits.max_streamed_body_bytes,
+            received: data.len(),
+            done: false,
+            cut: None,
+        });
         let mut sink = H2Sink {
+            upload,
             reply: &reply,
             status: 0,
             headers: http::HeaderMap::new(),
@@ -502,6 +520,14 @@ async fn serve_stream(
         };
         let mut bufs = Scratch::default();
         let exchanged = exchange::serve(&worker.service, &incoming, &mut bufs, &mut sink).await;
+        // A streamed body the client stopped sending: 408 or 413 unless
+        // something was sent (a reset stream has nobody to answer).
+        if let Some(cut) = sink.upload.as_ref().and_then(|u| u.cut)
+            && let Some((status, text)) = cut.status()
+        {
+            sink.status = status;
+            send_plain(&reply, status, text);
+        }
         let body_bytes = match exchanged.streamed {
             Some((announced, _)) => announced,
             None => {
@@ -554,14 +580,17 @@ async fn serve_stream(
 /// Reads a stream's request: its fields copied into `buf` as one
 /// [`RequestHead`] (the same view HTTP/1.1 parses in place, and the same
 /// checks on target, values and host), its body whole within the same
-/// limit as an HTTP/1.1 body. `None`: the body ended in an error.
+/// limit as an HTTP/1.1 body. `None`: the body ended in an error. True
+/// with it: the body is longer than a piece and the request path streams
+/// it (`exchange::streams_body`); what came so far is returned, the rest
+/// is the [`H2Upload`]'s to read.
 async fn read_request(
     worker: &Worker,
     parts: &http::request::Parts,
     body: &mut h2::RecvStream,
     buf: &mut Vec<u8>,
     held: &mut Held<'_>,
-) -> Result<Option<(RequestHead, Vec<u8>)>, Refused> {
+) -> Result<Option<(RequestHead, Vec<u8>, bool)>, Refused> {
     let limits = &worker.config.limits;
     let head_limits = HeadLimits {
         max_uri_bytes: limits.max_uri_bytes,
@@ -570,11 +599,24 @@ async fn read_request(
     let head = assemble(parts, buf, &head_limits).map_err(|e| Refused(e.status(), e.reason()))?;
     let mut data = Vec::new();
     let deadline = Instant::now() + limits.read_timeout;
+    let mut streams = None;
     while let Some(chunk) = rt::until(deadline, body.data()).await.unwrap_or(None) {
         let Ok(chunk) = chunk else {
             return Ok(None);
         };
         let _ = body.flow_control().release_capacity(chunk.len());
+        if data.len() + chunk.len() > super::upload::PIECE
+            && *streams.get_or_insert_with(|| exchange::streams_body(&worker.service, &head, buf))
+        {
+            if limits
+                .max_streamed_body_bytes
+                .is_some_and(|max| data.len() + chunk.len() > max)
+            {
+                return Err(Refused(413, "request entity too large"));
+            }
+            data.extend_from_slice(&chunk);
+            return Ok(Some((head, data, true)));
+        }
         if data.len() + chunk.len() > limits.max_body_bytes {
             return Err(Refused(413, "request entity too large"));
         }
@@ -586,7 +628,66 @@ async fn read_request(
     if !body.is_end_stream() {
         return Err(Refused(408, "request timeout"));
     }
-    Ok(Some((head, data)))
+    Ok(Some((head, data, false)))
+}
+
+/// A request body the HTTP/2 codec leaves to the request path (see
+/// `server::upload` for HTTP/1.1): each DATA frame is handed on as it
+/// comes, and its flow-control capacity is given back only when the next
+/// piece is asked for, that is once the backend took this one, so the
+/// client's window (not the gateway's memory) absorbs a slow backend.
+struct H2Upload<'b> {
+    body: &'b mut h2::RecvStream,
+    /// What came before the request path took over (given first).
+    early: &'b [u8],
+    /// The piece handed out last, its capacity not yet released.
+    current: Bytes,
+    /// The client's `content-length`, if it sent one.
+    announced: Option<u64>,
+    deadline: Instant,
+    /// A configured `max_body_bytes`.
+    limit: Option<usize>,
+    received: usize,
+    done: bool,
+    cut: Option<BodyCut>,
+}
+
+impl H2Upload<'_> {
+    async fn next(&mut self) -> Result<&[u8], BodyCut> {
+        if let Some(cut) = self.cut {
+            return Err(cut);
+        }
+        if !self.current.is_empty() {
+            let taken = std::mem::take(&mut self.current);
+            let _ = self.body.flow_control().release_capacity(taken.len());
+        }
+        if !self.early.is_empty() {
+            return Ok(std::mem::take(&mut self.early));
+        }
+        if self.done {
+            return Ok(&[]);
+        }
+        let cut = match rt::until(self.deadline, self.body.data()).await {
+            Some(None) => {
+                self.done = true;
+                return Ok(&[]);
+            }
+            Some(Some(Ok(chunk))) => {
+                self.received += chunk.len();
+                if self.limit.is_some_and(|max| self.received > max) {
+                    BodyCut::TooLarge
+                } else {
+                    self.current = chunk;
+                    return Ok(&self.current);
+                }
+            }
+            // The client reset the stream (or the connection failed).
+            Some(Some(Err(_))) => BodyCut::Gone,
+            None => BodyCut::TimedOut,
+        };
+        self.cut = Some(cut);
+        Err(cut)
+    }
 }
 
 /// The stream's pseudo-header and header fields, copied into `buf`, as a
@@ -657,6 +758,8 @@ fn assemble(
 /// piece only once the client's window has room for it, so a client that
 /// does not read pauses the backend read.
 struct H2Sink<'r, 'h, 'c> {
+    /// The request body, when it is streamed.
+    upload: Option<H2Upload<'r>>,
     reply: &'r RefCell<Reply>,
     status: u16,
     headers: http::HeaderMap,
@@ -753,6 +856,19 @@ impl H2Sink<'_, '_, '_> {
                     return false;
                 }
             }
+        }
+    }
+}
+
+impl RequestBody for H2Sink<'_, '_, '_> {
+    fn pending(&self) -> Option<Option<u64>> {
+        self.upload.as_ref().map(|u| u.announced)
+    }
+
+    async fn next_piece(&mut self) -> Result<&[u8], BodyCut> {
+        match &mut self.upload {
+            Some(upload) => upload.next().await,
+            None => Ok(&[]),
         }
     }
 }

@@ -9,6 +9,7 @@ mod h2;
 #[doc(hidden)]
 pub mod harness;
 mod observe;
+mod upload;
 mod worker;
 
 use std::cell::{Cell, RefCell};

@@ -7,7 +7,9 @@ use std::rc::Rc;
 use super::conn::BackendConn;
 use super::error::{BackendError, Malformed, RedirectFailure};
 use super::pool::{Lease, Pool, Pools};
-use crate::http::{LAST_CHUNK, Method, ResponseHead, encode_chunk, write_content_length};
+use crate::http::{
+    LAST_CHUNK, Method, RequestBody, ResponseHead, WholeBody, encode_chunk, write_content_length,
+};
 
 /// Go's http.Client stops after ten redirects.
 const MAX_REDIRECTS: usize = 10;
@@ -47,6 +49,7 @@ fn serialise(
     authority: &str,
     referer: Option<(&str, &[u8])>,
     close: bool,
+    streamed: Option<Option<u64>>,
     out: &mut Vec<u8>,
 ) -> Result<(), BackendError> {
     // The last line of defence: values are encoded before they get here, so
@@ -83,6 +86,20 @@ fn serialise(
     if close {
         // `disable_keep_alives`: Go's transport asks the backend to close too.
         out.extend_from_slice(b"Connection: close\r\n");
+    }
+    match streamed {
+        // The body follows (`BackendConn::send_body`): with the length the
+        // client announced, else (or with `chunked_request_body`) chunked.
+        Some(Some(len)) if !req.chunked => {
+            write_content_length(out, usize::try_from(len).unwrap_or(usize::MAX));
+            out.extend_from_slice(b"\r\n");
+            return Ok(());
+        }
+        Some(_) => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            return Ok(());
+        }
+        None => {}
     }
     if req.chunked && !req.body.is_empty() {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
@@ -194,6 +211,21 @@ pub async fn open(
     req: &Request<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<OpenResponse, BackendError> {
+    open_with(pools, pool, req, scratch, &mut WholeBody).await
+}
+
+/// [`open`], with the body streamed from `upload` when it is pending
+/// (`req.body` is then unused). A streamed body goes once: on the first
+/// hop only (a 307/308 is the answer), never again on another connection
+/// once a byte of it was read from the client.
+pub async fn open_with<B: RequestBody>(
+    pools: &Pools,
+    pool: &Rc<Pool>,
+    req: &Request<'_>,
+    scratch: &mut Vec<u8>,
+    upload: &mut B,
+) -> Result<OpenResponse, BackendError> {
+    let mut streamed = upload.pending();
     let initial_authority = pool.authority.clone();
     let mut pool = pool.clone();
     let mut method = req.method;
@@ -217,9 +249,21 @@ pub async fn open(
             &pool.authority,
             referer.as_ref().map(|(a, p)| (&**a, &p[..])),
             !pool.settings().keep_alive,
+            streamed,
             scratch,
         )?;
-        let mut open = round_trip(&pool, method, scratch).await?;
+        let mut open = match streamed.take() {
+            Some(_) => {
+                let open = round_trip_streamed(&pool, method, scratch, upload, req.chunked).await?;
+                if matches!(open.head.status, 307 | 308) {
+                    // The body is gone: it cannot follow the redirect.
+                    return Ok(open);
+                }
+                body = &[];
+                open
+            }
+            None => round_trip(&pool, method, scratch).await?,
+        };
         let status = open.head.status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok(open);
@@ -291,6 +335,31 @@ async fn round_trip(
     }
 }
 
+/// [`round_trip`] with a streamed body. The head may go again on a new
+/// connection when not one byte of it was taken (no byte of the body was
+/// read then); after that, a failure is the answer.
+async fn round_trip_streamed<B: RequestBody>(
+    pool: &Rc<Pool>,
+    method: Method,
+    head: &[u8],
+    upload: &mut B,
+    chunked: bool,
+) -> Result<OpenResponse, BackendError> {
+    let mut conn = pool.checkout().await?;
+    if let Err(e) = conn.send(head).await {
+        if !e.may_send_again(conn.is_reused(), false, conn.wrote_any()) {
+            return Err(e);
+        }
+        drop(conn);
+        conn = pool.connect().await?;
+        conn.send(head).await?;
+    }
+    let chunked = chunked || upload.pending().is_some_and(|len| len.is_none());
+    conn.send_body(upload, chunked).await?;
+    let head = read_head_bounded(&mut conn, method, pool).await?;
+    Ok(OpenResponse { conn, head })
+}
+
 async fn send_and_read_head(
     conn: &mut BackendConn,
     method: Method,
@@ -298,6 +367,14 @@ async fn send_and_read_head(
     pool: &Pool,
 ) -> Result<ResponseHead, BackendError> {
     conn.send(request).await?;
+    read_head_bounded(conn, method, pool).await
+}
+
+async fn read_head_bounded(
+    conn: &mut BackendConn,
+    method: Method,
+    pool: &Pool,
+) -> Result<ResponseHead, BackendError> {
     match pool.settings().response_header_timeout {
         // Go's `ResponseHeaderTimeout`: from the end of the request to the
         // end of the response head (interim 1xx answers included).
@@ -427,7 +504,7 @@ mod tests {
             body_on_redirect: false,
         };
         let mut out = Vec::new();
-        serialise(&req, "example.com:80", None, false, &mut out)?;
+        serialise(&req, "example.com:80", None, false, None, &mut out)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

@@ -10,8 +10,8 @@ use crate::rt::Stream;
 
 use super::error::{BackendError, Malformed};
 use crate::http::{
-    ChunkError, ChunkLimits, ChunkedDecoder, Method, Parse, ResponseBody, ResponseHead,
-    ResponseHeadReader, ResponseSink,
+    ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Method, Parse, RequestBody, ResponseBody,
+    ResponseHead, ResponseHeadReader, ResponseSink,
 };
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -32,6 +32,10 @@ pub struct BackendConn {
     reused: bool,
     /// Some byte of the current exchange's request reached the socket.
     wrote: bool,
+    /// The backend answered before the whole request body was sent: the
+    /// rest of it would be read as the next request, so the connection is
+    /// not reused.
+    body_unsent: bool,
     /// When it last went back to the pool (recorded only when a pool
     /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
     idle_since: Option<std::time::Instant>,
@@ -47,6 +51,7 @@ impl BackendConn {
             end: 0,
             reused: false,
             wrote: false,
+            body_unsent: false,
             idle_since: None,
         }
     }
@@ -65,12 +70,13 @@ impl BackendConn {
         self.set_read_timeout(None);
         self.reused = true;
         self.wrote = false;
+        self.body_unsent = false;
     }
 
     /// Whether every byte read was consumed: the exchange ended cleanly
     /// and nothing of it can poison the next one.
     pub(super) fn is_drained(&self) -> bool {
-        self.start == self.end
+        self.start == self.end && !self.body_unsent
     }
 
     /// An idle connection with something to read (unsolicited bytes, end of
@@ -110,6 +116,87 @@ impl BackendConn {
             }
         }
         Ok(())
+    }
+
+    /// Sends a streamed request body as `body` yields it, after its head
+    /// went with [`send`](Self::send): each piece as it is (the head
+    /// announced its Content-Length) or as one chunk. Each read of the
+    /// client waits until the backend took the previous piece, so a slow
+    /// backend pauses the client and nothing piles up here. A backend that
+    /// answers before it read the body (a 413, as nginx relays it) stops
+    /// the sending: its head is read as usual and the connection is not
+    /// reused (`body_unsent`). A client that stops sending fails the call
+    /// with [`BackendError::RequestBodyCut`]; the caller drops the
+    /// connection. The body can be sent only once: nothing here retries.
+    pub async fn send_body<B: RequestBody>(
+        &mut self,
+        body: &mut B,
+        chunked: bool,
+    ) -> Result<(), BackendError> {
+        let mut framed = Vec::new();
+        loop {
+            let piece = body
+                .next_piece()
+                .await
+                .map_err(|_| BackendError::RequestBodyCut)?;
+            let last = piece.is_empty();
+            let answered = if !chunked {
+                last || self.write_or_answer(piece).await
+            } else if last {
+                self.write_or_answer(LAST_CHUNK).await
+            } else {
+                // One write a chunk: its size line, data and CRLF.
+                framed.clear();
+                crate::http::encode_chunk(piece, &mut framed);
+                self.write_or_answer(&framed).await
+            };
+            if answered {
+                self.body_unsent = !last;
+                return Ok(());
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes `bytes` unless the backend answers (or fails) first, which
+    /// only a write that has to wait gives it time to do. True: stop
+    /// sending and read the answer (a failed write included: the answer
+    /// may be there; if not, reading the head fails).
+    async fn write_or_answer(&mut self, bytes: &[u8]) -> bool {
+        match self.stream.write_unless_answered(bytes).await {
+            Some(Ok(true)) => {
+                self.wrote = true;
+                return false;
+            }
+            Some(_) => return true,
+            // TLS (or a test's in-memory pipe): race a split's halves.
+            None => {}
+        }
+        if self.end == self.buf.len() {
+            // Room for an early answer; pending bytes are none yet here.
+            self.start = 0;
+            self.end = 0;
+        }
+        let (mut reader, mut writer) = crate::rt::split(&mut self.stream);
+        let room = &mut self.buf[self.end..];
+        let raced = futures_lite::future::or(
+            async { writer.write_all(bytes).await.map(|()| None) },
+            async { reader.read(room).await.map(Some) },
+        )
+        .await;
+        match raced {
+            Ok(None) => {
+                self.wrote = true;
+                false
+            }
+            Ok(Some(n)) => {
+                self.end += n;
+                true
+            }
+            Err(_) => true,
+        }
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.

@@ -45,6 +45,10 @@ pub enum BackendError {
     /// Not called, or its answer not used: one of the gateway's checks on
     /// the call (`validation/cel`) failed; the text is KrakenD's.
     Rejected(String),
+    /// A streamed request body stopped coming from the client (gone, too
+    /// slow, too large, broken framing): the backend request was cut off
+    /// and its connection closed. The client's codec answers it.
+    RequestBodyCut,
 }
 
 /// Whether a request may be sent again after a failure (pingora-error's
@@ -196,6 +200,7 @@ impl fmt::Display for BackendError {
             BackendError::Rejected(why) => f.write_str(why),
             BackendError::BadValue(why) => write!(f, "invalid backend URL: {why}"),
             BackendError::Unsafe(what) => write!(f, "refused to send a request: {what}"),
+            BackendError::RequestBodyCut => f.write_str("the client's request body was cut short"),
         }
     }
 }

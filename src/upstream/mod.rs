@@ -8,7 +8,7 @@ mod error;
 mod pool;
 mod resolve;
 
-pub use client::{OpenResponse, Request, Response, fetch, host_header, open};
+pub use client::{OpenResponse, Request, Response, fetch, host_header, open, open_with};
 pub use conn::{BackendConn, RelayError};
 pub use error::{BackendError, ConnectFailure, IoFailure, Malformed, RedirectFailure, RetryType};
 pub use pool::{IdleBudget, Lease, Pool, PoolSettings, Pools};
