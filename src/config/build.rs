@@ -104,6 +104,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         security: root_extra.security,
         endpoints,
         telemetry: root_extra.telemetry,
+        revoker: root_extra.revoker,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,
@@ -653,6 +654,7 @@ fn build_backend(
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
+        client_credentials: extra.client_credentials,
     })
 }
 
