@@ -199,3 +199,84 @@ pub fn client_credentials(
         endpoint_params,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(root: &str, backend: &str, auth: bool) -> Result<crate::config::Config, String> {
+        let validator = if auth {
+            r#", "extra_config": {"auth/validator": {"alg": "HS256", "jwk_url": "https://a.example/k"}}"#
+        } else {
+            ""
+        };
+        let text = format!(
+            r#"{{"version": 3, "extra_config": {{{root}}}, "endpoints": [{{"endpoint": "/a",
+                "backend": [{{"host": ["http://127.0.0.1:9"], "url_pattern": "/", "extra_config": {{{backend}}}}}]{validator}}}]}}"#
+        );
+        crate::config::parse(&text, Path::new("t.json")).map_err(|e| e.to_string())
+    }
+
+    const GOOD: &str = r#""auth/revoker": {"N": 10, "P": 0.1, "hash_name": "optimal", "TTL": 5, "port": 1234, "token_keys": ["jti"]}"#;
+
+    #[test]
+    fn revoker_settings() {
+        let c = load(GOOD, "", true).unwrap();
+        let r = c.revoker.unwrap();
+        assert_eq!((r.n, r.ttl, r.port), (10, 5, 1234));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let alone = load(GOOD, "", false).unwrap();
+        assert!(
+            alone.warnings[0]
+                .message
+                .contains("no endpoint has \"auth/validator\"")
+        );
+        for (bad, named) in [
+            ("\"hash_name\": \"murmur\"", "hash_name"),
+            ("\"TTL\": 0", "TTL"),
+            ("\"P\": 1.5", "P"),
+            ("\"N\": \"many\"", "N"),
+        ] {
+            let key = named;
+            let root = GOOD.replacen(&format!("\"{key}\": "), &format!("\"{key}_old\": "), 1);
+            let root = root.replacen('{', &format!("{{{bad}, "), 2);
+            let err = load(&root, "", true).unwrap_err();
+            assert!(
+                err.contains(&format!("auth/revoker.{named}")),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_credentials_settings() {
+        let cc = |body: &str| load("", &format!(r#""auth/client-credentials": {body}"#), false);
+        let c = cc(r#"{"token_url": "http://127.0.0.1:9/t", "client_secret": "hidden"}"#).unwrap();
+        let s = c.endpoints[0].backends[0]
+            .client_credentials
+            .clone()
+            .unwrap();
+        assert_eq!(s.scopes, [""], "Go's strings.Split of an empty string");
+        assert!(
+            !format!("{s:?}").contains("hidden"),
+            "Debug hides the secret"
+        );
+        let off = cc(r#"{"is_disabled": true}"#).unwrap();
+        assert!(off.endpoints[0].backends[0].client_credentials.is_none());
+        for (bad, named) in [
+            (r#"{}"#, "token_url"),
+            (r#"{"token_url": "ftp://x/"}"#, "token_url"),
+            (r#"{"token_url": "http://x/", "scopes": ["a"]}"#, "scopes"),
+            (
+                r#"{"token_url": "http://x/", "endpoint_params": {"scope": ["a"]}}"#,
+                "endpoint_params.scope",
+            ),
+        ] {
+            let err = cc(bad).unwrap_err();
+            assert!(
+                err.contains(&format!("auth/client-credentials.{named}")),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

@@ -85,6 +85,13 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
+    // krakend-jose consults the revoker from its validator only.
+    if root_extra.revoker.is_some() && endpoints.iter().all(|e| e.auth.is_none()) {
+        unknown.warnings.push(Problem::new(
+            "endpoints",
+            "no endpoint has \"auth/validator\": the root \"auth/revoker\" refuses tokens only where a validator checks them, so it refuses nothing here",
+        ));
+    }
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
     Ok(Config {
         source: source.to_path_buf(),
