@@ -132,3 +132,40 @@ fn a_failing_token_server_fails_the_backend_call_and_is_retried() {
     );
     assert!(!s.gw.log().contains(SECRET));
 }
+
+#[test]
+fn a_no_op_backend_gets_the_token_too_and_shadows_are_refused() {
+    let token_server = Backend::start(|_| json(200, r#"{"access_token": "tok-x"}"#));
+    let backend = Backend::start(|req| {
+        let auth = req.header("authorization").unwrap_or("none");
+        json(200, &format!(r#"{{"auth": "{auth}"}}"#))
+    });
+    let no_op = format!(
+        r#"{{"version": 3, "endpoints": [{{"endpoint": "/x", "output_encoding": "no-op", "backend": [{{"host": ["{b}"], "url_pattern": "/", "encoding": "no-op",
+            "extra_config": {{"auth/client-credentials": {{"token_url": "{t}/t"}}}}}}]}}]}}"#,
+        b = backend.url(),
+        t = token_server.url()
+    );
+    let gw = Gateway::start(&no_op);
+    let r = gw.raw(b"GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer client\r\n\r\n");
+    assert_eq!(r.json()["auth"], "Bearer tok-x");
+    drop(gw);
+    let dir = common::TempDir::new();
+    let path = dir.0.join("shadow.json");
+    let shadow = format!(
+        r#"{{"version": 3, "endpoints": [{{"endpoint": "/x", "backend": [{{"host": ["{b}"], "url_pattern": "/"}},
+            {{"host": ["{b}"], "url_pattern": "/", "extra_config": {{"proxy": {{"shadow": true}},
+               "auth/client-credentials": {{"token_url": "{t}/t"}}}}}}]}}]}}"#,
+        b = backend.url(),
+        t = token_server.url()
+    );
+    std::fs::write(&path, shadow).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("shadow or WebSocket backends"), "{text}");
+}

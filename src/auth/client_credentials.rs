@@ -199,10 +199,14 @@ impl TokenSource {
     }
 }
 
-/// A token response (RFC 6749 §5.1; oauth2 `internal/token.go` `tokenJSON`).
+/// A token response (RFC 6749 §5.1; oauth2 `internal/token.go`: JSON, or
+/// a form for the servers that answer `application/x-www-form-urlencoded`
+/// or `text/plain`; here any body that is not JSON is read as a form).
 fn parse_token(body: &[u8]) -> Result<Token, String> {
-    let json: Value =
-        serde_json::from_slice(body).map_err(|_| "the token response is not JSON".to_owned())?;
+    let json: Value = match serde_json::from_slice(body) {
+        Ok(json) => json,
+        Err(_) => form_object(body).ok_or("the token response is neither JSON nor a form")?,
+    };
     let access = json
         .get("access_token")
         .and_then(Value::as_str)
@@ -237,6 +241,38 @@ fn parse_token(body: &[u8]) -> Result<Token, String> {
         authorization,
         renew_at,
     })
+}
+
+/// A form body as a JSON object of its first values.
+fn form_object(body: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut object = serde_json::Map::new();
+    for pair in text.trim().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (unescape(k)?, unescape(v)?);
+        object.entry(k).or_insert(Value::String(v));
+    }
+    Some(Value::Object(object))
+}
+
+/// Go's `url.QueryUnescape`.
+fn unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Go's `url.QueryEscape`.
@@ -296,6 +332,10 @@ mod tests {
         assert!(t.renew_at.is_none());
         assert!(parse_token(br#"{"token_type": "bearer"}"#).is_err());
         assert!(parse_token(br#"{"access_token": "a\nb"}"#).is_err());
+        let t = parse_token(b"access_token=a%2Bb&token_type=bearer&expires_in=60").unwrap();
+        assert_eq!(t.authorization, "Bearer a+b");
+        assert!(t.renew_at.is_some());
+        assert!(parse_token(b"error=invalid_client").is_err());
         assert_eq!(query_escape("a b/c:d"), "a+b%2Fc%3Ad");
     }
 }

@@ -348,6 +348,19 @@ fn build_endpoint(
         &mut backends,
         &at,
     )?;
+    // The token is added where `fanout` and the no-op relay call a
+    // backend; a shadow copy or a WebSocket handshake would go without it
+    // (with the client's Authorization): refused until they add it.
+    for (i, backend) in backends.iter().enumerate() {
+        if backend.client_credentials.is_some()
+            && (backend.shadow.is_some() || endpoint_extra.websocket.is_some())
+        {
+            return Err(Problem::new(
+                format!("{at}.backend[{i}].extra_config.auth/client-credentials"),
+                "cuttle does not add the token to shadow or WebSocket backends yet; remove one of the two",
+            ));
+        }
+    }
 
     Ok(Endpoint {
         index,
