@@ -27,6 +27,7 @@ struct Setup {
     gw: Gateway,
     key: TestKey,
     admin: SocketAddr,
+    config: String,
     _backend: Backend,
     _dir: TempDir,
 }
@@ -51,6 +52,7 @@ fn start(ttl: u64, cores: &str) -> Setup {
         gw,
         key,
         admin: SocketAddr::from(([127, 0, 0, 1], port)),
+        config,
         _backend: backend,
         _dir: dir,
     }
@@ -160,5 +162,44 @@ fn a_revocation_expires_after_two_to_three_ttls() {
         "the revocation rotated out",
         std::time::Duration::from_secs(6),
         || status(&s.gw, &t) == 200,
+    );
+}
+
+#[test]
+fn a_reload_keeps_the_revocations_and_a_changed_revoker_needs_a_restart() {
+    let s = start(3600, "1");
+    let t = signed(&s.key, "kept", &["admin"]);
+    assert_eq!(
+        admin(s.admin, "POST", "/revoke", r#"{"jti": "kept"}"#).0,
+        200
+    );
+    assert_eq!(status(&s.gw, &t), 401);
+    // Another endpoint, the same revoker.
+    let more = s.config.replacen(
+        r#""endpoints": ["#,
+        &format!(
+            r#""endpoints": [{{"endpoint": "/public", "backend": [{{"host": ["{}"], "url_pattern": "/"}}]}},"#,
+            s._backend.url()
+        ),
+        1,
+    );
+    std::fs::write(s.gw.config_path(), &more).unwrap();
+    s.gw.signal("HUP");
+    s.gw.eventually("the reload", std::time::Duration::from_secs(10), || {
+        s.gw.get("/public").status == 200
+    });
+    assert_eq!(status(&s.gw, &t), 401, "the revocation survived the reload");
+    let changed = more.replacen(r#""TTL": 3600"#, r#""TTL": 60"#, 1);
+    std::fs::write(s.gw.config_path(), &changed).unwrap();
+    s.gw.signal("HUP");
+    s.gw.eventually(
+        "the refused reload",
+        std::time::Duration::from_secs(10),
+        || s.gw.log().contains("auth/revoker changed"),
+    );
+    assert_eq!(status(&s.gw, &t), 401);
+    assert_eq!(
+        admin(s.admin, "POST", "/check", r#"{"jti": "kept"}"#).0,
+        200
     );
 }
