@@ -123,6 +123,7 @@ const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Pro
 const OTEL_RESOURCE: &str =
     "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
+const REVOKE_SERVER: &str = "KrakenD Enterprise's Revoke Server: the revocations it pushes would never arrive (send them to cuttle's revocation endpoint, docs/revoker.md)";
 const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
 
 /// The options written out (namespaces cuttle does not read at a level
@@ -312,6 +313,11 @@ const LISTED: &[Opt] = &[
     h(R, "extra_config.auth/revoker.TTL", "60"),
     hn(R, "extra_config.auth/revoker.port", "1234", "cuttle's HTTP revocation endpoint, on 127.0.0.1"),
     h(R, "extra_config.auth/revoker.token_keys", "[\"jti\"]"),
+    rf(R, "extra_config.auth/revoker.revoke_server_ping_url", "\"http://rs:8080/instances\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_api_key", "\"k\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_ping_interval", "\"30s\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_max_workers", "5", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_max_retries", "0", REVOKE_SERVER),
     // ---- telemetry/opentelemetry (root; krakend-otel) ----
     h(R, "extra_config.telemetry/opentelemetry", "{}"),
     h(R, "extra_config.telemetry/opentelemetry.exporters", "{}"),
