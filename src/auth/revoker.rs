@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use super::claims::Claims;
 use crate::config::{RevokerHash as HashName, RevokerSettings};
@@ -48,6 +49,10 @@ impl Revoker {
     /// True when one of `token_keys` names a string claim whose
     /// `key-value` is in the filter.
     pub fn rejects(&self, claims: &Claims) -> bool {
+        // Nothing revoked yet: no bits to look at (and no hashing).
+        if self.filter.slots.get().is_none() {
+            return false;
+        }
         self.settings.token_keys.iter().any(|key| {
             matches!(claims.object().get(key), Some(Value::String(v)) if self.filter.check(&element(key, v)))
         })
@@ -79,8 +84,9 @@ impl Revoker {
     }
 }
 
-fn element(key: &str, value: &str) -> Vec<u8> {
-    let mut e = Vec::with_capacity(key.len() + 1 + value.len());
+/// `key-value`, on the stack when short (a `jti` is).
+fn element(key: &str, value: &str) -> SmallVec<[u8; 96]> {
+    let mut e = SmallVec::with_capacity(key.len() + 1 + value.len());
     e.extend_from_slice(key.as_bytes());
     e.push(b'-');
     e.extend_from_slice(value.as_bytes());
@@ -175,8 +181,8 @@ impl Filter {
     }
 
     /// The bit positions of `elem` (bloomfilter `hasher.go`).
-    fn positions(&self, elem: &[u8]) -> Vec<u64> {
-        let words: Vec<u64> = match self.hash {
+    fn positions(&self, elem: &[u8]) -> SmallVec<[u64; 32]> {
+        let words: SmallVec<[u64; 32]> = match self.hash {
             HashName::Optimal => {
                 let [a, b] = le_words::<2>(&fnv1_128(elem).to_be_bytes());
                 (0..self.k)
