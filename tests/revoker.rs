@@ -203,3 +203,36 @@ fn a_reload_keeps_the_revocations_and_a_changed_revoker_needs_a_restart() {
         200
     );
 }
+
+#[test]
+fn the_revocation_port_cannot_be_the_gateways() {
+    let port = free_port();
+    let config = format!(
+        r#"{{"version": 3, "extra_config": {{"auth/revoker": {{"N": 10, "P": 0.1, "hash_name": "optimal", "TTL": 5, "port": {port}, "token_keys": ["jti"]}}}},
+            "endpoints": [{{"endpoint": "/a", "backend": [{{"host": ["http://127.0.0.1:9"], "url_pattern": "/"}}]}}]}}"#
+    );
+    let dir = TempDir::new();
+    let path = dir.0.join("gateway.json");
+    std::fs::write(&path, config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["run", "-c", path.to_str().unwrap(), "--cores", "1", "-p"])
+        .arg(port.to_string())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("served with the revocation endpoint on the gateway's port");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("auth/revoker: port {port}")),
+        "{text}"
+    );
+}

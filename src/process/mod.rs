@@ -318,6 +318,12 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
     let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
     if let Some(revoker) = &prepared.revoker {
+        let port = revoker.settings.port;
+        if port == addr.port() || metrics_ports.iter().any(|(m, _)| m.port() == port) {
+            return Err(StartError::Plan(format!(
+                "auth/revoker: port {port} is already the gateway's or a metrics exporter's; give the revocation endpoint a port of its own"
+            )));
+        }
         start_revoker(revoker)?;
     }
 
