@@ -38,6 +38,7 @@ fn check_for(key: &jwt::TestKey, cache_size: usize) -> JwtCheck {
             operation_debug: false,
         }],
         cache_size,
+        revoker: None,
     }))
 }
 

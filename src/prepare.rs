@@ -37,6 +37,9 @@ pub struct Prepared {
     /// Every `jwk_url` of the file, once each: what the JWK fetcher
     /// thread keeps fresh (`crate::auth::keys::start_fetcher`).
     pub jwk_sources: Vec<UrlSource>,
+    /// `auth/revoker`: the process's filter (`auth::revoker::shared`, so a
+    /// reload keeps it), which `run` rotates and opens to revocations.
+    pub revoker: Option<Arc<crate::auth::revoker::Revoker>>,
 }
 
 /// What one endpoint's plan takes ready-made (`proxy::compile_endpoint`).
@@ -52,6 +55,8 @@ pub struct PreparedEndpoint {
     pub auth: Option<Arc<AuthSpec>>,
     /// `auth/signer`: response objects replaced by signed tokens.
     pub signer: Option<Arc<SignerSpec>>,
+    /// `auth/client-credentials` of each backend, in the endpoint's order.
+    pub backend_credentials: Vec<Option<Arc<crate::auth::client_credentials::TokenSource>>>,
 }
 
 impl Prepared {
@@ -66,6 +71,7 @@ impl Prepared {
         };
         let client_tls = crate::tls::client_config(&config.client_tls).map_err(failed)?;
         let mut jwk = JwkRegistry::default();
+        let revoker = config.revoker.as_ref().map(crate::auth::revoker::shared);
         let endpoints = config
             .endpoints
             .iter()
@@ -84,10 +90,21 @@ impl Prepared {
                         .iter()
                         .map(|b| b.cel.as_ref().map(cel).transpose())
                         .collect::<Result<_, _>>()?,
+                    backend_credentials: endpoint
+                        .backends
+                        .iter()
+                        .map(|b| {
+                            b.client_credentials
+                                .as_ref()
+                                .map(|s| crate::auth::client_credentials::shared(s, &client_tls))
+                        })
+                        .collect(),
                     auth: match &endpoint.auth {
-                        Some(settings) => {
-                            Some(Arc::new(AuthSpec::from_settings(settings, &mut jwk)?))
-                        }
+                        Some(settings) => Some(Arc::new(AuthSpec::from_settings(
+                            settings,
+                            &mut jwk,
+                            revoker.clone(),
+                        )?)),
                         None => None,
                     },
                     signer: match &endpoint.signer {
@@ -117,6 +134,7 @@ impl Prepared {
             insecure_jwk_tls,
             endpoints,
             jwk_sources,
+            revoker,
         })
     }
 

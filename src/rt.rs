@@ -377,6 +377,34 @@ impl Wake {
     }
 }
 
+/// A lock shared across workers that a task waits for without blocking
+/// its thread (one OAuth2 token fetch at a time per token source). Off the
+/// request path's common case: taken only when a token must be fetched.
+#[derive(Default)]
+pub struct Gate(tokio::sync::Mutex<()>);
+
+impl Gate {
+    /// Waits for the gate; it opens again when the guard is dropped.
+    pub async fn enter(&self) -> impl Drop + '_ {
+        self.0.lock().await
+    }
+}
+
+/// Runs blocking `work` on a new thread and waits for its result without
+/// blocking this worker (`None` if the thread could not start or panicked).
+pub async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let started = std::thread::Builder::new()
+        .name("cuttle-blocking".to_owned())
+        .spawn(move || {
+            let _ = tx.send(work());
+        });
+    if started.is_err() {
+        return None;
+    }
+    rx.await.ok()
+}
+
 /// How long this worker's event loop has spent running tasks (rather than
 /// waiting in epoll) since it started. The runtime measures it anyway,
 /// twice per wake-up; it is published when the loop parks.

@@ -211,9 +211,11 @@ fn old_names_of_components_cuttle_lacks_or_krakend_no_longer_reads_are_refused()
             r#""github.com/devopsfaith/krakend-lua/router": {"pre": "x()"}"#,
             "\"modifier/lua-endpoint\" is not implemented",
         ),
+        // The revoker's old name, resolved, on an endpoint: KrakenD reads
+        // it at the root only.
         (
             r#""github_com/devopsfaith/bloomfilter": {"N": 1}"#,
-            "\"auth/revoker\" is not implemented",
+            "\"auth/revoker\" is a service setting",
         ),
         // Names KrakenD CE itself no longer reads (it would serve the
         // endpoint without the limit): refused, naming the current one.

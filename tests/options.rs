@@ -26,6 +26,10 @@ fn base(namespace: &str) -> &'static str {
             r#"{"alg": "HS256", "kid": "sim2", "jwk_local_path": "JWK", "keys_to_sign": ["t"]}"#
         }
         "modifier/jmespath" => r#"{"expr": "a"}"#,
+        "auth/revoker" => {
+            r#"{"N": 100, "P": 0.01, "hash_name": "optimal", "TTL": 60, "port": 1234, "token_keys": ["jti"]}"#
+        }
+        "auth/client-credentials" => r#"{"token_url": "http://127.0.0.1:9/token"}"#,
         "plugin/req-resp-modifier" => {
             r#"{"name": ["content-replacer"], "content-replacer": {"a": {"find": "x", "replace": "y"}}}"#
         }

@@ -1,5 +1,6 @@
-//! One blocking HTTP GET for the JWK fetcher thread (never a worker):
-//! plain TCP or rustls, `Connection: close`, bounded in time and size.
+//! One blocking HTTP request for the JWK fetcher thread and the OAuth2
+//! token fetches (`rt::off_thread`; never on a worker): plain TCP or
+//! rustls, `Connection: close`, bounded in time and size.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -15,6 +16,35 @@ const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// GETs `url` and returns the body of a 200 answer.
 pub fn get(url: &str, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Vec<u8>, String> {
+    let (status, body) = send(url, tls, "GET", "Accept: application/json\r\n", b"")?;
+    if status != 200 {
+        return Err(format!("status {status}"));
+    }
+    Ok(body)
+}
+
+/// POSTs the form `body` to `url` with the header lines `headers` (each
+/// ending in CRLF); the status and body of the answer, whatever the status.
+pub fn post_form(
+    url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    headers: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
+    let headers = format!(
+        "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{headers}",
+        body.len()
+    );
+    send(url, tls, "POST", &headers, body)
+}
+
+fn send(
+    url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    method: &str,
+    headers: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
     let url = Url::parse(url)?;
     let bare = url.host.trim_start_matches('[').trim_end_matches(']');
     let addr = (bare, url.port)
@@ -26,21 +56,24 @@ pub fn get(url: &str, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Vec<u8>
         .map_err(|e| format!("connect to {addr}: {e}"))?;
     tcp.set_read_timeout(Some(IO_TIMEOUT)).ok();
     tcp.set_write_timeout(Some(IO_TIMEOUT)).ok();
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: cuttle\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+    let mut request = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: cuttle\r\n{headers}Connection: close\r\n\r\n",
         url.target,
         url.host_header()
-    );
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let request = request.as_slice();
     let raw = if url.https {
         let config = tls.ok_or("no TLS client configuration")?.clone();
         let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
             .map_err(|e| format!("bad TLS server name {bare}: {e}"))?;
         let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-        exchange(rustls::StreamOwned::new(conn, tcp), request.as_bytes())?
+        exchange(rustls::StreamOwned::new(conn, tcp), request)?
     } else {
-        exchange(tcp, request.as_bytes())?
+        exchange(tcp, request)?
     };
-    body_of(&raw)
+    framed_body(&raw, true)
 }
 
 fn exchange(mut stream: impl Read + Write, request: &[u8]) -> Result<Vec<u8>, String> {
@@ -73,22 +106,24 @@ fn exchange(mut stream: impl Read + Write, request: &[u8]) -> Result<Vec<u8>, St
     Ok(raw)
 }
 
+#[cfg(test)]
 fn body_of(raw: &[u8]) -> Result<Vec<u8>, String> {
-    framed_body(raw, true)
+    match framed_body(raw, true)? {
+        (200, body) => Ok(body),
+        (status, _) => Err(format!("status {status}")),
+    }
 }
 
-/// The body of a complete response in `raw`; `at_end`: nothing more will arrive.
-fn framed_body(raw: &[u8], at_end: bool) -> Result<Vec<u8>, String> {
+/// The status and body of a complete response in `raw`; `at_end`: nothing
+/// more will arrive.
+fn framed_body(raw: &[u8], at_end: bool) -> Result<(u16, Vec<u8>), String> {
     let head = match parse_response(raw, Method::Get, 64 * 1024) {
         Ok(Parse::Complete(head)) => head,
         Ok(Parse::Partial) => return Err("the response ended inside its head".to_owned()),
         Err(e) => return Err(format!("not an HTTP response: {e:?}")),
     };
-    if head.status != 200 {
-        return Err(format!("status {}", head.status));
-    }
     let rest = &raw[head.head_len..];
-    match head.body {
+    let body = match head.body {
         ResponseBody::Empty => Ok(Vec::new()),
         ResponseBody::Length(n) => rest
             .get(..usize::try_from(n).unwrap_or(usize::MAX))
@@ -107,7 +142,8 @@ fn framed_body(raw: &[u8], at_end: bool) -> Result<Vec<u8>, String> {
             }
             Ok(out)
         }
-    }
+    }?;
+    Ok((head.status, body))
 }
 
 #[cfg(test)]

@@ -10,6 +10,11 @@
 //! - [`cache`]: each worker's bounded cache of verified tokens.
 //! - [`validator`]: the request check itself.
 //! - [`sign`], [`signer`]: signing response fields (`auth/signer`).
+//! - [`revoker`]: `auth/revoker`, the process's filter of revoked tokens
+//!   and its HTTP endpoint ([`revoke_http`]).
+//! - [`secret`]: encrypted key files (`secret_url`, `cypher_key`).
+//! - [`client_credentials`]: `auth/client-credentials`, the OAuth2 token
+//!   a backend is called with.
 //!
 //! **What other steps get.** A request that passed the validator carries
 //! its claims in `RequestFacts::jwt: Option<Rc<Claims>>`.
@@ -21,11 +26,15 @@
 pub mod alg;
 pub mod cache;
 pub mod claims;
+pub mod client_credentials;
 pub mod fetch;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod registry;
+pub mod revoke_http;
+pub mod revoker;
+pub mod secret;
 pub mod sign;
 pub mod signer;
 pub mod validator;

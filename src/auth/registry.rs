@@ -16,7 +16,9 @@ use super::jwk::{KeyIdStrategy, KeySet};
 use super::keys::{Published, UrlSource};
 use super::signer::SignerSpec;
 use super::validator::{AuthSpec, ValidatorSpec};
-use crate::config::{AuthSettings, KeySource, Problem, SignerSettings, ValidatorSettings};
+use crate::config::{
+    AuthSettings, FileSecret, KeySource, Problem, SignerSettings, ValidatorSettings,
+};
 
 /// Every key source of one configuration.
 #[derive(Debug, Default)]
@@ -51,16 +53,25 @@ impl JwkRegistry {
         published
     }
 
-    fn file(&mut self, path: &str, at: &str) -> Result<Arc<Published>, Problem> {
+    fn file(
+        &mut self,
+        path: &str,
+        at: &str,
+        secret: Option<&FileSecret>,
+    ) -> Result<Arc<Published>, Problem> {
         if let Some(found) = self.files.get(path) {
             return Ok(found.clone());
         }
-        let text = std::fs::read(path).map_err(|e| {
+        let mut text = std::fs::read(path).map_err(|e| {
             Problem::new(
                 at,
                 format!("cannot read the key file \"{path}\": {e}; write the path of a JWK set (JSON) file"),
             )
         })?;
+        if let Some(secret) = secret {
+            text = super::secret::decrypt(&text, secret)
+                .map_err(|e| Problem::new(&secret.at, format!("cannot decrypt \"{path}\": {e}")))?;
+        }
         let set = KeySet::parse(&text)
             .map_err(|e| Problem::new(at, format!("\"{path}\" is not a usable JWK set: {e}")))?;
         let published = Arc::new(Published::with(format!("file {path}"), set));
@@ -79,7 +90,7 @@ impl JwkRegistry {
                 refresh,
                 insecure,
             } => self.url(url, *refresh, *insecure),
-            KeySource::File { path, at } => self.file(path, at)?,
+            KeySource::File { path, at, secret } => self.file(path, at, secret.as_ref())?,
         })
     }
 }
@@ -98,8 +109,10 @@ impl AuthSpec {
     pub fn from_settings(
         settings: &AuthSettings,
         registry: &mut JwkRegistry,
+        revoker: Option<Arc<super::revoker::Revoker>>,
     ) -> Result<AuthSpec, Problem> {
         Ok(AuthSpec {
+            revoker,
             validators: settings
                 .validators
                 .iter()

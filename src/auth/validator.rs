@@ -43,6 +43,8 @@ pub struct AuthSpec {
     pub validators: Vec<ValidatorSpec>,
     /// Tokens each worker remembers for this endpoint (0: no cache).
     pub cache_size: usize,
+    /// `auth/revoker` (root): the process's filter of revoked tokens.
+    pub revoker: Option<Arc<super::revoker::Revoker>>,
 }
 
 /// Why a request was refused.
@@ -123,6 +125,17 @@ impl JwtCheck {
             Some(hit) => hit,
             None => self.verify(token, now)?,
         };
+        // krakend-jose `gin/jose.go`: the rejecter (bloomfilter's
+        // `RejectToken`) runs once the claims are good, before roles and
+        // scopes; a cached token is looked up again, as a revocation may
+        // have come since.
+        if let Some(revoker) = &self.spec.revoker
+            && revoker.rejects(&verified.claims)
+        {
+            return Err(Denial::Unauthorized(
+                "token revoked (auth/revoker)".to_owned(),
+            ));
+        }
         verified.verdict.map_err(Denial::Forbidden)?;
         Ok((verified.claims, verified.validator))
     }

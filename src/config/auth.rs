@@ -37,7 +37,35 @@ pub enum KeySource {
     },
     /// `jwk_local_path` (read when both are set, as KrakenD does); `at` is
     /// its JSON path.
-    File { path: String, at: String },
+    File {
+        path: String,
+        at: String,
+        /// `secret_url` + `cypher_key`: the file is encrypted.
+        secret: Option<FileSecret>,
+    },
+}
+
+/// An encrypted key file (krakend-jose `jwk.go` `newLocalSecretProvider`,
+/// `secrets/cypher.go`): `cypher_key` is a passphrase encrypted by the
+/// `secret_url` keeper; the file is AES-256-GCM under the hex MD5 of that
+/// passphrase. Only gocloud's `base64key://` keeper (`localsecrets`,
+/// NaCl secretbox) is implemented. `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileSecret {
+    /// The keeper's 32-byte key, from the `secret_url`.
+    pub keeper_key: [u8; 32],
+    /// `cypher_key`, decoded (Go's `[]byte` in JSON is standard base64).
+    pub cypher_key: Vec<u8>,
+    /// The JSON path of `secret_url`.
+    pub at: String,
+}
+
+impl std::fmt::Debug for FileSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSecret")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One endpoint's `auth/validator`: one or several validators (distinct
@@ -103,8 +131,6 @@ const REFUSED_KEYS: &[(&str, &str)] = &[
         "jwk_local_ca",
         "a CA file for the JWK server (use the root client_tls.ca_certs)",
     ),
-    ("secret_url", "encrypted key files"),
-    ("cypher_key", "encrypted key files"),
 ];
 
 /// What the validators and signers of a file share while they are read.
@@ -114,10 +140,18 @@ pub struct JwkRegistry {
     pub shared_cache: Option<Duration>,
 }
 
+/// `secret_url` and `cypher_key` as written.
+#[derive(Clone, Copy, Default)]
+struct SecretText<'a> {
+    url: Option<&'a str>,
+    cypher_key: Option<&'a str>,
+}
+
 /// The key source of a validator or signer at `at`.
 fn key_source(
     url: Option<&str>,
     local: Option<&str>,
+    secret: SecretText<'_>,
     refresh: Duration,
     insecure: bool,
     at: &str,
@@ -127,6 +161,7 @@ fn key_source(
         return Ok(KeySource::File {
             path: path.to_owned(),
             at: format!("{at}.jwk_local_path"),
+            secret: file_secret(secret, at)?,
         });
     }
     let Some(url) = url.filter(|u| !u.is_empty()) else {
@@ -276,6 +311,10 @@ fn one_validator(
         key_source(
             raw.jwk_url.as_deref(),
             raw.jwk_local_path.as_deref(),
+            SecretText {
+                url: raw.secret_url.as_deref(),
+                cypher_key: raw.cypher_key.as_deref(),
+            },
             refresh,
             insecure,
             at,
@@ -400,6 +439,10 @@ pub fn signer(
     let keys = key_source(
         raw.jwk_url.as_deref(),
         raw.jwk_local_path.as_deref(),
+        SecretText {
+            url: raw.secret_url.as_deref(),
+            cypher_key: raw.cypher_key.as_deref(),
+        },
         DEFAULT_CACHE_DURATION,
         raw.disable_jwk_security == Some(true),
         at,
@@ -416,6 +459,75 @@ pub fn signer(
         full: raw.full == Some(true),
         keys_to_sign,
     })
+}
+
+/// `secret_url` (+ `cypher_key`) of a key file. krakend-jose opens the
+/// keeper with gocloud's `secrets.OpenKeeper`; of its schemes cuttle reads
+/// `base64key://` (gocloud `secrets/localsecrets`: the URL's host is the
+/// key, URL-safe base64 with padding, 32 bytes; an empty host is a random
+/// key, which could decrypt nothing; no query parameters).
+fn file_secret(secret: SecretText<'_>, at: &str) -> BuildResult<Option<FileSecret>> {
+    use base64::Engine as _;
+    let Some(url) = secret.url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let url_at = format!("{at}.secret_url");
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(Problem::new(
+            url_at,
+            format!(
+                "\"{url}\" is not a URL; write \"base64key://<32-byte key in URL-safe base64>\""
+            ),
+        ));
+    };
+    if scheme != "base64key" {
+        return Err(Problem::new(
+            url_at,
+            format!(
+                "the \"{scheme}://\" keeper is not implemented by cuttle (only \"base64key://\"); decrypt the key file, or use a base64key:// key"
+            ),
+        ));
+    }
+    if rest.contains('?') {
+        return Err(Problem::new(
+            url_at,
+            "base64key:// takes no query parameters (as in gocloud's localsecrets)",
+        ));
+    }
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() {
+        return Err(Problem::new(
+            url_at,
+            "base64key:// without a key is a random key (gocloud), which decrypts nothing; write the key: base64key://<32 bytes in URL-safe base64>",
+        ));
+    }
+    let key = base64::engine::general_purpose::URL_SAFE
+        .decode(host)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(|| {
+            Problem::new(
+                &url_at,
+                "the key is not 32 bytes in URL-safe base64 with padding (gocloud's localsecrets.Base64Key)",
+            )
+        })?;
+    let cypher_at = format!("{at}.cypher_key");
+    let cypher_key = match secret.cypher_key.filter(|c| !c.is_empty()) {
+        None => Vec::new(),
+        Some(text) => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| {
+                Problem::new(
+                    &cypher_at,
+                    format!("not base64 (Go reads a []byte from standard base64): {e}"),
+                )
+            })?,
+    };
+    Ok(Some(FileSecret {
+        keeper_key: key,
+        cypher_key,
+        at: url_at,
+    }))
 }
 
 fn algorithm(text: Option<&str>, at: &str) -> BuildResult<&'static str> {

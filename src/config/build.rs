@@ -85,6 +85,13 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         })
         .collect::<BuildResult<Vec<_>>>()?;
     route::check_route_clashes(&endpoints)?;
+    // krakend-jose consults the revoker from its validator only.
+    if root_extra.revoker.is_some() && endpoints.iter().all(|e| e.auth.is_none()) {
+        unknown.warnings.push(Problem::new(
+            "endpoints",
+            "no endpoint has \"auth/validator\": the root \"auth/revoker\" refuses tokens only where a validator checks them, so it refuses nothing here",
+        ));
+    }
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
     Ok(Config {
         source: source.to_path_buf(),
@@ -104,6 +111,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         security: root_extra.security,
         endpoints,
         telemetry: root_extra.telemetry,
+        revoker: root_extra.revoker,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,
@@ -340,6 +348,19 @@ fn build_endpoint(
         &mut backends,
         &at,
     )?;
+    // The token is added where `fanout` and the no-op relay call a
+    // backend; a shadow copy or a WebSocket handshake would go without it
+    // (with the client's Authorization): refused until they add it.
+    for (i, backend) in backends.iter().enumerate() {
+        if backend.client_credentials.is_some()
+            && (backend.shadow.is_some() || endpoint_extra.websocket.is_some())
+        {
+            return Err(Problem::new(
+                format!("{at}.backend[{i}].extra_config.auth/client-credentials"),
+                "cuttle does not add the token to shadow or WebSocket backends yet; remove one of the two",
+            ));
+        }
+    }
 
     Ok(Endpoint {
         index,
@@ -653,6 +674,7 @@ fn build_backend(
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
+        client_credentials: extra.client_credentials,
     })
 }
 

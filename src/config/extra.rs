@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::alias;
 use super::auth::{self, JwkRegistry};
+use super::auth_extras;
 use super::error::{BuildResult, Problem};
 use super::keywords;
 use super::model::{
@@ -76,6 +77,8 @@ pub struct RootExtra {
     pub security: ServiceSecurity,
     /// Root `auth/validator`: `shared_cache_duration` (`auth::shared_cache`).
     pub shared_jwk_cache: Option<std::time::Duration>,
+    /// `auth/revoker`.
+    pub revoker: Option<super::RevokerSettings>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +115,8 @@ pub struct BackendExtra {
     pub shadow: Option<Option<std::time::Duration>>,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `auth/client-credentials` (unless `is_disabled`).
+    pub client_credentials: Option<super::ClientCredentialsSettings>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -157,6 +162,10 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.shared_jwk_cache =
                     Some(auth::shared_cache(value, &at, &mut unknown.warnings)?);
             }
+            auth_extras::REVOKER => {
+                note_ignored_keys(auth_extras::REVOKER, value, unknown);
+                result.revoker = Some(auth_extras::revoker(value, &at, &mut unknown.warnings)?);
+            }
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -195,7 +204,7 @@ pub fn endpoint(
                 result.bot_detector = Some(security::bot_detector(value, &at, unknown)?);
                 continue;
             }
-            service @ (security::CORS | security::HTTP) => {
+            service @ (security::CORS | security::HTTP | auth_extras::REVOKER) => {
                 return Err(service_only(service, &at));
             }
             _ => {}
@@ -282,7 +291,7 @@ pub fn backend(
             continue;
         }
         match namespace {
-            service @ (security::CORS | security::HTTP) => {
+            service @ (security::CORS | security::HTTP | auth_extras::REVOKER) => {
                 return Err(service_only(service, &at));
             }
             security::BOT_DETECTOR => {
@@ -333,6 +342,10 @@ pub fn backend(
             }
             validation::CEL => {
                 result.cel = Some(validation::cel(value, &at)?);
+            }
+            auth_extras::CLIENT_CREDENTIALS => {
+                note_ignored_keys(auth_extras::CLIENT_CREDENTIALS, value, unknown);
+                result.client_credentials = auth_extras::client_credentials(value, &at)?;
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);
@@ -548,8 +561,9 @@ fn flatmap(
     Ok(result)
 }
 
-/// `security/cors` and `security/http` act on every request before routing:
-/// KrakenD reads them only from the root `extra_config`.
+/// `security/cors` and `security/http` act on every request before routing,
+/// and `auth/revoker` is one filter for the process: KrakenD reads them
+/// only from the root `extra_config`.
 fn service_only(namespace: &str, at: &str) -> Problem {
     Problem::new(
         at,

@@ -15,6 +15,7 @@
 
 mod alias;
 mod auth;
+mod auth_extras;
 mod build;
 mod duration;
 mod env;
@@ -50,8 +51,10 @@ mod tests;
 use std::path::Path;
 
 pub use auth::{
-    AuthSettings, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings, ValidatorSettings,
+    AuthSettings, FileSecret, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings,
+    ValidatorSettings,
 };
+pub use auth_extras::{ClientCredentialsSettings, RevokerHash, RevokerSettings};
 pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
 pub use flexible::FlexibleConfig;

@@ -51,6 +51,8 @@ pub struct Config {
     pub endpoints: Vec<Endpoint>,
     /// `telemetry/opentelemetry`: metrics and where they are served.
     pub telemetry: Option<super::telemetry::Telemetry>,
+    /// `auth/revoker`: the process's filter of revoked tokens.
+    pub revoker: Option<super::RevokerSettings>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels), keys cuttle ignores inside the ones it does
     /// (`namespace.key`), and keys of the root, endpoints and backends that
@@ -329,6 +331,8 @@ pub struct Backend {
     /// 307/308 with the request body (without it a call with a body stops
     /// at the 307/308, as Go's client does when it cannot replay a body).
     pub send_body_on_redirect: bool,
+    /// `extra_config.auth/client-credentials` (unless `is_disabled`).
+    pub client_credentials: Option<super::ClientCredentialsSettings>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -123,6 +123,7 @@ const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Pro
 const OTEL_RESOURCE: &str =
     "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
+const REVOKE_SERVER: &str = "KrakenD Enterprise's Revoke Server: the revocations it pushes would never arrive (send them to cuttle's revocation endpoint, docs/revoker.md)";
 const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
 
 /// The options written out (namespaces cuttle does not read at a level
@@ -304,6 +305,19 @@ const LISTED: &[Opt] = &[
     hn(R, "extra_config.auth/validator", "{\"shared_cache_duration\": 60}", "only shared_cache_duration; any other key here is warned about (a validator protects only its endpoint)"),
     h(R, "extra_config.auth/validator.shared_cache_duration", "60"),
     ig(R, "extra_config.auth/jose", "{}", "KrakenD reads the shared JWK cache from the root auth/validator"),
+    // ---- auth/revoker (root; krakend/bloomfilter) ----
+    hn(R, "extra_config.auth/revoker", "{}", "one filter per process, checked by every auth/validator; revocations arrive over HTTP on 127.0.0.1:port (docs/revoker.md), not Go RPC"),
+    h(R, "extra_config.auth/revoker.N", "100"),
+    h(R, "extra_config.auth/revoker.P", "0.01"),
+    h(R, "extra_config.auth/revoker.hash_name", "\"optimal\""),
+    h(R, "extra_config.auth/revoker.TTL", "60"),
+    hn(R, "extra_config.auth/revoker.port", "1234", "cuttle's HTTP revocation endpoint, on 127.0.0.1"),
+    h(R, "extra_config.auth/revoker.token_keys", "[\"jti\"]"),
+    rf(R, "extra_config.auth/revoker.revoke_server_ping_url", "\"http://rs:8080/instances\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_api_key", "\"k\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_ping_interval", "\"30s\"", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_max_workers", "5", REVOKE_SERVER),
+    rf(R, "extra_config.auth/revoker.revoke_server_max_retries", "0", REVOKE_SERVER),
     // ---- telemetry/opentelemetry (root; krakend-otel) ----
     h(R, "extra_config.telemetry/opentelemetry", "{}"),
     h(R, "extra_config.telemetry/opentelemetry.exporters", "{}"),
@@ -437,8 +451,8 @@ const LISTED: &[Opt] = &[
     ig(E, "extra_config.auth/validator.shared_cache_duration", "60", "KrakenD reads it from the root auth/validator only"),
     rf(E, "extra_config.auth/validator.jwk_fingerprints", "[\"x\"]", JOSE_REFUSED),
     rf(E, "extra_config.auth/validator.jwk_local_ca", "\"/ca.pem\"", JOSE_REFUSED),
-    rf(E, "extra_config.auth/validator.secret_url", "\"base64key://x\"", JOSE_REFUSED),
-    rf(E, "extra_config.auth/validator.cypher_key", "\"x\"", JOSE_REFUSED),
+    hn(E, "extra_config.auth/validator.secret_url", "\"base64key://smGbjm71Nxd1Ig5FS0wj9SlbzAIrnolCz9bQQ6uAhl4=\"", "base64key:// only (other schemes refused), with jwk_local_path"),
+    h(E, "extra_config.auth/validator.cypher_key", "\"eA==\""),
     // ---- auth/signer (endpoint; krakend-jose) ----
     h(E, "extra_config.auth/signer", "{}"),
     h(E, "extra_config.auth/signer.alg", "\"HS256\""),
@@ -453,12 +467,20 @@ const LISTED: &[Opt] = &[
     ig(E, "extra_config.auth/signer.leeway", "\"1s\"", "a signer checks no times"),
     rf(E, "extra_config.auth/signer.jwk_fingerprints", "[\"x\"]", JOSE_REFUSED),
     rf(E, "extra_config.auth/signer.jwk_local_ca", "\"/ca.pem\"", JOSE_REFUSED),
-    rf(E, "extra_config.auth/signer.secret_url", "\"base64key://x\"", JOSE_REFUSED),
-    rf(E, "extra_config.auth/signer.cypher_key", "\"x\"", JOSE_REFUSED),
+    hn(E, "extra_config.auth/signer.secret_url", "\"base64key://smGbjm71Nxd1Ig5FS0wj9SlbzAIrnolCz9bQQ6uAhl4=\"", "base64key:// only (other schemes refused), with jwk_local_path"),
+    h(E, "extra_config.auth/signer.cypher_key", "\"eA==\""),
     // ---- backend namespaces ----
     h(B, "extra_config.backend/http", "{}"),
     h(B, "extra_config.backend/http.return_error_code", "true"),
     h(B, "extra_config.backend/http.return_error_details", "\"b\""),
+    // ---- auth/client-credentials (backend; krakend-oauth2-clientcredentials) ----
+    hn(B, "extra_config.auth/client-credentials", "{}", "one token per backend per process, sent as Authorization"),
+    h(B, "extra_config.auth/client-credentials.client_id", "\"id\""),
+    h(B, "extra_config.auth/client-credentials.client_secret", "\"s\""),
+    h(B, "extra_config.auth/client-credentials.token_url", "\"http://127.0.0.1:9/token\""),
+    hn(B, "extra_config.auth/client-credentials.scopes", "\"a,b\"", "comma-separated"),
+    h(B, "extra_config.auth/client-credentials.endpoint_params", "{\"audience\": [\"x\"]}"),
+    h(B, "extra_config.auth/client-credentials.is_disabled", "false"),
     h(B, "extra_config.backend/http/client", "{}"),
     h(B, "extra_config.backend/http/client.send_body_on_redirect", "true"),
     rf(B, "extra_config.backend/http/client.client_tls", "{}", "KrakenD Enterprise's; it decides how this backend is reached"),

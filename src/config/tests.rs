@@ -619,7 +619,7 @@ fn namespaces_file() -> String {
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
             "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
                         {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
-           {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
+           {"endpoint": "/b", "extra_config": {"auth/api-keys": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
         r#""version": 3,"#,
@@ -636,7 +636,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
             "extra_config.auth/api-keys: \"auth/api-keys\" is not implemented by cuttle yet",
             "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\"",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
-            "endpoints[1].extra_config.auth/revoker: ",
+            "endpoints[1].extra_config.auth/api-keys: ",
             "endpoints[1].extra_config.validation/response-json-schema: ",
             "--ignore-unimplemented",
         ]),
@@ -788,7 +788,7 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
             "extra_config.auth/api-keys",
             "endpoints[0].extra_config.auth/api-keys",
             "endpoints[0].backend[0].extra_config.modifier/lua-backend",
-            "endpoints[1].extra_config.auth/revoker",
+            "endpoints[1].extra_config.auth/api-keys",
             "endpoints[1].extra_config.validation/response-json-schema",
         ]
     );

@@ -7,11 +7,13 @@
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
 //! `modifier/jmespath`, the content-replacer form of
 //! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
-//! (endpoint level), `security/cors`, `security/http` and
-//! `security/bot-detector` (and KrakenD's older names for them) do; the
-//! rest of `modifier/`, `plugin/`, `validation/` (e.g. KrakenD Enterprise's
-//! `validation/response-json-schema`) and `security/` (`security/policies`,
-//! ...) stays here.
+//! (endpoint level), `security/cors`, `security/http`,
+//! `security/bot-detector`, `auth/revoker` (root) and
+//! `auth/client-credentials` (backend) (and KrakenD's older names for
+//! them) do; the rest of `auth/` (e.g. KrakenD Enterprise's
+//! `auth/api-keys`), `modifier/`, `plugin/`, `validation/` (e.g.
+//! `validation/response-json-schema`) and `security/`
+//! (`security/policies`, ...) stays here.
 
 use super::error::Problem;
 

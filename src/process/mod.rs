@@ -119,6 +119,21 @@ fn start_jwk_fetcher(prepared: &Prepared) -> Result<Arc<AtomicBool>, StartError>
         .map_err(|e| StartError::Plan(format!("cannot start the JWK fetcher thread: {e}")))
 }
 
+/// Starts `auth/revoker`'s rotation and its revocation endpoint.
+fn start_revoker(revoker: &Arc<crate::auth::revoker::Revoker>) -> Result<(), StartError> {
+    revoker
+        .start_rotation()
+        .map_err(|e| StartError::Plan(format!("cannot start the auth/revoker thread: {e}")))?;
+    let addr = crate::auth::revoke_http::start(revoker.clone()).map_err(|source| {
+        StartError::PortInUse {
+            addr: SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, revoker.settings.port)),
+            source,
+        }
+    })?;
+    tracing::info!("auth/revoker: revocations accepted on http://{addr}/revoke");
+    Ok(())
+}
+
 /// What the running process was started with, that a reload must match.
 struct Running {
     config: Config,
@@ -165,6 +180,10 @@ fn reload_config(
     }
     if config.use_h2c != old.use_h2c {
         return needs_restart("router.use_h2c");
+    }
+    // One filter and one revocation port for the process.
+    if config.revoker != old.revoker {
+        return needs_restart("auth/revoker");
     }
     let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
     prepare(&config, &prepared, workers, &resolved).map_err(|e| e.to_string())?;
@@ -298,6 +317,15 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
     let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
+    if let Some(revoker) = &prepared.revoker {
+        let port = revoker.settings.port;
+        if port == addr.port() || metrics_ports.iter().any(|(m, _)| m.port() == port) {
+            return Err(StartError::Plan(format!(
+                "auth/revoker: port {port} is already the gateway's or a metrics exporter's; give the revocation endpoint a port of its own"
+            )));
+        }
+        start_revoker(revoker)?;
+    }
 
     crate::rt::install_panic_hook();
     // Worker threads inherit this mask, so SIGTERM and SIGINT reach only

@@ -116,6 +116,20 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         ctx.headers,
         &mut own_headers,
     );
+    let mut authorized = Vec::new();
+    let headers = match crate::auth::client_credentials::authorize(
+        plan.client_credentials.as_ref(),
+        headers,
+        &mut authorized,
+    )
+    .await
+    {
+        Ok(headers) => headers,
+        Err(failed) => {
+            BackendPlan::record(admitted, false);
+            return Outcome::not_sent(backend, failed);
+        }
+    };
     let request = Request {
         method: plan.method,
         path_and_query: &target,

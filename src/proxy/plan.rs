@@ -99,6 +99,8 @@ pub struct BackendPlan {
     pub chunked_request_body: bool,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `auth/client-credentials`: the process's token source.
+    pub client_credentials: Option<Arc<crate::auth::client_credentials::TokenSource>>,
 }
 
 impl EndpointPlan {
@@ -202,6 +204,7 @@ pub fn compile_endpoint(
         .map_err(|e| at(&format!(".backend[{b}]"), e))?;
         let compiled = BackendPlan {
             cel: prepared.backend_cel.get(b).cloned().flatten(),
+            client_credentials: prepared.backend_credentials.get(b).cloned().flatten(),
             ..compiled
         };
         if backend.shadow.is_some() {
@@ -382,6 +385,7 @@ fn compile_backend(
         input_query_strings: backend.input_query_strings.clone(),
         chunked_request_body: backend.chunked_request_body,
         send_body_on_redirect: backend.send_body_on_redirect,
+        client_credentials: None,
     })
 }
 
