@@ -623,6 +623,12 @@ fn build_backend(
     )?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
+        if extra.martian.as_ref().is_some_and(|m| m.response.is_some()) {
+            return Err(Problem::new(
+                format!("{at}.extra_config.modifier/martian"),
+                "response-scope martian modifiers on a no-op backend are not implemented by cuttle (its response is streamed as it arrives); give them \"scope\": [\"request\"]",
+            ));
+        }
         if let Some(cel) = &mut extra.cel {
             cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
@@ -653,6 +659,7 @@ fn build_backend(
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
+        martian: extra.martian.map(std::sync::Arc::new),
     })
 }
 

@@ -55,6 +55,7 @@ const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
+const MARTIAN: &str = "modifier/martian";
 const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
 const JWT_VALIDATOR: &str = "auth/validator";
@@ -112,6 +113,8 @@ pub struct BackendExtra {
     pub shadow: Option<Option<std::time::Duration>>,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `modifier/martian`.
+    pub martian: Option<super::martian::Martian>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -157,6 +160,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.shared_jwk_cache =
                     Some(auth::shared_cache(value, &at, &mut unknown.warnings)?);
             }
+            MARTIAN => unknown.unimplemented.push(martian_not_here(at)),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -218,6 +222,10 @@ pub fn endpoint(
             note_ignored_keys(ROUTER_RATELIMIT, value, unknown);
             let raw: RawRouterRateLimit = decode(value, &at)?;
             result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
+            continue;
+        }
+        if namespace == MARTIAN {
+            unknown.unimplemented.push(martian_not_here(at));
             continue;
         }
         if namespace != PROXY {
@@ -338,6 +346,11 @@ pub fn backend(
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);
                 let raw: RawProxyRateLimit = decode(value, &at)?;
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
+            }
+            MARTIAN => {
+                let mut ignored = Vec::new();
+                result.martian = Some(super::martian::parse(value, &at, &mut ignored)?);
+                unknown.ignored.extend(ignored);
             }
             _ => note_unknown(namespace, at, unknown),
         }
@@ -550,6 +563,17 @@ fn flatmap(
 
 /// `security/cors` and `security/http` act on every request before routing:
 /// KrakenD reads them only from the root `extra_config`.
+/// `modifier/martian` outside a backend: krakend-ce wires krakend-martian
+/// into the backend factory only (`backend_factory.go`), so KrakenD CE
+/// serves the endpoint without it; cuttle refuses it like any modifier it
+/// would not apply.
+fn martian_not_here(at: String) -> Problem {
+    Problem::new(
+        at,
+        "\"modifier/martian\" is applied by KrakenD CE to backends only and would have no effect here; move it to the backend's \"extra_config\"",
+    )
+}
+
 fn service_only(namespace: &str, at: &str) -> Problem {
     Problem::new(
         at,

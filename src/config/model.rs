@@ -324,6 +324,8 @@ pub struct Backend {
     /// 307/308 with the request body (without it a call with a body stops
     /// at the 307/308, as Go's client does when it cannot replay a body).
     pub send_body_on_redirect: bool,
+    /// `extra_config.modifier/martian`, read into its tree once.
+    pub martian: Option<std::sync::Arc<super::martian::Martian>>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -101,7 +101,23 @@ pub async fn relay<S: ResponseSink>(
     let meter = metrics.and_then(|m| m.backend_call(endpoint, backend.index, host, started));
     // Pinned where it is, so the deadline wrapper moves a pointer, not the
     // whole exchange's state.
-    let call = std::pin::pin!(open(pools, &backend.pools[host], &request, scratch));
+    let base = &backend.base_urls[host];
+    let call = std::pin::pin!(async {
+        match &backend.martian {
+            None => open(pools, &backend.pools[host], &request, scratch).await,
+            Some(m) => {
+                crate::modifier::martian::open(
+                    m,
+                    base,
+                    pools,
+                    &backend.pools[host],
+                    &request,
+                    scratch,
+                )
+                .await
+            }
+        }
+    });
     let opened = timer
         .within(plan.timeout, call)
         .await

@@ -99,6 +99,8 @@ pub struct BackendPlan {
     pub chunked_request_body: bool,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `modifier/martian`, this worker's copy.
+    pub martian: Option<crate::modifier::martian::Modifiers>,
 }
 
 impl EndpointPlan {
@@ -382,6 +384,10 @@ fn compile_backend(
         input_query_strings: backend.input_query_strings.clone(),
         chunked_request_body: backend.chunked_request_body,
         send_body_on_redirect: backend.send_body_on_redirect,
+        martian: backend
+            .martian
+            .as_deref()
+            .map(crate::modifier::martian::Modifiers::new),
     })
 }
 
