@@ -254,10 +254,16 @@ fn response_body_and_status_modifiers_change_what_is_decoded() {
 }
 
 fn check(martian: &str) -> (bool, String) {
+    check_backend("", martian)
+}
+
+/// `cuttle check` of a file whose backend has `fields` (JSON members
+/// ending with a comma) and `martian`.
+fn check_backend(fields: &str, martian: &str) -> (bool, String) {
     let dir = TempDir::new();
     let path = dir.0.join("krakend.json");
     let text = config(&format!(
-        r#"[{{"endpoint": "/x", "backend": [{{"host": ["http://127.0.0.1:9"], "url_pattern": "/x",
+        r#"[{{"endpoint": "/x", "backend": [{{"host": ["http://127.0.0.1:9"], "url_pattern": "/x", {fields}
             "extra_config": {{"modifier/martian": {martian}}}}}]}}]"#
     ));
     std::fs::write(&path, text).unwrap();
@@ -301,4 +307,49 @@ fn check_refuses_a_header_value_with_cr_lf() {
         out.contains("modifier/martian.header.Modifier.name"),
         "{out}"
     );
+}
+
+/// A no-op backend's head goes to the client as the response modifiers
+/// leave it (the real-file pattern: `header.Append` in both scopes).
+#[test]
+fn no_op_backends_get_request_and_response_header_modifiers() {
+    let backend = Backend::start(|_| {
+        Reply::Full(
+            200,
+            vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("X-Secret".into(), "s".into()),
+                ("X-Platform".into(), "backend".into()),
+            ],
+            b"streamed".to_vec(),
+        )
+    });
+    let martian = r#"{"fifo.Group": {"scope": ["request", "response"], "aggregateErrors": true, "modifiers": [
+        {"header.Append": {"scope": ["request", "response"], "name": "X-PLATFORM", "value": "melodiy"}},
+        {"header.Blacklist": {"scope": ["response"], "names": ["X-Secret"]}},
+        {"status.Modifier": {"statusCode": 202}}]}}"#;
+    let gw = Gateway::start(&config(&format!(
+        "[{}]",
+        endpoint("/n", &backend, r#""output_encoding": "no-op", "#, martian)
+            .replace(r#""url_pattern""#, r#""encoding": "no-op", "url_pattern""#)
+    )));
+    let r = gw.get("/n");
+    assert_eq!(r.status, 202);
+    assert_eq!(r.text(), "streamed");
+    assert_eq!(r.header_all("X-Platform"), ["backend", "melodiy"]);
+    assert_eq!(r.header("X-Secret"), None);
+    assert_eq!(backend.requests()[0].header("X-Platform"), Some("melodiy"));
+}
+
+#[test]
+fn check_refuses_a_response_body_modifier_on_a_no_op_backend() {
+    let (ok, out) = check_backend(
+        r#""encoding": "no-op","#,
+        &format!(
+            r#"{{"body.Modifier": {{"contentType": "text/plain", "body": "{}"}}}}"#,
+            b64("x")
+        ),
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("body.Modifier on a no-op backend"), "{out}");
 }

@@ -348,9 +348,10 @@ pub fn backend(
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
             }
             MARTIAN => {
-                let mut ignored = Vec::new();
-                result.martian = Some(super::martian::parse(value, &at, &mut ignored)?);
-                unknown.ignored.extend(ignored);
+                let mut notes = super::martian::Notes::default();
+                result.martian = Some(super::martian::parse(value, &at, &mut notes)?);
+                unknown.ignored.extend(notes.ignored);
+                unknown.unimplemented.extend(notes.unimplemented);
             }
             _ => note_unknown(namespace, at, unknown),
         }

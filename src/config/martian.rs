@@ -26,6 +26,24 @@ pub struct Martian {
     pub response: Option<ResMod>,
 }
 
+impl Martian {
+    /// Whether a response modifier may replace the body (`body.Modifier`
+    /// in response scope, anywhere in the tree).
+    pub fn replaces_response_body(&self) -> bool {
+        fn walk(m: &ResMod) -> bool {
+            match m {
+                ResMod::Body { .. } => true,
+                ResMod::Group(mods) => mods.iter().any(walk),
+                ResMod::Filter {
+                    then, otherwise, ..
+                } => then.as_deref().is_some_and(walk) || otherwise.as_deref().is_some_and(walk),
+                _ => false,
+            }
+        }
+        self.response.as_ref().is_some_and(walk)
+    }
+}
+
 /// Request modifiers. Header names are stored as Go canonicalises them.
 #[derive(Debug, Clone)]
 pub enum ReqMod {
@@ -128,9 +146,19 @@ pub enum Cond {
     Port(u16),
 }
 
+/// What reading the tree found besides errors.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// Keys Go's decoder would skip (warned about).
+    pub ignored: Vec<String>,
+    /// Modifier types KrakenD CE has and cuttle does not implement:
+    /// refused unless `--ignore-unimplemented`, which leaves them out.
+    pub unimplemented: Vec<Problem>,
+}
+
 /// The JSON node at `at` (the namespace's object): exactly one modifier.
-pub fn parse(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Martian> {
-    let (req, res) = node(value, at, ignored)?;
+pub fn parse(value: &Value, at: &str, notes: &mut Notes) -> BuildResult<Martian> {
+    let (req, res) = node(value, at, notes)?;
     Ok(Martian {
         request: req,
         response: res,
@@ -171,7 +199,7 @@ pub const TYPES: &[&str] = &[
     "priority.Group",
 ];
 
-fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair> {
+fn node(value: &Value, at: &str, notes: &mut Notes) -> BuildResult<Pair> {
     let Value::Object(map) = value else {
         return Err(Problem::new(
             at,
@@ -200,7 +228,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
     let f = Fields { o, at: &at };
     let (can, req, res): (Can, Option<ReqMod>, Option<ResMod>) = match kind.as_str() {
         "header.Modifier" | "header.Append" => {
-            f.known(&["name", "value", "scope"], ignored);
+            f.known(&["name", "value", "scope"], notes);
             let name = f.header_name("name")?;
             let value = f.header_value("value")?;
             let append = kind.as_str() == "header.Append";
@@ -223,7 +251,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             (Can::Both, Some(req), Some(res))
         }
         "header.Blacklist" => {
-            f.known(&["names", "scope"], ignored);
+            f.known(&["names", "scope"], notes);
             let mut names = Vec::new();
             for (i, name) in f.strings("names")?.iter().enumerate() {
                 names.push(checked_name(name, &format!("{at}.names[{i}]"))?);
@@ -235,7 +263,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             )
         }
         "header.Copy" => {
-            f.known(&["from", "to", "scope"], ignored);
+            f.known(&["from", "to", "scope"], notes);
             let from = f.header_name("from")?;
             let to = f.header_name("to")?;
             (
@@ -248,7 +276,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             )
         }
         "header.Id" => {
-            f.known(&["header", "scope"], ignored);
+            f.known(&["header", "scope"], notes);
             let name = match f.string("header")? {
                 n if n.is_empty() => "X-Krakend-Id".to_owned(),
                 _ => f.header_name("header")?,
@@ -256,13 +284,13 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             (Can::Request, Some(ReqMod::Id { name }), None)
         }
         "querystring.Modifier" => {
-            f.known(&["name", "value", "scope"], ignored);
+            f.known(&["name", "value", "scope"], notes);
             let name = f.string("name")?;
             let value = f.string("value")?;
             (Can::Request, Some(ReqMod::SetQuery { name, value }), None)
         }
         "body.Modifier" => {
-            f.known(&["body", "contentType", "scope"], ignored);
+            f.known(&["body", "contentType", "scope"], notes);
             let content_type = f.header_value("contentType")?;
             let encoded = f.string("body")?;
             use base64::Engine as _;
@@ -289,7 +317,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
                     "name", "value", "path", "domain", "expires", "secure", "httpOnly", "maxAge",
                     "scope",
                 ],
-                ignored,
+                notes,
             );
             let (pair, line) = cookie(&f)?;
             (
@@ -299,7 +327,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             )
         }
         "url.Modifier" => {
-            f.known(&["scheme", "host", "path", "query", "scope"], ignored);
+            f.known(&["scheme", "host", "path", "query", "scope"], notes);
             for key in ["scheme", "host"] {
                 if !f.string(key)?.is_empty() {
                     return Err(Problem::new(
@@ -324,7 +352,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             (Can::Request, Some(ReqMod::Url { path, query }), None)
         }
         "stash.Modifier" => {
-            f.known(&["headerName", "scope"], ignored);
+            f.known(&["headerName", "scope"], notes);
             let name = f.header_name("headerName")?;
             let pair = scoped(
                 Can::Both,
@@ -341,7 +369,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             return Ok(pair);
         }
         "status.Modifier" => {
-            f.known(&["statusCode", "scope"], ignored);
+            f.known(&["statusCode", "scope"], notes);
             let code = f.int("statusCode")?;
             let code = u16::try_from(code)
                 .ok()
@@ -355,12 +383,12 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             (Can::Response, None, Some(ResMod::Status(code)))
         }
         "fifo.Group" => {
-            f.known(&["modifiers", "scope", "aggregateErrors"], ignored);
+            f.known(&["modifiers", "scope", "aggregateErrors"], notes);
             f.boolean("aggregateErrors")?;
             let mut reqs = Vec::new();
             let mut ress = Vec::new();
             for (i, m) in f.list("modifiers")?.iter().enumerate() {
-                let (req, res) = node(m, &format!("{at}.modifiers[{i}]"), ignored)?;
+                let (req, res) = node(m, &format!("{at}.modifiers[{i}]"), notes)?;
                 reqs.extend(req);
                 ress.extend(res);
             }
@@ -371,7 +399,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             )
         }
         "priority.Group" => {
-            f.known(&["modifiers", "scope"], ignored);
+            f.known(&["modifiers", "scope"], notes);
             // martian inserts each before the first of lower or equal
             // priority: highest first, later ones first among equals.
             let mut reqs: Vec<(i64, ReqMod)> = Vec::new();
@@ -385,10 +413,9 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
                     ));
                 };
                 let ef = Fields { o: entry, at: &at };
-                ef.known(&["priority", "modifier"], ignored);
+                ef.known(&["priority", "modifier"], notes);
                 let priority = ef.int("priority")?;
-                let (req, res) =
-                    node(ef.required("modifier")?, &format!("{at}.modifier"), ignored)?;
+                let (req, res) = node(ef.required("modifier")?, &format!("{at}.modifier"), notes)?;
                 if let Some(req) = req {
                     let pos = reqs
                         .iter()
@@ -415,14 +442,14 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             let has_else = !matches!(kind.as_str(), "header.RegexFilter" | "port.Filter");
             let cond = match kind.as_str() {
                 "header.Filter" => {
-                    f.known(&["name", "value", "modifier", "else", "scope"], ignored);
+                    f.known(&["name", "value", "modifier", "else", "scope"], notes);
                     Cond::Header {
                         name: f.header_name("name")?,
                         value: f.string("value")?,
                     }
                 }
                 "querystring.Filter" => {
-                    f.known(&["name", "value", "modifier", "else", "scope"], ignored);
+                    f.known(&["name", "value", "modifier", "else", "scope"], notes);
                     Cond::Query {
                         name: f.string("name")?,
                         value: f.string("value")?,
@@ -433,7 +460,7 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
                         &[
                             "scheme", "host", "path", "query", "modifier", "else", "scope",
                         ],
-                        ignored,
+                        notes,
                     );
                     Cond::Url {
                         scheme: f.string("scheme")?,
@@ -443,27 +470,27 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
                     }
                 }
                 "url.RegexFilter" => {
-                    f.known(&["regex", "modifier", "else", "scope"], ignored);
+                    f.known(&["regex", "modifier", "else", "scope"], notes);
                     Cond::UrlRegex(f.regex("regex")?)
                 }
                 "header.RegexFilter" => {
-                    f.known(&["header", "regex", "modifier", "scope"], ignored);
+                    f.known(&["header", "regex", "modifier", "scope"], notes);
                     Cond::HeaderRegex {
                         name: f.header_name("header")?,
                         regex: f.regex("regex")?,
                     }
                 }
                 _ => {
-                    f.known(&["port", "modifier", "scope"], ignored);
+                    f.known(&["port", "modifier", "scope"], notes);
                     let port = f.int("port")?;
                     Cond::Port(u16::try_from(port).map_err(|_| {
                         Problem::new(format!("{at}.port"), "must be a port, 0 to 65535")
                     })?)
                 }
             };
-            let (treq, tres) = node(f.required("modifier")?, &format!("{at}.modifier"), ignored)?;
+            let (treq, tres) = node(f.required("modifier")?, &format!("{at}.modifier"), notes)?;
             let (freq, fres) = match o.get("else") {
-                Some(e) if has_else => node(e, &format!("{at}.else"), ignored)?,
+                Some(e) if has_else => node(e, &format!("{at}.else"), notes)?,
                 _ => (None, None),
             };
             (
@@ -481,10 +508,11 @@ fn node(value: &Value, at: &str, ignored: &mut Vec<String>) -> BuildResult<Pair>
             )
         }
         "static.Modifier" => {
-            return Err(Problem::new(
+            notes.unimplemented.push(Problem::new(
                 at,
                 "krakend-martian's static.Modifier (serving local files instead of calling the backend) is not implemented by cuttle",
             ));
+            return Ok((None, None));
         }
         "port.Modifier" => {
             return Err(Problem::new(
@@ -556,10 +584,10 @@ impl Fields<'_> {
     }
 
     /// Keys Go's decoder skips: reported as ignored.
-    fn known(&self, keys: &[&str], ignored: &mut Vec<String>) {
+    fn known(&self, keys: &[&str], notes: &mut Notes) {
         for key in self.o.keys() {
             if !key.starts_with('@') && !keys.contains(&key.as_str()) {
-                ignored.push(self.path(key));
+                notes.ignored.push(self.path(key));
             }
         }
     }
@@ -782,7 +810,11 @@ mod tests {
 
     fn parse_str(json: &str) -> BuildResult<Martian> {
         let value: Value = serde_json::from_str(json).unwrap();
-        parse(&value, "b.extra_config.modifier/martian", &mut Vec::new())
+        parse(
+            &value,
+            "b.extra_config.modifier/martian",
+            &mut Notes::default(),
+        )
     }
 
     #[test]

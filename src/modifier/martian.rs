@@ -54,6 +54,11 @@ impl Headers {
         Headers(out)
     }
 
+    /// The lines, names as written.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+
     pub fn write(&self, out: &mut Vec<u8>) {
         for (name, value) in &self.0 {
             out.extend_from_slice(name);
@@ -352,19 +357,46 @@ pub fn edit_request<'a>(m: &Modifiers, base: &'a str, req: &Request<'_>) -> (Edi
     (edited, block)
 }
 
-/// `upstream::open` with the request modifiers applied (a no-op backend:
-/// response modifiers are refused there by the config).
-pub async fn open(
+/// `upstream::open` with the request modifiers applied, for a no-op
+/// backend; the request as sent is left in `sent` for [`response_head`].
+pub async fn open<'a>(
     m: &Modifiers,
-    base: &str,
+    base: &'a str,
     pools: &Pools,
     pool: &Rc<Pool>,
     req: &Request<'_>,
     scratch: &mut Vec<u8>,
+    sent: &mut Option<Edited<'a>>,
 ) -> Result<OpenResponse, BackendError> {
     let (edited, block) = edit_request(m, base, req);
     let request = edited_request(req, &edited, &block);
-    crate::upstream::open(pools, pool, &request, scratch).await
+    let opened = crate::upstream::open(pools, pool, &request, scratch).await;
+    *sent = Some(edited);
+    opened
+}
+
+/// A no-op backend's status and header lines after the response
+/// modifiers (`None` without any): its body is streamed as it comes, so
+/// `body.Modifier` is refused there by the config.
+pub fn response_head(
+    m: Option<&Modifiers>,
+    sent: Option<&Edited<'_>>,
+    head: &crate::http::ResponseHead,
+    raw: &[u8],
+) -> Option<Received> {
+    let (res_mod, sent) = (m?.0.response.as_ref()?, sent?);
+    let mut received = Received {
+        status: head.status,
+        headers: Headers(
+            head.headers
+                .iter()
+                .map(|h| (h.name.of(raw).to_vec(), h.value.of(raw).to_vec()))
+                .collect(),
+        ),
+        body: Vec::new(),
+    };
+    modify_response(res_mod, sent, &mut received);
+    Some(received)
 }
 
 fn edited_request<'r>(req: &Request<'r>, edited: &'r Edited<'_>, block: &'r [u8]) -> Request<'r> {
@@ -450,7 +482,9 @@ mod tests {
 
     fn tree(json: &str) -> Modifiers {
         let value: serde_json::Value = serde_json::from_str(json).unwrap();
-        Modifiers::new(&crate::config::martian::parse(&value, "m", &mut Vec::new()).unwrap())
+        Modifiers::new(
+            &crate::config::martian::parse(&value, "m", &mut Default::default()).unwrap(),
+        )
     }
 
     fn edit(m: &Modifiers, target: &[u8], headers: &[u8]) -> (Vec<u8>, String) {

@@ -5,6 +5,7 @@ use super::fanout::CallContext;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::respond::{Body, ResponseContext, failure_status, finish, log_errors, write_failure};
 use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_hop};
+use crate::modifier::martian;
 use crate::rt::Timer;
 use crate::upstream::{BackendError, RelayError, Request, open};
 
@@ -99,29 +100,26 @@ pub async fn relay<S: ResponseSink>(
     // The call starts with the proxy stage, as a fan-out's calls do: the
     // few steps between are not worth a clock read.
     let meter = metrics.and_then(|m| m.backend_call(endpoint, backend.index, host, started));
-    // Pinned where it is, so the deadline wrapper moves a pointer, not the
-    // whole exchange's state.
-    let base = &backend.base_urls[host];
-    let call = std::pin::pin!(async {
-        match &backend.martian {
-            None => open(pools, &backend.pools[host], &request, scratch).await,
-            Some(m) => {
-                crate::modifier::martian::open(
-                    m,
-                    base,
-                    pools,
-                    &backend.pools[host],
-                    &request,
-                    scratch,
-                )
-                .await
+    // `modifier/martian`: the request as its modifiers left it, kept for
+    // the response modifiers.
+    let mut sent = None;
+    let opened = {
+        // Pinned where it is, so the deadline wrapper moves a pointer, not
+        // the whole exchange's state.
+        let call = std::pin::pin!(async {
+            match &backend.martian {
+                None => open(pools, &backend.pools[host], &request, scratch).await,
+                Some(m) => {
+                    let (base, pool) = (&backend.base_urls[host], &backend.pools[host]);
+                    martian::open(m, base, pools, pool, &request, scratch, &mut sent).await
+                }
             }
-        }
-    });
-    let opened = timer
-        .within(plan.timeout, call)
-        .await
-        .unwrap_or(Err(BackendError::Timeout));
+        });
+        timer
+            .within(plan.timeout, call)
+            .await
+            .unwrap_or(Err(BackendError::Timeout))
+    };
     // Any answer counts as a success for the breaker: no-op passes every status on.
     BackendPlan::record(admitted, opened.is_ok());
     // One clock read ends both the call and the proxy stage.
@@ -149,11 +147,12 @@ pub async fn relay<S: ResponseSink>(
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
     let head = &response.head;
     let raw = response.conn.head_bytes();
-    out.status(head.status);
-    write_passed_headers(head, raw, out);
+    let edited = martian::response_head(backend.martian.as_ref(), sent.as_ref(), head, raw);
+    let status = edited.as_ref().map_or(head.status, |e| e.status);
+    out.status(status);
+    write_passed_headers(head, raw, edited.as_ref().map(|e| &e.headers), out);
     // KrakenD marks every no-op response as not completed: it cannot tell.
     out.header(b"X-KrakenD-Completed", b"false");
-    let status = head.status;
     let mut body_bytes = 0;
     let client_framing = match framing {
         ResponseBody::Length(n) => {
@@ -198,20 +197,33 @@ pub async fn relay<S: ResponseSink>(
 
 /// The backend's header lines the client gets: all but hop-by-hop ones
 /// (named by RFC 9110 or by the backend's `Connection`) and those the
-/// gateway writes itself.
-fn write_passed_headers<S: ResponseSink>(head: &ResponseHead, raw: &[u8], out: &mut S) {
+/// gateway writes itself. `edited`: the lines as `modifier/martian`'s
+/// response modifiers left them, written instead of the backend's.
+fn write_passed_headers<S: ResponseSink>(
+    head: &ResponseHead,
+    raw: &[u8],
+    edited: Option<&martian::Headers>,
+    out: &mut S,
+) {
     let listed = head.connection_listed(raw);
-    for h in &head.headers {
-        let name = h.name.of(raw);
-        if is_hop_by_hop(name)
+    let passes = |name: &[u8]| {
+        !(is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
-            || listed.contains(name)
-        {
-            continue;
-        }
-        out.header(name, h.value.of(raw));
+            || listed.contains(name))
+    };
+    match edited {
+        None => head
+            .headers
+            .iter()
+            .map(|h| (h.name.of(raw), h.value.of(raw)))
+            .filter(|(name, _)| passes(name))
+            .for_each(|(name, value)| out.header(name, value)),
+        Some(lines) => lines
+            .iter()
+            .filter(|(name, _)| passes(name))
+            .for_each(|(name, value)| out.header(name, value)),
     }
 }
 
