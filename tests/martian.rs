@@ -353,3 +353,26 @@ fn check_refuses_a_response_body_modifier_on_a_no_op_backend() {
     assert!(!ok, "{out}");
     assert!(out.contains("body.Modifier on a no-op backend"), "{out}");
 }
+
+/// A shadow backend is built by the same backend factory in KrakenD, so
+/// its modifiers apply to the mirrored request.
+#[test]
+fn a_shadow_backend_gets_its_modifiers() {
+    let main = Backend::start(|_| json(200, r#"{"a": 1}"#));
+    let shadow = Backend::start(|_| json(200, "{}"));
+    let gw = Gateway::start(&config(&format!(
+        r#"[{{"endpoint": "/s", "backend": [
+            {{"host": ["{}"], "url_pattern": "/main"}},
+            {{"host": ["{}"], "url_pattern": "/shadow", "extra_config": {{
+                "proxy": {{"shadow": true}},
+                "modifier/martian": {{"header.Modifier": {{"name": "X-Shadowed", "value": "yes"}}}}}}}}]}}]"#,
+        main.url(),
+        shadow.url()
+    )));
+    assert_eq!(gw.get("/s").status, 200);
+    common::eventually("the shadow call", std::time::Duration::from_secs(5), || {
+        !shadow.requests().is_empty()
+    });
+    assert_eq!(shadow.requests()[0].header("X-Shadowed"), Some("yes"));
+    assert_eq!(main.requests()[0].header("X-Shadowed"), None);
+}

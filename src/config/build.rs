@@ -435,6 +435,7 @@ fn websocket_backends(
         ("qos/ratelimit/proxy", backend.rate_limit.is_some()),
         ("validation/cel", backend.cel.is_some()),
         ("proxy.shadow", backend.shadow.is_some()),
+        ("modifier/martian", backend.martian.is_some()),
     ];
     if let Some((name, _)) = guards.iter().find(|(_, set)| *set) {
         return Err(Problem::new(

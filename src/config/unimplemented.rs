@@ -7,7 +7,8 @@
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
 //! `modifier/jmespath`, the content-replacer form of
 //! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
-//! (endpoint level), `security/cors`, `security/http` and
+//! (endpoint level), `modifier/martian` (backend level), `security/cors`,
+//! `security/http` and
 //! `security/bot-detector` (and KrakenD's older names for them) do; the
 //! rest of `modifier/`, `plugin/`, `validation/` (e.g. KrakenD Enterprise's
 //! `validation/response-json-schema`) and `security/` (`security/policies`,

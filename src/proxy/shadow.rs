@@ -17,6 +17,7 @@ use super::validate::check_backend_request;
 use crate::config::BackendEncoding;
 use crate::http::ResponseBody;
 use crate::metrics::Recorder;
+use crate::modifier::martian;
 use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
 
 /// A shadow answer's body is read and thrown away up to this size, so the
@@ -213,13 +214,16 @@ async fn exchange(
     };
     let mut scratch =
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());
-    let OpenResponse { mut conn, head } = open(
-        &mirrored.pools,
-        &backend.pools[host],
-        &request,
-        &mut scratch,
-    )
-    .await?;
+    let pool = &backend.pools[host];
+    // `modifier/martian` edits a shadow's request too (its answer is dropped).
+    let OpenResponse { mut conn, head } = match &backend.martian {
+        None => open(&mirrored.pools, pool, &request, &mut scratch).await?,
+        Some(m) => {
+            let base = &backend.base_urls[host];
+            let sent = &mut None;
+            martian::open(m, base, &mirrored.pools, pool, &request, &mut scratch, sent).await?
+        }
+    };
     let framing = head.body;
     let keep_alive = head.keep_alive;
     conn.consume_head(&head);
