@@ -139,9 +139,14 @@ impl<'a> Edited<'a> {
 
     fn port(&self) -> Option<u16> {
         let host = self.host();
-        match host.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || host.starts_with('[') => p.parse().ok(),
-            _ => match self.scheme() {
+        // After the last `:`, unless that `:` is inside an IPv6 literal.
+        let written = match host.rsplit_once(':') {
+            Some((h, p)) if !host.starts_with('[') || h.ends_with(']') => Some(p),
+            _ => None,
+        };
+        match written {
+            Some(p) => p.parse().ok(),
+            None => match self.scheme() {
                 "https" => Some(443),
                 "http" => Some(80),
                 _ => None,
@@ -312,12 +317,36 @@ fn request_matches(cond: &Cond, req: &Edited<'_>) -> bool {
     }
 }
 
-/// martian's `MatchHost`: a `*` label matches any one label.
+/// martian's `MatchHost` (`martianurl/host.go`), on the URL's host with
+/// its port: equal, or a `*` matching one label, walking backwards.
 fn host_matches(host: &str, pattern: &str) -> bool {
-    let host = host.split(':').next().unwrap_or_default();
-    let pattern = pattern.split(':').next().unwrap_or_default();
-    let (h, p): (Vec<_>, Vec<_>) = (host.split('.').collect(), pattern.split('.').collect());
-    h.len() == p.len() && h.iter().zip(&p).all(|(h, p)| *p == "*" || h == p)
+    let (host, pattern) = (host.as_bytes(), pattern.as_bytes());
+    if host.is_empty() {
+        return false;
+    }
+    if host == pattern {
+        return true;
+    }
+    let mut hi = host.len() - 1;
+    for mi in (0..pattern.len()).rev() {
+        if pattern[mi] == b'*' {
+            while hi > 0 && host[hi] != b'.' {
+                hi -= 1;
+            }
+            if mi == 0 && hi == 0 {
+                return true;
+            }
+            continue;
+        }
+        if host[hi] != pattern[mi] {
+            return false;
+        }
+        if hi == 0 {
+            return mi == 0;
+        }
+        hi -= 1;
+    }
+    false
 }
 
 /// A random (version 4) UUID, as krakend-martian's `header.Id` writes it.
@@ -559,6 +588,15 @@ mod tests {
             edit(&m, b"/a?b=c", b"").1,
             "X-Url: http://127.0.0.1:8080/a?b=c\r\n"
         );
+    }
+
+    #[test]
+    fn url_filter_hosts_match_as_martian_does() {
+        assert!(host_matches("127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(!host_matches("127.0.0.1:8080", "127.0.0.1"));
+        assert!(host_matches("api.example.com", "*.example.com"));
+        assert!(!host_matches("example.com", "*.example.com"));
+        assert!(!host_matches("", "*"));
     }
 
     #[test]
