@@ -376,3 +376,31 @@ fn a_shadow_backend_gets_its_modifiers() {
     assert_eq!(shadow.requests()[0].header("X-Shadowed"), Some("yes"));
     assert_eq!(main.requests()[0].header("X-Shadowed"), None);
 }
+
+/// krakend-ce wires krakend-martian into its backend factory only: on an
+/// endpoint it would do nothing, so it is refused there, naming the fix.
+#[test]
+fn check_refuses_martian_on_an_endpoint() {
+    let dir = TempDir::new();
+    let path = dir.0.join("krakend.json");
+    std::fs::write(
+        &path,
+        config(
+            r#"[{"endpoint": "/x", "extra_config": {"modifier/martian": {"header.Modifier": {"name": "X-A", "value": "b"}}},
+                "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/x"}]}]"#,
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("endpoints[0].extra_config.modifier/martian"),
+        "{text}"
+    );
+    assert!(text.contains("move it to the backend's"), "{text}");
+}

@@ -434,7 +434,8 @@ fn edited_request<'r>(req: &Request<'r>, edited: &'r Edited<'_>, block: &'r [u8]
         path_and_query: &edited.target,
         headers: block,
         body: edited.body.as_deref().unwrap_or(req.body),
-        chunked: req.chunked,
+        // A replaced body has a known length, as martian sets it.
+        chunked: req.chunked && edited.body.is_none(),
         body_on_redirect: req.body_on_redirect,
     }
 }
