@@ -624,16 +624,6 @@ fn build_backend(
     )?;
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
-        if extra
-            .martian
-            .as_ref()
-            .is_some_and(|m| m.replaces_response_body())
-        {
-            return Err(Problem::new(
-                format!("{at}.extra_config.modifier/martian"),
-                "a response-scope body.Modifier on a no-op backend is not implemented by cuttle (the body is streamed as it arrives); give it \"scope\": [\"request\"] or decode the backend",
-            ));
-        }
         if let Some(cel) = &mut extra.cel {
             cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }

@@ -26,24 +26,6 @@ pub struct Martian {
     pub response: Option<ResMod>,
 }
 
-impl Martian {
-    /// Whether a response modifier may replace the body (`body.Modifier`
-    /// in response scope, anywhere in the tree).
-    pub fn replaces_response_body(&self) -> bool {
-        fn walk(m: &ResMod) -> bool {
-            match m {
-                ResMod::Body { .. } => true,
-                ResMod::Group(mods) => mods.iter().any(walk),
-                ResMod::Filter {
-                    then, otherwise, ..
-                } => then.as_deref().is_some_and(walk) || otherwise.as_deref().is_some_and(walk),
-                _ => false,
-            }
-        }
-        self.response.as_ref().is_some_and(walk)
-    }
-}
-
 /// Request modifiers. Header names are stored as Go canonicalises them.
 #[derive(Debug, Clone)]
 pub enum ReqMod {

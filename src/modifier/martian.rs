@@ -171,6 +171,8 @@ pub struct Received {
     pub status: u16,
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// Whether a `body.Modifier` replaced the body.
+    pub replaced: bool,
 }
 
 /// Applies the request modifiers to `req`.
@@ -262,6 +264,7 @@ pub fn modify_response(m: &ResMod, req: &Edited<'_>, res: &mut Received) {
             res.headers.set("Content-Type", content_type.as_bytes());
             res.headers.delete("Content-Encoding");
             res.body = body.clone();
+            res.replaced = true;
         }
         ResMod::SetCookie { line } => res.headers.add("Set-Cookie", line.as_bytes()),
         ResMod::Stash { name } => {
@@ -405,8 +408,8 @@ pub async fn open<'a>(
 }
 
 /// A no-op backend's status and header lines after the response
-/// modifiers (`None` without any): its body is streamed as it comes, so
-/// `body.Modifier` is refused there by the config.
+/// modifiers (`None` without any); the body only when a `body.Modifier`
+/// replaced it (else the backend's is streamed as it comes).
 pub fn response_head(
     m: Option<&Modifiers>,
     sent: Option<&Edited<'_>>,
@@ -423,6 +426,7 @@ pub fn response_head(
                 .collect(),
         ),
         body: Vec::new(),
+        replaced: false,
     };
     modify_response(res_mod, sent, &mut received);
     Some(received)
@@ -483,6 +487,7 @@ pub async fn fetch(
         status: head.status,
         headers,
         body,
+        replaced: false,
     };
     modify_response(res_mod, &edited, &mut received);
     Ok(Response {

@@ -154,14 +154,21 @@ pub async fn relay<S: ResponseSink>(
     // KrakenD marks every no-op response as not completed: it cannot tell.
     out.header(b"X-KrakenD-Completed", b"false");
     let mut body_bytes = 0;
-    let client_framing = match framing {
-        ResponseBody::Length(n) => {
+    // A response `body.Modifier` replaced the body: the backend's is not
+    // read (its connection closes) and the replacement is sent instead.
+    let replaced = edited.as_ref().and_then(|e| e.replaced.then_some(&e.body));
+    let client_framing = match (replaced, framing) {
+        (Some(body), _) => {
+            body_bytes = body.len();
+            Framing::Length(body.len() as u64)
+        }
+        (None, ResponseBody::Length(n)) => {
             body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
             Framing::Length(n)
         }
-        ResponseBody::Chunked | ResponseBody::UntilClose => Framing::Streamed,
-        ResponseBody::Empty if !matches!(head.status, 204 | 304) => Framing::Length(0),
-        ResponseBody::Empty => Framing::None,
+        (None, ResponseBody::Chunked | ResponseBody::UntilClose) => Framing::Streamed,
+        (None, ResponseBody::Empty) if !matches!(head.status, 204 | 304) => Framing::Length(0),
+        (None, ResponseBody::Empty) => Framing::None,
     };
     finish(ctx, Body::Streamed(client_framing), out);
     let keep_alive = response.head.keep_alive;
@@ -171,6 +178,14 @@ pub async fn relay<S: ResponseSink>(
         status,
         body_bytes,
     };
+    if let Some(body) = replaced {
+        let sent = ctx.head_only || out.send(body).await;
+        return relayed(if sent && out.end().await {
+            NoOpEnd::Done
+        } else {
+            NoOpEnd::Broken
+        });
+    }
     if ctx.head_only {
         // The body is not wanted: the backend connection cannot be reused.
         return relayed(if out.end().await {
