@@ -389,10 +389,11 @@ pub fn edit_request<'a>(m: &Modifiers, base: &'a str, req: &Request<'_>) -> (Edi
     (edited, block)
 }
 
-/// `upstream::open` with the request modifiers applied, for a no-op
-/// backend; the request as sent is left in `sent` for [`response_head`].
+/// `upstream::open` with the request modifiers applied (when the backend
+/// has any), for no-op and shadow calls; the request as sent is left in
+/// `sent` for [`response_head`].
 pub async fn open<'a>(
-    m: &Modifiers,
+    m: Option<&Modifiers>,
     base: &'a str,
     pools: &Pools,
     pool: &Rc<Pool>,
@@ -400,6 +401,9 @@ pub async fn open<'a>(
     scratch: &mut Vec<u8>,
     sent: &mut Option<Edited<'a>>,
 ) -> Result<OpenResponse, BackendError> {
+    let Some(m) = m else {
+        return crate::upstream::open(pools, pool, req, scratch).await;
+    };
     let (edited, block) = edit_request(m, base, req);
     let request = edited_request(req, &edited, &block);
     let opened = crate::upstream::open(pools, pool, &request, scratch).await;
@@ -444,11 +448,12 @@ fn edited_request<'r>(req: &Request<'r>, edited: &'r Edited<'_>, block: &'r [u8]
     }
 }
 
-/// `upstream::fetch` with the modifiers applied: the request ones before
+/// `upstream::fetch` with the modifiers applied (when the backend has
+/// any): the request ones before
 /// it is sent, the response ones on the whole (inflated) response before
 /// the status is checked and the body decoded.
 pub async fn fetch(
-    m: &Modifiers,
+    m: Option<&Modifiers>,
     base: &str,
     pools: &Pools,
     pool: &Rc<Pool>,
@@ -456,6 +461,9 @@ pub async fn fetch(
     max_body: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<Response, BackendError> {
+    let Some(m) = m else {
+        return crate::upstream::fetch(pools, pool, req, max_body, scratch).await;
+    };
     let (edited, block) = edit_request(m, base, req);
     let request = edited_request(req, &edited, &block);
     let Some(res_mod) = &m.0.response else {

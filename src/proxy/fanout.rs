@@ -16,7 +16,7 @@ use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
 use crate::pipeline::{Literals, Value, decode, with_literals};
 use crate::rt::{Timer, within};
-use crate::upstream::{BackendError, Pools, Request, Response, fetch};
+use crate::upstream::{BackendError, Pools, Request, Response};
 
 /// One backend's answer, in arrival order.
 pub struct Outcome {
@@ -127,31 +127,16 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let result = match &plan.martian {
-        None => {
-            fetch(
-                ctx.pools,
-                &plan.pools[host],
-                &request,
-                ctx.max_body,
-                &mut scratch,
-            )
-            .await
-        }
-        Some(m) => {
-            let (base, pool) = (&plan.base_urls[host], &plan.pools[host]);
-            crate::modifier::martian::fetch(
-                m,
-                base,
-                ctx.pools,
-                pool,
-                &request,
-                ctx.max_body,
-                &mut scratch,
-            )
-            .await
-        }
-    };
+    let result = crate::modifier::martian::fetch(
+        plan.martian.as_ref(),
+        &plan.base_urls[host],
+        ctx.pools,
+        &plan.pools[host],
+        &request,
+        ctx.max_body,
+        &mut scratch,
+    )
+    .await;
     let good = match &result {
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,

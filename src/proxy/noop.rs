@@ -7,7 +7,7 @@ use super::respond::{Body, ResponseContext, failure_status, finish, log_errors, 
 use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_hop};
 use crate::modifier::martian;
 use crate::rt::Timer;
-use crate::upstream::{BackendError, RelayError, Request, open};
+use crate::upstream::{BackendError, RelayError, Request};
 
 /// How a no-op exchange ended, for the codec.
 pub enum NoOpEnd {
@@ -106,15 +106,15 @@ pub async fn relay<S: ResponseSink>(
     let opened = {
         // Pinned where it is, so the deadline wrapper moves a pointer, not
         // the whole exchange's state.
-        let call = std::pin::pin!(async {
-            match &backend.martian {
-                None => open(pools, &backend.pools[host], &request, scratch).await,
-                Some(m) => {
-                    let (base, pool) = (&backend.base_urls[host], &backend.pools[host]);
-                    martian::open(m, base, pools, pool, &request, scratch, &mut sent).await
-                }
-            }
-        });
+        let call = std::pin::pin!(martian::open(
+            backend.martian.as_ref(),
+            &backend.base_urls[host],
+            pools,
+            &backend.pools[host],
+            &request,
+            scratch,
+            &mut sent,
+        ));
         timer
             .within(plan.timeout, call)
             .await

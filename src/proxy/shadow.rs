@@ -18,7 +18,7 @@ use crate::config::BackendEncoding;
 use crate::http::ResponseBody;
 use crate::metrics::Recorder;
 use crate::modifier::martian;
-use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
+use crate::upstream::{BackendError, OpenResponse, Pools, Request};
 
 /// A shadow answer's body is read and thrown away up to this size, so the
 /// connection can be pooled again; a larger one closes the connection
@@ -214,16 +214,17 @@ async fn exchange(
     };
     let mut scratch =
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());
-    let pool = &backend.pools[host];
     // `modifier/martian` edits a shadow's request too (its answer is dropped).
-    let OpenResponse { mut conn, head } = match &backend.martian {
-        None => open(&mirrored.pools, pool, &request, &mut scratch).await?,
-        Some(m) => {
-            let base = &backend.base_urls[host];
-            let sent = &mut None;
-            martian::open(m, base, &mirrored.pools, pool, &request, &mut scratch, sent).await?
-        }
-    };
+    let OpenResponse { mut conn, head } = martian::open(
+        backend.martian.as_ref(),
+        &backend.base_urls[host],
+        &mirrored.pools,
+        &backend.pools[host],
+        &request,
+        &mut scratch,
+        &mut None,
+    )
+    .await?;
     let framing = head.body;
     let keep_alive = head.keep_alive;
     conn.consume_head(&head);
