@@ -9,6 +9,7 @@ pub mod demo;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod modifier;
 pub mod pipeline;
 pub mod prepare;
 pub mod process;

@@ -202,11 +202,12 @@ fn old_validation_names_check_requests() {
 #[test]
 fn old_names_of_components_cuttle_lacks_or_krakend_no_longer_reads_are_refused() {
     let cases = [
-        // Mapped by KrakenD CE onto components cuttle does not have yet.
+        // The old name of a backend-only component, on an endpoint.
         (
             r#""github.com/devopsfaith/krakend-martian": {"fifo.Group": {}}"#,
-            "\"modifier/martian\" is not implemented",
+            "\"modifier/martian\" is applied by KrakenD CE to backends only",
         ),
+        // Mapped by KrakenD CE onto components cuttle does not have yet.
         (
             r#""github.com/devopsfaith/krakend-lua/router": {"pre": "x()"}"#,
             "\"modifier/lua-endpoint\" is not implemented",

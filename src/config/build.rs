@@ -456,6 +456,7 @@ fn websocket_backends(
         ("qos/ratelimit/proxy", backend.rate_limit.is_some()),
         ("validation/cel", backend.cel.is_some()),
         ("proxy.shadow", backend.shadow.is_some()),
+        ("modifier/martian", backend.martian.is_some()),
     ];
     if let Some((name, _)) = guards.iter().find(|(_, set)| *set) {
         return Err(Problem::new(
@@ -675,6 +676,7 @@ fn build_backend(
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
         client_credentials: extra.client_credentials,
+        martian: extra.martian.map(std::sync::Arc::new),
     })
 }
 

@@ -56,6 +56,7 @@ const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
+const MARTIAN: &str = "modifier/martian";
 const REQ_RESP_MODIFIER: &str = "plugin/req-resp-modifier";
 const CONTENT_REPLACER: &str = "content-replacer";
 const JWT_VALIDATOR: &str = "auth/validator";
@@ -117,6 +118,8 @@ pub struct BackendExtra {
     pub send_body_on_redirect: bool,
     /// `auth/client-credentials` (unless `is_disabled`).
     pub client_credentials: Option<super::ClientCredentialsSettings>,
+    /// `modifier/martian`.
+    pub martian: Option<super::martian::Martian>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -166,6 +169,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 note_ignored_keys(auth_extras::REVOKER, value, unknown);
                 result.revoker = Some(auth_extras::revoker(value, &at, &mut unknown.warnings)?);
             }
+            MARTIAN => unknown.unimplemented.push(martian_not_here(at)),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -227,6 +231,10 @@ pub fn endpoint(
             note_ignored_keys(ROUTER_RATELIMIT, value, unknown);
             let raw: RawRouterRateLimit = decode(value, &at)?;
             result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
+            continue;
+        }
+        if namespace == MARTIAN {
+            unknown.unimplemented.push(martian_not_here(at));
             continue;
         }
         if namespace != PROXY {
@@ -351,6 +359,12 @@ pub fn backend(
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);
                 let raw: RawProxyRateLimit = decode(value, &at)?;
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
+            }
+            MARTIAN => {
+                let mut notes = super::martian::Notes::default();
+                result.martian = Some(super::martian::parse(value, &at, &mut notes)?);
+                unknown.ignored.extend(notes.ignored);
+                unknown.unimplemented.extend(notes.unimplemented);
             }
             _ => note_unknown(namespace, at, unknown),
         }
@@ -559,6 +573,17 @@ fn flatmap(
         }
     }
     Ok(result)
+}
+
+/// `modifier/martian` outside a backend: krakend-ce wires krakend-martian
+/// into the backend factory only (`backend_factory.go`), so KrakenD CE
+/// serves the endpoint without it; cuttle refuses it like any modifier it
+/// would not apply.
+fn martian_not_here(at: String) -> Problem {
+    Problem::new(
+        at,
+        "\"modifier/martian\" is applied by KrakenD CE to backends only and would have no effect here; move it to the backend's \"extra_config\"",
+    )
 }
 
 /// `security/cors` and `security/http` act on every request before routing,

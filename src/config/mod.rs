@@ -27,6 +27,7 @@ mod keywords;
 mod limits;
 pub mod lint;
 mod logging;
+pub mod martian;
 mod model;
 pub mod options;
 mod ratelimit;

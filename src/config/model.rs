@@ -333,6 +333,8 @@ pub struct Backend {
     pub send_body_on_redirect: bool,
     /// `extra_config.auth/client-credentials` (unless `is_disabled`).
     pub client_credentials: Option<super::ClientCredentialsSettings>,
+    /// `extra_config.modifier/martian`, read into its tree once.
+    pub martian: Option<std::sync::Arc<super::martian::Martian>>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

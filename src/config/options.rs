@@ -417,6 +417,7 @@ const LISTED: &[Opt] = &[
     ig(E, "extra_config.websocket.return_error_details", "true", "errors travel in the multiplexed mode's envelope, which the relay does not have"),
     h(EB, "extra_config.modifier/jmespath", "{\"expr\": \"a\"}"),
     h(EB, "extra_config.modifier/jmespath.expr", "\"a\""),
+    hn(B, "extra_config.modifier/martian", "{\"header.Modifier\": {\"name\": \"X-A\", \"value\": \"b\"}}", "google/martian's modifiers and filters on the backend request and response (docs/martian.md); KrakenD CE applies them to backends only"),
     hn(EB, "extra_config.plugin/req-resp-modifier", "{\"name\": [\"content-replacer\"], \"content-replacer\": {}}", "the content-replacer plugin only; any other plugin is refused"),
     h(EB, "extra_config.plugin/req-resp-modifier.name", "[\"content-replacer\"]"),
     h(EB, "extra_config.plugin/req-resp-modifier.content-replacer", "{\"a\": {\"find\": \"x\", \"replace\": \"y\"}}"),

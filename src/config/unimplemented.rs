@@ -7,8 +7,8 @@
 //! matching it in `extra.rs` before anything reaches `is_guarding`), as
 //! `modifier/jmespath`, the content-replacer form of
 //! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
-//! (endpoint level), `security/cors`, `security/http`,
-//! `security/bot-detector`, `auth/revoker` (root) and
+//! (endpoint level), `modifier/martian` (backend level), `security/cors`,
+//! `security/http`, `security/bot-detector`, `auth/revoker` (root) and
 //! `auth/client-credentials` (backend) (and KrakenD's older names for
 //! them) do; the rest of `auth/` (e.g. KrakenD Enterprise's
 //! `auth/api-keys`), `modifier/`, `plugin/`, `validation/` (e.g.

@@ -16,7 +16,7 @@ use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
 use crate::pipeline::{Literals, Value, decode, with_literals};
 use crate::rt::{Timer, within};
-use crate::upstream::{BackendError, Pools, Request, Response, fetch};
+use crate::upstream::{BackendError, Pools, Request, Response};
 
 /// One backend's answer, in arrival order.
 pub struct Outcome {
@@ -141,7 +141,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let result = fetch(
+    let result = crate::modifier::martian::fetch(
+        plan.martian.as_ref(),
+        &plan.base_urls[host],
         ctx.pools,
         &plan.pools[host],
         &request,

@@ -7,8 +7,9 @@ use super::respond::{Body, ResponseContext, failure_status, finish, log_errors, 
 use crate::config::OutputEncoding;
 use crate::http::Method;
 use crate::http::{Framing, ResponseBody, ResponseHead, ResponseSink, is_hop_by_hop};
+use crate::modifier::martian;
 use crate::rt::Timer;
-use crate::upstream::{BackendError, RelayError, Request, open_with};
+use crate::upstream::{BackendError, RelayError, Request};
 
 /// How a no-op exchange ended, for the codec.
 pub enum NoOpEnd {
@@ -141,16 +142,22 @@ pub async fn relay<S: ResponseSink>(
     // The call starts with the proxy stage, as a fan-out's calls do: the
     // few steps between are not worth a clock read.
     let meter = metrics.and_then(|m| m.backend_call(endpoint, backend.index, host, started));
-    // Pinned where it is, so the deadline wrapper moves a pointer, not the
-    // whole exchange's state. The endpoint's timeout bounds a streamed
-    // body's sending too.
+    // `modifier/martian`: the request as its modifiers left it, kept for
+    // the response modifiers.
+    let mut sent = None;
     let opened = {
-        let call = std::pin::pin!(open_with(
+        // Pinned where it is, so the deadline wrapper moves a pointer, not
+        // the whole exchange's state. The endpoint's timeout bounds a
+        // streamed body's sending too.
+        let call = std::pin::pin!(martian::open(
+            backend.martian.as_ref(),
+            &backend.base_urls[host],
             pools,
             &backend.pools[host],
             &request,
             scratch,
-            out
+            out,
+            &mut sent,
         ));
         timer
             .within(plan.timeout, call)
@@ -196,20 +203,28 @@ pub async fn relay<S: ResponseSink>(
     let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
     let head = &response.head;
     let raw = response.conn.head_bytes();
-    out.status(head.status);
-    write_passed_headers(head, raw, out);
+    let edited = martian::response_head(backend.martian.as_ref(), sent.as_ref(), head, raw);
+    let status = edited.as_ref().map_or(head.status, |e| e.status);
+    out.status(status);
+    write_passed_headers(head, raw, edited.as_ref().map(|e| &e.headers), out);
     // KrakenD marks every no-op response as not completed: it cannot tell.
     out.header(b"X-KrakenD-Completed", b"false");
-    let status = head.status;
     let mut body_bytes = 0;
-    let client_framing = match framing {
-        ResponseBody::Length(n) => {
+    // A response `body.Modifier` replaced the body: the backend's is not
+    // read (its connection closes) and the replacement is sent instead.
+    let replaced = edited.as_ref().and_then(|e| e.replaced.then_some(&e.body));
+    let client_framing = match (replaced, framing) {
+        (Some(body), _) => {
+            body_bytes = body.len();
+            Framing::Length(body.len() as u64)
+        }
+        (None, ResponseBody::Length(n)) => {
             body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
             Framing::Length(n)
         }
-        ResponseBody::Chunked | ResponseBody::UntilClose => Framing::Streamed,
-        ResponseBody::Empty if !matches!(head.status, 204 | 304) => Framing::Length(0),
-        ResponseBody::Empty => Framing::None,
+        (None, ResponseBody::Chunked | ResponseBody::UntilClose) => Framing::Streamed,
+        (None, ResponseBody::Empty) if !matches!(head.status, 204 | 304) => Framing::Length(0),
+        (None, ResponseBody::Empty) => Framing::None,
     };
     finish(ctx, Body::Streamed(client_framing), out);
     let keep_alive = response.head.keep_alive;
@@ -219,6 +234,14 @@ pub async fn relay<S: ResponseSink>(
         status,
         body_bytes,
     };
+    if let Some(body) = replaced {
+        let sent = ctx.head_only || out.send(body).await;
+        return relayed(if sent && out.end().await {
+            NoOpEnd::Done
+        } else {
+            NoOpEnd::Broken
+        });
+    }
     if ctx.head_only {
         // The body is not wanted: the backend connection cannot be reused.
         return relayed(if out.end().await {
@@ -245,20 +268,33 @@ pub async fn relay<S: ResponseSink>(
 
 /// The backend's header lines the client gets: all but hop-by-hop ones
 /// (named by RFC 9110 or by the backend's `Connection`) and those the
-/// gateway writes itself.
-fn write_passed_headers<S: ResponseSink>(head: &ResponseHead, raw: &[u8], out: &mut S) {
+/// gateway writes itself. `edited`: the lines as `modifier/martian`'s
+/// response modifiers left them, written instead of the backend's.
+fn write_passed_headers<S: ResponseSink>(
+    head: &ResponseHead,
+    raw: &[u8],
+    edited: Option<&martian::Headers>,
+    out: &mut S,
+) {
     let listed = head.connection_listed(raw);
-    for h in &head.headers {
-        let name = h.name.of(raw);
-        if is_hop_by_hop(name)
+    let passes = |name: &[u8]| {
+        !(is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"x-krakend")
             || name.eq_ignore_ascii_case(b"date")
-            || listed.contains(name)
-        {
-            continue;
-        }
-        out.header(name, h.value.of(raw));
+            || listed.contains(name))
+    };
+    match edited {
+        None => head
+            .headers
+            .iter()
+            .map(|h| (h.name.of(raw), h.value.of(raw)))
+            .filter(|(name, _)| passes(name))
+            .for_each(|(name, value)| out.header(name, value)),
+        Some(lines) => lines
+            .iter()
+            .filter(|(name, _)| passes(name))
+            .for_each(|(name, value)| out.header(name, value)),
     }
 }
 

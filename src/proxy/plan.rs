@@ -101,6 +101,8 @@ pub struct BackendPlan {
     pub send_body_on_redirect: bool,
     /// `auth/client-credentials`: the process's token source.
     pub client_credentials: Option<Arc<crate::auth::client_credentials::TokenSource>>,
+    /// `modifier/martian`, this worker's copy.
+    pub martian: Option<crate::modifier::martian::Modifiers>,
 }
 
 impl EndpointPlan {
@@ -386,6 +388,10 @@ fn compile_backend(
         chunked_request_body: backend.chunked_request_body,
         send_body_on_redirect: backend.send_body_on_redirect,
         client_credentials: None,
+        martian: backend
+            .martian
+            .as_deref()
+            .map(crate::modifier::martian::Modifiers::new),
     })
 }
 

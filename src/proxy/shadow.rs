@@ -17,7 +17,8 @@ use super::validate::check_backend_request;
 use crate::config::BackendEncoding;
 use crate::http::ResponseBody;
 use crate::metrics::Recorder;
-use crate::upstream::{BackendError, OpenResponse, Pools, Request, open};
+use crate::modifier::martian;
+use crate::upstream::{BackendError, OpenResponse, Pools, Request};
 
 /// A shadow answer's body is read and thrown away up to this size, so the
 /// connection can be pooled again; a larger one closes the connection
@@ -213,11 +214,16 @@ async fn exchange(
     };
     let mut scratch =
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());
-    let OpenResponse { mut conn, head } = open(
+    // `modifier/martian` edits a shadow's request too (its answer is dropped).
+    let OpenResponse { mut conn, head } = martian::open(
+        backend.martian.as_ref(),
+        &backend.base_urls[host],
         &mirrored.pools,
         &backend.pools[host],
         &request,
         &mut scratch,
+        &mut crate::http::WholeBody,
+        &mut None,
     )
     .await?;
     let framing = head.body;
