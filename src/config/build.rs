@@ -435,6 +435,7 @@ fn websocket_backends(
         ("qos/ratelimit/proxy", backend.rate_limit.is_some()),
         ("validation/cel", backend.cel.is_some()),
         ("proxy.shadow", backend.shadow.is_some()),
+        ("qos/http-cache", backend.http_cache.is_some()),
     ];
     if let Some((name, _)) = guards.iter().find(|(_, set)| *set) {
         return Err(Problem::new(
@@ -653,6 +654,7 @@ fn build_backend(
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
+        http_cache: extra.http_cache,
     })
 }
 

@@ -617,8 +617,8 @@ fn backend_settings() {
 fn namespaces_file() -> String {
     with_endpoints(
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
-            "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
-                        {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
+            "backend": [{"extra_config": {"qos/circuit-breaker/http": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
+                        {"extra_config": {"qos/circuit-breaker/http": {}, "proxy": {"sequential": true}}}]},
            {"endpoint": "/b", "extra_config": {"auth/revoker": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
@@ -799,9 +799,9 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
     assert_eq!(
         warned,
         [
-            "endpoints[0].backend[0].extra_config.qos/http-cache",
+            "endpoints[0].backend[0].extra_config.qos/circuit-breaker/http",
             "endpoints[0].backend[1].extra_config.proxy.sequential",
-            "endpoints[0].backend[1].extra_config.qos/http-cache",
+            "endpoints[0].backend[1].extra_config.qos/circuit-breaker/http",
             "endpoints[0].extra_config.proxy.shadow",
             "endpoints[0].extra_config.router",
         ]

@@ -420,6 +420,9 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
         "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
         &cpus[..workers]
     );
+    if let Some(bounds) = crate::upstream::cache::process_bounds(&config, workers) {
+        tracing::debug!("{bounds}");
+    }
     for (metrics_addr, _) in &metrics_ports {
         tracing::info!("metrics on http://{metrics_addr}/metrics");
         println!("cuttle metrics on {metrics_addr}");

@@ -16,7 +16,7 @@ use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
 use crate::pipeline::{Literals, Value, decode, with_literals};
 use crate::rt::{Timer, within};
-use crate::upstream::{BackendError, Pools, Request, Response, fetch};
+use crate::upstream::{BackendError, Pools, Request, Response};
 
 /// One backend's answer, in arrival order.
 pub struct Outcome {
@@ -127,12 +127,21 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let result = fetch(
+    // `qos/http-cache` (a hit still passes the breaker and rate limit above,
+    // as KrakenD's cached client sits below them).
+    let result = crate::upstream::cache::fetch(
+        plan.http_cache.as_deref(),
         ctx.pools,
         &plan.pools[host],
+        &plan.base_urls[host],
         &request,
         ctx.max_body,
         &mut scratch,
+        |lookup| {
+            if let Some(metrics) = ctx.metrics {
+                metrics.cache_lookup(ctx.endpoint, plan.index, lookup);
+            }
+        },
     )
     .await;
     let good = match &result {

@@ -13,6 +13,7 @@ use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, pars
 use crate::prepare::PreparedEndpoint;
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::security::BotDetector;
+use crate::upstream::cache::{HttpCache, SharedCaches};
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
 use crate::validation::BodySchema;
 use crate::validation::cel::{Checks, Side};
@@ -99,6 +100,8 @@ pub struct BackendPlan {
     pub chunked_request_body: bool,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `qos/http-cache`: this worker's store for the backend.
+    pub http_cache: Option<Rc<HttpCache>>,
 }
 
 impl EndpointPlan {
@@ -166,6 +169,8 @@ pub struct WorkerShare {
     pub return_error_msg: bool,
     /// Root `disable_compression`.
     pub disable_compression: bool,
+    /// The worker's `qos/http-cache` stores of `shared: true` backends.
+    pub http_caches: SharedCaches,
 }
 
 /// `prepared` holds what the prepare step compiled for it once for all
@@ -382,6 +387,10 @@ fn compile_backend(
         input_query_strings: backend.input_query_strings.clone(),
         chunked_request_body: backend.chunked_request_body,
         send_body_on_redirect: backend.send_body_on_redirect,
+        http_cache: backend
+            .http_cache
+            .as_ref()
+            .map(|settings| share.http_caches.store_for(settings)),
     })
 }
 

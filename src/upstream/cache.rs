@@ -31,26 +31,7 @@ use super::error::BackendError;
 use super::pool::{Pool, Pools};
 use crate::http::Method;
 
-/// `qos/http-cache` as configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CacheSettings {
-    pub shared: bool,
-    /// Both 0 or either 0: unbounded (krakend-httpcache `selectCache`).
-    pub max_items: u64,
-    pub max_size: u64,
-}
-
-impl CacheSettings {
-    /// `(max_items, max_size)` when bounded.
-    pub fn bounds(&self) -> Option<(usize, usize)> {
-        (self.max_items > 0 && self.max_size > 0).then(|| {
-            (
-                usize::try_from(self.max_items).unwrap_or(usize::MAX),
-                usize::try_from(self.max_size).unwrap_or(usize::MAX),
-            )
-        })
-    }
-}
+pub use crate::config::HttpCacheSettings as CacheSettings;
 
 /// What one cached call did, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +90,7 @@ pub struct Entry {
     pub etag: Option<Box<[u8]>>,
     pub last_modified: Option<Box<[u8]>>,
     /// The request's value of each header `Vary` names (lower-case name).
-    pub varied: Vec<(Box<[u8]>, Box<[u8]>)>,
+    pub varied: Vec<Varied>,
 }
 
 impl Entry {
@@ -136,6 +117,9 @@ impl Entry {
         }
     }
 }
+
+/// A header name `Vary` lists (lower-case) and the request's value.
+pub type Varied = (Box<[u8]>, Box<[u8]>);
 
 /// The Cache-Control directives httpcache reads. A value that is not a
 /// number of seconds counts as 0 (Go's `time.ParseDuration` failing).
@@ -363,6 +347,58 @@ impl HttpCache {
         }
         true
     }
+}
+
+/// The start-up line on what the `qos/http-cache` stores may hold: each
+/// worker builds the same stores (`SharedCaches::store_for`), so a process
+/// holds `workers` times one worker's bounds. `None` without any.
+pub fn process_bounds(config: &crate::config::Config, workers: usize) -> Option<String> {
+    let mut stores = 0;
+    let mut unbounded = 0;
+    let (mut items, mut bytes) = (0usize, 0usize);
+    let (mut shared_bounded, mut shared_unbounded) = (false, false);
+    for settings in config
+        .endpoints
+        .iter()
+        .flat_map(|e| &e.backends)
+        .filter_map(|b| b.http_cache.as_ref())
+    {
+        let bounds = settings.bounds();
+        if settings.shared {
+            let seen = if bounds.is_some() {
+                &mut shared_bounded
+            } else {
+                &mut shared_unbounded
+            };
+            if std::mem::replace(seen, true) {
+                continue;
+            }
+        }
+        stores += 1;
+        match bounds {
+            Some((i, b)) => {
+                items = items.saturating_add(i);
+                bytes = bytes.saturating_add(b);
+            }
+            None => unbounded += 1,
+        }
+    }
+    if stores == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "qos/http-cache: {stores} store(s) per worker, {workers} worker(s): at most {} entries and {} bytes per worker, {} entries and {} bytes per process",
+        items,
+        bytes,
+        items.saturating_mul(workers),
+        bytes.saturating_mul(workers),
+    );
+    if unbounded > 0 {
+        line.push_str(&format!(
+            ", plus {unbounded} unbounded store(s) per worker (no max_items and max_size)"
+        ));
+    }
+    Some(line)
 }
 
 /// `fetch` through `cache` when the backend has one: a fresh stored answer
