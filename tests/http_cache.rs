@@ -332,6 +332,23 @@ fn uncacheable_methods_always_reach_the_backend() {
     assert_eq!(calls(&backend), 2);
 }
 
+#[test]
+fn a_hit_still_spends_a_backend_rate_limit_token() {
+    // KrakenD's cached client sits below qos/ratelimit/proxy
+    // (krakend-ce backend_factory.go): a hit is a call to the limiter.
+    let backend = counting("max-age=60");
+    let endpoints = format!(
+        r#"[{{"endpoint": "/a", "backend": [{{"host": ["{}"], "url_pattern": "/a",
+              "extra_config": {{"qos/http-cache": {{}},
+                                "qos/ratelimit/proxy": {{"max_rate": 1, "capacity": 1, "every": "1h"}}}}}}]}}]"#,
+        backend.url()
+    );
+    let gw = Gateway::start(&common::config(&endpoints));
+    assert_eq!(gw.get("/a").status, 200);
+    assert_eq!(gw.get("/a").status, 500, "no token left, even for a hit");
+    assert_eq!(calls(&backend), 1);
+}
+
 fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     probe.local_addr().unwrap().port()

@@ -628,6 +628,14 @@ fn build_backend(
             cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
     }
+    if context.endpoint_output == OutputEncoding::NoOp && extra.http_cache.take().is_some() {
+        // A no-op endpoint streams its backend's answer (`proxy::noop`);
+        // cuttle does not store streamed answers (docs/http-cache.md).
+        unknown.warnings.push(Problem::new(
+            format!("{at}.extra_config.qos/http-cache"),
+            "not applied by cuttle: the endpoint's output_encoding is \"no-op\", whose backend answers are streamed to the client, not stored (KrakenD caches them)",
+        ));
+    }
 
     Ok(Backend {
         url_pattern,

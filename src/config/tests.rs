@@ -2072,3 +2072,53 @@ fn shadow_backends() {
         ),
     ]);
 }
+
+#[test]
+fn http_cache_settings() {
+    run(&[
+        (
+            "defaults: unbounded, own store",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {}}}]}"#,
+            ),
+            Valid(|c| {
+                let cache = c.endpoints[0].backends[0].http_cache.expect("read");
+                assert_eq!(cache, super::HttpCacheSettings::default());
+                assert_eq!(cache.bounds(), None);
+                assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            }),
+        ),
+        (
+            "bounded and shared",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {"shared": true, "max_items": 10, "max_size": 1000}}}]}"#,
+            ),
+            Valid(|c| {
+                let cache = c.endpoints[0].backends[0].http_cache.expect("read");
+                assert!(cache.shared);
+                assert_eq!(cache.bounds(), Some((10, 1000)));
+            }),
+        ),
+        (
+            // krakend-httpcache falls back to an unbounded store; refused.
+            "a value of the wrong type",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {"max_items": "ten"}}}]}"#,
+            ),
+            Error(&["endpoints[0].backend[0].extra_config.qos/http-cache.max_items"]),
+        ),
+        (
+            "a no-op endpoint streams its backend: not applied, warned",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {}}}]}"#,
+            ),
+            Valid(|c| {
+                assert_eq!(c.endpoints[0].backends[0].http_cache, None);
+                assert_eq!(
+                    warned(c),
+                    ["endpoints[0].backend[0].extra_config.qos/http-cache"]
+                );
+            }),
+        ),
+    ]);
+}

@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
 
+use super::client::fetch as plain_fetch;
 use super::client::{OpenResponse, Request, Response, gunzip, open};
 use super::error::BackendError;
 use super::pool::{Pool, Pools};
@@ -109,7 +110,9 @@ impl Entry {
                 .sum::<usize>()
     }
 
-    fn response(&self) -> Response {
+    /// The stored answer, as `fetch` returns it (the body copied: the
+    /// decoder parses it in place).
+    pub fn response(&self) -> Response {
         Response {
             status: self.status,
             content_type: self.content_type.clone(),
@@ -257,7 +260,8 @@ fn stale_on_error(entry: &Entry, req: &Directives, now_ms: i64) -> bool {
     }
 }
 
-fn now_ms() -> i64 {
+/// The wall clock (a `Date` is compared with it) in Unix milliseconds.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -317,6 +321,21 @@ impl HttpCache {
         }
     }
 
+    /// The entry under `key` that matches the request's `headers` (its
+    /// `Vary`), and how fresh it is for a request with `req_cc` at `now_ms`
+    /// (Unix milliseconds): the whole of a hit but copying the body out.
+    pub fn lookup(
+        &self,
+        key: &[u8],
+        headers: &[u8],
+        req_cc: &Directives,
+        now_ms: i64,
+    ) -> Option<(Rc<Entry>, Freshness)> {
+        let entry = self.get(key).filter(|e| vary_matches(e, headers))?;
+        let fresh = freshness(&entry, req_cc, self.shared, now_ms);
+        Some((entry, fresh))
+    }
+
     pub fn remove(&self, key: &[u8]) {
         self.store.borrow_mut().remove(key);
     }
@@ -351,18 +370,17 @@ impl HttpCache {
 
 /// The start-up line on what the `qos/http-cache` stores may hold: each
 /// worker builds the same stores (`SharedCaches::store_for`), so a process
-/// holds `workers` times one worker's bounds. `None` without any.
-pub fn process_bounds(config: &crate::config::Config, workers: usize) -> Option<String> {
+/// holds `workers` times one worker's bounds. `settings`: every backend's
+/// `qos/http-cache`, in configuration order. `None` without any.
+pub fn process_bounds<'a>(
+    settings: impl Iterator<Item = &'a CacheSettings>,
+    workers: usize,
+) -> Option<String> {
     let mut stores = 0;
     let mut unbounded = 0;
     let (mut items, mut bytes) = (0usize, 0usize);
     let (mut shared_bounded, mut shared_unbounded) = (false, false);
-    for settings in config
-        .endpoints
-        .iter()
-        .flat_map(|e| &e.backends)
-        .filter_map(|b| b.http_cache.as_ref())
-    {
+    for settings in settings {
         let bounds = settings.bounds();
         if settings.shared {
             let seen = if bounds.is_some() {
@@ -417,23 +435,21 @@ pub async fn fetch(
     on_lookup: impl FnOnce(Lookup),
 ) -> Result<Response, BackendError> {
     let Some(cache) = cache else {
-        return super::fetch(pools, pool, req, max_body, scratch).await;
+        return plain_fetch(pools, pool, req, max_body, scratch).await;
     };
     // httpcache `RoundTrip`: `cacheable`.
     if !matches!(req.method, Method::Get | Method::Head)
         || request_header(req.headers, b"range").is_some()
     {
-        return super::fetch(pools, pool, req, max_body, scratch).await;
+        return plain_fetch(pools, pool, req, max_body, scratch).await;
     }
     let key = cache_key(req.method, base_url, req.path_and_query);
     let req_cc = Directives::parse(request_header(req.headers, b"cache-control"));
     let now = now_ms();
-    let cached = cache
-        .get(&key)
-        .filter(|entry| vary_matches(entry, req.headers));
+    let cached = cache.lookup(&key, req.headers, &req_cc, now);
     let mut validators = Vec::new();
-    if let Some(entry) = &cached {
-        match freshness(entry, &req_cc, cache.shared, now) {
+    if let Some((entry, fresh)) = &cached {
+        match fresh {
             Freshness::Fresh => {
                 on_lookup(Lookup::Hit);
                 return Ok(entry.response());
@@ -469,7 +485,7 @@ pub async fn fetch(
         }
     };
     let result = exchange(pools, pool, &sent, max_body, scratch).await;
-    match (result, cached) {
+    match (result, cached.map(|(entry, _)| entry)) {
         (Ok((resp, fields)), Some(entry)) if resp.status == 304 => {
             // The stored answer, with the 304's fields (httpcache copies its
             // end-to-end headers over the cached ones).
