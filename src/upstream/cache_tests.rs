@@ -178,3 +178,47 @@ fn shared_backends_share_a_store_per_bound_kind() {
     let own2 = caches.store_for(&CacheSettings::default());
     assert!(!Rc::ptr_eq(&own, &own2));
 }
+
+#[test]
+fn what_a_store_keeps() {
+    let request = |headers: &'static [u8]| Request {
+        method: Method::Get,
+        path_and_query: b"/a",
+        headers,
+        body: b"",
+        chunked: false,
+        body_on_redirect: false,
+    };
+    let cc = |text: &str| Directives::parse(Some(text.as_bytes()));
+    let none = Directives::default();
+    let own = HttpCache::new(CacheSettings::default());
+    let shared = HttpCache::new(CacheSettings {
+        shared: true,
+        ..Default::default()
+    });
+    let plain = request(b"");
+    // 2xx but 206 only; no-store on either side.
+    assert!(own.storable(&plain, &none, 200, &cc("max-age=1")));
+    assert!(own.storable(&plain, &none, 204, &none));
+    for status in [206, 301, 404, 500, 503] {
+        assert!(
+            !own.storable(&plain, &none, status, &cc("max-age=60")),
+            "{status}"
+        );
+    }
+    assert!(!own.storable(&plain, &none, 200, &cc("no-store")));
+    assert!(!own.storable(&plain, &cc("no-store"), 200, &none));
+    // private: kept by a backend's own store, not by a shared one.
+    assert!(own.storable(&plain, &none, 200, &cc("private")));
+    assert!(!shared.storable(&plain, &none, 200, &cc("private")));
+    // Credentials: a shared store needs the response's leave.
+    let authorised = request(b"Authorization: Bearer x\r\n");
+    assert!(own.storable(&authorised, &none, 200, &cc("max-age=60")));
+    assert!(!shared.storable(&authorised, &none, 200, &cc("max-age=60")));
+    for allowed in ["public", "s-maxage=60", "must-revalidate"] {
+        assert!(
+            shared.storable(&authorised, &none, 200, &cc(allowed)),
+            "{allowed}"
+        );
+    }
+}
