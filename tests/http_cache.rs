@@ -395,3 +395,24 @@ fn hits_and_misses_are_in_the_metrics() {
     });
     assert_eq!(calls(&backend), 1);
 }
+
+#[test]
+fn the_bounds_per_process_are_logged_at_start_up() {
+    let backend = counting("max-age=60");
+    let endpoints = format!(
+        r#"[{{"endpoint": "/a", "backend": [{{"host": ["{b}"], "url_pattern": "/a",
+              "extra_config": {{"qos/http-cache": {{"max_items": 100, "max_size": 5000}}}}}}]}},
+            {{"endpoint": "/b", "backend": [{{"host": ["{b}"], "url_pattern": "/b",
+              "extra_config": {{"qos/http-cache": {{"shared": true}}}}}}]}}]"#,
+        b = backend.url()
+    );
+    let gw = Gateway::start_env(
+        &common::config(&endpoints),
+        &["--cores", "1"],
+        &[("CUTTLE_LOG", "debug")],
+        true,
+    );
+    gw.eventually("the start-up line", Duration::from_secs(5), || {
+        gw.log().contains("qos/http-cache: 2 store(s) per worker, 1 worker(s): at most 100 entries and 5000 bytes per worker, 100 entries and 5000 bytes per process, plus 1 unbounded store(s) per worker")
+    });
+}
