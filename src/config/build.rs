@@ -457,6 +457,7 @@ fn websocket_backends(
         ("validation/cel", backend.cel.is_some()),
         ("proxy.shadow", backend.shadow.is_some()),
         ("modifier/martian", backend.martian.is_some()),
+        ("qos/http-cache", backend.http_cache.is_some()),
     ];
     if let Some((name, _)) = guards.iter().find(|(_, set)| *set) {
         return Err(Problem::new(
@@ -649,6 +650,24 @@ fn build_backend(
             cel.response_refused = Some(validation::refuse_response_cel_on_no_op(&at));
         }
     }
+    if context.endpoint_output == OutputEncoding::NoOp && extra.http_cache.take().is_some() {
+        // A no-op endpoint streams its backend's answer (`proxy::noop`);
+        // cuttle does not store streamed answers (docs/http-cache.md).
+        unknown.warnings.push(Problem::new(
+            format!("{at}.extra_config.qos/http-cache"),
+            "not applied by cuttle: the endpoint's output_encoding is \"no-op\", whose backend answers are streamed to the client, not stored (KrakenD caches them)",
+        ));
+    }
+    if extra.martian.as_ref().is_some_and(|m| m.response.is_some())
+        && extra.http_cache.take().is_some()
+    {
+        // The store keeps status, Content-Type and body; response-scope
+        // martian modifiers need every header (`proxy::fanout::call`).
+        unknown.warnings.push(Problem::new(
+            format!("{at}.extra_config.qos/http-cache"),
+            "not applied by cuttle: this backend's modifier/martian has response-scope modifiers, which need every header of the backend's answer, and the cache does not keep them (KrakenD caches it)",
+        ));
+    }
 
     Ok(Backend {
         url_pattern,
@@ -677,6 +696,7 @@ fn build_backend(
         send_body_on_redirect: extra.send_body_on_redirect,
         client_credentials: extra.client_credentials,
         martian: extra.martian.map(std::sync::Arc::new),
+        http_cache: extra.http_cache,
     })
 }
 

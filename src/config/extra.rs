@@ -53,6 +53,7 @@ const PROXY: &str = "proxy";
 const BACKEND_HTTP: &str = "backend/http";
 const HTTP_CLIENT: &str = "backend/http/client";
 const CIRCUIT_BREAKER: &str = "qos/circuit-breaker";
+const HTTP_CACHE: &str = "qos/http-cache";
 const ROUTER_RATELIMIT: &str = "qos/ratelimit/router";
 const PROXY_RATELIMIT: &str = "qos/ratelimit/proxy";
 const JMESPATH: &str = "modifier/jmespath";
@@ -120,6 +121,8 @@ pub struct BackendExtra {
     pub client_credentials: Option<super::ClientCredentialsSettings>,
     /// `modifier/martian`.
     pub martian: Option<super::martian::Martian>,
+    /// `qos/http-cache`.
+    pub http_cache: Option<super::HttpCacheSettings>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -354,6 +357,17 @@ pub fn backend(
             auth_extras::CLIENT_CREDENTIALS => {
                 note_ignored_keys(auth_extras::CLIENT_CREDENTIALS, value, unknown);
                 result.client_credentials = auth_extras::client_credentials(value, &at)?;
+            }
+            HTTP_CACHE => {
+                // krakend-httpcache falls back to an unbounded store when
+                // the settings do not decode; cuttle refuses them instead.
+                note_ignored_keys(HTTP_CACHE, value, unknown);
+                let raw: super::raw::RawHttpCache = decode(value, &at)?;
+                result.http_cache = Some(super::HttpCacheSettings {
+                    shared: raw.shared.unwrap_or(false),
+                    max_items: raw.max_items.unwrap_or(0),
+                    max_size: raw.max_size.unwrap_or(0),
+                });
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);

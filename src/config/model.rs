@@ -335,6 +335,33 @@ pub struct Backend {
     pub client_credentials: Option<super::ClientCredentialsSettings>,
     /// `extra_config.modifier/martian`, read into its tree once.
     pub martian: Option<std::sync::Arc<super::martian::Martian>>,
+    /// `extra_config.qos/http-cache` (krakend-httpcache).
+    pub http_cache: Option<HttpCacheSettings>,
+}
+
+/// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HttpCacheSettings {
+    /// One store for every backend with `shared: true` (per worker).
+    pub shared: bool,
+    /// Entries per store; with `max_size`, bounds it (LRU). Either 0 or
+    /// absent: unbounded, as in KrakenD.
+    pub max_items: u64,
+    /// Bytes per store (about the stored responses' sizes).
+    pub max_size: u64,
+}
+
+impl HttpCacheSettings {
+    /// `(max_items, max_size)` when bounded (both set, as krakend-httpcache
+    /// `selectCache` requires).
+    pub fn bounds(&self) -> Option<(usize, usize)> {
+        (self.max_items > 0 && self.max_size > 0).then(|| {
+            (
+                usize::try_from(self.max_items).unwrap_or(usize::MAX),
+                usize::try_from(self.max_size).unwrap_or(usize::MAX),
+            )
+        })
+    }
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -497,6 +497,10 @@ const LISTED: &[Opt] = &[
     h(B, "extra_config.qos/ratelimit/proxy.max_rate", "10"),
     h(B, "extra_config.qos/ratelimit/proxy.capacity", "10"),
     h(B, "extra_config.qos/ratelimit/proxy.every", "\"1s\""),
+    hn(B, "extra_config.qos/http-cache", "{}", "per worker: a process holds up to workers x the bounds (docs/http-cache.md)"),
+    hn(B, "extra_config.qos/http-cache.shared", "true", "one store per worker for all backends with it"),
+    hn(B, "extra_config.qos/http-cache.max_items", "100", "with max_size, an LRU bound per store; else unbounded"),
+    hn(B, "extra_config.qos/http-cache.max_size", "1048576", "bytes, with max_items; else unbounded"),
 ];
 
 /// Every row: [`LISTED`], then, for each namespace of KrakenD's schema

@@ -278,6 +278,15 @@ pub struct RawHttpClient {
     pub send_body_on_redirect: Option<bool>,
 }
 
+/// Backend `qos/http-cache`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawHttpCache {
+    pub shared: Option<bool>,
+    pub max_items: Option<u64>,
+    pub max_size: Option<u64>,
+}
+
 /// Backend `qos/circuit-breaker`.
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an object")]

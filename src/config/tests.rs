@@ -617,8 +617,8 @@ fn backend_settings() {
 fn namespaces_file() -> String {
     with_endpoints(
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
-            "backend": [{"extra_config": {"qos/http-cache": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
-                        {"extra_config": {"qos/http-cache": {}, "proxy": {"sequential": true}}}]},
+            "backend": [{"extra_config": {"qos/circuit-breaker/http": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
+                        {"extra_config": {"qos/circuit-breaker/http": {}, "proxy": {"sequential": true}}}]},
            {"endpoint": "/b", "extra_config": {"auth/api-keys": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
     .replace(
@@ -799,9 +799,9 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
     assert_eq!(
         warned,
         [
-            "endpoints[0].backend[0].extra_config.qos/http-cache",
+            "endpoints[0].backend[0].extra_config.qos/circuit-breaker/http",
             "endpoints[0].backend[1].extra_config.proxy.sequential",
-            "endpoints[0].backend[1].extra_config.qos/http-cache",
+            "endpoints[0].backend[1].extra_config.qos/circuit-breaker/http",
             "endpoints[0].extra_config.proxy.shadow",
             "endpoints[0].extra_config.router",
         ]
@@ -2069,6 +2069,56 @@ fn shadow_backends() {
             "shadow is a boolean",
             backend_with(r#""extra_config": {"proxy": {"shadow": "true"}},"#),
             Error(&["backend[0].extra_config.proxy.shadow"]),
+        ),
+    ]);
+}
+
+#[test]
+fn http_cache_settings() {
+    run(&[
+        (
+            "defaults: unbounded, own store",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {}}}]}"#,
+            ),
+            Valid(|c| {
+                let cache = c.endpoints[0].backends[0].http_cache.expect("read");
+                assert_eq!(cache, super::HttpCacheSettings::default());
+                assert_eq!(cache.bounds(), None);
+                assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            }),
+        ),
+        (
+            "bounded and shared",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {"shared": true, "max_items": 10, "max_size": 1000}}}]}"#,
+            ),
+            Valid(|c| {
+                let cache = c.endpoints[0].backends[0].http_cache.expect("read");
+                assert!(cache.shared);
+                assert_eq!(cache.bounds(), Some((10, 1000)));
+            }),
+        ),
+        (
+            // krakend-httpcache falls back to an unbounded store; refused.
+            "a value of the wrong type",
+            with_endpoints(
+                r#"{"endpoint": "/a", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {"max_items": "ten"}}}]}"#,
+            ),
+            Error(&["endpoints[0].backend[0].extra_config.qos/http-cache.max_items"]),
+        ),
+        (
+            "a no-op endpoint streams its backend: not applied, warned",
+            with_endpoints(
+                r#"{"endpoint": "/a", "output_encoding": "no-op", "backend": [{"url_pattern": "/x", "extra_config": {"qos/http-cache": {}}}]}"#,
+            ),
+            Valid(|c| {
+                assert_eq!(c.endpoints[0].backends[0].http_cache, None);
+                assert_eq!(
+                    warned(c),
+                    ["endpoints[0].backend[0].extra_config.qos/http-cache"]
+                );
+            }),
         ),
     ]);
 }

@@ -71,6 +71,16 @@ pub struct BackendFigures {
     pub stage: Vec<StageSeries>,
     /// `http_client_*`, per host of the backend.
     pub hosts: Vec<HostFigures>,
+    /// `cuttle_backend_cache_*`: `qos/http-cache` lookups.
+    pub cache: CacheFigures,
+}
+
+/// What a backend's `qos/http-cache` answered (`upstream::cache::Lookup`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheFigures {
+    pub hits: u64,
+    pub revalidated: u64,
+    pub misses: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -106,6 +116,7 @@ impl Figures {
                         .map(|b| BackendFigures {
                             stage: Vec::new(),
                             hosts: vec![HostFigures::default(); b.hosts.len()],
+                            cache: CacheFigures::default(),
                         })
                         .collect()
                 })
@@ -138,6 +149,9 @@ impl Figures {
         for (mine, theirs) in self.backends.iter_mut().zip(&other.backends) {
             for (mine, theirs) in mine.iter_mut().zip(theirs) {
                 add_stages(&mut mine.stage, &theirs.stage);
+                mine.cache.hits += theirs.cache.hits;
+                mine.cache.revalidated += theirs.cache.revalidated;
+                mine.cache.misses += theirs.cache.misses;
                 for (mine, theirs) in mine.hosts.iter_mut().zip(&theirs.hosts) {
                     mine.failed += theirs.failed;
                     mine.canceled += theirs.canceled;

@@ -16,6 +16,7 @@ use super::figures::{
 };
 use crate::config::{Config, Histograms, MetricLayers};
 use crate::http::Method;
+use crate::upstream::cache::Lookup;
 use crate::upstream::{BackendError, Response};
 
 pub struct Recorder {
@@ -136,6 +137,28 @@ impl Recorder {
             started,
             done: false,
         })
+    }
+
+    /// One `qos/http-cache` lookup of backend `backend`: counted at once
+    /// (three numbers, nothing to defer).
+    pub fn cache_lookup(&self, endpoint: usize, backend: usize, lookup: Lookup) {
+        if !self.layers.backend() || self.skipped_endpoints[endpoint] {
+            return;
+        }
+        let mut figures = self.figures.borrow_mut();
+        let Some(cache) = figures
+            .backends
+            .get_mut(endpoint)
+            .and_then(|b| b.get_mut(backend))
+            .map(|b| &mut b.cache)
+        else {
+            return;
+        };
+        match lookup {
+            Lookup::Hit => cache.hits += 1,
+            Lookup::Revalidated => cache.revalidated += 1,
+            Lookup::Miss => cache.misses += 1,
+        }
     }
 
     /// A copy of the figures, with this worker's own.

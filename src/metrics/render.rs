@@ -316,6 +316,7 @@ fn render_backends(
             }
         });
     }
+    render_cache(config, sum, &fixed, f);
     if !(layers.round_trip || layers.read_payload) {
         return;
     }
@@ -356,6 +357,47 @@ fn render_backends(
                 f.sample(name, &host_labels(e, b, h, 0), value(host));
             }
         });
+    }
+}
+
+/// `cuttle_backend_cache_*_total` (a cuttle family; krakend-otel has none),
+/// for the backends with `qos/http-cache` only.
+fn render_cache(config: &Config, sum: &Figures, fixed: &[Vec<String>], f: &mut Family<'_>) {
+    let cached = |e: usize, b: usize| {
+        config.endpoints[e].backends[b].http_cache.is_some() && !sum.backends[e].is_empty()
+    };
+    if !(0..config.endpoints.len())
+        .any(|e| (0..config.endpoints[e].backends.len()).any(|b| cached(e, b)))
+    {
+        return;
+    }
+    type Get = fn(&super::figures::CacheFigures) -> u64;
+    let families: [(&str, &str, Get); 3] = [
+        (
+            "cuttle_backend_cache_hits_total",
+            "Backend calls answered from the qos/http-cache store without a request (stale-if-error answers included).",
+            |c| c.hits,
+        ),
+        (
+            "cuttle_backend_cache_revalidated_total",
+            "Backend calls whose stale stored answer the backend confirmed (304 Not Modified).",
+            |c| c.revalidated,
+        ),
+        (
+            "cuttle_backend_cache_misses_total",
+            "Cacheable backend calls the backend answered in full.",
+            |c| c.misses,
+        ),
+    ];
+    for (name, help, get) in families {
+        Family::head(f.out, name, "counter", help);
+        for (e, backends) in sum.backends.iter().enumerate() {
+            for (b, figures) in backends.iter().enumerate() {
+                if cached(e, b) {
+                    f.sample(name, &fixed[e][b], get(&figures.cache));
+                }
+            }
+        }
     }
 }
 

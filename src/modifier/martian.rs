@@ -394,8 +394,7 @@ pub fn edit_request<'a>(m: &Modifiers, base: &'a str, req: &Request<'_>) -> (Edi
 /// has any), for no-op and shadow calls; the request as sent is left in
 /// `sent` for [`response_head`].
 pub async fn open<'a, B: RequestBody>(
-    m: Option<&Modifiers>,
-    base: &'a str,
+    (m, base): (Option<&Modifiers>, &'a str),
     pools: &Pools,
     pool: &Rc<Pool>,
     req: &Request<'_>,
@@ -444,7 +443,11 @@ pub fn response_head(
     Some(received)
 }
 
-fn edited_request<'r>(req: &Request<'r>, edited: &'r Edited<'_>, block: &'r [u8]) -> Request<'r> {
+pub fn edited_request<'r>(
+    req: &Request<'r>,
+    edited: &'r Edited<'_>,
+    block: &'r [u8],
+) -> Request<'r> {
     Request {
         method: req.method,
         path_and_query: &edited.target,

@@ -448,6 +448,11 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
         "listening on {addr} with {workers} worker(s) pinned to CPUs {:?}",
         &cpus[..workers]
     );
+    let caches = config.endpoints.iter().flat_map(|e| &e.backends);
+    let caches = caches.filter_map(|b| b.http_cache.as_ref());
+    if let Some(bounds) = crate::upstream::cache::process_bounds(caches, workers) {
+        tracing::debug!("{bounds}");
+    }
     for (metrics_addr, _) in &metrics_ports {
         tracing::info!("metrics on http://{metrics_addr}/metrics");
         println!("cuttle metrics on {metrics_addr}");

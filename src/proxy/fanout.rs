@@ -141,16 +141,50 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let result = crate::modifier::martian::fetch(
-        plan.martian.as_ref(),
-        &plan.base_urls[host],
-        ctx.pools,
-        &plan.pools[host],
-        &request,
-        ctx.max_body,
-        &mut scratch,
-    )
-    .await;
+    let martian = plan.martian.as_ref();
+    let base_url = &plan.base_urls[host];
+    let result = if martian.is_some_and(|m| m.edits_response()) {
+        // Response modifiers need every header of the answer, which the
+        // cache does not keep: such a backend is not cached (a warning at
+        // load, docs/http-cache.md).
+        crate::modifier::martian::fetch(
+            martian,
+            base_url,
+            ctx.pools,
+            &plan.pools[host],
+            &request,
+            ctx.max_body,
+            &mut scratch,
+        )
+        .await
+    } else {
+        // `modifier/martian` edits the request the cache then sees, as
+        // KrakenD's martian wraps its (cached) HTTP client.
+        let edits = martian.map(|m| crate::modifier::martian::edit_request(m, base_url, &request));
+        let request = match &edits {
+            Some((edited, block)) => {
+                crate::modifier::martian::edited_request(&request, edited, block)
+            }
+            None => request,
+        };
+        // `qos/http-cache` (a hit still passes the breaker and rate limit
+        // above, as KrakenD's cached client sits below them).
+        crate::upstream::cache::fetch(
+            plan.http_cache.as_deref(),
+            ctx.pools,
+            &plan.pools[host],
+            base_url,
+            &request,
+            ctx.max_body,
+            &mut scratch,
+            |lookup| {
+                if let Some(metrics) = ctx.metrics {
+                    metrics.cache_lookup(ctx.endpoint, plan.index, lookup);
+                }
+            },
+        )
+        .await
+    };
     let good = match &result {
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,

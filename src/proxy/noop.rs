@@ -150,8 +150,7 @@ pub async fn relay<S: ResponseSink>(
         // the whole exchange's state. The endpoint's timeout bounds a
         // streamed body's sending too.
         let call = std::pin::pin!(martian::open(
-            backend.martian.as_ref(),
-            &backend.base_urls[host],
+            (backend.martian.as_ref(), &backend.base_urls[host]),
             pools,
             &backend.pools[host],
             &request,

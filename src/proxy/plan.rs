@@ -13,6 +13,7 @@ use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, pars
 use crate::prepare::PreparedEndpoint;
 use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
 use crate::security::BotDetector;
+use crate::upstream::cache::{HttpCache, SharedCaches};
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
 use crate::validation::BodySchema;
 use crate::validation::cel::{Checks, Side};
@@ -103,6 +104,8 @@ pub struct BackendPlan {
     pub client_credentials: Option<Arc<crate::auth::client_credentials::TokenSource>>,
     /// `modifier/martian`, this worker's copy.
     pub martian: Option<crate::modifier::martian::Modifiers>,
+    /// `qos/http-cache`: this worker's store for the backend.
+    pub http_cache: Option<Rc<HttpCache>>,
 }
 
 impl EndpointPlan {
@@ -170,6 +173,8 @@ pub struct WorkerShare {
     pub return_error_msg: bool,
     /// Root `disable_compression`.
     pub disable_compression: bool,
+    /// The worker's `qos/http-cache` stores of `shared: true` backends.
+    pub http_caches: SharedCaches,
 }
 
 /// `prepared` holds what the prepare step compiled for it once for all
@@ -392,6 +397,10 @@ fn compile_backend(
             .martian
             .as_deref()
             .map(crate::modifier::martian::Modifiers::new),
+        http_cache: backend
+            .http_cache
+            .as_ref()
+            .map(|settings| share.http_caches.store_for(settings)),
     })
 }
 

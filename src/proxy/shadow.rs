@@ -216,8 +216,7 @@ async fn exchange(
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());
     // `modifier/martian` edits a shadow's request too (its answer is dropped).
     let OpenResponse { mut conn, head } = martian::open(
-        backend.martian.as_ref(),
-        &backend.base_urls[host],
+        (backend.martian.as_ref(), &backend.base_urls[host]),
         &mirrored.pools,
         &backend.pools[host],
         &request,

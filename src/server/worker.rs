@@ -166,6 +166,7 @@ impl Worker {
             epoch: std::time::Instant::now(),
             return_error_msg: config.return_error_msg,
             disable_compression: config.limits.disable_compression,
+            http_caches: Default::default(),
         };
         let endpoints = config
             .endpoints

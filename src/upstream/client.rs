@@ -18,6 +18,7 @@ const MAX_REDIRECT_BODY: usize = 64 * 1024;
 
 /// What to send. Header lines are already serialised (`Name: value\r\n`),
 /// without `Host` and body framing, which the client adds.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: Method,
     pub path_and_query: &'a [u8],
@@ -477,7 +478,7 @@ pub async fn fetch(
 }
 
 /// Inflates a gzip body, at most `max` bytes of it.
-fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, BackendError> {
+pub(super) fn gunzip(compressed: &[u8], max: usize) -> Result<Vec<u8>, BackendError> {
     use std::io::Read;
     let mut out = Vec::with_capacity(compressed.len() * 4);
     let mut decoder = flate2::read::GzDecoder::new(compressed).take(max as u64 + 1);

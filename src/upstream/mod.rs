@@ -2,6 +2,7 @@
 //!
 //! Knows nothing about endpoints or JSON: it moves HTTP messages.
 
+pub mod cache;
 mod client;
 mod conn;
 mod error;
