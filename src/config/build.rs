@@ -365,6 +365,9 @@ fn build_endpoint(
         auth: endpoint_extra.auth,
         signer: endpoint_extra.signer,
         websocket: endpoint_extra.websocket,
+        lua_endpoint: endpoint_extra.lua_endpoint,
+        lua_proxy: endpoint_extra.lua_proxy,
+        propagated_params: endpoint_extra.propagated_params,
     })
 }
 
@@ -653,6 +656,7 @@ fn build_backend(
         chunked_request_body: false,
         shadow: extra.shadow.map(|own| own.unwrap_or(context.timeout)),
         send_body_on_redirect: extra.send_body_on_redirect,
+        lua: extra.lua,
     })
 }
 

@@ -96,6 +96,11 @@ pub struct EndpointExtra {
     pub signer: Option<auth::SignerSettings>,
     /// `websocket` (KrakenD Enterprise), direct communication only.
     pub websocket: Option<super::websocket::WebSocketSettings>,
+    /// `modifier/lua-endpoint` and `modifier/lua-proxy`.
+    pub lua_endpoint: Option<super::LuaSettings>,
+    pub lua_proxy: Option<super::LuaSettings>,
+    /// `proxy.sequential_propagated_params`.
+    pub propagated_params: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +117,8 @@ pub struct BackendExtra {
     pub shadow: Option<Option<std::time::Duration>>,
     /// `backend/http/client.send_body_on_redirect`.
     pub send_body_on_redirect: bool,
+    /// `modifier/lua-backend`.
+    pub lua: Option<super::LuaSettings>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -208,6 +215,14 @@ pub fn endpoint(
             result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
             continue;
         }
+        if namespace == super::lua::ENDPOINT {
+            result.lua_endpoint = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
+            continue;
+        }
+        if namespace == super::lua::PROXY {
+            result.lua_proxy = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
+            continue;
+        }
         if namespace == super::websocket::NAMESPACE {
             result.websocket = Some(super::websocket::settings(value, &at, unknown)?);
             continue;
@@ -227,6 +242,15 @@ pub fn endpoint(
         note_ignored_keys(PROXY, value, unknown);
         let proxy: RawProxy = decode(value, &at)?;
         result.sequential = proxy.sequential.unwrap_or(false);
+        // lura reads it from the raw map (`sequentialMergerConfig`).
+        result.propagated_params = value
+            .get("sequential_propagated_params")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
         if let Some(raw) = proxy.static_response {
             result.static_response = static_response(raw, &format!("{at}.static"), unknown);
         }
@@ -333,6 +357,9 @@ pub fn backend(
             }
             validation::CEL => {
                 result.cel = Some(validation::cel(value, &at)?);
+            }
+            super::lua::BACKEND => {
+                result.lua = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);

@@ -240,6 +240,13 @@ pub struct Endpoint {
     /// `websocket`: the endpoint relays WebSocket sessions to its backend
     /// (`docs/websockets.md`).
     pub websocket: Option<super::WebSocketSettings>,
+    /// `modifier/lua-endpoint` (before the rate limit) and
+    /// `modifier/lua-proxy` (around the proxy pipe).
+    pub lua_endpoint: Option<super::LuaSettings>,
+    pub lua_proxy: Option<super::LuaSettings>,
+    /// `proxy.sequential_propagated_params` (`resp0_a.b`, `resp1`):
+    /// parameters a sequential backend's Lua sees (`Resp0_a.b`).
+    pub propagated_params: Vec<String>,
 }
 
 /// `validation/cel` as written: compiled by `prepare::Prepared`, whose
@@ -324,6 +331,8 @@ pub struct Backend {
     /// 307/308 with the request body (without it a call with a body stops
     /// at the 307/308, as Go's client does when it cannot replay a body).
     pub send_body_on_redirect: bool,
+    /// `modifier/lua-backend`.
+    pub lua: Option<super::LuaSettings>,
 }
 
 /// The per-backend manipulation settings as written in the config; the

@@ -127,14 +127,29 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let result = fetch(
-        ctx.pools,
-        &plan.pools[host],
-        &request,
-        ctx.max_body,
-        &mut scratch,
-    )
-    .await;
+    // krakend-lua: the endpoint scripts' changes and the backend's own
+    // script around the call (`proxy::lua`).
+    let result = if plan.lua.is_some() || ctx.facts.lua.touched() {
+        super::lua::call(
+            ctx,
+            plan,
+            host,
+            request,
+            ctx.pools,
+            ctx.max_body,
+            &mut scratch,
+        )
+        .await
+    } else {
+        fetch(
+            ctx.pools,
+            &plan.pools[host],
+            &request,
+            ctx.max_body,
+            &mut scratch,
+        )
+        .await
+    };
     let good = match &result {
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
         Err(_) => false,
@@ -264,6 +279,13 @@ pub async fn sequential(
         } else {
             ctx.started
         };
+        if backend.lua.is_some() {
+            let raw: Vec<Option<&[u8]>> = outcomes
+                .iter()
+                .map(|o: &Outcome| o.result.as_ref().ok().map(|r| r.body.as_slice()))
+                .collect();
+            super::lua::propagate(ctx.plan, ctx.facts, i, &docs, &raw);
+        }
         let Some(mut outcome) = timer.until(deadline, call(ctx, i, target, started)).await else {
             break;
         };

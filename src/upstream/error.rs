@@ -45,6 +45,15 @@ pub enum BackendError {
     /// Not called, or its answer not used: one of the gateway's checks on
     /// the call (`validation/cel`) failed; the text is KrakenD's.
     Rejected(String),
+    /// A script (`modifier/lua-backend`) failed or called `custom_error`:
+    /// the status the endpoint answers when this is its only backend
+    /// (krakend-lua's `ErrInternalHTTP`; 500 for any other Lua error), an
+    /// optional Content-Type, and the message.
+    Script {
+        status: u16,
+        content_type: Option<Box<str>>,
+        message: String,
+    },
 }
 
 /// Whether a request may be sent again after a failure (pingora-error's
@@ -194,6 +203,7 @@ impl fmt::Display for BackendError {
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
             BackendError::Refused(why) => f.write_str(why),
             BackendError::Rejected(why) => f.write_str(why),
+            BackendError::Script { message, .. } => f.write_str(message),
             BackendError::BadValue(why) => write!(f, "invalid backend URL: {why}"),
             BackendError::Unsafe(what) => write!(f, "refused to send a request: {what}"),
         }
