@@ -624,6 +624,16 @@ fn build_backend(
         &at,
         unknown,
     )?;
+    // A backend `post` works on the decoded JSON document, which cuttle
+    // then decodes again as JSON: only JSON backends can carry one.
+    if let Some(lua) = extra.lua.as_ref().filter(|l| l.post.is_some())
+        && !matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson)
+    {
+        return Err(Problem::new(
+            format!("{}.post", lua.at),
+            "cuttle runs a backend's Lua post only on JSON backends (encoding json or safejson); move the script to the endpoint's \"modifier/lua-proxy\" or drop the encoding",
+        ));
+    }
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
         if let Some(cel) = &mut extra.cel {

@@ -130,8 +130,13 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // krakend-lua: the endpoint scripts' changes and the backend's own
     // script around the call (`proxy::lua`).
     let result = if plan.lua.is_some() || ctx.facts.lua.touched() {
+        let endpoint = super::lua::Endpoint {
+            plan: ctx.plan,
+            req: ctx.req,
+            facts: ctx.facts,
+        };
         super::lua::call(
-            ctx,
+            &endpoint,
             plan,
             host,
             request,

@@ -27,7 +27,6 @@ use std::time::Instant;
 use serde_json::Value as Json;
 
 use super::facts::{Refusal, RequestFacts};
-use super::fanout::CallContext;
 use super::plan::{BackendPlan, EndpointPlan};
 use super::plan::{LuaLevel as Level, LuaStep};
 use super::request::ClientRequest;
@@ -275,11 +274,18 @@ pub fn propagate(
     *facts.lua.propagated.borrow_mut() = out;
 }
 
+/// What [`call`] needs of the endpoint's request.
+pub struct Endpoint<'a> {
+    pub plan: &'a EndpointPlan,
+    pub req: &'a ClientRequest<'a>,
+    pub facts: &'a RequestFacts,
+}
+
 /// The request a backend gets after the endpoint's and its own scripts,
 /// the call itself (unless `skip_next`), and its `post`.
 #[allow(clippy::too_many_arguments)]
 pub async fn call(
-    ctx: &CallContext<'_>,
+    ctx: &Endpoint<'_>,
     backend: &BackendPlan,
     host: usize,
     request: Request<'_>,
@@ -385,7 +391,7 @@ pub async fn call(
         };
         fetch(pools, &backend.pools[host], &request, max_body, scratch).await?
     };
-    if script.has(Phase::Post) && super::fanout::is_success(response.status) {
+    if script.has(Phase::Post) && matches!(response.status, 200 | 201) {
         post_backend(script, backend, deadline, &mut response).map_err(script_error)?;
     }
     Ok(response)
@@ -423,7 +429,7 @@ fn with_query(plan: &EndpointPlan, target: &[u8], query: &str) -> Vec<u8> {
 /// load balancer built (host, path, query), the parameters (lura's names,
 /// plus the propagated ones of a sequential call).
 fn backend_view(
-    ctx: &CallContext<'_>,
+    ctx: &Endpoint<'_>,
     base: &str,
     method: crate::http::Method,
     target: &[u8],
