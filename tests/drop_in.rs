@@ -208,10 +208,6 @@ fn old_names_of_components_cuttle_lacks_or_krakend_no_longer_reads_are_refused()
             "\"modifier/martian\" is not implemented",
         ),
         (
-            r#""github.com/devopsfaith/krakend-lua/router": {"pre": "x()"}"#,
-            "\"modifier/lua-endpoint\" is not implemented",
-        ),
-        (
             r#""github_com/devopsfaith/bloomfilter": {"N": 1}"#,
             "\"auth/revoker\" is not implemented",
         ),

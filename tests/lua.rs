@@ -102,12 +102,13 @@ fn custom_error_answers_as_krakend_at_endpoint_and_backend_level() {
     assert!(svc.requests().is_empty(), "no backend was called");
 }
 
+/// Under its pre-v2 name too (krakend-ce's alias table).
 #[test]
 fn skip_next_calls_no_backend() {
     let svc = Backend::start(|_| json(200, r#"{"from": "backend"}"#));
     let endpoints = format!(
         r#"[{{"endpoint": "/made-up", "backend": [{{"host": ["{}"], "url_pattern": "/",
-             "extra_config": {{"modifier/lua-backend": {{"skip_next": true,
+             "extra_config": {{"github.com/devopsfaith/krakend-lua/proxy/backend": {{"skip_next": true,
                  "post": "response.load():data():set('from', 'script')"}}}}}}]}}]"#,
         svc.url()
     );
@@ -215,4 +216,72 @@ fn header_values_with_cr_or_lf_never_reach_the_wire() {
     assert_eq!(resp.status, 500);
     assert_eq!(resp.header("X-Injected"), None);
     assert_eq!(resp.header("X-Evil"), None);
+}
+
+/// `cuttle check -t` on `config`: (accepted, what it printed).
+fn check(config: &str) -> (bool, String) {
+    let dir = common::TempDir::new();
+    let path = dir.0.join("gateway.json");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-t", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn scripts_cuttle_would_not_run_are_refused() {
+    let backend = |extra: &str| {
+        format!(
+            r#"{{"host": ["http://127.0.0.1:9"], "url_pattern": "/", "extra_config": {{{extra}}}}}"#
+        )
+    };
+    let lua = r#""modifier/lua-backend": {"pre": "x()"}"#;
+    let cases = [
+        // A no-op endpoint relays the request untouched.
+        format!(
+            r#"{{"endpoint": "/a", "output_encoding": "no-op", "backend": [{{"host": ["http://127.0.0.1:9"],
+                 "url_pattern": "/", "encoding": "no-op", "extra_config": {{{lua}}}}}]}}"#
+        ),
+        format!(
+            r#"{{"endpoint": "/a", "output_encoding": "no-op", "backend": [{}],
+                "extra_config": {{"modifier/lua-proxy": {{"post": "x()"}}}}}}"#,
+            backend("").replace(
+                r#""url_pattern": "/""#,
+                r#""url_pattern": "/", "encoding": "no-op""#
+            )
+        ),
+        // A shadow backend's copy goes without scripts.
+        format!(
+            r#"{{"endpoint": "/a", "backend": [{}, {}]}}"#,
+            backend(""),
+            backend(&format!(r#""proxy": {{"shadow": true}}, {lua}"#))
+        ),
+        // A backend post needs a JSON document.
+        format!(
+            r#"{{"endpoint": "/a", "backend": [{}]}}"#,
+            backend(r#""modifier/lua-backend": {"post": "x()"}"#).replace(
+                r#""url_pattern": "/""#,
+                r#""url_pattern": "/", "encoding": "xml""#
+            )
+        ),
+        // Not implemented at proxy level.
+        format!(
+            r#"{{"endpoint": "/a", "backend": [{}], "extra_config": {{"modifier/lua-proxy": {{"skip_next": true}}}}}}"#,
+            backend("")
+        ),
+    ];
+    for endpoint in cases {
+        let (ok, out) = check(&config("2s", &format!("[{endpoint}]")));
+        assert!(!ok, "{endpoint}: accepted: {out}");
+        assert!(out.contains("lua"), "{out}");
+    }
+    let (ok, out) = check(&config(
+        "2s",
+        &format!(r#"[{{"endpoint": "/a", "backend": [{}]}}]"#, backend(lua)),
+    ));
+    assert!(ok, "{out}");
 }

@@ -331,6 +331,7 @@ fn build_endpoint(
             ),
         ));
     }
+    refuse_lua_where_not_run(&endpoint_extra, output_encoding, &backends)?;
     // A non-GET endpoint may have several backends, sequential or not:
     // lura's `IsValidSequentialEndpoint` has accepted it since 2023.
     websocket_backends(
@@ -369,6 +370,49 @@ fn build_endpoint(
         lua_proxy: endpoint_extra.lua_proxy,
         propagated_params: endpoint_extra.propagated_params,
     })
+}
+
+/// Lua scripts cuttle would not run: a no-op endpoint's requests are
+/// relayed as they are, a shadow backend's copies and a websocket's frames
+/// too, so a script there (or a proxy `post`, which needs a decoded
+/// response) is refused rather than skipped.
+fn refuse_lua_where_not_run(
+    extra: &extra::EndpointExtra,
+    output: OutputEncoding,
+    backends: &[Backend],
+) -> BuildResult<()> {
+    let relayed = if output == OutputEncoding::NoOp {
+        Some("a no-op endpoint relays requests and responses as they are")
+    } else if extra.websocket.is_some() {
+        Some("a websocket endpoint relays frames")
+    } else {
+        None
+    };
+    let refuse = |lua_at: &str, why: &str| {
+        Problem::new(
+            lua_at,
+            format!("cuttle does not run this Lua script: {why}; remove it or the reason"),
+        )
+    };
+    if let Some(why) = relayed {
+        if let Some(lua) = extra.lua_endpoint.as_ref().or(extra.lua_proxy.as_ref()) {
+            return Err(refuse(&lua.at, why));
+        }
+        if let Some(lua) = backends.iter().find_map(|b| b.lua.as_ref()) {
+            return Err(refuse(&lua.at, why));
+        }
+    }
+    if let Some(lua) = backends
+        .iter()
+        .filter(|b| b.shadow.is_some())
+        .find_map(|b| b.lua.as_ref())
+    {
+        return Err(refuse(
+            &lua.at,
+            "a shadow backend gets a copy of the request, sent without scripts",
+        ));
+    }
+    Ok(())
 }
 
 /// `ws://`/`wss://` hosts belong to `websocket` endpoints, whose one
