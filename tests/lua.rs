@@ -26,7 +26,8 @@ fn get(gw: &Gateway, target: &str) -> Response {
 fn pre_and_post_run_at_each_level() {
     let svc = Backend::start(|_| json(200, r#"{"n": 1}"#));
     let endpoints = format!(
-        r#"[{{"endpoint": "/things/{{id}}", "backend": [{{"host": ["{url}"], "url_pattern": "/things/{{id}}",
+        r#"[{{"endpoint": "/things/{{id}}", "input_headers": ["X-From-Endpoint"],
+            "backend": [{{"host": ["{url}"], "url_pattern": "/things/{{id}}",
               "extra_config": {{"modifier/lua-backend": {{
                   "sources": ["{HELPERS}"],
                   "pre": "local r = request.load(); r:url(r:url() .. '/extra'); tag_request(r, 'X-From-Backend', r:params('Id'))",

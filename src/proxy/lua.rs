@@ -101,12 +101,22 @@ impl LuaStep {
         }
         let lua = &mut facts.lua;
         if changed.headers {
+            // A header a router script sets reaches the backends only
+            // through the endpoint's input_headers, as lura builds its
+            // request from gin's (`router/gin/endpoint.go` `NewRequest`).
+            let passes = |name: &str| {
+                self.level == Level::Proxy
+                    || plan.input_headers.includes(&name.to_ascii_lowercase())
+            };
             for (name, values) in &data.headers {
                 if original.get(name) == Some(values) {
                     continue;
                 }
                 if !header_name_ok(name) || values.iter().any(|v| !header_safe(v)) {
                     return Err(self.refusal(plan, unsafe_header(name)));
+                }
+                if !passes(name) {
+                    continue;
                 }
                 lua.dropped.push(name.to_ascii_lowercase());
                 for value in values {
