@@ -286,3 +286,25 @@ fn scripts_cuttle_would_not_run_are_refused() {
     ));
     assert!(ok, "{out}");
 }
+
+#[test]
+fn scripts_cannot_set_the_framing_of_a_message() {
+    let svc = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let endpoints = format!(
+        r#"[{{"endpoint": "/frame", "method": "POST", "backend": [{{"host": ["{}"], "url_pattern": "/", "method": "POST",
+             "extra_config": {{"modifier/lua-backend": {{"pre": "local r = request.load(); r:headers('Content-Length', '0'); r:headers('Transfer-Encoding', 'chunked')"}}}}}}],
+             "extra_config": {{"modifier/lua-proxy": {{"post": "local r = response.load(); r:headers('Content-Length', '1'); r:headers('Transfer-Encoding', 'chunked'); r:headers('X-Ok', 'yes')"}}}}}}]"#,
+        svc.url()
+    );
+    let gw = Gateway::start(&config("2s", &endpoints));
+    let resp = gw.raw(
+        b"POST /frame HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json(), serde_json::json!({"ok": true}));
+    assert_eq!(resp.header("X-Ok"), Some("yes"));
+    assert_eq!(resp.header("Transfer-Encoding"), None);
+    let seen = &svc.requests()[0];
+    assert_eq!(seen.body, b"abc");
+    assert_eq!(seen.header("Transfer-Encoding"), None);
+}

@@ -115,7 +115,7 @@ impl LuaStep {
                 if !header_name_ok(name) || values.iter().any(|v| !header_safe(v)) {
                     return Err(self.refusal(plan, unsafe_header(name)));
                 }
-                if !passes(name) {
+                if !passes(name) || framing(name) {
                     continue;
                 }
                 lua.dropped.push(name.to_ascii_lowercase());
@@ -172,6 +172,17 @@ impl LuaStep {
             }
         }
     }
+}
+
+/// Fields the gateway writes itself (framing, the connection, the host):
+/// a script's value for one is left out, so it can never frame a message
+/// differently from its body or smuggle a second one.
+fn framing(name: &str) -> bool {
+    let name = name.as_bytes();
+    crate::http::is_hop_by_hop(name)
+        || [&b"content-length"[..], b"host", b"date"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 fn unsafe_header(name: &str) -> Failure {
@@ -374,6 +385,9 @@ pub async fn call(
             for (name, values) in &data.headers {
                 if !header_name_ok(name) || values.iter().any(|v| !header_safe(v)) {
                     return Err(script_error(unsafe_header(name)));
+                }
+                if framing(name) {
+                    continue;
                 }
                 for value in values {
                     crate::http::write_header(&mut headers, name.as_bytes(), value.as_bytes());
@@ -625,6 +639,9 @@ pub fn post(
     for (name, values) in &data.headers {
         if !header_name_ok(name) || values.iter().any(|v| !header_safe(v)) {
             return Err(unsafe_header(name));
+        }
+        if framing(name) || name.eq_ignore_ascii_case("content-type") {
+            continue;
         }
         for v in values {
             headers.push((name.clone(), v.clone()));
