@@ -217,8 +217,13 @@ fn client_view(plan: &EndpointPlan, req: &ClientRequest<'_>, level: Level) -> Re
     let query = req.query().map(text).unwrap_or_default();
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for h in &req.head.headers {
+        let name = text(h.name.of(req.buf));
+        // lura's proxy request holds only what input_headers let through.
+        if level == Level::Proxy && !plan.input_headers.includes(&name.to_ascii_lowercase()) {
+            continue;
+        }
         headers
-            .entry(canonical(&text(h.name.of(req.buf))))
+            .entry(canonical(&name))
             .or_default()
             .push(text(h.value.of(req.buf)));
     }
