@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod logging;
+pub mod lua;
 pub mod metrics;
 pub mod modifier;
 pub mod pipeline;

@@ -207,11 +207,6 @@ fn old_names_of_components_cuttle_lacks_or_krakend_no_longer_reads_are_refused()
             r#""github.com/devopsfaith/krakend-martian": {"fifo.Group": {}}"#,
             "\"modifier/martian\" is applied by KrakenD CE to backends only",
         ),
-        // Mapped by KrakenD CE onto components cuttle does not have yet.
-        (
-            r#""github.com/devopsfaith/krakend-lua/router": {"pre": "x()"}"#,
-            "\"modifier/lua-endpoint\" is not implemented",
-        ),
         // The revoker's old name, resolved, on an endpoint: KrakenD reads
         // it at the root only.
         (

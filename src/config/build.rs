@@ -339,6 +339,7 @@ fn build_endpoint(
             ),
         ));
     }
+    refuse_lua_where_not_run(&endpoint_extra, output_encoding, &backends)?;
     // A non-GET endpoint may have several backends, sequential or not:
     // lura's `IsValidSequentialEndpoint` has accepted it since 2023.
     websocket_backends(
@@ -386,7 +387,53 @@ fn build_endpoint(
         auth: endpoint_extra.auth,
         signer: endpoint_extra.signer,
         websocket: endpoint_extra.websocket,
+        lua_endpoint: endpoint_extra.lua_endpoint,
+        lua_proxy: endpoint_extra.lua_proxy,
+        propagated_params: endpoint_extra.propagated_params,
     })
+}
+
+/// Lua scripts cuttle would not run: a no-op endpoint's requests are
+/// relayed as they are, a shadow backend's copies and a websocket's frames
+/// too, so a script there (or a proxy `post`, which needs a decoded
+/// response) is refused rather than skipped.
+fn refuse_lua_where_not_run(
+    extra: &extra::EndpointExtra,
+    output: OutputEncoding,
+    backends: &[Backend],
+) -> BuildResult<()> {
+    let relayed = if output == OutputEncoding::NoOp {
+        Some("a no-op endpoint relays requests and responses as they are")
+    } else if extra.websocket.is_some() {
+        Some("a websocket endpoint relays frames")
+    } else {
+        None
+    };
+    let refuse = |lua_at: &str, why: &str| {
+        Problem::new(
+            lua_at,
+            format!("cuttle does not run this Lua script: {why}; remove it or the reason"),
+        )
+    };
+    if let Some(why) = relayed {
+        if let Some(lua) = extra.lua_endpoint.as_ref().or(extra.lua_proxy.as_ref()) {
+            return Err(refuse(&lua.at, why));
+        }
+        if let Some(lua) = backends.iter().find_map(|b| b.lua.as_ref()) {
+            return Err(refuse(&lua.at, why));
+        }
+    }
+    if let Some(lua) = backends
+        .iter()
+        .filter(|b| b.shadow.is_some())
+        .find_map(|b| b.lua.as_ref())
+    {
+        return Err(refuse(
+            &lua.at,
+            "a shadow backend gets a copy of the request, sent without scripts",
+        ));
+    }
+    Ok(())
 }
 
 /// `ws://`/`wss://` hosts belong to `websocket` endpoints, whose one
@@ -644,6 +691,16 @@ fn build_backend(
         &at,
         unknown,
     )?;
+    // A backend `post` works on the decoded JSON document, which cuttle
+    // then decodes again as JSON: only JSON backends can carry one.
+    if let Some(lua) = extra.lua.as_ref().filter(|l| l.post.is_some())
+        && !matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson)
+    {
+        return Err(Problem::new(
+            format!("{}.post", lua.at),
+            "cuttle runs a backend's Lua post only on JSON backends (encoding json or safejson); move the script to the endpoint's \"modifier/lua-proxy\" or drop the encoding",
+        ));
+    }
     if encoding == BackendEncoding::NoOp {
         refuse_modifiers_on_no_op(&extra.modifiers, &at)?;
         if let Some(cel) = &mut extra.cel {
@@ -697,6 +754,7 @@ fn build_backend(
         client_credentials: extra.client_credentials,
         martian: extra.martian.map(std::sync::Arc::new),
         http_cache: extra.http_cache,
+        lua: extra.lua,
     })
 }
 

@@ -101,6 +101,11 @@ pub struct EndpointExtra {
     pub signer: Option<auth::SignerSettings>,
     /// `websocket` (KrakenD Enterprise), direct communication only.
     pub websocket: Option<super::websocket::WebSocketSettings>,
+    /// `modifier/lua-endpoint` and `modifier/lua-proxy`.
+    pub lua_endpoint: Option<super::LuaSettings>,
+    pub lua_proxy: Option<super::LuaSettings>,
+    /// `proxy.sequential_propagated_params`.
+    pub propagated_params: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -123,6 +128,8 @@ pub struct BackendExtra {
     pub martian: Option<super::martian::Martian>,
     /// `qos/http-cache`.
     pub http_cache: Option<super::HttpCacheSettings>,
+    /// `modifier/lua-backend`.
+    pub lua: Option<super::LuaSettings>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -224,6 +231,14 @@ pub fn endpoint(
             result.signer = Some(auth::signer(value, &at, &mut unknown.ignored)?);
             continue;
         }
+        if namespace == super::lua::ENDPOINT {
+            result.lua_endpoint = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
+            continue;
+        }
+        if namespace == super::lua::PROXY {
+            result.lua_proxy = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
+            continue;
+        }
         if namespace == super::websocket::NAMESPACE {
             result.websocket = Some(super::websocket::settings(value, &at, unknown)?);
             continue;
@@ -247,6 +262,15 @@ pub fn endpoint(
         note_ignored_keys(PROXY, value, unknown);
         let proxy: RawProxy = decode(value, &at)?;
         result.sequential = proxy.sequential.unwrap_or(false);
+        // lura reads it from the raw map (`sequentialMergerConfig`).
+        result.propagated_params = value
+            .get("sequential_propagated_params")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
         if let Some(raw) = proxy.static_response {
             result.static_response = static_response(raw, &format!("{at}.static"), unknown);
         }
@@ -368,6 +392,9 @@ pub fn backend(
                     max_items: raw.max_items.unwrap_or(0),
                     max_size: raw.max_size.unwrap_or(0),
                 });
+            }
+            super::lua::BACKEND => {
+                result.lua = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);

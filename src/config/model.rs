@@ -247,6 +247,13 @@ pub struct Endpoint {
     /// `websocket`: the endpoint relays WebSocket sessions to its backend
     /// (`docs/websockets.md`).
     pub websocket: Option<super::WebSocketSettings>,
+    /// `modifier/lua-endpoint` (before the rate limit) and
+    /// `modifier/lua-proxy` (around the proxy pipe).
+    pub lua_endpoint: Option<super::LuaSettings>,
+    pub lua_proxy: Option<super::LuaSettings>,
+    /// `proxy.sequential_propagated_params` (`resp0_a.b`, `resp1`):
+    /// parameters a sequential backend's Lua sees (`Resp0_a.b`).
+    pub propagated_params: Vec<String>,
 }
 
 /// `validation/cel` as written: compiled by `prepare::Prepared`, whose
@@ -337,6 +344,8 @@ pub struct Backend {
     pub martian: Option<std::sync::Arc<super::martian::Martian>>,
     /// `extra_config.qos/http-cache` (krakend-httpcache).
     pub http_cache: Option<HttpCacheSettings>,
+    /// `modifier/lua-backend`.
+    pub lua: Option<super::LuaSettings>,
 }
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).

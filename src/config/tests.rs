@@ -617,7 +617,7 @@ fn backend_settings() {
 fn namespaces_file() -> String {
     with_endpoints(
         r#"{"endpoint": "/a", "extra_config": {"@comment": "documentation", "auth/api-keys": {}, "proxy": {"shadow": true, "@why": "x"}, "router": {}},
-            "backend": [{"extra_config": {"qos/circuit-breaker/http": {}, "modifier/lua-backend": {}, "backend/http": {"x": 1}}},
+            "backend": [{"extra_config": {"qos/circuit-breaker/http": {}, "modifier/body-generator": {}, "backend/http": {"x": 1}}},
                         {"extra_config": {"qos/circuit-breaker/http": {}, "proxy": {"sequential": true}}}]},
            {"endpoint": "/b", "extra_config": {"auth/api-keys": {}, "validation/response-json-schema": {}}, "backend": [{}]}"#,
     )
@@ -635,7 +635,7 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         Error(&[
             "extra_config.auth/api-keys: \"auth/api-keys\" is not implemented by cuttle yet",
             "endpoints[0].extra_config.auth/api-keys: \"auth/api-keys\"",
-            "endpoints[0].backend[0].extra_config.modifier/lua-backend: ",
+            "endpoints[0].backend[0].extra_config.modifier/body-generator: ",
             "endpoints[1].extra_config.auth/api-keys: ",
             "endpoints[1].extra_config.validation/response-json-schema: ",
             "--ignore-unimplemented",
@@ -787,7 +787,7 @@ fn ignoring_unimplemented_guards_keeps_them_listed() {
         [
             "extra_config.auth/api-keys",
             "endpoints[0].extra_config.auth/api-keys",
-            "endpoints[0].backend[0].extra_config.modifier/lua-backend",
+            "endpoints[0].backend[0].extra_config.modifier/body-generator",
             "endpoints[1].extra_config.auth/api-keys",
             "endpoints[1].extra_config.validation/response-json-schema",
         ]

@@ -1,6 +1,7 @@
 //! What a request's steps learn and how they refuse: the values the
 //! steps, the backend calls and the response writers pass between them.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::auth::Claims;
@@ -16,6 +17,9 @@ pub struct RequestFacts {
     /// carries besides the forwarded ones (`propagate_claims`); the client's
     /// headers of the same names are not forwarded (`EndpointPlan::replaced_headers`).
     pub backend_headers: Vec<u8>,
+    /// What `modifier/lua-endpoint` and `modifier/lua-proxy` changed for
+    /// the backend calls (`proxy::lua`).
+    pub lua: LuaFacts,
 }
 
 impl RequestFacts {
@@ -59,5 +63,27 @@ impl Refusal {
             body: Vec::new(),
             completed_header: false,
         }
+    }
+}
+
+/// What `modifier/lua-endpoint` and `modifier/lua-proxy` left for the
+/// backend calls (`proxy::lua`).
+#[derive(Default)]
+pub struct LuaFacts {
+    /// Header changes: lower-case names whose forwarded lines are dropped,
+    /// and the lines written instead.
+    pub(super) dropped: Vec<String>,
+    pub(super) added: Vec<u8>,
+    /// A body that replaces the client's.
+    pub(super) body: Option<Vec<u8>>,
+    /// A query that replaces the client's (encoded, without `?`).
+    pub(super) query: Option<String>,
+    /// `proxy.sequential_propagated_params` for the next sequential call.
+    pub(super) propagated: RefCell<Vec<(String, String)>>,
+}
+
+impl LuaFacts {
+    pub(super) fn touched(&self) -> bool {
+        !self.dropped.is_empty() || self.body.is_some() || self.query.is_some()
     }
 }

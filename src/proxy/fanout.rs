@@ -141,49 +141,19 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Room for the whole serialised request at once (request line, Host,
     // framing): one allocation instead of a few doublings.
     let mut scratch = Vec::with_capacity(128 + target.len() + headers.len() + body.len());
-    let martian = plan.martian.as_ref();
-    let base_url = &plan.base_urls[host];
-    let result = if martian.is_some_and(|m| m.edits_response()) {
-        // Response modifiers need every header of the answer, which the
-        // cache does not keep: such a backend is not cached (a warning at
-        // load, docs/http-cache.md).
-        crate::modifier::martian::fetch(
-            martian,
-            base_url,
-            ctx.pools,
-            &plan.pools[host],
-            &request,
-            ctx.max_body,
-            &mut scratch,
-        )
-        .await
-    } else {
-        // `modifier/martian` edits the request the cache then sees, as
-        // KrakenD's martian wraps its (cached) HTTP client.
-        let edits = martian.map(|m| crate::modifier::martian::edit_request(m, base_url, &request));
-        let request = match &edits {
-            Some((edited, block)) => {
-                crate::modifier::martian::edited_request(&request, edited, block)
-            }
-            None => request,
+    let mut below_scripts =
+        async |request: Request<'_>| send(ctx, plan, host, &request, &mut scratch).await;
+    // krakend-lua: the endpoint scripts' changes and the backend's own
+    // script around the call (`proxy::lua`).
+    let result = if plan.lua.is_some() || ctx.facts.lua.touched() {
+        let endpoint = super::lua::Endpoint {
+            plan: ctx.plan,
+            req: ctx.req,
+            facts: ctx.facts,
         };
-        // `qos/http-cache` (a hit still passes the breaker and rate limit
-        // above, as KrakenD's cached client sits below them).
-        crate::upstream::cache::fetch(
-            plan.http_cache.as_deref(),
-            ctx.pools,
-            &plan.pools[host],
-            base_url,
-            &request,
-            ctx.max_body,
-            &mut scratch,
-            |lookup| {
-                if let Some(metrics) = ctx.metrics {
-                    metrics.cache_lookup(ctx.endpoint, plan.index, lookup);
-                }
-            },
-        )
-        .await
+        super::lua::call(&endpoint, plan, host, request, below_scripts).await
+    } else {
+        below_scripts(request).await
     };
     let good = match &result {
         Ok(resp) => is_success(resp.status) || plan.encoding == BackendEncoding::NoOp,
@@ -204,6 +174,59 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         result,
         sent: Some((host, target)),
     }
+}
+
+/// One backend call below the scripts: `modifier/martian` around
+/// `qos/http-cache` around the HTTP client, as krakend-ce's backend
+/// factory stacks them (martian wraps the request executor, whose client
+/// is the cached one).
+async fn send(
+    ctx: &CallContext<'_>,
+    plan: &BackendPlan,
+    host: usize,
+    request: &Request<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<Response, BackendError> {
+    let martian = plan.martian.as_ref();
+    let base_url = &plan.base_urls[host];
+    if martian.is_some_and(|m| m.edits_response()) {
+        // Response modifiers need every header of the answer, which the
+        // cache does not keep: such a backend is not cached (a warning at
+        // load, docs/http-cache.md).
+        return crate::modifier::martian::fetch(
+            martian,
+            base_url,
+            ctx.pools,
+            &plan.pools[host],
+            request,
+            ctx.max_body,
+            scratch,
+        )
+        .await;
+    }
+    // `modifier/martian` edits the request the cache then sees.
+    let edits = martian.map(|m| crate::modifier::martian::edit_request(m, base_url, request));
+    let request = match &edits {
+        Some((edited, block)) => crate::modifier::martian::edited_request(request, edited, block),
+        None => *request,
+    };
+    // `qos/http-cache` (a hit still passes the breaker and rate limit
+    // above, as KrakenD's cached client sits below them).
+    crate::upstream::cache::fetch(
+        plan.http_cache.as_deref(),
+        ctx.pools,
+        &plan.pools[host],
+        base_url,
+        &request,
+        ctx.max_body,
+        scratch,
+        |lookup| {
+            if let Some(metrics) = ctx.metrics {
+                metrics.cache_lookup(ctx.endpoint, plan.index, lookup);
+            }
+        },
+    )
+    .await
 }
 
 /// `concurrent_calls`: the same call N times, the first good answer wins
@@ -314,6 +337,13 @@ pub async fn sequential(
         } else {
             ctx.started
         };
+        if backend.lua.is_some() {
+            let raw: Vec<Option<&[u8]>> = outcomes
+                .iter()
+                .map(|o: &Outcome| o.result.as_ref().ok().map(|r| r.body.as_slice()))
+                .collect();
+            super::lua::propagate(ctx.plan, ctx.facts, i, &docs, &raw);
+        }
         let Some(mut outcome) = timer.until(deadline, call(ctx, i, target, started)).await else {
             break;
         };

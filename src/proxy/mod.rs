@@ -13,6 +13,7 @@ pub mod exchange;
 mod facts;
 mod fanout;
 mod handle;
+mod lua;
 mod noop;
 mod plan;
 mod query;

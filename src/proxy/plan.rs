@@ -67,6 +67,12 @@ pub struct EndpointPlan {
     /// `websocket`: requests are upgrade handshakes, relayed as sessions
     /// (`proxy::websocket`).
     pub websocket: Option<Rc<crate::config::WebSocketSettings>>,
+    /// `modifier/lua-proxy` (its `pre` is also a `Step::Lua`; its `post`
+    /// runs on the merged document: `proxy::lua::post`).
+    pub lua_proxy: Option<Rc<crate::lua::Script>>,
+    /// `proxy.sequential_propagated_params`: (backend index, field path,
+    /// `None` for the whole response), as lura's `[Rr]esp(\d+)_?(...)?` reads them.
+    pub propagated_params: Vec<(usize, Option<String>)>,
 }
 
 pub struct BackendPlan {
@@ -106,6 +112,8 @@ pub struct BackendPlan {
     pub martian: Option<crate::modifier::martian::Modifiers>,
     /// `qos/http-cache`: this worker's store for the backend.
     pub http_cache: Option<Rc<HttpCache>>,
+    /// `modifier/lua-backend` (`proxy::lua::call`).
+    pub lua: Option<Rc<crate::lua::Script>>,
 }
 
 impl EndpointPlan {
@@ -229,8 +237,12 @@ pub fn compile_endpoint(
         )),
         None => None,
     };
-    let (before, after) =
-        compile_steps(endpoint, prepared, share).map_err(|e| at(".extra_config", e))?;
+    let lua_proxy = endpoint
+        .lua_proxy
+        .clone()
+        .map(|settings| Rc::new(crate::lua::Script::new(settings)));
+    let (before, after) = compile_steps(endpoint, prepared, share, lua_proxy.as_ref())
+        .map_err(|e| at(".extra_config", e))?;
     // Shadows are left out: a request their URL cannot take is not
     // mirrored (the template refuses the value), but still served.
     let mut segment_params: Vec<usize> = backends
@@ -275,6 +287,8 @@ pub fn compile_endpoint(
             .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
             .collect(),
         websocket: endpoint.websocket.clone().map(Rc::new),
+        lua_proxy: lua_proxy.clone(),
+        propagated_params: propagated_params(&endpoint.propagated_params),
     })
 }
 
@@ -287,6 +301,7 @@ fn compile_steps(
     endpoint: &Endpoint,
     prepared: &PreparedEndpoint,
     share: &WorkerShare,
+    lua_proxy: Option<&Rc<crate::lua::Script>>,
 ) -> Result<(Vec<Step>, Vec<ResponseStep>), String> {
     let mut before = Vec::new();
     let mut after = Vec::new();
@@ -310,6 +325,14 @@ fn compile_steps(
             share.return_error_msg,
         )));
     }
+    // krakend-lua's router handler, between the validator and the limiter.
+    if let Some(settings) = &endpoint.lua_endpoint {
+        before.push(Step::Lua(LuaStep {
+            script: Rc::new(crate::lua::Script::new(settings.clone())),
+            level: LuaLevel::Endpoint,
+            return_error_msg: share.return_error_msg,
+        }));
+    }
     if let Some(limit) = &endpoint.rate_limit {
         before.push(Step::RateLimit(EndpointLimiter::new(
             limit,
@@ -317,6 +340,14 @@ fn compile_steps(
             DEFAULT_MAX_CLIENTS,
             share.epoch,
         )));
+    }
+    // krakend-lua's proxy layer wraps krakend-cel and krakend-jsonschema.
+    if let Some(script) = lua_proxy.filter(|s| s.has(crate::lua::Phase::Pre)) {
+        before.push(Step::Lua(LuaStep {
+            script: Rc::clone(script),
+            level: LuaLevel::Proxy,
+            return_error_msg: share.return_error_msg,
+        }));
     }
     if let Some(checks) = cel {
         if checks.has(Side::Request) {
@@ -370,6 +401,10 @@ fn compile_backend(
         );
     }
     Ok(BackendPlan {
+        lua: backend
+            .lua
+            .clone()
+            .map(|settings| Rc::new(crate::lua::Script::new(settings))),
         index,
         url,
         method: backend.method,
@@ -488,6 +523,25 @@ pub enum Step {
     Cel(CelStep),
     /// `validation/json-schema`: the request body.
     JsonSchema(SchemaStep),
+    /// `modifier/lua-endpoint`, or the `pre` of `modifier/lua-proxy`.
+    Lua(LuaStep),
+}
+
+/// Which script a [`LuaStep`] runs (`proxy::lua`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LuaLevel {
+    /// `modifier/lua-endpoint`: `ctx`.
+    Endpoint,
+    /// `modifier/lua-proxy` `pre`: `request`.
+    Proxy,
+}
+
+/// `modifier/lua-endpoint`, or the `pre` of `modifier/lua-proxy`.
+pub struct LuaStep {
+    pub script: Rc<crate::lua::Script>,
+    pub level: LuaLevel,
+    /// `router.return_error_msg`: a proxy-level failure's text as the body.
+    pub return_error_msg: bool,
 }
 
 /// A step run on the merged document, before it is encoded. `complete`
@@ -527,6 +581,32 @@ pub fn shadow_bound(endpoint: &Endpoint) -> Duration {
     }
 }
 
+/// `proxy.sequential_propagated_params` as lura's `sequentialMergerConfig`
+/// reads each entry (`[Rr]esp(\d+)_?([\w-.]+)?`): `resp0_a.b` is backend 0's
+/// field `a.b`, `resp1` backend 1's whole response.
+fn propagated_params(entries: &[String]) -> Vec<(usize, Option<String>)> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let Some(rest) = entry
+            .strip_prefix("resp")
+            .or_else(|| entry.strip_prefix("Resp"))
+        else {
+            continue;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(index) = rest[..digits].parse::<usize>() else {
+            continue;
+        };
+        let tail = rest[digits..].strip_prefix('_').unwrap_or(&rest[digits..]);
+        let field: String = tail
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect();
+        out.push((index, (!field.is_empty()).then_some(field)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{gin_route, lura_url_pattern};
@@ -544,5 +624,12 @@ mod tests {
         );
         assert_eq!(lura_url_pattern("x/{resp0_a.b}"), "/x/{{.Resp0_a.b}}");
         assert_eq!(lura_url_pattern("/{JWT.sub}/{}"), "/{{.JWT.sub}}/{}");
+    }
+
+    #[test]
+    fn propagated_params_as_lura_reads_them() {
+        let read =
+            super::propagated_params(&["resp0_first.foo".into(), "Resp1".into(), "other".into()]);
+        assert_eq!(read, [(0, Some("first.foo".into())), (1, None)]);
     }
 }

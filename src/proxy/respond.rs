@@ -195,6 +195,20 @@ pub fn write_merged<S: ResponseSink>(
     if !plan.modifiers.is_empty() {
         value = plan.modifiers.apply(value);
     }
+    // krakend-lua's proxy `post`, when the pipe returned no error.
+    let mut posted = None;
+    if tally.failed == 0 {
+        match super::lua::post(plan, &mut value, &mut literals, complete) {
+            Ok(p) => posted = p,
+            Err(failure) => {
+                let status = failure.status.unwrap_or(500);
+                tracing::error!("{} [Lua] {}", plan.log_prefix, failure.message);
+                write_failure(ctx, status, &failure.message, out);
+                return false;
+            }
+        }
+    }
+    let complete = posted.as_ref().map_or(complete, |p| p.complete);
     for step in &plan.after {
         if let Err(refusal) = step.apply(&mut value, call.facts, complete) {
             write_refusal(ctx, &refusal, out);
@@ -206,6 +220,9 @@ pub fn write_merged<S: ResponseSink>(
     let content_type = with_literals(&mut literals, || encode(&value, rendered, body));
     out.status(200);
     out.header(b"Content-Type", content_type.as_bytes());
+    for (name, value) in posted.iter().flat_map(|p| &p.headers) {
+        out.header(name.as_bytes(), value.as_bytes());
+    }
     // krakend-jose's signer writes the response itself, without these two.
     if !plan.after.iter().any(|step| step.replaces_headers()) {
         out.header(
@@ -265,6 +282,22 @@ fn note_failure(
                 }
                 text
             }
+        }
+        // A backend script's error: its status (custom_error's, else
+        // 500) and text reach the client as a status error's would.
+        Err(BackendError::Script {
+            status,
+            content_type,
+            message,
+        }) => {
+            if tally.status_error.is_none() {
+                tally.status_error = Some(StatusError {
+                    status: *status,
+                    content_type: content_type.take().map(|t| t.into_boxed_bytes()),
+                    body: message.clone().into_bytes(),
+                });
+            }
+            message.clone()
         }
         Err(e) => {
             if tally.texts.is_empty() {

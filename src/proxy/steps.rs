@@ -76,6 +76,7 @@ impl Step {
             Step::CelJwt(cel) => cel.check_jwt(input.plan, input.req, facts),
             Step::Cel(cel) => cel.check(input.plan, input.req, facts),
             Step::JsonSchema(schema) => schema.check(input.req),
+            Step::Lua(lua) => lua.check(input.plan, input.req, facts),
         }
     }
 }

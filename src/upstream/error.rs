@@ -49,6 +49,15 @@ pub enum BackendError {
     /// slow, too large, broken framing): the backend request was cut off
     /// and its connection closed. The client's codec answers it.
     RequestBodyCut,
+    /// A script (`modifier/lua-backend`) failed or called `custom_error`:
+    /// the status the endpoint answers when this is its only backend
+    /// (krakend-lua's `ErrInternalHTTP`; 500 for any other Lua error), an
+    /// optional Content-Type, and the message.
+    Script {
+        status: u16,
+        content_type: Option<Box<str>>,
+        message: String,
+    },
 }
 
 /// Whether a request may be sent again after a failure (pingora-error's
@@ -198,6 +207,7 @@ impl fmt::Display for BackendError {
             BackendError::Redirect(e) => write!(f, "redirect: {e}"),
             BackendError::Refused(why) => f.write_str(why),
             BackendError::Rejected(why) => f.write_str(why),
+            BackendError::Script { message, .. } => f.write_str(message),
             BackendError::BadValue(why) => write!(f, "invalid backend URL: {why}"),
             BackendError::Unsafe(what) => write!(f, "refused to send a request: {what}"),
             BackendError::RequestBodyCut => f.write_str("the client's request body was cut short"),
