@@ -661,7 +661,7 @@ impl Fields<'_> {
 /// (martian maps them to Go's request fields, which cuttle does not
 /// expose). Returned in Go's canonical form.
 fn checked_name(name: &str, at: &str) -> BuildResult<String> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    if name.is_empty() || !name.bytes().all(crate::http::is_tchar) {
         return Err(Problem::new(
             at,
             format!(
@@ -682,24 +682,9 @@ fn checked_name(name: &str, at: &str) -> BuildResult<String> {
     Ok(canonical)
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Go's `http.CanonicalHeaderKey` for a valid token.
+/// Go's `http.CanonicalHeaderKey` (`http::canonical_header`).
 pub fn canonical_header(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
+    crate::http::canonical_header(name.as_bytes())
 }
 
 /// Go's `url.PathEscape`-like `escape(path, encodePath)`: what
@@ -720,7 +705,7 @@ fn escape_path(path: &str) -> String {
 /// the response's `Set-Cookie` line (Go's `Cookie.String`).
 fn cookie(f: &Fields<'_>) -> BuildResult<(String, String)> {
     let name = f.string("name")?;
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    if name.is_empty() || !name.bytes().all(crate::http::is_tchar) {
         return Err(Problem::new(f.path("name"), "not a cookie name (a token)"));
     }
     let value = f.string("value")?;

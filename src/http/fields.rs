@@ -77,6 +77,26 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-SOME-thing` is
+/// `X-Some-Thing`. Names with bytes outside a token are left as they are.
+pub fn canonical_header(name: &[u8]) -> String {
+    if !name.iter().all(|&b| is_tchar(b)) {
+        return String::from_utf8_lossy(name).into_owned();
+    }
+    let mut upper = true;
+    name.iter()
+        .map(|&b| {
+            let c = if upper {
+                b.to_ascii_uppercase()
+            } else {
+                b.to_ascii_lowercase()
+            };
+            upper = b == b'-';
+            c as char
+        })
+        .collect()
+}
+
 /// RFC 9110 §5.5 field-value bytes: HTAB, SP, VCHAR, obs-text (no CR, LF, NUL or other CTLs).
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80

@@ -21,6 +21,8 @@ pub mod write;
 
 pub use chunked::{ChunkError, ChunkLimits, ChunkedDecoder, LAST_CHUNK, Progress, encode_chunk};
 pub use date::{civil_from_days, fmt_http_date};
+pub use fields::canonical_header;
+pub(crate) use fields::is_tchar;
 pub use head_scan::{HeadScanner, RequestHeadReader, ResponseHeadReader};
 pub use method::Method;
 pub use request::{

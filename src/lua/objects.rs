@@ -13,25 +13,9 @@ use serde_json::Value as Json;
 
 use super::tree;
 
-/// Go's `textproto.CanonicalMIMEHeaderKey`, for valid names.
+/// Go's `textproto.CanonicalMIMEHeaderKey` (`http::canonical_header`).
 pub fn canonical(name: &str) -> String {
-    let valid = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
-        return name.to_owned();
-    }
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
+    crate::http::canonical_header(name.as_bytes())
 }
 
 /// A request as a script sees it.
@@ -459,10 +443,7 @@ pub fn header_safe(value: &str) -> bool {
 
 /// Whether `name` is a header field name (an RFC 9110 token).
 pub fn header_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(crate::http::is_tchar)
 }
 
 #[cfg(test)]

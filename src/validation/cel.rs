@@ -443,26 +443,7 @@ impl Checks {
     }
 }
 
-/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-SOME-thing` is
-/// `X-Some-Thing`. Names with bytes outside a token are left as they are.
-pub fn canonical_header(name: &[u8]) -> String {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if !name.iter().all(|&b| token(b)) {
-        return String::from_utf8_lossy(name).into_owned();
-    }
-    let mut upper = true;
-    name.iter()
-        .map(|&b| {
-            let c = if upper {
-                b.to_ascii_uppercase()
-            } else {
-                b.to_ascii_lowercase()
-            };
-            upper = b == b'-';
-            c as char
-        })
-        .collect()
-}
+pub use crate::http::canonical_header;
 
 /// lura's parameter key: the placeholder's name with its first letter
 /// upper-cased (`{id_user}` is `Id_user`).
