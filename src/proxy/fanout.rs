@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::facts::RequestFacts;
 use super::plan::{BackendPlan, EndpointPlan};
-use super::request::{ClientRequest, backend_target, headers_for};
+use super::request::{ClientRequest, backend_target, call_headers};
 use super::validate::{check_backend_request, check_backend_response};
 use crate::config::BackendEncoding;
 use crate::metrics::FinishedCall;
@@ -107,20 +107,14 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     // Every backend but GET and HEAD ones gets the client's body, whatever
     // its method (`ClientRequest::body_for`).
     let body = ctx.req.body_for(plan.method);
-    let mut own_headers = Vec::new();
-    let headers = headers_for(
+    let mut own_headers = [Vec::new(), Vec::new()];
+    let headers = match call_headers(
         ctx.plan,
         plan,
         ctx.req,
         ctx.facts,
         ctx.headers,
         &mut own_headers,
-    );
-    let mut authorized = Vec::new();
-    let headers = match crate::auth::client_credentials::authorize(
-        plan.client_credentials.as_ref(),
-        headers,
-        &mut authorized,
     )
     .await
     {

@@ -113,23 +113,18 @@ pub async fn relay<S: ResponseSink>(
     };
     // As in `fanout::call`.
     let body = req.body_for(backend.method);
-    let mut own_headers = Vec::new();
-    let headers = super::request::headers_for(plan, backend, req, facts, headers, &mut own_headers);
-    let mut authorized = Vec::new();
-    let headers = match crate::auth::client_credentials::authorize(
-        backend.client_credentials.as_ref(),
-        headers,
-        &mut authorized,
-    )
-    .await
-    {
-        Ok(headers) => headers,
-        Err(failed) => {
-            BackendPlan::record(admitted, false);
-            stage(false, None);
-            return answer_failure(plan, ctx, &failed, out).await;
-        }
-    };
+    let mut own_headers = [Vec::new(), Vec::new()];
+    let headers =
+        match super::request::call_headers(plan, backend, req, facts, headers, &mut own_headers)
+            .await
+        {
+            Ok(headers) => headers,
+            Err(failed) => {
+                BackendPlan::record(admitted, false);
+                stage(false, None);
+                return answer_failure(plan, ctx, &failed, out).await;
+            }
+        };
     let request = Request {
         method: backend.method,
         path_and_query: &target,

@@ -95,6 +95,27 @@ pub fn backend_headers(
     write_headers(plan, req, facts, out, |_| true);
 }
 
+/// The header block a backend call sends: [`headers_for`], then the
+/// backend's `auth/client-credentials` token in place of the client's
+/// Authorization. `own` holds what either step had to write anew.
+pub async fn call_headers<'h>(
+    plan: &EndpointPlan,
+    backend: &BackendPlan,
+    req: &ClientRequest<'_>,
+    facts: &RequestFacts,
+    shared: &'h [u8],
+    own: &'h mut [Vec<u8>; 2],
+) -> Result<&'h [u8], crate::upstream::BackendError> {
+    let [selected, authorized] = own;
+    let headers = headers_for(plan, backend, req, facts, shared, selected);
+    crate::auth::client_credentials::authorize(
+        backend.client_credentials.as_ref(),
+        headers,
+        authorized,
+    )
+    .await
+}
+
 /// The header lines `backend` gets: the request's `shared` block, or for a
 /// backend with its own `input_headers` its own block, written into `own`.
 /// lura filters per backend what the endpoint's request carries, the
