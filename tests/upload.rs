@@ -435,9 +435,10 @@ fn a_configured_body_limit_counts_streamed_bytes() {
     assert_eq!(response.text(), format!("{bytes} {hash}"));
 }
 
-#[test]
-fn a_backend_that_answers_before_reading_the_body_has_its_answer_relayed() {
-    let backend = RawBackend::start(|stream| {
+/// A backend that answers 413 as soon as it has the request head, reads
+/// nothing more for a while, then closes.
+fn early_413_backend() -> RawBackend {
+    RawBackend::start(|stream| {
         let mut stream = BufReader::new(stream);
         if read_request_head(&mut stream).is_none() {
             return;
@@ -448,9 +449,13 @@ fn a_backend_that_answers_before_reading_the_body_has_its_answer_relayed() {
             text.len()
         );
         let _ = stream.get_mut().write_all(answer.as_bytes());
-        // Reads nothing more for a while, then closes.
         std::thread::sleep(Duration::from_secs(3));
-    });
+    })
+}
+
+#[test]
+fn a_backend_that_answers_before_reading_the_body_has_its_answer_relayed() {
+    let backend = early_413_backend();
     let gw = gateway_with(&backend, "");
     let conn = TcpStream::connect(gw.addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(20)))
@@ -611,19 +616,7 @@ fn an_http2_client_that_resets_mid_body_aborts_the_backend_request() {
 
 #[test]
 fn an_early_backend_answer_reaches_an_http2_client_mid_upload() {
-    let backend = RawBackend::start(|stream| {
-        let mut stream = BufReader::new(stream);
-        if read_request_head(&mut stream).is_none() {
-            return;
-        }
-        let text = "backend says: too large";
-        let answer = format!(
-            "HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        let _ = stream.get_mut().write_all(answer.as_bytes());
-        std::thread::sleep(Duration::from_secs(3));
-    });
+    let backend = early_413_backend();
     let gw = gateway_with(&backend, "");
     let addr = gw.addr;
     let (status, text) = h2_runtime().block_on(async {
