@@ -726,6 +726,13 @@ fn build_backend(
         ));
     }
 
+    // A non-HTTP backend kind, from the backend's namespace or host scheme
+    // (`upstream::kind`): each kind's settings are read here.
+    let protocol: Option<super::ProtocolSettings> = None;
+    if protocol.is_some() {
+        refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
+    }
+
     Ok(Backend {
         url_pattern,
         hosts,
@@ -755,7 +762,32 @@ fn build_backend(
         martian: extra.martian.map(std::sync::Arc::new),
         http_cache: extra.http_cache,
         lua: extra.lua,
+        protocol,
     })
+}
+
+/// A non-HTTP backend answers with one whole document: it cannot be a
+/// shadow (mirrored with the client's raw request) nor stream a no-op
+/// endpoint's answer, which both go over HTTP (`proxy::shadow`,
+/// `proxy::noop`).
+fn refuse_protocol_where_streamed(
+    extra: &extra::BackendExtra,
+    output: OutputEncoding,
+    at: &str,
+) -> BuildResult<()> {
+    if extra.shadow.is_some() {
+        return Err(Problem::new(
+            format!("{at}.extra_config.proxy.shadow"),
+            "cuttle mirrors shadow requests over HTTP only; remove \"shadow\" from this backend or make it an HTTP backend",
+        ));
+    }
+    if output == OutputEncoding::NoOp {
+        return Err(Problem::new(
+            at.to_string(),
+            "a no-op endpoint streams an HTTP backend's answer; this backend is not HTTP: give the endpoint another output_encoding (e.g. \"json\")",
+        ));
+    }
+    Ok(())
 }
 
 /// A backend's own `input_headers` / `input_query_strings`: `None` when

@@ -346,7 +346,15 @@ pub struct Backend {
     pub http_cache: Option<HttpCacheSettings>,
     /// `modifier/lua-backend`.
     pub lua: Option<super::LuaSettings>,
+    /// A backend not called over HTTP, from its namespace or host scheme
+    /// (`upstream::kind`); `None` is an HTTP backend.
+    pub protocol: Option<ProtocolSettings>,
 }
+
+/// The settings of a non-HTTP backend kind (`upstream::kind`), one variant
+/// per kind.
+#[derive(Debug, Clone)]
+pub enum ProtocolSettings {}
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -181,6 +181,11 @@ async fn send(
     request: &Request<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<Response, BackendError> {
+    if let Some(protocol) = &plan.protocol {
+        // Another backend kind (`upstream::kind`): martian and the HTTP
+        // cache are HTTP client layers, as in KrakenD, and do not apply.
+        return call_protocol(ctx, plan, &**protocol, host, request).await;
+    }
     let martian = plan.martian.as_ref();
     let base_url = &plan.base_urls[host];
     if martian.is_some_and(|m| m.edits_response()) {
@@ -221,6 +226,34 @@ async fn send(
         },
     )
     .await
+}
+
+/// A non-HTTP backend's call, with the endpoint's placeholders handed over
+/// by name.
+async fn call_protocol(
+    ctx: &CallContext<'_>,
+    plan: &BackendPlan,
+    protocol: &dyn crate::upstream::kind::Protocol,
+    host: usize,
+    request: &Request<'_>,
+) -> Result<Response, BackendError> {
+    let params: Vec<(&str, &[u8])> = ctx
+        .plan
+        .param_names
+        .iter()
+        .filter_map(|name| Some((&**name, ctx.req.param(ctx.plan, name)?)))
+        .collect();
+    protocol
+        .call(crate::upstream::kind::ProtocolCall {
+            request,
+            params: &params,
+            host,
+            base_urls: &plan.base_urls,
+            pools: ctx.pools,
+            pool: plan.pools.get(host),
+            max_body: ctx.max_body,
+        })
+        .await
 }
 
 /// `concurrent_calls`: the same call N times, the first good answer wins

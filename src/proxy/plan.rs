@@ -114,6 +114,9 @@ pub struct BackendPlan {
     pub http_cache: Option<Rc<HttpCache>>,
     /// `modifier/lua-backend` (`proxy::lua::call`).
     pub lua: Option<Rc<crate::lua::Script>>,
+    /// A non-HTTP backend kind's handle for this worker (`upstream::kind`);
+    /// `None` calls over HTTP.
+    pub protocol: Option<Rc<dyn crate::upstream::kind::Protocol>>,
 }
 
 impl EndpointPlan {
@@ -154,8 +157,9 @@ impl BackendPlan {
     /// Round-robin over the backend's hosts; returns the index.
     pub fn pick_host(&self) -> usize {
         let i = self.next_host.get();
-        self.next_host.set((i + 1) % self.pools.len().max(1));
-        i % self.pools.len().max(1)
+        // `base_urls`, not `pools`: a non-HTTP kind's hosts have no pool.
+        self.next_host.set((i + 1) % self.base_urls.len().max(1));
+        i % self.base_urls.len().max(1)
     }
 }
 
@@ -392,7 +396,8 @@ fn compile_backend(
     };
     let manipulation = Manipulation::compile(&backend.manipulation)?;
     let mut backend_pools = Vec::with_capacity(backend.hosts.len());
-    for host in &backend.hosts {
+    let pooled = crate::upstream::kind::uses_http_pools(backend.protocol.as_ref());
+    for host in backend.hosts.iter().filter(|_| pooled) {
         let authority = authority_of(host);
         backend_pools.push(
             pools
@@ -401,6 +406,10 @@ fn compile_backend(
         );
     }
     Ok(BackendPlan {
+        protocol: backend
+            .protocol
+            .as_ref()
+            .map(crate::upstream::kind::for_worker),
         lua: backend
             .lua
             .clone()

@@ -272,6 +272,7 @@ pub fn backend_authorities(config: &Config) -> Vec<String> {
         .endpoints
         .iter()
         .flat_map(|e| &e.backends)
+        .filter(|b| crate::upstream::kind::uses_http_pools(b.protocol.as_ref()))
         .flat_map(|b| &b.hosts)
     {
         let authority = authority_of(host);

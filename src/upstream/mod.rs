@@ -6,6 +6,7 @@ pub mod cache;
 mod client;
 mod conn;
 mod error;
+pub mod kind;
 mod pool;
 mod resolve;
 
