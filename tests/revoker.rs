@@ -33,6 +33,11 @@ struct Setup {
 }
 
 fn start(ttl: u64, cores: &str) -> Setup {
+    start_with_metrics(ttl, cores, None)
+}
+
+/// With `metrics`, the Prometheus exporter listens on that port.
+fn start_with_metrics(ttl: u64, cores: &str, metrics: Option<u16>) -> Setup {
     let key = generate(Alg::HS256, "k1");
     let dir = TempDir::new();
     let keys = dir.0.join("keys.json");
@@ -41,11 +46,14 @@ fn start(ttl: u64, cores: &str) -> Setup {
     let port = free_port();
     let config = format!(
         r#"{{"version": 3, "timeout": "2s",
-            "extra_config": {{"auth/revoker": {{"N": 1000, "P": 0.0001, "hash_name": "optimal", "TTL": {ttl}, "port": {port}, "token_keys": ["jti", "sub"]}}}},
+            "extra_config": {{"auth/revoker": {{"N": 1000, "P": 0.0001, "hash_name": "optimal", "TTL": {ttl}, "port": {port}, "token_keys": ["jti", "sub"]}}{telemetry}}},
             "endpoints": [{{"endpoint": "/private", "backend": [{{"host": ["{b}"], "url_pattern": "/"}}],
                "extra_config": {{"auth/validator": {{"alg": "HS256", "jwk_local_path": "{k}", "roles": ["admin"]}}}}}}]}}"#,
         b = backend.url(),
-        k = keys.display()
+        k = keys.display(),
+        telemetry = metrics.map_or(String::new(), |m| format!(
+            r#", "telemetry/opentelemetry": {{"service_name": "t", "exporters": {{"prometheus": [{{"name": "p", "port": {m}, "listen_ip": "127.0.0.1"}}]}}}}"#
+        )),
     );
     let gw = Gateway::start_with(&config, &["--cores", cores]);
     Setup {
@@ -90,23 +98,64 @@ fn admin(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String
     (status, body)
 }
 
+/// `GET /private` with `token` on a kept-alive connection.
+fn status_on(client: &mut common::Client, token: &str) -> u16 {
+    client.send(
+        format!("GET /private HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
+            .as_bytes(),
+    );
+    client.response().expect("an answer").status
+}
+
+/// Each worker's open client connections, from the Prometheus exporter.
+fn open_per_worker(metrics: SocketAddr) -> Vec<f64> {
+    let mut s = TcpStream::connect(metrics).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    all.lines()
+        .filter(|l| l.starts_with("cuttle_worker_open_connections{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect()
+}
+
 #[test]
 fn a_revoked_token_is_refused_by_every_worker_and_others_pass() {
-    let s = start(3600, "2");
+    let metrics_port = free_port();
+    let s = start_with_metrics(3600, "2", Some(metrics_port));
+    let metrics = SocketAddr::from(([127, 0, 0, 1], metrics_port));
     let revoked = signed(&s.key, "t-1", &["admin"]);
     let kept = signed(&s.key, "t-2", &["admin"]);
-    // Fresh connections spread over both workers; each caches the token
-    // as verified.
-    for _ in 0..20 {
-        assert_eq!(status(&s.gw, &revoked), 200);
-    }
+    // Kept-alive connections until both workers hold some (the kernel
+    // spreads connections over the workers' listeners by a hash): each
+    // worker verified and cached the token before the revocation.
+    let mut clients = Vec::new();
+    common::eventually(
+        "client connections on both workers",
+        std::time::Duration::from_secs(10),
+        || {
+            let mut client = s.gw.client();
+            assert_eq!(status_on(&mut client, &revoked), 200);
+            clients.push(client);
+            let open = open_per_worker(metrics);
+            open.len() == 2 && open.iter().all(|&n| n >= 1.0)
+        },
+    );
     assert_eq!(
         admin(s.admin, "POST", "/revoke", r#"{"jti": "t-1"}"#),
         (200, r#"{"revoked": 1}"#.to_owned())
     );
-    for _ in 0..20 {
-        assert_eq!(status(&s.gw, &revoked), 401, "revoked, on any worker");
-        assert_eq!(status(&s.gw, &kept), 200, "another jti");
+    // The same connections, so the same workers: every one refuses it.
+    for client in &mut clients {
+        assert_eq!(status_on(client, &revoked), 401, "revoked, on each worker");
+        assert_eq!(status_on(client, &kept), 200, "another jti");
+    }
+    for _ in 0..10 {
+        assert_eq!(status(&s.gw, &revoked), 401, "on new connections too");
     }
     let (code, body) = admin(s.admin, "POST", "/check", r#"{"jti": ["t-1", "t-2"]}"#);
     assert_eq!((code, body.as_str()), (200, r#"{"revoked":["jti-t-1"]}"#));
