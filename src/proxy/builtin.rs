@@ -52,7 +52,7 @@ fn text(bytes: &[u8]) -> String {
 fn headers_map(head: &RequestHead, buf: &[u8]) -> Map<String, Value> {
     let mut headers = Map::new();
     for h in &head.headers {
-        let name = canonical_header(&text(h.name.of(buf)));
+        let name = crate::http::canonical_header(h.name.of(buf));
         let entry = headers
             .entry(name)
             .or_insert_with(|| Value::Array(Vec::new()));
@@ -61,19 +61,6 @@ fn headers_map(head: &RequestHead, buf: &[u8]) -> Map<String, Value> {
         }
     }
     headers
-}
-
-/// Go's canonical header form (`x-y-z` -> `X-Y-Z`), as KrakenD prints them.
-fn canonical_header(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or(String::new(), |c| {
-                c.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("-")
 }
 
 fn log_debug_request(head: &RequestHead, buf: &[u8], body: &[u8]) {
@@ -185,8 +172,11 @@ mod tests {
 
     #[test]
     fn canonical_header_names() {
-        assert_eq!(canonical_header("x-y-Z"), "X-Y-Z");
-        assert_eq!(canonical_header("autHoriZatiOn"), "Authorization");
+        assert_eq!(crate::http::canonical_header(b"x-y-Z"), "X-Y-Z");
+        assert_eq!(
+            crate::http::canonical_header(b"autHoriZatiOn"),
+            "Authorization"
+        );
     }
 
     #[test]

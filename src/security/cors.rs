@@ -128,7 +128,7 @@ impl Cors {
             let canonical: Vec<String> = settings
                 .expose_headers
                 .iter()
-                .map(|h| canonical_header_key(h))
+                .map(|h| crate::http::canonical_header(h.as_bytes()))
                 .collect();
             line(
                 &mut actual_tail,
@@ -316,22 +316,6 @@ fn line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Go's `http.CanonicalHeaderKey` (`content-length` -> `Content-Length`).
-fn canonical_header_key(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
 }
 
 #[cfg(test)]
