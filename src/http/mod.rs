@@ -9,6 +9,7 @@ mod diagnose;
 mod fields;
 pub mod head_scan;
 mod method;
+pub mod query;
 pub mod request;
 mod request_error;
 pub mod response;

@@ -278,7 +278,7 @@ impl UserData for RequestObject {
 
 /// `url.Values.Get` on an encoded query.
 fn query_value(query: &str, name: &str) -> String {
-    for (k, v) in crate::proxy::parse_query(query.as_bytes()) {
+    for (k, v) in crate::http::query::parse_query(query.as_bytes()) {
         if k == name.as_bytes() {
             return String::from_utf8_lossy(&v).into_owned();
         }
@@ -288,12 +288,12 @@ fn query_value(query: &str, name: &str) -> String {
 
 /// gin's `q.Set(k, v); RawQuery = q.Encode()`.
 fn set_query_value(query: &str, name: &str, value: &str) -> String {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = crate::proxy::parse_query(query.as_bytes())
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = crate::http::query::parse_query(query.as_bytes())
         .filter(|(k, _)| k != name.as_bytes())
         .collect();
     pairs.push((name.as_bytes().to_vec(), value.as_bytes().to_vec()));
     let mut out = Vec::new();
-    crate::proxy::encode_query(pairs, b'&', &mut out);
+    crate::http::query::encode_query(pairs, b'&', &mut out);
     String::from_utf8_lossy(out.get(1..).unwrap_or_default()).into_owned()
 }
 

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use crate::config::martian::{Cond, Martian, ReqMod, ResMod};
 use crate::http::RequestBody;
-use crate::proxy::{encode_query, parse_query};
+use crate::http::query::{encode_query, parse_query};
 use crate::upstream::{BackendError, OpenResponse, Pool, Pools, Request, Response};
 
 /// A backend's modifiers as one worker holds them: its own copy of the

@@ -84,7 +84,7 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Vec<u8> {
     let path = text(head.path.of(buf));
     let raw_query = head.query.map_or(&[][..], |q| q.of(buf));
     let mut query_map = Map::new();
-    for (k, v) in super::query::parse_query(raw_query) {
+    for (k, v) in crate::http::query::parse_query(raw_query) {
         let entry = query_map
             .entry(text(&k))
             .or_insert_with(|| Value::Array(Vec::new()));
@@ -93,8 +93,8 @@ fn echo(head: &RequestHead, buf: &[u8], body: &[u8]) -> Vec<u8> {
         }
     }
     let mut encoded = Vec::new();
-    super::query::encode_query(
-        super::query::parse_query(raw_query).collect(),
+    crate::http::query::encode_query(
+        crate::http::query::parse_query(raw_query).collect(),
         b'&',
         &mut encoded,
     );

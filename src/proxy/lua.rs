@@ -449,7 +449,7 @@ fn with_query(plan: &EndpointPlan, target: &[u8], query: &str) -> Vec<u8> {
         plan.input_query_strings
             .includes(&String::from_utf8_lossy(name))
     };
-    super::query::encode_kept(query.as_bytes(), keep, b'?', &mut out);
+    crate::http::query::encode_kept(query.as_bytes(), keep, b'?', &mut out);
     out
 }
 

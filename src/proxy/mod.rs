@@ -16,7 +16,6 @@ mod handle;
 mod lua;
 mod noop;
 mod plan;
-mod query;
 mod request;
 mod respond;
 mod service;
@@ -34,7 +33,6 @@ pub use noop::{NoOpEnd, Relayed, relay};
 pub use plan::{
     BackendPlan, EndpointPlan, PlanError, ResponseStep, Step, WorkerShare, compile_endpoint,
 };
-pub use query::{encode_query, parse_query};
 pub use request::{
     ClientRequest, KRAKEND_VERSION, USER_AGENT, backend_headers, params_fit_segments,
 };

@@ -356,7 +356,7 @@ pub fn backend_target(
         passes && own.is_none_or(|names| listed(names, key))
     };
     if !matches!(plan.input_query_strings, Forward::None) {
-        super::query::encode_kept(query, keep, separator, out);
+        crate::http::query::encode_kept(query, keep, separator, out);
     }
     Ok(())
 }

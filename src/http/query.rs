@@ -1,4 +1,5 @@
-//! The query string a backend receives, as lura builds it: the client's
+//! Query strings the way Go reads and writes them; the one a backend
+//! receives is built with these as lura builds it: the client's
 //! query parsed like Go's `url.ParseQuery` (gin's `c.Request.URL.Query()`,
 //! lura `router/gin/endpoint.go` `NewRequest`), kept by name, then written
 //! by `url.Values.Encode` (lura `proxy/balancing.go`): names sorted, the
