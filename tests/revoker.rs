@@ -199,6 +199,23 @@ fn the_revocation_endpoint_refuses_malformed_input_and_listens_on_localhost_only
 }
 
 #[test]
+fn a_stalled_client_does_not_hold_up_a_revocation() {
+    let s = start(3600, "1");
+    // Connected and silent: its thread waits for the request (5 s).
+    let _stalled = TcpStream::connect(s.admin).unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        admin(s.admin, "POST", "/revoke", r#"{"jti": "t-5"}"#).0,
+        200
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "answered beside the stalled connection, not after it: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn a_revocation_expires_after_two_to_three_ttls() {
     let s = start(1, "1");
     let t = signed(&s.key, "short", &["admin"]);

@@ -11,13 +11,16 @@
 //! - `POST /check` with the same body: 200 `{"revoked": [..]}`, the
 //!   `name-value` elements the filter holds (false positives included).
 //! - anything malformed is 400 with a line saying why; another path 404,
-//!   another method 405. One connection at a time, one request each.
+//!   another method 405. One request per connection.
 //!
-//! It runs on a thread of its own, off the workers.
+//! It runs off the workers: an accepting thread, and a short-lived thread
+//! per connection (at most `MAX_CONNECTIONS` at once; more are answered
+//! 503), so a client that stalls does not hold up other revocations.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -27,6 +30,8 @@ use crate::http::{BodyFraming, HeadLimits, Method, Parse, parse_request};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST: usize = 64 * 1024;
+/// Connections served at once; each may hold a thread for `IO_TIMEOUT`.
+const MAX_CONNECTIONS: usize = 16;
 
 /// Binds 127.0.0.1:`port` and serves it on a new thread.
 pub fn start(revoker: Arc<Revoker>) -> std::io::Result<SocketAddr> {
@@ -35,11 +40,41 @@ pub fn start(revoker: Arc<Revoker>) -> std::io::Result<SocketAddr> {
     std::thread::Builder::new()
         .name("cuttle-revoke".to_owned())
         .spawn(move || {
+            let active = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
-                serve(stream, &revoker);
+                if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    active.fetch_sub(1, Ordering::AcqRel);
+                    busy(stream);
+                    continue;
+                }
+                let (revoker, done) = (revoker.clone(), active.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("cuttle-revoke-conn".to_owned())
+                    .spawn(move || {
+                        serve(stream, &revoker);
+                        done.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    active.fetch_sub(1, Ordering::AcqRel);
+                }
             }
         })?;
     Ok(addr)
+}
+
+/// The answer when `MAX_CONNECTIONS` are being served: the client tries again.
+fn busy(mut stream: TcpStream) {
+    stream
+        .set_write_timeout(Some(Duration::from_millis(100)))
+        .ok();
+    let body = "too many revocation connections at once; try again\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body.as_bytes()));
 }
 
 fn serve(mut stream: TcpStream, revoker: &Revoker) {
