@@ -459,6 +459,24 @@ fn tls_backend_speaking(
     tls_backend_full(cert, key, client_ca, versions, provider)
 }
 
+/// What the TLS backend answers to a request with `Host: host`.
+type TlsReply = fn(&str) -> String;
+
+/// The test backend's usual answer: where the request went.
+fn where_it_went(host: &str) -> String {
+    format!(r#"{{"over": "tls", "host": "{host}"}}"#)
+}
+
+/// [`tls_backend_full`] with the default versions, suites and client auth.
+fn tls_backend_answering(
+    cert: &Path,
+    key: &Path,
+    reply: TlsReply,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let provider = rustls::crypto::ring::default_provider();
+    tls_backend_replying(cert, key, None, rustls::DEFAULT_VERSIONS, provider, reply)
+}
+
 /// [`tls_backend_speaking`] with only `provider`'s suites and groups.
 fn tls_backend_full(
     cert: &Path,
@@ -466,6 +484,18 @@ fn tls_backend_full(
     client_ca: Option<&Ca>,
     versions: &[&'static rustls::SupportedProtocolVersion],
     provider: rustls::crypto::CryptoProvider,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    tls_backend_replying(cert, key, client_ca, versions, provider, where_it_went)
+}
+
+/// [`tls_backend_full`] answering each request with `reply`.
+fn tls_backend_replying(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Ca>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    provider: rustls::crypto::CryptoProvider,
+    reply: TlsReply,
 ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
@@ -519,7 +549,7 @@ fn tls_backend_full(
                             .find_map(|l| l.strip_prefix("Host: "))
                             .unwrap_or("")
                             .to_string();
-                        let body = format!(r#"{{"over": "tls", "host": "{host}"}}"#);
+                        let body = reply(&host);
                         let reply = format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                             body.len()
@@ -1199,4 +1229,55 @@ fn wss_backend_of_a_websocket_endpoint_uses_client_tls() {
     let mut echoed = [0u8; 7];
     client.read_exact(&mut echoed).unwrap();
     assert_eq!(&echoed, b"\x81\x05hello");
+}
+
+/// `auth/client-credentials` with an https `token_url`: the token server's
+/// certificate is checked against `client_tls` like a backend's.
+#[test]
+fn client_credentials_fetch_tokens_over_https_verified_by_client_tls() {
+    let dir = TempDir::new();
+    let ca = Ca::new();
+    let (crt, key) = ca.leaf(&dir.0, "tokens", &["localhost"], 2090);
+    let (tokens, fetched) = tls_backend_answering(&crt, &key, |_| {
+        r#"{"access_token": "tok-over-tls", "token_type": "bearer", "expires_in": 3600}"#.to_owned()
+    });
+    let backend = Backend::start(|req| {
+        let auth = req.header("authorization").unwrap_or("none");
+        json(200, &format!(r#"{{"auth": "{auth}"}}"#))
+    });
+    let config = |client_tls: &str| {
+        format!(
+            r#"{{"version": 3, "timeout": "2s", "client_tls": {client_tls},
+                "endpoints": [{{"endpoint": "/x", "backend": [{{"host": ["{b}"], "url_pattern": "/",
+                  "extra_config": {{"auth/client-credentials": {{"client_id": "id", "client_secret": "secret",
+                     "token_url": "https://localhost:{port}/token"}}}}}}]}}]}}"#,
+            b = backend.url(),
+            port = tokens.port()
+        )
+    };
+    let ca_file = ca.write(&dir.0);
+    let trusted = format!(r#"{{"ca_certs": ["{}"]}}"#, ca_file.display());
+    let gw = Gateway::start(&config(&trusted));
+    let answer = gw.get("/x");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["auth"], "Bearer tok-over-tls");
+    drop(gw);
+
+    // A token server the client TLS settings do not trust: no token, and
+    // the backend is not called without one.
+    let seen_before = backend.requests().len();
+    let fetches_before = fetched.load(std::sync::atomic::Ordering::SeqCst);
+    let gw = Gateway::start(&config(r#"{"disable_system_ca_pool": true}"#));
+    let refused = gw.get("/x");
+    assert_ne!(refused.status, 200, "{}", refused.text());
+    assert_eq!(
+        backend.requests().len(),
+        seen_before,
+        "not called without a token"
+    );
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        fetches_before,
+        "the handshake with the untrusted token server failed"
+    );
 }
