@@ -76,6 +76,19 @@ enum Command {
         #[arg(long = "cores")]
         cores: Option<usize>,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish,
+    /// elvish, powershell), e.g. `cuttle completions bash >
+    /// /usr/share/bash-completion/completions/cuttle`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of cuttle or of one of its commands
+    /// (`cuttle-run`), e.g. `cuttle man run | man -l -`.
+    Man {
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -196,6 +209,37 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("cuttle {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        // Both generated from the definitions above, so they cannot drift
+        // from the flags `run` and `check` take.
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cuttle", &mut script);
+            print_or_fail("completions", &script)
+        }
+        Command::Man { command } => {
+            use clap::CommandFactory;
+            let top = Cli::command();
+            let page = match command.as_deref() {
+                None => top,
+                Some(name) => match top.find_subcommand(name) {
+                    // Named as git names its commands' pages: cuttle-run(1).
+                    Some(sub) => sub.clone().name(format!("cuttle-{name}")),
+                    None => {
+                        eprintln!("cuttle man: no command {name:?}; see `cuttle --help`");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            let mut roff = Vec::new();
+            match clap_mangen::Man::new(page).render(&mut roff) {
+                Ok(()) => print_or_fail("man", &roff),
+                Err(e) => {
+                    eprintln!("cuttle man: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Check {
             config: path,
@@ -332,6 +376,20 @@ fn start(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cuttle: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is not a crash.
+fn print_or_fail(what: &str, text: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cuttle {what}: {e}");
             ExitCode::FAILURE
         }
     }
