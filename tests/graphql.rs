@@ -337,9 +337,13 @@ fn a_slow_graphql_server_does_not_delay_another_endpoint_on_the_worker() {
 /// `cuttle check` on a file with `backend` as the only backend of an
 /// endpoint with `{id}`: (exit code, stderr).
 fn check(backend: Value) -> (i32, String) {
+    check_endpoint(json!({"endpoint": "/e/{id}", "backend": [backend]}))
+}
+
+fn check_endpoint(endpoint: Value) -> (i32, String) {
     let dir = TempDir::new();
     let path = dir.0.join("krakend.json");
-    let endpoints = json!([{"endpoint": "/e/{id}", "backend": [backend]}]);
+    let endpoints = json!([endpoint]);
     std::fs::write(&path, config(&endpoints.to_string())).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
         .args(["check", "-c", path.to_str().unwrap()])
@@ -405,6 +409,32 @@ fn configuration_errors_name_the_json_path() {
         out.contains("endpoints[0].backend[0].extra_config.qos/http-cache"),
         "{out}"
     );
+    // What KrakenD serves otherwise is served so, with a warning.
+    let (code, out) = check(graphql_backend(
+        host,
+        json!({"type": "query", "query": "{ a }", "variables": {"n": "{nope}"}}),
+    ));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{at}.variables.n")) && out.contains("sent as \"\""),
+        "{out}"
+    );
+    let (code, out) = check(graphql_backend(
+        host,
+        json!({"type": "mutation", "query": "mutation { a }", "variables": {"n": "{id}"}}),
+    ));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{at}.variables.n")) && out.contains("query\" only"),
+        "{out}"
+    );
+    // krakend.io: "no-op skips this configuration".
+    let (code, out) = check_endpoint(json!({
+        "endpoint": "/e/{id}", "output_encoding": "no-op",
+        "backend": [graphql_backend(host, json!({"type": "query", "query": "{ a }"}))]
+    }));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(at) && out.contains("no-op"), "{out}");
     // The old namespace name is the same component.
     let good = json!({
         "host": [host], "url_pattern": "/g",
