@@ -162,10 +162,10 @@ fn go_kind(value: &Value) -> &'static str {
 fn document(settings: &GraphqlSettings, variables: &Map<String, Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(settings.query.len() + 64);
     out.extend_from_slice(b"{\"query\":");
-    write_json(&mut out, &Value::String(settings.query.clone()));
+    write_json(&mut out, &settings.query);
     if !settings.operation_name.is_empty() {
         out.extend_from_slice(b",\"operationName\":");
-        write_json(&mut out, &Value::String(settings.operation_name.clone()));
+        write_json(&mut out, &settings.operation_name);
     }
     if !variables.is_empty() {
         out.extend_from_slice(b",\"variables\":");
@@ -200,7 +200,7 @@ fn sorted(variables: &Map<String, Value>) -> Value {
 /// serde_json's text with Go's HTML-safe escapes. The escaped characters
 /// cannot occur outside strings in JSON text, so replacing them anywhere
 /// is replacing them in strings.
-fn write_json(out: &mut Vec<u8>, value: &Value) {
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
     let text = serde_json::to_vec(value).unwrap_or_default();
     let mut i = 0;
     while i < text.len() {
