@@ -64,13 +64,7 @@ const DIFFERENCES: &[(&str, &str)] = &[
         "TestConfig_initBackendURLMappings_ok/8",
         RESP_OUTSIDE_SEQUENCE,
     ),
-    ("TestNewGraphQLMiddleware_mutation", GRAPHQL),
-    ("TestNewGraphQLMiddleware_query", GRAPHQL),
 ];
-
-/// cuttle does not implement `backend/graphql`; what it would send is not
-/// what the file asks, so `check` refuses the file rather than ignore it.
-const GRAPHQL: &str = "backend/graphql is not implemented: refused, not ignored";
 
 /// lura's `Init` lets any `{resp0_x}` through and renders it empty at
 /// request time when no earlier backend answered (here: no `sequential`,

@@ -35,6 +35,7 @@ fn base(namespace: &str) -> &'static str {
         }
         "proxy" => r#"{"shadow": true}"#,
         "websocket" => r#"{"enable_direct_communication": true}"#,
+        "backend/graphql" => r#"{"type": "query", "query": "{ a }"}"#,
         _ => "{}",
     }
 }
@@ -68,6 +69,10 @@ fn file_for(row: &Opt, level: Level) -> Value {
             match keys {
                 None => merge(&mut settings, sample),
                 Some(keys) => set(&mut settings, &keys.split('.').collect::<Vec<_>>(), sample),
+            }
+            if row.path.ends_with("backend/graphql.query_path") {
+                // One of query and query_path.
+                settings.as_object_mut().unwrap().remove("query");
             }
             if row.path.ends_with("proxy.shadow_timeout") {
                 settings["shadow"] = json!(true);

@@ -728,7 +728,13 @@ fn build_backend(
 
     // A non-HTTP backend kind, from the backend's namespace or host scheme
     // (`upstream::kind`): each kind's settings are read here.
-    let protocol: Option<super::ProtocolSettings> = None;
+    let protocol: Option<super::ProtocolSettings> = super::graphql::protocol(
+        &mut extra,
+        context.params,
+        context.endpoint_output,
+        &at,
+        &mut unknown.warnings,
+    )?;
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
     }

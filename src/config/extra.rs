@@ -130,6 +130,8 @@ pub struct BackendExtra {
     pub http_cache: Option<super::HttpCacheSettings>,
     /// `modifier/lua-backend`.
     pub lua: Option<super::LuaSettings>,
+    /// `backend/graphql`, with its JSON path.
+    pub graphql: Option<(String, super::GraphqlSettings)>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -395,6 +397,11 @@ pub fn backend(
             }
             super::lua::BACKEND => {
                 result.lua = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
+            }
+            super::graphql::NAMESPACE => {
+                note_ignored_keys(super::graphql::NAMESPACE, value, unknown);
+                let settings = super::graphql::settings(value, &at, &mut unknown.warnings)?;
+                result.graphql = Some((at, settings));
             }
             PROXY_RATELIMIT => {
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);

@@ -22,6 +22,7 @@ mod env;
 mod error;
 mod extra;
 mod flexible;
+mod graphql;
 mod host;
 mod keywords;
 mod limits;
@@ -60,6 +61,9 @@ pub use auth_extras::{ClientCredentialsSettings, RevokerHash, RevokerSettings};
 pub use env::{Applied, Environment, Overrides};
 pub use error::{ConfigError, Problem};
 pub use flexible::FlexibleConfig;
+pub use graphql::{
+    GraphqlMethod, GraphqlSettings, Operation as GraphqlOperation, lura_param as graphql_param,
+};
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use lua::LuaSettings;
 pub use model::*;

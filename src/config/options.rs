@@ -500,6 +500,14 @@ const LISTED: &[Opt] = &[
     h(B, "extra_config.backend/http", "{}"),
     h(B, "extra_config.backend/http.return_error_code", "true"),
     h(B, "extra_config.backend/http.return_error_details", "\"b\""),
+    // ---- backend/graphql (backend; lura transport/http/client/graphql) ----
+    hn(B, "extra_config.backend/graphql", "{\"type\": \"query\", \"query\": \"{ a }\"}", "over the backend's HTTP pool (docs/graphql.md); skipped under a no-op endpoint, as in KrakenD"),
+    hn(B, "extra_config.backend/graphql.type", "\"query\"", "query or mutation (any case); anything else refused"),
+    hn(B, "extra_config.backend/graphql.query", "\"{ a }\"", "one of query and query_path"),
+    hn(B, "extra_config.backend/graphql.query_path", "\"Cargo.toml\"", "read once at start relative to the working directory; unreadable refused"),
+    hn(B, "extra_config.backend/graphql.variables", "{\"limit\": 10}", "\"{param}\" values filled from the endpoint's placeholders for a query"),
+    h(B, "extra_config.backend/graphql.operationName", "\"op\""),
+    hn(B, "extra_config.backend/graphql.method", "\"post\"", "lura's: GET puts the request in the query string, anything else is POST"),
     // ---- auth/client-credentials (backend; krakend-oauth2-clientcredentials) ----
     hn(B, "extra_config.auth/client-credentials", "{}", "one token per backend per process, sent as Authorization"),
     h(B, "extra_config.auth/client-credentials.client_id", "\"id\""),

@@ -9,8 +9,8 @@
 //! `plugin/req-resp-modifier`, `validation/cel` and `validation/json-schema`
 //! (endpoint level), `modifier/martian` (backend level), `security/cors`,
 //! `security/http`, `security/bot-detector`, `auth/revoker` (root) and
-//! `auth/client-credentials` (backend) (and KrakenD's older names for
-//! them) do; the rest of `auth/` (e.g. KrakenD Enterprise's
+//! `auth/client-credentials` and `backend/graphql` (backend) (and
+//! KrakenD's older names for them) do; the rest of `auth/` (e.g. KrakenD Enterprise's
 //! `auth/api-keys`), `modifier/`, `plugin/`, `validation/` (e.g.
 //! `validation/response-json-schema`) and `security/`
 //! (`security/policies`, ...) stays here.
@@ -27,7 +27,8 @@ const GUARDING_PREFIXES: [&str; 7] = [
     "modifier/",
     "plugin/",
     // Another protocol or client set-up for the backend (grpc, lambda,
-    // amqp, http/client TLS ...); `backend/http` itself is implemented.
+    // amqp, http/client TLS ...); `backend/http` and `backend/graphql`
+    // are implemented.
     "backend/",
     // Rate limits other than the two implemented ones (tiered, redis...).
     "qos/ratelimit/",

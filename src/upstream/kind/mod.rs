@@ -18,6 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
+mod graphql;
+
 use super::{BackendError, Pool, Pools, Request, Response};
 use crate::config::ProtocolSettings;
 
@@ -60,7 +62,9 @@ pub trait Protocol {
 
 /// This worker's handle for a backend with `settings`.
 pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
-    match *settings {}
+    match settings {
+        ProtocolSettings::Graphql(settings) => Rc::new(graphql::Graphql::new(settings)),
+    }
 }
 
 /// Whether a backend's hosts are HTTP base URLs (and get pools) under
@@ -68,6 +72,9 @@ pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
 pub fn uses_http_pools(settings: Option<&ProtocolSettings>) -> bool {
     match settings {
         None => true,
-        Some(settings) => match *settings {},
+        Some(settings) => match settings {
+            // Carried over HTTP.
+            ProtocolSettings::Graphql(_) => true,
+        },
     }
 }
