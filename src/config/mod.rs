@@ -22,6 +22,7 @@ mod env;
 mod error;
 mod extra;
 mod flexible;
+pub mod grpc;
 mod host;
 mod keywords;
 mod limits;
