@@ -370,6 +370,15 @@ fn configuration_errors_name_their_json_path() {
         json!({"client_tls": {"allow_insecure_connections": true}});
     let message = check(&tls.to_string());
     assert!(message.contains("backend/grpc.client_tls"), "{message}");
+    // Its answer is a JSON document: another encoding is refused.
+    let mut xml: serde_json::Value =
+        serde_json::from_str(&one(catalog.clone(), "/cuttle.test.Zoo/Find")).unwrap();
+    xml["endpoints"][0]["backend"][0]["encoding"] = json!("xml");
+    let message = check(&xml.to_string());
+    assert!(
+        message.contains("endpoints[0].backend[0].encoding"),
+        "{message}"
+    );
     // And a good file loads.
     cuttle::config::parse(
         &one(catalog, "/cuttle.test.Zoo/Find"),

@@ -749,6 +749,15 @@ fn build_backend(
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
     }
+    if matches!(protocol, Some(super::ProtocolSettings::Grpc(_)))
+        && !matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson)
+    {
+        // A gRPC answer is turned into a JSON document (`upstream::kind::grpc`).
+        return Err(Problem::new(
+            format!("{at}.encoding"),
+            "a gRPC backend's answer is a JSON document: remove \"encoding\" or write \"json\"",
+        ));
+    }
 
     Ok(Backend {
         url_pattern,

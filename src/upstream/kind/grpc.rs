@@ -562,6 +562,153 @@ fn duration_text(seconds: i64, nanos: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost_reflect::DescriptorPool;
+    use prost_reflect::prost_types::{
+        DescriptorProto, EnumDescriptorProto, EnumValueDescriptorProto, FieldDescriptorProto,
+        FileDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto,
+        field_descriptor_proto::{Label, Type},
+    };
+
+    fn field(name: &str, number: i32, kind: Type, type_name: Option<&str>) -> FieldDescriptorProto {
+        FieldDescriptorProto {
+            name: Some(name.into()),
+            json_name: Some(name.replace("_n", "N")),
+            number: Some(number),
+            label: Some(Label::Optional as i32),
+            r#type: Some(kind as i32),
+            type_name: type_name.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    /// `t.Msg {id, where: t.Inner {latitude}, tags (repeated), kind:
+    /// t.Kind, count (int64), first_name}` and `t.S/M(Msg) returns (Msg)`.
+    fn settings() -> GrpcSettings {
+        let mut tags = field("tags", 3, Type::String, None);
+        tags.label = Some(Label::Repeated as i32);
+        let file = FileDescriptorProto {
+            name: Some("t.proto".into()),
+            package: Some("t".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![
+                DescriptorProto {
+                    name: Some("Inner".into()),
+                    field: vec![field("latitude", 1, Type::Double, None)],
+                    ..Default::default()
+                },
+                DescriptorProto {
+                    name: Some("Msg".into()),
+                    field: vec![
+                        field("id", 1, Type::String, None),
+                        field("where", 2, Type::Message, Some(".t.Inner")),
+                        tags,
+                        field("kind", 4, Type::Enum, Some(".t.Kind")),
+                        field("count", 5, Type::Int64, None),
+                        field("first_name", 6, Type::String, None),
+                    ],
+                    ..Default::default()
+                },
+            ],
+            enum_type: vec![EnumDescriptorProto {
+                name: Some("Kind".into()),
+                value: ["KIND_A", "KIND_B"]
+                    .iter()
+                    .zip(0..)
+                    .map(|(name, number)| EnumValueDescriptorProto {
+                        name: Some((*name).into()),
+                        number: Some(number),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            service: vec![ServiceDescriptorProto {
+                name: Some("S".into()),
+                method: vec![MethodDescriptorProto {
+                    name: Some("M".into()),
+                    input_type: Some(".t.Msg".into()),
+                    output_type: Some(".t.Msg".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut pool = DescriptorPool::new();
+        pool.add_file_descriptor_proto(file).unwrap();
+        let method = pool
+            .get_service_by_name("t.S")
+            .unwrap()
+            .methods()
+            .next()
+            .unwrap();
+        GrpcSettings {
+            method,
+            path: "/t.S/M".into(),
+            use_request_body: false,
+            disable_query_params: false,
+            input_mapping: Default::default(),
+            header_mapping: Vec::new(),
+            request_naming: Naming::Proto,
+            response_naming: Naming::Proto,
+            output_enum_as_string: false,
+            output_timestamp_as_string: false,
+            output_duration_as_string: false,
+            output_remove_unset_values: false,
+        }
+    }
+
+    #[test]
+    fn params_fill_nested_repeated_and_enum_fields() {
+        let mut settings = settings();
+        settings
+            .input_mapping
+            .insert("Lat".into(), "where.latitude".into());
+        let mut message = DynamicMessage::new(settings.method.input());
+        for (name, value) in [
+            ("lat", "41.5"),
+            ("tags", "a"),
+            ("tags", "b"),
+            ("kind", "KIND_B"),
+            ("count", "7"),
+            ("firstName", "Ada"),
+            ("unknown", "x"),
+        ] {
+            set_param(&settings, &mut message, name, value.as_bytes()).unwrap();
+        }
+        let document = message_json(&message, &settings);
+        assert_eq!(
+            document,
+            serde_json::json!({
+                "id": "", "where": {"latitude": 41.5}, "tags": ["a", "b"],
+                "kind": 1, "count": 7, "first_name": "Ada",
+            })
+        );
+        let error = set_param(&settings, &mut message, "count", b"seven").unwrap_err();
+        assert!(error.to_string().contains("\"seven\""), "{error}");
+    }
+
+    #[test]
+    fn the_answer_is_written_as_krakend_or_as_the_options_ask() {
+        let mut settings = settings();
+        let mut message = DynamicMessage::new(settings.method.output());
+        set_param(&settings, &mut message, "kind", b"1").unwrap();
+        // Every field with its zero value; an unset message is null.
+        assert_eq!(
+            message_json(&message, &settings),
+            serde_json::json!({
+                "id": "", "where": null, "tags": [], "kind": 1, "count": 0, "first_name": "",
+            })
+        );
+        settings.output_remove_unset_values = true;
+        settings.output_enum_as_string = true;
+        settings.response_naming = Naming::Json;
+        set_param(&settings, &mut message, "first_name", b"Ada").unwrap();
+        assert_eq!(
+            message_json(&message, &settings),
+            serde_json::json!({"kind": "KIND_B", "firstName": "Ada"})
+        );
+    }
 
     #[test]
     fn status_codes_map_as_google_rpc_code_documents() {
