@@ -41,7 +41,10 @@ fn man_pages_for_cuttle_and_each_command() {
     let (ok, page, _) = cuttle(&["man"]);
     assert!(ok);
     assert!(page.contains(".TH cuttle 1"), "{page}");
-    assert!(page.contains("cuttle\\-run(1)"), "names the commands' pages");
+    assert!(
+        page.contains("cuttle\\-run(1)"),
+        "names the commands' pages"
+    );
     let (ok, page, _) = cuttle(&["man", "check"]);
     assert!(ok);
     assert!(page.contains(".TH cuttle-check 1"), "{page}");

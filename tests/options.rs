@@ -40,6 +40,43 @@ fn base(namespace: &str) -> &'static str {
     }
 }
 
+/// A descriptor set with one unary method, `/o.S/M`, for `backend/grpc`
+/// rows (written once per run).
+fn grpc_catalog() -> &'static Path {
+    use prost_reflect::prost::Message as _;
+    use prost_reflect::prost_types::{
+        DescriptorProto, FileDescriptorProto, FileDescriptorSet, MethodDescriptorProto,
+        ServiceDescriptorProto,
+    };
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let file = FileDescriptorProto {
+            name: Some("o.proto".into()),
+            package: Some("o".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("E".into()),
+                ..Default::default()
+            }],
+            service: vec![ServiceDescriptorProto {
+                name: Some("S".into()),
+                method: vec![MethodDescriptorProto {
+                    name: Some("M".into()),
+                    input_type: Some(".o.E".into()),
+                    output_type: Some(".o.E".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let set = FileDescriptorSet { file: vec![file] };
+        let path = std::env::temp_dir().join(format!("cuttle-options-{}.pb", std::process::id()));
+        std::fs::write(&path, set.encode_to_vec()).unwrap();
+        path
+    })
+}
+
 /// The file a row is tried in: one endpoint with two backends; the row's
 /// option goes on the root, the endpoint or the first backend.
 fn file_for(row: &Opt, level: Level) -> Value {
@@ -78,6 +115,11 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if namespace == "backend/grpc" && level == Level::Backend {
+                // A gRPC backend names a method of the root catalog.
+                target["url_pattern"] = json!("/o.S/M");
+                doc["extra_config"]["grpc"] = json!({"catalog": [grpc_catalog()]});
+            }
             if namespace == "websocket" && level == Level::Endpoint {
                 // A websocket endpoint relays to one ws:// backend.
                 doc["endpoints"][0]["backend"] =

@@ -34,6 +34,8 @@ struct Inherited {
     hosts: Vec<String>,
     /// Root `disable_rest`: placeholders may sit inside a segment.
     disable_rest: bool,
+    /// Root `grpc`: the service catalog of `backend/grpc` backends.
+    grpc: Option<std::sync::Arc<super::grpc::Catalog>>,
 }
 
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
@@ -52,6 +54,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         },
         hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
         disable_rest: raw.disable_rest.unwrap_or(false),
+        grpc: root_extra.grpc.clone(),
     };
     let listen_ip = match raw.listen_ip.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -304,6 +307,7 @@ fn build_endpoint(
         sequential: endpoint_extra.sequential,
         inherited_hosts: &inherited.hosts,
         has_validator: endpoint_extra.auth.is_some(),
+        grpc_catalog: inherited.grpc.as_deref(),
         timeout,
     };
     let mut backends: Vec<Backend> = Vec::with_capacity(raw_backends.len());
@@ -609,6 +613,8 @@ struct BackendContext<'a> {
     inherited_hosts: &'a [String],
     /// The endpoint has `auth/validator`: `{JWT.claim}` has a value.
     has_validator: bool,
+    /// Root `grpc`: the catalog `backend/grpc` methods are looked up in.
+    grpc_catalog: Option<&'a super::grpc::Catalog>,
     /// The endpoint's timeout (a shadow backend's default bound).
     timeout: Duration,
 }
@@ -728,15 +734,41 @@ fn build_backend(
 
     // A non-HTTP backend kind, from the backend's namespace or host scheme
     // (`upstream::kind`): each kind's settings are read here.
-    let protocol: Option<super::ProtocolSettings> = super::graphql::protocol(
+    let mut protocol: Option<super::ProtocolSettings> = super::graphql::protocol(
         &mut extra,
         context.params,
         context.endpoint_output,
         &at,
         &mut unknown.warnings,
     )?;
+    if let Some(value) = &extra.grpc {
+        if protocol.is_some() {
+            return Err(Problem::new(
+                format!("{at}.extra_config.{}", super::grpc::BACKEND),
+                "a backend is called one way: keep either backend/graphql or backend/grpc",
+            ));
+        }
+        protocol = Some(super::ProtocolSettings::Grpc(std::sync::Arc::new(
+            super::grpc::backend(
+                value,
+                &format!("{at}.extra_config.{}", super::grpc::BACKEND),
+                &url_pattern,
+                &hosts,
+                context.grpc_catalog,
+            )?,
+        )));
+    }
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
+    }
+    if matches!(protocol, Some(super::ProtocolSettings::Grpc(_)))
+        && !matches!(encoding, BackendEncoding::Json | BackendEncoding::SafeJson)
+    {
+        // A gRPC answer is turned into a JSON document (`upstream::kind::grpc`).
+        return Err(Problem::new(
+            format!("{at}.encoding"),
+            "a gRPC backend's answer is a JSON document: remove \"encoding\" or write \"json\"",
+        ));
     }
 
     Ok(Backend {

@@ -81,6 +81,8 @@ pub struct RootExtra {
     pub shared_jwk_cache: Option<std::time::Duration>,
     /// `auth/revoker`.
     pub revoker: Option<super::RevokerSettings>,
+    /// `grpc`: the service catalog (`config::grpc`).
+    pub grpc: Option<std::sync::Arc<super::grpc::Catalog>>,
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +134,9 @@ pub struct BackendExtra {
     pub lua: Option<super::LuaSettings>,
     /// `backend/graphql`, with its JSON path.
     pub graphql: Option<(String, super::GraphqlSettings)>,
+    /// `backend/grpc`, read by `build_backend` (it needs the url_pattern
+    /// and the root catalog).
+    pub grpc: Option<Value>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -182,6 +187,7 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                 result.revoker = Some(auth_extras::revoker(value, &at, &mut unknown.warnings)?);
             }
             MARTIAN => unknown.unimplemented.push(martian_not_here(at)),
+            super::grpc::ROOT => result.grpc = Some(super::grpc::root(value, &at)?),
             _ => note_unknown(namespace, at, unknown),
         }
     }
@@ -395,6 +401,7 @@ pub fn backend(
                     max_size: raw.max_size.unwrap_or(0),
                 });
             }
+            super::grpc::BACKEND => result.grpc = Some(value.clone()),
             super::lua::BACKEND => {
                 result.lua = Some(super::lua::settings(value, &at, &mut unknown.warnings)?);
             }

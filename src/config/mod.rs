@@ -23,6 +23,7 @@ mod error;
 mod extra;
 mod flexible;
 mod graphql;
+pub mod grpc;
 mod host;
 mod keywords;
 mod limits;

@@ -357,6 +357,8 @@ pub struct Backend {
 pub enum ProtocolSettings {
     /// `backend/graphql`.
     Graphql(std::sync::Arc<super::graphql::GraphqlSettings>),
+    /// `backend/grpc` (`config::grpc`, `upstream::kind::grpc`).
+    Grpc(std::sync::Arc<super::grpc::GrpcSettings>),
 }
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).

@@ -657,7 +657,6 @@ fn unimplemented_guards_are_refused_with_their_paths() {
         "auth/api-keys",
         "security/policies",
         "plugin/http-server",
-        "backend/grpc",
         "qos/ratelimit/tiered",
     ] {
         let text = with_endpoints(&format!(

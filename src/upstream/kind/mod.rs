@@ -14,11 +14,12 @@
 //! worker's event loop and must never block it: I/O is async, and anything
 //! that cannot be (a blocking client library) runs off the worker.
 
+mod graphql;
+pub mod grpc;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-
-mod graphql;
 
 use super::{BackendError, Pool, Pools, Request, Response};
 use crate::config::ProtocolSettings;
@@ -64,6 +65,7 @@ pub trait Protocol {
 pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
     match settings {
         ProtocolSettings::Graphql(settings) => Rc::new(graphql::Graphql::new(settings)),
+        ProtocolSettings::Grpc(grpc) => Rc::new(grpc::Grpc::new(grpc.clone())),
     }
 }
 
@@ -75,6 +77,8 @@ pub fn uses_http_pools(settings: Option<&ProtocolSettings>) -> bool {
         Some(settings) => match settings {
             // Carried over HTTP.
             ProtocolSettings::Graphql(_) => true,
+            // Its own HTTP/2 connections (`grpc`), not the HTTP/1.1 pools.
+            ProtocolSettings::Grpc(_) => false,
         },
     }
 }
