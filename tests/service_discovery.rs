@@ -350,3 +350,40 @@ fn a_dns_server_that_stops_answering_leaves_the_last_addresses() {
         gw.log()
     );
 }
+
+#[test]
+fn a_reload_keeps_the_pool_of_an_unchanged_srv_name_and_follows_a_new_one() {
+    let (a, b) = (ok_backend(), ok_backend());
+    let mut zone = srv_zone(&[(1, a.addr.port())]);
+    zone["_other._tcp.svc.test"] = j!({"SRV": [[1, 1, b.addr.port(), "b.svc.test"]]});
+    zone["b.svc.test"] = j!({"A": ["127.0.0.1"]});
+    let Some(dns) = Dns::start(zone) else {
+        return;
+    };
+    let gw = gateway(&dns, srv_backend());
+    for _ in 0..5 {
+        assert_eq!(gw.get("/x").status, 200, "{}", gw.log());
+    }
+    let settled = a.connections();
+    let config = j!({
+        "version": 3, "timeout": "3s", "dns_cache_ttl": "1s",
+        "endpoints": [
+            {"endpoint": "/x", "backend": srv_backend()},
+            {"endpoint": "/o", "backend": [{"host": ["_other._tcp.svc.test"], "sd": "dns", "url_pattern": "/o"}]}
+        ]
+    });
+    std::fs::write(gw.config_path(), config.to_string()).unwrap();
+    gw.signal("HUP");
+    eventually("/o served", Duration::from_secs(10), || {
+        gw.get("/o").status == 200
+    });
+    for _ in 0..5 {
+        assert_eq!(gw.get("/x").status, 200);
+    }
+    assert_eq!(
+        a.connections(),
+        settled,
+        "the SRV name's pool and connections were kept"
+    );
+    assert_eq!(b.requests()[0].path(), "/o");
+}

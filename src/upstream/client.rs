@@ -309,7 +309,7 @@ pub async fn open_with<B: RequestBody>(
         {
             headers = std::borrow::Cow::Owned(without_credentials(&headers));
         }
-        referer = Some((pool.authority.clone(), path.into_owned()));
+        referer = Some((endpoint.authority.clone(), path.into_owned()));
         pool = next_pool;
         path = std::borrow::Cow::Owned(next_path);
     }
