@@ -119,7 +119,8 @@ fn gateway(dns: &Dns, backends: Value) -> Gateway {
     });
     Gateway::start_env(
         &config.to_string(),
-        &["--cores", "1"],
+        // Two workers: each takes the new addresses on its own.
+        &["--cores", "2"],
         &[("CUTTLE_DNS_SERVER", &dns.addr())],
         true,
     )

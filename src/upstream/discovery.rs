@@ -100,7 +100,7 @@ impl Feed {
         self.set.load_full()
     }
 
-    fn publish(&self, set: Vec<Instance>) {
+    pub(super) fn publish(&self, set: Vec<Instance>) {
         if **self.set.load() != set {
             self.set.store(Arc::new(set));
             self.version.fetch_add(1, Ordering::AcqRel);
@@ -469,10 +469,23 @@ pub fn resolve_live(keys: &[String], every: Duration, limit: Duration) -> Resolv
     feeds
 }
 
+/// How often the discovery thread reads /etc/resolv.conf again (Go's
+/// resolver looks at it at most every 5 s, `net/dnsclient_unix.go`).
+const SERVERS_EVERY: Duration = Duration::from_secs(5);
+
 impl Discovery {
     fn run(&self) {
+        let mut servers_read = Instant::now();
         loop {
             std::thread::sleep(TICK);
+            if servers_read.elapsed() >= SERVERS_EVERY {
+                servers_read = Instant::now();
+                let servers = dns::servers();
+                if *self.servers.load_full() != servers {
+                    tracing::info!("DNS servers now {servers:?}");
+                    self.servers.store(Arc::new(servers));
+                }
+            }
             let every = Duration::from_millis(self.srv_every_ms.load(Ordering::Relaxed));
             let servers = self.servers.load_full();
             for feed in self.feeds.load_full().iter() {

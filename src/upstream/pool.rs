@@ -613,4 +613,60 @@ mod tests {
         .unwrap();
         assert_eq!(backend.join().unwrap().len(), 3);
     }
+
+    #[test]
+    fn endpoints_follow_their_feed_by_weight_and_gone_ones_drain() {
+        let listen = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (one, two) = (listen(), listen());
+        let (a, b) = (one.local_addr().unwrap(), two.local_addr().unwrap());
+        let keep = |l: std::net::TcpListener, n| {
+            std::thread::spawn(move || l.incoming().take(n).collect::<Vec<_>>())
+        };
+        let (kept_a, kept_b) = (keep(one, 1), keep(two, 1));
+        let instance = |addr: SocketAddr| Instance {
+            authority: format!("{addr}").into(),
+            addr,
+        };
+        crate::rt::block_on_local(async move {
+            let feed = Feed::new("srv+http://svc.test");
+            // Weights 1:3, as lura expands them.
+            feed.publish(vec![instance(a), instance(b), instance(b), instance(b)]);
+            let settings = PoolSettings {
+                max_idle: 4,
+                ..PoolSettings::default()
+            };
+            let pool = Pool::new(
+                "srv+http://svc.test".into(),
+                feed.clone(),
+                settings,
+                None,
+                None,
+            );
+            assert_eq!(pool.addresses(), [a, b, b, b]);
+            let picks: Vec<_> = (0..8).map(|_| pool.pick().unwrap().addr).collect();
+            assert_eq!(picks, [a, b, b, b, a, b, b, b]);
+            let to_a = pool.checkout().await.unwrap();
+            let to_b = pool.checkout().await.unwrap();
+            to_b.finish(true);
+            assert_eq!((pool.open_count(), pool.idle_count()), (2, 1));
+            // a leaves: b keeps its idle connection, a's busy one is
+            // closed when its exchange ends.
+            feed.publish(vec![instance(b)]);
+            pool.refresh();
+            assert_eq!(pool.addresses(), [b]);
+            to_a.finish(true);
+            assert_eq!((pool.open_count(), pool.idle_count()), (1, 1));
+            let to_b = pool.checkout().await.unwrap();
+            assert!(to_b.is_reused(), "b's connection kept");
+            to_b.finish(true);
+            // b leaves too: its idle connection is closed at once.
+            feed.publish(vec![]);
+            pool.refresh();
+            assert_eq!((pool.open_count(), pool.idle_count()), (0, 0));
+            assert!(matches!(pool.pick(), Err(BackendError::Resolve(_))));
+        })
+        .unwrap();
+        assert_eq!(kept_a.join().unwrap().len(), 1);
+        assert_eq!(kept_b.join().unwrap().len(), 1);
+    }
 }
