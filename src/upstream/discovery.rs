@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use super::dns::{self, Failure, Record};
-use super::resolve::socket_authority;
 
 /// lura `sd/dnssrv`: `DefaultTTL`, the SRV refresh interval unless the
 /// root `dns_cache_ttl` says otherwise, and `MinTTL`, under which
@@ -162,7 +161,8 @@ fn source_of(key: &str) -> (Source, Vec<Instance>) {
         };
         return (source, Vec::new());
     }
-    let socket = socket_authority(key);
+    // Where it connects: without the `https://` of a TLS pool's key.
+    let socket = key.strip_prefix("https://").unwrap_or(key);
     if let Ok(addr) = socket.parse::<SocketAddr>() {
         let fixed = Instance {
             authority: key.into(),
