@@ -709,8 +709,10 @@ fn build_backend(
         .as_deref()
         .filter(|d| !d.is_empty() && *d != "static")
     {
-        // With `"sd": "dns"` the first host is an SRV name.
-        Some("dns") => vec![srv_host(
+        // With `"sd": "dns"` the first host is an SRV name. KrakenD's schema
+        // (v2.7 on) adds `dns-shared`, one resolution for the backends of
+        // the same name: what cuttle does for `dns` anyway.
+        Some("dns" | "dns-shared") => vec![srv_host(
             own_hosts.first().or(context.inherited_hosts.first()),
             raw.sd_scheme.as_deref(),
             &at,

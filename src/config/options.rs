@@ -215,7 +215,7 @@ const LISTED: &[Opt] = &[
     h(B, "is_collection", "false"),
     h(B, "input_headers", "[\"X-A\"]"),
     h(B, "input_query_strings", "[\"a\"]"),
-    hn(B, "sd", "\"static\"", "\"static\" and \"dns\" (SRV, docs/service-discovery.md); others are refused"),
+    hn(B, "sd", "\"static\"", "\"static\", \"dns\" and \"dns-shared\" (SRV, docs/service-discovery.md); others are refused"),
     h(B, "extra_config", "{}"),
     hn(B, "sd_scheme", "\"http\"", "with \"sd\": \"dns\": \"http\" or \"https\""),
     ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default, and reads a \"sd\": \"dns\" backend's SRV name with or without it"),

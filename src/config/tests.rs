@@ -959,8 +959,8 @@ fn backend_errors() {
             Valid(|c| assert_eq!(first_backend(c).hosts, ["srv+http://api.service.consul"])),
         ),
         (
-            "DNS SRV service discovery over https",
-            backend_with(r#""sd": "dns", "sd_scheme": "https", "host": ["_api._tcp.example.com"],"#),
+            "DNS SRV service discovery over https, shared",
+            backend_with(r#""sd": "dns-shared", "sd_scheme": "https", "host": ["_api._tcp.example.com"],"#),
             Valid(|c| assert_eq!(first_backend(c).hosts, ["srv+https://_api._tcp.example.com"])),
         ),
         (
