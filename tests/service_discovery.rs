@@ -388,3 +388,95 @@ fn a_reload_keeps_the_pool_of_an_unchanged_srv_name_and_follows_a_new_one() {
     );
     assert_eq!(b.requests()[0].path(), "/o");
 }
+
+/// A TLS backend on `listener` with a certificate for `name` signed by a
+/// fresh CA (written to `dir/ca.pem`), answering each request with the
+/// `Host` it was sent.
+fn tls_backend(listener: TcpListener, name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone()], key)
+    .unwrap();
+    let config = Arc::new(config);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                loop {
+                    let mut host = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(h) = line.strip_prefix("Host: ") {
+                            host = h.trim().to_string();
+                        }
+                    }
+                    let body = format!(r#"{{"host": "{host}"}}"#);
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    ca_file
+}
+
+#[test]
+fn sd_scheme_https_verifies_the_srv_target_name() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = format!("i0-{port}.svc.test");
+    let dir = TempDir::new();
+    let ca_file = tls_backend(listener, &target, &dir.0);
+    let Some(dns) = Dns::start(srv_zone(&[(1, port)])) else {
+        return;
+    };
+    let config = j!({
+        "version": 3, "timeout": "3s",
+        "client_tls": {"ca_certs": [ca_file]},
+        "endpoints": [{"endpoint": "/x", "backend": [
+            {"host": ["_api._tcp.svc.test"], "sd": "dns", "sd_scheme": "https", "url_pattern": "/x"}
+        ]}]
+    });
+    let gw = Gateway::start_env(
+        &config.to_string(),
+        &["--cores", "1"],
+        &[("CUTTLE_DNS_SERVER", &dns.addr())],
+        true,
+    );
+    for _ in 0..3 {
+        let r = gw.get("/x");
+        assert_eq!(r.status, 200, "{}\n{}", r.text(), gw.log());
+        assert_eq!(r.json(), j!({"host": format!("{target}.:{port}")}));
+    }
+}

@@ -103,9 +103,11 @@ impl Worker {
         let mut pools = Pools::default();
         // The prepared client configuration with this worker's own session
         // cache, for its `https://` backends.
+        // An `https://` host, or a `"sd": "dns"` one with `sd_scheme: https`.
+        let is_tls = |a: &str| a.starts_with("https://") || a.starts_with("srv+https://");
         let client_tls = resolved
             .iter()
-            .any(|(a, _)| a.starts_with("https://"))
+            .any(|(a, _)| is_tls(a))
             .then(|| prepared.worker_client_tls());
         let limits = &config.limits;
         let settings = PoolSettings {
@@ -147,8 +149,8 @@ impl Worker {
             // https:// one also needs the same client_tls).
             let kept = previous.and_then(|previous| {
                 let pool = previous.pools.get(authority)?;
-                let same_tls = !authority.starts_with("https://")
-                    || previous.config.client_tls == config.client_tls;
+                let same_tls =
+                    !is_tls(authority) || previous.config.client_tls == config.client_tls;
                 (same_tls && pool.same_as(feed, &settings)).then_some(pool)
             });
             pools.insert(kept.unwrap_or_else(|| {
