@@ -285,7 +285,7 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
     std::fs::write(
         &ignored,
         r#"{"version": 3, "sequential_start": true, "endpoints": [{"endpoint": "/a",
-            "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/x", "sd_scheme": "https"}]}],
+            "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/x", "disable_host_sanitize": true}]}],
             "extra_config": {"telemetry/opentelemetry": {"trace_sample_rate": 0.5}},
             "tls": {"disabled": true, "prefer_server_cipher_suites": true},
             "client_tls": {"min_verion": "TLS12"}}"#,
@@ -300,7 +300,7 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
     assert!(out.status.success(), "{stderr}");
     for line in [
         "warning: sequential_start: ignored: ",
-        "warning: endpoints[0].backend[0].sd_scheme: ignored: only read with \"sd\": \"dns\"",
+        "warning: endpoints[0].backend[0].disable_host_sanitize: ignored: ",
         "warning: extra_config.telemetry/opentelemetry.trace_sample_rate: ignored: cuttle records no traces",
         "warning: tls.prefer_server_cipher_suites: ignored: ",
         "warning: settings cuttle ignores: client_tls.min_verion",

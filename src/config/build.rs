@@ -215,6 +215,56 @@ fn non_zero(value: Option<GoDuration>) -> Option<Duration> {
     value.map(|GoDuration(d)| d).filter(|d| !d.is_zero())
 }
 
+/// `"sd": "dns"`: the backend's one host, the SRV name lura looks up (its
+/// `Host[0]`, `sd/dnssrv/subscriber.go`), as the pool key
+/// `srv+SCHEME://NAME` that `upstream::discovery` reads. A scheme or a
+/// final `/` written around the name is dropped: lura's host sanitizer
+/// would add `http://`, which its lookup then fails on, unless
+/// `disable_host_sanitize` is set (as KrakenD's documentation asks).
+fn srv_host(host: Option<&String>, scheme: Option<&str>, at: &str) -> BuildResult<String> {
+    let scheme = match scheme.unwrap_or_default() {
+        "" | "http" => "http",
+        "https" => "https",
+        other => {
+            return Err(Problem::new(
+                format!("{at}.sd_scheme"),
+                format!(
+                    "\"{other}\": the instances of a DNS SRV name are called over \"http\" (the default) or \"https\""
+                ),
+            ));
+        }
+    };
+    let Some(host) = host else {
+        return Err(Problem::new(
+            format!("{at}.host"),
+            "no host: with \"sd\": \"dns\" write the SRV name to look up, e.g. \"host\": [\"_api._tcp.example.com\"]",
+        ));
+    };
+    let name = host.trim();
+    let name = ["http://", "https://"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
+    let name = name.trim_end_matches('/');
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !valid {
+        return Err(Problem::new(
+            format!("{at}.host[0]"),
+            format!(
+                "\"{host}\" is not a DNS name to look up SRV records of (\"sd\": \"dns\"), e.g. \"_api._tcp.example.com\""
+            ),
+        ));
+    }
+    Ok(format!("srv+{scheme}://{name}"))
+}
+
 fn clean_hosts(hosts: &[String], at: &str) -> BuildResult<Vec<String>> {
     hosts
         .iter()
@@ -659,25 +709,30 @@ fn build_backend(
         }
     }
 
-    // With `"sd": "dns"` the hosts are SRV names, which would be misread
-    // as plain host names here.
-    if let Some(driver) = raw
+    let own_hosts = raw.host.unwrap_or_default();
+    let hosts = match raw
         .sd
         .as_deref()
         .filter(|d| !d.is_empty() && *d != "static")
     {
-        return Err(Problem::new(
-            format!("{at}.sd"),
-            format!(
-                "\"{driver}\" service discovery is not supported by cuttle; list the backend addresses in \"host\" and remove \"sd\""
-            ),
-        ));
-    }
-    let own_hosts = raw.host.unwrap_or_default();
-    let hosts = if own_hosts.is_empty() {
-        context.inherited_hosts.to_vec()
-    } else {
-        clean_hosts(&own_hosts, &format!("{at}.host"))?
+        // With `"sd": "dns"` the first host is an SRV name. KrakenD's schema
+        // (v2.7 on) adds `dns-shared`, one resolution for the backends of
+        // the same name: what cuttle does for `dns` anyway.
+        Some("dns" | "dns-shared") => vec![srv_host(
+            own_hosts.first().or(context.inherited_hosts.first()),
+            raw.sd_scheme.as_deref(),
+            &at,
+        )?],
+        Some(driver) => {
+            return Err(Problem::new(
+                format!("{at}.sd"),
+                format!(
+                    "\"{driver}\" service discovery is not supported by cuttle (\"static\" and \"dns\" are); list the backend addresses in \"host\" and remove \"sd\""
+                ),
+            ));
+        }
+        None if own_hosts.is_empty() => context.inherited_hosts.to_vec(),
+        None => clean_hosts(&own_hosts, &format!("{at}.host"))?,
     };
     if hosts.is_empty() {
         return Err(Problem::new(

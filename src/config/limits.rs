@@ -53,6 +53,7 @@ pub fn server_limits(
             _ => defaults.tcp_keep_alive,
         },
         shutdown_wait: or_default(raw.max_shutdown_wait_time, defaults.shutdown_wait),
+        dns_cache_ttl: raw.dns_cache_ttl.map(|GoDuration(d)| d),
         ..defaults
     };
     if let Some(server) = server {

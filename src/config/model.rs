@@ -142,6 +142,9 @@ pub struct ServerLimits {
     pub tcp_keep_alive: Option<Duration>,
     /// `max_shutdown_wait_time`: how long in-flight requests may take after SIGTERM.
     pub shutdown_wait: Duration,
+    /// `dns_cache_ttl`: how often `"sd": "dns"` backends are looked up
+    /// again (lura `dnssrv.SetTTL`: under 1 s, or absent, is 30 s).
+    pub dns_cache_ttl: Option<Duration>,
 }
 
 impl Default for ServerLimits {
@@ -169,6 +172,7 @@ impl Default for ServerLimits {
             disable_compression: false,
             tcp_keep_alive: Some(DEFAULT_TCP_KEEP_ALIVE),
             shutdown_wait: Duration::from_secs(10),
+            dns_cache_ttl: None,
         }
     }
 }

@@ -115,7 +115,6 @@ const fn rf(l: &'static [Level], p: &'static str, sample: &'static str, note: &'
 }
 
 const NO_ASYNC: &str = "KrakenD Enterprise's async agents (queue consumers); cuttle runs none";
-const NO_DNS_SD: &str = "only read with \"sd\": \"dns\", which cuttle refuses";
 const SHARDS: &str =
     "tunes KrakenD's shared client store; cuttle's per-worker maps have no use for it";
 const OTEL_TRACES: &str = "cuttle records no traces (it exports Prometheus metrics only)";
@@ -187,10 +186,10 @@ const LISTED: &[Opt] = &[
     h(R, "client_tls.cipher_suites", "[4865]"),
     h(R, "client_tls.curve_preferences", "[29]"),
     ig(R, "expect_continue_timeout", "\"1s\"", "cuttle never sends \"Expect: 100-continue\" to a backend (it sends the whole body with the head)"),
-    ig(R, "dialer_fallback_delay", "\"1s\"", "cuttle resolves each backend name once at start-up and dials that one address"),
+    ig(R, "dialer_fallback_delay", "\"1s\"", "cuttle dials one address of a backend name (asked again on its DNS TTL, docs/service-discovery.md)"),
     ig(R, "async_agent", "[]", NO_ASYNC),
     ig(R, "sequential_start", "true", NO_ASYNC),
-    ig(R, "dns_cache_ttl", "\"30s\"", NO_DNS_SD),
+    hn(R, "dns_cache_ttl", "\"30s\"", "how often \"sd\": \"dns\" names are looked up again (under 1s: 30s, as lura's SetTTL)"),
     ig(R, "plugin", "{\"pattern\": \".so\", \"folder\": \"/opt/plugins/\"}", "cuttle loads no Go plugins; a namespace that needs one is refused"),
     // ---- endpoint (lura `config.EndpointConfig`) ----
     h(E, "endpoint", "\"/e\""),
@@ -216,10 +215,10 @@ const LISTED: &[Opt] = &[
     h(B, "is_collection", "false"),
     h(B, "input_headers", "[\"X-A\"]"),
     h(B, "input_query_strings", "[\"a\"]"),
-    hn(B, "sd", "\"static\"", "\"static\" only; \"dns\" (SRV) is refused"),
+    hn(B, "sd", "\"static\"", "\"static\", \"dns\" and \"dns-shared\" (SRV, docs/service-discovery.md); others are refused"),
     h(B, "extra_config", "{}"),
-    ig(B, "sd_scheme", "\"http\"", NO_DNS_SD),
-    ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default; only backends of other protocols need it, and cuttle refuses those"),
+    hn(B, "sd_scheme", "\"http\"", "with \"sd\": \"dns\": \"http\" or \"https\""),
+    ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default, and reads a \"sd\": \"dns\" backend's SRV name with or without it"),
     // ---- router (root; krakend-ce `router_engine.go`, gin) ----
     h(R, "extra_config.router", "{}"),
     h(R, "extra_config.router.return_error_msg", "true"),

@@ -71,6 +71,9 @@ pub struct RawConfig {
     pub disable_compression: Option<bool>,
     #[serde(default, deserialize_with = "weak::duration")]
     pub idle_connection_timeout: Option<GoDuration>,
+    /// How often `"sd": "dns"` backends are looked up again.
+    #[serde(default, deserialize_with = "weak::duration")]
+    pub dns_cache_ttl: Option<GoDuration>,
     #[serde(default, deserialize_with = "weak::int")]
     pub max_idle_connections: Option<u64>,
     /// Go's `net.Dialer.KeepAlive`: a negative value turns probes off.
@@ -155,6 +158,9 @@ pub struct RawBackend {
     /// Service discovery driver: `static` (the default) or `dns` (SRV).
     #[serde(default, deserialize_with = "weak::string")]
     pub sd: Option<String>,
+    /// With `"sd": "dns"`: how the instances are called (`http`, `https`).
+    #[serde(default, deserialize_with = "weak::string")]
+    pub sd_scheme: Option<String>,
     pub extra_config: Option<ExtraConfig>,
 }
 

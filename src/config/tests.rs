@@ -953,9 +953,34 @@ fn backend_errors() {
             Error(&["endpoints[0].backend[1].url_pattern: {resp1_id} refers to a backend that has not answered yet"]),
         ),
         (
-            "DNS SRV service discovery",
-            backend_with(r#""sd": "dns", "host": ["api.service.consul"],"#),
-            Error(&["endpoints[0].backend[0].sd: \"dns\" service discovery is not supported"]),
+            "DNS SRV service discovery: the first host is the SRV name",
+            backend_with(r#""sd": "dns", "host": ["http://api.service.consul/", "ignored"],"#),
+            Valid(|c| assert_eq!(first_backend(c).hosts, ["srv+http://api.service.consul"])),
+        ),
+        (
+            "DNS SRV service discovery over https, shared",
+            backend_with(r#""sd": "dns-shared", "sd_scheme": "https", "host": ["_api._tcp.example.com"],"#),
+            Valid(|c| assert_eq!(first_backend(c).hosts, ["srv+https://_api._tcp.example.com"])),
+        ),
+        (
+            "DNS SRV service discovery with another scheme",
+            backend_with(r#""sd": "dns", "sd_scheme": "h2c", "host": ["api.service.consul"],"#),
+            Error(&["endpoints[0].backend[0].sd_scheme: \"h2c\""]),
+        ),
+        (
+            "DNS SRV service discovery with a name that is not one",
+            backend_with(r#""sd": "dns", "host": ["api service"],"#),
+            Error(&["endpoints[0].backend[0].host[0]: \"api service\" is not a DNS name"]),
+        ),
+        (
+            "dns_cache_ttl",
+            root_with(r#""dns_cache_ttl": "5s","#),
+            Valid(|c| assert_eq!(c.limits.dns_cache_ttl, Some(Duration::from_secs(5)))),
+        ),
+        (
+            "another service discovery",
+            backend_with(r#""sd": "consul","#),
+            Error(&["endpoints[0].backend[0].sd: \"consul\" service discovery is not supported"]),
         ),
         (
             "static service discovery is the default",

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::server::{Worker, backend_authorities, run_worker};
-use crate::upstream::resolve_all;
+use crate::upstream::{Feed, resolve_live, srv_every};
 
 mod listener;
 mod signals;
@@ -185,7 +185,11 @@ fn reload_config(
     if config.revoker != old.revoker {
         return needs_restart("auth/revoker");
     }
-    let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
+    let resolved = resolve_live(
+        &backend_authorities(&config),
+        srv_every(config.limits.dns_cache_ttl),
+        RESOLVE_LIMIT,
+    );
     prepare(&config, &prepared, workers, &resolved).map_err(|e| e.to_string())?;
     let fetcher = start_jwk_fetcher(&prepared).map_err(|e| e.to_string())?;
     let deadline = std::time::Instant::now() + JWK_FIRST_FETCH_WAIT;
@@ -220,7 +224,7 @@ pub fn prepare(
     config: &Config,
     prepared: &Prepared,
     workers: usize,
-    resolved: &[(String, Option<SocketAddr>)],
+    resolved: &[(String, Arc<Feed>)],
 ) -> Result<(), StartError> {
     Worker::new(0, workers, config.clone(), prepared, resolved)
         .map_err(|e| StartError::Plan(e.to_string()))?;
@@ -244,9 +248,13 @@ pub fn prepare(
 /// a warning for `run`), binding ports or starting threads.
 pub fn test_build(config: &Config, prepared: &Prepared) -> Result<(), StartError> {
     let workers = allowed_cpus().map_or(1, |cpus| cpus.len().max(1));
-    let unresolved: Vec<(String, Option<SocketAddr>)> = backend_authorities(config)
+    // Feeds nothing fills: no name is asked.
+    let unresolved: Vec<(String, Arc<Feed>)> = backend_authorities(config)
         .into_iter()
-        .map(|authority| (authority, None))
+        .map(|authority| {
+            let feed = Feed::new(&authority);
+            (authority, feed)
+        })
         .collect();
     prepare(config, prepared, workers, &unresolved)
 }
@@ -286,10 +294,18 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
             "security/cors: allow_credentials with \"*\" in allow_origins sends \"Access-Control-Allow-Origin: *\", which browsers refuse for requests with credentials; list the origins instead"
         );
     }
-    let resolved = resolve_all(&backend_authorities(&config), RESOLVE_LIMIT);
-    for (authority, addr) in &resolved {
-        if addr.is_none() {
-            tracing::warn!("backend host {authority} did not resolve; calls to it will fail");
+    // Names are asked again on their TTL (SRV names every `dns_cache_ttl`)
+    // by the discovery thread this starts.
+    let resolved = resolve_live(
+        &backend_authorities(&config),
+        srv_every(config.limits.dns_cache_ttl),
+        RESOLVE_LIMIT,
+    );
+    for (authority, feed) in &resolved {
+        if feed.instances().is_empty() {
+            tracing::warn!(
+                "backend host {authority} did not resolve; calls to it fail until it does"
+            );
         }
     }
     prepare(&config, &prepared, workers, &resolved)?;

@@ -141,6 +141,7 @@ async fn open_backend(
 ) -> Result<(Stream, Vec<u8>, Option<Vec<u8>>), String> {
     let backend = &plan.backends[0];
     let pool = &backend.pools[backend.pick_host()];
+    let endpoint = pool.pick().map_err(|e| e.to_string())?;
     let mut request = Vec::with_capacity(512);
     request.extend_from_slice(b"GET ");
     let mut target = Vec::new();
@@ -150,7 +151,7 @@ async fn open_backend(
     write_header(
         &mut request,
         b"Host",
-        host_header(&pool.authority).as_bytes(),
+        host_header(&endpoint.authority).as_bytes(),
     );
     write_header(&mut request, b"Upgrade", b"websocket");
     write_header(&mut request, b"Connection", b"Upgrade");
@@ -167,7 +168,10 @@ async fn open_backend(
     upgrade_headers(plan, req, facts, settings, &mut request);
     request.extend_from_slice(b"\r\n");
 
-    let mut stream = pool.open_stream().await.map_err(|e| e.to_string())?;
+    let mut stream = pool
+        .open_stream_at(&endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
     stream
         .write_all(&request)
         .await

@@ -141,6 +141,8 @@ fn start_metrics(current: &Current, export: MetricsExport) {
 /// How often each worker drops the idle backend connections their backend
 /// closed (one non-blocking read per idle connection).
 const POOL_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a worker's pools look for new addresses of their hosts.
+const DISCOVERY_TICK: Duration = Duration::from_millis(200);
 
 /// Runs one worker: pre-connects its backend pools and serves the
 /// connections its listener (SO_REUSEPORT, one per worker) accepts, until
@@ -179,6 +181,17 @@ pub async fn run_worker(
             rt::sleep(POOL_SWEEP_INTERVAL).await;
             for pool in sweeper.borrow().pools.iter() {
                 pool.sweep();
+            }
+        }
+    });
+    // Addresses the discovery thread changed (`upstream::discovery`):
+    // taken between requests, so a pick never looks across threads.
+    let discovery = current.clone();
+    rt::spawn(async move {
+        loop {
+            rt::sleep(DISCOVERY_TICK).await;
+            for pool in discovery.borrow().pools.iter() {
+                pool.refresh();
             }
         }
     });

@@ -2,8 +2,8 @@
 //! endpoints, its backend pools, its clock string and its counters.
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::observe::Observer;
 use crate::config::Config;
@@ -11,7 +11,7 @@ use crate::http::{Method, fmt_http_date};
 use crate::prepare::Prepared;
 use crate::proxy::{Edge, PlanError, Service, WorkerShare, compile_endpoint};
 use crate::router::{Redirects, Router};
-use crate::upstream::{IdleBudget, Pool, PoolSettings, Pools, authority_of};
+use crate::upstream::{Feed, IdleBudget, Pool, PoolSettings, Pools, authority_of};
 
 /// One worker's tables for one configuration: a reload (SIGHUP) builds the
 /// next generation on the worker's thread ([`Worker::next`]) and the
@@ -48,13 +48,13 @@ impl std::ops::Deref for Worker {
 
 impl Worker {
     /// Builds the worker's tables. `resolved` maps every backend authority
-    /// to its address (resolved once, before the workers started).
+    /// to the feed of its addresses (`upstream::discovery`).
     pub fn new(
         id: usize,
         workers: usize,
         config: Config,
         prepared: &Prepared,
-        resolved: &[(String, Option<SocketAddr>)],
+        resolved: &[(String, Arc<Feed>)],
     ) -> Result<Worker, PlanError> {
         Worker::build(id, workers, config, prepared, resolved, None)
     }
@@ -68,7 +68,7 @@ impl Worker {
         workers: usize,
         config: Config,
         prepared: &Prepared,
-        resolved: &[(String, Option<SocketAddr>)],
+        resolved: &[(String, Arc<Feed>)],
     ) -> Result<Worker, PlanError> {
         Worker::build(self.id, workers, config, prepared, resolved, Some(self))
     }
@@ -97,15 +97,17 @@ impl Worker {
         workers: usize,
         config: Config,
         prepared: &Prepared,
-        resolved: &[(String, Option<SocketAddr>)],
+        resolved: &[(String, Arc<Feed>)],
         previous: Option<&Worker>,
     ) -> Result<Worker, PlanError> {
         let mut pools = Pools::default();
         // The prepared client configuration with this worker's own session
         // cache, for its `https://` backends.
+        // An `https://` host, or a `"sd": "dns"` one with `sd_scheme: https`.
+        let is_tls = |a: &str| a.starts_with("https://") || a.starts_with("srv+https://");
         let client_tls = resolved
             .iter()
-            .any(|(a, _)| a.starts_with("https://"))
+            .any(|(a, _)| is_tls(a))
             .then(|| prepared.worker_client_tls());
         let limits = &config.limits;
         let settings = PoolSettings {
@@ -138,7 +140,7 @@ impl Worker {
             });
             users.all(|websocket| websocket)
         };
-        for (authority, addr) in resolved {
+        for (authority, feed) in resolved {
             let mut settings = settings.clone();
             if websocket_only(authority) {
                 settings.preconnect = 0;
@@ -147,14 +149,14 @@ impl Worker {
             // https:// one also needs the same client_tls).
             let kept = previous.and_then(|previous| {
                 let pool = previous.pools.get(authority)?;
-                let same_tls = !authority.starts_with("https://")
-                    || previous.config.client_tls == config.client_tls;
-                (same_tls && pool.same_as(*addr, &settings)).then_some(pool)
+                let same_tls =
+                    !is_tls(authority) || previous.config.client_tls == config.client_tls;
+                (same_tls && pool.same_as(feed, &settings)).then_some(pool)
             });
             pools.insert(kept.unwrap_or_else(|| {
                 Pool::new(
                     authority.as_str().into(),
-                    *addr,
+                    feed.clone(),
                     settings.clone(),
                     budget.as_ref(),
                     client_tls.as_ref(),

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::conn::BackendConn;
 use super::error::{BackendError, Malformed, RedirectFailure};
-use super::pool::{Lease, Pool, Pools};
+use super::pool::{Endpoint, Lease, Pool, Pools};
 use crate::http::{
     LAST_CHUNK, Method, RequestBody, ResponseHead, WholeBody, encode_chunk, write_content_length,
 };
@@ -245,9 +245,12 @@ pub async fn open_with<B: RequestBody>(
             chunked: req.chunked,
             body_on_redirect: req.body_on_redirect,
         };
+        // The address first: the `Host` header is its authority (an SRV
+        // instance's own, for a `"sd": "dns"` backend).
+        let endpoint = pool.pick()?;
         serialise(
             &current,
-            &pool.authority,
+            &endpoint.authority,
             referer.as_ref().map(|(a, p)| (&**a, &p[..])),
             !pool.settings().keep_alive,
             streamed,
@@ -255,7 +258,9 @@ pub async fn open_with<B: RequestBody>(
         )?;
         let mut open = match streamed.take() {
             Some(_) => {
-                let open = round_trip_streamed(&pool, method, scratch, upload, req.chunked).await?;
+                let open =
+                    round_trip_streamed(&pool, &endpoint, method, scratch, upload, req.chunked)
+                        .await?;
                 if matches!(open.head.status, 307 | 308) {
                     // The body is gone: it cannot follow the redirect.
                     return Ok(open);
@@ -263,7 +268,7 @@ pub async fn open_with<B: RequestBody>(
                 body = &[];
                 open
             }
-            None => round_trip(&pool, method, scratch).await?,
+            None => round_trip(&pool, &endpoint, method, scratch).await?,
         };
         let status = open.head.status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
@@ -304,7 +309,7 @@ pub async fn open_with<B: RequestBody>(
         {
             headers = std::borrow::Cow::Owned(without_credentials(&headers));
         }
-        referer = Some((pool.authority.clone(), path.into_owned()));
+        referer = Some((endpoint.authority.clone(), path.into_owned()));
         pool = next_pool;
         path = std::borrow::Cow::Owned(next_path);
     }
@@ -319,16 +324,17 @@ pub async fn open_with<B: RequestBody>(
 /// a new connection, which is never retried itself.
 async fn round_trip(
     pool: &Rc<Pool>,
+    endpoint: &Rc<Endpoint>,
     method: Method,
     request: &[u8],
 ) -> Result<OpenResponse, BackendError> {
-    let mut conn = pool.checkout().await?;
+    let mut conn = pool.checkout_at(endpoint).await?;
     match send_and_read_head(&mut conn, method, request, pool).await {
         Ok(head) => Ok(OpenResponse { conn, head }),
         Err(e) if e.may_send_again(conn.is_reused(), method.is_idempotent(), conn.wrote_any()) => {
             drop(conn);
             // Boxed as in `Pool::checkout`: a rare path.
-            let mut conn = Box::pin(pool.connect()).await?;
+            let mut conn = Box::pin(pool.connect_at(endpoint)).await?;
             let head = send_and_read_head(&mut conn, method, request, pool).await?;
             Ok(OpenResponse { conn, head })
         }
@@ -341,18 +347,19 @@ async fn round_trip(
 /// read then); after that, a failure is the answer.
 async fn round_trip_streamed<B: RequestBody>(
     pool: &Rc<Pool>,
+    endpoint: &Rc<Endpoint>,
     method: Method,
     head: &[u8],
     upload: &mut B,
     chunked: bool,
 ) -> Result<OpenResponse, BackendError> {
-    let mut conn = pool.checkout().await?;
+    let mut conn = pool.checkout_at(endpoint).await?;
     if let Err(e) = conn.send(head).await {
         if !e.may_send_again(conn.is_reused(), false, conn.wrote_any()) {
             return Err(e);
         }
         drop(conn);
-        conn = pool.connect().await?;
+        conn = pool.connect_at(endpoint).await?;
         conn.send(head).await?;
     }
     let chunked = chunked || upload.pending().is_some_and(|len| len.is_none());
@@ -544,7 +551,8 @@ mod tests {
     fn redirect_targets_are_request_targets() {
         assert_eq!(request_target("/a b\u{7f}é?x=1"), b"/a%20b%7F%C3%A9?x=1");
         let pools = Pools::default();
-        let pool = Pool::new("h:80".into(), None, Default::default(), None, None);
+        let feed = super::super::discovery::Feed::new("h:80");
+        let pool = Pool::new("h:80".into(), feed, Default::default(), None, None);
         let resolve = |location: &str| {
             resolve_location(&pools, &pool, b"/dir/page?q=1", location.as_bytes())
                 .map(|(_, path)| String::from_utf8(path).unwrap())

@@ -11,6 +11,7 @@ use rustls::pki_types::ServerName;
 use crate::rt::Stream;
 
 use super::conn::BackendConn;
+use super::discovery::{Feed, Instance};
 use super::error::{BackendError, ConnectFailure};
 
 /// How a worker's pool treats its connections: KrakenD's backend transport
@@ -114,16 +115,71 @@ impl IdleBudget {
     }
 }
 
+/// One address of a pool's host: the host name's current address, or one
+/// instance of a `"sd": "dns"` backend (`upstream::discovery`).
+pub struct Endpoint {
+    /// The `Host` header's source: the pool's authority, or an SRV
+    /// instance's `target.:port` (`https://...` for TLS).
+    pub authority: Rc<str>,
+    addr: SocketAddr,
+    /// For TLS: the name sent as SNI and verified in the certificate.
+    tls_name: Option<ServerName<'static>>,
+    /// Set when DNS stopped listing it: its connections are closed as
+    /// they finish (drained) and it is never picked again.
+    gone: Cell<bool>,
+}
+
+impl Endpoint {
+    fn new(instance: &Instance) -> Rc<Endpoint> {
+        let tls_name = instance
+            .authority
+            .strip_prefix("https://")
+            .and_then(|host_port| {
+                let host = host_port
+                    .rsplit_once(':')
+                    .map_or(host_port, |(host, _)| host)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                // An SRV target's final dot is not part of the certificate's
+                // name (Go's `hostnameInSNI` drops it too).
+                let host = host.strip_suffix('.').unwrap_or(host);
+                ServerName::try_from(host.to_string()).ok()
+            });
+        Rc::new(Endpoint {
+            authority: (*instance.authority).into(),
+            addr: instance.addr,
+            tls_name,
+            gone: Cell::new(false),
+        })
+    }
+
+    fn is(&self, instance: &Instance) -> bool {
+        self.addr == instance.addr && *self.authority == *instance.authority
+    }
+}
+
+/// A pool's endpoints as of one version of its feed: `rotation` lists
+/// them as often as their weight says (lura's expanded instance list),
+/// and a pool takes them round-robin.
+struct Endpoints {
+    version: u64,
+    list: Vec<Rc<Endpoint>>,
+    rotation: Vec<usize>,
+}
+
 /// One backend host as seen by one worker.
 pub struct Pool {
     /// `host:port`, sent as the `Host` header; `https://host:port` for a
-    /// TLS backend (see `authority_of`).
+    /// TLS backend (see `authority_of`); `srv+http://NAME` for a
+    /// `"sd": "dns"` one.
     pub authority: Rc<str>,
-    /// For an `https://` backend: the client configuration and the name
-    /// sent as SNI and verified in the certificate.
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    /// Resolved once at start-up; `None` when the name did not resolve.
-    addr: Option<SocketAddr>,
+    /// For an `https://` backend: the client configuration.
+    client_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Where the addresses come from (fixed, or kept current by DNS).
+    feed: Arc<Feed>,
+    /// The addresses this worker calls, taken from `feed` by `refresh`.
+    endpoints: RefCell<Endpoints>,
+    next: Cell<usize>,
     /// Oldest first: checkouts take the last (most recently used).
     idle: RefCell<Vec<Counted>>,
     settings: PoolSettings,
@@ -142,24 +198,21 @@ impl Pool {
     /// in it.
     pub fn new(
         authority: Rc<str>,
-        addr: Option<SocketAddr>,
+        feed: Arc<Feed>,
         settings: PoolSettings,
         budget: Option<&Rc<IdleBudget>>,
         client_tls: Option<&Arc<rustls::ClientConfig>>,
     ) -> Rc<Pool> {
-        let tls = authority.strip_prefix("https://").and_then(|host_port| {
-            let host = host_port
-                .rsplit_once(':')
-                .map_or(host_port, |(host, _)| host)
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let name = ServerName::try_from(host.to_string()).ok()?;
-            Some((client_tls?.clone(), name))
-        });
         let pool = Rc::new(Pool {
-            tls,
+            client_tls: client_tls.cloned(),
             authority,
-            addr,
+            feed,
+            endpoints: RefCell::new(Endpoints {
+                version: u64::MAX,
+                list: Vec::new(),
+                rotation: Vec::new(),
+            }),
+            next: Cell::new(0),
             idle: RefCell::new(Vec::with_capacity(settings.preconnect)),
             retired: Cell::new(false),
             settings,
@@ -169,13 +222,84 @@ impl Pool {
         if let Some(budget) = budget {
             budget.register(&pool);
         }
+        pool.refresh();
         pool
     }
 
     /// Whether a pool built with these settings would be this one, so a
     /// reloaded configuration can keep it (and its open connections).
-    pub fn same_as(&self, addr: Option<SocketAddr>, settings: &PoolSettings) -> bool {
-        self.addr == addr && self.settings == *settings
+    pub fn same_as(&self, feed: &Arc<Feed>, settings: &PoolSettings) -> bool {
+        Arc::ptr_eq(&self.feed, feed) && self.settings == *settings
+    }
+
+    /// Takes the feed's current addresses when they changed (a worker's
+    /// timer task calls it, off the request path). Endpoints still listed
+    /// keep their connections; the others are drained: their idle
+    /// connections closed now, their busy ones when they finish.
+    pub fn refresh(&self) {
+        let version = self.feed.version();
+        if self.endpoints.borrow().version == version {
+            return;
+        }
+        let set = self.feed.instances();
+        let mut endpoints = self.endpoints.borrow_mut();
+        let mut list: Vec<Rc<Endpoint>> = Vec::new();
+        let mut rotation = Vec::with_capacity(set.len());
+        for instance in set.iter() {
+            let at = match list.iter().position(|e| e.is(instance)) {
+                Some(at) => at,
+                None => {
+                    let kept = endpoints.list.iter().find(|e| e.is(instance)).cloned();
+                    list.push(kept.unwrap_or_else(|| Endpoint::new(instance)));
+                    list.len() - 1
+                }
+            };
+            rotation.push(at);
+        }
+        for old in &endpoints.list {
+            if !list.iter().any(|e| Rc::ptr_eq(e, old)) {
+                old.gone.set(true);
+            }
+        }
+        *endpoints = Endpoints {
+            version,
+            list,
+            rotation,
+        };
+        drop(endpoints);
+        let mut idle = self.idle.borrow_mut();
+        let before = idle.len();
+        idle.retain(|c| !c.endpoint.gone.get());
+        if let Some(budget) = &self.budget {
+            budget.released(before - idle.len());
+        }
+    }
+
+    /// The endpoint for the next call: round-robin over the weighted list.
+    /// `Err` when the host has no address (it did not resolve).
+    pub fn pick(&self) -> Result<Rc<Endpoint>, BackendError> {
+        let endpoints = self.endpoints.borrow();
+        let n = endpoints.rotation.len();
+        let at = match n {
+            0 => return Err(BackendError::Resolve(self.authority.clone())),
+            1 => 0,
+            _ => {
+                let i = self.next.get() % n;
+                self.next.set(i + 1);
+                i
+            }
+        };
+        Ok(endpoints.list[endpoints.rotation[at]].clone())
+    }
+
+    /// The addresses this worker currently calls, in rotation order.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        let endpoints = self.endpoints.borrow();
+        endpoints
+            .rotation
+            .iter()
+            .map(|&i| endpoints.list[i].addr)
+            .collect()
     }
 
     pub fn settings(&self) -> &PoolSettings {
@@ -193,11 +317,27 @@ impl Pool {
     /// connections the backend closed, or wrote to unasked, are dropped:
     /// bytes that arrived before the request can only poison its response.
     pub async fn checkout(self: &Rc<Self>) -> Result<Lease, BackendError> {
+        let endpoint = self.pick()?;
+        self.checkout_at(&endpoint).await
+    }
+
+    /// [`Pool::checkout`] of a connection to `endpoint`.
+    pub async fn checkout_at(
+        self: &Rc<Self>,
+        endpoint: &Rc<Endpoint>,
+    ) -> Result<Lease, BackendError> {
         let now = self.settings.idle_timeout.map(|_| Instant::now());
         loop {
-            let Some(mut idle) = self.idle.borrow_mut().pop() else {
+            // The most recently used connection to this endpoint: the last
+            // one at once when the pool has a single endpoint.
+            let found = {
+                let idle = self.idle.borrow();
+                idle.iter().rposition(|c| Rc::ptr_eq(&c.endpoint, endpoint))
+            };
+            let Some(at) = found else {
                 break;
             };
+            let mut idle = self.idle.borrow_mut().remove(at);
             if let Some(budget) = &self.budget {
                 budget.released(1);
             }
@@ -208,7 +348,7 @@ impl Pool {
         // Boxed: connecting (TCP, maybe a TLS handshake) is the rare path
         // on keep-alive traffic, and its state is most of this future's
         // size, which every request's future would otherwise carry.
-        Box::pin(self.connect()).await
+        Box::pin(self.connect_at(endpoint)).await
     }
 
     fn lend(self: &Rc<Self>, conn: Counted) -> Lease {
@@ -220,17 +360,24 @@ impl Pool {
 
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<Lease, BackendError> {
-        let stream = self.open_stream().await?;
-        let conn = Counted::new(BackendConn::new(stream), &self.open);
+        let endpoint = self.pick()?;
+        self.connect_at(&endpoint).await
+    }
+
+    /// A new connection to `endpoint`, bypassing the idle list.
+    pub async fn connect_at(
+        self: &Rc<Self>,
+        endpoint: &Rc<Endpoint>,
+    ) -> Result<Lease, BackendError> {
+        let stream = self.open_stream_at(endpoint).await?;
+        let conn = Counted::new(BackendConn::new(stream), &self.open, endpoint);
         Ok(self.lend(conn))
     }
 
-    /// A new connection (TCP, then TLS for an `https://` pool) that is not
-    /// the pool's: a WebSocket session takes it over for its lifetime.
-    pub async fn open_stream(&self) -> Result<Stream, BackendError> {
-        let addr = self
-            .addr
-            .ok_or_else(|| BackendError::Resolve(self.authority.clone()))?;
+    /// A new connection (TCP, then TLS for an `https://` endpoint) that is
+    /// not the pool's: a WebSocket session takes it over for its lifetime.
+    pub async fn open_stream_at(&self, endpoint: &Endpoint) -> Result<Stream, BackendError> {
+        let addr = endpoint.addr;
         let timeout = self.settings.connect_timeout;
         let stream = Stream::connect(addr, timeout).await.map_err(|e| {
             BackendError::Connect(self.authority.clone(), ConnectFailure::Tcp(Rc::new(e)))
@@ -240,8 +387,12 @@ impl Pool {
         if let Some(period) = self.settings.tcp_keep_alive {
             let _ = stream.set_tcp_keep_alive(period);
         }
-        let stream = match &self.tls {
-            None if self.authority.starts_with("https://") => {
+        let tls = match (&self.client_tls, &endpoint.tls_name) {
+            (Some(config), Some(name)) => Some((config, name)),
+            _ => None,
+        };
+        let stream = match tls {
+            None if endpoint.authority.starts_with("https://") => {
                 return Err(BackendError::Connect(
                     self.authority.clone(),
                     ConnectFailure::NotVerifiable,
@@ -262,6 +413,7 @@ impl Pool {
     /// pool; or closes it, when the pool keeps no more.
     fn checkin(&self, mut idle: Counted) {
         if self.retired.get()
+            || idle.endpoint.gone.get()
             || !self.settings.keep_alive
             || self.idle.borrow().len() >= self.settings.max_idle
         {
@@ -364,14 +516,17 @@ impl Pools {
 struct Counted {
     conn: BackendConn,
     open: Rc<Cell<usize>>,
+    /// Where it is connected: a checkout for another endpoint skips it.
+    endpoint: Rc<Endpoint>,
 }
 
 impl Counted {
-    fn new(conn: BackendConn, open: &Rc<Cell<usize>>) -> Counted {
+    fn new(conn: BackendConn, open: &Rc<Cell<usize>>, endpoint: &Rc<Endpoint>) -> Counted {
         open.set(open.get() + 1);
         Counted {
             conn,
             open: open.clone(),
+            endpoint: endpoint.clone(),
         }
     }
 }
@@ -434,7 +589,8 @@ mod tests {
                 max_idle: 4,
                 ..PoolSettings::default()
             };
-            let pool = Pool::new("127.0.0.1:1".into(), Some(addr), settings, None, None);
+            let feed = Feed::new(&addr.to_string());
+            let pool = Pool::new("127.0.0.1:1".into(), feed, settings, None, None);
             let counts = || (pool.open_count(), pool.idle_count());
             let lease = pool.checkout().await.unwrap();
             assert!(!lease.is_reused());
@@ -456,5 +612,61 @@ mod tests {
         })
         .unwrap();
         assert_eq!(backend.join().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn endpoints_follow_their_feed_by_weight_and_gone_ones_drain() {
+        let listen = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (one, two) = (listen(), listen());
+        let (a, b) = (one.local_addr().unwrap(), two.local_addr().unwrap());
+        let keep = |l: std::net::TcpListener, n| {
+            std::thread::spawn(move || l.incoming().take(n).collect::<Vec<_>>())
+        };
+        let (kept_a, kept_b) = (keep(one, 1), keep(two, 1));
+        let instance = |addr: SocketAddr| Instance {
+            authority: format!("{addr}").into(),
+            addr,
+        };
+        crate::rt::block_on_local(async move {
+            let feed = Feed::new("srv+http://svc.test");
+            // Weights 1:3, as lura expands them.
+            feed.publish(vec![instance(a), instance(b), instance(b), instance(b)]);
+            let settings = PoolSettings {
+                max_idle: 4,
+                ..PoolSettings::default()
+            };
+            let pool = Pool::new(
+                "srv+http://svc.test".into(),
+                feed.clone(),
+                settings,
+                None,
+                None,
+            );
+            assert_eq!(pool.addresses(), [a, b, b, b]);
+            let picks: Vec<_> = (0..8).map(|_| pool.pick().unwrap().addr).collect();
+            assert_eq!(picks, [a, b, b, b, a, b, b, b]);
+            let to_a = pool.checkout().await.unwrap();
+            let to_b = pool.checkout().await.unwrap();
+            to_b.finish(true);
+            assert_eq!((pool.open_count(), pool.idle_count()), (2, 1));
+            // a leaves: b keeps its idle connection, a's busy one is
+            // closed when its exchange ends.
+            feed.publish(vec![instance(b)]);
+            pool.refresh();
+            assert_eq!(pool.addresses(), [b]);
+            to_a.finish(true);
+            assert_eq!((pool.open_count(), pool.idle_count()), (1, 1));
+            let to_b = pool.checkout().await.unwrap();
+            assert!(to_b.is_reused(), "b's connection kept");
+            to_b.finish(true);
+            // b leaves too: its idle connection is closed at once.
+            feed.publish(vec![]);
+            pool.refresh();
+            assert_eq!((pool.open_count(), pool.idle_count()), (0, 0));
+            assert!(matches!(pool.pick(), Err(BackendError::Resolve(_))));
+        })
+        .unwrap();
+        assert_eq!(kept_a.join().unwrap().len(), 1);
+        assert_eq!(kept_b.join().unwrap().len(), 1);
     }
 }

@@ -1,14 +1,17 @@
-//! Name resolution, done once at start-up (as nginx does without a
-//! `resolver`): the event loops never block on DNS.
+//! Pool keys of backend hosts, and their resolution at start-up; names
+//! are kept current by `upstream::discovery`'s thread: the event loops
+//! never block on DNS.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The pool key of a backend base URL: `host:port` of an `http://` URL
 /// such as `http://127.0.0.1:8081` (port 80 when absent), and
 /// `https://host:port` of an `https://` one (port 443 when absent).
 pub fn authority_of(base_url: &str) -> String {
+    // A `"sd": "dns"` backend's key (`config::build`'s `srv_host`) is its own.
+    if base_url.starts_with(super::discovery::SRV_PREFIX) {
+        return base_url.to_string();
+    }
     if let Some(rest) = base_url.strip_prefix("https://") {
         let plain = authority_of(rest);
         let host = plain.strip_suffix(":80").filter(|_| !has_port(rest));
@@ -46,39 +49,15 @@ pub fn socket_authority(key: &str) -> &str {
     key.strip_prefix("https://").unwrap_or(key)
 }
 
-/// Authority -> address, for every authority given.
-pub type Resolved = Vec<(String, Option<SocketAddr>)>;
+/// Pool key -> the feed of its addresses (`upstream::discovery`).
+pub use super::discovery::Resolved;
 
 /// Resolves every authority in parallel, waiting at most `limit` in all;
-/// names that did not resolve in time map to `None` (their calls fail with
-/// a clear error instead of stalling start-up).
+/// names that did not resolve in time have no address (their calls fail
+/// with a clear error instead of stalling start-up). Nothing re-resolves
+/// them: `run` uses [`super::discovery::resolve_live`].
 pub fn resolve_all(authorities: &[String], limit: Duration) -> Resolved {
-    let (tx, rx) = mpsc::channel();
-    for (i, authority) in authorities.iter().enumerate() {
-        let tx = tx.clone();
-        let authority = authority.clone();
-        std::thread::spawn(move || {
-            let addr = socket_authority(&authority)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut addrs| {
-                    let all: Vec<SocketAddr> = addrs.by_ref().collect();
-                    // Prefer IPv4, as backends on "localhost" usually listen there.
-                    all.iter().find(|a| a.is_ipv4()).or(all.first()).copied()
-                });
-            let _ = tx.send((i, addr));
-        });
-    }
-    drop(tx);
-    let mut out: Resolved = authorities.iter().map(|a| (a.clone(), None)).collect();
-    let deadline = Instant::now() + limit;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok((i, addr)) => out[i].1 = addr,
-            Err(_) => break,
-        }
-    }
-    out
+    super::discovery::resolve_once(authorities, limit)
 }
 
 #[cfg(test)]
@@ -109,7 +88,10 @@ mod tests {
             &["127.0.0.1:80".into(), "no such host!:1".into()],
             Duration::from_secs(2),
         );
-        assert_eq!(got[0].1, Some("127.0.0.1:80".parse().unwrap()));
-        assert_eq!(got[1].1, None);
+        let addrs = |i: usize| -> Vec<std::net::SocketAddr> {
+            got[i].1.instances().iter().map(|i| i.addr).collect()
+        };
+        assert_eq!(addrs(0), ["127.0.0.1:80".parse().unwrap()]);
+        assert_eq!(addrs(1), []);
     }
 }
