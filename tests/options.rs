@@ -35,6 +35,8 @@ fn base(namespace: &str) -> &'static str {
         }
         "proxy" => r#"{"shadow": true}"#,
         "websocket" => r#"{"enable_direct_communication": true}"#,
+        "backend/pubsub/publisher" => r#"{"topic_url": "orders"}"#,
+        "backend/pubsub/subscriber" => r#"{"subscription_url": "orders"}"#,
         _ => "{}",
     }
 }
@@ -73,6 +75,14 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if matches!(
+                namespace,
+                "backend/pubsub/publisher" | "backend/pubsub/subscriber"
+            ) && level == Level::Backend
+            {
+                // A pubsub backend's host names its driver.
+                target["host"] = json!(["nats://"]);
+            }
             if namespace == "websocket" && level == Level::Endpoint {
                 // A websocket endpoint relays to one ws:// backend.
                 doc["endpoints"][0]["backend"] =

@@ -670,6 +670,9 @@ fn build_backend(
     let own_hosts = raw.host.unwrap_or_default();
     let hosts = if own_hosts.is_empty() {
         context.inherited_hosts.to_vec()
+    } else if extra.pubsub.is_some() {
+        // A pubsub driver's URL prefix, e.g. "nats://" (`config::pubsub`).
+        own_hosts
     } else {
         clean_hosts(&own_hosts, &format!("{at}.host"))?
     };
@@ -728,7 +731,19 @@ fn build_backend(
 
     // A non-HTTP backend kind, from the backend's namespace or host scheme
     // (`upstream::kind`): each kind's settings are read here.
-    let protocol: Option<super::ProtocolSettings> = None;
+    let protocol: Option<super::ProtocolSettings> = match &extra.pubsub {
+        Some(found) => Some(super::ProtocolSettings::Nats(super::pubsub::settings(
+            found, &hosts, &at,
+        )?)),
+        None => None,
+    };
+    // A publisher's answer carries no data to decode (`upstream::kind::nats`).
+    let encoding = match &protocol {
+        Some(super::ProtocolSettings::Nats(nats)) if nats.role == super::PubSubRole::Publish => {
+            BackendEncoding::Json
+        }
+        _ => encoding,
+    };
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
     }

@@ -354,7 +354,11 @@ pub struct Backend {
 /// The settings of a non-HTTP backend kind (`upstream::kind`), one variant
 /// per kind.
 #[derive(Debug, Clone)]
-pub enum ProtocolSettings {}
+pub enum ProtocolSettings {
+    /// `backend/pubsub/publisher` or `backend/pubsub/subscriber` on a
+    /// `nats://` host (`config::pubsub`, `upstream::kind::nats`).
+    Nats(super::NatsSettings),
+}
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -219,7 +219,7 @@ const LISTED: &[Opt] = &[
     hn(B, "sd", "\"static\"", "\"static\" only; \"dns\" (SRV) is refused"),
     h(B, "extra_config", "{}"),
     ig(B, "sd_scheme", "\"http\"", NO_DNS_SD),
-    ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default; only backends of other protocols need it, and cuttle refuses those"),
+    ig(B, "disable_host_sanitize", "true", "cuttle normalises http hosts as lura does by default and keeps a pubsub backend's host (\"nats://\") as written, with or without it (docs/pubsub.md)"),
     // ---- router (root; krakend-ce `router_engine.go`, gin) ----
     h(R, "extra_config.router", "{}"),
     h(R, "extra_config.router.return_error_msg", "true"),
@@ -500,6 +500,11 @@ const LISTED: &[Opt] = &[
     h(B, "extra_config.backend/http", "{}"),
     h(B, "extra_config.backend/http.return_error_code", "true"),
     h(B, "extra_config.backend/http.return_error_details", "\"b\""),
+    // ---- pubsub (backend; krakend-pubsub on Go CDK, docs/pubsub.md) ----
+    hn(B, "extra_config.backend/pubsub/publisher", "{}", "nats:// only (host \"nats://\", server from NATS_SERVER_URL); other drivers refused"),
+    hn(B, "extra_config.backend/pubsub/publisher.topic_url", "\"orders\"", "the NATS subject; ?natsv2 sends the headers as NATS headers"),
+    hn(B, "extra_config.backend/pubsub/subscriber", "{}", "nats:// only (host \"nats://\", server from NATS_SERVER_URL); other drivers refused"),
+    hn(B, "extra_config.backend/pubsub/subscriber.subscription_url", "\"orders\"", "the NATS subject; ?queue=group; one subscription per worker"),
     // ---- auth/client-credentials (backend; krakend-oauth2-clientcredentials) ----
     hn(B, "extra_config.auth/client-credentials", "{}", "one token per backend per process, sent as Authorization"),
     h(B, "extra_config.auth/client-credentials.client_id", "\"id\""),
