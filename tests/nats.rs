@@ -308,13 +308,38 @@ fn a_subscriber_endpoint_answers_the_next_message_merged_with_an_http_backend() 
     peer.publish("events.created", br#"{"a":{"n":1}}"#);
     peer.publish("events.updated", br#"{"a":{"n":2}}"#);
 
-    for n in [1, 2] {
+    // What KrakenD's publisher sends without natsv2: natspubsub's v1
+    // encoding, gob (metadata, body), for the same body.
+    peer.publish("events.v1", &gob_message(br#"{"a":{"n":3}}"#));
+
+    for n in [1, 2, 3] {
         let response = gateway.get("/events");
         assert_eq!(response.status, 200, "{}", response.text());
         assert_eq!(response.header("X-KrakenD-Completed"), Some("true"));
         assert_eq!(response.json(), serde_json::json!({"a": {"n": n}, "b": 1}));
     }
-    assert_eq!(http.requests().len(), 2);
+    assert_eq!(http.requests().len(), 3);
+}
+
+/// natspubsub's `encodeMessage` for metadata `{"User-Agent": "KrakenD"}`:
+/// the type definition of `map[string]string` (gob id 65), the map, then
+/// the body as `[]byte` (id 5), each a length-prefixed gob message.
+fn gob_message(body: &[u8]) -> Vec<u8> {
+    let mut definition = vec![0xff, 0x81, 0x04, 0x01, 0x01, 0x11];
+    definition.extend_from_slice(b"map[string]string");
+    definition.extend_from_slice(&[0x01, 0xff, 0x82, 0x00, 0x01, 0x0c, 0x01, 0x0c, 0x00, 0x00]);
+    let mut map = vec![0xff, 0x82, 0x00, 0x01, 0x0a];
+    map.extend_from_slice(b"User-Agent");
+    map.push(0x07);
+    map.extend_from_slice(b"KrakenD");
+    let mut value = vec![0x0a, 0x00, body.len() as u8];
+    value.extend_from_slice(body);
+    let mut out = Vec::new();
+    for message in [definition, map, value] {
+        out.push(message.len() as u8);
+        out.extend_from_slice(&message);
+    }
+    out
 }
 
 #[test]

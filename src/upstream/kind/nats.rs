@@ -195,13 +195,20 @@ impl Nats {
             held.subscriber = None;
             return Err(failure("the subscription was closed"));
         };
-        if message.payload.len() > max_body {
+        let payload = &message.payload[..];
+        // natspubsub's v1 decoding: a gob-encoded (metadata, body) pair,
+        // else the payload is the body (`decodeMessage`).
+        let body = match self.settings.headers {
+            false => gob_body(payload).unwrap_or(payload),
+            true => payload,
+        };
+        if body.len() > max_body {
             return Err(BackendError::TooLarge(max_body));
         }
         Ok(Response {
             status: 200,
             content_type: None,
-            body: message.payload.to_vec(),
+            body: body.to_vec(),
         })
     }
 
@@ -274,6 +281,81 @@ fn metadata(block: &[u8]) -> HeaderMap {
     map
 }
 
+/// The body of a message natspubsub's v1 encoding wrote with metadata
+/// (`encodeMessage`: one gob encoder writes the `map[string]string`, then
+/// the `[]byte`), or `None` when `data` is not that (then it is the body,
+/// as `decodeMessage` falls back to). Only the framing is read: each gob
+/// message is a length, a type id (negative: a type definition, skipped)
+/// and a value; a lone value starts with field delta 0; a map is a count
+/// and its keys and values, a string or `[]byte` a length and its bytes
+/// (Go's `encoding/gob` doc, "Encoding details").
+fn gob_body(data: &[u8]) -> Option<&[u8]> {
+    /// gob's predefined type id of `[]byte`.
+    const BYTES: i64 = 5;
+    let mut stream = Gob(data);
+    let metadata = loop {
+        let mut message = Gob(stream.bytes()?);
+        if message.int()? >= 0 {
+            break message;
+        }
+    };
+    let mut metadata = metadata;
+    if metadata.uint()? != 0 {
+        return None;
+    }
+    for _ in 0..metadata.uint()? {
+        metadata.bytes()?;
+        metadata.bytes()?;
+    }
+    let mut body = Gob(stream.bytes()?);
+    if !metadata.0.is_empty() || !stream.0.is_empty() || body.int()? != BYTES || body.uint()? != 0 {
+        return None;
+    }
+    let bytes = body.bytes()?;
+    body.0.is_empty().then_some(bytes)
+}
+
+/// A reader of gob's encoding of numbers and byte strings.
+struct Gob<'a>(&'a [u8]);
+
+impl<'a> Gob<'a> {
+    /// Below 128: one byte; else the negated count of big-endian bytes
+    /// that follow.
+    fn uint(&mut self) -> Option<u64> {
+        let (&first, rest) = self.0.split_first()?;
+        if first < 0x80 {
+            self.0 = rest;
+            return Some(u64::from(first));
+        }
+        let count = usize::from(first.wrapping_neg());
+        if count > 8 || rest.len() < count {
+            return None;
+        }
+        let value = rest[..count]
+            .iter()
+            .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+        self.0 = &rest[count..];
+        Some(value)
+    }
+
+    /// The sign in the lowest bit, complemented when set.
+    fn int(&mut self) -> Option<i64> {
+        let u = self.uint()?;
+        let magnitude = (u >> 1) as i64;
+        Some(if u & 1 == 1 { !magnitude } else { magnitude })
+    }
+
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.uint()?).ok()?;
+        if self.0.len() < len {
+            return None;
+        }
+        let (bytes, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(bytes)
+    }
+}
+
 /// Go's `url.QueryEscape`.
 fn query_escape(text: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
@@ -297,6 +379,50 @@ fn query_escape(text: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What natspubsub's `encodeMessage` writes for metadata
+    /// `{"User-Agent": "KrakenD"}` and `body`: the type definition of
+    /// `map[string]string` (id 65), the map, then the `[]byte` (id 5).
+    fn gob_message(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut definition = vec![0xff, 0x81, 0x04, 0x01, 0x01, 0x11];
+        definition.extend_from_slice(b"map[string]string");
+        definition.extend_from_slice(&[0x01, 0xff, 0x82, 0x00, 0x01, 0x0c, 0x01, 0x0c, 0x00, 0x00]);
+        out.push(definition.len() as u8);
+        out.extend_from_slice(&definition);
+        let mut map = vec![0xff, 0x82, 0x00, 0x01, 0x0a];
+        map.extend_from_slice(b"User-Agent");
+        map.push(0x07);
+        map.extend_from_slice(b"KrakenD");
+        out.push(map.len() as u8);
+        out.extend_from_slice(&map);
+        let mut value = vec![0x0a, 0x00, body.len() as u8];
+        value.extend_from_slice(body);
+        out.push(value.len() as u8);
+        out.extend_from_slice(&value);
+        out
+    }
+
+    #[test]
+    fn a_v1_message_with_metadata_gives_its_body() {
+        let message = gob_message(br#"{"a":1}"#);
+        assert_eq!(gob_body(&message), Some(&br#"{"a":1}"#[..]));
+        // Anything else is the body itself.
+        for data in [
+            &br#"{"a":1}"#[..],
+            b"",
+            b"[1]",
+            &message[..message.len() - 1],
+            &[message.as_slice(), b"x"].concat(),
+        ] {
+            assert_eq!(gob_body(data), None, "{data:?}");
+        }
+        // Lengths past one byte: negated byte count, then big-endian.
+        assert_eq!(Gob(&[0xfe, 0x01, 0x00]).uint(), Some(256));
+        assert_eq!(Gob(&[0x81]).int(), None);
+        assert_eq!(Gob(&[0xff, 0x81]).int(), Some(-65));
+        assert_eq!(Gob(&[0xff, 0x82]).int(), Some(65));
+    }
 
     #[test]
     fn query_escape_is_gos() {
