@@ -248,19 +248,25 @@ fn a_publisher_endpoint_publishes_the_clients_body_with_its_headers_under_natsv2
     let Some(server) = NatsServer::start() else {
         return;
     };
+    let http = Backend::start(|_| json(200, r#"{"b":1}"#));
     let config = format!(
         r#"{{"version": 3, "timeout": "2s", "endpoints": [
             {{"endpoint": "/orders", "method": "POST", "input_headers": ["X-Tenant"],
               "backend": [{}]}},
             {{"endpoint": "/audit", "method": "POST", "input_headers": ["X-Tenant"],
-              "backend": [{}]}}]}}"#,
+              "backend": [{}]}},
+            {{"endpoint": "/both", "method": "POST",
+              "backend": [{}, {{"host": ["{}"], "url_pattern": "/b"}}]}}]}}"#,
         publisher("orders.new"),
         publisher("audit?natsv2"),
+        publisher("orders.both"),
+        http.url()
     );
     let gateway = start_gateway(&config, &server.url());
     let mut peer = Peer::connect(&server);
     peer.subscribe("orders.new");
     peer.subscribe("audit");
+    peer.subscribe("orders.both");
 
     let response = post(&gateway, "/orders", "X-Tenant: t1\r\n", r#"{"id":1}"#);
     assert_eq!(response.status, 200, "{}", response.text());
@@ -290,6 +296,12 @@ fn a_publisher_endpoint_publishes_the_clients_body_with_its_headers_under_natsv2
         "{:?}",
         message.headers
     );
+    // Merged with an HTTP backend, the publisher adds nothing.
+    let response = post(&gateway, "/both", "", r#"{"id":3}"#);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("X-KrakenD-Completed"), Some("true"));
+    assert_eq!(response.json(), serde_json::json!({"b": 1}));
+    assert_eq!(peer.next_message().payload, br#"{"id":3}"#);
 }
 
 #[test]
@@ -534,6 +546,23 @@ fn config_errors_name_the_json_path() {
             .to_string();
         assert!(error.contains(at), "{at}: {error}");
         assert!(error.contains(says), "{says}: {error}");
+    }
+    // Both namespaces: krakend-pubsub uses the subscriber.
+    let text = r#"{"version": 3, "endpoints": [{"endpoint": "/x", "backend": [
+        {"host": ["nats://"], "url_pattern": "/x", "extra_config": {
+            "backend/pubsub/publisher": {"topic_url": "a"},
+            "backend/pubsub/subscriber": {"subscription_url": "b"}}}]}]}"#;
+    let config = cuttle::config::parse(text, std::path::Path::new("pubsub.json")).unwrap();
+    assert!(
+        config.warnings.iter().any(|w| w.at
+            == "endpoints[0].backend[0].extra_config.backend/pubsub/publisher"
+            && w.message.contains("subscriber")),
+        "{:?}",
+        config.warnings
+    );
+    match &config.endpoints[0].backends[0].protocol {
+        Some(cuttle::config::ProtocolSettings::Nats(nats)) => assert_eq!(nats.subject, "b"),
+        other => panic!("{other:?}"),
     }
     // A no-op endpoint streams HTTP; a pubsub backend cannot stand behind one.
     let text = format!(

@@ -29,6 +29,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use async_nats::connection::State;
+use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::{Client, ConnectOptions, HeaderMap, Subscriber};
 use futures_lite::StreamExt;
 
@@ -272,10 +273,15 @@ fn metadata(block: &[u8]) -> HeaderMap {
         if transport || seen.contains(&name) {
             continue;
         }
-        map.insert(
-            query_escape(name.as_bytes()).as_str(),
-            query_escape(value).as_str(),
-        );
+        // Escaped, a name and a value are ASCII with no control character
+        // or ':'; the checked conversions keep the library's asserts away.
+        let (Ok(header), Ok(text)) = (
+            query_escape(name.as_bytes()).parse::<HeaderName>(),
+            query_escape(value).parse::<HeaderValue>(),
+        ) else {
+            continue;
+        };
+        map.insert(header, text);
         seen.push(name);
     }
     map
