@@ -574,3 +574,39 @@ fn config_errors_name_the_json_path() {
         .to_string();
     assert!(error.contains("endpoints[0].backend[0]"), "{error}");
 }
+
+#[test]
+fn the_client_reconnects_after_the_server_restarts() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let port = server.port;
+    let config = format!(
+        r#"{{"version": 3, "timeout": "2s", "endpoints": [
+            {{"endpoint": "/publish", "method": "POST", "backend": [{}]}},
+            {{"endpoint": "/events", "backend": [{}]}}]}}"#,
+        publisher("orders"),
+        subscriber("events"),
+    );
+    let gateway = start_gateway(&config, &server.url());
+    assert_eq!(post(&gateway, "/publish", "", "{}").status, 200);
+    drop(server);
+    // While the server is gone a publish fails at once (nothing is kept
+    // to be sent twice).
+    gateway.eventually("a publish fails", Duration::from_secs(5), || {
+        post(&gateway, "/publish", "", "{}").status == 500
+    });
+    let server = NatsServer::start_on(port).unwrap();
+    gateway.eventually("a publish goes through", Duration::from_secs(10), || {
+        post(&gateway, "/publish", "", "{}").status == 200
+    });
+    // The subscription was made again on the new connection.
+    eventually("the subscription is back", Duration::from_secs(5), || {
+        server.subscribed("events")
+    });
+    let mut peer = Peer::connect(&server);
+    peer.publish("events", br#"{"after":"restart"}"#);
+    let response = gateway.get("/events");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), serde_json::json!({"after": "restart"}));
+}
