@@ -588,7 +588,9 @@ fn the_client_reconnects_after_the_server_restarts() {
         publisher("orders"),
         subscriber("events"),
     );
-    let gateway = start_gateway(&config, &server.url());
+    // A list of servers, as nats.go takes it: the first is down.
+    let servers = format!("nats://127.0.0.1:{}, {}", free_port(), server.url());
+    let gateway = start_gateway(&config, &servers);
     assert_eq!(post(&gateway, "/publish", "", "{}").status, 200);
     drop(server);
     // While the server is gone a publish fails at once (nothing is kept

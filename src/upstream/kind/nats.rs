@@ -102,9 +102,11 @@ impl Connection {
             .ok()
             .filter(|u| !u.is_empty())
             .ok_or_else(|| failure(format!("{SERVER_URL_VAR} environment variable not set")))?;
+        // nats.go's `Connect` takes a comma-separated list of servers.
+        let servers: Vec<&str> = url.split(',').map(str::trim).collect();
         let client = ConnectOptions::new()
             .connection_timeout(CONNECT_TIMEOUT)
-            .connect(url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| failure(format!("failed to dial {SERVER_URL_VAR}: {e}")))?;
         *self.client.borrow_mut() = Some(client.clone());
