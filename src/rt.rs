@@ -137,6 +137,14 @@ pub fn block_on_local<F: Future>(future: F) -> Result<F::Output, Stopped> {
     }
 }
 
+/// Whether this thread runs a worker's loop ([`block_on_local`]), where
+/// [`spawn`] may start background work (a backend kind connecting at
+/// start-up; `process::prepare` builds a worker's tables on the main
+/// thread, outside any loop).
+pub fn on_worker() -> bool {
+    WORKER_THREAD.with(Cell::get)
+}
+
 /// A worker's event loop kept between runs (`server::harness`): the
 /// same current-thread runtime and `LocalSet` as [`block_on_local`], but
 /// each [`Local::block_on`] returns to the caller, tasks left running

@@ -36,6 +36,8 @@ fn base(namespace: &str) -> &'static str {
         "proxy" => r#"{"shadow": true}"#,
         "websocket" => r#"{"enable_direct_communication": true}"#,
         "backend/graphql" => r#"{"type": "query", "query": "{ a }"}"#,
+        "backend/pubsub/publisher" => r#"{"topic_url": "orders"}"#,
+        "backend/pubsub/subscriber" => r#"{"subscription_url": "orders"}"#,
         _ => "{}",
     }
 }
@@ -115,6 +117,14 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if matches!(
+                namespace,
+                "backend/pubsub/publisher" | "backend/pubsub/subscriber"
+            ) && level == Level::Backend
+            {
+                // A pubsub backend's host names its driver.
+                target["host"] = json!(["nats://"]);
+            }
             if namespace == "backend/grpc" && level == Level::Backend {
                 // A gRPC backend names a method of the root catalog.
                 target["url_pattern"] = json!("/o.S/M");

@@ -732,6 +732,8 @@ fn build_backend(
             ));
         }
         None if own_hosts.is_empty() => context.inherited_hosts.to_vec(),
+        // A pubsub driver's URL prefix, e.g. "nats://" (`config::pubsub`).
+        None if extra.pubsub.is_some() => own_hosts,
         None => clean_hosts(&own_hosts, &format!("{at}.host"))?,
     };
     if hosts.is_empty() {
@@ -796,11 +798,22 @@ fn build_backend(
         &at,
         &mut unknown.warnings,
     )?;
+    if let Some(found) = &extra.pubsub {
+        if protocol.is_some() {
+            return Err(Problem::new(
+                format!("{at}.extra_config"),
+                "a backend is called one way: keep one of backend/graphql, backend/grpc and backend/pubsub",
+            ));
+        }
+        protocol = Some(super::ProtocolSettings::Nats(super::pubsub::settings(
+            found, &hosts, &at,
+        )?));
+    }
     if let Some(value) = &extra.grpc {
         if protocol.is_some() {
             return Err(Problem::new(
                 format!("{at}.extra_config.{}", super::grpc::BACKEND),
-                "a backend is called one way: keep either backend/graphql or backend/grpc",
+                "a backend is called one way: keep one of backend/graphql, backend/grpc and backend/pubsub",
             ));
         }
         protocol = Some(super::ProtocolSettings::Grpc(std::sync::Arc::new(
@@ -813,6 +826,13 @@ fn build_backend(
             )?,
         )));
     }
+    // A publisher's answer carries no data to decode (`upstream::kind::nats`).
+    let encoding = match &protocol {
+        Some(super::ProtocolSettings::Nats(nats)) if nats.role == super::PubSubRole::Publish => {
+            BackendEncoding::Json
+        }
+        _ => encoding,
+    };
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
     }

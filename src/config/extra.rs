@@ -137,6 +137,8 @@ pub struct BackendExtra {
     /// `backend/grpc`, read by `build_backend` (it needs the url_pattern
     /// and the root catalog).
     pub grpc: Option<Value>,
+    /// `backend/pubsub/publisher` or `backend/pubsub/subscriber`.
+    pub pubsub: Option<super::pubsub::PubSub>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -420,6 +422,25 @@ pub fn backend(
                 result.martian = Some(super::martian::parse(value, &at, &mut notes)?);
                 unknown.ignored.extend(notes.ignored);
                 unknown.unimplemented.extend(notes.unimplemented);
+            }
+            super::pubsub::PUBLISHER | super::pubsub::SUBSCRIBER => {
+                note_ignored_keys(namespace, value, unknown);
+                let found =
+                    super::pubsub::read(value, namespace == super::pubsub::SUBSCRIBER, &at)?;
+                // krakend-pubsub tries the subscriber first (`New`): with
+                // both, the publisher is never used.
+                let (kept, dropped) = match result.pubsub.take() {
+                    Some(earlier) if earlier.subscribe => (earlier, Some(found)),
+                    Some(earlier) => (found, Some(earlier)),
+                    None => (found, None),
+                };
+                if let Some(dropped) = dropped {
+                    unknown.warnings.push(Problem::new(
+                        dropped.at,
+                        "ignored: this backend also has backend/pubsub/subscriber, which KrakenD uses instead",
+                    ));
+                }
+                result.pubsub = Some(kept);
             }
             _ => note_unknown(namespace, at, unknown),
         }

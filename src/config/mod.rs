@@ -33,6 +33,7 @@ mod lua;
 pub mod martian;
 mod model;
 pub mod options;
+mod pubsub;
 mod ratelimit;
 mod raw;
 mod route;
@@ -68,6 +69,7 @@ pub use graphql::{
 pub use logging::{LogFormat, LogLevel, Logging, Piece};
 pub use lua::LuaSettings;
 pub use model::*;
+pub use pubsub::{NatsSettings, Role as PubSubRole};
 pub use route::{find_placeholders, placeholder_names};
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;

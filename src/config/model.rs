@@ -363,6 +363,9 @@ pub enum ProtocolSettings {
     Graphql(std::sync::Arc<super::graphql::GraphqlSettings>),
     /// `backend/grpc` (`config::grpc`, `upstream::kind::grpc`).
     Grpc(std::sync::Arc<super::grpc::GrpcSettings>),
+    /// `backend/pubsub/publisher` or `backend/pubsub/subscriber` on a
+    /// `nats://` host (`config::pubsub`, `upstream::kind::nats`).
+    Nats(super::NatsSettings),
 }
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).

@@ -218,7 +218,7 @@ const LISTED: &[Opt] = &[
     hn(B, "sd", "\"static\"", "\"static\", \"dns\" and \"dns-shared\" (SRV, docs/service-discovery.md); others are refused"),
     h(B, "extra_config", "{}"),
     hn(B, "sd_scheme", "\"http\"", "with \"sd\": \"dns\": \"http\" or \"https\""),
-    ig(B, "disable_host_sanitize", "true", "cuttle always normalises hosts as lura does by default, and reads a \"sd\": \"dns\" backend's SRV name with or without it"),
+    ig(B, "disable_host_sanitize", "true", "cuttle always normalises http hosts as lura does by default, reads a \"sd\": \"dns\" backend's SRV name and keeps a pubsub backend's host (\"nats://\") as written, with or without it"),
     // ---- router (root; krakend-ce `router_engine.go`, gin) ----
     h(R, "extra_config.router", "{}"),
     h(R, "extra_config.router.return_error_msg", "true"),
@@ -507,6 +507,11 @@ const LISTED: &[Opt] = &[
     hn(B, "extra_config.backend/graphql.variables", "{\"limit\": 10}", "\"{param}\" values filled from the endpoint's placeholders for a query"),
     h(B, "extra_config.backend/graphql.operationName", "\"op\""),
     hn(B, "extra_config.backend/graphql.method", "\"post\"", "lura's: GET puts the request in the query string, anything else is POST"),
+    // ---- pubsub (backend; krakend-pubsub on Go CDK, docs/pubsub.md) ----
+    hn(B, "extra_config.backend/pubsub/publisher", "{}", "nats:// only (host \"nats://\", server from NATS_SERVER_URL); other drivers refused"),
+    hn(B, "extra_config.backend/pubsub/publisher.topic_url", "\"orders\"", "the NATS subject; ?natsv2 sends the headers as NATS headers"),
+    hn(B, "extra_config.backend/pubsub/subscriber", "{}", "nats:// only (host \"nats://\", server from NATS_SERVER_URL); other drivers refused"),
+    hn(B, "extra_config.backend/pubsub/subscriber.subscription_url", "\"orders\"", "the NATS subject; ?queue=group; one subscription per worker"),
     // ---- auth/client-credentials (backend; krakend-oauth2-clientcredentials) ----
     hn(B, "extra_config.auth/client-credentials", "{}", "one token per backend per process, sent as Authorization"),
     h(B, "extra_config.auth/client-credentials.client_id", "\"id\""),

@@ -16,6 +16,7 @@
 
 mod graphql;
 pub mod grpc;
+pub mod nats;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,6 +67,7 @@ pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
     match settings {
         ProtocolSettings::Graphql(settings) => Rc::new(graphql::Graphql::new(settings)),
         ProtocolSettings::Grpc(grpc) => Rc::new(grpc::Grpc::new(grpc.clone())),
+        ProtocolSettings::Nats(nats) => nats::for_worker(nats),
     }
 }
 
@@ -79,6 +81,7 @@ pub fn uses_http_pools(settings: Option<&ProtocolSettings>) -> bool {
             ProtocolSettings::Graphql(_) => true,
             // Its own HTTP/2 connections (`grpc`), not the HTTP/1.1 pools.
             ProtocolSettings::Grpc(_) => false,
+            ProtocolSettings::Nats(_) => false,
         },
     }
 }
