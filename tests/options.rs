@@ -35,6 +35,7 @@ fn base(namespace: &str) -> &'static str {
         }
         "proxy" => r#"{"shadow": true}"#,
         "websocket" => r#"{"enable_direct_communication": true}"#,
+        "backend/amqp/consumer" | "backend/amqp/producer" => r#"{"name": "q", "exchange": "x"}"#,
         _ => "{}",
     }
 }
@@ -73,6 +74,10 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if namespace.starts_with("backend/amqp/") && level == Level::Backend {
+                // An AMQP backend's host is its broker.
+                target["host"] = json!(["amqp://127.0.0.1:9"]);
+            }
             if namespace == "websocket" && level == Level::Endpoint {
                 // A websocket endpoint relays to one ws:// backend.
                 doc["endpoints"][0]["backend"] =

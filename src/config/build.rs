@@ -668,8 +668,12 @@ fn build_backend(
         ));
     }
     let own_hosts = raw.host.unwrap_or_default();
+    let amqp = extra.amqp.take();
     let hosts = if own_hosts.is_empty() {
         context.inherited_hosts.to_vec()
+    } else if amqp.is_some() {
+        // An AMQP URL (with credentials) is no HTTP base URL to clean.
+        own_hosts
     } else {
         clean_hosts(&own_hosts, &format!("{at}.host"))?
     };
@@ -728,12 +732,30 @@ fn build_backend(
 
     // A non-HTTP backend kind, from the backend's namespace or host scheme
     // (`upstream::kind`): each kind's settings are read here.
-    let protocol: Option<super::ProtocolSettings> = None;
+    let mut protocol: Option<super::ProtocolSettings> = None;
+    if let Some((namespace, value, amqp_at)) = &amqp {
+        let mut settings = super::amqp::settings(
+            namespace,
+            value,
+            amqp_at,
+            &hosts,
+            &format!("{at}.host"),
+            &url_pattern,
+        )?;
+        settings.decoding = (encoding, raw.is_collection.unwrap_or(false));
+        if hosts.len() > 1 {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.host"),
+                "krakend-amqp connects to the first host only; the others are not used",
+            ));
+        }
+        protocol = Some(super::ProtocolSettings::Amqp(settings));
+    }
     if protocol.is_some() {
         refuse_protocol_where_streamed(&extra, context.endpoint_output, &at)?;
     }
 
-    Ok(Backend {
+    let mut backend = Backend {
         url_pattern,
         hosts,
         method,
@@ -763,7 +785,17 @@ fn build_backend(
         http_cache: extra.http_cache,
         lua: extra.lua,
         protocol,
-    })
+    };
+    if let Some(super::ProtocolSettings::Amqp(settings)) = &backend.protocol
+        && matches!(settings.role, super::AmqpRole::Producer(_))
+    {
+        // krakend-amqp's producer answers `IsComplete` with no data and no
+        // entity formatter: nothing of the backend's own manipulation
+        // applies, whatever its encoding (`upstream::kind::amqp`).
+        backend.encoding = BackendEncoding::Json;
+        backend.manipulation = ManipulationSpec::default();
+    }
+    Ok(backend)
 }
 
 /// A non-HTTP backend answers with one whole document: it cannot be a

@@ -14,6 +14,7 @@
 //! What needs those is built from the settings by `prepare::Prepared`.
 
 mod alias;
+mod amqp;
 mod auth;
 mod auth_extras;
 mod build;
@@ -52,6 +53,9 @@ mod tests;
 
 use std::path::Path;
 
+pub use amqp::{
+    AmqpBroker, AmqpConsumer, AmqpProducer, AmqpRole, AmqpSettings, Backoff as AmqpBackoff,
+};
 pub use auth::{
     AuthSettings, FileSecret, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings,
     ValidatorSettings,

@@ -354,7 +354,10 @@ pub struct Backend {
 /// The settings of a non-HTTP backend kind (`upstream::kind`), one variant
 /// per kind.
 #[derive(Debug, Clone)]
-pub enum ProtocolSettings {}
+pub enum ProtocolSettings {
+    /// `backend/amqp/consumer` or `backend/amqp/producer`.
+    Amqp(super::AmqpSettings),
+}
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

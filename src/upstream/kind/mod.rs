@@ -14,6 +14,8 @@
 //! worker's event loop and must never block it: I/O is async, and anything
 //! that cannot be (a blocking client library) runs off the worker.
 
+mod amqp;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -60,7 +62,9 @@ pub trait Protocol {
 
 /// This worker's handle for a backend with `settings`.
 pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
-    match *settings {}
+    match settings {
+        ProtocolSettings::Amqp(amqp) => Rc::new(amqp::Amqp::new(amqp)),
+    }
 }
 
 /// Whether a backend's hosts are HTTP base URLs (and get pools) under
@@ -68,6 +72,8 @@ pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
 pub fn uses_http_pools(settings: Option<&ProtocolSettings>) -> bool {
     match settings {
         None => true,
-        Some(settings) => match *settings {},
+        Some(settings) => match settings {
+            ProtocolSettings::Amqp(_) => false,
+        },
     }
 }
