@@ -492,3 +492,73 @@ fn the_producers_answer_ignores_the_backends_manipulation() {
     let (_, got) = client.get(&queue).expect("the published message");
     assert_eq!(got, b"abc");
 }
+
+#[test]
+fn calls_waiting_at_once_on_one_worker_each_get_a_message() {
+    let Some(broker) = broker() else { return };
+    let client = Client::connect(broker);
+    let (exchange, queue) = (unique("wx"), unique("wq"));
+    client.queue(&exchange, &queue, "k");
+    let config = format!(
+        r#"{{"version": 3, "timeout": "5s", "endpoints": [{{"endpoint": "/next",
+            "backend": [{{"host": ["{url}"], "url_pattern": "/",
+                "extra_config": {{"backend/amqp/consumer": {{
+                    "name": "{queue}", "exchange": "{exchange}", "routing_key": ["k"]}}}}}}]}}]}}"#,
+        url = amqp_url(broker.port)
+    );
+    let gw = Gateway::start_env(&config, &["--cores", "1"], &[], true);
+    // The first call opens the connection; it answers once a message came.
+    client.publish(&exchange, "k", br#"{"n": 0}"#);
+    assert_eq!(gw.get("/next").json(), serde_json::json!({"n": 0}));
+    let started = Instant::now();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = gw.addr;
+            std::thread::spawn(move || {
+                let mut client = common::Client::connect(addr);
+                client.send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+                client.response()
+            })
+        })
+        .collect();
+    // Both calls wait on the same consumer; two messages come.
+    common::eventually(
+        "both calls reached the gateway",
+        Duration::from_secs(2),
+        || client.consumers(&queue) >= 1 && started.elapsed() > Duration::from_millis(200),
+    );
+    client.publish(&exchange, "k", br#"{"n": 1}"#);
+    client.publish(&exchange, "k", br#"{"n": 2}"#);
+    let mut got: Vec<Value> = waiting
+        .into_iter()
+        .map(|t| {
+            let response = t.join().unwrap();
+            let response = response.unwrap_or_else(|| panic!("no answer: {}", gw.log()));
+            assert_eq!(response.status, 200);
+            response.json()
+        })
+        .collect();
+    got.sort_by_key(|v| v["n"].as_i64());
+    assert_eq!(
+        got,
+        vec![serde_json::json!({"n": 1}), serde_json::json!({"n": 2})]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "a waiting call was not woken: {:?}",
+        started.elapsed()
+    );
+}
+
+impl Client {
+    /// Consumers of `queue` (a passive declare).
+    fn consumers(&self, queue: &str) -> u32 {
+        self.rt.block_on(async {
+            self.ch()
+                .queue_declare(QueueDeclareArguments::new(queue).passive(true).finish())
+                .await
+                .unwrap()
+                .map_or(0, |(_, _, consumers)| consumers)
+        })
+    }
+}

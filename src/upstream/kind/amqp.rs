@@ -232,10 +232,7 @@ impl Amqp {
         Ok(Link {
             connection,
             channel,
-            deliveries: Some(Deliveries {
-                poll: RefCell::new(Box::new(move |cx| rx.poll_recv(cx))),
-                waiters: RefCell::new(Vec::new()),
-            }),
+            deliveries: Some(Deliveries::new(Box::new(move |cx| rx.poll_recv(cx)))),
         })
     }
 
@@ -528,61 +525,71 @@ fn message_headers(block: &[u8]) -> Option<(FieldTable, Option<String>)> {
 /// which then waits on the receiver in its place.
 struct Deliveries {
     poll: RefCell<Box<PollNext>>,
-    waiters: RefCell<Vec<Option<Waker>>>,
+    /// The waiting calls' wakers, by the id of their `Next`.
+    waiters: RefCell<Vec<(u64, Waker)>>,
+    next_id: Cell<u64>,
 }
 
 type PollNext = dyn FnMut(&mut Context<'_>) -> Poll<Option<ConsumerMessage>>;
 
 impl Deliveries {
-    fn next(&self) -> Next<'_> {
-        Next {
-            deliveries: self,
-            slot: None,
+    fn new(poll: Box<PollNext>) -> Deliveries {
+        Deliveries {
+            poll: RefCell::new(poll),
+            waiters: RefCell::new(Vec::new()),
+            next_id: Cell::new(0),
         }
     }
 
-    fn wake_others(&self, slot: Option<usize>) {
-        let mut waiters = self.waiters.borrow_mut();
-        if let Some(slot) = slot {
-            waiters[slot] = None;
+    fn next(&self) -> Next<'_> {
+        Next {
+            deliveries: self,
+            id: None,
         }
-        for waker in waiters.iter_mut().filter_map(Option::take) {
+    }
+
+    /// Waiter `id` leaves: every other one is woken (and forgotten until
+    /// it registers again by being polled).
+    fn leave(&self, id: u64) {
+        let woken: Vec<(u64, Waker)> = {
+            let mut waiters = self.waiters.borrow_mut();
+            waiters.retain(|(i, _)| *i != id);
+            waiters.drain(..).collect()
+        };
+        for (_, waker) in woken {
             waker.wake();
-        }
-        // Slots are reused only once every waiter left; the woken ones
-        // register again when they are polled.
-        if waiters.iter().all(Option::is_none) {
-            waiters.clear();
         }
     }
 }
 
 struct Next<'a> {
     deliveries: &'a Deliveries,
-    slot: Option<usize>,
+    id: Option<u64>,
 }
 
 impl std::future::Future for Next<'_> {
     type Output = Option<ConsumerMessage>;
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = (self.deliveries.poll.borrow_mut())(cx);
+        let deliveries = self.deliveries;
+        let polled = (deliveries.poll.borrow_mut())(cx);
         match polled {
             Poll::Ready(message) => {
-                let slot = self.slot.take();
-                self.deliveries.wake_others(slot);
+                if let Some(id) = self.id.take() {
+                    deliveries.leave(id);
+                }
                 Poll::Ready(message)
             }
             Poll::Pending => {
-                let mut waiters = self.deliveries.waiters.borrow_mut();
-                match self.slot {
-                    Some(slot) if slot < waiters.len() => {
-                        waiters[slot] = Some(cx.waker().clone());
-                    }
-                    _ => {
-                        waiters.push(Some(cx.waker().clone()));
-                        self.slot = Some(waiters.len() - 1);
-                    }
+                let id = *self.id.get_or_insert_with(|| {
+                    let id = deliveries.next_id.get();
+                    deliveries.next_id.set(id + 1);
+                    id
+                });
+                let mut waiters = deliveries.waiters.borrow_mut();
+                match waiters.iter_mut().find(|(i, _)| *i == id) {
+                    Some((_, waker)) => waker.clone_from(cx.waker()),
+                    None => waiters.push((id, cx.waker().clone())),
                 }
                 Poll::Pending
             }
@@ -592,8 +599,8 @@ impl std::future::Future for Next<'_> {
 
 impl Drop for Next<'_> {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            self.deliveries.wake_others(Some(slot));
+        if let Some(id) = self.id.take() {
+            self.deliveries.leave(id);
         }
     }
 }
