@@ -465,6 +465,41 @@ fn config_errors_name_the_json_path() {
             "{settings}: no {path} in:\n{stderr}{stdout}"
         );
     }
+    let agents = [
+        (
+            r#"{"extra_config": {"async/kafka": {}}}"#,
+            "async_agent[0].extra_config",
+        ),
+        (
+            r#"{"extra_config": {"async/amqp": {"host": "amqp://h", "name": "q"}, "modifier/lua-proxy": {}}}"#,
+            "async_agent[0].extra_config.modifier/lua-proxy",
+        ),
+        (
+            r#"{"backend": [{"host": ["http://h"], "url_pattern": "/x", "extra_config": {"qos/circuit-breaker": {}}}],
+                "extra_config": {"async/amqp": {"host": "amqp://h", "name": "q"}}}"#,
+            "async_agent[0].backend[0].extra_config.qos/circuit-breaker",
+        ),
+        (
+            r#"{"extra_config": {"async/amqp": {"host": "amqp://h", "durable": 1}}}"#,
+            "async_agent[0].extra_config.async/amqp.durable",
+        ),
+    ];
+    for (agent, path) in agents {
+        let file = dir.0.join("a.json");
+        std::fs::write(
+            &file,
+            format!(r#"{{"version": 3, "endpoints": [], "async_agent": [{agent}]}}"#),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+            .args(["check", "-c", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{agent} was accepted");
+        assert!(text.contains(path), "{agent}: no {path} in:\n{text}");
+    }
 }
 
 #[test]
@@ -561,4 +596,53 @@ impl Client {
                 .map_or(0, |(_, _, consumers)| consumers)
         })
     }
+}
+
+#[test]
+fn an_async_agent_calls_its_backend_for_each_message() {
+    let Some(broker) = broker() else { return };
+    let client = Client::connect(broker);
+    let (exchange, queue) = (unique("ax"), unique("aq"));
+    // Declared as the agent declares them, so that nothing published
+    // before the agent is up is lost.
+    client.queue(&exchange, &queue, "events.*");
+    let hook = Backend::start(|seen| {
+        if seen.body == b"fail" {
+            json(500, "{}")
+        } else {
+            json(200, "{}")
+        }
+    });
+    let config = format!(
+        r#"{{"version": 3, "timeout": "3s", "endpoints": [],
+            "async_agent": [{{"name": "ag",
+                "connection": {{"max_retries": 0, "backoff_strategy": "linear"}},
+                "consumer": {{"topic": "events.*", "workers": 2, "timeout": "2s"}},
+                "backend": [{{"host": ["{hook}"], "url_pattern": "/hook", "method": "POST"}}],
+                "extra_config": {{"async/amqp": {{"host": "{url}", "name": "{queue}",
+                    "exchange": "{exchange}", "prefetch_count": 5}}}}}}]}}"#,
+        url = amqp_url(broker.port),
+        hook = hook.url()
+    );
+    let _gw = Gateway::start(&config);
+    for body in [&b"one"[..], b"two", b"fail", b"three"] {
+        client.publish(&exchange, "events.new", body);
+    }
+    common::eventually(
+        "the agent posted every message, and the failed one again",
+        Duration::from_secs(10),
+        || {
+            let seen = hook.requests();
+            let count = |b: &[u8]| seen.iter().filter(|s| s.body == b).count();
+            count(b"one") >= 1 && count(b"two") >= 1 && count(b"three") >= 1 && count(b"fail") >= 2
+        },
+    );
+    let seen = hook.requests();
+    assert!(
+        seen.iter()
+            .all(|s| s.method == "POST" && s.path() == "/hook")
+    );
+    // Acknowledged messages are not delivered twice.
+    let count = |b: &[u8]| seen.iter().filter(|s| s.body == b).count();
+    assert_eq!((count(b"one"), count(b"two"), count(b"three")), (1, 1, 1));
 }

@@ -270,8 +270,8 @@ impl Keys<'_> {
 }
 
 /// amqp091-go `ParseURI`: `amqp://user:password@host:port/vhost`, with
-/// guest/guest, localhost, 5672 and vhost "/" as defaults; a path of "/"
-/// alone is the empty vhost.
+/// guest/guest, localhost, 5672 and vhost "/" as defaults (a path of "/"
+/// alone keeps the default).
 pub fn parse_url(url: &str) -> Result<AmqpBroker, String> {
     let Some(rest) = url.strip_prefix("amqp://") else {
         if url.starts_with("amqps://") {
@@ -318,8 +318,9 @@ pub fn parse_url(url: &str) -> Result<AmqpBroker, String> {
             .parse::<u16>()
             .map_err(|_| format!("\"{url}\": the port must be a number from 0 to 65535"))?,
     };
+    // amqp091-go takes the path after its "/" only when there is more.
     let vhost = match path {
-        None => "/".to_owned(),
+        None | Some("/") => "/".to_owned(),
         Some(path) => decode(&path[1..])?,
     };
     Ok(AmqpBroker {
@@ -380,7 +381,8 @@ mod tests {
             ),
             ("u@x", "p:w", 5672, "v/h")
         );
-        assert_eq!(parse_url("amqp://h/").unwrap().vhost, "");
+        assert_eq!(parse_url("amqp://h/").unwrap().vhost, "/");
+        assert_eq!(parse_url("amqp://h//").unwrap().vhost, "/");
         assert_eq!(parse_url("amqp://").unwrap().host, "localhost");
         assert!(parse_url("amqps://h").unwrap_err().contains("TLS"));
         assert!(parse_url("http://h").is_err());
@@ -425,4 +427,246 @@ mod tests {
         assert_eq!(ok.prefetch_count, 10);
         assert_eq!(ok.max_retries, 0);
     }
+}
+
+/// `async/amqp`, the driver of a root `async_agent` (krakend-amqp
+/// `async/subscriber.go`).
+pub const AGENT: &str = "async/amqp";
+
+/// One backend an agent calls for each message: HTTP, its first-listed
+/// settings only (`AsyncAgent` in docs/amqp.md says what is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentBackend {
+    /// Cleaned base URLs, round-robin.
+    pub hosts: Vec<String>,
+    pub url_pattern: String,
+    pub method: crate::http::Method,
+}
+
+/// One entry of the root `async_agent` list with `async/amqp` (lura
+/// `config.AsyncAgent`; krakend-amqp `async/agent.go`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsyncAgentSettings {
+    pub at: String,
+    /// `name`, else lura's `AsyncAgent-%02d`.
+    pub name: String,
+    /// `connection.max_retries`: 0 is unlimited.
+    pub max_retries: u32,
+    pub backoff: Backoff,
+    /// `consumer.timeout`, else the root `timeout`.
+    pub timeout: std::time::Duration,
+    /// `consumer.workers`, at least 1: messages handled at once.
+    pub workers: usize,
+    /// `consumer.topic`: the binding's routing key.
+    pub topic: String,
+    /// `consumer.max_rate`: messages a second per agent; 0 unlimited.
+    pub max_rate: f64,
+    pub backends: Vec<AgentBackend>,
+    pub broker: AmqpBroker,
+    pub queue: String,
+    pub exchange: String,
+    pub durable: bool,
+    pub delete: bool,
+    pub exclusive: bool,
+    pub no_wait: bool,
+    pub prefetch_count: u16,
+    pub prefetch_size: u32,
+    pub auto_ack: bool,
+    pub no_local: bool,
+    pub nack_discard: bool,
+}
+
+impl AsyncAgentSettings {
+    /// The backends' hosts (each gets a connection pool).
+    pub fn hosts(&self) -> impl Iterator<Item = &String> {
+        self.backends.iter().flat_map(|b| &b.hosts)
+    }
+}
+
+/// The root `async_agent` list. Only what krakend-amqp's agent does is
+/// accepted: an agent's `extra_config` holds `async/amqp` (another driver
+/// or component is refused), its backends are plain HTTP backends without
+/// `extra_config` and without placeholders (a message has no parameters).
+pub fn agents(
+    value: Option<&Value>,
+    root_timeout: std::time::Duration,
+    root_hosts: &[String],
+) -> BuildResult<Vec<AsyncAgentSettings>> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(list) = value else {
+        return Err(Problem::new("async_agent", "must be a list of agents"));
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, agent)| agent_settings(agent, i, root_timeout, root_hosts))
+        .collect()
+}
+
+fn object<'a>(value: &'a Value, at: &str) -> BuildResult<&'a Map<String, Value>> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(Problem::new(at, "must be an object")),
+    }
+}
+
+fn agent_settings(
+    value: &Value,
+    index: usize,
+    root_timeout: std::time::Duration,
+    root_hosts: &[String],
+) -> BuildResult<AsyncAgentSettings> {
+    let at = format!("async_agent[{index}]");
+    let empty = Map::new();
+    let map = object(value, &at)?;
+    let keys = Keys { map, at: &at };
+    let sub = |key: &str| -> BuildResult<&Map<String, Value>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(&empty),
+            Some(v) => object(v, &format!("{at}.{key}")),
+        }
+    };
+    let connection_at = format!("{at}.connection");
+    let connection = Keys {
+        map: sub("connection")?,
+        at: &connection_at,
+    };
+    let consumer_at = format!("{at}.consumer");
+    let consumer = Keys {
+        map: sub("consumer")?,
+        at: &consumer_at,
+    };
+    let duration = |keys: &Keys<'_>, key: &str| -> BuildResult<Option<std::time::Duration>> {
+        let text = keys.string(key)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        super::duration::parse_go_duration(&text)
+            .map(Some)
+            .map_err(|e| Problem::new(format!("{}.{key}", keys.at), e.to_string()))
+    };
+    // Parsed so that a bad value is refused; cuttle's /__health lists no
+    // agents (docs/amqp.md).
+    duration(&connection, "health_interval")?;
+    let timeout = duration(&consumer, "timeout")?
+        .filter(|t| !t.is_zero())
+        .unwrap_or(root_timeout);
+    let max_rate = match consumer.get("max_rate") {
+        None => 0.0,
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(_) => return Err(consumer.wrong("max_rate", "a number")),
+    };
+    let extra_at = format!("{at}.extra_config");
+    let extra = sub("extra_config")?;
+    let mut driver = None;
+    for (namespace, settings) in extra {
+        let current = match super::alias::resolve(namespace) {
+            super::alias::Name::Current(current) => current,
+            super::alias::Name::Unread(_) => namespace.as_str(),
+        };
+        if current == AGENT {
+            driver = Some((settings, format!("{extra_at}.{namespace}")));
+        } else if !namespace.starts_with(['@', '$', '_', '#']) {
+            return Err(Problem::new(
+                format!("{extra_at}.{namespace}"),
+                "cuttle's async agents run krakend-amqp's driver only, without other components; remove it",
+            ));
+        }
+    }
+    let Some((driver, driver_at)) = driver else {
+        return Err(Problem::new(
+            &extra_at,
+            "cuttle runs async agents with \"async/amqp\" only (KrakenD starts an agent without a driver it knows as nothing); add it or remove the agent",
+        ));
+    };
+    let d = Keys {
+        map: object(driver, &driver_at)?,
+        at: &driver_at,
+    };
+    let broker = parse_url(&d.string("host")?)
+        .map_err(|why| Problem::new(format!("{driver_at}.host"), why))?;
+    let backends = match map.get("backend") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, b)| agent_backend(b, &format!("{at}.backend[{i}]"), root_hosts))
+            .collect::<BuildResult<Vec<_>>>()?,
+        Some(_) => return Err(keys.wrong("backend", "a list of backends")),
+    };
+    let name = keys.string("name")?;
+    Ok(AsyncAgentSettings {
+        name: if name.is_empty() {
+            format!("AsyncAgent-{index:02}")
+        } else {
+            name
+        },
+        max_retries: u32::try_from(connection.int("max_retries")?.max(0)).unwrap_or(u32::MAX),
+        backoff: backoff(&connection.string("backoff_strategy")?),
+        timeout,
+        workers: usize::try_from(consumer.int("workers")?.max(1)).unwrap_or(1),
+        topic: consumer.string("topic")?,
+        max_rate,
+        backends,
+        broker,
+        queue: d.string("name")?,
+        exchange: d.string("exchange")?,
+        durable: d.bool("durable")?,
+        delete: d.bool("delete")?,
+        exclusive: d.bool("exclusive")?,
+        no_wait: d.bool("no_wait")?,
+        prefetch_count: u16::try_from(d.int("prefetch_count")?)
+            .map_err(|_| d.wrong("prefetch_count", "from 0 to 65535"))?,
+        prefetch_size: u32::try_from(d.int("prefetch_size")?)
+            .map_err(|_| d.wrong("prefetch_size", "from 0 to 4294967295"))?,
+        auto_ack: d.bool("auto_ack")?,
+        no_local: d.bool("no_local")?,
+        nack_discard: d.bool("nack_discard")?,
+        at,
+    })
+}
+
+fn agent_backend(value: &Value, at: &str, root_hosts: &[String]) -> BuildResult<AgentBackend> {
+    let map = object(value, at)?;
+    let keys = Keys { map, at };
+    if let Some(Value::Object(extra)) = map.get("extra_config")
+        && let Some(namespace) = extra.keys().find(|k| !k.starts_with(['@', '$', '_', '#']))
+    {
+        return Err(Problem::new(
+            format!("{at}.extra_config.{namespace}"),
+            "cuttle calls an async agent's backends as plain HTTP backends, without components; remove it",
+        ));
+    }
+    let url_pattern = format!("/{}", keys.string("url_pattern")?.trim_start_matches('/'));
+    if url_pattern.contains('{') {
+        return Err(Problem::new(
+            format!("{at}.url_pattern"),
+            "an async agent's message has no parameters to fill a placeholder with",
+        ));
+    }
+    let hosts = match keys.strings("host")? {
+        hosts if hosts.is_empty() => root_hosts.to_vec(),
+        hosts => hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                super::host::clean_host(h).map_err(|m| Problem::new(format!("{at}.host[{i}]"), m))
+            })
+            .collect::<BuildResult<Vec<_>>>()?,
+    };
+    if hosts.is_empty() {
+        return Err(Problem::new(format!("{at}.host"), "no host"));
+    }
+    let method = match keys.string("method")?.as_str() {
+        // lura `initAsyncAgents`: GET by default.
+        "" => crate::http::Method::Get,
+        text => super::keywords::backend_method(text)
+            .map_err(|m| Problem::new(format!("{at}.method"), m))?,
+    };
+    Ok(AgentBackend {
+        hosts,
+        url_pattern,
+        method,
+    })
 }

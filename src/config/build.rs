@@ -93,8 +93,14 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         ));
     }
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
+    let async_agents = super::amqp::agents(
+        raw.async_agent.as_ref(),
+        inherited.timeout,
+        &inherited.hosts,
+    )?;
     Ok(Config {
         source: source.to_path_buf(),
+        async_agents,
         name: raw.name,
         // KrakenD: port 0 means the default.
         port: raw.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT),

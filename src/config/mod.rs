@@ -54,7 +54,8 @@ mod tests;
 use std::path::Path;
 
 pub use amqp::{
-    AmqpBroker, AmqpConsumer, AmqpProducer, AmqpRole, AmqpSettings, Backoff as AmqpBackoff,
+    AgentBackend, AmqpBroker, AmqpConsumer, AmqpProducer, AmqpRole, AmqpSettings,
+    AsyncAgentSettings, Backoff as AmqpBackoff,
 };
 pub use auth::{
     AuthSettings, FileSecret, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings,

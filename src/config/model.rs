@@ -20,6 +20,8 @@ pub const DEFAULT_TCP_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct Config {
     /// The file this configuration was read from (for messages).
     pub source: PathBuf,
+    /// The root `async_agent` list (`async/amqp` agents).
+    pub async_agents: Vec<super::AsyncAgentSettings>,
     pub name: Option<String>,
     /// `port`, default 8080. Overridden by `run -p`.
     pub port: u16,

@@ -114,7 +114,8 @@ const fn rf(l: &'static [Level], p: &'static str, sample: &'static str, note: &'
     row(l, p, Status::Refused, sample, note)
 }
 
-const NO_ASYNC: &str = "KrakenD Enterprise's async agents (queue consumers); cuttle runs none";
+const NO_ASYNC: &str =
+    "cuttle starts its async agents without waiting for them: the gateway serves at once";
 const NO_DNS_SD: &str = "only read with \"sd\": \"dns\", which cuttle refuses";
 const SHARDS: &str =
     "tunes KrakenD's shared client store; cuttle's per-worker maps have no use for it";
@@ -188,7 +189,7 @@ const LISTED: &[Opt] = &[
     h(R, "client_tls.curve_preferences", "[29]"),
     ig(R, "expect_continue_timeout", "\"1s\"", "cuttle never sends \"Expect: 100-continue\" to a backend (it sends the whole body with the head)"),
     ig(R, "dialer_fallback_delay", "\"1s\"", "cuttle resolves each backend name once at start-up and dials that one address"),
-    ig(R, "async_agent", "[]", NO_ASYNC),
+    hn(R, "async_agent", "[]", "async/amqp agents only, run by the first worker (docs/amqp.md)"),
     ig(R, "sequential_start", "true", NO_ASYNC),
     ig(R, "dns_cache_ttl", "\"30s\"", NO_DNS_SD),
     ig(R, "plugin", "{\"pattern\": \".so\", \"folder\": \"/opt/plugins/\"}", "cuttle loads no Go plugins; a namespace that needs one is refused"),

@@ -428,7 +428,7 @@ impl Drop for Attempt<'_> {
 
 /// lura `backoff.GetByName`: the wait before attempt `i` (1-based here:
 /// the first retry).
-fn backoff(strategy: AmqpBackoff, i: u32) -> Duration {
+pub(super) fn backoff(strategy: AmqpBackoff, i: u32) -> Duration {
     let i = i.min(30);
     match strategy {
         AmqpBackoff::Constant => Duration::from_secs(1),

@@ -15,6 +15,7 @@
 //! that cannot be (a blocking client library) runs off the worker.
 
 mod amqp;
+pub mod amqp_agent;
 
 use std::future::Future;
 use std::pin::Pin;
