@@ -491,7 +491,8 @@ fn message_headers(block: &[u8]) -> Option<(FieldTable, Option<String>)> {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let name = String::from_utf8_lossy(&line[..colon]).into_owned();
+        // lura's header map is keyed by Go's canonical names.
+        let name = crate::http::canonical_header(&line[..colon]);
         let value = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
         if (name.eq_ignore_ascii_case("accept-encoding") && value == "gzip")
             || (name.eq_ignore_ascii_case("user-agent") && value == "Go-http-client/1.1")
@@ -611,7 +612,7 @@ mod tests {
 
     #[test]
     fn headers_become_arrays_of_their_values() {
-        let block = b"Accept-Encoding: gzip\r\nX-A: 1\r\nContent-Type: text/plain\r\nX-A: 2\r\nUser-Agent: Go-http-client/1.1\r\n";
+        let block = b"Accept-Encoding: gzip\r\nx-a: 1\r\nContent-Type: text/plain\r\nX-A: 2\r\nUser-Agent: Go-http-client/1.1\r\n";
         let (table, content_type) = message_headers(block).unwrap();
         assert_eq!(content_type.as_deref(), Some("text/plain"));
         let map = table.as_ref();
