@@ -176,6 +176,12 @@ impl Local {
     }
 }
 
+/// Whether this thread is inside a worker's loop (a runtime is current):
+/// libraries that spawn from `Drop` (amqprs) panic outside one.
+pub fn in_loop() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
 /// Spawns a task on this worker. It runs until it completes or the worker
 /// stops; a panic in it stops the worker (see [`block_on_local`]).
 pub fn spawn<F: Future<Output = ()> + 'static>(future: F) {

@@ -38,6 +38,7 @@ fn base(namespace: &str) -> &'static str {
         "backend/graphql" => r#"{"type": "query", "query": "{ a }"}"#,
         "backend/pubsub/publisher" => r#"{"topic_url": "orders"}"#,
         "backend/pubsub/subscriber" => r#"{"subscription_url": "orders"}"#,
+        "backend/amqp/consumer" | "backend/amqp/producer" => r#"{"name": "q", "exchange": "x"}"#,
         _ => "{}",
     }
 }
@@ -117,6 +118,10 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if namespace.starts_with("backend/amqp/") && level == Level::Backend {
+                // An AMQP backend's host is its broker.
+                target["host"] = json!(["amqp://127.0.0.1:9"]);
+            }
             if matches!(
                 namespace,
                 "backend/pubsub/publisher" | "backend/pubsub/subscriber"

@@ -96,8 +96,14 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         ));
     }
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
+    let async_agents = super::amqp::agents(
+        raw.async_agent.as_ref(),
+        inherited.timeout,
+        &inherited.hosts,
+    )?;
     Ok(Config {
         source: source.to_path_buf(),
+        async_agents,
         name: raw.name,
         // KrakenD: port 0 means the default.
         port: raw.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT),
@@ -710,6 +716,7 @@ fn build_backend(
     }
 
     let own_hosts = raw.host.unwrap_or_default();
+    let amqp = extra.amqp.take();
     let hosts = match raw
         .sd
         .as_deref()
@@ -732,8 +739,9 @@ fn build_backend(
             ));
         }
         None if own_hosts.is_empty() => context.inherited_hosts.to_vec(),
-        // A pubsub driver's URL prefix, e.g. "nats://" (`config::pubsub`).
-        None if extra.pubsub.is_some() => own_hosts,
+        // A pubsub driver's URL prefix, e.g. "nats://" (`config::pubsub`),
+        // or an AMQP URL (with credentials): no HTTP base URL to clean.
+        None if extra.pubsub.is_some() || amqp.is_some() => own_hosts,
         None => clean_hosts(&own_hosts, &format!("{at}.host"))?,
     };
     if hosts.is_empty() {
@@ -826,6 +834,30 @@ fn build_backend(
             )?,
         )));
     }
+    if let Some((namespace, value, amqp_at)) = &amqp {
+        if protocol.is_some() {
+            return Err(Problem::new(
+                amqp_at.clone(),
+                "a backend is called one way: keep one of backend/amqp, backend/graphql, backend/grpc and backend/pubsub",
+            ));
+        }
+        let mut settings = super::amqp::settings(
+            namespace,
+            value,
+            amqp_at,
+            &hosts,
+            &format!("{at}.host"),
+            &url_pattern,
+        )?;
+        settings.decoding = (encoding, raw.is_collection.unwrap_or(false));
+        if hosts.len() > 1 {
+            unknown.warnings.push(Problem::new(
+                format!("{at}.host"),
+                "krakend-amqp connects to the first host only; the others are not used",
+            ));
+        }
+        protocol = Some(super::ProtocolSettings::Amqp(Box::new(settings)));
+    }
     // A publisher's answer carries no data to decode (`upstream::kind::nats`).
     let encoding = match &protocol {
         Some(super::ProtocolSettings::Nats(nats)) if nats.role == super::PubSubRole::Publish => {
@@ -846,7 +878,7 @@ fn build_backend(
         ));
     }
 
-    Ok(Backend {
+    let mut backend = Backend {
         url_pattern,
         hosts,
         method,
@@ -876,7 +908,17 @@ fn build_backend(
         http_cache: extra.http_cache,
         lua: extra.lua,
         protocol,
-    })
+    };
+    if let Some(super::ProtocolSettings::Amqp(settings)) = &backend.protocol
+        && matches!(settings.role, super::AmqpRole::Producer(_))
+    {
+        // krakend-amqp's producer answers `IsComplete` with no data and no
+        // entity formatter: nothing of the backend's own manipulation
+        // applies, whatever its encoding (`upstream::kind::amqp`).
+        backend.encoding = BackendEncoding::Json;
+        backend.manipulation = ManipulationSpec::default();
+    }
+    Ok(backend)
 }
 
 /// A non-HTTP backend answers with one whole document: it cannot be a

@@ -139,6 +139,10 @@ pub struct BackendExtra {
     pub grpc: Option<Value>,
     /// `backend/pubsub/publisher` or `backend/pubsub/subscriber`.
     pub pubsub: Option<super::pubsub::PubSub>,
+    /// `backend/amqp/consumer` or `backend/amqp/producer`: the namespace,
+    /// its value and its JSON path, read with the backend's hosts
+    /// (`build_backend`, `amqp::settings`).
+    pub amqp: Option<(&'static str, Value, String)>,
 }
 
 pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<RootExtra> {
@@ -442,10 +446,43 @@ pub fn backend(
                 }
                 result.pubsub = Some(kept);
             }
+            super::amqp::CONSUMER | super::amqp::PRODUCER => {
+                let kind = if namespace == super::amqp::CONSUMER {
+                    super::amqp::CONSUMER
+                } else {
+                    super::amqp::PRODUCER
+                };
+                note_ignored_keys(kind, value, unknown);
+                amqp_namespace(kind, value, at, &mut result.amqp, unknown);
+            }
             _ => note_unknown(namespace, at, unknown),
         }
     }
     Ok(result)
+}
+
+/// krakend-amqp's factory tries the consumer first: with both namespaces
+/// the producer is never built (`client.go`, `backendFactory.New`).
+fn amqp_namespace(
+    kind: &'static str,
+    value: &Value,
+    at: String,
+    found: &mut Option<(&'static str, Value, String)>,
+    unknown: &mut Unknown,
+) {
+    let (kept, dropped) = match found.take() {
+        None => {
+            *found = Some((kind, value.clone(), at));
+            return;
+        }
+        Some(earlier) if earlier.0 == super::amqp::CONSUMER => (earlier, at),
+        Some(earlier) => ((kind, value.clone(), at), earlier.2),
+    };
+    unknown.warnings.push(Problem::new(
+        dropped,
+        "ignored: with both AMQP namespaces on one backend, KrakenD builds the consumer only",
+    ));
+    *found = Some(kept);
 }
 
 /// `modifier/jmespath` and the content-replacer form of

@@ -14,6 +14,7 @@
 //! What needs those is built from the settings by `prepare::Prepared`.
 
 mod alias;
+mod amqp;
 mod auth;
 mod auth_extras;
 mod build;
@@ -55,6 +56,10 @@ mod tests;
 
 use std::path::Path;
 
+pub use amqp::{
+    AgentBackend, AmqpBroker, AmqpConsumer, AmqpProducer, AmqpRole, AmqpSettings,
+    AsyncAgentSettings, Backoff as AmqpBackoff,
+};
 pub use auth::{
     AuthSettings, FileSecret, JWS_ALGORITHMS, KEY_ID_STRATEGIES, KeySource, SignerSettings,
     ValidatorSettings,

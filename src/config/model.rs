@@ -20,6 +20,8 @@ pub const DEFAULT_TCP_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct Config {
     /// The file this configuration was read from (for messages).
     pub source: PathBuf,
+    /// The root `async_agent` list (`async/amqp` agents).
+    pub async_agents: Vec<super::AsyncAgentSettings>,
     pub name: Option<String>,
     /// `port`, default 8080. Overridden by `run -p`.
     pub port: u16,
@@ -366,6 +368,8 @@ pub enum ProtocolSettings {
     /// `backend/pubsub/publisher` or `backend/pubsub/subscriber` on a
     /// `nats://` host (`config::pubsub`, `upstream::kind::nats`).
     Nats(super::NatsSettings),
+    /// `backend/amqp/consumer` or `backend/amqp/producer`.
+    Amqp(Box<super::AmqpSettings>),
 }
 
 /// Backend `qos/http-cache` (krakend-httpcache `http.go`, `options`).

@@ -114,7 +114,8 @@ const fn rf(l: &'static [Level], p: &'static str, sample: &'static str, note: &'
     row(l, p, Status::Refused, sample, note)
 }
 
-const NO_ASYNC: &str = "KrakenD Enterprise's async agents (queue consumers); cuttle runs none";
+const NO_ASYNC: &str =
+    "cuttle starts its async agents without waiting for them: the gateway serves at once";
 const SHARDS: &str =
     "tunes KrakenD's shared client store; cuttle's per-worker maps have no use for it";
 const OTEL_TRACES: &str = "cuttle records no traces (it exports Prometheus metrics only)";
@@ -187,7 +188,7 @@ const LISTED: &[Opt] = &[
     h(R, "client_tls.curve_preferences", "[29]"),
     ig(R, "expect_continue_timeout", "\"1s\"", "cuttle never sends \"Expect: 100-continue\" to a backend (it sends the whole body with the head)"),
     ig(R, "dialer_fallback_delay", "\"1s\"", "cuttle dials one address of a backend name (asked again on its DNS TTL, docs/service-discovery.md)"),
-    ig(R, "async_agent", "[]", NO_ASYNC),
+    hn(R, "async_agent", "[]", "async/amqp agents only, run by the first worker (docs/amqp.md)"),
     ig(R, "sequential_start", "true", NO_ASYNC),
     hn(R, "dns_cache_ttl", "\"30s\"", "how often \"sd\": \"dns\" names are looked up again (under 1s: 30s, as lura's SetTTL)"),
     ig(R, "plugin", "{\"pattern\": \".so\", \"folder\": \"/opt/plugins/\"}", "cuttle loads no Go plugins; a namespace that needs one is refused"),
@@ -559,6 +560,42 @@ const LISTED: &[Opt] = &[
     hn(B, "extra_config.qos/http-cache.shared", "true", "one store per worker for all backends with it"),
     hn(B, "extra_config.qos/http-cache.max_items", "100", "with max_size, an LRU bound per store; else unbounded"),
     hn(B, "extra_config.qos/http-cache.max_size", "1048576", "bytes, with max_items; else unbounded"),
+    // ---- backend/amqp/consumer and backend/amqp/producer (krakend-amqp; docs/amqp.md) ----
+    hn(B, "extra_config.backend/amqp/consumer", "{\"name\": \"q\", \"exchange\": \"x\"}", "the next message of the queue is the backend's answer; the broker is the first host (amqp://)"),
+    hn(B, "extra_config.backend/amqp/producer", "{\"name\": \"q\", \"exchange\": \"x\"}", "publishes the request body; answers without data"),
+    h(B, "extra_config.backend/amqp/consumer.name", "\"q\""),
+    hn(B, "extra_config.backend/amqp/consumer.exchange", "\"x\"", "declared as a topic exchange"),
+    h(B, "extra_config.backend/amqp/consumer.durable", "true"),
+    hn(B, "extra_config.backend/amqp/consumer.delete", "true", "auto-delete"),
+    hn(B, "extra_config.backend/amqp/consumer.exclusive", "true", "the queue's exclusive flag, and the exchange's internal flag (as krakend-amqp passes it)"),
+    h(B, "extra_config.backend/amqp/consumer.no_wait", "true"),
+    hn(B, "extra_config.backend/amqp/consumer.max_retries", "3", "connection attempts per round; 0 is unlimited"),
+    hn(B, "extra_config.backend/amqp/consumer.backoff_strategy", "\"exponential\"", "lura's backoff names; any other is one second"),
+    h(B, "extra_config.backend/amqp/producer.name", "\"q\""),
+    hn(B, "extra_config.backend/amqp/producer.exchange", "\"x\"", "declared as a topic exchange"),
+    h(B, "extra_config.backend/amqp/producer.durable", "true"),
+    hn(B, "extra_config.backend/amqp/producer.delete", "true", "auto-delete"),
+    hn(B, "extra_config.backend/amqp/producer.exclusive", "true", "the queue's exclusive flag, and the exchange's internal flag (as krakend-amqp passes it)"),
+    h(B, "extra_config.backend/amqp/producer.no_wait", "true"),
+    hn(B, "extra_config.backend/amqp/producer.max_retries", "3", "connection attempts per round; 0 is unlimited"),
+    hn(B, "extra_config.backend/amqp/producer.backoff_strategy", "\"exponential\"", "lura's backoff names; any other is one second"),
+    hn(B, "extra_config.backend/amqp/consumer.routing_key", "[\"#\"]", "each bound to the queue"),
+    h(B, "extra_config.backend/amqp/consumer.prefetch_count", "10"),
+    h(B, "extra_config.backend/amqp/consumer.prefetch_size", "0"),
+    hn(B, "extra_config.backend/amqp/consumer.auto_ack", "true", "the broker acknowledges; cuttle then sends no ack (KrakenD's makes RabbitMQ close the channel)"),
+    h(B, "extra_config.backend/amqp/consumer.no_local", "true"),
+    hn(B, "extra_config.backend/amqp/consumer.nack_discard", "true", "a message that does not decode is dropped instead of requeued"),
+    hn(B, "extra_config.backend/amqp/producer.routing_key", "\"Key\"", "the endpoint parameter holding it (first letter upper-cased), or with static_routing_key the key itself"),
+    h(B, "extra_config.backend/amqp/producer.static_routing_key", "true"),
+    h(B, "extra_config.backend/amqp/producer.mandatory", "true"),
+    hn(B, "extra_config.backend/amqp/producer.immediate", "false", "sent as written; RabbitMQ closes the connection on true"),
+    hn(B, "extra_config.backend/amqp/producer.exp_key", "\"Ttl\"", "endpoint parameter, first letter upper-cased"),
+    hn(B, "extra_config.backend/amqp/producer.reply_to_key", "\"Reply\"", "endpoint parameter, first letter upper-cased"),
+    hn(B, "extra_config.backend/amqp/producer.msg_id_key", "\"Id\"", "endpoint parameter, first letter upper-cased"),
+    hn(B, "extra_config.backend/amqp/producer.priority_key", "\"Prio\"", "endpoint parameter, first letter upper-cased"),
+    ig(B, "extra_config.backend/amqp/producer.prefetch_count", "10", "krakend-amqp's producer reads it and sets no QoS"),
+    ig(B, "extra_config.backend/amqp/producer.prefetch_size", "0", "krakend-amqp's producer reads it and sets no QoS"),
+    ig(B, "extra_config.backend/amqp/producer.no_local", "true", "a consumer's flag; krakend-amqp's producer does not read it"),
 ];
 
 /// Every row: [`LISTED`], then, for each namespace of KrakenD's schema

@@ -26,6 +26,9 @@ pub type ExtraConfig = Map<String, Value>;
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a JSON object")]
 pub struct RawConfig {
+    /// Read by `amqp::agents` (`async/amqp` agents).
+    #[serde(default)]
+    pub async_agent: Option<Value>,
     #[serde(default, deserialize_with = "weak::int")]
     pub version: Option<i64>,
     #[serde(default, deserialize_with = "weak::string")]

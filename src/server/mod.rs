@@ -175,6 +175,11 @@ pub async fn run_worker(
     for pool in current.borrow().pools.iter() {
         rt::spawn(pool.clone().warm_up());
     }
+    if current.borrow().id == 0 {
+        // `async_agent`: one set per process, on the first worker.
+        let worker = current.borrow();
+        crate::upstream::kind::amqp_agent::start(&worker.config.async_agents, &worker.pools);
+    }
     let sweeper = current.clone();
     rt::spawn(async move {
         loop {

@@ -276,6 +276,7 @@ pub fn backend_authorities(config: &Config) -> Vec<String> {
         .flat_map(|e| &e.backends)
         .filter(|b| crate::upstream::kind::uses_http_pools(b.protocol.as_ref()))
         .flat_map(|b| &b.hosts)
+        .chain(config.async_agents.iter().flat_map(|a| a.hosts()))
     {
         let authority = authority_of(host);
         if !out.contains(&authority) {

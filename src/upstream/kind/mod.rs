@@ -14,6 +14,8 @@
 //! worker's event loop and must never block it: I/O is async, and anything
 //! that cannot be (a blocking client library) runs off the worker.
 
+mod amqp;
+pub mod amqp_agent;
 mod graphql;
 pub mod grpc;
 pub mod nats;
@@ -68,6 +70,7 @@ pub fn for_worker(settings: &ProtocolSettings) -> Rc<dyn Protocol> {
         ProtocolSettings::Graphql(settings) => Rc::new(graphql::Graphql::new(settings)),
         ProtocolSettings::Grpc(grpc) => Rc::new(grpc::Grpc::new(grpc.clone())),
         ProtocolSettings::Nats(nats) => nats::for_worker(nats),
+        ProtocolSettings::Amqp(amqp) => Rc::new(amqp::Amqp::new(amqp)),
     }
 }
 
@@ -82,6 +85,7 @@ pub fn uses_http_pools(settings: Option<&ProtocolSettings>) -> bool {
             // Its own HTTP/2 connections (`grpc`), not the HTTP/1.1 pools.
             ProtocolSettings::Grpc(_) => false,
             ProtocolSettings::Nats(_) => false,
+            ProtocolSettings::Amqp(_) => false,
         },
     }
 }
