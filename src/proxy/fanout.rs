@@ -145,7 +145,15 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
             req: ctx.req,
             facts: ctx.facts,
         };
-        super::lua::call(&endpoint, plan, host, request, below_scripts).await
+        // Boxed: the scripts' state must not grow every call's future.
+        Box::pin(super::lua::call(
+            &endpoint,
+            plan,
+            host,
+            request,
+            below_scripts,
+        ))
+        .await
     } else {
         below_scripts(request).await
     };

@@ -221,7 +221,7 @@ impl Pool {
     /// A new connection, bypassing the idle list.
     pub async fn connect(self: &Rc<Self>) -> Result<Lease, BackendError> {
         let stream = self.open_stream().await?;
-        let conn = Counted::new(BackendConn::new(stream), &self.open);
+        let conn = Counted::new(Box::new(BackendConn::new(stream)), &self.open);
         Ok(self.lend(conn))
     }
 
@@ -360,14 +360,16 @@ impl Pools {
 }
 
 /// A connection counted in its pool's open connections for as long as it
-/// exists, idle or lent: closing it (dropping it) uncounts it.
+/// exists, idle or lent: closing it (dropping it) uncounts it. Boxed: a
+/// lease is moved through every level of a backend call, and the
+/// connection (with its last response head) is most of a kilobyte.
 struct Counted {
-    conn: BackendConn,
+    conn: Box<BackendConn>,
     open: Rc<Cell<usize>>,
 }
 
 impl Counted {
-    fn new(conn: BackendConn, open: &Rc<Cell<usize>>) -> Counted {
+    fn new(conn: Box<BackendConn>, open: &Rc<Cell<usize>>) -> Counted {
         open.set(open.get() + 1);
         Counted {
             conn,
