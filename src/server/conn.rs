@@ -344,12 +344,10 @@ impl Connection {
             .await?;
         // Boxed: the answer's state (backend calls) is allocated per
         // request, not part of every connection's future, idle ones too.
-        // Allocated before the future is made, so that it can be made in
-        // place: `Box::pin(future)` copied its kilobytes into the box.
+        // Made in its box (`rt::boxed`), not copied into it.
         let times = (started.unwrap_or_else(Instant::now), request_deadline);
-        let slot = Box::new_uninit();
-        let respond = Box::write(slot, self.respond(worker, &head, body_at, times, endpoint));
-        let (keep, mut consumed, behind) = Box::into_pin(respond).await;
+        let respond = crate::rt::boxed(|| self.respond(worker, &head, body_at, times, endpoint));
+        let (keep, mut consumed, behind) = respond.await;
         let keep = keep && head.keep_alive && !worker.drain.is_draining();
         if let Some(session) = self.upgraded.take() {
             // The client's frames that came behind its handshake go first.
