@@ -215,6 +215,16 @@ impl<F: Future<Output = ()>> Future for Supervised<F> {
     }
 }
 
+/// The future `make` returns, made in a box allocated first. A future is
+/// as large as its largest state, and `Box::pin(future)` copied all of it
+/// (kilobytes for a request's answer) from the stack into the box; made
+/// after the allocation, it is written there in place.
+#[inline(always)]
+pub fn boxed<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+    let slot = Box::new_uninit();
+    Box::into_pin(Box::write(slot, make()))
+}
+
 /// Runs `future`, turning a panic inside it into `Err(message)`: what the
 /// future owned is dropped (a connection is closed) and the task goes on.
 ///

@@ -8,8 +8,8 @@
 
 use memchr::{memchr, memchr2, memchr3};
 
-use super::request::{HeadLimits, RequestHead, parse_request};
-use super::response::{ResponseError, ResponseHead, parse_response};
+use super::request::{HeadLimits, RequestHead, parse_request_into};
+use super::response::{ResponseError, ResponseHead, parse_response_into};
 use super::{Method, Parse, RequestError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -166,8 +166,8 @@ impl HeadScanner {
 }
 
 /// Parses a request head that arrives in pieces: call [`RequestHeadReader::poll`] with the whole
-/// buffer after each read. It runs the full [`parse_request`] only when that can change the
-/// answer or its cost stays linear:
+/// buffer after each read. It runs the full [`parse_request`](super::parse_request) only when
+/// that can change the answer or its cost stays linear:
 ///
 /// - the empty line that ends the head arrived, or the buffer reached `max_head_bytes` (431);
 /// - the first call, and when the start line has just ended, so a bad request line (400, 501,
@@ -176,7 +176,7 @@ impl HeadScanner {
 /// - the buffer doubled since the last parse: an error in a field line of a head that is still
 ///   arriving is refused after at most twice the bytes, and these parses sum to O(n).
 ///
-/// The result is the one [`parse_request`] gives on the same buffer.
+/// The result is the one [`parse_request`](super::parse_request) gives on the same buffer.
 #[derive(Debug, Clone, Default)]
 pub struct RequestHeadReader {
     scanner: HeadScanner,
@@ -196,6 +196,21 @@ impl RequestHeadReader {
         buf: &[u8],
         limits: &HeadLimits,
     ) -> Result<Parse<RequestHead>, RequestError> {
+        let mut head = RequestHead::default();
+        Ok(match self.poll_into(buf, limits, &mut head)? {
+            Parse::Complete(()) => Parse::Complete(head),
+            Parse::Partial => Parse::Partial,
+        })
+    }
+
+    /// [`poll`](Self::poll) into a head the caller holds, its header list's storage reused
+    /// (`Complete` says it was filled): see [`parse_request_into`].
+    pub fn poll_into(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+        head: &mut RequestHead,
+    ) -> Result<Parse<()>, RequestError> {
         let max_head = limits.max_head_bytes.min(u32::MAX as usize);
         let window = buf.get(..max_head).unwrap_or(buf);
         let end = self.scanner.scan(window);
@@ -213,7 +228,7 @@ impl RequestHeadReader {
         self.start_line_parsed |= self.scanner.start_line_done();
         self.parsed_len = Some(buf.len());
         self.parsed_bytes += window.len() as u64;
-        parse_request(buf, limits)
+        parse_request_into(buf, limits, head)
     }
 
     /// The scanner (where the head ends, what it cost).
@@ -227,8 +242,9 @@ impl RequestHeadReader {
     }
 }
 
-/// [`RequestHeadReader`] for backend response heads: [`parse_response`] runs on the first call,
-/// when the buffer doubled since the last parse, when the head's end arrived, or at the limit.
+/// [`RequestHeadReader`] for backend response heads: [`parse_response`](super::parse_response)
+/// runs on the first call, when the buffer doubled since the last parse, when the head's end
+/// arrived, or at the limit.
 #[derive(Debug, Clone, Default)]
 pub struct ResponseHeadReader {
     scanner: HeadScanner,
@@ -249,6 +265,24 @@ impl ResponseHeadReader {
         request_method: Method,
         max_head_bytes: usize,
     ) -> Result<Parse<ResponseHead>, ResponseError> {
+        let mut head = ResponseHead::default();
+        Ok(
+            match self.poll_into(buf, request_method, max_head_bytes, &mut head)? {
+                Parse::Complete(()) => Parse::Complete(head),
+                Parse::Partial => Parse::Partial,
+            },
+        )
+    }
+
+    /// [`poll`](Self::poll) into a head the caller holds, its header list's storage reused
+    /// (`Complete` says it was filled): see [`parse_response_into`].
+    pub fn poll_into(
+        &mut self,
+        buf: &[u8],
+        request_method: Method,
+        max_head_bytes: usize,
+        head: &mut ResponseHead,
+    ) -> Result<Parse<()>, ResponseError> {
         let max_head = max_head_bytes.min(u32::MAX as usize);
         let window = buf.get(..max_head).unwrap_or(buf);
         let due = self.scanner.scan(window).is_some()
@@ -261,7 +295,7 @@ impl ResponseHeadReader {
         }
         self.parsed_len = Some(buf.len());
         self.parsed_bytes += window.len() as u64;
-        parse_response(buf, request_method, max_head_bytes)
+        parse_response_into(buf, request_method, max_head_bytes, head)
     }
 
     pub fn scanner(&self) -> &HeadScanner {

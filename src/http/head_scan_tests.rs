@@ -2,7 +2,7 @@
 //! finding it costs when the head trickles in.
 
 use super::*;
-use crate::http::Span;
+use crate::http::{Span, parse_request};
 
 /// A request head of at most `size` bytes: field lines of 600 bytes (so fewer than the default
 /// 100 fields), then the empty line.

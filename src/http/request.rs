@@ -64,6 +64,23 @@ pub struct RequestHead {
     pub host: Option<Span>,
 }
 
+impl Default for RequestHead {
+    fn default() -> Self {
+        RequestHead {
+            method: Method::Get,
+            path: Span::default(),
+            query: None,
+            minor_version: 1,
+            headers: SmallVec::new(),
+            head_len: 0,
+            body: BodyFraming::None,
+            keep_alive: true,
+            expect_continue: false,
+            host: None,
+        }
+    }
+}
+
 impl RequestHead {
     /// The first header named `name`, case-insensitive.
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
@@ -85,6 +102,21 @@ impl RequestHead {
 /// with the whole buffer. Any error means the connection must be closed after answering
 /// `err.status()`. Never allocates for requests with at most 32 header fields.
 pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHead>, RequestError> {
+    let mut head = RequestHead::default();
+    Ok(match parse_request_into(buf, limits, &mut head)? {
+        Parse::Complete(()) => Parse::Complete(head),
+        Parse::Partial => Parse::Partial,
+    })
+}
+
+/// [`parse_request`] into a head the caller holds (its header list's
+/// storage reused): a head is some 580 bytes, which returning it would
+/// copy at each level. `head` is meaningful only after `Complete`.
+pub fn parse_request_into(
+    buf: &[u8],
+    limits: &HeadLimits,
+    out: &mut RequestHead,
+) -> Result<Parse<()>, RequestError> {
     // Never look past the limit: bounds the work and keeps every offset within u32.
     let max_head = limits.max_head_bytes.min(u32::MAX as usize);
     let window = buf.get(..max_head).unwrap_or(buf);
@@ -123,7 +155,8 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
         return Err(RequestError::BareLineFeed);
     }
 
-    let mut headers = SmallVec::<[Header; 32]>::new();
+    let headers = &mut out.headers;
+    headers.clear();
     for field in req.headers.iter() {
         let value = trim_ows(field.value);
         // httparse already refuses NUL/CR/LF; DEL and other CTLs are ours to refuse (RFC 9110 §5.5).
@@ -138,8 +171,8 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
         headers.push(Header { name, value });
     }
 
-    let semantics = FieldSemantics::collect(buf, &headers);
-    let body = semantics.body_framing(buf, &headers, minor_version)?;
+    let semantics = FieldSemantics::collect(buf, headers);
+    let body = semantics.body_framing(buf, headers, minor_version)?;
     let host = match (semantics.host_count, minor_version) {
         (0, 1) => return Err(RequestError::MissingHost),
         (0 | 1, _) => target.authority.or(semantics.host),
@@ -152,19 +185,16 @@ pub fn parse_request(buf: &[u8], limits: &HeadLimits) -> Result<Parse<RequestHea
     if semantics.host.is_some_and(|h| h.of(buf).contains(&b'@')) {
         return Err(RequestError::UserinfoInHost);
     }
-    let keep_alive = !semantics.close && (minor_version == 1 || semantics.keep_alive);
-    Ok(Parse::Complete(RequestHead {
-        method,
-        path: target.path,
-        query: target.query,
-        minor_version,
-        headers,
-        head_len,
-        body,
-        keep_alive,
-        expect_continue: semantics.expect_continue && minor_version == 1,
-        host,
-    }))
+    out.method = method;
+    out.path = target.path;
+    out.query = target.query;
+    out.minor_version = minor_version;
+    out.head_len = head_len;
+    out.body = body;
+    out.keep_alive = !semantics.close && (minor_version == 1 || semantics.keep_alive);
+    out.expect_continue = semantics.expect_continue && minor_version == 1;
+    out.host = host;
+    Ok(Parse::Complete(()))
 }
 
 /// A request head from fields another codec decoded (HTTP/2's

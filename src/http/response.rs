@@ -35,6 +35,19 @@ pub struct ResponseHead {
     pub keep_alive: bool,
 }
 
+impl Default for ResponseHead {
+    fn default() -> Self {
+        ResponseHead {
+            status: 0,
+            minor_version: 0,
+            headers: SmallVec::new(),
+            head_len: 0,
+            body: ResponseBody::Empty,
+            keep_alive: false,
+        }
+    }
+}
+
 impl ResponseHead {
     /// The first header named `name`, case-insensitive.
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
@@ -95,6 +108,25 @@ pub fn parse_response(
     request_method: Method,
     max_head_bytes: usize,
 ) -> Result<Parse<ResponseHead>, ResponseError> {
+    let mut head = ResponseHead::default();
+    Ok(
+        match parse_response_into(buf, request_method, max_head_bytes, &mut head)? {
+            Parse::Complete(()) => Parse::Complete(head),
+            Parse::Partial => Parse::Partial,
+        },
+    )
+}
+
+/// [`parse_response`] into a head the caller holds (its header list's
+/// storage reused): a head is some 550 bytes, which a backend exchange
+/// would otherwise copy at every level it is returned through. `head` is
+/// meaningful only after `Complete`.
+pub fn parse_response_into(
+    buf: &[u8],
+    request_method: Method,
+    max_head_bytes: usize,
+    head: &mut ResponseHead,
+) -> Result<Parse<()>, ResponseError> {
     let max_head = max_head_bytes.min(u32::MAX as usize);
     let window = buf.get(..max_head).unwrap_or(buf);
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADER_CAPACITY];
@@ -117,7 +149,8 @@ pub fn parse_response(
         return Err(ResponseError::Malformed);
     }
 
-    let mut headers = SmallVec::<[Header; 32]>::new();
+    let headers = &mut head.headers;
+    headers.clear();
     let mut framing = FramingFields::default();
     for field in resp.headers.iter() {
         let value = trim_ows(field.value);
@@ -137,7 +170,7 @@ pub fn parse_response(
     let (close, keep_alive_token) = (framing.close, framing.keep_alive);
     let body = body_framing(
         buf,
-        &headers,
+        headers,
         &framing,
         status,
         minor_version,
@@ -148,14 +181,12 @@ pub fn parse_response(
         && (minor_version == 1 || keep_alive_token)
         && body != ResponseBody::UntilClose
         && !tunnel;
-    Ok(Parse::Complete(ResponseHead {
-        status,
-        minor_version,
-        headers,
-        head_len,
-        body,
-        keep_alive,
-    }))
+    head.status = status;
+    head.minor_version = minor_version;
+    head.head_len = head_len;
+    head.body = body;
+    head.keep_alive = keep_alive;
+    Ok(Parse::Complete(()))
 }
 
 /// What the fields that frame the body and manage the connection say,

@@ -405,6 +405,24 @@ pub async fn open<'a, B: RequestBody>(
     let Some(m) = m else {
         return crate::upstream::open_with(pools, pool, req, scratch, upload).await;
     };
+    // Boxed: the modified call's state must not grow every no-op call's future.
+    Box::pin(open_modified(
+        m, base, pools, pool, req, scratch, upload, sent,
+    ))
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_modified<'a, B: RequestBody>(
+    m: &Modifiers,
+    base: &'a str,
+    pools: &Pools,
+    pool: &Rc<Pool>,
+    req: &Request<'_>,
+    scratch: &mut Vec<u8>,
+    upload: &mut B,
+    sent: &mut Option<Edited<'a>>,
+) -> Result<OpenResponse, BackendError> {
     let (edited, block) = edit_request(m, base, req);
     let request = edited_request(req, &edited, &block);
     // A `body.Modifier` replaced the body: the client's (still streaming,
@@ -475,24 +493,37 @@ pub async fn fetch(
     let Some(m) = m else {
         return crate::upstream::fetch(pools, pool, req, max_body, scratch).await;
     };
+    // Boxed: as in `open`.
+    Box::pin(fetch_modified(m, base, pools, pool, req, max_body, scratch)).await
+}
+
+async fn fetch_modified(
+    m: &Modifiers,
+    base: &str,
+    pools: &Pools,
+    pool: &Rc<Pool>,
+    req: &Request<'_>,
+    max_body: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<Response, BackendError> {
     let (edited, block) = edit_request(m, base, req);
     let request = edited_request(req, &edited, &block);
     let Some(res_mod) = &m.0.response else {
         return crate::upstream::fetch(pools, pool, &request, max_body, scratch).await;
     };
-    let OpenResponse { mut conn, head } =
-        crate::upstream::open(pools, pool, &request, scratch).await?;
-    let raw = conn.head_bytes();
+    let mut conn = crate::upstream::open(pools, pool, &request, scratch).await?;
+    let (head, raw) = (conn.head(), conn.head_bytes());
     let mut headers = Headers(
         head.headers
             .iter()
             .map(|h| (h.name.of(raw).to_vec(), h.value.of(raw).to_vec()))
             .collect(),
     );
-    conn.consume_head(&head);
+    let (status, framing, keep_alive) = (head.status, head.body, head.keep_alive);
+    conn.consume_head();
     let mut body = Vec::new();
-    conn.read_body(&head.body, max_body, &mut body).await?;
-    conn.finish(head.keep_alive);
+    conn.read_body(&framing, max_body, &mut body).await?;
+    conn.finish(keep_alive);
     // Go's transport inflates a gzip body it asked for and drops the
     // header, before martian sees the response (as `upstream::fetch`).
     let gzipped = headers
@@ -503,7 +534,7 @@ pub async fn fetch(
         headers.delete("Content-Encoding");
     }
     let mut received = Received {
-        status: head.status,
+        status,
         headers,
         body,
         replaced: false,

@@ -145,7 +145,15 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
             req: ctx.req,
             facts: ctx.facts,
         };
-        super::lua::call(&endpoint, plan, host, request, below_scripts).await
+        // Boxed: the scripts' state must not grow every call's future.
+        Box::pin(super::lua::call(
+            &endpoint,
+            plan,
+            host,
+            request,
+            below_scripts,
+        ))
+        .await
     } else {
         below_scripts(request).await
     };
@@ -266,7 +274,7 @@ async fn call_concurrently(ctx: &CallContext<'_>, backend: usize, target: Vec<u8
     }
     let mut set: Unordered<'_, Outcome> = Unordered::new(
         (0..n)
-            .map(|_| Box::pin(call(ctx, backend, target.clone(), ctx.started)) as _)
+            .map(|_| crate::rt::boxed(|| call(ctx, backend, target.clone(), ctx.started)) as _)
             .collect(),
     );
     let first_good = async {
@@ -314,7 +322,8 @@ pub async fn fan_out(ctx: &CallContext<'_>, timeout: Duration, timer: &mut Timer
     let mut futures = Vec::with_capacity(backends.len());
     for i in 0..backends.len() {
         futures.push(match target_of(ctx, i, &[]) {
-            Ok(target) => Box::pin(call_concurrently(ctx, i, target))
+            // Made in its box (`rt::boxed`), not copied into it.
+            Ok(target) => crate::rt::boxed(|| call_concurrently(ctx, i, target))
                 as Pin<Box<dyn Future<Output = Outcome> + '_>>,
             Err(refused) => Box::pin(std::future::ready(refused)),
         });

@@ -170,8 +170,8 @@ pub async fn relay<S: ResponseSink>(
             // The body is streamed: its size is what the head announces.
             Ok(response) => meter.answered_at(
                 ended,
-                response.head.status,
-                match response.head.body {
+                response.head().status,
+                match response.head().body {
                     ResponseBody::Length(n) => Some(n),
                     _ => None,
                 },
@@ -194,9 +194,8 @@ pub async fn relay<S: ResponseSink>(
         }
         Err(e) => return answer_failure(plan, ctx, &e, out).await,
     };
-    let framing = std::mem::replace(&mut response.head.body, ResponseBody::Empty);
-    let head = &response.head;
-    let raw = response.conn.head_bytes();
+    let (head, raw) = (response.head(), response.head_bytes());
+    let (framing, keep_alive) = (head.body, head.keep_alive);
     let edited = martian::response_head(backend.martian.as_ref(), sent.as_ref(), head, raw);
     let status = edited.as_ref().map_or(head.status, |e| e.status);
     out.status(status);
@@ -221,8 +220,7 @@ pub async fn relay<S: ResponseSink>(
         (None, ResponseBody::Empty) => Framing::None,
     };
     finish(ctx, Body::Streamed(client_framing), out);
-    let keep_alive = response.head.keep_alive;
-    response.conn.consume_head(&response.head);
+    response.consume_head();
     let relayed = |end| Relayed {
         end,
         status,
@@ -245,11 +243,11 @@ pub async fn relay<S: ResponseSink>(
         });
     }
     // The body must keep moving: no read may wait longer than the timeout.
-    response.conn.set_read_timeout(Some(plan.timeout));
+    response.set_read_timeout(Some(plan.timeout));
     // The head leaves with the first bytes of the body.
-    relayed(match response.conn.relay_body(&framing, out).await {
+    relayed(match response.relay_body(&framing, out).await {
         Ok(()) => {
-            response.conn.finish(keep_alive);
+            response.finish(keep_alive);
             NoOpEnd::Done
         }
         Err(RelayError::Backend(e)) => {

@@ -18,7 +18,7 @@ use crate::config::BackendEncoding;
 use crate::http::ResponseBody;
 use crate::metrics::Recorder;
 use crate::modifier::martian;
-use crate::upstream::{BackendError, OpenResponse, Pools, Request};
+use crate::upstream::{BackendError, Pools, Request};
 
 /// A shadow answer's body is read and thrown away up to this size, so the
 /// connection can be pooled again; a larger one closes the connection
@@ -215,7 +215,7 @@ async fn exchange(
     let mut scratch =
         Vec::with_capacity(128 + target.path.len() + request.headers.len() + body.len());
     // `modifier/martian` edits a shadow's request too (its answer is dropped).
-    let OpenResponse { mut conn, head } = martian::open(
+    let mut conn = martian::open(
         (backend.martian.as_ref(), &backend.base_urls[host]),
         &mirrored.pools,
         &backend.pools[host],
@@ -225,9 +225,9 @@ async fn exchange(
         &mut None,
     )
     .await?;
-    let framing = head.body;
-    let keep_alive = head.keep_alive;
-    conn.consume_head(&head);
+    let (status, framing, keep_alive) =
+        (conn.head().status, conn.head().body, conn.head().keep_alive);
+    conn.consume_head();
     let announced = match framing {
         ResponseBody::Length(n) => Some(n),
         ResponseBody::Empty => Some(0),
@@ -242,9 +242,9 @@ async fn exchange(
             .is_ok()
         {
             conn.finish(keep_alive);
-            return Ok((head.status, Some(scratch.len() as u64)));
+            return Ok((status, Some(scratch.len() as u64)));
         }
     }
     // Too large to read for nothing: dropping the connection closes it.
-    Ok((head.status, announced))
+    Ok((status, announced))
 }

@@ -44,9 +44,11 @@ pub fn head_allowance(configured: usize) -> usize {
 
 /// Where a request's body is once the codec read what it reads.
 enum BodyAt {
-    /// Whole: `rbuf[start..end]` (`usize::MAX` start: in `body`), and the
-    /// bytes of `rbuf` the request used.
+    /// Whole: `rbuf[start..end]`, and the bytes of `rbuf` the request used.
     Whole(usize, usize, usize),
+    /// Whole, decoded from chunks into `body`, and the bytes of `rbuf` the
+    /// request used.
+    Decoded(usize),
     /// Still coming, for the request path to stream (`server::upload`):
     /// its announced length (`None`: chunked).
     Streamed(Option<u64>),
@@ -281,10 +283,12 @@ impl Connection {
         // Looks only at the bytes that arrived since the last read; parses in full when the
         // head is complete (and a few bounded times before, for early refusals).
         let mut reader = RequestHeadReader::new();
-        let head = loop {
+        // Parsed in place: a head returned by value would be copied twice.
+        let mut head = RequestHead::default();
+        loop {
             if self.end > 0 {
-                match reader.poll(&self.rbuf[..self.end], &head_limits) {
-                    Ok(Parse::Complete(head)) => break head,
+                match reader.poll_into(&self.rbuf[..self.end], &head_limits, &mut head) {
+                    Ok(Parse::Complete(())) => break,
                     Ok(Parse::Partial) => {}
                     Err(e) => return Err(Stop::Reject(e.status(), e.reason())),
                 }
@@ -321,7 +325,7 @@ impl Connection {
                 }
                 Err(_) => return Err(Stop::Quietly),
             }
-        };
+        }
         let serving = current.borrow().clone();
         let worker = &*serving;
         let limits = &worker.config.limits;
@@ -340,14 +344,10 @@ impl Connection {
             .await?;
         // Boxed: the answer's state (backend calls) is allocated per
         // request, not part of every connection's future, idle ones too.
-        let (keep, mut consumed, behind) = Box::pin(self.respond(
-            worker,
-            &head,
-            body_at,
-            (started.unwrap_or_else(Instant::now), request_deadline),
-            endpoint,
-        ))
-        .await;
+        // Made in its box (`rt::boxed`), not copied into it.
+        let times = (started.unwrap_or_else(Instant::now), request_deadline);
+        let respond = crate::rt::boxed(|| self.respond(worker, &head, body_at, times, endpoint));
+        let (keep, mut consumed, behind) = respond.await;
         let keep = keep && head.keep_alive && !worker.drain.is_draining();
         if let Some(session) = self.upgraded.take() {
             // The client's frames that came behind its handshake go first.
@@ -397,8 +397,7 @@ impl Connection {
 
     /// Reads the body. Content-Length bodies stay in `rbuf` right after the
     /// head; chunked ones are decoded into `self.body`. Returns where the
-    /// body lies (`usize::MAX` start: in `self.body`) and how many bytes of
-    /// `rbuf` the request used.
+    /// body lies and how many bytes of `rbuf` the request used.
     /// A body that did not come whole with the head and that `streams`
     /// (the request path) wants streamed is left to it, read no further.
     async fn read_body(
@@ -467,7 +466,7 @@ impl Connection {
                         return Err(Stop::Reject(413, "request entity too large"));
                     }
                     if progress.done {
-                        return Ok(BodyAt::Whole(usize::MAX, 0, pos));
+                        return Ok(BodyAt::Decoded(pos));
                     }
                     // Reclaim the space of chunks already decoded.
                     self.rbuf.copy_within(pos..self.end, head_len);
@@ -526,7 +525,7 @@ impl Connection {
         } = self;
         let buf = &rbuf[..];
         let (request_body, mut consumed, upload): (&[u8], usize, _) = match body_at {
-            BodyAt::Whole(usize::MAX, _, consumed) => (body, consumed, None),
+            BodyAt::Decoded(consumed) => (body, consumed, None),
             BodyAt::Whole(start, end, consumed) => (&buf[start..end], consumed, None),
             // A streamed body goes to the backend through the pooled body buffer.
             BodyAt::Streamed(announced) => {

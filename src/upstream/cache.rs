@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ahash::AHashMap;
 
 use super::client::fetch as plain_fetch;
-use super::client::{OpenResponse, Request, Response, gunzip, open};
+use super::client::{Request, Response, gunzip, open};
 use super::error::BackendError;
 use super::pool::{Pool, Pools};
 use crate::http::Method;
@@ -437,6 +437,24 @@ pub async fn fetch(
     let Some(cache) = cache else {
         return plain_fetch(pools, pool, req, max_body, scratch).await;
     };
+    // Boxed: the cache's state must not grow every backend call's future.
+    let cached = cached_fetch(
+        cache, pools, pool, base_url, req, max_body, scratch, on_lookup,
+    );
+    Box::pin(cached).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn cached_fetch(
+    cache: &HttpCache,
+    pools: &Pools,
+    pool: &Rc<Pool>,
+    base_url: &str,
+    req: &Request<'_>,
+    max_body: usize,
+    scratch: &mut Vec<u8>,
+    on_lookup: impl FnOnce(Lookup),
+) -> Result<Response, BackendError> {
     // httpcache `RoundTrip`: `cacheable`.
     if !matches!(req.method, Method::Get | Method::Head)
         || request_header(req.headers, b"range").is_some()
@@ -616,8 +634,8 @@ async fn exchange(
     max_body: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<(Response, Fields), BackendError> {
-    let OpenResponse { mut conn, head } = open(pools, pool, req, scratch).await?;
-    let buf = conn.head_bytes();
+    let mut conn = open(pools, pool, req, scratch).await?;
+    let (head, buf) = (conn.head(), conn.head_bytes());
     let field = |name: &str| head.header(buf, name);
     let cache_control = field("cache-control");
     let fields = Fields {
@@ -639,16 +657,17 @@ async fn exchange(
     let content_type = field("content-type").map(Box::from);
     let gzipped = field("content-encoding")
         .is_some_and(|c| c.eq_ignore_ascii_case(b"gzip") || c.eq_ignore_ascii_case(b"x-gzip"));
-    conn.consume_head(&head);
+    let (status, framing, keep_alive) = (head.status, head.body, head.keep_alive);
+    conn.consume_head();
     let mut body = Vec::new();
-    conn.read_body(&head.body, max_body, &mut body).await?;
-    conn.finish(head.keep_alive);
+    conn.read_body(&framing, max_body, &mut body).await?;
+    conn.finish(keep_alive);
     if gzipped {
         body = gunzip(&body, max_body)?;
     }
     Ok((
         Response {
-            status: head.status,
+            status,
             content_type,
             body,
         },

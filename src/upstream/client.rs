@@ -7,9 +7,7 @@ use std::rc::Rc;
 use super::conn::BackendConn;
 use super::error::{BackendError, Malformed, RedirectFailure};
 use super::pool::{Endpoint, Lease, Pool, Pools};
-use crate::http::{
-    LAST_CHUNK, Method, RequestBody, ResponseHead, WholeBody, encode_chunk, write_content_length,
-};
+use crate::http::{LAST_CHUNK, Method, RequestBody, WholeBody, encode_chunk, write_content_length};
 
 /// Go's http.Client stops after ten redirects.
 const MAX_REDIRECTS: usize = 10;
@@ -39,11 +37,9 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// A response whose head was read; the body is still on the connection.
-pub struct OpenResponse {
-    pub conn: Lease,
-    pub head: ResponseHead,
-}
+/// A response whose head was read (`head()`, its bytes `head_bytes()`);
+/// the body is still on the connection.
+pub type OpenResponse = Lease;
 
 fn serialise(
     req: &Request<'_>,
@@ -258,10 +254,12 @@ pub async fn open_with<B: RequestBody>(
         )?;
         let mut open = match streamed.take() {
             Some(_) => {
-                let open =
-                    round_trip_streamed(&pool, &endpoint, method, scratch, upload, req.chunked)
-                        .await?;
-                if matches!(open.head.status, 307 | 308) {
+                // Boxed: a streamed body is the rare path, and its state
+                // would otherwise be part of every backend call's future.
+                let streaming =
+                    round_trip_streamed(&pool, &endpoint, method, scratch, upload, req.chunked);
+                let open = Box::pin(streaming).await?;
+                if matches!(open.head().status, 307 | 308) {
                     // The body is gone: it cannot follow the redirect.
                     return Ok(open);
                 }
@@ -270,7 +268,7 @@ pub async fn open_with<B: RequestBody>(
             }
             None => round_trip(&pool, &endpoint, method, scratch).await?,
         };
-        let status = open.head.status;
+        let status = open.head().status;
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok(open);
         }
@@ -281,21 +279,19 @@ pub async fn open_with<B: RequestBody>(
         if matches!(status, 307 | 308) && !body.is_empty() && !req.body_on_redirect {
             return Ok(open);
         }
-        let Some(location) = open.head.header(open.conn.head_bytes(), "location") else {
+        let Some(location) = open.head().header(open.head_bytes(), "location") else {
             return Ok(open);
         };
         let (next_pool, next_path) = resolve_location(pools, &pool, &path, location)?;
         // Read the redirect's body so the connection can be reused.
-        let framing = std::mem::replace(&mut open.head.body, crate::http::ResponseBody::Empty);
-        let keep_alive = open.head.keep_alive;
-        open.conn.consume_head(&open.head);
+        let (framing, keep_alive) = (open.head().body, open.head().keep_alive);
+        open.consume_head();
         let mut sink = Vec::new();
         let drained = open
-            .conn
             .read_body(&framing, MAX_REDIRECT_BODY, &mut sink)
             .await
             .is_ok();
-        open.conn.finish(keep_alive && drained);
+        open.finish(keep_alive && drained);
         // Go's `redirectBehavior`: a 301, 302 or 303 is followed without
         // the body, as a GET unless the request was a GET or HEAD.
         if matches!(status, 301..=303) {
@@ -330,13 +326,13 @@ async fn round_trip(
 ) -> Result<OpenResponse, BackendError> {
     let mut conn = pool.checkout_at(endpoint).await?;
     match send_and_read_head(&mut conn, method, request, pool).await {
-        Ok(head) => Ok(OpenResponse { conn, head }),
+        Ok(()) => Ok(conn),
         Err(e) if e.may_send_again(conn.is_reused(), method.is_idempotent(), conn.wrote_any()) => {
             drop(conn);
             // Boxed as in `Pool::checkout`: a rare path.
             let mut conn = Box::pin(pool.connect_at(endpoint)).await?;
-            let head = send_and_read_head(&mut conn, method, request, pool).await?;
-            Ok(OpenResponse { conn, head })
+            send_and_read_head(&mut conn, method, request, pool).await?;
+            Ok(conn)
         }
         Err(e) => Err(e),
     }
@@ -359,13 +355,13 @@ async fn round_trip_streamed<B: RequestBody>(
             return Err(e);
         }
         drop(conn);
-        conn = pool.connect_at(endpoint).await?;
+        conn = Box::pin(pool.connect_at(endpoint)).await?;
         conn.send(head).await?;
     }
     let chunked = chunked || upload.pending().is_some_and(|len| len.is_none());
     conn.send_body(upload, chunked).await?;
-    let head = read_head_bounded(&mut conn, method, pool).await?;
-    Ok(OpenResponse { conn, head })
+    read_head_bounded(&mut conn, method, pool).await?;
+    Ok(conn)
 }
 
 async fn send_and_read_head(
@@ -373,7 +369,7 @@ async fn send_and_read_head(
     method: Method,
     request: &[u8],
     pool: &Pool,
-) -> Result<ResponseHead, BackendError> {
+) -> Result<(), BackendError> {
     conn.send(request).await?;
     read_head_bounded(conn, method, pool).await
 }
@@ -382,7 +378,7 @@ async fn read_head_bounded(
     conn: &mut BackendConn,
     method: Method,
     pool: &Pool,
-) -> Result<ResponseHead, BackendError> {
+) -> Result<(), BackendError> {
     match pool.settings().response_header_timeout {
         // Go's `ResponseHeaderTimeout`: from the end of the request to the
         // end of the response head (interim 1xx answers included).
@@ -463,22 +459,24 @@ pub async fn fetch(
     max_body: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<Response, BackendError> {
-    let OpenResponse { mut conn, head } = open(pools, pool, req, scratch).await?;
+    let mut conn = open(pools, pool, req, scratch).await?;
+    let head = conn.head();
     let content_type = head
         .header(conn.head_bytes(), "content-type")
         .map(Box::from);
     let gzipped = head
         .header(conn.head_bytes(), "content-encoding")
         .is_some_and(|c| c.eq_ignore_ascii_case(b"gzip") || c.eq_ignore_ascii_case(b"x-gzip"));
-    conn.consume_head(&head);
+    let (status, framing, keep_alive) = (head.status, head.body, head.keep_alive);
+    conn.consume_head();
     let mut body = Vec::new();
-    conn.read_body(&head.body, max_body, &mut body).await?;
-    conn.finish(head.keep_alive);
+    conn.read_body(&framing, max_body, &mut body).await?;
+    conn.finish(keep_alive);
     if gzipped {
         body = gunzip(&body, max_body)?;
     }
     Ok(Response {
-        status: head.status,
+        status,
         content_type,
         body,
     })

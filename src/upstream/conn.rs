@@ -39,6 +39,13 @@ pub struct BackendConn {
     /// When it last went back to the pool (recorded only when a pool
     /// setting needs it: `idle_connection_timeout`, `max_idle_connections`).
     idle_since: Option<std::time::Instant>,
+    /// The last response head read ([`BackendConn::read_head`]), its
+    /// spans into [`BackendConn::head_bytes`]. Parsed in place and lent
+    /// out by reference: a head (some 550 bytes) returned by value would
+    /// be copied at every level of a backend call, and into every future
+    /// that holds it across an await. (The pool keeps a connection boxed,
+    /// so a lease stays small too.)
+    head: ResponseHead,
 }
 
 impl BackendConn {
@@ -53,6 +60,7 @@ impl BackendConn {
             wrote: false,
             body_unsent: false,
             idle_since: None,
+            head: ResponseHead::default(),
         }
     }
 
@@ -226,22 +234,24 @@ impl BackendConn {
         &self.buf[self.start..self.end]
     }
 
-    /// Reads the response head, skipping interim 1xx responses. The head's
-    /// spans point into [`BackendConn::head_bytes`] until the next read.
-    pub async fn read_head(&mut self, method: Method) -> Result<ResponseHead, BackendError> {
+    /// Reads the response head, skipping interim 1xx responses; it is
+    /// [`BackendConn::head`] then. The head's spans point into
+    /// [`BackendConn::head_bytes`] until the next read.
+    pub async fn read_head(&mut self, method: Method) -> Result<(), BackendError> {
         let mut got_any = false;
         // Scans only the bytes that arrived since the last read. Its offsets are relative to
         // `pending()`, whose bytes `fill` may move but never changes.
         let mut reader = ResponseHeadReader::new();
         loop {
-            match reader.poll(self.pending(), method, MAX_RESPONSE_HEAD) {
-                Ok(Parse::Complete(head)) if (100..200).contains(&head.status) => {
-                    self.start += head.head_len;
+            let pending = &self.buf[self.start..self.end];
+            match reader.poll_into(pending, method, MAX_RESPONSE_HEAD, &mut self.head) {
+                Ok(Parse::Complete(())) if self.head.is_interim() => {
+                    self.start += self.head.head_len;
                     reader = ResponseHeadReader::new();
                     // The final head may have come in the same read.
                     continue;
                 }
-                Ok(Parse::Complete(head)) => return Ok(head),
+                Ok(Parse::Complete(())) => return Ok(()),
                 Ok(Parse::Partial) => {}
                 Err(e) => return Err(BackendError::BadResponse(Malformed::Head(e))),
             }
@@ -264,14 +274,19 @@ impl BackendConn {
         }
     }
 
+    /// The head the last [`BackendConn::read_head`] read.
+    pub fn head(&self) -> &ResponseHead {
+        &self.head
+    }
+
     /// The bytes the last [`BackendConn::read_head`] parsed (its spans index this).
     pub fn head_bytes(&self) -> &[u8] {
         self.pending()
     }
 
     /// Marks the head as consumed; the body follows.
-    pub fn consume_head(&mut self, head: &ResponseHead) {
-        self.start += head.head_len;
+    pub fn consume_head(&mut self) {
+        self.start += self.head.head_len;
     }
 
     /// Reads the whole (de-chunked) body into `out`, at most `max` bytes.

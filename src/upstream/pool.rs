@@ -370,7 +370,7 @@ impl Pool {
         endpoint: &Rc<Endpoint>,
     ) -> Result<Lease, BackendError> {
         let stream = self.open_stream_at(endpoint).await?;
-        let conn = Counted::new(BackendConn::new(stream), &self.open, endpoint);
+        let conn = Counted::new(Box::new(BackendConn::new(stream)), &self.open, endpoint);
         Ok(self.lend(conn))
     }
 
@@ -512,16 +512,18 @@ impl Pools {
 }
 
 /// A connection counted in its pool's open connections for as long as it
-/// exists, idle or lent: closing it (dropping it) uncounts it.
+/// exists, idle or lent: closing it (dropping it) uncounts it. Boxed: a
+/// lease is moved through every level of a backend call, and the
+/// connection (with its last response head) is most of a kilobyte.
 struct Counted {
-    conn: BackendConn,
+    conn: Box<BackendConn>,
     open: Rc<Cell<usize>>,
     /// Where it is connected: a checkout for another endpoint skips it.
     endpoint: Rc<Endpoint>,
 }
 
 impl Counted {
-    fn new(conn: BackendConn, open: &Rc<Cell<usize>>, endpoint: &Rc<Endpoint>) -> Counted {
+    fn new(conn: Box<BackendConn>, open: &Rc<Cell<usize>>, endpoint: &Rc<Endpoint>) -> Counted {
         open.set(open.get() + 1);
         Counted {
             conn,
