@@ -168,6 +168,14 @@ impl Local {
     }
 }
 
+/// Hands the worker's event loop back for one turn: the other ready tasks
+/// run and the I/O driver is polled before the caller goes on (tokio
+/// defers the wake-up past the driver's poll). For work that must not
+/// hold a worker (`lua`'s scripts, between two slices).
+pub async fn yield_now() {
+    tokio::task::yield_now().await;
+}
+
 /// Spawns a task on this worker. It runs until it completes or the worker
 /// stops; a panic in it stops the worker (see [`block_on_local`]).
 pub fn spawn<F: Future<Output = ()> + 'static>(future: F) {

@@ -144,8 +144,17 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
             plan: ctx.plan,
             req: ctx.req,
             facts: ctx.facts,
+            started: ctx.started,
         };
-        super::lua::call(&endpoint, plan, host, request, below_scripts).await
+        // Boxed: a script's run must not grow every backend call's future.
+        Box::pin(super::lua::call(
+            &endpoint,
+            plan,
+            host,
+            request,
+            below_scripts,
+        ))
+        .await
     } else {
         below_scripts(request).await
     };
