@@ -6,7 +6,7 @@
 //! running a worker's loop on the current thread ([`block_on_local`]),
 //! spawning `!Send` tasks on it ([`spawn`]), keeping a panic inside one
 //! connection ([`isolate`]), timers and deadlines ([`sleep`], [`within`],
-//! [`until`]) and the socket types ([`Listener`], [`Stream`]). Swapping the
+//! [`until`]), handing the loop back mid-task ([`yield_now`]) and the socket types ([`Listener`], [`Stream`]). Swapping the
 //! runtime means rewriting this file, not `proxy/`, `upstream/` or
 //! `server/`.
 //!
