@@ -49,10 +49,11 @@ pub const SLICE: Duration = Duration::from_millis(1);
 /// Lua 5.1 as gopher-lua has it, where Lua 5.4 differs and the difference
 /// is cheap to undo, run once in the shared globals (what `allow_open_libs`
 /// shows): the 5.1 names `unpack`, `loadstring`, `table.getn`,
-/// `table.maxn` (`math.pow` and the other 5.1 math functions are there:
-/// lua-src builds 5.4 with `LUA_COMPAT_5_3`), and a `tostring` that writes a whole float as 5.1 does
-/// (`tostring(6/2)` is "3", not 5.4's "3.0"). `..`, `print` and
-/// `string.format('%s')` keep 5.4's formatting (docs/lua.md).
+/// `table.maxn` (`math.pow` and 5.1's other math functions are there:
+/// lua-src builds 5.4 with `LUA_COMPAT_5_3`), and a `tostring` that writes
+/// a whole float as 5.1 does (`tostring(6/2)` is "3", not 5.4's "3.0").
+/// `..`, `print` and `string.format('%s')` keep 5.4's formatting
+/// (docs/lua.md).
 const COMPAT: &str = r#"
 unpack = table.unpack
 loadstring = load
@@ -210,10 +211,15 @@ async fn drive(lua: &Lua, code: &Function, env: &Table, deadline: Instant) -> ml
             thread.resume::<()>(())?;
         }
         drop(resuming);
-        match thread.status() {
-            ThreadStatus::Resumable => crate::rt::yield_now().await,
-            _ => return Ok(()),
+        if thread.status() != ThreadStatus::Resumable {
+            return Ok(());
         }
+        // Yielded by the hook (or by the script itself): stopped if that
+        // was the deadline, else the worker's other tasks get their turn.
+        if Instant::now() >= deadline {
+            return Err(mlua::Error::external(Stopped));
+        }
+        crate::rt::yield_now().await;
     }
 }
 
