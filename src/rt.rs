@@ -6,7 +6,7 @@
 //! running a worker's loop on the current thread ([`block_on_local`]),
 //! spawning `!Send` tasks on it ([`spawn`]), keeping a panic inside one
 //! connection ([`isolate`]), timers and deadlines ([`sleep`], [`within`],
-//! [`until`]) and the socket types ([`Listener`], [`Stream`]). Swapping the
+//! [`until`]), handing the loop back mid-task ([`yield_now`]) and the socket types ([`Listener`], [`Stream`]). Swapping the
 //! runtime means rewriting this file, not `proxy/`, `upstream/` or
 //! `server/`.
 //!
@@ -180,6 +180,14 @@ impl Local {
 /// libraries that spawn from `Drop` (amqprs) panic outside one.
 pub fn in_loop() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// Hands the worker's event loop back for one turn: the other ready tasks
+/// run and the I/O driver is polled before the caller goes on (tokio
+/// defers the wake-up past the driver's poll). For work that must not
+/// hold a worker (`lua`'s scripts, between two slices).
+pub async fn yield_now() {
+    tokio::task::yield_now().await;
 }
 
 /// Spawns a task on this worker. It runs until it completes or the worker

@@ -311,7 +311,7 @@ impl UserData for ResponseObject {
         methods.add_method("statusCode", |_, this, args: MultiValue| {
             let mut r = this.0.borrow_mut();
             if args.is_empty() {
-                return Ok(Some(f64::from(r.status)));
+                return Ok(Some(i64::from(r.status)));
             }
             let n = match arg(&args, 0) {
                 LuaValue::Number(n) => n,

@@ -78,11 +78,26 @@ fn push(lua: &Lua, node: Node, value: &Json) -> mlua::Result<LuaValue> {
     Ok(match value {
         Json::Null => LuaValue::UserData(lua.create_userdata(Nil)?),
         Json::Bool(b) => LuaValue::Boolean(*b),
-        Json::Number(n) => LuaValue::Number(n.as_f64().unwrap_or(0.0)),
+        Json::Number(n) => lua_number(n),
         Json::String(s) => LuaValue::String(lua.create_string(s)?),
         Json::Array(_) => LuaValue::UserData(lua.create_userdata(List(node))?),
         Json::Object(_) => LuaValue::UserData(lua.create_userdata(Table(node))?),
     })
+}
+
+/// A JSON number for a script. gopher-lua has only float64; Lua 5.4 writes
+/// a whole float as "3.0" (`..`, `tostring`), 5.1 and gopher-lua as "3":
+/// a whole number is given as a Lua integer, which 5.4 writes as "3".
+fn lua_number(n: &Number) -> LuaValue {
+    if let Some(i) = n.as_i64() {
+        return LuaValue::Integer(i);
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        LuaValue::Integer(f as i64)
+    } else {
+        LuaValue::Number(f)
+    }
 }
 
 /// A Lua number as krakend-lua stores it: Go's encoder writes a whole
@@ -224,7 +239,7 @@ impl UserData for Table {
             Ok(this.0.with(|v| match v {
                 Some(Json::Object(map)) => map.len(),
                 _ => 0,
-            }) as f64)
+            }) as i64)
         });
         methods.add_method("del", |_, this, args: MultiValue| {
             need(&args, 1)?;
@@ -296,7 +311,7 @@ impl UserData for List {
             Ok(this.0.with(|v| match v {
                 Some(Json::Array(items)) => items.len(),
                 _ => 0,
-            }) as f64)
+            }) as i64)
         });
         methods.add_method("del", |_, this, args: MultiValue| {
             need(&args, 1)?;

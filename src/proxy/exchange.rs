@@ -236,7 +236,7 @@ pub async fn serve<S: ResponseSink>(
         req: &client_request,
         now: Instant::now(),
     };
-    if let Err(refusal) = run_before(&input, &mut facts) {
+    if let Err(refusal) = run_before(&input, &mut facts).await {
         write_refusal(&ctx, &refusal, out);
         return Exchanged::buffered(refusal.completed_header.then_some(false));
     }

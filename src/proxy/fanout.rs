@@ -144,8 +144,9 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
             plan: ctx.plan,
             req: ctx.req,
             facts: ctx.facts,
+            started: ctx.started,
         };
-        // Boxed: the scripts' state must not grow every call's future.
+        // Boxed: a script's run must not grow every backend call's future.
         Box::pin(super::lua::call(
             &endpoint,
             plan,

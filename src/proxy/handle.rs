@@ -22,11 +22,11 @@ pub async fn handle<S: crate::http::ResponseSink>(
     let timeout = merge_timeout(plan);
     let complete = if plan.sequential && plan.backends.len() > 1 {
         let (mut outcomes, docs, literals) = sequential(call, timeout, timer).await;
-        write_merged(call, &mut outcomes, Some(docs), literals, ctx, body, out)
+        write_merged(call, &mut outcomes, Some(docs), literals, ctx, body, out).await
     } else {
         let mut outcomes = fan_out(call, timeout, timer).await;
         let literals = crate::pipeline::Literals::default();
-        write_merged(call, &mut outcomes, None, literals, ctx, body, out)
+        write_merged(call, &mut outcomes, None, literals, ctx, body, out).await
     };
     let mut ended = None;
     if let Some(metrics) = call.metrics {

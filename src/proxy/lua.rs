@@ -69,21 +69,25 @@ fn interned(content_type: &str) -> Option<&'static [u8]> {
 }
 
 impl LuaStep {
-    pub fn check(
+    /// Runs the script's `pre` on the client's request; the endpoint
+    /// timeout counts from the request's start (`now`, the steps' clock).
+    pub async fn check(
         &self,
         plan: &EndpointPlan,
         req: &ClientRequest<'_>,
         facts: &mut RequestFacts,
+        now: Instant,
     ) -> Result<(), Refusal> {
         let data = Rc::new(RefCell::new(client_view(plan, req, self.level)));
         let original = data.borrow().headers.clone();
-        let deadline = Instant::now() + plan.timeout;
+        let deadline = now + plan.timeout;
         let run = self
             .script
             .run(Phase::Pre, deadline, |lua, env| match self.level {
                 Level::Endpoint => bind_ctx(lua, env, &data),
                 Level::Proxy => bind_proxy_request(lua, env, &data),
-            });
+            })
+            .await;
         if let Err(failure) = run {
             return Err(self.refusal(plan, failure));
         }
@@ -305,6 +309,11 @@ pub struct Endpoint<'a> {
     pub plan: &'a EndpointPlan,
     pub req: &'a ClientRequest<'a>,
     pub facts: &'a RequestFacts,
+    /// When the request's steps began: a backend script's deadline is the
+    /// endpoint timeout from there, never later than the timer that bounds
+    /// the backend calls (started after the steps), so a runaway script
+    /// ends with its own error rather than as a plain backend timeout.
+    pub started: Instant,
 }
 
 /// The request a backend gets after the endpoint's and its own scripts,
@@ -351,7 +360,7 @@ pub async fn call(
         };
         return send(request).await;
     };
-    let deadline = Instant::now() + ctx.plan.timeout;
+    let deadline = ctx.started + ctx.plan.timeout;
     let base = backend.base_urls.get(host).map_or("", String::as_str);
     let data = Rc::new(RefCell::new(backend_view(
         ctx, base, method, &target, &headers, &body,
@@ -369,6 +378,7 @@ pub async fn call(
             .run(Phase::Pre, deadline, |lua, env| {
                 bind_proxy_request(lua, env, &data)
             })
+            .await
             .map_err(script_error)?;
         let data = data.borrow();
         let changed = data.changed;
@@ -420,7 +430,9 @@ pub async fn call(
         send(request).await?
     };
     if script.has(Phase::Post) && matches!(response.status, 200 | 201) {
-        post_backend(script, backend, deadline, &mut response).map_err(script_error)?;
+        post_backend(script, backend, deadline, &mut response)
+            .await
+            .map_err(script_error)?;
     }
     Ok(response)
 }
@@ -545,7 +557,7 @@ fn new_target(base: &str, data: &RequestData, url_changed: bool) -> Result<Vec<u
 
 /// A backend's `post`: on its decoded JSON; the document it leaves is
 /// what the gateway decodes and manipulates next.
-fn post_backend(
+async fn post_backend(
     script: &Script,
     backend: &BackendPlan,
     deadline: Instant,
@@ -573,9 +585,11 @@ fn post_backend(
         body: None,
     };
     let data = Rc::new(RefCell::new(data));
-    script.run(Phase::Post, deadline, |lua, env| {
-        bind_response(lua, env, &data)
-    })?;
+    script
+        .run(Phase::Post, deadline, |lua, env| {
+            bind_response(lua, env, &data)
+        })
+        .await?;
     let data = data.borrow();
     let doc = data.data.borrow();
     // The decoded form of a collection is {"collection": [...]}: the body
@@ -610,8 +624,13 @@ pub struct Posted {
     pub complete: bool,
 }
 
+/// Whether the endpoint has a `modifier/lua-proxy` `post`.
+pub fn has_post(plan: &EndpointPlan) -> bool {
+    plan.lua_proxy.as_ref().is_some_and(|s| s.has(Phase::Post))
+}
+
 /// The `post` of `modifier/lua-proxy` on the merged document `value`.
-pub fn post(
+pub async fn post(
     plan: &EndpointPlan,
     value: &mut Value<'_>,
     literals: &mut Literals,
@@ -629,9 +648,11 @@ pub fn post(
     };
     let data = Rc::new(RefCell::new(data));
     let deadline = Instant::now() + plan.timeout;
-    script.run(Phase::Post, deadline, |lua, env| {
-        bind_response(lua, env, &data)
-    })?;
+    script
+        .run(Phase::Post, deadline, |lua, env| {
+            bind_response(lua, env, &data)
+        })
+        .await?;
     let data = data.borrow();
     let text = serde_json::to_string(&*data.data.borrow()).unwrap_or_default();
     *value = crate::pipeline::parse_owned(&text).map_err(|e| Failure {

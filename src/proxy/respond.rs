@@ -84,7 +84,7 @@ fn accepted(plan: &EndpointPlan, outcome: &Outcome) -> bool {
 /// otherwise each successful outcome is decoded here, borrowing its body.
 /// `literals`: number literals kept as written (those of `decoded`; the
 /// others are added here). Returns whether the response is complete.
-pub fn write_merged<S: ResponseSink>(
+pub async fn write_merged<S: ResponseSink>(
     call: &CallContext<'_>,
     outcomes: &mut [Outcome],
     decoded: Option<Vec<Value<'static>>>,
@@ -197,8 +197,9 @@ pub fn write_merged<S: ResponseSink>(
     }
     // krakend-lua's proxy `post`, when the pipe returned no error.
     let mut posted = None;
-    if tally.failed == 0 {
-        match super::lua::post(plan, &mut value, &mut literals, complete) {
+    if tally.failed == 0 && super::lua::has_post(plan) {
+        // Boxed: only an endpoint with a `post` carries a script's run.
+        match Box::pin(super::lua::post(plan, &mut value, &mut literals, complete)).await {
             Ok(p) => posted = p,
             Err(failure) => {
                 let status = failure.status.unwrap_or(500);

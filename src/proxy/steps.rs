@@ -76,7 +76,8 @@ impl Step {
             Step::CelJwt(cel) => cel.check_jwt(input.plan, input.req, facts),
             Step::Cel(cel) => cel.check(input.plan, input.req, facts),
             Step::JsonSchema(schema) => schema.check(input.req),
-            Step::Lua(lua) => lua.check(input.plan, input.req, facts),
+            // Awaited by `run_before`.
+            Step::Lua(_) => Ok(()),
         }
     }
 }
@@ -160,10 +161,17 @@ impl ResponseStep {
 }
 
 /// Runs the endpoint's steps in order; the first refusal ends the request.
-pub fn run_before(input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
-    input
-        .plan
-        .before
-        .iter()
-        .try_for_each(|step| step.check(input, facts))
+/// A Lua step is the one that waits (its script gives the worker back
+/// between slices: `crate::lua`), boxed so the request future of an
+/// endpoint without one stays its size.
+pub async fn run_before(input: &StepInput<'_>, facts: &mut RequestFacts) -> Result<(), Refusal> {
+    for step in &input.plan.before {
+        match step {
+            Step::Lua(lua) => {
+                Box::pin(lua.check(input.plan, input.req, facts, input.now)).await?;
+            }
+            step => step.check(input, facts)?,
+        }
+    }
+    Ok(())
 }
