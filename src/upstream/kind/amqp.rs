@@ -69,6 +69,73 @@ impl Drop for Amqp {
     }
 }
 
+/// The declare flags krakend-amqp passes for a queue, its exchange and
+/// its consumer, shared by the backends and the agents.
+#[derive(Clone, Copy)]
+pub(super) struct Flags {
+    pub durable: bool,
+    pub delete: bool,
+    pub exclusive: bool,
+    pub no_wait: bool,
+}
+
+/// A connection to `broker` and one channel on it.
+pub(super) async fn connect(
+    broker: &crate::config::AmqpBroker,
+) -> Result<(Connection, Channel), amqprs::error::Error> {
+    let args =
+        OpenConnectionArguments::new(&broker.host, broker.port, &broker.user, &broker.password)
+            .virtual_host(&broker.vhost)
+            .finish();
+    let connection = Connection::open(&args).await?;
+    let channel = connection.open_channel(None).await?;
+    Ok((connection, channel))
+}
+
+/// The exchange, of type topic; its `exclusive` goes where amqp091-go's
+/// `ExchangeDeclare` takes `internal`, as krakend-amqp passes it.
+pub(super) async fn declare_exchange(
+    channel: &Channel,
+    name: &str,
+    flags: Flags,
+) -> Result<(), amqprs::error::Error> {
+    let mut exchange = ExchangeDeclareArguments::new(name, "topic");
+    exchange.durable = flags.durable;
+    exchange.auto_delete = flags.delete;
+    exchange.internal = flags.exclusive;
+    exchange.no_wait = flags.no_wait;
+    channel.exchange_declare(exchange).await
+}
+
+pub(super) async fn declare_queue(
+    channel: &Channel,
+    name: &str,
+    flags: Flags,
+) -> Result<(), amqprs::error::Error> {
+    let queue = QueueDeclareArguments::new(name)
+        .durable(flags.durable)
+        .auto_delete(flags.delete)
+        .exclusive(flags.exclusive)
+        .no_wait(flags.no_wait)
+        .finish();
+    channel.queue_declare(queue).await.map(drop)
+}
+
+/// The consumer's QoS, only when a prefetch is configured (krakend-amqp
+/// leaves the broker's default otherwise).
+pub(super) async fn set_qos(
+    channel: &Channel,
+    prefetch_size: u32,
+    prefetch_count: u16,
+) -> Result<(), amqprs::error::Error> {
+    if prefetch_count == 0 && prefetch_size == 0 {
+        return Ok(());
+    }
+    channel
+        .basic_qos(BasicQosArguments::new(prefetch_size, prefetch_count, false))
+        .await
+}
+
 impl Link {
     fn is_open(&self) -> bool {
         self.connection.is_open() && self.channel.is_open()
@@ -157,31 +224,22 @@ impl Amqp {
     }
 
     /// Connects, opens a channel and declares what krakend-amqp declares:
-    /// the exchange (type topic; its `exclusive` goes where amqp091-go's
-    /// `ExchangeDeclare` takes `internal`, as krakend-amqp passes it), and
-    /// for a consumer the queue, its bindings, the QoS and the consumer.
+    /// the exchange, and for a consumer the queue, its bindings, the QoS
+    /// and the consumer.
     async fn open(&self) -> Result<Link, String> {
         let s = &self.settings;
         let broker = &s.broker;
         let place = format!("{}/{}", broker.display(), s.name);
-        let args =
-            OpenConnectionArguments::new(&broker.host, broker.port, &broker.user, &broker.password)
-                .virtual_host(&broker.vhost)
-                .finish();
-        let connection = Connection::open(&args)
+        let (connection, channel) = connect(broker)
             .await
             .map_err(|e| format!("getting the channel for {place}: {e}"))?;
-        let channel = connection
-            .open_channel(None)
-            .await
-            .map_err(|e| format!("getting the channel for {place}: {e}"))?;
-        let mut exchange = ExchangeDeclareArguments::new(&s.exchange, "topic");
-        exchange.durable = s.durable;
-        exchange.auto_delete = s.delete;
-        exchange.internal = s.exclusive;
-        exchange.no_wait = s.no_wait;
-        channel
-            .exchange_declare(exchange)
+        let flags = Flags {
+            durable: s.durable,
+            delete: s.delete,
+            exclusive: s.exclusive,
+            no_wait: s.no_wait,
+        };
+        declare_exchange(&channel, &s.exchange, flags)
             .await
             .map_err(|e| format!("declaring the exchange for {place}: {e}"))?;
         let AmqpRole::Consumer(consumer) = &s.role else {
@@ -191,14 +249,7 @@ impl Amqp {
                 deliveries: None,
             });
         };
-        let queue = QueueDeclareArguments::new(&s.name)
-            .durable(s.durable)
-            .auto_delete(s.delete)
-            .exclusive(s.exclusive)
-            .no_wait(s.no_wait)
-            .finish();
-        channel
-            .queue_declare(queue)
+        declare_queue(&channel, &s.name, flags)
             .await
             .map_err(|e| format!("declaring the queue for {place}: {e}"))?;
         for key in &consumer.routing_keys {
@@ -210,16 +261,9 @@ impl Amqp {
                 tracing::error!("{} binding the queue for {place}: {e}", s.log_prefix);
             }
         }
-        if s.prefetch_count != 0 || s.prefetch_size != 0 {
-            channel
-                .basic_qos(BasicQosArguments::new(
-                    s.prefetch_size,
-                    s.prefetch_count,
-                    false,
-                ))
-                .await
-                .map_err(|e| format!("setting the QoS for the consumer {place}: {e}"))?;
-        }
+        set_qos(&channel, s.prefetch_size, s.prefetch_count)
+            .await
+            .map_err(|e| format!("setting the QoS for the consumer {place}: {e}"))?;
         let mut consume = BasicConsumeArguments::new(&s.name, &consumer_tag());
         consume.no_local = consumer.no_local;
         consume.no_ack = consumer.auto_ack;

@@ -12,12 +12,10 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use amqprs::channel::{
-    BasicAckArguments, BasicConsumeArguments, BasicNackArguments, BasicQosArguments,
-    ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
+    BasicAckArguments, BasicConsumeArguments, BasicNackArguments, QueueBindArguments,
 };
-use amqprs::connection::{Connection, OpenConnectionArguments};
 
-use super::amqp::backoff;
+use super::amqp::{Flags, backoff, connect, declare_exchange, declare_queue, set_qos};
 use crate::config::{AgentBackend, AsyncAgentSettings};
 use crate::rt;
 use crate::upstream::{Pools, Request, authority_of, fetch};
@@ -82,34 +80,18 @@ fn first_wait(agent: &AsyncAgentSettings) -> Duration {
 /// One connection's life: declare, consume, handle messages with at most
 /// `workers` at once, until the deliveries end.
 async fn consume(agent: &Rc<AsyncAgentSettings>, pools: &Rc<Pools>) -> Result<(), String> {
-    let b = &agent.broker;
-    let args = OpenConnectionArguments::new(&b.host, b.port, &b.user, &b.password)
-        .virtual_host(&b.vhost)
-        .finish();
-    let connection = Connection::open(&args).await.map_err(|e| e.to_string())?;
-    let channel = Rc::new(
-        connection
-            .open_channel(None)
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let mut exchange = ExchangeDeclareArguments::new(&agent.exchange, "topic");
-    exchange.durable = agent.durable;
-    exchange.auto_delete = agent.delete;
-    exchange.internal = agent.exclusive;
-    exchange.no_wait = agent.no_wait;
-    channel
-        .exchange_declare(exchange)
+    let (connection, channel) = connect(&agent.broker).await.map_err(|e| e.to_string())?;
+    let channel = Rc::new(channel);
+    let flags = Flags {
+        durable: agent.durable,
+        delete: agent.delete,
+        exclusive: agent.exclusive,
+        no_wait: agent.no_wait,
+    };
+    declare_exchange(&channel, &agent.exchange, flags)
         .await
         .map_err(|e| e.to_string())?;
-    let queue = QueueDeclareArguments::new(&agent.queue)
-        .durable(agent.durable)
-        .auto_delete(agent.delete)
-        .exclusive(agent.exclusive)
-        .no_wait(agent.no_wait)
-        .finish();
-    channel
-        .queue_declare(queue)
+    declare_queue(&channel, &agent.queue, flags)
         .await
         .map_err(|e| e.to_string())?;
     channel
@@ -120,16 +102,9 @@ async fn consume(agent: &Rc<AsyncAgentSettings>, pools: &Rc<Pools>) -> Result<()
         ))
         .await
         .map_err(|e| e.to_string())?;
-    if agent.prefetch_count != 0 || agent.prefetch_size != 0 {
-        channel
-            .basic_qos(BasicQosArguments::new(
-                agent.prefetch_size,
-                agent.prefetch_count,
-                false,
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    set_qos(&channel, agent.prefetch_size, agent.prefetch_count)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut consume = BasicConsumeArguments::new(&agent.queue, "krakend");
     consume.no_ack = agent.auto_ack;
     consume.exclusive = agent.exclusive;
