@@ -48,11 +48,10 @@ fn broker() -> Option<&'static Broker> {
     static BROKER: OnceLock<Option<Broker>> = OnceLock::new();
     BROKER
         .get_or_init(|| {
-            if !std::path::Path::new(SERVER).exists() {
-                if std::env::var_os("CI").is_some() {
-                    panic!("CI is set and {SERVER} is missing: apt-get install rabbitmq-server");
-                }
-                eprintln!("skipped: {SERVER} is not installed (apt-get install rabbitmq-server)");
+            if !common::available_or_skip(
+                std::path::Path::new(SERVER).exists(),
+                &format!("{SERVER} is not installed (apt-get install rabbitmq-server)"),
+            ) {
                 return None;
             }
             Some(start_broker())

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, Gateway, TempDir, closed_port_url, config, json};
 use serde_json::{Value, json};
 
-const PYTHON: &str = "/usr/bin/python3";
+const PYTHON: &str = common::DEBIAN_PYTHON;
 
 /// The GraphQL server, killed when dropped.
 struct GraphqlServer {
@@ -26,20 +26,10 @@ impl GraphqlServer {
     /// `None` (the test returns) when graphene is not installed and `CI`
     /// is not set.
     fn start() -> Option<GraphqlServer> {
-        let usable = Command::new(PYTHON)
-            .args(["-c", "import graphene"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !usable {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "CI is set and {PYTHON} cannot import graphene: apt-get install python3-graphene"
-                );
-            }
-            eprintln!(
-                "SKIPPED: {PYTHON} cannot import graphene (apt-get install python3-graphene)"
-            );
+        if !common::available_or_skip(
+            common::python_imports("graphene"),
+            "/usr/bin/python3 cannot import graphene (apt-get install python3-graphene)",
+        ) {
             return None;
         }
         let script = concat!(

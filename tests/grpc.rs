@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, Gateway, TempDir, closed_port_url, json};
 use serde_json::json;
 
-const PYTHON: &str = "/usr/bin/python3";
+const PYTHON: &str = common::DEBIAN_PYTHON;
 
 fn support() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
@@ -25,20 +25,15 @@ fn support() -> PathBuf {
 /// The descriptor set and the Python classes, in a temporary directory;
 /// `None` (skip) when protoc or Debian's grpcio is missing outside CI.
 fn generated() -> Option<TempDir> {
-    let python_ok = Command::new(PYTHON)
-        .args(["-c", "import grpc, google.protobuf"])
-        .status()
-        .is_ok_and(|s| s.success());
+    let python_ok = common::python_imports("grpc, google.protobuf");
     let protoc_ok = Command::new("protoc")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !python_ok || !protoc_ok {
-        let why = "needs protoc and /usr/bin/python3 with grpc (apt-get install protobuf-compiler python3-grpcio python3-protobuf)";
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set and the gRPC test tools are missing: {why}");
-        }
-        eprintln!("SKIPPED: {why}");
+    if !common::available_or_skip(
+        python_ok && protoc_ok,
+        "the gRPC tests need protoc and /usr/bin/python3 with grpc (apt-get install protobuf-compiler python3-grpcio python3-protobuf)",
+    ) {
         return None;
     }
     let dir = TempDir::new();

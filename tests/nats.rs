@@ -33,13 +33,13 @@ impl NatsServer {
         let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
-        let Some(binary) = binary else {
-            if std::env::var_os("CI").is_some() {
-                panic!("CI is set and nats-server is missing: apt-get install nats-server");
-            }
-            eprintln!("SKIPPED: no nats-server (apt-get install nats-server)");
+        if !common::available_or_skip(
+            binary.is_some(),
+            "no nats-server (apt-get install nats-server)",
+        ) {
             return None;
-        };
+        }
+        let binary = binary?;
         let monitor = free_port();
         let child = Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])

@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::{Backend, Gateway, RawBackend, TempDir, eventually, json, read_head};
 use serde_json::{Value, json as j};
 
-const PYTHON: &str = "/usr/bin/python3";
+const PYTHON: &str = common::DEBIAN_PYTHON;
 
 /// The test DNS server, killed when dropped.
 struct Dns {
@@ -32,18 +32,10 @@ impl Dns {
     /// `None` (the test is skipped) when Debian's python3 with dnslib is
     /// missing, except under CI, where that fails the test.
     fn start(zone: Value) -> Option<Dns> {
-        let usable = Command::new(PYTHON)
-            .args(["-c", "import dnslib"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !usable {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "CI is set and {PYTHON} cannot import dnslib: apt-get install python3-dnslib"
-                );
-            }
-            eprintln!("SKIPPED: {PYTHON} cannot import dnslib (apt-get install python3-dnslib)");
+        if !common::available_or_skip(
+            common::python_imports("dnslib"),
+            "/usr/bin/python3 cannot import dnslib (apt-get install python3-dnslib)",
+        ) {
             return None;
         }
         let dir = TempDir::new();

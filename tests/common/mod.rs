@@ -680,3 +680,30 @@ impl Client {
         }
     }
 }
+
+/// Debian's Python, which has the packages the tests' servers import
+/// (`python3` on PATH may be another without them).
+pub const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+/// Whether [`DEBIAN_PYTHON`] can run `import {modules}`.
+pub fn python_imports(modules: &str) -> bool {
+    Command::new(DEBIAN_PYTHON)
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `available`, when a test needs an outside tool: without it the test is
+/// skipped (says SKIPPED and `why`, returns false), except with `CI` set
+/// (as `.ci/run` sets it, having installed everything), where it fails.
+pub fn available_or_skip(available: bool, why: &str) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set and {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
