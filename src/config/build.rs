@@ -807,23 +807,16 @@ fn build_backend(
         &mut unknown.warnings,
     )?;
     if let Some(found) = &extra.pubsub {
-        if protocol.is_some() {
-            return Err(Problem::new(
-                format!("{at}.extra_config"),
-                "a backend is called one way: keep one of backend/graphql, backend/grpc and backend/pubsub",
-            ));
-        }
+        only_one_kind(&protocol, format!("{at}.extra_config"))?;
         protocol = Some(super::ProtocolSettings::Nats(super::pubsub::settings(
             found, &hosts, &at,
         )?));
     }
     if let Some(value) = &extra.grpc {
-        if protocol.is_some() {
-            return Err(Problem::new(
-                format!("{at}.extra_config.{}", super::grpc::BACKEND),
-                "a backend is called one way: keep one of backend/graphql, backend/grpc and backend/pubsub",
-            ));
-        }
+        only_one_kind(
+            &protocol,
+            format!("{at}.extra_config.{}", super::grpc::BACKEND),
+        )?;
         protocol = Some(super::ProtocolSettings::Grpc(std::sync::Arc::new(
             super::grpc::backend(
                 value,
@@ -835,12 +828,7 @@ fn build_backend(
         )));
     }
     if let Some((namespace, value, amqp_at)) = &amqp {
-        if protocol.is_some() {
-            return Err(Problem::new(
-                amqp_at.clone(),
-                "a backend is called one way: keep one of backend/amqp, backend/graphql, backend/grpc and backend/pubsub",
-            ));
-        }
+        only_one_kind(&protocol, amqp_at.clone())?;
         let mut settings = super::amqp::settings(
             namespace,
             value,
@@ -919,6 +907,18 @@ fn build_backend(
         backend.manipulation = ManipulationSpec::default();
     }
     Ok(backend)
+}
+
+/// A backend has one kind: the namespace of a second one, at `at`, is
+/// refused.
+fn only_one_kind(protocol: &Option<super::ProtocolSettings>, at: String) -> BuildResult<()> {
+    match protocol {
+        None => Ok(()),
+        Some(_) => Err(Problem::new(
+            at,
+            "a backend is called one way: keep one of backend/amqp, backend/graphql, backend/grpc and backend/pubsub",
+        )),
+    }
 }
 
 /// A non-HTTP backend answers with one whole document: it cannot be a

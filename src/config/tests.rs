@@ -978,6 +978,17 @@ fn backend_errors() {
             Valid(|c| assert_eq!(c.limits.dns_cache_ttl, Some(Duration::from_secs(5)))),
         ),
         (
+            "two backend kinds on one backend",
+            backend_with(
+                r#""host": ["nats://"], "extra_config": {
+                    "backend/graphql": {"type": "query", "query": "{ a }"},
+                    "backend/pubsub/publisher": {"topic_url": "orders"}},"#,
+            ),
+            Error(&[
+                "endpoints[0].backend[0].extra_config: a backend is called one way: keep one of backend/amqp, backend/graphql",
+            ]),
+        ),
+        (
             "another service discovery",
             backend_with(r#""sd": "consul","#),
             Error(&["endpoints[0].backend[0].sd: \"consul\" service discovery is not supported"]),
