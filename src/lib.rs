@@ -16,6 +16,7 @@ pub mod prepare;
 pub mod process;
 pub mod proxy;
 pub mod qos;
+pub mod redis;
 pub mod router;
 pub mod rt;
 pub mod security;

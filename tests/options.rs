@@ -187,6 +187,8 @@ fn set(value: &mut Value, keys: &[&str], sample: Value) {
             *slot = match key {
                 "keys" => json!([{"public_key": "c.pem", "private_key": "k.pem"}]),
                 "client_certs" => json!([{"certificate": "c.pem", "private_key": "k.pem"}]),
+                "connection_pools" => json!([{"name": "p", "address": "127.0.0.1:6379"}]),
+                "clusters" => json!([{"name": "c", "addresses": ["127.0.0.1:7000"]}]),
                 _ => json!([{"name": "p"}]),
             };
         }

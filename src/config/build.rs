@@ -121,6 +121,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         endpoints,
         telemetry: root_extra.telemetry,
         revoker: root_extra.revoker,
+        redis: root_extra.redis,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,

@@ -83,6 +83,8 @@ pub struct RootExtra {
     pub revoker: Option<super::RevokerSettings>,
     /// `grpc`: the service catalog (`config::grpc`).
     pub grpc: Option<std::sync::Arc<super::grpc::Catalog>>,
+    /// `redis`: the named Redis connections (`config::redis`).
+    pub redis: super::RedisConnections,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +196,10 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
             }
             MARTIAN => unknown.unimplemented.push(martian_not_here(at)),
             super::grpc::ROOT => result.grpc = Some(super::grpc::root(value, &at)?),
+            super::redis::NAMESPACE => {
+                note_ignored_keys(super::redis::NAMESPACE, value, unknown);
+                result.redis = super::redis::build(value, &at)?;
+            }
             _ => note_unknown(namespace, at, unknown),
         }
     }

@@ -123,6 +123,7 @@ const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Pro
 const OTEL_RESOURCE: &str =
     "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
+const REDIS_CLIENT: &str = "cuttle keeps one pipelined connection per worker and named connection; go-redis pool tuning has nothing to act on";
 const REVOKE_SERVER: &str = "KrakenD Enterprise's Revoke Server: the revocations it pushes would never arrive (send them to cuttle's revocation endpoint, docs/revoker.md)";
 const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
 
@@ -305,6 +306,48 @@ const LISTED: &[Opt] = &[
     hn(R, "extra_config.auth/validator", "{\"shared_cache_duration\": 60}", "only shared_cache_duration; any other key here is warned about (a validator protects only its endpoint)"),
     h(R, "extra_config.auth/validator.shared_cache_duration", "60"),
     ig(R, "extra_config.auth/jose", "{}", "KrakenD reads the shared JWK cache from the root auth/validator"),
+    // ---- redis (root; KrakenD Enterprise connection pools and clusters) ----
+    hn(R, "extra_config.redis", "{}", "named connections that Redis-backed components refer to (docs/redis.md)"),
+    h(R, "extra_config.redis.connection_pools", "[]"),
+    h(R, "extra_config.redis.connection_pools[].name", "\"p\""),
+    h(R, "extra_config.redis.connection_pools[].address", "\"127.0.0.1:6379\""),
+    h(R, "extra_config.redis.connection_pools[].db", "2"),
+    h(R, "extra_config.redis.connection_pools[].user_name", "\"u\""),
+    h(R, "extra_config.redis.connection_pools[].password", "\"pw\""),
+    h(R, "extra_config.redis.connection_pools[].client_name", "\"krakend_pool\""),
+    h(R, "extra_config.redis.connection_pools[].dial_timeout", "\"1s\""),
+    ig(R, "extra_config.redis.connection_pools[].pool_size", "10", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].min_idle_conns", "1", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].max_idle_conns", "5", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].max_active_conns", "20", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].conn_max_idle_time", "\"30m\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].conn_max_life_time", "\"1h\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].pool_timeout", "\"1s\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].max_retries", "3", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].min_retry_backoff", "\"8ms\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].max_retry_backoff", "\"512ms\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.connection_pools[].opentelemetry", "{}", "Redis commands are not traced or measured per connection"),
+    rf(R, "extra_config.redis.connection_pools[].tls", "{}", "TLS to Redis is not implemented; without it credentials and counters would cross the network in the clear"),
+    h(R, "extra_config.redis.clusters", "[]"),
+    h(R, "extra_config.redis.clusters[].name", "\"c\""),
+    h(R, "extra_config.redis.clusters[].addresses", "[\"127.0.0.1:7000\"]"),
+    ig(R, "extra_config.redis.clusters[].max_redirects", "3", REDIS_CLIENT),
+    h(R, "extra_config.redis.clusters[].user_name", "\"u\""),
+    h(R, "extra_config.redis.clusters[].password", "\"pw\""),
+    h(R, "extra_config.redis.clusters[].client_name", "\"krakend_pool\""),
+    h(R, "extra_config.redis.clusters[].dial_timeout", "\"1s\""),
+    ig(R, "extra_config.redis.clusters[].pool_size", "10", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].min_idle_conns", "1", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].max_idle_conns", "5", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].max_active_conns", "20", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].conn_max_idle_time", "\"30m\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].conn_max_life_time", "\"1h\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].pool_timeout", "\"1s\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].max_retries", "3", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].min_retry_backoff", "\"8ms\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].max_retry_backoff", "\"512ms\"", REDIS_CLIENT),
+    ig(R, "extra_config.redis.clusters[].opentelemetry", "{}", "Redis commands are not traced or measured per connection"),
+    rf(R, "extra_config.redis.clusters[].tls", "{}", "TLS to Redis is not implemented; without it credentials and counters would cross the network in the clear"),
     // ---- auth/revoker (root; krakend/bloomfilter) ----
     hn(R, "extra_config.auth/revoker", "{}", "one filter per process, checked by every auth/validator; revocations arrive over HTTP on 127.0.0.1:port (docs/revoker.md), not Go RPC"),
     h(R, "extra_config.auth/revoker.N", "100"),
