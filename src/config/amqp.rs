@@ -76,6 +76,18 @@ pub enum AmqpRole {
     Producer(AmqpProducer),
 }
 
+/// The declare flags and QoS krakend-amqp reads for a queue, its exchange
+/// and its consumer, the same keys for backends and async agents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AmqpQueueFlags {
+    pub durable: bool,
+    pub delete: bool,
+    pub exclusive: bool,
+    pub no_wait: bool,
+    pub prefetch_count: u16,
+    pub prefetch_size: u32,
+}
+
 /// One AMQP backend, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmqpSettings {
@@ -87,12 +99,8 @@ pub struct AmqpSettings {
     /// `name`: the queue.
     pub name: String,
     pub exchange: String,
-    pub durable: bool,
-    pub delete: bool,
-    pub exclusive: bool,
-    pub no_wait: bool,
-    pub prefetch_count: u16,
-    pub prefetch_size: u32,
+    /// `durable`, `delete`, `exclusive`, `no_wait` and the prefetch.
+    pub flags: AmqpQueueFlags,
     /// `max_retries`: connection attempts per reconnection round; 0 (or
     /// negative) is unlimited, as in krakend-amqp.
     pub max_retries: u32,
@@ -170,8 +178,6 @@ pub fn settings(
             "the virtual host is longer than the 255 bytes AMQP allows",
         ));
     }
-    let prefetch_count = keys.int("prefetch_count")?;
-    let prefetch_size = keys.int("prefetch_size")?;
     let max_retries = keys.int("max_retries")?;
     Ok(AmqpSettings {
         at: at.to_owned(),
@@ -179,22 +185,7 @@ pub fn settings(
         broker,
         name: keys.string("name")?,
         exchange: keys.string("exchange")?,
-        durable: keys.bool("durable")?,
-        delete: keys.bool("delete")?,
-        exclusive: keys.bool("exclusive")?,
-        no_wait: keys.bool("no_wait")?,
-        prefetch_count: u16::try_from(prefetch_count).map_err(|_| {
-            Problem::new(
-                format!("{at}.prefetch_count"),
-                "AMQP carries a prefetch count from 0 to 65535",
-            )
-        })?,
-        prefetch_size: u32::try_from(prefetch_size).map_err(|_| {
-            Problem::new(
-                format!("{at}.prefetch_size"),
-                "AMQP carries a prefetch size (bytes) from 0 to 4294967295",
-            )
-        })?,
+        flags: keys.queue_flags()?,
         max_retries: u32::try_from(max_retries.max(0)).unwrap_or(u32::MAX),
         backoff: backoff(&keys.string("backoff_strategy")?),
         role,
@@ -258,6 +249,22 @@ impl Keys<'_> {
                 .collect(),
             Some(_) => Err(self.wrong(key, "a list of strings, e.g. [\"#\"]")),
         }
+    }
+
+    /// The queue flags and QoS (AMQP carries the prefetch count in 16
+    /// bits and the size in 32).
+    fn queue_flags(&self) -> BuildResult<AmqpQueueFlags> {
+        Ok(AmqpQueueFlags {
+            durable: self.bool("durable")?,
+            delete: self.bool("delete")?,
+            exclusive: self.bool("exclusive")?,
+            no_wait: self.bool("no_wait")?,
+            prefetch_count: u16::try_from(self.int("prefetch_count")?)
+                .map_err(|_| self.wrong("prefetch_count", "from 0 to 65535 (AMQP's range)"))?,
+            prefetch_size: u32::try_from(self.int("prefetch_size")?).map_err(|_| {
+                self.wrong("prefetch_size", "from 0 to 4294967295 bytes (AMQP's range)")
+            })?,
+        })
     }
 
     fn int(&self, key: &str) -> BuildResult<i64> {
@@ -424,8 +431,60 @@ mod tests {
             "/",
         )
         .unwrap();
-        assert_eq!(ok.prefetch_count, 10);
+        assert_eq!(ok.flags.prefetch_count, 10);
         assert_eq!(ok.max_retries, 0);
+    }
+
+    /// Backends and agents read the queue flags with one function: the
+    /// same values, the same refusal.
+    #[test]
+    fn backends_and_agents_read_the_same_queue_flags() {
+        let hosts = vec!["amqp://h".to_owned()];
+        let flags = json!({"durable": true, "delete": true, "exclusive": true, "no_wait": true,
+            "prefetch_count": 7, "prefetch_size": 4096});
+        let mut backend = json!({"name": "q", "exchange": "x"});
+        let mut driver = json!({"name": "q", "exchange": "x", "host": "amqp://h"});
+        for (k, v) in flags.as_object().unwrap() {
+            backend[k] = v.clone();
+            driver[k] = v.clone();
+        }
+        let agent = |driver: &Value| {
+            json!([{"consumer": {"topic": "#"}, "extra_config": {"async/amqp": driver},
+                "backend": [{"url_pattern": "/a", "host": ["http://b"]}]}])
+        };
+        let from_backend = settings(CONSUMER, &backend, "c", &hosts, "h", "/").unwrap();
+        let from_agent = agents(
+            Some(&agent(&driver)),
+            std::time::Duration::from_secs(1),
+            &[],
+        )
+        .unwrap()
+        .remove(0);
+        let expected = AmqpQueueFlags {
+            durable: true,
+            delete: true,
+            exclusive: true,
+            no_wait: true,
+            prefetch_count: 7,
+            prefetch_size: 4096,
+        };
+        assert_eq!(from_backend.flags, expected);
+        assert_eq!(from_agent.flags, expected);
+        backend["prefetch_count"] = json!(65536);
+        driver["prefetch_count"] = json!(65536);
+        let backend_err = settings(CONSUMER, &backend, "c", &hosts, "h", "/").unwrap_err();
+        let agent_err = agents(
+            Some(&agent(&driver)),
+            std::time::Duration::from_secs(1),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(backend_err.at, "c.prefetch_count");
+        assert_eq!(
+            agent_err.at,
+            "async_agent[0].extra_config.async/amqp.prefetch_count"
+        );
+        assert_eq!(backend_err.message, agent_err.message);
     }
 }
 
@@ -465,12 +524,8 @@ pub struct AsyncAgentSettings {
     pub broker: AmqpBroker,
     pub queue: String,
     pub exchange: String,
-    pub durable: bool,
-    pub delete: bool,
-    pub exclusive: bool,
-    pub no_wait: bool,
-    pub prefetch_count: u16,
-    pub prefetch_size: u32,
+    /// `durable`, `delete`, `exclusive`, `no_wait` and the prefetch.
+    pub flags: AmqpQueueFlags,
     pub auto_ack: bool,
     pub no_local: bool,
     pub nack_discard: bool,
@@ -612,14 +667,7 @@ fn agent_settings(
         broker,
         queue: d.string("name")?,
         exchange: d.string("exchange")?,
-        durable: d.bool("durable")?,
-        delete: d.bool("delete")?,
-        exclusive: d.bool("exclusive")?,
-        no_wait: d.bool("no_wait")?,
-        prefetch_count: u16::try_from(d.int("prefetch_count")?)
-            .map_err(|_| d.wrong("prefetch_count", "from 0 to 65535"))?,
-        prefetch_size: u32::try_from(d.int("prefetch_size")?)
-            .map_err(|_| d.wrong("prefetch_size", "from 0 to 4294967295"))?,
+        flags: d.queue_flags()?,
         auto_ack: d.bool("auto_ack")?,
         no_local: d.bool("no_local")?,
         nack_discard: d.bool("nack_discard")?,

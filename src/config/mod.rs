@@ -58,7 +58,7 @@ mod tests;
 use std::path::Path;
 
 pub use amqp::{
-    AgentBackend, AmqpBroker, AmqpConsumer, AmqpProducer, AmqpRole, AmqpSettings,
+    AgentBackend, AmqpBroker, AmqpConsumer, AmqpProducer, AmqpQueueFlags, AmqpRole, AmqpSettings,
     AsyncAgentSettings, Backoff as AmqpBackoff,
 };
 pub use auth::{

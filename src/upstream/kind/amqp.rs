@@ -27,7 +27,7 @@ use amqprs::connection::{Connection, OpenConnectionArguments};
 use amqprs::{BasicProperties, FieldArray, FieldTable, FieldValue, LongStr};
 
 use super::{BackendError, CallFuture, Protocol, ProtocolCall, Response};
-use crate::config::{AmqpBackoff, AmqpRole, AmqpSettings, BackendEncoding};
+use crate::config::{AmqpBackoff, AmqpQueueFlags, AmqpRole, AmqpSettings, BackendEncoding};
 
 /// krakend-amqp's words for a call made while the connection is down.
 const UNAVAILABLE: &str = "connection not available, trying to reconnect";
@@ -69,16 +69,6 @@ impl Drop for Amqp {
     }
 }
 
-/// The declare flags krakend-amqp passes for a queue, its exchange and
-/// its consumer, shared by the backends and the agents.
-#[derive(Clone, Copy)]
-pub(super) struct Flags {
-    pub durable: bool,
-    pub delete: bool,
-    pub exclusive: bool,
-    pub no_wait: bool,
-}
-
 /// A connection to `broker` and one channel on it.
 pub(super) async fn connect(
     broker: &crate::config::AmqpBroker,
@@ -97,7 +87,7 @@ pub(super) async fn connect(
 pub(super) async fn declare_exchange(
     channel: &Channel,
     name: &str,
-    flags: Flags,
+    flags: AmqpQueueFlags,
 ) -> Result<(), amqprs::error::Error> {
     let mut exchange = ExchangeDeclareArguments::new(name, "topic");
     exchange.durable = flags.durable;
@@ -110,7 +100,7 @@ pub(super) async fn declare_exchange(
 pub(super) async fn declare_queue(
     channel: &Channel,
     name: &str,
-    flags: Flags,
+    flags: AmqpQueueFlags,
 ) -> Result<(), amqprs::error::Error> {
     let queue = QueueDeclareArguments::new(name)
         .durable(flags.durable)
@@ -125,14 +115,17 @@ pub(super) async fn declare_queue(
 /// leaves the broker's default otherwise).
 pub(super) async fn set_qos(
     channel: &Channel,
-    prefetch_size: u32,
-    prefetch_count: u16,
+    flags: AmqpQueueFlags,
 ) -> Result<(), amqprs::error::Error> {
-    if prefetch_count == 0 && prefetch_size == 0 {
+    if flags.prefetch_count == 0 && flags.prefetch_size == 0 {
         return Ok(());
     }
     channel
-        .basic_qos(BasicQosArguments::new(prefetch_size, prefetch_count, false))
+        .basic_qos(BasicQosArguments::new(
+            flags.prefetch_size,
+            flags.prefetch_count,
+            false,
+        ))
         .await
 }
 
@@ -233,12 +226,7 @@ impl Amqp {
         let (connection, channel) = connect(broker)
             .await
             .map_err(|e| format!("getting the channel for {place}: {e}"))?;
-        let flags = Flags {
-            durable: s.durable,
-            delete: s.delete,
-            exclusive: s.exclusive,
-            no_wait: s.no_wait,
-        };
+        let flags = s.flags;
         declare_exchange(&channel, &s.exchange, flags)
             .await
             .map_err(|e| format!("declaring the exchange for {place}: {e}"))?;
@@ -261,14 +249,14 @@ impl Amqp {
                 tracing::error!("{} binding the queue for {place}: {e}", s.log_prefix);
             }
         }
-        set_qos(&channel, s.prefetch_size, s.prefetch_count)
+        set_qos(&channel, flags)
             .await
             .map_err(|e| format!("setting the QoS for the consumer {place}: {e}"))?;
         let mut consume = BasicConsumeArguments::new(&s.name, &consumer_tag());
         consume.no_local = consumer.no_local;
         consume.no_ack = consumer.auto_ack;
-        consume.exclusive = s.exclusive;
-        consume.no_wait = s.no_wait;
+        consume.exclusive = flags.exclusive;
+        consume.no_wait = flags.no_wait;
         let (_, mut rx) = channel
             .basic_consume_rx(consume)
             .await

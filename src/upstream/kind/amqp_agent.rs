@@ -15,7 +15,7 @@ use amqprs::channel::{
     BasicAckArguments, BasicConsumeArguments, BasicNackArguments, QueueBindArguments,
 };
 
-use super::amqp::{Flags, backoff, connect, declare_exchange, declare_queue, set_qos};
+use super::amqp::{backoff, connect, declare_exchange, declare_queue, set_qos};
 use crate::config::{AgentBackend, AsyncAgentSettings};
 use crate::rt;
 use crate::upstream::{Pools, Request, authority_of, fetch};
@@ -82,12 +82,7 @@ fn first_wait(agent: &AsyncAgentSettings) -> Duration {
 async fn consume(agent: &Rc<AsyncAgentSettings>, pools: &Rc<Pools>) -> Result<(), String> {
     let (connection, channel) = connect(&agent.broker).await.map_err(|e| e.to_string())?;
     let channel = Rc::new(channel);
-    let flags = Flags {
-        durable: agent.durable,
-        delete: agent.delete,
-        exclusive: agent.exclusive,
-        no_wait: agent.no_wait,
-    };
+    let flags = agent.flags;
     declare_exchange(&channel, &agent.exchange, flags)
         .await
         .map_err(|e| e.to_string())?;
@@ -102,14 +97,12 @@ async fn consume(agent: &Rc<AsyncAgentSettings>, pools: &Rc<Pools>) -> Result<()
         ))
         .await
         .map_err(|e| e.to_string())?;
-    set_qos(&channel, agent.prefetch_size, agent.prefetch_count)
-        .await
-        .map_err(|e| e.to_string())?;
+    set_qos(&channel, flags).await.map_err(|e| e.to_string())?;
     let mut consume = BasicConsumeArguments::new(&agent.queue, "krakend");
     consume.no_ack = agent.auto_ack;
-    consume.exclusive = agent.exclusive;
+    consume.exclusive = flags.exclusive;
     consume.no_local = agent.no_local;
-    consume.no_wait = agent.no_wait;
+    consume.no_wait = flags.no_wait;
     let (_, mut rx) = channel
         .basic_consume_rx(consume)
         .await
