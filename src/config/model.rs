@@ -55,6 +55,8 @@ pub struct Config {
     pub telemetry: Option<super::telemetry::Telemetry>,
     /// `auth/revoker`: the process's filter of revoked tokens.
     pub revoker: Option<super::RevokerSettings>,
+    /// `telemetry/metrics`: KrakenD's legacy `/__stats` endpoint.
+    pub stats: Option<super::StatsSettings>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels), keys cuttle ignores inside the ones it does
     /// (`namespace.key`), and keys of the root, endpoints and backends that
