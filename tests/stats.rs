@@ -439,6 +439,51 @@ fn bad_settings_are_refused_with_their_path() {
     );
 }
 
+/// `run -p` may move the gateway onto the stats port after the file was
+/// checked: `run` compares the bound ports and refuses, naming both.
+#[test]
+fn run_refuses_a_gateway_port_that_is_the_stats_port() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let dir = TempDir::new();
+    let path = dir.0.join("krakend.json");
+    let text = config(
+        json!({"listen_address": format!("127.0.0.1:{port}")}),
+        json!([{"endpoint": "/a", "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/a"}]}]),
+    );
+    std::fs::write(&path, text).unwrap();
+    let log = dir.0.join("out.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["run", "-c", path.to_str().unwrap(), "-p", &port.to_string()])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.0.join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    // Killed if it serves instead of refusing.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(child);
+    let mut status = None;
+    common::eventually("run to exit", Duration::from_secs(10), || {
+        status = child.0.try_wait().unwrap();
+        status.is_some()
+    });
+    let all = std::fs::read_to_string(dir.0.join("err.log")).unwrap()
+        + &std::fs::read_to_string(&log).unwrap();
+    assert!(!status.unwrap().success(), "{all}");
+    assert!(
+        all.contains("extra_config.telemetry/metrics.listen_address")
+            && all.contains(&format!("port {port} is also the port of the gateway")),
+        "{all}"
+    );
+}
+
 /// A real public file that carries `telemetry/metrics` (krakend-ce's own
 /// `krakend.json`, in tests/corpus/files): served, its stats port moved to
 /// an ephemeral one, `/__stats` lists every endpoint and backend it has.
