@@ -234,6 +234,43 @@ fn requests_are_counted_per_endpoint_and_backend_with_krakend_names() {
 }
 
 #[test]
+fn a_request_in_flight_is_connected_and_not_yet_disconnected() {
+    let backend = Backend::start(|_| {
+        common::Reply::Delayed(Duration::from_millis(1500), Box::new(json(200, OK_BODY)))
+    });
+    let gw = Gateway::start(&config(
+        json!({"listen_address": "127.0.0.1:0"}),
+        json!([{"endpoint": "/slow", "backend": [{"host": [backend.url()], "url_pattern": "/slow"}]}]),
+    ));
+    let addr = stats_addr(&gw);
+    let gateway = gw.addr;
+    let slow = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(gateway).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        all[9..12].parse::<u16>().unwrap()
+    });
+    let mut s = Map::new();
+    gw.eventually("the slow request routed", Duration::from_secs(5), || {
+        s = stats(addr);
+        s.get("krakend.router.connected").and_then(Value::as_u64) == Some(1)
+    });
+    assert_eq!(int(&s, "krakend.router.disconnected"), 0);
+    assert_eq!(slow.join().unwrap(), 200);
+    gw.eventually("the slow request answered", Duration::from_secs(5), || {
+        s = stats(addr);
+        s.get("krakend.router.disconnected").and_then(Value::as_u64) == Some(1)
+    });
+    assert_eq!(int(&s, "krakend.router.connected"), 1);
+}
+
+#[test]
 fn a_collection_tick_starts_samples_and_connections_again() {
     let backend = backend();
     let gw = Gateway::start(&config(

@@ -39,6 +39,10 @@ pub struct Recorder {
     /// Recorded, not yet counted into `figures`.
     deferred: RefCell<Vec<Event>>,
     requests: Cell<u64>,
+    /// `/__stats`' `krakend.router.connected`: requests routed to an
+    /// endpoint since the last count (krakend-metrics counts them as its
+    /// handler begins).
+    routed: Cell<u64>,
     accepted: Cell<u64>,
     websocket: Cell<WebSocketFigures>,
 }
@@ -113,6 +117,7 @@ impl Recorder {
             figures: RefCell::new(Figures::new(config)),
             deferred: RefCell::new(Vec::with_capacity(DEFERRED_BATCH)),
             requests: Cell::new(0),
+            routed: Cell::new(0),
             accepted: Cell::new(0),
             websocket: Cell::new(WebSocketFigures::default()),
         })
@@ -128,6 +133,14 @@ impl Recorder {
         let mut figures = self.websocket.get();
         change(&mut figures);
         self.websocket.set(figures);
+    }
+
+    /// A request was routed to an endpoint (its handler begins).
+    #[inline]
+    pub fn routed(&self) {
+        if self.stats.is_some_and(|s| s.router) {
+            self.routed.set(self.routed.get() + 1);
+        }
     }
 
     /// One answered request (any kind: routed, built-in, refused).
@@ -270,6 +283,7 @@ impl Recorder {
         // queued before the tick and counted after it lands in the new
         // window (a batch, or at most a second on an idle worker).
         if let (Some(gates), Some(stats)) = (self.stats, &mut figures.stats) {
+            stats.connections.connected += self.routed.take();
             stats.roll(stats::window(Instant::now(), gates.every));
         }
         for event in deferred.drain(..) {

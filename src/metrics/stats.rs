@@ -133,7 +133,8 @@ impl StatsFigures {
         }
     }
 
-    /// One response of endpoint `endpoint` (router layer).
+    /// One response of endpoint `endpoint` (router layer); the request
+    /// was counted as connected when routed.
     pub fn response(
         &mut self,
         endpoint: usize,
@@ -142,7 +143,6 @@ impl StatsFigures {
         nanos: i64,
         random: &mut u64,
     ) {
-        self.connections.connected += 1;
         self.connections.disconnected += 1;
         let Some(r) = self.router.get_mut(endpoint) else {
             return;
@@ -224,6 +224,7 @@ mod tests {
     fn a_tick_clears_samples_and_moves_connections_to_gauges() {
         let mut r = 7;
         let mut f = figures();
+        f.connections.connected += 2;
         f.response(0, 200, 10, 1_000, &mut r);
         f.response(0, 200, 10, 1_000, &mut r);
         StatsFigures::layer(f.proxy.get_mut(0), outcome(true, false), 5, &mut r);
@@ -237,6 +238,7 @@ mod tests {
             (c.connected, c.connected_gauge, c.connected_total),
             (0, 2, 2)
         );
+        f.connections.connected += 1;
         f.response(0, 500, 1, 1, &mut r);
         // Two windows later: the one in between counted nothing.
         f.roll(3);
