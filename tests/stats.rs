@@ -393,6 +393,47 @@ fn stats_and_the_prometheus_exporter_count_the_same_requests() {
     assert!(line.ends_with(" 4"), "{line}");
 }
 
+/// A reload (SIGHUP) serves the new endpoints' figures; one that moves
+/// the stats port is refused until a restart.
+#[test]
+fn a_reload_keeps_the_stats_port_and_lists_the_new_endpoints() {
+    let backend = backend();
+    let stats_settings = json!({"listen_address": "127.0.0.1:0"});
+    let gw = Gateway::start(&config(
+        stats_settings.clone(),
+        json!([{"endpoint": "/ok", "backend": [{"host": [backend.url()], "url_pattern": "/ok"}]}]),
+    ));
+    let addr = stats_addr(&gw);
+    assert!(!stats(addr).contains_key("krakend.router.response./users/:id.status"));
+    std::fs::write(
+        gw.config_path(),
+        config(stats_settings, endpoints(&backend.url())),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    gw.eventually("the new endpoints listed", Duration::from_secs(10), || {
+        stats(addr).contains_key("krakend.router.response./users/:id.status")
+    });
+    std::fs::write(
+        gw.config_path(),
+        config(
+            json!({"listen_address": "127.0.0.1:1"}),
+            endpoints(&backend.url()),
+        ),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    gw.eventually("the refused reload logged", Duration::from_secs(10), || {
+        gw.log().contains("telemetry/metrics' listen_address")
+    });
+    assert!(
+        gw.log().contains("restart cuttle to apply it"),
+        "{}",
+        gw.log()
+    );
+    assert!(stats(addr).contains_key("krakend.router.response./users/:id.status"));
+}
+
 /// `cuttle check -c FILE`: (exit code, stderr).
 fn check(config: &str) -> (i32, String) {
     let dir = TempDir::new();

@@ -172,12 +172,16 @@ fn reload_config(
             .map(|e| (e.listen_ip, e.port))
             .collect()
     };
-    let stats = |c: &Config| c.stats.as_ref().map(|s| (s.listen, s.endpoint));
-    if ports(&config) != ports(old) || stats(&config) != stats(old) {
+    if ports(&config) != ports(old) {
         return needs_restart(&format!(
             "the metrics exporters (listening on {:?})",
             running.metrics_ports
         ));
+    }
+    // The `/__stats` listeners are opened once, with the others.
+    let stats = |c: &Config| c.stats.as_ref().map(|s| (s.listen, s.endpoint));
+    if stats(&config) != stats(old) {
+        return needs_restart("telemetry/metrics' listen_address (or whether /__stats is served)");
     }
     if config.use_h2c != old.use_h2c {
         return needs_restart("router.use_h2c");
