@@ -155,8 +155,9 @@ fn free_port() -> u16 {
 
 /// `cuttle run` serves each stored accepted file: it starts on port 0
 /// (backends unreachable from here only warn) and answers `/__health`.
-/// A Prometheus exporter's fixed port is moved to a free one, so that
-/// parallel runs do not collide on it.
+/// A Prometheus exporter's fixed port is moved to a free one, and the
+/// `/__stats` port to an ephemeral one, so that parallel runs do not
+/// collide on them.
 #[test]
 fn accepted_stored_files_run() {
     let accepted: Vec<Row> = rows()
@@ -172,6 +173,10 @@ fn accepted_stored_files_run() {
             .and_then(|p| p.as_array_mut());
         for exporter in exporters.into_iter().flatten() {
             exporter["port"] = free_port().into();
+        }
+        // `/__stats` (telemetry/metrics) on an ephemeral port, not 8090.
+        if let Some(stats) = config.pointer_mut("/extra_config/telemetry~1metrics") {
+            stats["listen_address"] = "127.0.0.1:0".into();
         }
         let gateway = Gateway::start_with(&config.to_string(), &["--cores", "1"]);
         let health = gateway.get("/__health");

@@ -96,6 +96,10 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         ));
     }
     check_health_path(&endpoints, root_extra.router.health_path.as_deref())?;
+    let port = raw.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT);
+    if let Some(stats) = &root_extra.stats {
+        super::stats::check_ports(stats, port, root_extra.telemetry.as_ref())?;
+    }
     let async_agents = super::amqp::agents(
         raw.async_agent.as_ref(),
         inherited.timeout,
@@ -106,7 +110,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         async_agents,
         name: raw.name,
         // KrakenD: port 0 means the default.
-        port: raw.port.filter(|p| *p != 0).unwrap_or(DEFAULT_PORT),
+        port,
         listen_ip,
         debug_endpoint: raw.debug_endpoint.unwrap_or(false),
         echo_endpoint: raw.echo_endpoint.unwrap_or(false),
@@ -122,6 +126,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         telemetry: root_extra.telemetry,
         revoker: root_extra.revoker,
         redis: root_extra.redis,
+        stats: root_extra.stats,
         unknown_namespaces: unknown.ignored.into_iter().collect(),
         unimplemented: unknown.unimplemented,
         warnings: unknown.warnings,

@@ -81,6 +81,8 @@ pub struct RootExtra {
     pub shared_jwk_cache: Option<std::time::Duration>,
     /// `auth/revoker`.
     pub revoker: Option<super::RevokerSettings>,
+    /// `telemetry/metrics`: the `/__stats` endpoint.
+    pub stats: Option<super::stats::StatsSettings>,
     /// `grpc`: the service catalog (`config::grpc`).
     pub grpc: Option<std::sync::Arc<super::grpc::Catalog>>,
     /// `redis`: the named Redis connections (`config::redis`).
@@ -183,6 +185,10 @@ pub fn root(extra: Option<&ExtraConfig>, unknown: &mut Unknown) -> BuildResult<R
                     decode,
                     &mut unknown.ignored,
                 )?);
+            }
+            super::stats::NAMESPACE => {
+                note_ignored_keys(super::stats::NAMESPACE, value, unknown);
+                result.stats = Some(super::stats::build(value, &at, &mut unknown.warnings)?);
             }
             // Reported as ignored by options.rs.
             JOSE => {}

@@ -42,6 +42,7 @@ mod route;
 mod router_options;
 mod security;
 mod source;
+mod stats;
 mod suggest;
 mod telemetry;
 mod tls;
@@ -80,6 +81,7 @@ pub use redis::{RedisConnection, RedisConnections, RedisKind};
 pub use route::{find_placeholders, placeholder_names};
 pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions};
 pub use security::whole_host_pattern;
+pub use stats::StatsSettings;
 pub use telemetry::{
     DEFAULT_SIZE_BUCKETS, DEFAULT_TIME_BUCKETS, Histograms, MetricLayers, PrometheusExporter,
     Telemetry,

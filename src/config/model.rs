@@ -57,6 +57,8 @@ pub struct Config {
     pub revoker: Option<super::RevokerSettings>,
     /// Root `redis`: the named Redis connections (servers and clusters).
     pub redis: super::RedisConnections,
+    /// `telemetry/metrics`: KrakenD's legacy `/__stats` endpoint.
+    pub stats: Option<super::StatsSettings>,
     /// `extra_config` namespaces cuttle does not implement (root, endpoint
     /// and backend levels), keys cuttle ignores inside the ones it does
     /// (`namespace.key`), and keys of the root, endpoints and backends that

@@ -409,6 +409,14 @@ const LISTED: &[Opt] = &[
     ig(R, "extra_config.telemetry/opentelemetry.service_version", "\"1\"", OTEL_RESOURCE),
     ig(R, "extra_config.telemetry/opentelemetry.deploy_env", "\"prod\"", OTEL_RESOURCE),
     ig(R, "extra_config.telemetry/opentelemetry.exporters_override", "{}", "KrakenD Enterprise's per-endpoint exporter choice; cuttle measures every endpoint for every exporter"),
+    // ---- telemetry/metrics (root; krakend-metrics, docs/stats.md) ----
+    hn(R, "extra_config.telemetry/metrics", "{}", "KrakenD's /__stats JSON on a port of its own"),
+    hn(R, "extra_config.telemetry/metrics.collection_time", "\"60s\"", "the window histograms and connection counters cover"),
+    h(R, "extra_config.telemetry/metrics.listen_address", "\"127.0.0.1:8090\""),
+    h(R, "extra_config.telemetry/metrics.router_disabled", "true"),
+    h(R, "extra_config.telemetry/metrics.proxy_disabled", "true"),
+    h(R, "extra_config.telemetry/metrics.backend_disabled", "true"),
+    hn(R, "extra_config.telemetry/metrics.endpoint_disabled", "true", "nothing is served nor measured"),
     // ---- proxy (lura `proxy`) ----
     h(EB, "extra_config.proxy", "{}"),
     h(E, "extra_config.proxy.sequential", "true"),

@@ -5,6 +5,7 @@
 //! bounded, the labels never hold client data).
 
 use super::histogram::Histogram;
+use super::stats::StatsFigures;
 use crate::config::Config;
 use crate::http::Method;
 
@@ -18,6 +19,8 @@ pub struct Figures {
     /// Per endpoint, per backend.
     pub backends: Vec<Vec<BackendFigures>>,
     pub worker: WorkerFigures,
+    /// `telemetry/metrics`: the `/__stats` figures, when served.
+    pub stats: Option<StatsFigures>,
 }
 
 /// `cuttle_worker_*`: this worker's own figures (never summed).
@@ -122,6 +125,11 @@ impl Figures {
                 })
                 .collect(),
             worker: WorkerFigures::default(),
+            stats: config
+                .stats
+                .as_ref()
+                .filter(|s| s.endpoint)
+                .map(|_| StatsFigures::new(config)),
         }
     }
 
@@ -133,11 +141,19 @@ impl Figures {
             && self.backends.iter().zip(&other.backends).all(|(a, b)| {
                 a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.hosts.len() == b.hosts.len())
             })
+            && match (&self.stats, &other.stats) {
+                (Some(a), Some(b)) => a.same_layout(b),
+                (None, None) => true,
+                _ => false,
+            }
     }
 
     /// Adds `other` (same configuration) into these figures; the worker
     /// figures are left alone.
     pub fn add(&mut self, other: &Figures) {
+        if let (Some(mine), Some(theirs)) = (&mut self.stats, &other.stats) {
+            mine.add(theirs);
+        }
         for (mine, theirs) in self.server.iter_mut().zip(&other.server) {
             for s in theirs {
                 server_series(mine, s.method, s.status).add(s);

@@ -10,6 +10,9 @@
 //! - `serve` and `render`: `GET /metrics` on the exporter's port, the
 //!   Prometheus text format with krakend-otel's names; `process`:
 //!   `process_*` from `/proc`.
+//! - `stats`, `sample` and `stats_json`: KrakenD's legacy `/__stats`
+//!   (`telemetry/metrics`, krakend-metrics) on its own port, from the
+//!   same per-worker recording (docs/stats.md).
 
 mod board;
 mod figures;
@@ -17,9 +20,12 @@ mod histogram;
 mod process;
 mod recorder;
 mod render;
+mod sample;
 mod serve;
+mod stats;
+mod stats_json;
 
 pub use board::Board;
 pub use figures::{Figures, StageOutcome, WebSocketFigures};
 pub use recorder::{CallMeter, FinishedCall, Recorder};
-pub use serve::{Scrapes, serve};
+pub use serve::{Port, Scrapes, serve};

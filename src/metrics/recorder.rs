@@ -14,13 +14,19 @@ use super::figures::{
     BackendFigures, Figures, StageOutcome, WebSocketFigures, client_series, server_series,
     stage_series,
 };
+use super::stats::{self, StatsFigures, nanos};
 use crate::config::{Config, Histograms, MetricLayers};
 use crate::http::Method;
 use crate::upstream::cache::Lookup;
 use crate::upstream::{BackendError, Response};
 
 pub struct Recorder {
+    /// `telemetry/opentelemetry`'s layers (all off without an exporter).
     layers: MetricLayers,
+    /// `telemetry/metrics`' layers, when `/__stats` is served.
+    stats: Option<StatsGates>,
+    /// The state of the `/__stats` samples' random draws.
+    random: Cell<u64>,
     /// Bucket bounds (`histograms`).
     bounds: Histograms,
     skip_paths: Vec<Box<[u8]>>,
@@ -33,29 +39,76 @@ pub struct Recorder {
     /// Recorded, not yet counted into `figures`.
     deferred: RefCell<Vec<Event>>,
     requests: Cell<u64>,
+    /// `/__stats`' `krakend.router.connected`: requests routed to an
+    /// endpoint since the last count (krakend-metrics counts them as its
+    /// handler begins).
+    routed: Cell<u64>,
     accepted: Cell<u64>,
     websocket: Cell<WebSocketFigures>,
 }
 
+/// What `telemetry/metrics` measures, and its window.
+#[derive(Debug, Clone, Copy)]
+struct StatsGates {
+    router: bool,
+    proxy: bool,
+    backend: bool,
+    every: Duration,
+}
+
+const NO_LAYERS: MetricLayers = MetricLayers {
+    global: false,
+    proxy: false,
+    backend_stage: false,
+    round_trip: false,
+    read_payload: false,
+};
+
 impl Recorder {
-    /// `None` when the configuration asks for no metrics.
+    /// `None` when the configuration asks for no metrics (no Prometheus
+    /// exporter, no `/__stats`).
     pub fn new(config: &Config) -> Option<Recorder> {
-        let telemetry = config.telemetry.as_ref()?;
-        if telemetry.exporters.is_empty() {
+        let telemetry = config
+            .telemetry
+            .as_ref()
+            .filter(|t| !t.exporters.is_empty());
+        let stats = config
+            .stats
+            .as_ref()
+            .filter(|s| s.endpoint)
+            .map(|s| StatsGates {
+                router: s.router,
+                proxy: s.proxy,
+                backend: s.backend,
+                every: s.collection_time,
+            });
+        if telemetry.is_none() && stats.is_none() {
             return None;
         }
+        let now = Instant::now();
+        if let Some(gates) = stats {
+            // Fixes the process's first window at start-up.
+            stats::window(now, gates.every);
+        }
         let skip_paths: Vec<Box<[u8]>> = telemetry
-            .skip_paths
             .iter()
+            .flat_map(|t| &t.skip_paths)
             .map(|p| p.as_bytes().into())
             .collect();
         Some(Recorder {
-            layers: telemetry.layers,
-            bounds: telemetry.histograms.clone(),
+            layers: telemetry.map_or(NO_LAYERS, |t| t.layers),
+            stats,
+            // Any non-zero seed will do; the clock makes workers' draws differ.
+            random: Cell::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64 | 1),
+            ),
+            bounds: telemetry.map_or_else(Histograms::default, |t| t.histograms.clone()),
             skipped_endpoints: config
                 .endpoints
                 .iter()
-                .map(|e| telemetry.skip_paths.contains(&e.path))
+                .map(|e| telemetry.is_some_and(|t| t.skip_paths.contains(&e.path)))
                 .collect(),
             skip_paths,
             // The shortest budget any call of the endpoint gets:
@@ -64,6 +117,7 @@ impl Recorder {
             figures: RefCell::new(Figures::new(config)),
             deferred: RefCell::new(Vec::with_capacity(DEFERRED_BATCH)),
             requests: Cell::new(0),
+            routed: Cell::new(0),
             accepted: Cell::new(0),
             websocket: Cell::new(WebSocketFigures::default()),
         })
@@ -81,6 +135,14 @@ impl Recorder {
         self.websocket.set(figures);
     }
 
+    /// A request was routed to an endpoint (its handler begins).
+    #[inline]
+    pub fn routed(&self) {
+        if self.stats.is_some_and(|s| s.router) {
+            self.routed.set(self.routed.get() + 1);
+        }
+    }
+
     /// One answered request (any kind: routed, built-in, refused).
     pub fn request(
         &self,
@@ -92,7 +154,10 @@ impl Recorder {
         elapsed: Duration,
     ) {
         self.requests.set(self.requests.get() + 1);
-        if !self.layers.global || self.skip_paths.iter().any(|p| **p == *path) {
+        let otel = self.layers.global && !self.skip_paths.iter().any(|p| **p == *path);
+        // krakend-metrics measures the handlers of endpoints only.
+        let stats = endpoint.is_some() && self.stats.is_some_and(|s| s.router);
+        if !otel && !stats {
             return;
         }
         self.defer(Event::Request {
@@ -101,12 +166,13 @@ impl Recorder {
             status,
             bytes,
             elapsed,
+            otel,
         });
     }
 
     /// The proxy stage of a routed request (backends, merge, encoding).
     pub fn proxy(&self, endpoint: usize, elapsed: Duration, outcome: StageOutcome) {
-        if !self.layers.proxy || self.skipped_endpoints[endpoint] {
+        if !self.otel_proxy(endpoint) && !self.stats.is_some_and(|s| s.proxy) {
             return;
         }
         self.defer(Event::Proxy {
@@ -126,7 +192,7 @@ impl Recorder {
         host: usize,
         started: Instant,
     ) -> Option<CallMeter<'_>> {
-        if !self.layers.backend() || self.skipped_endpoints[endpoint] {
+        if !self.otel_backend(endpoint) && !self.stats.is_some_and(|s| s.backend) {
             return None;
         }
         Some(CallMeter {
@@ -184,6 +250,14 @@ impl Recorder {
         });
     }
 
+    fn otel_proxy(&self, endpoint: usize) -> bool {
+        self.layers.proxy && !self.skipped_endpoints[endpoint]
+    }
+
+    fn otel_backend(&self, endpoint: usize) -> bool {
+        self.layers.backend() && !self.skipped_endpoints[endpoint]
+    }
+
     /// Queues `event`; counts the queue once it holds a batch.
     fn defer(&self, event: Event) {
         let full = {
@@ -203,6 +277,15 @@ impl Recorder {
     fn count_deferred(&self) {
         let mut deferred = self.deferred.borrow_mut();
         let mut figures = self.figures.borrow_mut();
+        let figures = &mut *figures;
+        let mut random = self.random.get();
+        // `/__stats`: a new window clears the samples first. A record
+        // queued before the tick and counted after it lands in the new
+        // window (a batch, or at most a second on an idle worker).
+        if let (Some(gates), Some(stats)) = (self.stats, &mut figures.stats) {
+            stats.connections.connected += self.routed.take();
+            stats.roll(stats::window(Instant::now(), gates.every));
+        }
         for event in deferred.drain(..) {
             match event {
                 Event::Request {
@@ -211,7 +294,16 @@ impl Recorder {
                     status,
                     bytes,
                     elapsed,
+                    otel,
                 } => {
+                    if let (Some(e), Some(stats)) = (endpoint, &mut figures.stats)
+                        && self.stats.is_some_and(|s| s.router)
+                    {
+                        stats.response(e, status, bytes, nanos(elapsed), &mut random);
+                    }
+                    if !otel {
+                        continue;
+                    }
                     let unrouted = figures.server.len() - 1;
                     let list = &mut figures.server[endpoint.unwrap_or(unrouted)];
                     let series = server_series(list, method, status);
@@ -224,25 +316,61 @@ impl Recorder {
                     endpoint,
                     elapsed,
                     outcome,
-                } => stage_series(&mut figures.proxy[endpoint], outcome)
-                    .duration
-                    .observe(&self.bounds.time, elapsed.as_secs_f64()),
+                } => {
+                    if let Some(stats) = &mut figures.stats
+                        && self.stats.is_some_and(|s| s.proxy)
+                    {
+                        let at = stats::outcome(outcome.complete, outcome.error);
+                        StatsFigures::layer(
+                            stats.proxy.get_mut(endpoint),
+                            at,
+                            nanos(elapsed),
+                            &mut random,
+                        );
+                    }
+                    if self.otel_proxy(endpoint) {
+                        stage_series(&mut figures.proxy[endpoint], outcome)
+                            .duration
+                            .observe(&self.bounds.time, elapsed.as_secs_f64());
+                    }
+                }
                 Event::Call {
                     endpoint,
                     backend,
                     host,
                     end,
                     elapsed,
-                } => count_call(
-                    self.layers,
-                    &self.bounds,
-                    &mut figures.backends[endpoint][backend],
-                    host,
-                    end,
-                    elapsed.as_secs_f64(),
-                ),
+                } => {
+                    if let Some(stats) = &mut figures.stats
+                        && self.stats.is_some_and(|s| s.backend)
+                    {
+                        // lura's backend proxy fails any answer it does not
+                        // take, and a call cut short.
+                        let good = matches!(end, CallEnd::Answered { good: true, .. });
+                        StatsFigures::layer(
+                            stats
+                                .backends
+                                .get_mut(endpoint)
+                                .and_then(|b| b.get_mut(backend)),
+                            stats::outcome(good, !good),
+                            nanos(elapsed),
+                            &mut random,
+                        );
+                    }
+                    if self.otel_backend(endpoint) {
+                        count_call(
+                            self.layers,
+                            &self.bounds,
+                            &mut figures.backends[endpoint][backend],
+                            host,
+                            end,
+                            elapsed.as_secs_f64(),
+                        );
+                    }
+                }
             }
         }
+        self.random.set(random);
     }
 }
 
@@ -257,6 +385,8 @@ enum Event {
         status: u16,
         bytes: u64,
         elapsed: Duration,
+        /// Counted for the Prometheus exporter too (else `/__stats` only).
+        otel: bool,
     },
     Proxy {
         endpoint: usize,

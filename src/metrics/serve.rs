@@ -1,7 +1,8 @@
-//! `GET /metrics` on an exporter's port, served by the gateway's own
-//! workers: each worker accepts on the port too (SO_REUSEPORT, like the
-//! main port), so a scrape lands on one worker, which gathers every
-//! worker's published figures (see `board`) and renders them.
+//! `GET /metrics` on an exporter's port and `GET /__stats` on
+//! `telemetry/metrics`' port, served by the gateway's own workers: each
+//! worker accepts on the port too (SO_REUSEPORT, like the main port), so a
+//! scrape lands on one worker, which gathers every worker's published
+//! figures (see `board`) and renders them.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -20,6 +21,16 @@ use crate::rt::{self, Listener, Stream};
 const READ_LIMIT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 8 * 1024;
 
+/// What a metrics port serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// A Prometheus exporter's `/metrics`, with `process_*` or not.
+    Prometheus { process_metrics: bool },
+    /// `telemetry/metrics`' `/__stats` (krakend-metrics `gin/metrics.go`
+    /// `NewEngine`: that one route, GET only, 404 and 405 otherwise).
+    Stats,
+}
+
 /// What a worker needs to answer scrapes.
 pub struct Scrapes {
     /// The worker's configuration in service (it changes on reload).
@@ -29,17 +40,21 @@ pub struct Scrapes {
 
 /// Accepts scrapes on `listener` until the worker stops (the task is
 /// dropped with the worker's loop).
-pub async fn serve(listener: Listener, process_metrics: bool, scrapes: Rc<Scrapes>) {
+pub async fn serve(listener: Listener, port: Port, scrapes: Rc<Scrapes>) {
     loop {
         let Ok((stream, _peer)) = listener.accept().await else {
             rt::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        rt::spawn(answer(stream, process_metrics, scrapes.clone()));
+        rt::spawn(answer(stream, port, scrapes.clone()));
     }
 }
 
-async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>) {
+async fn answer(mut stream: Stream, port: Port, scrapes: Rc<Scrapes>) {
+    let route: &[u8] = match port {
+        Port::Prometheus { .. } => b"/metrics",
+        Port::Stats => b"/__stats",
+    };
     let mut buf = vec![0u8; MAX_HEAD];
     let mut end = 0;
     let deadline = Instant::now() + READ_LIMIT;
@@ -47,7 +62,7 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
         match parse_request(&buf[..end], &HeadLimits::default()) {
             Ok(Parse::Complete(head)) => {
                 let path = head.path.of(&buf);
-                break (head.method, path == b"/metrics");
+                break (head.method, path == route);
             }
             Ok(Parse::Partial) if end < buf.len() => {}
             _ => return reply(&mut stream, 400, b"bad request\n").await,
@@ -60,7 +75,11 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
     if !is_metrics {
         return reply(&mut stream, 404, b"404 page not found\n").await;
     }
-    if !matches!(method, Method::Get | Method::Head) {
+    let allowed = match port {
+        Port::Prometheus { .. } => matches!(method, Method::Get | Method::Head),
+        Port::Stats => method == Method::Get,
+    };
+    if !allowed {
         return reply(&mut stream, 405, b"405 method not allowed\n").await;
     }
     let collected = scrapes.board.collect().await;
@@ -83,6 +102,18 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
         })
         .collect();
     let mut text = String::with_capacity(64 * 1024);
+    let Port::Prometheus { process_metrics } = port else {
+        let (Some(settings), Some(stats)) = (&config.stats, &sum.stats) else {
+            return reply(&mut stream, 404, b"404 page not found\n").await;
+        };
+        super::stats_json::render(&config, settings, stats, &mut text);
+        return write_body(
+            &mut stream,
+            b"application/json; charset=utf-8",
+            text.as_bytes(),
+        )
+        .await;
+    };
     let layers =
         config
             .telemetry
@@ -104,14 +135,25 @@ async fn answer(mut stream: Stream, process_metrics: bool, scrapes: Rc<Scrapes>)
     } else {
         text.as_bytes()
     };
+    write_head_and(
+        &mut stream,
+        b"text/plain; version=0.0.4; charset=utf-8",
+        text.len(),
+        body,
+    )
+    .await;
+}
+
+async fn write_body(stream: &mut Stream, content_type: &[u8], body: &[u8]) {
+    write_head_and(stream, content_type, body.len(), body).await;
+}
+
+/// A 200 announcing `length` bytes, then `body` (empty for HEAD), and close.
+async fn write_head_and(stream: &mut Stream, content_type: &[u8], length: usize, body: &[u8]) {
     let mut out = Vec::with_capacity(body.len() + 256);
     write_status_line(&mut out, 200);
-    write_header(
-        &mut out,
-        b"Content-Type",
-        b"text/plain; version=0.0.4; charset=utf-8",
-    );
-    write_content_length(&mut out, text.len());
+    write_header(&mut out, b"Content-Type", content_type);
+    write_content_length(&mut out, length);
     write_header(&mut out, b"Connection", b"close");
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);

@@ -178,6 +178,11 @@ fn reload_config(
             running.metrics_ports
         ));
     }
+    // The `/__stats` listeners are opened once, with the others.
+    let stats = |c: &Config| c.stats.as_ref().map(|s| (s.listen, s.endpoint));
+    if stats(&config) != stats(old) {
+        return needs_restart("telemetry/metrics' listen_address (or whether /__stats is served)");
+    }
     if config.use_h2c != old.use_h2c {
         return needs_restart("router.use_h2c");
     }
@@ -327,7 +332,36 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
             });
         }
         let probe = claim_port(wanted)?;
-        metrics_ports.push((bound_addr(&probe, wanted)?, exporter.process_metrics));
+        let port = crate::metrics::Port::Prometheus {
+            process_metrics: exporter.process_metrics,
+        };
+        metrics_ports.push((bound_addr(&probe, wanted)?, port));
+        probes.push(probe);
+    }
+    // `telemetry/metrics`' `/__stats` port (krakend-metrics
+    // `gin/metrics.go` `RunEndpoint`); the file's ports were compared when
+    // it was read, the bound ones (`-p`, port 0) are compared here.
+    if let Some(stats) = config.stats.as_ref().filter(|s| s.endpoint) {
+        let wanted = stats.listen.port();
+        if let Some((clash, _)) = std::iter::once(&(addr, crate::metrics::Port::Stats))
+            .chain(&metrics_ports)
+            .find(|(a, _)| wanted != 0 && a.port() == wanted)
+        {
+            return Err(StartError::Plan(format!(
+                "{}.listen_address: port {wanted} is also the port of {}; give /__stats a port of its own",
+                stats.at,
+                if *clash == addr {
+                    format!("the gateway ({addr})")
+                } else {
+                    format!("the metrics exporter on {clash}")
+                }
+            )));
+        }
+        // Held with the others, so that an ephemeral port cannot come out
+        // the same as theirs.
+        let probe = claim_port(stats.listen)?;
+        let bound = bound_addr(&probe, stats.listen)?;
+        metrics_ports.push((bound, crate::metrics::Port::Stats));
         probes.push(probe);
     }
     drop(probes);
@@ -469,7 +503,12 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     if let Some(bounds) = crate::upstream::cache::process_bounds(caches, workers) {
         tracing::debug!("{bounds}");
     }
-    for (metrics_addr, _) in &metrics_ports {
+    for (metrics_addr, port) in &metrics_ports {
+        if *port == crate::metrics::Port::Stats {
+            tracing::info!("stats on http://{metrics_addr}/__stats");
+            println!("cuttle stats on {metrics_addr}");
+            continue;
+        }
         tracing::info!("metrics on http://{metrics_addr}/metrics");
         println!("cuttle metrics on {metrics_addr}");
     }

@@ -184,6 +184,9 @@ pub async fn serve<S: ResponseSink>(
         }
     };
     req.endpoint.set(Some(endpoint));
+    if let Some(metrics) = &service.metrics {
+        metrics.routed();
+    }
     // lura's `paramChecker` runs before the endpoint handler: its 400
     // has neither `X-Krakend` nor `X-KrakenD-Completed`, and its body
     // is the error whatever `return_error_msg` says.

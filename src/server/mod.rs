@@ -95,11 +95,11 @@ impl WorkerTls {
 }
 
 /// A worker's part in exporting metrics: where it publishes its figures
-/// and its own listeners (SO_REUSEPORT) on the exporters' ports, each with
-/// whether that exporter adds `process_*`.
+/// and its own listeners (SO_REUSEPORT) on the exporters' ports and the
+/// `/__stats` port, each with what it serves.
 pub struct MetricsExport {
     pub board: Arc<crate::metrics::Board>,
-    pub listeners: Vec<(std::net::TcpListener, bool)>,
+    pub listeners: Vec<(std::net::TcpListener, crate::metrics::Port)>,
 }
 
 /// Starts the worker's metrics tasks: its publisher and its scrape
@@ -126,13 +126,9 @@ fn start_metrics(current: &Current, export: MetricsExport) {
         config: Box::new(move || scraped.borrow().config.clone()),
         board: export.board,
     });
-    for (listener, process_metrics) in export.listeners {
+    for (listener, port) in export.listeners {
         match Listener::from_std(listener) {
-            Ok(listener) => rt::spawn(crate::metrics::serve(
-                listener,
-                process_metrics,
-                scrapes.clone(),
-            )),
+            Ok(listener) => rt::spawn(crate::metrics::serve(listener, port, scrapes.clone())),
             Err(e) => tracing::warn!(worker = worker.id, "metrics listener failed: {e}"),
         }
     }
