@@ -32,12 +32,18 @@ const REDIS_SERVER: &str = "/usr/bin/redis-server";
 struct Redis {
     port: u16,
     child: Option<Child>,
+    args: Vec<String>,
     _dir: TempDir,
 }
 
 impl Redis {
     /// `None` (the test returns) when redis-server is missing outside CI.
     fn start() -> Option<Redis> {
+        Redis::start_with(&[])
+    }
+
+    /// With more `redis-server` arguments (e.g. cluster mode).
+    fn start_with(args: &[&str]) -> Option<Redis> {
         if !common::available_or_skip(
             Path::new(REDIS_SERVER).exists(),
             "redis-server is not installed (apt-get install redis-server)",
@@ -47,6 +53,7 @@ impl Redis {
         let mut redis = Redis {
             port: free_port(),
             child: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
             _dir: TempDir::new(),
         };
         redis.restart();
@@ -68,6 +75,7 @@ impl Redis {
                 "--dir",
                 self._dir.0.to_str().unwrap(),
             ])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -542,4 +550,85 @@ fn bad_settings_are_refused_with_their_path() {
         json!({}),
     ));
     assert_eq!(code, 0, "{out}");
+}
+
+/// A Redis Cluster of three primaries (no replicas) made with
+/// `redis-cli --cluster create`; the limits work on it as on one server.
+#[test]
+fn a_cluster_connection_shares_limits_too() {
+    let members: Vec<Redis> = (0..3)
+        .map_while(|_| {
+            Redis::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+        })
+        .collect();
+    if members.len() < 3 {
+        return;
+    }
+    let addresses: Vec<String> = members
+        .iter()
+        .map(|r| format!("127.0.0.1:{}", r.port))
+        .collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stdout)
+    );
+    common::eventually("the cluster is ok", Duration::from_secs(20), || {
+        members.iter().all(|m| {
+            m.command("CLUSTER INFO")
+                .is_some_and(|i| i.contains("cluster_state:ok"))
+        })
+    });
+    let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let limit = |extra: Value| {
+        let mut limit =
+            json!({"connection_name": "cluster", "every": "1h", "decision_timeout": "300ms"});
+        for (k, v) in extra.as_object().unwrap() {
+            limit[k] = v.clone();
+        }
+        limit
+    };
+    let endpoints = json!([
+        endpoint(
+            "/shared",
+            &backend,
+            limit(json!({"max_rate": 4, "capacity": 4}))
+        ),
+        endpoint(
+            "/per-client",
+            &backend,
+            limit(json!({
+                "client_max_rate": 1, "client_capacity": 1, "strategy": "header", "key": "X-Key"
+            }))
+        ),
+    ]);
+    let config = json!({"version": 3, "timeout": "3s",
+        "extra_config": {"redis": {"clusters": [{"name": "cluster", "addresses": [addresses[0]]}]}},
+        "endpoints": endpoints})
+    .to_string();
+    let a = Gateway::start_with(&config, &["--cores", "2"]);
+    let b = Gateway::start_with(&config, &["--cores", "2"]);
+    let both = [&a, &b];
+    let statuses: Vec<u16> = (0..10)
+        .map(|i| status(both[i % 2], "/shared", ""))
+        .collect();
+    assert_eq!(statuses[..4], [200; 4], "{statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 503), "{statuses:?}");
+    // Clients' buckets spread over the slots, each still shared.
+    for key in 0..12 {
+        let header = format!("X-Key: client-{key}\r\n");
+        assert_eq!(status(&a, "/per-client", &header), 200, "client-{key}");
+        assert_eq!(status(&b, "/per-client", &header), 429, "client-{key}");
+    }
+    let holding: usize = members
+        .iter()
+        .filter(|m| m.command("DBSIZE").is_some_and(|n| n != ":0\r\n"))
+        .count();
+    assert!(holding >= 2, "the keys went to {holding} member(s)");
 }
