@@ -632,3 +632,39 @@ fn a_cluster_connection_shares_limits_too() {
         .count();
     assert!(holding >= 2, "the keys went to {holding} member(s)");
 }
+
+/// A reload (SIGHUP) opens new links on every worker; the buckets are in
+/// Redis, so what was spent before the reload stays spent.
+#[test]
+fn a_reload_keeps_what_was_counted() {
+    let Some(redis) = Redis::start() else { return };
+    let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let limited = endpoint(
+        "/shared",
+        &backend,
+        json!({
+            "connection_name": "shared", "max_rate": 3, "capacity": 3, "every": "1h",
+            "decision_timeout": "300ms"
+        }),
+    );
+    let gw = Gateway::start_with(
+        &config(&redis, json!([limited.clone()]), json!({})),
+        &["--cores", "2"],
+    );
+    assert_eq!(status(&gw, "/shared", ""), 200);
+    assert_eq!(status(&gw, "/shared", ""), 200);
+    let added =
+        json!({"endpoint": "/added", "backend": [{"host": [backend.url()], "url_pattern": "/ok"}]});
+    std::fs::write(
+        gw.config_path(),
+        config(&redis, json!([limited, added]), json!({})),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    // Every worker serves the new generation.
+    gw.eventually("the reload is served", Duration::from_secs(10), || {
+        (0..4).all(|_| status(&gw, "/added", "") == 200)
+    });
+    let statuses: Vec<u16> = (0..3).map(|_| status(&gw, "/shared", "")).collect();
+    assert_eq!(statuses, [200, 503, 503]);
+}

@@ -66,6 +66,12 @@ impl Health {
         }
     }
 
+    /// A link that was down is dropped (a reload): it no longer counts,
+    /// and nothing is logged (the connection did not come back).
+    pub fn link_gone(&self) {
+        self.down.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub fn fell_back(&self, how: Fallback) {
         let i = Fallback::ALL.iter().position(|f| *f == how).unwrap_or(0);
         self.fallbacks[i].fetch_add(1, Ordering::Relaxed);

@@ -184,7 +184,7 @@ impl Drop for Link {
     fn drop(&mut self) {
         if matches!(*self.state.borrow(), State::Down) {
             // A reload dropped it: it no longer counts as down.
-            self.health.link_up();
+            self.health.link_gone();
         }
     }
 }
