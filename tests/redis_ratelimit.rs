@@ -668,3 +668,48 @@ fn a_reload_keeps_what_was_counted() {
     let statuses: Vec<u16> = (0..3).map(|_| status(&gw, "/shared", "")).collect();
     assert_eq!(statuses, [200, 503, 503]);
 }
+
+/// A Redis address that accepts connections and never answers, from the
+/// start: the first request waits its budget for the first attempt, the
+/// next ones do not wait at all; the attempt fails at the dial bound and
+/// the switch is logged.
+#[test]
+fn a_silent_redis_at_start_costs_one_budget() {
+    if !common::available_or_skip(
+        Path::new(REDIS_SERVER).exists(),
+        "redis-server is not installed",
+    ) {
+        return;
+    }
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        // Accepted and held open, never read from.
+        let kept: Vec<TcpStream> = silent.incoming().take(8).filter_map(Result::ok).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(kept);
+    });
+    let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
+    let config = json!({"version": 3, "timeout": "3s",
+    "extra_config": {"redis": {"connection_pools": [
+        {"name": "shared", "address": format!("127.0.0.1:{port}"), "dial_timeout": "1s"}]}},
+    "endpoints": [endpoint("/limited", &backend, json!({
+        "connection_name": "shared", "max_rate": 1000, "capacity": 1000,
+        "decision_timeout": "200ms"
+    }))]})
+    .to_string();
+    let gw = Gateway::start_with(&config, &["--cores", "1"]);
+    let answers: Vec<(u16, Duration)> = (0..5).map(|_| timed(&gw, "/limited", "")).collect();
+    assert!(answers.iter().all(|(s, _)| *s == 503), "{answers:?}");
+    assert!(answers[0].1 >= Duration::from_millis(200), "{answers:?}");
+    assert!(
+        answers[1..]
+            .iter()
+            .all(|(_, t)| *t < Duration::from_millis(200)),
+        "{answers:?}"
+    );
+    gw.eventually("the switch is logged", Duration::from_secs(10), || {
+        gw.log().contains("Redis connection 'shared' is down")
+    });
+    drop(held);
+}

@@ -57,6 +57,9 @@ pub struct Link {
     state: RefCell<State>,
     /// Callers waiting for the first attempt.
     waiting: RefCell<Vec<Waker>>,
+    /// A caller's budget ran out during the first attempt (an address that
+    /// does not answer): the next ones do not wait for it either.
+    impatient: Cell<bool>,
     slow: Cell<u32>,
     health: Arc<Health>,
     me: Weak<Link>,
@@ -70,6 +73,7 @@ impl Link {
             response_timeout: Cell::new(budget),
             state: RefCell::new(State::Idle),
             waiting: RefCell::new(Vec::new()),
+            impatient: Cell::new(false),
             slow: Cell::new(0),
             health,
             me: me.clone(),
@@ -95,7 +99,7 @@ impl Link {
 
     /// Runs `script` within `budget`. Nothing is sent while the link is
     /// down; during the first attempt the caller waits for it, within the
-    /// same budget.
+    /// same budget (until one caller's budget ran out waiting).
     pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &ScriptInvocation<'_>,
@@ -103,8 +107,11 @@ impl Link {
     ) -> Result<T, Failure> {
         let deadline = Instant::now() + budget;
         self.start();
-        if matches!(*self.state.borrow(), State::Opening) {
-            let _ = rt::until(deadline, self.opened()).await;
+        if matches!(*self.state.borrow(), State::Opening)
+            && !self.impatient.get()
+            && rt::until(deadline, self.opened()).await.is_none()
+        {
+            self.impatient.set(true);
         }
         let mut connection = match &*self.state.borrow() {
             State::Up(connection) => connection.clone(),
