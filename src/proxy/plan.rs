@@ -147,11 +147,12 @@ impl BackendPlan {
 
     /// `admit`, then the Redis-backed limit (when configured): the
     /// breaker wraps both limiters, so a call refused by either counts as
-    /// the breaker's failure, as in KrakenD.
+    /// the breaker's failure, as in KrakenD. The Redis decision is boxed:
+    /// the call futures of backends without one stay their size.
     pub async fn admit_shared(&self) -> Result<Option<Call<'_>>, BackendError> {
         let admitted = self.admit()?;
         if let Some(limiter) = &self.shared_limit
-            && limiter.check(None).await.is_err()
+            && Box::pin(limiter.check(None)).await.is_err()
         {
             BackendPlan::record(admitted, false);
             return Err(BackendError::Refused(
