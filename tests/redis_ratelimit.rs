@@ -160,7 +160,7 @@ fn status(gw: &Gateway, path: &str, headers: &str) -> u16 {
 fn two_instances_share_one_limit() {
     let Some(redis) = Redis::start() else { return };
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
-    let budget = json!("300ms");
+    let budget = json!("1s");
     let endpoints = json!([
         endpoint("/shared", &backend, json!({
             "connection_name": "shared", "max_rate": 5, "capacity": 5, "every": "1h",
@@ -588,7 +588,7 @@ fn a_cluster_connection_shares_limits_too() {
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
     let limit = |extra: Value| {
         let mut limit =
-            json!({"connection_name": "cluster", "every": "1h", "decision_timeout": "300ms"});
+            json!({"connection_name": "cluster", "every": "1h", "decision_timeout": "1s"});
         for (k, v) in extra.as_object().unwrap() {
             limit[k] = v.clone();
         }
@@ -644,7 +644,7 @@ fn a_reload_keeps_what_was_counted() {
         &backend,
         json!({
             "connection_name": "shared", "max_rate": 3, "capacity": 3, "every": "1h",
-            "decision_timeout": "300ms"
+            "decision_timeout": "1s"
         }),
     );
     let gw = Gateway::start_with(
