@@ -13,6 +13,9 @@
 //!   gateway;
 //! - Redis paused (SIGSTOP): a decision costs at most its budget, and once
 //!   the link is marked down, nothing;
+//! - an address that never answers from the start costs one budget;
+//! - a reload keeps what was counted (the buckets are in Redis);
+//! - a Redis Cluster (three primaries) shares the limits too;
 //! - bad settings refused with their JSON path.
 
 mod common;
