@@ -21,6 +21,9 @@ fn base(namespace: &str) -> &'static str {
     match namespace {
         "qos/circuit-breaker" => r#"{"interval": 60, "timeout": 10, "max_errors": 5}"#,
         "qos/ratelimit/router" | "qos/ratelimit/proxy" => r#"{"max_rate": 10}"#,
+        "qos/ratelimit/router/redis" | "qos/ratelimit/proxy/redis" => {
+            r#"{"connection_name": "p", "max_rate": 10}"#
+        }
         "auth/validator" => r#"{"alg": "HS256", "jwk_local_path": "JWK"}"#,
         "auth/signer" => {
             r#"{"alg": "HS256", "kid": "sim2", "jwk_local_path": "JWK", "keys_to_sign": ["t"]}"#
@@ -134,6 +137,23 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 // A gRPC backend names a method of the root catalog.
                 target["url_pattern"] = json!("/o.S/M");
                 doc["extra_config"]["grpc"] = json!({"catalog": [grpc_catalog()]});
+            }
+            if namespace.starts_with("qos/ratelimit/") && namespace.ends_with("/redis") {
+                // A Redis-backed limit names a root connection.
+                doc["extra_config"]["redis"] =
+                    json!({"connection_pools": [{"name": "p", "address": "127.0.0.1:6379"}]});
+                let target = match level {
+                    Level::Endpoint => &mut doc["endpoints"][0],
+                    _ => &mut doc["endpoints"][0]["backend"][0],
+                };
+                let settings = &mut target["extra_config"][namespace];
+                if row.path.contains(".local_") {
+                    settings["on_failure"] = json!("local");
+                }
+                if row.path.ends_with(".local_client_max_rate") {
+                    settings["client_max_rate"] = json!(10);
+                    settings["strategy"] = json!("ip");
+                }
             }
             if namespace == "websocket" && level == Level::Endpoint {
                 // A websocket endpoint relays to one ws:// backend.

@@ -36,6 +36,8 @@ struct Inherited {
     disable_rest: bool,
     /// Root `grpc`: the service catalog of `backend/grpc` backends.
     grpc: Option<std::sync::Arc<super::grpc::Catalog>>,
+    /// Root `redis`: the connections Redis-backed limits name.
+    redis: super::RedisConnections,
 }
 
 pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
@@ -55,6 +57,7 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
         hosts: clean_hosts(raw.host.as_deref().unwrap_or_default(), "host")?,
         disable_rest: raw.disable_rest.unwrap_or(false),
         grpc: root_extra.grpc.clone(),
+        redis: root_extra.redis.clone(),
     };
     let listen_ip = match raw.listen_ip.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -348,7 +351,30 @@ fn build_endpoint(
             "checks a response (resp_*), but a websocket endpoint relays frames and has no response to check; remove the check",
         ));
     }
-    check_client_param(endpoint_extra.rate_limit.as_ref(), &params, &path, &at)?;
+    check_client_param(
+        endpoint_extra.rate_limit.as_ref(),
+        "qos/ratelimit/router",
+        &params,
+        &path,
+        &at,
+    )?;
+    let redis_rate_limit = match &endpoint_extra.redis_rate_limit {
+        None => None,
+        Some((limit_at, value)) => super::ratelimit_redis::build(
+            value,
+            limit_at,
+            super::ratelimit_redis::Level::Endpoint,
+            &inherited.redis,
+            &mut unknown.warnings,
+        )?,
+    };
+    check_client_param(
+        redis_rate_limit.as_ref().map(|r| &r.limit),
+        super::ratelimit_redis::ROUTER,
+        &params,
+        &path,
+        &at,
+    )?;
 
     let raw_backends = raw.backend.unwrap_or_default();
     if raw_backends.is_empty() {
@@ -370,6 +396,7 @@ fn build_endpoint(
         inherited_hosts: &inherited.hosts,
         has_validator: endpoint_extra.auth.is_some(),
         grpc_catalog: inherited.grpc.as_deref(),
+        redis: &inherited.redis,
         timeout,
     };
     let mut backends: Vec<Backend> = Vec::with_capacity(raw_backends.len());
@@ -444,6 +471,7 @@ fn build_endpoint(
         static_response: endpoint_extra.static_response,
         flatmap: endpoint_extra.flatmap,
         rate_limit: endpoint_extra.rate_limit,
+        redis_rate_limit,
         wildcard,
         response: endpoint_extra.modifiers,
         bot_detector: endpoint_extra.bot_detector,
@@ -567,6 +595,10 @@ fn websocket_backends(
     let guards = [
         ("qos/circuit-breaker", backend.circuit_breaker.is_some()),
         ("qos/ratelimit/proxy", backend.rate_limit.is_some()),
+        (
+            super::ratelimit_redis::PROXY,
+            backend.redis_rate_limit.is_some(),
+        ),
         ("validation/cel", backend.cel.is_some()),
         ("proxy.shadow", backend.shadow.is_some()),
         ("modifier/martian", backend.martian.is_some()),
@@ -619,6 +651,7 @@ fn refuse_modifiers_on_no_op(modifiers: &ResponseModifiers, at: &str) -> BuildRe
 /// KrakenD would key every request on an empty value and answer 429 to all.
 fn check_client_param(
     rate_limit: Option<&RouterRateLimit>,
+    namespace: &str,
     params: &[&str],
     path: &str,
     at: &str,
@@ -638,7 +671,7 @@ fn check_client_param(
         format!("it has {{{}}}", params.join("}, {"))
     };
     Err(Problem::new(
-        format!("{at}.extra_config.qos/ratelimit/router.key"),
+        format!("{at}.extra_config.{namespace}.key"),
         format!(
             "\"{name}\" is not a placeholder of the endpoint \"{path}\" ({have}); write one of its placeholders, or use \"strategy\": \"ip\" or \"header\""
         ),
@@ -677,6 +710,8 @@ struct BackendContext<'a> {
     has_validator: bool,
     /// Root `grpc`: the catalog `backend/grpc` methods are looked up in.
     grpc_catalog: Option<&'a super::grpc::Catalog>,
+    /// Root `redis`: the connections Redis-backed limits name.
+    redis: &'a super::RedisConnections,
     /// The endpoint's timeout (a shadow backend's default bound).
     timeout: Duration,
 }
@@ -891,6 +926,16 @@ fn build_backend(
         return_error_details: extra.return_error_details,
         circuit_breaker: extra.circuit_breaker,
         rate_limit: extra.rate_limit,
+        redis_rate_limit: match &extra.redis_rate_limit {
+            None => None,
+            Some((limit_at, value)) => super::ratelimit_redis::build(
+                value,
+                limit_at,
+                super::ratelimit_redis::Level::Backend,
+                context.redis,
+                &mut unknown.warnings,
+            )?,
+        },
         cel: extra.cel,
         input_headers: own_list(raw.input_headers, |name| name.to_ascii_lowercase()),
         input_query_strings: own_list(raw.input_query_strings, str::to_owned),

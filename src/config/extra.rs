@@ -95,6 +95,9 @@ pub struct EndpointExtra {
     pub static_response: Option<StaticResponse>,
     pub flatmap: Vec<FlatmapOp>,
     pub rate_limit: Option<RouterRateLimit>,
+    /// `qos/ratelimit/router/redis` as written, with its path: read by
+    /// `build` (it names a root `redis` connection).
+    pub redis_rate_limit: Option<(String, Value)>,
     pub modifiers: ResponseModifiers,
     pub bot_detector: Option<BotDetectorSettings>,
     /// `validation/cel` check expressions.
@@ -121,6 +124,9 @@ pub struct BackendExtra {
     pub return_error_details: Option<String>,
     pub circuit_breaker: Option<CircuitBreaker>,
     pub rate_limit: Option<ProxyRateLimit>,
+    /// `qos/ratelimit/proxy/redis` as written, with its path (see
+    /// `EndpointExtra::redis_rate_limit`).
+    pub redis_rate_limit: Option<(String, Value)>,
     pub modifiers: ResponseModifiers,
     /// `validation/cel` check expressions.
     pub cel: Option<CelSettings>,
@@ -275,6 +281,11 @@ pub fn endpoint(
             note_ignored_keys(ROUTER_RATELIMIT, value, unknown);
             let raw: RawRouterRateLimit = decode(value, &at)?;
             result.rate_limit = ratelimit::router(raw, &at, &mut unknown.warnings)?;
+            continue;
+        }
+        if namespace == super::ratelimit_redis::ROUTER {
+            note_ignored_keys(namespace, value, unknown);
+            result.redis_rate_limit = Some((at, value.clone()));
             continue;
         }
         if namespace == MARTIAN {
@@ -432,6 +443,10 @@ pub fn backend(
                 note_ignored_keys(PROXY_RATELIMIT, value, unknown);
                 let raw: RawProxyRateLimit = decode(value, &at)?;
                 result.rate_limit = ratelimit::proxy(raw, &at)?;
+            }
+            super::ratelimit_redis::PROXY => {
+                note_ignored_keys(namespace, value, unknown);
+                result.redis_rate_limit = Some((at, value.clone()));
             }
             MARTIAN => {
                 let mut notes = super::martian::Notes::default();

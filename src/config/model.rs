@@ -234,6 +234,8 @@ pub struct Endpoint {
     pub flatmap: Vec<FlatmapOp>,
     /// `extra_config.qos/ratelimit/router`.
     pub rate_limit: Option<RouterRateLimit>,
+    /// `extra_config.qos/ratelimit/router/redis`: counted in Redis.
+    pub redis_rate_limit: Option<super::RedisRateLimit>,
     /// The path ends in `/*`: every path under the prefix is served, and
     /// the rest of the path is appended to each backend's url_pattern.
     pub wildcard: bool,
@@ -327,6 +329,8 @@ pub struct Backend {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `extra_config.qos/ratelimit/proxy`.
     pub rate_limit: Option<ProxyRateLimit>,
+    /// `extra_config.qos/ratelimit/proxy/redis` (cuttle's): counted in Redis.
+    pub redis_rate_limit: Option<super::RedisRateLimit>,
     /// `validation/cel`: check expressions, in file order.
     pub cel: Option<CelSettings>,
     /// The backend's own `input_headers` (lower-case), `None` when absent

@@ -396,8 +396,9 @@ const NAMESPACES: &[&str] = &[
 ];
 
 /// Namespaces cuttle reads that the schema's lists lack: its own, and
-/// krakend-jose's service-level cache settings.
-const CUTTLE_NAMESPACES: &[&str] = &["cuttle/server", "auth/jose"];
+/// krakend-jose's service-level cache settings, and the backend form of
+/// the Redis-backed rate limit.
+const CUTTLE_NAMESPACES: &[&str] = &["cuttle/server", "auth/jose", "qos/ratelimit/proxy/redis"];
 
 // Each namespace's `properties`, at every level it is allowed at, plus
 // the keys cuttle adds.

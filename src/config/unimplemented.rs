@@ -30,7 +30,8 @@ const GUARDING_PREFIXES: [&str; 7] = [
     // amqp, http/client TLS ...); `backend/http` and `backend/graphql`
     // are implemented.
     "backend/",
-    // Rate limits other than the two implemented ones (tiered, redis...).
+    // Rate limits other than the implemented ones (router, proxy, their
+    // Redis-backed forms): tiered, service, service/redis...
     "qos/ratelimit/",
 ];
 

@@ -127,6 +127,8 @@ async fn answer(mut stream: Stream, port: Port, scrapes: Rc<Scrapes>) {
                 read_payload: false,
             });
     render(&config, layers, &sum, &workers, &mut text);
+    // The process's Redis connections, for the limits counted there.
+    crate::redis::health::render_metrics(&mut text);
     if process_metrics {
         super::process::render(&mut text);
     }

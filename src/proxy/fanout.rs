@@ -94,7 +94,7 @@ fn target_of(
 
 async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: Instant) -> Outcome {
     let plan = &ctx.plan.backends[backend];
-    let admitted = match plan.admit() {
+    let admitted = match plan.admit_shared().await {
         Ok(admitted) => admitted,
         Err(refused) => {
             return Outcome::not_sent(backend, refused);

@@ -104,7 +104,7 @@ pub async fn relay<S: ResponseSink>(
         let rejected = BackendError::Rejected(rejected);
         return answer_failure(plan, ctx, &rejected, out).await;
     }
-    let admitted = match backend.admit() {
+    let admitted = match backend.admit_shared().await {
         Ok(admitted) => admitted,
         Err(refused) => {
             stage(false, None);

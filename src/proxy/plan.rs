@@ -11,7 +11,7 @@ use crate::config::{Backend, BackendEncoding, Endpoint, Forward, OutputEncoding,
 use crate::http::Method;
 use crate::pipeline::{Flatmap, Manipulation, Modifiers, UrlTemplate, Value, parse_owned};
 use crate::prepare::PreparedEndpoint;
-use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter};
+use crate::qos::{BackendGuard, Call, DEFAULT_MAX_CLIENTS, EndpointLimiter, SharedLimiter};
 use crate::security::BotDetector;
 use crate::upstream::cache::{HttpCache, SharedCaches};
 use crate::upstream::{BackendError, Pool, Pools, authority_of};
@@ -96,6 +96,8 @@ pub struct BackendPlan {
     next_host: Cell<usize>,
     /// `qos/circuit-breaker` and `qos/ratelimit/proxy`, when configured.
     pub guard: Option<BackendGuard>,
+    /// `qos/ratelimit/proxy/redis` (cuttle's): asked after `guard`.
+    pub shared_limit: Option<SharedLimiter>,
     /// `validation/cel` at backend level.
     pub cel: Option<Arc<Checks>>,
     /// The backend's own `input_headers` (lower-case) and
@@ -143,6 +145,23 @@ impl BackendPlan {
         }
     }
 
+    /// `admit`, then the Redis-backed limit (when configured): the
+    /// breaker wraps both limiters, so a call refused by either counts as
+    /// the breaker's failure, as in KrakenD. The Redis decision is boxed:
+    /// the call futures of backends without one stay their size.
+    pub async fn admit_shared(&self) -> Result<Option<Call<'_>>, BackendError> {
+        let admitted = self.admit()?;
+        if let Some(limiter) = &self.shared_limit
+            && Box::pin(limiter.check(None)).await.is_err()
+        {
+            BackendPlan::record(admitted, false);
+            return Err(BackendError::Refused(
+                crate::qos::Refused::RateLimited.message(),
+            ));
+        }
+        Ok(admitted)
+    }
+
     /// Tells the breaker how an admitted call went.
     pub fn record(admitted: Option<Call<'_>>, good: bool) {
         if let Some(call) = admitted {
@@ -187,6 +206,8 @@ pub struct WorkerShare {
     pub disable_compression: bool,
     /// The worker's `qos/http-cache` stores of `shared: true` backends.
     pub http_caches: SharedCaches,
+    /// The worker's Redis links, one per named connection its limits use.
+    pub redis: crate::redis::Links,
 }
 
 /// `prepared` holds what the prepare step compiled for it once for all
@@ -221,7 +242,17 @@ pub fn compile_endpoint(
             label,
         )
         .map_err(|e| at(&format!(".backend[{b}]"), e))?;
+        let shared_limit = backend.redis_rate_limit.as_ref().map(|spec| {
+            SharedLimiter::new(
+                spec,
+                &format!("proxy {} {} {b}", endpoint.method, endpoint.path),
+                &share.redis,
+                share.workers,
+                share.epoch,
+            )
+        });
         let compiled = BackendPlan {
+            shared_limit,
             cel: prepared.backend_cel.get(b).cloned().flatten(),
             client_credentials: prepared.backend_credentials.get(b).cloned().flatten(),
             ..compiled
@@ -345,6 +376,15 @@ fn compile_steps(
             share.epoch,
         )));
     }
+    if let Some(spec) = &endpoint.redis_rate_limit {
+        before.push(Step::SharedRateLimit(SharedLimiter::new(
+            spec,
+            &format!("router {} {}", endpoint.method, endpoint.path),
+            &share.redis,
+            share.workers,
+            share.epoch,
+        )));
+    }
     // krakend-lua's proxy layer wraps krakend-cel and krakend-jsonschema.
     if let Some(script) = lua_proxy.filter(|s| s.has(crate::lua::Phase::Pre)) {
         before.push(Step::Lua(LuaStep {
@@ -431,6 +471,7 @@ fn compile_backend(
         base_urls: backend.hosts.clone(),
         next_host: Cell::new(0),
         guard: BackendGuard::new(backend, share.workers, label, share.epoch),
+        shared_limit: None,
         cel: None,
         input_headers: backend.input_headers.clone(),
         input_query_strings: backend.input_query_strings.clone(),
@@ -520,6 +561,8 @@ fn lura_url_pattern(pattern: &str) -> String {
 pub enum Step {
     /// `qos/ratelimit/router`: this worker's share of the endpoint's rate.
     RateLimit(EndpointLimiter),
+    /// `qos/ratelimit/router/redis`: the rate counted in Redis (awaited).
+    SharedRateLimit(SharedLimiter),
     /// `security/bot-detector` at endpoint level: 403, no body, for a bot.
     BotDetector(BotDetector),
     /// `auth/validator`: 401 without a valid token, 403 without the roles

@@ -161,7 +161,7 @@ async fn call(
     target: &Target,
     limit: Duration,
 ) -> bool {
-    let admitted = match backend.admit() {
+    let admitted = match backend.admit_shared().await {
         Ok(admitted) => admitted,
         Err(refused) => {
             tracing::debug!("shadow backend not called: {refused}");

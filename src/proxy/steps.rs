@@ -41,26 +41,9 @@ impl Step {
         match self {
             Step::Jwt(check) => jwt(check, input, facts),
             Step::RateLimit(limiter) => {
-                let req = input.req;
-                let facts = &*facts;
-                let client = limiter.strategy().and_then(|strategy| {
-                    qos::client_id(
-                        strategy,
-                        req.peer,
-                        // A header the validator sets (`propagate_claims`)
-                        // is read from the claim, never from the client: the
-                        // validator runs first, as in KrakenD, and the
-                        // client's header of that name is not forwarded.
-                        |name| {
-                            if input.plan.replaces_header(name) {
-                                facts.propagated_header(name)
-                            } else {
-                                req.header(name)
-                            }
-                        },
-                        |name| req.param(input.plan, name),
-                    )
-                });
+                let client = limiter
+                    .strategy()
+                    .and_then(|strategy| client_of(strategy, input, facts));
                 limiter
                     .check(input.now, client)
                     // KrakenD answers a rate-limited request with an empty body.
@@ -77,9 +60,48 @@ impl Step {
             Step::Cel(cel) => cel.check(input.plan, input.req, facts),
             Step::JsonSchema(schema) => schema.check(input.req),
             // Awaited by `run_before`.
-            Step::Lua(_) => Ok(()),
+            Step::Lua(_) | Step::SharedRateLimit(_) => Ok(()),
         }
     }
+}
+
+/// The client key of a request for a rate limit's `strategy`.
+fn client_of<'a>(
+    strategy: &crate::config::ClientStrategy,
+    input: &StepInput<'a>,
+    facts: &'a RequestFacts,
+) -> Option<qos::ClientId<'a>> {
+    let req = input.req;
+    qos::client_id(
+        strategy,
+        req.peer,
+        // A header the validator sets (`propagate_claims`) is read from the
+        // claim, never from the client: the validator runs first, as in
+        // KrakenD, and the client's header of that name is not forwarded.
+        |name| {
+            if input.plan.replaces_header(name) {
+                facts.propagated_header(name)
+            } else {
+                req.header(name)
+            }
+        },
+        |name| req.param(input.plan, name),
+    )
+}
+
+/// `qos/ratelimit/router/redis` on one request.
+async fn shared_limit(
+    limiter: &qos::SharedLimiter,
+    input: &StepInput<'_>,
+    facts: &RequestFacts,
+) -> Result<(), Refusal> {
+    let client = limiter
+        .strategy()
+        .and_then(|strategy| client_of(strategy, input, facts));
+    limiter
+        .check(client)
+        .await
+        .map_err(|limited| Refusal::empty(limited.status()))
 }
 
 /// `auth/validator` on one request.
@@ -169,6 +191,9 @@ pub async fn run_before(input: &StepInput<'_>, facts: &mut RequestFacts) -> Resu
         match step {
             Step::Lua(lua) => {
                 Box::pin(lua.check(input.plan, input.req, facts, input.now)).await?;
+            }
+            Step::SharedRateLimit(limiter) => {
+                Box::pin(shared_limit(limiter, input, facts)).await?;
             }
             step => step.check(input, facts)?,
         }

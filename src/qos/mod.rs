@@ -1,6 +1,8 @@
 //! KrakenD's protection components as per-worker state machines:
 //! `qos/ratelimit/router` (endpoint), `qos/ratelimit/proxy` and
-//! `qos/circuit-breaker` (backend).
+//! `qos/circuit-breaker` (backend); and the same limits counted in Redis
+//! (`SharedLimiter`: `qos/ratelimit/router/redis`, cuttle's
+//! `qos/ratelimit/proxy/redis`).
 //!
 //! The pure machines (`TokenBucket`, `ClientLimiter`, `CircuitBreaker`) take
 //! the time as nanoseconds and never read a clock, so they are tested without
@@ -26,6 +28,7 @@ mod client_id;
 mod clients;
 mod clock;
 mod endpoint;
+mod shared;
 
 pub use backend::{BackendGuard, Call, Refused};
 pub use breaker::{BreakerSettings, CircuitBreaker, Rejected, State, Ticket, Transition};
@@ -34,3 +37,4 @@ pub use client_id::{ClientId, client_id};
 pub use clients::{ClientLimiter, DEFAULT_MAX_CLIENTS};
 pub use clock::Epoch;
 pub use endpoint::{EndpointLimiter, Limited};
+pub use shared::SharedLimiter;

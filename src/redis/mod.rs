@@ -9,6 +9,11 @@
 //! Callers bound each command with their own deadline; a connection that
 //! fails is replaced by the caller (`connect` again), never retried here.
 
+pub mod health;
+mod link;
+
+pub use link::{Failure, Link, Links, RECONNECT_BACKOFF};
+
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};

@@ -169,6 +169,7 @@ impl Worker {
             return_error_msg: config.return_error_msg,
             disable_compression: config.limits.disable_compression,
             http_caches: Default::default(),
+            redis: Default::default(),
         };
         let endpoints = config
             .endpoints
