@@ -88,9 +88,10 @@ fn serve(mut stream: TcpStream, revoker: &Revoker) {
         200 => "OK",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        503 => "Service Unavailable",
         _ => "Bad Request",
     };
-    let content_type = if status == 200 {
+    let content_type = if matches!(status, 200 | 503) {
         "application/json"
     } else {
         "text/plain; charset=utf-8"
@@ -164,6 +165,23 @@ fn answer(revoker: &Revoker, method: Method, path: &str, body: &[u8]) -> (u16, S
             revoker.revoke(key, value);
         }
         tracing::info!("auth/revoker: {} revocation(s) added", elements.len());
+        // With `connection_name`, every instance must get them: when Redis
+        // cannot take them they hold here only, and the sender is told so
+        // (503, to send again: adding twice is harmless).
+        if let Some(target) = &revoker.settings.redis
+            && let Err(why) = super::revoke_redis::publish(revoker, target, &elements)
+        {
+            tracing::warn!(
+                "auth/revoker: {} revocation(s) applied on this instance only: Redis: {why}",
+                elements.len()
+            );
+            let body = serde_json::json!({
+                "revoked": elements.len(),
+                "shared": false,
+                "error": format!("Redis did not take them ({why}): applied on this instance only; send them again"),
+            });
+            return (503, body.to_string());
+        }
         return (200, format!("{{\"revoked\": {}}}", elements.len()));
     }
     let held: Vec<Value> = elements

@@ -131,6 +131,11 @@ fn start_revoker(revoker: &Arc<crate::auth::revoker::Revoker>) -> Result<(), Sta
         }
     })?;
     tracing::info!("auth/revoker: revocations accepted on http://{addr}/revoke");
+    if let Some(target) = &revoker.settings.redis {
+        crate::auth::revoke_redis::start(revoker.clone(), target.clone()).map_err(|e| {
+            StartError::Plan(format!("cannot start the auth/revoker Redis thread: {e}"))
+        })?;
+    }
     Ok(())
 }
 
