@@ -1,5 +1,6 @@
 //! Debian's `redis-server` for a test: on an ephemeral port, nothing
 //! saved to disk, killed when dropped.
+#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
