@@ -626,10 +626,13 @@ impl Connection {
                 (sent, sink.body_bytes, exchanged.ended.filter(|_| small))
             }
         };
-        let keep = keep && whole_upload && !sink.close;
+        let keep = keep && whole_upload;
         self.linger = !whole_upload;
         let status = sink.status;
         self.upgraded = exchanged.upgraded.filter(|_| keep);
+        // The next request is read only if this response did not say
+        // `Connection: close` (a 101's `Connection` is its `Upgrade`).
+        let keep = keep && (!sink.close || status == 101);
         self.answered_at = worker.observer.observe(&Observed {
             endpoint: current.get(),
             method: head.method,
