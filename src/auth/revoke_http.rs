@@ -40,6 +40,10 @@ pub fn start(revoker: Arc<Revoker>) -> std::io::Result<SocketAddr> {
     std::thread::Builder::new()
         .name("cuttle-revoke".to_owned())
         .spawn(move || {
+            // Started before the main thread blocks them (its connection
+            // threads inherit this): SIGTERM must reach the main thread's
+            // sigwait, not end the process here.
+            crate::process::signals::block_termination();
             let active = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
                 if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {

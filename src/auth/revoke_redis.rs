@@ -120,7 +120,12 @@ pub fn start(revoker: Arc<Revoker>, target: Arc<RedisConnection>) -> std::io::Re
         .build()?;
     std::thread::Builder::new()
         .name("cuttle-revoke-redis".to_owned())
-        .spawn(move || runtime.block_on(follow(revoker, target)))
+        .spawn(move || {
+            // Started before the main thread blocks them: SIGTERM must
+            // reach its sigwait, not end the process here.
+            crate::process::signals::block_termination();
+            runtime.block_on(follow(revoker, target))
+        })
         .map(drop)
 }
 
