@@ -461,6 +461,30 @@ impl Listener {
         let (io, peer) = self.0.accept().await?;
         Ok((Stream::new(Io::Plain(io)), peer))
     }
+
+    /// A connection already in the accept queue, taken without waiting
+    /// (`None`: the queue is empty). Asks the socket itself, not tokio's
+    /// readiness (which may not have seen the newest connections yet): a
+    /// drain takes them all before closing the listener, whose close
+    /// would reset each of them.
+    pub fn accept_queued(&self) -> Option<io::Result<(Stream, SocketAddr)>> {
+        let taken = socket2::SockRef::from(&self.0).accept();
+        let (socket, peer) = match taken {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let adopt = || {
+            let peer = peer
+                .as_socket()
+                .ok_or_else(|| io::Error::other("not an IP peer"))?;
+            let std: std::net::TcpStream = socket.into();
+            std.set_nonblocking(true)?;
+            let io = tokio::net::TcpStream::from_std(std)?;
+            Ok((Stream::new(Io::Plain(io)), peer))
+        };
+        Some(adopt())
+    }
 }
 
 /// What carries a [`Stream`]'s bytes: the socket itself, or TLS over it

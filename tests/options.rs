@@ -121,6 +121,11 @@ fn file_for(row: &Opt, level: Level) -> Value {
                 settings["shadow"] = json!(true);
             }
             target["extra_config"][namespace] = settings;
+            if row.path == "extra_config.auth/revoker.connection_name" {
+                // It names a root redis connection (a root-level row).
+                target["extra_config"]["redis"] =
+                    json!({"connection_pools": [{"name": "shared", "address": "127.0.0.1:9"}]});
+            }
             if namespace.starts_with("backend/amqp/") && level == Level::Backend {
                 // An AMQP backend's host is its broker.
                 target["host"] = json!(["amqp://127.0.0.1:9"]);

@@ -33,6 +33,7 @@ pub mod jws;
 pub mod keys;
 pub mod registry;
 pub mod revoke_http;
+pub mod revoke_redis;
 pub mod revoker;
 pub mod secret;
 pub mod sign;

@@ -40,6 +40,10 @@ pub fn start(revoker: Arc<Revoker>) -> std::io::Result<SocketAddr> {
     std::thread::Builder::new()
         .name("cuttle-revoke".to_owned())
         .spawn(move || {
+            // Started before the main thread blocks them (its connection
+            // threads inherit this): SIGTERM must reach the main thread's
+            // sigwait, not end the process here.
+            crate::process::signals::block_termination();
             let active = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
                 if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
@@ -88,9 +92,10 @@ fn serve(mut stream: TcpStream, revoker: &Revoker) {
         200 => "OK",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        503 => "Service Unavailable",
         _ => "Bad Request",
     };
-    let content_type = if status == 200 {
+    let content_type = if matches!(status, 200 | 503) {
         "application/json"
     } else {
         "text/plain; charset=utf-8"
@@ -164,6 +169,23 @@ fn answer(revoker: &Revoker, method: Method, path: &str, body: &[u8]) -> (u16, S
             revoker.revoke(key, value);
         }
         tracing::info!("auth/revoker: {} revocation(s) added", elements.len());
+        // With `connection_name`, every instance must get them: when Redis
+        // cannot take them they hold here only, and the sender is told so
+        // (503, to send again: adding twice is harmless).
+        if let Some(target) = &revoker.settings.redis
+            && let Err(why) = super::revoke_redis::publish(revoker, target, &elements)
+        {
+            tracing::warn!(
+                "auth/revoker: {} revocation(s) applied on this instance only: Redis: {why}",
+                elements.len()
+            );
+            let body = serde_json::json!({
+                "revoked": elements.len(),
+                "shared": false,
+                "error": format!("Redis did not take them ({why}): applied on this instance only; send them again"),
+            });
+            return (503, body.to_string());
+        }
         return (200, format!("{{\"revoked\": {}}}", elements.len()));
     }
     let held: Vec<Value> = elements

@@ -75,6 +75,8 @@ impl Revoker {
         std::thread::Builder::new()
             .name("cuttle-revoker".to_owned())
             .spawn(move || {
+                // SIGTERM is for the main thread's sigwait (process::signals).
+                crate::process::signals::block_termination();
                 loop {
                     std::thread::sleep(ttl);
                     me.filter.rotate();

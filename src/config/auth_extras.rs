@@ -34,6 +34,12 @@ pub struct RevokerSettings {
     pub port: u16,
     /// `token_keys`: the claims looked up.
     pub token_keys: Vec<String>,
+    /// `connection_name` (cuttle's key; KrakenD documents no Redis form
+    /// of the revoker): the root `redis` connection revocations are
+    /// shared through (docs/revoker.md). Resolved by `build` once the
+    /// root `redis` namespace is read.
+    pub connection_name: Option<String>,
+    pub redis: Option<std::sync::Arc<super::RedisConnection>>,
 }
 
 /// bloomfilter's `rpc.Config` as KrakenD decodes it: Go's JSON matches
@@ -53,6 +59,7 @@ struct RawRevoker {
     ttl: Option<u64>,
     port: Option<u16>,
     token_keys: Option<Vec<String>>,
+    connection_name: Option<String>,
 }
 
 pub fn revoker(
@@ -115,7 +122,35 @@ pub fn revoker(
         ttl,
         port,
         token_keys,
+        connection_name: raw.connection_name,
+        redis: None,
     })
+}
+
+/// Resolves the revoker's `connection_name` against the root `redis`
+/// namespace (read after or before it, in any order).
+pub fn resolve_revoker_redis(
+    settings: &mut RevokerSettings,
+    redis: &super::RedisConnections,
+) -> BuildResult<()> {
+    let Some(name) = &settings.connection_name else {
+        return Ok(());
+    };
+    let at = format!("{}.connection_name", settings.at);
+    let connection = redis.named(name, &at)?;
+    // A cluster's pub/sub and sorted set would need the cluster client's
+    // sharded forms; not implemented, so refused rather than half-working.
+    if connection.kind == super::RedisKind::Cluster {
+        return Err(Problem::new(
+            at,
+            format!(
+                "\"{name}\" is a Redis Cluster ({}); auth/revoker shares revocations through a single server only: name one of connection_pools",
+                connection.at
+            ),
+        ));
+    }
+    settings.redis = Some(connection);
+    Ok(())
 }
 
 /// `auth/client-credentials`, checked. Its `Debug` hides the secret.
@@ -245,6 +280,34 @@ mod tests {
                 err.contains(&format!("auth/revoker.{named}")),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn revoker_connection_name_names_a_root_redis_server() {
+        let with = |redis: &str, name: &str| {
+            let root = GOOD.replacen('{', &format!("{{\"connection_name\": \"{name}\", "), 2);
+            load(&format!("{root}, \"redis\": {redis}"), "", true)
+        };
+        let pools = r#"{"connection_pools": [{"name": "r", "address": "127.0.0.1:6379"}], "clusters": [{"name": "c", "addresses": ["127.0.0.1:7000"]}]}"#;
+        let c = with(pools, "r").unwrap();
+        let r = c.revoker.unwrap();
+        assert_eq!(r.redis.unwrap().addresses, ["127.0.0.1:6379"]);
+        assert!(
+            load(GOOD, "", true)
+                .unwrap()
+                .revoker
+                .unwrap()
+                .redis
+                .is_none()
+        );
+        for (name, says) in [
+            ("nope", "no Redis connection is named"),
+            ("c", "Redis Cluster"),
+        ] {
+            let err = with(pools, name).unwrap_err();
+            assert!(err.contains("auth/revoker.connection_name"), "{err}");
+            assert!(err.contains(says), "{err}");
         }
     }
 

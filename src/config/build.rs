@@ -45,7 +45,10 @@ pub fn build(raw: RawConfig, source: &Path) -> BuildResult<Config> {
     let mut unknown = Unknown::default();
     let tls = super::tls::server(raw.tls.as_ref())?;
     let client_tls = super::tls::client(raw.client_tls.as_ref())?;
-    let root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
+    let mut root_extra = extra::root(raw.extra_config.as_ref(), &mut unknown)?;
+    if let Some(revoker) = &mut root_extra.revoker {
+        super::auth_extras::resolve_revoker_redis(revoker, &root_extra.redis)?;
+    }
     let limits = server_limits(&raw, root_extra.server.as_ref())?;
     let inherited = Inherited {
         timeout: non_zero(raw.timeout).unwrap_or(DEFAULT_TIMEOUT),

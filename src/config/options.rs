@@ -356,6 +356,7 @@ const LISTED: &[Opt] = &[
     h(R, "extra_config.auth/revoker.TTL", "60"),
     hn(R, "extra_config.auth/revoker.port", "1234", "cuttle's HTTP revocation endpoint, on 127.0.0.1"),
     h(R, "extra_config.auth/revoker.token_keys", "[\"jti\"]"),
+    hn(R, "extra_config.auth/revoker.connection_name", "\"shared\"", "cuttle's key (KrakenD has no Redis form): revocations shared through this root redis connection, every instance subscribes (docs/revoker.md)"),
     rf(R, "extra_config.auth/revoker.revoke_server_ping_url", "\"http://rs:8080/instances\"", REVOKE_SERVER),
     rf(R, "extra_config.auth/revoker.revoke_server_api_key", "\"k\"", REVOKE_SERVER),
     rf(R, "extra_config.auth/revoker.revoke_server_ping_interval", "\"30s\"", REVOKE_SERVER),

@@ -16,7 +16,7 @@ use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::{Feed, resolve_live, srv_every};
 
 mod listener;
-mod signals;
+pub(crate) mod signals;
 
 pub use crate::prepare::Prepared;
 
@@ -131,6 +131,11 @@ fn start_revoker(revoker: &Arc<crate::auth::revoker::Revoker>) -> Result<(), Sta
         }
     })?;
     tracing::info!("auth/revoker: revocations accepted on http://{addr}/revoke");
+    if let Some(target) = &revoker.settings.redis {
+        crate::auth::revoke_redis::start(revoker.clone(), target.clone()).map_err(|e| {
+            StartError::Plan(format!("cannot start the auth/revoker Redis thread: {e}"))
+        })?;
+    }
     Ok(())
 }
 

@@ -135,3 +135,16 @@ fn connection_info(target: &RedisConnection, address: &str) -> RedisResult<Conne
         .into_connection_info()?
         .set_redis_settings(settings))
 }
+
+/// A client for `target` (a single server), for what a multiplexed
+/// connection cannot do: pub/sub (`get_async_pubsub`) and blocking
+/// commands from a thread outside the workers (`get_connection_with_timeout`).
+pub fn client_for(target: &RedisConnection) -> RedisResult<redis::Client> {
+    if target.kind != RedisKind::Server {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "a single server is needed, not a cluster",
+        )));
+    }
+    redis::Client::open(connection_info(target, &target.addresses[0])?)
+}

@@ -267,14 +267,24 @@ impl Connection {
         if started.is_none() {
             // Idle: the buffers go back to the pool until bytes arrive.
             self.give_buffers();
-            if waiting.drain.is_draining() {
-                return Err(Stop::Quietly);
+            let mut readable = match waiting.drain.linger_until() {
+                // Draining: a request may still arrive for a short while
+                // (`server::drain::LINGER`); it is answered with
+                // `Connection: close`.
+                Some(linger) => self.readable(linger.min(idle_deadline)).await,
+                None => {
+                    futures_lite::future::or(self.readable(idle_deadline), async {
+                        waiting.drain.wait().await;
+                        Err(ErrorKind::Interrupted)
+                    })
+                    .await
+                }
+            };
+            if readable == Err(ErrorKind::Interrupted)
+                && let Some(linger) = waiting.drain.linger_until()
+            {
+                readable = self.readable(linger.min(idle_deadline)).await;
             }
-            let readable = futures_lite::future::or(self.readable(idle_deadline), async {
-                waiting.drain.wait().await;
-                Err(ErrorKind::Interrupted)
-            })
-            .await;
             if readable.is_err() {
                 return Err(Stop::Quietly);
             }
@@ -300,15 +310,19 @@ impl Connection {
             // One byte past the limit lets the parser say 431 or 414.
             let read = self.fill(max_head + 1, deadline);
             let read = if started.is_none() {
-                // Between requests, a graceful shutdown closes the connection at once.
+                // Between requests: readable said bytes (or the end) are
+                // there, so this read does not wait; once draining it is
+                // left to finish (the request is served, then the
+                // connection closes).
                 if waiting.drain.is_draining() {
-                    return Err(Stop::Quietly);
+                    read.await
+                } else {
+                    futures_lite::future::or(read, async {
+                        waiting.drain.wait().await;
+                        Err(ErrorKind::Interrupted)
+                    })
+                    .await
                 }
-                futures_lite::future::or(read, async {
-                    waiting.drain.wait().await;
-                    Err(ErrorKind::Interrupted)
-                })
-                .await
             } else {
                 read.await
             };
@@ -348,7 +362,12 @@ impl Connection {
         let times = (started.unwrap_or_else(Instant::now), request_deadline);
         let respond = crate::rt::boxed(|| self.respond(worker, &head, body_at, times, endpoint));
         let (keep, mut consumed, behind) = respond.await;
-        let keep = keep && head.keep_alive && !worker.drain.is_draining();
+        // Whether the response said `Connection: close` decides (`respond`),
+        // not whether a drain started since: a response that promised
+        // keep-alive leaves the connection idle, where a drain lingers
+        // (`server::drain::LINGER`) instead of closing under a request the
+        // client may be sending already.
+        let keep = keep && head.keep_alive;
         if let Some(session) = self.upgraded.take() {
             // The client's frames that came behind its handshake go first.
             // They are copied (usually there are none: no allocation) and
@@ -611,6 +630,9 @@ impl Connection {
         self.linger = !whole_upload;
         let status = sink.status;
         self.upgraded = exchanged.upgraded.filter(|_| keep);
+        // The next request is read only if this response did not say
+        // `Connection: close` (a 101's `Connection` is its `Upgrade`).
+        let keep = keep && (!sink.close || status == 101);
         self.answered_at = worker.observer.observe(&Observed {
             endpoint: current.get(),
             method: head.method,

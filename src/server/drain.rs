@@ -1,6 +1,18 @@
 //! Graceful shutdown inside one worker: a flag that connection tasks check
 //! between requests, and a future that wakes the ones idling between
-//! requests so they close at once.
+//! requests.
+//!
+//! An idle keep-alive connection is not closed the instant the drain
+//! starts: a load balancer (HAProxy's idle server connections) may be
+//! writing a request on it right then, and a close racing that request
+//! loses it (HAProxy cannot retry a request it already sent; it drops
+//! the client's connection). Each idle connection instead lingers for
+//! [`LINGER`]: a request that arrives is served, answered with
+//! `Connection: close`, and the connection closes after the response, so
+//! the peer learns of the close from the response itself. Meanwhile the
+//! listener is closed, the balancer's health checks fail and it stops
+//! choosing this instance; at the end of the linger what is still idle is
+//! closed.
 //!
 //! Only futures that are waiting right now hold a slot: a [`DrainWait`]
 //! frees its slot when it is dropped (the read it raced finished, or its
@@ -11,10 +23,17 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// How long idle connections stay open once draining (module doc): more
+/// than a few health-check intervals of a balancer checking every 100 ms,
+/// short enough not to hold a stop up for long.
+pub const LINGER: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 pub struct Drain {
     started: Cell<bool>,
+    started_at: Cell<Option<Instant>>,
     waiters: RefCell<Waiters>,
 }
 
@@ -33,6 +52,7 @@ impl Drain {
     /// Starts draining and wakes everyone waiting in [`Drain::wait`].
     pub fn start(&self) {
         self.started.set(true);
+        self.started_at.set(Some(Instant::now()));
         let wakers: Vec<Waker> = self
             .waiters
             .borrow_mut()
@@ -43,6 +63,12 @@ impl Drain {
         for waker in wakers {
             waker.wake();
         }
+    }
+
+    /// Until when an idle connection may still wait for a request:
+    /// [`LINGER`] after the drain started (`None` before).
+    pub fn linger_until(&self) -> Option<Instant> {
+        self.started_at.get().map(|at| at + LINGER)
     }
 
     /// Resolves once draining has started.

@@ -254,17 +254,14 @@ pub async fn run_worker(
                 continue;
             }
         };
-        let open = worker.connections.get();
-        if open >= worker.config.limits.max_connections_per_worker {
-            // Refuse cleanly rather than leave the client hanging.
-            rt::spawn(refuse(stream));
-            continue;
-        }
-        let counted = Counted::open(&worker.connections);
-        let w = worker.clone();
-        let current = current.clone();
-        let tls = tls.as_ref().map(|tls| tls.current.borrow().clone());
-        rt::spawn(connection(w, current, stream, peer, tls, counted));
+        spawn_connection(&current, tls.as_ref(), stream, peer);
+    }
+    // Draining: connections the kernel completed but this worker did not
+    // accept yet are taken and served (closing the listener would reset
+    // them, and a balancer that already sent a request on one could not
+    // tell whether it ran).
+    while let Some(Ok((stream, peer))) = listener.accept_queued() {
+        spawn_connection(&current, tls.as_ref(), stream, peer);
     }
     drop(listener);
     let worker = current.borrow().clone();
@@ -280,6 +277,33 @@ pub async fn run_worker(
             worker.connections.get()
         );
     }
+}
+
+/// Starts serving an accepted connection on this worker, or refuses it
+/// when the worker holds `max_connections_per_worker` already.
+fn spawn_connection(
+    current: &Current,
+    tls: Option<&Rc<WorkerTls>>,
+    stream: Stream,
+    peer: std::net::SocketAddr,
+) {
+    let worker = current.borrow().clone();
+    let open = worker.connections.get();
+    if open >= worker.config.limits.max_connections_per_worker {
+        // Refuse cleanly rather than leave the client hanging.
+        rt::spawn(refuse(stream));
+        return;
+    }
+    let counted = Counted::open(&worker.connections);
+    let tls = tls.map(|tls| tls.current.borrow().clone());
+    rt::spawn(connection(
+        worker,
+        current.clone(),
+        stream,
+        peer,
+        tls,
+        counted,
+    ));
 }
 
 /// Serves one accepted connection (TLS handshake first on a TLS port),
