@@ -205,6 +205,14 @@ fn override_lines(overrides: &cuttle::config::Overrides) -> Vec<(bool, String)> 
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
+        // Before any thread starts (logging, DNS, JWK fetchers, revoker):
+        // they inherit the mask, so a SIGTERM arriving while the main
+        // thread is not yet (or no longer) in sigwait stays pending for
+        // it and drains, instead of ending the process from a helper
+        // thread with no drain.
+        cuttle::process::signals::block_termination();
+    }
     match cli.command {
         Command::Version => {
             println!("cuttle {}", env!("CARGO_PKG_VERSION"));

@@ -16,7 +16,7 @@ use crate::server::{Worker, backend_authorities, run_worker};
 use crate::upstream::{Feed, resolve_live, srv_every};
 
 mod listener;
-pub(crate) mod signals;
+pub mod signals;
 
 pub use crate::prepare::Prepared;
 
