@@ -22,4 +22,5 @@ mod serve;
 pub use board::Board;
 pub use figures::{Figures, StageOutcome, WebSocketFigures};
 pub use recorder::{CallMeter, FinishedCall, Recorder};
+pub use render::route_label;
 pub use serve::{Scrapes, serve};

@@ -181,6 +181,12 @@ fn reload_config(
     if config.use_h2c != old.use_h2c {
         return needs_restart("router.use_h2c");
     }
+    // One OTLP exporter thread for the process (`telemetry::export`).
+    if crate::telemetry::export::settings(&config) != crate::telemetry::export::settings(old) {
+        return needs_restart(
+            "the OTLP trace exporters or the service name, version or deploy_env",
+        );
+    }
     // One filter and one revocation port for the process.
     if config.revoker != old.revoker {
         return needs_restart("auth/revoker");
@@ -333,6 +339,9 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     drop(probes);
     let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
     let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
+    // Traces over OTLP: the exporter thread, before any worker's tracer.
+    crate::telemetry::export::start(&config)
+        .map_err(|e| StartError::Plan(format!("cannot start the OTLP exporter thread: {e}")))?;
     if let Some(revoker) = &prepared.revoker {
         let port = revoker.settings.port;
         if port == addr.port() || metrics_ports.iter().any(|(m, _)| m.port() == port) {

@@ -622,6 +622,7 @@ impl Connection {
             client,
             completed: exchanged.completed,
             ended,
+            trace: exchanged.trace.as_ref(),
         });
         (keep, consumed, behind)
     }
