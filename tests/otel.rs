@@ -104,6 +104,19 @@ fn free_port() -> u16 {
 /// an OTLP exporter on `port`, with a Prometheus exporter for the
 /// counters; `extra` keys go into the namespace.
 fn gateway(backend: &Backend, port: u16, use_http: bool, extra: Value) -> (Gateway, SocketAddr) {
+    let endpoints = json!([
+        {"endpoint": "/items/{id}", "input_headers": ["*"],
+         "backend": [{"host": [backend.url()], "url_pattern": "/item/{id}"}]},
+    ]);
+    gateway_with(endpoints, port, use_http, extra)
+}
+
+fn gateway_with(
+    endpoints: Value,
+    port: u16,
+    use_http: bool,
+    extra: Value,
+) -> (Gateway, SocketAddr) {
     let metrics = free_port();
     let mut telemetry = json!({
         "service_name": "otel-test",
@@ -119,10 +132,7 @@ fn gateway(backend: &Backend, port: u16, use_http: bool, extra: Value) -> (Gatew
         "version": 3,
         "timeout": "2s",
         "extra_config": {"telemetry/opentelemetry": telemetry},
-        "endpoints": [
-            {"endpoint": "/items/{id}", "input_headers": ["*"],
-             "backend": [{"host": [backend.url()], "url_pattern": "/item/{id}"}]},
-        ]
+        "endpoints": endpoints
     });
     let gw = Gateway::start(&config.to_string());
     (gw, SocketAddr::from(([127, 0, 0, 1], metrics)))
@@ -392,5 +402,66 @@ fn a_down_or_silent_collector_costs_requests_nothing() {
             counter(metrics, "cuttle_otel_spans_dropped_total") >= 3.0
         });
         assert_eq!(counter(metrics, "cuttle_otel_spans_exported_total"), 0.0);
+    }
+}
+
+/// Each backend request carries exactly one `traceparent`, whether its
+/// header block is the request's shared one or its own (`input_headers`),
+/// sampled or not; a no-op endpoint's backend gets the trace under the
+/// server span.
+#[test]
+fn every_backend_request_carries_one_traceparent() {
+    let Some(receiver) = Receiver::start() else {
+        return;
+    };
+    let backend = backend();
+    let b = |extra: Value| {
+        let mut b = json!({"host": [backend.url()], "url_pattern": "/item"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let endpoints = json!([
+        {"endpoint": "/two", "input_headers": ["*"],
+         "backend": [b(json!({"group": "a"})), b(json!({"group": "b", "input_headers": ["X-A"]}))]},
+        {"endpoint": "/relay", "output_encoding": "no-op", "input_headers": ["*"],
+         "backend": [b(json!({"encoding": "no-op"}))]},
+    ]);
+    for rate in [0.0, 1.0] {
+        let (gw, _) = gateway_with(
+            endpoints.clone(),
+            receiver.grpc,
+            false,
+            json!({"trace_sample_rate": rate}),
+        );
+        let before = backend.requests().len();
+        let header = format!("traceparent: 00-{CLIENT_TRACE}-{CLIENT_PARENT}-01\r\n");
+        assert_eq!(get(&gw, "/two", &header).status, 200);
+        assert_eq!(get(&gw, "/relay", &header).status, 200);
+        let seen = backend.requests();
+        assert_eq!(seen.len(), before + 3);
+        let flags = if rate == 1.0 { "01" } else { "00" };
+        for s in &seen[before..] {
+            let all: Vec<&str> = s
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "traceparent")
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert_eq!(all.len(), 1, "rate {rate}: {:?}", s.headers);
+            let (trace, _, f) = traceparent(all[0]);
+            assert_eq!((trace.as_str(), f.as_str()), (CLIENT_TRACE, flags));
+        }
+        if rate == 1.0 {
+            // The no-op call's parent is the /relay server span.
+            let (_, parent, _) = traceparent(seen[before + 2].header("traceparent").unwrap());
+            gw.eventually("the /relay server span", Duration::from_secs(10), || {
+                receiver
+                    .of_trace(CLIENT_TRACE)
+                    .iter()
+                    .any(|s| s["name"] == "/relay" && s["span_id"] == parent.as_str())
+            });
+        }
     }
 }

@@ -278,6 +278,12 @@ async fn answer<S: ResponseSink>(
     }
     headers.clear();
     backend_headers(plan, &client_request, &facts, headers);
+    // Tracing: a `traceparent` every call of the request shares (one not
+    // sampled) goes into the shared block, written without allocating.
+    if let Some(t) = trace {
+        let no_op = plan.output == OutputEncoding::NoOp;
+        t.tracer.inject_shared(t.request, headers, no_op);
+    }
     let call = CallContext {
         plan,
         req: &client_request,

@@ -65,7 +65,8 @@ impl Observer {
     /// connection reuses as the next request's idle start instead of
     /// reading the clock again.
     pub fn observe(&self, request: &Observed<'_>) -> Option<Instant> {
-        if self.metrics.is_none() && self.access_log.is_none() && request.trace.is_none() {
+        let traced = request.trace.is_some_and(|t| t.records_server());
+        if self.metrics.is_none() && self.access_log.is_none() && !traced {
             return None;
         }
         // One clock read (or the connection's) serves the metrics and the

@@ -87,7 +87,16 @@ pub struct RequestTrace {
     /// The client's `tracestate`, checked, sent on with `traceparent`.
     pub state: Option<Arc<str>>,
     server: Cell<Option<Box<SpanData>>>,
+    server_recorded: bool,
     proxy_recorded: bool,
+}
+
+impl RequestTrace {
+    /// Whether the request's server span is recorded (the observer then
+    /// reads the clock for it).
+    pub fn records_server(&self) -> bool {
+        self.server_recorded
+    }
 }
 
 /// A traced request as the proxy sees it.
@@ -220,6 +229,7 @@ impl Tracer {
             sampled,
             state,
             server: Cell::new(None),
+            server_recorded: sampled && self.server,
             proxy_recorded: sampled && self.proxy,
         };
         if sampled && self.server {
@@ -393,6 +403,35 @@ impl Tracer {
         BackendSpan { id, recording }
     }
 
+    /// Whether every backend call of `trace` sends the same `traceparent`
+    /// (no backend span recorded): then it is written once, into the
+    /// request's shared header block ([`Tracer::inject_shared`]), and a
+    /// call copies its block only when it has one of its own.
+    fn shared_parent(&self, trace: &RequestTrace) -> bool {
+        !(trace.sampled && self.backend)
+    }
+
+    /// Appends the request-wide `traceparent` to the shared header block,
+    /// when there is one. A no-op endpoint (`relay`, which records no
+    /// spans of its own) always gets it, under the server span.
+    pub fn inject_shared(&self, trace: &RequestTrace, shared: &mut Vec<u8>, no_op: bool) {
+        if no_op {
+            let span = BackendSpan {
+                id: trace.server_id,
+                recording: false,
+            };
+            self.inject(trace, &span, shared);
+        } else if self.shared_parent(trace) {
+            self.inject(trace, &self.backend_start(trace), shared);
+        }
+    }
+
+    /// Whether a call whose header block is the request's shared one
+    /// (`shared`) must still add its own `traceparent`.
+    pub fn injects(&self, trace: &RequestTrace, shared: bool) -> bool {
+        self.propagation && !(shared && self.shared_parent(trace))
+    }
+
     /// Appends `traceparent` (and `tracestate`) for a backend call to
     /// `out`, when propagating.
     pub fn inject(&self, trace: &RequestTrace, span: &BackendSpan, out: &mut Vec<u8>) {
@@ -405,10 +444,6 @@ impl Tracer {
                 trace.state.as_deref(),
             );
         }
-    }
-
-    pub fn propagation(&self) -> bool {
-        self.propagation
     }
 
     /// A backend call ended (krakend-otel's backend stage and round trip
