@@ -39,6 +39,9 @@ const HAND_OVER: usize = 64;
 const MAX_VALUE: usize = 1024;
 
 struct EndpointNames {
+    /// Its pattern is in `skip_paths`: no proxy or backend spans
+    /// (krakend-otel `lura/proxy.go`, `SkipEndpoint(cfg.Endpoint)`).
+    skipped: bool,
     route: Arc<str>,
     method: Arc<str>,
     backends: Vec<BackendNames>,
@@ -147,6 +150,7 @@ impl Tracer {
             .endpoints
             .iter()
             .map(|e| EndpointNames {
+                skipped: telemetry.skip_paths.contains(&e.path),
                 route: shared(&crate::metrics::route_label(&e.path, false)),
                 method: shared(e.method.as_str()),
                 backends: e
@@ -360,7 +364,7 @@ impl Tracer {
         if !trace.proxy_recorded {
             return;
         }
-        let Some(names) = self.endpoints.get(endpoint) else {
+        let Some(names) = self.endpoints.get(endpoint).filter(|e| !e.skipped) else {
             return;
         };
         let ended = ended.unwrap_or_else(Instant::now);
@@ -463,7 +467,7 @@ impl Tracer {
         if !span.recording {
             return;
         }
-        let Some(e) = self.endpoints.get(endpoint) else {
+        let Some(e) = self.endpoints.get(endpoint).filter(|e| !e.skipped) else {
             return;
         };
         let Some(names) = e.backends.get(backend) else {
