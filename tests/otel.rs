@@ -80,8 +80,25 @@ impl Receiver {
             .collect()
     }
 
+    /// Spans received (the metric lines left out).
     fn count(&self) -> usize {
-        self.spans.lock().unwrap().len()
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.get("trace_id").is_some())
+            .count()
+    }
+
+    /// The last push of metric `name`.
+    fn metric(&self, name: &str) -> Option<Value> {
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["metric"] == name)
+            .cloned()
     }
 }
 
@@ -463,5 +480,77 @@ fn every_backend_request_carries_one_traceparent() {
                     .any(|s| s["name"] == "/relay" && s["span_id"] == parent.as_str())
             });
         }
+    }
+}
+
+/// Metrics over OTLP (`disable_metrics` off, `metric_reporting_period`):
+/// the request, proxy and backend durations, summed over the workers,
+/// cumulative, with krakend-otel's instrument names, over gRPC and HTTP.
+#[test]
+fn metrics_are_pushed_over_otlp() {
+    let Some(receiver) = Receiver::start() else {
+        return;
+    };
+    for use_http in [false, true] {
+        let backend = backend();
+        let port = if use_http {
+            receiver.http
+        } else {
+            receiver.grpc
+        };
+        let (gw, _) = gateway(
+            &backend,
+            port,
+            use_http,
+            json!({"metric_reporting_period": 1, "layers": {"global": {"disable_traces": true}}}),
+        );
+        for _ in 0..3 {
+            assert_eq!(get(&gw, "/items/1", "").status, 200);
+        }
+        let protocol = if use_http { "http" } else { "grpc" };
+        let counted = |name: &str, route: &str| {
+            receiver
+                .metric(name)
+                .filter(|m| m["protocol"] == protocol)
+                .is_some_and(|m| {
+                    m["points"].as_array().unwrap().iter().any(|p| {
+                        p["attributes"]["http.route"] == route && p["count"].as_u64() == Some(3)
+                    })
+                })
+        };
+        gw.eventually(
+            "three requests in the pushed metrics",
+            Duration::from_secs(10),
+            || {
+                counted("http.server.duration", "/items/:id")
+                    && counted("krakend.proxy.duration", "/items/:id")
+                    && counted("krakend.backend.duration", "/item/:id")
+            },
+        );
+        let server = receiver.metric("http.server.duration").unwrap();
+        assert_eq!(server["unit"], "s");
+        assert_eq!(server["temporality"], 2, "cumulative");
+        assert_eq!(server["resource"]["service.name"], "otel-test");
+        let point = server["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["attributes"]["http.route"] == "/items/:id")
+            .unwrap();
+        assert_eq!(point["attributes"]["http.request.method"], "GET");
+        assert_eq!(point["attributes"]["http.response.status_code"], 200);
+        let buckets: u64 = point["bucket_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        assert_eq!(buckets, 3);
+        assert_eq!(
+            point["bucket_counts"].as_array().unwrap().len(),
+            point["bounds"].as_array().unwrap().len() + 1
+        );
+        assert!(point["sum"].as_f64().unwrap() > 0.0);
+        drop(gw);
     }
 }

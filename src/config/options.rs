@@ -122,7 +122,6 @@ const OTEL_HEADERS: &str =
     "cuttle reports request headers on the server span only (layers.global.report_headers)";
 const OTEL_ONE_BACKEND_SPAN: &str =
     "cuttle records one span per backend call; it has no separate payload-reading span";
-const OTEL_OTLP_METRICS: &str = "cuttle pushes traces over OTLP; metrics are scraped from its Prometheus exporter (docs/tracing.md)";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
 const REVOKE_SERVER: &str = "KrakenD Enterprise's Revoke Server: the revocations it pushes would never arrive (send them to cuttle's revocation endpoint, docs/revoker.md)";
 const JOSE_REFUSED: &str = "decides which keys are trusted or how they are read: not implemented";
@@ -337,8 +336,8 @@ const LISTED: &[Opt] = &[
     h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].port", "4317"),
     h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].use_http", "true"),
     h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].disable_traces", "true"),
-    ig(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].disable_metrics", "false", OTEL_OTLP_METRICS),
-    ig(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].custom_metric_reporting_period", "10", OTEL_OTLP_METRICS),
+    hn(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].disable_metrics", "true", "the figures pushed are the request, proxy and backend durations (docs/tracing.md)"),
+    hn(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].custom_metric_reporting_period", "10", "seconds, at least 1; the shortest of the exporters' periods is used for all"),
     h(R, "extra_config.telemetry/opentelemetry.skip_paths", "[\"/x\"]"),
     hn(R, "extra_config.telemetry/opentelemetry.histograms", "{}", "the Prometheus exporter's bucket bounds"),
     h(R, "extra_config.telemetry/opentelemetry.histograms.time_buckets", "[0.1, 1]"),
@@ -375,7 +374,7 @@ const LISTED: &[Opt] = &[
     ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.skip_headers", "[]", OTEL_HEADERS),
     h(R, "extra_config.telemetry/opentelemetry.layers.proxy.traces_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]"),
     hn(R, "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
-    ig(R, "extra_config.telemetry/opentelemetry.metric_reporting_period", "30", OTEL_OTLP_METRICS),
+    hn(R, "extra_config.telemetry/opentelemetry.metric_reporting_period", "30", "seconds between OTLP metric pushes"),
     hn(R, "extra_config.telemetry/opentelemetry.trace_sample_rate", "0.5", "0 traces nothing (krakend-otel traces everything at 0; docs/tracing.md)"),
     h(R, "extra_config.telemetry/opentelemetry.service_name", "\"gw\""),
     h(R, "extra_config.telemetry/opentelemetry.service_version", "\"1\""),

@@ -41,7 +41,9 @@ impl Recorder {
     /// `None` when the configuration asks for no metrics.
     pub fn new(config: &Config) -> Option<Recorder> {
         let telemetry = config.telemetry.as_ref()?;
-        if telemetry.exporters.is_empty() {
+        // Figures are kept for a Prometheus exporter or an OTLP one
+        // (`telemetry::push`).
+        if telemetry.exporters.is_empty() && !crate::telemetry::push::pushes(config) {
             return None;
         }
         let skip_paths: Vec<Box<[u8]>> = telemetry

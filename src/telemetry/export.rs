@@ -78,6 +78,14 @@ pub fn settings(config: &Config) -> Option<(Vec<OtlpExporter>, otlp::Resource)> 
     if exporters.is_empty() {
         return None;
     }
+    Some((exporters, resource(config)?))
+}
+
+/// The resource of everything pushed: `service.name` (`service_name`,
+/// else the root `name`, else "KrakenD", as krakend-otel
+/// `config/lura.go`), `service.version`, `deployment.environment`.
+pub fn resource(config: &Config) -> Option<otlp::Resource> {
+    let telemetry = config.telemetry.as_ref()?;
     let r = &telemetry.resource;
     let name = r
         .service_name
@@ -97,7 +105,7 @@ pub fn settings(config: &Config) -> Option<(Vec<OtlpExporter>, otlp::Resource)> 
             otlp::Value::String(env.clone()),
         ));
     }
-    Some((exporters, otlp::Resource { attributes }))
+    Some(otlp::Resource { attributes })
 }
 
 /// Starts the exporter thread when `config` traces to an OTLP exporter.
@@ -118,24 +126,54 @@ pub fn start(config: &Config) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One exporter's state on the thread.
-struct Target {
-    settings: OtlpExporter,
-    busy: std::cell::Cell<bool>,
+/// What an export carries: where OTLP/HTTP posts it and which gRPC
+/// method takes it.
+#[derive(Clone, Copy)]
+pub enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+        }
+    }
+
+    fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        }
+    }
+}
+
+/// One exporter's state on an exporting thread.
+pub struct Target {
+    pub settings: OtlpExporter,
+    pub busy: std::cell::Cell<bool>,
     grpc: std::cell::RefCell<Option<h2::client::SendRequest<Bytes>>>,
 }
 
-async fn run(rx: Receiver<Vec<SpanData>>, exporters: Vec<OtlpExporter>, resource: otlp::Resource) {
-    let targets: Vec<Rc<Target>> = exporters
-        .into_iter()
-        .map(|settings| {
-            Rc::new(Target {
-                settings,
-                busy: Default::default(),
-                grpc: Default::default(),
-            })
+impl Target {
+    pub fn new(settings: OtlpExporter) -> Rc<Target> {
+        Rc::new(Target {
+            settings,
+            busy: Default::default(),
+            grpc: Default::default(),
         })
-        .collect();
+    }
+
+    /// Forgets the gRPC connection (after a failed or timed-out export).
+    pub fn reset(&self) {
+        self.grpc.borrow_mut().take();
+    }
+}
+
+async fn run(rx: Receiver<Vec<SpanData>>, exporters: Vec<OtlpExporter>, resource: otlp::Resource) {
+    let targets: Vec<Rc<Target>> = exporters.into_iter().map(Target::new).collect();
     let mut held: Vec<SpanData> = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
@@ -173,7 +211,8 @@ async fn run(rx: Receiver<Vec<SpanData>>, exporters: Vec<OtlpExporter>, resource
                 target.busy.set(true);
                 let (target, body) = (target.clone(), body.clone());
                 rt::spawn(async move {
-                    let sent = rt::within(EXPORT_LIMIT, export(&target, body)).await;
+                    let sent =
+                        rt::within(EXPORT_LIMIT, export(&target, body, Signal::Traces)).await;
                     let counter = if matches!(sent, Some(Ok(()))) {
                         &EXPORTED
                     } else {
@@ -181,7 +220,7 @@ async fn run(rx: Receiver<Vec<SpanData>>, exporters: Vec<OtlpExporter>, resource
                             tracing::debug!(exporter = %target.settings.name, "OTLP export failed: {e}");
                         }
                         // A timed-out gRPC connection is not trusted again.
-                        target.grpc.borrow_mut().take();
+                        target.reset();
                         &DROPPED
                     };
                     counter.fetch_add(count, Ordering::Relaxed);
@@ -210,12 +249,13 @@ pub fn encode(spans: Vec<SpanData>, resource: &otlp::Resource) -> Vec<u8> {
     .encode_to_vec()
 }
 
-async fn export(target: &Target, body: Bytes) -> std::io::Result<()> {
+/// One export of `body` (an encoded `Export*ServiceRequest`) to `target`.
+pub async fn export(target: &Target, body: Bytes, signal: Signal) -> std::io::Result<()> {
     let addr = resolve(&target.settings)?;
     if target.settings.use_http {
-        post(&target.settings, addr, &body).await
+        post(&target.settings, addr, signal.http_path(), &body).await
     } else {
-        grpc(target, addr, body).await
+        grpc(target, addr, signal.grpc_path(), body).await
     }
 }
 
@@ -228,10 +268,15 @@ fn resolve(settings: &OtlpExporter) -> std::io::Result<SocketAddr> {
 
 /// OTLP/HTTP: one POST on its own connection (one a batch, at most a
 /// few a second); a 2xx answer is success.
-async fn post(settings: &OtlpExporter, addr: SocketAddr, body: &[u8]) -> std::io::Result<()> {
+async fn post(
+    settings: &OtlpExporter,
+    addr: SocketAddr,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
     let mut stream = rt::Stream::connect(addr, EXPORT_LIMIT).await?;
     let mut request = format!(
-        "POST /v1/traces HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         settings.host,
         settings.port,
         body.len()
@@ -267,7 +312,7 @@ fn h2_error(e: h2::Error) -> std::io::Error {
 /// OTLP/gRPC: a unary `Export` on the exporter's h2c connection (kept
 /// between batches), the message framed with gRPC's 5-byte prefix; a
 /// `grpc-status` of 0 is success.
-async fn grpc(target: &Target, addr: SocketAddr, body: Bytes) -> std::io::Result<()> {
+async fn grpc(target: &Target, addr: SocketAddr, path: &str, body: Bytes) -> std::io::Result<()> {
     let existing = target.grpc.borrow().clone();
     let send = match existing {
         Some(send) => match send.ready().await {
@@ -281,7 +326,7 @@ async fn grpc(target: &Target, addr: SocketAddr, body: Bytes) -> std::io::Result
     framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
     framed.extend_from_slice(&body);
     let uri = format!(
-        "http://{}:{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        "http://{}:{}{path}",
         target.settings.host, target.settings.port
     );
     let request = http::Request::post(uri)

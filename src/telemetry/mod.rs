@@ -17,6 +17,7 @@
 pub mod context;
 pub mod export;
 pub mod otlp;
+pub mod push;
 pub mod sampler;
 pub mod span;
 

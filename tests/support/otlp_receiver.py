@@ -1,11 +1,13 @@
-"""An OTLP trace receiver for tests/otel.rs: OTLP/gRPC
-(opentelemetry.proto.collector.trace.v1.TraceService/Export, grpcio) and
-OTLP/HTTP (POST /v1/traces, protobuf) on 127.0.0.1, ephemeral ports.
+"""An OTLP receiver for tests/otel.rs: OTLP/gRPC
+(opentelemetry.proto.collector.{trace,metrics}.v1 Export, grpcio) and
+OTLP/HTTP (POST /v1/traces and /v1/metrics, protobuf) on 127.0.0.1,
+ephemeral ports.
 
 Prints "GRPC_PORT HTTP_PORT" on the first line of stdout, then one JSON
 line per span received: trace_id, span_id, parent_id (hex), name, kind,
 attributes (key -> value), status code, resource attributes, and the
-protocol it came by. Run with Debian's /usr/bin/python3 (python3-grpcio,
+protocol it came by; and one per histogram metric received ("metric":
+its name, "points": attributes, count, sum, bucket_counts, bounds). Run with Debian's /usr/bin/python3 (python3-grpcio,
 python3-protobuf) and opentelemetry-proto 1.20.0 installed."""
 
 import json
@@ -15,6 +17,10 @@ from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2 as ms,
+    metrics_service_pb2_grpc as ms_grpc,
+)
 from opentelemetry.proto.collector.trace.v1 import (
     trace_service_pb2 as ts,
     trace_service_pb2_grpc as ts_grpc,
@@ -61,6 +67,41 @@ def report(request, protocol):
         sys.stdout.flush()
 
 
+def report_metrics(request, protocol):
+    lines = []
+    for rm in request.resource_metrics:
+        resource = attributes(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                points = [{
+                    "attributes": attributes(p.attributes),
+                    "count": p.count,
+                    "sum": p.sum,
+                    "bucket_counts": list(p.bucket_counts),
+                    "bounds": list(p.explicit_bounds),
+                    "start": p.start_time_unix_nano,
+                    "time": p.time_unix_nano,
+                } for p in metric.histogram.data_points]
+                lines.append(json.dumps({
+                    "protocol": protocol,
+                    "metric": metric.name,
+                    "unit": metric.unit,
+                    "temporality": metric.histogram.aggregation_temporality,
+                    "points": points,
+                    "resource": resource,
+                }))
+    with LOCK:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+
+
+class Metrics(ms_grpc.MetricsServiceServicer):
+    def Export(self, request, context):
+        report_metrics(request, "grpc")
+        return ms.ExportMetricsServiceResponse()
+
+
 class Traces(ts_grpc.TraceServiceServicer):
     def Export(self, request, context):
         report(request, "grpc")
@@ -70,11 +111,16 @@ class Traces(ts_grpc.TraceServiceServicer):
 class Http(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        ok = (self.path == "/v1/traces"
-              and self.headers.get("Content-Type") == "application/x-protobuf")
-        if ok:
+        protobuf = self.headers.get("Content-Type") == "application/x-protobuf"
+        ok = protobuf and self.path in ("/v1/traces", "/v1/metrics")
+        if ok and self.path == "/v1/traces":
             report(ts.ExportTraceServiceRequest.FromString(body), "http")
-        answer = ts.ExportTraceServiceResponse().SerializeToString()
+            answer = ts.ExportTraceServiceResponse().SerializeToString()
+        elif ok:
+            report_metrics(ms.ExportMetricsServiceRequest.FromString(body), "http")
+            answer = ms.ExportMetricsServiceResponse().SerializeToString()
+        else:
+            answer = b""
         self.send_response(200 if ok else 400)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(answer)))
@@ -88,6 +134,7 @@ class Http(BaseHTTPRequestHandler):
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     ts_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    ms_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
     grpc_port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     http = ThreadingHTTPServer(("127.0.0.1", 0), Http)

@@ -4,6 +4,8 @@
 //! `collector/trace/v1/trace_service.proto`). Fields cuttle never sets are
 //! left out; a receiver skips nothing it expects.
 
+pub mod metrics;
+
 /// `ExportTraceServiceRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExportTraceServiceRequest {
