@@ -361,26 +361,58 @@ fn a_malformed_traceparent_is_ignored_never_forwarded() {
 }
 
 /// `disable_propagation`: the client's trace is not read and backends
-/// get no `traceparent` from cuttle.
+/// get no `traceparent` from cuttle. `report_headers` (but the
+/// `skip_headers`) and each layer's static attributes dress the spans.
 #[test]
-fn disable_propagation_sends_and_reads_nothing() {
+fn disable_propagation_sends_and_reads_nothing_and_attributes_are_added() {
     let Some(receiver) = Receiver::start() else {
         return;
     };
     let backend = backend();
+    let attribute = |v: &str| json!([{"key": "team", "value": v}, {"key": "", "value": "skipped"}]);
     let (gw, _) = gateway(
         &backend,
         receiver.http,
         true,
-        json!({"layers": {"global": {"disable_propagation": true}}}),
+        json!({"layers": {
+            "global": {"disable_propagation": true, "report_headers": true, "skip_headers": ["Authorization"],
+                       "traces_static_attributes": attribute("edge")},
+            "proxy": {"traces_static_attributes": attribute("pipe")},
+            "backend": {"traces": {"static_attributes": attribute("calls")}}}}),
     );
     assert_eq!(get(&gw, "/items/1", "").status, 200);
     assert_eq!(backend.requests()[0].header("traceparent"), None);
+    let header = format!(
+        "traceparent: 00-{CLIENT_TRACE}-{CLIENT_PARENT}-01\r\nAuthorization: Bearer secret\r\nX-A: 1\r\nX-A: 2\r\n"
+    );
+    assert_eq!(get(&gw, "/items/1", &header).status, 200);
+    // input_headers ["*"]: the client's own header passes, as in KrakenD.
+    let sent = format!("00-{CLIENT_TRACE}-{CLIENT_PARENT}-01");
+    assert_eq!(
+        backend.requests()[1].header("traceparent"),
+        Some(sent.as_str())
+    );
     gw.eventually("the spans", Duration::from_secs(10), || {
-        receiver.count() >= 3
+        receiver.count() >= 6
     });
     let spans = receiver.spans.lock().unwrap().clone();
     assert!(spans.iter().all(|s| s["trace_id"] != CLIENT_TRACE));
+    let server = spans
+        .iter()
+        .filter(|s| s["kind"] == 2)
+        .map(|s| &s["attributes"])
+        .find(|a| a.get("http.request.header.x-a").is_some())
+        .expect("the second request's server span");
+    assert_eq!(server["team"], "edge");
+    assert_eq!(server["http.request.header.x-a"], json!(["1", "2"]));
+    assert!(
+        server.get("http.request.header.authorization").is_none(),
+        "{server}"
+    );
+    assert!(server.get("").is_none());
+    let kind = |k: i64| &spans.iter().find(|s| s["kind"] == k).unwrap()["attributes"];
+    assert_eq!(kind(1)["team"], "pipe");
+    assert_eq!(kind(3)["team"], "calls");
 }
 
 /// A collector that is down (a closed port) or that accepts and never
