@@ -557,8 +557,14 @@ fn metrics_are_pushed_over_otlp() {
                 counted("http.server.duration", "/items/:id")
                     && counted("krakend.proxy.duration", "/items/:id")
                     && counted("krakend.backend.duration", "/item/:id")
+                    && counted("http.client.duration", "/item/:id")
             },
         );
+        let client = receiver.metric("http.client.duration").unwrap();
+        let point = &client["points"][0]["attributes"];
+        assert_eq!(point["server.address"], "127.0.0.1");
+        assert_eq!(point["server.port"], backend.addr.port());
+        assert_eq!(point["http.response.status_code"], 200);
         let server = receiver.metric("http.server.duration").unwrap();
         assert_eq!(server["unit"], "s");
         assert_eq!(server["temporality"], 2, "cumulative");

@@ -158,7 +158,7 @@ impl Tracer {
                     .backends
                     .iter()
                     .map(|b| BackendNames {
-                        route: shared(&crate::metrics::route_label(&b.url_pattern, true)),
+                        route: shared(&backend_route(&b.url_pattern)),
                         method: shared(b.method.as_str()),
                         hosts: b.hosts.iter().map(|h| shared(host_of(h))).collect(),
                     })
@@ -543,12 +543,35 @@ impl Drop for Tracer {
     }
 }
 
+/// A backend's `http.route`: its URL pattern without the query, with
+/// krakend-otel's lower-cased `:name` placeholders (as the metrics label).
+pub fn backend_route(url_pattern: &str) -> String {
+    let path = url_pattern.split('?').next().unwrap_or("");
+    crate::metrics::route_label(path, true)
+}
+
 /// The host part of a backend base URL (`server.address`).
-fn host_of(base: &str) -> &str {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+pub fn host_of(base: &str) -> &str {
+    host_and_port(base).0
+}
+
+/// `server.address` and `server.port` of a backend base URL (the
+/// scheme's port when none is written).
+pub fn host_and_port(base: &str) -> (&str, u16) {
+    let (default, rest) = match base.split_once("://") {
+        Some(("https", rest)) => (443, rest),
+        Some((_, rest)) => (80, rest),
+        None => (80, base),
+    };
     let authority = rest.split('/').next().unwrap_or(rest);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or(v6);
+    if let Some(v6) = authority.strip_prefix('[')
+        && let Some((host, port)) = v6.split_once(']')
+    {
+        let port = port.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (host, port.unwrap_or(default));
     }
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().unwrap_or(default)),
+        None => (authority, default),
+    }
 }

@@ -7,8 +7,10 @@
 //! krakend-otel's instrument names (`http/server/metrics.go`,
 //! `lura/proxy_meter.go`): `http.server.duration`,
 //! `http.server.response.size`, `krakend.proxy.duration`,
-//! `krakend.backend.duration`. Left out: the `http.client.*` instruments,
-//! the static attributes, `cuttle_worker_*` and `process_*`.
+//! `krakend.backend.duration`, `http.client.duration`,
+//! `http.client.response.size`. Left out: the request counters
+//! (`http.client.request.*.count`), the static attributes,
+//! `cuttle_worker_*` and `process_*`.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -167,6 +169,18 @@ fn outcome(o: &crate::metrics::StageOutcome, into: &mut Vec<KeyValue>) {
     into.push(KeyValue::new("complete", Value::Bool(o.complete)));
 }
 
+/// What every series of endpoint `e`'s backend `b` carries.
+fn backend_attributes(config: &Config, e: usize, b: usize, endpoint_route: &str) -> Vec<KeyValue> {
+    let endpoint = &config.endpoints[e];
+    let backend = &endpoint.backends[b];
+    vec![
+        string("http.request.method", backend.method.as_str()),
+        string("http.route", &super::backend_route(&backend.url_pattern)),
+        string("krakend.endpoint.route", endpoint_route),
+        string("krakend.endpoint.method", endpoint.method.as_str()),
+    ]
+}
+
 /// One `ExportMetricsServiceRequest` of the summed figures.
 pub fn encode(
     config: &Config,
@@ -256,16 +270,9 @@ pub fn encode(
     if layers.backend_stage {
         let mut points = Vec::new();
         for (i, backends) in sum.backends.iter().enumerate() {
-            let endpoint = &config.endpoints[i];
             for (b, figures) in backends.iter().enumerate() {
-                let backend = &endpoint.backends[b];
                 for s in &figures.stage {
-                    let mut attributes = vec![
-                        string("http.request.method", backend.method.as_str()),
-                        string("http.route", &route_label(&backend.url_pattern, true)),
-                        string("krakend.endpoint.route", &routes[i]),
-                        string("krakend.endpoint.method", endpoint.method.as_str()),
-                    ];
+                    let mut attributes = backend_attributes(config, i, b, &routes[i]);
                     outcome(&s.outcome, &mut attributes);
                     let d = &s.duration;
                     points.push(point(
@@ -280,6 +287,51 @@ pub fn encode(
             }
         }
         metrics.push(histogram("krakend.backend.duration", "s", points));
+    }
+    if layers.round_trip || layers.read_payload {
+        let (mut durations, mut sizes) = (Vec::new(), Vec::new());
+        for (i, backends) in sum.backends.iter().enumerate() {
+            for (b, figures) in backends.iter().enumerate() {
+                let hosts = &config.endpoints[i].backends[b].hosts;
+                for (h, host) in figures.hosts.iter().enumerate() {
+                    let (address, port) = super::host_and_port(&hosts[h]);
+                    for c in &host.calls {
+                        let mut attributes = backend_attributes(config, i, b, &routes[i]);
+                        attributes.push(KeyValue::new(
+                            "http.response.status_code",
+                            Value::Int(c.status.into()),
+                        ));
+                        attributes.push(string("server.address", address));
+                        attributes.push(KeyValue::new("server.port", Value::Int(port.into())));
+                        let d = &c.duration;
+                        let cumulative = d.cumulative(time);
+                        durations.push(point(
+                            attributes.clone(),
+                            d.count(),
+                            d.sum(),
+                            cumulative,
+                            time,
+                            at,
+                        ));
+                        let z = &c.size;
+                        sizes.push(point(
+                            attributes,
+                            z.count(),
+                            z.sum(),
+                            z.cumulative(size),
+                            size,
+                            at,
+                        ));
+                    }
+                }
+            }
+        }
+        if layers.round_trip {
+            metrics.push(histogram("http.client.duration", "s", durations));
+        }
+        if layers.read_payload {
+            metrics.push(histogram("http.client.response.size", "By", sizes));
+        }
     }
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
