@@ -456,8 +456,7 @@ fn a_down_or_silent_collector_costs_requests_nothing() {
 
 /// Each backend request carries exactly one `traceparent`, whether its
 /// header block is the request's shared one or its own (`input_headers`),
-/// sampled or not; a no-op endpoint's backend gets the trace under the
-/// server span.
+/// sampled or not; a no-op endpoint's call is traced as a merged one is.
 #[test]
 fn every_backend_request_carries_one_traceparent() {
     let Some(receiver) = Receiver::start() else {
@@ -503,14 +502,33 @@ fn every_backend_request_carries_one_traceparent() {
             assert_eq!((trace.as_str(), f.as_str()), (CLIENT_TRACE, flags));
         }
         if rate == 1.0 {
-            // The no-op call's parent is the /relay server span.
+            // The no-op call has its span (the backend's parent), under
+            // the /relay proxy span, under the /relay server span.
             let (_, parent, _) = traceparent(seen[before + 2].header("traceparent").unwrap());
-            gw.eventually("the /relay server span", Duration::from_secs(10), || {
+            let find = |id: &str| {
                 receiver
                     .of_trace(CLIENT_TRACE)
-                    .iter()
-                    .any(|s| s["name"] == "/relay" && s["span_id"] == parent.as_str())
+                    .into_iter()
+                    .find(|s| s["span_id"] == id)
+            };
+            gw.eventually("the no-op call's spans", Duration::from_secs(10), || {
+                find(&parent).is_some_and(|call| {
+                    find(call["parent_id"].as_str().unwrap()).is_some_and(|proxy| {
+                        find(proxy["parent_id"].as_str().unwrap())
+                            .is_some_and(|server| server["name"] == "/relay" && server["kind"] == 2)
+                    })
+                })
             });
+            let call = find(&parent).unwrap();
+            assert_eq!(
+                (call["kind"].as_i64(), call["name"].as_str()),
+                (Some(3), Some("/item"))
+            );
+            let proxy = find(call["parent_id"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                (proxy["kind"].as_i64(), proxy["name"].as_str()),
+                (Some(1), Some("/relay"))
+            );
         }
     }
 }

@@ -281,8 +281,7 @@ async fn answer<S: ResponseSink>(
     // Tracing: a `traceparent` every call of the request shares (one not
     // sampled) goes into the shared block, written without allocating.
     if let Some(t) = trace {
-        let no_op = plan.output == OutputEncoding::NoOp;
-        t.tracer.inject_shared(t.request, headers, no_op);
+        t.tracer.inject_shared(t.request, headers);
     }
     let call = CallContext {
         plan,

@@ -128,18 +128,15 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
     };
     // Tracing: the call's span, and the `traceparent` the backend gets
     // (never the client's bytes: `EndpointPlan::replaced_headers`).
-    let span = ctx.trace.map(|t| t.tracer.backend_start(t.request));
-    let traced_headers;
     // A block of its own (`input_headers`, a client-credentials token) or
     // a recorded span needs its own line; else the shared block has it.
-    let shared = std::ptr::eq(headers, ctx.headers);
+    let span = ctx.trace.map(|t| t.tracer.backend_start(t.request));
+    let mut traced_headers = Vec::new();
     let headers = match (ctx.trace, &span) {
-        (Some(t), Some(span)) if t.tracer.injects(t.request, shared) => {
-            let mut block = Vec::with_capacity(headers.len() + 160);
-            block.extend_from_slice(headers);
-            t.tracer.inject(t.request, span, &mut block);
-            traced_headers = block;
-            &traced_headers[..]
+        (Some(t), Some(span)) => {
+            let shared = std::ptr::eq(headers, ctx.headers);
+            t.tracer
+                .call_headers(t.request, span, headers, shared, &mut traced_headers)
         }
         _ => headers,
     };

@@ -417,18 +417,31 @@ impl Tracer {
     }
 
     /// Appends the request-wide `traceparent` to the shared header block,
-    /// when there is one. A no-op endpoint (`relay`, which records no
-    /// spans of its own) always gets it, under the server span.
-    pub fn inject_shared(&self, trace: &RequestTrace, shared: &mut Vec<u8>, no_op: bool) {
-        if no_op {
-            let span = BackendSpan {
-                id: trace.server_id,
-                recording: false,
-            };
-            self.inject(trace, &span, shared);
-        } else if self.shared_parent(trace) {
+    /// when there is one.
+    pub fn inject_shared(&self, trace: &RequestTrace, shared: &mut Vec<u8>) {
+        if self.shared_parent(trace) {
             self.inject(trace, &self.backend_start(trace), shared);
         }
+    }
+
+    /// The header block a backend call sends: `headers`, or (when the call
+    /// needs a `traceparent` of its own, [`Tracer::injects`]) a copy of it
+    /// with one, made in `own`.
+    pub fn call_headers<'h>(
+        &self,
+        trace: &RequestTrace,
+        span: &BackendSpan,
+        headers: &'h [u8],
+        shared: bool,
+        own: &'h mut Vec<u8>,
+    ) -> &'h [u8] {
+        if !self.injects(trace, shared) {
+            return headers;
+        }
+        own.reserve(headers.len() + 160);
+        own.extend_from_slice(headers);
+        self.inject(trace, span, own);
+        own
     }
 
     /// Whether a call whose header block is the request's shared one
