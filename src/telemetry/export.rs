@@ -47,6 +47,11 @@ static QUEUE: OnceLock<SyncSender<Vec<SpanData>>> = OnceLock::new();
 pub struct Queue(SyncSender<Vec<SpanData>>);
 
 impl Queue {
+    #[cfg(test)]
+    pub fn from_sender(sender: SyncSender<Vec<SpanData>>) -> Queue {
+        Queue(sender)
+    }
+
     /// Hands `spans` over (leaving it empty), or drops and counts them.
     pub fn hand_over(&self, spans: &mut Vec<SpanData>) {
         let batch = std::mem::replace(spans, Vec::with_capacity(super::HAND_OVER));

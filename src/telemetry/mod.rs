@@ -588,3 +588,76 @@ pub fn host_and_port(base: &str) -> (&str, u16) {
         None => (authority, default),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_ports_and_routes_of_backends() {
+        assert_eq!(
+            host_and_port("http://a.example:8080/x"),
+            ("a.example", 8080)
+        );
+        assert_eq!(host_and_port("https://a.example"), ("a.example", 443));
+        assert_eq!(host_and_port("http://[::1]:81"), ("::1", 81));
+        assert_eq!(host_and_port("a.example"), ("a.example", 80));
+        assert_eq!(backend_route("/users/{Id}?x={q}"), "/users/:id");
+    }
+
+    #[test]
+    fn a_span_becomes_an_otlp_span_with_its_layer_attributes() {
+        let mut span = SpanData {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent: None,
+            state: Some(Arc::from("a=b")),
+            name: Arc::from("/x"),
+            kind: Kind::Client,
+            start: 10,
+            end: 5,
+            attributes: Vec::new(),
+            statics: Some(Arc::from(vec![("team".to_owned(), "t".to_owned())])),
+            error: Some("boom".to_owned()),
+        };
+        span.attr("n", Attr::Int(3));
+        let otlp = otlp::Span::from(span);
+        assert!(otlp.parent_span_id.is_empty());
+        assert_eq!(otlp.trace_state, "a=b");
+        assert_eq!(otlp.kind, 3);
+        // An end before the start (clock anchor moved) is clamped.
+        assert_eq!(otlp.end_time_unix_nano, 10);
+        let keys: Vec<&str> = otlp.attributes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["n", "team"]);
+        let status = otlp.status.unwrap();
+        assert_eq!((status.code, status.message.as_str()), (2, "boom"));
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let queue = export::Queue::from_sender(tx);
+        let span = || SpanData {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent: None,
+            state: None,
+            name: Arc::from("/x"),
+            kind: Kind::Server,
+            start: 0,
+            end: 0,
+            attributes: Vec::new(),
+            statics: None,
+            error: None,
+        };
+        let before = export::DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        let mut batch = vec![span(), span()];
+        queue.hand_over(&mut batch);
+        assert!(batch.is_empty());
+        let mut batch = vec![span(), span(), span()];
+        queue.hand_over(&mut batch);
+        let after = export::DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(after >= before + 3, "{before} {after}");
+        assert_eq!(rx.try_recv().unwrap().len(), 2);
+    }
+}
