@@ -29,10 +29,11 @@ HZ=$(getconf CLK_TCK)
 
 start_backend 1 "" "        location = /user { return 200 '{\"id\":1,\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}'; }" 1
 
-taskset -c 1 /usr/bin/python3 tests/support/otlp_receiver.py >"$work/receiver.out" 2>"$work/receiver.err" &
+# --quiet: the receiver prints its ports and nothing per span.
+taskset -c 1 /usr/bin/python3 tests/support/otlp_receiver.py --quiet >"$work/receiver.out" 2>"$work/receiver.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/receiver.out" ] && break; sleep 0.1; done
-read -r GRPC_PORT HTTP_PORT < <(head -1 "$work/receiver.out")
+read -r GRPC_PORT HTTP_PORT <"$work/receiver.out"
 if [ "$PROTOCOL" = http ]; then
     OTLP="{\"name\": \"o\", \"host\": \"127.0.0.1\", \"port\": $HTTP_PORT, \"use_http\": true}"
 else

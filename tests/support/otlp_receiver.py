@@ -8,7 +8,8 @@ line per span received: trace_id, span_id, parent_id (hex), name, kind,
 attributes (key -> value), status code, resource attributes, and the
 protocol it came by; and one per histogram metric received ("metric":
 its name, "points": attributes, count, sum, bucket_counts, bounds). Run with Debian's /usr/bin/python3 (python3-grpcio,
-python3-protobuf) and opentelemetry-proto 1.20.0 installed."""
+python3-protobuf) and opentelemetry-proto 1.20.0 installed. With --quiet
+(loadtest/tracing.sh) only the ports line is printed."""
 
 import json
 import sys
@@ -27,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1 import (
 )
 
 LOCK = threading.Lock()
+QUIET = "--quiet" in sys.argv[1:]
 
 
 def value(any_value):
@@ -41,6 +43,8 @@ def attributes(list_):
 
 
 def report(request, protocol):
+    if QUIET:
+        return
     lines = []
     for rs in request.resource_spans:
         resource = attributes(rs.resource.attributes)
@@ -68,6 +72,8 @@ def report(request, protocol):
 
 
 def report_metrics(request, protocol):
+    if QUIET:
+        return
     lines = []
     for rm in request.resource_metrics:
         resource = attributes(rm.resource.attributes)
