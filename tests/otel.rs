@@ -610,3 +610,49 @@ fn metrics_are_pushed_over_otlp() {
         drop(gw);
     }
 }
+
+/// A reload (SIGHUP) takes a new sample rate (each worker's tracer is
+/// rebuilt, the exporter thread stays); one that changes the OTLP
+/// exporters is refused, the running configuration kept.
+#[test]
+fn a_reload_changes_the_sample_rate_not_the_exporters() {
+    let Some(receiver) = Receiver::start() else {
+        return;
+    };
+    let backend = backend();
+    let (gw, _) = gateway(
+        &backend,
+        receiver.grpc,
+        false,
+        json!({"trace_sample_rate": 0}),
+    );
+    assert_eq!(get(&gw, "/items/1", "").status, 200);
+    let flags = |i: usize| traceparent(backend.requests()[i].header("traceparent").unwrap()).2;
+    assert_eq!(flags(0), "00");
+    let path = gw.config_path();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let otel = "telemetry/opentelemetry";
+    config["extra_config"][otel]["trace_sample_rate"] = json!(1);
+    std::fs::write(&path, config.to_string()).unwrap();
+    gw.signal("HUP");
+    gw.eventually("sampled after the reload", Duration::from_secs(10), || {
+        assert_eq!(get(&gw, "/items/2", "").status, 200);
+        flags(backend.requests().len() - 1) == "01"
+    });
+    gw.eventually("spans after the reload", Duration::from_secs(10), || {
+        receiver.count() >= 3
+    });
+    config["extra_config"][otel]["exporters"]["otlp"][0]["port"] = json!(receiver.http);
+    config["extra_config"][otel]["trace_sample_rate"] = json!(0);
+    std::fs::write(&path, config.to_string()).unwrap();
+    gw.signal("HUP");
+    gw.eventually("the reload refused", Duration::from_secs(10), || {
+        gw.log().contains("restart cuttle to apply it")
+    });
+    assert_eq!(get(&gw, "/items/3", "").status, 200);
+    assert_eq!(
+        flags(backend.requests().len() - 1),
+        "01",
+        "the running configuration is kept"
+    );
+}
