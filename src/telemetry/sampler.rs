@@ -1,7 +1,7 @@
 //! Ids and the sampling decision. krakend-otel (`state/state.go`) samples
 //! with `ParentBased(TraceIDRatioBased(rate))` for a rate strictly between
 //! 0 and 1, and samples everything otherwise; cuttle does the same except
-//! that 0 samples nothing (what KrakenD's documentation promises).
+//! that 0 samples nothing (a rate of 0; docs/tracing.md).
 
 use std::cell::Cell;
 
