@@ -21,6 +21,7 @@ pub mod router;
 pub mod rt;
 pub mod security;
 pub mod server;
+pub mod telemetry;
 pub mod tls;
 pub mod upstream;
 pub mod validation;

@@ -328,7 +328,7 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
         &ignored,
         r#"{"version": 3, "sequential_start": true, "endpoints": [{"endpoint": "/a",
             "backend": [{"host": ["http://127.0.0.1:9"], "url_pattern": "/x", "disable_host_sanitize": true}]}],
-            "extra_config": {"telemetry/opentelemetry": {"trace_sample_rate": 0.5}},
+            "extra_config": {"telemetry/opentelemetry": {"layers": {"proxy": {"report_headers": true}}}},
             "tls": {"disabled": true, "prefer_server_cipher_suites": true},
             "client_tls": {"min_verion": "TLS12"}}"#,
     )
@@ -343,7 +343,7 @@ fn check_prints_ignored_options_and_fails_on_refused_ones() {
     for line in [
         "warning: sequential_start: ignored: ",
         "warning: endpoints[0].backend[0].disable_host_sanitize: ignored: ",
-        "warning: extra_config.telemetry/opentelemetry.trace_sample_rate: ignored: cuttle records no traces",
+        "warning: extra_config.telemetry/opentelemetry.layers.proxy.report_headers: ignored: cuttle reports request headers on the server span only",
         "warning: tls.prefer_server_cipher_suites: ignored: ",
         "warning: settings cuttle ignores: client_tls.min_verion",
     ] {

@@ -85,8 +85,8 @@ pub use router_options::{Cidr, ClientIpRule, DEFAULT_HEALTH_PATH, RouterOptions}
 pub use security::whole_host_pattern;
 pub use stats::StatsSettings;
 pub use telemetry::{
-    DEFAULT_SIZE_BUCKETS, DEFAULT_TIME_BUCKETS, Histograms, MetricLayers, PrometheusExporter,
-    Telemetry,
+    DEFAULT_SIZE_BUCKETS, DEFAULT_TIME_BUCKETS, Histograms, MetricLayers, OtlpExporter,
+    PrometheusExporter, Resource, Telemetry, TraceSettings,
 };
 pub use tls::{
     ClientTlsSettings, KeyPair, ServerTlsSettings, TlsVersion, supported_cipher_suites,

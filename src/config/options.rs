@@ -118,10 +118,10 @@ const NO_ASYNC: &str =
     "cuttle starts its async agents without waiting for them: the gateway serves at once";
 const SHARDS: &str =
     "tunes KrakenD's shared client store; cuttle's per-worker maps have no use for it";
-const OTEL_TRACES: &str = "cuttle records no traces (it exports Prometheus metrics only)";
-const OTEL_PUSH: &str = "cuttle pushes nothing: metrics are scraped from its Prometheus exporter";
-const OTEL_RESOURCE: &str =
-    "an OpenTelemetry resource attribute; cuttle's Prometheus output carries none";
+const OTEL_HEADERS: &str =
+    "cuttle reports request headers on the server span only (layers.global.report_headers)";
+const OTEL_ONE_BACKEND_SPAN: &str =
+    "cuttle records one span per backend call; it has no separate payload-reading span";
 const OTEL_DETAILED: &str = "cuttle does not measure the connection phases separately";
 const REDIS_CLIENT: &str = "cuttle keeps one pipelined connection per worker and named connection; go-redis pool tuning has nothing to act on";
 const REVOKE_SERVER: &str = "KrakenD Enterprise's Revoke Server: the revocations it pushes would never arrive (send them to cuttle's revocation endpoint, docs/revoker.md)";
@@ -373,8 +373,15 @@ const LISTED: &[Opt] = &[
     h(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].disable_metrics", "true"),
     hn(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].host", "\"127.0.0.1\"", "read as listen_ip when that is absent"),
     ig(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].go_metrics", "true", "cuttle is not a Go program; process_metrics gives the process_* series"),
-    ig(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].custom_metric_reporting_period", "10", OTEL_PUSH),
-    ig(R, "extra_config.telemetry/opentelemetry.exporters.otlp", "[]", OTEL_PUSH),
+    ig(R, "extra_config.telemetry/opentelemetry.exporters.prometheus[].custom_metric_reporting_period", "10", "read on OTLP exporters only; Prometheus scrapes"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp", "[]"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].name", "\"o\""),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].host", "\"127.0.0.1\""),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].port", "4317"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].use_http", "true"),
+    h(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].disable_traces", "true"),
+    hn(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].disable_metrics", "true", "the figures pushed are the request, proxy and backend durations (docs/tracing.md)"),
+    hn(R, "extra_config.telemetry/opentelemetry.exporters.otlp[].custom_metric_reporting_period", "10", "seconds, at least 1; the shortest of the exporters' periods is used for all"),
     h(R, "extra_config.telemetry/opentelemetry.skip_paths", "[\"/x\"]"),
     hn(R, "extra_config.telemetry/opentelemetry.histograms", "{}", "the Prometheus exporter's bucket bounds"),
     h(R, "extra_config.telemetry/opentelemetry.histograms.time_buckets", "[0.1, 1]"),
@@ -391,24 +398,31 @@ const LISTED: &[Opt] = &[
     h(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.read_payload", "true"),
     ig(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.detailed_connection", "true", OTEL_DETAILED),
     hn(R, "extra_config.telemetry/opentelemetry.layers.backend.metrics.static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces", "{}", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.global.disable_traces", "true", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.global.disable_propagation", "true", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.global.report_headers", "true", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.global.skip_headers", "[]", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.global.traces_static_attributes", "[]", OTEL_TRACES),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.traces", "{}"),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.disable_stage", "true", "with round_trip off too: no backend spans"),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.round_trip", "true", "with disable_stage: backend spans all the same"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.read_payload", "true", OTEL_ONE_BACKEND_SPAN),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.detailed_connection", "true", OTEL_DETAILED),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.report_headers", "true", OTEL_HEADERS),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.backend.traces.skip_headers", "[]", OTEL_HEADERS),
+    h(R, "extra_config.telemetry/opentelemetry.layers.global.disable_traces", "true"),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.global.disable_propagation", "true", "neither traceparent read from clients nor sent to backends"),
+    hn(R, "extra_config.telemetry/opentelemetry.layers.global.report_headers", "true", "the request's headers on the server span"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.global.skip_headers", "[\"Authorization\"]"),
+    h(R, "extra_config.telemetry/opentelemetry.layers.global.traces_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]"),
     hn(R, "extra_config.telemetry/opentelemetry.layers.global.metrics_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
     ig(R, "extra_config.telemetry/opentelemetry.layers.global.semantic_convention", "\"\"", "cuttle writes krakend-otel's original metric names"),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.disable_traces", "true", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.report_headers", "true", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.skip_headers", "[]", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.traces_static_attributes", "[]", OTEL_TRACES),
+    h(R, "extra_config.telemetry/opentelemetry.layers.proxy.disable_traces", "true"),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.report_headers", "true", OTEL_HEADERS),
+    ig(R, "extra_config.telemetry/opentelemetry.layers.proxy.skip_headers", "[]", OTEL_HEADERS),
+    h(R, "extra_config.telemetry/opentelemetry.layers.proxy.traces_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]"),
     hn(R, "extra_config.telemetry/opentelemetry.layers.proxy.metrics_static_attributes", "[{\"key\": \"env\", \"value\": \"prod\"}]", "labels on the layer's series"),
-    ig(R, "extra_config.telemetry/opentelemetry.metric_reporting_period", "30", OTEL_PUSH),
-    ig(R, "extra_config.telemetry/opentelemetry.trace_sample_rate", "0.5", OTEL_TRACES),
-    ig(R, "extra_config.telemetry/opentelemetry.service_name", "\"gw\"", OTEL_RESOURCE),
-    ig(R, "extra_config.telemetry/opentelemetry.service_version", "\"1\"", OTEL_RESOURCE),
-    ig(R, "extra_config.telemetry/opentelemetry.deploy_env", "\"prod\"", OTEL_RESOURCE),
+    hn(R, "extra_config.telemetry/opentelemetry.metric_reporting_period", "30", "seconds between OTLP metric pushes"),
+    hn(R, "extra_config.telemetry/opentelemetry.trace_sample_rate", "0.5", "0 traces nothing (krakend-otel traces everything at 0; docs/tracing.md)"),
+    h(R, "extra_config.telemetry/opentelemetry.service_name", "\"gw\""),
+    h(R, "extra_config.telemetry/opentelemetry.service_version", "\"1\""),
+    h(R, "extra_config.telemetry/opentelemetry.deploy_env", "\"prod\""),
     ig(R, "extra_config.telemetry/opentelemetry.exporters_override", "{}", "KrakenD Enterprise's per-endpoint exporter choice; cuttle measures every endpoint for every exporter"),
     // ---- telemetry/metrics (root; krakend-metrics, docs/stats.md) ----
     hn(R, "extra_config.telemetry/metrics", "{}", "KrakenD's /__stats JSON on a port of its own"),

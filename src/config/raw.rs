@@ -529,8 +529,9 @@ impl Visitor<'_> for CountVisitor {
 
 // ---- `telemetry/opentelemetry` (read by `telemetry.rs`) ----
 
-/// Root `telemetry/opentelemetry`. Only the metric settings are decoded;
-/// the rest (traces, OTLP, attributes) is listed as ignored by `telemetry.rs`.
+/// Root `telemetry/opentelemetry` (krakend-otel `config/config.go`
+/// `ConfigData`); what cuttle does not act on is listed as ignored by
+/// `telemetry.rs`.
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an object")]
 pub struct RawOpenTelemetry {
@@ -538,6 +539,11 @@ pub struct RawOpenTelemetry {
     pub histograms: Option<RawOtelHistograms>,
     pub layers: Option<RawOtelLayers>,
     pub skip_paths: Option<Vec<String>>,
+    pub service_name: Option<String>,
+    pub service_version: Option<String>,
+    pub deploy_env: Option<String>,
+    pub metric_reporting_period: Option<i64>,
+    pub trace_sample_rate: Option<f64>,
 }
 
 /// `histograms`: bucket bounds, seconds and bytes.
@@ -552,6 +558,20 @@ pub struct RawOtelHistograms {
 #[serde(expecting = "an object with \"prometheus\" and/or \"otlp\" lists")]
 pub struct RawOtelExporters {
     pub prometheus: Option<Vec<RawPrometheusExporter>>,
+    pub otlp: Option<Vec<RawOtlpExporter>>,
+}
+
+/// `exporters.otlp[]` (krakend-otel `config.OTLPExporter`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an exporter object")]
+pub struct RawOtlpExporter {
+    pub name: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub use_http: Option<bool>,
+    pub disable_metrics: Option<bool>,
+    pub disable_traces: Option<bool>,
+    pub custom_metric_reporting_period: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -574,12 +594,18 @@ pub struct RawOtelLayers {
     pub backend: Option<RawOtelBackendLayer>,
 }
 
-/// `layers.global` and `layers.proxy`: only the metrics switch matters here.
+/// `layers.global` and `layers.proxy` (krakend-otel `GlobalOpts`,
+/// `PipeOpts`).
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an object")]
 pub struct RawOtelSwitch {
     pub disable_metrics: Option<bool>,
     pub metrics_static_attributes: Option<Vec<RawOtelAttribute>>,
+    pub disable_traces: Option<bool>,
+    pub disable_propagation: Option<bool>,
+    pub report_headers: Option<bool>,
+    pub skip_headers: Option<Vec<String>>,
+    pub traces_static_attributes: Option<Vec<RawOtelAttribute>>,
 }
 
 /// One of krakend-otel's static attributes (`config.KeyValue`).
@@ -594,6 +620,16 @@ pub struct RawOtelAttribute {
 #[serde(expecting = "an object with \"metrics\" and \"traces\"")]
 pub struct RawOtelBackendLayer {
     pub metrics: Option<RawOtelBackendMetrics>,
+    pub traces: Option<RawOtelBackendTraces>,
+}
+
+/// `layers.backend.traces` (krakend-otel `BackendTraceOpts`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub struct RawOtelBackendTraces {
+    pub disable_stage: Option<bool>,
+    pub round_trip: Option<bool>,
+    pub static_attributes: Option<Vec<RawOtelAttribute>>,
 }
 
 #[derive(Debug, Deserialize)]

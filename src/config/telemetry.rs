@@ -1,7 +1,7 @@
 //! `telemetry/opentelemetry`: the Prometheus exporter and the metric layers
-//! (read by `crate::metrics`). Traces and OTLP exporters are not
-//! implemented; they only observe, so their keys are warned about, not
-//! refused.
+//! (read by `crate::metrics`), the OTLP exporters and the trace layers
+//! (read by `crate::telemetry`). Option names, types and defaults are
+//! krakend-otel's (`config/config.go`, `exporter/otelcollector`).
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,6 +35,71 @@ pub struct Telemetry {
     /// The static attributes of each layer, as label text (see
     /// [`StaticLabels`]).
     pub static_labels: StaticLabels,
+    /// `exporters.otlp`, all of them (each says whether it takes traces
+    /// and metrics).
+    pub otlp: Vec<OtlpExporter>,
+    /// What traces record, when an OTLP exporter takes them.
+    pub traces: Option<TraceSettings>,
+    /// `service_name`, `service_version`, `deploy_env`: the resource of
+    /// everything pushed over OTLP.
+    pub resource: Resource,
+    /// `metric_reporting_period` (seconds; krakend-otel's default 30).
+    pub metric_reporting_period: std::time::Duration,
+}
+
+/// One `exporters.otlp` entry (krakend-otel `config.OTLPExporter`,
+/// `exporter/otelcollector/otelcollector.go`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpExporter {
+    pub name: String,
+    /// A host name or address (krakend-otel's default `localhost`).
+    pub host: String,
+    /// krakend-otel's default 4317 (also with `use_http`).
+    pub port: u16,
+    /// OTLP/HTTP (protobuf, POST `/v1/traces`) instead of OTLP/gRPC.
+    pub use_http: bool,
+    pub traces: bool,
+    pub metrics: bool,
+    /// `custom_metric_reporting_period`, when at least a second.
+    pub metric_period: Option<std::time::Duration>,
+}
+
+/// `service_name` (`None`: the root `name`, else "KrakenD", as
+/// krakend-otel `config/lura.go`; see `crate::telemetry`),
+/// `service_version` (default: cuttle's version), `deploy_env`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resource {
+    pub service_name: Option<String>,
+    pub service_version: String,
+    pub deploy_env: Option<String>,
+}
+
+/// The trace layers (krakend-otel `GlobalOpts`, `PipeOpts`,
+/// `BackendTraceOpts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSettings {
+    /// `trace_sample_rate`, 0 to 1 (default 1).
+    pub sample_rate: f64,
+    /// `layers.global.disable_traces` off: the server span.
+    pub global: bool,
+    /// `layers.global.disable_propagation` off: `traceparent` read from
+    /// clients and sent to backends.
+    pub propagation: bool,
+    /// `layers.global.report_headers`: the request's headers as
+    /// attributes of the server span, but those of `skip_headers`
+    /// (lower-cased).
+    pub report_headers: bool,
+    pub skip_headers: Vec<String>,
+    /// `layers.proxy.disable_traces` off: the proxy span.
+    pub proxy: bool,
+    /// `layers.backend.traces`: `disable_stage` off or `round_trip`: a
+    /// span per backend call.
+    pub backend: bool,
+    /// `traces_static_attributes` / `static_attributes` of each layer
+    /// (entries with an empty key or value skipped, as krakend-otel).
+    pub global_attributes: Vec<(String, String)>,
+    pub proxy_attributes: Vec<(String, String)>,
+    pub backend_attributes: Vec<(String, String)>,
 }
 
 /// krakend-otel's metrics static attributes as Prometheus label text,
@@ -198,7 +263,10 @@ pub fn build(
     let raw = decode(value, at)?;
     let mut exporters = Vec::new();
     let mut names = BTreeSet::new();
-    let prometheus = raw.exporters.and_then(|e| e.prometheus).unwrap_or_default();
+    let (prometheus, otlp) = match raw.exporters {
+        Some(e) => (e.prometheus.unwrap_or_default(), e.otlp.unwrap_or_default()),
+        None => (Vec::new(), Vec::new()),
+    };
     for (i, exporter) in prometheus.into_iter().enumerate() {
         let at = format!("{at}.exporters.prometheus[{i}]");
         let name = exporter.name.clone().unwrap_or_default();
@@ -224,6 +292,53 @@ pub fn build(
             exporters.push(exporter);
         }
     }
+    let mut otlp_exporters = Vec::new();
+    for (i, exporter) in otlp.into_iter().enumerate() {
+        let at = format!("{at}.exporters.otlp[{i}]");
+        let exporter = otlp_exporter(exporter, &at)?;
+        if !names.insert(exporter.name.clone()) {
+            return Err(Problem::new(
+                format!("{at}.name"),
+                format!(
+                    "\"{}\" names two exporters; give each exporter its own name",
+                    exporter.name
+                ),
+            ));
+        }
+        otlp_exporters.push(exporter);
+    }
+    let metric_reporting_period = match raw.metric_reporting_period {
+        None => std::time::Duration::from_secs(30),
+        Some(secs) if secs > 0 => std::time::Duration::from_secs(secs as u64),
+        Some(secs) => {
+            return Err(Problem::new(
+                format!("{at}.metric_reporting_period"),
+                format!("{secs} is not a period; write a number of seconds above 0, e.g. 30"),
+            ));
+        }
+    };
+    let sample_rate = match raw.trace_sample_rate {
+        None => 1.0,
+        Some(rate) if (0.0..=1.0).contains(&rate) => rate,
+        Some(rate) => {
+            return Err(Problem::new(
+                format!("{at}.trace_sample_rate"),
+                format!(
+                    "{rate} is not a rate; write a number from 0 (no request traced) to 1 (every request), e.g. 0.1"
+                ),
+            ));
+        }
+    };
+    let resource = Resource {
+        service_name: raw.service_name.filter(|n| !n.is_empty()),
+        service_version: raw
+            .service_version
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
+        deploy_env: raw.deploy_env.filter(|e| !e.is_empty()),
+    };
+    let traces = trace_settings(raw.layers.as_ref(), sample_rate, &format!("{at}.layers"))?
+        .filter(|_| otlp_exporters.iter().any(|e| e.traces));
     let mut layers = raw.layers;
     let at_layers = format!("{at}.layers");
     let static_labels = StaticLabels {
@@ -285,7 +400,134 @@ pub fn build(
         skip_paths,
         histograms,
         static_labels,
+        otlp: otlp_exporters,
+        traces,
+        resource,
+        metric_reporting_period,
     })
+}
+
+/// One `exporters.otlp` entry: krakend-otel's defaults (`localhost`,
+/// 4317 whatever the protocol; `ExporterWithOptions`). A `host` may start
+/// with `http://` (what krakend-otel strips); `https://` is refused, since
+/// cuttle speaks to collectors in plain text only and would otherwise send
+/// what was meant to be encrypted in the clear.
+fn otlp_exporter(raw: super::raw::RawOtlpExporter, at: &str) -> BuildResult<OtlpExporter> {
+    let mut host = raw.host.unwrap_or_default();
+    if let Some(rest) = host.strip_prefix("http://") {
+        host = rest.trim_end_matches('/').to_owned();
+    } else if host.starts_with("https://") {
+        return Err(Problem::new(
+            format!("{at}.host"),
+            format!(
+                "\"{host}\": cuttle sends OTLP without TLS; run a collector it can reach in plain text (e.g. a local agent) and name it without https://"
+            ),
+        ));
+    }
+    if host.is_empty() {
+        host = "localhost".to_owned();
+    }
+    if host.contains(['/', ' ', '@', '?', '#']) {
+        return Err(Problem::new(
+            format!("{at}.host"),
+            format!(
+                "\"{host}\" is not a host name or address; write e.g. \"otel-collector\" or \"127.0.0.1\""
+            ),
+        ));
+    }
+    let port = match raw.port {
+        None | Some(0) => 4317,
+        Some(port) => u16::try_from(port).ok().filter(|p| *p != 0).ok_or_else(|| {
+            Problem::new(
+                format!("{at}.port"),
+                format!("{port} is not a port; write a number from 1 to 65535, e.g. 4317 (gRPC) or 4318 (HTTP)"),
+            )
+        })?,
+    };
+    let metric_period = match raw.custom_metric_reporting_period {
+        Some(secs) if secs >= 1 => Some(std::time::Duration::from_secs(secs as u64)),
+        Some(secs) if secs < 0 => {
+            return Err(Problem::new(
+                format!("{at}.custom_metric_reporting_period"),
+                format!(
+                    "{secs} is not a period; write a number of seconds, e.g. 30, or leave it out"
+                ),
+            ));
+        }
+        _ => None,
+    };
+    Ok(OtlpExporter {
+        name: raw.name.unwrap_or_default(),
+        host,
+        port,
+        use_http: raw.use_http.unwrap_or(false),
+        traces: !raw.disable_traces.unwrap_or(false),
+        metrics: !raw.disable_metrics.unwrap_or(false),
+        metric_period,
+    })
+}
+
+/// The trace layers; `None` when every layer is off.
+fn trace_settings(
+    layers: Option<&super::raw::RawOtelLayers>,
+    sample_rate: f64,
+    at: &str,
+) -> BuildResult<Option<TraceSettings>> {
+    let global = layers.and_then(|l| l.global.as_ref());
+    let proxy = layers.and_then(|l| l.proxy.as_ref());
+    let backend = layers
+        .and_then(|l| l.backend.as_ref())
+        .and_then(|b| b.traces.as_ref());
+    let attributes = |list: Option<&Vec<super::raw::RawOtelAttribute>>, at: &str| {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (i, a) in list.into_iter().flatten().enumerate() {
+            let (Some(key), Some(value)) = (&a.key, &a.value) else {
+                continue;
+            };
+            if key.is_empty() || value.is_empty() {
+                continue;
+            }
+            if out.iter().any(|(k, _)| k == key) {
+                return Err(Problem::new(
+                    format!("{at}[{i}].key"),
+                    format!("\"{key}\" is listed twice; give each attribute its own key"),
+                ));
+            }
+            out.push((key.clone(), value.clone()));
+        }
+        Ok(out)
+    };
+    let settings = TraceSettings {
+        sample_rate,
+        global: !global.and_then(|g| g.disable_traces).unwrap_or(false),
+        propagation: !global.and_then(|g| g.disable_propagation).unwrap_or(false),
+        report_headers: global.and_then(|g| g.report_headers).unwrap_or(false),
+        skip_headers: global
+            .and_then(|g| g.skip_headers.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        proxy: !proxy.and_then(|p| p.disable_traces).unwrap_or(false),
+        // krakend-otel's defaults when `backend.traces` is absent:
+        // `round_trip` on (`UnsetFieldsToDefaults`).
+        backend: backend
+            .is_none_or(|b| !b.disable_stage.unwrap_or(false) || b.round_trip.unwrap_or(false)),
+        global_attributes: attributes(
+            global.and_then(|g| g.traces_static_attributes.as_ref()),
+            &format!("{at}.global.traces_static_attributes"),
+        )?,
+        proxy_attributes: attributes(
+            proxy.and_then(|p| p.traces_static_attributes.as_ref()),
+            &format!("{at}.proxy.traces_static_attributes"),
+        )?,
+        backend_attributes: attributes(
+            backend.and_then(|b| b.static_attributes.as_ref()),
+            &format!("{at}.backend.traces.static_attributes"),
+        )?,
+    };
+    let any = settings.global || settings.proxy || settings.backend || settings.propagation;
+    Ok(any.then_some(settings))
 }
 
 /// A `histograms` list: the OpenTelemetry SDK takes explicit bounds that

@@ -1444,15 +1444,15 @@ fn telemetry_opentelemetry() {
                     ["/__health", "/__debug/", "/__echo/", "/__stats/"]
                 );
                 assert!(c.unknown_namespaces.is_empty());
-                assert_eq!(
-                    warned(c),
-                    ["extra_config.telemetry/opentelemetry.service_name"]
-                );
+                assert!(warned(c).is_empty(), "{:?}", warned(c));
+                assert_eq!(t.resource.service_name.as_deref(), Some("x"));
+                // No OTLP exporter: nothing traced.
+                assert!(t.traces.is_none() && t.otlp.is_empty());
                 assert_eq!(t.histograms, crate::config::Histograms::default());
             }),
         ),
         (
-            "switches, listen_ip, a disabled exporter, an ignored otlp one",
+            "switches, listen_ip, a disabled exporter, an otlp one",
             otel(
                 r#"{"exporters": {"prometheus": [
                     {"name": "a", "port": 9191, "listen_ip": "127.0.0.1", "process_metrics": true, "go_metrics": true},
@@ -1475,13 +1475,73 @@ fn telemetry_opentelemetry() {
                 assert_eq!(
                     warned(c),
                     [
-                        "extra_config.telemetry/opentelemetry.exporters.otlp",
                         "extra_config.telemetry/opentelemetry.exporters.prometheus[0].go_metrics",
                         "extra_config.telemetry/opentelemetry.layers.backend.metrics.detailed_connection",
-                        "extra_config.telemetry/opentelemetry.layers.proxy.disable_traces",
                     ]
                 );
+                // krakend-otel's defaults: localhost:4317, gRPC, traces.
+                let o = &t.otlp[0];
+                assert_eq!(
+                    (o.host.as_str(), o.port, o.use_http, o.traces),
+                    ("localhost", 4317, false, true)
+                );
+                let traces = t.traces.as_ref().unwrap();
+                assert!(traces.global && !traces.proxy && traces.backend && traces.propagation);
+                assert_eq!(traces.sample_rate, 1.0);
             }),
+        ),
+        (
+            "trace options",
+            otel(
+                r#"{"exporters": {"otlp": [{"name": "o", "host": "http://collector", "port": 4318, "use_http": true}]},
+                    "trace_sample_rate": 0.25, "deploy_env": "prod",
+                    "layers": {"global": {"disable_propagation": true, "report_headers": true, "skip_headers": ["Authorization"],
+                                          "traces_static_attributes": [{"key": "a", "value": "1"}, {"key": "", "value": "x"}]},
+                               "backend": {"traces": {"disable_stage": true, "round_trip": false, "static_attributes": [{"key": "b", "value": "2"}]}}}}"#,
+            ),
+            Valid(|c| {
+                let t = c.telemetry.as_ref().unwrap();
+                assert_eq!(t.otlp[0].host, "collector");
+                assert!(t.otlp[0].use_http);
+                let traces = t.traces.as_ref().unwrap();
+                assert_eq!(traces.sample_rate, 0.25);
+                assert!(!traces.propagation && traces.report_headers && !traces.backend);
+                assert_eq!(traces.skip_headers, ["authorization"]);
+                assert_eq!(traces.global_attributes, [("a".to_owned(), "1".to_owned())]);
+                assert_eq!(
+                    traces.backend_attributes,
+                    [("b".to_owned(), "2".to_owned())]
+                );
+                assert_eq!(t.resource.deploy_env.as_deref(), Some("prod"));
+                assert!(warned(c).is_empty(), "{:?}", warned(c));
+            }),
+        ),
+        (
+            "a sample rate above 1",
+            otel(r#"{"exporters": {"otlp": [{"name": "o"}]}, "trace_sample_rate": 1.5}"#),
+            Error(&[
+                "extra_config.telemetry/opentelemetry.trace_sample_rate: 1.5 is not a rate; write a number from 0",
+            ]),
+        ),
+        (
+            "an OTLP port out of range",
+            otel(r#"{"exporters": {"otlp": [{"name": "o", "port": 70000}]}}"#),
+            Error(&["exporters.otlp[0].port: 70000 is not a port"]),
+        ),
+        (
+            "an https collector",
+            otel(r#"{"exporters": {"otlp": [{"name": "o", "host": "https://c"}]}}"#),
+            Error(&["exporters.otlp[0].host", "cuttle sends OTLP without TLS"]),
+        ),
+        (
+            "an OTLP and a Prometheus exporter with one name",
+            otel(r#"{"exporters": {"prometheus": [{"name": "p"}], "otlp": [{"name": "p"}]}}"#),
+            Error(&["exporters.otlp[0].name", "\"p\" names two exporters"]),
+        ),
+        (
+            "a bad metric_reporting_period",
+            otel(r#"{"exporters": {"otlp": [{"name": "o"}]}, "metric_reporting_period": 0}"#),
+            Error(&["metric_reporting_period: 0 is not a period"]),
         ),
         (
             "a static attribute may not reuse a label of the series",

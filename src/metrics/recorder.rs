@@ -68,10 +68,12 @@ impl Recorder {
     /// `None` when the configuration asks for no metrics (no Prometheus
     /// exporter, no `/__stats`).
     pub fn new(config: &Config) -> Option<Recorder> {
+        // Figures are kept for a Prometheus exporter or an OTLP one
+        // (`telemetry::push`), and for `/__stats`.
         let telemetry = config
             .telemetry
             .as_ref()
-            .filter(|t| !t.exporters.is_empty());
+            .filter(|t| !t.exporters.is_empty() || crate::telemetry::push::pushes(config));
         let stats = config
             .stats
             .as_ref()

@@ -203,6 +203,8 @@ pub fn render(
         render_backends(config, layers, &bounds, sum, &endpoint_routes, &mut f);
     }
     render_workers(workers, &mut f);
+    // The OTLP trace exporter's counters (`crate::telemetry`).
+    crate::telemetry::export::render(f.out);
 }
 
 fn render_backends(

@@ -191,6 +191,26 @@ fn reload_config(
     if config.use_h2c != old.use_h2c {
         return needs_restart("router.use_h2c");
     }
+    // One OTLP exporter thread for the process (`telemetry::export`).
+    let otlp = |c: &Config| {
+        c.telemetry
+            .as_ref()
+            .filter(|t| !t.otlp.is_empty())
+            .map(|t| {
+                (
+                    t.otlp.clone(),
+                    t.resource.clone(),
+                    t.metric_reporting_period,
+                )
+            })
+    };
+    if crate::telemetry::export::settings(&config) != crate::telemetry::export::settings(old)
+        || otlp(&config) != otlp(old)
+    {
+        return needs_restart(
+            "the OTLP exporters, metric_reporting_period or the service name, version or deploy_env",
+        );
+    }
     // One filter and one revocation port for the process.
     if config.revoker != old.revoker {
         return needs_restart("auth/revoker");
@@ -370,8 +390,14 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
         probes.push(probe);
     }
     drop(probes);
-    let board = (!metrics_ports.is_empty()).then(|| crate::metrics::Board::new(&cpus[..workers]));
+    let pushes = crate::telemetry::push::pushes(&config);
+    let board =
+        (!metrics_ports.is_empty() || pushes).then(|| crate::metrics::Board::new(&cpus[..workers]));
+
     let mut jwk_fetcher = start_jwk_fetcher(&prepared)?;
+    // Traces over OTLP: the exporter thread, before any worker's tracer.
+    crate::telemetry::export::start(&config)
+        .map_err(|e| StartError::Plan(format!("cannot start the OTLP exporter thread: {e}")))?;
     if let Some(revoker) = &prepared.revoker {
         let port = revoker.settings.port;
         if port == addr.port() || metrics_ports.iter().any(|(m, _)| m.port() == port) {
@@ -390,6 +416,16 @@ pub fn run(config: Config, prepared: Prepared, options: RunOptions) -> Result<()
     // Raised on each SIGHUP; every worker then rebuilds its TLS set-up.
     let reloads = Arc::new(AtomicU64::new(0));
     let configs: crate::server::Reloads = Arc::default();
+    // OTLP metrics: the pusher reads the newest configuration's layout.
+    if let Some(board) = board.as_ref().filter(|_| pushes) {
+        let (reloaded, first) = (configs.clone(), config.clone());
+        let current = move || match reloaded.load_full() {
+            Some(r) => r.config.clone(),
+            None => first.clone(),
+        };
+        crate::telemetry::push::start(&config, board.clone(), current)
+            .map_err(|e| StartError::Plan(format!("cannot start the OTLP metrics thread: {e}")))?;
+    }
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), StartError>>();
     let mut handles = Vec::with_capacity(workers);
     for (id, &cpu) in cpus.iter().take(workers).enumerate() {

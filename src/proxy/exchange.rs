@@ -86,6 +86,8 @@ pub struct Exchanged {
     /// A WebSocket handshake both sides accepted (the 101 is in the sink):
     /// the codec relays the session over its connection.
     pub upgraded: Option<Box<Session>>,
+    /// The request's trace, whose server span the observer ends.
+    pub trace: Option<crate::telemetry::RequestTrace>,
 }
 
 impl Exchanged {
@@ -95,6 +97,7 @@ impl Exchanged {
             ended: None,
             streamed: None,
             upgraded: None,
+            trace: None,
         }
     }
 }
@@ -105,6 +108,27 @@ pub async fn serve<S: ResponseSink>(
     req: &Incoming<'_>,
     bufs: &mut Scratch,
     out: &mut S,
+) -> Exchanged {
+    // Tracing (`crate::telemetry`): the request's trace, decided before
+    // anything else, as krakend-otel's handler wraps gin's engine.
+    let Some(tracer) = &service.tracer else {
+        return answer(service, req, bufs, out, None).await;
+    };
+    let trace = tracer.begin(req.head, req.buf, req.client);
+    let traced = trace
+        .as_ref()
+        .map(|request| crate::telemetry::Traced { tracer, request });
+    let mut exchanged = answer(service, req, bufs, out, traced).await;
+    exchanged.trace = trace;
+    exchanged
+}
+
+async fn answer<S: ResponseSink>(
+    service: &Service,
+    req: &Incoming<'_>,
+    bufs: &mut Scratch,
+    out: &mut S,
+    trace: Option<crate::telemetry::Traced<'_>>,
 ) -> Exchanged {
     let Scratch {
         body: response_body,
@@ -257,6 +281,11 @@ pub async fn serve<S: ResponseSink>(
     }
     headers.clear();
     backend_headers(plan, &client_request, &facts, headers);
+    // Tracing: a `traceparent` every call of the request shares (one not
+    // sampled) goes into the shared block, written without allocating.
+    if let Some(t) = trace {
+        t.tracer.inject_shared(t.request, headers);
+    }
     let call = CallContext {
         plan,
         req: &client_request,
@@ -268,6 +297,7 @@ pub async fn serve<S: ResponseSink>(
         endpoint,
         started: input.now,
         lone_call: Cell::new(None),
+        trace,
     };
     if plan.output == OutputEncoding::NoOp {
         let relayed = relay(&call, &ctx, out, scratch, timer).await;
@@ -276,6 +306,7 @@ pub async fn serve<S: ResponseSink>(
             ended: None,
             streamed: Some((relayed.body_bytes, matches!(relayed.end, NoOpEnd::Done))),
             upgraded: None,
+            trace: None,
         };
     }
     let handled = super::handle::handle(&call, &ctx, response_body, out, timer).await;
@@ -284,6 +315,7 @@ pub async fn serve<S: ResponseSink>(
         ended: handled.ended,
         streamed: None,
         upgraded: None,
+        trace: None,
     }
 }
 

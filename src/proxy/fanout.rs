@@ -58,6 +58,8 @@ pub struct CallContext<'a> {
     /// both; the call's figures then include decoding its response, as
     /// KrakenD's backend layer does, a few microseconds).
     pub lone_call: Cell<Option<FinishedCall>>,
+    /// The request's trace, when traced (`crate::telemetry`).
+    pub trace: Option<crate::telemetry::Traced<'a>>,
 }
 
 /// Builds backend `backend`'s target; `Err` is the outcome to report instead
@@ -124,6 +126,20 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
             return Outcome::not_sent(backend, failed);
         }
     };
+    // Tracing: the call's span, and the `traceparent` the backend gets
+    // (never the client's bytes: `EndpointPlan::replaced_headers`).
+    // A block of its own (`input_headers`, a client-credentials token) or
+    // a recorded span needs its own line; else the shared block has it.
+    let span = ctx.trace.map(|t| t.tracer.backend_start(t.request));
+    let mut traced_headers = Vec::new();
+    let headers = match (ctx.trace, &span) {
+        (Some(t), Some(span)) => {
+            let shared = std::ptr::eq(headers, ctx.headers);
+            t.tracer
+                .call_headers(t.request, span, headers, shared, &mut traced_headers)
+        }
+        _ => headers,
+    };
     let request = Request {
         method: plan.method,
         path_and_query: &target,
@@ -172,6 +188,25 @@ async fn call(ctx: &CallContext<'_>, backend: usize, target: Vec<u8>, started: I
         }
     }
     BackendPlan::record(admitted, good);
+    if let (Some(t), Some(span)) = (ctx.trace, span)
+        && span.recording()
+    {
+        let outcome = match &result {
+            Ok(r) => Ok((r.status, r.body.len())),
+            Err(e) => Err(e.to_string()),
+        };
+        let url = (plan.base_urls[host].as_str(), &target[..]);
+        t.tracer.backend_ended(
+            t.request,
+            span,
+            ctx.endpoint,
+            plan.index,
+            host,
+            url,
+            started,
+            outcome,
+        );
+    }
     Outcome {
         backend,
         result,

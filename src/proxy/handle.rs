@@ -48,6 +48,18 @@ pub async fn handle<S: crate::http::ResponseSink>(
         );
         ended = Some(now);
     }
+    // Tracing: the proxy span (krakend-otel `lura/proxy_tracer.go`).
+    if let Some(t) = call.trace {
+        let status = out.written_status();
+        t.tracer.proxy_span(
+            t.request,
+            call.endpoint,
+            call.started,
+            ended,
+            status,
+            complete,
+        );
+    }
     Handled { complete, ended }
 }
 

@@ -125,6 +125,17 @@ pub async fn relay<S: ResponseSink>(
                 return answer_failure(plan, ctx, &failed, out).await;
             }
         };
+    // Tracing, as `fanout::call`: the call's span and its `traceparent`.
+    let span = call.trace.map(|t| t.tracer.backend_start(t.request));
+    let mut traced_headers = Vec::new();
+    let headers = match (call.trace, &span) {
+        (Some(t), Some(span)) => {
+            let shared = std::ptr::eq(headers, call.headers);
+            t.tracer
+                .call_headers(t.request, span, headers, shared, &mut traced_headers)
+        }
+        _ => headers,
+    };
     let request = Request {
         method: backend.method,
         path_and_query: &target,
@@ -181,6 +192,38 @@ pub async fn relay<S: ResponseSink>(
         }
     }
     stage(opened.is_ok(), ended);
+    // Tracing: the proxy span and the backend span end with the head, as
+    // the proxy stage does here.
+    if let (Some(t), Some(span)) = (call.trace, span)
+        && t.request.sampled
+    {
+        let status = opened.as_ref().map_or(0, |r| r.head().status);
+        t.tracer
+            .proxy_span(t.request, endpoint, started, ended, status, opened.is_ok());
+        if span.recording() {
+            let outcome = match &opened {
+                Ok(r) => Ok((
+                    r.head().status,
+                    match r.head().body {
+                        ResponseBody::Length(n) => n as usize,
+                        _ => 0,
+                    },
+                )),
+                Err(e) => Err(e.to_string()),
+            };
+            let url = (backend.base_urls[host].as_str(), &target[..]);
+            t.tracer.backend_ended(
+                t.request,
+                span,
+                endpoint,
+                backend.index,
+                host,
+                url,
+                started,
+                outcome,
+            );
+        }
+    }
     let mut response = match opened {
         Ok(response) => response,
         // The client stopped sending its body: its codec answers (408,

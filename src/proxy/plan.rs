@@ -208,6 +208,9 @@ pub struct WorkerShare {
     pub http_caches: SharedCaches,
     /// The worker's Redis links, one per named connection its limits use.
     pub redis: crate::redis::Links,
+    /// Backends get cuttle's `traceparent`/`tracestate` (`crate::telemetry`),
+    /// so the client's are not forwarded.
+    pub propagates_traces: bool,
 }
 
 /// `prepared` holds what the prepare step compiled for it once for all
@@ -320,6 +323,13 @@ pub fn compile_endpoint(
             .flat_map(|spec| &spec.validators)
             .flat_map(|v| &v.propagate)
             .map(|(_, header)| header.to_ascii_lowercase().into_bytes().into_boxed_slice())
+            .chain(
+                (share.propagates_traces)
+                    .then_some(["traceparent", "tracestate"])
+                    .into_iter()
+                    .flatten()
+                    .map(|h| Box::from(h.as_bytes())),
+            )
             .collect(),
         websocket: endpoint.websocket.clone().map(Rc::new),
         lua_proxy: lua_proxy.clone(),

@@ -24,6 +24,8 @@ pub struct Service {
     /// Metrics (`telemetry/opentelemetry`), when exported: the proxy stage
     /// and each backend call record into it (`CallContext::metrics`).
     pub metrics: Option<Rc<crate::metrics::Recorder>>,
+    /// Traces (`crate::telemetry`), when exported over OTLP.
+    pub tracer: Option<Rc<crate::telemetry::Tracer>>,
     /// `X-Krakend: Version ...\r\n`, the line KrakenD adds to every
     /// endpoint's response (`Version undefined` with `hide_version_header`).
     pub version_header: Box<[u8]>,

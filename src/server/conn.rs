@@ -644,6 +644,7 @@ impl Connection {
             client,
             completed: exchanged.completed,
             ended,
+            trace: exchanged.trace.as_ref(),
         });
         (keep, consumed, behind)
     }

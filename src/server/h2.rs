@@ -546,6 +546,7 @@ async fn serve_stream(
             client,
             completed: exchanged.completed,
             ended: None,
+            trace: exchanged.trace.as_ref(),
         });
         true
     };

@@ -33,6 +33,8 @@ pub struct Observed<'a> {
     /// When the request ended, if the connection already read the clock
     /// for it (else the observer reads it).
     pub ended: Option<Instant>,
+    /// The request's trace (`crate::telemetry`): its server span ends here.
+    pub trace: Option<&'a crate::telemetry::RequestTrace>,
 }
 
 /// Records answered requests: metrics and the access log.
@@ -44,6 +46,9 @@ pub struct Observer {
     pub metrics: Option<std::rc::Rc<crate::metrics::Recorder>>,
     /// `None` with `router.disable_access_log`.
     access_log: Option<AccessLog>,
+    /// Traces (`telemetry/opentelemetry` with an OTLP exporter); the
+    /// proxy's spans use it too (`Service::tracer`).
+    pub tracer: Option<std::rc::Rc<crate::telemetry::Tracer>>,
 }
 
 impl Observer {
@@ -51,6 +56,7 @@ impl Observer {
         Observer {
             metrics: crate::metrics::Recorder::new(config).map(std::rc::Rc::new),
             access_log: AccessLog::new(config),
+            tracer: crate::telemetry::Tracer::new(config).map(std::rc::Rc::new),
         }
     }
 
@@ -59,7 +65,8 @@ impl Observer {
     /// connection reuses as the next request's idle start instead of
     /// reading the clock again.
     pub fn observe(&self, request: &Observed<'_>) -> Option<Instant> {
-        if self.metrics.is_none() && self.access_log.is_none() {
+        let traced = request.trace.is_some_and(|t| t.records_server());
+        if self.metrics.is_none() && self.access_log.is_none() && !traced {
             return None;
         }
         // One clock read (or the connection's) serves the metrics and the
@@ -74,6 +81,17 @@ impl Observer {
                 request.status,
                 request.body_bytes as u64,
                 elapsed,
+            );
+        }
+        // Tracing: the server span ends with the response.
+        if let (Some(tracer), Some(trace)) = (&self.tracer, request.trace) {
+            tracer.server_ended(
+                trace,
+                request.endpoint,
+                request.status,
+                request.body_bytes,
+                request.started,
+                now,
             );
         }
         if let Some(log) = &self.access_log {
@@ -100,6 +118,9 @@ impl Observer {
     pub fn tick(&self) {
         if let Some(log) = &self.access_log {
             log.tick();
+        }
+        if let Some(tracer) = &self.tracer {
+            tracer.tick();
         }
     }
 

@@ -170,6 +170,7 @@ impl Worker {
             disable_compression: config.limits.disable_compression,
             http_caches: Default::default(),
             redis: Default::default(),
+            propagates_traces: crate::telemetry::Tracer::propagates(&config),
         };
         let endpoints = config
             .endpoints
@@ -186,6 +187,7 @@ impl Worker {
         let service = Service {
             edge: Edge::new(&config)?,
             metrics: observer.metrics.clone(),
+            tracer: observer.tracer.clone(),
             version_header: version_header(config.router.hide_version_header),
             method_order: method_order(&config),
             config: Rc::new(config),
