@@ -22,6 +22,7 @@ use redis_server::RedisServer;
 use serde_json::json;
 
 const HAPROXY: &str = "/usr/sbin/haproxy";
+const WRK: &str = "/usr/bin/wrk";
 const INSTANCES: usize = 3;
 
 fn free_port() -> u16 {
@@ -46,6 +47,8 @@ pub struct Parts {
     pub backend: String,
     pub keys: String,
     pub revoke_port: u16,
+    /// For a Prometheus exporter, when the configuration has one.
+    pub metrics_port: u16,
 }
 
 /// The gateways' configuration for the tests below: `/ok` (a backend that
@@ -166,6 +169,7 @@ impl Drop for HaProxy {
 pub struct Instance {
     pub gw: Gateway,
     pub revoke: SocketAddr,
+    pub metrics: SocketAddr,
 }
 
 /// Three gateways behind HAProxy, one Redis, one backend.
@@ -174,16 +178,13 @@ pub struct Cluster {
     haproxy: HaProxy,
     key: TestKey,
     _backend: Backend,
-    _redis: RedisServer,
+    redis: RedisServer,
     _dir: TempDir,
 }
 
 impl Cluster {
-    /// THE PLACE TO START A CLUSTER WITH ANOTHER CONFIGURATION: `config`
-    /// writes each instance's file from its [`Parts`]. A cluster-wide
-    /// check (e.g. a rate limit kept in Redis, `qos/ratelimit/router` with
-    /// a `connection_name`) starts one here with its own `config` and sends
-    /// its requests through [`Cluster::through_haproxy`].
+    /// A cluster whose instances read the file `config` writes from
+    /// their [`Parts`]; clients go through [`Cluster::through_haproxy`].
     pub fn start(config: impl Fn(&Parts) -> String) -> Cluster {
         let redis = RedisServer::start();
         let key = generate(Alg::HS256, "k1");
@@ -201,10 +202,12 @@ impl Cluster {
                     backend: backend.url(),
                     keys: keys.display().to_string(),
                     revoke_port: free_port(),
+                    metrics_port: free_port(),
                 };
                 Instance {
                     gw: Gateway::start_with(&config(&parts), &["--cores", "2"]),
                     revoke: SocketAddr::from(([127, 0, 0, 1], parts.revoke_port)),
+                    metrics: SocketAddr::from(([127, 0, 0, 1], parts.metrics_port)),
                 }
             })
             .collect();
@@ -214,7 +217,7 @@ impl Cluster {
             instances,
             key,
             _backend: backend,
-            _redis: redis,
+            redis,
             _dir: dir,
         }
     }
@@ -403,4 +406,191 @@ fn a_token_revoked_through_one_instance_is_refused_by_all_three_within_a_second(
     for client in direct.iter_mut().chain([&mut front]) {
         assert_eq!(client.get("/private", Some(&kept)), Ok(200));
     }
+}
+
+/// The cluster-wide limit: `RATE` a second for everyone, counted in Redis;
+/// while Redis is away each instance falls back to `LOCAL_RATE` of its own.
+const RATE: u64 = 100;
+const CAPACITY: u64 = 10;
+const LOCAL_RATE: u64 = 20;
+const DECISION_TIMEOUT: Duration = Duration::from_millis(50);
+
+fn limited_config(p: &Parts) -> String {
+    format!(
+        r#"{{"version": 3, "timeout": "3s",
+            "extra_config": {{
+              "redis": {{"connection_pools": [{{"name": "shared", "address": "{redis}"}}]}},
+              "telemetry/opentelemetry": {{"exporters": {{"prometheus": [
+                {{"name": "p", "port": {metrics}, "listen_ip": "127.0.0.1"}}]}}}}}},
+            "endpoints": [
+              {{"endpoint": "/limited", "backend": [{{"host": ["{b}"], "url_pattern": "/"}}],
+               "extra_config": {{"qos/ratelimit/router/redis": {{
+                 "connection_name": "shared", "max_rate": {RATE}, "capacity": {CAPACITY},
+                 "every": "1s", "decision_timeout": "{timeout}ms",
+                 "on_failure": "local", "local_max_rate": {LOCAL_RATE}}}}}}}]}}"#,
+        redis = p.redis,
+        metrics = p.metrics_port,
+        b = p.backend,
+        timeout = DECISION_TIMEOUT.as_millis(),
+    )
+}
+
+/// `wrk` through `front` on `/limited` for `seconds`: (answers, 200s).
+fn wrk(front: SocketAddr, seconds: u64) -> (u64, u64) {
+    let out = Command::new(WRK)
+        .args(["-t2", "-c12", &format!("-d{seconds}s")])
+        .arg(format!("http://{front}/limited"))
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Socket errors"), "{text}");
+    let number = |after: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(after))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let answers: u64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no request count: {text}"));
+    (answers, answers - number("Non-2xx or 3xx responses:"))
+}
+
+/// The value of `series` (a whole line prefix) in a Prometheus scrape.
+fn scraped(addr: SocketAddr, series: &str) -> Option<f64> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut all = String::new();
+    s.read_to_string(&mut all).ok()?;
+    all.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Whether `admitted` is within 10% of `expected`.
+fn within_ten_percent(admitted: u64, expected: u64) -> bool {
+    admitted.abs_diff(expected) * 10 <= expected
+}
+
+/// issue 25: a limit of RATE a second holds for the three instances
+/// together within 10% under wrk; Redis killed mid-run costs no answer
+/// more than the decision bound and each instance falls back to its own
+/// local limit; Redis restarted (empty) brings the shared count back.
+#[test]
+fn a_redis_limit_holds_cluster_wide_and_falls_back_while_redis_is_away() {
+    if !have_tools()
+        || !common::available_or_skip(
+            std::path::Path::new(WRK).exists(),
+            "wrk is not installed (apt install wrk)",
+        )
+    {
+        return;
+    }
+    let mut cluster = Cluster::start(limited_config);
+    let front = cluster.through_haproxy();
+    let up = r#"cuttle_redis_up{connection="shared"}"#;
+    let all_up = |cluster: &Cluster| {
+        cluster
+            .instances
+            .iter()
+            .all(|i| scraped(i.metrics, up) == Some(1.0))
+    };
+    common::eventually("every instance has Redis", Duration::from_secs(10), || {
+        all_up(&cluster)
+    });
+
+    // Shared: RATE a second for all three, plus the bucket's capacity.
+    let seconds = 4;
+    let (answers, admitted) = wrk(front, seconds);
+    eprintln!("Redis up: {admitted} of {answers} admitted");
+    let expected = RATE * seconds + CAPACITY;
+    assert!(
+        answers > 3 * expected,
+        "wrk must ask for more than the limit: {answers}"
+    );
+    assert!(
+        within_ten_percent(admitted, expected),
+        "Redis up: {admitted} admitted of {answers}, expected {expected} ± 10%"
+    );
+
+    // Redis killed while clients keep asking: each answer within the
+    // decision bound (and a margin for this shared machine), and the
+    // instances fall back to their own limits.
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let loaders: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, done) = (stop.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::new(front);
+                let mut slowest = Duration::ZERO;
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    statuses.push(client.get("/limited", None));
+                    slowest = slowest.max(started.elapsed());
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                (slowest, statuses)
+            })
+        })
+        .collect();
+    common::eventually("load before the kill", Duration::from_secs(10), || {
+        done.load(Ordering::Relaxed) >= 100
+    });
+    cluster.redis.stop();
+    let fallbacks = r#"cuttle_ratelimit_fallback_total{connection="shared",on_failure="local"}"#;
+    common::eventually("every instance falls back", Duration::from_secs(10), || {
+        cluster
+            .instances
+            .iter()
+            .all(|i| scraped(i.metrics, fallbacks).is_some_and(|n| n > 0.0))
+    });
+    let at_fallback = done.load(Ordering::Relaxed);
+    common::eventually("load after the fallback", Duration::from_secs(10), || {
+        done.load(Ordering::Relaxed) >= at_fallback + 200
+    });
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        let (slowest, statuses) = loader.join().unwrap();
+        assert!(
+            slowest < DECISION_TIMEOUT + Duration::from_millis(400),
+            "an answer took {slowest:?} around Redis's death"
+        );
+        assert!(
+            statuses.iter().all(|s| matches!(s, Ok(200 | 503))),
+            "{:?}",
+            statuses.iter().find(|s| !matches!(s, Ok(200 | 503)))
+        );
+    }
+    // Without Redis: each instance's own LOCAL_RATE (divided among its
+    // workers, so at most three times it), neither everything (allow) nor
+    // nothing (refuse).
+    let (answers, admitted) = wrk(front, seconds);
+    eprintln!("Redis down: {admitted} of {answers} admitted");
+    let local_most = 3 * (LOCAL_RATE * seconds + CAPACITY);
+    assert!(
+        admitted > LOCAL_RATE * seconds / 2 && admitted <= local_most + local_most / 10,
+        "Redis down: {admitted} admitted of {answers}, expected the local limits (at most {local_most})"
+    );
+
+    // Redis back, empty: the shared count again.
+    cluster.redis.restart();
+    common::eventually(
+        "every instance has Redis again",
+        Duration::from_secs(10),
+        || all_up(&cluster),
+    );
+    let (answers, admitted) = wrk(front, seconds);
+    eprintln!("Redis back: {admitted} of {answers} admitted");
+    assert!(
+        within_ten_percent(admitted, expected),
+        "Redis back: {admitted} admitted of {answers}, expected {expected} ± 10%"
+    );
 }

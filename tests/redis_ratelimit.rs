@@ -19,110 +19,17 @@
 //! - bad settings refused with their JSON path.
 
 mod common;
+#[path = "common/redis.rs"]
+mod redis_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Backend, Gateway, TempDir, json};
+use redis_server::{RedisServer as Redis, start_or_skip};
 use serde_json::{Value, json};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// A `redis-server` on 127.0.0.1, killed on drop.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-    args: Vec<String>,
-    _dir: TempDir,
-}
-
-impl Redis {
-    /// `None` (the test returns) when redis-server is missing outside CI.
-    fn start() -> Option<Redis> {
-        Redis::start_with(&[])
-    }
-
-    /// With more `redis-server` arguments (e.g. cluster mode).
-    fn start_with(args: &[&str]) -> Option<Redis> {
-        if !common::available_or_skip(
-            Path::new(REDIS_SERVER).exists(),
-            "redis-server is not installed (apt-get install redis-server)",
-        ) {
-            return None;
-        }
-        let mut redis = Redis {
-            port: free_port(),
-            child: None,
-            args: args.iter().map(|a| a.to_string()).collect(),
-            _dir: TempDir::new(),
-        };
-        redis.restart();
-        Some(redis)
-    }
-
-    /// Starts (again) on the same port, and waits until it answers.
-    fn restart(&mut self) {
-        let child = Command::new(REDIS_SERVER)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._dir.0.to_str().unwrap(),
-            ])
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        common::eventually("redis-server answers PING", Duration::from_secs(10), || {
-            self.command("PING").is_some_and(|r| r.starts_with("+PONG"))
-        });
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        Command::new("kill")
-            .args(["-s", signal, &pid])
-            .status()
-            .unwrap();
-    }
-
-    /// One inline command; its first reply line.
-    fn command(&self, line: &str) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        write!(s, "{line}\r\n").ok()?;
-        let mut buf = [0u8; 512];
-        let n = s.read(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            self.signal("CONT");
-        }
-        self.kill();
-    }
-}
 
 fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -161,7 +68,9 @@ fn status(gw: &Gateway, path: &str, headers: &str) -> u16 {
 
 #[test]
 fn two_instances_share_one_limit() {
-    let Some(redis) = Redis::start() else { return };
+    let Some(redis) = start_or_skip(&[]) else {
+        return;
+    };
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
     let budget = json!("1s");
     let endpoints = json!([
@@ -253,7 +162,7 @@ fn scrape(addr: SocketAddr) -> String {
 
 #[test]
 fn redis_down_falls_back_as_configured_and_recovers() {
-    let Some(mut redis) = Redis::start() else {
+    let Some(mut redis) = start_or_skip(&[]) else {
         return;
     };
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
@@ -319,7 +228,7 @@ fn redis_down_falls_back_as_configured_and_recovers() {
     // Counted in Redis: the key exists there.
     assert!(redis.command("DBSIZE").unwrap().starts_with(":4"));
 
-    redis.kill();
+    redis.stop();
     // Within budget + slack, every answer, from the first one on.
     let slack = Duration::from_millis(400);
     let bound = Duration::from_millis(budget_ms) + slack;
@@ -382,7 +291,9 @@ fn redis_down_falls_back_as_configured_and_recovers() {
 
 #[test]
 fn a_paused_redis_costs_at_most_the_budget() {
-    let Some(redis) = Redis::start() else { return };
+    let Some(redis) = start_or_skip(&[]) else {
+        return;
+    };
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
     let endpoints = json!([endpoint(
         "/limited",
@@ -561,7 +472,7 @@ fn bad_settings_are_refused_with_their_path() {
 fn a_cluster_connection_shares_limits_too() {
     let members: Vec<Redis> = (0..3)
         .map_while(|_| {
-            Redis::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+            start_or_skip(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
         })
         .collect();
     if members.len() < 3 {
@@ -640,7 +551,9 @@ fn a_cluster_connection_shares_limits_too() {
 /// Redis, so what was spent before the reload stays spent.
 #[test]
 fn a_reload_keeps_what_was_counted() {
-    let Some(redis) = Redis::start() else { return };
+    let Some(redis) = start_or_skip(&[]) else {
+        return;
+    };
     let backend = Backend::start(|_| json(200, r#"{"ok": true}"#));
     let limited = endpoint(
         "/shared",
@@ -678,12 +591,6 @@ fn a_reload_keeps_what_was_counted() {
 /// the switch is logged.
 #[test]
 fn a_silent_redis_at_start_costs_one_budget() {
-    if !common::available_or_skip(
-        Path::new(REDIS_SERVER).exists(),
-        "redis-server is not installed",
-    ) {
-        return;
-    }
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let held = std::thread::spawn(move || {

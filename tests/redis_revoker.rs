@@ -279,7 +279,7 @@ fn with_redis_down_at_start_the_gateway_serves_and_says_so() {
     assert_eq!(code, 503, "{body}");
     assert_eq!(status(&i.gw, &shared.token("t")), 401, "applied locally");
     // Redis comes: the instance follows it without a restart.
-    let _redis = RedisServer::on(port);
+    let _redis = RedisServer::on(port, &[]);
     i.gw.eventually("the recovery logged", Duration::from_secs(5), || {
         i.gw.log().contains("reachable again")
     });
