@@ -29,6 +29,17 @@ fn copy_playground(dir: &Path) {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flexible/playground-community");
     copy(&fixture, dir);
+    // Its `telemetry/metrics` serves /__stats on :8090: an ephemeral port
+    // instead, so that tests running at once do not clash on it.
+    let partial = dir.join("partials/extra_config.tmpl");
+    let text = std::fs::read_to_string(&partial).unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let moved = text.replace("\":8090\"", &format!("\"{free}\""));
+    assert_ne!(moved, text, "the playground no longer serves /__stats on :8090");
+    std::fs::write(&partial, moved).unwrap();
 }
 
 /// The `FC_*` variables of the playground's Makefile, on the copy in `dir`
