@@ -38,7 +38,10 @@ fn copy_playground(dir: &Path) {
         .local_addr()
         .unwrap();
     let moved = text.replace("\":8090\"", &format!("\"{free}\""));
-    assert_ne!(moved, text, "the playground no longer serves /__stats on :8090");
+    assert_ne!(
+        moved, text,
+        "the playground no longer serves /__stats on :8090"
+    );
     std::fs::write(&partial, moved).unwrap();
 }
 

@@ -290,7 +290,7 @@ mod tests {
     use serde_json::json;
 
     fn connections() -> RedisConnections {
-        super::super::redis::build(
+        crate::config::redis::build(
             &json!({"connection_pools": [{"name": "p", "address": "127.0.0.1:6379"}]}),
             "extra_config.redis",
         )
