@@ -4,6 +4,14 @@
 #
 #   bash loadtest/tracing.sh              # 8 s per setting, 16 connections
 #   DURATION=20 CONNS=32 PROTOCOL=http bash loadtest/tracing.sh
+#   CALLGRIND=1 DURATION=6 bash loadtest/tracing.sh   # instructions per request
+#
+# With CALLGRIND=1 the gateway runs under valgrind's callgrind and the figure
+# is the instructions of all its threads (worker, exporter, ...) counted
+# during the run, divided by the requests: steadier than CPU time on a
+# shared machine (user space only; valgrind slows the gateway, so the
+# exporter keeps up and drops nothing: every sampled span is encoded and
+# sent).
 #
 # For each setting a gateway (one worker, CPU 0) is started on its own
 # config, one endpoint with one nginx backend answering from memory; an
@@ -43,9 +51,13 @@ fi
 # write_config RATE: the config with tracing at RATE, or none with "off".
 write_config() {
     local extra=""
+    local otlp="\"otlp\": [$OTLP]," rate="\"trace_sample_rate\": $1,"
+    # prom: the same Prometheus exporter (its request count) without OTLP,
+    # to tell what tracing itself costs.
+    [ "$1" != prom ] || otlp="" rate=""
     if [ "$1" != off ]; then
-        extra="\"extra_config\": {\"telemetry/opentelemetry\": {\"trace_sample_rate\": $1,
-          \"exporters\": {\"otlp\": [$OTLP],
+        extra="\"extra_config\": {\"telemetry/opentelemetry\": {$rate
+          \"exporters\": {$otlp
             \"prometheus\": [{\"name\": \"p\", \"port\": $METRICS_PORT, \"listen_ip\": \"127.0.0.1\"}]},
           \"layers\": {\"global\": {\"disable_metrics\": true}, \"proxy\": {\"disable_metrics\": true},
             \"backend\": {\"metrics\": {\"disable_stage\": true, \"round_trip\": false, \"read_payload\": false}}}}},"
@@ -64,23 +76,40 @@ counter() {
     curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
 }
 
-printf '%-8s %10s %10s %12s %10s %10s\n' rate requests "req/s" "CPU µs/req" exported dropped
-for rate in off 0 0.1 1; do
+printf '%-8s %10s %10s %12s %10s %10s\n' rate requests "req/s" "$([ -n "${CALLGRIND:-}" ] && echo instr/req || echo "CPU µs/req")" exported dropped
+for rate in off prom 0 0.1 1; do
     write_config "$rate"
-    taskset -c 0 target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
-    cuttle=$!
-    pids+=($cuttle)
-    wait_port "$CUTTLE_PORT"
-    curl -s -o /dev/null "http://127.0.0.1:$CUTTLE_PORT/user/1" || true
-    before=$(ticks "$cuttle")
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$CUTTLE_PORT/user/1")
-    after=$(ticks "$cuttle")
-    requests=$(echo "$out" | awk '/requests in/ {print $1}')
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+    if [ -n "${CALLGRIND:-}" ]; then
+        taskset -c 0 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.$rate.%p.out" \
+            target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
+        cuttle=$!
+        pids+=($cuttle)
+        for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$CUTTLE_PORT") 2>/dev/null && break; sleep 0.2; done
+        taskset -c 1 wrk -t1 -c4 -d2s "http://127.0.0.1:$CUTTLE_PORT/user/1" >/dev/null
+        callgrind_control -z "$cuttle" >/dev/null 2>&1
+        out=$(taskset -c 1 wrk -t1 -c4 -d"${DURATION}s" "http://127.0.0.1:$CUTTLE_PORT/user/1")
+        sleep 1 # the last batch goes out, and is counted
+        callgrind_control -d "$cuttle" >/dev/null 2>&1
+        [ -z "${KEEP_PROFILES:-}" ] || cp "$work"/cg."$rate".*.out.1-* "$KEEP_PROFILES"/
+        requests=$(echo "$out" | awk '/requests in/ {print $1}')
+        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        cpu_us=$(cat "$work"/cg."$rate".*.out.1-* | awk -v n="$requests" '/^summary:/ {s += $2} END {printf "%.0f", s / n}')
+    else
+        taskset -c 0 target/release/cuttle run -c "$work/cuttle.json" --cores 1 >"$work/cuttle.log" 2>&1 &
+        cuttle=$!
+        pids+=($cuttle)
+        wait_port "$CUTTLE_PORT"
+        curl -s -o /dev/null "http://127.0.0.1:$CUTTLE_PORT/user/1" || true
+        before=$(ticks "$cuttle")
+        out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$CUTTLE_PORT/user/1")
+        after=$(ticks "$cuttle")
+        requests=$(echo "$out" | awk '/requests in/ {print $1}')
+        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        cpu_us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+    fi
     exported=- dropped=-
-    if [ "$rate" != off ]; then
-        sleep 1 # the last batch (0.5 s at most) goes out
+    if [ "$rate" != off ] && [ "$rate" != prom ]; then
+        [ -n "${CALLGRIND:-}" ] || sleep 1 # the last batch (0.5 s at most) goes out
         exported=$(counter cuttle_otel_spans_exported_total)
         dropped=$(counter cuttle_otel_spans_dropped_total)
     fi

@@ -18,7 +18,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use prost::Message;
 
 use super::otlp;
 use super::span::SpanData;
@@ -238,20 +237,13 @@ async fn run(rx: Receiver<Vec<SpanData>>, exporters: Vec<OtlpExporter>, resource
 
 /// One `ExportTraceServiceRequest` of `spans`.
 pub fn encode(spans: Vec<SpanData>, resource: &otlp::Resource) -> Vec<u8> {
-    otlp::ExportTraceServiceRequest {
-        resource_spans: vec![otlp::ResourceSpans {
-            resource: Some(resource.clone()),
-            scope_spans: vec![otlp::ScopeSpans {
-                // krakend-otel's instrumentation scope (`state/state.go`).
-                scope: Some(otlp::InstrumentationScope {
-                    name: "io.krakend.krakend-otel".to_owned(),
-                    version: String::new(),
-                }),
-                spans: spans.into_iter().map(otlp::Span::from).collect(),
-            }],
-        }],
-    }
-    .encode_to_vec()
+    use prost::Message as _;
+    // krakend-otel's instrumentation scope (`state/state.go`).
+    let scope = otlp::InstrumentationScope {
+        name: "io.krakend.krakend-otel".to_owned(),
+        version: String::new(),
+    };
+    otlp::wire::export_request(&spans, &resource.encode_to_vec(), &scope.encode_to_vec())
 }
 
 /// One export of `body` (an encoded `Export*ServiceRequest`) to `target`.

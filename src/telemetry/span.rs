@@ -1,10 +1,11 @@
 //! A finished span as a worker hands it to the exporter thread: plain
-//! data (`Send`), turned into OTLP there (`otlp::Span`), off the request
+//! data (`Send`), written as OTLP there (`otlp::wire`), off the request
 //! path.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+#[cfg(test)]
 use super::otlp;
 
 /// An attribute's value.
@@ -54,6 +55,9 @@ impl SpanData {
     }
 }
 
+/// The same span as prost's message: what `otlp::wire` writes directly is
+/// checked against it.
+#[cfg(test)]
 fn any(value: Attr) -> otlp::Value {
     match value {
         Attr::Shared(s) => otlp::Value::String(s.to_string()),
@@ -71,6 +75,7 @@ fn any(value: Attr) -> otlp::Value {
     }
 }
 
+#[cfg(test)]
 impl From<SpanData> for otlp::Span {
     fn from(span: SpanData) -> otlp::Span {
         let mut attributes: Vec<otlp::KeyValue> = span

@@ -5,6 +5,7 @@
 //! left out; a receiver skips nothing it expects.
 
 pub mod metrics;
+pub mod wire;
 
 /// `ExportTraceServiceRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
