@@ -42,8 +42,9 @@ pub fn route_label(pattern: &str, lower: bool) -> String {
     out
 }
 
-/// `server_address` and `server_port` of a backend base URL.
-fn address_and_port(base: &str) -> (&str, u16) {
+/// `server_address` and `server_port` of a backend base URL (the
+/// scheme's port when none is written; also the spans' attributes).
+pub fn address_and_port(base: &str) -> (&str, u16) {
     let (default, rest) = match base.split_once("://") {
         Some(("https", rest)) => (443, rest),
         Some((_, rest)) => (80, rest),

@@ -569,25 +569,8 @@ pub fn host_of(base: &str) -> &str {
 }
 
 /// `server.address` and `server.port` of a backend base URL (the
-/// scheme's port when none is written).
-pub fn host_and_port(base: &str) -> (&str, u16) {
-    let (default, rest) = match base.split_once("://") {
-        Some(("https", rest)) => (443, rest),
-        Some((_, rest)) => (80, rest),
-        None => (80, base),
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    if let Some(v6) = authority.strip_prefix('[')
-        && let Some((host, port)) = v6.split_once(']')
-    {
-        let port = port.strip_prefix(':').and_then(|p| p.parse().ok());
-        return (host, port.unwrap_or(default));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse().unwrap_or(default)),
-        None => (authority, default),
-    }
-}
+/// scheme's port when none is written), as the metrics label them.
+pub use crate::metrics::address_and_port as host_and_port;
 
 #[cfg(test)]
 mod tests {
