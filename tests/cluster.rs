@@ -461,15 +461,8 @@ fn wrk(front: SocketAddr, seconds: u64) -> (u64, u64) {
 
 /// The value of `series` (a whole line prefix) in a Prometheus scrape.
 fn scraped(addr: SocketAddr, series: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut all = String::new();
-    s.read_to_string(&mut all).ok()?;
-    all.lines()
+    common::scrape(addr)
+        .lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 

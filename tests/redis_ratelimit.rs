@@ -22,7 +22,6 @@ mod common;
 #[path = "common/redis.rs"]
 mod redis_server;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -151,15 +150,6 @@ fn metrics_addr(gw: &Gateway) -> SocketAddr {
     line.trim().parse().unwrap()
 }
 
-fn scrape(addr: SocketAddr) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut all = String::new();
-    s.read_to_string(&mut all).unwrap();
-    all
-}
-
 #[test]
 fn redis_down_falls_back_as_configured_and_recovers() {
     let Some(mut redis) = start_or_skip(&[]) else {
@@ -249,7 +239,7 @@ fn redis_down_falls_back_as_configured_and_recovers() {
     // This instance's own bucket: 3 of 1000's capacity scaled to 3/1000.
     check("/local", &[200, 200, 200, 503, 503]);
     assert!(waited <= 3, "{waited} answers waited for the budget");
-    let down = scrape(metrics);
+    let down = common::scrape(metrics);
     assert!(
         down.contains("cuttle_redis_up{connection=\"shared\"} 0"),
         "{down}"
@@ -270,7 +260,7 @@ fn redis_down_falls_back_as_configured_and_recovers() {
     // A fresh Redis: the bucket of /counted is full, and counted there.
     let statuses: Vec<u16> = (0..4).map(|_| status(&gw, "/counted", "")).collect();
     assert_eq!(statuses, [200, 200, 503, 503]);
-    let up = scrape(metrics);
+    let up = common::scrape(metrics);
     assert!(
         up.contains("cuttle_redis_up{connection=\"shared\"} 1"),
         "{up}"

@@ -6,15 +6,17 @@ mod common;
 mod jwt;
 #[path = "common/redis.rs"]
 mod redis_server;
+#[path = "common/revocation.rs"]
+mod revocation;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use common::{Backend, Gateway, TempDir, json};
 use cuttle::auth::Alg;
 use jwt::{TestKey, generate, jwks, now, token};
 use redis_server::RedisServer;
+use revocation::{admin, open_per_worker, status_on};
 use serde_json::json;
 
 /// How soon every instance must refuse a revoked token.
@@ -92,50 +94,8 @@ fn instance(shared: &Shared, redis_address: &str) -> Instance {
     }
 }
 
-/// One request to an instance's revocation endpoint: (status, body).
-fn admin(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    (
-        status,
-        out.split_once("\r\n\r\n").unwrap().1.trim().to_owned(),
-    )
-}
-
-fn status_on(client: &mut common::Client, token: &str) -> u16 {
-    client.send(
-        format!("GET /private HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
-            .as_bytes(),
-    );
-    client.response().expect("an answer").status
-}
-
 fn status(gw: &Gateway, token: &str) -> u16 {
     status_on(&mut gw.client(), token)
-}
-
-/// Each worker's open client connections (the Prometheus exporter).
-fn open_per_worker(metrics: SocketAddr) -> Vec<f64> {
-    let mut s = TcpStream::connect(metrics).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut all = String::new();
-    s.read_to_string(&mut all).unwrap();
-    all.lines()
-        .filter(|l| l.starts_with("cuttle_worker_open_connections{"))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
-        .collect()
 }
 
 /// Kept-alive connections to `instance` until both its workers hold one,
@@ -172,7 +132,7 @@ fn a_revocation_sent_to_one_instance_reaches_every_worker_of_all_three_within_a_
         .flat_map(|i| on_every_worker(i, &revoked))
         .collect();
     assert_eq!(
-        admin(instances[1].admin, "/revoke", r#"{"jti": "t-1"}"#),
+        admin(instances[1].admin, "POST", "/revoke", r#"{"jti": "t-1"}"#),
         (200, r#"{"revoked": 1}"#.to_owned())
     );
     let sent = std::time::Instant::now();
@@ -188,7 +148,7 @@ fn a_revocation_sent_to_one_instance_reaches_every_worker_of_all_three_within_a_
     }
     for i in &instances {
         assert_eq!(
-            admin(i.admin, "/check", r#"{"jti": ["t-1", "t-2"]}"#),
+            admin(i.admin, "POST", "/check", r#"{"jti": ["t-1", "t-2"]}"#),
             (200, r#"{"revoked":["jti-t-1"]}"#.to_owned())
         );
     }
@@ -205,7 +165,7 @@ fn an_instance_started_after_the_revocation_refuses_the_token() {
     // A value with a quote, a comma, a bracket and non-ASCII: data.
     let odd = "a\",b]\\ é-1";
     let body = json!({ "sub": odd }).to_string();
-    assert_eq!(admin(first.admin, "/revoke", &body).0, 200);
+    assert_eq!(admin(first.admin, "POST", "/revoke", &body).0, 200);
     let t = token(
         &shared.key,
         &json!({"jti": "late", "sub": odd, "exp": now() + 600}),
@@ -232,7 +192,7 @@ fn after_redis_restarts_empty_a_new_revocation_still_propagates() {
     );
     redis.stop();
     // Redis down: applied where it was sent, and the sender is told so.
-    let (code, body) = admin(a.admin, "/revoke", r#"{"jti": "while-down"}"#);
+    let (code, body) = admin(a.admin, "POST", "/revoke", r#"{"jti": "while-down"}"#);
     assert_eq!(code, 503, "{body}");
     assert!(body.contains(r#""shared":false"#), "{body}");
     assert_eq!(status(&a.gw, &shared.token("while-down")), 401);
@@ -247,7 +207,7 @@ fn after_redis_restarts_empty_a_new_revocation_still_propagates() {
         });
     }
     assert_eq!(
-        admin(b.admin, "/revoke", r#"{"jti": "after"}"#),
+        admin(b.admin, "POST", "/revoke", r#"{"jti": "after"}"#),
         (200, r#"{"revoked": 1}"#.to_owned())
     );
     a.gw.eventually("the new revocation reached a", PROPAGATION, || {
@@ -275,7 +235,7 @@ fn with_redis_down_at_start_the_gateway_serves_and_says_so() {
     i.gw.eventually("says Redis is unreachable", Duration::from_secs(5), || {
         i.gw.log().contains("unreachable")
     });
-    let (code, body) = admin(i.admin, "/revoke", r#"{"jti": "t"}"#);
+    let (code, body) = admin(i.admin, "POST", "/revoke", r#"{"jti": "t"}"#);
     assert_eq!(code, 503, "{body}");
     assert_eq!(status(&i.gw, &shared.token("t")), 401, "applied locally");
     // Redis comes: the instance follows it without a restart.
@@ -283,6 +243,6 @@ fn with_redis_down_at_start_the_gateway_serves_and_says_so() {
     i.gw.eventually("the recovery logged", Duration::from_secs(5), || {
         i.gw.log().contains("reachable again")
     });
-    assert_eq!(admin(i.admin, "/revoke", r#"{"jti": "u"}"#).0, 200);
+    assert_eq!(admin(i.admin, "POST", "/revoke", r#"{"jti": "u"}"#).0, 200);
     assert_eq!(status(&i.gw, &shared.token("u")), 401);
 }

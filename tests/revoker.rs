@@ -5,13 +5,15 @@
 mod common;
 #[path = "common/jwt.rs"]
 mod jwt;
+#[path = "common/revocation.rs"]
+mod revocation;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use common::{Backend, Gateway, TempDir, json};
 use cuttle::auth::Alg;
 use jwt::{TestKey, generate, jwks, now, token};
+use revocation::{admin, open_per_worker, status_on};
 use serde_json::json;
 
 /// A port free at the time of asking.
@@ -80,47 +82,6 @@ fn status(gw: &Gateway, token: &str) -> u16 {
             .as_bytes(),
     )
     .status
-}
-
-/// One request to the revocation endpoint: (status, body).
-fn admin(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out.split_once("\r\n\r\n").unwrap().1.trim().to_owned();
-    (status, body)
-}
-
-/// `GET /private` with `token` on a kept-alive connection.
-fn status_on(client: &mut common::Client, token: &str) -> u16 {
-    client.send(
-        format!("GET /private HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
-            .as_bytes(),
-    );
-    client.response().expect("an answer").status
-}
-
-/// Each worker's open client connections, from the Prometheus exporter.
-fn open_per_worker(metrics: SocketAddr) -> Vec<f64> {
-    let mut s = TcpStream::connect(metrics).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut all = String::new();
-    s.read_to_string(&mut all).unwrap();
-    all.lines()
-        .filter(|l| l.starts_with("cuttle_worker_open_connections{"))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
-        .collect()
 }
 
 #[test]

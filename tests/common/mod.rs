@@ -214,6 +214,23 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
 /// Waits until `check` holds, polling every 20 ms, and fails the test
 /// naming `what` if it does not within `limit`. For states the gateway
 /// reaches in the background (a reload, keys fetched): never a fixed sleep.
+/// A Prometheus exporter's whole answer to `GET /metrics` (empty when it
+/// does not answer).
+pub fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    all
+}
+
 pub fn eventually(what: &str, limit: Duration, check: impl FnMut() -> bool) {
     assert!(within(limit, check), "not within {limit:?}: {what}");
 }
