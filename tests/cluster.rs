@@ -9,7 +9,7 @@ mod jwt;
 mod redis_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,14 +24,6 @@ use serde_json::json;
 const HAPROXY: &str = "/usr/sbin/haproxy";
 const WRK: &str = "/usr/bin/wrk";
 const INSTANCES: usize = 3;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn have_tools() -> bool {
     common::available_or_skip(
@@ -86,7 +78,7 @@ impl HaProxy {
     /// never sent, so it cannot run twice.
     fn start(servers: &[SocketAddr]) -> HaProxy {
         let dir = TempDir::new();
-        let (front, stats) = (free_port(), free_port());
+        let (front, stats) = (common::free_port(), common::free_port());
         let mut config = format!(
             "global
   maxconn 512
@@ -201,8 +193,8 @@ impl Cluster {
                     redis: redis.address(),
                     backend: backend.url(),
                     keys: keys.display().to_string(),
-                    revoke_port: free_port(),
-                    metrics_port: free_port(),
+                    revoke_port: common::free_port(),
+                    metrics_port: common::free_port(),
                 };
                 Instance {
                     gw: Gateway::start_with(&config(&parts), &["--cores", "2"]),

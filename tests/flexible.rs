@@ -33,11 +33,8 @@ fn copy_playground(dir: &Path) {
     // instead, so that tests running at once do not clash on it.
     let partial = dir.join("partials/extra_config.tmpl");
     let text = std::fs::read_to_string(&partial).unwrap();
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let moved = text.replace("\":8090\"", &format!("\"{free}\""));
+    let free = common::free_port();
+    let moved = text.replace("\":8090\"", &format!("\"127.0.0.1:{free}\""));
     assert_ne!(
         moved, text,
         "the playground no longer serves /__stats on :8090"

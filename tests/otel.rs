@@ -109,14 +109,6 @@ impl Drop for Receiver {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A gateway with one endpoint `/items/{id}` on `backend`, tracing to
 /// an OTLP exporter on `port`, with a Prometheus exporter for the
 /// counters; `extra` keys go into the namespace.
@@ -134,7 +126,7 @@ fn gateway_with(
     use_http: bool,
     extra: Value,
 ) -> (Gateway, SocketAddr) {
-    let metrics = free_port();
+    let metrics = common::free_port();
     let mut telemetry = json!({
         "service_name": "otel-test",
         "exporters": {

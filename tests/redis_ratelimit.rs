@@ -26,14 +26,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Backend, Gateway, TempDir, json};
+use common::{Backend, Gateway, json};
 use redis_server::{RedisServer as Redis, start_or_skip};
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
-}
 
 fn config(redis: &Redis, endpoints: Value, extra: Value) -> String {
     let mut root = json!({
@@ -203,7 +198,7 @@ fn redis_down_falls_back_as_configured_and_recovers() {
     ]);
     let telemetry = json!({"telemetry/opentelemetry": {
         "service_name": "cuttle-test",
-        "exporters": {"prometheus": [{"name": "local", "port": free_port(), "listen_ip": "127.0.0.1"}]}
+        "exporters": {"prometheus": [{"name": "local", "port": common::free_port(), "listen_ip": "127.0.0.1"}]}
     }});
     let gw = Gateway::start_env(
         &config(&redis, endpoints, telemetry),
@@ -325,23 +320,6 @@ fn a_paused_redis_costs_at_most_the_budget() {
     });
 }
 
-/// `cuttle check` on `config`: its exit code and output.
-fn check(config: &str) -> (i32, String) {
-    let dir = TempDir::new();
-    let path = dir.0.join("gateway.json");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
-        .args(["check", "-c", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 #[test]
 fn bad_settings_are_refused_with_their_path() {
     let root =
@@ -442,13 +420,13 @@ fn bad_settings_are_refused_with_their_path() {
             "not implemented",
         ),
     ] {
-        let (code, out) = check(&config);
+        let (code, out) = common::check(&config);
         assert_ne!(code, 0, "{path}: accepted\n{out}");
         assert!(out.contains(&path), "{path} not named in:\n{out}");
         assert!(out.contains(says), "{says:?} not in:\n{out}");
     }
     // And a good one passes.
-    let (code, out) = check(&doc(
+    let (code, out) = common::check(&doc(
         json!({"qos/ratelimit/router/redis": limit(json!({"client_max_rate": 1, "strategy": "param", "key": "id", "on_failure": "local"}))}),
         json!({"qos/ratelimit/proxy/redis": limit(json!({"on_failure_allow": true}))}),
         json!({}),

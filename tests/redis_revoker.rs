@@ -9,7 +9,7 @@ mod redis_server;
 #[path = "common/revocation.rs"]
 mod revocation;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Backend, Gateway, TempDir, json};
@@ -21,14 +21,6 @@ use serde_json::json;
 
 /// How soon every instance must refuse a revoked token.
 const PROPAGATION: Duration = Duration::from_secs(1);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn have_redis() -> bool {
     common::available_or_skip(
@@ -75,7 +67,7 @@ struct Instance {
 }
 
 fn instance(shared: &Shared, redis_address: &str) -> Instance {
-    let (port, metrics) = (free_port(), free_port());
+    let (port, metrics) = (common::free_port(), common::free_port());
     let config = format!(
         r#"{{"version": 3, "timeout": "2s",
             "extra_config": {{
@@ -228,7 +220,7 @@ fn with_redis_down_at_start_the_gateway_serves_and_says_so() {
     if !have_redis() {
         return;
     }
-    let port = free_port();
+    let port = common::free_port();
     let shared = Shared::new();
     let i = instance(&shared, &format!("127.0.0.1:{port}"));
     assert_eq!(status(&i.gw, &shared.token("t")), 200, "serving");

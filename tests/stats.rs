@@ -434,21 +434,6 @@ fn a_reload_keeps_the_stats_port_and_lists_the_new_endpoints() {
     assert!(stats(addr).contains_key("krakend.router.response./users/:id.status"));
 }
 
-/// `cuttle check -c FILE`: (exit code, stderr).
-fn check(config: &str) -> (i32, String) {
-    let dir = TempDir::new();
-    let path = dir.0.join("krakend.json");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cuttle"))
-        .args(["check", "-c", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
-    )
-}
-
 #[test]
 fn bad_settings_are_refused_with_their_path() {
     let root = |metrics: Value, extra: Value| {
@@ -496,7 +481,7 @@ fn bad_settings_are_refused_with_their_path() {
             "exporter \"prom\"",
         ),
     ] {
-        let (code, out) = check(&root(metrics.clone(), extra));
+        let (code, out) = common::check(&root(metrics.clone(), extra));
         assert_ne!(code, 0, "{metrics}: {out}");
         assert!(out.contains(&format!("{at}.{path}")), "{metrics}: {out}");
         assert!(out.contains(words), "{metrics}: {out}");
@@ -506,10 +491,10 @@ fn bad_settings_are_refused_with_their_path() {
         "telemetry/metrics",
         "github_com/devopsfaith/krakend-metrics",
     );
-    let (code, out) = check(&old);
+    let (code, out) = common::check(&old);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("collection_time"), "{out}");
-    let (code, out) = check(&root(json!({"listen_address": ":18081"}), json!({})));
+    let (code, out) = common::check(&root(json!({"listen_address": ":18081"}), json!({})));
     assert_eq!(code, 0, "{out}");
     assert!(
         !out.contains("telemetry/metrics"),

@@ -214,6 +214,31 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
 /// Waits until `check` holds, polling every 20 ms, and fails the test
 /// naming `what` if it does not within `limit`. For states the gateway
 /// reaches in the background (a reload, keys fetched): never a fixed sleep.
+/// A port free on 127.0.0.1 at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cuttle check -c FILE` on `config` written to a temporary file: its
+/// exit code and its output (stderr, then stdout).
+pub fn check(config: &str) -> (i32, String) {
+    let dir = TempDir::new();
+    let path = dir.0.join("krakend.json");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cuttle"))
+        .args(["check", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
 /// A Prometheus exporter's whole answer to `GET /metrics` (empty when it
 /// does not answer).
 pub fn scrape(addr: std::net::SocketAddr) -> String {

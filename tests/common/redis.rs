@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -42,12 +42,7 @@ impl RedisServer {
 
     /// With more `redis-server` arguments (e.g. cluster mode).
     pub fn start_with(args: &[&str]) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        RedisServer::on(port, args)
+        RedisServer::on(crate::common::free_port(), args)
     }
 
     /// A server on `port` (a restart uses the same one).
