@@ -27,6 +27,7 @@ mod stats_json;
 
 pub use board::Board;
 pub use figures::{Figures, StageOutcome, WebSocketFigures};
+pub use histogram::Histogram;
 pub use recorder::{CallMeter, FinishedCall, Recorder};
 pub use render::{address_and_port, route_label};
 pub use serve::{Port, Scrapes, serve};

@@ -124,14 +124,13 @@ fn string(key: &str, value: &str) -> KeyValue {
 /// `cumulative` counts made per bucket again).
 fn point(
     attributes: Vec<KeyValue>,
-    count: u64,
-    sum: f64,
-    cumulative: impl Iterator<Item = (Option<f64>, u64)>,
+    figures: &crate::metrics::Histogram,
     bounds: &[f64],
     (start, now): (u64, u64),
 ) -> HistogramDataPoint {
     let mut previous = 0;
-    let bucket_counts = cumulative
+    let bucket_counts = figures
+        .cumulative(bounds)
         .map(|(_, running)| {
             let here = running - previous;
             previous = running;
@@ -141,8 +140,8 @@ fn point(
     HistogramDataPoint {
         start_time_unix_nano: start,
         time_unix_nano: now,
-        count,
-        sum: Some(sum),
+        count: figures.count(),
+        sum: Some(figures.sum()),
         bucket_counts,
         explicit_bounds: bounds.to_vec(),
         attributes,
@@ -223,23 +222,9 @@ pub fn encode(
                     string("url.scheme", scheme),
                 ];
                 let d = &s.duration;
-                durations.push(point(
-                    attributes.clone(),
-                    d.count(),
-                    d.sum(),
-                    d.cumulative(time),
-                    time,
-                    at,
-                ));
+                durations.push(point(attributes.clone(), d, time, at));
                 let z = &s.size;
-                sizes.push(point(
-                    attributes,
-                    z.count(),
-                    z.sum(),
-                    z.cumulative(size),
-                    size,
-                    at,
-                ));
+                sizes.push(point(attributes, z, size, at));
             }
         }
         metrics.push(histogram("http.server.duration", "s", durations));
@@ -255,14 +240,7 @@ pub fn encode(
                 ];
                 outcome(&s.outcome, &mut attributes);
                 let d = &s.duration;
-                points.push(point(
-                    attributes,
-                    d.count(),
-                    d.sum(),
-                    d.cumulative(time),
-                    time,
-                    at,
-                ));
+                points.push(point(attributes, d, time, at));
             }
         }
         metrics.push(histogram("krakend.proxy.duration", "s", points));
@@ -275,14 +253,7 @@ pub fn encode(
                     let mut attributes = backend_attributes(config, i, b, &routes[i]);
                     outcome(&s.outcome, &mut attributes);
                     let d = &s.duration;
-                    points.push(point(
-                        attributes,
-                        d.count(),
-                        d.sum(),
-                        d.cumulative(time),
-                        time,
-                        at,
-                    ));
+                    points.push(point(attributes, d, time, at));
                 }
             }
         }
@@ -304,24 +275,9 @@ pub fn encode(
                         attributes.push(string("server.address", address));
                         attributes.push(KeyValue::new("server.port", Value::Int(port.into())));
                         let d = &c.duration;
-                        let cumulative = d.cumulative(time);
-                        durations.push(point(
-                            attributes.clone(),
-                            d.count(),
-                            d.sum(),
-                            cumulative,
-                            time,
-                            at,
-                        ));
+                        durations.push(point(attributes.clone(), d, time, at));
                         let z = &c.size;
-                        sizes.push(point(
-                            attributes,
-                            z.count(),
-                            z.sum(),
-                            z.cumulative(size),
-                            size,
-                            at,
-                        ));
+                        sizes.push(point(attributes, z, size, at));
                     }
                 }
             }
