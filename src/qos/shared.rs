@@ -97,6 +97,8 @@ pub struct SharedLimiter {
     budget: Duration,
     /// The hash naming this limit's keys.
     id: String,
+    /// The all-clients bucket's key, written once.
+    endpoint_key: String,
     endpoint: Option<Micros>,
     client: Option<(ClientStrategy, Micros)>,
     fallback: Fallen,
@@ -115,11 +117,13 @@ impl SharedLimiter {
         epoch: Instant,
     ) -> SharedLimiter {
         let link = links.get(&spec.connection, spec.decision_timeout);
+        let id = hex_digest(identity.as_bytes(), 12);
         SharedLimiter {
             health: link.health().clone(),
             link,
             budget: spec.decision_timeout,
-            id: hex_digest(identity.as_bytes(), 12),
+            endpoint_key: format!("cuttle:rl:{{{id}}}:e"),
+            id,
             endpoint: spec.limit.endpoint.as_ref().map(micros),
             client: spec
                 .limit
@@ -168,7 +172,7 @@ impl SharedLimiter {
         }
         if let Some(bucket) = &self.endpoint {
             invocation
-                .key(format!("cuttle:rl:{{{}}}:e", self.id))
+                .key(&self.endpoint_key)
                 .arg(bucket.interval)
                 .arg(bucket.tolerance);
             kinds[n] = Limited::Endpoint;
